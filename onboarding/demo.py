@@ -1,0 +1,330 @@
+"""Demo data: a branch tree, one user per role per place, a dozen companies, ~40 cases.
+
+Every case is walked through the real services (with the clock set back), so its history,
+stage visits and due dates are what the product itself would have written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.utils import timezone
+from freezegun import freeze_time
+
+from branches.models import Branch, BranchLevel
+from branches.roles import Role, ensure_role_groups
+
+from . import notifications, services
+from .models import OnboardingCase
+from .states import Module, RiskLevel, State
+from .validators import resident_id_check_char, uscc_check_char
+
+DEMO_PASSWORD = "Demo-2026-pass"
+
+BRANCHES = [
+    ("HO", "总行", BranchLevel.HEAD_OFFICE, None),
+    ("BJ", "北京分行", BranchLevel.BRANCH, "HO"),
+    ("SH", "上海分行", BranchLevel.BRANCH, "HO"),
+    ("BJHD", "北京海淀支行", BranchLevel.SUB_BRANCH, "BJ"),
+    ("BJCY", "北京朝阳支行", BranchLevel.SUB_BRANCH, "BJ"),
+    ("SHPD", "上海浦东支行", BranchLevel.SUB_BRANCH, "SH"),
+    ("SHXH", "上海徐汇支行", BranchLevel.SUB_BRANCH, "SH"),
+]
+
+# (username, display name, role, branch code)
+STAFF = [
+    ("ho_approver", "周立群", Role.HEAD_OFFICE_APPROVER, "HO"),
+    ("ho_tech", "吴思远", Role.TECH_REVIEWER, "HO"),
+    ("auditor", "郑审计", Role.AUDITOR, "HO"),
+    ("sup_bj", "王建国", Role.BRANCH_SUPERVISOR, "BJ"),
+    ("sup_sh", "陈美华", Role.BRANCH_SUPERVISOR, "SH"),
+    ("am_bj", "李晓明", Role.ACCOUNT_MANAGER, "BJ"),
+    ("am_sh", "孙丽", Role.ACCOUNT_MANAGER, "SH"),
+    ("am_bjhd", "张伟", Role.ACCOUNT_MANAGER, "BJHD"),
+    ("am_bjcy", "刘洋", Role.ACCOUNT_MANAGER, "BJCY"),
+    ("am_shpd", "赵静", Role.ACCOUNT_MANAGER, "SHPD"),
+    ("am_shxh", "黄磊", Role.ACCOUNT_MANAGER, "SHXH"),
+    ("maker_bjhd", "马晓燕", Role.COUNTER_MAKER, "BJHD"),
+    ("checker_bjhd", "高峰", Role.COUNTER_CHECKER, "BJHD"),
+    ("maker_bjcy", "何佳", Role.COUNTER_MAKER, "BJCY"),
+    ("checker_bjcy", "罗斌", Role.COUNTER_CHECKER, "BJCY"),
+    ("maker_shpd", "林芳", Role.COUNTER_MAKER, "SHPD"),
+    ("checker_shpd", "郭涛", Role.COUNTER_CHECKER, "SHPD"),
+    ("maker_shxh", "梁敏", Role.COUNTER_MAKER, "SHXH"),
+    ("checker_shxh", "宋杰", Role.COUNTER_CHECKER, "SHXH"),
+]
+
+COMPANIES = [
+    ("北京华信科技有限公司", "BJHD"),
+    ("北京燕山建材集团有限公司", "BJHD"),
+    ("北京中关村智能制造股份有限公司", "BJHD"),
+    ("北京朝阳国际物流有限公司", "BJCY"),
+    ("北京京东方贸易有限公司", "BJCY"),
+    ("北京堃喆医药有限公司", "BJCY"),
+    ("上海浦江能源有限公司", "SHPD"),
+    ("上海陆家嘴资产管理有限公司", "SHPD"),
+    ("上海东方航运有限公司", "SHPD"),
+    ("上海徐汇食品有限公司", "SHXH"),
+    ("上海昇辉电子科技有限公司", "SHXH"),
+    ("上海衡山文化传媒有限公司", "SHXH"),
+]
+PEOPLE = [
+    "张建华",
+    "李秀英",
+    "王志强",
+    "刘海燕",
+    "陈国栋",
+    "杨晓丽",
+    "赵德明",
+    "黄慧敏",
+    "周文博",
+    "吴桂芳",
+    "徐振宇",
+    "孙雅琴",
+]
+
+# Where each demo case should end up; repeated to ~40 cases. "+overdue" leaves it past its SLA.
+TARGETS = [
+    "draft",
+    "branch_intake",
+    "branch_intake+overdue",
+    "head_office_approval",
+    "head_office_approval+endorsed",
+    "head_office_approval+overdue",
+    "test_package_issuance",
+    "test_package_issuance+overdue",
+    "joint_testing",
+    "joint_testing+overdue",
+    "ukey_issuance",
+    "ukey_issuance+overdue",
+    "production_verification",
+    "production_verification+overdue",
+    "live",
+    "live",
+    "suspended",
+    "rejected",
+    "withdrawn",
+    "branch_intake+returned",
+]
+
+
+def demo_uscc(i: int) -> str:
+    body = f"91110108MA{i:07d}"
+    return body + uscc_check_char(body)
+
+
+def demo_id(i: int, year: int = 1975) -> str:
+    body = f"110105{year + i % 20}{(i % 12) + 1:02d}{(i % 27) + 1:02d}{i % 1000:03d}"
+    return body + resident_id_check_char(body)
+
+
+def _user(username: str, name: str, *, role: str, branch: Branch | None = None, enterprise: Any = None) -> Any:
+    User = get_user_model()
+    user, created = User.objects.get_or_create(
+        username=username,
+        defaults={
+            "display_name": name,
+            "email": f"{username}@demo.bank.example",
+            "branch": branch,
+            "enterprise": enterprise,
+        },
+    )
+    if created:
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@transaction.atomic
+def seed(stdout: Any = None) -> dict[str, int]:
+    ensure_role_groups()
+    branches: dict[str, Branch] = {}
+    for code, name, level, parent in BRANCHES:
+        branch, _ = Branch.objects.get_or_create(
+            code=code, defaults={"name": name, "level": level, "parent": branches.get(parent) if parent else None}
+        )
+        branches[code] = branch
+    staff = {u: _user(u, n, role=r, branch=branches[b]) for u, n, r, b in STAFF}
+    admin = get_user_model().objects.filter(username="admin").first()
+    if admin is None:
+        get_user_model().objects.create_superuser("admin", "admin@demo.bank.example", DEMO_PASSWORD)
+
+    made = 0
+    with notifications.suppressed():
+        for i, (name, branch_code) in enumerate(COMPANIES, start=1):
+            uscc = demo_uscc(i)
+            am = staff[f"am_{branch_code.lower()}"]
+            enterprise = _enterprise(i, name, uscc, branches[branch_code], am)
+            _user(f"ent{i:02d}", PEOPLE[i % len(PEOPLE)], role=Role.ENTERPRISE_USER, enterprise=enterprise)
+            if enterprise.cases.exists():
+                continue
+            for j in range(3 if i <= 4 else 4 if i <= 8 else 3):
+                target = TARGETS[(i * 3 + j) % len(TARGETS)]
+                _walk(enterprise, am, staff, branch_code, target, seed_no=i * 10 + j)
+                made += 1
+    return {
+        "branches": len(branches),
+        "staff": len(staff),
+        "cases_created": made,
+        "cases": OnboardingCase.objects.count(),
+    }
+
+
+def _enterprise(i: int, name: str, uscc: str, branch: Branch, am: Any) -> Any:
+    from .models import Enterprise
+
+    existing = Enterprise.objects.filter(uscc=uscc).first()
+    if existing:
+        return existing
+    handler_is_rep = i % 3 != 0
+    legal_id = demo_id(i)
+    today = timezone.localdate()
+    data = {
+        "name": name,
+        "uscc": uscc,
+        "registered_address": f"{branch.name[:2]}市某区某路{i}号",
+        "legal_rep_name": PEOPLE[i % len(PEOPLE)],
+        "legal_rep_id_number": legal_id,
+        "handler_name": PEOPLE[i % len(PEOPLE)] if handler_is_rep else PEOPLE[(i + 5) % len(PEOPLE)],
+        "handler_id_number": legal_id if handler_is_rep else demo_id(i + 100, 1988),
+        "handler_phone": f"1380010{i:04d}",
+        "authorisation_valid_from": None if handler_is_rep else today - dt.timedelta(days=200),
+        "authorisation_valid_until": None if handler_is_rep else today + dt.timedelta(days=500),
+        "authorisation_covers_ebanking": not handler_is_rep,
+        "contact_name": PEOPLE[(i + 2) % len(PEOPLE)],
+        "contact_phone": f"010-6{i:07d}",
+        "contact_email": f"finance{i:02d}@company{i:02d}.example",
+        "branch": branch,
+    }
+    accounts = [
+        {"account_number": f"6222{i:04d}{k:08d}", "account_name": name, "opening_branch": branch.name}
+        for k in range(1, 2 + i % 3)
+    ]
+    return services.enterprise_save(user=am, data=data, accounts=accounts)
+
+
+def _walk(enterprise: Any, am: Any, staff: dict[str, Any], branch_code: str, target: str, seed_no: int) -> None:
+    """Replay a case's history up to `target`, one step every couple of days in the past."""
+    goal, _, flag = target.partition("+")
+    overdue = flag == "overdue"
+    extra = Module.PAYMENT_SINGLE if seed_no % 2 else Module.E_RECEIPT
+    modules: list[str] = [str(Module.ACCOUNT_QUERY), str(Module.RECONCILIATION), str(extra)]
+    order: list[str] = [
+        State.DRAFT,
+        State.BRANCH_INTAKE,
+        State.HEAD_OFFICE_APPROVAL,
+        State.TEST_PACKAGE_ISSUANCE,
+        State.JOINT_TESTING,
+        State.UKEY_ISSUANCE,
+        State.PRODUCTION_VERIFICATION,
+        State.LIVE,
+    ]
+    base: str = {
+        "suspended": State.JOINT_TESTING,
+        "rejected": State.HEAD_OFFICE_APPROVAL,
+        "withdrawn": State.BRANCH_INTAKE,
+    }.get(goal, goal)
+    steps = order.index(base)
+    # Fresh cases sit in their stage for a day; overdue ones for four weeks.
+    last_stay = dt.timedelta(days=30 if overdue else 1, hours=seed_no % 7)
+    clock = timezone.now() - last_stay - dt.timedelta(days=3 * steps + 1)
+    sup = staff["sup_bj" if branch_code.startswith("BJ") else "sup_sh"]
+    maker, checker = staff[f"maker_{branch_code.lower()}"], staff[f"checker_{branch_code.lower()}"]
+    tech, approver = staff["ho_tech"], staff["ho_approver"]
+    customer = get_user_model().objects.get(enterprise=enterprise, username__startswith="ent")
+
+    def at(step_days: float) -> Any:
+        nonlocal clock
+        clock += dt.timedelta(days=step_days)
+        return freeze_time(clock)
+
+    def move(user: Any, name: str, reason: str = "") -> None:
+        services.case_transition(case=case, user=user, name=name, reason=reason)
+        case.refresh_from_db()
+
+    with at(0):
+        case = services.case_create(user=am, enterprise=enterprise, modules=modules, erp_system="用友 NC")
+    if steps >= 1:
+        with at(1):
+            move(am, "submit")
+    if steps >= 2 or target == "branch_intake+returned":
+        with at(1):
+            services.case_update(
+                case=case,
+                user=am,
+                enterprise_data={},
+                accounts=_accounts(enterprise),
+                modules=modules,
+                fields={
+                    "fee_amount": Decimal("5000.00"),
+                    "fee_note": "首年服务费",
+                    "risk_level": RiskLevel.LOW,
+                    "target_date": timezone.localdate() + dt.timedelta(days=60),
+                },
+            )
+            move(am, "submit_for_approval")
+        if target == "branch_intake+returned":
+            with at(1):
+                move(sup, "return_to_intake", "营业执照复印件未加盖公章,请补充")
+    if steps >= 2 and (steps >= 3 or flag == "endorsed" or goal == "rejected"):
+        with at(1):
+            move(sup, "endorse")
+    if goal == "rejected":
+        with at(1):
+            move(approver, "reject", "企业结算量不足以支撑直联项目成本")
+    if steps >= 3:
+        with at(1):
+            move(approver, "approve")
+    if steps >= 4:
+        with at(1):
+            services.test_package_record(
+                case=case,
+                user=tech,
+                test_endpoint=f"https://test-api.bank.example/h2h/{case.reference}",
+                test_accounts="11014999000101\n11014999000102",
+                test_certificate_ref=f"TEST-CERT-{seed_no:05d}",
+                doc_version="v3.2",
+                issued_to=enterprise.contact_name,
+            )
+            move(tech, "issue_test_package")
+    if steps >= 5 or goal == "suspended":
+        with at(2):
+            for m in modules:
+                services.test_result_record(case=case, user=customer, module=m, passed=True, notes="联调通过")
+    if goal == "suspended":
+        with at(1):
+            move(am, "suspend", "企业ERP系统升级,暂停联调两周")
+    if steps >= 5:
+        with at(1):
+            move(tech, "accept_test_report")
+    if steps >= 6:
+        with at(1):
+            services.production_config_record(
+                case=case,
+                user=tech,
+                production_endpoint="https://h2h.bank.example/api",
+                certificate_serial=f"PROD-{seed_no:05d}-2026",
+                line_details="互联网 + 前置机",
+            )
+            move(checker, "complete_ukey_issuance")
+    if steps >= 7:
+        with at(1):
+            services.customer_confirm_production(case=case, user=customer)
+            move(am, "go_live")
+    if goal == "withdrawn":
+        with at(1):
+            move(am, "withdraw", "企业决定暂缓上线直联")
+    _ = maker
+
+
+def _accounts(enterprise: Any) -> list[dict[str, str]]:
+    return [
+        {"account_number": a.account_number, "account_name": a.account_name, "opening_branch": a.opening_branch}
+        for a in enterprise.accounts.order_by("pk")
+    ]

@@ -1,0 +1,191 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from . import validators
+from .models import Enterprise, TestPackage
+from .states import Module, RiskLevel
+
+
+class EnterpriseForm(forms.Form):
+    name = forms.CharField(label=_("企业名称"), max_length=200)
+    uscc = forms.CharField(
+        label=_("统一社会信用代码"),
+        max_length=18,
+        min_length=1,
+        validators=[validators.validate_uscc],
+        help_text=_("18位,与营业执照一致"),
+    )
+    registered_address = forms.CharField(label=_("注册地址"), max_length=300, required=False)
+    legal_rep_name = forms.CharField(label=_("法定代表人"), max_length=60)
+    legal_rep_id_number = forms.CharField(
+        label=_("法定代表人身份证号"), max_length=18, validators=[validators.validate_resident_id]
+    )
+    handler_name = forms.CharField(label=_("经办人"), max_length=60)
+    handler_id_number = forms.CharField(
+        label=_("经办人身份证号"), max_length=18, validators=[validators.validate_resident_id]
+    )
+    handler_phone = forms.CharField(label=_("经办人电话"), max_length=30, required=False)
+    authorisation_valid_from = forms.DateField(
+        label=_("授权委托书生效日"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    authorisation_valid_until = forms.DateField(
+        label=_("授权委托书到期日"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    authorisation_covers_ebanking = forms.BooleanField(label=_("授权范围包含电子银行业务"), required=False)
+    contact_name = forms.CharField(label=_("联系人"), max_length=60, required=False)
+    contact_phone = forms.CharField(label=_("联系电话"), max_length=30, required=False)
+    contact_email = forms.EmailField(label=_("联系邮箱"), required=False)
+
+    def __init__(self, *args: Any, enterprise: Enterprise | None = None, **kwargs: Any) -> None:
+        self.enterprise = enterprise
+        super().__init__(*args, **kwargs)
+        if enterprise is not None:
+            # The credit code identifies the company; it is not edited on a case.
+            self.fields["uscc"].disabled = True
+
+    def clean_uscc(self) -> str:
+        return self.cleaned_data["uscc"].strip().upper()
+
+    def clean_legal_rep_id_number(self) -> str:
+        return self.cleaned_data["legal_rep_id_number"].strip().upper()
+
+    def clean_handler_id_number(self) -> str:
+        return self.cleaned_data["handler_id_number"].strip().upper()
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        legal, handler = data.get("legal_rep_id_number"), data.get("handler_id_number")
+        if legal and handler and legal != handler:
+            start, end = data.get("authorisation_valid_from"), data.get("authorisation_valid_until")
+            today = timezone.localdate()
+            if not start or not end:
+                self.add_error(
+                    "authorisation_valid_until",
+                    _(
+                        "经办人不是法定代表人时,须提供法人授权委托书的有效期 / When the handler is not the legal representative, enter the authorisation letter's validity period."
+                    ),
+                )
+            elif not start <= today <= end:
+                self.add_error(
+                    "authorisation_valid_until",
+                    _("授权委托书须在今天有效 / The authorisation letter must be valid today."),
+                )
+            if not data.get("authorisation_covers_ebanking"):
+                self.add_error(
+                    "authorisation_covers_ebanking",
+                    _("授权范围须包含电子银行业务 / The authorisation must include e-banking."),
+                )
+        return data
+
+
+class AccountForm(forms.Form):
+    account_number = forms.RegexField(
+        label=_("账号"),
+        regex=r"^\d{8,32}$",
+        max_length=32,
+        error_messages={"invalid": _("账号应为8至32位数字 / An account number has 8 to 32 digits.")},
+    )
+    account_name = forms.CharField(label=_("户名"), max_length=200)
+    opening_branch = forms.CharField(label=_("开户行"), max_length=100, required=False)
+
+
+class BaseAccountFormSet(forms.BaseFormSet):
+    def clean(self) -> None:
+        if any(self.errors):
+            return
+        rows = [f.cleaned_data for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+        try:
+            validators.validate_account_count(len(rows))
+        except ValidationError as exc:
+            raise ValidationError(exc.messages) from None
+        numbers = [r["account_number"] for r in rows]
+        if len(numbers) != len(set(numbers)):
+            raise ValidationError(_("同一账号不能重复登记 / The same account is listed twice."))
+
+    def accounts(self) -> list[dict[str, str]]:
+        return [f.cleaned_data for f in self.forms if f.cleaned_data]
+
+
+AccountFormSet = forms.formset_factory(
+    AccountForm,
+    formset=BaseAccountFormSet,
+    extra=0,
+    max_num=validators.MAX_ACCOUNTS,
+    absolute_max=validators.MAX_ACCOUNTS,
+)
+
+
+def account_formset(data: Any = None, initial: list[dict[str, str]] | None = None) -> Any:
+    initial = initial or []
+    formset_cls = forms.formset_factory(
+        AccountForm,
+        formset=BaseAccountFormSet,
+        extra=max(0, min(3, validators.MAX_ACCOUNTS - len(initial))) if not initial else 1,
+        max_num=validators.MAX_ACCOUNTS,
+        absolute_max=validators.MAX_ACCOUNTS,
+        validate_max=True,
+    )
+    return formset_cls(data, initial=initial, prefix="acc")
+
+
+class CaseForm(forms.Form):
+    modules = forms.MultipleChoiceField(
+        label=_("功能模块"),
+        choices=Module.choices,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _("请至少选择一个功能模块 / Choose at least one module.")},
+    )
+    erp_system = forms.CharField(label=_("企业ERP/财资系统"), max_length=100, required=False)
+    connection_notes = forms.CharField(
+        label=_("对接方式说明"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    fee_amount = forms.DecimalField(label=_("费用(元)"), required=False, min_value=0, max_digits=12, decimal_places=2)
+    fee_note = forms.CharField(label=_("费用说明"), max_length=200, required=False)
+    risk_level = forms.ChoiceField(label=_("风险等级"), choices=[("", "—"), *RiskLevel.choices], required=False)
+    risk_note = forms.CharField(label=_("风险说明"), max_length=300, required=False)
+    target_date = forms.DateField(
+        label=_("目标上线日期"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def case_fields(self) -> dict[str, Any]:
+        return {k: v for k, v in self.cleaned_data.items() if k != "modules"}
+
+
+class TransitionForm(forms.Form):
+    reason = forms.CharField(label=_("原因"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class TestPackageForm(forms.ModelForm):
+    class Meta:
+        model = TestPackage
+        fields = ["test_endpoint", "test_accounts", "test_certificate_ref", "doc_version", "issued_to"]
+        widgets = {"test_accounts": forms.Textarea(attrs={"rows": 2})}
+
+
+class TestResultForm(forms.Form):
+    module = forms.ChoiceField(label=_("功能模块"), choices=Module.choices)
+    passed = forms.TypedChoiceField(
+        label=_("结果"), choices=[("1", _("通过")), ("0", _("未通过"))], coerce=lambda v: v == "1"
+    )
+    notes = forms.CharField(label=_("说明"), max_length=300, required=False)
+
+
+class ProductionConfigForm(forms.Form):
+    production_endpoint = forms.CharField(label=_("生产地址"), max_length=200)
+    certificate_serial = forms.CharField(label=_("生产证书序列号"), max_length=100)
+    line_details = forms.CharField(label=_("前置机/专线信息"), max_length=300, required=False)
+
+
+class CaseFilterForm(forms.Form):
+    q = forms.CharField(label=_("企业名称/信用代码/编号"), required=False)
+    state = forms.ChoiceField(label=_("状态"), required=False)
+    branch = forms.ChoiceField(label=_("机构"), required=False)
+    account_manager = forms.ChoiceField(label=_("客户经理"), required=False)
+    overdue = forms.BooleanField(label=_("仅超时"), required=False)

@@ -1,0 +1,462 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
+
+from branches.roles import Role
+
+from . import rules, validators
+from .states import OPEN_STATES, WORKING_STAGES, Module, Party, RiskLevel, State
+
+
+class Enterprise(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(_("企业名称"), max_length=200)
+    uscc = models.CharField(_("统一社会信用代码"), max_length=18, unique=True, validators=[validators.validate_uscc])
+    registered_address = models.CharField(_("注册地址"), max_length=300, blank=True)
+    legal_rep_name = models.CharField(_("法定代表人"), max_length=60)
+    legal_rep_id_number = models.CharField(
+        _("法定代表人身份证号"), max_length=18, validators=[validators.validate_resident_id]
+    )
+    handler_name = models.CharField(_("经办人"), max_length=60)
+    handler_id_number = models.CharField(
+        _("经办人身份证号"), max_length=18, validators=[validators.validate_resident_id]
+    )
+    handler_phone = models.CharField(_("经办人电话"), max_length=30, blank=True)
+    authorisation_valid_from = models.DateField(_("授权委托书生效日"), null=True, blank=True)
+    authorisation_valid_until = models.DateField(_("授权委托书到期日"), null=True, blank=True)
+    authorisation_covers_ebanking = models.BooleanField(_("授权范围包含电子银行业务"), default=False)
+    contact_name = models.CharField(_("联系人"), max_length=60, blank=True)
+    contact_phone = models.CharField(_("联系电话"), max_length=30, blank=True)
+    contact_email = models.EmailField(_("联系邮箱"), blank=True)
+    branch = models.ForeignKey(
+        "branches.Branch", verbose_name=_("开户机构"), on_delete=models.PROTECT, related_name="enterprises"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("企业")
+        verbose_name_plural = _("企业")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def handler_is_legal_rep(self) -> bool:
+        return self.handler_id_number.strip().upper() == self.legal_rep_id_number.strip().upper()
+
+
+class SettlementAccount(models.Model):
+    enterprise = models.ForeignKey(Enterprise, on_delete=models.PROTECT, related_name="accounts")
+    account_number = models.CharField(_("账号"), max_length=40)
+    account_name = models.CharField(_("户名"), max_length=200)
+    opening_branch = models.CharField(_("开户行"), max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("结算账户")
+        verbose_name_plural = _("结算账户")
+        constraints = [
+            models.UniqueConstraint(fields=["enterprise", "account_number"], name="unique_account_per_enterprise")
+        ]
+
+    def __str__(self) -> str:
+        return self.account_number
+
+
+class OnboardingCase(ConcurrentTransitionMixin, models.Model):
+    """One application of one enterprise for a direct link.
+
+    The transitions below are the whole workflow graph. Each names its guard
+    (`conditions`) and who may make it (`permission`); `onboarding.services.case_transition`
+    is the only caller.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    reference = models.CharField(_("编号"), max_length=20, unique=True, editable=False)
+    enterprise = models.ForeignKey(Enterprise, verbose_name=_("企业"), on_delete=models.PROTECT, related_name="cases")
+    branch = models.ForeignKey(
+        "branches.Branch", verbose_name=_("受理机构"), on_delete=models.PROTECT, related_name="cases"
+    )
+    account_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("客户经理"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="managed_cases",
+    )
+    modules = models.JSONField(_("功能模块"), default=list)
+    erp_system = models.CharField(_("企业ERP/财资系统"), max_length=100, blank=True)
+    connection_notes = models.TextField(_("对接方式说明"), blank=True)
+    fee_amount = models.DecimalField(_("费用(元)"), max_digits=12, decimal_places=2, null=True, blank=True)
+    fee_note = models.CharField(_("费用说明"), max_length=200, blank=True)
+    risk_level = models.CharField(_("风险等级"), max_length=10, choices=RiskLevel.choices, blank=True)
+    risk_note = models.CharField(_("风险说明"), max_length=300, blank=True)
+    target_date = models.DateField(_("目标上线日期"), null=True, blank=True)
+
+    state = FSMField(_("状态"), default=State.DRAFT, choices=State.choices, protected=True, db_index=True)
+    state_before_suspend = models.CharField(max_length=30, blank=True, editable=False)
+    # Incremented by every transition: a form posts the version it showed, so a stale page
+    # cannot act on a case that has moved on.
+    version = models.PositiveIntegerField(default=0, editable=False)
+    current_visit = models.ForeignKey(
+        "StageVisit", null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    customer_confirmed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    customer_confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="created_cases", editable=False
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("银企直联案件")
+        verbose_name_plural = _("银企直联案件")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["branch", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.enterprise.name}"
+
+    # --- derived --------------------------------------------------------------------------
+    @property
+    def module_labels(self) -> list[str]:
+        return [str(Module(m).label) for m in self.modules if m in Module.values]
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    def current_endorsement(self) -> Approval | None:
+        if self.current_visit_id is None:
+            return None
+        return (
+            self.approvals.filter(visit_id=self.current_visit_id, level=Approval.Level.BRANCH)
+            .select_related("decided_by")
+            .first()
+        )
+
+    # --- the workflow -----------------------------------------------------------------------
+    @transition(
+        field=state,
+        source=State.DRAFT,
+        target=State.BRANCH_INTAKE,
+        conditions=[rules.draft_complete],
+        permission=rules.Allowed(Role.ACCOUNT_MANAGER, Role.ENTERPRISE_USER),
+        custom={"label": _("提交受理"), "style": "primary"},
+    )
+    def submit(self) -> None:
+        pass
+
+    @transition(
+        field=state,
+        source=State.BRANCH_INTAKE,
+        target=State.HEAD_OFFICE_APPROVAL,
+        conditions=[rules.intake_complete],
+        permission=rules.Allowed(Role.ACCOUNT_MANAGER),
+        custom={"label": _("上报立项审批"), "style": "primary"},
+    )
+    def submit_for_approval(self) -> None:
+        pass
+
+    @transition(
+        field=state,
+        source=State.HEAD_OFFICE_APPROVAL,
+        target=State.HEAD_OFFICE_APPROVAL,
+        conditions=[rules.not_yet_endorsed],
+        permission=rules.Allowed(Role.BRANCH_SUPERVISOR, not_submitter=True),
+        custom={"label": _("分行审核通过(立项上报)"), "style": "primary"},
+    )
+    def endorse(self) -> None:
+        pass
+
+    @transition(
+        field=state,
+        source=State.HEAD_OFFICE_APPROVAL,
+        target=State.TEST_PACKAGE_ISSUANCE,
+        conditions=[rules.endorsed],
+        permission=rules.Allowed(Role.HEAD_OFFICE_APPROVER, not_submitter=True, not_endorser=True),
+        custom={"label": _("总行立项批复、费用通过"), "style": "primary"},
+    )
+    def approve(self) -> None:
+        pass
+
+    @transition(
+        field=state,
+        source=State.HEAD_OFFICE_APPROVAL,
+        target=State.BRANCH_INTAKE,
+        permission=rules.Allowed(Role.BRANCH_SUPERVISOR, Role.HEAD_OFFICE_APPROVER),
+        custom={"label": _("退回补件"), "style": "warning", "reason_required": True},
+    )
+    def return_to_intake(self) -> None:
+        pass
+
+    @transition(
+        field=state,
+        source=State.HEAD_OFFICE_APPROVAL,
+        target=State.REJECTED,
+        permission=rules.Allowed(Role.BRANCH_SUPERVISOR, Role.HEAD_OFFICE_APPROVER),
+        custom={"label": _("不予立项"), "style": "danger", "reason_required": True},
+    )
+    def reject(self) -> None:
+        pass
+
+    @transition(
+        field=state,
+        source=State.TEST_PACKAGE_ISSUANCE,
+        target=State.JOINT_TESTING,
+        conditions=[rules.test_package_recorded],
+        permission=rules.Allowed(Role.TECH_REVIEWER),
+        custom={"label": _("下发测试包"), "style": "primary"},
+    )
+    def issue_test_package(self) -> None:
+        pass
+
+    @transition(
+        field=state,
+        source=State.JOINT_TESTING,
+        target=State.UKEY_ISSUANCE,
+        conditions=[rules.tests_passed],
+        permission=rules.Allowed(Role.TECH_REVIEWER),
+        custom={"label": _("测试通过,准予上线"), "style": "primary"},
+    )
+    def accept_test_report(self) -> None:
+        pass
+
+    @transition(
+        field=state,
+        source=State.JOINT_TESTING,
+        target=State.TEST_PACKAGE_ISSUANCE,
+        permission=rules.Allowed(Role.TECH_REVIEWER),
+        custom={"label": _("退回测试包阶段"), "style": "warning", "reason_required": True},
+    )
+    def return_to_test_package(self) -> None:
+        pass
+
+    @transition(
+        field=state,
+        source=State.UKEY_ISSUANCE,
+        target=State.PRODUCTION_VERIFICATION,
+        conditions=[rules.production_ready],
+        permission=rules.Allowed(Role.COUNTER_CHECKER),
+        custom={"label": _("UKey发放完成,进入生产验证"), "style": "primary"},
+    )
+    def complete_ukey_issuance(self) -> None:
+        pass
+
+    @transition(
+        field=state,
+        source=State.PRODUCTION_VERIFICATION,
+        target=State.LIVE,
+        conditions=[rules.customer_confirmed],
+        permission=rules.Allowed(Role.ACCOUNT_MANAGER),
+        custom={"label": _("行方确认,正式上线"), "style": "primary"},
+    )
+    def go_live(self) -> None:
+        pass
+
+    @transition(
+        field=state,
+        source=list(WORKING_STAGES),
+        target=State.SUSPENDED,
+        permission=rules.Allowed(Role.ACCOUNT_MANAGER, Role.BRANCH_SUPERVISOR),
+        custom={"label": _("暂停"), "style": "secondary", "reason_required": True},
+    )
+    def suspend(self) -> None:
+        self.state_before_suspend = self.state
+
+    @transition(
+        field=state,
+        source=State.SUSPENDED,
+        target=RETURN_VALUE(*WORKING_STAGES),
+        permission=rules.Allowed(Role.ACCOUNT_MANAGER, Role.BRANCH_SUPERVISOR),
+        custom={"label": _("恢复"), "style": "secondary"},
+    )
+    def resume(self) -> str:
+        previous = self.state_before_suspend
+        self.state_before_suspend = ""
+        return previous
+
+    @transition(
+        field=state,
+        source=list(OPEN_STATES),
+        target=State.WITHDRAWN,
+        permission=rules.Allowed(Role.ACCOUNT_MANAGER, Role.ENTERPRISE_USER),
+        custom={"label": _("撤回申请"), "style": "danger", "reason_required": True},
+    )
+    def withdraw(self) -> None:
+        pass
+
+
+class StageVisit(models.Model):
+    """One stay of a case in one stage: when it came, when it is due, when it left."""
+
+    case = models.ForeignKey(OnboardingCase, on_delete=models.PROTECT, related_name="visits")
+    stage = models.CharField(max_length=30, choices=State.choices)
+    entered_at = models.DateTimeField(default=timezone.now)
+    due_at = models.DateTimeField(null=True, blank=True)
+    left_at = models.DateTimeField(null=True, blank=True)
+    holder_party = models.CharField(max_length=10, choices=Party.choices)
+    holder_role = models.CharField(max_length=30)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_seconds = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("阶段记录")
+        verbose_name_plural = _("阶段记录")
+        ordering = ["entered_at", "pk"]
+        indexes = [
+            # The overdue sweep: open, running visits by due time.
+            models.Index(fields=["due_at"], name="open_visit_due_idx", condition=models.Q(left_at__isnull=True))
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id}:{self.stage}"
+
+    def is_overdue(self, now: Any = None) -> bool:
+        now = now or timezone.now()
+        return self.left_at is None and self.paused_at is None and self.due_at is not None and self.due_at < now
+
+
+class Approval(models.Model):
+    class Level(models.TextChoices):
+        BRANCH = "branch", _("分行审核")
+        HEAD_OFFICE = "head_office", _("总行审批")
+
+    case = models.ForeignKey(OnboardingCase, on_delete=models.PROTECT, related_name="approvals")
+    visit = models.ForeignKey(StageVisit, on_delete=models.PROTECT, related_name="approvals")
+    level = models.CharField(max_length=20, choices=Level.choices)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("审批记录")
+        verbose_name_plural = _("审批记录")
+        constraints = [models.UniqueConstraint(fields=["visit", "level"], name="one_approval_per_level_per_visit")]
+
+
+class TestPackage(models.Model):
+    case = models.OneToOneField(OnboardingCase, on_delete=models.PROTECT, related_name="test_package")
+    test_endpoint = models.CharField(_("测试地址"), max_length=200, blank=True)
+    test_accounts = models.TextField(_("测试账号"), blank=True)
+    test_certificate_ref = models.CharField(_("测试证书编号"), max_length=100, blank=True)
+    doc_version = models.CharField(_("接口文档版本"), max_length=30, blank=True)
+    issued_to = models.CharField(_("下发对象"), max_length=100, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("测试包")
+        verbose_name_plural = _("测试包")
+
+
+class ModuleTestResult(models.Model):
+    """A joint-test outcome for one requested module. Later results supersede earlier ones."""
+
+    case = models.ForeignKey(OnboardingCase, on_delete=models.PROTECT, related_name="test_results")
+    module = models.CharField(_("功能模块"), max_length=30, choices=Module.choices)
+    passed = models.BooleanField(_("通过"))
+    notes = models.CharField(_("说明"), max_length=300, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("联调测试结果")
+        verbose_name_plural = _("联调测试结果")
+
+
+class ProductionConfig(models.Model):
+    case = models.OneToOneField(OnboardingCase, on_delete=models.PROTECT, related_name="production_config")
+    production_endpoint = models.CharField(_("生产地址"), max_length=200)
+    certificate_serial = models.CharField(_("生产证书序列号"), max_length=100)
+    line_details = models.CharField(_("前置机/专线信息"), max_length=300, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("生产配置")
+        verbose_name_plural = _("生产配置")
+
+    def problems(self) -> list[str]:
+        """Test and production are kept apart (测试环境与生产环境区分)."""
+        from django.utils.translation import gettext as _t
+
+        problems = []
+        package = getattr(self.case, "test_package", None)
+        if package is not None:
+            if self.production_endpoint.strip().rstrip("/") == package.test_endpoint.strip().rstrip("/"):
+                problems.append(_t("生产地址与测试地址相同 / The production endpoint is the test endpoint"))
+            if self.certificate_serial.strip() == package.test_certificate_ref.strip():
+                problems.append(_t("生产证书与测试证书相同 / The production certificate is the test certificate"))
+        return problems
+
+
+class CaseEventQuerySet(models.QuerySet["CaseEvent"]):
+    def update(self, **kwargs: Any) -> int:
+        raise PermissionError("case events are append-only")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError("case events are append-only")
+
+
+class CaseEvent(models.Model):
+    """The append-only history of a case: the timeline and the audit log read these rows."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", _("创建")
+        TRANSITION = "transition", _("流转")
+        EDITED = "edited", _("修改资料")
+        RECORD = "record", _("登记")
+        DOCUMENT = "document", _("文件")
+        REMINDER = "reminder", _("提醒")
+
+    case = models.ForeignKey(OnboardingCase, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    name = models.CharField(max_length=60, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    from_state = models.CharField(max_length=30, blank=True)
+    to_state = models.CharField(max_length=30, blank=True)
+    reason = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = CaseEventQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("案件事件")
+        verbose_name_plural = _("案件事件")
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.kind} {self.name}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise PermissionError("case events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise PermissionError("case events are append-only")
+
+    @property
+    def from_label(self) -> str:
+        return str(State(self.from_state).label) if self.from_state in State.values else self.from_state
+
+    @property
+    def to_label(self) -> str:
+        return str(State(self.to_state).label) if self.to_state in State.values else self.to_state

@@ -1,0 +1,106 @@
+"""Reads, always scoped to what the user may see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from branches.models import Branch
+from branches.roles import Role, user_roles
+
+from .models import CaseEvent, OnboardingCase
+from .states import CUSTOMER, OPEN_STATES, WORKING_STAGES
+
+
+def case_visible_q(user: Any) -> Q:
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Q(pk__in=[])
+    if user.enterprise_id is not None:
+        return Q(enterprise_id=user.enterprise_id)
+    if user.branch_id is not None and user_roles(user):
+        return Q(branch__path__startswith=user.branch.path)
+    return Q(pk__in=[])
+
+
+def case_list(*, user: Any) -> QuerySet[OnboardingCase]:
+    return (
+        OnboardingCase.objects.filter(case_visible_q(user))
+        .select_related("enterprise", "branch", "account_manager", "current_visit")
+        .order_by("-created_at")
+    )
+
+
+def case_get_for_user(*, user: Any, public_id: Any) -> OnboardingCase:
+    try:
+        return case_list(user=user).get(public_id=public_id)
+    except (OnboardingCase.DoesNotExist, ValueError):
+        raise Http404("no such case") from None
+
+
+def case_filter(
+    qs: QuerySet[OnboardingCase],
+    *,
+    state: str = "",
+    branch: Branch | None = None,
+    account_manager_id: int | None = None,
+    overdue: bool = False,
+    search: str = "",
+) -> QuerySet[OnboardingCase]:
+    if state:
+        qs = qs.filter(state=state)
+    if branch is not None:
+        qs = qs.filter(branch__path__startswith=branch.path)
+    if account_manager_id:
+        qs = qs.filter(account_manager_id=account_manager_id)
+    if overdue:
+        qs = qs.filter(
+            current_visit__left_at__isnull=True,
+            current_visit__paused_at__isnull=True,
+            current_visit__due_at__lt=timezone.now(),
+            state__in=WORKING_STAGES,
+        )
+    if search:
+        search = search.strip()
+        qs = qs.filter(
+            Q(enterprise__name__icontains=search)
+            | Q(enterprise__uscc__iexact=search.upper())
+            | Q(reference__iexact=search.upper())
+        )
+    return qs
+
+
+def my_work(*, user: Any) -> QuerySet[OnboardingCase]:
+    """Cases where the ball is in this user's court, overdue (earliest due) first."""
+    roles = user_roles(user)
+    if user.enterprise_id is not None:
+        mine = Q(current_visit__holder_role=CUSTOMER)
+    else:
+        staff_roles = roles - {Role.ACCOUNT_MANAGER}
+        mine = Q(current_visit__holder_role__in=staff_roles)
+        if Role.ACCOUNT_MANAGER in roles:
+            mine |= Q(current_visit__holder_role=Role.ACCOUNT_MANAGER, account_manager=user)
+            mine |= Q(state="draft", account_manager=user)
+            # Cases waiting on the customer are the account manager's to chase.
+            mine |= Q(current_visit__holder_role=CUSTOMER, account_manager=user)
+    return (
+        case_list(user=user)
+        .filter(mine, state__in=OPEN_STATES)
+        .exclude(state="suspended")
+        .order_by("current_visit__due_at", "created_at")
+    )
+
+
+def stage_counts(*, user: Any) -> dict[str, int]:
+    rows = OnboardingCase.objects.filter(case_visible_q(user)).values("state").annotate(n=Count("pk")).order_by()
+    return {row["state"]: row["n"] for row in rows}
+
+
+def overdue_count(*, user: Any) -> int:
+    return case_filter(OnboardingCase.objects.filter(case_visible_q(user)), overdue=True).count()
+
+
+def case_timeline(*, case: OnboardingCase) -> QuerySet[CaseEvent]:
+    return case.events.select_related("actor").order_by("created_at", "pk")

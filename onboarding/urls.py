@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("cases/", views.case_list_view, name="case_list"),
+    path("cases/new/", views.case_new, name="case_new"),
+    path("cases/<uuid:public_id>/", views.case_detail, name="case_detail"),
+    path("cases/<uuid:public_id>/edit/", views.case_edit, name="case_edit"),
+    path("cases/<uuid:public_id>/transition/<slug:name>/", views.case_transition_view, name="case_transition"),
+    path("cases/<uuid:public_id>/test-package/", views.test_package_view, name="case_test_package"),
+    path("cases/<uuid:public_id>/test-result/", views.test_result_view, name="case_test_result"),
+    path("cases/<uuid:public_id>/production-config/", views.production_config_view, name="case_production_config"),
+]

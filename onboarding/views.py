@@ -1,0 +1,290 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from branches.models import Branch
+from branches.roles import STAFF_ROLES, Role, has_role, user_roles
+
+from . import selectors, services
+from .forms import (
+    CaseFilterForm,
+    CaseForm,
+    EnterpriseForm,
+    ProductionConfigForm,
+    TestPackageForm,
+    TestResultForm,
+    TransitionForm,
+    account_formset,
+)
+from .models import OnboardingCase
+from .states import STAGE_HOLDER, WORKING_STAGES, State
+
+View = Callable[..., HttpResponse]
+
+
+def staff_required(view: View) -> View:
+    """Bank staff only: enterprise users and accounts without a role never reach these pages."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user = request.user
+        if user.branch_id is None or not (user_roles(user) & STAFF_ROLES):  # type: ignore[union-attr]
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _error(request: HttpRequest, exc: services.CaseError) -> None:
+    messages.error(request, exc.message)
+    for problem in exc.problems:
+        messages.warning(request, problem)
+
+
+@staff_required
+def home(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    work = list(selectors.my_work(user=user)[:50])
+    counts = selectors.stage_counts(user=user)
+    stages = [
+        (code, State(code).label, counts.get(code, 0))
+        for code in (State.DRAFT, *WORKING_STAGES, State.SUSPENDED, State.LIVE)
+    ]
+    return render(
+        request,
+        "onboarding/home.html",
+        {"work": work, "stages": stages, "overdue_total": selectors.overdue_count(user=user)},
+    )
+
+
+@staff_required
+def case_list_view(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    subtree = Branch.objects.filter(path__startswith=user.branch.path)  # type: ignore[union-attr]
+    managers = (
+        get_user_model().objects.filter(groups__name=Role.ACCOUNT_MANAGER, branch__in=subtree).order_by("username")
+    )
+    form = CaseFilterForm(request.GET or None)
+    form.fields["state"].choices = [("", _("全部"))] + list(State.choices)  # type: ignore[attr-defined]
+    form.fields["branch"].choices = [("", _("全部"))] + [(str(b.pk), b.name) for b in subtree]  # type: ignore[attr-defined]
+    form.fields["account_manager"].choices = [("", _("全部"))] + [(str(m.pk), str(m)) for m in managers]  # type: ignore[attr-defined]
+    qs = selectors.case_list(user=user)
+    if form.is_valid():
+        data = form.cleaned_data
+        qs = selectors.case_filter(
+            qs,
+            state=data["state"],
+            branch=subtree.filter(pk=data["branch"]).first() if data["branch"] else None,
+            account_manager_id=int(data["account_manager"]) if data["account_manager"] else None,
+            overdue=data["overdue"],
+            search=data["q"],
+        )
+    page = Paginator(qs, 25).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "onboarding/case_list.html", {"form": form, "page": page, "query": query.urlencode()})
+
+
+def _case_forms(request: HttpRequest, case: OnboardingCase | None) -> tuple[EnterpriseForm, Any, CaseForm]:
+    data = request.POST if request.method == "POST" else None
+    if case is None:
+        return EnterpriseForm(data), account_formset(data), CaseForm(data)
+    ent = case.enterprise
+    ent_initial = {f: getattr(ent, f) for f in EnterpriseForm.base_fields}
+    accounts = [
+        {"account_number": a.account_number, "account_name": a.account_name, "opening_branch": a.opening_branch}
+        for a in ent.accounts.order_by("pk")
+    ]
+    case_initial = {f: getattr(case, f) for f in CaseForm.base_fields}
+    return (
+        EnterpriseForm(data, initial=ent_initial, enterprise=ent),
+        account_formset(data, initial=accounts),
+        CaseForm(data, initial=case_initial),
+    )
+
+
+@staff_required
+def case_new(request: HttpRequest) -> HttpResponse:
+    if not has_role(request.user, Role.ACCOUNT_MANAGER):
+        raise PermissionDenied
+    ent_form, acc_formset, case_form = _case_forms(request, None)
+    if request.method == "POST" and ent_form.is_valid() and acc_formset.is_valid() and case_form.is_valid():
+        try:
+            case = services.case_intake(
+                user=request.user,
+                enterprise_data=ent_form.cleaned_data,
+                accounts=acc_formset.accounts(),
+                modules=case_form.cleaned_data["modules"],
+                fields=case_form.case_fields(),
+            )
+        except services.CaseError as exc:
+            _error(request, exc)
+        else:
+            messages.success(request, _("案件 %(ref)s 已创建 / Case created.") % {"ref": case.reference})
+            return redirect("case_detail", public_id=case.public_id)
+    return render(
+        request,
+        "onboarding/case_form.html",
+        {"ent_form": ent_form, "acc_formset": acc_formset, "case_form": case_form, "case": None},
+    )
+
+
+@staff_required
+def case_edit(request: HttpRequest, public_id: Any) -> HttpResponse:
+    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    if case.state not in services.EDITABLE_STATES:
+        messages.error(request, _("当前阶段不能修改企业资料 / Company data can no longer be changed at this stage."))
+        return redirect("case_detail", public_id=case.public_id)
+    ent_form, acc_formset, case_form = _case_forms(request, case)
+    if request.method == "POST" and ent_form.is_valid() and acc_formset.is_valid() and case_form.is_valid():
+        try:
+            services.case_update(
+                case=case,
+                user=request.user,
+                enterprise_data={k: v for k, v in ent_form.cleaned_data.items() if k != "uscc"},
+                accounts=acc_formset.accounts(),
+                modules=case_form.cleaned_data["modules"],
+                fields=case_form.case_fields(),
+                expected_version=_int(request.POST.get("version")),
+            )
+        except services.CaseError as exc:
+            _error(request, exc)
+        else:
+            messages.success(request, _("已保存 / Saved."))
+            return redirect("case_detail", public_id=case.public_id)
+    return render(
+        request,
+        "onboarding/case_form.html",
+        {"ent_form": ent_form, "acc_formset": acc_formset, "case_form": case_form, "case": case},
+    )
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def stage_tracker(case: OnboardingCase) -> list[dict[str, Any]]:
+    visits: dict[str, Any] = {}
+    for v in case.visits.order_by("entered_at", "pk"):
+        visits[v.stage] = v  # the latest visit of each stage
+    current = case.state_before_suspend if case.state == State.SUSPENDED else case.state
+    order = list(WORKING_STAGES)
+    reached = order.index(current) if current in order else (len(order) if case.state == State.LIVE else -1)
+    rows = []
+    for i, code in enumerate(order):
+        visit = visits.get(code)
+        rows.append(
+            {
+                "code": code,
+                "label": State(code).label,
+                "visit": visit,
+                "status": "done" if i < reached else ("current" if i == reached else "todo"),
+                "holder": STAGE_HOLDER[code][0],
+            }
+        )
+    return rows
+
+
+@staff_required
+def case_detail(request: HttpRequest, public_id: Any) -> HttpResponse:
+    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    options = services.case_transition_options(case=case, user=request.user)
+    return render(
+        request,
+        "onboarding/case_detail.html",
+        {
+            "case": case,
+            "enterprise": case.enterprise,
+            "accounts": case.enterprise.accounts.order_by("pk"),
+            "tracker": stage_tracker(case),
+            "timeline": selectors.case_timeline(case=case),
+            "options": options,
+            "roles": user_roles(request.user),
+            "test_package_form": TestPackageForm(instance=getattr(case, "test_package", None)),
+            "test_result_form": _test_result_form(case),
+            "production_config_form": ProductionConfigForm(),
+            "test_results": case.test_results.select_related("recorded_by").order_by("-recorded_at"),
+        },
+    )
+
+
+def _test_result_form(case: OnboardingCase, data: Any = None) -> TestResultForm:
+    form = TestResultForm(data)
+    form.fields["module"].choices = [(m, lbl) for m, lbl in form.fields["module"].choices if m in case.modules]  # type: ignore[attr-defined]
+    return form
+
+
+@staff_required
+@require_POST
+def case_transition_view(request: HttpRequest, public_id: Any, name: str) -> HttpResponse:
+    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    form = TransitionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("请求无效,请刷新页面 / Invalid request, please reload."))
+        return redirect("case_detail", public_id=case.public_id)
+    try:
+        case = services.case_transition(
+            case=case,
+            user=request.user,
+            name=name,
+            reason=form.cleaned_data["reason"],
+            expected_version=form.cleaned_data["version"],
+        )
+    except services.CaseError as exc:
+        _error(request, exc)
+    else:
+        messages.success(request, _("已办理:%(state)s / Done.") % {"state": case.get_state_display()})  # type: ignore[attr-defined]
+    return redirect("case_detail", public_id=case.public_id)
+
+
+def _record_view(
+    request: HttpRequest, public_id: Any, form_cls: Callable[..., Any], save: Callable[..., Any]
+) -> HttpResponse:
+    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    form = form_cls(request.POST) if form_cls is not _test_result_form else _test_result_form(case, request.POST)
+    if form.is_valid():
+        try:
+            save(case=case, user=request.user, **form.cleaned_data)
+        except services.CaseError as exc:
+            _error(request, exc)
+        else:
+            messages.success(request, _("已登记 / Recorded."))
+    else:
+        for field, errors in form.errors.items():
+            for error in errors:
+                messages.error(request, f"{form.fields[field].label if field in form.fields else ''} {error}")
+    return redirect("case_detail", public_id=case.public_id)
+
+
+@staff_required
+@require_POST
+def test_package_view(request: HttpRequest, public_id: Any) -> HttpResponse:
+    return _record_view(request, public_id, TestPackageForm, services.test_package_record)
+
+
+@staff_required
+@require_POST
+def test_result_view(request: HttpRequest, public_id: Any) -> HttpResponse:
+    return _record_view(request, public_id, _test_result_form, services.test_result_record)
+
+
+@staff_required
+@require_POST
+def production_config_view(request: HttpRequest, public_id: Any) -> HttpResponse:
+    return _record_view(request, public_id, ProductionConfigForm, services.production_config_record)

@@ -1,0 +1,198 @@
+"""Small builders for tests: a branch tree, named staff, companies and cases in any state.
+
+Cases are moved with the real transition service, so a case "in joint testing" has the
+history, approvals and records that got it there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from branches.models import Branch, BranchLevel
+from branches.roles import Role, ensure_role_groups
+from onboarding import services
+from onboarding.models import Enterprise, OnboardingCase
+from onboarding.states import Module, RiskLevel, State
+from onboarding.validators import resident_id_check_char, uscc_check_char
+
+PASSWORD = "Test-pass-2026"
+_seq = itertools.count(1)
+
+
+def uscc(n: int) -> str:
+    body = f"91310115MA{n:07d}"
+    return body + uscc_check_char(body)
+
+
+def resident_id(n: int, birth: str = "19800101") -> str:
+    body = f"310104{birth}{n % 1000:03d}"
+    return body + resident_id_check_char(body)
+
+
+def branch(code: str, level: str, parent: Branch | None = None) -> Branch:
+    return Branch.objects.create(code=code, name=f"{code}机构", level=level, parent=parent)
+
+
+def user(username: str, *roles: str, branch: Branch | None = None, enterprise: Enterprise | None = None) -> Any:
+    ensure_role_groups()
+    u = get_user_model().objects.create_user(
+        username=username, password=PASSWORD, email=f"{username}@test.example", branch=branch, enterprise=enterprise
+    )
+    for role in roles:
+        u.groups.add(Group.objects.get(name=role))
+    return u
+
+
+def enterprise(br: Branch, *, handler_is_rep: bool = True, accounts: int = 1, name: str | None = None) -> Enterprise:
+    n = next(_seq)
+    legal = resident_id(n)
+    today = timezone.localdate()
+    data = {
+        "name": name or f"测试企业{n}有限公司",
+        "uscc": uscc(n),
+        "legal_rep_name": "张三",
+        "legal_rep_id_number": legal,
+        "handler_name": "张三" if handler_is_rep else "李四",
+        "handler_id_number": legal if handler_is_rep else resident_id(n + 500, "19900202"),
+        "authorisation_valid_from": None if handler_is_rep else today - dt.timedelta(days=10),
+        "authorisation_valid_until": None if handler_is_rep else today + dt.timedelta(days=300),
+        "authorisation_covers_ebanking": not handler_is_rep,
+        "contact_email": f"contact{n}@company.example",
+        "branch": br,
+    }
+    rows = [{"account_number": f"62220000{n:04d}{k:04d}", "account_name": data["name"]} for k in range(accounts)]
+    return services.enterprise_save(user=None, data=data, accounts=rows)
+
+
+class World:
+    """The named actors of style.md: branches A and B under one tier-1 branch, head office roles."""
+
+    def __init__(self) -> None:
+        self.head_office = branch("HO", BranchLevel.HEAD_OFFICE)
+        self.tier1 = branch("T1", BranchLevel.BRANCH, self.head_office)
+        self.tier1_other = branch("T2", BranchLevel.BRANCH, self.head_office)
+        self.branch_a = branch("A", BranchLevel.SUB_BRANCH, self.tier1)
+        self.branch_b = branch("B", BranchLevel.SUB_BRANCH, self.tier1_other)
+        self.am_a = user("am_a", Role.ACCOUNT_MANAGER, branch=self.branch_a)
+        self.am_a2 = user("am_a2", Role.ACCOUNT_MANAGER, branch=self.branch_a)
+        self.am_b = user("am_b", Role.ACCOUNT_MANAGER, branch=self.branch_b)
+        self.supervisor = user("supervisor", Role.BRANCH_SUPERVISOR, branch=self.tier1)
+        self.supervisor_other = user("supervisor_other", Role.BRANCH_SUPERVISOR, branch=self.tier1_other)
+        self.approver = user("approver", Role.HEAD_OFFICE_APPROVER, branch=self.head_office)
+        self.tech = user("tech", Role.TECH_REVIEWER, branch=self.head_office)
+        self.maker = user("maker", Role.COUNTER_MAKER, branch=self.branch_a)
+        self.checker = user("checker", Role.COUNTER_CHECKER, branch=self.branch_a)
+        self.auditor = user("auditor", Role.AUDITOR, branch=self.head_office)
+        self.company_x = enterprise(self.branch_a, name="甲公司")
+        self.company_y = enterprise(self.branch_b, name="乙公司")
+        self.customer_x = user("customer_x", Role.ENTERPRISE_USER, enterprise=self.company_x)
+        self.customer_y = user("customer_y", Role.ENTERPRISE_USER, enterprise=self.company_y)
+
+    @property
+    def actors(self) -> dict[str, Any]:
+        return {
+            "account_manager": self.am_a,
+            "branch_supervisor": self.supervisor,
+            "head_office_approver": self.approver,
+            "tech_reviewer": self.tech,
+            "counter_maker": self.maker,
+            "counter_checker": self.checker,
+            "auditor": self.auditor,
+            "enterprise_user": self.customer_x,
+        }
+
+    def case(self, state: str = State.DRAFT, *, company: Enterprise | None = None, **kwargs: Any) -> OnboardingCase:
+        return case_in_state(self, state, company=company or self.company_x, **kwargs)
+
+
+MODULES = [Module.ACCOUNT_QUERY, Module.RECONCILIATION]
+ORDER = [
+    State.DRAFT,
+    State.BRANCH_INTAKE,
+    State.HEAD_OFFICE_APPROVAL,
+    State.TEST_PACKAGE_ISSUANCE,
+    State.JOINT_TESTING,
+    State.UKEY_ISSUANCE,
+    State.PRODUCTION_VERIFICATION,
+    State.LIVE,
+]
+
+
+def fill_assessment(case: OnboardingCase, by: Any) -> None:
+    services.case_update(
+        case=case,
+        user=by,
+        enterprise_data={},
+        accounts=[
+            {"account_number": a.account_number, "account_name": a.account_name} for a in case.enterprise.accounts.all()
+        ],
+        modules=list(case.modules),
+        fields={"fee_amount": Decimal("3000"), "risk_level": RiskLevel.LOW},
+    )
+
+
+def case_in_state(w: World, state: str, *, company: Enterprise, endorsed: bool = False) -> OnboardingCase:
+    """A case walked to `state` (or to the stage before a side state) through the services."""
+    am = w.am_a if company.branch == w.branch_a else w.am_b
+    sup = w.supervisor if company.branch.path.startswith(w.tier1.path) else w.supervisor_other
+    customer = get_user_model().objects.filter(enterprise=company).first()
+    case = services.case_create(user=am, enterprise=company, modules=[str(m) for m in MODULES])
+    base = {
+        State.SUSPENDED: State.JOINT_TESTING,
+        State.REJECTED: State.HEAD_OFFICE_APPROVAL,
+        State.WITHDRAWN: State.DRAFT,
+    }
+    target = base.get(state, state)
+
+    def move(u: Any, name: str, reason: str = "") -> None:
+        nonlocal case
+        case = services.case_transition(case=case, user=u, name=name, reason=reason)
+
+    steps = ORDER.index(target)
+    if steps >= 1:
+        move(am, "submit")
+    if steps >= 2:
+        fill_assessment(case, am)
+        move(am, "submit_for_approval")
+    if steps >= 3 or (steps == 2 and endorsed) or state == State.REJECTED:
+        move(sup, "endorse")
+    if steps >= 3:
+        move(w.approver, "approve")
+    if steps >= 4:
+        services.test_package_record(
+            case=case,
+            user=w.tech,
+            test_endpoint="https://test.bank.example/h2h",
+            test_accounts="111",
+            test_certificate_ref="TEST-1",
+            doc_version="v1",
+        )
+        move(w.tech, "issue_test_package")
+    if steps >= 5 or state == State.SUSPENDED:
+        for m in case.modules:
+            services.test_result_record(case=case, user=customer or w.tech, module=m, passed=True)
+    if steps >= 5:
+        move(w.tech, "accept_test_report")
+    if steps >= 6:
+        services.production_config_record(
+            case=case, user=w.tech, production_endpoint="https://h2h.bank.example", certificate_serial="PROD-1"
+        )
+        move(w.checker, "complete_ukey_issuance")
+    if steps >= 7:
+        assert customer is not None
+        services.customer_confirm_production(case=OnboardingCase.objects.get(pk=case.pk), user=customer)
+        move(am, "go_live")
+    if state == State.SUSPENDED:
+        move(am, "suspend", "客户系统升级")
+    if state == State.REJECTED:
+        move(w.approver, "reject", "不符合立项条件")
+    if state == State.WITHDRAWN:
+        move(am, "withdraw", "客户撤回")
+    return OnboardingCase.objects.select_related("enterprise", "branch", "current_visit").get(pk=case.pk)
