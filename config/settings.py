@@ -59,6 +59,10 @@ INSTALLED_APPS = [
     "branches",
     "onboarding",
     "documents",
+    "counter",
+    "reminders",
+    "audit",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -184,3 +188,15 @@ LOGGING = {
 
 # Workflow constants that an administrator may later move into the database.
 CASE_PAGE_SIZE = 25
+
+
+# --- documents (issue 3) -----------------------------------------------------------------
+
+
+# --- dual control, security baseline (issue 4) --------------------------------------------
+
+
+# --- reminders and escalation (issue 6) ---------------------------------------------------
+
+
+# --- client portal (issue 5) --------------------------------------------------------------
