@@ -197,3 +197,11 @@ def test_user_without_role_sees_nothing(client, world):
     nobody = user("nobody", branch=world.head_office)
     client.force_login(nobody)
     assert client.get(reverse("home")).status_code == 403
+
+
+def test_chinese_by_default_even_for_an_english_browser_and_english_on_request(client, world):
+    client.force_login(world.am_a)
+    response = client.get(reverse("home"), HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert response["Content-Language"] == "zh-hans"
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    assert client.get(reverse("home"))["Content-Language"] == "en"
