@@ -38,11 +38,14 @@ def browser_type_launch_args(browser_type_launch_args):
 
 
 @pytest.fixture
-def shot(page):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+def shot(page, tmp_path):
+    """Save a full-page screenshot: into docs/screenshots/ with SAVE_SCREENSHOTS=1 (to refresh
+    the docs), otherwise into the test's temporary folder so a test run leaves the tree clean."""
+    folder = SCREENSHOTS if os.environ.get("SAVE_SCREENSHOTS") == "1" else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
 
     def take(name: str) -> Path:
-        path = SCREENSHOTS / f"{name}.png"
+        path = folder / f"{name}.png"
         page.screenshot(path=str(path), full_page=True)
         return path
 
