@@ -6,3 +6,13 @@ from django.apps import AppConfig
 class CounterConfig(AppConfig):
     name = "counter"
     default_auto_field = "django.db.models.BigAutoField"
+    verbose_name = "柜面双人复核与UKey"
+
+    def ready(self) -> None:
+        from onboarding import rules
+
+        from .rules import counter_problems
+
+        # Leaving UKey issuance also needs the counter's work done (domain.md, stage 5).
+        if counter_problems not in rules.EXTRA_CHECKS.get("production_ready", []):
+            rules.extend_guard("production_ready", counter_problems)
