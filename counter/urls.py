@@ -1,3 +1,21 @@
 from __future__ import annotations
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import views
+
+app_name = "counter"
+urlpatterns = [
+    path("expiring/", views.expiring, name="expiring"),
+    path("cases/<uuid:public_id>/operators/", views.operator_add, name="operator_add"),
+    path("cases/<uuid:public_id>/operators/<int:pk>/remove/", views.operator_remove, name="operator_remove"),
+    path("cases/<uuid:public_id>/identity-check/", views.identity_check, name="identity_check"),
+    path("cases/<uuid:public_id>/ukey-issuance/", views.ukey_issue, name="ukey_issue"),
+    path("cases/<uuid:public_id>/activation/", views.cert_activation, name="cert_activation"),
+    path("cases/<uuid:public_id>/entries/<int:pk>/confirm/", views.entry_confirm, name="entry_confirm"),
+    path("cases/<uuid:public_id>/entries/<int:pk>/cancel/", views.entry_cancel, name="entry_cancel"),
+    path("cases/<uuid:public_id>/ukeys/<int:pk>/<slug:action>/", views.ukey_action, name="ukey_action"),
+    path("cases/<uuid:public_id>/test-result/", views.test_result, name="test_result"),
+    path("cases/<uuid:public_id>/retest/", views.test_retest, name="test_retest"),
+    path("cases/<uuid:public_id>/production-config/", views.production_config, name="production_config"),
+]

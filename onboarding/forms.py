@@ -169,20 +169,6 @@ class TestPackageForm(forms.ModelForm):
         widgets = {"test_accounts": forms.Textarea(attrs={"rows": 2})}
 
 
-class TestResultForm(forms.Form):
-    module = forms.ChoiceField(label=_("功能模块"), choices=Module.choices)
-    passed = forms.TypedChoiceField(
-        label=_("结果"), choices=[("1", _("通过")), ("0", _("未通过"))], coerce=lambda v: v == "1"
-    )
-    notes = forms.CharField(label=_("说明"), max_length=300, required=False)
-
-
-class ProductionConfigForm(forms.Form):
-    production_endpoint = forms.CharField(label=_("生产地址"), max_length=200)
-    certificate_serial = forms.CharField(label=_("生产证书序列号"), max_length=100)
-    line_details = forms.CharField(label=_("前置机/专线信息"), max_length=300, required=False)
-
-
 class CaseFilterForm(forms.Form):
     q = forms.CharField(label=_("企业名称/信用代码/编号"), required=False)
     state = forms.ChoiceField(label=_("状态"), required=False)

@@ -364,11 +364,19 @@ class TestPackage(models.Model):
 
 
 class ModuleTestResult(models.Model):
-    """A joint-test outcome for one requested module. Later results supersede earlier ones."""
+    """A joint-test outcome for one test case of one requested module (`states.TEST_CASES`).
+
+    Rows are never changed: a later row for the same (module, test case) supersedes the
+    earlier ones. A row with `retest` set is the tech reviewer asking for the case to be run
+    again (it counts as not passed until a new result comes).
+    """
 
     case = models.ForeignKey(OnboardingCase, on_delete=models.PROTECT, related_name="test_results")
     module = models.CharField(_("功能模块"), max_length=30, choices=Module.choices)
+    test_case = models.CharField(_("测试用例"), max_length=30, blank=True)
     passed = models.BooleanField(_("通过"))
+    retest = models.BooleanField(_("要求重测"), default=False)
+    evidence = models.CharField(_("测试凭据(流水号/日志)"), max_length=300, blank=True)
     notes = models.CharField(_("说明"), max_length=300, blank=True)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(default=timezone.now)
@@ -376,12 +384,28 @@ class ModuleTestResult(models.Model):
     class Meta:
         verbose_name = _("联调测试结果")
         verbose_name_plural = _("联调测试结果")
+        indexes = [models.Index(fields=["case", "module", "test_case"])]
+
+    @property
+    def test_case_label(self) -> str:
+        from .states import joint_test_label
+
+        return joint_test_label(self.module, self.test_case)
 
 
 class ProductionConfig(models.Model):
+    class Connection(models.TextChoices):
+        INTERNET = "internet", _("互联网")
+        LEASED_LINE = "leased_line", _("专线")
+
     case = models.OneToOneField(OnboardingCase, on_delete=models.PROTECT, related_name="production_config")
     production_endpoint = models.CharField(_("生产地址"), max_length=200)
     certificate_serial = models.CharField(_("生产证书序列号"), max_length=100)
+    production_accounts = models.TextField(_("生产账号"), blank=True, help_text=_("每行一个 / one per line"))
+    connection_type = models.CharField(
+        _("接入方式"), max_length=20, choices=Connection.choices, default=Connection.INTERNET
+    )
+    front_end_processor = models.CharField(_("前置机(主机/IP/版本)"), max_length=200, blank=True)
     line_details = models.CharField(_("前置机/专线信息"), max_length=300, blank=True)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(default=timezone.now)
@@ -390,18 +414,64 @@ class ProductionConfig(models.Model):
         verbose_name = _("生产配置")
         verbose_name_plural = _("生产配置")
 
+    @property
+    def account_list(self) -> list[str]:
+        return split_accounts(self.production_accounts)
+
     def problems(self) -> list[str]:
-        """Test and production are kept apart (测试环境与生产环境区分)."""
+        """Test and production are kept apart (测试环境与生产环境区分), each reuse named."""
         from django.utils.translation import gettext as _t
 
         problems = []
+        if not self.production_endpoint.strip():
+            problems.append(_t("生产地址未填写 / The production endpoint is missing"))
+        if not self.certificate_serial.strip():
+            problems.append(_t("生产证书序列号未填写 / The production certificate serial is missing"))
+        accounts = self.account_list
+        if not accounts:
+            problems.append(_t("生产账号未填写 / No production account given"))
+        if self.connection_type == self.Connection.LEASED_LINE and not self.line_details.strip():
+            problems.append(_t("专线接入须填写专线信息 / A leased line needs its line details"))
+        registered = set(self.case.enterprise.accounts.values_list("account_number", flat=True))
+        for account in accounts:
+            if account not in registered:
+                problems.append(
+                    _t("生产账号 %(a)s 不是该企业已登记的结算账户 / %(a)s is not a registered account of the company")
+                    % {"a": account}
+                )
         package = getattr(self.case, "test_package", None)
         if package is not None:
-            if self.production_endpoint.strip().rstrip("/") == package.test_endpoint.strip().rstrip("/"):
+            if self.production_endpoint.strip() and _endpoint(self.production_endpoint) == _endpoint(
+                package.test_endpoint
+            ):
                 problems.append(_t("生产地址与测试地址相同 / The production endpoint is the test endpoint"))
-            if self.certificate_serial.strip() == package.test_certificate_ref.strip():
+            if (
+                self.certificate_serial.strip()
+                and self.certificate_serial.strip().upper() == package.test_certificate_ref.strip().upper()
+            ):
                 problems.append(_t("生产证书与测试证书相同 / The production certificate is the test certificate"))
+            test_accounts = set(split_accounts(package.test_accounts))
+            for account in accounts:
+                if account in test_accounts:
+                    problems.append(
+                        _t("生产账号 %(a)s 是测试账号 / Production account %(a)s is a test account") % {"a": account}
+                    )
         return problems
+
+
+def split_accounts(text: str) -> list[str]:
+    """Account numbers from a free-text field: one per line, commas or spaces also separate."""
+    import re
+
+    seen: list[str] = []
+    for token in re.split(r"[\s,,;;、]+", text or ""):
+        if token and token not in seen:
+            seen.append(token)
+    return seen
+
+
+def _endpoint(url: str) -> str:
+    return url.strip().rstrip("/").lower()
 
 
 # What the timeline calls each recorded (non-transition) event; other apps add theirs.

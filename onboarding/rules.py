@@ -148,19 +148,38 @@ def test_package_recorded(case: OnboardingCase) -> list[str]:
     return []
 
 
+def joint_test_status(case: OnboardingCase) -> dict[tuple[str, str], Any]:
+    """The latest result row per (module, test case); later rows supersede earlier ones."""
+    latest: dict[tuple[str, str], Any] = {}
+    for result in case.test_results.order_by("recorded_at", "pk"):
+        latest[(result.module, result.test_case)] = result
+    return latest
+
+
+def joint_tests_missing(case: OnboardingCase) -> list[str]:
+    """Labels of the requested test cases whose latest result is not a pass."""
+    from .states import TEST_CASES, Module, joint_test_label
+
+    latest = joint_test_status(case)
+    missing = []
+    for module in case.modules:
+        if module not in Module.values:
+            continue
+        for code, _label in TEST_CASES.get(module, ()):
+            result = latest.get((module, code))
+            if result is None or not result.passed:
+                missing.append(f"{Module(module).label}·{joint_test_label(module, code)}")
+    return missing
+
+
 @guard
 def tests_passed(case: OnboardingCase) -> list[str]:
-    """Every requested module's joint test passed (latest result per module)."""
-    latest: dict[str, bool] = {}
-    for result in case.test_results.order_by("recorded_at", "pk"):
-        latest[result.module] = result.passed
-    from .states import Module
-
-    missing = [str(Module(m).label) for m in case.modules if not latest.get(m)]
+    """Every test case of every requested module passed (latest result per test case)."""
+    missing = joint_tests_missing(case)
     problems = []
     if missing:
         problems.append(
-            _("以下模块联调未通过或未测试:%(m)s / Modules not yet passed: %(m)s") % {"m": "、".join(missing)}
+            _("以下测试用例未通过或未测试:%(m)s / Test cases not yet passed: %(m)s") % {"m": "、".join(missing)}
         )
     return problems + _extra("tests_passed", case)
 

@@ -27,8 +27,9 @@ from .models import (
     SettlementAccount,
     StageVisit,
     TestPackage,
+    split_accounts,
 )
-from .states import DEFAULT_SLA_DAYS, STAGE_HOLDER, State
+from .states import CUSTOMER, DEFAULT_SLA_DAYS, STAGE_HOLDER, TEST_CASES, State
 from .workdays import add_working_days
 
 
@@ -358,28 +359,122 @@ def test_package_record(*, case: OnboardingCase, user: Any, **values: str) -> Te
     return package
 
 
+def _joint_test_holder(case: OnboardingCase, *, party: str, role: str) -> None:
+    visit = case.current_visit
+    if visit is not None and visit.stage == State.JOINT_TESTING:
+        StageVisit.objects.filter(pk=visit.pk).update(holder_party=party, holder_role=role)
+
+
+def _check_test_case(case: OnboardingCase, module: str, test_case: str) -> None:
+    if module not in case.modules:
+        raise CaseError(_("该模块不在申请范围内 / That module was not requested."))
+    if test_case not in dict(TEST_CASES.get(module, ())):
+        raise CaseError(_("该模块没有此测试用例 / That module has no such test case."))
+
+
 def test_result_record(
-    *, case: OnboardingCase, user: Any, module: str, passed: bool, notes: str = ""
+    *,
+    case: OnboardingCase,
+    user: Any,
+    module: str,
+    test_case: str,
+    passed: bool,
+    evidence: str = "",
+    notes: str = "",
 ) -> ModuleTestResult:
+    """Record the outcome of one joint-test case; the newest row per test case counts."""
     if not (has_role(user, Role.TECH_REVIEWER, Role.ENTERPRISE_USER) and rules.in_scope(case, user)):
         raise CaseError(_("您没有登记测试结果的权限 / You may not record test results."))
     if case.state != State.JOINT_TESTING:
         raise CaseError(_("仅在联调测试阶段登记测试结果 / Test results are recorded during joint testing."))
-    if module not in case.modules:
-        raise CaseError(_("该模块不在申请范围内 / That module was not requested."))
-    result = ModuleTestResult.objects.create(case=case, module=module, passed=passed, notes=notes, recorded_by=user)
-    _record(case, user, CaseEvent.Kind.RECORD, "test_result", {"module": module, "passed": passed, "notes": notes})
+    _check_test_case(case, module, test_case)
+    evidence, notes = evidence.strip(), notes.strip()
+    if passed and not evidence:
+        raise CaseError(_("通过的测试用例须填写测试凭据 / A passed test case needs its evidence."))
+    with transaction.atomic():
+        result = ModuleTestResult.objects.create(
+            case=case,
+            module=module,
+            test_case=test_case,
+            passed=passed,
+            evidence=evidence,
+            notes=notes,
+            recorded_by=user,
+        )
+        _record(
+            case,
+            user,
+            CaseEvent.Kind.RECORD,
+            "test_result",
+            {"module": module, "test_case": test_case, "passed": passed, "evidence": evidence, "notes": notes},
+        )
+        if not rules.joint_tests_missing(case):
+            # Every case has passed: the tech reviewer now holds the ball (accept or retest).
+            _joint_test_holder(case, party="bank", role=Role.TECH_REVIEWER)
     return result
 
 
+def test_retest_request(
+    *, case: OnboardingCase, user: Any, reason: str, items: list[tuple[str, str]]
+) -> list[ModuleTestResult]:
+    """The tech reviewer asks for test cases to be run again; the case stays in joint testing.
+
+    A retest is a record, not a transition: the stage and its service level do not restart,
+    the named test cases count as not passed until the customer records new results, and
+    the reason is on the timeline for the customer to read. Sending the case back to the
+    test-package stage (new endpoint, new certificate) is the `return_to_test_package`
+    transition.
+    """
+    _require_staff(user, Role.TECH_REVIEWER)
+    if not rules.in_scope(case, user) or case.state != State.JOINT_TESTING:
+        raise CaseError(_("仅在联调测试阶段可要求重测 / A retest can only be asked for during joint testing."))
+    reason = reason.strip()
+    if not reason:
+        raise CaseError(_("要求重测须填写原因 / A retest needs a reason."))
+    if not items:
+        raise CaseError(_("请选择需要重测的测试用例 / Choose the test cases to run again."))
+    for module, code in items:
+        _check_test_case(case, module, code)
+    with transaction.atomic():
+        rows = [
+            ModuleTestResult.objects.create(
+                case=case, module=module, test_case=code, passed=False, retest=True, notes=reason, recorded_by=user
+            )
+            for module, code in items
+        ]
+        CaseEvent.objects.create(
+            case=case,
+            kind=CaseEvent.Kind.RECORD,
+            name="retest_requested",
+            actor=user,
+            reason=reason,
+            data={"items": [f"{m}:{c}" for m, c in items]},
+        )
+        _joint_test_holder(case, party="customer", role=CUSTOMER)
+    return rows
+
+
+PRODUCTION_FIELDS = (
+    "production_endpoint",
+    "certificate_serial",
+    "production_accounts",
+    "connection_type",
+    "front_end_processor",
+    "line_details",
+)
+
+
 def production_config_record(*, case: OnboardingCase, user: Any, **values: str) -> ProductionConfig:
+    """Issue the production configuration; refused, with every reason, if it reuses a test value."""
     _require_staff(user, Role.TECH_REVIEWER)
     if not rules.in_scope(case, user) or case.state != State.UKEY_ISSUANCE:
         raise CaseError(_("当前阶段不能下发生产配置 / The production configuration cannot be issued now."))
+    values = {k: (v.strip() if isinstance(v, str) else v) for k, v in values.items() if k in PRODUCTION_FIELDS}
+    values["production_accounts"] = "\n".join(split_accounts(values.get("production_accounts", "")))
     config = ProductionConfig(case=case, recorded_by=user, **values)
     problems = config.problems()
     if problems:
-        raise CaseError(_("生产配置不能沿用测试环境 / Production must not reuse test values."), problems)
+        raise CaseError(_("生产配置未通过检查,测试与生产须分离 / The production configuration was refused."), problems)
     with transaction.atomic():
         config, _created = ProductionConfig.objects.update_or_create(
             case=case, defaults={**values, "recorded_by": user, "recorded_at": timezone.now()}

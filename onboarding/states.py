@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -78,3 +80,42 @@ class RiskLevel(models.TextChoices):
     LOW = "low", _("低")
     MEDIUM = "medium", _("中")
     HIGH = "high", _("高")
+
+
+# The joint-test cases each requested module brings (domain.md: "Each module brings its own
+# joint-test cases"). Codes are stored on results; labels are shown.
+TEST_CASES: dict[str, tuple[tuple[str, Any], ...]] = {
+    Module.ACCOUNT_QUERY: (
+        ("balance", _("余额查询")),
+        ("statement", _("交易明细/对账单查询")),
+    ),
+    Module.PAYMENT_SINGLE: (
+        ("submit", _("单笔支付指令提交")),
+        ("status", _("单笔支付结果查询")),
+        ("duplicate", _("重复指令拒绝(防重)")),
+    ),
+    Module.PAYMENT_BATCH: (
+        ("submit", _("批量支付文件提交")),
+        ("status", _("批量支付结果查询")),
+    ),
+    Module.RECONCILIATION: (
+        ("fetch", _("余额对账单获取")),
+        ("feedback", _("对账结果反馈")),
+    ),
+    Module.E_RECEIPT: (
+        ("query", _("电子回单查询")),
+        ("download", _("电子回单下载")),
+    ),
+    Module.PAYROLL: (
+        ("submit", _("代发工资文件提交")),
+        ("status", _("代发结果查询")),
+    ),
+    Module.CASH_POOLING: (
+        ("rules", _("归集规则查询")),
+        ("transfers", _("归集交易明细查询")),
+    ),
+}
+
+
+def joint_test_label(module: str, code: str) -> str:
+    return str(dict(TEST_CASES.get(module, ())).get(code, code))

@@ -22,9 +22,7 @@ from .forms import (
     CaseFilterForm,
     CaseForm,
     EnterpriseForm,
-    ProductionConfigForm,
     TestPackageForm,
-    TestResultForm,
     TransitionForm,
     account_formset,
 )
@@ -217,17 +215,8 @@ def case_detail(request: HttpRequest, public_id: Any) -> HttpResponse:
             "options": options,
             "roles": user_roles(request.user),
             "test_package_form": TestPackageForm(instance=getattr(case, "test_package", None)),
-            "test_result_form": _test_result_form(case),
-            "production_config_form": ProductionConfigForm(),
-            "test_results": case.test_results.select_related("recorded_by").order_by("-recorded_at"),
         },
     )
-
-
-def _test_result_form(case: OnboardingCase, data: Any = None) -> TestResultForm:
-    form = TestResultForm(data)
-    form.fields["module"].choices = [(m, lbl) for m, lbl in form.fields["module"].choices if m in case.modules]  # type: ignore[attr-defined]
-    return form
 
 
 @staff_required
@@ -257,7 +246,7 @@ def _record_view(
     request: HttpRequest, public_id: Any, form_cls: Callable[..., Any], save: Callable[..., Any]
 ) -> HttpResponse:
     case = selectors.case_get_for_user(user=request.user, public_id=public_id)
-    form = form_cls(request.POST) if form_cls is not _test_result_form else _test_result_form(case, request.POST)
+    form = form_cls(request.POST)
     if form.is_valid():
         try:
             save(case=case, user=request.user, **form.cleaned_data)
@@ -276,15 +265,3 @@ def _record_view(
 @require_POST
 def test_package_view(request: HttpRequest, public_id: Any) -> HttpResponse:
     return _record_view(request, public_id, TestPackageForm, services.test_package_record)
-
-
-@staff_required
-@require_POST
-def test_result_view(request: HttpRequest, public_id: Any) -> HttpResponse:
-    return _record_view(request, public_id, _test_result_form, services.test_result_record)
-
-
-@staff_required
-@require_POST
-def production_config_view(request: HttpRequest, public_id: Any) -> HttpResponse:
-    return _record_view(request, public_id, ProductionConfigForm, services.production_config_record)

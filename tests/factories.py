@@ -17,6 +17,8 @@ from django.utils import timezone
 
 from branches.models import Branch, BranchLevel
 from branches.roles import Role, ensure_role_groups
+from counter.demo import complete_counter_work, record_all_tests_passed
+from counter.models import OperatorRole
 from onboarding import services
 from onboarding.models import Enterprise, OnboardingCase
 from onboarding.states import Module, RiskLevel, State
@@ -125,6 +127,14 @@ ORDER = [
 ]
 
 
+def operator_people(n: int) -> list[tuple[str, str, str]]:
+    """Two customer operators (录入, 复核) with valid, case-specific ID numbers."""
+    return [
+        ("操作员甲", resident_id(n * 2 + 1, "19850505"), OperatorRole.ENTRY),
+        ("操作员乙", resident_id(n * 2 + 2, "19870707"), OperatorRole.REVIEW),
+    ]
+
+
 def fill_assessment(case: OnboardingCase, by: Any) -> None:
     services.case_update(
         case=case,
@@ -176,13 +186,23 @@ def case_in_state(w: World, state: str, *, company: Enterprise, endorsed: bool =
         )
         move(w.tech, "issue_test_package")
     if steps >= 5 or state == State.SUSPENDED:
-        for m in case.modules:
-            services.test_result_record(case=case, user=customer or w.tech, module=m, passed=True)
+        record_all_tests_passed(case, customer or w.tech)
     if steps >= 5:
         move(w.tech, "accept_test_report")
     if steps >= 6:
         services.production_config_record(
-            case=case, user=w.tech, production_endpoint="https://h2h.bank.example", certificate_serial="PROD-1"
+            case=case,
+            user=w.tech,
+            production_endpoint="https://h2h.bank.example",
+            certificate_serial="PROD-1",
+            production_accounts=company.accounts.order_by("pk").first().account_number,  # type: ignore[union-attr]
+        )
+        complete_counter_work(
+            case,
+            maker=w.maker,
+            checker=w.checker,
+            people=operator_people(case.pk),
+            serial_prefix=f"KB{case.pk:05d}",
         )
         move(w.checker, "complete_ukey_issuance")
     if steps >= 7:

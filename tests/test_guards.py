@@ -112,11 +112,18 @@ def test_test_package_must_be_complete(world):
 
 
 def test_every_requested_module_must_pass(world):
+    # Each module's test cases (onboarding.states.TEST_CASES) all need a pass.
     case = world.case(State.JOINT_TESTING)
-    services.test_result_record(case=case, user=world.tech, module="account_query", passed=True)
-    services.test_result_record(case=case, user=world.tech, module="reconciliation", passed=False)
+    for code in ("balance", "statement", "fetch"):
+        module = "reconciliation" if code == "fetch" else "account_query"
+        services.test_result_record(
+            case=case, user=world.tech, module=module, test_case=code, passed=True, evidence="T"
+        )
+    services.test_result_record(case=case, user=world.tech, module="reconciliation", test_case="feedback", passed=False)
     assert "自动对账" in refused(case, world.tech, "accept_test_report")
-    services.test_result_record(case=case, user=world.tech, module="reconciliation", passed=True)
+    services.test_result_record(
+        case=case, user=world.tech, module="reconciliation", test_case="feedback", passed=True, evidence="T"
+    )
     assert services.case_transition(case=case, user=world.tech, name="accept_test_report").state == State.UKEY_ISSUANCE
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from counter.demo import complete_counter_work, record_all_tests_passed
 from onboarding import services
 from onboarding.models import CaseEvent, OnboardingCase
 from onboarding.states import State
-from tests.factories import fill_assessment
+from tests.factories import fill_assessment, operator_people
 
 # Written from domain.md, not read from the code: (source state, target, roles allowed, prep).
 EXPECTED = {
@@ -72,11 +73,17 @@ def _prepare(world, name):
             doc_version="v1",
         )
     if prep.get("tests"):
-        for m in case.modules:
-            s.test_result_record(case=case, user=world.tech, module=m, passed=True)
+        record_all_tests_passed(case, world.tech)
     if prep.get("prod_config"):
         s.production_config_record(
-            case=case, user=world.tech, production_endpoint="https://p.example", certificate_serial="P-1"
+            case=case,
+            user=world.tech,
+            production_endpoint="https://p.example",
+            certificate_serial="P-1",
+            production_accounts=case.enterprise.accounts.first().account_number,
+        )
+        complete_counter_work(
+            case, maker=world.maker, checker=world.checker, people=operator_people(case.pk), serial_prefix="KBT"
         )
     if prep.get("confirmed"):
         s.customer_confirm_production(case=case, user=world.customer_x)

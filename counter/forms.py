@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from onboarding.models import OnboardingCase, ProductionConfig
+
+from .models import CounterEntry, OperatorRole, UKey
+
+
+class OperatorForm(forms.Form):
+    name = forms.CharField(label=_("姓名"), max_length=60)
+    id_number = forms.CharField(label=_("身份证号"), max_length=18, min_length=18)
+    role = forms.ChoiceField(label=_("操作员角色"), choices=OperatorRole.choices)
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label=_("原因"), max_length=500, required=False)
+
+
+class IdentityCheckForm(forms.Form):
+    person = forms.ChoiceField(label=_("到柜人员"), choices=CounterEntry.Person.choices)
+    person_name = forms.CharField(label=_("姓名(按身份证)"), max_length=60)
+    id_number = forms.CharField(label=_("身份证号(按原件)"), max_length=18, min_length=18)
+    notes = forms.CharField(label=_("备注"), max_length=300, required=False)
+
+
+class UKeyIssueForm(forms.Form):
+    operator = forms.TypedChoiceField(label=_("操作员"), coerce=int)
+    serial = forms.CharField(label=_("K宝编号"), max_length=40)
+    expires_on = forms.DateField(
+        label=_("证书到期日"), required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text=_("默认两年")
+    )
+    holder = forms.CharField(label=_("持有人(默认操作员本人)"), max_length=60, required=False)
+    notes = forms.CharField(label=_("备注"), max_length=300, required=False)
+
+    def __init__(self, *args: Any, case: OnboardingCase, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["operator"].choices = [  # type: ignore[attr-defined]
+            (o.pk, str(o)) for o in case.operators.filter(removed_at__isnull=True).order_by("pk")
+        ]
+
+
+class UKeyReplaceForm(forms.Form):
+    serial = forms.CharField(label=_("新K宝编号"), max_length=40)
+    expires_on = forms.DateField(label=_("证书到期日"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    notes = forms.CharField(label=_("补办原因"), max_length=300, required=False)
+
+
+class ActivationForm(forms.Form):
+    ukey = forms.TypedChoiceField(label=_("UKey"), coerce=int)
+    notes = forms.CharField(label=_("备注"), max_length=300, required=False)
+
+    def __init__(self, *args: Any, case: OnboardingCase, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["ukey"].choices = [  # type: ignore[attr-defined]
+            (k.pk, f"{k.serial} · {k.operator.name}")
+            for k in case.ukeys.filter(status=UKey.Status.DOWNLOADED).select_related("operator")
+        ]
+
+
+def _test_choices(case: OnboardingCase) -> list[tuple[str, str]]:
+    from .selectors import case_test_matrix
+
+    return [(f"{r['module']}:{r['code']}", f"{r['module_label']} · {r['label']}") for r in case_test_matrix(case=case)]
+
+
+class TestResultForm(forms.Form):
+    test = forms.ChoiceField(label=_("测试用例"))
+    passed = forms.TypedChoiceField(
+        label=_("结果"), choices=[("1", _("通过")), ("0", _("未通过"))], coerce=lambda v: v == "1"
+    )
+    evidence = forms.CharField(label=_("测试凭据(流水号/日志)"), max_length=300, required=False)
+    notes = forms.CharField(label=_("说明"), max_length=300, required=False)
+
+    def __init__(self, *args: Any, case: OnboardingCase, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["test"].choices = _test_choices(case)  # type: ignore[attr-defined]
+
+    def values(self) -> dict[str, Any]:
+        module, code = self.cleaned_data["test"].split(":", 1)
+        data = {k: v for k, v in self.cleaned_data.items() if k != "test"}
+        return {**data, "module": module, "test_case": code}
+
+
+class RetestForm(forms.Form):
+    tests = forms.MultipleChoiceField(label=_("需重测的用例"), widget=forms.CheckboxSelectMultiple)
+    reason = forms.CharField(label=_("重测原因"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args: Any, case: OnboardingCase, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["tests"].choices = _test_choices(case)  # type: ignore[attr-defined]
+
+    def items(self) -> list[tuple[str, str]]:
+        return [tuple(t.split(":", 1)) for t in self.cleaned_data["tests"]]  # type: ignore[misc]
+
+
+class ProductionConfigForm(forms.ModelForm):
+    class Meta:
+        model = ProductionConfig
+        fields = [
+            "production_endpoint",
+            "certificate_serial",
+            "production_accounts",
+            "connection_type",
+            "front_end_processor",
+            "line_details",
+        ]
+        widgets = {"production_accounts": forms.Textarea(attrs={"rows": 2})}

@@ -1,0 +1,428 @@
+"""Writes for the counter: operators, maker–checker entries and the UKey register.
+
+Dual control (seed 003, 第三十六、三十七条): a counter maker records an entry; it takes effect
+only when a counter checker who is not the maker confirms it; until then the maker (and only
+the maker) may cancel it. Nothing is deleted. Every step writes a `CaseEvent`.
+
+Loss report / release and revocation are single-person records by counter staff: the source
+rules handle them "比照补办证书业务" (maker plus supervisor authorisation, no checker). A
+replacement (补办) issues a new key and therefore is a maker–checker entry like any issuance.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from branches.roles import Role, has_role
+from onboarding import rules
+from onboarding.models import CaseEvent, OnboardingCase
+from onboarding.services import CaseConflict, CaseError
+from onboarding.states import State
+from onboarding.validators import validate_resident_id
+
+from .models import CounterEntry, Operator, OperatorRole, UKey
+
+# Counter entries are made while UKeys are issued, and later for replacements of a live link.
+COUNTER_STATES = (State.UKEY_ISSUANCE, State.PRODUCTION_VERIFICATION, State.LIVE)
+# Operators can be named from the start (the application form lists them) until the link is live.
+OPERATOR_STATES = (
+    State.DRAFT,
+    State.BRANCH_INTAKE,
+    State.HEAD_OFFICE_APPROVAL,
+    State.TEST_PACKAGE_ISSUANCE,
+    State.JOINT_TESTING,
+    *COUNTER_STATES,
+)
+DEFAULT_CERT_YEARS = 2
+
+
+def _event(case: OnboardingCase, user: Any, name: str, data: dict[str, Any], reason: str = "") -> CaseEvent:
+    return CaseEvent.objects.create(
+        case=case, kind=CaseEvent.Kind.RECORD, name=name, actor=user, data=data, reason=reason
+    )
+
+
+def _require(case: OnboardingCase, user: Any, *roles: str) -> None:
+    if not has_role(user, *roles):
+        names = "、".join(str(Role(r).label) for r in roles)
+        raise CaseError(_("此操作仅限:%(roles)s / Only %(roles)s may do this") % {"roles": names})
+    if not rules.in_scope(case, user):
+        raise CaseError(_("该案件不在您的管辖范围内 / This case is outside your branch or company"))
+
+
+def _require_state(case: OnboardingCase, states: tuple[str, ...]) -> None:
+    if case.state not in states:
+        raise CaseError(_("当前阶段不能办理此柜面事项 / This counter business is not possible at this stage."))
+
+
+def _locked(case: OnboardingCase) -> OnboardingCase:
+    # Counter work on one case is serialised on the case row (PostgreSQL); the conditional
+    # status updates below keep SQLite, which has no row locks, just as safe.
+    return OnboardingCase.objects.select_for_update().select_related("enterprise", "branch").get(pk=case.pk)
+
+
+def _entry_data(entry: CounterEntry) -> dict[str, Any]:
+    return {"entry": entry.pk, "kind": entry.kind, "subject": entry.subject}
+
+
+# --- operators ------------------------------------------------------------------------------
+
+
+def operator_add(*, case: OnboardingCase, user: Any, name: str, id_number: str, role: str) -> Operator:
+    _require(case, user, Role.ACCOUNT_MANAGER, Role.COUNTER_MAKER)
+    _require_state(case, OPERATOR_STATES)
+    name, id_number = name.strip(), id_number.strip().upper()
+    if not name:
+        raise CaseError(_("操作员姓名未填写 / The operator's name is missing."))
+    if role not in OperatorRole.values:
+        raise CaseError(_("操作员角色无效 / Unknown operator role."))
+    try:
+        validate_resident_id(id_number)
+    except ValidationError as exc:
+        raise CaseError(exc.messages[0]) from None
+    with transaction.atomic():
+        case = _locked(case)
+        if case.operators.filter(id_number=id_number, removed_at__isnull=True).exists():
+            raise CaseError(_("该身份证号已登记为操作员 / This person is already an operator."))
+        operator = Operator.objects.create(case=case, name=name, id_number=id_number, role=role, created_by=user)
+        _event(case, user, "operator_added", {"operator": operator.pk, "name": name, "role": role})
+    return operator
+
+
+def operator_remove(*, operator: Operator, user: Any, reason: str = "") -> Operator:
+    case = operator.case
+    _require(case, user, Role.ACCOUNT_MANAGER, Role.COUNTER_MAKER)
+    _require_state(case, OPERATOR_STATES)
+    with transaction.atomic():
+        case = _locked(case)
+        operator = Operator.objects.select_for_update().get(pk=operator.pk)
+        if operator.removed_at is not None:
+            raise CaseError(_("该操作员已删除 / The operator was already removed."))
+        if any(k.in_use for k in operator.ukeys.all()):
+            raise CaseError(_("请先注销该操作员的UKey / Revoke the operator's UKey first."))
+        if operator.entries.filter(status=CounterEntry.Status.PENDING).exists():
+            raise CaseError(_("该操作员尚有待复核事项 / The operator has entries waiting for a checker."))
+        operator.removed_at = timezone.now()
+        operator.removed_by = user
+        operator.save(update_fields=["removed_at", "removed_by"])
+        _event(case, user, "operator_removed", {"operator": operator.pk, "name": operator.name}, reason.strip())
+    return operator
+
+
+# --- maker: entries -------------------------------------------------------------------------
+
+
+def identity_check_make(
+    *, case: OnboardingCase, user: Any, person: str, person_name: str, id_number: str, notes: str = ""
+) -> CounterEntry:
+    """The legal representative or the handler came in person; the ID card matches the records."""
+    _require(case, user, Role.COUNTER_MAKER)
+    _require_state(case, COUNTER_STATES)
+    person_name, id_number = person_name.strip(), id_number.strip().upper()
+    enterprise = case.enterprise
+    if person == CounterEntry.Person.LEGAL_REP:
+        expected_name, expected_id = enterprise.legal_rep_name, enterprise.legal_rep_id_number
+    elif person == CounterEntry.Person.HANDLER:
+        expected_name, expected_id = enterprise.handler_name, enterprise.handler_id_number
+    else:
+        raise CaseError(_("请选择到柜人员 / Choose who came to the counter."))
+    problems = []
+    try:
+        validate_resident_id(id_number)
+    except ValidationError as exc:
+        problems.extend(exc.messages)
+    if id_number != expected_id.strip().upper():
+        problems.append(_("身份证号与企业登记资料不符 / The ID number does not match the company's records."))
+    if person_name != expected_name.strip():
+        problems.append(_("姓名与企业登记资料不符 / The name does not match the company's records."))
+    if person == CounterEntry.Person.HANDLER and not enterprise.handler_is_legal_rep:
+        today = timezone.localdate()
+        valid_from, valid_until = enterprise.authorisation_valid_from, enterprise.authorisation_valid_until
+        if not (valid_from and valid_until and valid_from <= today <= valid_until):
+            problems.append(_("法人授权委托书不在有效期内 / The authorisation letter is not valid today."))
+        if not enterprise.authorisation_covers_ebanking:
+            problems.append(_("授权范围不含电子银行业务 / The authorisation does not cover e-banking."))
+    if problems:
+        raise CaseError(_("身份核验未通过 / The identity check failed."), problems)
+    with transaction.atomic():
+        case = _locked(case)
+        entry = CounterEntry.objects.create(
+            case=case,
+            kind=CounterEntry.Kind.IDENTITY_CHECK,
+            person=person,
+            person_name=person_name,
+            id_number=id_number,
+            notes=notes.strip(),
+            maker=user,
+        )
+        _event(case, user, "counter_entry_made", _entry_data(entry))
+    return entry
+
+
+def _check_issuable(
+    case: OnboardingCase, operator: Operator, serial: str, replaces: UKey | None, entry: CounterEntry | None = None
+) -> None:
+    if operator.case_id != case.pk or operator.removed_at is not None:
+        raise CaseError(_("操作员不属于本案件或已删除 / The operator is not on this case."))
+    if UKey.objects.filter(serial=serial).exists():
+        raise CaseError(_("K宝编号 %(s)s 已被登记 / UKey %(s)s is already registered.") % {"s": serial})
+    pending = CounterEntry.objects.filter(kind=CounterEntry.Kind.UKEY_ISSUANCE, status=CounterEntry.Status.PENDING)
+    if entry is not None:
+        pending = pending.exclude(pk=entry.pk)
+    if pending.filter(serial=serial).exists():
+        raise CaseError(
+            _("K宝编号 %(s)s 已有待复核的发放 / UKey %(s)s is already waiting for a checker.") % {"s": serial}
+        )
+    if replaces is None:
+        if any(k.in_use for k in operator.ukeys.all()):
+            raise CaseError(
+                _("操作员 %(n)s 已有UKey,请办理补办 / Operator %(n)s already has a UKey; use a replacement.")
+                % {"n": operator.name}
+            )
+        if pending.filter(operator=operator, replaces__isnull=True).exists():
+            raise CaseError(
+                _("操作员 %(n)s 已有待复核的UKey发放 / Operator %(n)s already has an issuance waiting.")
+                % {"n": operator.name}
+            )
+    else:
+        if replaces.operator_id != operator.pk or not replaces.in_use:
+            raise CaseError(_("只能补办该操作员在用的UKey / Only the operator's UKey in use can be replaced."))
+        if pending.filter(replaces=replaces).exists():
+            raise CaseError(_("该UKey已有待复核的补办 / A replacement of this UKey is already waiting."))
+
+
+def ukey_issuance_make(
+    *,
+    case: OnboardingCase,
+    user: Any,
+    operator: Operator,
+    serial: str,
+    expires_on: dt.date | None = None,
+    holder: str = "",
+    replaces: UKey | None = None,
+    notes: str = "",
+) -> CounterEntry:
+    """Bind a K宝 (serial) to an operator's certificate (申请证书/补办证书), pending the checker."""
+    _require(case, user, Role.COUNTER_MAKER)
+    _require_state(case, COUNTER_STATES)
+    serial = serial.strip().upper()
+    if not serial:
+        raise CaseError(_("K宝编号未填写 / The UKey serial number is missing."))
+    today = timezone.localdate()
+    expires_on = expires_on or today.replace(year=today.year + DEFAULT_CERT_YEARS)
+    if expires_on <= today:
+        raise CaseError(_("证书到期日须晚于今天 / The certificate must expire after today."))
+    with transaction.atomic():
+        case = _locked(case)
+        _check_issuable(case, operator, serial, replaces)
+        entry = CounterEntry.objects.create(
+            case=case,
+            kind=CounterEntry.Kind.UKEY_ISSUANCE,
+            operator=operator,
+            serial=serial,
+            holder=holder.strip() or operator.name,
+            expires_on=expires_on,
+            replaces=replaces,
+            notes=notes.strip(),
+            maker=user,
+        )
+        _event(
+            case,
+            user,
+            "ukey_replacement_made" if replaces else "counter_entry_made",
+            {**_entry_data(entry), "serial": serial, "replaces": replaces.serial if replaces else ""},
+        )
+    return entry
+
+
+def cert_activation_make(*, case: OnboardingCase, user: Any, ukey: UKey, notes: str = "") -> CounterEntry:
+    """The customer downloaded the certificate and asks for activation (激活证书)."""
+    _require(case, user, Role.COUNTER_MAKER)
+    _require_state(case, COUNTER_STATES)
+    with transaction.atomic():
+        case = _locked(case)
+        ukey = UKey.objects.select_related("operator").get(pk=ukey.pk)
+        if ukey.case_id != case.pk:
+            raise CaseError(_("该UKey不属于本案件 / The UKey is not on this case."))
+        if ukey.status != UKey.Status.DOWNLOADED:
+            raise CaseError(
+                _("证书须先下载到K宝才能激活(当前:%(s)s)/ The certificate must be downloaded before activation.")
+                % {"s": ukey.get_status_display()}  # type: ignore[attr-defined]
+            )
+        if ukey.activation_entries.filter(status=CounterEntry.Status.PENDING).exists():
+            raise CaseError(_("该UKey已有待复核的激活 / An activation of this UKey is already waiting."))
+        entry = CounterEntry.objects.create(
+            case=case, kind=CounterEntry.Kind.CERT_ACTIVATION, ukey=ukey, notes=notes.strip(), maker=user
+        )
+        _event(case, user, "counter_entry_made", {**_entry_data(entry), "serial": ukey.serial})
+    return entry
+
+
+# --- checker and maker: confirm or cancel ---------------------------------------------------------
+
+
+def _set_status(entry: CounterEntry, status: str, **fields: Any) -> None:
+    """Change a pending entry's status; of two people acting at once only one gets the row."""
+    updated = CounterEntry.objects.filter(pk=entry.pk, status=CounterEntry.Status.PENDING).update(
+        status=status, **fields
+    )
+    if not updated:
+        raise CaseConflict(_("该事项已被他人处理,请刷新页面 / The entry was already handled; please reload."))
+    entry.status = status
+    for key, value in fields.items():
+        setattr(entry, key, value)
+
+
+def entry_confirm(*, entry: CounterEntry, user: Any) -> CounterEntry:
+    """A counter checker who is not the maker confirms the entry; only now does it take effect."""
+    case = entry.case
+    _require(case, user, Role.COUNTER_CHECKER)
+    _require_state(case, COUNTER_STATES)
+    if entry.maker_id == user.pk:
+        raise CaseError(_("不能复核自己录入的事项 / Nobody may confirm their own entry."))
+    with transaction.atomic():
+        case = _locked(case)
+        entry = CounterEntry.objects.select_related("operator", "ukey", "replaces").get(pk=entry.pk)
+        if not entry.is_pending:
+            raise CaseConflict(_("该事项已被他人处理,请刷新页面 / The entry was already handled; please reload."))
+        now = timezone.now()
+        if entry.kind == CounterEntry.Kind.UKEY_ISSUANCE:
+            assert entry.operator is not None and entry.expires_on is not None
+            _check_issuable(case, entry.operator, entry.serial, entry.replaces, entry)
+        _set_status(entry, CounterEntry.Status.CONFIRMED, checker=user, checked_at=now)
+        data = _entry_data(entry)
+        if entry.kind == CounterEntry.Kind.UKEY_ISSUANCE:
+            if entry.replaces is not None:
+                old = entry.replaces
+                old.status, old.ended_at = UKey.Status.REPLACED, now
+                old.save(update_fields=["status", "ended_at"])
+            assert entry.operator is not None and entry.expires_on is not None
+            UKey.objects.create(
+                case=case,
+                operator=entry.operator,
+                serial=entry.serial,
+                holder=entry.holder,
+                expires_on=entry.expires_on,
+                issued_entry=entry,
+                replaces=entry.replaces,
+                issued_at=now,
+            )
+            data["serial"] = entry.serial
+        elif entry.kind == CounterEntry.Kind.CERT_ACTIVATION:
+            assert entry.ukey_id is not None
+            ukey = UKey.objects.select_for_update().get(pk=entry.ukey_id)
+            if ukey.status != UKey.Status.DOWNLOADED:
+                raise CaseError(_("该UKey当前不能激活 / The UKey cannot be activated now."))
+            ukey.status, ukey.activated_at = UKey.Status.ACTIVATED, now
+            ukey.save(update_fields=["status", "activated_at"])
+            data["serial"] = ukey.serial
+        _event(case, user, "counter_entry_confirmed", data)
+    return entry
+
+
+def entry_cancel(*, entry: CounterEntry, user: Any, reason: str = "") -> CounterEntry:
+    """The maker withdraws an entry no checker has confirmed yet (取消录入信息)."""
+    case = entry.case
+    _require(case, user, Role.COUNTER_MAKER)
+    if entry.maker_id != user.pk:
+        raise CaseError(_("只有录入人可以取消该事项 / Only the maker may cancel the entry."))
+    with transaction.atomic():
+        case = _locked(case)
+        entry = CounterEntry.objects.select_related("operator", "ukey", "replaces").get(pk=entry.pk)
+        if not entry.is_pending:
+            raise CaseError(_("已复核或已取消的事项不能取消 / Only a pending entry can be cancelled."))
+        _set_status(entry, CounterEntry.Status.CANCELLED, cancelled_at=timezone.now())
+        _event(case, user, "counter_entry_cancelled", _entry_data(entry), reason.strip())
+    return entry
+
+
+# --- the UKey register: lifecycle -------------------------------------------------------------
+
+
+def _ukey_change(
+    ukey: UKey, user: Any, *, name: str, allowed_from: tuple[str, ...], reason: str = "", roles: tuple[str, ...]
+) -> tuple[OnboardingCase, UKey]:
+    case = ukey.case
+    _require(case, user, *roles)
+    case = _locked(case)
+    ukey = UKey.objects.select_for_update().select_related("operator").get(pk=ukey.pk)
+    if ukey.status not in allowed_from:
+        raise CaseError(
+            _("UKey %(s)s 当前状态(%(st)s)不能办理此业务 / UKey %(s)s cannot do this in its current status.")
+            % {"s": ukey.serial, "st": ukey.get_status_display()}  # type: ignore[attr-defined]
+        )
+    return case, ukey
+
+
+COUNTER_STAFF = (Role.COUNTER_MAKER, Role.COUNTER_CHECKER)
+
+
+def ukey_download_record(*, ukey: UKey, user: Any) -> UKey:
+    """The customer downloaded the certificate into the K宝 with the password envelope."""
+    with transaction.atomic():
+        case, ukey = _ukey_change(
+            ukey,
+            user,
+            name="ukey_downloaded",
+            allowed_from=(UKey.Status.ISSUED,),
+            roles=(*COUNTER_STAFF, Role.ENTERPRISE_USER),
+        )
+        ukey.status, ukey.downloaded_at = UKey.Status.DOWNLOADED, timezone.now()
+        ukey.save(update_fields=["status", "downloaded_at"])
+        _event(case, user, "ukey_downloaded", {"ukey": ukey.pk, "serial": ukey.serial})
+    return ukey
+
+
+def ukey_loss_report(*, ukey: UKey, user: Any, reason: str = "") -> UKey:
+    """挂失: the key is frozen until it is found (解挂) or replaced (补办)."""
+    with transaction.atomic():
+        case, ukey = _ukey_change(
+            ukey,
+            user,
+            name="ukey_lost",
+            allowed_from=(UKey.Status.ISSUED, UKey.Status.DOWNLOADED, UKey.Status.ACTIVATED),
+            roles=COUNTER_STAFF,
+        )
+        ukey.status_before_loss, ukey.status = ukey.status, UKey.Status.LOST
+        ukey.save(update_fields=["status", "status_before_loss"])
+        _event(case, user, "ukey_lost", {"ukey": ukey.pk, "serial": ukey.serial}, reason.strip())
+    return ukey
+
+
+def ukey_loss_release(*, ukey: UKey, user: Any, reason: str = "") -> UKey:
+    """解挂: the key was found; it goes back to the status it had."""
+    with transaction.atomic():
+        case, ukey = _ukey_change(
+            ukey, user, name="ukey_released", allowed_from=(UKey.Status.LOST,), roles=COUNTER_STAFF
+        )
+        ukey.status, ukey.status_before_loss = ukey.status_before_loss or UKey.Status.ISSUED, ""
+        ukey.save(update_fields=["status", "status_before_loss"])
+        _event(case, user, "ukey_released", {"ukey": ukey.pk, "serial": ukey.serial}, reason.strip())
+    return ukey
+
+
+def ukey_revoke(*, ukey: UKey, user: Any, reason: str) -> UKey:
+    """注销: the certificate ends for good (operator left, key broken)."""
+    reason = reason.strip()
+    if not reason:
+        raise CaseError(_("注销UKey须填写原因 / Revoking a UKey needs a reason."))
+    with transaction.atomic():
+        case, ukey = _ukey_change(
+            ukey,
+            user,
+            name="ukey_revoked",
+            allowed_from=(UKey.Status.ISSUED, UKey.Status.DOWNLOADED, UKey.Status.ACTIVATED, UKey.Status.LOST),
+            roles=COUNTER_STAFF,
+        )
+        if ukey.replacement_entries.filter(status=CounterEntry.Status.PENDING).exists():
+            raise CaseError(_("该UKey有待复核的补办,请先处理 / A replacement of this UKey is waiting."))
+        ukey.status, ukey.ended_at = UKey.Status.REVOKED, timezone.now()
+        ukey.save(update_fields=["status", "ended_at"])
+        _event(case, user, "ukey_revoked", {"ukey": ukey.pk, "serial": ukey.serial}, reason)
+    return ukey

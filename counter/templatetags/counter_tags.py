@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from counter import forms, selectors
+
+register = template.Library()
+
+
+@register.inclusion_tag("counter/_panel_body.html", takes_context=True)
+def counter_panel(context: Any) -> dict[str, Any]:
+    case = context["case"]
+    user = context["request"].user
+    data = selectors.counter_panel(case=case, user=user)
+    data.update(
+        case=case,
+        user=user,
+        csrf_token=context.get("csrf_token"),
+        operator_form=forms.OperatorForm(auto_id="op_%s"),
+        identity_form=forms.IdentityCheckForm(auto_id="ic_%s"),
+        ukey_form=forms.UKeyIssueForm(case=case, auto_id="uk_%s"),
+        activation_form=forms.ActivationForm(case=case, auto_id="ac_%s"),
+        test_result_form=forms.TestResultForm(case=case, auto_id="tr_%s") if data["can_record_tests"] else None,
+        retest_form=forms.RetestForm(case=case, auto_id="rt_%s") if data["can_record_tests"] else None,
+        production_form=forms.ProductionConfigForm(instance=data["production_config"], auto_id="pc_%s")
+        if data["can_issue_production"]
+        else None,
+    )
+    return data

@@ -1,0 +1,251 @@
+"""Counter pages. Every case is fetched through `case_get_for_user` (404 outside scope) and every
+row through its case; the services decide."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from onboarding import selectors as case_selectors
+from onboarding import services as case_services
+from onboarding.models import OnboardingCase
+from onboarding.services import CaseError
+from onboarding.views import staff_required
+
+from . import selectors, services
+from .forms import (
+    ActivationForm,
+    IdentityCheckForm,
+    OperatorForm,
+    ProductionConfigForm,
+    ReasonForm,
+    RetestForm,
+    TestResultForm,
+    UKeyIssueForm,
+    UKeyReplaceForm,
+)
+
+
+def _back(case: OnboardingCase) -> HttpResponse:
+    return redirect(reverse("case_detail", kwargs={"public_id": case.public_id}) + "#counter")
+
+
+def _run(request: HttpRequest, case: OnboardingCase, form: Any, action: Callable[[], Any], done: str) -> HttpResponse:
+    if form is not None and not form.is_valid():
+        for field, errors in form.errors.items():
+            label = form.fields[field].label if field in form.fields else ""
+            for error in errors:
+                messages.error(request, f"{label} {error}".strip())
+        return _back(case)
+    try:
+        action()
+    except CaseError as exc:
+        messages.error(request, exc.message)
+        for problem in exc.problems:
+            messages.warning(request, problem)
+    else:
+        messages.success(request, done)
+    return _back(case)
+
+
+def _case(request: HttpRequest, public_id: Any) -> OnboardingCase:
+    return case_selectors.case_get_for_user(user=request.user, public_id=public_id)
+
+
+@staff_required
+@require_POST
+def operator_add(request: HttpRequest, public_id: Any) -> HttpResponse:
+    case = _case(request, public_id)
+    form = OperatorForm(request.POST)
+    return _run(
+        request,
+        case,
+        form,
+        lambda: services.operator_add(case=case, user=request.user, **form.cleaned_data),
+        _("操作员已登记 / Operator added."),
+    )
+
+
+@staff_required
+@require_POST
+def operator_remove(request: HttpRequest, public_id: Any, pk: int) -> HttpResponse:
+    case = _case(request, public_id)
+    operator = get_object_or_404(case.operators, pk=pk)
+    form = ReasonForm(request.POST)
+    return _run(
+        request,
+        case,
+        form,
+        lambda: services.operator_remove(operator=operator, user=request.user, reason=form.cleaned_data["reason"]),
+        _("操作员已删除 / Operator removed."),
+    )
+
+
+@staff_required
+@require_POST
+def identity_check(request: HttpRequest, public_id: Any) -> HttpResponse:
+    case = _case(request, public_id)
+    form = IdentityCheckForm(request.POST)
+    return _run(
+        request,
+        case,
+        form,
+        lambda: services.identity_check_make(case=case, user=request.user, **form.cleaned_data),
+        _("身份核验已录入,待复核 / Identity check recorded; waiting for a checker."),
+    )
+
+
+@staff_required
+@require_POST
+def ukey_issue(request: HttpRequest, public_id: Any) -> HttpResponse:
+    case = _case(request, public_id)
+    form = UKeyIssueForm(request.POST, case=case)
+
+    def action() -> Any:
+        data = dict(form.cleaned_data)
+        operator = get_object_or_404(case.operators, pk=data.pop("operator"))
+        return services.ukey_issuance_make(case=case, user=request.user, operator=operator, **data)
+
+    return _run(
+        request, case, form, action, _("UKey发放已录入,待复核 / UKey issuance recorded; waiting for a checker.")
+    )
+
+
+@staff_required
+@require_POST
+def cert_activation(request: HttpRequest, public_id: Any) -> HttpResponse:
+    case = _case(request, public_id)
+    form = ActivationForm(request.POST, case=case)
+
+    def action() -> Any:
+        ukey = get_object_or_404(case.ukeys, pk=form.cleaned_data["ukey"])
+        return services.cert_activation_make(case=case, user=request.user, ukey=ukey, notes=form.cleaned_data["notes"])
+
+    return _run(request, case, form, action, _("证书激活已录入,待复核 / Activation recorded; waiting for a checker."))
+
+
+@staff_required
+@require_POST
+def entry_confirm(request: HttpRequest, public_id: Any, pk: int) -> HttpResponse:
+    case = _case(request, public_id)
+    entry = get_object_or_404(case.counter_entries, pk=pk)
+    return _run(
+        request,
+        case,
+        None,
+        lambda: services.entry_confirm(entry=entry, user=request.user),
+        _("已复核,事项生效 / Confirmed; the entry takes effect."),
+    )
+
+
+@staff_required
+@require_POST
+def entry_cancel(request: HttpRequest, public_id: Any, pk: int) -> HttpResponse:
+    case = _case(request, public_id)
+    entry = get_object_or_404(case.counter_entries, pk=pk)
+    form = ReasonForm(request.POST)
+    return _run(
+        request,
+        case,
+        form,
+        lambda: services.entry_cancel(entry=entry, user=request.user, reason=form.cleaned_data["reason"]),
+        _("已取消 / Cancelled."),
+    )
+
+
+UKEY_ACTIONS: dict[str, tuple[Callable[..., Any], bool, str]] = {
+    # action: (service, takes a reason, message)
+    "download": (services.ukey_download_record, False, "证书下载已登记 / Download recorded."),
+    "lose": (services.ukey_loss_report, True, "已挂失 / Loss reported."),
+    "release": (services.ukey_loss_release, True, "已解挂 / Loss released."),
+    "revoke": (services.ukey_revoke, True, "已注销 / Revoked."),
+}
+
+
+@staff_required
+@require_POST
+def ukey_action(request: HttpRequest, public_id: Any, pk: int, action: str) -> HttpResponse:
+    case = _case(request, public_id)
+    ukey = get_object_or_404(case.ukeys, pk=pk)
+    if action == "replace":
+        form: Any = UKeyReplaceForm(request.POST)
+        return _run(
+            request,
+            case,
+            form,
+            lambda: services.ukey_issuance_make(
+                case=case, user=request.user, operator=ukey.operator, replaces=ukey, **form.cleaned_data
+            ),
+            _("补办已录入,待复核 / Replacement recorded; waiting for a checker."),
+        )
+    if action not in UKEY_ACTIONS:
+        return _back(case)
+    service, takes_reason, done = UKEY_ACTIONS[action]
+    form = ReasonForm(request.POST)
+
+    def run() -> Any:
+        extra = {"reason": form.cleaned_data["reason"]} if takes_reason else {}
+        return service(ukey=ukey, user=request.user, **extra)
+
+    return _run(request, case, form, run, _(done))
+
+
+@staff_required
+@require_POST
+def test_result(request: HttpRequest, public_id: Any) -> HttpResponse:
+    case = _case(request, public_id)
+    form = TestResultForm(request.POST, case=case)
+    return _run(
+        request,
+        case,
+        form,
+        lambda: case_services.test_result_record(case=case, user=request.user, **form.values()),
+        _("测试结果已登记 / Result recorded."),
+    )
+
+
+@staff_required
+@require_POST
+def test_retest(request: HttpRequest, public_id: Any) -> HttpResponse:
+    case = _case(request, public_id)
+    form = RetestForm(request.POST, case=case)
+    return _run(
+        request,
+        case,
+        form,
+        lambda: case_services.test_retest_request(
+            case=case, user=request.user, reason=form.cleaned_data["reason"], items=form.items()
+        ),
+        _("已要求重测,案件仍在联调测试 / Retest asked for; the case stays in joint testing."),
+    )
+
+
+@staff_required
+@require_POST
+def production_config(request: HttpRequest, public_id: Any) -> HttpResponse:
+    case = _case(request, public_id)
+    form = ProductionConfigForm(request.POST)
+    return _run(
+        request,
+        case,
+        form,
+        lambda: case_services.production_config_record(case=case, user=request.user, **form.cleaned_data),
+        _("生产配置已下发 / Production configuration issued."),
+    )
+
+
+@staff_required
+def expiring(request: HttpRequest) -> HttpResponse:
+    try:
+        days = max(1, min(int(request.GET.get("days", selectors.EXPIRY_WINDOW_DAYS)), 366))
+    except ValueError:
+        days = selectors.EXPIRY_WINDOW_DAYS
+    keys = list(selectors.ukeys_expiring(user=request.user, within_days=days)[:500])
+    return render(request, "counter/expiring.html", {"keys": keys, "days": days})
