@@ -60,7 +60,21 @@ def main() -> None:
         if not msgid:
             out.append("\n".join(line for line in lines if line != "#, fuzzy"))
             continue
-        has_str = any(re.match(r'msgstr(\[\d\])? "(.+)"', line) for line in lines)
+        fuzzy = any(line.startswith("#,") and "fuzzy" in line for line in lines)
+        if fuzzy:
+            # makemessages guessed from a similar old msgid: translate it afresh.
+            lines = [
+                re.sub(r"^#, fuzzy, ", "#, ", line)
+                for line in lines
+                if line != "#, fuzzy" and not line.startswith("#| ")
+            ]
+            idx = {
+                k: i
+                for i, line in enumerate(lines)
+                for k in ("msgid ", "msgid_plural ", "msgstr ", "msgstr[0] ")
+                if line.startswith(k)
+            }
+        has_str = not fuzzy and any(re.match(r'msgstr(\[\d\])? "(.+)"', line) for line in lines)
         if has_str:
             out.append(block)
             continue
