@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -144,7 +145,7 @@ def case_transition(
     try:
         with transaction.atomic():
             locked = (
-                OnboardingCase.objects.select_for_update()
+                OnboardingCase.objects.select_for_update(of=("self",))
                 .select_related("enterprise", "branch", "current_visit")
                 .get(pk=case.pk)
             )
@@ -289,7 +290,7 @@ def case_create(
             created_by=user,
             created_at=now,
             updated_at=now,
-            reference=f"TMP-{now.timestamp():.6f}",
+            reference=f"TMP-{uuid.uuid4().hex[:16]}",
             **fields,
         )
         case.save()
