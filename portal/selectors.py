@@ -15,7 +15,7 @@ from .models import CaseMessage, EnterpriseMember, Invitation
 
 
 def portal_case_list(*, user: Any) -> QuerySet[OnboardingCase]:
-    return case_list(user=user).prefetch_related("visits")
+    return case_list(user=user)
 
 
 def case_messages(*, case: OnboardingCase) -> QuerySet[CaseMessage]:

@@ -150,3 +150,19 @@ def test_the_portal_home_tracks_each_case(world, client):
     from django.utils import timezone
 
     assert timezone.localtime(testing.current_visit.due_at).strftime("%Y-%m-%d") in page
+
+
+def test_portal_home_queries_grow_by_at_most_two_per_case(world, client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(world.customer_x)
+    counts = []
+    for n in (1, 4):
+        while world.company_x.cases.count() < n:
+            world.case(State.JOINT_TESTING)
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get("/portal/").status_code == 200
+        counts.append(len(ctx))
+    # Per case: its stage visits (stage_tracker) and its latest test results (action list).
+    assert counts[1] - counts[0] <= 2 * 3
