@@ -200,3 +200,6 @@ CASE_PAGE_SIZE = 25
 
 
 # --- client portal (issue 5) --------------------------------------------------------------
+# A login lands customers in the portal and staff in their workspace.
+LOGIN_REDIRECT_URL = "portal:start"
+PORTAL_INVITATION_HOURS = envint("PORTAL_INVITATION_HOURS", "72")

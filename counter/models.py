@@ -8,6 +8,8 @@ through `counter.services`, which also writes the case event.
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -27,6 +29,8 @@ class OperatorRole(models.TextChoices):
 
 class Operator(models.Model):
     """One person of the customer who will hold a UKey for the direct link."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
 
     case = models.ForeignKey("onboarding.OnboardingCase", on_delete=models.PROTECT, related_name="operators")
     name = models.CharField(_("姓名"), max_length=60)
@@ -66,6 +70,8 @@ def mask_id(value: str) -> str:
 
 class UKey(models.Model):
     """A UKey (K宝) holding one operator's certificate; created when its issuance is confirmed."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
 
     class Status(models.TextChoices):
         ISSUED = "issued", _("已发放")
@@ -111,6 +117,8 @@ class UKey(models.Model):
 
 class CounterEntry(models.Model):
     """One maker–checker entry (经办录入 / 复核). Only `counter.services` changes its status."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
 
     class Kind(models.TextChoices):
         IDENTITY_CHECK = "identity_check", _("临柜身份核验")

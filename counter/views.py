@@ -75,9 +75,9 @@ def operator_add(request: HttpRequest, public_id: Any) -> HttpResponse:
 
 @staff_required
 @require_POST
-def operator_remove(request: HttpRequest, public_id: Any, pk: int) -> HttpResponse:
+def operator_remove(request: HttpRequest, public_id: Any, item_id: Any) -> HttpResponse:
     case = _case(request, public_id)
-    operator = get_object_or_404(case.operators, pk=pk)
+    operator = get_object_or_404(case.operators, public_id=item_id)
     form = ReasonForm(request.POST)
     return _run(
         request,
@@ -133,9 +133,9 @@ def cert_activation(request: HttpRequest, public_id: Any) -> HttpResponse:
 
 @staff_required
 @require_POST
-def entry_confirm(request: HttpRequest, public_id: Any, pk: int) -> HttpResponse:
+def entry_confirm(request: HttpRequest, public_id: Any, item_id: Any) -> HttpResponse:
     case = _case(request, public_id)
-    entry = get_object_or_404(case.counter_entries, pk=pk)
+    entry = get_object_or_404(case.counter_entries, public_id=item_id)
     return _run(
         request,
         case,
@@ -147,9 +147,9 @@ def entry_confirm(request: HttpRequest, public_id: Any, pk: int) -> HttpResponse
 
 @staff_required
 @require_POST
-def entry_cancel(request: HttpRequest, public_id: Any, pk: int) -> HttpResponse:
+def entry_cancel(request: HttpRequest, public_id: Any, item_id: Any) -> HttpResponse:
     case = _case(request, public_id)
-    entry = get_object_or_404(case.counter_entries, pk=pk)
+    entry = get_object_or_404(case.counter_entries, public_id=item_id)
     form = ReasonForm(request.POST)
     return _run(
         request,
@@ -171,9 +171,9 @@ UKEY_ACTIONS: dict[str, tuple[Callable[..., Any], bool, str]] = {
 
 @staff_required
 @require_POST
-def ukey_action(request: HttpRequest, public_id: Any, pk: int, action: str) -> HttpResponse:
+def ukey_action(request: HttpRequest, public_id: Any, item_id: Any, action: str) -> HttpResponse:
     case = _case(request, public_id)
-    ukey = get_object_or_404(case.ukeys, pk=pk)
+    ukey = get_object_or_404(case.ukeys, public_id=item_id)
     if action == "replace":
         form: Any = UKeyReplaceForm(request.POST)
         return _run(

@@ -158,13 +158,17 @@ def seed(stdout: Any = None) -> dict[str, int]:
     if admin is None:
         get_user_model().objects.create_superuser("admin", "admin@demo.bank.example", DEMO_PASSWORD)
 
+    from portal.models import EnterpriseMember
+
     made = 0
     with notifications.suppressed():
         for i, (name, branch_code) in enumerate(COMPANIES, start=1):
             uscc = demo_uscc(i)
             am = staff[f"am_{branch_code.lower()}"]
             enterprise = _enterprise(i, name, uscc, branches[branch_code], am)
-            _user(f"ent{i:02d}", PEOPLE[i % len(PEOPLE)], role=Role.ENTERPRISE_USER, enterprise=enterprise)
+            ent_user = _user(f"ent{i:02d}", PEOPLE[i % len(PEOPLE)], role=Role.ENTERPRISE_USER, enterprise=enterprise)
+            # Each company's demo user administers its portal team (may invite colleagues).
+            EnterpriseMember.objects.get_or_create(user=ent_user, defaults={"is_admin": True})
             if enterprise.cases.exists():
                 continue
             for j in range(3 if i <= 4 else 4 if i <= 8 else 3):

@@ -40,7 +40,7 @@ def test_checker_sees_confirm_only_for_others_entries(client, world, case):
     )
     entry = CounterEntry.objects.get()
     assert entry.maker == world.maker
-    confirm_url = reverse("counter:entry_confirm", args=[case.public_id, entry.pk])
+    confirm_url = reverse("counter:entry_confirm", args=[case.public_id, entry.public_id])
     assert confirm_url not in client.get(reverse("case_detail", args=[case.public_id])).content.decode()
     client.logout()
     _login(client, world.checker)
@@ -59,7 +59,7 @@ def test_maker_confirming_own_entry_through_the_url_is_refused(client, world, ca
         {"person": "legal_rep", "person_name": ent.legal_rep_name, "id_number": ent.legal_rep_id_number},
     )
     entry = CounterEntry.objects.get()
-    response = client.post(reverse("counter:entry_confirm", args=[case.public_id, entry.pk]), follow=True)
+    response = client.post(reverse("counter:entry_confirm", args=[case.public_id, entry.public_id]), follow=True)
     assert "不能复核自己" in response.content.decode()
     entry.refresh_from_db()
     assert entry.status == CounterEntry.Status.PENDING

@@ -1,0 +1,227 @@
+"""The portal's action list: what the customer must do next on a case.
+
+Each *provider* is a function `(case, user) -> Iterable[ActionItem]` registered with
+`register_action_provider`. The portal home and case page call `actions_for(case=…,
+user=…)`, which asks every provider and sorts the items (overdue first, optional last).
+Providers only read; the page an item links to does the work through a service.
+
+Adding a provider from another app (e.g. the documents checklist, issue 3)
+----------------------------------------------------------------------------
+In that app, write a provider and register it from its `AppConfig.ready()`::
+
+    # documents/portal_actions.py
+    from portal.actions import ActionItem, Urgency, register_action_provider, stage_urgency
+
+    def document_actions(case, user):
+        if case.state != "branch_intake":
+            return []
+        items = []
+        for item in checklist_for(case):                       # the documents app's selector
+            if item.needs_signed_form:                          # "download, sign, upload"
+                items.append(ActionItem(
+                    key=f"document:{item.code}",
+                    text=_("下载《%(name)s》,签字盖章后上传") % {"name": item.label},
+                    url=reverse("documents:portal_item", args=[case.public_id, item.public_id]),
+                    urgency=stage_urgency(case),
+                ))
+            elif item.rejected:                                 # replace a rejected upload
+                items.append(ActionItem(key=..., text=..., detail=item.reject_reason, url=..., urgency=...))
+        return items
+
+    # documents/apps.py
+    def ready(self):
+        from portal.actions import register_action_provider
+        from .portal_actions import document_actions
+        register_action_provider(document_actions)
+
+Rules for providers: keys are stable strings unique per case (tests and the page use them);
+text is a gettext string in Chinese; `detail` carries e.g. a rejection reason shown under
+the item; return nothing for a user or state the item does not apply to; do not write.
+The test report ("提交测试报告") belongs to the documents provider too: it appears in
+`joint_testing` until an accepted test report exists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from onboarding.models import OnboardingCase
+from onboarding.states import OPEN_STATES, Module, State
+
+
+class Urgency:
+    """Sort order of items: smaller is more urgent."""
+
+    OVERDUE = "overdue"  # the stage the customer holds is past its due date
+    SOON = "soon"  # due within SOON_DAYS
+    NORMAL = "normal"
+    OPTIONAL = "optional"  # something the customer may do, not owes (withdraw)
+
+    ORDER = {OVERDUE: 0, SOON: 1, NORMAL: 2, OPTIONAL: 3}
+
+
+SOON_DAYS = 2
+
+
+@dataclass(frozen=True)
+class ActionItem:
+    key: str
+    text: str
+    url: str
+    urgency: str = Urgency.NORMAL
+    detail: str = ""
+    due_at: dt.datetime | None = None
+
+    @property
+    def required(self) -> bool:
+        return self.urgency != Urgency.OPTIONAL
+
+
+Provider = Callable[[OnboardingCase, Any], Iterable[ActionItem]]
+_providers: list[Provider] = []
+
+
+def register_action_provider(func: Provider) -> Provider:
+    """Add a provider (idempotent, so a module imported twice does not double its items).
+
+    Usable as a decorator.
+    """
+    if func not in _providers:
+        _providers.append(func)
+    return func
+
+
+def unregister_action_provider(func: Provider) -> None:
+    if func in _providers:
+        _providers.remove(func)
+
+
+def actions_for(*, case: OnboardingCase, user: Any) -> list[ActionItem]:
+    items = [item for provider in list(_providers) for item in provider(case, user)]
+    return sorted(
+        items, key=lambda i: (Urgency.ORDER.get(i.urgency, 2), i.due_at or dt.datetime.max.replace(tzinfo=dt.UTC))
+    )
+
+
+def stage_urgency(case: OnboardingCase, now: dt.datetime | None = None) -> str:
+    """How urgent the customer's part of the current stage is, from its due date."""
+    visit = case.current_visit
+    if visit is None or visit.due_at is None or visit.paused_at is not None:
+        return Urgency.NORMAL
+    now = now or timezone.now()
+    if visit.due_at < now:
+        return Urgency.OVERDUE
+    if visit.due_at - now <= dt.timedelta(days=SOON_DAYS):
+        return Urgency.SOON
+    return Urgency.NORMAL
+
+
+def _case_url(case: OnboardingCase, anchor: str = "") -> str:
+    return reverse("portal:case_detail", args=[case.public_id]) + (f"#{anchor}" if anchor else "")
+
+
+def _is_customer(case: OnboardingCase, user: Any) -> bool:
+    return getattr(user, "enterprise_id", None) is not None and user.enterprise_id == case.enterprise_id
+
+
+# --- the core's providers -------------------------------------------------------------------
+
+
+@register_action_provider
+def draft_actions(case: OnboardingCase, user: Any) -> list[ActionItem]:
+    """A draft waits for the customer to complete and submit it to the branch."""
+    if case.state != State.DRAFT or not _is_customer(case, user):
+        return []
+    return [
+        ActionItem(
+            key="submit_draft",
+            text=_("完善申请资料并提交至开户行受理"),
+            url=_case_url(case, "submit"),
+            urgency=Urgency.NORMAL,
+        )
+    ]
+
+
+def latest_results(case: OnboardingCase) -> dict[str, bool | None]:
+    """Per requested module: True when every test case's latest result passed, False when one
+    failed, None while some are not yet recorded."""
+    from onboarding.rules import joint_test_status
+    from onboarding.states import TEST_CASES
+
+    latest = joint_test_status(case)
+    status: dict[str, bool | None] = {}
+    for module in case.modules:
+        results = [latest.get((module, code)) for code, _label in TEST_CASES.get(module, ())]
+        if any(r is not None and not r.passed for r in results):
+            status[module] = False
+        elif results and all(r is not None and r.passed for r in results):
+            status[module] = True
+        else:
+            status[module] = None
+    return status
+
+
+@register_action_provider
+def joint_test_actions(case: OnboardingCase, user: Any) -> list[ActionItem]:
+    """In joint testing, one item per requested module whose latest result is not a pass."""
+    if case.state != State.JOINT_TESTING or not _is_customer(case, user):
+        return []
+    latest = latest_results(case)
+    urgency = stage_urgency(case)
+    due = case.current_visit.due_at if case.current_visit else None
+    items = []
+    for module in case.modules:
+        if latest.get(module):
+            continue
+        label = Module(module).label if module in Module.values else module
+        failed = latest.get(module) is False
+        items.append(
+            ActionItem(
+                key=f"test_result:{module}",
+                text=(_("重新测试并登记联调结果:%(m)s") if failed else _("登记联调测试结果:%(m)s")) % {"m": label},
+                url=_case_url(case, "testing"),
+                urgency=urgency,
+                due_at=due,
+            )
+        )
+    return items
+
+
+@register_action_provider
+def production_actions(case: OnboardingCase, user: Any) -> list[ActionItem]:
+    """In production verification, until the customer has confirmed."""
+    if case.state != State.PRODUCTION_VERIFICATION or not _is_customer(case, user):
+        return []
+    if case.customer_confirmed_at is not None:
+        return []
+    return [
+        ActionItem(
+            key="confirm_production",
+            text=_("完成小额实单交易及对账,确认生产验证"),
+            url=_case_url(case, "production"),
+            urgency=stage_urgency(case),
+            due_at=case.current_visit.due_at if case.current_visit else None,
+        )
+    ]
+
+
+@register_action_provider
+def withdraw_action(case: OnboardingCase, user: Any) -> list[ActionItem]:
+    """Any open case may be withdrawn by the customer: offered, never owed."""
+    if case.state not in OPEN_STATES or not _is_customer(case, user):
+        return []
+    return [
+        ActionItem(
+            key="withdraw",
+            text=_("如不再需要开通,可撤回申请"),
+            url=_case_url(case, "withdraw"),
+            urgency=Urgency.OPTIONAL,
+        )
+    ]

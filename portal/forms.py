@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from onboarding.forms import CaseForm
+
+from .services import MESSAGE_MAX_LENGTH
+
+
+class PortalCaseForm(CaseForm):
+    """The customer's part of the application: the fee and risk assessment are the bank's."""
+
+    fee_amount = None  # type: ignore[assignment]
+    fee_note = None  # type: ignore[assignment]
+    risk_level = None  # type: ignore[assignment]
+    risk_note = None  # type: ignore[assignment]
+
+
+class ProductionConfirmForm(forms.Form):
+    transactions_done = forms.BooleanField(
+        label=_("已在生产环境完成小额实单交易(查询、支付等申请的功能)"),
+        error_messages={"required": _("请确认已完成小额实单交易 / Confirm the small real transactions.")},
+    )
+    reconciled = forms.BooleanField(
+        label=_("生产交易记录已与银行对账一致"),
+        error_messages={"required": _("请确认对账一致 / Confirm the reconciliation.")},
+    )
+
+
+class WithdrawForm(forms.Form):
+    reason = forms.CharField(label=_("撤回原因"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class SubmitForm(forms.Form):
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class MessageForm(forms.Form):
+    body = forms.CharField(label=_("留言"), max_length=MESSAGE_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(label=_("邮箱"))
+    display_name = forms.CharField(label=_("姓名"), max_length=60, required=False)
+
+
+class StaffInvitationForm(InvitationForm):
+    as_admin = forms.BooleanField(label=_("设为企业管理员(可邀请同事)"), required=False)
+
+
+class AcceptInvitationForm(forms.Form):
+    display_name = forms.CharField(label=_("姓名"), max_length=60, required=False)
+    password1 = forms.CharField(
+        label=_("设置密码"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("至少10位,不能是常见密码或纯数字"),
+    )
+    password2 = forms.CharField(
+        label=_("再次输入密码"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("password1") and data.get("password1") != data.get("password2"):
+            self.add_error("password2", _("两次输入的密码不一致 / The passwords do not match."))
+        return data

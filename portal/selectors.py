@@ -1,0 +1,63 @@
+"""Portal reads, scoped to the user: a customer sees its own company, staff their subtree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from onboarding.models import Enterprise, OnboardingCase
+from onboarding.selectors import case_list
+
+from .models import CaseMessage, EnterpriseMember, Invitation
+
+
+def portal_case_list(*, user: Any) -> QuerySet[OnboardingCase]:
+    return case_list(user=user)
+
+
+def case_messages(*, case: OnboardingCase) -> QuerySet[CaseMessage]:
+    return case.messages.select_related("author").order_by("created_at", "pk")
+
+
+def _enterprise_q(user: Any) -> Q:
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Q(pk__in=[])
+    if user.enterprise_id is not None:
+        return Q(pk=user.enterprise_id)
+    if user.branch_id is not None:
+        return Q(branch__path__startswith=user.branch.path)
+    return Q(pk__in=[])
+
+
+def enterprise_get_for_user(*, user: Any, public_id: Any) -> Enterprise:
+    try:
+        return Enterprise.objects.select_related("branch").filter(_enterprise_q(user)).get(public_id=public_id)
+    except (Enterprise.DoesNotExist, ValueError):
+        raise Http404("no such company") from None
+
+
+def member_get_for_user(*, user: Any, public_id: Any) -> EnterpriseMember:
+    enterprises = Enterprise.objects.filter(_enterprise_q(user))
+    try:
+        return EnterpriseMember.objects.select_related("user__enterprise__branch").get(
+            public_id=public_id, user__enterprise__in=enterprises
+        )
+    except (EnterpriseMember.DoesNotExist, ValueError):
+        raise Http404("no such member") from None
+
+
+def team_list(*, enterprise: Enterprise) -> QuerySet[Any]:
+    return (
+        get_user_model()
+        .objects.filter(enterprise=enterprise)
+        .select_related("portal_member")
+        .order_by("-is_active", "username")
+    )
+
+
+def pending_invitations(*, enterprise: Enterprise) -> list[Invitation]:
+    rows = enterprise.invitations.filter(accepted_at__isnull=True, revoked_at__isnull=True).select_related("invited_by")
+    return [i for i in rows if i.is_pending]

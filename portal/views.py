@@ -1,0 +1,463 @@
+"""Client portal pages (enterprise users) and the few staff pages the portal needs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from branches.roles import Role, has_role
+from onboarding import selectors, services
+from onboarding.forms import EnterpriseForm, account_formset
+from onboarding.models import Enterprise, OnboardingCase
+from onboarding.services import CaseError
+from onboarding.states import STAGE_HOLDER, State
+from onboarding.views import staff_required, stage_tracker
+
+from . import selectors as portal_selectors
+from . import services as portal_services
+from .actions import actions_for
+from counter.forms import TestResultForm
+from counter.selectors import case_test_matrix
+
+from .forms import (
+    AcceptInvitationForm,
+    InvitationForm,
+    MessageForm,
+    PortalCaseForm,
+    ProductionConfirmForm,
+    StaffInvitationForm,
+    SubmitForm,
+    WithdrawForm,
+)
+
+View = Callable[..., HttpResponse]
+
+
+def customer_required(view: View) -> View:
+    """Enterprise users only: bank staff get 403 here, as customers do on staff pages."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not portal_services.is_customer(request.user):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _enterprise(request: HttpRequest) -> Enterprise:
+    enterprise = getattr(request.user, "enterprise", None)
+    assert enterprise is not None  # customer_required
+    return enterprise
+
+
+def _error(request: HttpRequest, exc: CaseError) -> None:
+    messages.error(request, exc.message)
+    for problem in exc.problems:
+        messages.warning(request, problem)
+
+
+def _form_errors(request: HttpRequest, form: Any) -> None:
+    for field, errors in form.errors.items():
+        label = form.fields[field].label if field in form.fields else ""
+        for error in errors:
+            messages.error(request, f"{label} {error}".strip())
+
+
+@login_required
+def start(request: HttpRequest) -> HttpResponse:
+    """Where a login lands: customers in the portal, staff in their workspace."""
+    if portal_services.is_customer(request.user):
+        return redirect("portal:home")
+    return redirect("home")
+
+
+def _holder_text(case: OnboardingCase) -> str:
+    visit = case.current_visit
+    if visit is None or case.state == State.SUSPENDED:
+        return ""
+    if visit.holder_party == "customer":
+        return _("贵司")
+    role = visit.holder_role
+    label = Role(role).label if role in Role.values else role
+    return _("银行(%(role)s)") % {"role": label}
+
+
+def _case_card(case: OnboardingCase, user: Any) -> dict[str, Any]:
+    return {
+        "case": case,
+        "tracker": stage_tracker(case),
+        "actions": actions_for(case=case, user=user),
+        "holder": _holder_text(case),
+        "customer_holds": case.current_visit is not None
+        and case.current_visit.holder_party == "customer"
+        and case.state != State.SUSPENDED,
+    }
+
+
+@customer_required
+def home(request: HttpRequest) -> HttpResponse:
+    cases = list(portal_selectors.portal_case_list(user=request.user))
+    cards = [_case_card(c, request.user) for c in cases]
+    owed = sum(1 for card in cards for a in card["actions"] if a.required)
+    return render(request, "portal/home.html", {"cards": cards, "owed": owed})
+
+
+def _forms(request: HttpRequest, case: OnboardingCase | None) -> tuple[EnterpriseForm, Any, PortalCaseForm]:
+    data = request.POST if request.method == "POST" else None
+    ent = _enterprise(request)
+    ent_initial = {f: getattr(ent, f) for f in EnterpriseForm.base_fields}
+    accounts = [
+        {"account_number": a.account_number, "account_name": a.account_name, "opening_branch": a.opening_branch}
+        for a in ent.accounts.order_by("pk")
+    ]
+    case_initial = {f: getattr(case, f) for f in PortalCaseForm.base_fields} if case else {}
+    return (
+        EnterpriseForm(data, initial=ent_initial, enterprise=ent),
+        account_formset(data, initial=accounts),
+        PortalCaseForm(data, initial=case_initial),
+    )
+
+
+@customer_required
+def case_new(request: HttpRequest) -> HttpResponse:
+    ent_form, acc_formset, case_form = _forms(request, None)
+    if request.method == "POST" and ent_form.is_valid() and acc_formset.is_valid() and case_form.is_valid():
+        try:
+            case = portal_services.portal_case_request(
+                user=request.user,
+                enterprise_data=ent_form.cleaned_data,
+                accounts=acc_formset.accounts(),
+                modules=case_form.cleaned_data["modules"],
+                fields=case_form.case_fields(),
+            )
+        except CaseError as exc:
+            _error(request, exc)
+        else:
+            messages.success(
+                request,
+                _("申请 %(ref)s 已保存为草稿,请核对后提交 / Saved as a draft; check it and submit.")
+                % {"ref": case.reference},
+            )
+            return redirect("portal:case_detail", public_id=case.public_id)
+    return render(
+        request,
+        "portal/case_form.html",
+        {"ent_form": ent_form, "acc_formset": acc_formset, "case_form": case_form, "case": None},
+    )
+
+
+@customer_required
+def case_edit(request: HttpRequest, public_id: Any) -> HttpResponse:
+    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    if case.state != State.DRAFT:
+        messages.error(
+            request, _("申请已提交,资料修改请联系客户经理 / Submitted: ask your account manager to change data.")
+        )
+        return redirect("portal:case_detail", public_id=case.public_id)
+    ent_form, acc_formset, case_form = _forms(request, case)
+    if request.method == "POST" and ent_form.is_valid() and acc_formset.is_valid() and case_form.is_valid():
+        try:
+            services.case_update(
+                case=case,
+                user=request.user,
+                enterprise_data={k: v for k, v in ent_form.cleaned_data.items() if k != "uscc"},
+                accounts=acc_formset.accounts(),
+                modules=case_form.cleaned_data["modules"],
+                fields=case_form.case_fields(),
+                expected_version=_int(request.POST.get("version")),
+            )
+        except CaseError as exc:
+            _error(request, exc)
+        else:
+            messages.success(request, _("已保存 / Saved."))
+            return redirect("portal:case_detail", public_id=case.public_id)
+    return render(
+        request,
+        "portal/case_form.html",
+        {"ent_form": ent_form, "acc_formset": acc_formset, "case_form": case_form, "case": case},
+    )
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+@customer_required
+def case_detail(request: HttpRequest, public_id: Any) -> HttpResponse:
+    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    submit_problems: list[str] = []
+    if case.state == State.DRAFT:
+        options = {o.name: o for o in services.case_transition_options(case=case, user=request.user)}
+        if "submit" in options:
+            submit_problems = options["submit"].problems
+    return render(
+        request,
+        "portal/case_detail.html",
+        {
+            **_case_card(case, request.user),
+            "enterprise": case.enterprise,
+            "submit_problems": submit_problems,
+            "test_matrix": case_test_matrix(case=case),
+            "test_results": case.test_results.select_related("recorded_by").order_by("-recorded_at", "-pk"),
+            "test_result_form": TestResultForm(case=case),
+            "confirm_form": ProductionConfirmForm(),
+            "withdraw_form": WithdrawForm(initial={"version": case.version}),
+            "thread": portal_selectors.case_messages(case=case),
+            "message_form": MessageForm(),
+            "bank_holder": STAGE_HOLDER.get(case.state, ("", ""))[0] == "bank",
+        },
+    )
+
+
+def _transition(request: HttpRequest, public_id: Any, name: str, form_cls: type[Any], done: str) -> HttpResponse:
+    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    form = form_cls(request.POST)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return redirect("portal:case_detail", public_id=case.public_id)
+    try:
+        services.case_transition(
+            case=case,
+            user=request.user,
+            name=name,
+            reason=form.cleaned_data.get("reason", ""),
+            expected_version=form.cleaned_data["version"],
+        )
+    except CaseError as exc:
+        _error(request, exc)
+    else:
+        messages.success(request, done)
+    return redirect("portal:case_detail", public_id=case.public_id)
+
+
+@customer_required
+@require_POST
+def case_submit(request: HttpRequest, public_id: Any) -> HttpResponse:
+    return _transition(request, public_id, "submit", SubmitForm, _("已提交至开户行受理 / Submitted to your branch."))
+
+
+@customer_required
+@require_POST
+def case_withdraw(request: HttpRequest, public_id: Any) -> HttpResponse:
+    return _transition(request, public_id, "withdraw", WithdrawForm, _("申请已撤回 / The application is withdrawn."))
+
+
+@customer_required
+@require_POST
+def case_test_result(request: HttpRequest, public_id: Any) -> HttpResponse:
+    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    form = TestResultForm(request.POST, case=case)
+    if form.is_valid():
+        try:
+            services.test_result_record(case=case, user=request.user, **form.values())
+        except CaseError as exc:
+            _error(request, exc)
+        else:
+            messages.success(request, _("测试结果已登记 / Result recorded."))
+    else:
+        _form_errors(request, form)
+    return redirect(f"{case_url(case)}#testing")
+
+
+@customer_required
+@require_POST
+def case_confirm_production(request: HttpRequest, public_id: Any) -> HttpResponse:
+    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    form = ProductionConfirmForm(request.POST)
+    if form.is_valid():
+        try:
+            services.customer_confirm_production(case=case, user=request.user)
+        except CaseError as exc:
+            _error(request, exc)
+        else:
+            messages.success(request, _("已确认生产验证,等待客户经理确认上线 / Confirmed; the bank confirms go-live."))
+    else:
+        _form_errors(request, form)
+    return redirect(f"{case_url(case)}#production")
+
+
+def case_url(case: OnboardingCase) -> str:
+    return reverse("portal:case_detail", args=[case.public_id])
+
+
+@customer_required
+@require_POST
+def case_message(request: HttpRequest, public_id: Any) -> HttpResponse:
+    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    _post_message(request, case)
+    return redirect(f"{case_url(case)}#thread")
+
+
+def _post_message(request: HttpRequest, case: OnboardingCase) -> None:
+    form = MessageForm(request.POST)
+    if form.is_valid():
+        try:
+            portal_services.message_post(case=case, user=request.user, body=form.cleaned_data["body"])
+        except CaseError as exc:
+            _error(request, exc)
+        else:
+            messages.success(request, _("留言已发送 / Message sent."))
+    else:
+        _form_errors(request, form)
+
+
+# --- team (enterprise admins) ---------------------------------------------------------------
+
+
+@customer_required
+def team(request: HttpRequest) -> HttpResponse:
+    enterprise = _enterprise(request)
+    # Users created in the admin or by the seed get their membership row (and URL id) here.
+    portal_services.members_ensure(enterprise=enterprise)
+    is_admin = portal_services.is_enterprise_admin(request.user)
+    return render(
+        request,
+        "portal/team.html",
+        {
+            "members": portal_selectors.team_list(enterprise=enterprise),
+            "invitations": portal_selectors.pending_invitations(enterprise=enterprise) if is_admin else [],
+            "is_admin": is_admin,
+            "form": InvitationForm(),
+        },
+    )
+
+
+@customer_required
+@require_POST
+def team_invite(request: HttpRequest) -> HttpResponse:
+    form = InvitationForm(request.POST)
+    if form.is_valid():
+        try:
+            portal_services.invitation_create(
+                by=request.user,
+                enterprise=_enterprise(request),
+                **form.cleaned_data,
+            )
+        except CaseError as exc:
+            _error(request, exc)
+        else:
+            messages.success(request, _("邀请已发送 / Invitation sent."))
+    else:
+        _form_errors(request, form)
+    return redirect("portal:team")
+
+
+@customer_required
+@require_POST
+def team_remove(request: HttpRequest, member_id: Any) -> HttpResponse:
+    member = portal_selectors.member_get_for_user(user=request.user, public_id=member_id)
+    try:
+        portal_services.member_remove(by=request.user, member=member)
+    except CaseError as exc:
+        _error(request, exc)
+    else:
+        messages.success(request, _("已移除该用户 / The user is removed."))
+    return redirect("portal:team")
+
+
+# --- invitation links (no login) ------------------------------------------------------------
+
+
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        invitation = portal_services.invitation_check(token=token)
+    except portal_services.InvitationRefused as exc:
+        return _refused(request, exc.reason)
+    form = AcceptInvitationForm(request.POST or None, initial={"display_name": invitation.display_name})
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = portal_services.invitation_accept(
+                token=token, password=form.cleaned_data["password1"], display_name=form.cleaned_data["display_name"]
+            )
+        except portal_services.InvitationRefused as exc:
+            return _refused(request, exc.reason)
+        except CaseError as exc:
+            for problem in exc.problems or [exc.message]:
+                form.add_error("password1", problem)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, _("欢迎使用客户门户 / Welcome to the client portal."))
+            return redirect("portal:home")
+    return render(request, "portal/invitation_accept.html", {"invitation": invitation, "form": form})
+
+
+def _refused(request: HttpRequest, reason: str) -> HttpResponse:
+    status = {"expired": 410, "used": 410}.get(reason, 404)
+    return render(request, "portal/invitation_refused.html", {"reason": reason}, status=status)
+
+
+# --- staff pages ----------------------------------------------------------------------------
+
+
+@staff_required
+def staff_enterprise(request: HttpRequest, enterprise_id: Any) -> HttpResponse:
+    enterprise = portal_selectors.enterprise_get_for_user(user=request.user, public_id=enterprise_id)
+    portal_services.members_ensure(enterprise=enterprise)
+    return render(
+        request,
+        "portal/staff_enterprise.html",
+        {
+            "enterprise": enterprise,
+            "members": portal_selectors.team_list(enterprise=enterprise),
+            "invitations": portal_selectors.pending_invitations(enterprise=enterprise),
+            "form": StaffInvitationForm(),
+            "may_manage": has_role(request.user, Role.ACCOUNT_MANAGER),
+            "cases": selectors.case_list(user=request.user).filter(enterprise=enterprise)[:20],
+        },
+    )
+
+
+@staff_required
+@require_POST
+def staff_invite(request: HttpRequest, enterprise_id: Any) -> HttpResponse:
+    enterprise = portal_selectors.enterprise_get_for_user(user=request.user, public_id=enterprise_id)
+    form = StaffInvitationForm(request.POST)
+    if form.is_valid():
+        try:
+            portal_services.invitation_create(by=request.user, enterprise=enterprise, **form.cleaned_data)
+        except CaseError as exc:
+            _error(request, exc)
+        else:
+            messages.success(request, _("邀请已发送 / Invitation sent."))
+    else:
+        _form_errors(request, form)
+    return redirect("portal:staff_enterprise", enterprise_id=enterprise.public_id)
+
+
+@staff_required
+@require_POST
+def staff_member_remove(request: HttpRequest, member_id: Any) -> HttpResponse:
+    member = portal_selectors.member_get_for_user(user=request.user, public_id=member_id)
+    try:
+        portal_services.member_remove(by=request.user, member=member)
+    except CaseError as exc:
+        _error(request, exc)
+    else:
+        messages.success(request, _("已移除该用户 / The user is removed."))
+    enterprise = member.user.enterprise
+    assert enterprise is not None
+    return redirect("portal:staff_enterprise", enterprise_id=enterprise.public_id)
+
+
+@staff_required
+@require_POST
+def staff_case_message(request: HttpRequest, public_id: Any) -> HttpResponse:
+    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    _post_message(request, case)
+    return redirect(reverse("case_detail", args=[case.public_id]) + "#thread")

@@ -1,0 +1,207 @@
+"""A generated matrix: every portal and staff URL × {customer of X, customer of Y, anonymous}.
+
+The URL list is walked from the resolver, so a URL added later is checked without anyone
+remembering to add it here. Ids are filled with real objects of company X.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from onboarding.states import State
+from tests.portal_helpers import invite, member
+
+# Not product pages: Django's own admin (its own login), auth and language switch.
+SKIPPED_PREFIXES = ("admin/", "i18n/", "login/", "logout/")
+# The invitation link is public by design: the secret token is the credential.
+PUBLIC_ROUTES = {"portal/invite/<str:token>/"}
+# Any logged-in user: sends customers to the portal and staff to their workspace.
+ANY_USER_ROUTES = {"portal/start/"}
+# Pages for enterprise users. Everything else that is not skipped is a staff page: a new
+# customer-facing page elsewhere (e.g. a document download under /documents/) must be
+# listed here after the merge, or this matrix fails on it.
+CUSTOMER_PREFIXES = ("portal/",)
+STAFF_PREFIXES_UNDER_PORTAL = ("portal/staff/",)
+
+PARAM = re.compile(r"<(?:(?P<conv>\w+):)?(?P<name>\w+)>")
+
+
+def _walk(patterns: list[Any], prefix: str = "") -> list[str]:
+    routes = []
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            routes += _walk(p.url_patterns, prefix + str(p.pattern))
+        elif isinstance(p, URLPattern):
+            routes.append(prefix + str(p.pattern))
+    return routes
+
+
+def all_routes() -> list[str]:
+    return sorted(r for r in _walk(get_resolver().url_patterns) if not r.startswith(SKIPPED_PREFIXES))
+
+
+def kind(route: str) -> str:
+    if route in PUBLIC_ROUTES:
+        return "public"
+    if route in ANY_USER_ROUTES:
+        return "any"
+    if route.startswith(STAFF_PREFIXES_UNDER_PORTAL):
+        return "staff"
+    if route.startswith(CUSTOMER_PREFIXES):
+        return "customer"
+    return "staff"
+
+
+def fill(route: str, values: dict[str, str]) -> str:
+    def sub(m: re.Match[str]) -> str:
+        name = m.group("name")
+        if name not in values:
+            raise AssertionError(f"no test value for URL parameter {name!r} in {route!r}: add one to the matrix")
+        return values[name]
+
+    return "/" + PARAM.sub(sub, route)
+
+
+def random_values() -> dict[str, str]:
+    return {
+        "public_id": str(uuid.uuid4()),
+        "enterprise_id": str(uuid.uuid4()),
+        "member_id": str(uuid.uuid4()),
+        "token": "x" * 43,
+        "name": "submit",
+        "item_id": str(uuid.uuid4()),
+        "action": "download",
+    }
+
+
+@pytest.fixture
+def setup(world):
+    case = world.case(State.JOINT_TESTING)
+    draft = world.case(State.DRAFT)
+    _inv, token = invite(world)
+    values = {
+        "public_id": str(case.public_id),
+        "enterprise_id": str(world.company_x.public_id),
+        "member_id": str(member(world.customer_x, admin=True).public_id),
+        "token": token,
+        "name": "submit",
+        # Counter items (operators, entries, UKeys) live on staff pages only: any id will do,
+        # the customer must be refused before the item is looked up.
+        "item_id": str(uuid.uuid4()),
+        "action": "download",
+    }
+    member(world.customer_y, admin=True)
+    secrets = [world.company_x.name, case.reference, draft.reference, str(case.public_id)]
+    return world, values, secrets
+
+
+def _request(client, url: str):
+    response = client.get(url)
+    if response.status_code == 405:
+        response = client.post(url, {})
+    return response
+
+
+def test_the_matrix_sees_the_portal_and_the_staff_pages():
+    routes = all_routes()
+    kinds = {kind(r) for r in routes}
+    assert {"customer", "staff", "public", "any"} <= kinds
+    assert "portal/cases/<uuid:public_id>/" in routes and "cases/<uuid:public_id>/" in routes
+
+
+def test_object_ids_in_urls_are_never_integers():
+    for route in all_routes():
+        for m in PARAM.finditer(route):
+            assert m.group("conv") != "int", route
+            if m.group("name").endswith("id"):
+                assert m.group("conv") == "uuid", route
+
+
+@pytest.mark.parametrize("who", ["customer_x", "customer_y", "anonymous"])
+def test_every_url_for_customers_and_anonymous(setup, client, who):
+    world, values, secrets = setup
+    if who != "anonymous":
+        client.force_login(getattr(world, who))
+    failures = []
+    for route in all_routes():
+        url = fill(route, values)
+        k = kind(route)
+        response = _request(client, url)
+        status = response.status_code
+        if who == "anonymous":
+            ok = status == 200 if k == "public" else status == 302 and response["Location"].startswith("/login/")
+        elif k == "staff":
+            ok = status in (403, 404)
+        elif k == "any":
+            ok = status == 302 and response["Location"] == "/portal/"
+        elif k == "public":
+            ok = status == 200
+        elif who == "customer_x":
+            ok = status in (200, 302, 405)
+        else:  # customer of Y on X's pages
+            ok = status == 404 if PARAM.search(route) else status in (200, 302)
+        body = response.content.decode(errors="replace") if status == 200 else ""
+        if who != "customer_x" and k != "public" and any(s in body for s in secrets):
+            failures.append((route, status, "shows company X's data"))
+        if not ok:
+            failures.append((route, status, response.get("Location", "")))
+    assert failures == []
+
+
+def test_guessed_ids_find_nothing(setup, client):
+    world, _values, _secrets = setup
+    client.force_login(world.customer_x)
+    for route in all_routes():
+        if not PARAM.search(route) or kind(route) == "public":
+            continue
+        response = _request(client, fill(route, random_values()))
+        expected = (404,) if kind(route) == "customer" else (403, 404)
+        assert response.status_code in expected, route
+
+
+def test_bank_staff_do_not_use_the_customer_pages(setup, client):
+    world, values, _secrets = setup
+    for staff in (world.am_a, world.supervisor, world.auditor):
+        client.force_login(staff)
+        for route in all_routes():
+            if kind(route) == "customer":
+                assert _request(client, fill(route, values)).status_code == 403, (staff, route)
+
+
+def test_staff_portal_pages_are_scoped_to_the_branch_subtree(setup, client):
+    world, values, _secrets = setup
+    client.force_login(world.am_b)
+    for route in all_routes():
+        if route.startswith(STAFF_PREFIXES_UNDER_PORTAL):
+            assert _request(client, fill(route, values)).status_code == 404, route
+    client.force_login(world.am_a)
+    assert client.get(fill("portal/staff/enterprises/<uuid:enterprise_id>/", values)).status_code == 200
+
+
+def test_the_customer_sees_its_own_case(setup, client):
+    world, values, secrets = setup
+    client.force_login(world.customer_x)
+    response = client.get(f"/portal/cases/{values['public_id']}/")
+    assert response.status_code == 200
+    assert secrets[1] in response.content.decode()
+
+
+def test_a_customer_login_lands_in_the_portal_and_staff_in_the_workspace(world, client):
+    from tests.factories import PASSWORD
+
+    response = client.post("/login/", {"username": "customer_x", "password": PASSWORD}, follow=True)
+    assert response.redirect_chain[-1][0] == "/portal/"
+    client.logout()
+    response = client.post("/login/", {"username": "am_a", "password": PASSWORD}, follow=True)
+    assert response.redirect_chain[-1][0] == "/"
+
+
+def test_the_admin_site_shows_customers_nothing(world, client):
+    client.force_login(world.customer_x)
+    response = client.get("/admin/")
+    assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
