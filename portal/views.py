@@ -17,6 +17,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from branches.roles import Role, has_role
+from counter.forms import TestResultForm
+from counter.selectors import case_test_matrix
 from onboarding import selectors, services
 from onboarding.forms import EnterpriseForm, account_formset
 from onboarding.models import Enterprise, OnboardingCase
@@ -27,9 +29,6 @@ from onboarding.views import staff_required, stage_tracker
 from . import selectors as portal_selectors
 from . import services as portal_services
 from .actions import actions_for
-from counter.forms import TestResultForm
-from counter.selectors import case_test_matrix
-
 from .forms import (
     AcceptInvitationForm,
     InvitationForm,
