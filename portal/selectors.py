@@ -19,7 +19,7 @@ def portal_case_list(*, user: Any) -> QuerySet[OnboardingCase]:
 
 
 def case_messages(*, case: OnboardingCase) -> QuerySet[CaseMessage]:
-    return case.messages.select_related("author").order_by("created_at", "pk")
+    return CaseMessage.objects.filter(case=case).select_related("author").order_by("created_at", "pk")
 
 
 def _enterprise_q(user: Any) -> Q:
@@ -59,5 +59,9 @@ def team_list(*, enterprise: Enterprise) -> QuerySet[Any]:
 
 
 def pending_invitations(*, enterprise: Enterprise) -> list[Invitation]:
-    rows = enterprise.invitations.filter(accepted_at__isnull=True, revoked_at__isnull=True).select_related("invited_by")
+    rows = (
+        Invitation.objects.filter(enterprise=enterprise)
+        .filter(accepted_at__isnull=True, revoked_at__isnull=True)
+        .select_related("invited_by")
+    )
     return [i for i in rows if i.is_pending]

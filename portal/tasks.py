@@ -36,7 +36,7 @@ def message_recipients(message: CaseMessage) -> list[str]:
             emails = {u.email for u in staff}
         # Bank staff who wrote on the thread (reviewers) hear about replies too.
         writers = User.objects.filter(
-            pk__in=case.messages.filter(from_customer=False).values("author_id"), is_active=True
+            pk__in=CaseMessage.objects.filter(case=case, from_customer=False).values("author_id"), is_active=True
         )
         emails |= {u.email for u in writers}
     else:
