@@ -8,14 +8,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from allauth.account.internal.flows.login import get_authentication_records, record_authentication
 from allauth.account.signals import authentication_step_completed
-from allauth.mfa.models import Authenticator
-from allauth.mfa.signals import authenticator_added
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from .mfa import mfa_mark
+from .mfa import has_totp, mfa_mark, mfa_required
 from .models import AccessEvent
 from .services import access_record
 
@@ -26,7 +25,16 @@ LOGIN_AT_SESSION_KEY = "audit.login_at"
 def on_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
     if request is not None and hasattr(request, "session"):
         request.session[LOGIN_AT_SESSION_KEY] = time.time()
+        if mfa_required(user) and not has_totp(user) and _password_just_given(request, user):
+            # allauth asks for the password again before an authenticator is added unless it
+            # was "re-entered" in the last minutes; at the first login it was just typed.
+            record_authentication(request, user, method="password", reauthenticated=True)
     access_record(kind=AccessEvent.Kind.LOGIN, actor=user, request=request)
+
+
+def _password_just_given(request: HttpRequest, user: Any) -> bool:
+    records = get_authentication_records(request, user)
+    return any(r.get("method") == "password" and time.time() - r.get("at", 0) < 60 for r in records)
 
 
 @receiver(user_login_failed, dispatch_uid="audit_login_failed")
@@ -46,13 +54,4 @@ def on_logout(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any
 def on_authentication_step(sender: Any, request: HttpRequest, user: Any, method: str, **kwargs: Any) -> None:
     # allauth records "mfa" when a TOTP or recovery code was accepted at login or reauthentication.
     if method == "mfa":
-        mfa_mark(request.session, user)
-
-
-@receiver(authenticator_added, dispatch_uid="audit_mfa_enrolled")
-def on_authenticator_added(
-    sender: Any, request: HttpRequest, user: Any, authenticator: Authenticator, **kwargs: Any
-) -> None:
-    # Activating TOTP needs a valid code from the new app: the second factor was just shown.
-    if authenticator.type == Authenticator.Type.TOTP:
         mfa_mark(request.session, user)

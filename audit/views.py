@@ -4,6 +4,7 @@ import csv
 from collections.abc import Iterator
 from typing import Any
 
+from allauth.mfa.totp.views import ActivateTOTPView
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -23,6 +24,7 @@ from onboarding.states import State
 
 from . import selectors, services
 from .forms import AuditFilterForm, BreakGlassForm, CaseLookupForm
+from .mfa import mfa_mark
 from .models import AccessEvent
 
 
@@ -212,3 +214,16 @@ def break_glass_case(request: HttpRequest, public_id: Any) -> HttpResponse:
             "events": case_selectors.case_timeline(case=case),
         },
     )
+
+
+class TOTPEnrolView(ActivateTOTPView):
+    """allauth's TOTP activation; the code just confirmed is this session's second factor.
+
+    (allauth's own `authenticator_added` signal is sent on commit, too late for tests that
+    run inside a transaction; this does it in the request.)
+    """
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        mfa_mark(self.request.session, self.request.user)
+        return response

@@ -5,12 +5,16 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from audit import views as audit_views
+
 urlpatterns = [
     # The admin signs in through the same allauth login (password + TOTP) as everyone.
     path("admin/login/", RedirectView.as_view(pattern_name="login", query_string=True)),
     path("admin/", admin.site.urls),
     path("login/", account_views.login, name="login"),
     path("logout/", account_views.logout, name="logout"),
+    # Enrolling TOTP also marks the session as having given the second factor.
+    path("accounts/2fa/totp/activate/", audit_views.TOTPEnrolView.as_view(), name="mfa_activate_totp"),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("documents/", include("documents.urls")),
