@@ -404,6 +404,24 @@ class ProductionConfig(models.Model):
         return problems
 
 
+# What the timeline calls each recorded (non-transition) event; other apps add theirs.
+EVENT_LABELS: dict[str, Any] = {
+    "create": _("创建案件"),
+    "edit": _("修改企业资料/评估"),
+    "test_package": _("登记测试包"),
+    "test_result": _("登记联调测试结果"),
+    "production_config": _("下发生产配置"),
+    "customer_confirmed": _("客户确认生产验证"),
+}
+
+
+def transition_label(name: str) -> str:
+    for t in OnboardingCase._meta.get_field("state").get_all_transitions(OnboardingCase):  # type: ignore[attr-defined]
+        if t.name == name:
+            return str(t.custom.get("label", name))
+    return name
+
+
 class CaseEventQuerySet(models.QuerySet["CaseEvent"]):
     def update(self, **kwargs: Any) -> int:
         raise PermissionError("case events are append-only")
@@ -452,6 +470,12 @@ class CaseEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise PermissionError("case events are append-only")
+
+    @property
+    def label(self) -> str:
+        if self.kind == self.Kind.TRANSITION:
+            return transition_label(self.name)
+        return str(EVENT_LABELS.get(self.name, self.name))
 
     @property
     def from_label(self) -> str:

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from onboarding.states import State
+
+
+@pytest.mark.parametrize(
+    "model",
+    ["branches_branch", "accounts_user", "onboarding_enterprise", "onboarding_onboardingcase", "onboarding_caseevent"],
+)
+def test_back_office_admin_pages_load(client, world, model):
+    world.case(State.BRANCH_INTAKE)
+    admin = get_user_model().objects.create_superuser("root", "root@bank.example", "x-Strong-pass-1")
+    client.force_login(admin)
+    assert client.get(reverse(f"admin:{model}_changelist")).status_code == 200
+
+
+def test_admin_cannot_edit_or_delete_cases_or_events(client, world):
+    case = world.case(State.BRANCH_INTAKE)
+    admin = get_user_model().objects.create_superuser("root", "root@bank.example", "x-Strong-pass-1")
+    client.force_login(admin)
+    event = case.events.first()
+    assert (
+        client.post(reverse("admin:onboarding_caseevent_delete", args=[event.pk]), {"post": "yes"}).status_code == 403
+    )
+    assert (
+        client.post(reverse("admin:onboarding_onboardingcase_delete", args=[case.pk]), {"post": "yes"}).status_code
+        == 403
+    )
+    assert case.events.filter(pk=event.pk).exists()
+    # The change form is read-only: posting a new state does nothing.
+    client.post(reverse("admin:onboarding_onboardingcase_change", args=[case.pk]), {"state": "live"})
+    case.refresh_from_db()
+    assert case.state == State.BRANCH_INTAKE
+
+
+def test_event_rows_refuse_update_and_delete_in_the_application(world):
+    case = world.case()
+    event = case.events.first()
+    with pytest.raises(PermissionError):
+        event.reason = "changed"
+        event.save()
+    with pytest.raises(PermissionError):
+        event.delete()
+    with pytest.raises(PermissionError):
+        case.events.update(reason="x")
+    with pytest.raises(PermissionError):
+        case.events.all().delete()
