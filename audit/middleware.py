@@ -120,7 +120,7 @@ class AuditorReadLogMiddleware:
             and response.status_code == 200
             and match is not None
             and "public_id" in match.kwargs
-            and not match.url_name.startswith("audit_")
+            and not (match.url_name or "").startswith("audit_")
         ):
             from .selectors import is_auditor
 

@@ -5,8 +5,9 @@ Logging in as bank staff
 Staff reach no page until their session has shown a second factor (audit.middleware.
 MFARequiredMiddleware). Staff users built by tests/factories.py are enrolled in TOTP with
 factories.TOTP_SECRET, and in this suite `client.force_login(user)` stands for a *complete*
-login: for a user who has a TOTP authenticator it also puts the "MFA given" mark
-(audit.mfa.MFA_SESSION_KEY) into the session. The `login(client, user)` fixture does the same
+login: for a user who must use a second factor (staff, admins) it enrols them with
+TOTP_SECRET if needed and puts the "MFA given" mark (audit.mfa.MFA_SESSION_KEY) into the
+session. The `login(client, user)` fixture does the same
 and enrols the user first if needed. To test the second factor itself, use
 `login(client, user, mfa=False)` (logged in, no mark) or the real flow in
 tests/test_security_mfa.py (`password_and_totp_login`).
@@ -69,10 +70,11 @@ def _mark_mfa(client: Client, user: Any) -> None:
 @pytest.fixture(autouse=True)
 def _force_login_is_a_complete_login(monkeypatch: pytest.MonkeyPatch) -> None:
     def force_login(self: Client, user: Any, backend: str | None = None) -> None:
-        from audit.mfa import has_totp
+        from audit.mfa import mfa_required, totp_enrol
 
         _plain_force_login(self, user, backend)
-        if has_totp(user):
+        if mfa_required(user):
+            totp_enrol(user, TOTP_SECRET)
             _mark_mfa(self, user)
 
     monkeypatch.setattr(Client, "force_login", force_login)

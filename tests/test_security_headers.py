@@ -21,7 +21,11 @@ INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)(?![^>]*application/json)[^>
 
 
 def run_check_deploy(**env: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if k not in {"ALLOW_INSECURE_DEV_KEY", "DEBUG", "SECRET_KEY", "HTTPS"}}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"ALLOW_INSECURE_DEV_KEY", "DEBUG", "SECRET_KEY", "HTTPS", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    }
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "DEBUG"],
         cwd=ROOT,
