@@ -13,6 +13,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -227,3 +228,15 @@ class TOTPEnrolView(ActivateTOTPView):
         response = super().form_valid(form)
         mfa_mark(self.request.session, self.request.user)
         return response
+
+
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """The admin's own login form is replaced by the allauth login (password + TOTP).
+
+    Someone logged in without admin rights is refused here, not sent round to the login
+    page, which would send them straight back to the admin.
+    """
+    if request.user.is_authenticated:
+        raise PermissionDenied
+    query = request.META.get("QUERY_STRING", "")
+    return redirect(f"{reverse('login')}?{query}" if query else reverse("login"))

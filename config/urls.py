@@ -3,13 +3,12 @@ from __future__ import annotations
 from allauth.account import views as account_views
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from audit import views as audit_views
 
 urlpatterns = [
     # The admin signs in through the same allauth login (password + TOTP) as everyone.
-    path("admin/login/", RedirectView.as_view(pattern_name="login", query_string=True)),
+    path("admin/login/", audit_views.admin_login),
     path("admin/", admin.site.urls),
     path("login/", account_views.login, name="login"),
     path("logout/", account_views.logout, name="logout"),

@@ -232,9 +232,12 @@ def test_logins_and_failures_are_recorded(world):
     assert (ok.actor, ok.ip) == (world.am_a, "10.3.3.4")
 
 
-def test_admin_login_goes_through_allauth(db):
+def test_admin_login_goes_through_allauth(world, login):
     response = Client().get("/admin/login/?next=/admin/")
     assert response.status_code == 302 and response.url == reverse("login") + "?next=/admin/"
+    # Logged in without admin rights: refused, not sent round in a loop.
+    staff = login(Client(), world.am_a)
+    assert staff.get("/admin/", follow=True).status_code == 403
 
 
 @freeze_time(NOW)

@@ -29,7 +29,7 @@ class Command(BaseCommand):
             raise CommandError(f"no user {username!r}")
         secret = totp_secret(user)
         if secret is None:
-            raise CommandError(f"{username} has no authenticator (log in once to enrol)")
+            raise CommandError(f"{username} has no authenticator")
         if secret != demo_totp_secret(username):
             raise CommandError(f"{username} is not a demo account: read the code from the authenticator app")
         period = mfa_settings.TOTP_PERIOD
