@@ -1,13 +1,20 @@
 from __future__ import annotations
 
+from allauth.account import views as account_views
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from audit import views as audit_views
+
 urlpatterns = [
+    # The admin signs in through the same allauth login (password + TOTP) as everyone.
+    path("admin/login/", audit_views.admin_login),
     path("admin/", admin.site.urls),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", account_views.login, name="login"),
+    path("logout/", account_views.logout, name="logout"),
+    # Enrolling TOTP also marks the session as having given the second factor.
+    path("accounts/2fa/totp/activate/", audit_views.TOTPEnrolView.as_view(), name="mfa_activate_totp"),
+    path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("documents/", include("documents.urls")),
     path("counter/", include("counter.urls")),

@@ -156,7 +156,13 @@ def seed(stdout: Any = None) -> dict[str, int]:
     staff = {u: _user(u, n, role=r, branch=branches[b]) for u, n, r, b in STAFF}
     admin = get_user_model().objects.filter(username="admin").first()
     if admin is None:
-        get_user_model().objects.create_superuser("admin", "admin@demo.bank.example", DEMO_PASSWORD)
+        admin = get_user_model().objects.create_superuser("admin", "admin@demo.bank.example", DEMO_PASSWORD)
+    # Staff must log in with a TOTP code: the demo accounts get known secrets, so
+    # `manage.py totp_code <username>` can print the current code.
+    from audit.mfa import demo_totp_secret, totp_enrol
+
+    for person in [*staff.values(), admin]:
+        totp_enrol(person, demo_totp_secret(person.username))
 
     from portal.models import EnterpriseMember
 

@@ -1,10 +1,29 @@
+"""Fixtures shared by the whole suite.
+
+Logging in as bank staff
+------------------------
+Staff reach no page until their session has shown a second factor (audit.middleware.
+MFARequiredMiddleware). Staff users built by tests/factories.py are enrolled in TOTP with
+factories.TOTP_SECRET, and in this suite `client.force_login(user)` stands for a *complete*
+login: for a user who must use a second factor (staff, admins) it enrols them with
+TOTP_SECRET if needed and puts the "MFA given" mark (audit.mfa.MFA_SESSION_KEY) into the
+session. The `login(client, user)` fixture does the same
+and enrols the user first if needed. To test the second factor itself, use
+`login(client, user, mfa=False)` (logged in, no mark) or the real flow in
+tests/test_security_mfa.py (`password_and_totp_login`).
+"""
+
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+from django.core.cache import cache
+from django.test import Client
 
-from tests.factories import World
+from tests.factories import TOTP_SECRET, World
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -29,3 +48,49 @@ def world(db: None) -> World:
 def _fast_password_hashing(settings) -> None:
     # Dozens of users per test: the production hasher would dominate the run time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    # Login rate limits and used TOTP codes live in the cache; no test inherits another's.
+    cache.clear()
+
+
+_plain_force_login = Client.force_login
+
+
+def _mark_mfa(client: Client, user: Any) -> None:
+    from audit.mfa import mfa_mark
+
+    session = client.session
+    mfa_mark(session, user)
+    session.save()
+
+
+@pytest.fixture(autouse=True)
+def _force_login_is_a_complete_login(monkeypatch: pytest.MonkeyPatch) -> None:
+    def force_login(self: Client, user: Any, backend: str | None = None) -> None:
+        from audit.mfa import mfa_required, totp_enrol
+
+        _plain_force_login(self, user, backend)
+        if mfa_required(user):
+            totp_enrol(user, TOTP_SECRET)
+            _mark_mfa(self, user)
+
+    monkeypatch.setattr(Client, "force_login", force_login)
+
+
+@pytest.fixture
+def login() -> Callable[..., Client]:
+    """`login(client, user)`: logged in as after password + TOTP; `mfa=False`: password only."""
+
+    def do_login(client: Client, user: Any, *, mfa: bool = True) -> Client:
+        from audit.mfa import totp_enrol
+
+        _plain_force_login(client, user)
+        if mfa:
+            totp_enrol(user, TOTP_SECRET)
+            _mark_mfa(client, user)
+        return client
+
+    return do_login

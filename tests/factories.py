@@ -25,6 +25,8 @@ from onboarding.states import Module, RiskLevel, State
 from onboarding.validators import resident_id_check_char, uscc_check_char
 
 PASSWORD = "Test-pass-2026"
+# Every staff user built here is enrolled in TOTP with this secret (tests/conftest.py `login`).
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 _seq = itertools.count(1)
 
 
@@ -49,6 +51,10 @@ def user(username: str, *roles: str, branch: Branch | None = None, enterprise: E
     )
     for role in roles:
         u.groups.add(Group.objects.get(name=role))
+    if branch is not None:
+        from audit.mfa import totp_enrol
+
+        totp_enrol(u, TOTP_SECRET)
     return u
 
 

@@ -9,11 +9,11 @@ from branches.roles import Role
 from counter.demo import confirm_identity
 from counter.models import CounterEntry, Operator
 from onboarding.states import State
-from tests.factories import PASSWORD, resident_id, user
+from tests.factories import resident_id, user
 
 
 def _login(client, u):
-    assert client.login(username=u.username, password=PASSWORD)
+    client.force_login(u)  # a complete login, second factor included (tests/conftest.py)
     return client
 
 

@@ -16,8 +16,9 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from onboarding.states import State
 from tests.portal_helpers import invite, member
 
-# Not product pages: Django's own admin (its own login), auth and language switch.
-SKIPPED_PREFIXES = ("admin/", "i18n/", "login/", "logout/")
+# Not product pages: Django's own admin, the login and second-factor pages of django-allauth
+# (accounts/; they show no case data and have their own tests) and the language switch.
+SKIPPED_PREFIXES = ("admin/", "i18n/", "login/", "logout/", "accounts/")
 # The invitation link is public by design: the secret token is the credential.
 PUBLIC_ROUTES = {"portal/invite/<str:token>/"}
 # Any logged-in user: sends customers to the portal and staff to their workspace.
@@ -193,12 +194,17 @@ def test_the_customer_sees_its_own_case(setup, client):
 
 def test_a_customer_login_lands_in_the_portal_and_staff_in_the_workspace(world, client):
     from tests.factories import PASSWORD
+    from tests.test_security_mfa import password_and_totp_login
 
-    response = client.post("/login/", {"username": "customer_x", "password": PASSWORD}, follow=True)
+    response = client.post("/login/", {"login": "customer_x", "password": PASSWORD}, follow=True)
     assert response.redirect_chain[-1][0] == "/portal/"
     client.logout()
-    response = client.post("/login/", {"username": "am_a", "password": PASSWORD}, follow=True)
-    assert response.redirect_chain[-1][0] == "/"
+    from audit.mfa import totp_enrol
+    from tests.factories import TOTP_SECRET
+
+    totp_enrol(world.am_a, TOTP_SECRET)
+    response = password_and_totp_login(client, "am_a")
+    assert client.get(response.url, follow=True).redirect_chain[-1][0] == "/"
 
 
 def test_the_admin_site_shows_customers_nothing(world, client):

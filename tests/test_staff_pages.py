@@ -30,7 +30,12 @@ def _url(name, case):
     return reverse(name, kwargs=kwargs)
 
 
-@pytest.mark.parametrize("name", CASE_URL_NAMES)
+# The break-glass form asks anyone on the staff for a reason before opening a case outside
+# their subtree (read-only, logged; tests/test_audit.py): it is the one case URL meant for them.
+BREAK_GLASS_FORM = {"audit_break_glass_open"}
+
+
+@pytest.mark.parametrize("name", [n for n in CASE_URL_NAMES if n not in BREAK_GLASS_FORM])
 def test_other_branch_gets_404_on_every_case_url(client, world, name):
     case = world.case(State.BRANCH_INTAKE)
     client.force_login(world.am_b)

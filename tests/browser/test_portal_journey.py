@@ -16,7 +16,8 @@ from django.core import mail
 
 from onboarding.models import OnboardingCase
 from onboarding.states import State
-from tests.factories import PASSWORD, World, enterprise
+from tests.browser.helpers import staff_login
+from tests.factories import World, enterprise
 
 # `browser` is pytest-playwright's, launched from Debian's Chromium by tests/browser/conftest.py.
 CUSTOMER_PASSWORD = "Bing-cfo-2026-secure"
@@ -33,14 +34,6 @@ def shots(tmp_path):
     return shot
 
 
-def login(page, base: str, username: str, password: str) -> None:
-    # The current /login/ page. TODO(MFA, issue 4): staff logins gain a TOTP step after that merge.
-    page.goto(f"{base}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button.primary")
-
-
 @pytest.mark.browser
 def test_customer_requests_a_link_and_the_account_manager_finds_it(live_server, transactional_db, browser, shots):
     world = World()
@@ -50,7 +43,7 @@ def test_customer_requests_a_link_and_the_account_manager_finds_it(live_server, 
     # 1. The account manager invites the company's finance contact.
     staff = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     am = staff.new_page()
-    login(am, base, "am_a", PASSWORD)
+    staff_login(am, base, "am_a")
     am.goto(f"{base}/portal/staff/enterprises/{company.public_id}/")
     am.fill("input[name=email]", "cfo@bingchen.example")
     am.fill("input[name=display_name]", "赵财务")

@@ -7,16 +7,9 @@ import pytest
 
 from onboarding.models import OnboardingCase
 from onboarding.states import State
-from tests.factories import PASSWORD
+from tests.browser.helpers import staff_login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def login(page, live_server, username):
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button.primary")
 
 
 def test_account_manager_creates_a_case_and_submits_it_for_approval(page, live_server, shot):
@@ -24,7 +17,7 @@ def test_account_manager_creates_a_case_and_submits_it_for_approval(page, live_s
 
     world = World()
     page.set_viewport_size({"width": 1280, "height": 900})
-    login(page, live_server, world.am_a.username)
+    staff_login(page, live_server.url, world.am_a.username)
     page.wait_for_selector("text=我的待办")
     shot("staff-home")
 

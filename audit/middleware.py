@@ -1,0 +1,136 @@
+"""Request-level security: headers and CSP, session limits, the staff second factor,
+and the log of every case read by an auditor."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import SESSION_KEY, logout
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from .mfa import has_totp, mfa_marked, mfa_required
+from .receivers import LOGIN_AT_SESSION_KEY
+
+Handler = Callable[[HttpRequest], HttpResponse]
+
+# No inline script or style, nothing from another origin. The TOTP QR code is inline SVG
+# markup (templates/mfa/totp/activate_form.html), so not even data: images are needed.
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self'",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+        return response
+
+
+def _login_redirect(request: HttpRequest) -> HttpResponseRedirect:
+    return HttpResponseRedirect(f"{reverse('login')}?{urlencode({'next': request.get_full_path()})}")
+
+
+class SessionLimitMiddleware:
+    """12 hours after login a session ends, however active; a disabled user's session ends.
+
+    The 30-minute idle limit is the session cookie age (renewed on every request).
+    """
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        session = request.session
+        if not request.user.is_authenticated:
+            if session.get(SESSION_KEY):
+                # The session names a user the auth backend refused (is_active is false, or
+                # the account is gone): end it instead of keeping it around.
+                session.flush()
+            return self.get_response(request)
+        now = time.time()
+        login_at = session.get(LOGIN_AT_SESSION_KEY)
+        if login_at is None:
+            session[LOGIN_AT_SESSION_KEY] = now
+        elif now - float(login_at) > settings.SESSION_ABSOLUTE_SECONDS:
+            logout(request)
+            messages.warning(request, _("登录已超过 12 小时,请重新登录。"))
+            return _login_redirect(request)
+        return self.get_response(request)
+
+
+def _mfa_exempt(path: str) -> bool:
+    # The login, enrolment and logout pages, and what they need to render.
+    return path.startswith(("/accounts/", "/login/", "/logout/", "/i18n/", "/" + settings.STATIC_URL.lstrip("/")))
+
+
+class MFARequiredMiddleware:
+    """Staff reach no page but enrolment until their session has shown a second factor."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if not mfa_required(user) or mfa_marked(request.session, user) or _mfa_exempt(request.path):
+            return self.get_response(request)
+        if has_totp(user):
+            # Logged in without giving the code (an old session, a side door): start again.
+            logout(request)
+            return _login_redirect(request)
+        messages.info(request, _("银行员工账号须先启用两步验证:用验证器应用扫描二维码并输入验证码。"))
+        return HttpResponseRedirect(f"{reverse('mfa_activate_totp')}?{urlencode({'next': request.get_full_path()})}")
+
+
+class AuditorReadLogMiddleware:
+    """Every case page an auditor is shown becomes an access event ("auditors read
+    everything, every read logged"), whichever app serves the page."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        if (
+            request.method == "GET"
+            and response.status_code == 200
+            and match is not None
+            and "public_id" in match.kwargs
+            and not (match.url_name or "").startswith("audit_")
+        ):
+            from .selectors import is_auditor
+
+            if is_auditor(request.user):
+                from onboarding.models import OnboardingCase
+
+                from .models import AccessEvent
+                from .services import access_record
+
+                case = OnboardingCase.objects.filter(public_id=match.kwargs["public_id"]).first()
+                if case is not None:
+                    access_record(kind=AccessEvent.Kind.CASE_READ, actor=request.user, case=case, request=request)
+        return response

@@ -1,0 +1,136 @@
+"""Reads of the audit app.
+
+`audit_events` merges the case history (onboarding.CaseEvent) and the access events of
+this app into one queryset of dicts, newest first, so the audit page and the CSV export
+page and stream the same rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import CharField, F, Q, QuerySet, Value
+from django.http import Http404
+from django.utils import timezone
+
+from branches.models import Branch
+from branches.roles import Role, has_role
+from onboarding.models import CaseEvent, OnboardingCase
+
+from .models import AccessEvent, BreakGlassGrant
+from .services import may_break_glass
+
+
+def is_auditor(user: Any) -> bool:
+    return bool(
+        getattr(user, "is_authenticated", False) and user.branch_id is not None and has_role(user, Role.AUDITOR)
+    )
+
+
+def case_for_break_glass(*, user: Any, public_id: Any) -> OnboardingCase:
+    """Any case, for a staff member about to state a reason; 404 for everyone else."""
+    if not may_break_glass(user):
+        raise Http404("no such case")
+    try:
+        return OnboardingCase.objects.select_related("enterprise", "branch").get(public_id=public_id)
+    except (OnboardingCase.DoesNotExist, ValueError):
+        raise Http404("no such case") from None
+
+
+def active_grant(*, user: Any, case: OnboardingCase) -> BreakGlassGrant | None:
+    return (
+        BreakGlassGrant.objects.filter(user_id=user.pk, case=case, expires_at__gt=timezone.now())
+        .order_by("-expires_at")
+        .first()
+    )
+
+
+def case_get_with_grant(*, user: Any, public_id: Any) -> tuple[OnboardingCase, BreakGlassGrant]:
+    """The case behind a live break-glass grant of this user; 404 without one."""
+    case = case_for_break_glass(user=user, public_id=public_id)
+    grant = active_grant(user=user, case=case)
+    if grant is None:
+        raise Http404("no grant")
+    return case, grant
+
+
+# Every column is an annotation with the same name, in the same order, on both sides of the
+# UNION: SQL matches the two sides by position.
+def _columns(qs: QuerySet, source: str, **cols: Any) -> QuerySet:
+    blank = Value("", output_field=CharField())
+    spec = {
+        "src": Value(source, output_field=CharField()),
+        "ev_id": F("pk"),
+        "at": F("created_at"),
+        "ev_kind": F("kind"),
+        "ev_name": cols.get("ev_name", blank),
+        "who": F("actor__username"),
+        "who_name": F("actor__display_name"),
+        "typed_username": cols.get("typed_username", blank),
+        "case_ref": F("case__reference"),
+        "case_uuid": F("case__public_id"),
+        "company": F("case__enterprise__name"),
+        "branch_name": F("case__branch__name"),
+        "from_st": cols.get("from_st", blank),
+        "to_st": cols.get("to_st", blank),
+        "why": F("reason"),
+        "address": cols.get("address", blank),
+    }
+    return qs.order_by().annotate(**spec).values(*spec)
+
+
+def audit_events(
+    *,
+    case: str = "",
+    person: str = "",
+    branch: Branch | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> QuerySet:
+    case_q = Q()
+    access_q = Q()
+    if case:
+        case = case.strip()
+        by_case = Q(case__reference__iexact=case) | Q(case__enterprise__name__icontains=case)
+        case_q &= by_case
+        access_q &= by_case
+    if person:
+        person = person.strip()
+        by_person = Q(actor__username__iexact=person) | Q(actor__display_name=person)
+        case_q &= by_person
+        access_q &= by_person | Q(username__iexact=person)
+    if branch is not None:
+        case_q &= Q(case__branch__path__startswith=branch.path)
+        access_q &= Q(case__branch__path__startswith=branch.path) | Q(
+            case__isnull=True, actor__branch__path__startswith=branch.path
+        )
+    tz = timezone.get_current_timezone()
+    if date_from:
+        start = dt.datetime.combine(date_from, dt.time.min, tzinfo=tz)
+        case_q &= Q(created_at__gte=start)
+        access_q &= Q(created_at__gte=start)
+    if date_to:
+        end = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+        case_q &= Q(created_at__lt=end)
+        access_q &= Q(created_at__lt=end)
+    case_events = _columns(
+        CaseEvent.objects.filter(case_q),
+        "case",
+        ev_name=F("name"),
+        from_st=F("from_state"),
+        to_st=F("to_state"),
+    )
+    access_events = _columns(
+        AccessEvent.objects.filter(access_q),
+        "access",
+        typed_username=F("username"),
+        address=F("ip"),
+    )
+    return case_events.union(access_events, all=True).order_by("-at", "-ev_id")
+
+
+KIND_LABELS: dict[str, str] = {
+    **{k: str(v) for k, v in CaseEvent.Kind.choices},
+    **{k: str(v) for k, v in AccessEvent.Kind.choices},
+}

@@ -1,0 +1,242 @@
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from typing import Any
+
+from allauth.mfa.totp.views import ActivateTOTPView
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from branches.models import Branch
+from onboarding import selectors as case_selectors
+from onboarding.models import OnboardingCase
+from onboarding.services import CaseError
+from onboarding.states import State
+
+from . import selectors, services
+from .forms import AuditFilterForm, BreakGlassForm, CaseLookupForm
+from .mfa import mfa_mark
+from .models import AccessEvent
+
+
+def _auditor(request: HttpRequest) -> None:
+    if not selectors.is_auditor(request.user):
+        raise PermissionDenied
+
+
+def _filtered(request: HttpRequest) -> tuple[AuditFilterForm, Any]:
+    form = AuditFilterForm(request.GET or None)
+    branches = list(Branch.objects.order_by("path"))
+    form.fields["branch"].choices = [("", _("全部"))] + [(b.pk, b.name) for b in branches]  # type: ignore[attr-defined]
+    filters: dict[str, Any] = {}
+    if form.is_valid():
+        data = form.cleaned_data
+        filters = {
+            "case": data["case"],
+            "person": data["person"],
+            "branch": next((b for b in branches if b.pk == data["branch"]), None),
+            "date_from": data["date_from"],
+            "date_to": data["date_to"],
+        }
+    elif form.is_bound:
+        return form, None
+    return form, selectors.audit_events(**filters)
+
+
+def _state_label(code: str) -> str:
+    return str(State(code).label) if code in State.values else code
+
+
+def _row(ev: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **ev,
+        "at": timezone.localtime(ev["at"]),
+        "kind_label": selectors.KIND_LABELS.get(ev["ev_kind"], ev["ev_kind"]),
+        "person": ev["who_name"] or ev["who"] or ev["typed_username"],
+        "from_label": _state_label(ev["from_st"]),
+        "to_label": _state_label(ev["to_st"]),
+    }
+
+
+@login_required
+def audit_log(request: HttpRequest) -> HttpResponse:
+    _auditor(request)
+    form, events = _filtered(request)
+    page = Paginator(events if events is not None else [], settings.AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "audit/log.html",
+        {"form": form, "page": page, "rows": [_row(ev) for ev in page], "query": query.urlencode()},
+    )
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+CSV_HEADER = [
+    "时间 Time",
+    "来源 Source",
+    "类型 Kind",
+    "事件 Event",
+    "案件编号 Case",
+    "企业 Company",
+    "机构 Branch",
+    "用户名 Username",
+    "姓名 Name",
+    "原状态 From",
+    "新状态 To",
+    "事由 Reason",
+    "地址 Address",
+]
+
+
+def _csv_lines(events: Any) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield "\ufeff"  # UTF-8 byte order mark: Excel then reads the Chinese correctly
+    yield writer.writerow(CSV_HEADER)
+    for ev in events.iterator(chunk_size=500):
+        r = _row(ev)
+        yield writer.writerow(
+            [
+                r["at"].strftime("%Y-%m-%d %H:%M:%S"),
+                r["src"],
+                r["kind_label"],
+                r["ev_name"],
+                r["case_ref"] or "",
+                r["company"] or "",
+                r["branch_name"] or "",
+                r["who"] or r["typed_username"],
+                r["who_name"] or "",
+                r["from_label"],
+                r["to_label"],
+                r["why"],
+                r["address"],
+            ]
+        )
+
+
+@login_required
+def audit_export(request: HttpRequest) -> HttpResponseBase:
+    _auditor(request)
+    _form, events = _filtered(request)
+    if events is None:
+        messages.error(request, _("筛选条件有误,未导出。"))
+        return redirect("audit_log")
+    services.access_record(
+        kind=AccessEvent.Kind.EXPORT, actor=request.user, request=request, data={"filters": request.GET.dict()}
+    )
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response = StreamingHttpResponse(
+        (line.encode("utf-8") for line in _csv_lines(events)), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'
+    return response
+
+
+@login_required
+def break_glass_lookup(request: HttpRequest) -> HttpResponse:
+    """Find a case by its reference to ask for access to it."""
+    if not services.may_break_glass(request.user):
+        raise Http404
+    form = CaseLookupForm(request.GET or None)
+    if form.is_valid():
+        case = OnboardingCase.objects.filter(reference__iexact=form.cleaned_data["reference"].strip()).first()
+        if case is None:
+            form.add_error("reference", _("没有这个编号的案件。"))
+        else:
+            return redirect("audit_break_glass_open", public_id=case.public_id)
+    return render(request, "audit/break_glass_lookup.html", {"form": form})
+
+
+@login_required
+def break_glass_open_view(request: HttpRequest, public_id: Any) -> HttpResponse:
+    """State a reason to read a case outside one's own branch subtree."""
+    case = selectors.case_for_break_glass(user=request.user, public_id=public_id)
+    if OnboardingCase.objects.filter(case_selectors.case_visible_q(request.user), pk=case.pk).exists():
+        return redirect("case_detail", public_id=case.public_id)
+    if selectors.active_grant(user=request.user, case=case):
+        return redirect("audit_break_glass_case", public_id=case.public_id)
+    form = BreakGlassForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.break_glass_open(
+                user=request.user,
+                case=case,
+                ground=form.cleaned_data["ground"],
+                reason=form.cleaned_data["reason"],
+                request=request,
+            )
+        except CaseError as exc:
+            messages.error(request, exc.message)
+            for problem in exc.problems:
+                messages.warning(request, problem)
+        else:
+            return redirect("audit_break_glass_case", public_id=case.public_id)
+    return render(
+        request,
+        "audit/break_glass_open.html",
+        {"case": case, "form": form, "minutes": settings.BREAK_GLASS_MINUTES},
+    )
+
+
+@login_required
+def break_glass_case(request: HttpRequest, public_id: Any) -> HttpResponse:
+    """The read-only page of a case opened by break-glass; every view is recorded."""
+    case, grant = selectors.case_get_with_grant(user=request.user, public_id=public_id)
+    services.access_record(
+        kind=AccessEvent.Kind.BREAK_GLASS_READ,
+        actor=request.user,
+        case=case,
+        reason=grant.reason,
+        request=request,
+        data={"grant": grant.pk},
+    )
+    return render(
+        request,
+        "audit/case_readonly.html",
+        {
+            "case": case,
+            "enterprise": case.enterprise,
+            "grant": grant,
+            "events": case_selectors.case_timeline(case=case),
+        },
+    )
+
+
+class TOTPEnrolView(ActivateTOTPView):
+    """allauth's TOTP activation; the code just confirmed is this session's second factor.
+
+    (allauth's own `authenticator_added` signal is sent on commit, too late for tests that
+    run inside a transaction; this does it in the request.)
+    """
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        mfa_mark(self.request.session, self.request.user)
+        return response
+
+
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """The admin's own login form is replaced by the allauth login (password + TOTP).
+
+    Someone logged in without admin rights is refused here, not sent round to the login
+    page, which would send them straight back to the admin.
+    """
+    if request.user.is_authenticated:
+        raise PermissionDenied
+    query = request.META.get("QUERY_STRING", "")
+    return redirect(f"{reverse('login')}?{query}" if query else reverse("login"))
