@@ -172,7 +172,10 @@ def test_postgresql_refuses_update_and_delete_of_event_rows(world):
     case = world.case()
     services.access_record(kind=AccessEvent.Kind.LOGIN, actor=world.am_a)
     BreakGlassGrant.objects.create(user=world.am_b, case=case, ground="audit", reason=REASON, expires_at=timezone.now())
-    for table in ["onboarding_caseevent", "audit_accessevent", "audit_breakglassgrant"]:
+    from portal.services import message_post
+
+    message_post(case=case, user=world.customer_x, body="请问测试包何时下发?")
+    for table in ["onboarding_caseevent", "audit_accessevent", "audit_breakglassgrant", "portal_casemessage"]:
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT count(*) FROM {table}")
             (before,) = cursor.fetchone()
