@@ -7,3 +7,12 @@ class DocumentsConfig(AppConfig):
     name = "documents"
     verbose_name = "文件"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from onboarding import rules
+
+        from . import checklist
+
+        # A stage cannot be left while one of its required documents is not accepted.
+        rules.extend_guard("intake_complete", checklist.intake_documents_accepted)
+        rules.extend_guard("tests_passed", checklist.test_report_accepted)

@@ -29,3 +29,15 @@ def world(db: None) -> World:
 def _fast_password_hashing(settings) -> None:
     # Dozens of users per test: the production hasher would dominate the run time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _document_storage(settings, tmp_path) -> None:
+    # Uploaded and generated documents go to a per-test directory, never to var/.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "documents": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "documents"},
+        },
+    }
