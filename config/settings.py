@@ -232,6 +232,8 @@ elif DOCUMENT_STORAGE == "s3":
 else:
     raise ImproperlyConfigured(f"DOCUMENT_STORAGE must be filesystem or s3, not {DOCUMENT_STORAGE!r}")
 DOCUMENT_MAX_BYTES = envint("DOCUMENT_MAX_BYTES", str(20 * 1024 * 1024))
+# WeasyPrint reports every rendering step at INFO.
+LOGGING["loggers"]["weasyprint"] = {"level": "WARNING"}  # type: ignore[index]
 # Printed on the generated forms.
 BANK_NAME = os.environ.get("BANK_NAME", "示例银行股份有限公司")
 

@@ -31,14 +31,6 @@ class Status:
     REJECTED = "rejected"
 
 
-STATUS_LABELS = {
-    Status.MISSING: "未上传",
-    Status.UPLOADED: "已上传,待审核",
-    Status.ACCEPTED: "审核通过",
-    Status.REJECTED: "已退回",
-}
-
-
 @dataclass
 class Requirement:
     kind: str
@@ -48,6 +40,10 @@ class Requirement:
     @property
     def label(self) -> str:
         return str(DocumentKind(self.kind).label)
+
+    @property
+    def stage_label(self) -> str:
+        return str(State(self.stage).label)
 
 
 @dataclass
@@ -80,10 +76,6 @@ class ChecklistItem:
         if latest.decision == Decision.REJECTED:
             return Status.REJECTED
         return Status.UPLOADED
-
-    @property
-    def status_label(self) -> str:
-        return STATUS_LABELS[self.status]
 
     @property
     def can_generate(self) -> bool:

@@ -139,6 +139,7 @@ def form_context(case: Any, kind: str) -> dict[str, Any]:
             }
             for m in Module
         ],
+        "chosen_modules": "、".join(str(Module(m).label) for m in case.modules if m in Module.values),
         "branch": case.branch,
         "account_manager": case.account_manager,
         "test_package": getattr(case, "test_package", None),
