@@ -164,6 +164,12 @@ def _check_image(data: bytes, content_type: str) -> None:
         "mp": MAX_IMAGE_PIXELS // 1_000_000,
     }
     damaged = _("图片文件已损坏,无法读取 / The image is damaged and cannot be read")
+    # WeasyPrint sets Pillow's process-wide LOAD_TRUNCATED_IMAGES, which makes decoding pad
+    # a cut-off file silently; so the end of the file is checked here, independent of it.
+    if content_type == PNG and not data.rstrip(b"\0").endswith(b"IEND\xaeB`\x82"):
+        raise UploadRefused(damaged)
+    if content_type == JPEG and b"\xff\xd9" not in data[-4096:]:
+        raise UploadRefused(damaged)
     try:
         with warnings.catch_warnings():
             # Pillow warns, then raises, on decompression bombs: treat both as a refusal.

@@ -158,8 +158,9 @@ def case_in_state(
 ) -> OnboardingCase:
     """A case walked to `state` (or to the stage before a side state) through the services.
 
-    With `documents` (the default) the required documents of every stage it reaches are
-    uploaded (by the customer where there is one) and accepted by a different person.
+    The required documents of every stage it passes are uploaded (by the customer where there
+    is one) and accepted by a different person; so are those of the stage it ends in, unless
+    `documents=False`.
     """
     am = w.am_a if company.branch == w.branch_a else w.am_b
     sup = w.supervisor if company.branch.path.startswith(w.tier1.path) else w.supervisor_other
@@ -179,7 +180,7 @@ def case_in_state(
     steps = ORDER.index(target)
     if steps >= 1:
         move(am, "submit")
-        if documents:
+        if documents or steps >= 2:
             provide_documents(case, State.BRANCH_INTAKE, uploader=customer or sup, reviewer=am)
     if steps >= 2:
         fill_assessment(case, am)
@@ -198,7 +199,7 @@ def case_in_state(
             doc_version="v1",
         )
         move(w.tech, "issue_test_package")
-        if documents:
+        if documents or steps >= 5:
             provide_documents(case, State.JOINT_TESTING, uploader=customer or am, reviewer=w.tech)
     if steps >= 5 or state == State.SUSPENDED:
         for m in case.modules:
