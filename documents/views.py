@@ -75,8 +75,8 @@ def upload_view(request: HttpRequest, case_id: Any, kind: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def review_view(request: HttpRequest, public_id: Any) -> HttpResponse:
-    version = selectors.version_get_for_user(user=request.user, public_id=public_id)
+def review_view(request: HttpRequest, version_id: Any) -> HttpResponse:
+    version = selectors.version_get_for_user(user=request.user, public_id=version_id)
     case = version.document.case
     form = ReviewForm(request.POST)
     if not form.is_valid():
@@ -121,8 +121,8 @@ def generate_view(request: HttpRequest, case_id: Any, kind: str) -> HttpResponse
 
 @login_required
 @require_GET
-def document_detail(request: HttpRequest, public_id: Any) -> HttpResponse:
-    document = selectors.document_get_for_user(user=request.user, public_id=public_id)
+def document_detail(request: HttpRequest, document_id: Any) -> HttpResponse:
+    document = selectors.document_get_for_user(user=request.user, public_id=document_id)
     return render(
         request,
         "documents/document_detail.html",
@@ -159,11 +159,11 @@ def _send(request: HttpRequest, public_id: Any, *, inline: bool) -> FileResponse
 
 @login_required
 @require_GET
-def download_view(request: HttpRequest, public_id: Any) -> FileResponse:
-    return _send(request, public_id, inline=False)
+def download_view(request: HttpRequest, version_id: Any) -> FileResponse:
+    return _send(request, version_id, inline=False)
 
 
 @login_required
 @require_GET
-def inline_view(request: HttpRequest, public_id: Any) -> FileResponse:
-    return _send(request, public_id, inline=True)
+def inline_view(request: HttpRequest, version_id: Any) -> FileResponse:
+    return _send(request, version_id, inline=True)

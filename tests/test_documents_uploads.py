@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -113,7 +114,10 @@ def test_accepted_types_are_stored_under_a_generated_name(world, intake_case, da
     version = upload(intake_case, world.customer_x, data, name)
     assert version.content_type == content_type
     assert version.original_name == name
-    assert name not in version.storage_name and str(intake_case.public_id) in version.storage_name
+    assert re.fullmatch(
+        rf"cases/{intake_case.public_id}/{version.document.public_id}/[0-9a-f]{{32}}\.(pdf|png|jpg)",
+        version.storage_name,
+    )
     assert version.size == len(data)
     assert version.sha256 == hashlib.sha256(data).hexdigest()
     assert storages["documents"].open(version.storage_name).read() == data
