@@ -196,6 +196,51 @@ CASE_PAGE_SIZE = 25
 
 # --- documents (issue 3) -----------------------------------------------------------------
 
+# Uploaded documents and generated forms live behind Django's storage API under the alias
+# "documents". DOCUMENT_STORAGE=filesystem (default) keeps them in DOCUMENT_ROOT;
+# DOCUMENT_STORAGE=s3 uses django-storages' S3 backend against any S3-compatible object store
+# (needs `pip install boto3` and AWS_STORAGE_BUCKET_NAME, plus AWS_S3_ENDPOINT_URL,
+# AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or an instance role). The backend class is only
+# imported when first used, so boto3 is needed only where S3 is chosen.
+DOCUMENT_STORAGE = os.environ.get("DOCUMENT_STORAGE", "filesystem").strip().lower()
+DOCUMENT_ROOT = Path(os.environ.get("DOCUMENT_ROOT", BASE_DIR / "var" / "documents"))
+STORAGES: dict[str, dict[str, object]] = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+if DOCUMENT_STORAGE == "filesystem":
+    STORAGES["documents"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": DOCUMENT_ROOT, "base_url": None, "file_permissions_mode": 0o640},
+    }
+elif DOCUMENT_STORAGE == "s3":
+    import importlib.util
+
+    if importlib.util.find_spec("boto3") is None:
+        raise ImproperlyConfigured("DOCUMENT_STORAGE=s3 needs boto3: pip install boto3")
+    _bucket = os.environ.get("AWS_STORAGE_BUCKET_NAME", "")
+    if not _bucket:
+        raise ImproperlyConfigured("DOCUMENT_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME")
+    STORAGES["documents"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": _bucket,
+            "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("AWS_S3_REGION_NAME") or None,
+            "location": os.environ.get("DOCUMENT_S3_PREFIX", "documents"),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+else:
+    raise ImproperlyConfigured(f"DOCUMENT_STORAGE must be filesystem or s3, not {DOCUMENT_STORAGE!r}")
+DOCUMENT_MAX_BYTES = envint("DOCUMENT_MAX_BYTES", str(20 * 1024 * 1024))
+# WeasyPrint reports every rendering step at INFO.
+LOGGING["loggers"]["weasyprint"] = {"level": "WARNING"}  # type: ignore[index]
+# Printed on the generated forms.
+BANK_NAME = os.environ.get("BANK_NAME", "示例银行股份有限公司")
+
 
 # --- dual control, security baseline (issue 4) --------------------------------------------
 # Security baseline: logins through django-allauth, TOTP required for bank staff.

@@ -1,0 +1,125 @@
+"""Documents of a case: one `Document` per checklist item (or generated form), many versions.
+
+Nothing here is ever deleted: a new upload or a re-rendered form adds a version and the old
+ones stay, with their hash, so what was printed, signed and accepted can be shown later.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class DocumentKind(models.TextChoices):
+    APPLICATION_FORM = "application_form", _("银企直联申请表")
+    SERVICE_AGREEMENT = "service_agreement", _("业务合作协议")
+    BUSINESS_LICENCE = "business_licence", _("营业执照复印件(加盖公章)")
+    LEGAL_REP_ID = "legal_rep_id", _("法定代表人身份证复印件")
+    HANDLER_ID = "handler_id", _("经办人身份证复印件")
+    AUTHORISATION_LETTER = "authorisation_letter", _("法人授权委托书")
+    TEST_REPORT = "test_report", _("测试报告")
+    EBANKING_REGISTRATION = "ebanking_registration", _("电子银行业务注册表")
+    PRODUCTION_VERIFICATION = "production_verification", _("生产验证确认单")
+
+
+class RetentionClass(models.TextChoices):
+    PERMANENT = "permanent", _("永久保存")
+    YEARS_15 = "15y", _("保存15年")
+
+
+def retention_for(kind: str) -> str:
+    """Agreements are kept permanently, other vouchers 15 years."""
+    return RetentionClass.PERMANENT if kind == DocumentKind.SERVICE_AGREEMENT else RetentionClass.YEARS_15
+
+
+class NoDeleteQuerySet(models.QuerySet[Any]):
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError("documents are never deleted")
+
+
+class Document(models.Model):
+    """One checklist item of one case (`generated=False`: the uploaded, signed copy), or the
+    forms the bank generated for it (`generated=True`)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    case = models.ForeignKey("onboarding.OnboardingCase", on_delete=models.PROTECT, related_name="documents")
+    kind = models.CharField(_("文件类型"), max_length=40, choices=DocumentKind.choices)
+    generated = models.BooleanField(_("系统生成"), default=False)
+    retention = models.CharField(_("保管期限"), max_length=20, choices=RetentionClass.choices)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = NoDeleteQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("文件")
+        verbose_name_plural = _("文件")
+        ordering = ["case", "kind", "generated"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "kind", "generated"], name="one_document_per_case_kind_origin")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id}:{self.kind}{':generated' if self.generated else ''}"
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise PermissionError("documents are never deleted")
+
+
+class Decision(models.TextChoices):
+    ACCEPTED = "accepted", _("审核通过")
+    REJECTED = "rejected", _("退回")
+
+
+class DocumentVersion(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    document = models.ForeignKey(Document, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField(_("版本"))
+    original_name = models.CharField(_("原文件名"), max_length=200)
+    storage_name = models.CharField(max_length=300, unique=True, editable=False)
+    size = models.PositiveBigIntegerField(_("大小(字节)"))
+    content_type = models.CharField(max_length=50)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    # For generated forms: a hash of the case data the form was rendered from, so rendering
+    # again from unchanged data returns this version instead of making a new one.
+    source_fingerprint = models.CharField(max_length=64, blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(default=timezone.now)
+    decision = models.CharField(_("审核结果"), max_length=10, choices=Decision.choices, blank=True)
+    decision_reason = models.TextField(_("退回原因"), blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = NoDeleteQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("文件版本")
+        verbose_name_plural = _("文件版本")
+        ordering = ["document", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "number"], name="unique_version_number_per_document"),
+            models.CheckConstraint(
+                condition=models.Q(decision="") | models.Q(reviewed_by__isnull=False, reviewed_at__isnull=False),
+                name="decision_has_reviewer",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(decision="rejected") | ~models.Q(decision_reason=""),
+                name="rejection_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document} v{self.number}"
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise PermissionError("document versions are never deleted")
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")

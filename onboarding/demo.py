@@ -266,6 +266,12 @@ def _walk(enterprise: Any, am: Any, staff: dict[str, Any], branch_code: str, tar
     if steps >= 1:
         with at(1):
             move(am, "submit")
+        with at(0.5):
+            # Cases past intake have every intake document accepted; those still in intake
+            # show a checklist in progress.
+            _documents(
+                case, State.BRANCH_INTAKE, customer, am, complete=steps >= 2 or target == "branch_intake+returned"
+            )
     if steps >= 2 or target == "branch_intake+returned":
         with at(1):
             services.case_update(
@@ -306,6 +312,9 @@ def _walk(enterprise: Any, am: Any, staff: dict[str, Any], branch_code: str, tar
                 issued_to=enterprise.contact_name,
             )
             move(tech, "issue_test_package")
+    if steps >= 4:
+        with at(1):
+            _documents(case, State.JOINT_TESTING, customer, tech, complete=steps >= 5, partial=goal != "suspended")
     if steps >= 5 or goal == "suspended":
         with at(2):
             record_all_tests_passed(case, customer, evidence=f"联调流水 {case.reference}")
@@ -373,6 +382,33 @@ def _counter_work(case: Any, maker: Any, checker: Any, seed_no: int, *, complete
     confirm_identity(case, maker, checker)
     issue_ukey(case, operators[0], maker, checker, serial=f"KB{seed_no:04d}01")
     services_counter.ukey_issuance_make(case=case, user=maker, operator=operators[1], serial=f"KB{seed_no:04d}02")
+
+
+def _documents(case: Any, stage: str, uploader: Any, reviewer: Any, *, complete: bool, partial: bool = True) -> None:
+    """The customer uploads the stage's documents; a different person reviews them."""
+    import io
+
+    from documents import checklist
+    from documents import services as documents
+    from documents.samples import sample_pdf, sample_png
+
+    items = [r for r in checklist.requirements(case) if r.stage == stage and r.required]
+    for n, req in enumerate(items):
+        if not complete and not partial:
+            break
+        if req.kind in ("business_licence", "legal_rep_id", "handler_id"):
+            data, name = sample_png(label=f"{case.reference} {req.kind}"), f"{req.label}.png"
+        else:
+            data, name = sample_pdf(f"{case.reference} {req.kind}"), f"{req.label}.pdf"
+        version = documents.document_upload(case=case, user=uploader, kind=req.kind, upload=io.BytesIO(data), name=name)
+        if complete or n % 3 == 2:
+            documents.document_review(version=version, user=reviewer, accept=True)
+        elif n % 3 == 1:
+            documents.document_review(
+                version=version, user=reviewer, accept=False, reason="复印件不清晰,请重新扫描上传"
+            )
+        if not complete and n >= 3:
+            break  # the rest is still missing
 
 
 def _accounts(enterprise: Any) -> list[dict[str, str]]:

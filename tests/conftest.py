@@ -94,3 +94,15 @@ def login() -> Callable[..., Client]:
         return client
 
     return do_login
+
+
+@pytest.fixture(autouse=True)
+def _document_storage(settings, tmp_path) -> None:
+    # Uploaded and generated documents go to a per-test directory, never to var/.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "documents": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "documents"},
+        },
+    }

@@ -7,6 +7,7 @@ history, approvals and records that got it there.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import itertools
 from decimal import Decimal
 from typing import Any
@@ -154,8 +155,29 @@ def fill_assessment(case: OnboardingCase, by: Any) -> None:
     )
 
 
-def case_in_state(w: World, state: str, *, company: Enterprise, endorsed: bool = False) -> OnboardingCase:
-    """A case walked to `state` (or to the stage before a side state) through the services."""
+def provide_documents(case: OnboardingCase, stage: str, *, uploader: Any, reviewer: Any) -> None:
+    """Upload every required document of `stage` (small generated files) and accept it."""
+    from documents import checklist
+    from documents import services as documents
+    from documents.samples import sample_pdf
+
+    for req in checklist.requirements(case):
+        if req.stage == stage and req.required:
+            version = documents.document_upload(
+                case=case, user=uploader, kind=req.kind, upload=io.BytesIO(sample_pdf(req.kind)), name=f"{req.kind}.pdf"
+            )
+            documents.document_review(version=version, user=reviewer, accept=True)
+
+
+def case_in_state(
+    w: World, state: str, *, company: Enterprise, endorsed: bool = False, documents: bool = True
+) -> OnboardingCase:
+    """A case walked to `state` (or to the stage before a side state) through the services.
+
+    The required documents of every stage it passes are uploaded (by the customer where there
+    is one) and accepted by a different person; so are those of the stage it ends in, unless
+    `documents=False`.
+    """
     am = w.am_a if company.branch == w.branch_a else w.am_b
     sup = w.supervisor if company.branch.path.startswith(w.tier1.path) else w.supervisor_other
     customer = get_user_model().objects.filter(enterprise=company).first()
@@ -174,6 +196,8 @@ def case_in_state(w: World, state: str, *, company: Enterprise, endorsed: bool =
     steps = ORDER.index(target)
     if steps >= 1:
         move(am, "submit")
+        if documents or steps >= 2:
+            provide_documents(case, State.BRANCH_INTAKE, uploader=customer or sup, reviewer=am)
     if steps >= 2:
         fill_assessment(case, am)
         move(am, "submit_for_approval")
@@ -191,6 +215,8 @@ def case_in_state(w: World, state: str, *, company: Enterprise, endorsed: bool =
             doc_version="v1",
         )
         move(w.tech, "issue_test_package")
+        if documents or steps >= 5:
+            provide_documents(case, State.JOINT_TESTING, uploader=customer or am, reviewer=w.tech)
     if steps >= 5 or state == State.SUSPENDED:
         record_all_tests_passed(case, customer or w.tech)
     if steps >= 5:

@@ -27,6 +27,9 @@ ANY_USER_ROUTES = {"portal/start/"}
 # customer-facing page elsewhere (e.g. a document download under /documents/) must be
 # listed here after the merge, or this matrix fails on it.
 CUSTOMER_PREFIXES = ("portal/",)
+# Pages both sides use on their own cases: documents (uploads, downloads, generated forms).
+# Customers of the case's company reach them (some answer 403, e.g. review), others get 404.
+SHARED_PREFIXES = ("documents/",)
 STAFF_PREFIXES_UNDER_PORTAL = ("portal/staff/",)
 
 PARAM = re.compile(r"<(?:(?P<conv>\w+):)?(?P<name>\w+)>")
@@ -55,6 +58,8 @@ def kind(route: str) -> str:
         return "staff"
     if route.startswith(CUSTOMER_PREFIXES):
         return "customer"
+    if route.startswith(SHARED_PREFIXES):
+        return "shared"
     return "staff"
 
 
@@ -77,6 +82,10 @@ def random_values() -> dict[str, str]:
         "name": "submit",
         "item_id": str(uuid.uuid4()),
         "action": "download",
+        "case_id": str(uuid.uuid4()),
+        "kind": "application_form",
+        "document_id": str(uuid.uuid4()),
+        "version_id": str(uuid.uuid4()),
     }
 
 
@@ -85,6 +94,8 @@ def setup(world):
     case = world.case(State.JOINT_TESTING)
     draft = world.case(State.DRAFT)
     _inv, token = invite(world)
+    document = case.documents.filter(versions__isnull=False).first()
+    assert document is not None
     values = {
         "public_id": str(case.public_id),
         "enterprise_id": str(world.company_x.public_id),
@@ -95,6 +106,10 @@ def setup(world):
         # the customer must be refused before the item is looked up.
         "item_id": str(uuid.uuid4()),
         "action": "download",
+        "case_id": str(case.public_id),
+        "kind": "application_form",
+        "document_id": str(document.public_id),
+        "version_id": str(document.versions.latest("pk").public_id),
     }
     member(world.customer_y, admin=True)
     secrets = [world.company_x.name, case.reference, draft.reference, str(case.public_id)]
@@ -111,7 +126,7 @@ def _request(client, url: str):
 def test_the_matrix_sees_the_portal_and_the_staff_pages():
     routes = all_routes()
     kinds = {kind(r) for r in routes}
-    assert {"customer", "staff", "public", "any"} <= kinds
+    assert {"customer", "staff", "shared", "public", "any"} <= kinds
     assert "portal/cases/<uuid:public_id>/" in routes and "cases/<uuid:public_id>/" in routes
 
 
@@ -142,11 +157,14 @@ def test_every_url_for_customers_and_anonymous(setup, client, who):
             ok = status == 302 and response["Location"] == "/portal/"
         elif k == "public":
             ok = status == 200
+        elif who == "customer_x" and k == "shared":
+            ok = status in (200, 302, 403, 405)
         elif who == "customer_x":
             ok = status in (200, 302, 405)
         else:  # customer of Y on X's pages
             ok = status == 404 if PARAM.search(route) else status in (200, 302)
-        body = response.content.decode(errors="replace") if status == 200 else ""
+        raw = b"".join(response.streaming_content) if response.streaming else response.content
+        body = raw.decode(errors="replace") if status == 200 else ""
         if who != "customer_x" and k != "public" and any(s in body for s in secrets):
             failures.append((route, status, "shows company X's data"))
         if not ok:
@@ -161,7 +179,7 @@ def test_guessed_ids_find_nothing(setup, client):
         if not PARAM.search(route) or kind(route) == "public":
             continue
         response = _request(client, fill(route, random_values()))
-        expected = (404,) if kind(route) == "customer" else (403, 404)
+        expected = (404,) if kind(route) in ("customer", "shared") else (403, 404)
         assert response.status_code in expected, route
 
 

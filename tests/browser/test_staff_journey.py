@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from documents.samples import sample_png
 from onboarding.models import OnboardingCase
 from onboarding.states import State
 from tests.browser.helpers import staff_login
+from tests.factories import provide_documents
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -50,6 +52,17 @@ def test_account_manager_creates_a_case_and_submits_it_for_approval(page, live_s
 
     page.click("button[value=submit]")
     page.wait_for_selector("text=已办理")
+    # Intake documents: one uploaded through the case page's checklist, the rest by the
+    # builders; a colleague accepts them (nobody reviews their own upload).
+    row = "tr[data-kind=business_licence]"
+    page.set_input_files(
+        f"{row} input[type=file]", files=[{"name": "营业执照.png", "mimeType": "image/png", "buffer": sample_png()}]
+    )
+    page.click(f"{row} form.upload button")
+    page.wait_for_selector(f"{row} .status-uploaded")
+    shot("staff-case-documents")
+    provide_documents(case, State.BRANCH_INTAKE, uploader=world.am_a2, reviewer=world.supervisor)
+    page.reload()
     page.click("button[value=submit_for_approval]")
     page.wait_for_selector(".state-head_office_approval")
     case.refresh_from_db()

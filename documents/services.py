@@ -1,0 +1,307 @@
+"""Writes for documents: upload, review, generated forms, and the download record."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import IO, Any
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from branches.roles import Role, has_role
+from onboarding import rules
+from onboarding.models import CaseEvent, OnboardingCase
+from onboarding.services import CaseError
+from onboarding.states import WORKING_STAGES, State
+
+from . import checklist
+from .models import Decision, Document, DocumentKind, DocumentVersion, retention_for
+from .validation import CheckedFile, UploadRefused, check_file, read_upload
+
+logger = logging.getLogger(__name__)
+
+# Bank staff who handle a case's paperwork; auditors only read.
+UPLOAD_ROLES = (
+    Role.ACCOUNT_MANAGER,
+    Role.BRANCH_SUPERVISOR,
+    Role.TECH_REVIEWER,
+    Role.COUNTER_MAKER,
+    Role.COUNTER_CHECKER,
+)
+# Who may accept or reject each item: the account manager's side checks the intake papers,
+# head-office tech accepts the test report, the counter checker the registration form.
+INTAKE_REVIEWERS = (Role.ACCOUNT_MANAGER, Role.BRANCH_SUPERVISOR)
+REVIEW_ROLES: dict[str, tuple[str, ...]] = {
+    DocumentKind.APPLICATION_FORM: INTAKE_REVIEWERS,
+    DocumentKind.SERVICE_AGREEMENT: INTAKE_REVIEWERS,
+    DocumentKind.BUSINESS_LICENCE: INTAKE_REVIEWERS,
+    DocumentKind.LEGAL_REP_ID: INTAKE_REVIEWERS,
+    DocumentKind.HANDLER_ID: INTAKE_REVIEWERS,
+    DocumentKind.AUTHORISATION_LETTER: INTAKE_REVIEWERS,
+    DocumentKind.TEST_REPORT: (Role.TECH_REVIEWER,),
+    DocumentKind.EBANKING_REGISTRATION: (Role.COUNTER_CHECKER, Role.ACCOUNT_MANAGER),
+    DocumentKind.PRODUCTION_VERIFICATION: (Role.ACCOUNT_MANAGER,),
+}
+CLOSED_STATES = (State.REJECTED, State.WITHDRAWN)
+
+
+def document_storage() -> Any:
+    return storages["documents"]
+
+
+def _is_case_customer(case: OnboardingCase, user: Any) -> bool:
+    return user.enterprise_id is not None and user.enterprise_id == case.enterprise_id
+
+
+def _requirement(case: OnboardingCase, kind: str) -> checklist.Requirement:
+    for req in checklist.requirements(case):
+        if req.kind == kind:
+            return req
+    raise CaseError(_("该案件不需要此文件 / This case does not need this document."))
+
+
+def _stage_index(state: str) -> int:
+    order = [State.DRAFT, *WORKING_STAGES, State.LIVE]
+    return order.index(state) if state in order else -1
+
+
+def _current_stage(case: OnboardingCase) -> str:
+    return case.state_before_suspend if case.state == State.SUSPENDED else case.state
+
+
+def _stage_still_open(case: OnboardingCase, req: checklist.Requirement) -> bool:
+    """Documents of a stage are collected and reviewed until the case has left that stage."""
+    return _stage_index(_current_stage(case)) <= _stage_index(req.stage)
+
+
+def upload_refusal(case: OnboardingCase, user: Any, kind: str) -> str | None:
+    if not rules.in_scope(case, user):
+        return _("该案件不在您的管辖范围内 / This case is outside your branch or company")
+    if not (_is_case_customer(case, user) or has_role(user, *UPLOAD_ROLES)):
+        return _("您没有上传文件的权限 / You may not upload documents")
+    if case.state in CLOSED_STATES:
+        return _("案件已结束,不能再上传文件 / The case is closed")
+    req = next((r for r in checklist.requirements(case) if r.kind == kind), None)
+    if req is None:
+        return _("该案件不需要此文件 / This case does not need this document.")
+    if not _stage_still_open(case, req):
+        return _("该文件所属阶段已完成,不能再上传 / That stage is complete; its documents are closed")
+    return None
+
+
+def _event(case: OnboardingCase, user: Any, name: str, version: DocumentVersion, **extra: Any) -> CaseEvent:
+    return CaseEvent.objects.create(
+        case=case,
+        kind=CaseEvent.Kind.DOCUMENT,
+        name=name,
+        actor=user,
+        data={
+            "document": version.document.kind,
+            "label": str(DocumentKind(version.document.kind).label),
+            "version": version.number,
+            "version_id": str(version.public_id),
+            "sha256": version.sha256,
+            **extra,
+        },
+    )
+
+
+def _store_version(
+    *,
+    case: OnboardingCase,
+    user: Any,
+    kind: str,
+    generated: bool,
+    checked: CheckedFile,
+    fingerprint: str = "",
+    number: int | None = None,
+) -> DocumentVersion:
+    """Write the file under a generated name, then the version row; undo the file if the row fails.
+
+    Must run inside a transaction that holds the Document row lock."""
+    document = Document.objects.select_for_update().get(case=case, kind=kind, generated=generated)
+    latest = document.versions.order_by("-number").first()
+    if number is None:
+        number = (latest.number if latest else 0) + 1
+    name = f"cases/{case.public_id}/{document.public_id}/{uuid.uuid4().hex}{checked.extension}"
+    storage = document_storage()
+    stored = storage.save(name, ContentFile(checked.data))
+    try:
+        with transaction.atomic():
+            return DocumentVersion.objects.create(
+                document=document,
+                number=number,
+                original_name=checked.original_name,
+                storage_name=stored,
+                size=checked.size,
+                content_type=checked.content_type,
+                sha256=checked.sha256,
+                source_fingerprint=fingerprint,
+                uploaded_by=user,
+                uploaded_at=timezone.now(),
+            )
+    except IntegrityError:
+        # The row was refused: the file must not outlive it.
+        storage.delete(stored)
+        raise
+
+
+def _ensure_document(case: OnboardingCase, kind: str, generated: bool) -> None:
+    Document.objects.get_or_create(
+        case=case, kind=kind, generated=generated, defaults={"retention": retention_for(kind)}
+    )
+
+
+def document_upload(
+    *, case: OnboardingCase, user: Any, kind: str, upload: IO[bytes], name: str, size: int | None = None
+) -> DocumentVersion:
+    """A new version of a checklist item, checked by content; nothing is kept when refused."""
+    refusal = upload_refusal(case, user, kind)
+    if refusal:
+        raise CaseError(refusal)
+    try:
+        checked = check_file(read_upload(upload, size=size), name)
+    except UploadRefused as exc:
+        raise CaseError(exc.message) from None
+    stored: list[str] = []
+    try:
+        with transaction.atomic():
+            _ensure_document(case, kind, False)
+            version = _store_version(case=case, user=user, kind=kind, generated=False, checked=checked)
+            stored.append(version.storage_name)
+            _event(case, user, "document_upload", version, original_name=version.original_name)
+    except BaseException:
+        # The transaction rolled back after the file was written: remove the file too.
+        for name_ in stored:
+            document_storage().delete(name_)
+        raise
+    return version
+
+
+def review_refusal(version: DocumentVersion, user: Any) -> str | None:
+    document = version.document
+    case = document.case
+    if document.generated:
+        return _("系统生成的表单无需审核 / Generated forms are not reviewed")
+    roles = REVIEW_ROLES.get(document.kind, ())
+    if user.enterprise_id is not None or not has_role(user, *roles):
+        names = "、".join(str(Role(r).label) for r in roles)
+        return _("此文件仅限%(roles)s审核 / Only %(roles)s may review this document") % {"roles": names}
+    if not rules.in_scope(case, user):
+        return _("该案件不在您的管辖范围内 / This case is outside your branch or company")
+    if version.uploaded_by_id == user.pk:
+        return _("不能审核自己上传的文件 / You cannot review your own upload")
+    if version.decision:
+        return _("该版本已审核 / This version has already been reviewed")
+    if case.state in CLOSED_STATES:
+        return _("案件已结束 / The case is closed")
+    req = next((r for r in checklist.requirements(case) if r.kind == document.kind), None)
+    if req is None or not _stage_still_open(case, req):
+        return _("该文件所属阶段已完成 / That stage is complete")
+    return None
+
+
+def document_review(*, version: DocumentVersion, user: Any, accept: bool, reason: str = "") -> DocumentVersion:
+    """Accept or reject the latest version of an uploaded item (reason required to reject)."""
+    reason = reason.strip()
+    if not accept and not reason:
+        raise CaseError(_("退回须填写原因 / A reason is required to reject"))
+    with transaction.atomic():
+        Document.objects.select_for_update().get(pk=version.document_id)
+        locked = DocumentVersion.objects.select_related("document__case__enterprise", "document__case__branch").get(
+            pk=version.pk
+        )
+        latest = DocumentVersion.objects.filter(document_id=locked.document_id).order_by("-number").first()
+        if latest is None or latest.pk != locked.pk:
+            raise CaseError(_("已有更新的版本,请审核最新版本 / A newer version exists; review that one"))
+        refusal = review_refusal(locked, user)
+        if refusal:
+            raise CaseError(refusal)
+        locked.decision = Decision.ACCEPTED if accept else Decision.REJECTED
+        locked.decision_reason = "" if accept else reason
+        locked.reviewed_by = user
+        locked.reviewed_at = timezone.now()
+        locked.save(update_fields=["decision", "decision_reason", "reviewed_by", "reviewed_at"])
+        _event(
+            locked.document.case,
+            user,
+            "document_accept" if accept else "document_reject",
+            locked,
+            reason=locked.decision_reason,
+        )
+    return locked
+
+
+def document_download_record(*, version: DocumentVersion, user: Any, inline: bool = False) -> CaseEvent:
+    return _event(version.document.case, user, "document_view" if inline else "document_download", version)
+
+
+# --- generated forms -------------------------------------------------------------------------
+
+GENERATE_ROLES = (*UPLOAD_ROLES,)
+
+
+def generate_refusal(case: OnboardingCase, user: Any, kind: str) -> str | None:
+    if not rules.in_scope(case, user):
+        return _("该案件不在您的管辖范围内 / This case is outside your branch or company")
+    if not (_is_case_customer(case, user) or has_role(user, *GENERATE_ROLES)):
+        return _("您没有生成表单的权限 / You may not generate forms")
+    if kind not in checklist.GENERATED_FORMS or kind not in {r.kind for r in checklist.requirements(case)}:
+        return _("该案件不需要此表单 / This case does not need this form")
+    if case.state in CLOSED_STATES:
+        return _("案件已结束 / The case is closed")
+    return None
+
+
+def form_generate(*, case: OnboardingCase, user: Any, kind: str) -> tuple[DocumentVersion, bool]:
+    """Render a filled form and keep it as a version of the case's generated document.
+
+    Returns (version, created). Rendering again from unchanged case data returns the version
+    already kept; changed data makes a new version, so what was printed can be shown later.
+    """
+    from . import forms_pdf
+
+    refusal = generate_refusal(case, user, kind)
+    if refusal:
+        raise CaseError(refusal)
+    context = forms_pdf.form_context(case, kind)
+    fingerprint = forms_pdf.fingerprint(kind, context)
+    stored: list[str] = []
+    try:
+        with transaction.atomic():
+            _ensure_document(case, kind, True)
+            document = Document.objects.select_for_update().get(case=case, kind=kind, generated=True)
+            latest = document.versions.order_by("-number").first()
+            if latest is not None and latest.source_fingerprint == fingerprint:
+                return latest, False
+            number = (latest.number if latest else 0) + 1
+            now = timezone.now()
+            pdf = forms_pdf.render_form(kind, context, number=number, generated_at=now)
+            label = str(DocumentKind(kind).label)
+            checked = CheckedFile(
+                data=pdf,
+                content_type="application/pdf",
+                extension=".pdf",
+                original_name=f"{label}-{case.reference}-v{number}.pdf",
+                sha256=forms_pdf.sha256(pdf),
+            )
+            version = _store_version(
+                case=case,
+                user=user,
+                kind=kind,
+                generated=True,
+                checked=checked,
+                fingerprint=fingerprint,
+                number=number,
+            )
+            stored.append(version.storage_name)
+            _event(case, user, "form_generate", version)
+    except BaseException:
+        for name_ in stored:
+            document_storage().delete(name_)
+        raise
+    return version, True

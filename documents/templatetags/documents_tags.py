@@ -1,0 +1,32 @@
+"""`{% documents_panel %}`: the checklist, uploads, reviews and forms of the case in context."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from documents import checklist, services
+
+register = template.Library()
+
+
+@register.inclusion_tag("documents/_panel.html", takes_context=True)
+def documents_panel(context: template.Context, next_url: str = "") -> dict[str, Any]:
+    case = context["case"]
+    user = context["request"].user
+    rows = []
+    for item in checklist.case_checklist(case):
+        latest = item.latest
+        if latest is not None and item.document is not None:
+            item.document.case = case
+            latest.document = item.document
+        rows.append(
+            {
+                "item": item,
+                "can_upload": services.upload_refusal(case, user, item.kind) is None,
+                "can_review": latest is not None and services.review_refusal(latest, user) is None,
+                "can_generate": item.can_generate and services.generate_refusal(case, user, item.kind) is None,
+            }
+        )
+    return {"case": case, "rows": rows, "next_url": next_url, "csrf_token": context.get("csrf_token")}

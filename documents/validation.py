@@ -1,0 +1,198 @@
+"""What an upload is, decided by its content: PDF, JPEG or PNG, or a refusal with a reason."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import unicodedata
+import warnings
+import zlib
+from dataclasses import dataclass
+from typing import IO
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+from PIL import Image, UnidentifiedImageError
+from pypdf import PdfReader
+from pypdf.errors import PyPdfError
+
+logger = logging.getLogger(__name__)
+
+# Magic bytes → (content type, extensions a file of that type may carry).
+PDF, JPEG, PNG = "application/pdf", "image/jpeg", "image/png"
+EXTENSIONS = {PDF: (".pdf",), JPEG: (".jpg", ".jpeg"), PNG: (".png",)}
+TYPE_LABEL = {PDF: "PDF", JPEG: "JPEG", PNG: "PNG"}
+# A scan of an A4 page at 600 dpi is about 5000 x 7000 pixels; far beyond that is a bomb
+# or a mistake.
+MAX_IMAGE_SIDE = 15_000
+MAX_IMAGE_PIXELS = 60_000_000
+# pypdf and Pillow raise a zoo of exception types on malformed input; each of them means
+# "this file is damaged" to the person uploading it.
+CORRUPT_ERRORS = (
+    PyPdfError,
+    UnidentifiedImageError,
+    OSError,
+    SyntaxError,
+    ValueError,
+    KeyError,
+    IndexError,
+    TypeError,
+    AttributeError,
+    AssertionError,
+    RecursionError,
+    zlib.error,
+)
+
+
+class UploadRefused(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    data: bytes
+    content_type: str
+    extension: str
+    original_name: str
+    sha256: str
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+def clean_original_name(name: str) -> str:
+    """The user's file name for display only: no path, no control characters, bounded."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in unicodedata.normalize("NFC", name) if unicodedata.category(ch)[0] != "C")
+    name = name.strip().strip(".") or "file"
+    stem, ext = os.path.splitext(name)
+    return stem[: 200 - len(ext[:10])] + ext[:10]
+
+
+def sniff(head: bytes) -> str | None:
+    if head.startswith(b"%PDF-"):
+        return PDF
+    if head.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    return None
+
+
+def read_upload(upload: IO[bytes], *, size: int | None = None) -> bytes:
+    """Read at most the limit plus one byte, so a huge upload is refused without reading it all."""
+    limit = settings.DOCUMENT_MAX_BYTES
+    if size is not None and size > limit:
+        raise UploadRefused(too_large_message())
+    upload.seek(0)
+    data = upload.read(limit + 1)
+    if len(data) > limit:
+        raise UploadRefused(too_large_message())
+    return data
+
+
+def too_large_message() -> str:
+    mb = settings.DOCUMENT_MAX_BYTES // (1024 * 1024)
+    return _("文件超过 %(mb)d MB 上限 / The file is larger than %(mb)d MB") % {"mb": mb}
+
+
+def check_file(data: bytes, name: str) -> CheckedFile:
+    """Decide from the content what the file is; refuse anything else with a clear reason."""
+    original = clean_original_name(name)
+    if not data:
+        raise UploadRefused(_("文件为空 / The file is empty"))
+    if len(data) > settings.DOCUMENT_MAX_BYTES:
+        raise UploadRefused(too_large_message())
+    content_type = sniff(data[:16])
+    if content_type is None:
+        raise UploadRefused(
+            _(
+                "仅接受 PDF、JPEG、PNG 文件(按文件内容判断)/ Only PDF, JPEG or PNG files are accepted (judged by content)"
+            )
+        )
+    ext = os.path.splitext(original)[1].lower()
+    if ext not in EXTENSIONS[content_type]:
+        raise UploadRefused(
+            _(
+                "文件名“%(name)s”与文件内容(%(type)s)不符 / The file name “%(name)s” does not match its content (%(type)s)"
+            )
+            % {"name": original, "type": TYPE_LABEL[content_type]}
+        )
+    if content_type == PDF:
+        _check_pdf(data)
+    else:
+        _check_image(data, content_type)
+    return CheckedFile(
+        data=data,
+        content_type=content_type,
+        extension=EXTENSIONS[content_type][0],
+        original_name=original,
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def _check_pdf(data: bytes) -> None:
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            raise UploadRefused(
+                _("PDF 已加密或设有密码,请上传未加密的文件 / The PDF is encrypted; upload an unencrypted file")
+            )
+        pages = len(reader.pages)
+        for page in reader.pages:
+            page.mediabox  # noqa: B018  (reading the page tree finds broken PDFs)
+    except UploadRefused:
+        raise
+    except CORRUPT_ERRORS as exc:
+        logger.info("refused corrupt PDF: %s", exc)
+        raise UploadRefused(_("PDF 文件已损坏,无法读取 / The PDF is damaged and cannot be read")) from None
+    if pages < 1:
+        raise UploadRefused(_("PDF 文件已损坏,无法读取 / The PDF is damaged and cannot be read"))
+    # pypdf recovers silently from a missing end; a file cut off in transfer is still damaged.
+    if b"%%EOF" not in data[-2048:]:
+        raise UploadRefused(_("PDF 文件已损坏,无法读取 / The PDF is damaged and cannot be read"))
+
+
+def _check_image(data: bytes, content_type: str) -> None:
+    bad_size = _("图片尺寸异常(最大 %(side)d 像素、共 %(mp)d 百万像素)/ Image dimensions out of range") % {
+        "side": MAX_IMAGE_SIDE,
+        "mp": MAX_IMAGE_PIXELS // 1_000_000,
+    }
+    damaged = _("图片文件已损坏,无法读取 / The image is damaged and cannot be read")
+    # WeasyPrint sets Pillow's process-wide LOAD_TRUNCATED_IMAGES, which makes decoding pad
+    # a cut-off file silently; so the end of the file is checked here, independent of it.
+    if content_type == PNG and not data.rstrip(b"\0").endswith(b"IEND\xaeB`\x82"):
+        raise UploadRefused(damaged)
+    if content_type == JPEG and b"\xff\xd9" not in data[-4096:]:
+        raise UploadRefused(damaged)
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns, then raises, on decompression bombs: treat both as a refusal.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=["JPEG", "PNG"]) as img:
+                width, height = img.size
+                if not (0 < width <= MAX_IMAGE_SIDE and 0 < height <= MAX_IMAGE_SIDE) or (
+                    width * height > MAX_IMAGE_PIXELS
+                ):
+                    raise UploadRefused(bad_size)
+                if Image.MIME.get(img.format or "") != content_type:
+                    raise UploadRefused(damaged)
+                img.verify()
+            if content_type == JPEG:
+                # verify() does not decode JPEG; decoding at 1/8 scale finds a truncated or
+                # garbled scan cheaply.
+                with Image.open(io.BytesIO(data), formats=["JPEG"]) as img:
+                    img.draft("L", (max(1, width // 8), max(1, height // 8)))
+                    img.load()
+    except UploadRefused:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise UploadRefused(bad_size) from None
+    except CORRUPT_ERRORS as exc:
+        logger.info("refused corrupt image: %s", exc)
+        raise UploadRefused(damaged) from None

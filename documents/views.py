@@ -1,0 +1,169 @@
+"""Document pages. Bank staff and enterprise users share these views: every object is fetched
+through a scoped selector (404 outside the user's branch subtree or company) and every rule
+is the services' to decide."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+from urllib.parse import quote
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from onboarding.models import OnboardingCase
+from onboarding.selectors import case_get_for_user
+from onboarding.services import CaseError
+
+from . import selectors, services
+from .forms import ReviewForm, UploadForm
+from .models import DocumentKind, DocumentVersion
+
+
+def _back(request: HttpRequest, case: OnboardingCase) -> HttpResponseRedirect:
+    """Back to the page the form was on (the portal passes `next`), else the staff case page."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    if request.user.enterprise_id is not None:  # type: ignore[union-attr]
+        return redirect("/portal/")
+    return redirect(reverse("case_detail", kwargs={"public_id": case.public_id}) + "#documents")
+
+
+def _error(request: HttpRequest, exc: CaseError) -> None:
+    messages.error(request, exc.message)
+    for problem in exc.problems:
+        messages.warning(request, problem)
+
+
+def _kind(kind: str) -> str:
+    return kind if kind in DocumentKind.values else ""
+
+
+@login_required
+@require_POST
+def upload_view(request: HttpRequest, case_id: Any, kind: str) -> HttpResponse:
+    case = case_get_for_user(user=request.user, public_id=case_id)
+    form = UploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, _("请选择要上传的文件 / Choose a file to upload"))
+        return _back(request, case)
+    upload = form.cleaned_data["file"]
+    try:
+        version = services.document_upload(
+            case=case, user=request.user, kind=_kind(kind), upload=upload, name=upload.name, size=upload.size
+        )
+    except CaseError as exc:
+        _error(request, exc)
+    else:
+        messages.success(
+            request,
+            _("已上传:%(label)s 第 %(n)d 版 / Uploaded.")
+            % {"label": DocumentKind(version.document.kind).label, "n": version.number},
+        )
+    return _back(request, case)
+
+
+@login_required
+@require_POST
+def review_view(request: HttpRequest, version_id: Any) -> HttpResponse:
+    version = selectors.version_get_for_user(user=request.user, public_id=version_id)
+    case = version.document.case
+    form = ReviewForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("请求无效,请刷新页面 / Invalid request, please reload."))
+        return _back(request, case)
+    try:
+        services.document_review(
+            version=version,
+            user=request.user,
+            accept=form.cleaned_data["decision"] == "accept",
+            reason=form.cleaned_data["reason"],
+        )
+    except CaseError as exc:
+        _error(request, exc)
+    else:
+        messages.success(request, _("已审核 / Reviewed."))
+    return _back(request, case)
+
+
+@login_required
+@require_POST
+def generate_view(request: HttpRequest, case_id: Any, kind: str) -> HttpResponse:
+    case = case_get_for_user(user=request.user, public_id=case_id)
+    try:
+        version, created = services.form_generate(case=case, user=request.user, kind=_kind(kind))
+    except CaseError as exc:
+        _error(request, exc)
+    else:
+        label = DocumentKind(version.document.kind).label
+        if created:
+            messages.success(
+                request, _("已生成 %(label)s 第 %(n)d 版 / Generated.") % {"label": label, "n": version.number}
+            )
+        else:
+            messages.info(
+                request,
+                _("资料未变化,沿用 %(label)s 第 %(n)d 版 / Data unchanged; the existing version is kept.")
+                % {"label": label, "n": version.number},
+            )
+    return _back(request, case)
+
+
+@login_required
+@require_GET
+def document_detail(request: HttpRequest, document_id: Any) -> HttpResponse:
+    document = selectors.document_get_for_user(user=request.user, public_id=document_id)
+    return render(
+        request,
+        "documents/document_detail.html",
+        {
+            "document": document,
+            "case": document.case,
+            "versions": selectors.document_versions(document=document),
+        },
+    )
+
+
+def content_disposition(filename: str, *, inline: bool = False) -> str:
+    """`attachment` with an ASCII fallback and the UTF-8 name per RFC 6266 / RFC 5987."""
+    filename = "".join(ch for ch in filename if unicodedata.category(ch)[0] != "C")
+    ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode("ascii")
+    ascii_name = re.sub(r"[^A-Za-z0-9._ -]+", "_", ascii_name).strip(" ._") or "document"
+    disposition = "inline" if inline else "attachment"
+    return f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def _send(request: HttpRequest, public_id: Any, *, inline: bool) -> FileResponse:
+    version: DocumentVersion = selectors.version_get_for_user(user=request.user, public_id=public_id)
+    handle = services.document_storage().open(version.storage_name, "rb")
+    services.document_download_record(version=version, user=request.user, inline=inline)
+    response = FileResponse(handle, content_type=version.content_type)
+    response["Content-Disposition"] = content_disposition(version.original_name, inline=inline)
+    response["Content-Length"] = str(version.size)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    # An uploaded file shown in the browser runs with no scripts and no same-origin rights.
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+    return response
+
+
+@login_required
+@require_GET
+def download_view(request: HttpRequest, version_id: Any) -> FileResponse:
+    return _send(request, version_id, inline=False)
+
+
+@login_required
+@require_GET
+def inline_view(request: HttpRequest, version_id: Any) -> FileResponse:
+    return _send(request, version_id, inline=True)
