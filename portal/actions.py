@@ -225,3 +225,45 @@ def withdraw_action(case: OnboardingCase, user: Any) -> list[ActionItem]:
             urgency=Urgency.OPTIONAL,
         )
     ]
+
+
+# --- documents (issue 3) ---------------------------------------------------------------------
+
+
+@register_action_provider
+def document_actions(case: OnboardingCase, user: Any) -> list[ActionItem]:
+    """The current stage's required documents the company still owes: download, sign and
+    upload a generated form, upload a copy, or replace a rejected one (with the bank's reason)."""
+    from documents.checklist import Status, case_checklist
+
+    if not _is_customer(case, user) or case.state not in (State.BRANCH_INTAKE, State.JOINT_TESTING):
+        return []
+    urgency = stage_urgency(case)
+    due = case.current_visit.due_at if case.current_visit else None
+    items = []
+    for item in case_checklist(case):
+        if not item.requirement.required or item.requirement.stage != case.state:
+            continue
+        if item.status == Status.REJECTED:
+            assert item.latest is not None
+            text = _("重新上传《%(doc)s》(已被退回)") % {"doc": item.label}
+            detail = _("退回原因:%(reason)s") % {"reason": item.latest.decision_reason}
+        elif item.status == Status.MISSING and item.can_generate:
+            text = _("下载《%(doc)s》,签字盖章后上传") % {"doc": item.label}
+            detail = ""
+        elif item.status == Status.MISSING:
+            text = _("上传《%(doc)s》") % {"doc": item.label}
+            detail = ""
+        else:
+            continue  # uploaded and waiting for the bank's review, or accepted
+        items.append(
+            ActionItem(
+                key=f"document:{item.kind}",
+                text=text,
+                url=_case_url(case, "documents"),
+                urgency=urgency,
+                detail=detail,
+                due_at=due,
+            )
+        )
+    return items

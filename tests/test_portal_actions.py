@@ -14,15 +14,17 @@ from onboarding.states import Module, State
 from portal.actions import ActionItem, Urgency, actions_for, register_action_provider, unregister_action_provider
 
 
-def keys(case, user):
-    return [a.key for a in actions_for(case=case, user=user) if a.required]
+def keys(case, user, prefix=""):
+    return [a.key for a in actions_for(case=case, user=user) if a.required and a.key.startswith(prefix)]
 
 
 def test_a_draft_asks_the_customer_to_submit(world):
     case = world.case(State.DRAFT)
     assert keys(case, world.customer_x) == ["submit_draft"]
     moved = services.case_transition(case=case, user=world.customer_x, name="submit")
-    assert keys(moved, world.customer_x) == []
+    assert "submit_draft" not in keys(moved, world.customer_x)
+    # In intake the company owes its documents, nothing else.
+    assert all(k.startswith("document:") for k in keys(moved, world.customer_x))
 
 
 @pytest.mark.parametrize(
@@ -37,20 +39,22 @@ def test_nothing_is_owed_while_the_bank_holds_the_ball(world, state):
 def test_joint_testing_lists_each_module_until_it_passes(world):
     # The factory records passes on the way; start from a fresh joint-testing visit instead.
     case = _fresh_joint_testing(world)
-    assert keys(case, world.customer_x) == [
+    assert keys(case, world.customer_x, "test_result:") == [
         f"test_result:{Module.ACCOUNT_QUERY}",
         f"test_result:{Module.RECONCILIATION}",
     ]
     pass_all(case, world.customer_x, Module.ACCOUNT_QUERY)
     # One test case of a module passing is not the module passing.
     record(case, world.customer_x, Module.RECONCILIATION, "fetch", passed=True)
-    assert keys(case, world.customer_x) == [f"test_result:{Module.RECONCILIATION}"]
+    assert keys(case, world.customer_x, "test_result:") == [f"test_result:{Module.RECONCILIATION}"]
     record(case, world.customer_x, Module.RECONCILIATION, "feedback", passed=False)
-    items = [a for a in actions_for(case=case, user=world.customer_x) if a.required]
+    items = [a for a in actions_for(case=case, user=world.customer_x) if a.key.startswith("test_result:")]
     assert [a.key for a in items] == [f"test_result:{Module.RECONCILIATION}"]
     assert "重新测试" in items[0].text
     pass_all(case, world.customer_x, Module.RECONCILIATION)
-    assert keys(case, world.customer_x) == []
+    assert keys(case, world.customer_x, "test_result:") == []
+    # What is left is the test report.
+    assert keys(case, world.customer_x) == ["document:test_report"]
 
 
 def record(case, user, module, code, *, passed):
@@ -174,3 +178,34 @@ def test_the_staff_case_page_is_unaffected_by_customer_items(world, client):
     client.force_login(world.am_a)
     page = client.get(f"/cases/{case.public_id}/").content.decode()
     assert 'data-key="submit_draft"' not in page
+
+
+def test_documents_the_company_owes_appear_until_uploaded_and_a_rejection_shows_its_reason(world, client):
+    from documents import services as doc_services
+    from documents.samples import sample_pdf
+
+    case = world.case(State.BRANCH_INTAKE, documents=False)
+    owed = [k for k in keys(case, world.customer_x) if k.startswith("document:")]
+    assert owed == [
+        "document:application_form",
+        "document:service_agreement",
+        "document:business_licence",
+        "document:legal_rep_id",
+        "document:handler_id",
+    ]
+    texts = {a.key: a.text for a in actions_for(case=case, user=world.customer_x)}
+    assert "签字盖章后上传" in texts["document:application_form"]
+    import io
+
+    version = doc_services.document_upload(
+        case=case, user=world.customer_x, kind="business_licence", upload=io.BytesIO(sample_pdf()), name="营业执照.pdf"
+    )
+    assert "document:business_licence" not in keys(case, world.customer_x)  # waiting for the bank
+    doc_services.document_review(version=version, user=world.am_a, accept=False, reason="复印件未加盖公章")
+    item = next(a for a in actions_for(case=case, user=world.customer_x) if a.key == "document:business_licence")
+    assert "重新上传" in item.text and "复印件未加盖公章" in item.detail
+    # The bank's staff and other companies are not offered the company's items.
+    assert not [k for k in keys(case, world.customer_y) if k.startswith("document:")]
+    client.force_login(world.customer_x)
+    page = client.get(f"/portal/cases/{case.public_id}/").content.decode()
+    assert "复印件未加盖公章" in page and 'id="documents"' in page

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from django.core import mail
 
+from documents.models import DocumentVersion
+from documents.samples import sample_pdf
 from onboarding.models import OnboardingCase
 from onboarding.states import State
 from tests.browser.helpers import staff_login
@@ -35,7 +37,9 @@ def shots(tmp_path):
 
 
 @pytest.mark.browser
-def test_customer_requests_a_link_and_the_account_manager_finds_it(live_server, transactional_db, browser, shots):
+def test_customer_requests_a_link_and_the_account_manager_finds_it(
+    live_server, transactional_db, browser, shots, tmp_path
+):
     world = World()
     company = enterprise(world.branch_a, name="北京丙辰贸易有限公司")
     base = live_server.url
@@ -94,25 +98,53 @@ def test_customer_requests_a_link_and_the_account_manager_finds_it(live_server, 
     am.goto(f"{base}/cases/{case.public_id}/")
     shots(am, "08-staff-case-page-with-thread")
 
-    # TODO(documents, issue 3): after the documents branch merges, continue here: the customer
-    # downloads the filled application form from its action list, uploads the signed copy and
-    # the intake documents, and the account manager accepts them. Not faked before that code exists.
+    # 6. The customer's action list names the documents; it generates the application form,
+    #    downloads it, and uploads the signed copy and the other intake documents.
+    customer.reload()
+    assert "下载《银企直联申请表》,签字盖章后上传" in customer.inner_text(".actions, #actions, body")
+    row = customer.locator('tr[data-kind="application_form"]')
+    row.locator("button", has_text="生成表单").click()
+    customer.wait_for_selector("text=已生成")
+    with customer.expect_download() as download_info:
+        customer.locator('tr[data-kind="application_form"] a', has_text="v1").click()
+    pdf_path = tmp_path / "application-form.pdf"
+    download_info.value.save_as(pdf_path)
+    assert pdf_path.read_bytes().startswith(b"%PDF")
+    shots(customer, "09-application-form-generated")
+    signed = tmp_path / "signed.pdf"
+    signed.write_bytes(sample_pdf())
+    for kind in ("application_form", "service_agreement", "business_licence", "legal_rep_id", "handler_id"):
+        form = customer.locator(f'tr[data-kind="{kind}"] form.upload')
+        form.locator("input[type=file]").set_input_files(str(signed))
+        form.locator("button").click()
+        customer.wait_for_selector(f'tr[data-kind="{kind}"] .status-uploaded')
+    versions = DocumentVersion.objects.filter(
+        document__case=case, document__generated=False, uploaded_by__enterprise=company
+    )
+    assert versions.count() == 5
+    assert "签字盖章后上传" not in customer.inner_text("body")
+    shots(customer, "10-documents-uploaded")
 
-    # 6. On a phone: the portal home and the case page fit a 390×844 screen.
+    # 7. The account manager sees the uploads waiting for review on the case page.
+    am.goto(f"{base}/cases/{case.public_id}/")
+    assert am.locator("#documents .status-uploaded").count() == 5
+    shots(am, "11-staff-case-documents-to-review")
+
+    # 8. On a phone: the portal home and the case page fit a 390×844 screen.
     phone_ctx = browser.new_context(
         viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN"
     )
     phone_ctx.add_cookies(customer_ctx.cookies())
     phone = phone_ctx.new_page()
-    for path, name in (("/portal/", "09-phone-portal-home"), (f"/portal/cases/{case.public_id}/", "10-phone-case")):
+    for path, name in (("/portal/", "12-phone-portal-home"), (f"/portal/cases/{case.public_id}/", "13-phone-case")):
         phone.goto(base + path)
         width = phone.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"{path} scrolls sideways on a phone ({width}px)"
         shots(phone, name)
 
-    # 7. The same page in English through the language switch.
+    # 9. The same page in English through the language switch.
     customer.click("button[name=language][value=en]")
     customer.wait_for_selector("text=What you need to do")
-    shots(customer, "11-case-in-english")
+    shots(customer, "14-case-in-english")
     for ctx in (staff, customer_ctx, phone_ctx):
         ctx.close()
