@@ -164,5 +164,7 @@ def test_portal_home_queries_grow_by_at_most_two_per_case(world, client):
         with CaptureQueriesContext(connection) as ctx:
             assert client.get("/portal/").status_code == 200
         counts.append(len(ctx))
-    # Per case: its stage visits (stage_tracker) and its latest test results (action list).
-    assert counts[1] - counts[0] <= 2 * 3
+    # Per case: its stage visits (stage_tracker), its latest test results and its document
+    # checklist (documents, versions) for the action list. A company has a handful of cases;
+    # the bound keeps it from growing further unnoticed.
+    assert counts[1] - counts[0] <= 4 * 3
