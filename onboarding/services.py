@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -144,16 +145,17 @@ def case_transition(
     try:
         with transaction.atomic():
             locked = (
-                OnboardingCase.objects.select_for_update()
+                OnboardingCase.objects.select_for_update(of=("self",))
                 .select_related("enterprise", "branch", "current_visit")
                 .get(pk=case.pk)
             )
-            if expected_version is not None and locked.version != expected_version:
+            # The caller acted on what it had loaded: a different version or state since then
+            # means someone else got there first.
+            stale_version = expected_version is not None and locked.version != expected_version
+            if stale_version or locked.state != case.state:
                 raise CaseConflict(_("案件已被他人更新,请刷新页面后重试 / The case changed, please reload."))
             t = next((t for t in _transitions(locked) if t.name == name and t.source == locked.state), None)
             if t is None:
-                if expected_version is None and any(x.name == name for x in _transitions(locked)):
-                    raise CaseConflict(_("案件已被他人更新,请刷新页面后重试 / The case changed, please reload."))
                 raise CaseError(_("当前状态下不能执行此操作 / This action is not possible in the current state."))
             refusal = t.permission.refusal(locked, user)
             if refusal:
@@ -289,7 +291,7 @@ def case_create(
             created_by=user,
             created_at=now,
             updated_at=now,
-            reference=f"TMP-{now.timestamp():.6f}",
+            reference=f"TMP-{uuid.uuid4().hex[:16]}",  # replaced once the row has its id
             **fields,
         )
         case.save()
@@ -325,7 +327,7 @@ def case_update(
     if rules.Allowed(Role.ACCOUNT_MANAGER, Role.ENTERPRISE_USER).refusal(case, user):
         raise CaseError(_("您没有修改此案件的权限 / You may not edit this case."))
     with transaction.atomic():
-        locked = OnboardingCase.objects.select_for_update().select_related("enterprise").get(pk=case.pk)
+        locked = OnboardingCase.objects.select_for_update(of=("self",)).select_related("enterprise").get(pk=case.pk)
         if expected_version is not None and locked.version != expected_version:
             raise CaseConflict(_("案件已被他人更新,请刷新页面后重试 / The case changed, please reload."))
         if locked.state not in EDITABLE_STATES:

@@ -1,0 +1,207 @@
+"""The staff workspace as a browser sees it: scoping, forms, buttons, query counts."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import get_resolver, reverse
+
+from onboarding.models import CaseEvent, Enterprise, OnboardingCase
+from onboarding.states import State
+from tests.factories import enterprise, user
+
+CASE_URL_NAMES = sorted(
+    name
+    for name, entries in get_resolver().reverse_dict.lists()
+    if isinstance(name, str) and any("public_id" in params for _pattern, params in [e[0][0] for e in entries])
+)
+
+
+def test_case_urls_found():
+    # The scoping test below walks these; make sure the walk is not silently empty.
+    assert {"case_detail", "case_edit", "case_transition"} <= set(CASE_URL_NAMES)
+
+
+def _url(name, case):
+    kwargs = {"public_id": case.public_id}
+    if name == "case_transition":
+        kwargs["name"] = "submit"
+    return reverse(name, kwargs=kwargs)
+
+
+@pytest.mark.parametrize("name", CASE_URL_NAMES)
+def test_other_branch_gets_404_on_every_case_url(client, world, name):
+    case = world.case(State.BRANCH_INTAKE)
+    client.force_login(world.am_b)
+    assert client.get(_url(name, case)).status_code in (404, 405)
+    assert client.post(_url(name, case), {"version": case.version, "reason": "x"}).status_code == 404
+    assert OnboardingCase.objects.get(pk=case.pk).state == State.BRANCH_INTAKE
+
+
+@pytest.mark.parametrize("name", CASE_URL_NAMES)
+def test_own_branch_and_supervisors_reach_the_case(client, world, name):
+    case = world.case(State.BRANCH_INTAKE)
+    for u in (world.am_a, world.supervisor, world.approver):
+        client.force_login(u)
+        assert client.get(reverse("case_detail", kwargs={"public_id": case.public_id})).status_code == 200
+    client.force_login(world.supervisor_other)
+    assert client.get(reverse("case_detail", kwargs={"public_id": case.public_id})).status_code == 404
+
+
+def test_enterprise_users_and_anonymous_never_reach_staff_pages(client, world):
+    case = world.case()
+    for url in [reverse("home"), reverse("case_list"), reverse("case_new"), _url("case_detail", case)]:
+        client.logout()
+        response = client.get(url)
+        assert response.status_code == 302 and "/login/" in response["Location"]
+        client.force_login(world.customer_x)
+        assert client.get(url).status_code == 403
+
+
+def _intake_post(**overrides):
+    ent = Enterprise(uscc="")
+    data = {
+        "name": "杭州西湖茶业有限公司",
+        "uscc": "91350100M000100Y43",
+        "legal_rep_name": "王五",
+        "legal_rep_id_number": "11010519491231002X",
+        "handler_name": "王五",
+        "handler_id_number": "11010519491231002X",
+        "contact_email": "cw@xihu.example",
+        "acc-TOTAL_FORMS": "3",
+        "acc-INITIAL_FORMS": "0",
+        "acc-MIN_NUM_FORMS": "0",
+        "acc-MAX_NUM_FORMS": "10",
+        "acc-0-account_number": "6222000011112222",
+        "acc-0-account_name": "杭州西湖茶业有限公司",
+        "modules": ["account_query", "payment_single"],
+        "fee_amount": "2000",
+        "risk_level": "low",
+    }
+    del ent
+    data.update(overrides)
+    return data
+
+
+def test_new_case_with_a_bad_credit_code_is_refused_and_nothing_saved(client, world):
+    client.force_login(world.am_a)
+    response = client.post(reverse("case_new"), _intake_post(uscc="91350100M000100Y44"))
+    assert response.status_code == 200
+    assert "校验位不正确" in response.content.decode()
+    assert not Enterprise.objects.filter(name="杭州西湖茶业有限公司").exists()
+    assert OnboardingCase.objects.count() == 0
+
+
+def test_new_case_with_eleven_accounts_is_refused(client, world):
+    client.force_login(world.am_a)
+    data = _intake_post(**{"acc-TOTAL_FORMS": "11"})
+    for i in range(11):
+        data[f"acc-{i}-account_number"] = f"62220000111100{i:02d}"
+        data[f"acc-{i}-account_name"] = "x"
+    response = client.post(reverse("case_new"), data)
+    assert response.status_code == 200
+    assert OnboardingCase.objects.count() == 0
+
+
+def test_handler_other_than_legal_rep_needs_authorisation_in_the_form(client, world):
+    client.force_login(world.am_a)
+    response = client.post(reverse("case_new"), _intake_post(handler_id_number="110105197501010018"))
+    assert "法人授权委托书" in response.content.decode()
+    assert OnboardingCase.objects.count() == 0
+
+
+def test_new_case_with_good_input_is_created_in_draft(client, world):
+    client.force_login(world.am_a)
+    response = client.post(reverse("case_new"), _intake_post())
+    case = OnboardingCase.objects.get(enterprise__uscc="91350100M000100Y43")
+    assert response.status_code == 302 and str(case.public_id) in response["Location"]
+    assert case.state == State.DRAFT
+    assert case.reference.startswith("ZL-2026-") or case.reference.startswith("ZL-")
+    assert case.branch == world.branch_a and case.account_manager == world.am_a
+    assert CaseEvent.objects.filter(case=case, kind="created").count() == 1
+
+
+def test_company_registered_with_another_branch_is_refused(client, world):
+    client.force_login(world.am_b)
+    response = client.post(reverse("case_new"), _intake_post(uscc=world.company_x.uscc))
+    assert "已在其他机构登记" in response.content.decode()
+    assert not OnboardingCase.objects.filter(enterprise=world.company_x).exists()
+
+
+def test_case_page_offers_only_allowed_transitions_and_explains_blocked_ones(client, world):
+    case = world.case(State.BRANCH_INTAKE)
+    client.force_login(world.am_a)
+    page = client.get(reverse("case_detail", kwargs={"public_id": case.public_id})).content.decode()
+    assert "上报立项审批" in page and "未填写费用评估" in page  # offered, blocked, and why
+    assert "总行立项批复" not in page
+    client.force_login(world.tech)
+    page = client.get(reverse("case_detail", kwargs={"public_id": case.public_id})).content.decode()
+    assert "上报立项审批" not in page
+
+
+def test_transition_through_the_page_and_a_refused_one_says_why(client, world):
+    case = world.case(State.HEAD_OFFICE_APPROVAL)
+    url = reverse("case_transition", kwargs={"public_id": case.public_id, "name": "approve"})
+    client.force_login(world.approver)
+    response = client.post(url, {"version": case.version}, follow=True)
+    assert "缺少分行审核" in response.content.decode()
+    client.force_login(world.supervisor)
+    client.post(
+        reverse("case_transition", kwargs={"public_id": case.public_id, "name": "endorse"}), {"version": case.version}
+    )
+    case.refresh_from_db()
+    client.force_login(world.approver)
+    client.post(url, {"version": case.version})
+    assert OnboardingCase.objects.get(pk=case.pk).state == State.TEST_PACKAGE_ISSUANCE
+
+
+def _make_cases(world, n):
+    am = world.am_a
+    from onboarding import services
+
+    for _ in range(n):
+        ent = enterprise(world.branch_a)
+        services.case_create(user=am, enterprise=ent, modules=["account_query"])
+
+
+@pytest.mark.parametrize("url_name", ["home", "case_list"])
+def test_list_pages_use_a_constant_number_of_queries(client, world, url_name):
+    client.force_login(world.am_a)
+    _make_cases(world, 5)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(reverse(url_name)).status_code == 200
+    _make_cases(world, 495)
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(reverse(url_name))
+    assert response.status_code == 200
+    assert len(many) == len(few), [q["sql"] for q in many.captured_queries]
+
+
+def test_case_list_filters_and_search(client, world):
+    client.force_login(world.supervisor)
+    case_x = world.case(State.BRANCH_INTAKE)
+    other = enterprise(world.branch_a, name="丙公司")
+    from onboarding import services
+
+    services.case_create(user=world.am_a, enterprise=other, modules=["account_query"])
+    page = client.get(reverse("case_list"), {"q": "甲公司"}).content.decode()
+    assert case_x.reference in page and "丙公司" not in page
+    page = client.get(reverse("case_list"), {"q": other.uscc}).content.decode()
+    assert "丙公司" in page and case_x.reference not in page
+    page = client.get(reverse("case_list"), {"state": "branch_intake"}).content.decode()
+    assert case_x.reference in page and "丙公司" not in page
+
+
+def test_user_without_role_sees_nothing(client, world):
+    nobody = user("nobody", branch=world.head_office)
+    client.force_login(nobody)
+    assert client.get(reverse("home")).status_code == 403
+
+
+def test_chinese_by_default_even_for_an_english_browser_and_english_on_request(client, world):
+    client.force_login(world.am_a)
+    response = client.get(reverse("home"), HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert response["Content-Language"] == "zh-hans"
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    assert client.get(reverse("home"))["Content-Language"] == "en"
