@@ -91,7 +91,9 @@ def test_admin_and_dashboard_warn_while_next_year_is_missing(world, admin_client
         assert "尚未录入2027年节假日安排" in home
         CalendarDay.objects.create(date=dt.date(2027, 1, 1), is_workday=False, name="元旦")
         assert "尚未录入2027年" not in client.get(reverse("home")).content.decode()
-        assert "尚未录入2027年" not in admin_client.get(reverse("admin:reminders_calendarday_changelist")).content.decode()
+        assert (
+            "尚未录入2027年" not in admin_client.get(reverse("admin:reminders_calendarday_changelist")).content.decode()
+        )
 
 
 def test_suspended_working_time_is_added_back_in_working_days(world) -> None:
