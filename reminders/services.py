@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from branches.roles import Role
 from onboarding import notifications as core_notifications
-from onboarding.models import CaseEvent, OnboardingCase, StageVisit
+from onboarding.models import CaseEvent, StageVisit
 from onboarding.states import CUSTOMER, State
 
 from . import workcal
@@ -32,14 +32,14 @@ log = logging.getLogger(__name__)
 # Reminder level → how far past the due time it fires, as a fraction of the stage's SLA
 # (1× SLA = at the due time, 1.5× = half an SLA later, 2× = a whole SLA later).
 LEVEL_LATENESS = {Reminder.Level.REMIND: 0.0, Reminder.Level.ESCALATE: 0.5, Reminder.Level.HEAD_OFFICE: 1.0}
-LEVEL_EVENT_NAME = {
+LEVEL_EVENT_NAME: dict[int, str] = {
     Reminder.Level.REMIND: "remind",
     Reminder.Level.ESCALATE: "escalate",
     Reminder.Level.HEAD_OFFICE: "escalate_head_office",
 }
 # Holders that already sit at tier-1 or head office escalate straight to head office.
 UPPER_ROLES = frozenset({Role.BRANCH_SUPERVISOR, Role.HEAD_OFFICE_APPROVER, Role.TECH_REVIEWER})
-OUTBOX_BATCH = 200
+OUTBOX_BATCH = 500
 
 
 @dataclass
@@ -64,32 +64,68 @@ def reached_level(*, lateness_seconds: int, sla_days: int) -> int:
     return level
 
 
-def _overdue_visits(now: dt.datetime) -> list[StageVisit]:
+@dataclass(slots=True)
+class _Visit:
+    """What the sweep needs of an overdue visit and its case: plain values, no model instances."""
+
+    pk: int
+    case_id: int
+    stage: str
+    due_at: dt.datetime
+    holder_role: str
+    last_level: int
+    reference: str
+    branch_path: str
+    enterprise_id: int
+    company: str
+    contact_email: str
+    am_id: int | None
+    am_email: str | None
+
+
+def _overdue_visits(now: dt.datetime) -> list[_Visit]:
     """The one query of the sweep: open, running, overdue visits not yet escalated to the top.
 
     It walks the partial index `open_visit_due_idx` (due_at WHERE left_at IS NULL), so its cost
-    follows the number of overdue visits, not the number of cases.
+    follows the number of overdue visits, not the number of cases; the highest level already
+    sent comes from the unique (visit, level) index.
     """
     last = Reminder.objects.filter(visit=OuterRef("pk")).order_by("-level").values("level")[:1]
-    return list(
+    rows = (
         StageVisit.objects.filter(left_at__isnull=True, paused_at__isnull=True, due_at__lt=now)
         .annotate(last_level=Subquery(last))
         .filter(Q(last_level__isnull=True) | Q(last_level__lt=Reminder.Level.HEAD_OFFICE))
-        .select_related("case__branch", "case__enterprise", "case__account_manager")
         .order_by("due_at")
+        .values_list(
+            "pk",
+            "case_id",
+            "stage",
+            "due_at",
+            "holder_role",
+            "last_level",
+            "case__reference",
+            "case__branch__path",
+            "case__enterprise_id",
+            "case__enterprise__name",
+            "case__enterprise__contact_email",
+            "case__account_manager_id",
+            "case__account_manager__email",
+        )
     )
+    return [_Visit(*row[:5], row[5] or 0, *row[6:]) for row in rows]  # type: ignore[misc,arg-type]
 
 
 def reminders_sweep(*, now: dt.datetime | None = None) -> SweepResult:
     """Send every reminder level that overdue visits have reached and nobody has sent yet.
 
     Exactly once per (visit, level), however often and however concurrently this runs: the
-    unique Reminder row is the claim. All sweeps INSERT … ON CONFLICT DO NOTHING with their
-    own claim token and then read back the rows carrying their token; a row another sweep
-    inserted first (committed or not: PostgreSQL makes the second insert wait on the unique
-    index) is simply not theirs. Event, in-app notices and the mail outbox row commit in the
-    same transaction as the claim, so a crash before commit leaves nothing claimed, and a
-    crash after it leaves everything recorded and the mail in the outbox.
+    unique Reminder row is the claim. Every sweep inserts its claims with ON CONFLICT DO
+    NOTHING and goes on only with the rows it inserted itself (RETURNING on PostgreSQL, its
+    claim token elsewhere); a row another sweep inserted first, committed or not (PostgreSQL
+    makes the second insert wait on the unique index), is not returned. Case events, in-app
+    notices and the mail outbox rows commit in the same transaction as the claims: a crash
+    before the commit leaves nothing claimed, a crash after it leaves everything recorded and
+    the mail waiting in the outbox.
     """
     now = now or timezone.now()
     result = SweepResult()
@@ -99,105 +135,145 @@ def reminders_sweep(*, now: dt.datetime | None = None) -> SweepResult:
         return result
     sla = workcal.sla_map()
     cal = workcal.calendar(timezone.localtime(visits[0].due_at).date(), timezone.localtime(now).date())
-    token = uuid.uuid4()
-    wanted = []
+    wanted: list[tuple[_Visit, int]] = []
     for visit in visits:
         days = sla.get(visit.stage)
         if not days:
             continue
-        assert visit.due_at is not None
         reached = reached_level(lateness_seconds=cal.working_seconds(visit.due_at, now), sla_days=days)
-        for level in range((visit.last_level or 0) + 1, reached + 1):  # type: ignore[attr-defined]
-            wanted.append(
-                Reminder(
-                    visit=visit,
-                    case_id=visit.case_id,
-                    level=level,
-                    stage=visit.stage,
-                    due_at=visit.due_at,
-                    claim=token,
-                    created_at=now,
-                )
-            )
+        wanted.extend((visit, level) for level in range(visit.last_level + 1, reached + 1))
     if not wanted:
         return result
     by_visit = {v.pk: v for v in visits}
     with transaction.atomic():
-        Reminder.objects.bulk_create(wanted, ignore_conflicts=True, batch_size=2000)
-        mine = list(Reminder.objects.filter(claim=token).order_by("pk"))
+        mine = _claim(wanted, now)
         if not mine:
             return result
-        directory = _Directory([by_visit[r.visit_id].case for r in mine])
-        events: list[CaseEvent] = []
-        notices: list[Notification] = []
-        outbox: list[OutboxEmail] = []
-        for reminder in mine:
-            visit = by_visit[reminder.visit_id]
-            case = visit.case
-            people = directory.recipients(visit, reminder.level)
+        directory = _Directory({by_visit[visit_id].enterprise_id for _pk, visit_id, _level in mine})
+        texts: dict[tuple[str, int], str] = {}
+        events: list[tuple[Any, ...]] = []
+        notices: list[tuple[Any, ...]] = []
+        outbox: list[tuple[Any, ...]] = []
+        for reminder_id, visit_id, level in mine:
+            visit = by_visit[visit_id]
+            people = directory.recipients(visit, level)
             emails = sorted({p.email for p in people if p.email})
+            data = {
+                "level": level,
+                "stage": visit.stage,
+                "visit": visit.pk,
+                "due_at": visit.due_at.isoformat(),
+                "recipients": emails,
+            }
             events.append(
-                CaseEvent(
-                    case_id=case.pk,
-                    kind=CaseEvent.Kind.REMINDER,
-                    name=LEVEL_EVENT_NAME[Reminder.Level(reminder.level)],
-                    data={
-                        "level": reminder.level,
-                        "stage": visit.stage,
-                        "visit": visit.pk,
-                        "due_at": visit.due_at.isoformat() if visit.due_at else None,
-                        "recipients": emails,
-                    },
-                    created_at=now,
-                )
+                (visit.case_id, CaseEvent.Kind.REMINDER.value, LEVEL_EVENT_NAME[level], data, now, "", "", "")
             )
-            text = notice_text(case=case, stage=visit.stage, level=reminder.level)
+            if (visit.stage, level) not in texts:
+                texts[(visit.stage, level)] = notice_template(stage=visit.stage, level=level)
+            text = texts[(visit.stage, level)] % {"ref": visit.reference, "company": visit.company}
             notices.extend(
-                Notification(recipient_id=pk, case_id=case.pk, reminder=reminder, text=text, created_at=now)
+                (pk, visit.case_id, reminder_id, text[:300], now)
                 for pk in sorted({p.pk for p in people if p.pk is not None})
             )
             if emails:
-                outbox.append(OutboxEmail(reminder=reminder, to=emails, created_at=now))
-        CaseEvent.objects.bulk_create(events, batch_size=2000)
-        Notification.objects.bulk_create(notices, batch_size=2000)
-        rows = OutboxEmail.objects.bulk_create(outbox, batch_size=2000)
-        result.claimed = [r.pk for r in mine]
-        result.emails = len(rows)
-        if rows:
-            # bulk_create does not return primary keys on every backend; the reminders do identify the rows.
-            transaction.on_commit(lambda: outbox_queue(reminder_ids=[r.pk for r in mine]))
+                outbox.append((reminder_id, emails, now, 0))
+        _insert(
+            CaseEvent, ["case_id", "kind", "name", "data", "created_at", "from_state", "to_state", "reason"], events
+        )
+        _insert(Notification, ["recipient_id", "case_id", "reminder_id", "text", "created_at"], notices)
+        _insert(OutboxEmail, ["reminder_id", "to", "created_at", "attempts"], outbox)
+        result.claimed = [pk for pk, _visit_id, _level in mine]
+        result.emails = len(outbox)
+        if outbox:
+            ids = [row[0] for row in outbox]
+            transaction.on_commit(lambda: outbox_queue(reminder_ids=ids))
     return result
 
 
-def notice_text(*, case: OnboardingCase, stage: str, level: int) -> str:
-    label = State(stage).label
+def _claim(wanted: list[tuple[_Visit, int]], now: dt.datetime) -> list[tuple[int, int, int]]:
+    """Insert the claim rows; return (id, visit_id, level) of those this call inserted."""
+    rows = [(v.pk, v.case_id, level, v.stage, v.due_at, now) for v, level in wanted]
+    if connection.vendor == "postgresql":
+        token = uuid.UUID(int=0)  # RETURNING names our rows; the token is not needed
+        columns = ["visit_id", "case_id", "level", "stage", "due_at", "created_at", "claim"]
+        returned = _insert(
+            Reminder,
+            columns,
+            [(*row, token) for row in rows],
+            suffix="ON CONFLICT (visit_id, level) DO NOTHING RETURNING id, visit_id, level",
+        )
+        return sorted(returned)
+    token = uuid.uuid4()
+    Reminder.objects.bulk_create(
+        [
+            Reminder(visit_id=r[0], case_id=r[1], level=r[2], stage=r[3], due_at=r[4], created_at=r[5], claim=token)
+            for r in rows
+        ],
+        ignore_conflicts=True,
+        batch_size=500,
+    )
+    return list(Reminder.objects.filter(claim=token).order_by("pk").values_list("pk", "visit_id", "level"))
+
+
+def _insert(model: Any, fields: list[str], rows: list[tuple[Any, ...]], suffix: str = "") -> list[tuple[Any, ...]]:
+    """Insert many rows in one statement.
+
+    On PostgreSQL one INSERT … SELECT FROM unnest(arrays): a sweep writes tens of thousands of
+    rows and building model instances and per-row placeholders would cost seconds. Elsewhere
+    (SQLite in development and tests) the ORM's bulk_create.
+    """
+    if not rows:
+        return []
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create([model(**dict(zip(fields, row, strict=True))) for row in rows], batch_size=500)
+        return []
+    from psycopg import Cursor
+    from psycopg.types.json import Jsonb
+
+    meta = model._meta
+    cols, casts, arrays = [], [], []
+    for i, name in enumerate(fields):
+        f = meta.get_field(name.removesuffix("_id")) if name.endswith("_id") else meta.get_field(name)
+        target = f.target_field if f.is_relation else f
+        cols.append(connection.ops.quote_name(f.column))
+        casts.append(f"%b::{target.cast_db_type(connection)}[]")
+        is_json = target.get_internal_type() == "JSONField"
+        arrays.append([Jsonb(row[i]) if is_json else row[i] for row in rows])
+    # Table and column names come from the model, values go as parameters.
+    table = connection.ops.quote_name(meta.db_table)
+    head = f"INSERT INTO {table} ({', '.join(cols)})"
+    sql = f"{head} SELECT * FROM unnest({', '.join(casts)}) {suffix}"  # noqa: S608
+    # Django's own cursors bind parameters client-side (the arrays would be quoted into the
+    # SQL text in Python); a server-binding cursor on the same connection and transaction
+    # sends them as binary arrays. Wrapped like Django's so query logging and counting see it.
+    connection.ensure_connection()
+    raw = Cursor(connection.connection)
+    cursor = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)  # type: ignore[arg-type]
+    with cursor:
+        cursor.execute(sql, arrays)
+        return [tuple(r) for r in cursor.fetchall()] if "RETURNING" in suffix else []
+
+
+def notice_template(*, stage: str, level: int) -> str:
+    """The in-app notice for a stage and level, with %(ref)s and %(company)s still to fill in."""
+    label = str(State(stage).label).replace("%", "%%")
     if level == Reminder.Level.REMIND:
-        return _("%(ref)s %(company)s:%(stage)s已超过办理时限 / is past its due time") % {
-            "ref": case.reference,
-            "company": case.enterprise.name,
-            "stage": label,
-        }
-    if level == Reminder.Level.ESCALATE:
-        return _("督办:%(ref)s %(company)s 在%(stage)s阶段已超时1.5倍 / escalated: 1.5× the service level") % {
-            "ref": case.reference,
-            "company": case.enterprise.name,
-            "stage": label,
-        }
-    return _("总行督办:%(ref)s %(company)s 在%(stage)s阶段已超时2倍 / head office: 2× the service level") % {
-        "ref": case.reference,
-        "company": case.enterprise.name,
-        "stage": label,
-    }
+        text = _("%(ref)s %(company)s:{stage}已超过办理时限 / is past its due time")
+    elif level == Reminder.Level.ESCALATE:
+        text = _("督办:%(ref)s %(company)s 在{stage}阶段已超时1.5倍 / escalated: 1.5× the service level")
+    else:
+        text = _("总行督办:%(ref)s %(company)s 在{stage}阶段已超时2倍 / head office: 2× the service level")
+    return text.replace("{stage}", label)
 
 
 class _Directory:
-    """Who to tell, for a batch of cases, in a fixed number of queries.
+    """Who to tell, for a batch of reminders, in two queries.
 
     Bank staff are read once (their number does not grow with cases); enterprise users only
     for the companies in the batch.
     """
 
-    def __init__(self, cases: Iterable[OnboardingCase]) -> None:
+    def __init__(self, enterprise_ids: set[int]) -> None:
         User = get_user_model()
         self.by_role_path: dict[tuple[str, str], list[Person]] = defaultdict(list)
         staff = User.objects.filter(is_active=True, branch__isnull=False, groups__name__in=Role.values).values_list(
@@ -205,7 +281,6 @@ class _Directory:
         )
         for pk, email, path, role in staff:
             self.by_role_path[(role, path)].append(Person(pk, email))
-        enterprise_ids = {c.enterprise_id for c in cases}
         self.customers: dict[int, list[Person]] = defaultdict(list)
         for pk, email, enterprise_id in User.objects.filter(
             is_active=True, enterprise_id__in=enterprise_ids
@@ -221,34 +296,33 @@ class _Directory:
     def _role_at(self, role: str, paths: Iterable[str]) -> list[Person]:
         return [p for path in paths for p in self.by_role_path.get((role, path), [])]
 
-    def holders(self, visit: StageVisit) -> list[Person]:
-        case = visit.case
+    def holders(self, visit: _Visit) -> list[Person]:
         if visit.holder_role == CUSTOMER:
-            people = list(self.customers.get(case.enterprise_id, []))
-            if case.enterprise.contact_email:
-                people.append(Person(None, case.enterprise.contact_email))
+            people = list(self.customers.get(visit.enterprise_id, []))
+            if visit.contact_email:
+                people.append(Person(None, visit.contact_email))
             # The account manager chases the customer, so hears of it too.
-            if case.account_manager is not None:
-                people.append(Person(case.account_manager.pk, case.account_manager.email))
+            if visit.am_id is not None:
+                people.append(Person(visit.am_id, visit.am_email or ""))
             return people
-        if visit.holder_role == Role.ACCOUNT_MANAGER and case.account_manager is not None:
-            return [Person(case.account_manager.pk, case.account_manager.email)]
-        return self._role_at(visit.holder_role, self._ancestors(case.branch.path))
+        if visit.holder_role == Role.ACCOUNT_MANAGER and visit.am_id is not None:
+            return [Person(visit.am_id, visit.am_email or "")]
+        return self._role_at(visit.holder_role, self._ancestors(visit.branch_path))
 
-    def head_office(self, visit: StageVisit) -> list[Person]:
-        return self._role_at(Role.HEAD_OFFICE_APPROVER, self._ancestors(visit.case.branch.path)[-1:])
+    def head_office(self, visit: _Visit) -> list[Person]:
+        return self._role_at(Role.HEAD_OFFICE_APPROVER, self._ancestors(visit.branch_path)[-1:])
 
-    def supervisors(self, visit: StageVisit) -> list[Person]:
+    def supervisors(self, visit: _Visit) -> list[Person]:
         """The next level up: the nearest branch above the case's with a supervisor; head office at the top."""
         if visit.holder_role in UPPER_ROLES:
             return self.head_office(visit)
-        for path in self._ancestors(visit.case.branch.path)[1:]:
+        for path in self._ancestors(visit.branch_path)[1:]:
             found = self._role_at(Role.BRANCH_SUPERVISOR, [path])
             if found:
                 return found
         return self.head_office(visit)
 
-    def recipients(self, visit: StageVisit, level: int) -> list[Person]:
+    def recipients(self, visit: _Visit, level: int) -> list[Person]:
         if level == Reminder.Level.REMIND:
             return self.holders(visit)
         if level == Reminder.Level.ESCALATE:

@@ -146,7 +146,8 @@ def test_a_failure_inside_the_sweep_leaves_nothing_claimed(
     def broken(*args, **kwargs):
         raise RuntimeError("worker killed")
 
-    monkeypatch.setattr(Notification.objects, "bulk_create", broken)
+    # Dies after the claim rows are inserted, before the transaction commits.
+    monkeypatch.setattr(services._Directory, "recipients", broken)
     with pytest.raises(RuntimeError):
         sweep(AT_1_0, django_capture_on_commit_callbacks)
     assert levels(case) == [] and not mail.outbox
