@@ -291,6 +291,17 @@ else:
 
 
 # --- reminders and escalation (issue 6) ---------------------------------------------------
+# One beat process enqueues the overdue sweep; any number of workers run it (it is safe to
+# run concurrently: every reminder is claimed by a unique row).
+REMINDER_SWEEP_SECONDS = envint("REMINDER_SWEEP_SECONDS", "300")
+CELERY_BEAT_SCHEDULE = {
+    "reminders-sweep-stalled": {
+        "task": "reminders.tasks.sweep_stalled",
+        "schedule": float(REMINDER_SWEEP_SECONDS),
+        # A sweep that waited longer than one period in the queue is superseded by the next.
+        "options": {"expires": float(REMINDER_SWEEP_SECONDS)},
+    },
+}
 
 
 # --- client portal (issue 5) --------------------------------------------------------------

@@ -16,7 +16,7 @@ from django_fsm import ConcurrentTransition
 
 from branches.roles import Role, has_role
 
-from . import notifications, rules
+from . import notifications, rules, workdays
 from .models import (
     Approval,
     CaseEvent,
@@ -29,8 +29,7 @@ from .models import (
     TestPackage,
     split_accounts,
 )
-from .states import CUSTOMER, DEFAULT_SLA_DAYS, STAGE_HOLDER, TEST_CASES, State
-from .workdays import add_working_days
+from .states import CUSTOMER, STAGE_HOLDER, TEST_CASES, State
 
 
 class CaseError(Exception):
@@ -89,12 +88,11 @@ def case_transition_options(*, case: OnboardingCase, user: Any) -> list[Transiti
 
 def _open_visit(case: OnboardingCase, stage: str, now: dt.datetime) -> StageVisit:
     party, role = STAGE_HOLDER[stage]
-    sla = DEFAULT_SLA_DAYS.get(stage)
     return StageVisit.objects.create(
         case=case,
         stage=stage,
         entered_at=now,
-        due_at=add_working_days(now, sla) if sla else None,
+        due_at=workdays.due_at(stage, now),
         holder_party=party,
         holder_role=role,
     )
@@ -109,11 +107,13 @@ def _move_visits(case: OnboardingCase, source: str, target: str, name: str, now:
         return
     if name == "resume":
         assert visit is not None and visit.paused_at is not None
-        # Suspended time does not count against the stage's service level.
+        # Suspended time does not count against the stage's service level: the due time
+        # moves by the *working* time that passed (a wall-clock shift would land a pause
+        # over a weekend or holiday on the wrong day).
         paused = now - visit.paused_at
         visit.paused_seconds += int(paused.total_seconds())
         if visit.due_at is not None:
-            visit.due_at += paused
+            visit.due_at = workdays.extend_for_pause(visit.due_at, visit.paused_at, now)
         visit.paused_at = None
         visit.save(update_fields=["paused_at", "paused_seconds", "due_at"])
         return

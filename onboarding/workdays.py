@@ -1,29 +1,34 @@
-"""Working-day arithmetic on the official Chinese calendar.
+"""Working-day arithmetic on the official Chinese calendar, as kept in the database.
 
-`chinesecalendar` knows the State Council's schedule up to its last release; for a year it
-does not know we fall back to Monday–Friday rather than fail.
+The calendar and the service levels are administrator-editable (`reminders.CalendarDay`,
+`reminders.StageSLA`); a year nobody has entered falls back to Monday–Friday without error.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-import chinese_calendar
+from django.utils import timezone
+
+from reminders import workcal
 
 
 def is_workday(day: dt.date) -> bool:
-    try:
-        return bool(chinese_calendar.is_workday(day))
-    except NotImplementedError:
-        return day.weekday() < 5
+    return workcal.calendar(day, day).is_workday(day)
 
 
 def add_working_days(start: dt.datetime, days: int) -> dt.datetime:
-    """The same time of day, `days` working days after `start`."""
-    day = start.date()
-    counted = 0
-    while counted < days:
-        day += dt.timedelta(days=1)
-        if is_workday(day):
-            counted += 1
-    return start.replace(year=day.year, month=day.month, day=day.day)
+    """The same (local) time of day, `days` working days after `start`."""
+    return workcal.calendar(timezone.localtime(start).date()).add_working_days(start, days)
+
+
+def due_at(stage: str, entered_at: dt.datetime) -> dt.datetime | None:
+    """When a visit of `stage` entered at `entered_at` is due (None for stages without a service level)."""
+    days = workcal.sla_days(stage)
+    return add_working_days(entered_at, days) if days else None
+
+
+def extend_for_pause(due: dt.datetime, paused_at: dt.datetime, resumed_at: dt.datetime) -> dt.datetime:
+    """Push a due time back by the working time that passed while the case was suspended."""
+    cal = workcal.calendar(timezone.localtime(min(paused_at, due)).date(), timezone.localtime(due).date())
+    return cal.shift(due, cal.working_seconds(paused_at, resumed_at))

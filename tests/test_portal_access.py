@@ -27,9 +27,10 @@ ANY_USER_ROUTES = {"portal/start/"}
 # customer-facing page elsewhere (e.g. a document download under /documents/) must be
 # listed here after the merge, or this matrix fails on it.
 CUSTOMER_PREFIXES = ("portal/",)
-# Pages both sides use on their own cases: documents (uploads, downloads, generated forms).
+# Pages both sides use: documents of their own cases (uploads, downloads, generated forms)
+# and their own in-app notifications.
 # Customers of the case's company reach them (some answer 403, e.g. review), others get 404.
-SHARED_PREFIXES = ("documents/",)
+SHARED_PREFIXES = ("documents/", "reminders/")
 STAFF_PREFIXES_UNDER_PORTAL = ("portal/staff/",)
 
 PARAM = re.compile(r"<(?:(?P<conv>\w+):)?(?P<name>\w+)>")

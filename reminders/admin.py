@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+
+from . import workcal
+from .models import CalendarDay, Notification, OutboxEmail, Reminder, StageSLA
+
+
+class _WarnMissingSchedule:
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        for year in workcal.missing_schedule_years():
+            messages.warning(
+                request,
+                _(
+                    "尚未录入%(year)s年节假日安排,该年按周一至周五计算工作日 / "
+                    "The %(year)s holiday schedule is missing; Monday–Friday is assumed until it is entered."
+                )
+                % {"year": year},
+            )
+        return super().changelist_view(request, extra_context)  # type: ignore[misc]
+
+
+@admin.register(StageSLA)
+class StageSLAAdmin(_WarnMissingSchedule, admin.ModelAdmin):
+    list_display = ["stage", "days"]
+    list_editable = ["days"]
+
+
+@admin.register(CalendarDay)
+class CalendarDayAdmin(_WarnMissingSchedule, admin.ModelAdmin):
+    list_display = ["date", "is_workday", "name"]
+    list_filter = ["is_workday"]
+    date_hierarchy = "date"
+    search_fields = ["name"]
+
+
+class _ReadOnly(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Reminder)
+class ReminderAdmin(_ReadOnly):
+    list_display = ["case", "stage", "level", "due_at", "created_at"]
+    list_filter = ["level", "stage"]
+    list_select_related = ["case__enterprise"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(_ReadOnly):
+    list_display = ["recipient", "text", "created_at", "read_at"]
+    list_select_related = ["recipient"]
+
+
+@admin.register(OutboxEmail)
+class OutboxEmailAdmin(_ReadOnly):
+    list_display = ["reminder", "to", "created_at", "sent_at", "attempts"]

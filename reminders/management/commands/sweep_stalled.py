@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from reminders import services
+
+
+class Command(BaseCommand):
+    help = "Run one overdue sweep: remind holders, escalate, queue e-mail (safe to run any number of times)."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--send", action="store_true", help="send the pending e-mail here instead of via a worker")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        result = services.reminders_sweep()
+        self.stdout.write(
+            f"overdue visits: {result.overdue}, new reminders: {len(result.claimed)}, e-mails: {result.emails}"
+        )
+        if options["send"]:
+            from reminders.models import OutboxEmail
+
+            ids = list(OutboxEmail.objects.filter(sent_at__isnull=True).values_list("reminder_id", flat=True))
+            self.stdout.write(f"sent: {services.outbox_send(reminder_ids=ids)}")
+        else:
+            self.stdout.write(f"re-queued unsent e-mails: {services.outbox_flush()}")

@@ -1,0 +1,105 @@
+"""Reads: notices of a user, the bank/customer split of a case's time, calendar warnings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from onboarding.models import OnboardingCase
+from onboarding.states import Party, State
+
+from . import workcal
+from .models import Notification
+
+
+def notification_list(*, user: Any, limit: int = 100) -> QuerySet[Notification]:
+    return Notification.objects.filter(recipient=user).select_related("case").order_by("-created_at", "-pk")[:limit]
+
+
+def unread_count(*, user: Any) -> int:
+    if not getattr(user, "is_authenticated", False):
+        return 0
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
+
+
+@dataclass
+class TimeSplit:
+    bank_seconds: int
+    customer_seconds: int
+
+    @property
+    def bank_days(self) -> float:
+        return round(self.bank_seconds / workcal.DAY, 1)
+
+    @property
+    def customer_days(self) -> float:
+        return round(self.customer_seconds / workcal.DAY, 1)
+
+    @property
+    def total_days(self) -> float:
+        return round((self.bank_seconds + self.customer_seconds) / workcal.DAY, 1)
+
+
+def _suspensions(case: OnboardingCase, now: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
+    spans, start = [], None
+    for name, at in (
+        case.events.filter(kind="transition", name__in=["suspend", "resume"])
+        .order_by("created_at", "pk")
+        .values_list("name", "created_at")
+    ):
+        if name == "suspend":
+            start = at
+        elif start is not None:
+            spans.append((start, at))
+            start = None
+    if start is not None:
+        spans.append((start, now))
+    return spans
+
+
+def case_time_split(*, case: OnboardingCase, now: dt.datetime | None = None) -> TimeSplit:
+    """Working time since submission split by who held the ball: the bank or the customer.
+
+    Suspended time counts for neither. In production verification the customer holds the
+    ball until it confirms, the bank after.
+    """
+    now = now or timezone.now()
+    visits = [v for v in case.visits.all() if v.stage != State.DRAFT]
+    totals = {Party.BANK: 0, Party.CUSTOMER: 0}
+    if not visits:
+        return TimeSplit(0, 0)
+    cal = workcal.calendar(timezone.localtime(visits[0].entered_at).date(), timezone.localtime(now).date())
+    pauses = _suspensions(case, now)
+
+    def worked(a: dt.datetime, b: dt.datetime) -> int:
+        total = cal.working_seconds(a, b) if b > a else 0
+        for p0, p1 in pauses:
+            lo, hi = max(a, p0), min(b, p1)
+            if hi > lo:
+                total -= cal.working_seconds(lo, hi)
+        return max(total, 0)
+
+    for v in visits:
+        end = v.left_at or now
+        confirmed = case.customer_confirmed_at
+        if v.stage == State.PRODUCTION_VERIFICATION and confirmed and v.entered_at <= confirmed <= end:
+            totals[Party.CUSTOMER] += worked(v.entered_at, confirmed)
+            totals[Party.BANK] += worked(confirmed, end)
+        else:
+            totals[Party(v.holder_party)] += worked(v.entered_at, end)
+    return TimeSplit(bank_seconds=totals[Party.BANK], customer_seconds=totals[Party.CUSTOMER])
+
+
+def visit_lateness_days(*, case: OnboardingCase, now: dt.datetime | None = None) -> float | None:
+    """How many working days the current stage is past its due time (None when not overdue)."""
+    now = now or timezone.now()
+    visit = case.current_visit
+    if visit is None or not visit.is_overdue(now):
+        return None
+    assert visit.due_at is not None
+    cal = workcal.calendar(timezone.localtime(visit.due_at).date(), timezone.localtime(now).date())
+    return round(cal.working_seconds(visit.due_at, now) / workcal.DAY, 1)

@@ -1,0 +1,145 @@
+"""Working-day arithmetic on the calendar kept in the database (`CalendarDay`).
+
+A day is a working day when an administrator (or the seed from `chinesecalendar`) says so,
+and otherwise when it is Monday to Friday. A year nobody has entered therefore falls back
+to Monday–Friday without any special case and without error.
+
+Working time is measured as whole days: a working day counts 24 hours, any other day none.
+"N working days after t" is then the same time of day N working days later, and a pause is
+worth exactly the working time that passed during it (a suspension from Friday evening to
+Monday morning costs the stage a few hours, not a weekend).
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from collections.abc import Callable, Mapping
+
+from django.utils import timezone
+
+DAY = 86400
+_EPOCH = dt.date(1970, 1, 5)  # a Monday
+Loader = Callable[[dt.date, dt.date], Mapping[dt.date, bool]]
+
+
+def _weekdays_before(day: dt.date) -> int:
+    """Monday–Friday days in [_EPOCH, day)."""
+    weeks, rest = divmod((day - _EPOCH).days, 7)
+    return weeks * 5 + min(rest, 5)
+
+
+class WorkCalendar:
+    """The working days between `lo` and `hi`, loading more from `loader` when asked beyond them."""
+
+    def __init__(self, exceptions: Mapping[dt.date, bool], lo: dt.date, hi: dt.date, loader: Loader | None) -> None:
+        self._loader = loader
+        self._set(exceptions, lo, hi)
+
+    def _set(self, exceptions: Mapping[dt.date, bool], lo: dt.date, hi: dt.date) -> None:
+        self.lo, self.hi = lo, hi
+        self._days = dict(exceptions)
+        self._dates = sorted(self._days)
+        # How each stored day changes the Monday–Friday count, accumulated for bisect.
+        self._prefix = [0]
+        for d in self._dates:
+            delta = int(self._days[d]) - int(d.weekday() < 5)
+            self._prefix.append(self._prefix[-1] + delta)
+
+    def _cover(self, lo: dt.date, hi: dt.date) -> None:
+        if self._loader is None or (self.lo <= lo and hi <= self.hi):
+            return
+        lo, hi = min(lo, self.lo), max(hi, self.hi) + dt.timedelta(days=60)
+        self._set(self._loader(lo, hi), lo, hi)
+
+    def is_workday(self, day: dt.date) -> bool:
+        self._cover(day, day)
+        known = self._days.get(day)
+        return known if known is not None else day.weekday() < 5
+
+    def workdays_before(self, day: dt.date) -> int:
+        """Working days in [_EPOCH, day); only differences between two covered days are meaningful."""
+        return _weekdays_before(day) + self._prefix[bisect.bisect_left(self._dates, day)]
+
+    def working_seconds(self, start: dt.datetime, end: dt.datetime) -> int:
+        """Working time from `start` to `end` (negative when `end` is earlier)."""
+        a, b = timezone.localtime(start), timezone.localtime(end)
+        self._cover(min(a.date(), b.date()), max(a.date(), b.date()))
+        return self._position(b) - self._position(a)
+
+    def _position(self, t: dt.datetime) -> int:
+        d = t.date()
+        into = t.hour * 3600 + t.minute * 60 + t.second
+        return self.workdays_before(d) * DAY + (into if self.is_workday(d) else 0)
+
+    def add_working_days(self, start: dt.datetime, days: int) -> dt.datetime:
+        """The same (local) time of day, `days` working days after `start`."""
+        local = timezone.localtime(start)
+        day = local.date()
+        self._cover(day, day + dt.timedelta(days=2 * days + 30))
+        counted = 0
+        while counted < days:
+            day += dt.timedelta(days=1)
+            if self.is_workday(day):
+                counted += 1
+        return timezone.make_aware(dt.datetime.combine(day, local.time().replace(tzinfo=None)))
+
+    def shift(self, start: dt.datetime, seconds: int) -> dt.datetime:
+        """The moment `seconds` of working time after `start` (the start of a working day on a boundary)."""
+        if seconds <= 0:
+            return start
+        local = timezone.localtime(start)
+        day = local.date()
+        self._cover(day, day + dt.timedelta(days=2 * (seconds // DAY) + 30))
+        into = local.hour * 3600 + local.minute * 60 + local.second
+        remaining = seconds
+        while True:
+            if self.is_workday(day):
+                available = DAY - into
+                if remaining < available:
+                    naive = dt.datetime.combine(day, dt.time()) + dt.timedelta(seconds=into + remaining)
+                    return timezone.make_aware(naive.replace(microsecond=local.microsecond))
+                remaining -= available
+            day += dt.timedelta(days=1)
+            into = 0
+
+
+def _db_loader(lo: dt.date, hi: dt.date) -> dict[dt.date, bool]:
+    from .models import CalendarDay
+
+    return dict(CalendarDay.objects.filter(date__gte=lo, date__lte=hi).values_list("date", "is_workday"))
+
+
+def calendar(lo: dt.date, hi: dt.date | None = None) -> WorkCalendar:
+    """The database calendar, loaded (one query) for [lo, hi] and extended on demand."""
+    hi = hi or lo + dt.timedelta(days=60)
+    return WorkCalendar(_db_loader(lo, hi), lo, hi, _db_loader)
+
+
+def sla_days(stage: str) -> int | None:
+    """The stage's service level in working days: the administrator's value, else the default."""
+    from onboarding.states import DEFAULT_SLA_DAYS
+
+    from .models import StageSLA
+
+    days = StageSLA.objects.filter(stage=stage).values_list("days", flat=True).first()
+    return days if days is not None else DEFAULT_SLA_DAYS.get(stage)
+
+
+def sla_map() -> dict[str, int]:
+    from onboarding.states import DEFAULT_SLA_DAYS
+
+    from .models import StageSLA
+
+    return {**DEFAULT_SLA_DAYS, **dict(StageSLA.objects.values_list("stage", "days"))}
+
+
+def missing_schedule_years(*, today: dt.date | None = None) -> list[int]:
+    """This year and next year, where nobody has entered the official schedule yet."""
+    from .models import CalendarDay
+
+    today = today or timezone.localdate()
+    wanted = [today.year, today.year + 1]
+    rows = CalendarDay.objects.filter(date__gte=dt.date(today.year, 1, 1), date__lt=dt.date(today.year + 2, 1, 1))
+    known = {d.year for d in rows.dates("date", "year")}
+    return [y for y in wanted if y not in known]

@@ -1,0 +1,137 @@
+"""Due dates on the official calendar kept in the database; suspended time does not count."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.urls import reverse
+from freezegun import freeze_time
+
+from onboarding import services
+from onboarding.states import State
+from reminders import workcal
+from reminders.models import CalendarDay, StageSLA
+
+SH = ZoneInfo("Asia/Shanghai")
+
+
+def at(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=SH)
+
+
+def intake_case(world, when: dt.datetime):
+    with freeze_time(when):
+        return world.case(State.BRANCH_INTAKE)
+
+
+@pytest.mark.django_db
+def test_the_seed_has_the_2026_national_day_schedule() -> None:
+    cal = workcal.calendar(dt.date(2026, 9, 1), dt.date(2026, 10, 31))
+    assert not cal.is_workday(dt.date(2026, 10, 1))
+    assert not cal.is_workday(dt.date(2026, 10, 7))  # a Wednesday, but a holiday
+    assert not cal.is_workday(dt.date(2026, 9, 27))  # Sunday, not adjusted (chinesecalendar 1.11)
+    assert cal.is_workday(dt.date(2026, 9, 20))  # Sunday, adjusted working day
+    assert cal.is_workday(dt.date(2026, 10, 10))  # Saturday, adjusted working day
+    assert cal.is_workday(dt.date(2026, 10, 8))
+    assert StageSLA.objects.get(stage=State.JOINT_TESTING).days == 15
+
+
+def test_due_date_across_national_day_lands_on_the_adjusted_saturday(world) -> None:
+    # Entered Monday 28 Sep: Tue 29, Wed 30, (1–7 Oct off), Thu 8, Fri 9, Sat 10 (调休上班).
+    case = intake_case(world, at(2026, 9, 28, 10, 0))
+    assert case.current_visit.due_at == at(2026, 10, 10, 10, 0)
+    # Monday–Friday arithmetic would have said Monday 5 October.
+    assert case.current_visit.due_at != at(2026, 10, 5, 10, 0)
+
+
+def test_a_sunday_that_is_not_adjusted_does_not_count(world) -> None:
+    # Friday 25 Sep + 1 working day: Sat 26 and Sun 27 are off, so Monday 28.
+    StageSLA.objects.filter(stage=State.BRANCH_INTAKE).update(days=1)
+    case = intake_case(world, at(2026, 9, 25, 16, 30))
+    assert case.current_visit.due_at == at(2026, 9, 28, 16, 30)
+
+
+def test_due_time_is_the_local_time_of_day_even_just_after_midnight(world) -> None:
+    # 00:30 in Shanghai is the previous day in UTC; the count starts from the local date.
+    case = intake_case(world, at(2026, 9, 28, 0, 30))
+    assert case.current_visit.due_at == at(2026, 10, 10, 0, 30)
+
+
+def test_an_edited_sla_applies_to_the_next_visit(world) -> None:
+    StageSLA.objects.filter(stage=State.BRANCH_INTAKE).update(days=2)
+    case = intake_case(world, at(2026, 6, 1, 10, 0))
+    assert case.current_visit.due_at == at(2026, 6, 3, 10, 0)
+
+
+def test_year_end_into_an_unpublished_year_falls_back_to_monday_to_friday(world, admin_client) -> None:
+    assert not CalendarDay.objects.filter(date__year=2027).exists()
+    # Mon 28 Dec 2026: Tue 29, Wed 30, Thu 31, Fri 1 Jan 2027 (unknown: a weekday counts), Mon 4.
+    case = intake_case(world, at(2026, 12, 28, 10, 0))
+    assert case.current_visit.due_at == at(2027, 1, 4, 10, 0)
+    assert workcal.missing_schedule_years(today=dt.date(2026, 12, 28)) == [2027]
+
+    # An administrator enters the 2027 New Year holiday through the admin.
+    response = admin_client.post(
+        reverse("admin:reminders_calendarday_add"), {"date": "2027-01-01", "is_workday": "", "name": "元旦"}
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert workcal.missing_schedule_years(today=dt.date(2026, 12, 28)) == []
+    later = intake_case(world, at(2026, 12, 28, 10, 0))
+    assert later.current_visit.due_at == at(2027, 1, 5, 10, 0)
+
+
+def test_admin_and_dashboard_warn_while_next_year_is_missing(world, admin_client, client) -> None:
+    with freeze_time(at(2026, 11, 20, 10, 0)):
+        page = admin_client.get(reverse("admin:reminders_calendarday_changelist")).content.decode()
+        assert "尚未录入2027年节假日安排" in page
+        client.force_login(world.am_a)
+        home = client.get(reverse("home")).content.decode()
+        assert "尚未录入2027年节假日安排" in home
+        CalendarDay.objects.create(date=dt.date(2027, 1, 1), is_workday=False, name="元旦")
+        assert "尚未录入2027年" not in client.get(reverse("home")).content.decode()
+        assert (
+            "尚未录入2027年" not in admin_client.get(reverse("admin:reminders_calendarday_changelist")).content.decode()
+        )
+
+
+def test_suspended_working_time_is_added_back_in_working_days(world) -> None:
+    # Entered Wed 3 Jun 10:00, due Wed 10 Jun 10:00. Suspended Thu 4 Jun 10:00 to Mon 8 Jun
+    # 10:00: two working days (Thu and Fri), so due Fri 12 Jun 10:00. The old wall-clock
+    # shift (four days) would have put it on Sunday 14 June.
+    case = intake_case(world, at(2026, 6, 3, 10, 0))
+    assert case.current_visit.due_at == at(2026, 6, 10, 10, 0)
+    with freeze_time(at(2026, 6, 4, 10, 0)):
+        case = services.case_transition(case=case, user=world.am_a, name="suspend", reason="客户系统升级")
+    with freeze_time(at(2026, 6, 8, 10, 0)):
+        case = services.case_transition(case=case, user=world.am_a, name="resume")
+    case.current_visit.refresh_from_db()
+    assert case.current_visit.due_at == at(2026, 6, 12, 10, 0)
+    assert case.current_visit.paused_seconds == 4 * 86400
+
+
+def test_a_suspension_over_a_weekend_only_costs_its_working_hours(world) -> None:
+    # Suspended Fri 5 Jun 17:00, resumed Mon 8 Jun 09:00: 7 h of Friday and 9 h of Monday.
+    case = intake_case(world, at(2026, 6, 3, 10, 0))
+    with freeze_time(at(2026, 6, 5, 17, 0)):
+        case = services.case_transition(case=case, user=world.am_a, name="suspend", reason="等待客户")
+    with freeze_time(at(2026, 6, 8, 9, 0)):
+        case = services.case_transition(case=case, user=world.am_a, name="resume")
+    case.current_visit.refresh_from_db()
+    assert case.current_visit.due_at == at(2026, 6, 11, 2, 0)
+
+
+def test_working_seconds_and_shift_are_inverse_across_a_holiday() -> None:
+    cal = workcal.WorkCalendar(
+        {dt.date(2026, 10, d): False for d in range(1, 8)} | {dt.date(2026, 10, 10): True},
+        dt.date(2026, 9, 1),
+        dt.date(2026, 11, 1),
+        None,
+    )
+    start = at(2026, 9, 30, 15, 0)
+    end = cal.shift(start, 2 * 86400)
+    assert end == at(2026, 10, 9, 15, 0)
+    assert cal.working_seconds(start, end) == 2 * 86400
+    assert cal.working_seconds(end, start) == -2 * 86400
+    assert cal.working_seconds(at(2026, 10, 2, 9, 0), at(2026, 10, 6, 9, 0)) == 0

@@ -1,0 +1,241 @@
+"""The overdue sweep: levels at 1×, 1.5×, 2× SLA, each exactly once, to the right people."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
+from freezegun import freeze_time
+from kombu.exceptions import OperationalError
+
+from onboarding import services as core
+from onboarding.models import CaseEvent, StageVisit
+from onboarding.states import State
+from reminders import services
+from reminders.models import Notification, OutboxEmail, Reminder
+
+SH = ZoneInfo("Asia/Shanghai")
+# Branch intake (5 working days) entered Monday 1 June 2026 10:00, due Monday 8 June 10:00.
+ENTERED = dt.datetime(2026, 6, 1, 10, 0, tzinfo=SH)
+AT_0_9 = dt.datetime(2026, 6, 5, 22, 0, tzinfo=SH)  # 4.5 working days
+AT_1_0 = dt.datetime(2026, 6, 8, 10, 1, tzinfo=SH)
+BEFORE_1_5 = dt.datetime(2026, 6, 10, 21, 59, tzinfo=SH)
+AT_1_5 = dt.datetime(2026, 6, 10, 22, 0, tzinfo=SH)  # due + 2.5 working days
+BEFORE_2_0 = dt.datetime(2026, 6, 15, 9, 59, tzinfo=SH)
+AT_2_0 = dt.datetime(2026, 6, 15, 10, 0, tzinfo=SH)  # due + 5 working days
+
+
+def intake_case(world, company=None):
+    with freeze_time(ENTERED):
+        return world.case(State.BRANCH_INTAKE, company=company)
+
+
+def sweep(when: dt.datetime, capture) -> services.SweepResult:
+    with freeze_time(when), capture(execute=True):
+        return services.reminders_sweep()
+
+
+def levels(case) -> list[int]:
+    return sorted(Reminder.objects.filter(case=case).values_list("level", flat=True))
+
+
+def recipients_of_level(case, level: int) -> list[str]:
+    return OutboxEmail.objects.get(reminder__case=case, reminder__level=level).to
+
+
+def test_levels_fire_at_1x_1_5x_2x_and_not_before(world, django_capture_on_commit_callbacks) -> None:
+    case = intake_case(world)
+    mail.outbox.clear()
+
+    assert sweep(AT_0_9, django_capture_on_commit_callbacks).claimed == []
+    assert levels(case) == []
+
+    sweep(AT_1_0, django_capture_on_commit_callbacks)
+    assert levels(case) == [1]
+    assert recipients_of_level(case, 1) == [world.am_a.email]
+
+    sweep(BEFORE_1_5, django_capture_on_commit_callbacks)
+    assert levels(case) == [1]
+    sweep(AT_1_5, django_capture_on_commit_callbacks)
+    assert levels(case) == [1, 2]
+    assert recipients_of_level(case, 2) == [world.supervisor.email]  # the tier-1 branch above branch A
+
+    sweep(BEFORE_2_0, django_capture_on_commit_callbacks)
+    assert levels(case) == [1, 2]
+    sweep(AT_2_0, django_capture_on_commit_callbacks)
+    assert levels(case) == [1, 2, 3]
+    assert recipients_of_level(case, 3) == [world.approver.email]  # head office
+
+    assert [m.to for m in mail.outbox] == [[world.am_a.email], [world.supervisor.email], [world.approver.email]]
+    assert all(m.extra_headers == {} for m in mail.outbox)
+    assert "催办" in mail.outbox[0].subject and "Reminder" in mail.outbox[0].subject
+    assert "分支行受理" in mail.outbox[0].body and "branch intake" in mail.outbox[0].body
+    events = CaseEvent.objects.filter(case=case, kind=CaseEvent.Kind.REMINDER).order_by("pk")
+    assert [e.name for e in events] == ["remind", "escalate", "escalate_head_office"]
+    assert set(Notification.objects.filter(case=case).values_list("recipient__username", flat=True)) == {
+        "am_a",
+        "supervisor",
+        "approver",
+    }
+
+
+def test_each_level_is_sent_once_however_often_the_sweep_runs(world, django_capture_on_commit_callbacks) -> None:
+    case = intake_case(world)
+    mail.outbox.clear()
+    for _ in range(3):
+        sweep(AT_1_0, django_capture_on_commit_callbacks)
+        sweep(AT_1_5, django_capture_on_commit_callbacks)
+    assert levels(case) == [1, 2]
+    assert len(mail.outbox) == 2
+    assert Notification.objects.filter(case=case).count() == 2
+    assert CaseEvent.objects.filter(case=case, kind=CaseEvent.Kind.REMINDER).count() == 2
+
+
+def test_a_sweep_after_a_long_outage_sends_every_missed_level_once(world, django_capture_on_commit_callbacks) -> None:
+    case = intake_case(world)
+    mail.outbox.clear()
+    sweep(AT_2_0, django_capture_on_commit_callbacks)
+    sweep(AT_2_0, django_capture_on_commit_callbacks)
+    assert levels(case) == [1, 2, 3]
+    assert len(mail.outbox) == 3
+
+
+def test_the_customer_and_its_account_manager_hear_when_the_customer_holds_the_ball(
+    world, django_capture_on_commit_callbacks
+) -> None:
+    with freeze_time(ENTERED):
+        case = world.case(State.JOINT_TESTING)  # 15 working days, customer holds the ball
+    mail.outbox.clear()
+    # 15 working days from 1 June, with the Dragon Boat holiday on Friday 19 June: 23 June.
+    assert case.current_visit.due_at == dt.datetime(2026, 6, 23, 10, 0, tzinfo=SH)
+    sweep(dt.datetime(2026, 6, 23, 9, 59, tzinfo=SH), django_capture_on_commit_callbacks)
+    assert levels(case) == []
+    sweep(dt.datetime(2026, 6, 23, 10, 1, tzinfo=SH), django_capture_on_commit_callbacks)
+    assert levels(case) == [1]
+    assert recipients_of_level(case, 1) == sorted(
+        [world.customer_x.email, world.company_x.contact_email, world.am_a.email]
+    )
+    assert set(Notification.objects.values_list("recipient__username", flat=True)) == {"customer_x", "am_a"}
+
+
+def test_suspended_moved_on_and_finished_visits_are_not_reminded(world, django_capture_on_commit_callbacks) -> None:
+    suspended = intake_case(world)
+    with freeze_time(ENTERED):
+        core.case_transition(case=suspended, user=world.am_a, name="suspend", reason="客户系统升级")
+    withdrawn = intake_case(world)
+    with freeze_time(ENTERED):
+        core.case_transition(case=withdrawn, user=world.am_a, name="withdraw", reason="客户撤回")
+    late = intake_case(world)
+    sweep(AT_2_0, django_capture_on_commit_callbacks)
+    assert levels(suspended) == [] and levels(withdrawn) == []
+    assert levels(late) == [1, 2, 3]
+
+
+def test_a_failure_inside_the_sweep_leaves_nothing_claimed(
+    world, django_capture_on_commit_callbacks, monkeypatch
+) -> None:
+    case = intake_case(world)
+    mail.outbox.clear()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("worker killed")
+
+    # Dies after the claim rows are inserted, before the transaction commits.
+    monkeypatch.setattr(services._Directory, "recipients", broken)
+    with pytest.raises(RuntimeError):
+        sweep(AT_1_0, django_capture_on_commit_callbacks)
+    assert levels(case) == [] and not mail.outbox
+    monkeypatch.undo()
+    sweep(AT_1_0, django_capture_on_commit_callbacks)  # the rerun (redelivered task) does it
+    assert levels(case) == [1] and len(mail.outbox) == 1
+
+
+def test_mail_survives_a_broker_outage_and_is_sent_once(world, django_capture_on_commit_callbacks, monkeypatch) -> None:
+    from reminders import tasks
+
+    case = intake_case(world)
+    mail.outbox.clear()
+
+    def down(*args, **kwargs):
+        raise OperationalError("broker unreachable")
+
+    monkeypatch.setattr(tasks.send_reminder_emails, "delay", down)
+    sweep(AT_1_0, django_capture_on_commit_callbacks)
+    assert levels(case) == [1] and not mail.outbox
+    assert OutboxEmail.objects.get(reminder__case=case).sent_at is None
+    monkeypatch.undo()
+    with freeze_time(AT_1_0 + dt.timedelta(minutes=1)):
+        assert services.outbox_flush() == 0  # too fresh: a worker may still have it
+    with freeze_time(AT_1_0 + dt.timedelta(minutes=3)):
+        assert services.outbox_flush() == 1
+        assert services.outbox_flush() == 0
+    assert len(mail.outbox) == 1
+    # A redelivered send task (worker killed after the commit, before the ack) sends nothing.
+    assert services.outbox_send(reminder_ids=list(Reminder.objects.values_list("pk", flat=True))) == 0
+    assert len(mail.outbox) == 1
+
+
+def test_the_sweep_query_count_does_not_grow_with_cases(world, django_capture_on_commit_callbacks) -> None:
+    def measure(n: int) -> int:
+        for _ in range(n):
+            intake_case(world)
+        with freeze_time(AT_1_5), CaptureQueriesContext(connection) as ctx:
+            result = services.reminders_sweep()
+        assert len(result.claimed) == 2 * n
+        return len(ctx.captured_queries)
+
+    few = measure(2)
+    StageVisit.objects.update(left_at=AT_1_5)  # close them so the next batch is alone
+    many = measure(8)
+    assert few == many
+
+
+def test_the_management_command_runs_one_sweep(world, capsys) -> None:
+    case = intake_case(world)
+    mail.outbox.clear()
+    with freeze_time(AT_1_0):
+        call_command("sweep_stalled", "--send")
+        call_command("sweep_stalled", "--send")
+    out = capsys.readouterr().out
+    assert "new reminders: 1" in out and "new reminders: 0" in out
+    assert levels(case) == [1] and len(mail.outbox) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_sweeps_on_postgresql_send_each_reminder_once(world) -> None:
+    cases = [intake_case(world) for _ in range(15)]
+    mail.outbox.clear()
+    n = 4
+    barrier = threading.Barrier(n)
+    results: list[services.SweepResult] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            # freezegun is not thread-safe; the sweep takes its clock as an argument.
+            results.append(services.reminders_sweep(now=AT_2_0))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    claimed = [pk for r in results for pk in r.claimed]
+    assert len(claimed) == len(set(claimed)) == 3 * len(cases)
+    assert Reminder.objects.count() == 3 * len(cases)
+    assert Notification.objects.count() == 3 * len(cases)
+    assert CaseEvent.objects.filter(kind=CaseEvent.Kind.REMINDER).count() == 3 * len(cases)
+    assert len(mail.outbox) == 3 * len(cases)  # eager tasks in the test run: sent on commit
