@@ -5,10 +5,19 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
+import django
 from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("DEBUG", "true")
+django.setup()
+from audit.mfa import demo_totp_secret, totp_code  # noqa: E402
 
 BASE = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8000"
 OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
@@ -26,11 +35,16 @@ PASSWORD = "Demo-2026-pass"
 
 
 def login(page, username):
+    """Password, then the demo account's current TOTP code (staff only)."""
     page.goto(f"{BASE}/login/")
-    page.fill("input[name=username]", username)
+    page.fill("input[name=login]", username)
     page.fill("input[name=password]", PASSWORD)
     page.click("button.primary")
     page.wait_for_load_state("networkidle")
+    if page.locator("input[name=code]").count():
+        page.fill("input[name=code]", totp_code(demo_totp_secret(username)))
+        page.click("button.primary")
+        page.wait_for_load_state("networkidle")
 
 
 def main() -> None:

@@ -32,12 +32,16 @@ def real_celery(redis_url: str):
         broker_connection_retry=False,
     )
     app._pool = None  # forget any connection pool made for the previous broker
+    # The routing tables (default queue) are built once, on first use; an earlier test that
+    # ran tasks eagerly built them for the default queue. Rebuild them for ours.
+    app.__dict__.pop("amqp", None)
     try:
         with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, queues=[queue], loglevel="INFO"):
             yield app
     finally:
         app.conf.update(saved)
         app._pool = None
+        app.__dict__.pop("amqp", None)
 
 
 @pytest.mark.redis
