@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from onboarding import selectors as case_selectors
 from onboarding import services as case_services
+from onboarding.feedback import show_case_error, show_form_errors
 from onboarding.models import OnboardingCase
 from onboarding.services import CaseError
 from onboarding.views import staff_required
@@ -39,17 +40,12 @@ def _back(case: OnboardingCase) -> HttpResponse:
 
 def _run(request: HttpRequest, case: OnboardingCase, form: Any, action: Callable[[], Any], done: str) -> HttpResponse:
     if form is not None and not form.is_valid():
-        for field, errors in form.errors.items():
-            label = form.fields[field].label if field in form.fields else ""
-            for error in errors:
-                messages.error(request, f"{label} {error}".strip())
+        show_form_errors(request, form)
         return _back(case)
     try:
         action()
     except CaseError as exc:
-        messages.error(request, exc.message)
-        for problem in exc.problems:
-            messages.warning(request, problem)
+        show_case_error(request, exc)
     else:
         messages.success(request, done)
     return _back(case)

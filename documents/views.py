@@ -18,6 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from onboarding.feedback import show_case_error
 from onboarding.models import OnboardingCase
 from onboarding.selectors import case_get_for_user
 from onboarding.services import CaseError
@@ -39,12 +40,6 @@ def _back(request: HttpRequest, case: OnboardingCase) -> HttpResponseRedirect:
     return redirect(reverse("case_detail", kwargs={"public_id": case.public_id}) + "#documents")
 
 
-def _error(request: HttpRequest, exc: CaseError) -> None:
-    messages.error(request, exc.message)
-    for problem in exc.problems:
-        messages.warning(request, problem)
-
-
 def _kind(kind: str) -> str:
     return kind if kind in DocumentKind.values else ""
 
@@ -63,7 +58,7 @@ def upload_view(request: HttpRequest, case_id: Any, kind: str) -> HttpResponse:
             case=case, user=request.user, kind=_kind(kind), upload=upload, name=upload.name, size=upload.size
         )
     except CaseError as exc:
-        _error(request, exc)
+        show_case_error(request, exc)
     else:
         messages.success(
             request,
@@ -90,7 +85,7 @@ def review_view(request: HttpRequest, version_id: Any) -> HttpResponse:
             reason=form.cleaned_data["reason"],
         )
     except CaseError as exc:
-        _error(request, exc)
+        show_case_error(request, exc)
     else:
         messages.success(request, _("已审核 / Reviewed."))
     return _back(request, case)
@@ -103,7 +98,7 @@ def generate_view(request: HttpRequest, case_id: Any, kind: str) -> HttpResponse
     try:
         version, created = services.form_generate(case=case, user=request.user, kind=_kind(kind))
     except CaseError as exc:
-        _error(request, exc)
+        show_case_error(request, exc)
     else:
         label = DocumentKind(version.document.kind).label
         if created:

@@ -18,6 +18,7 @@ from branches.models import Branch
 from branches.roles import STAFF_ROLES, Role, has_role, user_roles
 
 from . import selectors, services
+from .feedback import show_case_error, show_form_errors
 from .forms import (
     CaseFilterForm,
     CaseForm,
@@ -44,12 +45,6 @@ def staff_required(view: View) -> View:
         return view(request, *args, **kwargs)
 
     return wrapper
-
-
-def _error(request: HttpRequest, exc: services.CaseError) -> None:
-    messages.error(request, exc.message)
-    for problem in exc.problems:
-        messages.warning(request, problem)
 
 
 @staff_required
@@ -129,7 +124,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
                 fields=case_form.case_fields(),
             )
         except services.CaseError as exc:
-            _error(request, exc)
+            show_case_error(request, exc)
         else:
             messages.success(request, _("案件 %(ref)s 已创建 / Case created.") % {"ref": case.reference})
             return redirect("case_detail", public_id=case.public_id)
@@ -159,7 +154,7 @@ def case_edit(request: HttpRequest, public_id: Any) -> HttpResponse:
                 expected_version=_int(request.POST.get("version")),
             )
         except services.CaseError as exc:
-            _error(request, exc)
+            show_case_error(request, exc)
         else:
             messages.success(request, _("已保存 / Saved."))
             return redirect("case_detail", public_id=case.public_id)
@@ -236,7 +231,7 @@ def case_transition_view(request: HttpRequest, public_id: Any, name: str) -> Htt
             expected_version=form.cleaned_data["version"],
         )
     except services.CaseError as exc:
-        _error(request, exc)
+        show_case_error(request, exc)
     else:
         messages.success(request, _("已办理:%(state)s / Done.") % {"state": case.get_state_display()})  # type: ignore[attr-defined]
     return redirect("case_detail", public_id=case.public_id)
@@ -251,13 +246,11 @@ def _record_view(
         try:
             save(case=case, user=request.user, **form.cleaned_data)
         except services.CaseError as exc:
-            _error(request, exc)
+            show_case_error(request, exc)
         else:
             messages.success(request, _("已登记 / Recorded."))
     else:
-        for field, errors in form.errors.items():
-            for error in errors:
-                messages.error(request, f"{form.fields[field].label if field in form.fields else ''} {error}")
+        show_form_errors(request, form)
     return redirect("case_detail", public_id=case.public_id)
 
 

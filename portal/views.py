@@ -20,6 +20,7 @@ from branches.roles import Role, has_role
 from counter.forms import TestResultForm
 from counter.selectors import case_test_matrix
 from onboarding import selectors, services
+from onboarding.feedback import show_case_error, show_form_errors
 from onboarding.forms import EnterpriseForm, account_formset
 from onboarding.models import Enterprise, OnboardingCase
 from onboarding.services import CaseError
@@ -60,19 +61,6 @@ def _enterprise(request: HttpRequest) -> Enterprise:
     enterprise = getattr(request.user, "enterprise", None)
     assert enterprise is not None  # customer_required
     return enterprise
-
-
-def _error(request: HttpRequest, exc: CaseError) -> None:
-    messages.error(request, exc.message)
-    for problem in exc.problems:
-        messages.warning(request, problem)
-
-
-def _form_errors(request: HttpRequest, form: Any) -> None:
-    for field, errors in form.errors.items():
-        label = form.fields[field].label if field in form.fields else ""
-        for error in errors:
-            messages.error(request, f"{label} {error}".strip())
 
 
 @login_required
@@ -143,7 +131,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
                 fields=case_form.case_fields(),
             )
         except CaseError as exc:
-            _error(request, exc)
+            show_case_error(request, exc)
         else:
             messages.success(
                 request,
@@ -179,7 +167,7 @@ def case_edit(request: HttpRequest, public_id: Any) -> HttpResponse:
                 expected_version=_int(request.POST.get("version")),
             )
         except CaseError as exc:
-            _error(request, exc)
+            show_case_error(request, exc)
         else:
             messages.success(request, _("已保存 / Saved."))
             return redirect("portal:case_detail", public_id=case.public_id)
@@ -228,7 +216,7 @@ def _transition(request: HttpRequest, public_id: Any, name: str, form_cls: type[
     case = selectors.case_get_for_user(user=request.user, public_id=public_id)
     form = form_cls(request.POST)
     if not form.is_valid():
-        _form_errors(request, form)
+        show_form_errors(request, form)
         return redirect("portal:case_detail", public_id=case.public_id)
     try:
         services.case_transition(
@@ -239,7 +227,7 @@ def _transition(request: HttpRequest, public_id: Any, name: str, form_cls: type[
             expected_version=form.cleaned_data["version"],
         )
     except CaseError as exc:
-        _error(request, exc)
+        show_case_error(request, exc)
     else:
         messages.success(request, done)
     return redirect("portal:case_detail", public_id=case.public_id)
@@ -266,11 +254,11 @@ def case_test_result(request: HttpRequest, public_id: Any) -> HttpResponse:
         try:
             services.test_result_record(case=case, user=request.user, **form.values())
         except CaseError as exc:
-            _error(request, exc)
+            show_case_error(request, exc)
         else:
             messages.success(request, _("测试结果已登记 / Result recorded."))
     else:
-        _form_errors(request, form)
+        show_form_errors(request, form)
     return redirect(f"{case_url(case)}#testing")
 
 
@@ -283,11 +271,11 @@ def case_confirm_production(request: HttpRequest, public_id: Any) -> HttpRespons
         try:
             services.customer_confirm_production(case=case, user=request.user)
         except CaseError as exc:
-            _error(request, exc)
+            show_case_error(request, exc)
         else:
             messages.success(request, _("已确认生产验证,等待客户经理确认上线 / Confirmed; the bank confirms go-live."))
     else:
-        _form_errors(request, form)
+        show_form_errors(request, form)
     return redirect(f"{case_url(case)}#production")
 
 
@@ -309,11 +297,11 @@ def _post_message(request: HttpRequest, case: OnboardingCase) -> None:
         try:
             portal_services.message_post(case=case, user=request.user, body=form.cleaned_data["body"])
         except CaseError as exc:
-            _error(request, exc)
+            show_case_error(request, exc)
         else:
             messages.success(request, _("留言已发送 / Message sent."))
     else:
-        _form_errors(request, form)
+        show_form_errors(request, form)
 
 
 # --- team (enterprise admins) ---------------------------------------------------------------
@@ -349,11 +337,11 @@ def team_invite(request: HttpRequest) -> HttpResponse:
                 **form.cleaned_data,
             )
         except CaseError as exc:
-            _error(request, exc)
+            show_case_error(request, exc)
         else:
             messages.success(request, _("邀请已发送 / Invitation sent."))
     else:
-        _form_errors(request, form)
+        show_form_errors(request, form)
     return redirect("portal:team")
 
 
@@ -364,7 +352,7 @@ def team_remove(request: HttpRequest, member_id: Any) -> HttpResponse:
     try:
         portal_services.member_remove(by=request.user, member=member)
     except CaseError as exc:
-        _error(request, exc)
+        show_case_error(request, exc)
     else:
         messages.success(request, _("已移除该用户 / The user is removed."))
     return redirect("portal:team")
@@ -431,11 +419,11 @@ def staff_invite(request: HttpRequest, enterprise_id: Any) -> HttpResponse:
         try:
             portal_services.invitation_create(by=request.user, enterprise=enterprise, **form.cleaned_data)
         except CaseError as exc:
-            _error(request, exc)
+            show_case_error(request, exc)
         else:
             messages.success(request, _("邀请已发送 / Invitation sent."))
     else:
-        _form_errors(request, form)
+        show_form_errors(request, form)
     return redirect("portal:staff_enterprise", enterprise_id=enterprise.public_id)
 
 
@@ -446,7 +434,7 @@ def staff_member_remove(request: HttpRequest, member_id: Any) -> HttpResponse:
     try:
         portal_services.member_remove(by=request.user, member=member)
     except CaseError as exc:
-        _error(request, exc)
+        show_case_error(request, exc)
     else:
         messages.success(request, _("已移除该用户 / The user is removed."))
     enterprise = member.user.enterprise
