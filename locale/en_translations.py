@@ -536,8 +536,10 @@ EN = {
     "已办理:%(state)s / Done.": "Done: %(state)s.",
     "申请 %(ref)s 已保存为草稿,请核对后提交 / Saved as a draft; check it and submit.": "Application %(ref)s saved as a draft; check it, then submit it.",
     "第 %(n)s / %(total)s 页,共 %(count)s 条": (
-        "Page %(n)s of %(total)s, %(count)s record",
-        "Page %(n)s of %(total)s, %(count)s records",
+        "Page %(n)s of %(total)s · %(count)s record",
+        "Page %(n)s of %(total)s · %(count)s records",
     ),
-    "第 %(n)s / %(total)s 页,共 %(cnt)s 件": "Page %(n)s of %(total)s, %(cnt)s cases",
+    "第 %(n)s / %(total)s 页,共 %(cnt)s 件": "Page %(n)s of %(total)s · %(cnt)s cases",
+    "table column\x04案件": "Case",
+    "尚有 %(n)d 项柜面事项待复核或取消 / %(n)d counter entries are waiting for a checker": "Counter entries waiting for a checker or to be cancelled: %(n)d",
 }

@@ -1,7 +1,8 @@
 """Fill empty msgstr entries of locale/en/LC_MESSAGES/django.po, then run compilemessages.
 
 `manage.py makemessages -l en` keeps existing translations; this fills the blanks and the
-fuzzy guesses from `en_translations.EN`, or from the English half of a "中文 / English" msgid,
+fuzzy guesses from `en_translations.EN` (an entry with a msgctxt is looked up there under
+its context, a \\x04 and its msgid first), or from the English half of a "中文 / English" msgid,
 and brings any msgstr whose msgid is in `EN` up to date with it (EN is the source of truth).
 """
 
@@ -68,6 +69,9 @@ def main() -> None:
             continue
         end_id = idx.get("msgid_plural ", idx.get("msgstr ", idx.get("msgstr[0] ")))
         msgid = unquote(lines[idx["msgid "] : end_id])
+        context = [unquote([line]) for line in lines if line.startswith("msgctxt ")]
+        if context and f"{context[0]}\x04{msgid}" in EN:
+            msgid = f"{context[0]}\x04{msgid}"  # EN keys a msgctxt entry as "context\x04msgid"
         if not msgid:
             out.append("\n".join(line for line in lines if line != "#, fuzzy"))
             continue
