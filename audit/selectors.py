@@ -130,7 +130,8 @@ def audit_events(
     return case_events.union(access_events, all=True).order_by("-at", "-ev_id")
 
 
-KIND_LABELS: dict[str, str] = {
-    **{k: str(v) for k, v in CaseEvent.Kind.choices},
-    **{k: str(v) for k, v in AccessEvent.Kind.choices},
+# Lazy labels: str() here would freeze the language of whoever imported the module first.
+KIND_LABELS: dict[str, Any] = {
+    **dict(CaseEvent.Kind.choices),
+    **dict(AccessEvent.Kind.choices),
 }

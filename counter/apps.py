@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CounterConfig(AppConfig):
     name = "counter"
     default_auto_field = "django.db.models.BigAutoField"
-    verbose_name = "柜面双人复核与UKey"
+    verbose_name = _("柜面双人复核与UKey")
 
     def ready(self) -> None:
         from onboarding import rules

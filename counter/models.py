@@ -178,12 +178,13 @@ class CounterEntry(models.Model):
     def subject(self) -> str:
         if self.kind == self.Kind.IDENTITY_CHECK:
             return f"{self.get_person_display()} {self.person_name} {mask_id(self.id_number)}"  # type: ignore[attr-defined]
+        ukey = _("K宝")  # outside the f-strings, where makemessages would not find it
         if self.kind == self.Kind.UKEY_ISSUANCE:
-            text = f"{self.operator.name if self.operator else ''} · K宝 {self.serial}"
+            text = f"{self.operator.name if self.operator else ''} · {ukey} {self.serial}"
             if self.replaces_id:
-                text += f"(补办,替换 {self.replaces.serial})"  # type: ignore[union-attr]
+                text += _("(补办,替换 %(serial)s)") % {"serial": self.replaces.serial}  # type: ignore[union-attr]
             return text
-        return f"{self.ukey.operator.name} · K宝 {self.ukey.serial}" if self.ukey else ""
+        return f"{self.ukey.operator.name} · {ukey} {self.ukey.serial}" if self.ukey else ""
 
     @property
     def is_pending(self) -> bool:

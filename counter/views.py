@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_POST
 
 from onboarding import selectors as case_selectors
@@ -157,11 +158,11 @@ def entry_cancel(request: HttpRequest, public_id: Any, item_id: Any) -> HttpResp
 
 
 UKEY_ACTIONS: dict[str, tuple[Callable[..., Any], bool, str]] = {
-    # action: (service, takes a reason, message)
-    "download": (services.ukey_download_record, False, "证书下载已登记 / Download recorded."),
-    "lose": (services.ukey_loss_report, True, "已挂失 / Loss reported."),
-    "release": (services.ukey_loss_release, True, "已解挂 / Loss released."),
-    "revoke": (services.ukey_revoke, True, "已注销 / Revoked."),
+    # action: (service, takes a reason, message; marked here, translated when shown)
+    "download": (services.ukey_download_record, False, gettext_noop("证书下载已登记 / Download recorded.")),
+    "lose": (services.ukey_loss_report, True, gettext_noop("已挂失 / Loss reported.")),
+    "release": (services.ukey_loss_release, True, gettext_noop("已解挂 / Loss released.")),
+    "revoke": (services.ukey_revoke, True, gettext_noop("已注销 / Revoked.")),
 }
 
 

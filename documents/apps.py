@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class DocumentsConfig(AppConfig):
     name = "documents"
-    verbose_name = "文件"
+    verbose_name = _("文件")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -1,11 +1,14 @@
 """Fill empty msgstr entries of locale/en/LC_MESSAGES/django.po, then run compilemessages.
 
-`manage.py makemessages -l en` keeps existing translations; this only fills the blanks:
-from `en_translations.EN`, or from the English half of a "中文 / English" msgid.
+`manage.py makemessages -l en` keeps existing translations; this fills the blanks and the
+fuzzy guesses from `en_translations.EN` (an entry with a msgctxt is looked up there under
+its context, a \\x04 and its msgid first), or from the English half of a "中文 / English" msgid,
+and brings any msgstr whose msgid is in `EN` up to date with it (EN is the source of truth).
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import sys
 from pathlib import Path
@@ -15,6 +18,7 @@ from en_translations import EN
 
 PO = Path(__file__).parent / "en" / "LC_MESSAGES" / "django.po"
 SPLIT = re.compile(r"\s*/\s+(?=[A-Z(%])")
+CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 def quote(s: str) -> str:
@@ -25,7 +29,8 @@ def english(msgid: str) -> str | tuple[str, str] | None:
     if msgid in EN:
         return EN[msgid]
     parts = SPLIT.split(msgid, maxsplit=1)
-    if len(parts) == 2 and re.search(r"[A-Za-z]", parts[1]):
+    # "第 %(n)s / %(total)s 页" is not "中文 / English": an English half has no Chinese in it.
+    if len(parts) == 2 and re.search(r"[A-Za-z]", parts[1]) and not CJK.search(parts[1]):
         text = parts[1].strip()
         # msgfmt wants every named argument of the msgid in the msgstr too.
         lost = [a for a in dict.fromkeys(re.findall(r"%\(\w+\)[sd]", msgid)) if a not in text]
@@ -39,6 +44,13 @@ def unquote(lines: list[str]) -> str:
         for line in lines
         for m in re.findall(r'"(.*)"', line)
     )
+
+
+def current(lines: list[str]) -> str | tuple[str, str]:
+    """The msgstr of an entry; a (singular, plural) pair for a plural entry."""
+    starts = [i for i, line in enumerate(lines) if line.startswith("msgstr")] + [len(lines)]
+    parts = [unquote(lines[a:b]) for a, b in itertools.pairwise(starts)]
+    return parts[0] if len(parts) == 1 else (parts[0], parts[1])
 
 
 def main() -> None:
@@ -57,6 +69,9 @@ def main() -> None:
             continue
         end_id = idx.get("msgid_plural ", idx.get("msgstr ", idx.get("msgstr[0] ")))
         msgid = unquote(lines[idx["msgid "] : end_id])
+        context = [unquote([line]) for line in lines if line.startswith("msgctxt ")]
+        if context and f"{context[0]}\x04{msgid}" in EN:
+            msgid = f"{context[0]}\x04{msgid}"  # EN keys a msgctxt entry as "context\x04msgid"
         if not msgid:
             out.append("\n".join(line for line in lines if line != "#, fuzzy"))
             continue
@@ -75,6 +90,11 @@ def main() -> None:
                 if line.startswith(k)
             }
         has_str = not fuzzy and any(re.match(r'msgstr(\[\d\])? "(.+)"', line) for line in lines)
+        want = EN.get(msgid)
+        if isinstance(want, str) and "msgid_plural " in idx:
+            want = (want, want)
+        if has_str and want is not None and current(lines) != want:
+            has_str = False  # en_translations is the source of truth: a changed entry replaces the old msgstr
         if has_str:
             out.append(block)
             continue

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class OnboardingConfig(AppConfig):
     name = "onboarding"
-    verbose_name = "银企直联"
+    verbose_name = _("银企直联")
     default_auto_field = "django.db.models.BigAutoField"

@@ -420,23 +420,25 @@ class ProductionConfig(models.Model):
 
     def problems(self) -> list[str]:
         """Test and production are kept apart (测试环境与生产环境区分), each reuse named."""
-        from django.utils.translation import gettext as _t
+        from django.utils.translation import gettext
 
         problems = []
         if not self.production_endpoint.strip():
-            problems.append(_t("生产地址未填写 / The production endpoint is missing"))
+            problems.append(gettext("生产地址未填写 / The production endpoint is missing"))
         if not self.certificate_serial.strip():
-            problems.append(_t("生产证书序列号未填写 / The production certificate serial is missing"))
+            problems.append(gettext("生产证书序列号未填写 / The production certificate serial is missing"))
         accounts = self.account_list
         if not accounts:
-            problems.append(_t("生产账号未填写 / No production account given"))
+            problems.append(gettext("生产账号未填写 / No production account given"))
         if self.connection_type == self.Connection.LEASED_LINE and not self.line_details.strip():
-            problems.append(_t("专线接入须填写专线信息 / A leased line needs its line details"))
+            problems.append(gettext("专线接入须填写专线信息 / A leased line needs its line details"))
         registered = set(self.case.enterprise.accounts.values_list("account_number", flat=True))
         for account in accounts:
             if account not in registered:
                 problems.append(
-                    _t("生产账号 %(a)s 不是该企业已登记的结算账户 / %(a)s is not a registered account of the company")
+                    gettext(
+                        "生产账号 %(a)s 不是该企业已登记的结算账户 / %(a)s is not a registered account of the company"
+                    )
                     % {"a": account}
                 )
         package = getattr(self.case, "test_package", None)
@@ -444,17 +446,18 @@ class ProductionConfig(models.Model):
             if self.production_endpoint.strip() and _endpoint(self.production_endpoint) == _endpoint(
                 package.test_endpoint
             ):
-                problems.append(_t("生产地址与测试地址相同 / The production endpoint is the test endpoint"))
+                problems.append(gettext("生产地址与测试地址相同 / The production endpoint is the test endpoint"))
             if (
                 self.certificate_serial.strip()
                 and self.certificate_serial.strip().upper() == package.test_certificate_ref.strip().upper()
             ):
-                problems.append(_t("生产证书与测试证书相同 / The production certificate is the test certificate"))
+                problems.append(gettext("生产证书与测试证书相同 / The production certificate is the test certificate"))
             test_accounts = set(split_accounts(package.test_accounts))
             for account in accounts:
                 if account in test_accounts:
                     problems.append(
-                        _t("生产账号 %(a)s 是测试账号 / Production account %(a)s is a test account") % {"a": account}
+                        gettext("生产账号 %(a)s 是测试账号 / Production account %(a)s is a test account")
+                        % {"a": account}
                     )
         return problems
 
