@@ -210,3 +210,20 @@ def test_chinese_by_default_even_for_an_english_browser_and_english_on_request(c
     assert response["Content-Language"] == "zh-hans"
     client.post(reverse("set_language"), {"language": "en", "next": "/"})
     assert client.get(reverse("home"))["Content-Language"] == "en"
+
+
+def test_lists_show_how_far_past_due_an_overdue_case_is(client, world):
+    import datetime as dt
+
+    from django.utils import timezone
+    from freezegun import freeze_time
+
+    with freeze_time(timezone.now() - dt.timedelta(days=30)):
+        late = world.case(State.BRANCH_INTAKE)
+    fresh = world.case(State.BRANCH_INTAKE, company=enterprise(world.branch_a, name="丁公司"))
+    client.force_login(world.am_a)
+    page = client.get(reverse("case_list"), {"overdue": "on"}).content.decode()
+    assert late.reference in page and fresh.reference not in page
+    row = page[page.index(late.reference) :]
+    row = row[: row.index("</tr>")]
+    assert "超时" in row and "周" in row  # e.g. "3周，2天": past due by weeks, not just flagged
