@@ -175,3 +175,33 @@ class CaseFilterForm(forms.Form):
     branch = forms.ChoiceField(label=_("机构"), required=False)
     account_manager = forms.ChoiceField(label=_("客户经理"), required=False)
     overdue = forms.BooleanField(label=_("仅超时"), required=False)
+
+
+def case_forms(
+    data: Any, *, enterprise: Enterprise | None, case: Any = None, case_form_cls: type[CaseForm] = CaseForm
+) -> tuple[EnterpriseForm, Any, CaseForm]:
+    """The company, accounts and application forms of a case, filled from what is on record.
+
+    A new case of a new company starts empty; the company's data and accounts come from its
+    record when it exists, the application from the case when there is one.
+    """
+    if enterprise is None:
+        return EnterpriseForm(data), account_formset(data), case_form_cls(data)
+    ent_initial = {f: getattr(enterprise, f) for f in EnterpriseForm.base_fields}
+    accounts = [
+        {"account_number": a.account_number, "account_name": a.account_name, "opening_branch": a.opening_branch}
+        for a in enterprise.accounts.order_by("pk")
+    ]
+    case_initial = {f: getattr(case, f) for f in case_form_cls.base_fields} if case is not None else {}
+    return (
+        EnterpriseForm(data, initial=ent_initial, enterprise=enterprise),
+        account_formset(data, initial=accounts),
+        case_form_cls(data, initial=case_initial),
+    )
+
+
+def int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None

@@ -21,11 +21,10 @@ from . import selectors, services
 from .feedback import show_case_error, show_form_errors
 from .forms import (
     CaseFilterForm,
-    CaseForm,
-    EnterpriseForm,
     TestPackageForm,
     TransitionForm,
-    account_formset,
+    case_forms,
+    int_or_none,
 )
 from .models import OnboardingCase
 from .states import STAGE_HOLDER, WORKING_STAGES, State
@@ -91,29 +90,12 @@ def case_list_view(request: HttpRequest) -> HttpResponse:
     return render(request, "onboarding/case_list.html", {"form": form, "page": page, "query": query.urlencode()})
 
 
-def _case_forms(request: HttpRequest, case: OnboardingCase | None) -> tuple[EnterpriseForm, Any, CaseForm]:
-    data = request.POST if request.method == "POST" else None
-    if case is None:
-        return EnterpriseForm(data), account_formset(data), CaseForm(data)
-    ent = case.enterprise
-    ent_initial = {f: getattr(ent, f) for f in EnterpriseForm.base_fields}
-    accounts = [
-        {"account_number": a.account_number, "account_name": a.account_name, "opening_branch": a.opening_branch}
-        for a in ent.accounts.order_by("pk")
-    ]
-    case_initial = {f: getattr(case, f) for f in CaseForm.base_fields}
-    return (
-        EnterpriseForm(data, initial=ent_initial, enterprise=ent),
-        account_formset(data, initial=accounts),
-        CaseForm(data, initial=case_initial),
-    )
-
-
 @staff_required
 def case_new(request: HttpRequest) -> HttpResponse:
     if not has_role(request.user, Role.ACCOUNT_MANAGER):
         raise PermissionDenied
-    ent_form, acc_formset, case_form = _case_forms(request, None)
+    data = request.POST if request.method == "POST" else None
+    ent_form, acc_formset, case_form = case_forms(data, enterprise=None)
     if request.method == "POST" and ent_form.is_valid() and acc_formset.is_valid() and case_form.is_valid():
         try:
             case = services.case_intake(
@@ -141,7 +123,8 @@ def case_edit(request: HttpRequest, public_id: Any) -> HttpResponse:
     if case.state not in services.EDITABLE_STATES:
         messages.error(request, _("当前阶段不能修改企业资料 / Company data can no longer be changed at this stage."))
         return redirect("case_detail", public_id=case.public_id)
-    ent_form, acc_formset, case_form = _case_forms(request, case)
+    data = request.POST if request.method == "POST" else None
+    ent_form, acc_formset, case_form = case_forms(data, enterprise=case.enterprise, case=case)
     if request.method == "POST" and ent_form.is_valid() and acc_formset.is_valid() and case_form.is_valid():
         try:
             services.case_update(
@@ -151,7 +134,7 @@ def case_edit(request: HttpRequest, public_id: Any) -> HttpResponse:
                 accounts=acc_formset.accounts(),
                 modules=case_form.cleaned_data["modules"],
                 fields=case_form.case_fields(),
-                expected_version=_int(request.POST.get("version")),
+                expected_version=int_or_none(request.POST.get("version")),
             )
         except services.CaseError as exc:
             show_case_error(request, exc)
@@ -163,13 +146,6 @@ def case_edit(request: HttpRequest, public_id: Any) -> HttpResponse:
         "onboarding/case_form.html",
         {"ent_form": ent_form, "acc_formset": acc_formset, "case_form": case_form, "case": case},
     )
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 def stage_tracker(case: OnboardingCase) -> list[dict[str, Any]]:

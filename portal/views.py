@@ -21,7 +21,7 @@ from counter.forms import TestResultForm
 from counter.selectors import case_test_matrix
 from onboarding import selectors, services
 from onboarding.feedback import show_case_error, show_form_errors
-from onboarding.forms import EnterpriseForm, account_formset
+from onboarding.forms import case_forms, int_or_none
 from onboarding.models import Enterprise, OnboardingCase
 from onboarding.services import CaseError
 from onboarding.states import STAGE_HOLDER, State
@@ -102,25 +102,12 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/home.html", {"cards": cards, "owed": owed})
 
 
-def _forms(request: HttpRequest, case: OnboardingCase | None) -> tuple[EnterpriseForm, Any, PortalCaseForm]:
-    data = request.POST if request.method == "POST" else None
-    ent = _enterprise(request)
-    ent_initial = {f: getattr(ent, f) for f in EnterpriseForm.base_fields}
-    accounts = [
-        {"account_number": a.account_number, "account_name": a.account_name, "opening_branch": a.opening_branch}
-        for a in ent.accounts.order_by("pk")
-    ]
-    case_initial = {f: getattr(case, f) for f in PortalCaseForm.base_fields} if case else {}
-    return (
-        EnterpriseForm(data, initial=ent_initial, enterprise=ent),
-        account_formset(data, initial=accounts),
-        PortalCaseForm(data, initial=case_initial),
-    )
-
-
 @customer_required
 def case_new(request: HttpRequest) -> HttpResponse:
-    ent_form, acc_formset, case_form = _forms(request, None)
+    data = request.POST if request.method == "POST" else None
+    ent_form, acc_formset, case_form = case_forms(
+        data, enterprise=_enterprise(request), case=None, case_form_cls=PortalCaseForm
+    )
     if request.method == "POST" and ent_form.is_valid() and acc_formset.is_valid() and case_form.is_valid():
         try:
             case = portal_services.portal_case_request(
@@ -154,7 +141,10 @@ def case_edit(request: HttpRequest, public_id: Any) -> HttpResponse:
             request, _("申请已提交,资料修改请联系客户经理 / Submitted: ask your account manager to change data.")
         )
         return redirect("portal:case_detail", public_id=case.public_id)
-    ent_form, acc_formset, case_form = _forms(request, case)
+    data = request.POST if request.method == "POST" else None
+    ent_form, acc_formset, case_form = case_forms(
+        data, enterprise=_enterprise(request), case=case, case_form_cls=PortalCaseForm
+    )
     if request.method == "POST" and ent_form.is_valid() and acc_formset.is_valid() and case_form.is_valid():
         try:
             services.case_update(
@@ -164,7 +154,7 @@ def case_edit(request: HttpRequest, public_id: Any) -> HttpResponse:
                 accounts=acc_formset.accounts(),
                 modules=case_form.cleaned_data["modules"],
                 fields=case_form.case_fields(),
-                expected_version=_int(request.POST.get("version")),
+                expected_version=int_or_none(request.POST.get("version")),
             )
         except CaseError as exc:
             show_case_error(request, exc)
@@ -176,13 +166,6 @@ def case_edit(request: HttpRequest, public_id: Any) -> HttpResponse:
         "portal/case_form.html",
         {"ent_form": ent_form, "acc_formset": acc_formset, "case_form": case_form, "case": case},
     )
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 @customer_required
