@@ -19,7 +19,8 @@ from django.utils.translation import gettext as _
 
 from branches.models import Branch
 from onboarding import selectors as case_selectors
-from onboarding.models import EVENT_LABELS, OnboardingCase
+from onboarding import events
+from onboarding.models import OnboardingCase
 from onboarding.services import CaseError
 from onboarding.states import State
 
@@ -62,7 +63,7 @@ def _row(ev: dict[str, Any]) -> dict[str, Any]:
         **ev,
         "at": timezone.localtime(ev["at"]),
         "kind_label": selectors.KIND_LABELS.get(ev["ev_kind"], ev["ev_kind"]),
-        "name_label": EVENT_LABELS.get(ev["ev_name"], ev["ev_name"]),
+        "name_label": events.label(ev["ev_name"]),
         "person": ev["who_name"] or ev["who"] or ev["typed_username"],
         "from_label": _state_label(ev["from_st"]),
         "to_label": _state_label(ev["to_st"]),

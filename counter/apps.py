@@ -15,24 +15,4 @@ class CounterConfig(AppConfig):
         from .rules import counter_problems
 
         # Leaving UKey issuance also needs the counter's work done (domain.md, stage 5).
-        if counter_problems not in rules.EXTRA_CHECKS.get("production_ready", []):
-            rules.extend_guard("production_ready", counter_problems)
-        from django.utils.translation import gettext_lazy as _
-
-        from onboarding.models import EVENT_LABELS
-
-        EVENT_LABELS.update(
-            {
-                "operator_added": _("登记企业操作员"),
-                "operator_removed": _("删除企业操作员"),
-                "counter_entry_made": _("柜面经办录入"),
-                "counter_entry_confirmed": _("柜面复核确认"),
-                "counter_entry_cancelled": _("柜面经办取消录入"),
-                "ukey_replacement_made": _("录入UKey补办"),
-                "ukey_downloaded": _("登记证书已下载"),
-                "ukey_lost": _("UKey挂失"),
-                "ukey_released": _("UKey解挂"),
-                "ukey_revoked": _("UKey注销"),
-                "retest_requested": _("要求重测"),
-            }
-        )
+        rules.extend_guard("production_ready", counter_problems)

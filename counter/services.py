@@ -12,21 +12,24 @@ replacement (补办) issues a new key and therefore is a maker–checker entry l
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from branches.roles import Role, has_role
-from onboarding import rules
+from onboarding import events, rules
+from onboarding.events import EventName
 from onboarding.models import CaseEvent, OnboardingCase
-from onboarding.services import CaseConflict, CaseError
+from onboarding.services import CaseError, case_write
 from onboarding.states import State
 from onboarding.validators import validate_resident_id
 
 from .models import CounterEntry, Operator, OperatorRole, UKey
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 # Counter entries are made while UKeys are issued, and later for replacements of a live link.
 COUNTER_STATES = (State.UKEY_ISSUANCE, State.PRODUCTION_VERIFICATION, State.LIVE)
@@ -42,13 +45,11 @@ OPERATOR_STATES = (
 DEFAULT_CERT_YEARS = 2
 
 
-def _event(case: OnboardingCase, user: Any, name: str, data: dict[str, Any], reason: str = "") -> CaseEvent:
-    return CaseEvent.objects.create(
-        case=case, kind=CaseEvent.Kind.RECORD, name=name, actor=user, data=data, reason=reason
-    )
+def _event(case: OnboardingCase, user: User, name: str, data: dict[str, Any], reason: str = "") -> CaseEvent:
+    return events.counter_event(case=case, actor=user, name=EventName(name), data=data, reason=reason)
 
 
-def _require(case: OnboardingCase, user: Any, *roles: str) -> None:
+def _require(case: OnboardingCase, user: User, *roles: str) -> None:
     if not has_role(user, *roles):
         names = "、".join(str(Role(r).label) for r in roles)
         raise CaseError(_("此操作仅限:%(roles)s / Only %(roles)s may do this") % {"roles": names})
@@ -61,12 +62,6 @@ def _require_state(case: OnboardingCase, states: tuple[str, ...]) -> None:
         raise CaseError(_("当前阶段不能办理此柜面事项 / This counter business is not possible at this stage."))
 
 
-def _locked(case: OnboardingCase) -> OnboardingCase:
-    # Counter work on one case is serialised on the case row (PostgreSQL); the conditional
-    # status updates below keep SQLite, which has no row locks, just as safe.
-    return OnboardingCase.objects.select_for_update().select_related("enterprise", "branch").get(pk=case.pk)
-
-
 def _entry_data(entry: CounterEntry) -> dict[str, Any]:
     return {"entry": entry.pk, "kind": entry.kind, "subject": entry.subject}
 
@@ -74,7 +69,9 @@ def _entry_data(entry: CounterEntry) -> dict[str, Any]:
 # --- operators ------------------------------------------------------------------------------
 
 
-def operator_add(*, case: OnboardingCase, user: Any, name: str, id_number: str, role: str) -> Operator:
+def operator_add(
+    *, case: OnboardingCase, user: User, name: str, id_number: str, role: str, expected_version: int | None = None
+) -> Operator:
     _require(case, user, Role.ACCOUNT_MANAGER, Role.COUNTER_MAKER)
     _require_state(case, OPERATOR_STATES)
     name, id_number = name.strip(), id_number.strip().upper()
@@ -86,8 +83,8 @@ def operator_add(*, case: OnboardingCase, user: Any, name: str, id_number: str, 
         validate_resident_id(id_number)
     except ValidationError as exc:
         raise CaseError(exc.messages[0]) from None
-    with transaction.atomic():
-        case = _locked(case)
+    with case_write(case=case, user=user, seen_version=expected_version) as w:
+        case = w.case
         if case.operators.filter(id_number=id_number, removed_at__isnull=True).exists():
             raise CaseError(_("该身份证号已登记为操作员 / This person is already an operator."))
         operator = Operator.objects.create(case=case, name=name, id_number=id_number, role=role, created_by=user)
@@ -95,12 +92,14 @@ def operator_add(*, case: OnboardingCase, user: Any, name: str, id_number: str, 
     return operator
 
 
-def operator_remove(*, operator: Operator, user: Any, reason: str = "") -> Operator:
+def operator_remove(
+    *, operator: Operator, user: User, reason: str = "", expected_version: int | None = None
+) -> Operator:
     case = operator.case
     _require(case, user, Role.ACCOUNT_MANAGER, Role.COUNTER_MAKER)
     _require_state(case, OPERATOR_STATES)
-    with transaction.atomic():
-        case = _locked(case)
+    with case_write(case=case, user=user, seen_version=expected_version) as w:
+        case = w.case
         operator = Operator.objects.select_for_update().get(pk=operator.pk)
         if operator.removed_at is not None:
             raise CaseError(_("该操作员已删除 / The operator was already removed."))
@@ -119,7 +118,14 @@ def operator_remove(*, operator: Operator, user: Any, reason: str = "") -> Opera
 
 
 def identity_check_make(
-    *, case: OnboardingCase, user: Any, person: str, person_name: str, id_number: str, notes: str = ""
+    *,
+    case: OnboardingCase,
+    user: User,
+    person: str,
+    person_name: str,
+    id_number: str,
+    notes: str = "",
+    expected_version: int | None = None,
 ) -> CounterEntry:
     """The legal representative or the handler came in person; the ID card matches the records."""
     _require(case, user, Role.COUNTER_MAKER)
@@ -150,8 +156,8 @@ def identity_check_make(
             problems.append(_("授权范围不含电子银行业务 / The authorisation does not cover e-banking."))
     if problems:
         raise CaseError(_("身份核验未通过 / The identity check failed."), problems)
-    with transaction.atomic():
-        case = _locked(case)
+    with case_write(case=case, user=user, seen_version=expected_version) as w:
+        case = w.case
         entry = CounterEntry.objects.create(
             case=case,
             kind=CounterEntry.Kind.IDENTITY_CHECK,
@@ -200,13 +206,14 @@ def _check_issuable(
 def ukey_issuance_make(
     *,
     case: OnboardingCase,
-    user: Any,
+    user: User,
     operator: Operator,
     serial: str,
     expires_on: dt.date | None = None,
     holder: str = "",
     replaces: UKey | None = None,
     notes: str = "",
+    expected_version: int | None = None,
 ) -> CounterEntry:
     """Bind a K宝 (serial) to an operator's certificate (申请证书/补办证书), pending the checker."""
     _require(case, user, Role.COUNTER_MAKER)
@@ -218,8 +225,8 @@ def ukey_issuance_make(
     expires_on = expires_on or today.replace(year=today.year + DEFAULT_CERT_YEARS)
     if expires_on <= today:
         raise CaseError(_("证书到期日须晚于今天 / The certificate must expire after today."))
-    with transaction.atomic():
-        case = _locked(case)
+    with case_write(case=case, user=user, seen_version=expected_version) as w:
+        case = w.case
         _check_issuable(case, operator, serial, replaces)
         entry = CounterEntry.objects.create(
             case=case,
@@ -241,12 +248,14 @@ def ukey_issuance_make(
     return entry
 
 
-def cert_activation_make(*, case: OnboardingCase, user: Any, ukey: UKey, notes: str = "") -> CounterEntry:
+def cert_activation_make(
+    *, case: OnboardingCase, user: User, ukey: UKey, notes: str = "", expected_version: int | None = None
+) -> CounterEntry:
     """The customer downloaded the certificate and asks for activation (激活证书)."""
     _require(case, user, Role.COUNTER_MAKER)
     _require_state(case, COUNTER_STATES)
-    with transaction.atomic():
-        case = _locked(case)
+    with case_write(case=case, user=user, seen_version=expected_version) as w:
+        case = w.case
         ukey = UKey.objects.select_related("operator").get(pk=ukey.pk)
         if ukey.case_id != case.pk:
             raise CaseError(_("该UKey不属于本案件 / The UKey is not on this case."))
@@ -273,24 +282,24 @@ def _set_status(entry: CounterEntry, status: str, **fields: Any) -> None:
         status=status, **fields
     )
     if not updated:
-        raise CaseConflict(_("该事项已被他人处理,请刷新页面 / The entry was already handled; please reload."))
+        raise CaseError(_("该事项已被他人处理,请刷新页面。"))
     entry.status = status
     for key, value in fields.items():
         setattr(entry, key, value)
 
 
-def entry_confirm(*, entry: CounterEntry, user: Any) -> CounterEntry:
+def entry_confirm(*, entry: CounterEntry, user: User, expected_version: int | None = None) -> CounterEntry:
     """A counter checker who is not the maker confirms the entry; only now does it take effect."""
     case = entry.case
     _require(case, user, Role.COUNTER_CHECKER)
     _require_state(case, COUNTER_STATES)
     if entry.maker_id == user.pk:
         raise CaseError(_("不能复核自己录入的事项 / Nobody may confirm their own entry."))
-    with transaction.atomic():
-        case = _locked(case)
+    with case_write(case=case, user=user, seen_version=expected_version) as w:
+        case = w.case
         entry = CounterEntry.objects.select_related("operator", "ukey", "replaces").get(pk=entry.pk)
         if not entry.is_pending:
-            raise CaseConflict(_("该事项已被他人处理,请刷新页面 / The entry was already handled; please reload."))
+            raise CaseError(_("该事项已被他人处理,请刷新页面。"))
         now = timezone.now()
         if entry.kind == CounterEntry.Kind.UKEY_ISSUANCE:
             assert entry.operator is not None and entry.expires_on is not None
@@ -326,14 +335,16 @@ def entry_confirm(*, entry: CounterEntry, user: Any) -> CounterEntry:
     return entry
 
 
-def entry_cancel(*, entry: CounterEntry, user: Any, reason: str = "") -> CounterEntry:
+def entry_cancel(
+    *, entry: CounterEntry, user: User, reason: str = "", expected_version: int | None = None
+) -> CounterEntry:
     """The maker withdraws an entry no checker has confirmed yet (取消录入信息)."""
     case = entry.case
     _require(case, user, Role.COUNTER_MAKER)
     if entry.maker_id != user.pk:
         raise CaseError(_("只有录入人可以取消该事项 / Only the maker may cancel the entry."))
-    with transaction.atomic():
-        case = _locked(case)
+    with case_write(case=case, user=user, seen_version=expected_version) as w:
+        case = w.case
         entry = CounterEntry.objects.select_related("operator", "ukey", "replaces").get(pk=entry.pk)
         if not entry.is_pending:
             raise CaseError(_("已复核或已取消的事项不能取消 / Only a pending entry can be cancelled."))
@@ -346,11 +357,16 @@ def entry_cancel(*, entry: CounterEntry, user: Any, reason: str = "") -> Counter
 
 
 def _ukey_change(
-    ukey: UKey, user: Any, *, name: str, allowed_from: tuple[str, ...], reason: str = "", roles: tuple[str, ...]
+    case: OnboardingCase,
+    ukey: UKey,
+    user: User,
+    *,
+    name: str,
+    allowed_from: tuple[str, ...],
+    reason: str = "",
+    roles: tuple[str, ...],
 ) -> tuple[OnboardingCase, UKey]:
-    case = ukey.case
     _require(case, user, *roles)
-    case = _locked(case)
     ukey = UKey.objects.select_for_update().select_related("operator").get(pk=ukey.pk)
     if ukey.status not in allowed_from:
         raise CaseError(
@@ -363,10 +379,11 @@ def _ukey_change(
 COUNTER_STAFF = (Role.COUNTER_MAKER, Role.COUNTER_CHECKER)
 
 
-def ukey_download_record(*, ukey: UKey, user: Any) -> UKey:
+def ukey_download_record(*, ukey: UKey, user: User, expected_version: int | None = None) -> UKey:
     """The customer downloaded the certificate into the K宝 with the password envelope."""
-    with transaction.atomic():
+    with case_write(case=ukey.case, user=user, seen_version=expected_version) as w:
         case, ukey = _ukey_change(
+            w.case,
             ukey,
             user,
             name="ukey_downloaded",
@@ -379,10 +396,11 @@ def ukey_download_record(*, ukey: UKey, user: Any) -> UKey:
     return ukey
 
 
-def ukey_loss_report(*, ukey: UKey, user: Any, reason: str = "") -> UKey:
+def ukey_loss_report(*, ukey: UKey, user: User, reason: str = "", expected_version: int | None = None) -> UKey:
     """挂失: the key is frozen until it is found (解挂) or replaced (补办)."""
-    with transaction.atomic():
+    with case_write(case=ukey.case, user=user, seen_version=expected_version) as w:
         case, ukey = _ukey_change(
+            w.case,
             ukey,
             user,
             name="ukey_lost",
@@ -395,11 +413,11 @@ def ukey_loss_report(*, ukey: UKey, user: Any, reason: str = "") -> UKey:
     return ukey
 
 
-def ukey_loss_release(*, ukey: UKey, user: Any, reason: str = "") -> UKey:
+def ukey_loss_release(*, ukey: UKey, user: User, reason: str = "", expected_version: int | None = None) -> UKey:
     """解挂: the key was found; it goes back to the status it had."""
-    with transaction.atomic():
+    with case_write(case=ukey.case, user=user, seen_version=expected_version) as w:
         case, ukey = _ukey_change(
-            ukey, user, name="ukey_released", allowed_from=(UKey.Status.LOST,), roles=COUNTER_STAFF
+            w.case, ukey, user, name="ukey_released", allowed_from=(UKey.Status.LOST,), roles=COUNTER_STAFF
         )
         ukey.status, ukey.status_before_loss = ukey.status_before_loss or UKey.Status.ISSUED, ""
         ukey.save(update_fields=["status", "status_before_loss"])
@@ -407,13 +425,14 @@ def ukey_loss_release(*, ukey: UKey, user: Any, reason: str = "") -> UKey:
     return ukey
 
 
-def ukey_revoke(*, ukey: UKey, user: Any, reason: str) -> UKey:
+def ukey_revoke(*, ukey: UKey, user: User, reason: str, expected_version: int | None = None) -> UKey:
     """注销: the certificate ends for good (operator left, key broken)."""
     reason = reason.strip()
     if not reason:
         raise CaseError(_("注销UKey须填写原因 / Revoking a UKey needs a reason."))
-    with transaction.atomic():
+    with case_write(case=ukey.case, user=user, seen_version=expected_version) as w:
         case, ukey = _ukey_change(
+            w.case,
             ukey,
             user,
             name="ukey_revoked",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
@@ -13,14 +13,18 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from branches.roles import Role, has_role
-from onboarding import rules
+from onboarding import events, rules
+from onboarding.events import EventName
 from onboarding.models import CaseEvent, OnboardingCase
-from onboarding.services import CaseError
+from onboarding.services import CaseError, case_write
 from onboarding.states import WORKING_STAGES, State
 
 from . import checklist
 from .models import Decision, Document, DocumentKind, DocumentVersion, retention_for
 from .validation import CheckedFile, UploadRefused, check_file, read_upload
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -93,12 +97,13 @@ def upload_refusal(case: OnboardingCase, user: Any, kind: str) -> str | None:
     return None
 
 
-def _event(case: OnboardingCase, user: Any, name: str, version: DocumentVersion, **extra: Any) -> CaseEvent:
-    return CaseEvent.objects.create(
+def _event(case: OnboardingCase, user: User, name: str, version: DocumentVersion, **extra: Any) -> CaseEvent:
+    reason = str(extra.pop("reason", ""))
+    return events.document_event(
         case=case,
-        kind=CaseEvent.Kind.DOCUMENT,
-        name=name,
         actor=user,
+        name=EventName(name),
+        reason=reason,
         data={
             "document": version.document.kind,
             "label": str(DocumentKind(version.document.kind).label),
@@ -169,7 +174,10 @@ def document_upload(
         raise CaseError(exc.message) from None
     stored: list[str] = []
     try:
-        with transaction.atomic():
+        # A new version is an append: it cannot overwrite anything, so it is not refused for a
+        # page older than the case; it still goes through the door and bumps the version.
+        with case_write(case=case, user=user, seen_version=None) as w:
+            case = w.case
             _ensure_document(case, kind, False)
             version = _store_version(case=case, user=user, kind=kind, generated=False, checked=checked)
             stored.append(version.storage_name)
@@ -205,13 +213,14 @@ def review_refusal(version: DocumentVersion, user: Any) -> str | None:
     return None
 
 
-def document_review(*, version: DocumentVersion, user: Any, accept: bool, reason: str = "") -> DocumentVersion:
+def document_review(
+    *, version: DocumentVersion, user: User, accept: bool, reason: str = "", expected_version: int | None = None
+) -> DocumentVersion:
     """Accept or reject the latest version of an uploaded item (reason required to reject)."""
     reason = reason.strip()
     if not accept and not reason:
         raise CaseError(_("退回须填写原因 / A reason is required to reject"))
-    with transaction.atomic():
-        Document.objects.select_for_update().get(pk=version.document_id)
+    with case_write(case=version.document.case, user=user, seen_version=expected_version):
         locked = DocumentVersion.objects.select_related("document__case__enterprise", "document__case__branch").get(
             pk=version.pk
         )
@@ -272,11 +281,13 @@ def form_generate(*, case: OnboardingCase, user: Any, kind: str) -> tuple[Docume
     fingerprint = forms_pdf.fingerprint(kind, context)
     stored: list[str] = []
     try:
-        with transaction.atomic():
+        with case_write(case=case, user=user, seen_version=None) as w:
+            case = w.case
             _ensure_document(case, kind, True)
-            document = Document.objects.select_for_update().get(case=case, kind=kind, generated=True)
+            document = Document.objects.get(case=case, kind=kind, generated=True)
             latest = document.versions.order_by("-number").first()
             if latest is not None and latest.source_fingerprint == fingerprint:
+                w.unchanged()
                 return latest, False
             number = (latest.number if latest else 0) + 1
             now = timezone.now()

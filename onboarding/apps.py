@@ -8,3 +8,7 @@ class OnboardingConfig(AppConfig):
     name = "onboarding"
     verbose_name = _("银企直联")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Registers this app's outbox mail renderer(s).
+        from . import notifications  # noqa: F401

@@ -7,12 +7,11 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import FSMField, FSMModelMixin
 
-from branches.roles import Role
-
-from . import rules, validators
-from .states import OPEN_STATES, WORKING_STAGES, Module, Party, RiskLevel, State
+from . import validators
+from .states import OPEN_STATES, Module, Party, RiskLevel, State
+from .workflow import CaseWorkflow
 
 
 class Enterprise(models.Model):
@@ -70,12 +69,12 @@ class SettlementAccount(models.Model):
         return self.account_number
 
 
-class OnboardingCase(ConcurrentTransitionMixin, models.Model):
+class OnboardingCase(CaseWorkflow, FSMModelMixin, models.Model):
     """One application of one enterprise for a direct link.
 
-    The transitions below are the whole workflow graph. Each names its guard
-    (`conditions`) and who may make it (`permission`); `onboarding.services.case_transition`
-    is the only caller.
+    Its transitions, with their guards, permissions and effects, are the whole workflow
+    graph: `onboarding.workflow.CaseWorkflow`. `onboarding.services.case_transition` is
+    their only caller.
     """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -103,8 +102,8 @@ class OnboardingCase(ConcurrentTransitionMixin, models.Model):
 
     state = FSMField(_("状态"), default=State.DRAFT, choices=State.choices, protected=True, db_index=True)
     state_before_suspend = models.CharField(max_length=30, blank=True, editable=False)
-    # Incremented by every transition: a form posts the version it showed, so a stale page
-    # cannot act on a case that has moved on.
+    # Incremented by every write (`services.case_write`): a form posts the version it showed,
+    # so a stale page cannot act on, or overwrite, a case that has moved on.
     version = models.PositiveIntegerField(default=0, editable=False)
     current_visit = models.ForeignKey(
         "StageVisit", null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
@@ -148,157 +147,6 @@ class OnboardingCase(ConcurrentTransitionMixin, models.Model):
             .select_related("decided_by")
             .first()
         )
-
-    # --- the workflow -----------------------------------------------------------------------
-    @transition(
-        field=state,
-        source=State.DRAFT,
-        target=State.BRANCH_INTAKE,
-        conditions=[rules.draft_complete],
-        permission=rules.Allowed(Role.ACCOUNT_MANAGER, Role.ENTERPRISE_USER),
-        custom={"label": _("提交受理"), "style": "primary"},
-    )
-    def submit(self) -> None:
-        pass
-
-    @transition(
-        field=state,
-        source=State.BRANCH_INTAKE,
-        target=State.HEAD_OFFICE_APPROVAL,
-        conditions=[rules.intake_complete],
-        permission=rules.Allowed(Role.ACCOUNT_MANAGER),
-        custom={"label": _("上报立项审批"), "style": "primary"},
-    )
-    def submit_for_approval(self) -> None:
-        pass
-
-    @transition(
-        field=state,
-        source=State.HEAD_OFFICE_APPROVAL,
-        target=State.HEAD_OFFICE_APPROVAL,
-        conditions=[rules.not_yet_endorsed],
-        permission=rules.Allowed(Role.BRANCH_SUPERVISOR, not_submitter=True),
-        custom={"label": _("分行审核通过(立项上报)"), "style": "primary"},
-    )
-    def endorse(self) -> None:
-        pass
-
-    @transition(
-        field=state,
-        source=State.HEAD_OFFICE_APPROVAL,
-        target=State.TEST_PACKAGE_ISSUANCE,
-        conditions=[rules.endorsed],
-        permission=rules.Allowed(Role.HEAD_OFFICE_APPROVER, not_submitter=True, not_endorser=True),
-        custom={"label": _("总行立项批复、费用通过"), "style": "primary"},
-    )
-    def approve(self) -> None:
-        pass
-
-    @transition(
-        field=state,
-        source=State.HEAD_OFFICE_APPROVAL,
-        target=State.BRANCH_INTAKE,
-        permission=rules.Allowed(Role.BRANCH_SUPERVISOR, Role.HEAD_OFFICE_APPROVER),
-        custom={"label": _("退回补件"), "style": "warning", "reason_required": True},
-    )
-    def return_to_intake(self) -> None:
-        pass
-
-    @transition(
-        field=state,
-        source=State.HEAD_OFFICE_APPROVAL,
-        target=State.REJECTED,
-        permission=rules.Allowed(Role.BRANCH_SUPERVISOR, Role.HEAD_OFFICE_APPROVER),
-        custom={"label": _("不予立项"), "style": "danger", "reason_required": True},
-    )
-    def reject(self) -> None:
-        pass
-
-    @transition(
-        field=state,
-        source=State.TEST_PACKAGE_ISSUANCE,
-        target=State.JOINT_TESTING,
-        conditions=[rules.test_package_recorded],
-        permission=rules.Allowed(Role.TECH_REVIEWER),
-        custom={"label": _("下发测试包"), "style": "primary"},
-    )
-    def issue_test_package(self) -> None:
-        pass
-
-    @transition(
-        field=state,
-        source=State.JOINT_TESTING,
-        target=State.UKEY_ISSUANCE,
-        conditions=[rules.tests_passed],
-        permission=rules.Allowed(Role.TECH_REVIEWER),
-        custom={"label": _("测试通过,准予上线"), "style": "primary"},
-    )
-    def accept_test_report(self) -> None:
-        pass
-
-    @transition(
-        field=state,
-        source=State.JOINT_TESTING,
-        target=State.TEST_PACKAGE_ISSUANCE,
-        permission=rules.Allowed(Role.TECH_REVIEWER),
-        custom={"label": _("退回测试包阶段"), "style": "warning", "reason_required": True},
-    )
-    def return_to_test_package(self) -> None:
-        pass
-
-    @transition(
-        field=state,
-        source=State.UKEY_ISSUANCE,
-        target=State.PRODUCTION_VERIFICATION,
-        conditions=[rules.production_ready],
-        permission=rules.Allowed(Role.COUNTER_CHECKER),
-        custom={"label": _("UKey发放完成,进入生产验证"), "style": "primary"},
-    )
-    def complete_ukey_issuance(self) -> None:
-        pass
-
-    @transition(
-        field=state,
-        source=State.PRODUCTION_VERIFICATION,
-        target=State.LIVE,
-        conditions=[rules.customer_confirmed],
-        permission=rules.Allowed(Role.ACCOUNT_MANAGER),
-        custom={"label": _("行方确认,正式上线"), "style": "primary"},
-    )
-    def go_live(self) -> None:
-        pass
-
-    @transition(
-        field=state,
-        source=list(WORKING_STAGES),
-        target=State.SUSPENDED,
-        permission=rules.Allowed(Role.ACCOUNT_MANAGER, Role.BRANCH_SUPERVISOR),
-        custom={"label": _("暂停"), "style": "secondary", "reason_required": True},
-    )
-    def suspend(self) -> None:
-        self.state_before_suspend = self.state
-
-    @transition(
-        field=state,
-        source=State.SUSPENDED,
-        target=RETURN_VALUE(*WORKING_STAGES),
-        permission=rules.Allowed(Role.ACCOUNT_MANAGER, Role.BRANCH_SUPERVISOR),
-        custom={"label": _("恢复"), "style": "secondary"},
-    )
-    def resume(self) -> str:
-        previous = self.state_before_suspend
-        self.state_before_suspend = ""
-        return previous
-
-    @transition(
-        field=state,
-        source=list(OPEN_STATES),
-        target=State.WITHDRAWN,
-        permission=rules.Allowed(Role.ACCOUNT_MANAGER, Role.ENTERPRISE_USER),
-        custom={"label": _("撤回申请"), "style": "danger", "reason_required": True},
-    )
-    def withdraw(self) -> None:
-        pass
 
 
 class StageVisit(models.Model):
@@ -477,24 +325,6 @@ def _endpoint(url: str) -> str:
     return url.strip().rstrip("/").lower()
 
 
-# What the timeline calls each recorded (non-transition) event; other apps add theirs.
-EVENT_LABELS: dict[str, Any] = {
-    "create": _("创建案件"),
-    "edit": _("修改企业资料/评估"),
-    "test_package": _("登记测试包"),
-    "test_result": _("登记联调测试结果"),
-    "production_config": _("下发生产配置"),
-    "customer_confirmed": _("客户确认生产验证"),
-}
-
-
-def transition_label(name: str) -> str:
-    for t in OnboardingCase._meta.get_field("state").get_all_transitions(OnboardingCase):  # type: ignore[attr-defined]
-        if t.name == name:
-            return str(t.custom.get("label", name))
-    return name
-
-
 class CaseEventQuerySet(models.QuerySet["CaseEvent"]):
     def update(self, **kwargs: Any) -> int:
         raise PermissionError("case events are append-only")
@@ -513,6 +343,7 @@ class CaseEvent(models.Model):
         RECORD = "record", _("登记")
         DOCUMENT = "document", _("文件")
         REMINDER = "reminder", _("提醒")
+        MESSAGE = "message", _("留言")
 
     case = models.ForeignKey(OnboardingCase, on_delete=models.PROTECT, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -546,9 +377,9 @@ class CaseEvent(models.Model):
 
     @property
     def label(self) -> str:
-        if self.kind == self.Kind.TRANSITION:
-            return transition_label(self.name)
-        return str(EVENT_LABELS.get(self.name, self.name))
+        from .events import label
+
+        return label(self.name)
 
     @property
     def from_label(self) -> str:

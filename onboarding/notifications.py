@@ -1,49 +1,73 @@
-"""Notifications are queued after commit so a rolled-back change never mails anyone."""
+"""Who is told about a change of a case, written in the change's own transaction.
+
+A transition writes an in-app notice for each person who now holds the case and one mail to
+them through the outbox (`notices.outbox`): if the change rolls back nobody is told, and if
+the broker is down the mail waits in the outbox instead of being lost.
+"""
 
 from __future__ import annotations
 
-import logging
+from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
 
-from .models import CaseEvent
+from branches.roles import Role
+from notices import outbox
+from notices.models import OutboxEmail
+from notices.services import notices_create
 
-log = logging.getLogger(__name__)
+from .models import CaseEvent, OnboardingCase
+from .states import CUSTOMER
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+# Seed data replays weeks of history; nobody should be mailed about it.
+suppressed = outbox.suppressed
+is_suppressed = outbox.is_suppressed
+
+
+def holders_of(case: OnboardingCase) -> list[User]:
+    """The people who hold the ball on the case now."""
+    UserModel = get_user_model()
+    visit = case.current_visit
+    if visit is None:
+        return []
+    if visit.holder_role == CUSTOMER:
+        return list(UserModel.objects.filter(enterprise_id=case.enterprise_id, is_active=True))
+    if visit.holder_role == Role.ACCOUNT_MANAGER and case.account_manager_id:
+        return [case.account_manager] if case.account_manager and case.account_manager.is_active else []
+    # Anyone with the holding role whose branch subtree contains the case.
+    ancestors = [int(pk) for pk in case.branch.path.strip("/").split("/")]
+    return list(
+        UserModel.objects.filter(groups__name=visit.holder_role, branch_id__in=ancestors, is_active=True).distinct()
+    )
 
 
 def queue_event_notice(event: CaseEvent) -> None:
-    from kombu.exceptions import OperationalError
-
-    from .tasks import notify_event
-
-    if _suppressed:
-        return
-
-    def send() -> None:
-        try:
-            notify_event.delay(event.pk)
-        except OperationalError:
-            # The change is committed and its event row stays; only the mail is late. The
-            # reminder sweep will still chase the stage if nobody acts.
-            log.exception("could not queue the notice for case event %s", event.pk)
-
-    transaction.on_commit(send)
+    """Tell whoever now holds the case: an in-app notice and a mail through the outbox."""
+    case = event.case
+    people = [p for p in holders_of(case) if p.pk != event.actor_id]
+    text = _("%(ref)s %(company)s:%(what)s,现由您办理") % {
+        "ref": case.reference,
+        "company": case.enterprise.name,
+        "what": event.label,
+    }
+    notices_create(recipients=people, case_id=case.pk, kind="handoff", text=text)
+    addresses = [p.email for p in people]
+    if case.current_visit is not None and case.current_visit.holder_role == CUSTOMER:
+        addresses.append(case.enterprise.contact_email)
+    outbox.email_queue(kind="case_event", key=f"event:{event.pk}", to=addresses, payload={"event": event.pk})
 
 
-_suppressed = False
-
-
-class suppressed:
-    """Seed data replays weeks of history; nobody should be mailed about it."""
-
-    def __enter__(self) -> None:
-        global _suppressed
-        _suppressed = True
-
-    def __exit__(self, *exc: object) -> None:
-        global _suppressed
-        _suppressed = False
-
-
-def is_suppressed() -> bool:
-    return _suppressed
+@outbox.renderer("case_event")
+def render_event_mail(row: OutboxEmail) -> tuple[str, str]:
+    event = CaseEvent.objects.select_related("case__enterprise", "case__current_visit", "actor").get(
+        pk=row.payload["event"]
+    )
+    context: dict[str, Any] = {"event": event, "case": event.case, "site_url": settings.SITE_URL}
+    subject = render_to_string("email/case_event_subject.txt", context).strip()
+    return subject, render_to_string("email/case_event.txt", context)

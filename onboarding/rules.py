@@ -25,34 +25,38 @@ if TYPE_CHECKING:
 
 
 class Guard:
-    """A stage guard: `problems(case)` names what is missing; calling it says whether none is."""
+    """A stage guard: `problems(case)` names what is missing; calling it says whether none is.
+
+    Its own checks come first; other apps add theirs with `extend_guard` (see
+    `onboarding.workflow`), so one call asks everything the stage needs.
+    """
 
     def __init__(self, func: Callable[[OnboardingCase], list[str]]) -> None:
         self.func = func
         self.__name__ = func.__name__
         self.__doc__ = func.__doc__
+        self.extensions: list[Callable[[OnboardingCase], list[str]]] = []
 
     def problems(self, case: OnboardingCase) -> list[str]:
-        return self.func(case)
+        return [*self.func(case), *(p for check in self.extensions for p in check(case))]
 
     def __call__(self, case: Any) -> bool:
-        return not self.func(case)
+        return not self.problems(case)
+
+
+GUARDS: dict[str, Guard] = {}
 
 
 def guard(func: Callable[[OnboardingCase], list[str]]) -> Guard:
-    return Guard(func)
-
-
-# Later issues (documents, counter entries) add their own checks to a stage's guard here.
-EXTRA_CHECKS: dict[str, list[Callable[[OnboardingCase], list[str]]]] = {}
+    GUARDS[func.__name__] = Guard(func)
+    return GUARDS[func.__name__]
 
 
 def extend_guard(name: str, check: Callable[[OnboardingCase], list[str]]) -> None:
-    EXTRA_CHECKS.setdefault(name, []).append(check)
-
-
-def _extra(name: str, case: OnboardingCase) -> list[str]:
-    return [p for check in EXTRA_CHECKS.get(name, []) for p in check(case)]
+    """Add another app's check to a stage guard (once, however often `ready()` runs)."""
+    extensions = GUARDS[name].extensions
+    if check not in extensions:
+        extensions.append(check)
 
 
 def enterprise_problems(enterprise: Enterprise, *, today: dt.date | None = None) -> list[str]:
@@ -101,7 +105,7 @@ def draft_complete(case: OnboardingCase) -> list[str]:
     problems = enterprise_problems(case.enterprise)
     if not case.modules:
         problems.append(_("未选择功能模块 / No module requested"))
-    return problems + _extra("draft_complete", case)
+    return problems
 
 
 @guard
@@ -114,7 +118,7 @@ def intake_complete(case: OnboardingCase) -> list[str]:
         problems.append(_("未填写费用评估 / Fee assessment is missing"))
     if not case.risk_level:
         problems.append(_("未填写风险评估 / Risk assessment is missing"))
-    return problems + _extra("intake_complete", case)
+    return problems
 
 
 @guard
@@ -181,7 +185,7 @@ def tests_passed(case: OnboardingCase) -> list[str]:
         problems.append(
             _("以下测试用例未通过或未测试:%(m)s / Test cases not yet passed: %(m)s") % {"m": "、".join(missing)}
         )
-    return problems + _extra("tests_passed", case)
+    return problems
 
 
 @guard
@@ -189,10 +193,8 @@ def production_ready(case: OnboardingCase) -> list[str]:
     """Production configuration issued and kept apart from the test one."""
     config = getattr(case, "production_config", None)
     if config is None:
-        return [_("生产配置尚未下发 / The production configuration has not been issued")] + _extra(
-            "production_ready", case
-        )
-    return config.problems() + _extra("production_ready", case)
+        return [_("生产配置尚未下发 / The production configuration has not been issued")]
+    return config.problems()
 
 
 @guard
@@ -202,7 +204,7 @@ def customer_confirmed(case: OnboardingCase) -> list[str]:
         problems.append(
             _("客户尚未确认生产验证(小额实单交易及对账)/ The customer has not confirmed production verification")
         )
-    return problems + _extra("customer_confirmed", case)
+    return problems
 
 
 # --- permissions ---------------------------------------------------------------------------

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_fsm import ConcurrentTransition
+from django_fsm import TransitionNotAllowed
 
 from branches.roles import Role, has_role
 
-from . import notifications, rules, workdays
+from . import events, notifications, rules, workdays
 from .models import (
-    Approval,
     CaseEvent,
     Enterprise,
     ModuleTestResult,
@@ -29,11 +30,15 @@ from .models import (
     TestPackage,
     split_accounts,
 )
-from .states import CUSTOMER, STAGE_HOLDER, TEST_CASES, State
+from .states import CUSTOMER, STAGE_HOLDER, TEST_CASES, Party, State
+from .workflow import CASE_FIELDS_CHANGED
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 
 class CaseError(Exception):
-    """A rule refused the action; the message is for the person who tried it."""
+    """The one refusal: a rule refused the action; the message is for the person who tried it."""
 
     def __init__(self, message: str, problems: list[str] | None = None) -> None:
         super().__init__(message)
@@ -42,10 +47,77 @@ class CaseError(Exception):
 
 
 class CaseConflict(CaseError):
-    """Someone else changed the case since the page was loaded."""
+    """Someone else changed the case since the page was loaded; `current` is the case as it is now."""
+
+    def __init__(self, current: OnboardingCase | None = None) -> None:
+        super().__init__(_("案件已被他人更新:页面显示的是打开时的内容,请核对当前内容后重试。"))
+        self.current = current
 
 
 EDITABLE_STATES = (State.DRAFT, State.BRANCH_INTAKE)
+
+
+# --- the one door ---------------------------------------------------------------------------------
+
+
+@dataclass
+class CaseWrite:
+    """A change in progress: the locked case, who makes it, when, and the case fields it changes."""
+
+    case: OnboardingCase
+    user: User
+    now: dt.datetime
+    fields: set[str] = field(default_factory=set)
+    nothing_to_do: bool = False
+
+    def changed(self, *names: str) -> None:
+        self.fields.update(names)
+
+    def unchanged(self) -> None:
+        """The caller found nothing to change (e.g. a form rendered again from the same data)."""
+        self.nothing_to_do = True
+
+
+@contextmanager
+def case_write(*, case: OnboardingCase, user: User, seen_version: int | None) -> Iterator[CaseWrite]:
+    """The one door for every change of a case.
+
+    Locks the case row (PostgreSQL; SQLite serialises writers), refuses a change made from a
+    page older than the case (`seen_version`: the version the form showed; None only for
+    appends that cannot overwrite anything, such as a message or a new document version),
+    lets the caller change what it must and record exactly one event (`onboarding.events`),
+    then saves the fields the caller named and bumps the version in one conditional UPDATE.
+    The conditional UPDATE is the only concurrency mechanism: of two people acting at once,
+    exactly one succeeds and the other gets `CaseConflict` with the case as it now is.
+    """
+    with transaction.atomic():
+        locked = (
+            OnboardingCase.objects.select_for_update(of=("self",))
+            .select_related("enterprise", "branch", "current_visit")
+            .get(pk=case.pk)
+        )
+        if seen_version is not None and locked.version != seen_version:
+            raise CaseConflict(current=locked)
+        write = CaseWrite(case=locked, user=user, now=timezone.now())
+        collected: list[CaseEvent] = []
+        token = events._collector.set(collected)
+        try:
+            yield write
+        finally:
+            events._collector.reset(token)
+        if write.nothing_to_do and not collected and not write.fields:
+            return
+        if len(collected) != 1:
+            raise RuntimeError(f"a change of a case records exactly one event, not {len(collected)}")
+        values = {name: getattr(locked, name) for name in write.fields}
+        updated = OnboardingCase.objects.filter(pk=locked.pk, version=locked.version).update(
+            **values, updated_at=write.now, version=F("version") + 1
+        )
+        if not updated:
+            raise CaseConflict(current=OnboardingCase.objects.get(pk=locked.pk))
+        locked.version += 1
+        locked.updated_at = write.now
+        case.version, case.updated_at = locked.version, locked.updated_at
 
 
 @dataclass
@@ -65,7 +137,7 @@ def _transitions(case: OnboardingCase) -> list[Any]:
     return list(case.get_all_state_transitions())  # type: ignore[attr-defined]
 
 
-def case_transition_options(*, case: OnboardingCase, user: Any) -> list[TransitionOption]:
+def case_transition_options(*, case: OnboardingCase, user: User) -> list[TransitionOption]:
     """The transitions this user may make from the case's state, with what blocks each."""
     options = []
     for t in _transitions(case):
@@ -86,6 +158,14 @@ def case_transition_options(*, case: OnboardingCase, user: Any) -> list[Transiti
     return options
 
 
+def transition_done_message(name: str) -> str:
+    """What to tell the person who made transition `name`, in that transition's own words."""
+    for t in _transitions(OnboardingCase()):
+        if t.name == name:
+            return str(t.custom.get("done") or t.custom.get("label", name))
+    return name
+
+
 def _open_visit(case: OnboardingCase, stage: str, now: dt.datetime) -> StageVisit:
     party, role = STAGE_HOLDER[stage]
     return StageVisit.objects.create(
@@ -98,131 +178,45 @@ def _open_visit(case: OnboardingCase, stage: str, now: dt.datetime) -> StageVisi
     )
 
 
-def _move_visits(case: OnboardingCase, source: str, target: str, name: str, now: dt.datetime) -> None:
-    visit = case.current_visit
-    if name == "suspend":
-        assert visit is not None
-        visit.paused_at = now
-        visit.save(update_fields=["paused_at"])
-        return
-    if name == "resume":
-        assert visit is not None and visit.paused_at is not None
-        # Suspended time does not count against the stage's service level: the due time
-        # moves by the *working* time that passed (a wall-clock shift would land a pause
-        # over a weekend or holiday on the wrong day).
-        paused = now - visit.paused_at
-        visit.paused_seconds += int(paused.total_seconds())
-        if visit.due_at is not None:
-            visit.due_at = workdays.extend_for_pause(visit.due_at, visit.paused_at, now)
-        visit.paused_at = None
-        visit.save(update_fields=["paused_at", "paused_seconds", "due_at"])
-        return
-    if name == "endorse":
-        assert visit is not None
-        visit.holder_role = Role.HEAD_OFFICE_APPROVER
-        visit.save(update_fields=["holder_role"])
-        return
-    if visit is not None:
-        visit.left_at = now
-        visit.save(update_fields=["left_at"])
-    case.current_visit = _open_visit(case, target, now) if target in STAGE_HOLDER else None
-
-
 def case_transition(
     *,
     case: OnboardingCase,
-    user: Any,
+    user: User,
     name: str,
     reason: str = "",
     expected_version: int | None = None,
 ) -> OnboardingCase:
-    """Make transition `name` on `case` as `user`.
+    """Make transition `name` on `case` as `user`, through the door (`case_write`).
 
-    Locks the case row, re-checks permission and guard on the locked row, saves with an
-    optimistic version check (SQLite has no row locks), writes the event and queues the
-    notification after commit. Of two people acting at once exactly one succeeds.
+    The transition method (`onboarding.workflow`) runs on the locked row: django-fsm checks
+    its guard once; its body makes the effects. A state other than the one the caller saw
+    is a conflict even without a version.
     """
     reason = reason.strip()
-    try:
-        with transaction.atomic():
-            locked = (
-                OnboardingCase.objects.select_for_update(of=("self",))
-                .select_related("enterprise", "branch", "current_visit")
-                .get(pk=case.pk)
-            )
-            # The caller acted on what it had loaded: a different version or state since then
-            # means someone else got there first.
-            stale_version = expected_version is not None and locked.version != expected_version
-            if stale_version or locked.state != case.state:
-                raise CaseConflict(_("案件已被他人更新,请刷新页面后重试 / The case changed, please reload."))
-            t = next((t for t in _transitions(locked) if t.name == name and t.source == locked.state), None)
-            if t is None:
-                raise CaseError(_("当前状态下不能执行此操作 / This action is not possible in the current state."))
-            refusal = t.permission.refusal(locked, user)
-            if refusal:
-                raise CaseError(refusal)
+    with case_write(case=case, user=user, seen_version=expected_version) as w:
+        locked = w.case
+        if locked.state != case.state:
+            raise CaseConflict(current=locked)
+        t = next((t for t in _transitions(locked) if t.name == name and t.source == locked.state), None)
+        if t is None:
+            raise CaseError(_("当前状态下不能执行此操作。"))
+        refusal = t.permission.refusal(locked, user)
+        if refusal:
+            raise CaseError(refusal)
+        if t.custom.get("reason_required") and not reason:
+            raise CaseError(_("此操作须填写原因。"))
+        source = locked.state
+        try:
+            getattr(locked, name)(by=user, now=w.now)
+        except TransitionNotAllowed:
             problems = [p for cond in t.conditions for p in cond.problems(locked)]
-            if problems:
-                raise CaseError(_("条件未满足,不能流转 / The stage's requirements are not met."), problems)
-            if t.custom.get("reason_required") and not reason:
-                raise CaseError(_("此操作须填写原因 / A reason is required for this action."))
-
-            source = locked.state
-            getattr(locked, name)()
-            now = timezone.now()
-            _move_visits(locked, source, locked.state, name, now)
-            if name == "submit_for_approval":
-                locked.submitted_by = user
-            if name in ("endorse", "approve"):
-                Approval.objects.create(
-                    case=locked,
-                    visit=case_visit_for_approval(locked, name),
-                    level=Approval.Level.BRANCH if name == "endorse" else Approval.Level.HEAD_OFFICE,
-                    decided_by=user,
-                    decided_at=now,
-                )
-            old_version = locked.version
-            locked.updated_at = now
-            updated = OnboardingCase.objects.filter(pk=locked.pk, version=old_version).update(
-                state=locked.state,
-                state_before_suspend=locked.state_before_suspend,
-                current_visit=locked.current_visit,
-                submitted_by=locked.submitted_by,
-                updated_at=now,
-                version=F("version") + 1,
-            )
-            if not updated:
-                raise CaseConflict(_("案件已被他人更新,请刷新页面后重试 / The case changed, please reload."))
-            locked.version = old_version + 1
-            event = CaseEvent.objects.create(
-                case=locked,
-                kind=CaseEvent.Kind.TRANSITION,
-                name=name,
-                actor=user,
-                from_state=source,
-                to_state=locked.state,
-                reason=reason,
-                created_at=now,
-            )
-            notifications.queue_event_notice(event)
-    except ConcurrentTransition:
-        raise CaseConflict(_("案件已被他人更新,请刷新页面后重试 / The case changed, please reload.")) from None
+            raise CaseError(_("条件未满足,不能流转。"), problems) from None
+        w.changed(*CASE_FIELDS_CHANGED)
+        event = events.transition_made(
+            case=locked, actor=user, name=name, from_state=source, to_state=locked.state, reason=reason
+        )
+        notifications.queue_event_notice(event)
     return locked
-
-
-def case_visit_for_approval(case: OnboardingCase, name: str) -> StageVisit:
-    """Approvals belong to the approval-stage visit, which `approve` has just closed."""
-    if name == "endorse":
-        assert case.current_visit is not None
-        return case.current_visit
-    return case.visits.filter(stage=State.HEAD_OFFICE_APPROVAL).order_by("-entered_at", "-pk").first()  # type: ignore[return-value]
-
-
-# --- creating and editing ---------------------------------------------------------------------
-
-
-def _record(case: OnboardingCase, user: Any, kind: str, name: str, data: dict[str, Any] | None = None) -> CaseEvent:
-    return CaseEvent.objects.create(case=case, kind=kind, name=name, actor=user, data=data or {})
 
 
 def _require_staff(user: Any, *roles: str) -> None:
@@ -299,7 +293,7 @@ def case_create(
         case.reference = f"ZL-{timezone.localdate(now).year}-{case.pk:06d}"
         case.current_visit = _open_visit(case, State.DRAFT, now)
         OnboardingCase.objects.filter(pk=case.pk).update(reference=case.reference, current_visit=case.current_visit)
-        _record(case, user, CaseEvent.Kind.CREATED, "create")
+        events.case_created(case=case, actor=user)
     return case
 
 
@@ -326,36 +320,52 @@ def case_update(
 ) -> OnboardingCase:
     """Edit company data and the assessment while the case is in draft or intake."""
     if rules.Allowed(Role.ACCOUNT_MANAGER, Role.ENTERPRISE_USER).refusal(case, user):
-        raise CaseError(_("您没有修改此案件的权限 / You may not edit this case."))
-    with transaction.atomic():
-        locked = OnboardingCase.objects.select_for_update(of=("self",)).select_related("enterprise").get(pk=case.pk)
-        if expected_version is not None and locked.version != expected_version:
-            raise CaseConflict(_("案件已被他人更新,请刷新页面后重试 / The case changed, please reload."))
+        raise CaseError(_("您没有修改此案件的权限。"))
+    with case_write(case=case, user=user, seen_version=expected_version) as w:
+        locked = w.case
         if locked.state not in EDITABLE_STATES:
-            raise CaseError(_("当前阶段不能修改企业资料 / Company data can no longer be changed at this stage."))
+            raise CaseError(_("当前阶段不能修改企业资料。"))
         if user.enterprise_id is not None:
             # The customer fills in company data; the assessment is the bank's.
             fields = {k: v for k, v in fields.items() if k in ("erp_system", "connection_notes", "target_date")}
+        fields = {**fields, "modules": modules}
         before = {k: str(getattr(locked, k)) for k in fields}
         enterprise_save(user=user, data=enterprise_data, accounts=accounts, enterprise=locked.enterprise)
         for key, value in fields.items():
             setattr(locked, key, value)
-        locked.modules = modules
-        locked.updated_at = timezone.now()
-        locked.save(update_fields=[*fields.keys(), "modules", "updated_at"])
+        w.changed(*fields)
         changed = {k: [before[k], str(getattr(locked, k))] for k in fields if before[k] != str(getattr(locked, k))}
-        _record(locked, user, CaseEvent.Kind.EDITED, "edit", {"changed": changed})
+        events.case_edited(case=locked, actor=user, changed=changed)
     return locked
 
 
-def test_package_record(*, case: OnboardingCase, user: Any, **values: str) -> TestPackage:
+def test_package_record(
+    *,
+    case: OnboardingCase,
+    user: User,
+    test_endpoint: str = "",
+    test_accounts: str = "",
+    test_certificate_ref: str = "",
+    doc_version: str = "",
+    issued_to: str = "",
+    expected_version: int | None = None,
+) -> TestPackage:
+    """Record (or correct) the test package while the case waits for it."""
     _require_staff(user, Role.TECH_REVIEWER)
-    if not rules.in_scope(case, user) or case.state != State.TEST_PACKAGE_ISSUANCE:
-        raise CaseError(_("当前阶段不能登记测试包 / The test package cannot be recorded now."))
-    package, _created = TestPackage.objects.update_or_create(
-        case=case, defaults={**values, "recorded_by": user, "recorded_at": timezone.now()}
-    )
-    _record(case, user, CaseEvent.Kind.RECORD, "test_package", values)
+    values = {
+        "test_endpoint": test_endpoint.strip(),
+        "test_accounts": test_accounts.strip(),
+        "test_certificate_ref": test_certificate_ref.strip(),
+        "doc_version": doc_version.strip(),
+        "issued_to": issued_to.strip(),
+    }
+    with case_write(case=case, user=user, seen_version=expected_version) as w:
+        if not rules.in_scope(w.case, user) or w.case.state != State.TEST_PACKAGE_ISSUANCE:
+            raise CaseError(_("当前阶段不能登记测试包。"))
+        package, _created = TestPackage.objects.update_or_create(
+            case=w.case, defaults={**values, "recorded_by": user, "recorded_at": w.now}
+        )
+        events.test_package_recorded(case=w.case, actor=user, values=values)
     return package
 
 
@@ -367,55 +377,93 @@ def _joint_test_holder(case: OnboardingCase, *, party: str, role: str) -> None:
 
 def _check_test_case(case: OnboardingCase, module: str, test_case: str) -> None:
     if module not in case.modules:
-        raise CaseError(_("该模块不在申请范围内 / That module was not requested."))
+        raise CaseError(_("该模块不在申请范围内。"))
     if test_case not in dict(TEST_CASES.get(module, ())):
-        raise CaseError(_("该模块没有此测试用例 / That module has no such test case."))
+        raise CaseError(_("该模块没有此测试用例。"))
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    """One joint-test case's result as entered: module, test case, pass or fail, evidence, note."""
+
+    module: str
+    test_case: str
+    passed: bool
+    evidence: str = ""
+    notes: str = ""
+
+
+def test_results_record(
+    *, case: OnboardingCase, user: User, outcomes: list[TestOutcome], expected_version: int | None = None
+) -> list[ModuleTestResult]:
+    """Record the outcomes of one or many joint-test cases at once; the newest row per test case counts."""
+    if not (has_role(user, Role.TECH_REVIEWER, Role.ENTERPRISE_USER) and rules.in_scope(case, user)):
+        raise CaseError(_("您没有登记测试结果的权限。"))
+    if not outcomes:
+        raise CaseError(_("请至少填写一个测试用例的结果。"))
+    cleaned = []
+    for o in outcomes:
+        o = TestOutcome(o.module, o.test_case, o.passed, o.evidence.strip(), o.notes.strip())
+        _check_test_case(case, o.module, o.test_case)
+        if o.passed and not o.evidence:
+            raise CaseError(_("通过的测试用例须填写测试凭据。"))
+        cleaned.append(o)
+    with case_write(case=case, user=user, seen_version=expected_version) as w:
+        if w.case.state != State.JOINT_TESTING:
+            raise CaseError(_("仅在联调测试阶段登记测试结果。"))
+        rows = ModuleTestResult.objects.bulk_create(
+            [
+                ModuleTestResult(
+                    case=w.case,
+                    module=o.module,
+                    test_case=o.test_case,
+                    passed=o.passed,
+                    evidence=o.evidence,
+                    notes=o.notes,
+                    recorded_by=user,
+                    recorded_at=w.now,
+                )
+                for o in cleaned
+            ]
+        )
+        events.test_results_recorded(
+            case=w.case,
+            actor=user,
+            results=[
+                {
+                    "module": o.module,
+                    "test_case": o.test_case,
+                    "passed": o.passed,
+                    "evidence": o.evidence,
+                    "notes": o.notes,
+                }
+                for o in cleaned
+            ],
+        )
+        if not rules.joint_tests_missing(w.case):
+            # Every case has passed: the tech reviewer now holds the ball (accept or retest).
+            _joint_test_holder(w.case, party=Party.BANK, role=Role.TECH_REVIEWER)
+    return rows
 
 
 def test_result_record(
     *,
     case: OnboardingCase,
-    user: Any,
+    user: User,
     module: str,
     test_case: str,
     passed: bool,
     evidence: str = "",
     notes: str = "",
+    expected_version: int | None = None,
 ) -> ModuleTestResult:
-    """Record the outcome of one joint-test case; the newest row per test case counts."""
-    if not (has_role(user, Role.TECH_REVIEWER, Role.ENTERPRISE_USER) and rules.in_scope(case, user)):
-        raise CaseError(_("您没有登记测试结果的权限 / You may not record test results."))
-    if case.state != State.JOINT_TESTING:
-        raise CaseError(_("仅在联调测试阶段登记测试结果 / Test results are recorded during joint testing."))
-    _check_test_case(case, module, test_case)
-    evidence, notes = evidence.strip(), notes.strip()
-    if passed and not evidence:
-        raise CaseError(_("通过的测试用例须填写测试凭据 / A passed test case needs its evidence."))
-    with transaction.atomic():
-        result = ModuleTestResult.objects.create(
-            case=case,
-            module=module,
-            test_case=test_case,
-            passed=passed,
-            evidence=evidence,
-            notes=notes,
-            recorded_by=user,
-        )
-        _record(
-            case,
-            user,
-            CaseEvent.Kind.RECORD,
-            "test_result",
-            {"module": module, "test_case": test_case, "passed": passed, "evidence": evidence, "notes": notes},
-        )
-        if not rules.joint_tests_missing(case):
-            # Every case has passed: the tech reviewer now holds the ball (accept or retest).
-            _joint_test_holder(case, party="bank", role=Role.TECH_REVIEWER)
-    return result
+    """Record the outcome of one joint-test case."""
+    outcome = TestOutcome(module, test_case, passed, evidence, notes)
+    return test_results_record(case=case, user=user, outcomes=[outcome], expected_version=expected_version)[0]
 
 
 def test_retest_request(
-    *, case: OnboardingCase, user: Any, reason: str, items: list[tuple[str, str]]
+    *, case: OnboardingCase, user: User, reason: str, items: list[tuple[str, str]], expected_version: int | None = None
 ) -> list[ModuleTestResult]:
     """The tech reviewer asks for test cases to be run again; the case stays in joint testing.
 
@@ -426,78 +474,79 @@ def test_retest_request(
     transition.
     """
     _require_staff(user, Role.TECH_REVIEWER)
-    if not rules.in_scope(case, user) or case.state != State.JOINT_TESTING:
-        raise CaseError(_("仅在联调测试阶段可要求重测 / A retest can only be asked for during joint testing."))
     reason = reason.strip()
     if not reason:
-        raise CaseError(_("要求重测须填写原因 / A retest needs a reason."))
+        raise CaseError(_("要求重测须填写原因。"))
     if not items:
-        raise CaseError(_("请选择需要重测的测试用例 / Choose the test cases to run again."))
+        raise CaseError(_("请选择需要重测的测试用例。"))
     for module, code in items:
         _check_test_case(case, module, code)
-    with transaction.atomic():
+    with case_write(case=case, user=user, seen_version=expected_version) as w:
+        if not rules.in_scope(w.case, user) or w.case.state != State.JOINT_TESTING:
+            raise CaseError(_("仅在联调测试阶段可要求重测。"))
         rows = [
             ModuleTestResult.objects.create(
-                case=case, module=module, test_case=code, passed=False, retest=True, notes=reason, recorded_by=user
+                case=w.case, module=module, test_case=code, passed=False, retest=True, notes=reason, recorded_by=user
             )
             for module, code in items
         ]
-        CaseEvent.objects.create(
-            case=case,
-            kind=CaseEvent.Kind.RECORD,
-            name="retest_requested",
-            actor=user,
-            reason=reason,
-            data={"items": [f"{m}:{c}" for m, c in items]},
-        )
-        _joint_test_holder(case, party="customer", role=CUSTOMER)
+        events.retest_requested(case=w.case, actor=user, items=[f"{m}:{c}" for m, c in items], reason=reason)
+        _joint_test_holder(w.case, party=Party.CUSTOMER, role=CUSTOMER)
     return rows
 
 
-PRODUCTION_FIELDS = (
-    "production_endpoint",
-    "certificate_serial",
-    "production_accounts",
-    "connection_type",
-    "front_end_processor",
-    "line_details",
-)
-
-
-def production_config_record(*, case: OnboardingCase, user: Any, **values: str) -> ProductionConfig:
+def production_config_record(
+    *,
+    case: OnboardingCase,
+    user: User,
+    production_endpoint: str = "",
+    certificate_serial: str = "",
+    production_accounts: str = "",
+    connection_type: str = ProductionConfig.Connection.INTERNET,
+    front_end_processor: str = "",
+    line_details: str = "",
+    expected_version: int | None = None,
+) -> ProductionConfig:
     """Issue the production configuration; refused, with every reason, if it reuses a test value."""
     _require_staff(user, Role.TECH_REVIEWER)
-    if not rules.in_scope(case, user) or case.state != State.UKEY_ISSUANCE:
-        raise CaseError(_("当前阶段不能下发生产配置 / The production configuration cannot be issued now."))
-    values = {k: (v.strip() if isinstance(v, str) else v) for k, v in values.items() if k in PRODUCTION_FIELDS}
-    values["production_accounts"] = "\n".join(split_accounts(values.get("production_accounts", "")))
-    config = ProductionConfig(case=case, recorded_by=user, **values)
-    problems = config.problems()
-    if problems:
-        raise CaseError(_("生产配置未通过检查,测试与生产须分离 / The production configuration was refused."), problems)
-    with transaction.atomic():
+    values = {
+        "production_endpoint": production_endpoint.strip(),
+        "certificate_serial": certificate_serial.strip(),
+        "production_accounts": "\n".join(split_accounts(production_accounts)),
+        "connection_type": connection_type,
+        "front_end_processor": front_end_processor.strip(),
+        "line_details": line_details.strip(),
+    }
+    with case_write(case=case, user=user, seen_version=expected_version) as w:
+        if not rules.in_scope(w.case, user) or w.case.state != State.UKEY_ISSUANCE:
+            raise CaseError(_("当前阶段不能下发生产配置。"))
+        problems = ProductionConfig(case=w.case, recorded_by=user, **values).problems()
+        if problems:
+            raise CaseError(_("生产配置未通过检查:测试与生产须分离。"), problems)
         config, _created = ProductionConfig.objects.update_or_create(
-            case=case, defaults={**values, "recorded_by": user, "recorded_at": timezone.now()}
+            case=w.case, defaults={**values, "recorded_by": user, "recorded_at": w.now}
         )
-        _record(case, user, CaseEvent.Kind.RECORD, "production_config", values)
+        events.production_config_issued(case=w.case, actor=user, values=values)
     return config
 
 
-def customer_confirm_production(*, case: OnboardingCase, user: Any) -> None:
+def customer_confirm_production(*, case: OnboardingCase, user: User, expected_version: int | None = None) -> None:
+    """The customer confirms the small real transactions and the reconciliation."""
     if user.enterprise_id != case.enterprise_id or not has_role(user, Role.ENTERPRISE_USER):
-        raise CaseError(_("仅申请企业可确认生产验证 / Only the customer can confirm production verification."))
-    if case.state != State.PRODUCTION_VERIFICATION:
-        raise CaseError(_("当前不在生产验证阶段 / The case is not in production verification."))
-    with transaction.atomic():
-        now = timezone.now()
-        OnboardingCase.objects.filter(pk=case.pk).update(customer_confirmed_at=now, customer_confirmed_by=user)
-        case.customer_confirmed_at = now
-        case.customer_confirmed_by = user
-        visit = case.current_visit
+        raise CaseError(_("仅申请企业可确认生产验证。"))
+    with case_write(case=case, user=user, seen_version=expected_version) as w:
+        locked = w.case
+        if locked.state != State.PRODUCTION_VERIFICATION:
+            raise CaseError(_("当前不在生产验证阶段。"))
+        locked.customer_confirmed_at = w.now
+        locked.customer_confirmed_by = user
+        w.changed("customer_confirmed_at", "customer_confirmed_by")
+        visit = locked.current_visit
         if visit is not None:
             # The customer has done its part; the account manager now holds the ball.
-            StageVisit.objects.filter(pk=visit.pk).update(holder_party="bank", holder_role=Role.ACCOUNT_MANAGER)
-        _record(case, user, CaseEvent.Kind.RECORD, "customer_confirmed")
+            StageVisit.objects.filter(pk=visit.pk).update(holder_party=Party.BANK, holder_role=Role.ACCOUNT_MANAGER)
+        events.customer_confirmed(case=locked, actor=user)
+    case.customer_confirmed_at, case.customer_confirmed_by = locked.customer_confirmed_at, user
 
 
 def decimal_or_none(value: Any) -> Decimal | None:

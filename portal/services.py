@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 import logging
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
@@ -20,12 +20,17 @@ from django.utils.translation import gettext as _
 
 from branches.models import Branch
 from branches.roles import STAFF_ROLES, Role, has_role, user_roles
-from onboarding import rules
+from notices.outbox import email_queue
+from notices.services import notices_create
+from onboarding import events, rules
 from onboarding.models import Enterprise, OnboardingCase
-from onboarding.services import CaseError, case_create, enterprise_save
+from onboarding.services import CaseError, case_create, case_write, enterprise_save
 from onboarding.states import OPEN_STATES
 
 from .models import CaseMessage, EnterpriseMember, Invitation
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 log = logging.getLogger(__name__)
 
@@ -187,19 +192,14 @@ def invitation_create(
 
 
 def _queue_invitation_mail(invitation: Invitation, token: str) -> None:
-    from kombu.exceptions import OperationalError
-
-    from .tasks import send_invitation
-
-    def send() -> None:
-        try:
-            # The raw token travels through the broker once, to the mail task; it is never
-            # stored in the database.
-            send_invitation.delay(invitation.pk, token)
-        except OperationalError:
-            log.exception("could not queue invitation mail %s", invitation.pk)
-
-    transaction.on_commit(send)
+    # The raw token is stored only in the outbox row's `secret`, which is blanked once the
+    # mail is sent; the invitation itself keeps only its SHA-256.
+    email_queue(
+        kind="invitation",
+        key=f"invitation:{invitation.pk}",
+        to=[invitation.email],
+        payload={"invitation": invitation.pk, "secret": token},
+    )
 
 
 def invitation_check(*, token: str) -> Invitation:
@@ -299,31 +299,30 @@ def message_may_post(user: Any) -> bool:
     return is_customer(user) or (is_staff_member(user) and not user_roles(user) <= {Role.AUDITOR})
 
 
-def message_post(*, case: OnboardingCase, user: Any, body: str) -> CaseMessage:
-    """Add a message to the case's thread and mail the other side after commit."""
+def message_post(*, case: OnboardingCase, user: User, body: str) -> CaseMessage:
+    """Add a message to the case's thread and tell the other side (in-app, and by mail through the outbox).
+
+    A message is an append: it cannot overwrite anything, so it is not refused for a page
+    that is older than the case; it still goes through the door and bumps the version.
+    """
     body = body.strip()
     customer = is_customer(user)
     if not message_may_post(user) or not rules.in_scope(case, user):
-        raise CaseError(_("您不能在此案件留言 / You cannot post on this case."))
+        raise CaseError(_("您不能在此案件留言。"))
     if not body:
-        raise CaseError(_("留言内容不能为空 / The message is empty."))
+        raise CaseError(_("留言内容不能为空。"))
     if len(body) > MESSAGE_MAX_LENGTH:
-        raise CaseError(_("留言过长 / The message is too long."))
-    with transaction.atomic():
-        message = CaseMessage.objects.create(case=case, author=user, from_customer=customer, body=body)
-        _queue_message_mail(message)
+        raise CaseError(_("留言过长。"))
+    with case_write(case=case, user=user, seen_version=None) as w:
+        message = CaseMessage.objects.create(case=w.case, author=user, from_customer=customer, body=body)
+        events.message_posted(case=w.case, actor=user, message_id=message.pk, from_customer=customer)
+        from .tasks import message_recipients
+
+        people = message_recipients(message)
+        text = _("%(ref)s 有新留言:%(excerpt)s") % {"ref": w.case.reference, "excerpt": body[:60]}
+        notices_create(recipients=people, case_id=w.case.pk, kind="message", text=text)
+        addresses = [p.email for p in people]
+        if not customer and w.case.enterprise.contact_email:
+            addresses.append(w.case.enterprise.contact_email)
+        email_queue(kind="message", key=f"message:{message.pk}", to=addresses, payload={"message": message.pk})
     return message
-
-
-def _queue_message_mail(message: CaseMessage) -> None:
-    from kombu.exceptions import OperationalError
-
-    from .tasks import notify_message
-
-    def send() -> None:
-        try:
-            notify_message.delay(message.pk)
-        except OperationalError:
-            log.exception("could not queue the notice for case message %s", message.pk)
-
-    transaction.on_commit(send)

@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
 from . import workcal
-from .models import CalendarDay, Notification, OutboxEmail, Reminder, StageSLA
+from .models import CalendarDay, Reminder, StageSLA
 
 
 class _WarnMissingSchedule:
@@ -54,14 +54,3 @@ class ReminderAdmin(_ReadOnly):
     list_display = ["case", "stage", "level", "due_at", "created_at"]
     list_filter = ["level", "stage"]
     list_select_related = ["case__enterprise"]
-
-
-@admin.register(Notification)
-class NotificationAdmin(_ReadOnly):
-    list_display = ["recipient", "text", "created_at", "read_at"]
-    list_select_related = ["recipient"]
-
-
-@admin.register(OutboxEmail)
-class OutboxEmailAdmin(_ReadOnly):
-    list_display = ["reminder", "to", "created_at", "sent_at", "attempts"]

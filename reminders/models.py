@@ -1,8 +1,7 @@
-"""Service levels, the working-day calendar, reminders (the claim rows), in-app notices, mail outbox."""
+"""Service levels, the working-day calendar and reminders (the claim rows)."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -79,55 +78,3 @@ class Reminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id}:{self.stage}:L{self.level}"
-
-
-class Notification(models.Model):
-    """An in-app notice (the bell)."""
-
-    # Read by recipient only (the two indexes below); the other keys need no index of their own.
-    recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications", db_index=False
-    )
-    case = models.ForeignKey(
-        "onboarding.OnboardingCase", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
-    )
-    reminder = models.ForeignKey(
-        Reminder, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
-    )
-    text = models.CharField(_("内容"), max_length=300)
-    created_at = models.DateTimeField(default=timezone.now)
-    read_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("站内通知")
-        verbose_name_plural = _("站内通知")
-        ordering = ["-created_at", "-pk"]
-        indexes = [
-            models.Index(
-                fields=["recipient"], name="notification_unread_idx", condition=models.Q(read_at__isnull=True)
-            ),
-            models.Index(fields=["recipient", "-created_at"], name="notification_list_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return self.text
-
-
-class OutboxEmail(models.Model):
-    """The e-mail of a reminder, committed with the claim and marked sent by the worker that sent it."""
-
-    reminder = models.OneToOneField(Reminder, on_delete=models.PROTECT, related_name="email")
-    to = models.JSONField(default=list)
-    created_at = models.DateTimeField(default=timezone.now)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-
-    class Meta:
-        verbose_name = _("待发邮件")
-        verbose_name_plural = _("待发邮件")
-        indexes = [
-            models.Index(fields=["created_at"], name="outbox_unsent_idx", condition=models.Q(sent_at__isnull=True))
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.reminder_id} → {', '.join(self.to)}"

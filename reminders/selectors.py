@@ -9,11 +9,11 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from notices.models import Notification
 from onboarding.models import OnboardingCase
 from onboarding.states import Party, State
 
 from . import workcal
-from .models import Notification
 
 
 def notification_list(*, user: Any, limit: int = 100) -> QuerySet[Notification]:

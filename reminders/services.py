@@ -12,7 +12,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.template.loader import render_to_string
@@ -20,12 +19,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from branches.roles import Role
-from onboarding import notifications as core_notifications
+from notices.models import Notification, OutboxEmail
+from notices.outbox import outbox_dispatch, renderer
 from onboarding.models import CaseEvent, StageVisit
 from onboarding.states import CUSTOMER, State
 
 from . import workcal
-from .models import Notification, OutboxEmail, Reminder
+from .models import Reminder
 
 log = logging.getLogger(__name__)
 
@@ -172,21 +172,23 @@ def reminders_sweep(*, now: dt.datetime | None = None) -> SweepResult:
                 texts[(visit.stage, level)] = notice_template(stage=visit.stage, level=level)
             text = texts[(visit.stage, level)] % {"ref": visit.reference, "company": visit.company}
             notices.extend(
-                (pk, visit.case_id, reminder_id, text[:300], now)
+                (pk, visit.case_id, "reminder", text[:300], now)
                 for pk in sorted({p.pk for p in people if p.pk is not None})
             )
             if emails:
-                outbox.append((reminder_id, emails, now, 0))
+                outbox.append(("reminder", f"reminder:{reminder_id}", {"reminder": reminder_id}, emails, now, 0))
         _insert(
             CaseEvent, ["case_id", "kind", "name", "data", "created_at", "from_state", "to_state", "reason"], events
         )
-        _insert(Notification, ["recipient_id", "case_id", "reminder_id", "text", "created_at"], notices)
-        _insert(OutboxEmail, ["reminder_id", "to", "created_at", "attempts"], outbox)
+        _insert(Notification, ["recipient_id", "case_id", "kind", "text", "created_at"], notices)
+        queued = _insert(
+            OutboxEmail, ["kind", "key", "payload", "to", "created_at", "attempts"], outbox, "RETURNING id"
+        )
         result.claimed = [pk for pk, _visit_id, _level in mine]
         result.emails = len(outbox)
         if outbox:
-            ids = [row[0] for row in outbox]
-            transaction.on_commit(lambda: outbox_queue(reminder_ids=ids))
+            keys = [row[1] for row in outbox]
+            transaction.on_commit(lambda: _dispatch_keys(keys, queued))
     return result
 
 
@@ -333,66 +335,20 @@ class _Directory:
 # --- the mail outbox -------------------------------------------------------------------------
 
 
-def outbox_queue(*, reminder_ids: list[int]) -> None:
-    """Hand unsent mail to the workers; if the broker is down the sweep's flush tries again later."""
-    from kombu.exceptions import OperationalError
-
-    from .tasks import send_reminder_emails
-
-    if core_notifications.is_suppressed():
-        return
-    for start in range(0, len(reminder_ids), OUTBOX_BATCH):
-        try:
-            send_reminder_emails.delay(reminder_ids[start : start + OUTBOX_BATCH])
-        except OperationalError:
-            log.exception("could not queue reminder mail; the next sweep will retry")
-            return
+def _dispatch_keys(keys: list[str], returned: list[tuple[Any, ...]]) -> None:
+    """Queue the sweep's mail: PostgreSQL returned the new row ids, elsewhere look them up by key."""
+    ids = [row[0] for row in returned]
+    if not ids:
+        ids = list(OutboxEmail.objects.filter(key__in=keys, sent_at__isnull=True).values_list("pk", flat=True))
+    outbox_dispatch(ids=ids)
 
 
-def outbox_flush(*, now: dt.datetime | None = None, older_than: dt.timedelta = dt.timedelta(minutes=2)) -> int:
-    """Re-queue mail left unsent (broker down at commit, a worker lost); sending is idempotent."""
-    now = now or timezone.now()
-    ids = list(
-        OutboxEmail.objects.filter(sent_at__isnull=True, created_at__lt=now - older_than, attempts__lt=10)
-        .order_by("created_at")
-        .values_list("reminder_id", flat=True)[:5000]
+@renderer("reminder")
+def _render_reminder(row: OutboxEmail) -> tuple[str, str]:
+    reminder = Reminder.objects.select_related("case__enterprise", "case__branch", "visit").get(
+        pk=row.payload["reminder"]
     )
-    if ids:
-        outbox_queue(reminder_ids=ids)
-    return len(ids)
-
-
-def outbox_send(*, reminder_ids: list[int]) -> int:
-    """Send the outbox mail of these reminders that nobody has sent yet; returns how many were sent.
-
-    Each row is locked (SKIP LOCKED: another worker has it), sent, and marked sent in one
-    transaction. A worker killed after the SMTP server accepted but before the commit leaves
-    the row unsent and the message is sent again (at-least-once in that one window); killed
-    anywhere else, the mail is sent exactly once.
-    """
-    sent = 0
-    for reminder_id in reminder_ids:
-        with transaction.atomic():
-            row = (
-                OutboxEmail.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("reminder__case__enterprise", "reminder__case__branch", "reminder__visit")
-                .filter(reminder_id=reminder_id, sent_at__isnull=True)
-                .first()
-            )
-            if row is None:
-                continue
-            subject, body = reminder_email(row.reminder)
-            try:
-                send_mail(subject, body, None, row.to)
-            except OSError:
-                log.exception("reminder mail %s failed; it stays in the outbox", row.pk)
-                OutboxEmail.objects.filter(pk=row.pk).update(attempts=row.attempts + 1)
-                continue
-            row.sent_at = timezone.now()
-            row.attempts += 1
-            row.save(update_fields=["sent_at", "attempts"])
-            sent += 1
-    return sent
+    return reminder_email(reminder)
 
 
 def reminder_email(reminder: Reminder) -> tuple[str, str]:
@@ -414,14 +370,3 @@ def reminder_email(reminder: Reminder) -> tuple[str, str]:
         + "\n"
     )
     return subject, body
-
-
-# --- in-app notices ----------------------------------------------------------------------------
-
-
-def notifications_mark_read(*, user: Any, ids: list[int] | None = None) -> int:
-    """Mark the user's notices read (all of them when `ids` is None); others' notices are untouched."""
-    qs = Notification.objects.filter(recipient=user, read_at__isnull=True)
-    if ids is not None:
-        qs = qs.filter(pk__in=ids)
-    return qs.update(read_at=timezone.now())

@@ -8,7 +8,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST, prefetch 1):
 - The sweep's effects (claim row, case event, notices, outbox row) commit in one
   transaction. Killed before the commit: nothing happened, the rerun does it. Killed after
   it: the claim rows exist, the rerun finds nothing new to claim, so nothing is repeated.
-- The e-mail is an outbox row committed with the claim. The send task locks the row, sends,
+- The e-mail is an outbox row (`notices.OutboxEmail`) committed with the claim. The send task locks the row, sends,
   marks it sent and commits; a rerun skips rows marked sent. If the process died between
   the commit and queuing the send task, or the broker was down, `outbox_flush` (every sweep)
   re-queues rows unsent for two minutes. The one remaining window is a kill after the SMTP
@@ -24,6 +24,8 @@ from typing import Any
 from celery import shared_task
 from celery.signals import worker_ready
 
+from notices import outbox
+
 from . import services
 
 log = logging.getLogger(__name__)
@@ -32,13 +34,8 @@ log = logging.getLogger(__name__)
 @shared_task(acks_late=True)
 def sweep_stalled() -> dict[str, int]:
     result = services.reminders_sweep()
-    requeued = services.outbox_flush()
+    requeued = outbox.outbox_flush()
     return {"overdue": result.overdue, "claimed": len(result.claimed), "emails": result.emails, "requeued": requeued}
-
-
-@shared_task(acks_late=True)
-def send_reminder_emails(reminder_ids: list[int]) -> int:
-    return services.outbox_send(reminder_ids=reminder_ids)
 
 
 def broker_description(url: str) -> str:

@@ -5,7 +5,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from . import selectors, services
+from notices.services import notifications_mark_read
+
+from . import selectors
 
 
 @login_required
@@ -25,5 +27,5 @@ def notification_list_view(request: HttpRequest) -> HttpResponse:
 def notification_mark_read_view(request: HttpRequest) -> HttpResponse:
     raw = request.POST.getlist("id")
     ids = [int(x) for x in raw if x.isdigit()] if raw else None
-    services.notifications_mark_read(user=request.user, ids=ids)
+    notifications_mark_read(user=request.user, ids=ids)
     return redirect("notification_list")

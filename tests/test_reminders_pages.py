@@ -13,7 +13,7 @@ from freezegun import freeze_time
 
 from onboarding import services as core
 from onboarding.states import State
-from reminders.models import Notification
+from notices.models import Notification
 from reminders.selectors import case_time_split
 
 SH = ZoneInfo("Asia/Shanghai")

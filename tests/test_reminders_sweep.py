@@ -18,7 +18,9 @@ from onboarding import services as core
 from onboarding.models import CaseEvent, StageVisit
 from onboarding.states import State
 from reminders import services
-from reminders.models import Notification, OutboxEmail, Reminder
+from notices import outbox
+from notices.models import Notification, OutboxEmail
+from reminders.models import Reminder
 
 SH = ZoneInfo("Asia/Shanghai")
 # Branch intake (5 working days) entered Monday 1 June 2026 10:00, due Monday 8 June 10:00.
@@ -45,8 +47,13 @@ def levels(case) -> list[int]:
     return sorted(Reminder.objects.filter(case=case).values_list("level", flat=True))
 
 
+def reminder_mail(case, level: int | None = None) -> OutboxEmail:
+    reminders = Reminder.objects.filter(case=case) if level is None else Reminder.objects.filter(case=case, level=level)
+    return OutboxEmail.objects.get(kind="reminder", key__in=[f"reminder:{pk}" for pk in reminders.values_list("pk", flat=True)])
+
+
 def recipients_of_level(case, level: int) -> list[str]:
-    return OutboxEmail.objects.get(reminder__case=case, reminder__level=level).to
+    return reminder_mail(case, level).to
 
 
 def test_levels_fire_at_1x_1_5x_2x_and_not_before(world, django_capture_on_commit_callbacks) -> None:
@@ -78,7 +85,7 @@ def test_levels_fire_at_1x_1_5x_2x_and_not_before(world, django_capture_on_commi
     assert "分支行受理" in mail.outbox[0].body and "branch intake" in mail.outbox[0].body
     events = CaseEvent.objects.filter(case=case, kind=CaseEvent.Kind.REMINDER).order_by("pk")
     assert [e.name for e in events] == ["remind", "escalate", "escalate_head_office"]
-    assert set(Notification.objects.filter(case=case).values_list("recipient__username", flat=True)) == {
+    assert set(Notification.objects.filter(case=case, kind="reminder").values_list("recipient__username", flat=True)) == {
         "am_a",
         "supervisor",
         "approver",
@@ -93,7 +100,7 @@ def test_each_level_is_sent_once_however_often_the_sweep_runs(world, django_capt
         sweep(AT_1_5, django_capture_on_commit_callbacks)
     assert levels(case) == [1, 2]
     assert len(mail.outbox) == 2
-    assert Notification.objects.filter(case=case).count() == 2
+    assert Notification.objects.filter(case=case, kind="reminder").count() == 2
     assert CaseEvent.objects.filter(case=case, kind=CaseEvent.Kind.REMINDER).count() == 2
 
 
@@ -121,7 +128,7 @@ def test_the_customer_and_its_account_manager_hear_when_the_customer_holds_the_b
     assert recipients_of_level(case, 1) == sorted(
         [world.customer_x.email, world.company_x.contact_email, world.am_a.email]
     )
-    assert set(Notification.objects.values_list("recipient__username", flat=True)) == {"customer_x", "am_a"}
+    assert set(Notification.objects.filter(kind="reminder").values_list("recipient__username", flat=True)) == {"customer_x", "am_a"}
 
 
 def test_suspended_moved_on_and_finished_visits_are_not_reminded(world, django_capture_on_commit_callbacks) -> None:
@@ -165,19 +172,21 @@ def test_mail_survives_a_broker_outage_and_is_sent_once(world, django_capture_on
     def down(*args, **kwargs):
         raise OperationalError("broker unreachable")
 
-    monkeypatch.setattr(tasks.send_reminder_emails, "delay", down)
+    from notices import tasks as notice_tasks
+
+    monkeypatch.setattr(notice_tasks.send_outbox, "delay", down)
     sweep(AT_1_0, django_capture_on_commit_callbacks)
     assert levels(case) == [1] and not mail.outbox
-    assert OutboxEmail.objects.get(reminder__case=case).sent_at is None
+    assert reminder_mail(case).sent_at is None
     monkeypatch.undo()
     with freeze_time(AT_1_0 + dt.timedelta(minutes=1)):
-        assert services.outbox_flush() == 0  # too fresh: a worker may still have it
+        assert outbox.outbox_flush() == 0  # too fresh: a worker may still have it
     with freeze_time(AT_1_0 + dt.timedelta(minutes=3)):
-        assert services.outbox_flush() == 1
-        assert services.outbox_flush() == 0
+        assert outbox.outbox_flush() == 1
+        assert outbox.outbox_flush() == 0
     assert len(mail.outbox) == 1
     # A redelivered send task (worker killed after the commit, before the ack) sends nothing.
-    assert services.outbox_send(reminder_ids=list(Reminder.objects.values_list("pk", flat=True))) == 0
+    assert outbox.outbox_send(ids=list(OutboxEmail.objects.values_list("pk", flat=True))) == 0
     assert len(mail.outbox) == 1
 
 
@@ -236,6 +245,6 @@ def test_concurrent_sweeps_on_postgresql_send_each_reminder_once(world) -> None:
     claimed = [pk for r in results for pk in r.claimed]
     assert len(claimed) == len(set(claimed)) == 3 * len(cases)
     assert Reminder.objects.count() == 3 * len(cases)
-    assert Notification.objects.count() == 3 * len(cases)
+    assert Notification.objects.filter(kind="reminder").count() == 3 * len(cases)
     assert CaseEvent.objects.filter(kind=CaseEvent.Kind.REMINDER).count() == 3 * len(cases)
     assert len(mail.outbox) == 3 * len(cases)  # eager tasks in the test run: sent on commit

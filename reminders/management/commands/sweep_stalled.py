@@ -4,6 +4,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from notices import outbox
+from notices.models import OutboxEmail
 from reminders import services
 
 
@@ -19,9 +21,7 @@ class Command(BaseCommand):
             f"overdue visits: {result.overdue}, new reminders: {len(result.claimed)}, e-mails: {result.emails}"
         )
         if options["send"]:
-            from reminders.models import OutboxEmail
-
-            ids = list(OutboxEmail.objects.filter(sent_at__isnull=True).values_list("reminder_id", flat=True))
-            self.stdout.write(f"sent: {services.outbox_send(reminder_ids=ids)}")
+            ids = list(OutboxEmail.objects.filter(sent_at__isnull=True).values_list("pk", flat=True))
+            self.stdout.write(f"sent: {outbox.outbox_send(ids=ids)}")
         else:
-            self.stdout.write(f"re-queued unsent e-mails: {services.outbox_flush()}")
+            self.stdout.write(f"re-queued unsent e-mails: {outbox.outbox_flush()}")

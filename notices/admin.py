@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from .models import Notification, OutboxEmail
+
+
+@admin.register(OutboxEmail)
+class OutboxEmailAdmin(admin.ModelAdmin):
+    list_display = ("key", "kind", "created_at", "sent_at", "attempts")
+    list_filter = ("kind",)
+    readonly_fields = ("kind", "key", "payload", "to", "created_at", "sent_at", "attempts")
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_delete_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ("recipient", "kind", "text", "created_at", "read_at")
+    list_select_related = ("recipient",)
+    readonly_fields = ("recipient", "case", "kind", "text", "created_at", "read_at")
+
+    def has_add_permission(self, request: object) -> bool:
+        return False

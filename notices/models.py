@@ -1,0 +1,69 @@
+"""What the product tells people: in-app notices (the bell) and the one mail outbox.
+
+Every outgoing e-mail (hand-off notices, message notices, reminders, invitations) is an
+`OutboxEmail` row committed in the same transaction as the change it reports; a worker
+renders and sends it later and marks it sent. A broker that is down, or a worker that dies,
+delays a mail but never loses it: `notices.outbox.outbox_flush` re-queues what is unsent.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Notification(models.Model):
+    """An in-app notice (the bell)."""
+
+    # Read by recipient only (the two indexes below); the other keys need no index of their own.
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications", db_index=False
+    )
+    case = models.ForeignKey(
+        "onboarding.OnboardingCase", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    kind = models.CharField(_("类别"), max_length=30, blank=True)
+    text = models.CharField(_("内容"), max_length=300)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("站内通知")
+        verbose_name_plural = _("站内通知")
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["recipient"], name="notice_unread_idx", condition=models.Q(read_at__isnull=True)),
+            models.Index(fields=["recipient", "-created_at", "-id"], name="notice_list_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class OutboxEmail(models.Model):
+    """One e-mail to send: committed with the change it reports, marked sent by the worker that sent it.
+
+    `kind` names the renderer that turns `payload` into subject and body at send time
+    (`notices.outbox.renderer`); `key` makes queuing idempotent (one mail per reminder, per
+    event, per message).
+    """
+
+    kind = models.CharField(max_length=30)
+    key = models.CharField(max_length=80, unique=True)
+    payload = models.JSONField(default=dict)
+    to = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("待发邮件")
+        verbose_name_plural = _("待发邮件")
+        indexes = [
+            models.Index(fields=["created_at"], name="outbox_unsent_at_idx", condition=models.Q(sent_at__isnull=True))
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} → {', '.join(self.to)}"

@@ -1,0 +1,259 @@
+"""The vocabulary of a case's history: every event name, its label, and one function per event.
+
+Every app records case events through these functions (the way Saleor's `order/events.py`
+does it), so the timeline, the audit log and the analytics read one list of names. A write
+that changes a case records exactly one event inside `services.case_write`; reads (a
+download, a view) record theirs outside it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from typing import TYPE_CHECKING, Any
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .models import CaseEvent
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+    from .models import OnboardingCase
+
+Kind = CaseEvent.Kind
+
+
+class EventName(models.TextChoices):
+    # the case itself
+    CASE_CREATED = "create", _("创建案件")
+    CASE_EDITED = "edit", _("修改企业资料/评估")
+    # transitions (the names of the transition methods in onboarding/workflow.py)
+    SUBMIT = "submit", _("提交受理")
+    SUBMIT_FOR_APPROVAL = "submit_for_approval", _("上报立项审批")
+    ENDORSE = "endorse", _("分行审核通过(立项上报)")
+    APPROVE = "approve", _("总行立项批复、费用通过")
+    RETURN_TO_INTAKE = "return_to_intake", _("退回补件")
+    REJECT = "reject", _("不予立项")
+    ISSUE_TEST_PACKAGE = "issue_test_package", _("下发测试包")
+    ACCEPT_TEST_REPORT = "accept_test_report", _("测试通过,进入UKey发放")
+    RETURN_TO_TEST_PACKAGE = "return_to_test_package", _("退回测试包阶段")
+    COMPLETE_UKEY_ISSUANCE = "complete_ukey_issuance", _("UKey发放完成,进入生产验证")
+    GO_LIVE = "go_live", _("行方确认,正式上线")
+    SUSPEND = "suspend", _("暂停")
+    RESUME = "resume", _("恢复")
+    WITHDRAW = "withdraw", _("撤回申请")
+    # stage records
+    TEST_PACKAGE = "test_package", _("登记测试包")
+    TEST_RESULT = "test_result", _("登记联调测试结果")
+    RETEST_REQUESTED = "retest_requested", _("要求重测")
+    PRODUCTION_CONFIG = "production_config", _("下发生产配置")
+    CUSTOMER_CONFIRMED = "customer_confirmed", _("客户确认生产验证")
+    # company data
+    COMPANY_VERSION_ADOPTED = "company_version_adopted", _("采用企业最新资料")
+    CHANGE_REQUEST_FILED = "change_request_filed", _("提交变更申请")
+    CHANGE_REQUEST_APPROVED = "change_request_approved", _("变更申请通过")
+    CHANGE_REQUEST_REFUSED = "change_request_refused", _("变更申请退回")
+    # documents
+    DOCUMENT_UPLOAD = "document_upload", _("上传文件")
+    DOCUMENT_ACCEPT = "document_accept", _("文件审核通过")
+    DOCUMENT_REJECT = "document_reject", _("文件退回")
+    DOCUMENT_DOWNLOAD = "document_download", _("下载文件")
+    DOCUMENT_VIEW = "document_view", _("查看文件")
+    FORM_GENERATE = "form_generate", _("生成表单")
+    # the counter
+    OPERATOR_ADDED = "operator_added", _("登记企业操作员")
+    OPERATOR_REMOVED = "operator_removed", _("删除企业操作员")
+    COUNTER_ENTRY_MADE = "counter_entry_made", _("柜面经办录入")
+    UKEY_REPLACEMENT_MADE = "ukey_replacement_made", _("录入UKey补办")
+    COUNTER_ENTRY_CONFIRMED = "counter_entry_confirmed", _("柜面复核确认")
+    COUNTER_ENTRY_CANCELLED = "counter_entry_cancelled", _("柜面经办取消录入")
+    UKEY_DOWNLOADED = "ukey_downloaded", _("登记证书已下载")
+    UKEY_LOST = "ukey_lost", _("UKey挂失")
+    UKEY_RELEASED = "ukey_released", _("UKey解挂")
+    UKEY_REVOKED = "ukey_revoked", _("UKey注销")
+    # the thread
+    MESSAGE_POSTED = "message_posted", _("留言")
+    # reminders (one per level)
+    REMIND = "remind", _("到期提醒")
+    ESCALATE = "escalate", _("上级督办")
+    ESCALATE_HEAD_OFFICE = "escalate_head_office", _("总行督办")
+
+
+TRANSITION_EVENTS = frozenset(
+    {
+        EventName.SUBMIT,
+        EventName.SUBMIT_FOR_APPROVAL,
+        EventName.ENDORSE,
+        EventName.APPROVE,
+        EventName.RETURN_TO_INTAKE,
+        EventName.REJECT,
+        EventName.ISSUE_TEST_PACKAGE,
+        EventName.ACCEPT_TEST_REPORT,
+        EventName.RETURN_TO_TEST_PACKAGE,
+        EventName.COMPLETE_UKEY_ISSUANCE,
+        EventName.GO_LIVE,
+        EventName.SUSPEND,
+        EventName.RESUME,
+        EventName.WITHDRAW,
+    }
+)
+REMINDER_EVENTS = {1: EventName.REMIND, 2: EventName.ESCALATE, 3: EventName.ESCALATE_HEAD_OFFICE}
+
+
+def label(name: str) -> str:
+    return str(EventName(name).label) if name in EventName.values else name
+
+
+# The write (`services.case_write`) that is collecting the events of its change, if any.
+_collector: contextvars.ContextVar[list[CaseEvent] | None] = contextvars.ContextVar("case_events", default=None)
+
+
+def _write(
+    *,
+    case: OnboardingCase,
+    actor: User | None,
+    kind: str,
+    name: EventName,
+    data: dict[str, Any] | None = None,
+    reason: str = "",
+    from_state: str = "",
+    to_state: str = "",
+) -> CaseEvent:
+    event = CaseEvent.objects.create(
+        case=case,
+        kind=kind,
+        name=name.value,
+        actor=actor,
+        data=data or {},
+        reason=reason,
+        from_state=from_state,
+        to_state=to_state,
+    )
+    collected = _collector.get()
+    if collected is not None:
+        collected.append(event)
+    return event
+
+
+# --- the case ---------------------------------------------------------------------------------
+
+
+def case_created(*, case: OnboardingCase, actor: User) -> CaseEvent:
+    return _write(case=case, actor=actor, kind=Kind.CREATED, name=EventName.CASE_CREATED)
+
+
+def case_edited(*, case: OnboardingCase, actor: User, changed: dict[str, list[str]]) -> CaseEvent:
+    return _write(case=case, actor=actor, kind=Kind.EDITED, name=EventName.CASE_EDITED, data={"changed": changed})
+
+
+def transition_made(
+    *, case: OnboardingCase, actor: User, name: str, from_state: str, to_state: str, reason: str
+) -> CaseEvent:
+    event_name = EventName(name)
+    assert event_name in TRANSITION_EVENTS, name
+    return _write(
+        case=case,
+        actor=actor,
+        kind=Kind.TRANSITION,
+        name=event_name,
+        from_state=from_state,
+        to_state=to_state,
+        reason=reason,
+    )
+
+
+# --- stage records ----------------------------------------------------------------------------
+
+
+def test_package_recorded(*, case: OnboardingCase, actor: User, values: dict[str, str]) -> CaseEvent:
+    return _write(case=case, actor=actor, kind=Kind.RECORD, name=EventName.TEST_PACKAGE, data=values)
+
+
+def test_results_recorded(*, case: OnboardingCase, actor: User, results: list[dict[str, Any]]) -> CaseEvent:
+    """One event for one save of joint-test results (one or many test cases)."""
+    data: dict[str, Any] = results[0] if len(results) == 1 else {"results": results}
+    return _write(case=case, actor=actor, kind=Kind.RECORD, name=EventName.TEST_RESULT, data=data)
+
+
+def retest_requested(*, case: OnboardingCase, actor: User, items: list[str], reason: str) -> CaseEvent:
+    return _write(
+        case=case, actor=actor, kind=Kind.RECORD, name=EventName.RETEST_REQUESTED, data={"items": items}, reason=reason
+    )
+
+
+def production_config_issued(*, case: OnboardingCase, actor: User, values: dict[str, str]) -> CaseEvent:
+    return _write(case=case, actor=actor, kind=Kind.RECORD, name=EventName.PRODUCTION_CONFIG, data=values)
+
+
+def customer_confirmed(*, case: OnboardingCase, actor: User) -> CaseEvent:
+    return _write(case=case, actor=actor, kind=Kind.RECORD, name=EventName.CUSTOMER_CONFIRMED)
+
+
+# --- company data -------------------------------------------------------------------------------
+
+
+def company_event(
+    *, case: OnboardingCase, actor: User | None, name: EventName, data: dict[str, Any], reason: str = ""
+) -> CaseEvent:
+    assert name.value.startswith(("company_", "change_request_")), name
+    return _write(case=case, actor=actor, kind=Kind.EDITED, name=name, data=data, reason=reason)
+
+
+# --- documents ------------------------------------------------------------------------------------
+
+DOCUMENT_EVENTS = frozenset(
+    {
+        EventName.DOCUMENT_UPLOAD,
+        EventName.DOCUMENT_ACCEPT,
+        EventName.DOCUMENT_REJECT,
+        EventName.DOCUMENT_DOWNLOAD,
+        EventName.DOCUMENT_VIEW,
+        EventName.FORM_GENERATE,
+    }
+)
+
+
+def document_event(
+    *, case: OnboardingCase, actor: User, name: EventName, data: dict[str, Any], reason: str = ""
+) -> CaseEvent:
+    assert name in DOCUMENT_EVENTS, name
+    return _write(case=case, actor=actor, kind=Kind.DOCUMENT, name=name, data=data, reason=reason)
+
+
+# --- the counter -----------------------------------------------------------------------------------
+
+COUNTER_EVENTS = frozenset(
+    {
+        EventName.OPERATOR_ADDED,
+        EventName.OPERATOR_REMOVED,
+        EventName.COUNTER_ENTRY_MADE,
+        EventName.UKEY_REPLACEMENT_MADE,
+        EventName.COUNTER_ENTRY_CONFIRMED,
+        EventName.COUNTER_ENTRY_CANCELLED,
+        EventName.UKEY_DOWNLOADED,
+        EventName.UKEY_LOST,
+        EventName.UKEY_RELEASED,
+        EventName.UKEY_REVOKED,
+    }
+)
+
+
+def counter_event(
+    *, case: OnboardingCase, actor: User, name: EventName, data: dict[str, Any], reason: str = ""
+) -> CaseEvent:
+    assert name in COUNTER_EVENTS, name
+    return _write(case=case, actor=actor, kind=Kind.RECORD, name=name, data=data, reason=reason)
+
+
+# --- the thread -------------------------------------------------------------------------------------
+
+
+def message_posted(*, case: OnboardingCase, actor: User, message_id: int, from_customer: bool) -> CaseEvent:
+    return _write(
+        case=case,
+        actor=actor,
+        kind=Kind.MESSAGE,
+        name=EventName.MESSAGE_POSTED,
+        data={"message": message_id, "from_customer": from_customer},
+    )
