@@ -18,8 +18,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from branches.models import Branch
-from onboarding import selectors as case_selectors
 from onboarding import events
+from onboarding import selectors as case_selectors
 from onboarding.models import OnboardingCase
 from onboarding.services import CaseError
 from onboarding.states import State

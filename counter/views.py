@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from onboarding import selectors as case_selectors
 from onboarding import services as case_services
-from onboarding.feedback import show_case_error, show_form_errors
+from onboarding.feedback import seen_version, show_case_error, show_form_errors
 from onboarding.models import OnboardingCase
 from onboarding.services import CaseError
 from onboarding.views import staff_required
@@ -65,7 +65,9 @@ def operator_add(request: HttpRequest, public_id: Any) -> HttpResponse:
         request,
         case,
         form,
-        lambda: services.operator_add(case=case, user=request.user, **form.cleaned_data),
+        lambda: services.operator_add(
+            case=case, user=request.user, expected_version=seen_version(request), **form.cleaned_data
+        ),
         _("操作员已登记 / Operator added."),
     )
 
@@ -80,7 +82,12 @@ def operator_remove(request: HttpRequest, public_id: Any, item_id: Any) -> HttpR
         request,
         case,
         form,
-        lambda: services.operator_remove(operator=operator, user=request.user, reason=form.cleaned_data["reason"]),
+        lambda: services.operator_remove(
+            operator=operator,
+            user=request.user,
+            expected_version=seen_version(request),
+            reason=form.cleaned_data["reason"],
+        ),
         _("操作员已删除 / Operator removed."),
     )
 
@@ -94,7 +101,9 @@ def identity_check(request: HttpRequest, public_id: Any) -> HttpResponse:
         request,
         case,
         form,
-        lambda: services.identity_check_make(case=case, user=request.user, **form.cleaned_data),
+        lambda: services.identity_check_make(
+            case=case, user=request.user, expected_version=seen_version(request), **form.cleaned_data
+        ),
         _("身份核验已录入,待复核 / Identity check recorded; waiting for a checker."),
     )
 
@@ -108,7 +117,9 @@ def ukey_issue(request: HttpRequest, public_id: Any) -> HttpResponse:
     def action() -> Any:
         data = dict(form.cleaned_data)
         operator = get_object_or_404(case.operators, pk=data.pop("operator"))
-        return services.ukey_issuance_make(case=case, user=request.user, operator=operator, **data)
+        return services.ukey_issuance_make(
+            case=case, user=request.user, expected_version=seen_version(request), operator=operator, **data
+        )
 
     return _run(
         request, case, form, action, _("UKey发放已录入,待复核 / UKey issuance recorded; waiting for a checker.")
@@ -123,7 +134,13 @@ def cert_activation(request: HttpRequest, public_id: Any) -> HttpResponse:
 
     def action() -> Any:
         ukey = get_object_or_404(case.ukeys, pk=form.cleaned_data["ukey"])
-        return services.cert_activation_make(case=case, user=request.user, ukey=ukey, notes=form.cleaned_data["notes"])
+        return services.cert_activation_make(
+            case=case,
+            user=request.user,
+            expected_version=seen_version(request),
+            ukey=ukey,
+            notes=form.cleaned_data["notes"],
+        )
 
     return _run(request, case, form, action, _("证书激活已录入,待复核 / Activation recorded; waiting for a checker."))
 
@@ -137,7 +154,7 @@ def entry_confirm(request: HttpRequest, public_id: Any, item_id: Any) -> HttpRes
         request,
         case,
         None,
-        lambda: services.entry_confirm(entry=entry, user=request.user),
+        lambda: services.entry_confirm(entry=entry, user=request.user, expected_version=seen_version(request)),
         _("已复核,事项生效 / Confirmed; the entry takes effect."),
     )
 
@@ -152,7 +169,9 @@ def entry_cancel(request: HttpRequest, public_id: Any, item_id: Any) -> HttpResp
         request,
         case,
         form,
-        lambda: services.entry_cancel(entry=entry, user=request.user, reason=form.cleaned_data["reason"]),
+        lambda: services.entry_cancel(
+            entry=entry, user=request.user, expected_version=seen_version(request), reason=form.cleaned_data["reason"]
+        ),
         _("已取消 / Cancelled."),
     )
 
@@ -178,7 +197,12 @@ def ukey_action(request: HttpRequest, public_id: Any, item_id: Any, action: str)
             case,
             form,
             lambda: services.ukey_issuance_make(
-                case=case, user=request.user, operator=ukey.operator, replaces=ukey, **form.cleaned_data
+                case=case,
+                user=request.user,
+                expected_version=seen_version(request),
+                operator=ukey.operator,
+                replaces=ukey,
+                **form.cleaned_data,
             ),
             _("补办已录入,待复核 / Replacement recorded; waiting for a checker."),
         )
@@ -203,7 +227,9 @@ def test_result(request: HttpRequest, public_id: Any) -> HttpResponse:
         request,
         case,
         form,
-        lambda: case_services.test_result_record(case=case, user=request.user, **form.values()),
+        lambda: case_services.test_result_record(
+            case=case, user=request.user, expected_version=seen_version(request), **form.values()
+        ),
         _("测试结果已登记 / Result recorded."),
     )
 
@@ -218,7 +244,11 @@ def test_retest(request: HttpRequest, public_id: Any) -> HttpResponse:
         case,
         form,
         lambda: case_services.test_retest_request(
-            case=case, user=request.user, reason=form.cleaned_data["reason"], items=form.items()
+            case=case,
+            user=request.user,
+            expected_version=seen_version(request),
+            reason=form.cleaned_data["reason"],
+            items=form.items(),
         ),
         _("已要求重测,案件仍在联调测试 / Retest asked for; the case stays in joint testing."),
     )
@@ -233,7 +263,9 @@ def production_config(request: HttpRequest, public_id: Any) -> HttpResponse:
         request,
         case,
         form,
-        lambda: case_services.production_config_record(case=case, user=request.user, **form.cleaned_data),
+        lambda: case_services.production_config_record(
+            case=case, user=request.user, expected_version=seen_version(request), **form.cleaned_data
+        ),
         _("生产配置已下发 / Production configuration issued."),
     )
 

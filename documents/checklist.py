@@ -144,8 +144,10 @@ def stage_problems(case: OnboardingCase, stage: str) -> list[str]:
 
 
 def intake_documents_accepted(case: Any) -> list[str]:
+    """Every intake document of the checklist uploaded and accepted by a reviewer."""
     return stage_problems(case, State.BRANCH_INTAKE)
 
 
 def test_report_accepted(case: Any) -> list[str]:
+    """The joint-test report uploaded and accepted by head-office tech."""
     return stage_problems(case, State.JOINT_TESTING)

@@ -18,7 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from onboarding.feedback import show_case_error
+from onboarding.feedback import seen_version, show_case_error
 from onboarding.models import OnboardingCase
 from onboarding.selectors import case_get_for_user
 from onboarding.services import CaseError
@@ -83,6 +83,7 @@ def review_view(request: HttpRequest, version_id: Any) -> HttpResponse:
             user=request.user,
             accept=form.cleaned_data["decision"] == "accept",
             reason=form.cleaned_data["reason"],
+            expected_version=seen_version(request),
         )
     except CaseError as exc:
         show_case_error(request, exc)

@@ -123,6 +123,7 @@ def intake_complete(case: OnboardingCase) -> list[str]:
 
 @guard
 def not_yet_endorsed(case: OnboardingCase) -> list[str]:
+    """The branch supervisor has not endorsed this approval visit yet."""
     if case.current_endorsement() is not None:
         return [_("分行已审核,等待总行审批 / The branch has already endorsed; head office approval is pending")]
     return []
@@ -130,6 +131,7 @@ def not_yet_endorsed(case: OnboardingCase) -> list[str]:
 
 @guard
 def endorsed(case: OnboardingCase) -> list[str]:
+    """The branch supervisor endorsed this approval visit."""
     if case.current_endorsement() is None:
         return [_("缺少分行审核(立项上报)/ The branch supervisor's endorsement is missing")]
     return []
@@ -137,6 +139,7 @@ def endorsed(case: OnboardingCase) -> list[str]:
 
 @guard
 def test_package_recorded(case: OnboardingCase) -> list[str]:
+    """Test package recorded: endpoint, test accounts, test certificate, document version."""
     package = getattr(case, "test_package", None)
     if package is None:
         return [_("测试包尚未登记 / The test package has not been recorded")]
@@ -199,6 +202,7 @@ def production_ready(case: OnboardingCase) -> list[str]:
 
 @guard
 def customer_confirmed(case: OnboardingCase) -> list[str]:
+    """The customer confirmed the small real transactions and the reconciliation."""
     problems = []
     if case.customer_confirmed_at is None:
         problems.append(
@@ -245,6 +249,15 @@ class Allowed:
 
     def __call__(self, case: Any, user: Any) -> bool:
         return self.refusal(case, user) is None
+
+    def describe(self) -> str:
+        """The rule in words (for `manage.py describe_workflow`)."""
+        words = ", ".join(f"{r} ({Role(r).label})" for r in self.roles) + "; in the case's branch subtree or company"
+        if self.not_submitter:
+            words += "; not the person who submitted it"
+        if self.not_endorser:
+            words += "; not the branch endorser"
+        return words
 
 
 def in_scope_branch(branch: Any, user: Any) -> bool:

@@ -18,13 +18,12 @@ from branches.models import Branch
 from branches.roles import STAFF_ROLES, Role, has_role, user_roles
 
 from . import selectors, services
-from .feedback import show_case_error, show_form_errors
+from .feedback import seen_version, show_case_error, show_form_errors
 from .forms import (
     CaseFilterForm,
     TestPackageForm,
     TransitionForm,
     case_forms,
-    int_or_none,
 )
 from .models import OnboardingCase
 from .states import STAGE_HOLDER, WORKING_STAGES, State
@@ -134,7 +133,7 @@ def case_edit(request: HttpRequest, public_id: Any) -> HttpResponse:
                 accounts=acc_formset.accounts(),
                 modules=case_form.cleaned_data["modules"],
                 fields=case_form.case_fields(),
-                expected_version=int_or_none(request.POST.get("version")),
+                expected_version=seen_version(request),
             )
         except services.CaseError as exc:
             show_case_error(request, exc)
@@ -209,7 +208,7 @@ def case_transition_view(request: HttpRequest, public_id: Any, name: str) -> Htt
     except services.CaseError as exc:
         show_case_error(request, exc)
     else:
-        messages.success(request, _("已办理:%(state)s / Done.") % {"state": case.get_state_display()})  # type: ignore[attr-defined]
+        messages.success(request, services.transition_done_message(name))
     return redirect("case_detail", public_id=case.public_id)
 
 
@@ -220,7 +219,7 @@ def _record_view(
     form = form_cls(request.POST)
     if form.is_valid():
         try:
-            save(case=case, user=request.user, **form.cleaned_data)
+            save(case=case, user=request.user, expected_version=seen_version(request), **form.cleaned_data)
         except services.CaseError as exc:
             show_case_error(request, exc)
         else:

@@ -81,6 +81,7 @@ class CaseWorkflow:
         custom=step(_("提交受理"), done=_("已提交受理,案件转客户经理办理")),
     )
     def submit(self, *, by: User, now: dt.datetime) -> None:
+        """Draft visit closes; branch intake opens, held by the account manager."""
         self._enter(State.BRANCH_INTAKE, now)
 
     @transition(
@@ -92,6 +93,7 @@ class CaseWorkflow:
         custom=step(_("上报立项审批"), done=_("已上报,等待分行审核")),
     )
     def submit_for_approval(self, *, by: User, now: dt.datetime) -> None:
+        """Records the submitter (who may not approve); intake closes; approval opens, held by the branch supervisor."""
         self.submitted_by = by
         self._enter(State.HEAD_OFFICE_APPROVAL, now)
 
@@ -104,6 +106,7 @@ class CaseWorkflow:
         custom=step(_("分行审核通过(立项上报)"), done=_("分行审核已通过,等待总行审批")),
     )
     def endorse(self, *, by: User, now: dt.datetime) -> None:
+        """Records the branch approval on this approval visit; head-office approver now holds the stage."""
         from .models import Approval
 
         self._approve(Approval.Level.BRANCH, by, now)
@@ -121,6 +124,7 @@ class CaseWorkflow:
         custom=step(_("总行立项批复、费用通过"), done=_("已批复,案件转总行科技部下发测试包")),
     )
     def approve(self, *, by: User, now: dt.datetime) -> None:
+        """Records the head-office approval; approval closes; test-package issuance opens, held by head-office tech."""
         from .models import Approval
 
         self._approve(Approval.Level.HEAD_OFFICE, by, now)
@@ -134,6 +138,7 @@ class CaseWorkflow:
         custom=step(_("退回补件"), done=_("已退回分支行补件"), style="warning", reason_required=True),
     )
     def return_to_intake(self, *, by: User, now: dt.datetime) -> None:
+        """Approval closes (its approvals no longer count); a new intake visit opens, held by the account manager."""
         self._enter(State.BRANCH_INTAKE, now)
 
     @transition(
@@ -144,6 +149,7 @@ class CaseWorkflow:
         custom=step(_("不予立项"), done=_("已不予立项,案件结束"), style="danger", reason_required=True),
     )
     def reject(self, *, by: User, now: dt.datetime) -> None:
+        """Approval closes; the case ends."""
         self._enter(State.REJECTED, now)
 
     @transition(
@@ -155,6 +161,7 @@ class CaseWorkflow:
         custom=step(_("下发测试包"), done=_("测试包已下发,等待客户联调测试")),
     )
     def issue_test_package(self, *, by: User, now: dt.datetime) -> None:
+        """Test-package stage closes; joint testing opens, held by the customer."""
         self._enter(State.JOINT_TESTING, now)
 
     @transition(
@@ -166,6 +173,7 @@ class CaseWorkflow:
         custom=step(_("测试通过,进入UKey发放"), done=_("测试已通过,案件转柜面发放UKey")),
     )
     def accept_test_report(self, *, by: User, now: dt.datetime) -> None:
+        """Joint testing closes; UKey issuance opens, held by the counter (and tech for the production configuration)."""
         self._enter(State.UKEY_ISSUANCE, now)
 
     @transition(
@@ -176,6 +184,7 @@ class CaseWorkflow:
         custom=step(_("退回测试包阶段"), done=_("已退回测试包阶段"), style="warning", reason_required=True),
     )
     def return_to_test_package(self, *, by: User, now: dt.datetime) -> None:
+        """Joint testing closes; a new test-package visit opens, held by head-office tech."""
         self._enter(State.TEST_PACKAGE_ISSUANCE, now)
 
     @transition(
@@ -187,6 +196,7 @@ class CaseWorkflow:
         custom=step(_("UKey发放完成,进入生产验证"), done=_("UKey已发放,等待客户生产验证")),
     )
     def complete_ukey_issuance(self, *, by: User, now: dt.datetime) -> None:
+        """UKey issuance closes; production verification opens, held by the customer."""
         self._enter(State.PRODUCTION_VERIFICATION, now)
 
     @transition(
@@ -198,6 +208,7 @@ class CaseWorkflow:
         custom=step(_("行方确认,正式上线"), done=_("已正式上线")),
     )
     def go_live(self, *, by: User, now: dt.datetime) -> None:
+        """Production verification closes; the case is live."""
         self._enter(State.LIVE, now)
 
     @transition(
@@ -208,6 +219,7 @@ class CaseWorkflow:
         custom=step(_("暂停"), done=_("案件已暂停,时限停止计算"), style="secondary", reason_required=True),
     )
     def suspend(self, *, by: User, now: dt.datetime) -> None:
+        """Remembers the stage; the current visit's clock stops."""
         self.state_before_suspend = self.state
         visit = self.current_visit
         assert visit is not None
@@ -222,6 +234,7 @@ class CaseWorkflow:
         custom=step(_("恢复"), done=_("案件已恢复办理"), style="secondary"),
     )
     def resume(self, *, by: User, now: dt.datetime) -> str:
+        """Back to the remembered stage; the due time moves by the working time spent suspended."""
         visit = self.current_visit
         assert visit is not None and visit.paused_at is not None
         # Suspended time does not count against the stage's service level: the due time
@@ -244,6 +257,7 @@ class CaseWorkflow:
         custom=step(_("撤回申请"), done=_("申请已撤回,案件结束"), style="danger", reason_required=True),
     )
     def withdraw(self, *, by: User, now: dt.datetime) -> None:
+        """The current visit closes; the case ends."""
         self._enter(State.WITHDRAWN, now)
 
 

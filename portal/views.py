@@ -20,7 +20,7 @@ from branches.roles import Role, has_role
 from counter.forms import TestResultForm
 from counter.selectors import case_test_matrix
 from onboarding import selectors, services
-from onboarding.feedback import show_case_error, show_form_errors
+from onboarding.feedback import seen_version, show_case_error, show_form_errors
 from onboarding.forms import case_forms, int_or_none
 from onboarding.models import Enterprise, OnboardingCase
 from onboarding.services import CaseError
@@ -235,7 +235,9 @@ def case_test_result(request: HttpRequest, public_id: Any) -> HttpResponse:
     form = TestResultForm(request.POST, case=case)
     if form.is_valid():
         try:
-            services.test_result_record(case=case, user=request.user, **form.values())
+            services.test_result_record(
+                case=case, user=request.user, expected_version=seen_version(request), **form.values()
+            )
         except CaseError as exc:
             show_case_error(request, exc)
         else:
@@ -252,7 +254,7 @@ def case_confirm_production(request: HttpRequest, public_id: Any) -> HttpRespons
     form = ProductionConfirmForm(request.POST)
     if form.is_valid():
         try:
-            services.customer_confirm_production(case=case, user=request.user)
+            services.customer_confirm_production(case=case, user=request.user, expected_version=seen_version(request))
         except CaseError as exc:
             show_case_error(request, exc)
         else:

@@ -11,9 +11,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from freezegun import freeze_time
 
+from notices.models import Notification
 from onboarding import services as core
 from onboarding.states import State
-from notices.models import Notification
 from reminders.selectors import case_time_split
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -14,12 +14,12 @@ from django.test.utils import CaptureQueriesContext
 from freezegun import freeze_time
 from kombu.exceptions import OperationalError
 
+from notices import outbox
+from notices.models import Notification, OutboxEmail
 from onboarding import services as core
 from onboarding.models import CaseEvent, StageVisit
 from onboarding.states import State
 from reminders import services
-from notices import outbox
-from notices.models import Notification, OutboxEmail
 from reminders.models import Reminder
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -49,7 +49,9 @@ def levels(case) -> list[int]:
 
 def reminder_mail(case, level: int | None = None) -> OutboxEmail:
     reminders = Reminder.objects.filter(case=case) if level is None else Reminder.objects.filter(case=case, level=level)
-    return OutboxEmail.objects.get(kind="reminder", key__in=[f"reminder:{pk}" for pk in reminders.values_list("pk", flat=True)])
+    return OutboxEmail.objects.get(
+        kind="reminder", key__in=[f"reminder:{pk}" for pk in reminders.values_list("pk", flat=True)]
+    )
 
 
 def recipients_of_level(case, level: int) -> list[str]:
@@ -85,7 +87,9 @@ def test_levels_fire_at_1x_1_5x_2x_and_not_before(world, django_capture_on_commi
     assert "分支行受理" in mail.outbox[0].body and "branch intake" in mail.outbox[0].body
     events = CaseEvent.objects.filter(case=case, kind=CaseEvent.Kind.REMINDER).order_by("pk")
     assert [e.name for e in events] == ["remind", "escalate", "escalate_head_office"]
-    assert set(Notification.objects.filter(case=case, kind="reminder").values_list("recipient__username", flat=True)) == {
+    assert set(
+        Notification.objects.filter(case=case, kind="reminder").values_list("recipient__username", flat=True)
+    ) == {
         "am_a",
         "supervisor",
         "approver",
@@ -128,7 +132,10 @@ def test_the_customer_and_its_account_manager_hear_when_the_customer_holds_the_b
     assert recipients_of_level(case, 1) == sorted(
         [world.customer_x.email, world.company_x.contact_email, world.am_a.email]
     )
-    assert set(Notification.objects.filter(kind="reminder").values_list("recipient__username", flat=True)) == {"customer_x", "am_a"}
+    assert set(Notification.objects.filter(kind="reminder").values_list("recipient__username", flat=True)) == {
+        "customer_x",
+        "am_a",
+    }
 
 
 def test_suspended_moved_on_and_finished_visits_are_not_reminded(world, django_capture_on_commit_callbacks) -> None:
@@ -164,7 +171,6 @@ def test_a_failure_inside_the_sweep_leaves_nothing_claimed(
 
 
 def test_mail_survives_a_broker_outage_and_is_sent_once(world, django_capture_on_commit_callbacks, monkeypatch) -> None:
-    from reminders import tasks
 
     case = intake_case(world)
     mail.outbox.clear()

@@ -13,9 +13,9 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from config.celery import app
+from notices.models import OutboxEmail
 from onboarding.states import State
 from reminders import tasks
-from notices.models import OutboxEmail
 from reminders.models import Reminder
 
 
