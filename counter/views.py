@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from onboarding import selectors as case_selectors
 from onboarding import services as case_services
-from onboarding.feedback import seen_version, show_case_error, show_form_errors
+from onboarding.feedback import AuthenticatedHttpRequest, seen_version, show_case_error, show_form_errors
 from onboarding.models import OnboardingCase
 from onboarding.services import CaseError
 from onboarding.views import staff_required
@@ -58,7 +58,7 @@ def _case(request: HttpRequest, public_id: Any) -> OnboardingCase:
 
 @staff_required
 @require_POST
-def operator_add(request: HttpRequest, public_id: Any) -> HttpResponse:
+def operator_add(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     case = _case(request, public_id)
     form = OperatorForm(request.POST)
     return _run(
@@ -74,7 +74,7 @@ def operator_add(request: HttpRequest, public_id: Any) -> HttpResponse:
 
 @staff_required
 @require_POST
-def operator_remove(request: HttpRequest, public_id: Any, item_id: Any) -> HttpResponse:
+def operator_remove(request: AuthenticatedHttpRequest, public_id: Any, item_id: Any) -> HttpResponse:
     case = _case(request, public_id)
     operator = get_object_or_404(case.operators, public_id=item_id)
     form = ReasonForm(request.POST)
@@ -94,7 +94,7 @@ def operator_remove(request: HttpRequest, public_id: Any, item_id: Any) -> HttpR
 
 @staff_required
 @require_POST
-def identity_check(request: HttpRequest, public_id: Any) -> HttpResponse:
+def identity_check(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     case = _case(request, public_id)
     form = IdentityCheckForm(request.POST)
     return _run(
@@ -110,7 +110,7 @@ def identity_check(request: HttpRequest, public_id: Any) -> HttpResponse:
 
 @staff_required
 @require_POST
-def ukey_issue(request: HttpRequest, public_id: Any) -> HttpResponse:
+def ukey_issue(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     case = _case(request, public_id)
     form = UKeyIssueForm(request.POST, case=case)
 
@@ -128,7 +128,7 @@ def ukey_issue(request: HttpRequest, public_id: Any) -> HttpResponse:
 
 @staff_required
 @require_POST
-def cert_activation(request: HttpRequest, public_id: Any) -> HttpResponse:
+def cert_activation(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     case = _case(request, public_id)
     form = ActivationForm(request.POST, case=case)
 
@@ -147,7 +147,7 @@ def cert_activation(request: HttpRequest, public_id: Any) -> HttpResponse:
 
 @staff_required
 @require_POST
-def entry_confirm(request: HttpRequest, public_id: Any, item_id: Any) -> HttpResponse:
+def entry_confirm(request: AuthenticatedHttpRequest, public_id: Any, item_id: Any) -> HttpResponse:
     case = _case(request, public_id)
     entry = get_object_or_404(case.counter_entries, public_id=item_id)
     return _run(
@@ -161,7 +161,7 @@ def entry_confirm(request: HttpRequest, public_id: Any, item_id: Any) -> HttpRes
 
 @staff_required
 @require_POST
-def entry_cancel(request: HttpRequest, public_id: Any, item_id: Any) -> HttpResponse:
+def entry_cancel(request: AuthenticatedHttpRequest, public_id: Any, item_id: Any) -> HttpResponse:
     case = _case(request, public_id)
     entry = get_object_or_404(case.counter_entries, public_id=item_id)
     form = ReasonForm(request.POST)
@@ -187,7 +187,7 @@ UKEY_ACTIONS: dict[str, tuple[Callable[..., Any], bool, str]] = {
 
 @staff_required
 @require_POST
-def ukey_action(request: HttpRequest, public_id: Any, item_id: Any, action: str) -> HttpResponse:
+def ukey_action(request: AuthenticatedHttpRequest, public_id: Any, item_id: Any, action: str) -> HttpResponse:
     case = _case(request, public_id)
     ukey = get_object_or_404(case.ukeys, public_id=item_id)
     if action == "replace":
@@ -220,7 +220,7 @@ def ukey_action(request: HttpRequest, public_id: Any, item_id: Any, action: str)
 
 @staff_required
 @require_POST
-def test_result(request: HttpRequest, public_id: Any) -> HttpResponse:
+def test_result(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     case = _case(request, public_id)
     form = TestResultForm(request.POST, case=case)
     return _run(
@@ -236,7 +236,7 @@ def test_result(request: HttpRequest, public_id: Any) -> HttpResponse:
 
 @staff_required
 @require_POST
-def test_retest(request: HttpRequest, public_id: Any) -> HttpResponse:
+def test_retest(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     case = _case(request, public_id)
     form = RetestForm(request.POST, case=case)
     return _run(
@@ -256,7 +256,7 @@ def test_retest(request: HttpRequest, public_id: Any) -> HttpResponse:
 
 @staff_required
 @require_POST
-def production_config(request: HttpRequest, public_id: Any) -> HttpResponse:
+def production_config(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     case = _case(request, public_id)
     form = ProductionConfigForm(request.POST)
     return _run(

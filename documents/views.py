@@ -18,7 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from onboarding.feedback import seen_version, show_case_error
+from onboarding.feedback import AuthenticatedHttpRequest, seen_version, show_case_error
 from onboarding.models import OnboardingCase
 from onboarding.selectors import case_get_for_user
 from onboarding.services import CaseError
@@ -70,7 +70,7 @@ def upload_view(request: HttpRequest, case_id: Any, kind: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def review_view(request: HttpRequest, version_id: Any) -> HttpResponse:
+def review_view(request: AuthenticatedHttpRequest, version_id: Any) -> HttpResponse:
     version = selectors.version_get_for_user(user=request.user, public_id=version_id)
     case = version.document.case
     form = ReviewForm(request.POST)

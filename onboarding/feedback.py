@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.http import HttpRequest
@@ -10,6 +10,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .services import CaseConflict, CaseError
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+
+class AuthenticatedHttpRequest(HttpRequest):
+    """The request of a view behind a login: its user is a real account (django-stubs' pattern)."""
+
+    user: User
 
 
 def seen_version(request: HttpRequest) -> int | None:
@@ -47,3 +56,27 @@ def show_form_errors(request: HttpRequest, form: Any) -> None:
         label = form.fields[field].label if field in form.fields else ""
         for error in errors:
             messages.error(request, f"{label} {error}".strip())
+
+
+def show_current_values(request: HttpRequest, case: Any, *forms: Any) -> None:
+    """After a conflict on an edit page: each field whose saved value now differs from what was typed.
+
+    The form keeps what the person typed (nothing is lost); these lines show what the case
+    holds now, so they can decide what to save.
+    """
+    from .models import OnboardingCase
+
+    current = OnboardingCase.objects.select_related("enterprise").get(pk=case.pk)
+    for form in forms:
+        for name, typed in getattr(form, "cleaned_data", {}).items():
+            for holder in (current, current.enterprise):
+                if hasattr(holder, name):
+                    saved = getattr(holder, name)
+                    if str(saved or "") != str(typed or "") and not isinstance(typed, list | dict):
+                        label = form.fields[name].label if name in form.fields else name
+                        messages.warning(
+                            request,
+                            _("%(field)s:现在保存的是“%(saved)s”,您填写的是“%(typed)s”")
+                            % {"field": label, "saved": saved or "—", "typed": typed or "—"},
+                        )
+                    break

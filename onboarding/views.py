@@ -18,7 +18,7 @@ from branches.models import Branch
 from branches.roles import STAFF_ROLES, Role, has_role, user_roles
 
 from . import selectors, services
-from .feedback import seen_version, show_case_error, show_form_errors
+from .feedback import AuthenticatedHttpRequest, seen_version, show_case_error, show_current_values, show_form_errors
 from .forms import (
     CaseFilterForm,
     TestPackageForm,
@@ -137,8 +137,11 @@ def case_edit(request: HttpRequest, public_id: Any) -> HttpResponse:
             )
         except services.CaseError as exc:
             show_case_error(request, exc)
+            if isinstance(exc, services.CaseConflict):
+                show_current_values(request, case, ent_form, case_form)
+                case = selectors.case_get_for_user(user=request.user, public_id=public_id)
         else:
-            messages.success(request, _("已保存 / Saved."))
+            messages.success(request, _("已保存。"))
             return redirect("case_detail", public_id=case.public_id)
     return render(
         request,
@@ -170,7 +173,7 @@ def stage_tracker(case: OnboardingCase) -> list[dict[str, Any]]:
 
 
 @staff_required
-def case_detail(request: HttpRequest, public_id: Any) -> HttpResponse:
+def case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     case = selectors.case_get_for_user(user=request.user, public_id=public_id)
     options = services.case_transition_options(case=case, user=request.user)
     return render(
@@ -191,7 +194,7 @@ def case_detail(request: HttpRequest, public_id: Any) -> HttpResponse:
 
 @staff_required
 @require_POST
-def case_transition_view(request: HttpRequest, public_id: Any, name: str) -> HttpResponse:
+def case_transition_view(request: AuthenticatedHttpRequest, public_id: Any, name: str) -> HttpResponse:
     case = selectors.case_get_for_user(user=request.user, public_id=public_id)
     form = TransitionForm(request.POST)
     if not form.is_valid():

@@ -20,7 +20,13 @@ from branches.roles import Role, has_role
 from counter.forms import TestResultForm
 from counter.selectors import case_test_matrix
 from onboarding import selectors, services
-from onboarding.feedback import seen_version, show_case_error, show_form_errors
+from onboarding.feedback import (
+    AuthenticatedHttpRequest,
+    seen_version,
+    show_case_error,
+    show_current_values,
+    show_form_errors,
+)
 from onboarding.forms import case_forms, int_or_none
 from onboarding.models import Enterprise, OnboardingCase
 from onboarding.services import CaseError
@@ -158,6 +164,9 @@ def case_edit(request: HttpRequest, public_id: Any) -> HttpResponse:
             )
         except CaseError as exc:
             show_case_error(request, exc)
+            if isinstance(exc, services.CaseConflict):
+                show_current_values(request, case, ent_form, case_form)
+                case = selectors.case_get_for_user(user=request.user, public_id=public_id)
         else:
             messages.success(request, _("已保存 / Saved."))
             return redirect("portal:case_detail", public_id=case.public_id)
@@ -169,7 +178,7 @@ def case_edit(request: HttpRequest, public_id: Any) -> HttpResponse:
 
 
 @customer_required
-def case_detail(request: HttpRequest, public_id: Any) -> HttpResponse:
+def case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     case = selectors.case_get_for_user(user=request.user, public_id=public_id)
     submit_problems: list[str] = []
     if case.state == State.DRAFT:
@@ -195,7 +204,9 @@ def case_detail(request: HttpRequest, public_id: Any) -> HttpResponse:
     )
 
 
-def _transition(request: HttpRequest, public_id: Any, name: str, form_cls: type[Any], done: str) -> HttpResponse:
+def _transition(
+    request: AuthenticatedHttpRequest, public_id: Any, name: str, form_cls: type[Any], done: str
+) -> HttpResponse:
     case = selectors.case_get_for_user(user=request.user, public_id=public_id)
     form = form_cls(request.POST)
     if not form.is_valid():
@@ -218,19 +229,19 @@ def _transition(request: HttpRequest, public_id: Any, name: str, form_cls: type[
 
 @customer_required
 @require_POST
-def case_submit(request: HttpRequest, public_id: Any) -> HttpResponse:
+def case_submit(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     return _transition(request, public_id, "submit", SubmitForm, _("已提交至开户行受理 / Submitted to your branch."))
 
 
 @customer_required
 @require_POST
-def case_withdraw(request: HttpRequest, public_id: Any) -> HttpResponse:
+def case_withdraw(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     return _transition(request, public_id, "withdraw", WithdrawForm, _("申请已撤回 / The application is withdrawn."))
 
 
 @customer_required
 @require_POST
-def case_test_result(request: HttpRequest, public_id: Any) -> HttpResponse:
+def case_test_result(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     case = selectors.case_get_for_user(user=request.user, public_id=public_id)
     form = TestResultForm(request.POST, case=case)
     if form.is_valid():
@@ -249,7 +260,7 @@ def case_test_result(request: HttpRequest, public_id: Any) -> HttpResponse:
 
 @customer_required
 @require_POST
-def case_confirm_production(request: HttpRequest, public_id: Any) -> HttpResponse:
+def case_confirm_production(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     case = selectors.case_get_for_user(user=request.user, public_id=public_id)
     form = ProductionConfirmForm(request.POST)
     if form.is_valid():
@@ -270,13 +281,13 @@ def case_url(case: OnboardingCase) -> str:
 
 @customer_required
 @require_POST
-def case_message(request: HttpRequest, public_id: Any) -> HttpResponse:
+def case_message(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     case = selectors.case_get_for_user(user=request.user, public_id=public_id)
     _post_message(request, case)
     return redirect(f"{case_url(case)}#thread")
 
 
-def _post_message(request: HttpRequest, case: OnboardingCase) -> None:
+def _post_message(request: AuthenticatedHttpRequest, case: OnboardingCase) -> None:
     form = MessageForm(request.POST)
     if form.is_valid():
         try:
@@ -429,7 +440,7 @@ def staff_member_remove(request: HttpRequest, member_id: Any) -> HttpResponse:
 
 @staff_required
 @require_POST
-def staff_case_message(request: HttpRequest, public_id: Any) -> HttpResponse:
+def staff_case_message(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     case = selectors.case_get_for_user(user=request.user, public_id=public_id)
     _post_message(request, case)
     return redirect(reverse("case_detail", args=[case.public_id]) + "#thread")

@@ -6,6 +6,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from notices.services import notifications_mark_read
+from onboarding.feedback import AuthenticatedHttpRequest
 
 from . import selectors
 
@@ -24,7 +25,7 @@ def notification_list_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def notification_mark_read_view(request: HttpRequest) -> HttpResponse:
+def notification_mark_read_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     raw = request.POST.getlist("id")
     ids = [int(x) for x in raw if x.isdigit()] if raw else None
     notifications_mark_read(user=request.user, ids=ids)

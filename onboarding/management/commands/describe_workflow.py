@@ -32,7 +32,9 @@ def describe() -> list[str]:
         sources = ", ".join(_state(x.source) for x in ts)
         target = t.target
         targets = (
-            " | ".join(_state(s) for s in target.allowed_states) if hasattr(target, "allowed_states") else _state(target)
+            " | ".join(_state(s) for s in target.allowed_states)
+            if hasattr(target, "allowed_states")
+            else _state(target)
         )
         lines.append(f"{name}: {t.custom.get('label', name)}")
         lines.append(f"  from:    {sources}")
