@@ -57,7 +57,7 @@ def document_storage() -> Any:
     return storages["documents"]
 
 
-def _is_case_customer(case: OnboardingCase, user: Any) -> bool:
+def _is_case_customer(case: OnboardingCase, user: User) -> bool:
     return user.enterprise_id is not None and user.enterprise_id == case.enterprise_id
 
 
@@ -82,7 +82,7 @@ def _stage_still_open(case: OnboardingCase, req: checklist.Requirement) -> bool:
     return _stage_index(_current_stage(case)) <= _stage_index(req.stage)
 
 
-def upload_refusal(case: OnboardingCase, user: Any, kind: str) -> str | None:
+def upload_refusal(case: OnboardingCase, user: User, kind: str) -> str | None:
     if not rules.in_scope(case, user):
         return _("该案件不在您的管辖范围内 / This case is outside your branch or company")
     if not (_is_case_customer(case, user) or has_role(user, *UPLOAD_ROLES)):
@@ -118,7 +118,7 @@ def _event(case: OnboardingCase, user: User, name: str, version: DocumentVersion
 def _store_version(
     *,
     case: OnboardingCase,
-    user: Any,
+    user: User,
     kind: str,
     generated: bool,
     checked: CheckedFile,
@@ -162,7 +162,7 @@ def _ensure_document(case: OnboardingCase, kind: str, generated: bool) -> None:
 
 
 def document_upload(
-    *, case: OnboardingCase, user: Any, kind: str, upload: IO[bytes], name: str, size: int | None = None
+    *, case: OnboardingCase, user: User, kind: str, upload: IO[bytes], name: str, size: int | None = None
 ) -> DocumentVersion:
     """A new version of a checklist item, checked by content; nothing is kept when refused."""
     refusal = upload_refusal(case, user, kind)
@@ -190,7 +190,7 @@ def document_upload(
     return version
 
 
-def review_refusal(version: DocumentVersion, user: Any) -> str | None:
+def review_refusal(version: DocumentVersion, user: User) -> str | None:
     document = version.document
     case = document.case
     if document.generated:
@@ -245,7 +245,7 @@ def document_review(
     return locked
 
 
-def document_download_record(*, version: DocumentVersion, user: Any, inline: bool = False) -> CaseEvent:
+def document_download_record(*, version: DocumentVersion, user: User, inline: bool = False) -> CaseEvent:
     return _event(version.document.case, user, "document_view" if inline else "document_download", version)
 
 
@@ -254,7 +254,7 @@ def document_download_record(*, version: DocumentVersion, user: Any, inline: boo
 GENERATE_ROLES = (*UPLOAD_ROLES,)
 
 
-def generate_refusal(case: OnboardingCase, user: Any, kind: str) -> str | None:
+def generate_refusal(case: OnboardingCase, user: User, kind: str) -> str | None:
     if not rules.in_scope(case, user):
         return _("该案件不在您的管辖范围内 / This case is outside your branch or company")
     if not (_is_case_customer(case, user) or has_role(user, *GENERATE_ROLES)):
@@ -266,7 +266,7 @@ def generate_refusal(case: OnboardingCase, user: Any, kind: str) -> str | None:
     return None
 
 
-def form_generate(*, case: OnboardingCase, user: Any, kind: str) -> tuple[DocumentVersion, bool]:
+def form_generate(*, case: OnboardingCase, user: User, kind: str) -> tuple[DocumentVersion, bool]:
     """Render a filled form and keep it as a version of the case's generated document.
 
     Returns (version, created). Rendering again from unchanged case data returns the version

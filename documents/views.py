@@ -46,7 +46,7 @@ def _kind(kind: str) -> str:
 
 @login_required
 @require_POST
-def upload_view(request: HttpRequest, case_id: Any, kind: str) -> HttpResponse:
+def upload_view(request: AuthenticatedHttpRequest, case_id: Any, kind: str) -> HttpResponse:
     case = case_get_for_user(user=request.user, public_id=case_id)
     form = UploadForm(request.POST, request.FILES)
     if not form.is_valid():
@@ -94,7 +94,7 @@ def review_view(request: AuthenticatedHttpRequest, version_id: Any) -> HttpRespo
 
 @login_required
 @require_POST
-def generate_view(request: HttpRequest, case_id: Any, kind: str) -> HttpResponse:
+def generate_view(request: AuthenticatedHttpRequest, case_id: Any, kind: str) -> HttpResponse:
     case = case_get_for_user(user=request.user, public_id=case_id)
     try:
         version, created = services.form_generate(case=case, user=request.user, kind=_kind(kind))
@@ -139,7 +139,7 @@ def content_disposition(filename: str, *, inline: bool = False) -> str:
     return f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-def _send(request: HttpRequest, public_id: Any, *, inline: bool) -> FileResponse:
+def _send(request: AuthenticatedHttpRequest, public_id: Any, *, inline: bool) -> FileResponse:
     version: DocumentVersion = selectors.version_get_for_user(user=request.user, public_id=public_id)
     handle = services.document_storage().open(version.storage_name, "rb")
     services.document_download_record(version=version, user=request.user, inline=inline)
@@ -155,11 +155,11 @@ def _send(request: HttpRequest, public_id: Any, *, inline: bool) -> FileResponse
 
 @login_required
 @require_GET
-def download_view(request: HttpRequest, version_id: Any) -> FileResponse:
+def download_view(request: AuthenticatedHttpRequest, version_id: Any) -> FileResponse:
     return _send(request, version_id, inline=False)
 
 
 @login_required
 @require_GET
-def inline_view(request: HttpRequest, version_id: Any) -> FileResponse:
+def inline_view(request: AuthenticatedHttpRequest, version_id: Any) -> FileResponse:
     return _send(request, version_id, inline=True)
