@@ -20,8 +20,7 @@ from django.utils.translation import gettext as _
 
 from branches.roles import Role, has_role
 from onboarding import events, rules
-from onboarding.events import EventName
-from onboarding.models import CaseEvent, OnboardingCase
+from onboarding.models import OnboardingCase
 from onboarding.services import CaseError, case_write
 from onboarding.states import State
 from onboarding.validators import validate_resident_id
@@ -43,10 +42,6 @@ OPERATOR_STATES = (
     *COUNTER_STATES,
 )
 DEFAULT_CERT_YEARS = 2
-
-
-def _event(case: OnboardingCase, user: User, name: str, data: dict[str, Any], reason: str = "") -> CaseEvent:
-    return events.counter_event(case=case, actor=user, name=EventName(name), data=data, reason=reason)
 
 
 def _require(case: OnboardingCase, user: User, *roles: str) -> None:
@@ -88,7 +83,7 @@ def operator_add(
         if case.operators.filter(id_number=id_number, removed_at__isnull=True).exists():
             raise CaseError(_("该身份证号已登记为操作员 / This person is already an operator."))
         operator = Operator.objects.create(case=case, name=name, id_number=id_number, role=role, created_by=user)
-        _event(case, user, "operator_added", {"operator": operator.pk, "name": name, "role": role})
+        events.operator_added(case=case, actor=user, operator_id=operator.pk, name=name, role=role)
     return operator
 
 
@@ -110,7 +105,9 @@ def operator_remove(
         operator.removed_at = timezone.now()
         operator.removed_by = user
         operator.save(update_fields=["removed_at", "removed_by"])
-        _event(case, user, "operator_removed", {"operator": operator.pk, "name": operator.name}, reason.strip())
+        events.operator_removed(
+            case=case, actor=user, operator_id=operator.pk, name=operator.name, reason=reason.strip()
+        )
     return operator
 
 
@@ -167,7 +164,7 @@ def identity_check_make(
             notes=notes.strip(),
             maker=user,
         )
-        _event(case, user, "counter_entry_made", _entry_data(entry))
+        events.counter_entry_made(case=case, actor=user, entry=_entry_data(entry))
     return entry
 
 
@@ -239,11 +236,11 @@ def ukey_issuance_make(
             notes=notes.strip(),
             maker=user,
         )
-        _event(
-            case,
-            user,
-            "ukey_replacement_made" if replaces else "counter_entry_made",
-            {**_entry_data(entry), "serial": serial, "replaces": replaces.serial if replaces else ""},
+        made = events.ukey_replacement_made if replaces else events.counter_entry_made
+        made(
+            case=case,
+            actor=user,
+            entry={**_entry_data(entry), "serial": serial, "replaces": replaces.serial if replaces else ""},
         )
     return entry
 
@@ -269,7 +266,7 @@ def cert_activation_make(
         entry = CounterEntry.objects.create(
             case=case, kind=CounterEntry.Kind.CERT_ACTIVATION, ukey=ukey, notes=notes.strip(), maker=user
         )
-        _event(case, user, "counter_entry_made", {**_entry_data(entry), "serial": ukey.serial})
+        events.counter_entry_made(case=case, actor=user, entry={**_entry_data(entry), "serial": ukey.serial})
     return entry
 
 
@@ -331,7 +328,7 @@ def entry_confirm(*, entry: CounterEntry, user: User, expected_version: int | No
             ukey.status, ukey.activated_at = UKey.Status.ACTIVATED, now
             ukey.save(update_fields=["status", "activated_at"])
             data["serial"] = ukey.serial
-        _event(case, user, "counter_entry_confirmed", data)
+        events.counter_entry_confirmed(case=case, actor=user, entry=data)
     return entry
 
 
@@ -349,7 +346,7 @@ def entry_cancel(
         if not entry.is_pending:
             raise CaseError(_("已复核或已取消的事项不能取消 / Only a pending entry can be cancelled."))
         _set_status(entry, CounterEntry.Status.CANCELLED, cancelled_at=timezone.now())
-        _event(case, user, "counter_entry_cancelled", _entry_data(entry), reason.strip())
+        events.counter_entry_cancelled(case=case, actor=user, entry=_entry_data(entry), reason=reason.strip())
     return entry
 
 
@@ -392,7 +389,7 @@ def ukey_download_record(*, ukey: UKey, user: User, expected_version: int | None
         )
         ukey.status, ukey.downloaded_at = UKey.Status.DOWNLOADED, timezone.now()
         ukey.save(update_fields=["status", "downloaded_at"])
-        _event(case, user, "ukey_downloaded", {"ukey": ukey.pk, "serial": ukey.serial})
+        events.ukey_downloaded(case=case, actor=user, ukey_id=ukey.pk, serial=ukey.serial)
     return ukey
 
 
@@ -409,7 +406,7 @@ def ukey_loss_report(*, ukey: UKey, user: User, reason: str = "", expected_versi
         )
         ukey.status_before_loss, ukey.status = ukey.status, UKey.Status.LOST
         ukey.save(update_fields=["status", "status_before_loss"])
-        _event(case, user, "ukey_lost", {"ukey": ukey.pk, "serial": ukey.serial}, reason.strip())
+        events.ukey_lost(case=case, actor=user, ukey_id=ukey.pk, serial=ukey.serial, reason=reason.strip())
     return ukey
 
 
@@ -421,7 +418,7 @@ def ukey_loss_release(*, ukey: UKey, user: User, reason: str = "", expected_vers
         )
         ukey.status, ukey.status_before_loss = ukey.status_before_loss or UKey.Status.ISSUED, ""
         ukey.save(update_fields=["status", "status_before_loss"])
-        _event(case, user, "ukey_released", {"ukey": ukey.pk, "serial": ukey.serial}, reason.strip())
+        events.ukey_released(case=case, actor=user, ukey_id=ukey.pk, serial=ukey.serial, reason=reason.strip())
     return ukey
 
 
@@ -443,5 +440,5 @@ def ukey_revoke(*, ukey: UKey, user: User, reason: str, expected_version: int | 
             raise CaseError(_("该UKey有待复核的补办,请先处理 / A replacement of this UKey is waiting."))
         ukey.status, ukey.ended_at = UKey.Status.REVOKED, timezone.now()
         ukey.save(update_fields=["status", "ended_at"])
-        _event(case, user, "ukey_revoked", {"ukey": ukey.pk, "serial": ukey.serial}, reason)
+        events.ukey_revoked(case=case, actor=user, ukey_id=ukey.pk, serial=ukey.serial, reason=reason)
     return ukey

@@ -14,7 +14,6 @@ from django.utils.translation import gettext as _
 
 from branches.roles import Role, has_role
 from onboarding import events, rules
-from onboarding.events import EventName
 from onboarding.models import CaseEvent, OnboardingCase
 from onboarding.services import CaseError, case_write
 from onboarding.states import WORKING_STAGES, State
@@ -97,22 +96,16 @@ def upload_refusal(case: OnboardingCase, user: User, kind: str) -> str | None:
     return None
 
 
-def _event(case: OnboardingCase, user: User, name: str, version: DocumentVersion, **extra: Any) -> CaseEvent:
-    reason = str(extra.pop("reason", ""))
-    return events.document_event(
-        case=case,
-        actor=user,
-        name=EventName(name),
-        reason=reason,
-        data={
-            "document": version.document.kind,
-            "label": str(DocumentKind(version.document.kind).label),
-            "version": version.number,
-            "version_id": str(version.public_id),
-            "sha256": version.sha256,
-            **extra,
-        },
-    )
+def _version_data(version: DocumentVersion, **extra: Any) -> dict[str, Any]:
+    """What a document event records: which item, which version, its hash."""
+    return {
+        "document": version.document.kind,
+        "label": str(DocumentKind(version.document.kind).label),
+        "version": version.number,
+        "version_id": str(version.public_id),
+        "sha256": version.sha256,
+        **extra,
+    }
 
 
 def _store_version(
@@ -181,7 +174,9 @@ def document_upload(
             _ensure_document(case, kind, False)
             version = _store_version(case=case, user=user, kind=kind, generated=False, checked=checked)
             stored.append(version.storage_name)
-            _event(case, user, "document_upload", version, original_name=version.original_name)
+            events.document_uploaded(
+                case=case, actor=user, data=_version_data(version, original_name=version.original_name)
+            )
     except BaseException:
         # The transaction rolled back after the file was written: remove the file too.
         for name_ in stored:
@@ -235,18 +230,17 @@ def document_review(
         locked.reviewed_by = user
         locked.reviewed_at = timezone.now()
         locked.save(update_fields=["decision", "decision_reason", "reviewed_by", "reviewed_at"])
-        _event(
-            locked.document.case,
-            user,
-            "document_accept" if accept else "document_reject",
-            locked,
-            reason=locked.decision_reason,
-        )
+        case = locked.document.case
+        if accept:
+            events.document_accepted(case=case, actor=user, data=_version_data(locked))
+        else:
+            events.document_rejected(case=case, actor=user, data=_version_data(locked), reason=reason)
     return locked
 
 
 def document_download_record(*, version: DocumentVersion, user: User, inline: bool = False) -> CaseEvent:
-    return _event(version.document.case, user, "document_view" if inline else "document_download", version)
+    record = events.document_viewed if inline else events.document_downloaded
+    return record(case=version.document.case, actor=user, data=_version_data(version))
 
 
 # --- generated forms -------------------------------------------------------------------------
@@ -310,7 +304,7 @@ def form_generate(*, case: OnboardingCase, user: User, kind: str) -> tuple[Docum
                 number=number,
             )
             stored.append(version.storage_name)
-            _event(case, user, "form_generate", version)
+            events.form_generated(case=case, actor=user, data=_version_data(version))
     except BaseException:
         for name_ in stored:
             document_storage().delete(name_)

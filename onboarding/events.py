@@ -193,57 +193,103 @@ def customer_confirmed(*, case: OnboardingCase, actor: User) -> CaseEvent:
 # --- company data -------------------------------------------------------------------------------
 
 
-def company_event(
-    *, case: OnboardingCase, actor: User | None, name: EventName, data: dict[str, Any], reason: str = ""
-) -> CaseEvent:
-    assert name.value.startswith(("company_", "change_request_")), name
-    return _write(case=case, actor=actor, kind=Kind.EDITED, name=name, data=data, reason=reason)
+def company_version_adopted(*, case: OnboardingCase, actor: User | None, data: dict[str, Any]) -> CaseEvent:
+    return _write(case=case, actor=actor, kind=Kind.EDITED, name=EventName.COMPANY_VERSION_ADOPTED, data=data)
 
 
-# --- documents ------------------------------------------------------------------------------------
-
-DOCUMENT_EVENTS = frozenset(
-    {
-        EventName.DOCUMENT_UPLOAD,
-        EventName.DOCUMENT_ACCEPT,
-        EventName.DOCUMENT_REJECT,
-        EventName.DOCUMENT_DOWNLOAD,
-        EventName.DOCUMENT_VIEW,
-        EventName.FORM_GENERATE,
-    }
-)
+def change_request_filed(*, case: OnboardingCase, actor: User, data: dict[str, Any], reason: str) -> CaseEvent:
+    return _write(
+        case=case, actor=actor, kind=Kind.EDITED, name=EventName.CHANGE_REQUEST_FILED, data=data, reason=reason
+    )
 
 
-def document_event(
-    *, case: OnboardingCase, actor: User, name: EventName, data: dict[str, Any], reason: str = ""
-) -> CaseEvent:
-    assert name in DOCUMENT_EVENTS, name
-    return _write(case=case, actor=actor, kind=Kind.DOCUMENT, name=name, data=data, reason=reason)
+def change_request_approved(*, case: OnboardingCase, actor: User, data: dict[str, Any]) -> CaseEvent:
+    return _write(case=case, actor=actor, kind=Kind.EDITED, name=EventName.CHANGE_REQUEST_APPROVED, data=data)
 
 
-# --- the counter -----------------------------------------------------------------------------------
-
-COUNTER_EVENTS = frozenset(
-    {
-        EventName.OPERATOR_ADDED,
-        EventName.OPERATOR_REMOVED,
-        EventName.COUNTER_ENTRY_MADE,
-        EventName.UKEY_REPLACEMENT_MADE,
-        EventName.COUNTER_ENTRY_CONFIRMED,
-        EventName.COUNTER_ENTRY_CANCELLED,
-        EventName.UKEY_DOWNLOADED,
-        EventName.UKEY_LOST,
-        EventName.UKEY_RELEASED,
-        EventName.UKEY_REVOKED,
-    }
-)
+def change_request_refused(*, case: OnboardingCase, actor: User, data: dict[str, Any], reason: str) -> CaseEvent:
+    return _write(
+        case=case, actor=actor, kind=Kind.EDITED, name=EventName.CHANGE_REQUEST_REFUSED, data=data, reason=reason
+    )
 
 
-def counter_event(
-    *, case: OnboardingCase, actor: User, name: EventName, data: dict[str, Any], reason: str = ""
-) -> CaseEvent:
-    assert name in COUNTER_EVENTS, name
-    return _write(case=case, actor=actor, kind=Kind.RECORD, name=name, data=data, reason=reason)
+# --- documents: `data` names the document kind, its label, the version number, id and hash ---------
+
+
+def document_uploaded(*, case: OnboardingCase, actor: User, data: dict[str, Any]) -> CaseEvent:
+    return _write(case=case, actor=actor, kind=Kind.DOCUMENT, name=EventName.DOCUMENT_UPLOAD, data=data)
+
+
+def document_accepted(*, case: OnboardingCase, actor: User, data: dict[str, Any]) -> CaseEvent:
+    return _write(case=case, actor=actor, kind=Kind.DOCUMENT, name=EventName.DOCUMENT_ACCEPT, data=data)
+
+
+def document_rejected(*, case: OnboardingCase, actor: User, data: dict[str, Any], reason: str) -> CaseEvent:
+    return _write(case=case, actor=actor, kind=Kind.DOCUMENT, name=EventName.DOCUMENT_REJECT, data=data, reason=reason)
+
+
+def document_downloaded(*, case: OnboardingCase, actor: User, data: dict[str, Any]) -> CaseEvent:
+    return _write(case=case, actor=actor, kind=Kind.DOCUMENT, name=EventName.DOCUMENT_DOWNLOAD, data=data)
+
+
+def document_viewed(*, case: OnboardingCase, actor: User, data: dict[str, Any]) -> CaseEvent:
+    return _write(case=case, actor=actor, kind=Kind.DOCUMENT, name=EventName.DOCUMENT_VIEW, data=data)
+
+
+def form_generated(*, case: OnboardingCase, actor: User, data: dict[str, Any]) -> CaseEvent:
+    return _write(case=case, actor=actor, kind=Kind.DOCUMENT, name=EventName.FORM_GENERATE, data=data)
+
+
+# --- the counter ---------------------------------------------------------------------------------
+
+
+def operator_added(*, case: OnboardingCase, actor: User, operator_id: int, name: str, role: str) -> CaseEvent:
+    data = {"operator": operator_id, "name": name, "role": role}
+    return _write(case=case, actor=actor, kind=Kind.RECORD, name=EventName.OPERATOR_ADDED, data=data)
+
+
+def operator_removed(*, case: OnboardingCase, actor: User, operator_id: int, name: str, reason: str) -> CaseEvent:
+    data = {"operator": operator_id, "name": name}
+    return _write(case=case, actor=actor, kind=Kind.RECORD, name=EventName.OPERATOR_REMOVED, data=data, reason=reason)
+
+
+def counter_entry_made(*, case: OnboardingCase, actor: User, entry: dict[str, Any]) -> CaseEvent:
+    """A maker's entry (identity check, UKey issuance, certificate activation), waiting for a checker."""
+    return _write(case=case, actor=actor, kind=Kind.RECORD, name=EventName.COUNTER_ENTRY_MADE, data=entry)
+
+
+def ukey_replacement_made(*, case: OnboardingCase, actor: User, entry: dict[str, Any]) -> CaseEvent:
+    return _write(case=case, actor=actor, kind=Kind.RECORD, name=EventName.UKEY_REPLACEMENT_MADE, data=entry)
+
+
+def counter_entry_confirmed(*, case: OnboardingCase, actor: User, entry: dict[str, Any]) -> CaseEvent:
+    return _write(case=case, actor=actor, kind=Kind.RECORD, name=EventName.COUNTER_ENTRY_CONFIRMED, data=entry)
+
+
+def counter_entry_cancelled(*, case: OnboardingCase, actor: User, entry: dict[str, Any], reason: str) -> CaseEvent:
+    return _write(
+        case=case, actor=actor, kind=Kind.RECORD, name=EventName.COUNTER_ENTRY_CANCELLED, data=entry, reason=reason
+    )
+
+
+def ukey_downloaded(*, case: OnboardingCase, actor: User, ukey_id: int, serial: str) -> CaseEvent:
+    data = {"ukey": ukey_id, "serial": serial}
+    return _write(case=case, actor=actor, kind=Kind.RECORD, name=EventName.UKEY_DOWNLOADED, data=data)
+
+
+def ukey_lost(*, case: OnboardingCase, actor: User, ukey_id: int, serial: str, reason: str) -> CaseEvent:
+    data = {"ukey": ukey_id, "serial": serial}
+    return _write(case=case, actor=actor, kind=Kind.RECORD, name=EventName.UKEY_LOST, data=data, reason=reason)
+
+
+def ukey_released(*, case: OnboardingCase, actor: User, ukey_id: int, serial: str, reason: str) -> CaseEvent:
+    data = {"ukey": ukey_id, "serial": serial}
+    return _write(case=case, actor=actor, kind=Kind.RECORD, name=EventName.UKEY_RELEASED, data=data, reason=reason)
+
+
+def ukey_revoked(*, case: OnboardingCase, actor: User, ukey_id: int, serial: str, reason: str) -> CaseEvent:
+    data = {"ukey": ukey_id, "serial": serial}
+    return _write(case=case, actor=actor, kind=Kind.RECORD, name=EventName.UKEY_REVOKED, data=data, reason=reason)
 
 
 # --- the thread -------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from branches.roles import Role
 from notices.models import Notification, OutboxEmail
 from notices.outbox import outbox_dispatch, renderer
+from onboarding import events
 from onboarding.models import CaseEvent, StageVisit
 from onboarding.states import CUSTOMER, State
 
@@ -32,11 +33,9 @@ log = logging.getLogger(__name__)
 # Reminder level → how far past the due time it fires, as a fraction of the stage's SLA
 # (1× SLA = at the due time, 1.5× = half an SLA later, 2× = a whole SLA later).
 LEVEL_LATENESS = {Reminder.Level.REMIND: 0.0, Reminder.Level.ESCALATE: 0.5, Reminder.Level.HEAD_OFFICE: 1.0}
-LEVEL_EVENT_NAME: dict[int, str] = {
-    Reminder.Level.REMIND: "remind",
-    Reminder.Level.ESCALATE: "escalate",
-    Reminder.Level.HEAD_OFFICE: "escalate_head_office",
-}
+# The sweep writes its case events in bulk (one statement for thousands), with the names of
+# the vocabulary (onboarding/events.py), one per level.
+LEVEL_EVENT_NAME: dict[int, str] = {level: name.value for level, name in events.REMINDER_EVENTS.items()}
 # Holders that already sit at tier-1 or head office escalate straight to head office.
 UPPER_ROLES = frozenset({Role.BRANCH_SUPERVISOR, Role.HEAD_OFFICE_APPROVER, Role.TECH_REVIEWER})
 OUTBOX_BATCH = 500
