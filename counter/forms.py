@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from onboarding.form_fields import DateField
 from onboarding.models import OnboardingCase, ProductionConfig
 
 from .models import CounterEntry, OperatorRole, UKey
@@ -30,9 +31,7 @@ class IdentityCheckForm(forms.Form):
 class UKeyIssueForm(forms.Form):
     operator = forms.TypedChoiceField(label=_("操作员"), coerce=int)
     serial = forms.CharField(label=_("K宝编号"), max_length=40)
-    expires_on = forms.DateField(
-        label=_("证书到期日"), required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text=_("默认两年")
-    )
+    expires_on = DateField(label=_("证书到期日"), required=False, help_text=_("默认两年"))
     holder = forms.CharField(label=_("持有人(默认操作员本人)"), max_length=60, required=False)
     notes = forms.CharField(label=_("备注"), max_length=300, required=False)
 
@@ -45,7 +44,7 @@ class UKeyIssueForm(forms.Form):
 
 class UKeyReplaceForm(forms.Form):
     serial = forms.CharField(label=_("新K宝编号"), max_length=40)
-    expires_on = forms.DateField(label=_("证书到期日"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    expires_on = DateField(label=_("证书到期日"), required=False)
     notes = forms.CharField(label=_("补办原因"), max_length=300, required=False)
 
 

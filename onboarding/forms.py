@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import validators
+from .form_fields import DateField
 from .models import Enterprise, TestPackage
 from .states import Module, RiskLevel
 
@@ -31,12 +32,8 @@ class EnterpriseForm(forms.Form):
         label=_("经办人身份证号"), max_length=18, validators=[validators.validate_resident_id]
     )
     handler_phone = forms.CharField(label=_("经办人电话"), max_length=30, required=False)
-    authorisation_valid_from = forms.DateField(
-        label=_("授权委托书生效日"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    authorisation_valid_until = forms.DateField(
-        label=_("授权委托书到期日"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    authorisation_valid_from = DateField(label=_("授权委托书生效日"), required=False)
+    authorisation_valid_until = DateField(label=_("授权委托书到期日"), required=False)
     authorisation_covers_ebanking = forms.BooleanField(label=_("授权范围包含电子银行业务"), required=False)
     contact_name = forms.CharField(label=_("联系人"), max_length=60, required=False)
     contact_phone = forms.CharField(label=_("联系电话"), max_length=30, required=False)
@@ -149,9 +146,7 @@ class CaseForm(forms.Form):
     fee_note = forms.CharField(label=_("费用说明"), max_length=200, required=False)
     risk_level = forms.ChoiceField(label=_("风险等级"), choices=[("", "—"), *RiskLevel.choices], required=False)
     risk_note = forms.CharField(label=_("风险说明"), max_length=300, required=False)
-    target_date = forms.DateField(
-        label=_("目标上线日期"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    target_date = DateField(label=_("目标上线日期"), required=False)
 
     def case_fields(self) -> dict[str, Any]:
         return {k: v for k, v in self.cleaned_data.items() if k != "modules"}
