@@ -92,30 +92,37 @@ class AccountForm(forms.Form):
     opening_branch = forms.CharField(label=_("开户行"), max_length=100, required=False)
 
 
+# Rows a posted account formset may hold at all (Django's guard against a huge TOTAL_FORMS);
+# the limit of the domain, MAX_ACCOUNTS filled rows, is checked in clean() with its own message.
+ACCOUNT_ROWS_ABSOLUTE_MAX = 100
+
+
 class BaseAccountFormSet(forms.BaseFormSet):
+    # Django's own limit says "请最多提交 10 个表单" (forms, not accounts); past the hard row limit
+    # the page says what validate_account_count says.
+    default_error_messages = {"too_many_forms": validators.ACCOUNTS_MAX_MESSAGE}
+
     def clean(self) -> None:
+        filled = sum(1 for i, f in enumerate(self.forms) if i < self.initial_form_count() or f.has_changed())
+        if filled > validators.MAX_ACCOUNTS:
+            self._check_count(filled)
         if any(self.errors):
             return
         rows = [f.cleaned_data for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
-        try:
-            validators.validate_account_count(len(rows))
-        except ValidationError as exc:
-            raise ValidationError(exc.messages) from None
+        self._check_count(len(rows))
         numbers = [r["account_number"] for r in rows]
         if len(numbers) != len(set(numbers)):
             raise ValidationError(_("同一账号不能重复登记 / The same account is listed twice."))
 
+    @staticmethod
+    def _check_count(count: int) -> None:
+        try:
+            validators.validate_account_count(count)
+        except ValidationError as exc:
+            raise ValidationError(exc.messages) from None
+
     def accounts(self) -> list[dict[str, str]]:
         return [f.cleaned_data for f in self.forms if f.cleaned_data]
-
-
-AccountFormSet = forms.formset_factory(
-    AccountForm,
-    formset=BaseAccountFormSet,
-    extra=0,
-    max_num=validators.MAX_ACCOUNTS,
-    absolute_max=validators.MAX_ACCOUNTS,
-)
 
 
 def account_formset(data: Any = None, initial: list[dict[str, str]] | None = None) -> Any:
@@ -124,9 +131,8 @@ def account_formset(data: Any = None, initial: list[dict[str, str]] | None = Non
         AccountForm,
         formset=BaseAccountFormSet,
         extra=max(0, min(3, validators.MAX_ACCOUNTS - len(initial))) if not initial else 1,
-        max_num=validators.MAX_ACCOUNTS,
-        absolute_max=validators.MAX_ACCOUNTS,
-        validate_max=True,
+        max_num=validators.MAX_ACCOUNTS,  # rows shown
+        absolute_max=ACCOUNT_ROWS_ABSOLUTE_MAX,
     )
     return formset_cls(data, initial=initial, prefix="acc")
 

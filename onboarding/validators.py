@@ -91,13 +91,13 @@ def validate_resident_id(value: str, *, today: dt.date | None = None) -> None:
         )
 
 
+ACCOUNTS_MAX_MESSAGE = _(
+    "每次注册最多登记10个账户,更多账户请另行注册 / At most 10 accounts per registration; register the others separately."
+)
+
+
 def validate_account_count(count: int) -> None:
     if count < MIN_ACCOUNTS:
         raise ValidationError(_("至少登记1个结算账户 / Register at least one settlement account."), code="accounts_min")
     if count > MAX_ACCOUNTS:
-        raise ValidationError(
-            _(
-                "每次注册最多登记10个账户,更多账户请另行注册 / At most 10 accounts per registration; register the others separately."
-            ),
-            code="accounts_max",
-        )
+        raise ValidationError(ACCOUNTS_MAX_MESSAGE, code="accounts_max")
