@@ -474,7 +474,7 @@ def split_accounts(text: str) -> list[str]:
 
 
 def _endpoint(url: str) -> str:
-    return url.strip().rstrip("/").lower()
+    return validators.normalise_endpoint(url)
 
 
 # What the timeline calls each recorded (non-transition) event; other apps add theirs.
