@@ -6,15 +6,28 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from onboarding.form_fields import DateField
-from onboarding.models import OnboardingCase, ProductionConfig
+from onboarding.models import Enterprise, OnboardingCase, ProductionConfig
 
 from .models import CounterEntry, OperatorRole, UKey
+from .rules import operator_conflicts
 
 
 class OperatorForm(forms.Form):
     name = forms.CharField(label=_("姓名"), max_length=60)
     id_number = forms.CharField(label=_("身份证号"), max_length=18, min_length=18)
     role = forms.ChoiceField(label=_("操作员角色"), choices=OperatorRole.choices)
+
+    def __init__(self, *args: Any, enterprise: Enterprise | None = None, **kwargs: Any) -> None:
+        self.enterprise = enterprise
+        super().__init__(*args, **kwargs)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.enterprise is not None and data.get("name") and data.get("id_number"):
+            conflicts = operator_conflicts(data["name"], data["id_number"], enterprise=self.enterprise)
+            if conflicts:
+                self.add_error("name", conflicts)
+        return data
 
 
 class ReasonForm(forms.Form):

@@ -58,6 +58,19 @@ class EnterpriseForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         legal, handler = data.get("legal_rep_id_number"), data.get("handler_id_number")
+        legal_name, handler_name = data.get("legal_rep_name", ""), data.get("handler_name", "")
+        if legal and handler and legal_name and handler_name:
+            conflicts = validators.company_identity_conflicts(
+                legal_rep_name=legal_name,
+                legal_rep_id_number=legal,
+                handler_name=handler_name,
+                handler_id_number=handler,
+            )
+            if conflicts:
+                # Who signs is unknown until the name or the ID number is corrected.
+                self.add_error("handler_name", conflicts)
+                return data
+        # Past the conflict check, one ID number is one name: another ID is another person.
         if legal and handler and legal != handler:
             start, end = data.get("authorisation_valid_from"), data.get("authorisation_valid_until")
             today = timezone.localdate()

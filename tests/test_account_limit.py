@@ -54,9 +54,9 @@ def pages(world):
 
 
 @pytest.mark.parametrize("language", ["zh-hans", "en"])
-@pytest.mark.parametrize("page", ["staff new", "staff edit", "portal new", "portal edit"])
-def test_eleven_accounts_are_refused_with_the_projects_message(client, pages, page, language):
-    who, url, company = pages[page]
+@pytest.mark.parametrize("page_name", ["staff new", "staff edit", "portal new", "portal edit"])
+def test_eleven_accounts_are_refused_with_the_projects_message(client, pages, page_name, language):
+    who, url, company = pages[page_name]
     client.force_login(who)
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
     cases, accounts = OnboardingCase.objects.count(), SettlementAccount.objects.count()
@@ -68,9 +68,9 @@ def test_eleven_accounts_are_refused_with_the_projects_message(client, pages, pa
     assert OnboardingCase.objects.count() == cases and SettlementAccount.objects.count() == accounts
 
 
-@pytest.mark.parametrize("page", ["staff new", "staff edit", "portal new", "portal edit"])
-def test_ten_accounts_are_accepted(client, pages, page):
-    who, url, company = pages[page]
+@pytest.mark.parametrize("page_name", ["staff new", "staff edit", "portal new", "portal edit"])
+def test_ten_accounts_are_accepted(client, pages, page_name):
+    who, url, company = pages[page_name]
     client.force_login(who)
     response = client.post(url, _company_post(company, 10))
     assert response.status_code == 302, response.content.decode()[-2000:]

@@ -128,9 +128,9 @@ def test_other_pages_with_date_inputs_render_them_as_iso(client, world, language
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-@pytest.mark.parametrize("page", ["staff edit (draft)", "staff edit (intake)", "portal edit (draft)"])
-def test_saving_an_untouched_edit_page_keeps_the_record(client, world, authorised, page, language):
-    who, url, case = _pages(world, authorised)[page]
+@pytest.mark.parametrize("page_name", ["staff edit (draft)", "staff edit (intake)", "portal edit (draft)"])
+def test_saving_an_untouched_edit_page_keeps_the_record(client, world, authorised, page_name, language):
+    who, url, case = _pages(world, authorised)[page_name]
     client.force_login(who)
     _use_language(client, language)
     before = case_record(case)
