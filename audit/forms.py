@@ -3,6 +3,8 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from onboarding.form_fields import DateField
+
 from .models import BreakGlassGrant
 
 
@@ -10,8 +12,8 @@ class AuditFilterForm(forms.Form):
     case = forms.CharField(label=_("案件编号/企业"), required=False, max_length=100)
     person = forms.CharField(label=_("人员(用户名或姓名)"), required=False, max_length=150)
     branch = forms.TypedChoiceField(label=_("机构"), required=False, coerce=int, empty_value=None)
-    date_from = forms.DateField(label=_("起始日期"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label=_("截止日期"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = DateField(label=_("起始日期"), required=False)
+    date_to = DateField(label=_("截止日期"), required=False)
 
     def clean(self) -> dict:
         data = super().clean() or {}

@@ -12,7 +12,11 @@ class CounterConfig(AppConfig):
     def ready(self) -> None:
         from onboarding import rules
 
-        from .rules import counter_problems
+        from .rules import counter_problems, operator_identity_problems
 
         # Leaving UKey issuance also needs the counter's work done (domain.md, stage 5).
         rules.extend_guard("production_ready", counter_problems)
+        # One ID number, one name: operators against the company's people, wherever the guard
+        # reads company data.
+        for guard_name in ("draft_complete", "intake_complete", "production_ready"):
+            rules.extend_guard(guard_name, operator_identity_problems)

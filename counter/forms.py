@@ -5,15 +5,29 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from onboarding.models import OnboardingCase, ProductionConfig
+from onboarding.form_fields import DateField
+from onboarding.models import Enterprise, OnboardingCase, ProductionConfig
 
 from .models import CounterEntry, OperatorRole, UKey
+from .rules import operator_conflicts
 
 
 class OperatorForm(forms.Form):
     name = forms.CharField(label=_("姓名"), max_length=60)
     id_number = forms.CharField(label=_("身份证号"), max_length=18, min_length=18)
     role = forms.ChoiceField(label=_("操作员角色"), choices=OperatorRole.choices)
+
+    def __init__(self, *args: Any, enterprise: Enterprise | None = None, **kwargs: Any) -> None:
+        self.enterprise = enterprise
+        super().__init__(*args, **kwargs)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.enterprise is not None and data.get("name") and data.get("id_number"):
+            conflicts = operator_conflicts(data["name"], data["id_number"], enterprise=self.enterprise)
+            if conflicts:
+                self.add_error("name", conflicts)
+        return data
 
 
 class ReasonForm(forms.Form):
@@ -30,9 +44,7 @@ class IdentityCheckForm(forms.Form):
 class UKeyIssueForm(forms.Form):
     operator = forms.TypedChoiceField(label=_("操作员"), coerce=int)
     serial = forms.CharField(label=_("K宝编号"), max_length=40)
-    expires_on = forms.DateField(
-        label=_("证书到期日"), required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text=_("默认两年")
-    )
+    expires_on = DateField(label=_("证书到期日"), required=False, help_text=_("默认两年"))
     holder = forms.CharField(label=_("持有人(默认操作员本人)"), max_length=60, required=False)
     notes = forms.CharField(label=_("备注"), max_length=300, required=False)
 
@@ -45,7 +57,7 @@ class UKeyIssueForm(forms.Form):
 
 class UKeyReplaceForm(forms.Form):
     serial = forms.CharField(label=_("新K宝编号"), max_length=40)
-    expires_on = forms.DateField(label=_("证书到期日"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    expires_on = DateField(label=_("证书到期日"), required=False)
     notes = forms.CharField(label=_("补办原因"), max_length=300, required=False)
 
 

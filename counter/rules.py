@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext as _
+
+from onboarding import validators
 
 if TYPE_CHECKING:
     from onboarding.models import OnboardingCase
@@ -47,4 +49,35 @@ def counter_problems(case: OnboardingCase) -> list[str]:
         problems.append(
             _("尚有 %(n)d 项柜面事项待复核或取消 / %(n)d counter entries are waiting for a checker") % {"n": pending}
         )
+    return problems
+
+
+def company_people(enterprise: Any) -> list[tuple[str, str, str]]:
+    return [
+        (_("法定代表人"), enterprise.legal_rep_name, enterprise.legal_rep_id_number),
+        (_("经办人"), enterprise.handler_name, enterprise.handler_id_number),
+    ]
+
+
+def operator_conflicts(
+    name: str, id_number: str, *, enterprise: Any, others: list[tuple[str, str, str]] | None = None
+) -> list[str]:
+    """An operator whose ID number is the legal representative's, the handler's or another
+    operator's must carry the same name (validators.identity_conflicts), each conflict named."""
+    operator = (_("操作员"), name, id_number)
+    return [
+        problem
+        for person in [*company_people(enterprise), *(others or [])]
+        for problem in validators.identity_conflicts([operator, person])
+    ]
+
+
+def operator_identity_problems(case: OnboardingCase) -> list[str]:
+    """The case's operators against the company's people and each other (added to the guards
+    of draft, intake and UKey issuance: company data edited after an operator was named)."""
+    operators = [(o.name, o.id_number) for o in case.operators.filter(removed_at__isnull=True).order_by("pk")]
+    problems: list[str] = []
+    for i, (name, number) in enumerate(operators):
+        earlier = [(_("操作员"), n, num) for n, num in operators[:i]]
+        problems.extend(operator_conflicts(name, number, enterprise=case.enterprise, others=earlier))
     return problems

@@ -23,9 +23,10 @@ from onboarding import events, rules
 from onboarding.models import OnboardingCase
 from onboarding.services import CaseError, case_write
 from onboarding.states import State
-from onboarding.validators import validate_resident_id
+from onboarding.validators import normalise_id_number, normalise_person_name, validate_resident_id
 
 from .models import CounterEntry, Operator, OperatorRole, UKey
+from .rules import operator_conflicts
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -82,6 +83,9 @@ def operator_add(
         case = w.case
         if case.operators.filter(id_number=id_number, removed_at__isnull=True).exists():
             raise CaseError(_("该身份证号已登记为操作员 / This person is already an operator."))
+        conflicts = operator_conflicts(name, id_number, enterprise=case.enterprise)
+        if conflicts:
+            raise CaseError(conflicts[0], conflicts[1:])
         operator = Operator.objects.create(case=case, name=name, id_number=id_number, role=role, created_by=user)
         events.operator_added(case=case, actor=user, operator_id=operator.pk, name=name, role=role)
     return operator
@@ -140,9 +144,9 @@ def identity_check_make(
         validate_resident_id(id_number)
     except ValidationError as exc:
         problems.extend(exc.messages)
-    if id_number != expected_id.strip().upper():
+    if id_number != normalise_id_number(expected_id):
         problems.append(_("身份证号与企业登记资料不符 / The ID number does not match the company's records."))
-    if person_name != expected_name.strip():
+    if normalise_person_name(person_name) != normalise_person_name(expected_name):
         problems.append(_("姓名与企业登记资料不符 / The name does not match the company's records."))
     if person == CounterEntry.Person.HANDLER and not enterprise.handler_is_legal_rep:
         today = timezone.localdate()

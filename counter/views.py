@@ -60,7 +60,7 @@ def _case(request: HttpRequest, public_id: Any) -> OnboardingCase:
 @require_POST
 def operator_add(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     case = _case(request, public_id)
-    form = OperatorForm(request.POST)
+    form = OperatorForm(request.POST, enterprise=case.enterprise)
     return _run(
         request,
         case,

@@ -542,4 +542,5 @@ EN = {
     "第 %(n)s / %(total)s 页,共 %(cnt)s 件": "Page %(n)s of %(total)s · %(cnt)s cases",
     "table column\x04案件": "Case",
     "尚有 %(n)d 项柜面事项待复核或取消 / %(n)d counter entries are waiting for a checker": "Counter entries waiting for a checker or to be cancelled: %(n)d",
+    "%(role)s“%(name)s”与%(other_role)s“%(other_name)s”的身份证号相同而姓名不同:同一身份证号只能是同一人,请核对姓名或身份证号": "%(role)s “%(name)s” and %(other_role)s “%(other_name)s” have the same ID number but different names: one ID number is one person; check the name or the ID number",
 }

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import validators
+from .form_fields import DateField
 from .models import Enterprise, TestPackage
 from .states import Module, RiskLevel
 
@@ -31,12 +32,8 @@ class EnterpriseForm(forms.Form):
         label=_("经办人身份证号"), max_length=18, validators=[validators.validate_resident_id]
     )
     handler_phone = forms.CharField(label=_("经办人电话"), max_length=30, required=False)
-    authorisation_valid_from = forms.DateField(
-        label=_("授权委托书生效日"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    authorisation_valid_until = forms.DateField(
-        label=_("授权委托书到期日"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    authorisation_valid_from = DateField(label=_("授权委托书生效日"), required=False)
+    authorisation_valid_until = DateField(label=_("授权委托书到期日"), required=False)
     authorisation_covers_ebanking = forms.BooleanField(label=_("授权范围包含电子银行业务"), required=False)
     contact_name = forms.CharField(label=_("联系人"), max_length=60, required=False)
     contact_phone = forms.CharField(label=_("联系电话"), max_length=30, required=False)
@@ -61,6 +58,19 @@ class EnterpriseForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         legal, handler = data.get("legal_rep_id_number"), data.get("handler_id_number")
+        legal_name, handler_name = data.get("legal_rep_name", ""), data.get("handler_name", "")
+        if legal and handler and legal_name and handler_name:
+            conflicts = validators.company_identity_conflicts(
+                legal_rep_name=legal_name,
+                legal_rep_id_number=legal,
+                handler_name=handler_name,
+                handler_id_number=handler,
+            )
+            if conflicts:
+                # Who signs is unknown until the name or the ID number is corrected.
+                self.add_error("handler_name", conflicts)
+                return data
+        # Past the conflict check, one ID number is one name: another ID is another person.
         if legal and handler and legal != handler:
             start, end = data.get("authorisation_valid_from"), data.get("authorisation_valid_until")
             today = timezone.localdate()
@@ -95,30 +105,37 @@ class AccountForm(forms.Form):
     opening_branch = forms.CharField(label=_("开户行"), max_length=100, required=False)
 
 
+# Rows a posted account formset may hold at all (Django's guard against a huge TOTAL_FORMS);
+# the limit of the domain, MAX_ACCOUNTS filled rows, is checked in clean() with its own message.
+ACCOUNT_ROWS_ABSOLUTE_MAX = 100
+
+
 class BaseAccountFormSet(forms.BaseFormSet):
+    # Django's own limit says "请最多提交 10 个表单" (forms, not accounts); past the hard row limit
+    # the page says what validate_account_count says.
+    default_error_messages = {"too_many_forms": validators.ACCOUNTS_MAX_MESSAGE}
+
     def clean(self) -> None:
+        filled = sum(1 for i, f in enumerate(self.forms) if i < self.initial_form_count() or f.has_changed())
+        if filled > validators.MAX_ACCOUNTS:
+            self._check_count(filled)
         if any(self.errors):
             return
         rows = [f.cleaned_data for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
-        try:
-            validators.validate_account_count(len(rows))
-        except ValidationError as exc:
-            raise ValidationError(exc.messages) from None
+        self._check_count(len(rows))
         numbers = [r["account_number"] for r in rows]
         if len(numbers) != len(set(numbers)):
             raise ValidationError(_("同一账号不能重复登记 / The same account is listed twice."))
 
+    @staticmethod
+    def _check_count(count: int) -> None:
+        try:
+            validators.validate_account_count(count)
+        except ValidationError as exc:
+            raise ValidationError(exc.messages) from None
+
     def accounts(self) -> list[dict[str, str]]:
         return [f.cleaned_data for f in self.forms if f.cleaned_data]
-
-
-AccountFormSet = forms.formset_factory(
-    AccountForm,
-    formset=BaseAccountFormSet,
-    extra=0,
-    max_num=validators.MAX_ACCOUNTS,
-    absolute_max=validators.MAX_ACCOUNTS,
-)
 
 
 def account_formset(data: Any = None, initial: list[dict[str, str]] | None = None) -> Any:
@@ -127,9 +144,8 @@ def account_formset(data: Any = None, initial: list[dict[str, str]] | None = Non
         AccountForm,
         formset=BaseAccountFormSet,
         extra=max(0, min(3, validators.MAX_ACCOUNTS - len(initial))) if not initial else 1,
-        max_num=validators.MAX_ACCOUNTS,
-        absolute_max=validators.MAX_ACCOUNTS,
-        validate_max=True,
+        max_num=validators.MAX_ACCOUNTS,  # rows shown
+        absolute_max=ACCOUNT_ROWS_ABSOLUTE_MAX,
     )
     return formset_cls(data, initial=initial, prefix="acc")
 
@@ -149,9 +165,7 @@ class CaseForm(forms.Form):
     fee_note = forms.CharField(label=_("费用说明"), max_length=200, required=False)
     risk_level = forms.ChoiceField(label=_("风险等级"), choices=[("", "—"), *RiskLevel.choices], required=False)
     risk_note = forms.CharField(label=_("风险说明"), max_length=300, required=False)
-    target_date = forms.DateField(
-        label=_("目标上线日期"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    target_date = DateField(label=_("目标上线日期"), required=False)
 
     def case_fields(self) -> dict[str, Any]:
         return {k: v for k, v in self.cleaned_data.items() if k != "modules"}

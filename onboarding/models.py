@@ -49,7 +49,10 @@ class Enterprise(models.Model):
 
     @property
     def handler_is_legal_rep(self) -> bool:
-        return self.handler_id_number.strip().upper() == self.legal_rep_id_number.strip().upper()
+        # ID number and name: the legal representative's ID under another name is no proof.
+        return validators.same_person(
+            self.handler_name, self.handler_id_number, self.legal_rep_name, self.legal_rep_id_number
+        )
 
 
 class SettlementAccount(models.Model):
@@ -322,7 +325,7 @@ def split_accounts(text: str) -> list[str]:
 
 
 def _endpoint(url: str) -> str:
-    return url.strip().rstrip("/").lower()
+    return validators.normalise_endpoint(url)
 
 
 class CaseEventQuerySet(models.QuerySet["CaseEvent"]):

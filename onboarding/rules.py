@@ -80,7 +80,16 @@ def enterprise_problems(enterprise: Enterprise, *, today: dt.date | None = None)
         problems.append(_("经办人姓名未填写 / Handler's name is missing"))
     check(_("经办人身份证号"), validators.validate_resident_id, enterprise.handler_id_number, today=today)
     check(_("结算账户"), validators.validate_account_count, enterprise.accounts.count())
-    if enterprise.handler_is_legal_rep:
+    conflicts = validators.company_identity_conflicts(
+        legal_rep_name=enterprise.legal_rep_name,
+        legal_rep_id_number=enterprise.legal_rep_id_number,
+        handler_name=enterprise.handler_name,
+        handler_id_number=enterprise.handler_id_number,
+    )
+    problems.extend(conflicts)
+    if conflicts or enterprise.handler_is_legal_rep:
+        # With a conflict, whether an authorisation letter is needed is unknown: the conflict is
+        # the problem to fix.
         return problems
     # The handler acts for the legal representative: the authorisation letter must cover today
     # and e-banking.

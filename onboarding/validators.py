@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import urllib.parse
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -91,13 +93,111 @@ def validate_resident_id(value: str, *, today: dt.date | None = None) -> None:
         )
 
 
+ACCOUNTS_MAX_MESSAGE = _(
+    "每次注册最多登记10个账户,更多账户请另行注册 / At most 10 accounts per registration; register the others separately."
+)
+
+
 def validate_account_count(count: int) -> None:
     if count < MIN_ACCOUNTS:
         raise ValidationError(_("至少登记1个结算账户 / Register at least one settlement account."), code="accounts_min")
     if count > MAX_ACCOUNTS:
-        raise ValidationError(
-            _(
-                "每次注册最多登记10个账户,更多账户请另行注册 / At most 10 accounts per registration; register the others separately."
-            ),
-            code="accounts_max",
-        )
+        raise ValidationError(ACCOUNTS_MAX_MESSAGE, code="accounts_max")
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normalise_endpoint(url: str) -> str:
+    """One spelling per endpoint, so the production endpoint can be compared with the test one.
+
+    `https://TEST.bank.example.:443/api/` and `https://test.bank.example/api` are the same
+    server and path: scheme and host lower-cased, the host's trailing dot dropped and
+    internationalised names in their IDNA (xn--) form, the scheme's default port removed, an
+    empty path read as "/", a trailing slash removed. The path keeps its case (RFC 3986: paths
+    are case-sensitive) and the query is kept; the fragment never reaches the server and is
+    dropped. An address without a scheme is read as host and path. Text that is no URL at all
+    (a bad port) is only stripped.
+    """
+    text = (url or "").strip()
+    if not text:
+        return ""
+    parts = urllib.parse.urlsplit(text if "://" in text or text.startswith("//") else f"//{text}")
+    try:
+        port = parts.port
+    except ValueError:
+        return text
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    # A name IDNA cannot encode (e.g. a label too long) is compared as written.
+    with contextlib.suppress(UnicodeError):
+        host = host.encode("idna").decode("ascii")
+    host = host.rstrip(".")
+    if ":" in host:
+        host = f"[{host}]"  # IPv6 literal
+    if port is not None and port != DEFAULT_PORTS.get(scheme):
+        host = f"{host}:{port}"
+    userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
+    netloc = f"{userinfo}@{host}" if userinfo else host
+    path = parts.path.rstrip("/") or "/"
+    return urllib.parse.urlunsplit((scheme, netloc, path, parts.query, ""))
+
+
+# --- one ID number, one person ---------------------------------------------------------------
+
+
+def normalise_id_number(value: str) -> str:
+    """A resident ID number as compared: no spaces, the check character X upper-case."""
+    return "".join((value or "").split()).upper()
+
+
+def normalise_person_name(value: str) -> str:
+    """A name as compared: stripped, inner runs of whitespace (full-width too) as one space."""
+    return " ".join((value or "").split())
+
+
+def same_person(name: str, id_number: str, other_name: str, other_id_number: str) -> bool:
+    """Both the ID number and the name match: only then are two entries one person."""
+    return normalise_id_number(id_number) == normalise_id_number(other_id_number) and normalise_person_name(
+        name
+    ) == normalise_person_name(other_name)
+
+
+def identity_conflicts(people: list[tuple[str, str, str]]) -> list[str]:
+    """Pairs of (role, name, ID number) that share an ID number under different names, each named.
+
+    Who the handler, the legal representative, an authorised agent or an operator is, is
+    decided by the ID number; one ID number under two names is a typing error or a false
+    record, never two people (and must never make a handler pass as the legal representative).
+    """
+    problems = []
+    for i, (role, name, number) in enumerate(people):
+        for other_role, other_name, other_number in people[i + 1 :]:
+            if not normalise_id_number(number) or normalise_id_number(number) != normalise_id_number(other_number):
+                continue
+            if normalise_person_name(name) != normalise_person_name(other_name):
+                problems.append(
+                    _(
+                        "%(role)s“%(name)s”与%(other_role)s“%(other_name)s”的身份证号相同而姓名不同:同一身份证号只能是同一人,请核对姓名或身份证号"
+                    )
+                    % {"role": role, "name": name, "other_role": other_role, "other_name": other_name}
+                )
+    return problems
+
+
+def validate_identities(people: list[tuple[str, str, str]]) -> None:
+    problems = identity_conflicts(people)
+    if problems:
+        raise ValidationError(problems, code="identity_conflict")
+
+
+def company_identity_conflicts(
+    *, legal_rep_name: str, legal_rep_id_number: str, handler_name: str, handler_id_number: str
+) -> list[str]:
+    """The legal representative and the handler (the authorised agent when not the legal rep)."""
+    return identity_conflicts(
+        [
+            (str(_("法定代表人")), legal_rep_name, legal_rep_id_number),
+            (str(_("经办人")), handler_name, handler_id_number),
+        ]
+    )

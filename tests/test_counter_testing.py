@@ -128,7 +128,9 @@ def test_production_config_with_its_own_values_is_accepted(world, ukey_case):
     ("field", "value", "reason"),
     [
         ("production_endpoint", TEST_ENDPOINT + "/", "生产地址与测试地址相同"),
-        ("production_endpoint", TEST_ENDPOINT.upper(), "生产地址与测试地址相同"),
+        # Scheme and host are case-insensitive; the path is not (RFC 3986, tests/test_endpoints.py).
+        ("production_endpoint", "HTTPS://TEST.BANK.EXAMPLE/h2h", "生产地址与测试地址相同"),
+        ("production_endpoint", "https://test.bank.example:443/h2h", "生产地址与测试地址相同"),
         ("certificate_serial", "test-1", "生产证书与测试证书相同"),
         ("production_accounts", "111", "是测试账号"),
     ],
