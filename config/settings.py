@@ -278,11 +278,12 @@ SESSION_ABSOLUTE_SECONDS = envint("SESSION_ABSOLUTE_SECONDS", str(12 * 3600))
 BREAK_GLASS_MINUTES = envint("BREAK_GLASS_MINUTES", "30")
 AUDIT_PAGE_SIZE = 50
 # allauth's rate limits and single-use TOTP codes live in the cache: shared through Redis
-# when several workers run, process-local otherwise.
+# when several workers run, process-local otherwise. While Redis does not answer, the cache
+# falls back to a database table and logs it (config/cache.py): logins keep working, limited.
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "onb",
         }
