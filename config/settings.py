@@ -33,12 +33,25 @@ def envint(name: str, default: str) -> int:
 
 
 DEBUG = envbool("DEBUG", "false")
-# A fixed key is only acceptable for DEBUG runs and tests on a developer's machine.
+# A fixed or weak key is only acceptable for DEBUG runs and tests on a developer's machine:
+# sessions, password-reset and invitation tokens are signed with it.
+DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production-0123456789abcdef"
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
+_insecure_key_allowed = DEBUG or envbool("ALLOW_INSECURE_DEV_KEY", "false")
 if not SECRET_KEY:
-    if not DEBUG and not envbool("ALLOW_INSECURE_DEV_KEY", "false"):
+    if not _insecure_key_allowed:
         raise ImproperlyConfigured("SECRET_KEY must be set (or DEBUG=true on a developer machine)")
-    SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production-0123456789abcdef"
+    SECRET_KEY = DEV_SECRET_KEY
+elif not _insecure_key_allowed and (
+    len(SECRET_KEY) < 50
+    or len(set(SECRET_KEY)) < 5
+    or SECRET_KEY == DEV_SECRET_KEY
+    or SECRET_KEY.startswith("django-insecure-")
+):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is weak: use at least 50 random characters, e.g. "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    )
 
 ALLOWED_HOSTS = [
     h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()
@@ -269,6 +282,8 @@ ACCOUNT_RATE_LIMITS = {
 # Behind a reverse proxy, how many X-Forwarded-For hops to trust for the client address.
 ALLAUTH_TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", "0")
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# Wrong TOTP codes count per account *and* address, like wrong passwords (audit/forms.py).
+MFA_FORMS = {"authenticate": "audit.forms.CodeAuthenticateForm", "reauthenticate": "audit.forms.CodeReauthenticateForm"}
 MFA_TOTP_ISSUER = "银企直联"
 # E-mail addresses are entered by the bank, not verified by mail: enrolment must not wait on it.
 MFA_ALLOW_UNVERIFIED_EMAIL = True
