@@ -250,6 +250,8 @@ elif DOCUMENT_STORAGE == "s3":
 else:
     raise ImproperlyConfigured(f"DOCUMENT_STORAGE must be filesystem or s3, not {DOCUMENT_STORAGE!r}")
 DOCUMENT_MAX_BYTES = envint("DOCUMENT_MAX_BYTES", str(20 * 1024 * 1024))
+# A signed form or a scan has a few pages; a 100,000-page PDF costs seconds of CPU to read.
+DOCUMENT_MAX_PDF_PAGES = envint("DOCUMENT_MAX_PDF_PAGES", "500")
 # WeasyPrint reports every rendering step at INFO.
 LOGGING["loggers"]["weasyprint"] = {"level": "WARNING"}  # type: ignore[index]
 # Printed on the generated forms.
