@@ -9,3 +9,7 @@ class AuditConfig(AppConfig):
 
     def ready(self) -> None:
         from . import receivers  # noqa: F401
+        from .admin_trace import audit_admin_changes
+
+        # Every app's admin module is imported by now (django.contrib.admin comes first).
+        audit_admin_changes()

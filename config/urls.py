@@ -15,7 +15,10 @@ urlpatterns = [
     # Enrolling TOTP also marks the session as having given the second factor.
     path("accounts/2fa/totp/activate/", audit_views.TOTPEnrolView.as_view(), name="mfa_activate_totp"),
     # Accounts are bank-managed: every password-reset page says whom to ask and mails nothing.
-    re_path(r"^accounts/password/reset/", audit_views.password_reset_closed, name="account_reset_password"),
+    path(
+        "accounts/password/reset/",
+        include([re_path(r"", audit_views.password_reset_closed, name="account_reset_password")]),
+    ),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("documents/", include("documents.urls")),
