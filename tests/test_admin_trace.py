@@ -47,7 +47,7 @@ def _change_form_data(client: Client, url: str) -> dict:
             data[f"{management.prefix}-{name}"] = management.initial.get(name, 0) or 0
         data[f"{management.prefix}-INITIAL_FORMS"] = formset.formset.initial_form_count()
         data[f"{management.prefix}-TOTAL_FORMS"] = formset.formset.initial_form_count()
-        for i, f in enumerate(formset.formset.initial_forms):
+        for f in formset.formset.initial_forms:
             for name in f.fields:
                 value = f.initial.get(name)
                 if value is not None:
@@ -92,7 +92,7 @@ def test_user_roles_change_is_recorded(world, root):
 
 
 def test_role_group_change_and_authenticator_deletion_are_recorded(world, root):
-    client, admin = root
+    client, _admin = root
     group = Group.objects.get(name=Role.AUDITOR)
     url = reverse("admin:auth_group_change", args=[group.pk])
     data = _change_form_data(client, url)
