@@ -193,6 +193,23 @@ CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", "false")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A task is killed after CELERY_TASK_TIME_LIMIT seconds (the longest, the sweep of 100,000
+# cases, takes under 10 s); a message a dead worker left unacknowledged in Redis is handed to
+# another worker CELERY_VISIBILITY_TIMEOUT seconds after delivery (Redis's default is an hour),
+# checked every CELERY_UNACKED_RESTORE_SECONDS. The timeout must exceed the time limit, or a
+# slow task still running would be delivered a second time.
+CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", "45")
+CELERY_TASK_SOFT_TIME_LIMIT = max(1, CELERY_TASK_TIME_LIMIT - 5) if CELERY_TASK_TIME_LIMIT > 5 else None
+CELERY_VISIBILITY_TIMEOUT = envint("CELERY_VISIBILITY_TIMEOUT", "60")
+if CELERY_VISIBILITY_TIMEOUT <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must be longer than CELERY_TASK_TIME_LIMIT")
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    "unacked_restore_interval": envint("CELERY_UNACKED_RESTORE_SECONDS", "5"),
+    "unacked_restore_throttle": 1,
+}
+# An SMTP server that does not answer must not hold a worker past the task time limit.
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", "10")
 CELERY_TIMEZONE = TIME_ZONE
 
 LOGGING = {
