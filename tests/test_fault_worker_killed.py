@@ -3,7 +3,7 @@ timeout, runs to the end once, and nothing is lost.
 
 A real `celery worker` process (prefork) on the real Redis, on a private queue, is started by
 this test and killed with SIGKILL (its own process group only). The visibility timeout is set
-to 5 s for the run so the test takes seconds; production uses CELERY_VISIBILITY_TIMEOUT (60 s).
+to 5 s for the run so the test takes seconds; production uses CELERY_VISIBILITY_TIMEOUT (50 s).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from celery import Celery
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parent.parent
-# FAULT_TEST_VISIBILITY=60 runs it with the production timeout (about a minute longer).
+# FAULT_TEST_VISIBILITY=50 runs it with the production timeout (about a minute longer).
 VISIBILITY = int(os.environ.get("FAULT_TEST_VISIBILITY", "5"))
 
 
