@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -134,7 +135,7 @@ class AuditorReadLogMiddleware:
 READ_KWARGS = {"public_id", "case_id", "document_id", "version_id", "enterprise_id"}
 
 
-def _record_read(request: HttpRequest, kwargs: dict[str, object]) -> None:
+def _record_read(request: HttpRequest, kwargs: dict[str, Any]) -> None:
     from documents.models import Document, DocumentVersion
     from onboarding.models import Enterprise, OnboardingCase
 

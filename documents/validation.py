@@ -174,7 +174,7 @@ def _check_pdf(data: bytes) -> None:
 
 def _count_pages(reader: PdfReader, cap: int) -> int:
     """Leaf pages of the page tree, counted until one beyond `cap`."""
-    stack: list[PdfObject] = [reader.trailer["/Root"].get_object()["/Pages"]]
+    stack: list[PdfObject] = [reader.root_object["/Pages"]]
     seen: set[tuple[int, int]] = set()
     count = 0
     while stack and count <= cap:
@@ -219,7 +219,7 @@ def _refuse_active_content(reader: PdfReader) -> None:
 
 
 def _active_content(reader: PdfReader) -> str | None:
-    stack: list[PdfObject] = [reader.trailer["/Root"]]
+    stack: list[PdfObject | None] = [reader.trailer["/Root"]]
     seen: set[tuple[int, int]] = set()
     visited = 0
     while stack:
