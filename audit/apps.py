@@ -8,4 +8,8 @@ class AuditConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import receivers  # noqa: F401
+        from . import checks, receivers  # noqa: F401
+        from .admin_trace import audit_admin_changes
+
+        # Every app's admin module is imported by now (django.contrib.admin comes first).
+        audit_admin_changes()

@@ -1,11 +1,20 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from allauth.account.adapter import get_adapter as get_account_adapter
+from allauth.core import context, ratelimit
+from allauth.mfa.adapter import get_adapter as get_mfa_adapter
+from allauth.mfa.base.forms import AuthenticateForm, BaseAuthenticateForm, ReauthenticateForm
+from allauth.mfa.models import Authenticator
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from onboarding.form_fields import DateField
 
 from .models import BreakGlassGrant
+from .services import client_ip
 
 
 class AuditFilterForm(forms.Form):
@@ -31,3 +40,41 @@ class BreakGlassForm(forms.Form):
     reason = forms.CharField(
         label=_("查阅事由(将被记录并供审计查看)"), widget=forms.Textarea(attrs={"rows": 3}), max_length=1000
     )
+
+
+def _check_code_rate_limit(user: Any) -> Callable[[], None]:
+    """allauth counts wrong TOTP codes per user only, so anyone holding the password could
+    lock its owner out from anywhere; here they count per user *and* address, like wrong
+    passwords (the per-address ceiling of LOGIN_FAILURES_PER_ADDRESS still applies)."""
+    request = context.request
+    key = f"mfa-auth-user-{user.pk}@{client_ip(request) or '-'}"
+    if not ratelimit.consume(request, action="login_failed", key=key):
+        raise get_account_adapter().validation_error("too_many_login_attempts")
+    return lambda: ratelimit.clear(request, action="login_failed", key=key)
+
+
+class _PerAddressCodeMixin(BaseAuthenticateForm):
+    def clean_code(self) -> str:
+        # allauth's BaseAuthenticateForm.clean_code with the rate limit keyed per address.
+        clear_rl = _check_code_rate_limit(self.user)
+        code = self.cleaned_data["code"]
+        main_auth: Authenticator | None = None
+        for auth in Authenticator.objects.filter(user=self.user).exclude(type=Authenticator.Type.WEBAUTHN):
+            if not main_auth or auth.type == Authenticator.Type.TOTP:
+                main_auth = auth
+            if auth.wrap().validate_code(code):
+                auth.user = self.user
+                self.authenticator = auth
+                clear_rl()
+                return code
+        if main_auth:
+            self._emit_authentication_failed(main_auth)
+        raise get_mfa_adapter().validation_error("incorrect_code")
+
+
+class CodeAuthenticateForm(_PerAddressCodeMixin, AuthenticateForm):
+    pass
+
+
+class CodeReauthenticateForm(_PerAddressCodeMixin, ReauthenticateForm):
+    pass

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -106,8 +107,10 @@ class MFARequiredMiddleware:
 
 
 class AuditorReadLogMiddleware:
-    """Every case page an auditor is shown becomes an access event ("auditors read
-    everything, every read logged"), whichever app serves the page."""
+    """Every page of case or company data an auditor is shown becomes an access event
+    ("auditors read everything, every read logged"), whichever app serves it: case pages
+    (a `public_id` or `case_id` in the URL), document pages and downloads (`document_id`,
+    `version_id`) and the company page with its members (`enterprise_id`)."""
 
     def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
@@ -119,18 +122,54 @@ class AuditorReadLogMiddleware:
             request.method == "GET"
             and response.status_code == 200
             and match is not None
-            and "public_id" in match.kwargs
+            and READ_KWARGS & match.kwargs.keys()
             and not (match.url_name or "").startswith("audit_")
         ):
             from .selectors import is_auditor
 
             if is_auditor(request.user):
-                from onboarding.models import OnboardingCase
-
-                from .models import AccessEvent
-                from .services import access_record
-
-                case = OnboardingCase.objects.filter(public_id=match.kwargs["public_id"]).first()
-                if case is not None:
-                    access_record(kind=AccessEvent.Kind.CASE_READ, actor=request.user, case=case, request=request)
+                _record_read(request, match.kwargs)
         return response
+
+
+READ_KWARGS = {"public_id", "case_id", "document_id", "version_id", "enterprise_id"}
+
+
+def _record_read(request: HttpRequest, kwargs: dict[str, Any]) -> None:
+    from documents.models import Document, DocumentVersion
+    from onboarding.models import Enterprise, OnboardingCase
+
+    from .models import AccessEvent
+    from .services import access_record
+
+    actor = request.user
+    if "version_id" in kwargs or "document_id" in kwargs:
+        if "version_id" in kwargs:
+            version = (
+                DocumentVersion.objects.select_related("document__case").filter(public_id=kwargs["version_id"]).first()
+            )
+            document = version.document if version else None
+            data = {"version": str(kwargs["version_id"])}
+        else:
+            document = Document.objects.select_related("case").filter(public_id=kwargs["document_id"]).first()
+            data = {}
+        if document is not None:
+            data.update(document=str(document.public_id), kind=document.kind)
+            access_record(
+                kind=AccessEvent.Kind.DOCUMENT_READ, actor=actor, case=document.case, request=request, data=data
+            )
+        return
+    if "enterprise_id" in kwargs:
+        enterprise = Enterprise.objects.filter(public_id=kwargs["enterprise_id"]).first()
+        if enterprise is not None:
+            access_record(
+                kind=AccessEvent.Kind.COMPANY_READ,
+                actor=actor,
+                request=request,
+                reason=enterprise.name,
+                data={"enterprise": str(enterprise.public_id), "name": enterprise.name},
+            )
+        return
+    case = OnboardingCase.objects.filter(public_id=kwargs.get("public_id") or kwargs.get("case_id")).first()
+    if case is not None:
+        access_record(kind=AccessEvent.Kind.CASE_READ, actor=actor, case=case, request=request)

@@ -48,6 +48,9 @@ class AccessEvent(AppendOnlyModel):
         BREAK_GLASS = "break_glass", _("越权查阅申请")
         BREAK_GLASS_READ = "break_glass_read", _("越权查阅")
         EXPORT = "export", _("导出审计记录")
+        DOCUMENT_READ = "document_read", _("查阅文件")
+        COMPANY_READ = "company_read", _("查阅企业")
+        ADMIN_CHANGE = "admin_change", _("后台修改")
 
     kind = models.CharField(_("类型"), max_length=20, choices=Kind.choices)
     actor = models.ForeignKey(
@@ -97,3 +100,16 @@ class BreakGlassGrant(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.user_id} → {self.case_id} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+class CacheFallbackEntry(models.Model):
+    """The table of Django's database cache, used by `config.cache.ResilientRedisCache` while
+    Redis does not answer: failed-login counters and used TOTP codes survive a Redis outage."""
+
+    cache_key = models.CharField(max_length=255, primary_key=True)
+    value = models.TextField()
+    expires = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = _("缓存备用记录")
+        verbose_name_plural = _("缓存备用记录")

@@ -2,9 +2,13 @@
 
     .venv/bin/python bench/sweep.py [--cases 100000] [--overdue 10000] [--db bench_sweep]
 
-Builds (once; `--reset` rebuilds) a database with `--cases` open cases in branch intake, of
-which `--overdue` are past their due time by 1–30 days (so they reach different reminder
-levels), by bulk insertion rather than through the services. Then, in one run, side by side:
+Builds (once; `--reset` rebuilds) a template database `<db>_template` with `--cases` open
+cases in branch intake, of which `--overdue` are past their due time by 1–30 days (so they
+reach different reminder levels), by bulk insertion rather than through the services. Every
+run then recreates `<db>` from that template (DROP DATABASE, CREATE DATABASE … TEMPLATE): the
+case events the previous run wrote are evidence, which the database refuses to delete or
+truncate (audit/evidence.py), so the bench starts from a fresh copy instead of cleaning up.
+Then, in one run, side by side:
 a raw SQL select of the overdue rows, the first sweep (everything to claim, record and
 notify), and a second sweep (nothing new). E-mail is only queued (in-memory broker), as in
 production where workers send it.
@@ -34,15 +38,17 @@ def main() -> None:
 
     import psycopg
 
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [args.db]).fetchone()
+    template = f"{args.db}_template"
+    admin_url = "postgresql://postgres@127.0.0.1:5432/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [template]).fetchone()
         if exists and args.reset:
-            conn.execute(f'DROP DATABASE "{args.db}"')
+            conn.execute(f'DROP DATABASE "{template}"')
             exists = None
         if not exists:
-            conn.execute(f'CREATE DATABASE "{args.db}"')
+            conn.execute(f'CREATE DATABASE "{template}"')
 
-    os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{args.db}"
+    os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{template}"
     os.environ.setdefault("ALLOW_INSECURE_DEV_KEY", "true")
     os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
     os.environ["CELERY_TASK_ALWAYS_EAGER"] = "false"
@@ -52,6 +58,7 @@ def main() -> None:
 
     django.setup()
     from django.core.management import call_command
+    from django.db import connection
 
     from config.celery import app
 
@@ -61,7 +68,16 @@ def main() -> None:
     from onboarding.models import OnboardingCase
 
     if OnboardingCase.objects.count() != args.cases:
+        if OnboardingCase.objects.exists():
+            connection.close()
+            sys.exit(f"{template} holds another size of data set: run again with --reset")
         build(args.cases, args.overdue)
+    connection.close()  # a template must have no connection while it is copied
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{args.db}"')
+        conn.execute(f'CREATE DATABASE "{args.db}" TEMPLATE "{template}"')
+    connection.settings_dict["NAME"] = args.db
     measure(args.cases, args.overdue)
 
 
@@ -76,13 +92,7 @@ def build(n_cases: int, n_overdue: int) -> None:
     from onboarding.models import Enterprise, OnboardingCase, StageVisit
 
     t0 = time.perf_counter()
-    with connection.cursor() as cur:
-        cur.execute(
-            "TRUNCATE onboarding_onboardingcase, onboarding_stagevisit, onboarding_enterprise, branches_branch, "
-            "accounts_user, reminders_reminder, reminders_notification, reminders_outboxemail, "
-            "onboarding_caseevent CASCADE"
-        )
-    ensure_role_groups()
+    ensure_role_groups()  # an empty, freshly created database: nothing to clear
     User = get_user_model()
     rng = random.Random(6)
     with transaction.atomic():
@@ -164,17 +174,6 @@ def build(n_cases: int, n_overdue: int) -> None:
     print(f"built {n_cases} cases ({n_overdue} overdue) in {time.perf_counter() - t0:.1f} s")
 
 
-def reset_reminders() -> None:
-    from django.db import connection
-
-    with connection.cursor() as cur:
-        cur.execute("DELETE FROM reminders_notification")
-        cur.execute("DELETE FROM reminders_outboxemail")
-        cur.execute("DELETE FROM reminders_reminder")
-        cur.execute("DELETE FROM onboarding_caseevent WHERE kind = 'reminder'")
-        cur.execute("ANALYZE")
-
-
 def measure(n_cases: int, n_overdue: int) -> None:
     from django.db import connection
     from django.utils import timezone
@@ -182,7 +181,8 @@ def measure(n_cases: int, n_overdue: int) -> None:
     from reminders import services
     from reminders.models import Reminder
 
-    reset_reminders()
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE")
     now = timezone.now()
     raw_sql = (
         "SELECT id, case_id, stage, due_at FROM onboarding_stagevisit "

@@ -33,12 +33,25 @@ def envint(name: str, default: str) -> int:
 
 
 DEBUG = envbool("DEBUG", "false")
-# A fixed key is only acceptable for DEBUG runs and tests on a developer's machine.
+# A fixed or weak key is only acceptable for DEBUG runs and tests on a developer's machine:
+# sessions, password-reset and invitation tokens are signed with it.
+DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production-0123456789abcdef"
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
+_insecure_key_allowed = DEBUG or envbool("ALLOW_INSECURE_DEV_KEY", "false")
 if not SECRET_KEY:
-    if not DEBUG and not envbool("ALLOW_INSECURE_DEV_KEY", "false"):
+    if not _insecure_key_allowed:
         raise ImproperlyConfigured("SECRET_KEY must be set (or DEBUG=true on a developer machine)")
-    SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production-0123456789abcdef"
+    SECRET_KEY = DEV_SECRET_KEY
+elif not _insecure_key_allowed and (
+    len(SECRET_KEY) < 50
+    or len(set(SECRET_KEY)) < 5
+    or SECRET_KEY == DEV_SECRET_KEY
+    or SECRET_KEY.startswith("django-insecure-")
+):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is weak: use at least 50 random characters, e.g. "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    )
 
 ALLOWED_HOSTS = [
     h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()
@@ -181,6 +194,23 @@ CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", "false")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A task is killed after CELERY_TASK_TIME_LIMIT seconds (the longest, the sweep of 100,000
+# cases, takes under 10 s); a message a dead worker left unacknowledged in Redis is handed to
+# another worker CELERY_VISIBILITY_TIMEOUT seconds after delivery (Redis's default is an hour),
+# checked every CELERY_UNACKED_RESTORE_SECONDS. The timeout must exceed the time limit, or a
+# slow task still running would be delivered a second time.
+CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", "40")
+CELERY_TASK_SOFT_TIME_LIMIT = max(1, CELERY_TASK_TIME_LIMIT - 5) if CELERY_TASK_TIME_LIMIT > 5 else None
+CELERY_VISIBILITY_TIMEOUT = envint("CELERY_VISIBILITY_TIMEOUT", "50")
+if CELERY_VISIBILITY_TIMEOUT <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must be longer than CELERY_TASK_TIME_LIMIT")
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    "unacked_restore_interval": envint("CELERY_UNACKED_RESTORE_SECONDS", "5"),
+    "unacked_restore_throttle": 1,
+}
+# An SMTP server that does not answer must not hold a worker past the task time limit.
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", "10")
 CELERY_TIMEZONE = TIME_ZONE
 
 LOGGING = {
@@ -238,6 +268,8 @@ elif DOCUMENT_STORAGE == "s3":
 else:
     raise ImproperlyConfigured(f"DOCUMENT_STORAGE must be filesystem or s3, not {DOCUMENT_STORAGE!r}")
 DOCUMENT_MAX_BYTES = envint("DOCUMENT_MAX_BYTES", str(20 * 1024 * 1024))
+# A signed form or a scan has a few pages; a 100,000-page PDF costs seconds of CPU to read.
+DOCUMENT_MAX_PDF_PAGES = envint("DOCUMENT_MAX_PDF_PAGES", "500")
 # WeasyPrint reports every rendering step at INFO.
 LOGGING["loggers"]["weasyprint"] = {"level": "WARNING"}  # type: ignore[index]
 # Printed on the generated forms.
@@ -270,6 +302,8 @@ ACCOUNT_RATE_LIMITS = {
 # Behind a reverse proxy, how many X-Forwarded-For hops to trust for the client address.
 ALLAUTH_TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", "0")
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# Wrong TOTP codes count per account *and* address, like wrong passwords (audit/forms.py).
+MFA_FORMS = {"authenticate": "audit.forms.CodeAuthenticateForm", "reauthenticate": "audit.forms.CodeReauthenticateForm"}
 MFA_TOTP_ISSUER = "银企直联"
 # E-mail addresses are entered by the bank, not verified by mail: enrolment must not wait on it.
 MFA_ALLOW_UNVERIFIED_EMAIL = True
@@ -279,11 +313,12 @@ SESSION_ABSOLUTE_SECONDS = envint("SESSION_ABSOLUTE_SECONDS", str(12 * 3600))
 BREAK_GLASS_MINUTES = envint("BREAK_GLASS_MINUTES", "30")
 AUDIT_PAGE_SIZE = 50
 # allauth's rate limits and single-use TOTP codes live in the cache: shared through Redis
-# when several workers run, process-local otherwise.
+# when several workers run, process-local otherwise. While Redis does not answer, the cache
+# falls back to a database table and logs it (config/cache.py): logins keep working, limited.
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "onb",
         }

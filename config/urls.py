@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from allauth.account import views as account_views
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from audit import views as audit_views
 
@@ -14,6 +14,11 @@ urlpatterns = [
     path("logout/", account_views.logout, name="logout"),
     # Enrolling TOTP also marks the session as having given the second factor.
     path("accounts/2fa/totp/activate/", audit_views.TOTPEnrolView.as_view(), name="mfa_activate_totp"),
+    # Accounts are bank-managed: every password-reset page says whom to ask and mails nothing.
+    path(
+        "accounts/password/reset/",
+        include([re_path(r"", audit_views.password_reset_closed, name="account_reset_password")]),
+    ),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("documents/", include("documents.urls")),

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject, PdfObject
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,11 @@ TYPE_LABEL = {PDF: "PDF", JPEG: "JPEG", PNG: "PNG"}
 # or a mistake.
 MAX_IMAGE_SIDE = 15_000
 MAX_IMAGE_PIXELS = 60_000_000
+# A PDF is read by people: anything that runs, submits, launches or carries another file is
+# refused, whatever the viewer would do with it. More objects than this is not a scan.
+MAX_PDF_OBJECTS = 500_000
+# Browsers sniff the first bytes: HTML there makes a PDF/HTML polyglot.
+HTML_MARKERS = (b"<html", b"<!doctype", b"<script", b"<body", b"<head", b"<iframe", b"<svg", b"<object", b"<embed")
 # pypdf and Pillow raise a zoo of exception types on malformed input; each of them means
 # "this file is damaged" to the person uploading it.
 CORRUPT_ERRORS = (
@@ -137,12 +143,20 @@ def check_file(data: bytes, name: str) -> CheckedFile:
 
 
 def _check_pdf(data: bytes) -> None:
+    if any(marker in data[:1024].lower() for marker in HTML_MARKERS):
+        raise UploadRefused(_("PDF 文件开头含有网页代码(PDF/HTML 混合文件),不予接受"))
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
             raise UploadRefused(
                 _("PDF 已加密或设有密码,请上传未加密的文件 / The PDF is encrypted; upload an unencrypted file")
             )
+        # The page tree is counted with a cap before pypdf flattens it: a 100,000-page file
+        # is refused after reading a few hundred page nodes, not all of them.
+        cap = settings.DOCUMENT_MAX_PDF_PAGES
+        if _count_pages(reader, cap) > cap:
+            raise UploadRefused(_("PDF 超过 %(n)d 页上限") % {"n": cap})
+        _refuse_active_content(reader)
         pages = len(reader.pages)
         for page in reader.pages:
             page.mediabox  # noqa: B018  (reading the page tree finds broken PDFs)
@@ -156,6 +170,97 @@ def _check_pdf(data: bytes) -> None:
     # pypdf recovers silently from a missing end; a file cut off in transfer is still damaged.
     if b"%%EOF" not in data[-2048:]:
         raise UploadRefused(_("PDF 文件已损坏,无法读取 / The PDF is damaged and cannot be read"))
+
+
+def _count_pages(reader: PdfReader, cap: int) -> int:
+    """Leaf pages of the page tree, counted until one beyond `cap`."""
+    stack: list[PdfObject] = [reader.root_object["/Pages"]]
+    seen: set[tuple[int, int]] = set()
+    count = 0
+    while stack and count <= cap:
+        ref = stack.pop()
+        if isinstance(ref, IndirectObject):
+            if (ref.idnum, ref.generation) in seen:
+                continue  # a loop in the page tree
+            seen.add((ref.idnum, ref.generation))
+        node = ref.get_object()
+        if not isinstance(node, DictionaryObject):
+            continue
+        kids = node.get("/Kids")
+        if kids is None:
+            count += 1
+        else:
+            kids = kids.get_object()
+            if len(kids) > cap + 1:
+                return cap + 1
+            stack.extend(reversed(kids))
+    return count
+
+
+# Action types (/S) that run code, submit data, start programs or fetch other content.
+ACTIVE_ACTIONS = {
+    "/JavaScript": "JavaScript",
+    "/Launch": "Launch",
+    "/SubmitForm": "SubmitForm",
+    "/ImportData": "ImportData",
+    "/GoToE": "GoToE",
+    "/RichMediaExecute": "RichMediaExecute",
+    "/Rendition": "Rendition",
+}
+
+
+def _refuse_active_content(reader: PdfReader) -> None:
+    """Walk every object reachable from the document catalogue (dictionaries and arrays; stream
+    contents are not decoded) and refuse JavaScript, automatic actions (/AA, an /OpenAction
+    other than going to a page), launch and form-submit actions and embedded files."""
+    reason = _active_content(reader)
+    if reason:
+        raise UploadRefused(_("PDF 含有不允许的活动内容(%(what)s),请上传普通的扫描件或打印件") % {"what": reason})
+
+
+def _active_content(reader: PdfReader) -> str | None:
+    stack: list[PdfObject | None] = [reader.trailer["/Root"]]
+    seen: set[tuple[int, int]] = set()
+    visited = 0
+    while stack:
+        obj = stack.pop()
+        if isinstance(obj, IndirectObject):
+            key = (obj.idnum, obj.generation)
+            if key in seen:
+                continue
+            seen.add(key)
+            obj = obj.get_object()
+        visited += 1
+        if visited > MAX_PDF_OBJECTS:
+            return _("对象过多")
+        if isinstance(obj, ArrayObject):
+            stack.extend(obj)
+            continue
+        if not isinstance(obj, DictionaryObject):
+            continue
+        keys = set(obj.keys())
+        if keys & {"/JS", "/JavaScript"}:
+            return "JavaScript"
+        if "/AA" in keys:
+            return _("自动执行的动作 /AA")
+        if keys & {"/EmbeddedFile", "/EmbeddedFiles", "/EF"} or obj.get("/Type") == "/EmbeddedFile":
+            return _("嵌入文件")
+        action = obj.get("/S")
+        if isinstance(action, NameObject) and action in ACTIVE_ACTIONS:
+            return ACTIVE_ACTIONS[action]
+        open_action = obj.get("/OpenAction")
+        if open_action is not None:
+            target = open_action.get_object()
+            if isinstance(target, DictionaryObject):
+                kind = target.get("/S")
+                if "/JS" in target:
+                    return "JavaScript"
+                if kind in ACTIVE_ACTIONS:
+                    return ACTIVE_ACTIONS[kind]
+                if kind != "/GoTo":
+                    return _("打开文件时自动执行的动作 /OpenAction")
+        stack.extend(obj.values())
+    return None
 
 
 def _check_image(data: bytes, content_type: str) -> None:

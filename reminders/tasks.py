@@ -1,10 +1,15 @@
 """Celery tasks: thin wrappers around the services.
 
-Why a killed worker neither loses nor duplicates a reminder (settings: CELERY_TASK_ACKS_LATE,
-CELERY_TASK_REJECT_ON_WORKER_LOST, prefetch 1):
-- The broker message is acknowledged only after the task returns, so a worker killed
-  mid-task leaves the message to be redelivered to another worker (or re-sent by beat in
-  five minutes anyway).
+Why a killed worker neither loses nor duplicates a reminder (config/settings.py:
+CELERY_TASK_ACKS_LATE, CELERY_TASK_REJECT_ON_WORKER_LOST, prefetch 1, CELERY_TASK_TIME_LIMIT,
+CELERY_VISIBILITY_TIMEOUT):
+- The broker message is acknowledged only after the task returns. If the pool process
+  running it dies (killed, out of memory), the worker rejects the message and it is queued
+  again at once. If the whole worker dies, the message stays unacknowledged in Redis and
+  another worker takes it CELERY_VISIBILITY_TIMEOUT (50 s) after it was delivered
+  (tests/test_fault_worker_killed.py kills a real worker mid-task). Beat also sends a new
+  sweep every REMINDER_SWEEP_SECONDS. A task longer than CELERY_TASK_TIME_LIMIT (40 s) is
+  stopped, so no healthy task outlives the visibility timeout and runs twice at once.
 - The sweep's effects (claim row, case event, notices, outbox row) commit in one
   transaction. Killed before the commit: nothing happened, the rerun does it. Killed after
   it: the claim rows exist, the rerun finds nothing new to claim, so nothing is repeated.

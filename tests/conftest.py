@@ -21,9 +21,21 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.db.backends.signals import connection_created
 from django.test import Client
 
 from tests.factories import TOTP_SECRET, World
+
+
+def _allow_truncate_in_tests(sender: Any, connection: Any, **kwargs: Any) -> None:
+    # Evidence tables refuse TRUNCATE (audit/evidence.py), and Django empties the test
+    # database with TRUNCATE after transactional tests: allowed on the suite's own connections.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET evidence.allow_truncate = on")
+
+
+connection_created.connect(_allow_truncate_in_tests, dispatch_uid="tests_allow_truncate")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -188,3 +188,45 @@ def test_postgresql_refuses_update_and_delete_of_event_rows(world):
             assert cursor.fetchone() == (before,)
     # Appending still works.
     services.access_record(kind=AccessEvent.Kind.LOGOUT, actor=world.am_a)
+
+
+def test_an_auditors_reads_of_documents_are_logged(world, login):
+    import io
+
+    from documents import services as document_services
+    from documents.samples import sample_pdf
+    from onboarding.states import State
+
+    case = world.case(State.BRANCH_INTAKE, documents=False)
+    version = document_services.document_upload(
+        case=case, user=world.customer_x, kind="business_licence", upload=io.BytesIO(sample_pdf()), name="l.pdf"
+    )
+    auditor = login(Client(), world.auditor)
+    urls = [
+        reverse("document_detail", args=[version.document.public_id]),
+        reverse("document_download", args=[version.public_id]),
+        reverse("document_view", args=[version.public_id]),
+    ]
+    for url in urls:
+        response = auditor.get(url)
+        assert response.status_code == 200
+        b"".join(getattr(response, "streaming_content", [b""]))
+    reads = AccessEvent.objects.filter(kind=AccessEvent.Kind.DOCUMENT_READ, actor=world.auditor, case=case)
+    assert sorted(e.path for e in reads) == sorted(urls)
+    assert {e.data["document"] for e in reads} == {str(version.document.public_id)}
+    # Ordinary staff reading their own branch's documents are not access events.
+    login(Client(), world.am_a).get(urls[0])
+    assert not AccessEvent.objects.filter(kind=AccessEvent.Kind.DOCUMENT_READ, actor=world.am_a).exists()
+
+
+def test_an_auditors_read_of_a_company_page_with_its_members_is_logged(world, login):
+    world.case()
+    url = reverse("portal:staff_enterprise", args=[world.company_x.public_id])
+    assert login(Client(), world.auditor).get(url).status_code == 200
+    event = AccessEvent.objects.get(kind=AccessEvent.Kind.COMPANY_READ, actor=world.auditor)
+    assert event.data["enterprise"] == str(world.company_x.public_id) and event.reason == "甲公司"
+    assert login(Client(), world.am_a).get(url).status_code == 200
+    assert AccessEvent.objects.filter(kind=AccessEvent.Kind.COMPANY_READ).count() == 1
+    # It shows on the audit log page.
+    page = login(Client(), world.auditor).get(reverse("audit_log")).content.decode()
+    assert "查阅企业" in page

@@ -136,3 +136,19 @@ def test_case_page_query_count_does_not_grow_with_documents(client, world, djang
     client.get(url)
     with django_assert_max_num_queries(60):
         assert client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("name", "ascii_name"),
+    [
+        ("营业执照.pdf", "document.pdf"),
+        ("营业执照 “盖章”.PDF", "document.PDF"),
+        ("Report 报告.png", "Report.png"),
+        ("身份证", "document"),
+        ("scan.2026.jpeg", "scan.2026.jpeg"),
+    ],
+)
+def test_the_ascii_download_name_keeps_the_extension(name, ascii_name):
+    header = content_disposition(name)
+    assert f'filename="{ascii_name}"' in header
+    assert header.endswith("filename*=UTF-8''" + quote(name, safe=""))

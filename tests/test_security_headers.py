@@ -24,7 +24,18 @@ def run_check_deploy(**env: str) -> subprocess.CompletedProcess[str]:
     base = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"ALLOW_INSECURE_DEV_KEY", "DEBUG", "SECRET_KEY", "HTTPS", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+        if k
+        not in {
+            "ALLOW_INSECURE_DEV_KEY",
+            "DEBUG",
+            "SECRET_KEY",
+            "HTTPS",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
+            "DATABASE_URL",
+            "REDIS_URL",
+            "EMAIL_HOST",
+            "EMAIL_BACKEND",
+        }
     }
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "DEBUG"],
@@ -37,11 +48,30 @@ def run_check_deploy(**env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_check_deploy_is_clean_with_production_settings():
-    result = run_check_deploy(
-        SECRET_KEY=secrets.token_urlsafe(50), DEBUG="false", HTTPS="true", ALLOWED_HOSTS="onboarding.bank.internal"
-    )
+    result = run_check_deploy(**PRODUCTION)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues (0 silenced)" in result.stdout
+
+
+PRODUCTION = {
+    "SECRET_KEY": secrets.token_urlsafe(50),
+    "DEBUG": "false",
+    "HTTPS": "true",
+    "ALLOWED_HOSTS": "onboarding.bank.internal",
+    "DATABASE_URL": "postgres://onboarding@db.bank.internal:5432/onboarding",  # not connected by check
+    "REDIS_URL": "redis://redis.bank.internal:6379/0",
+    "EMAIL_HOST": "smtp.bank.internal",
+}
+
+
+@pytest.mark.parametrize(
+    ("unset", "check_id"),
+    [("DATABASE_URL", "onboarding.W001"), ("REDIS_URL", "onboarding.W002"), ("EMAIL_HOST", "onboarding.W003")],
+)
+def test_check_deploy_flags_a_development_service_in_production(unset, check_id):
+    env = {k: v for k, v in PRODUCTION.items() if k != unset}
+    result = run_check_deploy(**env)
+    assert result.returncode != 0 and check_id in result.stdout + result.stderr
 
 
 def test_check_deploy_reports_a_developer_configuration():

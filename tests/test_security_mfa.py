@@ -251,3 +251,40 @@ def test_totp_code_command_prints_codes_of_demo_accounts_only(world, capsys):
         call_command("totp_code", "am_a")  # enrolled with another secret
     with pytest.raises(CommandError, match="no authenticator"):
         call_command("totp_code", "customer_y")
+
+
+@freeze_time(NOW)
+def test_wrong_totp_codes_are_limited_per_account_and_address(world):
+    """A stranger holding the password cannot lock the owner out by typing wrong codes."""
+    wrong = "000000" if totp_code(TOTP_SECRET) != "000000" else "111111"
+    stranger = Client()
+    assert password_step(stranger, "am_a", ip="10.6.6.6").status_code == 302
+    for _ in range(5):
+        response = stranger.post(reverse("mfa_authenticate"), {"code": wrong}, REMOTE_ADDR="10.6.6.6")
+        assert response.status_code == 200 and "_auth_user_id" not in stranger.session
+    # The stranger's address is now refused even with the right code ...
+    response = stranger.post(reverse("mfa_authenticate"), {"code": totp_code(TOTP_SECRET)}, REMOTE_ADDR="10.6.6.6")
+    assert response.status_code == 200 and "_auth_user_id" not in stranger.session
+    # ... while the owner at their own address still logs in.
+    owner = Client()
+    with freeze_time(NOW) as clock:
+        clock.tick(30)  # the next code: the one above was not used, but keep it clean
+        assert password_and_totp_login(owner, "am_a", ip="10.1.1.1").status_code == 302
+    assert owner.session["_auth_user_id"] == str(world.am_a.pk)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/accounts/password/reset/", "/accounts/password/reset/done/", "/accounts/password/reset/key/1-set-password/"],
+)
+def test_password_reset_by_mail_is_closed(world, mailoutbox, path):
+    world.customer_x.email = "x@company.example"
+    world.customer_x.save(update_fields=["email"])
+    client = Client(enforce_csrf_checks=False)
+    response = client.get(path)
+    assert response.status_code == 200
+    assert "请联系您的客户经理" in response.content.decode()
+    response = client.post(path, {"email": "x@company.example"})
+    assert response.status_code == 200 and "请联系您的客户经理" in response.content.decode()
+    assert mailoutbox == []
+    assert reverse("account_reset_password") == "/accounts/password/reset/"

@@ -1,0 +1,107 @@
+"""Database-level protection of evidence tables (PostgreSQL), used by the migrations named
+`00NN_evidence_protection` in the apps that own the tables.
+
+- `append_only(table)`: UPDATE and DELETE refused row by row (audit_refuse_change, from
+  audit/migrations/0002), TRUNCATE refused per statement.
+- `status_change_only(table, when=(column, value), columns=[...])`: a row may be updated once,
+  while `column` still holds `value`, and only in `columns` (a pending counter entry being
+  confirmed or cancelled, a document version being reviewed); DELETE and TRUNCATE refused.
+
+TRUNCATE is refused unless the session says `SET evidence.allow_truncate = on`: the test
+suite sets it on its own connections, because Django empties test databases with TRUNCATE
+(tests/conftest.py). An administrator who can set it can also drop a trigger; these triggers
+stop mistakes and ordinary application accounts, not the database owner.
+
+Other databases (SQLite in development) rely on the models' own refusal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+FUNCTIONS = """
+CREATE OR REPLACE FUNCTION evidence_refuse_truncate() RETURNS trigger AS $$
+BEGIN
+    IF coalesce(current_setting('evidence.allow_truncate', true), '') = 'on' THEN
+        RETURN NULL;
+    END IF;
+    RAISE EXCEPTION 'rows of % are evidence: TRUNCATE refused', TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
+END;
+$$ LANGUAGE plpgsql;
+
+CREATE OR REPLACE FUNCTION evidence_status_change_only() RETURNS trigger AS $$
+DECLARE
+    allowed text[] := TG_ARGV[2:TG_NARGS - 1];
+BEGIN
+    IF (to_jsonb(OLD) ->> TG_ARGV[0]) IS DISTINCT FROM TG_ARGV[1] THEN
+        RAISE EXCEPTION 'rows of % are evidence: UPDATE refused once % is no longer %',
+            TG_TABLE_NAME, TG_ARGV[0], quote_literal(TG_ARGV[1])
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF (to_jsonb(NEW) - allowed) IS DISTINCT FROM (to_jsonb(OLD) - allowed) THEN
+        RAISE EXCEPTION 'rows of % are evidence: only % may change', TG_TABLE_NAME, allowed
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END;
+$$ LANGUAGE plpgsql;
+"""
+
+
+def _postgres(schema_editor: Any) -> bool:
+    return schema_editor.connection.vendor == "postgresql"
+
+
+def create_functions(schema_editor: Any) -> None:
+    # No placeholders: keep RAISE's % as is. The row-level refusal comes from audit 0002.
+    schema_editor.execute(FUNCTIONS, params=None)
+
+
+def protect_truncate(schema_editor: Any, table: str) -> None:
+    schema_editor.execute(
+        f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+        "FOR EACH STATEMENT EXECUTE FUNCTION evidence_refuse_truncate();"
+    )
+
+
+def append_only(schema_editor: Any, table: str, *, rows_already_protected: bool = False) -> None:
+    if not _postgres(schema_editor):
+        return
+    create_functions(schema_editor)
+    if not rows_already_protected:
+        schema_editor.execute(
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION audit_refuse_change();"
+        )
+    protect_truncate(schema_editor, table)
+
+
+def status_change_only(schema_editor: Any, table: str, *, when: tuple[str, str], columns: list[str]) -> None:
+    if not _postgres(schema_editor):
+        return
+    create_functions(schema_editor)
+    args = ", ".join(f"'{a}'" for a in [when[0], when[1], *columns])
+    schema_editor.execute(
+        f"CREATE TRIGGER {table}_status_change_only BEFORE UPDATE ON {table} "
+        f"FOR EACH ROW EXECUTE FUNCTION evidence_status_change_only({args});"
+    )
+    schema_editor.execute(
+        f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+        "FOR EACH ROW EXECUTE FUNCTION audit_refuse_change();"
+    )
+    protect_truncate(schema_editor, table)
+
+
+def unprotect(schema_editor: Any, table: str) -> None:
+    if not _postgres(schema_editor):
+        return
+    for suffix in ("no_truncate", "status_change_only", "no_delete"):
+        schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_{suffix} ON {table};")
+
+
+def unprotect_append_only(schema_editor: Any, table: str) -> None:
+    if not _postgres(schema_editor):
+        return
+    schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table};")
+    schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table};")

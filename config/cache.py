@@ -1,0 +1,103 @@
+"""The default cache: Redis, falling back to a database table while Redis does not answer.
+
+What lives in the cache is security state, not a speed-up: allauth's failed-login counters
+and the single-use marks of TOTP codes. When Redis is down, dropping that state would either
+500 every login (what allauth does on a connection error) or silently switch the limits off.
+So every call that fails with a Redis error is repeated on `audit.CacheFallbackEntry`
+(Django's database cache), the switch is logged once as a warning, and Redis is tried again
+after RETRY_SECONDS; when it answers again that is logged too. Counters kept in the database
+during the outage are not copied back: the limits start afresh, as after a Redis restart.
+
+Short socket timeouts keep a hung (not just stopped) Redis from holding each request.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
+from django.core.cache.backends.db import DatabaseCache
+from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import RedisError
+
+logger = logging.getLogger("config.cache")
+
+FALLBACK_TABLE = "audit_cachefallbackentry"
+RETRY_SECONDS = 30.0
+DEFAULT_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 1.0}
+
+# Shared by every thread's cache instance of this process, per Redis location.
+_down_until: dict[str, float] = {}
+_lock = threading.Lock()
+
+
+class ResilientRedisCache(BaseCache):
+    def __init__(self, server: str, params: dict[str, Any]) -> None:
+        super().__init__(params)
+        self._location = server
+        redis_params = {**params, "OPTIONS": {**DEFAULT_OPTIONS, **params.get("OPTIONS", {})}}
+        self._redis = RedisCache(server, redis_params)
+        self._fallback = DatabaseCache(FALLBACK_TABLE, {k: v for k, v in params.items() if k != "OPTIONS"})
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        if time.monotonic() >= _down_until.get(self._location, 0.0):
+            try:
+                result = getattr(self._redis, method)(*args, **kwargs)
+            except RedisError as exc:
+                with _lock:
+                    was_up = self._location not in _down_until
+                    _down_until[self._location] = time.monotonic() + RETRY_SECONDS
+                if was_up:
+                    logger.warning(
+                        "cache: Redis at %s does not answer (%s); using the database fallback, retrying every %ds",
+                        self._location,
+                        exc,
+                        RETRY_SECONDS,
+                    )
+            else:
+                with _lock:
+                    came_back = _down_until.pop(self._location, None) is not None
+                if came_back:
+                    logger.warning("cache: Redis at %s answers again; back from the database fallback", self._location)
+                return result
+        return getattr(self._fallback, method)(*args, **kwargs)
+
+    def add(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
+        return self._call("add", key, value, timeout, version=version)
+
+    def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
+        return self._call("get", key, default, version=version)
+
+    def set(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> None:
+        self._call("set", key, value, timeout, version=version)
+
+    def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
+        return self._call("touch", key, timeout, version=version)
+
+    def delete(self, key: Any, version: int | None = None) -> bool:
+        return self._call("delete", key, version=version)
+
+    def get_many(self, keys: Any, version: int | None = None) -> dict[Any, Any]:
+        return self._call("get_many", keys, version=version)
+
+    def has_key(self, key: Any, version: int | None = None) -> bool:
+        return self._call("has_key", key, version=version)
+
+    def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        return self._call("incr", key, delta, version=version)
+
+    def set_many(self, data: dict[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> list[Any]:
+        return self._call("set_many", data, timeout, version=version)
+
+    def delete_many(self, keys: Any, version: int | None = None) -> None:
+        self._call("delete_many", keys, version=version)
+
+    def clear(self) -> None:
+        self._call("clear")
+
+    def close(self, **kwargs: Any) -> None:
+        self._redis.close(**kwargs)
+        self._fallback.close(**kwargs)
