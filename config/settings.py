@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "django_fsm",
     "accounts",
     "branches",
+    "companies",
     "onboarding",
     "documents",
     "counter",

@@ -9,22 +9,22 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition
 
 from branches.roles import Role, has_role
+from companies.models import CompanyVersion, Enterprise, SettlementAccount
+from companies.services import company_diff, company_version_record
 
 from . import notifications, rules, workdays
 from .models import (
     Approval,
     CaseEvent,
-    Enterprise,
     ModuleTestResult,
     OnboardingCase,
     ProductionConfig,
-    SettlementAccount,
     StageVisit,
     TestPackage,
     split_accounts,
@@ -237,10 +237,14 @@ def enterprise_save(
     accounts: list[dict[str, str]],
     enterprise: Enterprise | None = None,
 ) -> Enterprise:
-    """Create or update an enterprise and replace its settlement accounts."""
+    """Create or update an enterprise and replace its settlement accounts.
+
+    The saved data becomes the company's newest version (if anything changed); the company's
+    draft and intake cases move to it, cases past intake keep the version they were approved on.
+    """
     from django.core.exceptions import ValidationError
 
-    from .validators import validate_account_count
+    from companies.validators import validate_account_count
 
     try:
         validate_account_count(len(accounts))
@@ -252,22 +256,74 @@ def enterprise_save(
     enterprise.uscc = enterprise.uscc.strip().upper()
     enterprise.legal_rep_id_number = enterprise.legal_rep_id_number.strip().upper()
     enterprise.handler_id_number = enterprise.handler_id_number.strip().upper()
-    enterprise.save()
-    # Accounts are registration data, not vouchers: the current set replaces the old one,
-    # and the case event below keeps what it was.
-    kept = []
-    for row in accounts:
-        acc, _created = SettlementAccount.objects.update_or_create(
-            enterprise=enterprise,
-            account_number=row["account_number"].strip(),
-            defaults={
-                "account_name": row["account_name"].strip(),
-                "opening_branch": row.get("opening_branch", "").strip(),
-            },
-        )
-        kept.append(acc.pk)
-    SettlementAccount.objects.filter(enterprise=enterprise).exclude(pk__in=kept).delete()
+    with transaction.atomic():
+        enterprise.save()
+        # Accounts are registration data: the current set replaces the old one on the company;
+        # the versions keep every earlier set.
+        kept = []
+        for row in accounts:
+            acc, _created = SettlementAccount.objects.update_or_create(
+                enterprise=enterprise,
+                account_number=row["account_number"].strip(),
+                defaults={
+                    "account_name": row["account_name"].strip(),
+                    "opening_branch": row.get("opening_branch", "").strip(),
+                },
+            )
+            kept.append(acc.pk)
+        SettlementAccount.objects.filter(enterprise=enterprise).exclude(pk__in=kept).delete()
+        version = company_version_record(enterprise=enterprise, user=user)
+        company_version_adopt(enterprise=enterprise, version=version, user=user)
     return enterprise
+
+
+def _follows_company_q() -> Q:
+    """Cases that pick up the company's newest data: drafts and intake (also while suspended)."""
+    return Q(state__in=EDITABLE_STATES) | Q(state=State.SUSPENDED, state_before_suspend__in=EDITABLE_STATES)
+
+
+def case_follows_company(case: OnboardingCase) -> bool:
+    state = case.state_before_suspend if case.state == State.SUSPENDED else case.state
+    return state in EDITABLE_STATES
+
+
+def case_company_point(*, case: OnboardingCase, version: CompanyVersion, user: Any, name: str, **data: Any) -> None:
+    """Point `case` at `version`, bump the case's version, and say so on its timeline."""
+    old = case.company_version
+    now = timezone.now()
+    OnboardingCase.objects.filter(pk=case.pk).update(company_version=version, version=F("version") + 1, updated_at=now)
+    case.company_version = version
+    case.version += 1
+    CaseEvent.objects.create(
+        case=case,
+        kind=CaseEvent.Kind.EDITED,
+        name=name,
+        actor=user if getattr(user, "pk", None) else None,
+        reason=data.pop("reason", ""),
+        data={
+            "from_version": old.number if old is not None else None,
+            "to_version": version.number,
+            "diff": company_diff(old, version) if old is not None else {},
+            **data,
+        },
+        created_at=now,
+    )
+
+
+def company_version_adopt(*, enterprise: Enterprise, version: CompanyVersion, user: Any) -> list[int]:
+    """Move the company's draft and intake cases to `version`; returns the ids of those moved."""
+    moved = []
+    cases = (
+        OnboardingCase.objects.select_for_update(of=("self",))
+        .select_related("company_version")
+        .filter(_follows_company_q(), enterprise=enterprise)
+        .exclude(company_version=version)
+        .order_by("pk")
+    )
+    for case in cases:
+        case_company_point(case=case, version=version, user=user, name="company_version_adopted")
+        moved.append(case.pk)
+    return moved
 
 
 def case_create(
@@ -293,13 +349,14 @@ def case_create(
             created_at=now,
             updated_at=now,
             reference=f"TMP-{uuid.uuid4().hex[:16]}",  # replaced once the row has its id
+            company_version=company_version_record(enterprise=enterprise, user=user),
             **fields,
         )
         case.save()
         case.reference = f"ZL-{timezone.localdate(now).year}-{case.pk:06d}"
         case.current_visit = _open_visit(case, State.DRAFT, now)
         OnboardingCase.objects.filter(pk=case.pk).update(reference=case.reference, current_visit=case.current_visit)
-        _record(case, user, CaseEvent.Kind.CREATED, "create")
+        _record(case, user, CaseEvent.Kind.CREATED, "create", {"company_version": case.company_version.number})
     return case
 
 

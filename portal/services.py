@@ -20,8 +20,9 @@ from django.utils.translation import gettext as _
 
 from branches.models import Branch
 from branches.roles import STAFF_ROLES, Role, has_role, user_roles
+from companies.models import Enterprise
 from onboarding import rules
-from onboarding.models import Enterprise, OnboardingCase
+from onboarding.models import OnboardingCase
 from onboarding.services import CaseError, case_create, enterprise_save
 from onboarding.states import OPEN_STATES
 
