@@ -30,22 +30,26 @@ def backfill(apps, schema_editor):
     OnboardingCase = apps.get_model("onboarding", "OnboardingCase")
     db = schema_editor.connection.alias
     for enterprise in Enterprise.objects.using(db).order_by("pk"):
-        if CompanyVersion.objects.using(db).filter(enterprise=enterprise).exists():
-            continue
-        accounts = [
-            {"account_number": a.account_number, "account_name": a.account_name, "opening_branch": a.opening_branch}
-            for a in enterprise.accounts.order_by("pk")
-        ]
-        version = CompanyVersion.objects.using(db).create(
-            enterprise=enterprise,
-            number=1,
-            accounts=accounts,
-            created_at=enterprise.created_at,
-            **{f: getattr(enterprise, f) for f in FIELDS},
-        )
+        version = CompanyVersion.objects.using(db).filter(enterprise=enterprise).order_by("-number").first()
+        if version is None:
+            version = first_version(CompanyVersion, enterprise, db)
         OnboardingCase.objects.using(db).filter(enterprise=enterprise, company_version__isnull=True).update(
             company_version=version
         )
+
+
+def first_version(CompanyVersion, enterprise, db):
+    accounts = [
+        {"account_number": a.account_number, "account_name": a.account_name, "opening_branch": a.opening_branch}
+        for a in enterprise.accounts.order_by("pk")
+    ]
+    return CompanyVersion.objects.using(db).create(
+        enterprise=enterprise,
+        number=1,
+        accounts=accounts,
+        created_at=enterprise.created_at,
+        **{f: getattr(enterprise, f) for f in FIELDS},
+    )
 
 
 class Migration(migrations.Migration):
