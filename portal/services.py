@@ -109,7 +109,9 @@ def portal_case_request(
     """A customer requests a direct link for its own company: a draft case.
 
     The company already exists (the user belongs to it); its data is updated from the form
-    except the credit code, which identifies it. The bank's assessment fields are not the
+    except the credit code, which identifies it, and becomes the company's newest version:
+    the new draft uses it, the company's cases past intake keep the version they were approved
+    on (a change to those is a change request). The bank's assessment fields are not the
     customer's to fill.
     """
     if not is_customer(user):
