@@ -22,7 +22,7 @@ class User(AbstractUser):
         related_name="staff",
     )
     enterprise = models.ForeignKey(
-        "onboarding.Enterprise",
+        "companies.Enterprise",
         verbose_name=_("所属企业"),
         null=True,
         blank=True,

@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.forms import BaseFormSet, ModelForm
 from django.http import HttpRequest
 
-AUDITED = ["onboarding.Enterprise", "accounts.User", "auth.Group", "mfa.Authenticator"]
+AUDITED = ["companies.Enterprise", "accounts.User", "auth.Group", "mfa.Authenticator"]
 SECRET_FIELDS = {"password", "data", "secret", "secrets"}
 MAX_VALUE = 300
 

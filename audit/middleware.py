@@ -136,8 +136,9 @@ READ_KWARGS = {"public_id", "case_id", "document_id", "version_id", "enterprise_
 
 
 def _record_read(request: HttpRequest, kwargs: dict[str, Any]) -> None:
+    from companies.models import Enterprise
     from documents.models import Document, DocumentVersion
-    from onboarding.models import Enterprise, OnboardingCase
+    from onboarding.models import OnboardingCase
 
     from .models import AccessEvent
     from .services import access_record
@@ -170,6 +171,9 @@ def _record_read(request: HttpRequest, kwargs: dict[str, Any]) -> None:
                 data={"enterprise": str(enterprise.public_id), "name": enterprise.name},
             )
         return
-    case = OnboardingCase.objects.filter(public_id=kwargs.get("public_id") or kwargs.get("case_id")).first()
+    case_key = kwargs.get("public_id") or kwargs.get("case_id")
+    if not case_key:
+        return
+    case = OnboardingCase.objects.filter(public_id=case_key).first()
     if case is not None:
         access_record(kind=AccessEvent.Kind.CASE_READ, actor=actor, case=case, request=request)

@@ -212,7 +212,7 @@ def break_glass_case(request: HttpRequest, public_id: Any) -> HttpResponse:
         "audit/case_readonly.html",
         {
             "case": case,
-            "enterprise": case.enterprise,
+            "enterprise": case.company,
             "grant": grant,
             "events": case_selectors.case_timeline(case=case),
         },

@@ -89,7 +89,8 @@ def build(n_cases: int, n_overdue: int) -> None:
 
     from branches.models import Branch, BranchLevel
     from branches.roles import Role, ensure_role_groups
-    from onboarding.models import Enterprise, OnboardingCase, StageVisit
+    from companies.models import Enterprise
+    from onboarding.models import OnboardingCase, StageVisit
 
     t0 = time.perf_counter()
     ensure_role_groups()  # an empty, freshly created database: nothing to clear

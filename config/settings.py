@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "accounts",
     "branches",
     "notices",
+    "companies",
     "onboarding",
     "documents",
     "counter",

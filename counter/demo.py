@@ -31,7 +31,7 @@ def add_operators(case: OnboardingCase, user: Any, people: Sequence[tuple[str, s
 
 
 def confirm_identity(case: OnboardingCase, maker: Any, checker: Any) -> CounterEntry:
-    ent = case.enterprise
+    ent = case.company
     if ent.handler_is_legal_rep:
         person, name, id_number = CounterEntry.Person.LEGAL_REP, ent.legal_rep_name, ent.legal_rep_id_number
     else:

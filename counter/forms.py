@@ -5,8 +5,9 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from companies.models import Enterprise
 from onboarding.form_fields import DateField
-from onboarding.models import Enterprise, OnboardingCase, ProductionConfig
+from onboarding.models import OnboardingCase, ProductionConfig
 
 from .models import CounterEntry, OperatorRole, UKey
 from .rules import operator_conflicts

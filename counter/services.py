@@ -19,11 +19,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from branches.roles import Role, has_role
+from companies.validators import normalise_id_number, normalise_person_name, validate_resident_id
 from onboarding import events, rules
 from onboarding.models import OnboardingCase
 from onboarding.services import CaseError, case_write
 from onboarding.states import State
-from onboarding.validators import normalise_id_number, normalise_person_name, validate_resident_id
 
 from .models import CounterEntry, Operator, OperatorRole, UKey
 from .rules import operator_conflicts
@@ -132,7 +132,7 @@ def identity_check_make(
     _require(case, user, Role.COUNTER_MAKER)
     _require_state(case, COUNTER_STATES)
     person_name, id_number = person_name.strip(), id_number.strip().upper()
-    enterprise = case.enterprise
+    enterprise = case.company  # the approved data, not the company as it may be today
     if person == CounterEntry.Person.LEGAL_REP:
         expected_name, expected_id = enterprise.legal_rep_name, enterprise.legal_rep_id_number
     elif person == CounterEntry.Person.HANDLER:

@@ -91,7 +91,7 @@ def requirements(case: OnboardingCase) -> list[Requirement]:
         Requirement(DocumentKind.LEGAL_REP_ID, State.BRANCH_INTAKE),
         Requirement(DocumentKind.HANDLER_ID, State.BRANCH_INTAKE),
     ]
-    if not case.enterprise.handler_is_legal_rep:
+    if not case.company.handler_is_legal_rep:
         items.append(Requirement(DocumentKind.AUTHORISATION_LETTER, State.BRANCH_INTAKE))
     items += [
         Requirement(DocumentKind.TEST_REPORT, State.JOINT_TESTING),

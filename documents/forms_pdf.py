@@ -120,8 +120,12 @@ def _latest_results(case: Any) -> dict[str, Any]:
 
 
 def form_context(case: Any, kind: str) -> dict[str, Any]:
-    """Everything a form prints, read from the case. User text stays text: templates escape it."""
-    enterprise = case.enterprise
+    """Everything a form prints, read from the case. User text stays text: templates escape it.
+
+    The company data is the case's version (what head office approved once past intake),
+    never the company's row as it is today.
+    """
+    enterprise = case.company
     results = _latest_results(case)
     return {
         "kind": kind,
@@ -129,7 +133,7 @@ def form_context(case: Any, kind: str) -> dict[str, Any]:
         "bank_name": settings.BANK_NAME,
         "case": case,
         "enterprise": enterprise,
-        "accounts": list(enterprise.accounts.order_by("pk")),
+        "accounts": list(enterprise.accounts),
         "modules": [
             {
                 "code": m.value,

@@ -5,21 +5,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from .models import CaseEvent, Enterprise, OnboardingCase, SettlementAccount
-
-
-class SettlementAccountInline(admin.TabularInline):
-    model = SettlementAccount
-    extra = 0
-    max_num = 10
-
-
-@admin.register(Enterprise)
-class EnterpriseAdmin(admin.ModelAdmin):
-    list_display = ["name", "uscc", "legal_rep_name", "branch"]
-    list_filter = ["branch"]
-    search_fields = ["name", "uscc"]
-    inlines = [SettlementAccountInline]
+from .models import CaseEvent, ChangeRequest, OnboardingCase
 
 
 @admin.register(OnboardingCase)
@@ -46,6 +32,24 @@ class CaseEventAdmin(admin.ModelAdmin):
     list_display = ["created_at", "case", "kind", "name", "actor", "from_state", "to_state"]
     list_filter = ["kind"]
     list_select_related = ["case", "actor"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ChangeRequest)
+class ChangeRequestAdmin(admin.ModelAdmin):
+    """Read-only: change requests are filed and decided on the case pages."""
+
+    list_display = ["filed_at", "case", "status", "filed_by", "decided_by"]
+    list_filter = ["status"]
+    list_select_related = ["case", "filed_by", "decided_by"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -190,7 +190,7 @@ def seed(stdout: Any = None) -> dict[str, int]:
 
 
 def _enterprise(i: int, name: str, uscc: str, branch: Branch, am: Any) -> Any:
-    from .models import Enterprise
+    from companies.models import Enterprise
 
     existing = Enterprise.objects.filter(uscc=uscc).first()
     if existing:

@@ -51,9 +51,9 @@ class EventName(models.TextChoices):
     CUSTOMER_CONFIRMED = "customer_confirmed", _("客户确认生产验证")
     # company data
     COMPANY_VERSION_ADOPTED = "company_version_adopted", _("采用企业最新资料")
-    CHANGE_REQUEST_FILED = "change_request_filed", _("提交变更申请")
-    CHANGE_REQUEST_APPROVED = "change_request_approved", _("变更申请通过")
-    CHANGE_REQUEST_REFUSED = "change_request_refused", _("变更申请退回")
+    CHANGE_REQUEST_FILED = "company_change_request_filed", _("提交变更申请")
+    CHANGE_REQUEST_APPROVED = "company_change_request_approved", _("变更申请已批准")
+    CHANGE_REQUEST_REFUSED = "company_change_request_refused", _("变更申请被拒绝")
     # documents
     DOCUMENT_UPLOAD = "document_upload", _("上传文件")
     DOCUMENT_ACCEPT = "document_accept", _("文件审核通过")
@@ -139,12 +139,19 @@ def _write(
 # --- the case ---------------------------------------------------------------------------------
 
 
-def case_created(*, case: OnboardingCase, actor: User) -> CaseEvent:
-    return _write(case=case, actor=actor, kind=Kind.CREATED, name=EventName.CASE_CREATED)
+def case_created(*, case: OnboardingCase, actor: User, company_version: int) -> CaseEvent:
+    data = {"company_version": company_version}
+    return _write(case=case, actor=actor, kind=Kind.CREATED, name=EventName.CASE_CREATED, data=data)
 
 
-def case_edited(*, case: OnboardingCase, actor: User, changed: dict[str, list[str]]) -> CaseEvent:
-    return _write(case=case, actor=actor, kind=Kind.EDITED, name=EventName.CASE_EDITED, data={"changed": changed})
+def case_edited(
+    *, case: OnboardingCase, actor: User, changed: dict[str, list[str]], company: dict[str, Any]
+) -> CaseEvent:
+    """An edit in draft or intake: the case's own fields, and the company data it moved to (with the difference)."""
+    data: dict[str, Any] = {"changed": changed}
+    if company:
+        data.update(company)
+    return _write(case=case, actor=actor, kind=Kind.EDITED, name=EventName.CASE_EDITED, data=data)
 
 
 def transition_made(
@@ -203,8 +210,10 @@ def change_request_filed(*, case: OnboardingCase, actor: User, data: dict[str, A
     )
 
 
-def change_request_approved(*, case: OnboardingCase, actor: User, data: dict[str, Any]) -> CaseEvent:
-    return _write(case=case, actor=actor, kind=Kind.EDITED, name=EventName.CHANGE_REQUEST_APPROVED, data=data)
+def change_request_approved(*, case: OnboardingCase, actor: User, data: dict[str, Any], reason: str) -> CaseEvent:
+    return _write(
+        case=case, actor=actor, kind=Kind.EDITED, name=EventName.CHANGE_REQUEST_APPROVED, data=data, reason=reason
+    )
 
 
 def change_request_refused(*, case: OnboardingCase, actor: User, data: dict[str, Any], reason: str) -> CaseEvent:

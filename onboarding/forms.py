@@ -7,9 +7,11 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import validators
+from companies import validators
+from companies.models import Enterprise
+
 from .form_fields import DateField
-from .models import Enterprise, TestPackage
+from .models import TestPackage
 from .states import Module, RiskLevel
 
 
@@ -219,3 +221,22 @@ def int_or_none(value: str | None) -> int | None:
         return int(value) if value is not None else None
     except ValueError:
         return None
+
+
+class ChangeReasonForm(forms.Form):
+    reason = forms.CharField(
+        label=_("变更原因"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), required=True
+    )
+
+
+class ChangeDecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", _("批准")), ("refuse", _("拒绝"))])
+    reason = forms.CharField(
+        label=_("审批意见"), max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+def change_request_forms(data: Any, *, enterprise: Enterprise) -> tuple[EnterpriseForm, Any, ChangeReasonForm]:
+    """The company and account forms prefilled from the company's current data, and the reason."""
+    ent_form, acc_formset, _case_form = case_forms(data, enterprise=enterprise)
+    return ent_form, acc_formset, ChangeReasonForm(data)

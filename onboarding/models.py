@@ -9,67 +9,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin
 
+from companies.models import CompanyVersion
+
 from . import validators
 from .states import OPEN_STATES, Module, Party, RiskLevel, State
 from .workflow import CaseWorkflow
-
-
-class Enterprise(models.Model):
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    name = models.CharField(_("企业名称"), max_length=200)
-    uscc = models.CharField(_("统一社会信用代码"), max_length=18, unique=True, validators=[validators.validate_uscc])
-    registered_address = models.CharField(_("注册地址"), max_length=300, blank=True)
-    legal_rep_name = models.CharField(_("法定代表人"), max_length=60)
-    legal_rep_id_number = models.CharField(
-        _("法定代表人身份证号"), max_length=18, validators=[validators.validate_resident_id]
-    )
-    handler_name = models.CharField(_("经办人"), max_length=60)
-    handler_id_number = models.CharField(
-        _("经办人身份证号"), max_length=18, validators=[validators.validate_resident_id]
-    )
-    handler_phone = models.CharField(_("经办人电话"), max_length=30, blank=True)
-    authorisation_valid_from = models.DateField(_("授权委托书生效日"), null=True, blank=True)
-    authorisation_valid_until = models.DateField(_("授权委托书到期日"), null=True, blank=True)
-    authorisation_covers_ebanking = models.BooleanField(_("授权范围包含电子银行业务"), default=False)
-    contact_name = models.CharField(_("联系人"), max_length=60, blank=True)
-    contact_phone = models.CharField(_("联系电话"), max_length=30, blank=True)
-    contact_email = models.EmailField(_("联系邮箱"), blank=True)
-    branch = models.ForeignKey(
-        "branches.Branch", verbose_name=_("开户机构"), on_delete=models.PROTECT, related_name="enterprises"
-    )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-
-    class Meta:
-        verbose_name = _("企业")
-        verbose_name_plural = _("企业")
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-    @property
-    def handler_is_legal_rep(self) -> bool:
-        # ID number and name: the legal representative's ID under another name is no proof.
-        return validators.same_person(
-            self.handler_name, self.handler_id_number, self.legal_rep_name, self.legal_rep_id_number
-        )
-
-
-class SettlementAccount(models.Model):
-    enterprise = models.ForeignKey(Enterprise, on_delete=models.PROTECT, related_name="accounts")
-    account_number = models.CharField(_("账号"), max_length=40)
-    account_name = models.CharField(_("户名"), max_length=200)
-    opening_branch = models.CharField(_("开户行"), max_length=100, blank=True)
-
-    class Meta:
-        verbose_name = _("结算账户")
-        verbose_name_plural = _("结算账户")
-        constraints = [
-            models.UniqueConstraint(fields=["enterprise", "account_number"], name="unique_account_per_enterprise")
-        ]
-
-    def __str__(self) -> str:
-        return self.account_number
 
 
 class OnboardingCase(CaseWorkflow, FSMModelMixin, models.Model):
@@ -82,7 +26,21 @@ class OnboardingCase(CaseWorkflow, FSMModelMixin, models.Model):
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     reference = models.CharField(_("编号"), max_length=20, unique=True, editable=False)
-    enterprise = models.ForeignKey(Enterprise, verbose_name=_("企业"), on_delete=models.PROTECT, related_name="cases")
+    enterprise = models.ForeignKey(
+        "companies.Enterprise", verbose_name=_("企业"), on_delete=models.PROTECT, related_name="cases"
+    )
+    # The company data this case uses: the company's newest version while the case is a draft
+    # or in branch intake, frozen on what head office approved once it has left intake (moved
+    # only by an approved change request). See `company`.
+    company_version = models.ForeignKey(
+        "companies.CompanyVersion",
+        verbose_name=_("企业资料版本"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="cases",
+        editable=False,
+    )
     branch = models.ForeignKey(
         "branches.Branch", verbose_name=_("受理机构"), on_delete=models.PROTECT, related_name="cases"
     )
@@ -134,6 +92,16 @@ class OnboardingCase(CaseWorkflow, FSMModelMixin, models.Model):
         return f"{self.reference} {self.enterprise.name}"
 
     # --- derived --------------------------------------------------------------------------
+    @property
+    def company(self) -> CompanyVersion:
+        """The company data of this case: its version. Only a case made before versions
+        existed and never migrated has none; it reads the company as it is."""
+        if self.company_version_id is not None:
+            return self.company_version  # type: ignore[return-value]
+        from companies.services import company_snapshot
+
+        return company_snapshot(self.enterprise)
+
     @property
     def module_labels(self) -> list[str]:
         return [str(Module(m).label) for m in self.modules if m in Module.values]
@@ -283,7 +251,7 @@ class ProductionConfig(models.Model):
             problems.append(gettext("生产账号未填写 / No production account given"))
         if self.connection_type == self.Connection.LEASED_LINE and not self.line_details.strip():
             problems.append(gettext("专线接入须填写专线信息 / A leased line needs its line details"))
-        registered = set(self.case.enterprise.accounts.values_list("account_number", flat=True))
+        registered = set(self.case.company.account_numbers)
         for account in accounts:
             if account not in registered:
                 problems.append(
@@ -391,3 +359,52 @@ class CaseEvent(models.Model):
     @property
     def to_label(self) -> str:
         return str(State(self.to_state).label) if self.to_state in State.values else self.to_state
+
+
+class ChangeRequest(models.Model):
+    """A change of company data on a case past branch intake (变更申请).
+
+    Filed by the customer or the case's account manager with the proposed data and a reason;
+    decided by a branch supervisor of the case's branch who did not file it. On approval the
+    proposed data becomes the company's newest version and the case points to it. The case
+    events keep the difference, the filer, the decider and the reasons.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("待审批")
+        APPROVED = "approved", _("已批准")
+        REFUSED = "refused", _("已拒绝")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    case = models.ForeignKey(OnboardingCase, on_delete=models.PROTECT, related_name="change_requests")
+    status = models.CharField(_("状态"), max_length=20, choices=Status.choices, default=Status.PENDING)
+    # The case's version when filed; the proposal is shown as a difference from it.
+    base_version = models.ForeignKey("companies.CompanyVersion", on_delete=models.PROTECT, related_name="+")
+    # The proposed company data (`companies.models.DATA_FIELDS` minus the credit code, dates as
+    # ISO text) and {"accounts": [...]}.
+    proposed = models.JSONField(default=dict)
+    reason = models.TextField(_("变更原因"))
+    filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    filed_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(_("审批意见"), blank=True)
+    result_version = models.ForeignKey(
+        "companies.CompanyVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("变更申请")
+        verbose_name_plural = _("变更申请")
+        ordering = ["-filed_at", "-pk"]
+        constraints = [
+            # One pending request per case: a second would be decided against stale data.
+            models.UniqueConstraint(
+                fields=["case"], condition=models.Q(status="pending"), name="one_pending_change_request_per_case"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.status}"

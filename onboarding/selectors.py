@@ -28,7 +28,7 @@ def case_visible_q(user: Any) -> Q:
 def case_list(*, user: Any) -> QuerySet[OnboardingCase]:
     return (
         OnboardingCase.objects.filter(case_visible_q(user))
-        .select_related("enterprise", "branch", "account_manager", "current_visit")
+        .select_related("enterprise", "company_version", "branch", "account_manager", "current_visit")
         .order_by("-created_at")
     )
 

@@ -11,21 +11,21 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import TransitionNotAllowed
 
 from branches.roles import Role, has_role
+from companies.models import CompanyVersion, Enterprise, SettlementAccount
+from companies.services import company_diff, company_version_latest, company_version_record
 
 from . import events, notifications, rules, workdays
 from .models import (
     CaseEvent,
-    Enterprise,
     ModuleTestResult,
     OnboardingCase,
     ProductionConfig,
-    SettlementAccount,
     StageVisit,
     TestPackage,
     split_accounts,
@@ -230,11 +230,18 @@ def enterprise_save(
     data: dict[str, Any],
     accounts: list[dict[str, str]],
     enterprise: Enterprise | None = None,
+    editing: OnboardingCase | None = None,
 ) -> Enterprise:
-    """Create or update an enterprise and replace its settlement accounts."""
+    """Create or update an enterprise and replace its settlement accounts.
+
+    The saved data becomes the company's newest version (if anything changed); the company's
+    draft and intake cases move to it, cases past intake keep the version they were approved on.
+    `editing` is the case whose own write (already inside the door) saves this data: it records
+    the move itself, in its one event.
+    """
     from django.core.exceptions import ValidationError
 
-    from .validators import validate_account_count
+    from companies.validators import validate_account_count
 
     try:
         validate_account_count(len(accounts))
@@ -246,22 +253,72 @@ def enterprise_save(
     enterprise.uscc = enterprise.uscc.strip().upper()
     enterprise.legal_rep_id_number = enterprise.legal_rep_id_number.strip().upper()
     enterprise.handler_id_number = enterprise.handler_id_number.strip().upper()
-    enterprise.save()
-    # Accounts are registration data, not vouchers: the current set replaces the old one,
-    # and the case event below keeps what it was.
-    kept = []
-    for row in accounts:
-        acc, _created = SettlementAccount.objects.update_or_create(
-            enterprise=enterprise,
-            account_number=row["account_number"].strip(),
-            defaults={
-                "account_name": row["account_name"].strip(),
-                "opening_branch": row.get("opening_branch", "").strip(),
+    with transaction.atomic():
+        enterprise.save()
+        # Accounts are registration data: the current set replaces the old one on the company;
+        # the versions keep every earlier set.
+        kept = []
+        for row in accounts:
+            acc, _created = SettlementAccount.objects.update_or_create(
+                enterprise=enterprise,
+                account_number=row["account_number"].strip(),
+                defaults={
+                    "account_name": row["account_name"].strip(),
+                    "opening_branch": row.get("opening_branch", "").strip(),
+                },
+            )
+            kept.append(acc.pk)
+        SettlementAccount.objects.filter(enterprise=enterprise).exclude(pk__in=kept).delete()
+        version = company_version_record(enterprise=enterprise, user=user)
+        company_version_adopt(enterprise=enterprise, version=version, user=user, skip=editing)
+    return enterprise
+
+
+def _follows_company_q() -> Q:
+    """Cases that pick up the company's newest data: drafts and intake (also while suspended)."""
+    return Q(state__in=EDITABLE_STATES) | Q(state=State.SUSPENDED, state_before_suspend__in=EDITABLE_STATES)
+
+
+def case_follows_company(case: OnboardingCase) -> bool:
+    state = case.state_before_suspend if case.state == State.SUSPENDED else case.state
+    return state in EDITABLE_STATES
+
+
+def case_company_point(*, case: OnboardingCase, version: CompanyVersion, user: User | None) -> None:
+    """Point `case` at the company's `version` (a draft or intake case following its company), through the door."""
+    with case_write(case=case, user=user, seen_version=None) as w:  # type: ignore[arg-type]
+        old = w.case.company_version
+        w.case.company_version = version
+        w.changed("company_version")
+        events.company_version_adopted(
+            case=w.case,
+            actor=user if getattr(user, "pk", None) else None,
+            data={
+                "from_version": old.number if old is not None else None,
+                "to_version": version.number,
+                "diff": company_diff(old, version) if old is not None else {},
             },
         )
-        kept.append(acc.pk)
-    SettlementAccount.objects.filter(enterprise=enterprise).exclude(pk__in=kept).delete()
-    return enterprise
+    case.company_version = version
+
+
+def company_version_adopt(
+    *, enterprise: Enterprise, version: CompanyVersion, user: Any, skip: OnboardingCase | None = None
+) -> list[int]:
+    """Move the company's draft and intake cases to `version`; returns the ids of those moved."""
+    moved = []
+    cases = (
+        OnboardingCase.objects.select_related("company_version")
+        .filter(_follows_company_q(), enterprise=enterprise)
+        .exclude(company_version=version)
+        .order_by("pk")
+    )
+    if skip is not None:
+        cases = cases.exclude(pk=skip.pk)
+    for case in cases:
+        case_company_point(case=case, version=version, user=user)
+        moved.append(case.pk)
+    return moved
 
 
 def case_create(
@@ -287,13 +344,15 @@ def case_create(
             created_at=now,
             updated_at=now,
             reference=f"TMP-{uuid.uuid4().hex[:16]}",  # replaced once the row has its id
+            company_version=company_version_record(enterprise=enterprise, user=user),
             **fields,
         )
         case.save()
         case.reference = f"ZL-{timezone.localdate(now).year}-{case.pk:06d}"
         case.current_visit = _open_visit(case, State.DRAFT, now)
         OnboardingCase.objects.filter(pk=case.pk).update(reference=case.reference, current_visit=case.current_visit)
-        events.case_created(case=case, actor=user)
+        assert case.company_version is not None
+        events.case_created(case=case, actor=user, company_version=case.company_version.number)
     return case
 
 
@@ -330,12 +389,25 @@ def case_update(
             fields = {k: v for k, v in fields.items() if k in ("erp_system", "connection_notes", "target_date")}
         fields = {**fields, "modules": modules}
         before = {k: str(getattr(locked, k)) for k in fields}
-        enterprise_save(user=user, data=enterprise_data, accounts=accounts, enterprise=locked.enterprise)
+        enterprise_save(
+            user=user, data=enterprise_data, accounts=accounts, enterprise=locked.enterprise, editing=locked
+        )
         for key, value in fields.items():
             setattr(locked, key, value)
         w.changed(*fields)
         changed = {k: [before[k], str(getattr(locked, k))] for k in fields if before[k] != str(getattr(locked, k))}
-        events.case_edited(case=locked, actor=user, changed=changed)
+        company: dict[str, Any] = {}
+        latest = company_version_latest(locked.enterprise)
+        if latest is not None and latest.pk != locked.company_version_id:
+            old = locked.company_version
+            company = {
+                "from_version": old.number if old is not None else None,
+                "to_version": latest.number,
+                "diff": company_diff(old, latest) if old is not None else {},
+            }
+            locked.company_version = latest
+            w.changed("company_version")
+        events.case_edited(case=locked, actor=user, changed=changed, company=company)
     return locked
 
 

@@ -12,4 +12,6 @@ urlpatterns = [
     path("cases/<uuid:public_id>/edit/", views.case_edit, name="case_edit"),
     path("cases/<uuid:public_id>/transition/<slug:name>/", views.case_transition_view, name="case_transition"),
     path("cases/<uuid:public_id>/test-package/", views.test_package_view, name="case_test_package"),
+    path("cases/<uuid:public_id>/change-request/", views.case_change_request, name="case_change_request"),
+    path("change-requests/<uuid:public_id>/decide/", views.change_request_decide, name="change_request_decide"),
 ]

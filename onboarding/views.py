@@ -11,19 +11,22 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from branches.models import Branch
 from branches.roles import STAFF_ROLES, Role, has_role, user_roles
 
-from . import selectors, services
+from . import change_requests, selectors, services
 from .feedback import AuthenticatedHttpRequest, seen_version, show_case_error, show_current_values, show_form_errors
 from .forms import (
     CaseFilterForm,
+    ChangeDecisionForm,
     TestPackageForm,
     TransitionForm,
     case_forms,
+    change_request_forms,
 )
 from .models import OnboardingCase
 from .states import STAGE_HOLDER, WORKING_STAGES, State
@@ -181,9 +184,12 @@ def case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespon
         "onboarding/case_detail.html",
         {
             "case": case,
-            "enterprise": case.enterprise,
-            "accounts": case.enterprise.accounts.order_by("pk"),
+            # The case's version of the company data (what was approved once past intake).
+            "enterprise": case.company,
+            "company": case.company,
             "tracker": stage_tracker(case),
+            **change_requests.case_change_panel(case=case, user=request.user),
+            "change_request_url": reverse("case_change_request", args=[case.public_id]),
             "timeline": selectors.case_timeline(case=case),
             "options": options,
             "roles": user_roles(request.user),
@@ -236,3 +242,69 @@ def _record_view(
 @require_POST
 def test_package_view(request: HttpRequest, public_id: Any) -> HttpResponse:
     return _record_view(request, public_id, TestPackageForm, services.test_package_record)
+
+
+@staff_required
+def case_change_request(request: HttpRequest, public_id: Any) -> HttpResponse:
+    """File a change request (变更申请) for a case past intake: the case's account manager."""
+    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    refusal = change_requests.filing_refusal(case, request.user)
+    if refusal:
+        messages.error(request, refusal)
+        return redirect("case_detail", public_id=case.public_id)
+    data = request.POST if request.method == "POST" else None
+    ent_form, acc_formset, reason_form = change_request_forms(data, enterprise=case.enterprise)
+    if request.method == "POST" and ent_form.is_valid() and acc_formset.is_valid() and reason_form.is_valid():
+        try:
+            change_requests.change_request_file(
+                case=case,
+                user=request.user,
+                data=ent_form.cleaned_data,
+                accounts=acc_formset.accounts(),
+                reason=reason_form.cleaned_data["reason"],
+                expected_version=seen_version(request),
+            )
+        except services.CaseError as exc:
+            show_case_error(request, exc)
+        else:
+            messages.success(request, _("变更申请已提交,等待分行审核人员审批"))
+            return redirect(reverse("case_detail", args=[case.public_id]) + "#company-changes")
+    return render(
+        request,
+        "onboarding/change_request_form.html",
+        {
+            "case": case,
+            "ent_form": ent_form,
+            "acc_formset": acc_formset,
+            "reason_form": reason_form,
+            "base_template": "base.html",
+            "back_url": reverse("case_detail", args=[case.public_id]),
+        },
+    )
+
+
+@staff_required
+@require_POST
+def change_request_decide(request: HttpRequest, public_id: Any) -> HttpResponse:
+    change = change_requests.change_request_get_for_user(user=request.user, public_id=public_id)
+    form = ChangeDecisionForm(request.POST)
+    if not form.is_valid():
+        show_form_errors(request, form)
+    else:
+        decide = (
+            change_requests.change_request_approve
+            if form.cleaned_data["decision"] == "approve"
+            else change_requests.change_request_refuse
+        )
+        try:
+            decide(
+                request=change,
+                user=request.user,
+                reason=form.cleaned_data["reason"],
+                expected_version=seen_version(request),
+            )
+        except services.CaseError as exc:
+            show_case_error(request, exc)
+        else:
+            messages.success(request, _("变更申请已处理"))
+    return redirect(reverse("case_detail", args=[change.case.public_id]) + "#company-changes")

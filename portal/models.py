@@ -40,7 +40,7 @@ class Invitation(models.Model):
     """A single-use, expiring invitation to the portal. Only a hash of the token is stored."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    enterprise = models.ForeignKey("onboarding.Enterprise", on_delete=models.PROTECT, related_name="invitations")
+    enterprise = models.ForeignKey("companies.Enterprise", on_delete=models.PROTECT, related_name="invitations")
     email = models.EmailField(_("邮箱"))
     display_name = models.CharField(_("姓名"), max_length=60, blank=True)
     as_admin = models.BooleanField(_("作为企业管理员"), default=False)

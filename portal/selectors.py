@@ -8,7 +8,8 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from onboarding.models import Enterprise, OnboardingCase
+from companies.models import Enterprise
+from onboarding.models import OnboardingCase
 from onboarding.selectors import case_list
 
 from .models import CaseMessage, EnterpriseMember, Invitation

@@ -20,10 +20,11 @@ from django.utils.translation import gettext as _
 
 from branches.models import Branch
 from branches.roles import STAFF_ROLES, Role, has_role, user_roles
+from companies.models import Enterprise
 from notices.outbox import email_queue
 from notices.services import notices_create
 from onboarding import events, rules
-from onboarding.models import Enterprise, OnboardingCase
+from onboarding.models import OnboardingCase
 from onboarding.services import CaseError, case_create, case_write, enterprise_save
 from onboarding.states import OPEN_STATES
 
@@ -113,7 +114,9 @@ def portal_case_request(
     """A customer requests a direct link for its own company: a draft case.
 
     The company already exists (the user belongs to it); its data is updated from the form
-    except the credit code, which identifies it. The bank's assessment fields are not the
+    except the credit code, which identifies it, and becomes the company's newest version:
+    the new draft uses it, the company's cases past intake keep the version they were approved
+    on (a change to those is a change request). The bank's assessment fields are not the
     customer's to fill.
     """
     if not is_customer(user):

@@ -17,6 +17,7 @@ urlpatterns = [
     path("cases/<uuid:public_id>/test-result/", views.case_test_result, name="case_test_result"),
     path("cases/<uuid:public_id>/confirm-production/", views.case_confirm_production, name="case_confirm_production"),
     path("cases/<uuid:public_id>/messages/", views.case_message, name="case_message"),
+    path("cases/<uuid:public_id>/change-request/", views.case_change_request, name="case_change_request"),
     path("team/", views.team, name="team"),
     path("team/invite/", views.team_invite, name="team_invite"),
     path("team/<uuid:member_id>/remove/", views.team_remove, name="team_remove"),

@@ -17,9 +17,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from branches.roles import Role, has_role
+from companies.models import Enterprise
 from counter.forms import TestResultForm
 from counter.selectors import case_test_matrix
-from onboarding import selectors, services
+from onboarding import change_requests, selectors, services
 from onboarding.feedback import (
     AuthenticatedHttpRequest,
     seen_version,
@@ -27,8 +28,8 @@ from onboarding.feedback import (
     show_current_values,
     show_form_errors,
 )
-from onboarding.forms import case_forms, int_or_none
-from onboarding.models import Enterprise, OnboardingCase
+from onboarding.forms import case_forms, change_request_forms, int_or_none
+from onboarding.models import OnboardingCase
 from onboarding.services import CaseError
 from onboarding.states import STAGE_HOLDER, State
 from onboarding.views import staff_required, stage_tracker
@@ -190,7 +191,11 @@ def case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespon
         "portal/case_detail.html",
         {
             **_case_card(case, request.user),
-            "enterprise": case.enterprise,
+            # The case's version of the company data (what was approved once past intake).
+            "enterprise": case.company,
+            "company": case.company,
+            **change_requests.case_change_panel(case=case, user=request.user),
+            "change_request_url": reverse("portal:case_change_request", args=[case.public_id]),
             "submit_problems": submit_problems,
             "test_matrix": case_test_matrix(case=case),
             "test_results": case.test_results.select_related("recorded_by").order_by("-recorded_at", "-pk"),
@@ -200,6 +205,45 @@ def case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespon
             "thread": portal_selectors.case_messages(case=case),
             "message_form": MessageForm(),
             "bank_holder": STAGE_HOLDER.get(case.state, ("", ""))[0] == "bank",
+        },
+    )
+
+
+@customer_required
+def case_change_request(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
+    """The customer files a change of company data (变更申请) on a case past intake."""
+    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    refusal = change_requests.filing_refusal(case, request.user)
+    if refusal:
+        messages.error(request, refusal)
+        return redirect("portal:case_detail", public_id=case.public_id)
+    data = request.POST if request.method == "POST" else None
+    ent_form, acc_formset, reason_form = change_request_forms(data, enterprise=_enterprise(request))
+    if request.method == "POST" and ent_form.is_valid() and acc_formset.is_valid() and reason_form.is_valid():
+        try:
+            change_requests.change_request_file(
+                case=case,
+                user=request.user,
+                data=ent_form.cleaned_data,
+                accounts=acc_formset.accounts(),
+                reason=reason_form.cleaned_data["reason"],
+                expected_version=seen_version(request),
+            )
+        except CaseError as exc:
+            show_case_error(request, exc)
+        else:
+            messages.success(request, _("变更申请已提交,等待银行审批"))
+            return redirect(f"{case_url(case)}#company-changes")
+    return render(
+        request,
+        "onboarding/change_request_form.html",
+        {
+            "case": case,
+            "ent_form": ent_form,
+            "acc_formset": acc_formset,
+            "reason_form": reason_form,
+            "base_template": "portal/base.html",
+            "back_url": case_url(case),
         },
     )
 

@@ -18,12 +18,13 @@ from django.utils import timezone
 
 from branches.models import Branch, BranchLevel
 from branches.roles import Role, ensure_role_groups
+from companies.models import Enterprise
+from companies.validators import resident_id_check_char, uscc_check_char
 from counter.demo import complete_counter_work, record_all_tests_passed
 from counter.models import OperatorRole
 from onboarding import services
-from onboarding.models import Enterprise, OnboardingCase
+from onboarding.models import OnboardingCase
 from onboarding.states import Module, RiskLevel, State
-from onboarding.validators import resident_id_check_char, uscc_check_char
 
 PASSWORD = "Test-pass-2026"
 # Every staff user built here is enrolled in TOTP with this secret (tests/conftest.py `login`).
@@ -248,3 +249,31 @@ def case_in_state(
     if state == State.WITHDRAWN:
         move(am, "withdraw", "客户撤回")
     return OnboardingCase.objects.select_related("enterprise", "branch", "current_visit").get(pk=case.pk)
+
+
+def company_update(
+    company: Enterprise, *, by: Any = None, accounts: list[dict[str, str]] | None = None, **changes: Any
+) -> Enterprise:
+    """Save the company's data with `changes` the way the pages do (a new version follows)."""
+    from companies.models import DATA_FIELDS
+    from companies.services import company_accounts
+
+    data = {f: getattr(company, f) for f in DATA_FIELDS}
+    data.update(changes)
+    return services.enterprise_save(
+        user=by, data=data, accounts=company_accounts(company) if accounts is None else accounts, enterprise=company
+    )
+
+
+def case_company_set(case: OnboardingCase, **changes: Any) -> OnboardingCase:
+    """Give a case a version of its company data no form would accept (e.g. no accounts), for
+    testing guards; written straight to the version table, bypassing the services."""
+    from companies.models import CompanyVersion
+
+    base = case.company
+    values = {**base.values(), "accounts": list(base.accounts), **changes}
+    top = CompanyVersion.objects.filter(enterprise=case.enterprise).order_by("-number").first()
+    version = CompanyVersion.objects.create(enterprise=case.enterprise, number=(top.number if top else 0) + 1, **values)
+    OnboardingCase.objects.filter(pk=case.pk).update(company_version=version)
+    case.refresh_from_db()
+    return case

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from onboarding.models import Enterprise, OnboardingCase
+from companies.models import Enterprise
+from onboarding.models import OnboardingCase
 
 CASE_FIELDS = (
     "modules",

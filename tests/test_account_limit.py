@@ -11,7 +11,8 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from onboarding.models import Enterprise, OnboardingCase, SettlementAccount
+from companies.models import Enterprise, SettlementAccount
+from onboarding.models import OnboardingCase
 from onboarding.states import State
 from tests.factories import Role, enterprise, user
 

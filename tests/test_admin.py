@@ -9,7 +9,7 @@ from onboarding.states import State
 
 @pytest.mark.parametrize(
     "model",
-    ["branches_branch", "accounts_user", "onboarding_enterprise", "onboarding_onboardingcase", "onboarding_caseevent"],
+    ["branches_branch", "accounts_user", "companies_enterprise", "onboarding_onboardingcase", "onboarding_caseevent"],
 )
 def test_back_office_admin_pages_load(client, world, model):
     world.case(State.BRANCH_INTAKE)

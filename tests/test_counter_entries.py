@@ -122,9 +122,10 @@ def test_identity_check_of_a_handler_needs_a_valid_authorisation(world):
     kwargs = {"person": "handler", "person_name": company.handler_name, "id_number": company.handler_id_number}
     entry = services.identity_check_make(case=case, user=world.maker, **kwargs)
     assert entry.person == "handler"
-    company.authorisation_covers_ebanking = False
-    company.save()
-    case.refresh_from_db()
+    # The counter checks the case's (approved) data; here that version lost the e-banking scope.
+    from tests.factories import case_company_set
+
+    case = case_company_set(case, authorisation_covers_ebanking=False)
     with pytest.raises(CaseError) as exc:
         services.identity_check_make(case=case, user=world.maker, **kwargs)
     assert any("电子银行" in p for p in exc.value.problems)

@@ -138,7 +138,7 @@ def test_production_config_with_its_own_values_is_accepted(world, ukey_case):
 def test_production_config_reusing_a_test_value_is_refused_with_the_reason(world, ukey_case, field, value, reason):
     if field == "production_accounts":
         # Make the reused test account a registered account too, so only the reuse is wrong.
-        from onboarding.models import SettlementAccount
+        from companies.models import SettlementAccount
 
         SettlementAccount.objects.create(enterprise=ukey_case.enterprise, account_number="111", account_name="x")
     with pytest.raises(CaseError) as exc:

@@ -9,8 +9,9 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from onboarding import services
-from onboarding.models import CaseEvent, OnboardingCase, SettlementAccount
+from onboarding.models import CaseEvent, OnboardingCase
 from onboarding.states import State
+from tests.factories import case_company_set, company_update
 
 
 def refused(case, user, name, reason=""):
@@ -29,32 +30,35 @@ def test_submit_needs_a_module(world):
 
 
 def test_submit_needs_a_settlement_account(world):
-    case = world.case()
-    SettlementAccount.objects.filter(enterprise=case.enterprise).delete()
+    case = case_company_set(world.case(), accounts=[])
     assert "至少登记1个结算账户" in refused(case, world.am_a, "submit")
 
 
 def test_submit_needs_a_valid_authorisation_letter_when_handler_is_not_legal_rep(world):
     case = world.case()
     ent = case.enterprise
-    ent.handler_id_number = "11010519491231002X"
-    ent.authorisation_valid_from = timezone.localdate() - dt.timedelta(days=30)
-    ent.authorisation_valid_until = timezone.localdate() - dt.timedelta(days=1)
-    ent.authorisation_covers_ebanking = False
-    ent.save()
+    company_update(
+        ent,
+        handler_id_number="11010519491231002X",
+        authorisation_valid_from=timezone.localdate() - dt.timedelta(days=30),
+        authorisation_valid_until=timezone.localdate() - dt.timedelta(days=1),
+        authorisation_covers_ebanking=False,
+    )
+    case.refresh_from_db()
     message = refused(case, world.am_a, "submit")
     assert "不在有效期内" in message
     assert "电子银行业务" in message
-    ent.authorisation_valid_until = timezone.localdate() + dt.timedelta(days=30)
-    ent.authorisation_covers_ebanking = True
-    ent.save()
+    company_update(
+        ent, authorisation_valid_until=timezone.localdate() + dt.timedelta(days=30), authorisation_covers_ebanking=True
+    )
+    case.refresh_from_db()
     assert services.case_transition(case=case, user=world.am_a, name="submit").state == State.BRANCH_INTAKE
 
 
 def test_submit_refuses_a_wrong_credit_code(world):
     case = world.case()
-    case.enterprise.uscc = case.enterprise.uscc[:-1] + ("0" if case.enterprise.uscc[-1] != "0" else "1")
-    case.enterprise.save()
+    uscc = case.enterprise.uscc
+    case = case_company_set(case, uscc=uscc[:-1] + ("0" if uscc[-1] != "0" else "1"))
     assert "校验位不正确" in refused(case, world.am_a, "submit")
 
 

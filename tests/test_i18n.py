@@ -16,8 +16,8 @@ from django.conf import settings
 from django.urls import reverse
 
 from branches.models import Branch
+from companies.models import Enterprise
 from counter.models import Operator
-from onboarding.models import Enterprise
 from onboarding.states import State
 
 ROOT = Path(settings.BASE_DIR)

@@ -12,11 +12,13 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from companies import rules as company_rules
+from companies.models import Enterprise
 from counter import services as counter
 from counter.models import Operator, OperatorRole
 from documents import checklist
 from onboarding import rules, services
-from onboarding.models import Enterprise, OnboardingCase
+from onboarding.models import OnboardingCase
 from onboarding.services import CaseError
 from onboarding.states import State
 from onboarding.validators import identity_conflicts, normalise_id_number, normalise_person_name, same_person
@@ -71,7 +73,7 @@ def test_the_handler_is_the_legal_rep_only_when_id_and_name_match(world):
 
 def test_the_guard_refuses_the_legal_reps_id_under_another_name(world):
     company = _company(world, handler_name="李四")
-    problems = rules.enterprise_problems(company)
+    problems = company_rules.company_problems(company)
     assert any(CONFLICT in p and "李四" in p and "张三" in p for p in problems), problems
     case = world.case(State.DRAFT, company=company)
     with pytest.raises(CaseError) as exc:
@@ -84,7 +86,7 @@ def test_the_guard_refuses_the_legal_reps_id_under_another_name(world):
 
 def test_the_guard_lets_the_same_person_through(world):
     company = _company(world, handler_name="张三")
-    assert rules.enterprise_problems(company) == []
+    assert company_rules.company_problems(company) == []
     case = world.case(State.DRAFT, company=company)
     assert services.case_transition(case=case, user=world.am_a, name="submit").state == State.BRANCH_INTAKE
     assert "authorisation_letter" not in {r.kind for r in checklist.requirements(case)}
@@ -93,7 +95,7 @@ def test_the_guard_lets_the_same_person_through(world):
 def test_a_real_other_handler_with_an_authorisation_passes(world):
     company = enterprise(world.branch_a, handler_is_rep=False)
     assert not company.handler_is_legal_rep
-    assert rules.enterprise_problems(company) == []
+    assert company_rules.company_problems(company) == []
 
 
 # --- the forms -------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import get_resolver, reverse
 
-from onboarding.models import CaseEvent, Enterprise, OnboardingCase
+from companies.models import Enterprise
+from onboarding.models import CaseEvent, OnboardingCase
 from onboarding.states import State
 from tests.factories import enterprise, user
 

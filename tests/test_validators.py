@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from django.core.exceptions import ValidationError
 
-from onboarding.validators import validate_account_count, validate_resident_id, validate_uscc
+from companies.validators import validate_account_count, validate_resident_id, validate_uscc
 
 
 # Published examples with correct check characters (GB 32100 and GB 11643 appendices).
@@ -55,7 +55,7 @@ def test_invalid_resident_id_refused_with_reason(number, message_code):
 
 def test_resident_id_born_in_the_future_refused():
     body = "11010520990101001"
-    from onboarding.validators import resident_id_check_char
+    from companies.validators import resident_id_check_char
 
     with pytest.raises(ValidationError) as exc:
         validate_resident_id(body + resident_id_check_char(body), today=dt.date(2026, 11, 22))

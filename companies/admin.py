@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from .models import CompanyVersion, Enterprise, SettlementAccount
+
+
+class ReadOnly(admin.ModelAdmin):
+    """Company data changes on the case pages, where each save becomes a version and the
+    cases that use it are told; an edit here would bypass both."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class SettlementAccountInline(admin.TabularInline):
+    model = SettlementAccount
+    extra = 0
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Enterprise)
+class EnterpriseAdmin(ReadOnly):
+    list_display = ["name", "uscc", "legal_rep_name", "branch"]
+    list_filter = ["branch"]
+    search_fields = ["name", "uscc"]
+    inlines = [SettlementAccountInline]
+
+
+@admin.register(CompanyVersion)
+class CompanyVersionAdmin(ReadOnly):
+    list_display = ["enterprise", "number", "name", "legal_rep_name", "created_by", "created_at"]
+    search_fields = ["enterprise__name", "enterprise__uscc"]
+    list_select_related = ["enterprise", "created_by"]
