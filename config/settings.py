@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "django_fsm",
     "accounts",
     "branches",
+    "workcalendar",
     "onboarding",
     "documents",
     "counter",

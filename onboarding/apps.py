@@ -8,3 +8,11 @@ class OnboardingConfig(AppConfig):
     name = "onboarding"
     verbose_name = _("银企直联")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from workcalendar.models import register_stages
+
+        from .states import WORKING_STAGES, State
+
+        # The calendar app sits below this one: it learns the stages' names from here.
+        register_stages([(code, State(code).label) for code in WORKING_STAGES])

@@ -15,8 +15,9 @@ from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition
 
 from branches.roles import Role, has_role
+from workcalendar import workdays
 
-from . import notifications, rules, workdays
+from . import notifications, rules
 from .models import (
     Approval,
     CaseEvent,

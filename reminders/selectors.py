@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from onboarding.models import OnboardingCase
 from onboarding.states import Party, State
+from workcalendar import workcal
 
-from . import workcal
 from .models import Notification
 
 

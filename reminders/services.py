@@ -23,8 +23,8 @@ from branches.roles import Role
 from onboarding import notifications as core_notifications
 from onboarding.models import CaseEvent, StageVisit
 from onboarding.states import CUSTOMER, State
+from workcalendar import workcal
 
-from . import workcal
 from .models import Notification, OutboxEmail, Reminder
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,8 @@
 """Working-day arithmetic on the official Chinese calendar, as kept in the database.
 
-The calendar and the service levels are administrator-editable (`reminders.CalendarDay`,
-`reminders.StageSLA`); a year nobody has entered falls back to Monday–Friday without error.
+The calendar and the service levels are administrator-editable (`workcalendar.CalendarDay`,
+`workcalendar.StageSLA`); a year nobody has entered falls back to Monday–Friday without error.
+This is the small surface the workflow uses (`onboarding.services`); `workcal` is the arithmetic.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import datetime as dt
 
 from django.utils import timezone
 
-from reminders import workcal
+from . import workcal
 
 
 def is_workday(day: dt.date) -> bool:
