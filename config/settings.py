@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "reminders",
     "audit",
     "portal",
+    "demo",
 ]
 
 MIDDLEWARE = [

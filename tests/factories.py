@@ -18,8 +18,8 @@ from django.utils import timezone
 
 from branches.models import Branch, BranchLevel
 from branches.roles import Role, ensure_role_groups
-from counter.demo import complete_counter_work, record_all_tests_passed
 from counter.models import OperatorRole
+from demo.counter_work import complete_counter_work, record_all_tests_passed
 from onboarding import services
 from onboarding.models import Enterprise, OnboardingCase
 from onboarding.states import Module, RiskLevel, State

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from counter.demo import record_all_tests_passed
+from demo.counter_work import record_all_tests_passed
 from onboarding import services
 from onboarding.models import CaseEvent, ProductionConfig
 from onboarding.services import CaseError

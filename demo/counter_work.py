@@ -6,11 +6,10 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from counter import services
+from counter.models import CounterEntry, Operator, OperatorRole, UKey
 from onboarding.models import OnboardingCase
 from onboarding.states import TEST_CASES
-
-from . import services
-from .models import CounterEntry, Operator, OperatorRole, UKey
 
 
 def record_all_tests_passed(case: OnboardingCase, user: Any, *, evidence: str = "联调流水 OK") -> None:
