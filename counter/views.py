@@ -1,4 +1,4 @@
-"""Counter pages. Every case is fetched through `case_get_for_user` (404 outside scope) and every
+"""Counter pages. Every case is fetched through `case_for` (404 outside scope) and every
 row through its case; the services decide."""
 
 from __future__ import annotations
@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -14,12 +13,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_POST
 
-from onboarding import selectors as case_selectors
 from onboarding import services as case_services
-from onboarding.feedback import show_case_error, show_form_errors
 from onboarding.models import OnboardingCase
-from onboarding.services import CaseError
-from onboarding.views import staff_required
+from onboarding.web import case_for, run_action, staff_required
 
 from . import selectors, services
 from .forms import (
@@ -40,26 +36,14 @@ def _back(case: OnboardingCase) -> HttpResponse:
 
 
 def _run(request: HttpRequest, case: OnboardingCase, form: Any, action: Callable[[], Any], done: str) -> HttpResponse:
-    if form is not None and not form.is_valid():
-        show_form_errors(request, form)
-        return _back(case)
-    try:
-        action()
-    except CaseError as exc:
-        show_case_error(request, exc)
-    else:
-        messages.success(request, done)
+    run_action(request, form, action, done)
     return _back(case)
-
-
-def _case(request: HttpRequest, public_id: Any) -> OnboardingCase:
-    return case_selectors.case_get_for_user(user=request.user, public_id=public_id)
 
 
 @staff_required
 @require_POST
 def operator_add(request: HttpRequest, public_id: Any) -> HttpResponse:
-    case = _case(request, public_id)
+    case = case_for(request, public_id)
     form = OperatorForm(request.POST)
     return _run(
         request,
@@ -73,7 +57,7 @@ def operator_add(request: HttpRequest, public_id: Any) -> HttpResponse:
 @staff_required
 @require_POST
 def operator_remove(request: HttpRequest, public_id: Any, item_id: Any) -> HttpResponse:
-    case = _case(request, public_id)
+    case = case_for(request, public_id)
     operator = get_object_or_404(case.operators, public_id=item_id)
     form = ReasonForm(request.POST)
     return _run(
@@ -88,7 +72,7 @@ def operator_remove(request: HttpRequest, public_id: Any, item_id: Any) -> HttpR
 @staff_required
 @require_POST
 def identity_check(request: HttpRequest, public_id: Any) -> HttpResponse:
-    case = _case(request, public_id)
+    case = case_for(request, public_id)
     form = IdentityCheckForm(request.POST)
     return _run(
         request,
@@ -102,7 +86,7 @@ def identity_check(request: HttpRequest, public_id: Any) -> HttpResponse:
 @staff_required
 @require_POST
 def ukey_issue(request: HttpRequest, public_id: Any) -> HttpResponse:
-    case = _case(request, public_id)
+    case = case_for(request, public_id)
     form = UKeyIssueForm(request.POST, case=case)
 
     def action() -> Any:
@@ -118,7 +102,7 @@ def ukey_issue(request: HttpRequest, public_id: Any) -> HttpResponse:
 @staff_required
 @require_POST
 def cert_activation(request: HttpRequest, public_id: Any) -> HttpResponse:
-    case = _case(request, public_id)
+    case = case_for(request, public_id)
     form = ActivationForm(request.POST, case=case)
 
     def action() -> Any:
@@ -131,7 +115,7 @@ def cert_activation(request: HttpRequest, public_id: Any) -> HttpResponse:
 @staff_required
 @require_POST
 def entry_confirm(request: HttpRequest, public_id: Any, item_id: Any) -> HttpResponse:
-    case = _case(request, public_id)
+    case = case_for(request, public_id)
     entry = get_object_or_404(case.counter_entries, public_id=item_id)
     return _run(
         request,
@@ -145,7 +129,7 @@ def entry_confirm(request: HttpRequest, public_id: Any, item_id: Any) -> HttpRes
 @staff_required
 @require_POST
 def entry_cancel(request: HttpRequest, public_id: Any, item_id: Any) -> HttpResponse:
-    case = _case(request, public_id)
+    case = case_for(request, public_id)
     entry = get_object_or_404(case.counter_entries, public_id=item_id)
     form = ReasonForm(request.POST)
     return _run(
@@ -169,7 +153,7 @@ UKEY_ACTIONS: dict[str, tuple[Callable[..., Any], bool, str]] = {
 @staff_required
 @require_POST
 def ukey_action(request: HttpRequest, public_id: Any, item_id: Any, action: str) -> HttpResponse:
-    case = _case(request, public_id)
+    case = case_for(request, public_id)
     ukey = get_object_or_404(case.ukeys, public_id=item_id)
     if action == "replace":
         form: Any = UKeyReplaceForm(request.POST)
@@ -197,7 +181,7 @@ def ukey_action(request: HttpRequest, public_id: Any, item_id: Any, action: str)
 @staff_required
 @require_POST
 def test_result(request: HttpRequest, public_id: Any) -> HttpResponse:
-    case = _case(request, public_id)
+    case = case_for(request, public_id)
     form = TestResultForm(request.POST, case=case)
     return _run(
         request,
@@ -211,7 +195,7 @@ def test_result(request: HttpRequest, public_id: Any) -> HttpResponse:
 @staff_required
 @require_POST
 def test_retest(request: HttpRequest, public_id: Any) -> HttpResponse:
-    case = _case(request, public_id)
+    case = case_for(request, public_id)
     form = RetestForm(request.POST, case=case)
     return _run(
         request,
@@ -227,7 +211,7 @@ def test_retest(request: HttpRequest, public_id: Any) -> HttpResponse:
 @staff_required
 @require_POST
 def production_config(request: HttpRequest, public_id: Any) -> HttpResponse:
-    case = _case(request, public_id)
+    case = case_for(request, public_id)
     form = ProductionConfigForm(request.POST)
     return _run(
         request,

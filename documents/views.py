@@ -18,10 +18,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from onboarding.feedback import show_case_error
 from onboarding.models import OnboardingCase
-from onboarding.selectors import case_get_for_user
 from onboarding.services import CaseError
+from onboarding.web import case_for, show_case_error
 
 from . import selectors, services
 from .forms import ReviewForm, UploadForm
@@ -47,7 +46,7 @@ def _kind(kind: str) -> str:
 @login_required
 @require_POST
 def upload_view(request: HttpRequest, case_id: Any, kind: str) -> HttpResponse:
-    case = case_get_for_user(user=request.user, public_id=case_id)
+    case = case_for(request, case_id)
     form = UploadForm(request.POST, request.FILES)
     if not form.is_valid():
         messages.error(request, _("请选择要上传的文件 / Choose a file to upload"))
@@ -94,7 +93,7 @@ def review_view(request: HttpRequest, version_id: Any) -> HttpResponse:
 @login_required
 @require_POST
 def generate_view(request: HttpRequest, case_id: Any, kind: str) -> HttpResponse:
-    case = case_get_for_user(user=request.user, public_id=case_id)
+    case = case_for(request, case_id)
     try:
         version, created = services.form_generate(case=case, user=request.user, kind=_kind(kind))
     except CaseError as exc:

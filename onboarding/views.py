@@ -1,12 +1,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -15,10 +13,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from branches.models import Branch
-from branches.roles import STAFF_ROLES, Role, has_role, user_roles
+from branches.roles import Role, has_role, user_roles
 
 from . import selectors, services
-from .feedback import show_case_error, show_form_errors
 from .forms import (
     CaseFilterForm,
     TestPackageForm,
@@ -26,24 +23,8 @@ from .forms import (
     case_forms,
     int_or_none,
 )
-from .models import OnboardingCase
-from .states import STAGE_HOLDER, WORKING_STAGES, State
-
-View = Callable[..., HttpResponse]
-
-
-def staff_required(view: View) -> View:
-    """Bank staff only: enterprise users and accounts without a role never reach these pages."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        user = request.user
-        if user.branch_id is None or not (user_roles(user) & STAFF_ROLES):  # type: ignore[union-attr]
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
+from .states import WORKING_STAGES, State
+from .web import case_for, run_action, show_case_error, staff_required, stage_tracker
 
 
 @staff_required
@@ -119,7 +100,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def case_edit(request: HttpRequest, public_id: Any) -> HttpResponse:
-    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    case = case_for(request, public_id)
     if case.state not in services.EDITABLE_STATES:
         messages.error(request, _("当前阶段不能修改企业资料 / Company data can no longer be changed at this stage."))
         return redirect("case_detail", public_id=case.public_id)
@@ -148,31 +129,9 @@ def case_edit(request: HttpRequest, public_id: Any) -> HttpResponse:
     )
 
 
-def stage_tracker(case: OnboardingCase) -> list[dict[str, Any]]:
-    visits: dict[str, Any] = {}
-    for v in case.visits.order_by("entered_at", "pk"):
-        visits[v.stage] = v  # the latest visit of each stage
-    current = case.state_before_suspend if case.state == State.SUSPENDED else case.state
-    order = list(WORKING_STAGES)
-    reached = order.index(current) if current in order else (len(order) if case.state == State.LIVE else -1)
-    rows = []
-    for i, code in enumerate(order):
-        visit = visits.get(code)
-        rows.append(
-            {
-                "code": code,
-                "label": State(code).label,
-                "visit": visit,
-                "status": "done" if i < reached else ("current" if i == reached else "todo"),
-                "holder": STAGE_HOLDER[code][0],
-            }
-        )
-    return rows
-
-
 @staff_required
 def case_detail(request: HttpRequest, public_id: Any) -> HttpResponse:
-    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    case = case_for(request, public_id)
     options = services.case_transition_options(case=case, user=request.user)
     return render(
         request,
@@ -193,7 +152,7 @@ def case_detail(request: HttpRequest, public_id: Any) -> HttpResponse:
 @staff_required
 @require_POST
 def case_transition_view(request: HttpRequest, public_id: Any, name: str) -> HttpResponse:
-    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    case = case_for(request, public_id)
     form = TransitionForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("请求无效,请刷新页面 / Invalid request, please reload."))
@@ -216,17 +175,9 @@ def case_transition_view(request: HttpRequest, public_id: Any, name: str) -> Htt
 def _record_view(
     request: HttpRequest, public_id: Any, form_cls: Callable[..., Any], save: Callable[..., Any]
 ) -> HttpResponse:
-    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    case = case_for(request, public_id)
     form = form_cls(request.POST)
-    if form.is_valid():
-        try:
-            save(case=case, user=request.user, **form.cleaned_data)
-        except services.CaseError as exc:
-            show_case_error(request, exc)
-        else:
-            messages.success(request, _("已登记 / Recorded."))
-    else:
-        show_form_errors(request, form)
+    run_action(request, form, lambda: save(case=case, user=request.user, **form.cleaned_data), _("已登记 / Recorded."))
     return redirect("case_detail", public_id=case.public_id)
 
 

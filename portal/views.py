@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
@@ -20,12 +19,11 @@ from branches.roles import Role, has_role
 from counter.forms import TestResultForm
 from counter.selectors import case_test_matrix
 from onboarding import selectors, services
-from onboarding.feedback import show_case_error, show_form_errors
 from onboarding.forms import case_forms, int_or_none
 from onboarding.models import Enterprise, OnboardingCase
 from onboarding.services import CaseError
 from onboarding.states import STAGE_HOLDER, State
-from onboarding.views import staff_required, stage_tracker
+from onboarding.web import View, case_for, show_case_error, show_form_errors, staff_required, stage_tracker
 
 from . import selectors as portal_selectors
 from . import services as portal_services
@@ -40,8 +38,6 @@ from .forms import (
     SubmitForm,
     WithdrawForm,
 )
-
-View = Callable[..., HttpResponse]
 
 
 def customer_required(view: View) -> View:
@@ -135,7 +131,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
 
 @customer_required
 def case_edit(request: HttpRequest, public_id: Any) -> HttpResponse:
-    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    case = case_for(request, public_id)
     if case.state != State.DRAFT:
         messages.error(
             request, _("申请已提交,资料修改请联系客户经理 / Submitted: ask your account manager to change data.")
@@ -170,7 +166,7 @@ def case_edit(request: HttpRequest, public_id: Any) -> HttpResponse:
 
 @customer_required
 def case_detail(request: HttpRequest, public_id: Any) -> HttpResponse:
-    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    case = case_for(request, public_id)
     submit_problems: list[str] = []
     if case.state == State.DRAFT:
         options = {o.name: o for o in services.case_transition_options(case=case, user=request.user)}
@@ -196,7 +192,7 @@ def case_detail(request: HttpRequest, public_id: Any) -> HttpResponse:
 
 
 def _transition(request: HttpRequest, public_id: Any, name: str, form_cls: type[Any], done: str) -> HttpResponse:
-    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    case = case_for(request, public_id)
     form = form_cls(request.POST)
     if not form.is_valid():
         show_form_errors(request, form)
@@ -231,7 +227,7 @@ def case_withdraw(request: HttpRequest, public_id: Any) -> HttpResponse:
 @customer_required
 @require_POST
 def case_test_result(request: HttpRequest, public_id: Any) -> HttpResponse:
-    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    case = case_for(request, public_id)
     form = TestResultForm(request.POST, case=case)
     if form.is_valid():
         try:
@@ -248,7 +244,7 @@ def case_test_result(request: HttpRequest, public_id: Any) -> HttpResponse:
 @customer_required
 @require_POST
 def case_confirm_production(request: HttpRequest, public_id: Any) -> HttpResponse:
-    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    case = case_for(request, public_id)
     form = ProductionConfirmForm(request.POST)
     if form.is_valid():
         try:
@@ -269,7 +265,7 @@ def case_url(case: OnboardingCase) -> str:
 @customer_required
 @require_POST
 def case_message(request: HttpRequest, public_id: Any) -> HttpResponse:
-    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    case = case_for(request, public_id)
     _post_message(request, case)
     return redirect(f"{case_url(case)}#thread")
 
@@ -428,6 +424,6 @@ def staff_member_remove(request: HttpRequest, member_id: Any) -> HttpResponse:
 @staff_required
 @require_POST
 def staff_case_message(request: HttpRequest, public_id: Any) -> HttpResponse:
-    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    case = case_for(request, public_id)
     _post_message(request, case)
     return redirect(reverse("case_detail", args=[case.public_id]) + "#thread")
