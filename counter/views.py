@@ -13,7 +13,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_POST
 
-from onboarding import services as case_services
 from onboarding.models import OnboardingCase
 from onboarding.web import case_for, run_action, staff_required
 
@@ -22,10 +21,7 @@ from .forms import (
     ActivationForm,
     IdentityCheckForm,
     OperatorForm,
-    ProductionConfigForm,
     ReasonForm,
-    RetestForm,
-    TestResultForm,
     UKeyIssueForm,
     UKeyReplaceForm,
 )
@@ -176,50 +172,6 @@ def ukey_action(request: HttpRequest, public_id: Any, item_id: Any, action: str)
         return service(ukey=ukey, user=request.user, **extra)
 
     return _run(request, case, form, run, _(done))
-
-
-@staff_required
-@require_POST
-def test_result(request: HttpRequest, public_id: Any) -> HttpResponse:
-    case = case_for(request, public_id)
-    form = TestResultForm(request.POST, case=case)
-    return _run(
-        request,
-        case,
-        form,
-        lambda: case_services.test_result_record(case=case, user=request.user, **form.values()),
-        _("测试结果已登记 / Result recorded."),
-    )
-
-
-@staff_required
-@require_POST
-def test_retest(request: HttpRequest, public_id: Any) -> HttpResponse:
-    case = case_for(request, public_id)
-    form = RetestForm(request.POST, case=case)
-    return _run(
-        request,
-        case,
-        form,
-        lambda: case_services.test_retest_request(
-            case=case, user=request.user, reason=form.cleaned_data["reason"], items=form.items()
-        ),
-        _("已要求重测,案件仍在联调测试 / Retest asked for; the case stays in joint testing."),
-    )
-
-
-@staff_required
-@require_POST
-def production_config(request: HttpRequest, public_id: Any) -> HttpResponse:
-    case = case_for(request, public_id)
-    form = ProductionConfigForm(request.POST)
-    return _run(
-        request,
-        case,
-        form,
-        lambda: case_services.production_config_record(case=case, user=request.user, **form.cleaned_data),
-        _("生产配置已下发 / Production configuration issued."),
-    )
 
 
 @staff_required

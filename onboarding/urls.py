@@ -12,4 +12,7 @@ urlpatterns = [
     path("cases/<uuid:public_id>/edit/", views.case_edit, name="case_edit"),
     path("cases/<uuid:public_id>/transition/<slug:name>/", views.case_transition_view, name="case_transition"),
     path("cases/<uuid:public_id>/test-package/", views.test_package_view, name="case_test_package"),
+    path("cases/<uuid:public_id>/test-result/", views.test_result_view, name="case_test_result"),
+    path("cases/<uuid:public_id>/retest/", views.test_retest_view, name="case_test_retest"),
+    path("cases/<uuid:public_id>/production-config/", views.production_config_view, name="case_production_config"),
 ]

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -18,11 +19,15 @@ from branches.roles import Role, has_role, user_roles
 from . import selectors, services
 from .forms import (
     CaseFilterForm,
+    ProductionConfigForm,
+    RetestForm,
     TestPackageForm,
+    TestResultForm,
     TransitionForm,
     case_forms,
     int_or_none,
 )
+from .models import OnboardingCase
 from .states import WORKING_STAGES, State
 from .web import case_for, run_action, show_case_error, staff_required, stage_tracker
 
@@ -145,8 +150,23 @@ def case_detail(request: HttpRequest, public_id: Any) -> HttpResponse:
             "options": options,
             "roles": user_roles(request.user),
             "test_package_form": TestPackageForm(instance=getattr(case, "test_package", None)),
+            **_testing_context(case, request.user),
         },
     )
+
+
+def _testing_context(case: OnboardingCase, user: Any) -> dict[str, Any]:
+    """The joint-testing and production-configuration panel, with the forms its reader may use."""
+    data = selectors.testing_panel(case=case, user=user)
+    record = data["can_record_tests"]
+    data.update(
+        test_result_form=TestResultForm(case=case, auto_id="tr_%s") if record else None,
+        retest_form=RetestForm(case=case, auto_id="rt_%s") if record else None,
+        production_form=ProductionConfigForm(instance=data["production_config"], auto_id="pc_%s")
+        if data["can_issue_production"]
+        else None,
+    )
+    return data
 
 
 @staff_required
@@ -185,3 +205,51 @@ def _record_view(
 @require_POST
 def test_package_view(request: HttpRequest, public_id: Any) -> HttpResponse:
     return _record_view(request, public_id, TestPackageForm, services.test_package_record)
+
+
+def _back_to(case: OnboardingCase, anchor: str) -> HttpResponse:
+    return redirect(reverse("case_detail", kwargs={"public_id": case.public_id}) + anchor)
+
+
+@staff_required
+@require_POST
+def test_result_view(request: HttpRequest, public_id: Any) -> HttpResponse:
+    case = case_for(request, public_id)
+    form = TestResultForm(request.POST, case=case)
+    run_action(
+        request,
+        form,
+        lambda: services.test_result_record(case=case, user=request.user, **form.values()),
+        _("测试结果已登记 / Result recorded."),
+    )
+    return _back_to(case, "#testing")
+
+
+@staff_required
+@require_POST
+def test_retest_view(request: HttpRequest, public_id: Any) -> HttpResponse:
+    case = case_for(request, public_id)
+    form = RetestForm(request.POST, case=case)
+    run_action(
+        request,
+        form,
+        lambda: services.test_retest_request(
+            case=case, user=request.user, reason=form.cleaned_data["reason"], items=form.items()
+        ),
+        _("已要求重测,案件仍在联调测试 / Retest asked for; the case stays in joint testing."),
+    )
+    return _back_to(case, "#testing")
+
+
+@staff_required
+@require_POST
+def production_config_view(request: HttpRequest, public_id: Any) -> HttpResponse:
+    case = case_for(request, public_id)
+    form = ProductionConfigForm(request.POST)
+    run_action(
+        request,
+        form,
+        lambda: services.production_config_record(case=case, user=request.user, **form.cleaned_data),
+        _("生产配置已下发 / Production configuration issued."),
+    )
+    return _back_to(case, "#production")

@@ -16,11 +16,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from branches.roles import Role, has_role
-from counter.forms import TestResultForm
-from counter.selectors import case_test_matrix
 from onboarding import selectors, services
-from onboarding.forms import case_forms, int_or_none
+from onboarding.forms import TestResultForm, case_forms, int_or_none
 from onboarding.models import Enterprise, OnboardingCase
+from onboarding.selectors import case_test_matrix
 from onboarding.services import CaseError
 from onboarding.states import STAGE_HOLDER, State
 from onboarding.web import View, case_for, show_case_error, show_form_errors, staff_required, stage_tracker
