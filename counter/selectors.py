@@ -9,7 +9,7 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from branches.roles import Role, user_roles
-from onboarding import rules
+from branches.scope import case_in_scope
 from onboarding.models import OnboardingCase
 from onboarding.selectors import case_visible_q
 from onboarding.states import State
@@ -33,7 +33,7 @@ def case_operators(*, case: OnboardingCase) -> list[Operator]:
 
 def counter_panel(*, case: OnboardingCase, user: Any) -> dict[str, Any]:
     roles = user_roles(user)
-    in_scope = rules.in_scope(case, user)
+    in_scope = case_in_scope(case, user)
     counter_open = case.state in COUNTER_STATES
     operators = case_operators(case=case)
     return {

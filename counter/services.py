@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from branches.roles import Role, has_role
-from onboarding import rules
+from branches.scope import case_in_scope
 from onboarding.models import CaseEvent, OnboardingCase
 from onboarding.services import CaseConflict, CaseError
 from onboarding.states import State
@@ -52,7 +52,7 @@ def _require(case: OnboardingCase, user: Any, *roles: str) -> None:
     if not has_role(user, *roles):
         names = "、".join(str(Role(r).label) for r in roles)
         raise CaseError(_("此操作仅限:%(roles)s / Only %(roles)s may do this") % {"roles": names})
-    if not rules.in_scope(case, user):
+    if not case_in_scope(case, user):
         raise CaseError(_("该案件不在您的管辖范围内 / This case is outside your branch or company"))
 
 

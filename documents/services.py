@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from branches.roles import Role, has_role
-from onboarding import rules
+from branches.scope import case_in_scope
 from onboarding.models import CaseEvent, OnboardingCase
 from onboarding.services import CaseError
 from onboarding.states import WORKING_STAGES, State
@@ -79,7 +79,7 @@ def _stage_still_open(case: OnboardingCase, req: checklist.Requirement) -> bool:
 
 
 def upload_refusal(case: OnboardingCase, user: Any, kind: str) -> str | None:
-    if not rules.in_scope(case, user):
+    if not case_in_scope(case, user):
         return _("该案件不在您的管辖范围内 / This case is outside your branch or company")
     if not (_is_case_customer(case, user) or has_role(user, *UPLOAD_ROLES)):
         return _("您没有上传文件的权限 / You may not upload documents")
@@ -191,7 +191,7 @@ def review_refusal(version: DocumentVersion, user: Any) -> str | None:
     if user.enterprise_id is not None or not has_role(user, *roles):
         names = "、".join(str(Role(r).label) for r in roles)
         return _("此文件仅限%(roles)s审核 / Only %(roles)s may review this document") % {"roles": names}
-    if not rules.in_scope(case, user):
+    if not case_in_scope(case, user):
         return _("该案件不在您的管辖范围内 / This case is outside your branch or company")
     if version.uploaded_by_id == user.pk:
         return _("不能审核自己上传的文件 / You cannot review your own upload")
@@ -246,7 +246,7 @@ GENERATE_ROLES = (*UPLOAD_ROLES,)
 
 
 def generate_refusal(case: OnboardingCase, user: Any, kind: str) -> str | None:
-    if not rules.in_scope(case, user):
+    if not case_in_scope(case, user):
         return _("该案件不在您的管辖范围内 / This case is outside your branch or company")
     if not (_is_case_customer(case, user) or has_role(user, *GENERATE_ROLES)):
         return _("您没有生成表单的权限 / You may not generate forms")

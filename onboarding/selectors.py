@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from branches.models import Branch
 from branches.roles import Role, user_roles
+from branches.scope import case_in_scope, subtree_q
 
 from . import rules
 from .models import CaseEvent, OnboardingCase
@@ -22,7 +23,7 @@ def case_visible_q(user: Any) -> Q:
     if user.enterprise_id is not None:
         return Q(enterprise_id=user.enterprise_id)
     if user.branch_id is not None and user_roles(user):
-        return Q(branch__path__startswith=user.branch.path)
+        return subtree_q("branch", user.branch)
     return Q(pk__in=[])
 
 
@@ -53,7 +54,7 @@ def case_filter(
     if state:
         qs = qs.filter(state=state)
     if branch is not None:
-        qs = qs.filter(branch__path__startswith=branch.path)
+        qs = qs.filter(subtree_q("branch", branch))
     if account_manager_id:
         qs = qs.filter(account_manager_id=account_manager_id)
     if overdue:
@@ -134,7 +135,7 @@ def case_test_matrix(*, case: OnboardingCase) -> list[dict[str, Any]]:
 def testing_panel(*, case: OnboardingCase, user: Any) -> dict[str, Any]:
     """Joint testing (test package, results per test case) and the production configuration."""
     roles = user_roles(user)
-    tech = rules.in_scope(case, user) and Role.TECH_REVIEWER in roles
+    tech = case_in_scope(case, user) and Role.TECH_REVIEWER in roles
     return {
         "test_matrix": case_test_matrix(case=case),
         "production_config": getattr(case, "production_config", None),

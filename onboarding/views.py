@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from branches.models import Branch
 from branches.roles import Role, has_role, user_roles
+from branches.scope import subtree_q
 
 from . import selectors, services
 from .forms import (
@@ -51,7 +52,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @staff_required
 def case_list_view(request: HttpRequest) -> HttpResponse:
     user = request.user
-    subtree = Branch.objects.filter(path__startswith=user.branch.path)  # type: ignore[union-attr]
+    subtree = Branch.objects.filter(subtree_q("", user.branch))  # type: ignore[union-attr,arg-type]
     managers = (
         get_user_model().objects.filter(groups__name=Role.ACCOUNT_MANAGER, branch__in=subtree).order_by("username")
     )

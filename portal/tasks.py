@@ -8,6 +8,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from branches.roles import Role
+from branches.scope import ancestor_ids
 
 from .models import CaseMessage, Invitation
 
@@ -31,7 +32,7 @@ def message_recipients(message: CaseMessage) -> list[str]:
         if am is not None and am.is_active:
             emails = {am.email}
         else:
-            ancestors = [int(pk) for pk in case.branch.path.strip("/").split("/")]
+            ancestors = ancestor_ids(case.branch)
             staff = User.objects.filter(groups__name=Role.ACCOUNT_MANAGER, branch_id__in=ancestors, is_active=True)
             emails = {u.email for u in staff}
         # Bank staff who wrote on the thread (reviewers) hear about replies too.
