@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from counter import services
-from counter.models import CounterEntry, Operator, OperatorRole, UKey
+from counter.models import CounterEntry, Operator, UKey
 from onboarding.models import OnboardingCase
 from onboarding.states import TEST_CASES
 
@@ -58,9 +58,6 @@ def issue_ukey(
         services.entry_confirm(entry=activation, user=checker)
         ukey.refresh_from_db()
     return ukey
-
-
-DEFAULT_ROLES = [OperatorRole.ENTRY, OperatorRole.REVIEW]
 
 
 def complete_counter_work(

@@ -57,13 +57,6 @@ def _is_case_customer(case: OnboardingCase, user: Any) -> bool:
     return user.enterprise_id is not None and user.enterprise_id == case.enterprise_id
 
 
-def _requirement(case: OnboardingCase, kind: str) -> checklist.Requirement:
-    for req in checklist.requirements(case):
-        if req.kind == kind:
-            return req
-    raise CaseError(_("该案件不需要此文件 / This case does not need this document."))
-
-
 def _stage_index(state: str) -> int:
     order = [State.DRAFT, *WORKING_STAGES, State.LIVE]
     return order.index(state) if state in order else -1

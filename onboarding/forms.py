@@ -113,15 +113,6 @@ class BaseAccountFormSet(forms.BaseFormSet):
         return [f.cleaned_data for f in self.forms if f.cleaned_data]
 
 
-AccountFormSet = forms.formset_factory(
-    AccountForm,
-    formset=BaseAccountFormSet,
-    extra=0,
-    max_num=validators.MAX_ACCOUNTS,
-    absolute_max=validators.MAX_ACCOUNTS,
-)
-
-
 def account_formset(data: Any = None, initial: list[dict[str, str]] | None = None) -> Any:
     initial = initial or []
     formset_cls = forms.formset_factory(

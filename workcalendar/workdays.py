@@ -14,10 +14,6 @@ from django.utils import timezone
 from . import workcal
 
 
-def is_workday(day: dt.date) -> bool:
-    return workcal.calendar(day, day).is_workday(day)
-
-
 def add_working_days(start: dt.datetime, days: int) -> dt.datetime:
     """The same (local) time of day, `days` working days after `start`."""
     return workcal.calendar(timezone.localtime(start).date()).add_working_days(start, days)
