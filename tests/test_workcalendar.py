@@ -141,3 +141,15 @@ def test_working_seconds_and_shift_are_inverse_across_a_holiday() -> None:
 @pytest.mark.django_db
 def test_service_levels_are_named_by_the_stages_onboarding_registered() -> None:
     assert str(StageSLA.objects.get(stage=State.JOINT_TESTING)) == "联调测试: 15"
+
+
+@pytest.mark.django_db
+def test_the_admin_edits_service_levels_by_stage_name(admin_client) -> None:
+    sla = StageSLA.objects.get(stage=State.JOINT_TESTING)
+    page = admin_client.get(reverse("admin:workcalendar_stagesla_change", args=[sla.pk])).content.decode()
+    assert '<option value="joint_testing" selected>联调测试</option>' in page
+    admin_client.post(
+        reverse("admin:workcalendar_stagesla_change", args=[sla.pk]), {"stage": State.JOINT_TESTING, "days": 12}
+    )
+    assert StageSLA.objects.get(pk=sla.pk).days == 12
+    assert admin_client.get(reverse("admin:workcalendar_stagesla_changelist")).status_code == 200
