@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from branches.models import Branch
 from branches.roles import Role, has_role
+from branches.scope import subtree_q
 from onboarding.models import CaseEvent, OnboardingCase
 
 from .models import AccessEvent, BreakGlassGrant
@@ -101,10 +102,8 @@ def audit_events(
         case_q &= by_person
         access_q &= by_person | Q(username__iexact=person)
     if branch is not None:
-        case_q &= Q(case__branch__path__startswith=branch.path)
-        access_q &= Q(case__branch__path__startswith=branch.path) | Q(
-            case__isnull=True, actor__branch__path__startswith=branch.path
-        )
+        case_q &= subtree_q("case__branch", branch)
+        access_q &= subtree_q("case__branch", branch) | (Q(case__isnull=True) & subtree_q("actor__branch", branch))
     tz = timezone.get_current_timezone()
     if date_from:
         start = dt.datetime.combine(date_from, dt.time.min, tzinfo=tz)

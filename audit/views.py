@@ -23,6 +23,7 @@ from onboarding import selectors as case_selectors
 from onboarding.models import OnboardingCase
 from onboarding.services import CaseError
 from onboarding.states import State
+from onboarding.web import show_case_error
 
 from . import selectors, services
 from .forms import AuditFilterForm, BreakGlassForm, CaseLookupForm
@@ -183,9 +184,7 @@ def break_glass_open_view(request: HttpRequest, public_id: Any) -> HttpResponse:
                 request=request,
             )
         except CaseError as exc:
-            messages.error(request, exc.message)
-            for problem in exc.problems:
-                messages.warning(request, problem)
+            show_case_error(request, exc)
         else:
             return redirect("audit_break_glass_case", public_id=case.public_id)
     return render(

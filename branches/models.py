@@ -42,10 +42,6 @@ class Branch(models.Model):
             self.path = path
             Branch.objects.filter(pk=self.pk).update(path=path)
 
-    def is_ancestor_of(self, other: Branch) -> bool:
-        """True when `other` is this branch or lies below it."""
-        return other.path.startswith(self.path)
-
     @property
     def supervising_branch(self) -> Branch | None:
         """The next level up that receives escalations (分行 for a 支行, 总行 for a 分行)."""

@@ -72,12 +72,14 @@ INSTALLED_APPS = [
     "branches",
     "notices",
     "companies",
+    "workcalendar",
     "onboarding",
     "documents",
     "counter",
     "reminders",
     "audit",
     "portal",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -9,10 +9,10 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from branches.roles import Role, user_roles
-from onboarding import rules
+from branches.scope import case_in_scope
 from onboarding.models import OnboardingCase
 from onboarding.selectors import case_visible_q
-from onboarding.states import TEST_CASES, Module, State, joint_test_label
+from onboarding.states import State
 
 from .models import CounterEntry, Operator, UKey
 from .services import COUNTER_STATES, OPERATOR_STATES
@@ -31,42 +31,15 @@ def case_operators(*, case: OnboardingCase) -> list[Operator]:
     return list(case.operators.prefetch_related(Prefetch("ukeys", queryset=keys)).order_by("removed_at", "pk"))
 
 
-def case_test_matrix(*, case: OnboardingCase) -> list[dict[str, Any]]:
-    """One row per test case of each requested module, with its latest result and attempts."""
-    latest = rules.joint_test_status(case)
-    counts: dict[tuple[str, str], int] = {}
-    for r in case.test_results.all():
-        counts[(r.module, r.test_case)] = counts.get((r.module, r.test_case), 0) + 1
-    rows = []
-    for module in case.modules:
-        if module not in Module.values:
-            continue
-        for code, _label in TEST_CASES.get(module, ()):
-            rows.append(
-                {
-                    "module": module,
-                    "module_label": Module(module).label,
-                    "code": code,
-                    "label": joint_test_label(module, code),
-                    "result": latest.get((module, code)),
-                    "attempts": counts.get((module, code), 0),
-                }
-            )
-    return rows
-
-
 def counter_panel(*, case: OnboardingCase, user: Any) -> dict[str, Any]:
     roles = user_roles(user)
-    in_scope = rules.in_scope(case, user)
+    in_scope = case_in_scope(case, user)
     counter_open = case.state in COUNTER_STATES
     operators = case_operators(case=case)
     return {
         "entries": list(case_entries(case=case)),
         "operators": operators,
         "active_operators": [o for o in operators if o.removed_at is None],
-        "test_matrix": case_test_matrix(case=case),
-        "production_config": getattr(case, "production_config", None),
-        "test_package": getattr(case, "test_package", None),
         "counter_problems": _counter_problems(case) if case.state == State.UKEY_ISSUANCE else [],
         "can_make": in_scope and counter_open and Role.COUNTER_MAKER in roles,
         "can_check": in_scope and counter_open and Role.COUNTER_CHECKER in roles,
@@ -74,10 +47,6 @@ def counter_panel(*, case: OnboardingCase, user: Any) -> dict[str, Any]:
         "can_edit_operators": in_scope
         and case.state in OPERATOR_STATES
         and bool(roles & {Role.COUNTER_MAKER, Role.ACCOUNT_MANAGER}),
-        "can_record_tests": in_scope and case.state == State.JOINT_TESTING and Role.TECH_REVIEWER in roles,
-        "can_issue_production": in_scope and case.state == State.UKEY_ISSUANCE and Role.TECH_REVIEWER in roles,
-        "show_tests": case.state
-        in (State.JOINT_TESTING, State.UKEY_ISSUANCE, State.PRODUCTION_VERIFICATION, State.LIVE, State.SUSPENDED),
     }
 
 

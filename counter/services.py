@@ -19,8 +19,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from branches.roles import Role, has_role
+from branches.scope import case_in_scope
 from companies.validators import normalise_id_number, normalise_person_name, validate_resident_id
-from onboarding import events, rules
+from onboarding import events
 from onboarding.models import OnboardingCase
 from onboarding.services import CaseError, case_write
 from onboarding.states import State
@@ -49,7 +50,7 @@ def _require(case: OnboardingCase, user: User, *roles: str) -> None:
     if not has_role(user, *roles):
         names = "、".join(str(Role(r).label) for r in roles)
         raise CaseError(_("此操作仅限:%(roles)s / Only %(roles)s may do this") % {"roles": names})
-    if not rules.in_scope(case, user):
+    if not case_in_scope(case, user):
         raise CaseError(_("该案件不在您的管辖范围内 / This case is outside your branch or company"))
 
 

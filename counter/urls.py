@@ -15,7 +15,4 @@ urlpatterns = [
     path("cases/<uuid:public_id>/entries/<uuid:item_id>/confirm/", views.entry_confirm, name="entry_confirm"),
     path("cases/<uuid:public_id>/entries/<uuid:item_id>/cancel/", views.entry_cancel, name="entry_cancel"),
     path("cases/<uuid:public_id>/ukeys/<uuid:item_id>/<slug:action>/", views.ukey_action, name="ukey_action"),
-    path("cases/<uuid:public_id>/test-result/", views.test_result, name="test_result"),
-    path("cases/<uuid:public_id>/retest/", views.test_retest, name="test_retest"),
-    path("cases/<uuid:public_id>/production-config/", views.production_config, name="production_config"),
 ]

@@ -1,4 +1,4 @@
-"""Counter pages. Every case is fetched through `case_get_for_user` (404 outside scope) and every
+"""Counter pages. Every case is fetched through `case_for` (404 outside scope) and every
 row through its case; the services decide."""
 
 from __future__ import annotations
@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -14,22 +13,21 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_POST
 
-from onboarding import selectors as case_selectors
-from onboarding import services as case_services
-from onboarding.feedback import AuthenticatedHttpRequest, seen_version, show_case_error, show_form_errors
 from onboarding.models import OnboardingCase
-from onboarding.services import CaseError
-from onboarding.views import staff_required
+from onboarding.web import (
+    AuthenticatedHttpRequest,
+    case_for,
+    run_action,
+    seen_version,
+    staff_required,
+)
 
 from . import selectors, services
 from .forms import (
     ActivationForm,
     IdentityCheckForm,
     OperatorForm,
-    ProductionConfigForm,
     ReasonForm,
-    RetestForm,
-    TestResultForm,
     UKeyIssueForm,
     UKeyReplaceForm,
 )
@@ -40,26 +38,14 @@ def _back(case: OnboardingCase) -> HttpResponse:
 
 
 def _run(request: HttpRequest, case: OnboardingCase, form: Any, action: Callable[[], Any], done: str) -> HttpResponse:
-    if form is not None and not form.is_valid():
-        show_form_errors(request, form)
-        return _back(case)
-    try:
-        action()
-    except CaseError as exc:
-        show_case_error(request, exc)
-    else:
-        messages.success(request, done)
+    run_action(request, form, action, done)
     return _back(case)
-
-
-def _case(request: HttpRequest, public_id: Any) -> OnboardingCase:
-    return case_selectors.case_get_for_user(user=request.user, public_id=public_id)
 
 
 @staff_required
 @require_POST
 def operator_add(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    case = _case(request, public_id)
+    case = case_for(request, public_id)
     form = OperatorForm(request.POST, enterprise=case.enterprise)
     return _run(
         request,
@@ -75,7 +61,7 @@ def operator_add(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespo
 @staff_required
 @require_POST
 def operator_remove(request: AuthenticatedHttpRequest, public_id: Any, item_id: Any) -> HttpResponse:
-    case = _case(request, public_id)
+    case = case_for(request, public_id)
     operator = get_object_or_404(case.operators, public_id=item_id)
     form = ReasonForm(request.POST)
     return _run(
@@ -95,7 +81,7 @@ def operator_remove(request: AuthenticatedHttpRequest, public_id: Any, item_id: 
 @staff_required
 @require_POST
 def identity_check(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    case = _case(request, public_id)
+    case = case_for(request, public_id)
     form = IdentityCheckForm(request.POST)
     return _run(
         request,
@@ -111,7 +97,7 @@ def identity_check(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRes
 @staff_required
 @require_POST
 def ukey_issue(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    case = _case(request, public_id)
+    case = case_for(request, public_id)
     form = UKeyIssueForm(request.POST, case=case)
 
     def action() -> Any:
@@ -129,7 +115,7 @@ def ukey_issue(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespons
 @staff_required
 @require_POST
 def cert_activation(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    case = _case(request, public_id)
+    case = case_for(request, public_id)
     form = ActivationForm(request.POST, case=case)
 
     def action() -> Any:
@@ -148,7 +134,7 @@ def cert_activation(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRe
 @staff_required
 @require_POST
 def entry_confirm(request: AuthenticatedHttpRequest, public_id: Any, item_id: Any) -> HttpResponse:
-    case = _case(request, public_id)
+    case = case_for(request, public_id)
     entry = get_object_or_404(case.counter_entries, public_id=item_id)
     return _run(
         request,
@@ -162,7 +148,7 @@ def entry_confirm(request: AuthenticatedHttpRequest, public_id: Any, item_id: An
 @staff_required
 @require_POST
 def entry_cancel(request: AuthenticatedHttpRequest, public_id: Any, item_id: Any) -> HttpResponse:
-    case = _case(request, public_id)
+    case = case_for(request, public_id)
     entry = get_object_or_404(case.counter_entries, public_id=item_id)
     form = ReasonForm(request.POST)
     return _run(
@@ -188,7 +174,7 @@ UKEY_ACTIONS: dict[str, tuple[Callable[..., Any], bool, str]] = {
 @staff_required
 @require_POST
 def ukey_action(request: AuthenticatedHttpRequest, public_id: Any, item_id: Any, action: str) -> HttpResponse:
-    case = _case(request, public_id)
+    case = case_for(request, public_id)
     ukey = get_object_or_404(case.ukeys, public_id=item_id)
     if action == "replace":
         form: Any = UKeyReplaceForm(request.POST)
@@ -216,58 +202,6 @@ def ukey_action(request: AuthenticatedHttpRequest, public_id: Any, item_id: Any,
         return service(ukey=ukey, user=request.user, **extra)
 
     return _run(request, case, form, run, _(done))
-
-
-@staff_required
-@require_POST
-def test_result(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    case = _case(request, public_id)
-    form = TestResultForm(request.POST, case=case)
-    return _run(
-        request,
-        case,
-        form,
-        lambda: case_services.test_result_record(
-            case=case, user=request.user, expected_version=seen_version(request), **form.values()
-        ),
-        _("测试结果已登记 / Result recorded."),
-    )
-
-
-@staff_required
-@require_POST
-def test_retest(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    case = _case(request, public_id)
-    form = RetestForm(request.POST, case=case)
-    return _run(
-        request,
-        case,
-        form,
-        lambda: case_services.test_retest_request(
-            case=case,
-            user=request.user,
-            expected_version=seen_version(request),
-            reason=form.cleaned_data["reason"],
-            items=form.items(),
-        ),
-        _("已要求重测,案件仍在联调测试 / Retest asked for; the case stays in joint testing."),
-    )
-
-
-@staff_required
-@require_POST
-def production_config(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    case = _case(request, public_id)
-    form = ProductionConfigForm(request.POST)
-    return _run(
-        request,
-        case,
-        form,
-        lambda: case_services.production_config_record(
-            case=case, user=request.user, expected_version=seen_version(request), **form.cleaned_data
-        ),
-        _("生产配置已下发 / Production configuration issued."),
-    )
 
 
 @staff_required

@@ -13,7 +13,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from branches.roles import Role, has_role
-from onboarding import events, rules
+from branches.scope import case_in_scope
+from onboarding import events
 from onboarding.models import CaseEvent, OnboardingCase
 from onboarding.services import CaseError, case_write
 from onboarding.states import WORKING_STAGES, State
@@ -60,13 +61,6 @@ def _is_case_customer(case: OnboardingCase, user: User) -> bool:
     return user.enterprise_id is not None and user.enterprise_id == case.enterprise_id
 
 
-def _requirement(case: OnboardingCase, kind: str) -> checklist.Requirement:
-    for req in checklist.requirements(case):
-        if req.kind == kind:
-            return req
-    raise CaseError(_("该案件不需要此文件 / This case does not need this document."))
-
-
 def _stage_index(state: str) -> int:
     order = [State.DRAFT, *WORKING_STAGES, State.LIVE]
     return order.index(state) if state in order else -1
@@ -82,7 +76,7 @@ def _stage_still_open(case: OnboardingCase, req: checklist.Requirement) -> bool:
 
 
 def upload_refusal(case: OnboardingCase, user: User, kind: str) -> str | None:
-    if not rules.in_scope(case, user):
+    if not case_in_scope(case, user):
         return _("该案件不在您的管辖范围内 / This case is outside your branch or company")
     if not (_is_case_customer(case, user) or has_role(user, *UPLOAD_ROLES)):
         return _("您没有上传文件的权限 / You may not upload documents")
@@ -194,7 +188,7 @@ def review_refusal(version: DocumentVersion, user: User) -> str | None:
     if user.enterprise_id is not None or not has_role(user, *roles):
         names = "、".join(str(Role(r).label) for r in roles)
         return _("此文件仅限%(roles)s审核 / Only %(roles)s may review this document") % {"roles": names}
-    if not rules.in_scope(case, user):
+    if not case_in_scope(case, user):
         return _("该案件不在您的管辖范围内 / This case is outside your branch or company")
     if version.uploaded_by_id == user.pk:
         return _("不能审核自己上传的文件 / You cannot review your own upload")
@@ -249,7 +243,7 @@ GENERATE_ROLES = (*UPLOAD_ROLES,)
 
 
 def generate_refusal(case: OnboardingCase, user: User, kind: str) -> str | None:
-    if not rules.in_scope(case, user):
+    if not case_in_scope(case, user):
         return _("该案件不在您的管辖范围内 / This case is outside your branch or company")
     if not (_is_case_customer(case, user) or has_role(user, *GENERATE_ROLES)):
         return _("您没有生成表单的权限 / You may not generate forms")

@@ -18,10 +18,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from onboarding.feedback import AuthenticatedHttpRequest, seen_version, show_case_error
 from onboarding.models import OnboardingCase
-from onboarding.selectors import case_get_for_user
 from onboarding.services import CaseError
+from onboarding.web import AuthenticatedHttpRequest, case_for, seen_version, show_case_error
 
 from . import selectors, services
 from .forms import ReviewForm, UploadForm
@@ -47,7 +46,7 @@ def _kind(kind: str) -> str:
 @login_required
 @require_POST
 def upload_view(request: AuthenticatedHttpRequest, case_id: Any, kind: str) -> HttpResponse:
-    case = case_get_for_user(user=request.user, public_id=case_id)
+    case = case_for(request, case_id)
     form = UploadForm(request.POST, request.FILES)
     if not form.is_valid():
         messages.error(request, _("请选择要上传的文件 / Choose a file to upload"))
@@ -95,7 +94,7 @@ def review_view(request: AuthenticatedHttpRequest, version_id: Any) -> HttpRespo
 @login_required
 @require_POST
 def generate_view(request: AuthenticatedHttpRequest, case_id: Any, kind: str) -> HttpResponse:
-    case = case_get_for_user(user=request.user, public_id=case_id)
+    case = case_for(request, case_id)
     try:
         version, created = services.form_generate(case=case, user=request.user, kind=_kind(kind))
     except CaseError as exc:

@@ -497,6 +497,7 @@ EN = {
     "阶段办理时限": "Stage service level",
     "日期": "Date",
     "工作日": "Working day",
+    "工作日历": "Working-day calendar",
     "名称": "Name",
     "节假日/调休日": "Holiday / adjusted working day",
     "到期提醒(1倍时限)": "Reminder (1× the service level)",

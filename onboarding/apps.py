@@ -11,4 +11,10 @@ class OnboardingConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers this app's outbox mail renderer(s).
+        from workcalendar.models import register_stages
+
         from . import notifications  # noqa: F401
+        from .states import WORKING_STAGES, State
+
+        # The calendar app sits below this one: it learns the stages' names from here.
+        register_stages([(code, State(code).label) for code in WORKING_STAGES])

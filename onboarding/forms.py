@@ -11,7 +11,8 @@ from companies import validators
 from companies.models import Enterprise
 
 from .form_fields import DateField
-from .models import TestPackage
+from .models import OnboardingCase, ProductionConfig, TestPackage
+from .selectors import case_test_matrix
 from .states import Module, RiskLevel
 
 
@@ -183,6 +184,54 @@ class TestPackageForm(forms.ModelForm):
         model = TestPackage
         fields = ["test_endpoint", "test_accounts", "test_certificate_ref", "doc_version", "issued_to"]
         widgets = {"test_accounts": forms.Textarea(attrs={"rows": 2})}
+
+
+def _test_choices(case: OnboardingCase) -> list[tuple[str, str]]:
+    return [(f"{r['module']}:{r['code']}", f"{r['module_label']} · {r['label']}") for r in case_test_matrix(case=case)]
+
+
+class TestResultForm(forms.Form):
+    test = forms.ChoiceField(label=_("测试用例"))
+    passed = forms.TypedChoiceField(
+        label=_("结果"), choices=[("1", _("通过")), ("0", _("未通过"))], coerce=lambda v: v == "1"
+    )
+    evidence = forms.CharField(label=_("测试凭据(流水号/日志)"), max_length=300, required=False)
+    notes = forms.CharField(label=_("说明"), max_length=300, required=False)
+
+    def __init__(self, *args: Any, case: OnboardingCase, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["test"].choices = _test_choices(case)  # type: ignore[attr-defined]
+
+    def values(self) -> dict[str, Any]:
+        module, code = self.cleaned_data["test"].split(":", 1)
+        data = {k: v for k, v in self.cleaned_data.items() if k != "test"}
+        return {**data, "module": module, "test_case": code}
+
+
+class RetestForm(forms.Form):
+    tests = forms.MultipleChoiceField(label=_("需重测的用例"), widget=forms.CheckboxSelectMultiple)
+    reason = forms.CharField(label=_("重测原因"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args: Any, case: OnboardingCase, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["tests"].choices = _test_choices(case)  # type: ignore[attr-defined]
+
+    def items(self) -> list[tuple[str, str]]:
+        return [tuple(t.split(":", 1)) for t in self.cleaned_data["tests"]]  # type: ignore[misc]
+
+
+class ProductionConfigForm(forms.ModelForm):
+    class Meta:
+        model = ProductionConfig
+        fields = [
+            "production_endpoint",
+            "certificate_serial",
+            "production_accounts",
+            "connection_type",
+            "front_end_processor",
+            "line_details",
+        ]
+        widgets = {"production_accounts": forms.Textarea(attrs={"rows": 2})}
 
 
 class CaseFilterForm(forms.Form):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from django.utils.translation import gettext as _
 
 from branches.roles import Role, has_role
+from branches.scope import branch_in_subtree, case_in_scope
 from companies.rules import company_problems
 
 if TYPE_CHECKING:
@@ -170,15 +171,9 @@ def customer_confirmed(case: OnboardingCase) -> list[str]:
 # --- permissions ---------------------------------------------------------------------------
 
 
-def in_scope(case: OnboardingCase, user: Any) -> bool:
-    """Staff: the case's branch lies in the user's subtree. Enterprise users: own company."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return False
-    if user.enterprise_id is not None:
-        return case.enterprise_id == user.enterprise_id
-    if user.branch_id is None:
-        return False
-    return case.branch.path.startswith(user.branch.path)
+# Scope is one vocabulary (branches/scope.py); the transition rules and services name it so.
+in_scope = case_in_scope
+in_scope_branch = branch_in_subtree
 
 
 class Allowed:
@@ -214,7 +209,3 @@ class Allowed:
         if self.not_endorser:
             words += "; not the branch endorser"
         return words
-
-
-def in_scope_branch(branch: Any, user: Any) -> bool:
-    return user.branch_id is not None and branch.path.startswith(user.branch.path)

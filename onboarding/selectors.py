@@ -10,9 +10,11 @@ from django.utils import timezone
 
 from branches.models import Branch
 from branches.roles import Role, user_roles
+from branches.scope import case_in_scope, subtree_q
 
+from . import rules
 from .models import CaseEvent, OnboardingCase
-from .states import CUSTOMER, OPEN_STATES, WORKING_STAGES
+from .states import CUSTOMER, OPEN_STATES, TEST_CASES, WORKING_STAGES, Module, State, joint_test_label
 
 
 def case_visible_q(user: Any) -> Q:
@@ -21,7 +23,7 @@ def case_visible_q(user: Any) -> Q:
     if user.enterprise_id is not None:
         return Q(enterprise_id=user.enterprise_id)
     if user.branch_id is not None and user_roles(user):
-        return Q(branch__path__startswith=user.branch.path)
+        return subtree_q("branch", user.branch)
     return Q(pk__in=[])
 
 
@@ -52,7 +54,7 @@ def case_filter(
     if state:
         qs = qs.filter(state=state)
     if branch is not None:
-        qs = qs.filter(branch__path__startswith=branch.path)
+        qs = qs.filter(subtree_q("branch", branch))
     if account_manager_id:
         qs = qs.filter(account_manager_id=account_manager_id)
     if overdue:
@@ -104,3 +106,42 @@ def overdue_count(*, user: Any) -> int:
 
 def case_timeline(*, case: OnboardingCase) -> QuerySet[CaseEvent]:
     return case.events.select_related("actor").order_by("created_at", "pk")
+
+
+def case_test_matrix(*, case: OnboardingCase) -> list[dict[str, Any]]:
+    """One row per test case of each requested module, with its latest result and attempts."""
+    latest = rules.joint_test_status(case)
+    counts: dict[tuple[str, str], int] = {}
+    for r in case.test_results.all():
+        counts[(r.module, r.test_case)] = counts.get((r.module, r.test_case), 0) + 1
+    rows = []
+    for module in case.modules:
+        if module not in Module.values:
+            continue
+        for code, _label in TEST_CASES.get(module, ()):
+            rows.append(
+                {
+                    "module": module,
+                    "module_label": Module(module).label,
+                    "code": code,
+                    "label": joint_test_label(module, code),
+                    "result": latest.get((module, code)),
+                    "attempts": counts.get((module, code), 0),
+                }
+            )
+    return rows
+
+
+def testing_panel(*, case: OnboardingCase, user: Any) -> dict[str, Any]:
+    """Joint testing (test package, results per test case) and the production configuration."""
+    roles = user_roles(user)
+    tech = case_in_scope(case, user) and Role.TECH_REVIEWER in roles
+    return {
+        "test_matrix": case_test_matrix(case=case),
+        "production_config": getattr(case, "production_config", None),
+        "test_package": getattr(case, "test_package", None),
+        "can_record_tests": tech and case.state == State.JOINT_TESTING,
+        "can_issue_production": tech and case.state == State.UKEY_ISSUANCE,
+        "show_tests": case.state
+        in (State.JOINT_TESTING, State.UKEY_ISSUANCE, State.PRODUCTION_VERIFICATION, State.LIVE, State.SUSPENDED),
+    }

@@ -19,8 +19,9 @@ from django_fsm import TransitionNotAllowed
 from branches.roles import Role, has_role
 from companies.models import CompanyVersion, Enterprise, SettlementAccount
 from companies.services import company_diff, company_version_latest, company_version_record
+from workcalendar import workdays
 
-from . import events, notifications, rules, workdays
+from . import events, notifications, rules
 from .models import (
     CaseEvent,
     ModuleTestResult,

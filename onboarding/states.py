@@ -36,16 +36,6 @@ WORKING_STAGES: tuple[str, ...] = (
 OPEN_STATES: tuple[str, ...] = (State.DRAFT, *WORKING_STAGES, State.SUSPENDED)
 TERMINAL_STATES: tuple[str, ...] = (State.LIVE, State.REJECTED, State.WITHDRAWN)
 
-# Default service levels in working days (domain.md).
-DEFAULT_SLA_DAYS: dict[str, int] = {
-    State.BRANCH_INTAKE: 5,
-    State.HEAD_OFFICE_APPROVAL: 5,
-    State.TEST_PACKAGE_ISSUANCE: 3,
-    State.JOINT_TESTING: 15,
-    State.UKEY_ISSUANCE: 5,
-    State.PRODUCTION_VERIFICATION: 5,
-}
-
 
 class Party(models.TextChoices):
     BANK = "bank", _("银行")

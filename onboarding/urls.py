@@ -14,4 +14,7 @@ urlpatterns = [
     path("cases/<uuid:public_id>/test-package/", views.test_package_view, name="case_test_package"),
     path("cases/<uuid:public_id>/change-request/", views.case_change_request, name="case_change_request"),
     path("change-requests/<uuid:public_id>/decide/", views.change_request_decide, name="change_request_decide"),
+    path("cases/<uuid:public_id>/test-result/", views.test_result_view, name="case_test_result"),
+    path("cases/<uuid:public_id>/retest/", views.test_retest_view, name="case_test_retest"),
+    path("cases/<uuid:public_id>/production-config/", views.production_config_view, name="case_production_config"),
 ]

@@ -1,12 +1,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -16,36 +14,34 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from branches.models import Branch
-from branches.roles import STAFF_ROLES, Role, has_role, user_roles
+from branches.roles import Role, has_role, user_roles
+from branches.scope import subtree_q
 
 from . import change_requests, selectors, services
-from .feedback import AuthenticatedHttpRequest, seen_version, show_case_error, show_current_values, show_form_errors
 from .forms import (
     CaseFilterForm,
     ChangeDecisionForm,
+    ProductionConfigForm,
+    RetestForm,
     TestPackageForm,
+    TestResultForm,
     TransitionForm,
     case_forms,
     change_request_forms,
 )
 from .models import OnboardingCase
-from .states import STAGE_HOLDER, WORKING_STAGES, State
-
-View = Callable[..., HttpResponse]
-
-
-def staff_required(view: View) -> View:
-    """Bank staff only: enterprise users and accounts without a role never reach these pages."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        user = request.user
-        if user.branch_id is None or not (user_roles(user) & STAFF_ROLES):  # type: ignore[union-attr]
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
+from .states import WORKING_STAGES, State
+from .web import (
+    AuthenticatedHttpRequest,
+    case_for,
+    run_action,
+    seen_version,
+    show_case_error,
+    show_current_values,
+    show_form_errors,
+    staff_required,
+    stage_tracker,
+)
 
 
 @staff_required
@@ -67,7 +63,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @staff_required
 def case_list_view(request: HttpRequest) -> HttpResponse:
     user = request.user
-    subtree = Branch.objects.filter(path__startswith=user.branch.path)  # type: ignore[union-attr]
+    subtree = Branch.objects.filter(subtree_q("", user.branch))  # type: ignore[union-attr,arg-type]
     managers = (
         get_user_model().objects.filter(groups__name=Role.ACCOUNT_MANAGER, branch__in=subtree).order_by("username")
     )
@@ -121,7 +117,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def case_edit(request: HttpRequest, public_id: Any) -> HttpResponse:
-    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    case = case_for(request, public_id)
     if case.state not in services.EDITABLE_STATES:
         messages.error(request, _("当前阶段不能修改企业资料 / Company data can no longer be changed at this stage."))
         return redirect("case_detail", public_id=case.public_id)
@@ -153,31 +149,9 @@ def case_edit(request: HttpRequest, public_id: Any) -> HttpResponse:
     )
 
 
-def stage_tracker(case: OnboardingCase) -> list[dict[str, Any]]:
-    visits: dict[str, Any] = {}
-    for v in case.visits.order_by("entered_at", "pk"):
-        visits[v.stage] = v  # the latest visit of each stage
-    current = case.state_before_suspend if case.state == State.SUSPENDED else case.state
-    order = list(WORKING_STAGES)
-    reached = order.index(current) if current in order else (len(order) if case.state == State.LIVE else -1)
-    rows = []
-    for i, code in enumerate(order):
-        visit = visits.get(code)
-        rows.append(
-            {
-                "code": code,
-                "label": State(code).label,
-                "visit": visit,
-                "status": "done" if i < reached else ("current" if i == reached else "todo"),
-                "holder": STAGE_HOLDER[code][0],
-            }
-        )
-    return rows
-
-
 @staff_required
 def case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    case = case_for(request, public_id)
     options = services.case_transition_options(case=case, user=request.user)
     return render(
         request,
@@ -194,14 +168,29 @@ def case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespon
             "options": options,
             "roles": user_roles(request.user),
             "test_package_form": TestPackageForm(instance=getattr(case, "test_package", None)),
+            **_testing_context(case, request.user),
         },
     )
+
+
+def _testing_context(case: OnboardingCase, user: Any) -> dict[str, Any]:
+    """The joint-testing and production-configuration panel, with the forms its reader may use."""
+    data = selectors.testing_panel(case=case, user=user)
+    record = data["can_record_tests"]
+    data.update(
+        test_result_form=TestResultForm(case=case, auto_id="tr_%s") if record else None,
+        retest_form=RetestForm(case=case, auto_id="rt_%s") if record else None,
+        production_form=ProductionConfigForm(instance=data["production_config"], auto_id="pc_%s")
+        if data["can_issue_production"]
+        else None,
+    )
+    return data
 
 
 @staff_required
 @require_POST
 def case_transition_view(request: AuthenticatedHttpRequest, public_id: Any, name: str) -> HttpResponse:
-    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    case = case_for(request, public_id)
     form = TransitionForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("请求无效,请刷新页面 / Invalid request, please reload."))
@@ -224,17 +213,14 @@ def case_transition_view(request: AuthenticatedHttpRequest, public_id: Any, name
 def _record_view(
     request: HttpRequest, public_id: Any, form_cls: Callable[..., Any], save: Callable[..., Any]
 ) -> HttpResponse:
-    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    case = case_for(request, public_id)
     form = form_cls(request.POST)
-    if form.is_valid():
-        try:
-            save(case=case, user=request.user, expected_version=seen_version(request), **form.cleaned_data)
-        except services.CaseError as exc:
-            show_case_error(request, exc)
-        else:
-            messages.success(request, _("已登记 / Recorded."))
-    else:
-        show_form_errors(request, form)
+    run_action(
+        request,
+        form,
+        lambda: save(case=case, user=request.user, expected_version=seen_version(request), **form.cleaned_data),
+        _("已登记 / Recorded."),
+    )
     return redirect("case_detail", public_id=case.public_id)
 
 
@@ -245,7 +231,7 @@ def test_package_view(request: HttpRequest, public_id: Any) -> HttpResponse:
 
 
 @staff_required
-def case_change_request(request: HttpRequest, public_id: Any) -> HttpResponse:
+def case_change_request(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     """File a change request (变更申请) for a case past intake: the case's account manager."""
     case = selectors.case_get_for_user(user=request.user, public_id=public_id)
     refusal = change_requests.filing_refusal(case, request.user)
@@ -283,9 +269,13 @@ def case_change_request(request: HttpRequest, public_id: Any) -> HttpResponse:
     )
 
 
+def _back_to(case: OnboardingCase, anchor: str) -> HttpResponse:
+    return redirect(reverse("case_detail", kwargs={"public_id": case.public_id}) + anchor)
+
+
 @staff_required
 @require_POST
-def change_request_decide(request: HttpRequest, public_id: Any) -> HttpResponse:
+def change_request_decide(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     change = change_requests.change_request_get_for_user(user=request.user, public_id=public_id)
     form = ChangeDecisionForm(request.POST)
     if not form.is_valid():
@@ -308,3 +298,55 @@ def change_request_decide(request: HttpRequest, public_id: Any) -> HttpResponse:
         else:
             messages.success(request, _("变更申请已处理"))
     return redirect(reverse("case_detail", args=[change.case.public_id]) + "#company-changes")
+
+
+@staff_required
+@require_POST
+def test_result_view(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
+    case = case_for(request, public_id)
+    form = TestResultForm(request.POST, case=case)
+    run_action(
+        request,
+        form,
+        lambda: services.test_result_record(
+            case=case, user=request.user, expected_version=seen_version(request), **form.values()
+        ),
+        _("测试结果已登记 / Result recorded."),
+    )
+    return _back_to(case, "#testing")
+
+
+@staff_required
+@require_POST
+def test_retest_view(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
+    case = case_for(request, public_id)
+    form = RetestForm(request.POST, case=case)
+    run_action(
+        request,
+        form,
+        lambda: services.test_retest_request(
+            case=case,
+            user=request.user,
+            expected_version=seen_version(request),
+            reason=form.cleaned_data["reason"],
+            items=form.items(),
+        ),
+        _("已要求重测,案件仍在联调测试 / Retest asked for; the case stays in joint testing."),
+    )
+    return _back_to(case, "#testing")
+
+
+@staff_required
+@require_POST
+def production_config_view(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
+    case = case_for(request, public_id)
+    form = ProductionConfigForm(request.POST)
+    run_action(
+        request,
+        form,
+        lambda: services.production_config_record(
+            case=case, user=request.user, expected_version=seen_version(request), **form.cleaned_data
+        ),
+        _("生产配置已下发 / Production configuration issued."),
+    )
+    return _back_to(case, "#production")

@@ -29,8 +29,9 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, transition
 
 from branches.roles import Role
+from workcalendar import workdays
 
-from . import rules, workdays
+from . import rules
 from .states import OPEN_STATES, STAGE_HOLDER, WORKING_STAGES, State
 
 if TYPE_CHECKING:

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
+from branches.scope import subtree_q
 from companies.models import Enterprise
 from onboarding.models import OnboardingCase
 from onboarding.selectors import case_list
@@ -29,7 +30,7 @@ def _enterprise_q(user: Any) -> Q:
     if user.enterprise_id is not None:
         return Q(pk=user.enterprise_id)
     if user.branch_id is not None:
-        return Q(branch__path__startswith=user.branch.path)
+        return subtree_q("branch", user.branch)
     return Q(pk__in=[])
 
 

@@ -20,10 +20,11 @@ from django.utils.translation import gettext as _
 
 from branches.models import Branch
 from branches.roles import STAFF_ROLES, Role, has_role, user_roles
+from branches.scope import branch_in_subtree, case_in_scope
 from companies.models import Enterprise
 from notices.outbox import email_queue
 from notices.services import notices_create
-from onboarding import events, rules
+from onboarding import events
 from onboarding.models import OnboardingCase
 from onboarding.services import CaseError, case_create, case_write, enterprise_save
 from onboarding.states import OPEN_STATES
@@ -84,8 +85,7 @@ def account_manager_pick(*, enterprise: Enterprise) -> Any:
         if (
             am is not None
             and am.is_active
-            and am.branch is not None
-            and enterprise.branch.path.startswith(am.branch.path)
+            and branch_in_subtree(enterprise.branch, am)
             and has_role(am, Role.ACCOUNT_MANAGER)
         ):
             return am
@@ -153,7 +153,7 @@ def token_hash(token: str) -> str:
 def _may_manage(actor: Any, enterprise: Enterprise) -> bool:
     """Account managers of the company's branch subtree, and the company's own admins."""
     if has_role(actor, Role.ACCOUNT_MANAGER) and actor.branch_id is not None:
-        return rules.in_scope_branch(enterprise.branch, actor)
+        return branch_in_subtree(enterprise.branch, actor)
     return is_enterprise_admin(actor) and actor.enterprise_id == enterprise.pk
 
 
@@ -310,7 +310,7 @@ def message_post(*, case: OnboardingCase, user: User, body: str) -> CaseMessage:
     """
     body = body.strip()
     customer = is_customer(user)
-    if not message_may_post(user) or not rules.in_scope(case, user):
+    if not message_may_post(user) or not case_in_scope(case, user):
         raise CaseError(_("您不能在此案件留言。"))
     if not body:
         raise CaseError(_("留言内容不能为空。"))

@@ -10,6 +10,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from branches.roles import Role
+from branches.scope import ancestor_ids
 from notices.models import OutboxEmail
 from notices.outbox import renderer
 
@@ -37,7 +38,7 @@ def message_recipients(message: CaseMessage) -> list[User]:
         if am is not None and am.is_active:
             people = {am}
         else:
-            ancestors = [int(pk) for pk in case.branch.path.strip("/").split("/")]
+            ancestors = ancestor_ids(case.branch)
             people = set(
                 UserModel.objects.filter(groups__name=Role.ACCOUNT_MANAGER, branch_id__in=ancestors, is_active=True)
             )

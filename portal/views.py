@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
@@ -18,21 +17,23 @@ from django.views.decorators.http import require_POST
 
 from branches.roles import Role, has_role
 from companies.models import Enterprise
-from counter.forms import TestResultForm
-from counter.selectors import case_test_matrix
 from onboarding import change_requests, selectors, services
-from onboarding.feedback import (
+from onboarding.forms import TestResultForm, case_forms, change_request_forms, int_or_none
+from onboarding.models import OnboardingCase
+from onboarding.selectors import case_test_matrix
+from onboarding.services import CaseError
+from onboarding.states import STAGE_HOLDER, State
+from onboarding.web import (
     AuthenticatedHttpRequest,
+    View,
+    case_for,
     seen_version,
     show_case_error,
     show_current_values,
     show_form_errors,
+    staff_required,
+    stage_tracker,
 )
-from onboarding.forms import case_forms, change_request_forms, int_or_none
-from onboarding.models import OnboardingCase
-from onboarding.services import CaseError
-from onboarding.states import STAGE_HOLDER, State
-from onboarding.views import staff_required, stage_tracker
 
 from . import selectors as portal_selectors
 from . import services as portal_services
@@ -47,8 +48,6 @@ from .forms import (
     SubmitForm,
     WithdrawForm,
 )
-
-View = Callable[..., HttpResponse]
 
 
 def customer_required(view: View) -> View:
@@ -142,7 +141,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
 
 @customer_required
 def case_edit(request: HttpRequest, public_id: Any) -> HttpResponse:
-    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    case = case_for(request, public_id)
     if case.state != State.DRAFT:
         messages.error(
             request, _("申请已提交,资料修改请联系客户经理 / Submitted: ask your account manager to change data.")
@@ -180,7 +179,7 @@ def case_edit(request: HttpRequest, public_id: Any) -> HttpResponse:
 
 @customer_required
 def case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    case = case_for(request, public_id)
     submit_problems: list[str] = []
     if case.state == State.DRAFT:
         options = {o.name: o for o in services.case_transition_options(case=case, user=request.user)}
@@ -212,7 +211,7 @@ def case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespon
 @customer_required
 def case_change_request(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     """The customer files a change of company data (变更申请) on a case past intake."""
-    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    case = case_for(request, public_id)
     refusal = change_requests.filing_refusal(case, request.user)
     if refusal:
         messages.error(request, refusal)
@@ -251,7 +250,7 @@ def case_change_request(request: AuthenticatedHttpRequest, public_id: Any) -> Ht
 def _transition(
     request: AuthenticatedHttpRequest, public_id: Any, name: str, form_cls: type[Any], done: str
 ) -> HttpResponse:
-    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    case = case_for(request, public_id)
     form = form_cls(request.POST)
     if not form.is_valid():
         show_form_errors(request, form)
@@ -286,7 +285,7 @@ def case_withdraw(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResp
 @customer_required
 @require_POST
 def case_test_result(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    case = case_for(request, public_id)
     form = TestResultForm(request.POST, case=case)
     if form.is_valid():
         try:
@@ -305,7 +304,7 @@ def case_test_result(request: AuthenticatedHttpRequest, public_id: Any) -> HttpR
 @customer_required
 @require_POST
 def case_confirm_production(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    case = case_for(request, public_id)
     form = ProductionConfirmForm(request.POST)
     if form.is_valid():
         try:
@@ -326,7 +325,7 @@ def case_url(case: OnboardingCase) -> str:
 @customer_required
 @require_POST
 def case_message(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    case = case_for(request, public_id)
     _post_message(request, case)
     return redirect(f"{case_url(case)}#thread")
 
@@ -485,6 +484,6 @@ def staff_member_remove(request: HttpRequest, member_id: Any) -> HttpResponse:
 @staff_required
 @require_POST
 def staff_case_message(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
+    case = case_for(request, public_id)
     _post_message(request, case)
     return redirect(reverse("case_detail", args=[case.public_id]) + "#thread")

@@ -1,4 +1,4 @@
-"""Service levels, the working-day calendar and reminders (the claim rows)."""
+"""Reminders (the claim rows). The calendar and service levels: `workcalendar`; notices and the mail outbox: `notices`."""
 
 from __future__ import annotations
 
@@ -6,45 +6,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from onboarding.states import WORKING_STAGES, State
-
-STAGE_CHOICES = [(code, State(code).label) for code in WORKING_STAGES]
-
-
-class StageSLA(models.Model):
-    """How many working days a stage may take before the holder is reminded."""
-
-    stage = models.CharField(_("阶段"), max_length=30, choices=STAGE_CHOICES, unique=True)
-    days = models.PositiveSmallIntegerField(_("办理时限(工作日)"))
-
-    class Meta:
-        verbose_name = _("阶段办理时限")
-        verbose_name_plural = _("阶段办理时限")
-        ordering = ["pk"]
-
-    def __str__(self) -> str:
-        return f"{self.get_stage_display()}: {self.days}"
-
-
-class CalendarDay(models.Model):
-    """A day that differs from, or is named within, the Monday–Friday rule.
-
-    Only holidays and adjusted working days (调休) are stored: every other day follows
-    Monday–Friday. That is also the fallback for a year whose schedule nobody has entered,
-    so an unknown year needs no special case; "known" only matters for the warning.
-    """
-
-    date = models.DateField(_("日期"), unique=True)
-    is_workday = models.BooleanField(_("工作日"))
-    name = models.CharField(_("名称"), max_length=60, blank=True)
-
-    class Meta:
-        verbose_name = _("节假日/调休日")
-        verbose_name_plural = _("节假日/调休日")
-        ordering = ["date"]
-
-    def __str__(self) -> str:
-        return f"{self.date} {'班' if self.is_workday else '休'} {self.name}"
+from onboarding.states import State
 
 
 class Reminder(models.Model):

@@ -12,8 +12,7 @@ from django.utils import timezone
 from notices.models import Notification
 from onboarding.models import OnboardingCase
 from onboarding.states import Party, State
-
-from . import workcal
+from workcalendar import workcal
 
 
 def notification_list(*, user: Any, limit: int = 100) -> QuerySet[Notification]:

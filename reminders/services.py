@@ -24,8 +24,8 @@ from notices.outbox import outbox_dispatch, renderer
 from onboarding import events
 from onboarding.models import CaseEvent, StageVisit
 from onboarding.states import CUSTOMER, State
+from workcalendar import workcal
 
-from . import workcal
 from .models import Reminder
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from notices.services import notifications_mark_read
-from onboarding.feedback import AuthenticatedHttpRequest
+from onboarding.web import AuthenticatedHttpRequest
 
 from . import selectors
 

@@ -18,10 +18,11 @@ from django.utils import timezone
 
 from branches.models import Branch, BranchLevel
 from branches.roles import Role, ensure_role_groups
+from branches.scope import branch_within
 from companies.models import Enterprise
 from companies.validators import resident_id_check_char, uscc_check_char
-from counter.demo import complete_counter_work, record_all_tests_passed
 from counter.models import OperatorRole
+from demo.counter_work import complete_counter_work, record_all_tests_passed
 from onboarding import services
 from onboarding.models import OnboardingCase
 from onboarding.states import Module, RiskLevel, State
@@ -180,7 +181,7 @@ def case_in_state(
     `documents=False`.
     """
     am = w.am_a if company.branch == w.branch_a else w.am_b
-    sup = w.supervisor if company.branch.path.startswith(w.tier1.path) else w.supervisor_other
+    sup = w.supervisor if branch_within(company.branch, w.tier1) else w.supervisor_other
     customer = get_user_model().objects.filter(enterprise=company).first()
     case = services.case_create(user=am, enterprise=company, modules=[str(m) for m in MODULES])
     base = {

@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from branches.roles import Role
 from counter import selectors, services
-from counter.demo import confirm_identity, issue_ukey
 from counter.models import UKey
+from demo.counter_work import confirm_identity, issue_ukey
 from onboarding import services as case_services
 from onboarding.models import CaseEvent
 from onboarding.services import CaseError

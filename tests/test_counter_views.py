@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 
 from branches.roles import Role
-from counter.demo import confirm_identity
 from counter.models import CounterEntry, Operator
+from demo.counter_work import confirm_identity
 from onboarding.states import State
 from tests.factories import resident_id, user
 

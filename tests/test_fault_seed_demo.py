@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from onboarding.management.commands import seed_demo
+from demo.management.commands import seed_demo
 
 
 @pytest.fixture

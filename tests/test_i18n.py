@@ -189,7 +189,19 @@ def _code_literals() -> dict[str, str]:
         for m in TEMPLATE_LITERAL.finditer(path.read_text(encoding="utf-8")):
             if "context" not in m.group(2):  # a msgctxt entry: same msgid, another meaning
                 found.setdefault(m.group(1)[1:-1], str(path.relative_to(ROOT)))
-    for app in ("accounts", "audit", "branches", "config", "counter", "documents", "onboarding", "portal", "reminders"):
+    for app in (
+        "accounts",
+        "audit",
+        "branches",
+        "config",
+        "counter",
+        "demo",
+        "documents",
+        "onboarding",
+        "portal",
+        "reminders",
+        "workcalendar",
+    ):
         for path in sorted((ROOT / app).rglob("*.py")):
             if "migrations" in path.parts:
                 continue

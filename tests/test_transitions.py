@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from counter.demo import complete_counter_work, record_all_tests_passed
+from demo.counter_work import complete_counter_work, record_all_tests_passed
 from onboarding import services
 from onboarding.models import CaseEvent, OnboardingCase
 from onboarding.states import State

@@ -22,10 +22,5 @@ def counter_panel(context: Any) -> dict[str, Any]:
         identity_form=forms.IdentityCheckForm(auto_id="ic_%s"),
         ukey_form=forms.UKeyIssueForm(case=case, auto_id="uk_%s"),
         activation_form=forms.ActivationForm(case=case, auto_id="ac_%s"),
-        test_result_form=forms.TestResultForm(case=case, auto_id="tr_%s") if data["can_record_tests"] else None,
-        retest_form=forms.RetestForm(case=case, auto_id="rt_%s") if data["can_record_tests"] else None,
-        production_form=forms.ProductionConfigForm(instance=data["production_config"], auto_id="pc_%s")
-        if data["can_issue_production"]
-        else None,
     )
     return data

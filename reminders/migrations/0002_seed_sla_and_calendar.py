@@ -16,7 +16,7 @@ def seed(apps, schema_editor):
     StageSLA = apps.get_model("reminders", "StageSLA")
     for stage, days in DEFAULT_SLA_DAYS.items():
         StageSLA.objects.get_or_create(stage=stage, defaults={"days": days})
-    from reminders.calendar_seed import seed_from_chinesecalendar
+    from workcalendar.calendar_seed import seed_from_chinesecalendar
 
     seed_from_chinesecalendar(apps.get_model("reminders", "CalendarDay"))
 

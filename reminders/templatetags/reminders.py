@@ -4,7 +4,9 @@ from typing import Any
 
 from django import template
 
-from .. import selectors, workcal
+from workcalendar import workcal
+
+from .. import selectors
 
 register = template.Library()
 

@@ -4,8 +4,9 @@ from the test package (endpoint, certificate and accounts)."""
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 
-from counter.demo import record_all_tests_passed
+from demo.counter_work import record_all_tests_passed
 from onboarding import services
 from onboarding.models import CaseEvent, ProductionConfig
 from onboarding.services import CaseError
@@ -169,3 +170,68 @@ def test_only_the_tech_reviewer_issues_production_config(world, ukey_case):
         services.production_config_record(
             case=ukey_case, user=world.checker, production_endpoint="https://p", certificate_serial="P"
         )
+
+
+# --- the pages: the joint-testing stage's own URLs on the case page (moved from counter/) -------
+
+
+def _login(client, u):
+    client.force_login(u)  # a complete login, second factor included (tests/conftest.py)
+    return client
+
+
+def test_tech_reviewer_records_a_result_from_the_case_page(client, world):
+    case = world.case(State.JOINT_TESTING)
+    url = reverse("case_test_result", args=[case.public_id])
+    assert url == f"/cases/{case.public_id}/test-result/"
+    page = _login(client, world.tech).get(reverse("case_detail", args=[case.public_id])).content.decode()
+    assert 'id="testing"' in page and url in page
+    module, code = case.modules[0], TEST_CASES[case.modules[0]][0][0]
+    response = client.post(url, {"test": f"{module}:{code}", "passed": "1", "evidence": "TX-1"})
+    assert response.url == reverse("case_detail", args=[case.public_id]) + "#testing"
+    assert case.test_results.get().recorded_by == world.tech
+
+
+def test_a_result_from_someone_else_is_refused_with_the_reason(client, world):
+    case = world.case(State.JOINT_TESTING)
+    url = reverse("case_test_result", args=[case.public_id])
+    page = _login(client, world.maker).get(reverse("case_detail", args=[case.public_id])).content.decode()
+    assert url not in page  # no form for counter staff
+    module, code = case.modules[0], TEST_CASES[case.modules[0]][0][0]
+    response = client.post(url, {"test": f"{module}:{code}", "passed": "1", "evidence": "TX-1"}, follow=True)
+    assert [m.level_tag for m in response.context["messages"]][:1] == ["error"]
+    assert not case.test_results.exists()
+    client.logout()
+    assert _login(client, world.customer_x).post(url, {}).status_code == 403  # staff pages only
+    client.logout()
+    other = world.case(State.JOINT_TESTING, company=world.company_y)
+    assert _login(client, world.am_a).post(reverse("case_test_result", args=[other.public_id]), {}).status_code == 404
+
+
+def test_tech_reviewer_asks_for_a_retest_from_the_case_page(client, world):
+    case = world.case(State.JOINT_TESTING)
+    record_all_tests_passed(case, world.customer_x)
+    module, code = case.modules[0], TEST_CASES[case.modules[0]][0][0]
+    response = _login(client, world.tech).post(
+        reverse("case_test_retest", args=[case.public_id]), {"tests": [f"{module}:{code}"], "reason": "精度不符"}
+    )
+    assert response.url.endswith("#testing")
+    assert CaseEvent.objects.get(case=case, name="retest_requested").reason == "精度不符"
+
+
+def test_tech_reviewer_issues_production_config_from_the_case_page(client, world, ukey_case):
+    url = reverse("case_production_config", args=[ukey_case.public_id])
+    page = _login(client, world.tech).get(reverse("case_detail", args=[ukey_case.public_id])).content.decode()
+    assert 'id="production"' in page and url in page
+    values = {
+        "production_endpoint": "https://h2h.bank.example",
+        "certificate_serial": "PROD-1",
+        "production_accounts": ukey_case.enterprise.accounts.first().account_number,
+        "connection_type": "internet",
+        "front_end_processor": "10.0.0.8",
+    }
+    response = client.post(url, values)
+    assert response.url.endswith("#production")
+    assert ProductionConfig.objects.get(case=ukey_case).certificate_serial == "PROD-1"
+    response = client.post(url, {**values, "certificate_serial": "TEST-1"}, follow=True)
+    assert "生产证书与测试证书相同" in response.content.decode()

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from onboarding.demo import DEMO_PASSWORD, STAFF, seed
+from demo.seed import DEMO_PASSWORD, STAFF, seed
 
 DEMO_ENTERPRISE_USER = re.compile(r"^ent\d{2}$")
 

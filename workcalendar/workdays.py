@@ -1,7 +1,8 @@
 """Working-day arithmetic on the official Chinese calendar, as kept in the database.
 
-The calendar and the service levels are administrator-editable (`reminders.CalendarDay`,
-`reminders.StageSLA`); a year nobody has entered falls back to Monday–Friday without error.
+The calendar and the service levels are administrator-editable (`workcalendar.CalendarDay`,
+`workcalendar.StageSLA`); a year nobody has entered falls back to Monday–Friday without error.
+This is the small surface the workflow uses (`onboarding.services`); `workcal` is the arithmetic.
 """
 
 from __future__ import annotations
@@ -10,11 +11,7 @@ import datetime as dt
 
 from django.utils import timezone
 
-from reminders import workcal
-
-
-def is_workday(day: dt.date) -> bool:
-    return workcal.calendar(day, day).is_workday(day)
+from . import workcal
 
 
 def add_working_days(start: dt.datetime, days: int) -> dt.datetime:

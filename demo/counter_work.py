@@ -6,11 +6,10 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from counter import services
+from counter.models import CounterEntry, Operator, UKey
 from onboarding.models import OnboardingCase
 from onboarding.states import TEST_CASES
-
-from . import services
-from .models import CounterEntry, Operator, OperatorRole, UKey
 
 
 def record_all_tests_passed(case: OnboardingCase, user: Any, *, evidence: str = "联调流水 OK") -> None:
@@ -59,9 +58,6 @@ def issue_ukey(
         services.entry_confirm(entry=activation, user=checker)
         ukey.refresh_from_db()
     return ukey
-
-
-DEFAULT_ROLES = [OperatorRole.ENTRY, OperatorRole.REVIEW]
 
 
 def complete_counter_work(

@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reminders', '0002_seed_sla_and_calendar'),
+        ('reminders', '0003_calendar_to_workcalendar'),
         ('notices', '0001_initial'),
     ]
 

@@ -19,13 +19,18 @@ from freezegun import freeze_time
 from branches.models import Branch, BranchLevel
 from branches.roles import Role, ensure_role_groups
 from counter import services as services_counter
-from counter.demo import add_operators, complete_counter_work, confirm_identity, issue_ukey, record_all_tests_passed
 from counter.models import OperatorRole
-
-from . import notifications, services
-from .models import OnboardingCase
-from .states import TEST_CASES, Module, RiskLevel, State
-from .validators import resident_id_check_char, uscc_check_char
+from demo.counter_work import (
+    add_operators,
+    complete_counter_work,
+    confirm_identity,
+    issue_ukey,
+    record_all_tests_passed,
+)
+from onboarding import notifications, services
+from onboarding.models import OnboardingCase
+from onboarding.states import TEST_CASES, Module, RiskLevel, State
+from onboarding.validators import resident_id_check_char, uscc_check_char
 
 DEMO_PASSWORD = "Demo-2026-pass"
 

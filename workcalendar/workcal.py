@@ -118,18 +118,14 @@ def calendar(lo: dt.date, hi: dt.date | None = None) -> WorkCalendar:
 
 def sla_days(stage: str) -> int | None:
     """The stage's service level in working days: the administrator's value, else the default."""
-    from onboarding.states import DEFAULT_SLA_DAYS
-
-    from .models import StageSLA
+    from .models import DEFAULT_SLA_DAYS, StageSLA
 
     days = StageSLA.objects.filter(stage=stage).values_list("days", flat=True).first()
     return days if days is not None else DEFAULT_SLA_DAYS.get(stage)
 
 
 def sla_map() -> dict[str, int]:
-    from onboarding.states import DEFAULT_SLA_DAYS
-
-    from .models import StageSLA
+    from .models import DEFAULT_SLA_DAYS, StageSLA
 
     return {**DEFAULT_SLA_DAYS, **dict(StageSLA.objects.values_list("stage", "days"))}
 

@@ -11,8 +11,8 @@ from freezegun import freeze_time
 
 from onboarding import services
 from onboarding.states import State
-from reminders import workcal
-from reminders.models import CalendarDay, StageSLA
+from workcalendar import workcal
+from workcalendar.models import CalendarDay, StageSLA
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -74,7 +74,7 @@ def test_year_end_into_an_unpublished_year_falls_back_to_monday_to_friday(world,
 
     # An administrator enters the 2027 New Year holiday through the admin.
     response = admin_client.post(
-        reverse("admin:reminders_calendarday_add"), {"date": "2027-01-01", "is_workday": "", "name": "元旦"}
+        reverse("admin:workcalendar_calendarday_add"), {"date": "2027-01-01", "is_workday": "", "name": "元旦"}
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     assert workcal.missing_schedule_years(today=dt.date(2026, 12, 28)) == []
@@ -84,7 +84,7 @@ def test_year_end_into_an_unpublished_year_falls_back_to_monday_to_friday(world,
 
 def test_admin_and_dashboard_warn_while_next_year_is_missing(world, admin_client, client) -> None:
     with freeze_time(at(2026, 11, 20, 10, 0)):
-        page = admin_client.get(reverse("admin:reminders_calendarday_changelist")).content.decode()
+        page = admin_client.get(reverse("admin:workcalendar_calendarday_changelist")).content.decode()
         assert "尚未录入2027年节假日安排" in page
         client.force_login(world.am_a)
         home = client.get(reverse("home")).content.decode()
@@ -92,7 +92,8 @@ def test_admin_and_dashboard_warn_while_next_year_is_missing(world, admin_client
         CalendarDay.objects.create(date=dt.date(2027, 1, 1), is_workday=False, name="元旦")
         assert "尚未录入2027年" not in client.get(reverse("home")).content.decode()
         assert (
-            "尚未录入2027年" not in admin_client.get(reverse("admin:reminders_calendarday_changelist")).content.decode()
+            "尚未录入2027年"
+            not in admin_client.get(reverse("admin:workcalendar_calendarday_changelist")).content.decode()
         )
 
 
@@ -135,3 +136,20 @@ def test_working_seconds_and_shift_are_inverse_across_a_holiday() -> None:
     assert cal.working_seconds(start, end) == 2 * 86400
     assert cal.working_seconds(end, start) == -2 * 86400
     assert cal.working_seconds(at(2026, 10, 2, 9, 0), at(2026, 10, 6, 9, 0)) == 0
+
+
+@pytest.mark.django_db
+def test_service_levels_are_named_by_the_stages_onboarding_registered() -> None:
+    assert str(StageSLA.objects.get(stage=State.JOINT_TESTING)) == "联调测试: 15"
+
+
+@pytest.mark.django_db
+def test_the_admin_edits_service_levels_by_stage_name(admin_client) -> None:
+    sla = StageSLA.objects.get(stage=State.JOINT_TESTING)
+    page = admin_client.get(reverse("admin:workcalendar_stagesla_change", args=[sla.pk])).content.decode()
+    assert '<option value="joint_testing" selected>联调测试</option>' in page
+    admin_client.post(
+        reverse("admin:workcalendar_stagesla_change", args=[sla.pk]), {"stage": State.JOINT_TESTING, "days": 12}
+    )
+    assert StageSLA.objects.get(pk=sla.pk).days == 12
+    assert admin_client.get(reverse("admin:workcalendar_stagesla_changelist")).status_code == 200

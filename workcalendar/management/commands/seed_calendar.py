@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from reminders.calendar_seed import seed_from_chinesecalendar
+from workcalendar.calendar_seed import seed_from_chinesecalendar
 
 
 class Command(BaseCommand):

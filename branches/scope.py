@@ -1,0 +1,47 @@
+"""Scope: which branches, cases and companies a person may see. The one vocabulary for it.
+
+A branch's `path` is its materialised path ("/1/4/9/"), so a subtree is a path prefix. Nothing
+outside this module compares paths: a reader asks `branch_in_subtree`, `case_in_scope` or
+filters with `subtree_q`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q
+
+from .models import Branch
+
+
+def branch_within(branch: Branch, root: Branch) -> bool:
+    """`branch` is `root` or lies below it."""
+    return branch.path.startswith(root.path)
+
+
+def branch_in_subtree(branch: Branch, user: Any) -> bool:
+    """`branch` lies in the subtree of the user's home branch (never for users without one)."""
+    return user.branch_id is not None and branch_within(branch, user.branch)
+
+
+def case_in_scope(case: Any, user: Any) -> bool:
+    """Staff: the case's branch lies in the user's subtree. Enterprise users: their own company."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if user.enterprise_id is not None:
+        return case.enterprise_id == user.enterprise_id
+    return branch_in_subtree(case.branch, user)
+
+
+def subtree_q(prefix: str, root: Branch) -> Q:
+    """Rows whose branch (reached through `prefix`, "" for branches themselves) is `root` or below it.
+
+    `subtree_q("branch", user.branch)` for cases, `subtree_q("case__branch", branch)` for events.
+    """
+    lookup = f"{prefix}__path__startswith" if prefix else "path__startswith"
+    return Q(**{lookup: root.path})
+
+
+def ancestor_ids(branch: Branch) -> list[int]:
+    """The branch and every branch above it, head office first."""
+    return [int(pk) for pk in branch.path.strip("/").split("/")]
