@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -63,6 +64,7 @@ INSTALLED_APPS = [
     "reminders",
     "audit",
     "portal",
+    "analytics",
 ]
 
 MIDDLEWARE = [
@@ -301,6 +303,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(REMINDER_SWEEP_SECONDS),
         # A sweep that waited longer than one period in the queue is superseded by the next.
         "options": {"expires": float(REMINDER_SWEEP_SECONDS)},
+    },
+    # Open stages age and history grows: refit the go-live forecast and refresh every open case.
+    "analytics-nightly": {
+        "task": "analytics.tasks.analytics_nightly",
+        "schedule": crontab(hour=2, minute=30),
     },
 }
 
