@@ -80,7 +80,7 @@ class CaseForecast(models.Model):
 
     def stage_late(self, now: object = None) -> bool:
         now = now or timezone.now()
-        return self.stage_late_at is not None and self.stage_late_at < now  # type: ignore[operator]
+        return self.stage_late_at is not None and self.stage_late_at <= now  # type: ignore[operator]
 
     def at_risk(self, now: object = None) -> bool:
         return self.target_late or self.stage_late(now)

@@ -409,7 +409,7 @@ def at_risk_forecasts(*, user: Any, now: dt.datetime | None = None) -> QuerySet[
             case__branch__path__startswith=scope_path(user),
             case__state__in=WORKING_STAGES,
         )
-        .filter(Q(target_late=True) | Q(stage_late_at__lt=now))
+        .filter(Q(target_late=True) | Q(stage_late_at__lte=now))
         .select_related("case", "case__enterprise", "case__branch", "case__account_manager")
         .order_by("p85_date", "case__reference")
     )
