@@ -8,7 +8,6 @@ import pytest
 from django.urls import reverse
 
 from analytics import stats
-from analytics.facts import facts_refresh
 from analytics.forecast import MIN_EVENTS, fit, forecasts_refresh
 from analytics.models import CaseForecast, ForecastModel
 from analytics.selectors import at_risk_forecasts
