@@ -12,8 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from onboarding.models import CaseEvent, OnboardingCase, StageVisit
+from onboarding.models import CaseEvent, Enterprise, OnboardingCase, StageVisit
 from onboarding.states import OPEN_STATES, STAGE_HOLDER, TERMINAL_STATES, WORKING_STAGES, Module, Party, State
+from onboarding.validators import resident_id_check_char, uscc_check_char
 
 __all__ = [
     "OPEN_STATES",
@@ -22,12 +23,15 @@ __all__ = [
     "WORKING_STAGES",
     "CaseEvent",
     "CaseHistory",
+    "Enterprise",
     "Module",
     "OnboardingCase",
     "Party",
     "StageVisit",
     "State",
     "histories",
+    "resident_id_check_char",
+    "uscc_check_char",
 ]
 
 # Transition names that stand for rework, and the record that asks for a re-test.

@@ -69,10 +69,9 @@ def cases_view(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def export_view(request: HttpRequest, table: str, fmt: str) -> HttpResponse:
+def export_view(request: HttpRequest, fmt: str) -> HttpResponse:
     _allowed(request)
-    if fmt not in ("csv", "xlsx"):
-        raise Http404
+    table = request.GET.get("table", "")
     period, _problem = _period(request)
     if table == "cases":
         tab = _drill(request, period)

@@ -39,7 +39,7 @@ def test_everyone_else_is_refused(client, world, history, who) -> None:
     for url in (
         reverse("analytics:cockpit"),
         reverse("analytics:cases") + "?fig=cycle&stage=branch_intake",
-        reverse("analytics:export", args=["cycle_stage", "csv"]),
+        reverse("analytics:export_csv") + "?table=cycle_stage",
     ):
         assert client.get(url).status_code == 403
     assert 'href="/analytics/"' not in client.get(reverse("home")).content.decode()
@@ -77,9 +77,7 @@ def test_a_drill_down_lists_the_cases_behind_a_figure_and_exports_them(client, w
     url = f"{reverse('analytics:cases')}?{MARCH}&fig=sla&stage=branch_intake&breach=1"
     html = client.get(url).content.decode()
     assert "H-3" in html and "H-1" not in html and "H-2" not in html
-    export = client.get(
-        f"{reverse('analytics:export', args=['cases', 'csv'])}?{MARCH}&fig=sla&stage=branch_intake&breach=1"
-    )
+    export = client.get(f"{reverse('analytics:export_csv')}?table=cases&{MARCH}&fig=sla&stage=branch_intake&breach=1")
     rows = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))
     assert rows[0][:2] == ["编号", "企业"] and [r[0] for r in rows[1:]] == ["H-3"]
     assert rows[1][4] == "8.0"
@@ -87,18 +85,17 @@ def test_a_drill_down_lists_the_cases_behind_a_figure_and_exports_them(client, w
 
 def test_exports_write_exactly_the_rows_of_the_table(client, world, history) -> None:
     client.force_login(world.approver)
-    export = client.get(f"{reverse('analytics:export', args=['cycle_stage', 'csv'])}?{MARCH}")
+    export = client.get(f"{reverse('analytics:export_csv')}?table=cycle_stage&{MARCH}")
     assert export["Content-Type"].startswith("text/csv")
     assert export.content.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))
     assert rows[0] == ["阶段", "阶段记录数", "中位数 P50", "85分位 P85"]
     assert rows[1] == ["分支行受理", "4", "2.0", "8.0"]
-    xlsx = client.get(f"{reverse('analytics:export', args=['funnel', 'xlsx'])}?{MARCH}")
+    xlsx = client.get(f"{reverse('analytics:export_xlsx')}?table=funnel&{MARCH}")
     with zipfile.ZipFile(io.BytesIO(xlsx.content)) as z:
         sheet = z.read("xl/worksheets/sheet1.xml").decode()
     assert "分支行受理" in sheet and '<c r="B2"><v>3</v></c>' in sheet
-    assert client.get(f"{reverse('analytics:export', args=['nope', 'csv'])}?{MARCH}").status_code == 404
-    assert client.get(f"{reverse('analytics:export', args=['funnel', 'pdf'])}?{MARCH}").status_code == 404
+    assert client.get(f"{reverse('analytics:export_csv')}?table=nope&{MARCH}").status_code == 404
 
 
 def test_a_supervisor_exports_only_their_subtree(client, world, history) -> None:
@@ -106,9 +103,7 @@ def test_a_supervisor_exports_only_their_subtree(client, world, history) -> None
     rows = list(
         csv.reader(
             io.StringIO(
-                client.get(f"{reverse('analytics:export', args=['cycle_branch', 'csv'])}?{MARCH}").content.decode(
-                    "utf-8-sig"
-                )
+                client.get(f"{reverse('analytics:export_csv')}?table=cycle_branch&{MARCH}").content.decode("utf-8-sig")
             )
         )
     )
