@@ -153,7 +153,9 @@ def plan_case(
 ) -> Plan:
     speed, rework = SPEED[profile % len(SPEED)], REWORK[profile % len(REWORK)]
     modules = [str(m) for m in rng.choice(MODULE_SETS)]
-    p = Plan(branch=branch, modules=modules, created=start, target=(start + dt.timedelta(days=70)).date())
+    p = Plan(
+        branch=branch, modules=modules, created=start, target=(start + dt.timedelta(days=rng.randint(40, 90))).date()
+    )
     am, sup, chk = who.managers[branch.pk], who.supervisors[branch.pk], who.checkers[branch.pk]
     p.manager = am
     clock = start

@@ -78,3 +78,46 @@ def test_cockpit_chart_click_opens_the_cases_behind_it(page, live_server, shot):
 
     csp = page.evaluate("window.__csp")
     assert csp == [] and errors == [], (csp, errors, missing)
+
+
+def test_cockpit_and_case_forecast_on_two_years_of_demo_history(page, live_server, shot):
+    from analytics import history
+    from analytics.selectors import at_risk_forecasts
+    from tests.factories import World
+
+    world = World()
+    history.seed_history(cases=400)
+    errors: list[str] = []
+    page.on(
+        "console",
+        lambda m: (
+            errors.append(m.text)
+            if m.type == "error" and not m.location.get("url", "").endswith("/favicon.ico")
+            else None
+        ),
+    )
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.add_init_script(WATCH_CSP)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    staff_login(page, live_server.url, world.approver.username)
+    page.goto(f"{live_server.url}/analytics/")
+    page.wait_for_selector("#chart-flow canvas")
+    page.wait_for_timeout(1500)
+    shot("analytics-cockpit-history")
+    # A funnel step leads to the cases that reached that stage.
+    page.locator("#chart-funnel").scroll_into_view_if_needed()
+    box = page.locator("#chart-funnel").bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + 52)
+    page.wait_for_url("**/analytics/cases/**")
+    assert "fig=funnel" in page.url and "stage=branch_intake" in page.url
+    assert page.locator("#table-cases tbody tr").count() > 50
+
+    risky = at_risk_forecasts(user=world.approver).first()
+    assert risky is not None
+    page.goto(f"{live_server.url}/cases/{risky.case.public_id}/")
+    page.wait_for_selector("#case-forecast")
+    assert "延期风险" in page.inner_text("#case-forecast")
+    page.locator("#case-forecast").scroll_into_view_if_needed()
+    shot("analytics-case-forecast")
+    assert page.evaluate("window.__csp") == [] and errors == [], errors
