@@ -46,6 +46,7 @@ def facts_for(h: CaseHistory, *, cal: workcal.WorkCalendar, sla: dict[str, int],
     # The transition that ended a visit carries the visit's left_at as its time.
     leaving = {(at, f): (name, actor) for at, name, f, _t, actor in h.transitions if name not in ("suspend", "resume")}
     seen: set[str] = set()
+    started = next((v.entered_at for v in h.visits if v.stage == State.BRANCH_INTAKE), None)
     out = []
     for v in h.visits:
         if v.stage not in WORKING_STAGES:
@@ -75,6 +76,8 @@ def facts_for(h: CaseHistory, *, cal: workcal.WorkCalendar, sla: dict[str, int],
                 entered_at=v.entered_at,
                 left_at=v.left_at,
                 first_visit=v.stage not in seen,
+                case_started_at=started,
+                retests=sum(1 for t in h.retests if v.entered_at <= t <= end),
                 holder_party=v.holder_party,
                 work_seconds=work,
                 bank_seconds=bank,

@@ -34,6 +34,9 @@ class VisitFact(models.Model):
     entered_at = models.DateTimeField()
     left_at = models.DateTimeField(null=True, blank=True)
     first_visit = models.BooleanField(default=True)
+    # When the case first entered branch intake: the funnel's cohort.
+    case_started_at = models.DateTimeField(null=True, blank=True)
+    retests = models.IntegerField(default=0, help_text="re-tests asked for during the visit")
     holder_party = models.CharField(max_length=10, choices=Party.choices)
     # Working time (suspensions excluded); for an open visit, as of `refreshed_at`.
     work_seconds = models.IntegerField(default=0)
@@ -51,6 +54,7 @@ class VisitFact(models.Model):
             models.Index(fields=["left_at", "branch_path"], name="visitfact_left_idx"),
             models.Index(fields=["branch_path", "stage"], name="visitfact_scope_idx"),
             models.Index(fields=["case", "stage"], name="visitfact_case_idx"),
+            models.Index(fields=["case_started_at", "branch_path"], name="visitfact_cohort_idx"),
         ]
 
 

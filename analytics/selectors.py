@@ -7,15 +7,18 @@ rows lead to the cases behind each number, and the CSV/Excel export writes exact
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet, Sum
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from branches.models import Branch
@@ -26,10 +29,11 @@ from .models import CaseForecast, VisitFact
 from .sources import (
     RETEST_RECORD,
     RETURN_TRANSITIONS,
+    TRANSITION_TARGET,
     WORKING_STAGES,
-    CaseEvent,
     OnboardingCase,
     State,
+    transition_label,
 )
 from .stats import percentile_of_histogram
 
@@ -138,6 +142,21 @@ def _merge(cells: list[dict[str, Any]]) -> dict[str, Any]:
 def _stage_order(key: tuple[str, Any]) -> tuple[int, str]:
     stage = key[0]
     return (WORKING_STAGES.index(stage) if stage in WORKING_STAGES else 99, str(key[1]))
+
+
+def cockpit_cached(*, user: Any, period: Period) -> tuple[dict[str, Table], dt.datetime]:
+    """The cockpit as computed at most ANALYTICS_CACHE_SECONDS ago for the same subtree, period
+    and language (and when): a management view can be minutes old, and the page and its exports
+    then show the very same numbers."""
+    raw = f"{scope_path(user)}|{period.start}|{period.end}|{translation.get_language()}"
+    key = "analytics:cockpit:" + hashlib.sha256(raw.encode()).hexdigest()
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
+    now = timezone.now()
+    result = (cockpit(user=user, period=period, now=now), now)
+    cache.set(key, result, settings.ANALYTICS_CACHE_SECONDS)
+    return result
 
 
 def cockpit(*, user: Any, period: Period, now: dt.datetime | None = None) -> dict[str, Table]:
@@ -269,84 +288,88 @@ def modules_label(key: str | None) -> str:
 
 # --- rework flow (Sankey) ------------------------------------------------------------------------
 
-FORWARD = {
-    "submit",
-    "submit_for_approval",
-    "approve",
-    "issue_test_package",
-    "accept_test_report",
-    "complete_ukey_issuance",
-    "go_live",
-    "reject",
-    "withdraw",
-}
 
-
-def flow_node(name: str, source: str, target: str) -> tuple[str, str] | None:
+def flow_node(name: str, source: str) -> tuple[str, str] | None:
     """(from node, to node) of a flow link; rework goes to its own node so the graph stays acyclic."""
+    target = TRANSITION_TARGET.get(name)
+    if target is None:
+        return None
     if name in RETURN_TRANSITIONS:
         return stage_label(source), _("退回补件→%(stage)s") % {"stage": stage_label(target)}
+    return stage_label(source), stage_label(target)
+
+
+def flow_label(name: str, source: str) -> str:
     if name == RETEST_RECORD:
-        return stage_label(State.JOINT_TESTING), _("要求重测")
-    if name in FORWARD and source != target and source not in ("suspended",):
-        return stage_label(source), stage_label(target)
-    return None
+        return _("要求重测")
+    return f"{stage_label(source)}:{transition_label(name)}"
 
 
 def flow_table(*, path: str, period: Period) -> Table:
-    lo, hi = period.bounds()
+    """Stage visits that ended in the period, by the transition that ended them; re-tests asked
+    for during joint-testing visits that ended in the period."""
     rows = (
-        CaseEvent.objects.filter(case__branch__path__startswith=path, created_at__gte=lo, created_at__lt=hi)
-        .filter(Q(kind=CaseEvent.Kind.TRANSITION) | Q(kind=CaseEvent.Kind.RECORD, name=RETEST_RECORD))
-        .values("name", "from_state", "to_state")
-        .annotate(n=Count("pk"))
+        closed_facts(path=path, period=period)
+        .values("stage", "closed_with")
+        .annotate(n=Count("pk"), retests=Sum("retests"))
         .order_by()
     )
     tab = Table("flow", _("流转与返工(次数)"), [_("从"), _("到"), _("次数"), _("返工")])
-    merged: dict[tuple[str, str, str, str, bool], int] = defaultdict(int)
+    links: list[tuple[int, str, str, int, bool, str]] = []
+    retests = 0
     for r in rows:
-        name = r["name"]
-        source, target = r["from_state"], r["to_state"]
-        if name == RETEST_RECORD:
-            source = target = State.JOINT_TESTING
-        nodes = flow_node(name, source, target)
+        retests += r["retests"] or 0
+        nodes = flow_node(r["closed_with"], r["stage"])
         if nodes is None:
             continue
-        rework = name in RETURN_TRANSITIONS or name == RETEST_RECORD
-        # Withdrawals and rejections from several stages share one sink node per stage.
-        merged[(nodes[0], nodes[1], name, source, rework)] += r["n"]
-    order = {stage_label(s): i for i, s in enumerate(("draft", *WORKING_STAGES))}
-    for (a, b, name, source, rework), n in sorted(merged.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0][1])):
+        rework = r["closed_with"] in RETURN_TRANSITIONS
+        order = WORKING_STAGES.index(r["stage"]) if r["stage"] in WORKING_STAGES else 99
+        links.append(
+            (
+                order,
+                nodes[0],
+                nodes[1],
+                r["n"],
+                rework,
+                drill_url(period, fig="flow", event=r["closed_with"], source=r["stage"]),
+            )
+        )
+    if retests:
+        order = WORKING_STAGES.index(State.JOINT_TESTING)
+        links.append(
+            (
+                order,
+                stage_label(State.JOINT_TESTING),
+                _("要求重测"),
+                retests,
+                True,
+                drill_url(period, fig="flow", event=RETEST_RECORD, source=State.JOINT_TESTING),
+            )
+        )
+    for _o, a, b, n, rework, url in sorted(links, key=lambda x: (x[0], x[4], x[2])):
         tab.rows.append([a, b, n, _("是") if rework else ""])
-        tab.links.append(drill_url(period, fig="flow", event=name, source=source))
+        tab.links.append(url)
     return tab
 
 
 # --- funnel and ageing --------------------------------------------------------------------------
 
 
-def _cohort(path: str, period: Period) -> Any:
-    """Cases that entered branch intake for the first time in the period."""
+def _cohort_facts(path: str, period: Period) -> QuerySet[VisitFact]:
+    """Visits of the cases that entered branch intake for the first time in the period."""
     lo, hi = period.bounds()
-    return VisitFact.objects.filter(
-        branch_path__startswith=path,
-        stage=State.BRANCH_INTAKE,
-        first_visit=True,
-        entered_at__gte=lo,
-        entered_at__lt=hi,
-    ).values("case_id")
+    return VisitFact.objects.filter(branch_path__startswith=path, case_started_at__gte=lo, case_started_at__lt=hi)
 
 
 def funnel_table(*, path: str, period: Period) -> Table:
-    cohort = _cohort(path, period)
-    reached = dict(
-        VisitFact.objects.filter(case_id__in=cohort, first_visit=True)
+    rows = (
+        _cohort_facts(path, period)
         .values("stage")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("pk", filter=Q(first_visit=True)), live=Count("pk", filter=Q(closed_with="go_live")))
         .order_by()
-        .values_list("stage", "n")
     )
-    reached[State.LIVE] = OnboardingCase.objects.filter(pk__in=cohort, state=State.LIVE).count()
+    reached = {r["stage"]: r["n"] for r in rows}
+    reached[State.LIVE] = sum(r["live"] for r in rows)
     tab = Table("funnel", _("漏斗:期内受理的案件到达各阶段"), [_("阶段"), _("案件数")])
     for s in (*WORKING_STAGES, State.LIVE):
         tab.rows.append([stage_label(s), reached.get(s, 0)])
@@ -370,28 +393,38 @@ def age_bucket(age_seconds: int, sla_days: int | None) -> str:
     return "within" if ratio <= 1 else "over1" if ratio <= 1.5 else "over15" if ratio <= 2 else "over2"
 
 
-def open_visit_ages(*, path: str, now: dt.datetime) -> list[tuple[VisitFact, int, str]]:
-    """Open, running visits with their age (working seconds, suspensions excluded) and bucket."""
-    qs = list(
-        VisitFact.objects.filter(branch_path__startswith=path, left_at__isnull=True, case__state__in=WORKING_STAGES)
-        .select_related("case", "case__enterprise", "branch")
-        .order_by("entered_at")
-    )
-    if not qs:
+def _open_facts(path: str) -> QuerySet[VisitFact]:
+    return VisitFact.objects.filter(branch_path__startswith=path, left_at__isnull=True, case__state__in=WORKING_STAGES)
+
+
+def _age(cal: workcal.WorkCalendar, work_seconds: int, refreshed_at: dt.datetime, now: dt.datetime) -> int:
+    # The stored running time counts pauses correctly up to the refresh; the case has run since.
+    return work_seconds + max(cal.working_seconds(refreshed_at, now), 0)
+
+
+def open_visit_ages(*, path: str, now: dt.datetime, stage: str = "") -> list[tuple[VisitFact, int, str]]:
+    """Open, running visits (of one stage) with their age (working seconds, suspensions excluded) and bucket."""
+    qs = _open_facts(path)
+    if stage:
+        qs = qs.filter(stage=stage)
+    facts = list(qs.select_related("case", "case__enterprise", "case__branch").order_by("entered_at"))
+    if not facts:
         return []
-    cal = workcal.calendar_for(min(f.refreshed_at for f in qs), now)
+    cal = workcal.calendar_for(min(f.refreshed_at for f in facts), now)
     out = []
-    for f in qs:
-        # The stored running time counts pauses correctly up to the refresh; the case has run since.
-        age = f.work_seconds + max(cal.working_seconds(f.refreshed_at, now), 0)
+    for f in facts:
+        age = _age(cal, f.work_seconds, f.refreshed_at, now)
         out.append((f, age, age_bucket(age, f.sla_days)))
     return out
 
 
 def ageing_table(*, path: str, period: Period, now: dt.datetime) -> Table:
+    rows = list(_open_facts(path).values_list("stage", "work_seconds", "refreshed_at", "sla_days"))
     counts: dict[tuple[str, str], int] = defaultdict(int)
-    for f, _age, b in open_visit_ages(path=path, now=now):
-        counts[(f.stage, b)] += 1
+    if rows:
+        cal = workcal.calendar_for(min(r[2] for r in rows), now)
+        for stage, work, refreshed, sla in rows:
+            counts[(stage, age_bucket(_age(cal, work, refreshed, now), sla))] += 1
     tab = Table("ageing", _("在途案件账龄(当前阶段,按时限倍数)"), [_("阶段"), *[bucket_label(b) for b in AGE_BUCKETS]])
     for s in WORKING_STAGES:
         tab.rows.append([stage_label(s), *[counts.get((s, b), 0) for b in AGE_BUCKETS]])
@@ -513,38 +546,25 @@ def drill_down(
                 )
             )
     elif fig == "flow":
-        lo, hi = period.bounds()
-        name = params.get("event", "")
-        ev = CaseEvent.objects.filter(
-            case__branch__path__startswith=path, created_at__gte=lo, created_at__lt=hi, name=name
-        )
-        if name != RETEST_RECORD:
-            ev = ev.filter(kind=CaseEvent.Kind.TRANSITION, from_state=params.get("source", ""))
-        title = _("流转:%(name)s") % {"name": name}
-        for e in ev.select_related("case", "case__enterprise", "case__branch").order_by("-created_at"):
-            rows.append(
-                DrillRow(
-                    e.case,
-                    e.from_state or State.JOINT_TESTING,
-                    None,
-                    timezone.localtime(e.created_at).strftime("%Y-%m-%d %H:%M"),
-                )
-            )
+        name, source = params.get("event", ""), params.get("source", "")
+        qs = closed_facts(path=path, period=period).filter(stage=source)
+        qs = qs.filter(retests__gt=0) if name == RETEST_RECORD else qs.filter(closed_with=name)
+        title = _("流转:%(name)s") % {"name": flow_label(name, source)}
+        for f in qs.select_related("case", "case__enterprise", "case__branch").order_by("-left_at"):
+            assert f.left_at is not None
+            rows.append(DrillRow(f.case, f.stage, None, timezone.localtime(f.left_at).strftime("%Y-%m-%d %H:%M")))
     elif fig == "funnel":
-        cohort = _cohort(path, period)
-        if stage == State.LIVE:
-            cases = OnboardingCase.objects.filter(pk__in=cohort, state=State.LIVE)
-        else:
-            cases = OnboardingCase.objects.filter(
-                pk__in=VisitFact.objects.filter(case_id__in=cohort, first_visit=True, stage=stage).values("case_id")
-            )
+        facts = _cohort_facts(path, period)
+        facts = (
+            facts.filter(closed_with="go_live") if stage == State.LIVE else facts.filter(stage=stage, first_visit=True)
+        )
         title = _("到达 %(stage)s 的案件") % {"stage": stage_label(stage)}
-        for c in cases.select_related("enterprise", "branch").order_by("reference"):
-            rows.append(DrillRow(c, c.state, None, ""))
+        for f in facts.select_related("case", "case__enterprise", "case__branch").order_by("case__reference"):
+            rows.append(DrillRow(f.case, f.case.state, None, ""))
     elif fig == "ageing":
         title = _("%(stage)s 的在途案件") % {"stage": stage_label(stage)}
-        for f, age, b in open_visit_ages(path=path, now=now):
-            if f.stage == stage and (not params.get("bucket") or params["bucket"] == b):
+        for f, age, b in open_visit_ages(path=path, now=now, stage=stage):
+            if not params.get("bucket") or params["bucket"] == b:
                 rows.append(DrillRow(f.case, f.stage, round(age / workcal.DAY, 1), bucket_label(b)))
         rows.sort(key=lambda r: -(r.days or 0))
     elif fig == "risk":

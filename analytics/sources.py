@@ -7,12 +7,11 @@ them here means such a change touches one module of this app.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from onboarding.models import CaseEvent, Enterprise, OnboardingCase, StageVisit
+from onboarding.models import CaseEvent, Enterprise, OnboardingCase, StageVisit, transition_label
 from onboarding.states import OPEN_STATES, STAGE_HOLDER, TERMINAL_STATES, WORKING_STAGES, Module, Party, State
 from onboarding.validators import resident_id_check_char, uscc_check_char
 
@@ -31,11 +30,26 @@ __all__ = [
     "State",
     "histories",
     "resident_id_check_char",
+    "transition_label",
     "uscc_check_char",
 ]
 
 # Transition names that stand for rework, and the record that asks for a re-test.
 RETURN_TRANSITIONS = ("return_to_intake", "return_to_test_package")
+# Where each transition that ends a stage visit leads.
+TRANSITION_TARGET = {
+    "submit": State.BRANCH_INTAKE,
+    "submit_for_approval": State.HEAD_OFFICE_APPROVAL,
+    "return_to_intake": State.BRANCH_INTAKE,
+    "reject": State.REJECTED,
+    "approve": State.TEST_PACKAGE_ISSUANCE,
+    "issue_test_package": State.JOINT_TESTING,
+    "return_to_test_package": State.TEST_PACKAGE_ISSUANCE,
+    "accept_test_report": State.UKEY_ISSUANCE,
+    "complete_ukey_issuance": State.PRODUCTION_VERIFICATION,
+    "go_live": State.LIVE,
+    "withdraw": State.WITHDRAWN,
+}
 RETEST_RECORD = "retest_requested"
 TEST_RESULT_RECORD = "test_result"
 
@@ -48,6 +62,7 @@ class CaseHistory:
     visits: list[StageVisit] = field(default_factory=list)
     transitions: list[tuple[dt.datetime, str, str, str, int | None]] = field(default_factory=list)
     test_results: list[dt.datetime] = field(default_factory=list)
+    retests: list[dt.datetime] = field(default_factory=list)
 
     def pauses(self, now: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
         spans, start = [], None
@@ -63,7 +78,7 @@ class CaseHistory:
 
 
 def histories(case_ids: Iterable[int]) -> list[CaseHistory]:
-    """The histories of the given cases in four queries, whatever their number."""
+    """The histories of the given cases in three queries, whatever their number."""
     ids = list(case_ids)
     cases = {c.pk: CaseHistory(case=c) for c in OnboardingCase.objects.filter(pk__in=ids).select_related("branch")}
     for v in StageVisit.objects.filter(case_id__in=ids).order_by("entered_at", "pk"):
@@ -75,13 +90,12 @@ def histories(case_ids: Iterable[int]) -> list[CaseHistory]:
     )
     for case_id, at, name, f, t, actor in rows:
         cases[case_id].transitions.append((at, name, f, t, actor))
-    results: dict[int, list[dt.datetime]] = defaultdict(list)
-    for case_id, at in (
-        CaseEvent.objects.filter(case_id__in=ids, kind=CaseEvent.Kind.RECORD, name=TEST_RESULT_RECORD)
-        .order_by("created_at")
-        .values_list("case_id", "created_at")
+    for case_id, name, at in (
+        CaseEvent.objects.filter(
+            case_id__in=ids, kind=CaseEvent.Kind.RECORD, name__in=(TEST_RESULT_RECORD, RETEST_RECORD)
+        )
+        .order_by("created_at", "pk")
+        .values_list("case_id", "name", "created_at")
     ):
-        results[case_id].append(at)
-    for case_id, h in cases.items():
-        h.test_results = results.get(case_id, [])
+        (cases[case_id].test_results if name == TEST_RESULT_RECORD else cases[case_id].retests).append(at)
     return list(cases.values())

@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
@@ -35,7 +36,7 @@ def _period(request: HttpRequest) -> tuple[Period, str]:
 def cockpit_view(request: HttpRequest) -> HttpResponse:
     _allowed(request)
     period, problem = _period(request)
-    tables = selectors.cockpit(user=request.user, period=period)
+    tables, computed_at = selectors.cockpit_cached(user=request.user, period=period)
     return render(
         request,
         "analytics/cockpit.html",
@@ -43,6 +44,8 @@ def cockpit_view(request: HttpRequest) -> HttpResponse:
             "period": period,
             "problem": problem,
             "tables": tables,
+            "computed_at": computed_at,
+            "cache_minutes": max(1, settings.ANALYTICS_CACHE_SECONDS // 60),
             "charts": charts.chart_specs(tables),
             "table_only": ["risk", "cycle_branch", "cycle_reviewer", "cycle_modules"],
             "query": "&".join(f"{k}={v}" for k, v in period.params().items()),
@@ -76,7 +79,7 @@ def export_view(request: HttpRequest, fmt: str) -> HttpResponse:
     if table == "cases":
         tab = _drill(request, period)
     else:
-        tab_or_none: Any = selectors.cockpit(user=request.user, period=period).get(table)
+        tab_or_none: Any = selectors.cockpit_cached(user=request.user, period=period)[0].get(table)
         if tab_or_none is None:
             raise Http404
         tab = tab_or_none

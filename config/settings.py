@@ -312,6 +312,10 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 
+# The cockpit's figures for one subtree and period are reused for this long (page and exports).
+ANALYTICS_CACHE_SECONDS = envint("ANALYTICS_CACHE_SECONDS", "300")
+
+
 # --- client portal (issue 5) --------------------------------------------------------------
 # A login lands customers in the portal and staff in their workspace.
 LOGIN_REDIRECT_URL = "portal:start"

@@ -104,7 +104,7 @@ def test_each_figure_drills_down_to_the_cases_behind_it(history, world) -> None:
     assert drill(fig="cycle", stage="branch_intake", branch=str(branch_a)) == [("H-1", 2.0), ("H-2", 1.0), ("H-2", 5.0)]
     assert drill(fig="sla", stage="branch_intake", breach="1") == [("H-3", 8.0)]
     assert drill(fig="flow", event="return_to_intake", source="head_office_approval") == [("H-2", None)]
-    assert drill(fig="flow", event="retest_requested") == [("H-1", None)]
+    assert drill(fig="flow", event="retest_requested", source="joint_testing") == [("H-1", None)]
     assert [r for r, _d in drill(fig="funnel", stage="test_package_issuance")] == ["H-1", "H-2"]
     assert drill(fig="ageing", stage="head_office_approval", bucket="over15") == [("H-3", 8.0)]
     # Outside the subtree: nothing, whatever the parameters.

@@ -7,6 +7,9 @@ import io
 import zipfile
 
 import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from analytics.facts import facts_refresh
@@ -68,8 +71,25 @@ def test_the_page_query_count_does_not_grow_with_cases(client, world, history, d
             ).pk
         )
     facts_refresh(case_ids=more, now=h.NOW)
+    cache.clear()
     with django_assert_max_num_queries(30):
         assert client.get(f"{reverse('analytics:cockpit')}?{MARCH}").status_code == 200
+
+
+def test_the_figures_are_reused_for_the_same_subtree_and_period(client, world, history) -> None:
+    client.force_login(world.approver)
+    url = f"{reverse('analytics:cockpit')}?{MARCH}"
+    client.get(url)
+    with CaptureQueriesContext(connection) as ctx:
+        again = client.get(url)
+    assert again.status_code == 200
+    figure_queries = [q for q in ctx.captured_queries if "analytics_visitfact" in q["sql"]]
+    assert figure_queries == []
+    # Another subtree computes its own.
+    client.force_login(world.supervisor_other)
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(url)
+    assert any("analytics_visitfact" in q["sql"] for q in ctx.captured_queries)
 
 
 def test_a_drill_down_lists_the_cases_behind_a_figure_and_exports_them(client, world, history) -> None:
@@ -114,3 +134,15 @@ def test_a_bad_period_falls_back_to_the_last_year_and_says_so(client, world, his
     client.force_login(world.approver)
     html = client.get(f"{reverse('analytics:cockpit')}?from=2025-13-01").content.decode()
     assert "日期格式有误" in html
+
+
+def test_cockpit_and_drill_down_in_english(client, world, history) -> None:
+    from tests.test_i18n import _english, _get, chinese_labels
+
+    client.force_login(world.approver)
+    _english(client)
+    page = _get(client, f"{reverse('analytics:cockpit')}?{MARCH}")
+    assert '<html lang="en">' in page and "Management cockpit" in page and "Time per stage (working days)" in page
+    assert chinese_labels(page) == []
+    page = _get(client, f"{reverse('analytics:cases')}?{MARCH}&fig=cycle&stage=branch_intake")
+    assert chinese_labels(page) == []

@@ -20,14 +20,14 @@
       textStyle: { fontFamily: "Noto Sans CJK SC, sans-serif" },
       tooltip: { renderMode: "richText", confine: true },
       toolbox: { right: 8, feature: { saveAsImage: { title: saveTitle, pixelRatio: 2 } } },
-      grid: { left: 48, right: 16, top: 40, bottom: 64 },
+      grid: { left: 56, right: 24, top: 48, bottom: 64 },
     };
   }
 
   function bar(spec) {
     var o = base();
     o.tooltip.trigger = "axis";
-    o.legend = { top: 4, left: 4 };
+    o.legend = { top: 4, left: "center" };
     o.xAxis = { type: "category", data: spec.categories, axisLabel: { interval: 0, rotate: 30 } };
     o.yAxis = { type: "value", name: spec.unit, max: spec.max };
     o.series = spec.series.map(function (s) {
