@@ -543,7 +543,8 @@ EN = {
     "table column\x04案件": "Case",
     "尚有 %(n)d 项柜面事项待复核或取消 / %(n)d counter entries are waiting for a checker": "Counter entries waiting for a checker or to be cancelled: %(n)d",
     # analytics (issue 12)
-    '数据计算于 %(at)s(同一期间的数据至多缓存 %(minutes)s 分钟;明细列表为实时数据)。': 'Figures computed at %(at)s (kept for up to %(minutes)s minutes for the same period; the case lists are live).',
+    "此处显示前 %(shown)s 条,导出包含全部。": "The first %(shown)s are shown here; the export has them all.",
+    "数据计算于 %(at)s(同一期间的数据至多缓存 %(minutes)s 分钟;明细列表为实时数据)。": "Figures computed at %(at)s (kept for up to %(minutes)s minutes for the same period; the case lists are live).",
     "目标上线": "Target go-live",
     "管理驾驶舱": "Management cockpit",
     "达成率 %": "Within SLA %",

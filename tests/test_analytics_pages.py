@@ -146,3 +146,15 @@ def test_cockpit_and_drill_down_in_english(client, world, history) -> None:
     assert chinese_labels(page) == []
     page = _get(client, f"{reverse('analytics:cases')}?{MARCH}&fig=cycle&stage=branch_intake")
     assert chinese_labels(page) == []
+
+
+def test_a_long_drill_down_shows_the_first_rows_and_exports_all(client, world, history, monkeypatch) -> None:
+    from analytics import views
+
+    monkeypatch.setattr(views, "DRILL_ROWS", 2)
+    client.force_login(world.approver)
+    html = client.get(f"{reverse('analytics:cases')}?{MARCH}&fig=cycle&stage=branch_intake").content.decode()
+    assert "共 4 条" in html and "此处显示前 2 条" in html
+    assert html.count("查看案件</a>") == 2
+    export = client.get(f"{reverse('analytics:export_csv')}?table=cases&{MARCH}&fig=cycle&stage=branch_intake")
+    assert len(export.content.decode("utf-8-sig").strip().splitlines()) == 1 + 4
