@@ -59,7 +59,12 @@ def facts_for(h: CaseHistory, *, cal: workcal.WorkCalendar, sla: dict[str, int],
         else:
             customer = clock.worked(v.entered_at, split)
             bank = work - customer
-        name, actor = leaving.get((v.left_at, v.stage), ("", None)) if v.left_at else ("", None)
+        # A suspended case that is withdrawn leaves from "suspended".
+        name, actor = (
+            leaving.get((v.left_at, v.stage)) or leaving.get((v.left_at, State.SUSPENDED)) or ("", None)
+            if v.left_at
+            else ("", None)
+        )
         days = sla.get(v.stage)
         tenths = round(work * 10 / workcal.DAY)
         out.append(
