@@ -516,10 +516,20 @@ class DrillRow:
 
 
 def drill_down(
-    *, user: Any, period: Period, params: dict[str, str], now: dt.datetime | None = None
-) -> tuple[str, list[DrillRow]]:
-    """The cases behind one figure (same filters as the figure), and a title saying which."""
+    *, user: Any, period: Period, params: dict[str, str], now: dt.datetime | None = None, limit: int | None = None
+) -> tuple[str, list[DrillRow], int]:
+    """The cases behind one figure (same filters as the figure), a title saying which, and
+    their number; with `limit`, only that many rows are loaded (one COUNT gives the total)."""
     now = now or timezone.now()
+    total: int | None = None
+
+    def page(qs: QuerySet[VisitFact]) -> QuerySet[VisitFact]:
+        nonlocal total
+        if limit is None:
+            return qs
+        total = qs.count()
+        return qs[:limit]
+
     path = scope_path(user)
     fig, stage = params.get("fig", ""), params.get("stage", "")
     rows: list[DrillRow] = []
@@ -535,7 +545,9 @@ def drill_down(
         if fig == "sla" and params.get("breach"):
             qs = qs.filter(within_sla=False)
         title = _("%(stage)s 的阶段记录") % {"stage": stage_label(stage)}
-        for f in qs.select_related("case", "case__enterprise", "case__branch").order_by("-tenths", "case__reference"):
+        for f in page(
+            qs.select_related("case", "case__enterprise", "case__branch").order_by("-tenths", "case__reference")
+        ):
             rows.append(
                 DrillRow(
                     f.case,
@@ -550,7 +562,7 @@ def drill_down(
         qs = closed_facts(path=path, period=period).filter(stage=source)
         qs = qs.filter(retests__gt=0) if name == RETEST_RECORD else qs.filter(closed_with=name)
         title = _("流转:%(name)s") % {"name": flow_label(name, source)}
-        for f in qs.select_related("case", "case__enterprise", "case__branch").order_by("-left_at"):
+        for f in page(qs.select_related("case", "case__enterprise", "case__branch").order_by("-left_at")):
             assert f.left_at is not None
             rows.append(DrillRow(f.case, f.stage, None, timezone.localtime(f.left_at).strftime("%Y-%m-%d %H:%M")))
     elif fig == "funnel":
@@ -559,7 +571,7 @@ def drill_down(
             facts.filter(closed_with="go_live") if stage == State.LIVE else facts.filter(stage=stage, first_visit=True)
         )
         title = _("到达 %(stage)s 的案件") % {"stage": stage_label(stage)}
-        for f in facts.select_related("case", "case__enterprise", "case__branch").order_by("case__reference"):
+        for f in page(facts.select_related("case", "case__enterprise", "case__branch").order_by("case__reference")):
             rows.append(DrillRow(f.case, f.case.state, None, ""))
     elif fig == "ageing":
         title = _("%(stage)s 的在途案件") % {"stage": stage_label(stage)}
@@ -571,7 +583,10 @@ def drill_down(
         title = _("存在延期风险的在途案件")
         for fc in at_risk_forecasts(user=user, now=now):
             rows.append(DrillRow(fc.case, fc.stage, fc.stage_elapsed_days, risk_text(fc, now)))
-    return title, rows
+    if total is None:
+        total = len(rows)
+        rows = rows[:limit] if limit is not None else rows
+    return title, rows, total
 
 
 def drill_table(title: str, rows: list[DrillRow]) -> Table:

@@ -55,25 +55,23 @@ def cockpit_view(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _drill(request: HttpRequest, period: Period) -> Table:
-    params = {k: str(v) for k, v in request.GET.items() if k not in ("from", "to")}
-    title, rows = selectors.drill_down(user=request.user, period=period, params=params)
-    return selectors.drill_table(title, rows)
+def _drill(request: HttpRequest, period: Period, limit: int | None = None) -> tuple[Table, int]:
+    params = {k: str(v) for k, v in request.GET.items() if k not in ("from", "to", "table")}
+    title, rows, total = selectors.drill_down(user=request.user, period=period, params=params, limit=limit)
+    return selectors.drill_table(title, rows), total
 
 
 @login_required
 def cases_view(request: HttpRequest) -> HttpResponse:
     _allowed(request)
     period, problem = _period(request)
-    table = _drill(request, period)
-    total = len(table.rows)
     # A figure over a year of a whole bank can stand for thousands of visits: the page shows
     # the first DRILL_ROWS (longest first), the export has them all.
-    shown = Table(table.key, table.title, table.columns, table.rows[:DRILL_ROWS], table.links[:DRILL_ROWS])
+    table, total = _drill(request, period, limit=DRILL_ROWS)
     return render(
         request,
         "analytics/cases.html",
-        {"period": period, "problem": problem, "table": shown, "total": total, "query": request.GET.urlencode()},
+        {"period": period, "problem": problem, "table": table, "total": total, "query": request.GET.urlencode()},
     )
 
 
@@ -83,7 +81,7 @@ def export_view(request: HttpRequest, fmt: str) -> HttpResponse:
     table = request.GET.get("table", "")
     period, _problem = _period(request)
     if table == "cases":
-        tab = _drill(request, period)
+        tab, _total = _drill(request, period)
     else:
         tab_or_none: Any = selectors.cockpit_cached(user=request.user, period=period)[0].get(table)
         if tab_or_none is None:

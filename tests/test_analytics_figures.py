@@ -97,7 +97,7 @@ def test_figures_are_scoped_to_the_users_branch_subtree(history, world) -> None:
 
 def test_each_figure_drills_down_to_the_cases_behind_it(history, world) -> None:
     def drill(**params):
-        _title, found = selectors.drill_down(user=world.approver, period=MARCH, params=params, now=h.NOW)
+        _title, found, _total = selectors.drill_down(user=world.approver, period=MARCH, params=params, now=h.NOW)
         return sorted((r.case.reference, r.days) for r in found)
 
     branch_a = world.branch_a.pk
@@ -108,7 +108,7 @@ def test_each_figure_drills_down_to_the_cases_behind_it(history, world) -> None:
     assert [r for r, _d in drill(fig="funnel", stage="test_package_issuance")] == ["H-1", "H-2"]
     assert drill(fig="ageing", stage="head_office_approval", bucket="over15") == [("H-3", 8.0)]
     # Outside the subtree: nothing, whatever the parameters.
-    _title, found = selectors.drill_down(
+    _title, found, _total = selectors.drill_down(
         user=world.supervisor, period=MARCH, params={"fig": "sla", "stage": "branch_intake", "breach": "1"}, now=h.NOW
     )
     assert found == []

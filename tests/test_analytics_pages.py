@@ -158,3 +158,36 @@ def test_a_long_drill_down_shows_the_first_rows_and_exports_all(client, world, h
     assert html.count("查看案件</a>") == 2
     export = client.get(f"{reverse('analytics:export_csv')}?table=cases&{MARCH}&fig=cycle&stage=branch_intake")
     assert len(export.content.decode("utf-8-sig").strip().splitlines()) == 1 + 4
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        "fig=cycle&stage=branch_intake",
+        "fig=flow&event=submit_for_approval&source=branch_intake",
+        "fig=funnel&stage=live",
+    ],
+)
+def test_drill_down_query_count_does_not_grow_with_cases(
+    client, world, history, params, django_assert_max_num_queries
+) -> None:
+    client.force_login(world.approver)
+    url = f"{reverse('analytics:cases')}?{MARCH}&{params}"
+    with django_assert_max_num_queries(20):
+        client.get(url)
+    more = [
+        h.build_case(
+            world,
+            ref=f"D-{i}",
+            company=world.company_y,
+            state="head_office_approval",
+            visits=[("branch_intake", h.at(4), h.at(6), "bank"), ("head_office_approval", h.at(6), None, "bank")],
+            events=[
+                ("transition", "submit_for_approval", "branch_intake", "head_office_approval", h.at(6), world.am_b)
+            ],
+        ).pk
+        for i in range(6)
+    ]
+    facts_refresh(case_ids=more, now=h.NOW)
+    with django_assert_max_num_queries(20):
+        assert "D-5" in client.get(url).content.decode() or "fig=funnel" in url
