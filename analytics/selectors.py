@@ -47,7 +47,7 @@ def analytics_allowed(user: Any) -> bool:
 
 def scope_path(user: Any) -> str:
     """The branch subtree the user's figures cover (nothing for anyone else)."""
-    return user.branch.path if analytics_allowed(user) else "\x00"
+    return user.branch.path if analytics_allowed(user) else "#nobody#"  # no path starts so: nothing
 
 
 @dataclass(frozen=True)
