@@ -55,3 +55,18 @@ def test_forecast_backtest_prints_coverage_and_error(world) -> None:
     assert "P85 coverage:" in text and "median |P50 error|:" in text
     coverage = float(text.split("P85 coverage:")[1].split("%")[0])
     assert 70 <= coverage <= 97
+
+
+def test_nightly_task_and_refresh_command_rebuild_everything(world) -> None:
+    from analytics.models import ForecastModel
+    from analytics.tasks import analytics_nightly
+
+    history.generate(n=150, seed=9)
+    out = io.StringIO()
+    call_command("analytics_refresh", stdout=out)
+    assert "visit facts:" in out.getvalue()
+    facts = VisitFact.objects.count()
+    assert facts > 150 and ForecastModel.objects.count() == 1
+    forecast_count = analytics_nightly()
+    assert forecast_count == CaseForecast.objects.count() > 0
+    assert VisitFact.objects.count() == facts and ForecastModel.objects.count() == 1
