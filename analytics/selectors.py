@@ -407,7 +407,7 @@ def open_visit_ages(*, path: str, now: dt.datetime, stage: str = "") -> list[tup
     qs = _open_facts(path)
     if stage:
         qs = qs.filter(stage=stage)
-    facts = list(qs.select_related("case", "case__enterprise", "case__branch").order_by("entered_at"))
+    facts = list(qs.select_related("case", "case__enterprise", "case__branch", "case__forecast").order_by("entered_at"))
     if not facts:
         return []
     cal = workcal.calendar_for(min(f.refreshed_at for f in facts), now)
@@ -513,6 +513,12 @@ class DrillRow:
     stage: str
     days: float | None
     detail: str
+    forecast: CaseForecast | None = None
+
+    def __post_init__(self) -> None:
+        # The facts' querysets select `case__forecast`, so reading it costs no query.
+        if self.forecast is None and self.case.is_open:
+            self.forecast = getattr(self.case, "forecast", None)
 
 
 def drill_down(
@@ -546,7 +552,9 @@ def drill_down(
             qs = qs.filter(within_sla=False)
         title = _("%(stage)s 的阶段记录") % {"stage": stage_label(stage)}
         for f in page(
-            qs.select_related("case", "case__enterprise", "case__branch").order_by("-tenths", "case__reference")
+            qs.select_related("case", "case__enterprise", "case__branch", "case__forecast").order_by(
+                "-tenths", "case__reference"
+            )
         ):
             rows.append(
                 DrillRow(
@@ -562,7 +570,9 @@ def drill_down(
         qs = closed_facts(path=path, period=period).filter(stage=source)
         qs = qs.filter(retests__gt=0) if name == RETEST_RECORD else qs.filter(closed_with=name)
         title = _("流转:%(name)s") % {"name": flow_label(name, source)}
-        for f in page(qs.select_related("case", "case__enterprise", "case__branch").order_by("-left_at")):
+        for f in page(
+            qs.select_related("case", "case__enterprise", "case__branch", "case__forecast").order_by("-left_at")
+        ):
             assert f.left_at is not None
             rows.append(DrillRow(f.case, f.stage, None, timezone.localtime(f.left_at).strftime("%Y-%m-%d %H:%M")))
     elif fig == "funnel":
@@ -571,7 +581,11 @@ def drill_down(
             facts.filter(closed_with="go_live") if stage == State.LIVE else facts.filter(stage=stage, first_visit=True)
         )
         title = _("到达 %(stage)s 的案件") % {"stage": stage_label(stage)}
-        for f in page(facts.select_related("case", "case__enterprise", "case__branch").order_by("case__reference")):
+        for f in page(
+            facts.select_related("case", "case__enterprise", "case__branch", "case__forecast").order_by(
+                "case__reference"
+            )
+        ):
             rows.append(DrillRow(f.case, f.case.state, None, ""))
     elif fig == "ageing":
         title = _("%(stage)s 的在途案件") % {"stage": stage_label(stage)}
@@ -582,7 +596,7 @@ def drill_down(
     elif fig == "risk":
         title = _("存在延期风险的在途案件")
         for fc in at_risk_forecasts(user=user, now=now):
-            rows.append(DrillRow(fc.case, fc.stage, fc.stage_elapsed_days, risk_text(fc, now)))
+            rows.append(DrillRow(fc.case, fc.stage, fc.stage_elapsed_days, risk_text(fc, now), forecast=fc))
     if total is None:
         total = len(rows)
         rows = rows[:limit] if limit is not None else rows
@@ -590,10 +604,24 @@ def drill_down(
 
 
 def drill_table(title: str, rows: list[DrillRow]) -> Table:
-    tab = Table("cases", title, [_("编号"), _("企业"), _("机构"), _("阶段"), _("工作日"), _("说明")])
+    tab = Table(
+        "cases",
+        title,
+        [_("编号"), _("企业"), _("机构"), _("阶段"), _("工作日"), _("说明"), _("P50 上线"), _("P85 上线")],
+    )
     for r in rows:
+        f = r.forecast
         tab.rows.append(
-            [r.case.reference, r.case.enterprise.name, r.case.branch.name, stage_label(r.stage), r.days, r.detail]
+            [
+                r.case.reference,
+                r.case.enterprise.name,
+                r.case.branch.name,
+                stage_label(r.stage),
+                r.days,
+                r.detail,
+                f.p50_date if f else None,
+                f.p85_date if f else None,
+            ]
         )
         tab.links.append(reverse("case_detail", args=[r.case.public_id]))
     return tab

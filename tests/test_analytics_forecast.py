@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from analytics import stats
+from analytics.facts import facts_refresh
 from analytics.forecast import MIN_EVENTS, fit, forecasts_refresh
 from analytics.models import CaseForecast, ForecastModel
 from analytics.selectors import at_risk_forecasts
@@ -111,3 +112,15 @@ def test_a_transition_refreshes_facts_and_forecast_after_commit(world, django_ca
     from analytics.models import VisitFact
 
     assert VisitFact.objects.filter(case=case, stage="branch_intake", left_at__isnull=True).exists()
+
+
+def test_drill_down_lists_show_the_forecast_of_open_cases(forecasts, world) -> None:
+    from analytics.selectors import drill_down, drill_table
+    from tests.test_analytics_figures import MARCH
+
+    facts_refresh(case_ids=[c.pk for c in forecasts.values()], now=h.NOW)
+    title, rows, total = drill_down(
+        user=world.approver, period=MARCH, params={"fig": "ageing", "stage": "head_office_approval"}, now=h.NOW
+    )
+    table = drill_table(title, rows)
+    assert total == 1 and table.rows[0][0] == "H-3" and table.rows[0][-1] == dt.date(2025, 4, 8)
