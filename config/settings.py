@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -80,6 +81,7 @@ INSTALLED_APPS = [
     "audit",
     "portal",
     "demo",
+    "analytics",
 ]
 
 MIDDLEWARE = [
@@ -341,7 +343,16 @@ CELERY_BEAT_SCHEDULE = {
         # A sweep that waited longer than one period in the queue is superseded by the next.
         "options": {"expires": float(REMINDER_SWEEP_SECONDS)},
     },
+    # Open stages age and history grows: refit the go-live forecast and refresh every open case.
+    "analytics-nightly": {
+        "task": "analytics.tasks.analytics_nightly",
+        "schedule": crontab(hour=2, minute=30),
+    },
 }
+
+
+# The cockpit's figures for one subtree and period are reused for this long (page and exports).
+ANALYTICS_CACHE_SECONDS = envint("ANALYTICS_CACHE_SECONDS", "300")
 
 
 # --- client portal (issue 5) --------------------------------------------------------------

@@ -26,5 +26,6 @@ urlpatterns = [
     path("reminders/", include("reminders.urls")),
     path("audit/", include("audit.urls")),
     path("portal/", include("portal.urls")),
+    path("analytics/", include("analytics.urls")),
     path("", include("onboarding.urls")),
 ]

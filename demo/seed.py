@@ -186,6 +186,9 @@ def seed(stdout: Any = None) -> dict[str, int]:
                 target = TARGETS[(i * 3 + j) % len(TARGETS)]
                 _walk(enterprise, am, staff, branch_code, target, seed_no=i * 10 + j)
                 made += 1
+    from analytics.history import seed_history  # two years of past cases for the cockpit and forecast
+
+    seed_history(stdout=stdout)
     return {
         "branches": len(branches),
         "staff": len(staff),

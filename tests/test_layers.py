@@ -18,7 +18,7 @@ LAYERS: list[set[str]] = [
     {"companies"},
     {"onboarding"},
     {"documents", "counter", "reminders"},
-    {"audit", "portal"},
+    {"audit", "portal", "analytics"},
     {"demo"},
 ]
 LEVEL = {app: i for i, apps in enumerate(LAYERS) for app in apps}

@@ -1,0 +1,634 @@
+"""The cockpit's figures, scoped to the user's branch subtree, in a constant number of queries.
+
+Each figure is a `Table`: the page shows it beside its chart, the drill-down links of its
+rows lead to the cases behind each number, and the CSV/Excel export writes exactly its rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.db.models import Count, Q, QuerySet, Sum
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from branches.models import Branch
+from branches.roles import Role, user_roles
+
+from . import calendar as workcal
+from .models import CaseForecast, VisitFact
+from .sources import (
+    RETEST_RECORD,
+    RETURN_TRANSITIONS,
+    TRANSITION_TARGET,
+    WORKING_STAGES,
+    OnboardingCase,
+    State,
+    transition_label,
+)
+from .stats import percentile_of_histogram
+
+ANALYTICS_ROLES = frozenset({Role.BRANCH_SUPERVISOR, Role.HEAD_OFFICE_APPROVER, Role.TECH_REVIEWER, Role.AUDITOR})
+AGE_BUCKETS = ("within", "over1", "over15", "over2")
+
+
+def analytics_allowed(user: Any) -> bool:
+    return bool(getattr(user, "branch_id", None) and user_roles(user) & ANALYTICS_ROLES)
+
+
+def scope_path(user: Any) -> str:
+    """The branch subtree the user's figures cover (nothing for anyone else)."""
+    return user.branch.path if analytics_allowed(user) else "#nobody#"  # no path starts so: nothing
+
+
+@dataclass(frozen=True)
+class Period:
+    start: dt.date
+    end: dt.date  # inclusive
+
+    @classmethod
+    def default(cls, today: dt.date | None = None) -> Period:
+        today = today or timezone.localdate()
+        return cls(today - dt.timedelta(days=364), today)
+
+    def bounds(self) -> tuple[dt.datetime, dt.datetime]:
+        tz = timezone.get_current_timezone()
+        lo = dt.datetime.combine(self.start, dt.time(), tzinfo=tz)
+        hi = dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(), tzinfo=tz)
+        return lo, hi
+
+    def params(self) -> dict[str, str]:
+        return {"from": self.start.isoformat(), "to": self.end.isoformat()}
+
+
+@dataclass
+class Table:
+    key: str
+    title: str
+    columns: list[str]
+    rows: list[list[Any]] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)  # one drill-down URL per row
+
+    @property
+    def pairs(self) -> list[tuple[list[Any], str]]:
+        return list(zip(self.rows, self.links, strict=True))
+
+
+def _days(tenths: int | None) -> float | None:
+    return None if tenths is None else tenths / 10
+
+
+def _seconds_days(s: int | None) -> float:
+    return round((s or 0) / workcal.DAY, 1)
+
+
+def stage_label(code: str) -> str:
+    return str(State(code).label) if code in State.values else code
+
+
+def drill_url(period: Period, **params: Any) -> str:
+    query = {**period.params(), **{k: v for k, v in params.items() if v not in (None, "")}}
+    return f"{reverse('analytics:cases')}?{urlencode(query)}"
+
+
+def closed_facts(*, path: str, period: Period) -> QuerySet[VisitFact]:
+    lo, hi = period.bounds()
+    return VisitFact.objects.filter(branch_path__startswith=path, left_at__gte=lo, left_at__lt=hi)
+
+
+def _histograms(qs: QuerySet[VisitFact], dim: str) -> dict[tuple[str, Any], dict[str, Any]]:
+    """One GROUP BY: per (stage, dim) the histogram of durations and the sums the tables need."""
+    rows = (
+        qs.values("stage", dim, "tenths")
+        .annotate(
+            n=Count("pk"),
+            bank=Sum("bank_seconds"),
+            customer=Sum("customer_seconds"),
+            ok=Count("pk", filter=Q(within_sla=True)),
+            slad=Count("pk", filter=Q(within_sla__isnull=False)),
+        )
+        .order_by()
+    )
+    out: dict[tuple[str, Any], dict[str, Any]] = {}
+    for r in rows:
+        cell = out.setdefault(
+            (r["stage"], r[dim]), {"hist": defaultdict(int), "n": 0, "bank": 0, "customer": 0, "ok": 0, "slad": 0}
+        )
+        cell["hist"][r["tenths"]] += r["n"]
+        for k in ("n", "bank", "customer", "ok", "slad"):
+            cell[k] += r[k] or 0
+    return out
+
+
+def _merge(cells: list[dict[str, Any]]) -> dict[str, Any]:
+    total: dict[str, Any] = {"hist": defaultdict(int), "n": 0, "bank": 0, "customer": 0, "ok": 0, "slad": 0}
+    for c in cells:
+        for v, n in c["hist"].items():
+            total["hist"][v] += n
+        for k in ("n", "bank", "customer", "ok", "slad"):
+            total[k] += c[k]
+    return total
+
+
+def _stage_order(key: tuple[str, Any]) -> tuple[int, str]:
+    stage = key[0]
+    return (WORKING_STAGES.index(stage) if stage in WORKING_STAGES else 99, str(key[1]))
+
+
+def cockpit_cached(*, user: Any, period: Period) -> tuple[dict[str, Table], dt.datetime]:
+    """The cockpit as computed at most ANALYTICS_CACHE_SECONDS ago for the same subtree, period
+    and language (and when): a management view can be minutes old, and the page and its exports
+    then show the very same numbers."""
+    raw = f"{scope_path(user)}|{period.start}|{period.end}|{translation.get_language()}"
+    key = "analytics:cockpit:" + hashlib.sha256(raw.encode()).hexdigest()
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
+    now = timezone.now()
+    result = (cockpit(user=user, period=period, now=now), now)
+    cache.set(key, result, settings.ANALYTICS_CACHE_SECONDS)
+    return result
+
+
+def cockpit(*, user: Any, period: Period, now: dt.datetime | None = None) -> dict[str, Table]:
+    """Every table of the cockpit page (about ten queries, whatever the number of cases)."""
+    now = now or timezone.now()
+    path = scope_path(user)
+    facts = closed_facts(path=path, period=period)
+    by_branch = _histograms(facts, "branch_id")
+    by_closer = _histograms(facts, "closed_by_id")
+    by_modules = _histograms(facts, "modules_key")
+    branch_names = dict(Branch.objects.filter(path__startswith=path).values_list("pk", "name"))
+    closer_ids = {k[1] for k in by_closer if k[1]}
+    people = {u.pk: str(u) for u in get_user_model().objects.filter(pk__in=closer_ids)}
+
+    per_stage: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for (stage, _b), cell in by_branch.items():
+        per_stage[stage].append(cell)
+    stages = {s: _merge(per_stage[s]) for s in WORKING_STAGES if s in per_stage}
+
+    t: dict[str, Table] = {}
+    t["cycle_stage"] = tab = Table(
+        "cycle_stage", _("各阶段用时(工作日)"), [_("阶段"), _("阶段记录数"), _("中位数 P50"), _("85分位 P85")]
+    )
+    for s, c in stages.items():
+        tab.rows.append(
+            [
+                stage_label(s),
+                c["n"],
+                _days(percentile_of_histogram(c["hist"], 50)),
+                _days(percentile_of_histogram(c["hist"], 85)),
+            ]
+        )
+        tab.links.append(drill_url(period, fig="cycle", stage=s))
+
+    def dim_table(
+        key: str, title: str, head: str, cells: dict[tuple[str, Any], dict[str, Any]], name: Any, p: str
+    ) -> None:
+        tab = Table(key, title, [_("阶段"), head, _("阶段记录数"), _("中位数 P50"), _("85分位 P85")])
+        for k in sorted(cells, key=_stage_order):
+            c = cells[k]
+            tab.rows.append(
+                [
+                    stage_label(k[0]),
+                    name(k[1]),
+                    c["n"],
+                    _days(percentile_of_histogram(c["hist"], 50)),
+                    _days(percentile_of_histogram(c["hist"], 85)),
+                ]
+            )
+            tab.links.append(drill_url(period, fig="cycle", stage=k[0], **{p: k[1] if k[1] is not None else "none"}))
+        t[key] = tab
+
+    dim_table(
+        "cycle_branch", _("各机构阶段用时(工作日)"), _("机构"), by_branch, lambda b: branch_names.get(b, b), "branch"
+    )
+    dim_table(
+        "cycle_reviewer",
+        _("各经办人阶段用时(工作日)"),
+        _("办结人"),
+        by_closer,
+        lambda u: people.get(u, _("(无)")),
+        "closer",
+    )
+    dim_table("cycle_modules", _("各模块组合阶段用时(工作日)"), _("功能模块"), by_modules, modules_label, "modules")
+
+    t["ball"] = tab = Table(
+        "ball",
+        _("球在谁手:等待银行与等待客户(工作日合计)"),
+        [_("阶段"), _("机构"), _("等待银行"), _("等待客户"), _("客户占比 %")],
+    )
+    for s, c in stages.items():
+        tab.rows.append([stage_label(s), _("全部"), _seconds_days(c["bank"]), _seconds_days(c["customer"]), _share(c)])
+        tab.links.append(drill_url(period, fig="cycle", stage=s))
+    for k in sorted(by_branch, key=_stage_order):
+        c = by_branch[k]
+        tab.rows.append(
+            [
+                stage_label(k[0]),
+                branch_names.get(k[1], k[1]),
+                _seconds_days(c["bank"]),
+                _seconds_days(c["customer"]),
+                _share(c),
+            ]
+        )
+        tab.links.append(drill_url(period, fig="cycle", stage=k[0], branch=k[1]))
+
+    t["sla"] = tab = Table(
+        "sla",
+        _("时限达成率(按阶段与机构)"),
+        [_("阶段"), _("机构"), _("阶段记录数"), _("时限内"), _("超时"), _("达成率 %")],
+    )
+    rows_sla = [(s, None, c) for s, c in stages.items()] + [
+        (k[0], k[1], by_branch[k]) for k in sorted(by_branch, key=_stage_order)
+    ]
+    for s, b, c in rows_sla:
+        if not c["slad"]:
+            continue
+        tab.rows.append(
+            [
+                stage_label(s),
+                branch_names.get(b, b) if b else _("全部"),
+                c["slad"],
+                c["ok"],
+                c["slad"] - c["ok"],
+                round(100 * c["ok"] / c["slad"], 1),
+            ]
+        )
+        tab.links.append(drill_url(period, fig="sla", stage=s, branch=b, breach=1))
+
+    t["flow"] = flow_table(path=path, period=period)
+    t["funnel"] = funnel_table(path=path, period=period)
+    t["ageing"] = ageing_table(path=path, period=period, now=now)
+    t["risk"] = risk_table(user=user, period=period, now=now)
+    return t
+
+
+def _share(c: dict[str, Any]) -> float | None:
+    total = c["bank"] + c["customer"]
+    return round(100 * c["customer"] / total, 1) if total else None
+
+
+def modules_label(key: str | None) -> str:
+    from .sources import Module
+
+    if not key:
+        return _("(无)")
+    return "+".join(str(Module(m).label) if m in Module.values else m for m in key.split("+"))
+
+
+# --- rework flow (Sankey) ------------------------------------------------------------------------
+
+
+def flow_node(name: str, source: str) -> tuple[str, str] | None:
+    """(from node, to node) of a flow link; rework goes to its own node so the graph stays acyclic."""
+    target = TRANSITION_TARGET.get(name)
+    if target is None:
+        return None
+    if name in RETURN_TRANSITIONS:
+        return stage_label(source), _("退回补件→%(stage)s") % {"stage": stage_label(target)}
+    return stage_label(source), stage_label(target)
+
+
+def flow_label(name: str, source: str) -> str:
+    if name == RETEST_RECORD:
+        return _("要求重测")
+    return f"{stage_label(source)}:{transition_label(name)}"
+
+
+def flow_table(*, path: str, period: Period) -> Table:
+    """Stage visits that ended in the period, by the transition that ended them; re-tests asked
+    for during joint-testing visits that ended in the period."""
+    rows = (
+        closed_facts(path=path, period=period)
+        .values("stage", "closed_with")
+        .annotate(n=Count("pk"), retests=Sum("retests"))
+        .order_by()
+    )
+    tab = Table("flow", _("流转与返工(次数)"), [_("从"), _("到"), _("次数"), _("返工")])
+    links: list[tuple[int, str, str, int, bool, str]] = []
+    retests = 0
+    for r in rows:
+        retests += r["retests"] or 0
+        nodes = flow_node(r["closed_with"], r["stage"])
+        if nodes is None:
+            continue
+        rework = r["closed_with"] in RETURN_TRANSITIONS
+        order = WORKING_STAGES.index(r["stage"]) if r["stage"] in WORKING_STAGES else 99
+        links.append(
+            (
+                order,
+                nodes[0],
+                nodes[1],
+                r["n"],
+                rework,
+                drill_url(period, fig="flow", event=r["closed_with"], source=r["stage"]),
+            )
+        )
+    if retests:
+        order = WORKING_STAGES.index(State.JOINT_TESTING)
+        links.append(
+            (
+                order,
+                stage_label(State.JOINT_TESTING),
+                _("要求重测"),
+                retests,
+                True,
+                drill_url(period, fig="flow", event=RETEST_RECORD, source=State.JOINT_TESTING),
+            )
+        )
+    for _o, a, b, n, rework, url in sorted(links, key=lambda x: (x[0], x[4], x[2])):
+        tab.rows.append([a, b, n, _("是") if rework else ""])
+        tab.links.append(url)
+    return tab
+
+
+# --- funnel and ageing --------------------------------------------------------------------------
+
+
+def _cohort_facts(path: str, period: Period) -> QuerySet[VisitFact]:
+    """Visits of the cases that entered branch intake for the first time in the period."""
+    lo, hi = period.bounds()
+    return VisitFact.objects.filter(branch_path__startswith=path, case_started_at__gte=lo, case_started_at__lt=hi)
+
+
+def funnel_table(*, path: str, period: Period) -> Table:
+    rows = (
+        _cohort_facts(path, period)
+        .values("stage")
+        .annotate(n=Count("pk", filter=Q(first_visit=True)), live=Count("pk", filter=Q(closed_with="go_live")))
+        .order_by()
+    )
+    reached = {r["stage"]: r["n"] for r in rows}
+    reached[State.LIVE] = sum(r["live"] for r in rows)
+    tab = Table("funnel", _("漏斗:期内受理的案件到达各阶段"), [_("阶段"), _("案件数")])
+    for s in (*WORKING_STAGES, State.LIVE):
+        tab.rows.append([stage_label(s), reached.get(s, 0)])
+        tab.links.append(drill_url(period, fig="funnel", stage=s))
+    return tab
+
+
+def bucket_label(b: str) -> str:
+    return {
+        "within": _("时限内"),
+        "over1": _("超时 1–1.5 倍"),
+        "over15": _("超时 1.5–2 倍"),
+        "over2": _("超时 2 倍以上"),
+    }[b]
+
+
+def age_bucket(age_seconds: int, sla_days: int | None) -> str:
+    if not sla_days:
+        return "within"
+    ratio = age_seconds / (sla_days * workcal.DAY)
+    return "within" if ratio <= 1 else "over1" if ratio <= 1.5 else "over15" if ratio <= 2 else "over2"
+
+
+def _open_facts(path: str) -> QuerySet[VisitFact]:
+    return VisitFact.objects.filter(branch_path__startswith=path, left_at__isnull=True, case__state__in=WORKING_STAGES)
+
+
+def _age(cal: workcal.WorkCalendar, work_seconds: int, refreshed_at: dt.datetime, now: dt.datetime) -> int:
+    # The stored running time counts pauses correctly up to the refresh; the case has run since.
+    return work_seconds + max(cal.working_seconds(refreshed_at, now), 0)
+
+
+def open_visit_ages(*, path: str, now: dt.datetime, stage: str = "") -> list[tuple[VisitFact, int, str]]:
+    """Open, running visits (of one stage) with their age (working seconds, suspensions excluded) and bucket."""
+    qs = _open_facts(path)
+    if stage:
+        qs = qs.filter(stage=stage)
+    facts = list(qs.select_related("case", "case__enterprise", "case__branch", "case__forecast").order_by("entered_at"))
+    if not facts:
+        return []
+    cal = workcal.calendar_for(min(f.refreshed_at for f in facts), now)
+    out = []
+    for f in facts:
+        age = _age(cal, f.work_seconds, f.refreshed_at, now)
+        out.append((f, age, age_bucket(age, f.sla_days)))
+    return out
+
+
+def ageing_table(*, path: str, period: Period, now: dt.datetime) -> Table:
+    rows = list(_open_facts(path).values_list("stage", "work_seconds", "refreshed_at", "sla_days"))
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    if rows:
+        cal = workcal.calendar_for(min(r[2] for r in rows), now)
+        for stage, work, refreshed, sla in rows:
+            counts[(stage, age_bucket(_age(cal, work, refreshed, now), sla))] += 1
+    tab = Table("ageing", _("在途案件账龄(当前阶段,按时限倍数)"), [_("阶段"), *[bucket_label(b) for b in AGE_BUCKETS]])
+    for s in WORKING_STAGES:
+        tab.rows.append([stage_label(s), *[counts.get((s, b), 0) for b in AGE_BUCKETS]])
+        tab.links.append(drill_url(period, fig="ageing", stage=s))
+    return tab
+
+
+# --- at risk ------------------------------------------------------------------------------------
+
+
+def at_risk_forecasts(*, user: Any, now: dt.datetime | None = None) -> QuerySet[CaseForecast]:
+    now = now or timezone.now()
+    return (
+        CaseForecast.objects.filter(
+            case__branch__path__startswith=scope_path(user),
+            case__state__in=WORKING_STAGES,
+        )
+        .filter(Q(target_late=True) | Q(stage_late_at__lte=now))
+        .select_related("case", "case__enterprise", "case__branch", "case__account_manager")
+        .order_by("p85_date", "case__reference")
+    )
+
+
+def holder_label(party: str, role: str) -> str:
+    from branches.roles import Role as R
+
+    from .sources import Party
+
+    if role in R.values:
+        return str(R(role).label)
+    return str(Party(party).label) if party in Party.values else role
+
+
+def risk_table(*, user: Any, period: Period, now: dt.datetime) -> Table:
+    tab = Table(
+        "risk",
+        _("存在延期风险的在途案件"),
+        [
+            _("编号"),
+            _("企业"),
+            _("机构"),
+            _("当前阶段"),
+            _("办理方"),
+            _("P50 上线"),
+            _("P85 上线"),
+            _("目标上线"),
+            _("风险"),
+        ],
+    )
+    for f in at_risk_forecasts(user=user, now=now)[:500]:
+        tab.rows.append(
+            [
+                f.case.reference,
+                f.case.enterprise.name,
+                f.case.branch.name,
+                stage_label(f.stage),
+                holder_label(f.holder_party, f.holder_role),
+                f.p50_date,
+                f.p85_date,
+                f.target_date,
+                risk_text(f, now),
+            ]
+        )
+        tab.links.append(reverse("case_detail", args=[f.case.public_id]))
+    return tab
+
+
+def risk_text(f: CaseForecast, now: dt.datetime) -> str:
+    parts = []
+    if f.target_late:
+        parts.append(_("P85 晚于目标上线日"))
+    if f.stage_late(now):
+        parts.append(
+            _("%(stage)s已用 %(days)s 个工作日,超过该阶段 P85(%(p85)s)")
+            % {"stage": stage_label(f.stage), "days": f.stage_elapsed_days, "p85": f.stage_p85_days}
+        )
+    return ";".join(parts)
+
+
+# --- drill-down ---------------------------------------------------------------------------------
+
+
+@dataclass
+class DrillRow:
+    case: OnboardingCase
+    stage: str
+    days: float | None
+    detail: str
+    forecast: CaseForecast | None = None
+
+    def __post_init__(self) -> None:
+        # The facts' querysets select `case__forecast`, so reading it costs no query.
+        if self.forecast is None and self.case.is_open:
+            self.forecast = getattr(self.case, "forecast", None)
+
+
+def drill_down(
+    *, user: Any, period: Period, params: dict[str, str], now: dt.datetime | None = None, limit: int | None = None
+) -> tuple[str, list[DrillRow], int]:
+    """The cases behind one figure (same filters as the figure), a title saying which, and
+    their number; with `limit`, only that many rows are loaded (one COUNT gives the total)."""
+    now = now or timezone.now()
+    total: int | None = None
+
+    def page(qs: QuerySet[VisitFact]) -> QuerySet[VisitFact]:
+        nonlocal total
+        if limit is None:
+            return qs
+        total = qs.count()
+        return qs[:limit]
+
+    path = scope_path(user)
+    fig, stage = params.get("fig", ""), params.get("stage", "")
+    rows: list[DrillRow] = []
+    title = ""
+    if fig in ("cycle", "sla"):
+        qs = closed_facts(path=path, period=period).filter(stage=stage)
+        if params.get("branch"):
+            qs = qs.filter(branch_id=_int(params["branch"]) or 0)
+        if params.get("closer"):
+            qs = qs.filter(closed_by_id=None if params["closer"] == "none" else _int(params["closer"]))
+        if params.get("modules"):
+            qs = qs.filter(modules_key="" if params["modules"] == "none" else params["modules"])
+        if fig == "sla" and params.get("breach"):
+            qs = qs.filter(within_sla=False)
+        title = _("%(stage)s 的阶段记录") % {"stage": stage_label(stage)}
+        for f in page(
+            qs.select_related("case", "case__enterprise", "case__branch", "case__forecast").order_by(
+                "-tenths", "case__reference"
+            )
+        ):
+            rows.append(
+                DrillRow(
+                    f.case,
+                    f.stage,
+                    f.tenths / 10,
+                    _("银行 %(b)s / 客户 %(c)s")
+                    % {"b": _seconds_days(f.bank_seconds), "c": _seconds_days(f.customer_seconds)},
+                )
+            )
+    elif fig == "flow":
+        name, source = params.get("event", ""), params.get("source", "")
+        qs = closed_facts(path=path, period=period).filter(stage=source)
+        qs = qs.filter(retests__gt=0) if name == RETEST_RECORD else qs.filter(closed_with=name)
+        title = _("流转:%(name)s") % {"name": flow_label(name, source)}
+        for f in page(
+            qs.select_related("case", "case__enterprise", "case__branch", "case__forecast").order_by("-left_at")
+        ):
+            assert f.left_at is not None
+            rows.append(DrillRow(f.case, f.stage, None, timezone.localtime(f.left_at).strftime("%Y-%m-%d %H:%M")))
+    elif fig == "funnel":
+        facts = _cohort_facts(path, period)
+        facts = (
+            facts.filter(closed_with="go_live") if stage == State.LIVE else facts.filter(stage=stage, first_visit=True)
+        )
+        title = _("到达 %(stage)s 的案件") % {"stage": stage_label(stage)}
+        for f in page(
+            facts.select_related("case", "case__enterprise", "case__branch", "case__forecast").order_by(
+                "case__reference"
+            )
+        ):
+            rows.append(DrillRow(f.case, f.case.state, None, ""))
+    elif fig == "ageing":
+        title = _("%(stage)s 的在途案件") % {"stage": stage_label(stage)}
+        for f, age, b in open_visit_ages(path=path, now=now, stage=stage):
+            if not params.get("bucket") or params["bucket"] == b:
+                rows.append(DrillRow(f.case, f.stage, round(age / workcal.DAY, 1), bucket_label(b)))
+        rows.sort(key=lambda r: -(r.days or 0))
+    elif fig == "risk":
+        title = _("存在延期风险的在途案件")
+        for fc in at_risk_forecasts(user=user, now=now):
+            rows.append(DrillRow(fc.case, fc.stage, fc.stage_elapsed_days, risk_text(fc, now), forecast=fc))
+    if total is None:
+        total = len(rows)
+        rows = rows[:limit] if limit is not None else rows
+    return title, rows, total
+
+
+def drill_table(title: str, rows: list[DrillRow]) -> Table:
+    tab = Table(
+        "cases",
+        title,
+        [_("编号"), _("企业"), _("机构"), _("阶段"), _("工作日"), _("说明"), _("P50 上线"), _("P85 上线")],
+    )
+    for r in rows:
+        f = r.forecast
+        tab.rows.append(
+            [
+                r.case.reference,
+                r.case.enterprise.name,
+                r.case.branch.name,
+                stage_label(r.stage),
+                r.days,
+                r.detail,
+                f.p50_date if f else None,
+                f.p85_date if f else None,
+            ]
+        )
+        tab.links.append(reverse("case_detail", args=[r.case.public_id]))
+    return tab
+
+
+def _int(value: str) -> int | None:
+    try:
+        return int(value)
+    except ValueError:
+        return None

@@ -1,0 +1,29 @@
+"""Keeping the read models current after every change to a case.
+
+A receiver rather than a call in `onboarding.services`: the services are being rewritten and
+this projection must not depend on their shape. It only reads, after the commit, and with
+`robust=True` a failure is logged instead of turning a committed transition into an error
+page; the nightly rebuild repairs any gap.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from django.db import transaction
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from .sources import CaseEvent
+
+TRACKED_KINDS = (CaseEvent.Kind.TRANSITION, CaseEvent.Kind.RECORD, CaseEvent.Kind.EDITED)
+
+
+@receiver(post_save, sender=CaseEvent, dispatch_uid="analytics_case_event")
+def _case_event_saved(sender: Any, instance: CaseEvent, created: bool, raw: bool = False, **kwargs: Any) -> None:
+    if not created or raw or instance.kind not in TRACKED_KINDS:
+        return
+    from .forecast import case_refresh
+
+    transaction.on_commit(partial(case_refresh, instance.case_id), robust=True)

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.utils import timezone
+
+from .. import selectors
+from ..models import CaseForecast
+
+register = template.Library()
+
+
+@register.filter
+def get_table(tables: dict[str, Any], key: str) -> Any:
+    return tables.get(key)
+
+
+@register.filter
+def can_see_analytics(user: Any) -> bool:
+    return selectors.analytics_allowed(user)
+
+
+def _basis_label(basis: str) -> str:
+    from django.utils.translation import gettext as _
+
+    if basis == "all":
+        return _("全部案件")
+    if "|" in basis:
+        return _("同一分行且同一模块组合")
+    return _("同一分行")
+
+
+@register.inclusion_tag("analytics/_case_forecast.html")
+def case_forecast(case: Any) -> dict[str, Any]:
+    """The go-live forecast panel of a case page (one query)."""
+    forecast = CaseForecast.objects.filter(case_id=case.pk).first() if case.is_open else None
+    if forecast is None:
+        return {"forecast": None}
+    now = timezone.now()
+    return {
+        "forecast": forecast,
+        "at_risk": forecast.at_risk(now),
+        "risk": selectors.risk_text(forecast, now),
+        "stage": selectors.stage_label(forecast.stage),
+        "holder": selectors.holder_label(forecast.holder_party, forecast.holder_role),
+        "basis": _basis_label(forecast.basis),
+    }

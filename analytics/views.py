@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import charts, exports, selectors
+from .selectors import Period, Table
+
+DRILL_ROWS = 500
+
+
+def _allowed(request: HttpRequest) -> None:
+    if not selectors.analytics_allowed(request.user):
+        raise PermissionDenied
+
+
+def _period(request: HttpRequest) -> tuple[Period, str]:
+    default = Period.default()
+    try:
+        start = dt.date.fromisoformat(request.GET.get("from") or default.start.isoformat())
+        end = dt.date.fromisoformat(request.GET.get("to") or default.end.isoformat())
+    except ValueError:
+        return default, _("日期格式有误,已显示最近一年。")
+    if end < start or (end - start).days > 3 * 366:
+        return default, _("期间无效(至多三年),已显示最近一年。")
+    return Period(start, end), ""
+
+
+@login_required
+def cockpit_view(request: HttpRequest) -> HttpResponse:
+    _allowed(request)
+    period, problem = _period(request)
+    tables, computed_at = selectors.cockpit_cached(user=request.user, period=period)
+    return render(
+        request,
+        "analytics/cockpit.html",
+        {
+            "period": period,
+            "problem": problem,
+            "tables": tables,
+            "computed_at": computed_at,
+            "cache_minutes": max(1, settings.ANALYTICS_CACHE_SECONDS // 60),
+            "charts": charts.chart_specs(tables),
+            "table_only": ["risk", "cycle_branch", "cycle_reviewer", "cycle_modules"],
+            "query": "&".join(f"{k}={v}" for k, v in period.params().items()),
+        },
+    )
+
+
+def _drill(request: HttpRequest, period: Period, limit: int | None = None) -> tuple[Table, int]:
+    params = {k: str(v) for k, v in request.GET.items() if k not in ("from", "to", "table")}
+    title, rows, total = selectors.drill_down(user=request.user, period=period, params=params, limit=limit)
+    return selectors.drill_table(title, rows), total
+
+
+@login_required
+def cases_view(request: HttpRequest) -> HttpResponse:
+    _allowed(request)
+    period, problem = _period(request)
+    # A figure over a year of a whole bank can stand for thousands of visits: the page shows
+    # the first DRILL_ROWS (longest first), the export has them all.
+    table, total = _drill(request, period, limit=DRILL_ROWS)
+    return render(
+        request,
+        "analytics/cases.html",
+        {"period": period, "problem": problem, "table": table, "total": total, "query": request.GET.urlencode()},
+    )
+
+
+@login_required
+def export_view(request: HttpRequest, fmt: str) -> HttpResponse:
+    _allowed(request)
+    table = request.GET.get("table", "")
+    period, _problem = _period(request)
+    if table == "cases":
+        tab, _total = _drill(request, period)
+    else:
+        tab_or_none: Any = selectors.cockpit_cached(user=request.user, period=period)[0].get(table)
+        if tab_or_none is None:
+            raise Http404
+        tab = tab_or_none
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    if fmt == "csv":
+        response = HttpResponse(exports.table_csv(tab), content_type="text/csv; charset=utf-8")
+    else:
+        response = HttpResponse(
+            exports.table_xlsx(tab), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        )
+    response["Content-Disposition"] = f'attachment; filename="analytics-{tab.key}-{stamp}.{fmt}"'
+    return response

@@ -1,0 +1,179 @@
+"""Benchmark of the management cockpit on PostgreSQL.
+
+    .venv/bin/python bench/analytics.py [--cases 100000] [--db analytics_bench] [--reset]
+
+Builds (once; `--reset` rebuilds) a database with a head office, 4 tier-1 branches and 16
+sub-branches and `--cases` cases over two years from the demo-history generator
+(`analytics/history.py`), then the visit facts and forecasts (timed). Then measures, as head
+office (the whole bank) over the default period (the last year), the median of 5 runs of:
+the cockpit's figures alone, the whole page (view + template), a drill-down list and a CSV
+export, each with its number of SQL statements.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--db", default="analytics_bench")
+    parser.add_argument("--reset", action="store_true")
+    args = parser.parse_args()
+
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [args.db]).fetchone()
+        if exists and args.reset:
+            conn.execute(f'DROP DATABASE "{args.db}"')
+            exists = None
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{args.db}"')
+
+    os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{args.db}"
+    os.environ.setdefault("ALLOW_INSECURE_DEV_KEY", "true")
+    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "false"
+    os.environ["LOG_LEVEL"] = "WARNING"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from analytics.models import VisitFact
+    from onboarding.models import OnboardingCase
+
+    if OnboardingCase.objects.count() != args.cases:
+        build(args.cases)
+    if not VisitFact.objects.exists():
+        derive()
+    measure()
+
+
+def build(n: int) -> None:
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.db import connection
+
+    from analytics import history
+    from branches.models import Branch, BranchLevel
+    from branches.roles import Role, ensure_role_groups
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "TRUNCATE analytics_visitfact, analytics_caseforecast, onboarding_caseevent, onboarding_stagevisit, "
+            "onboarding_onboardingcase, onboarding_enterprise CASCADE"
+        )
+    ensure_role_groups()
+    User = get_user_model()
+
+    def person(username: str, role: str, branch: Branch) -> None:
+        u, _ = User.objects.get_or_create(username=username, defaults={"branch": branch, "display_name": username})
+        u.groups.add(Group.objects.get(name=role))
+
+    ho, _ = Branch.objects.get_or_create(code="HO", defaults={"name": "总行", "level": BranchLevel.HEAD_OFFICE})
+    person("ho_approver", Role.HEAD_OFFICE_APPROVER, ho)
+    person("ho_tech", Role.TECH_REVIEWER, ho)
+    for t in range(4):
+        tier1, _ = Branch.objects.get_or_create(
+            code=f"T{t}", defaults={"name": f"第{t + 1}分行", "level": BranchLevel.BRANCH, "parent": ho}
+        )
+        person(f"sup_{t}", Role.BRANCH_SUPERVISOR, tier1)
+        for s in range(4):
+            sub, _ = Branch.objects.get_or_create(
+                code=f"T{t}S{s}",
+                defaults={"name": f"第{t + 1}分行第{s + 1}支行", "level": BranchLevel.SUB_BRANCH, "parent": tier1},
+            )
+            person(f"am_{t}{s}", Role.ACCOUNT_MANAGER, sub)
+            person(f"checker_{t}{s}", Role.COUNTER_CHECKER, sub)
+    t0 = time.perf_counter()
+    made = history.generate(n=n, seed=1)
+    print(f"built {made} cases in {time.perf_counter() - t0:.0f} s")
+
+
+def derive() -> None:
+    from django.db import connection
+
+    from analytics.facts import facts_rebuild
+    from analytics.forecast import forecasts_refresh_all
+
+    t1 = time.perf_counter()
+    facts = facts_rebuild()
+    t2 = time.perf_counter()
+    forecasts = forecasts_refresh_all()
+    t3 = time.perf_counter()
+    with connection.cursor() as cur:
+        cur.execute("VACUUM ANALYZE")
+    print(f"{facts} visit facts in {t2 - t1:.0f} s; model fit + {forecasts} open-case forecasts in {t3 - t2:.0f} s")
+
+
+def measure() -> None:
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import RequestFactory
+    from django.test.utils import CaptureQueriesContext
+
+    from analytics import selectors, views
+    from analytics.models import VisitFact
+    from analytics.selectors import Period
+    from onboarding.models import OnboardingCase
+
+    user = get_user_model().objects.get(username="ho_approver")
+    period = Period.default()
+    rf = RequestFactory()
+    print(
+        f"cases {OnboardingCase.objects.count()}, visit facts {VisitFact.objects.count()}, "
+        f"closed visits in the period {selectors.closed_facts(path=user.branch.path, period=period).count()}"
+    )
+
+    def run(label: str, fn) -> None:
+        times, n = [], 0
+        for _ in range(5):
+            fresh = get_user_model().objects.select_related("branch").get(pk=user.pk)
+            with CaptureQueriesContext(connection) as ctx:
+                t = time.perf_counter()
+                fn(fresh)
+                times.append(time.perf_counter() - t)
+            n = len(ctx.captured_queries)
+        print(f"{label:<42} median {1000 * statistics.median(times):7.0f} ms   {n:3d} statements")
+
+    def request(u, path: str):
+        r = rf.get(path)
+        r.user = u
+        return r
+
+    from django.core.cache import cache
+
+    def cold_page(u):
+        cache.clear()
+        return views.cockpit_view(request(u, "/analytics/"))
+
+    run("cockpit figures (selectors.cockpit)", lambda u: selectors.cockpit(user=u, period=period))
+    run("cockpit page, figures computed (cold)", cold_page)
+    run("cockpit page, figures reused (warm)", lambda u: views.cockpit_view(request(u, "/analytics/")))
+    run(
+        "drill-down: intake visits over SLA",
+        lambda u: views.cases_view(request(u, "/analytics/cases/?fig=sla&stage=branch_intake&breach=1")),
+    )
+    run(
+        "CSV export of the branch table",
+        lambda u: views.export_view(request(u, "/analytics/export.csv?table=cycle_branch"), "csv"),
+    )
+    sup = get_user_model().objects.get(username="sup_0")
+    user = sup
+    run("cockpit page as a tier-1 supervisor (cold)", cold_page)
+
+
+if __name__ == "__main__":
+    main()
