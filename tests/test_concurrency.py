@@ -52,7 +52,7 @@ def test_two_approvers_at_once_one_wins_one_conflict_one_event():
     wins = [o for o in outcomes if isinstance(o, OnboardingCase)]
     conflicts = [o for o in outcomes if isinstance(o, services.CaseConflict)]
     assert len(wins) == 1 and len(conflicts) == 1, outcomes
-    assert "请刷新页面" in conflicts[0].message
+    assert "案件已被他人更新" in conflicts[0].message and isinstance(conflicts[0], services.CaseConflict)
     events = CaseEvent.objects.filter(case=case, kind="transition", name__in=["endorse", "reject"])
     assert events.count() == 1
     assert OnboardingCase.objects.get(pk=case.pk).version == case.version + 1
@@ -65,3 +65,34 @@ def test_the_same_transition_twice_at_once_happens_once():
     assert sum(isinstance(o, OnboardingCase) for o in outcomes) == 1
     assert CaseEvent.objects.filter(case=case, name="endorse").count() == 1
     assert case.approvals.count() == 1
+
+
+def test_two_writes_of_different_kinds_from_the_same_page_at_once_one_wins():
+    """An edit and a test result posted at the same moment from pages showing the same version."""
+    world = World()
+    case = world.case(State.JOINT_TESTING)
+    seen = case.version
+    barrier = threading.Barrier(2)
+    outcomes: list[object] = [None, None]
+
+    def edit_note(i: int) -> None:
+        try:
+            barrier.wait()
+            mine = OnboardingCase.objects.get(pk=case.pk)
+            outcomes[i] = services.test_result_record(
+                case=mine, user=world.customer_x, module="account_query", test_case="balance", passed=True,
+                evidence=f"流水{i}", expected_version=seen,
+            )  # fmt: skip
+        except services.CaseError as exc:
+            outcomes[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=edit_note, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sum(isinstance(o, services.CaseConflict) for o in outcomes) == 1, outcomes
+    assert case.test_results.count() == 1
+    assert OnboardingCase.objects.get(pk=case.pk).version == seen + 1
