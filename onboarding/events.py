@@ -155,8 +155,16 @@ def case_edited(
 
 
 def transition_made(
-    *, case: OnboardingCase, actor: User, name: str, from_state: str, to_state: str, reason: str
+    *,
+    case: OnboardingCase,
+    actor: User,
+    name: str,
+    from_state: str,
+    to_state: str,
+    reason: str,
+    data: dict[str, Any] | None = None,
 ) -> CaseEvent:
+    """A transition; `data` carries what its effects changed beyond the state (e.g. the company version)."""
     event_name = EventName(name)
     assert event_name in TRANSITION_EVENTS, name
     return _write(
@@ -164,6 +172,7 @@ def transition_made(
         actor=actor,
         kind=Kind.TRANSITION,
         name=event_name,
+        data=data,
         from_state=from_state,
         to_state=to_state,
         reason=reason,

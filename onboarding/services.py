@@ -214,7 +214,13 @@ def case_transition(
             raise CaseError(_("条件未满足,不能流转。"), problems) from None
         w.changed(*CASE_FIELDS_CHANGED)
         event = events.transition_made(
-            case=locked, actor=user, name=name, from_state=source, to_state=locked.state, reason=reason
+            case=locked,
+            actor=user,
+            name=name,
+            from_state=source,
+            to_state=locked.state,
+            reason=reason,
+            data=getattr(locked, "effect_data", {}),
         )
         notifications.queue_event_notice(event)
     return locked

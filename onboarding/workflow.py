@@ -47,6 +47,8 @@ def step(label: Any, *, done: Any, style: str = "primary", reason_required: bool
 
 class CaseWorkflow:
     # Provided by OnboardingCase.
+    enterprise: Any
+    company_version: Any
     state: str
     state_before_suspend: str
     current_visit: StageVisit | None
@@ -67,6 +69,20 @@ class CaseWorkflow:
             self.current_visit = self.visits.create(
                 stage=stage, entered_at=now, due_at=workdays.due_at(stage, now), holder_party=party, holder_role=role
             )
+
+    def _follow_company(self) -> None:
+        """Back in intake: point at the company's newest data version, noting the move for the event."""
+        from companies.services import company_diff, company_version_latest
+
+        latest = company_version_latest(self.enterprise)
+        old = self.company_version
+        if latest is not None and (old is None or latest.pk != old.pk):
+            self.effect_data = {
+                "from_version": old.number if old is not None else None,
+                "to_version": latest.number,
+                "diff": company_diff(old, latest) if old is not None else {},
+            }
+            self.company_version = latest
 
     def _approve(self, level: str, by: User, now: dt.datetime) -> None:
         assert self.current_visit is not None
@@ -139,8 +155,10 @@ class CaseWorkflow:
         custom=step(_("退回补件"), done=_("已退回分支行补件"), style="warning", reason_required=True),
     )
     def return_to_intake(self, *, by: User, now: dt.datetime) -> None:
-        """Approval closes (its approvals no longer count); a new intake visit opens, held by the account manager."""
+        """Approval closes (its approvals no longer count); a new intake visit opens, held by the account
+        manager; the case picks up the company's newest data again (intake follows the company)."""
         self._enter(State.BRANCH_INTAKE, now)
+        self._follow_company()
 
     @transition(
         field="state",
@@ -263,4 +281,4 @@ class CaseWorkflow:
 
 
 # The fields a transition's effects may change on the case row itself.
-CASE_FIELDS_CHANGED = ("state", "state_before_suspend", "current_visit", "submitted_by")
+CASE_FIELDS_CHANGED = ("state", "state_before_suspend", "current_visit", "submitted_by", "company_version")

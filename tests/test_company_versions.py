@@ -253,3 +253,26 @@ def test_event_labels(world):
     case = world.case()
     company_update(world.company_x, contact_name="新联系人")
     assert CaseEvent.objects.filter(case=case, name="company_version_adopted").get().label == "采用企业最新资料"
+
+
+def test_a_case_returned_to_intake_picks_up_the_company_s_newest_data_and_says_so(world):
+    from onboarding import services as case_services
+
+    case = world.case(State.HEAD_OFFICE_APPROVAL)
+    approved_on = case.company_version.number
+    ent = world.company_x
+    case_services.enterprise_save(
+        user=world.am_a,
+        data={"legal_rep_name": "钱七", "handler_name": "钱七"},
+        accounts=[{"account_number": a.account_number, "account_name": a.account_name} for a in ent.accounts.all()],
+        enterprise=ent,
+    )
+    case.refresh_from_db()
+    assert case.company_version.number == approved_on  # frozen while in approval
+    case = case_services.case_transition(
+        case=case, user=world.supervisor, name="return_to_intake", reason="法人变更", expected_version=case.version
+    )
+    case.refresh_from_db()
+    assert case.company.legal_rep_name == "钱七"
+    event = case.events.get(name="return_to_intake")
+    assert event.data["from_version"] == approved_on and event.data["to_version"] == case.company_version.number
