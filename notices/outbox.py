@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from celery import shared_task
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
@@ -66,8 +67,6 @@ def email_queue(*, kind: str, key: str, to: Iterable[str], payload: dict[str, An
 
 def outbox_dispatch(*, ids: Sequence[int]) -> None:
     """Hand outbox rows to the workers. A broker that is down only delays them: the flush re-queues."""
-    from .tasks import send_outbox
-
     if _suppressed:
         return
     for start in range(0, len(ids), SEND_BATCH):
@@ -127,3 +126,15 @@ def outbox_send(*, ids: Sequence[int]) -> int:
             row.save(update_fields=["sent_at", "attempts", "payload"])
             sent += 1
     return sent
+
+
+# The tasks live beside the functions they run (notices/tasks.py re-exports them for Celery's
+# autodiscovery), so queuing and sending import one way.
+@shared_task(acks_late=True, name="notices.tasks.send_outbox")
+def send_outbox(ids: list[int]) -> int:
+    return outbox_send(ids=ids)
+
+
+@shared_task(acks_late=True, name="notices.tasks.flush_outbox")
+def flush_outbox() -> int:
+    return outbox_flush()

@@ -1,15 +1,7 @@
+"""Celery finds the outbox tasks here; they are defined beside what they run, in `outbox.py`."""
+
 from __future__ import annotations
 
-from celery import shared_task
+from .outbox import flush_outbox, send_outbox
 
-from . import outbox
-
-
-@shared_task(acks_late=True)
-def send_outbox(ids: list[int]) -> int:
-    return outbox.outbox_send(ids=ids)
-
-
-@shared_task(acks_late=True)
-def flush_outbox() -> int:
-    return outbox.outbox_flush()
+__all__ = ["flush_outbox", "send_outbox"]

@@ -12,7 +12,8 @@ from django_fsm import FSMField, FSMModelMixin
 from companies.models import CompanyVersion
 
 from . import validators
-from .states import OPEN_STATES, Module, Party, RiskLevel, State
+from .event_names import label
+from .states import OPEN_STATES, ApprovalLevel, Module, Party, RiskLevel, State
 from .workflow import CaseWorkflow
 
 
@@ -151,9 +152,7 @@ class StageVisit(models.Model):
 
 
 class Approval(models.Model):
-    class Level(models.TextChoices):
-        BRANCH = "branch", _("分行审核")
-        HEAD_OFFICE = "head_office", _("总行审批")
+    Level = ApprovalLevel
 
     case = models.ForeignKey(OnboardingCase, on_delete=models.PROTECT, related_name="approvals")
     visit = models.ForeignKey(StageVisit, on_delete=models.PROTECT, related_name="approvals")
@@ -348,8 +347,6 @@ class CaseEvent(models.Model):
 
     @property
     def label(self) -> str:
-        from .events import label
-
         return label(self.name)
 
     @property

@@ -37,6 +37,11 @@ OPEN_STATES: tuple[str, ...] = (State.DRAFT, *WORKING_STAGES, State.SUSPENDED)
 TERMINAL_STATES: tuple[str, ...] = (State.LIVE, State.REJECTED, State.WITHDRAWN)
 
 
+class ApprovalLevel(models.TextChoices):
+    BRANCH = "branch", _("分行审核")
+    HEAD_OFFICE = "head_office", _("总行审批")
+
+
 class Party(models.TextChoices):
     BANK = "bank", _("银行")
     CUSTOMER = "customer", _("客户")

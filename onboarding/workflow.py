@@ -32,12 +32,10 @@ from branches.roles import Role
 from workcalendar import workdays
 
 from . import rules
-from .states import OPEN_STATES, STAGE_HOLDER, WORKING_STAGES, State
+from .states import OPEN_STATES, STAGE_HOLDER, WORKING_STAGES, ApprovalLevel, State
 
 if TYPE_CHECKING:
     from accounts.models import User
-
-    from .models import StageVisit
 
 
 def step(label: Any, *, done: Any, style: str = "primary", reason_required: bool = False) -> dict[str, Any]:
@@ -51,7 +49,7 @@ class CaseWorkflow:
     company_version: Any
     state: str
     state_before_suspend: str
-    current_visit: StageVisit | None
+    current_visit: Any  # a StageVisit, or None
     submitted_by: Any
     visits: Any
     approvals: Any
@@ -124,9 +122,7 @@ class CaseWorkflow:
     )
     def endorse(self, *, by: User, now: dt.datetime) -> None:
         """Records the branch approval on this approval visit; head-office approver now holds the stage."""
-        from .models import Approval
-
-        self._approve(Approval.Level.BRANCH, by, now)
+        self._approve(ApprovalLevel.BRANCH, by, now)
         # Same stage, next holder: head office now holds the ball.
         assert self.current_visit is not None
         self.current_visit.holder_role = Role.HEAD_OFFICE_APPROVER
@@ -142,9 +138,7 @@ class CaseWorkflow:
     )
     def approve(self, *, by: User, now: dt.datetime) -> None:
         """Records the head-office approval; approval closes; test-package issuance opens, held by head-office tech."""
-        from .models import Approval
-
-        self._approve(Approval.Level.HEAD_OFFICE, by, now)
+        self._approve(ApprovalLevel.HEAD_OFFICE, by, now)
         self._enter(State.TEST_PACKAGE_ISSUANCE, now)
 
     @transition(
