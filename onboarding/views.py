@@ -27,13 +27,13 @@ from .forms import (
     TestResultForm,
     TransitionForm,
     case_forms,
-    change_request_forms,
 )
 from .models import OnboardingCase
 from .states import WORKING_STAGES, State
 from .web import (
     AuthenticatedHttpRequest,
     case_for,
+    change_request_page,
     run_action,
     seen_version,
     show_case_error,
@@ -233,39 +233,13 @@ def test_package_view(request: HttpRequest, public_id: Any) -> HttpResponse:
 @staff_required
 def case_change_request(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     """File a change request (变更申请) for a case past intake: the case's account manager."""
-    case = selectors.case_get_for_user(user=request.user, public_id=public_id)
-    refusal = change_requests.filing_refusal(case, request.user)
-    if refusal:
-        messages.error(request, refusal)
-        return redirect("case_detail", public_id=case.public_id)
-    data = request.POST if request.method == "POST" else None
-    ent_form, acc_formset, reason_form = change_request_forms(data, enterprise=case.enterprise)
-    if request.method == "POST" and ent_form.is_valid() and acc_formset.is_valid() and reason_form.is_valid():
-        try:
-            change_requests.change_request_file(
-                case=case,
-                user=request.user,
-                data=ent_form.cleaned_data,
-                accounts=acc_formset.accounts(),
-                reason=reason_form.cleaned_data["reason"],
-                expected_version=seen_version(request),
-            )
-        except services.CaseError as exc:
-            show_case_error(request, exc)
-        else:
-            messages.success(request, _("变更申请已提交,等待分行审核人员审批"))
-            return redirect(reverse("case_detail", args=[case.public_id]) + "#company-changes")
-    return render(
+    case = case_for(request, public_id)
+    return change_request_page(
         request,
-        "onboarding/change_request_form.html",
-        {
-            "case": case,
-            "ent_form": ent_form,
-            "acc_formset": acc_formset,
-            "reason_form": reason_form,
-            "base_template": "base.html",
-            "back_url": reverse("case_detail", args=[case.public_id]),
-        },
+        case,
+        back_url=reverse("case_detail", args=[case.public_id]),
+        base_template="base.html",
+        done=_("变更申请已提交,等待分行审核人员审批"),
     )
 
 

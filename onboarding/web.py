@@ -148,3 +148,44 @@ def show_current_values(request: HttpRequest, case: Any, *forms: Any) -> None:
                             % {"field": label, "saved": saved or "—", "typed": typed or "—"},
                         )
                     break
+
+
+def change_request_page(
+    request: AuthenticatedHttpRequest, case: OnboardingCase, *, back_url: str, base_template: str, done: str
+) -> HttpResponse:
+    """File a change request (变更申请) on a case past intake: the staff page and the portal page."""
+    from django.shortcuts import redirect, render
+
+    from . import change_requests
+    from .forms import change_request_forms
+
+    refusal = change_requests.filing_refusal(case, request.user)
+    if refusal:
+        messages.error(request, refusal)
+        return redirect(back_url)
+    data = request.POST if request.method == "POST" else None
+    ent_form, acc_formset, reason_form = change_request_forms(data, enterprise=case.enterprise)
+    if request.method == "POST" and ent_form.is_valid() and acc_formset.is_valid() and reason_form.is_valid():
+        try:
+            change_requests.change_request_file(
+                case=case,
+                user=request.user,
+                data=ent_form.cleaned_data,
+                accounts=acc_formset.accounts(),
+                reason=reason_form.cleaned_data["reason"],
+                expected_version=seen_version(request),
+            )
+        except CaseError as exc:
+            show_case_error(request, exc)
+        else:
+            messages.success(request, done)
+            return redirect(f"{back_url}#company-changes")
+    context = {
+        "case": case,
+        "ent_form": ent_form,
+        "acc_formset": acc_formset,
+        "reason_form": reason_form,
+        "base_template": base_template,
+        "back_url": back_url,
+    }
+    return render(request, "onboarding/change_request_form.html", context)

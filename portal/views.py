@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from branches.roles import Role, has_role
 from companies.models import Enterprise
 from onboarding import change_requests, selectors, services
-from onboarding.forms import TestResultForm, case_forms, change_request_forms, int_or_none
+from onboarding.forms import TestResultForm, case_forms, int_or_none
 from onboarding.models import OnboardingCase
 from onboarding.selectors import case_test_matrix
 from onboarding.services import CaseError
@@ -27,6 +27,7 @@ from onboarding.web import (
     AuthenticatedHttpRequest,
     View,
     case_for,
+    change_request_page,
     seen_version,
     show_case_error,
     show_current_values,
@@ -212,38 +213,8 @@ def case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespon
 def case_change_request(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     """The customer files a change of company data (变更申请) on a case past intake."""
     case = case_for(request, public_id)
-    refusal = change_requests.filing_refusal(case, request.user)
-    if refusal:
-        messages.error(request, refusal)
-        return redirect("portal:case_detail", public_id=case.public_id)
-    data = request.POST if request.method == "POST" else None
-    ent_form, acc_formset, reason_form = change_request_forms(data, enterprise=_enterprise(request))
-    if request.method == "POST" and ent_form.is_valid() and acc_formset.is_valid() and reason_form.is_valid():
-        try:
-            change_requests.change_request_file(
-                case=case,
-                user=request.user,
-                data=ent_form.cleaned_data,
-                accounts=acc_formset.accounts(),
-                reason=reason_form.cleaned_data["reason"],
-                expected_version=seen_version(request),
-            )
-        except CaseError as exc:
-            show_case_error(request, exc)
-        else:
-            messages.success(request, _("变更申请已提交,等待银行审批"))
-            return redirect(f"{case_url(case)}#company-changes")
-    return render(
-        request,
-        "onboarding/change_request_form.html",
-        {
-            "case": case,
-            "ent_form": ent_form,
-            "acc_formset": acc_formset,
-            "reason_form": reason_form,
-            "base_template": "portal/base.html",
-            "back_url": case_url(case),
-        },
+    return change_request_page(
+        request, case, back_url=case_url(case), base_template="portal/base.html", done=_("变更申请已提交,等待银行审批")
     )
 
 
