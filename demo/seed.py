@@ -270,7 +270,7 @@ def _walk(enterprise: Any, am: Any, staff: dict[str, Any], branch_code: str, tar
         case.refresh_from_db()
 
     with at(0):
-        case = services.case_create(user=am, enterprise=enterprise, modules=modules, erp_system="用友 NC")
+        case = services.case_create(user=am, enterprise=enterprise, modules=modules, fields={"erp_system": "用友 NC"})
     if steps >= 1:
         with at(1):
             move(am, "submit")

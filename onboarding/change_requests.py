@@ -10,7 +10,7 @@ the difference, the people and the reasons.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -24,6 +24,9 @@ from . import events, rules
 from .models import ChangeRequest, OnboardingCase
 from .services import CaseError, case_follows_company, case_write, enterprise_save
 from .states import State
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 # Past intake and not ended: the company data is frozen and a change request can move it.
 FROZEN_OPEN_STATES = (
@@ -80,7 +83,7 @@ def change_request_diff(request: ChangeRequest) -> dict[str, Any]:
 # --- who may -----------------------------------------------------------------------------
 
 
-def filing_refusal(case: OnboardingCase, user: Any) -> str | None:
+def filing_refusal(case: OnboardingCase, user: User) -> str | None:
     customer = has_role(user, Role.ENTERPRISE_USER) and user.enterprise_id == case.enterprise_id
     manager = has_role(user, Role.ACCOUNT_MANAGER) and case.account_manager_id == user.pk
     if not ((customer or manager) and rules.in_scope(case, user)):
@@ -90,7 +93,7 @@ def filing_refusal(case: OnboardingCase, user: Any) -> str | None:
     return None
 
 
-def decision_refusal(request: ChangeRequest, user: Any) -> str | None:
+def decision_refusal(request: ChangeRequest, user: User) -> str | None:
     if not has_role(user, Role.BRANCH_SUPERVISOR):
         return _("变更申请须由分行审核人员审批")
     if not rules.in_scope(request.case, user):
@@ -108,7 +111,7 @@ def decision_refusal(request: ChangeRequest, user: Any) -> str | None:
 def change_request_file(
     *,
     case: OnboardingCase,
-    user: Any,
+    user: User,
     data: dict[str, Any],
     accounts: list[dict[str, str]],
     reason: str,
@@ -164,7 +167,7 @@ def change_request_file(
     return request
 
 
-def _decide(request: ChangeRequest, user: Any, status: str) -> ChangeRequest:
+def _decide(request: ChangeRequest, user: User, status: str) -> ChangeRequest:
     """Re-read the request (the door holds the case) and claim it for this decision (once, whoever is first)."""
     request = ChangeRequest.objects.select_related("case", "base_version").get(pk=request.pk)
     refusal = decision_refusal(request, user)
@@ -179,7 +182,7 @@ def _decide(request: ChangeRequest, user: Any, status: str) -> ChangeRequest:
 
 
 def change_request_approve(
-    *, request: ChangeRequest, user: Any, reason: str = "", expected_version: int | None = None
+    *, request: ChangeRequest, user: User, reason: str = "", expected_version: int | None = None
 ) -> ChangeRequest:
     """The proposal becomes the company's newest version and the case points to it."""
     reason = reason.strip()
@@ -217,7 +220,7 @@ def change_request_approve(
 
 
 def change_request_refuse(
-    *, request: ChangeRequest, user: Any, reason: str, expected_version: int | None = None
+    *, request: ChangeRequest, user: User, reason: str, expected_version: int | None = None
 ) -> ChangeRequest:
     reason = reason.strip()
     if not reason:
@@ -242,7 +245,7 @@ def change_request_list(*, case: OnboardingCase) -> list[ChangeRequest]:
     return list(case.change_requests.select_related("filed_by", "decided_by", "base_version").order_by("-filed_at"))
 
 
-def change_request_get_for_user(*, user: Any, public_id: Any) -> ChangeRequest:
+def change_request_get_for_user(*, user: User, public_id: Any) -> ChangeRequest:
     """A change request of a case the user may see (404 otherwise)."""
     from django.http import Http404
 
@@ -256,7 +259,7 @@ def change_request_get_for_user(*, user: Any, public_id: Any) -> ChangeRequest:
         raise Http404("no such change request") from None
 
 
-def case_change_panel(*, case: OnboardingCase, user: Any) -> dict[str, Any]:
+def case_change_panel(*, case: OnboardingCase, user: User) -> dict[str, Any]:
     """What the case pages show about company data: a newer company version and the requests."""
     newer = company_newer_version(case)
     listed = change_request_list(case=case)

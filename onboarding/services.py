@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django_fsm import TransitionNotAllowed
 
 from branches.roles import Role, has_role
+from branches.scope import branch_in_subtree
 from companies.models import CompanyVersion, Enterprise, SettlementAccount
 from companies.services import company_diff, company_version_latest, company_version_record
 from workcalendar import workdays
@@ -226,14 +227,14 @@ def case_transition(
     return locked
 
 
-def _require_staff(user: Any, *roles: str) -> None:
+def _require_staff(user: User, *roles: str) -> None:
     if not has_role(user, *roles):
         raise CaseError(_("您没有执行此操作的权限 / You are not allowed to do this."))
 
 
 def enterprise_save(
     *,
-    user: Any,
+    user: User,
     data: dict[str, Any],
     accounts: list[dict[str, str]],
     enterprise: Enterprise | None = None,
@@ -310,7 +311,7 @@ def case_company_point(*, case: OnboardingCase, version: CompanyVersion, user: U
 
 
 def company_version_adopt(
-    *, enterprise: Enterprise, version: CompanyVersion, user: Any, skip: OnboardingCase | None = None
+    *, enterprise: Enterprise, version: CompanyVersion, user: User, skip: OnboardingCase | None = None
 ) -> list[int]:
     """Move the company's draft and intake cases to `version`; returns the ids of those moved."""
     moved = []
@@ -330,15 +331,17 @@ def company_version_adopt(
 
 def case_create(
     *,
-    user: Any,
+    user: User,
     enterprise: Enterprise,
     modules: list[str],
-    account_manager: Any = None,
-    **fields: Any,
+    account_manager: User | None = None,
+    fields: dict[str, Any] | None = None,
 ) -> OnboardingCase:
+    """Open a draft case for `enterprise` on its current data version; `fields` are the case's own
+    (ERP system, connection notes, target date, the bank's assessment)."""
     if not (has_role(user, Role.ACCOUNT_MANAGER) or user.enterprise_id == enterprise.pk):
         raise CaseError(_("您没有新建案件的权限 / You may not open a case."))
-    if user.branch_id is not None and not enterprise.branch.path.startswith(user.branch.path):
+    if user.branch_id is not None and not branch_in_subtree(enterprise.branch, user):
         raise CaseError(_("该企业不在您的管辖范围内 / This company is outside your branch."))
     with transaction.atomic():
         now = timezone.now()
@@ -352,7 +355,7 @@ def case_create(
             updated_at=now,
             reference=f"TMP-{uuid.uuid4().hex[:16]}",  # replaced once the row has its id
             company_version=company_version_record(enterprise=enterprise, user=user),
-            **fields,
+            **(fields or {}),
         )
         case.save()
         case.reference = f"ZL-{timezone.localdate(now).year}-{case.pk:06d}"
@@ -377,7 +380,7 @@ ASSESSMENT_FIELDS = (
 def case_update(
     *,
     case: OnboardingCase,
-    user: Any,
+    user: User,
     enterprise_data: dict[str, Any],
     accounts: list[dict[str, str]],
     modules: list[str],
@@ -634,7 +637,7 @@ def decimal_or_none(value: Any) -> Decimal | None:
 
 def case_intake(
     *,
-    user: Any,
+    user: User,
     enterprise_data: dict[str, Any],
     accounts: list[dict[str, str]],
     modules: list[str],
@@ -656,4 +659,4 @@ def case_intake(
             )
         else:
             enterprise = enterprise_save(user=user, data=enterprise_data, accounts=accounts, enterprise=enterprise)
-        return case_create(user=user, enterprise=enterprise, modules=modules, **fields)
+        return case_create(user=user, enterprise=enterprise, modules=modules, fields=fields)

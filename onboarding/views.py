@@ -89,7 +89,7 @@ def case_list_view(request: HttpRequest) -> HttpResponse:
 
 
 @staff_required
-def case_new(request: HttpRequest) -> HttpResponse:
+def case_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not has_role(request.user, Role.ACCOUNT_MANAGER):
         raise PermissionDenied
     data = request.POST if request.method == "POST" else None
@@ -116,7 +116,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
 
 
 @staff_required
-def case_edit(request: HttpRequest, public_id: Any) -> HttpResponse:
+def case_edit(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     case = case_for(request, public_id)
     if case.state not in services.EDITABLE_STATES:
         messages.error(request, _("当前阶段不能修改企业资料 / Company data can no longer be changed at this stage."))

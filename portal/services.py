@@ -131,7 +131,7 @@ def portal_case_request(
             enterprise=enterprise,
             modules=modules,
             account_manager=account_manager_pick(enterprise=enterprise),
-            **{k: v for k, v in fields.items() if k in allowed},
+            fields={k: v for k, v in fields.items() if k in allowed},
         )
 
 

@@ -141,7 +141,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
 
 
 @customer_required
-def case_edit(request: HttpRequest, public_id: Any) -> HttpResponse:
+def case_edit(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     case = case_for(request, public_id)
     if case.state != State.DRAFT:
         messages.error(

@@ -14,9 +14,7 @@ from tests.factories import user
 
 ROOT = Path(__file__).resolve().parent.parent
 APPS = ("accounts", "audit", "branches", "counter", "demo", "documents", "onboarding", "portal", "reminders")
-# onboarding/services.py (case_create) still compares paths itself: it is being rewritten
-# (one door for every write); switch it to `branch_in_subtree` there and drop it from this list.
-NOT_YET = {"branches/scope.py", "onboarding/services.py"}
+NOT_YET = {"branches/scope.py"}
 PATH_PREFIX = re.compile(r"\.path\.startswith\(|path__startswith")  # a branch path, not a URL path
 
 
