@@ -101,6 +101,9 @@ def generate_view(request: AuthenticatedHttpRequest, case_id: Any, kind: str) ->
         show_case_error(request, exc)
     else:
         label = DocumentKind(version.document.kind).label
+        if request.POST.get("download"):
+            # "Download, sign and upload": the to-do generates (or reuses) the form and hands it over.
+            return redirect(reverse("document_download", args=[version.public_id]))
         if created:
             messages.success(
                 request, _("已生成 %(label)s 第 %(n)d 版 / Generated.") % {"label": label, "n": version.number}

@@ -15,10 +15,10 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from branches.roles import Role, has_role
+from branches.roles import STAFF_ROLES, Role, has_role, user_roles
 from companies.models import Enterprise
 from onboarding import change_requests, selectors, services
-from onboarding.forms import TestResultForm, case_forms, change_request_forms, int_or_none
+from onboarding.forms import case_forms, change_request_forms, int_or_none
 from onboarding.models import OnboardingCase
 from onboarding.selectors import case_test_matrix
 from onboarding.services import CaseError
@@ -46,6 +46,7 @@ from .forms import (
     ProductionConfirmForm,
     StaffInvitationForm,
     SubmitForm,
+    TestMatrixForm,
     WithdrawForm,
 )
 
@@ -74,14 +75,19 @@ def start(request: HttpRequest) -> HttpResponse:
     """Where a login lands: customers in the portal, staff in their workspace."""
     if portal_services.is_customer(request.user):
         return redirect("portal:home")
+    user = request.user
+    if user.is_superuser and (user.branch_id is None or not (user_roles(user) & STAFF_ROLES)):  # type: ignore[union-attr]
+        # `admin` has no staff role: the workspace would be a 403, the admin is its page.
+        return redirect("admin:index")
     return redirect("home")
 
 
-def _holder_text(case: OnboardingCase) -> str:
+def _holder_text(case: OnboardingCase, *, customer_owes: bool) -> str:
+    """Who holds the case now: the company whenever it has a to-do, else the bank's role."""
     visit = case.current_visit
     if visit is None or case.state == State.SUSPENDED:
         return ""
-    if visit.holder_party == "customer":
+    if customer_owes or visit.holder_party == "customer":
         return _("贵司")
     role = visit.holder_role
     label = Role(role).label if role in Role.values else role
@@ -89,14 +95,17 @@ def _holder_text(case: OnboardingCase) -> str:
 
 
 def _case_card(case: OnboardingCase, user: Any) -> dict[str, Any]:
+    actions = actions_for(case=case, user=user)
+    owes = any(a.required for a in actions)
+    holder = _holder_text(case, customer_owes=owes)
     return {
         "case": case,
         "tracker": stage_tracker(case),
-        "actions": actions_for(case=case, user=user),
-        "holder": _holder_text(case),
-        "customer_holds": case.current_visit is not None
-        and case.current_visit.holder_party == "customer"
-        and case.state != State.SUSPENDED,
+        "actions": actions,
+        "owes": owes,
+        "holder": holder,
+        "customer_holds": holder == _("贵司"),
+        "is_live": case.state == State.LIVE,
     }
 
 
@@ -197,8 +206,11 @@ def case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespon
             "change_request_url": reverse("portal:case_change_request", args=[case.public_id]),
             "submit_problems": submit_problems,
             "test_matrix": case_test_matrix(case=case),
+            "matrix_form": TestMatrixForm(None, rows=case_test_matrix(case=case)),
             "test_results": case.test_results.select_related("recorded_by").order_by("-recorded_at", "-pk"),
-            "test_result_form": TestResultForm(case=case),
+            # What the bank issued for the customer to configure (no secrets: none are stored).
+            "test_package": getattr(case, "test_package", None),
+            "production_config": getattr(case, "production_config", None),
             "confirm_form": ProductionConfirmForm(),
             "withdraw_form": WithdrawForm(initial={"version": case.version}),
             "thread": portal_selectors.case_messages(case=case),
@@ -273,31 +285,33 @@ def _transition(
 @customer_required
 @require_POST
 def case_submit(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    return _transition(request, public_id, "submit", SubmitForm, _("已提交至开户行受理 / Submitted to your branch."))
+    return _transition(request, public_id, "submit", SubmitForm, services.transition_done_message("submit"))
 
 
 @customer_required
 @require_POST
 def case_withdraw(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    return _transition(request, public_id, "withdraw", WithdrawForm, _("申请已撤回 / The application is withdrawn."))
+    return _transition(request, public_id, "withdraw", WithdrawForm, services.transition_done_message("withdraw"))
 
 
 @customer_required
 @require_POST
 def case_test_result(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
+    """The whole joint-test matrix posted at once: every row given a result is saved in one write."""
     case = case_for(request, public_id)
-    form = TestResultForm(request.POST, case=case)
-    if form.is_valid():
+    form = TestMatrixForm(request.POST, rows=case_test_matrix(case=case))
+    outcomes = form.outcomes()
+    for problem in form.errors:
+        messages.error(request, problem)
+    if not form.errors:
         try:
-            services.test_result_record(
-                case=case, user=request.user, expected_version=seen_version(request), **form.values()
+            rows = services.test_results_record(
+                case=case, user=request.user, outcomes=outcomes, expected_version=seen_version(request)
             )
         except CaseError as exc:
             show_case_error(request, exc)
         else:
-            messages.success(request, _("测试结果已登记 / Result recorded."))
-    else:
-        show_form_errors(request, form)
+            messages.success(request, _("已登记 %(n)d 个测试用例的结果") % {"n": len(rows)})
     return redirect(f"{case_url(case)}#testing")
 
 
