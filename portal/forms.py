@@ -22,11 +22,11 @@ class PortalCaseForm(CaseForm):
 class ProductionConfirmForm(forms.Form):
     transactions_done = forms.BooleanField(
         label=_("已在生产环境完成小额实单交易(查询、支付等申请的功能)"),
-        error_messages={"required": _("请确认已完成小额实单交易 / Confirm the small real transactions.")},
+        error_messages={"required": _("请确认已完成小额实单交易")},
     )
     reconciled = forms.BooleanField(
         label=_("生产交易记录已与银行对账一致"),
-        error_messages={"required": _("请确认对账一致 / Confirm the reconciliation.")},
+        error_messages={"required": _("请确认对账一致")},
     )
 
 
@@ -66,7 +66,7 @@ class AcceptInvitationForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("password1") and data.get("password1") != data.get("password2"):
-            self.add_error("password2", _("两次输入的密码不一致 / The passwords do not match."))
+            self.add_error("password2", _("两次输入的密码不一致"))
         return data
 
 

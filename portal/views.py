@@ -137,8 +137,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                _("申请 %(ref)s 已保存为草稿,请核对后提交 / Saved as a draft; check it and submit.")
-                % {"ref": case.reference},
+                _("申请 %(ref)s 已保存为草稿,请核对后提交") % {"ref": case.reference},
             )
             return redirect("portal:case_detail", public_id=case.public_id)
     return render(
@@ -152,9 +151,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
 def case_edit(request: HttpRequest, public_id: Any) -> HttpResponse:
     case = case_for(request, public_id)
     if case.state != State.DRAFT:
-        messages.error(
-            request, _("申请已提交,资料修改请联系客户经理 / Submitted: ask your account manager to change data.")
-        )
+        messages.error(request, _("申请已提交,资料修改请联系客户经理"))
         return redirect("portal:case_detail", public_id=case.public_id)
     data = request.POST if request.method == "POST" else None
     ent_form, acc_formset, case_form = case_forms(
@@ -177,7 +174,7 @@ def case_edit(request: HttpRequest, public_id: Any) -> HttpResponse:
                 show_current_values(request, case, ent_form, case_form)
                 case = selectors.case_get_for_user(user=request.user, public_id=public_id)
         else:
-            messages.success(request, _("已保存 / Saved."))
+            messages.success(request, _("已保存"))
             return redirect("portal:case_detail", public_id=case.public_id)
     return render(
         request,
@@ -326,7 +323,7 @@ def case_confirm_production(request: AuthenticatedHttpRequest, public_id: Any) -
         except CaseError as exc:
             show_case_error(request, exc)
         else:
-            messages.success(request, _("已确认生产验证,等待客户经理确认上线 / Confirmed; the bank confirms go-live."))
+            messages.success(request, _("已确认生产验证,等待客户经理确认上线"))
     else:
         show_form_errors(request, form)
     return redirect(f"{case_url(case)}#production")
@@ -352,7 +349,7 @@ def _post_message(request: AuthenticatedHttpRequest, case: OnboardingCase) -> No
         except CaseError as exc:
             show_case_error(request, exc)
         else:
-            messages.success(request, _("留言已发送 / Message sent."))
+            messages.success(request, _("留言已发送"))
     else:
         show_form_errors(request, form)
 
@@ -392,7 +389,7 @@ def team_invite(request: HttpRequest) -> HttpResponse:
         except CaseError as exc:
             show_case_error(request, exc)
         else:
-            messages.success(request, _("邀请已发送 / Invitation sent."))
+            messages.success(request, _("邀请已发送"))
     else:
         show_form_errors(request, form)
     return redirect("portal:team")
@@ -407,7 +404,7 @@ def team_remove(request: HttpRequest, member_id: Any) -> HttpResponse:
     except CaseError as exc:
         show_case_error(request, exc)
     else:
-        messages.success(request, _("已移除该用户 / The user is removed."))
+        messages.success(request, _("已移除该用户"))
     return redirect("portal:team")
 
 
@@ -432,7 +429,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
                 form.add_error("password1", problem)
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(request, _("欢迎使用客户门户 / Welcome to the client portal."))
+            messages.success(request, _("欢迎使用客户门户"))
             return redirect("portal:home")
     return render(request, "portal/invitation_accept.html", {"invitation": invitation, "form": form})
 
@@ -474,7 +471,7 @@ def staff_invite(request: HttpRequest, enterprise_id: Any) -> HttpResponse:
         except CaseError as exc:
             show_case_error(request, exc)
         else:
-            messages.success(request, _("邀请已发送 / Invitation sent."))
+            messages.success(request, _("邀请已发送"))
     else:
         show_form_errors(request, form)
     return redirect("portal:staff_enterprise", enterprise_id=enterprise.public_id)
@@ -489,7 +486,7 @@ def staff_member_remove(request: HttpRequest, member_id: Any) -> HttpResponse:
     except CaseError as exc:
         show_case_error(request, exc)
     else:
-        messages.success(request, _("已移除该用户 / The user is removed."))
+        messages.success(request, _("已移除该用户"))
     enterprise = member.user.enterprise
     assert enterprise is not None
     return redirect("portal:staff_enterprise", enterprise_id=enterprise.public_id)
