@@ -78,9 +78,9 @@ class ActionItem:
     urgency: str = Urgency.NORMAL
     detail: str = ""
     due_at: dt.datetime | None = None
-    # When set, the item is a button posting here (e.g. generate-then-download a filled form).
+    # When set, the item is a button posting here (generate-then-download a filled form);
+    # `url` then leads to where the signed copy is uploaded.
     post_url: str = ""
-    post_label: str = ""
 
     @property
     def required(self) -> bool:
@@ -270,7 +270,6 @@ def document_actions(case: OnboardingCase, user: Any) -> list[ActionItem]:
                 detail=detail,
                 due_at=due,
                 post_url=post_url,
-                post_label=_("下载填好的表单(PDF)") if post_url else "",
             )
         )
     return items

@@ -32,6 +32,7 @@ def test_customer_reads_parameters_and_saves_the_matrix(live_server, transaction
     testing = world.case(State.JOINT_TESTING)
     verifying = world.case(State.PRODUCTION_VERIFICATION)
     live = world.case(State.LIVE)
+    intake = world.case(State.BRANCH_INTAKE, documents=False)
     base = live_server.url
 
     desktop = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
@@ -39,6 +40,15 @@ def test_customer_reads_parameters_and_saves_the_matrix(live_server, transaction
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     _login(page, base, "customer_x")
+
+    # "下载《银企直联申请表》,签字盖章后上传": the to-do itself hands over the filled PDF.
+    page.goto(f"{base}/portal/cases/{intake.public_id}/")
+    with page.expect_download() as download_info:
+        page.locator('li[data-key="document:application_form"] button.action-download').click()
+    pdf = tmp_path / "application-form.pdf"
+    download_info.value.save_as(pdf)
+    assert pdf.read_bytes().startswith(b"%PDF")
+    page.screenshot(path=str(target / "portal-case-intake-desktop.png"), full_page=True)
 
     page.goto(f"{base}/portal/cases/{testing.public_id}/")
     assert "https://test.bank.example/h2h" in page.inner_text("#test-package")
