@@ -185,7 +185,13 @@ def case_edit(request: HttpRequest, public_id: Any) -> HttpResponse:
 
 @customer_required
 def case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    case = case_for(request, public_id)
+    return _case_page(request, case_for(request, public_id))
+
+
+def _case_page(
+    request: AuthenticatedHttpRequest, case: OnboardingCase, *, matrix_form: TestMatrixForm | None = None
+) -> HttpResponse:
+    """The case page; a refused matrix comes back with what was typed in it."""
     submit_problems: list[str] = []
     if case.state == State.DRAFT:
         options = {o.name: o for o in services.case_transition_options(case=case, user=request.user)}
@@ -203,7 +209,7 @@ def case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespon
             "change_request_url": reverse("portal:case_change_request", args=[case.public_id]),
             "submit_problems": submit_problems,
             "test_matrix": case_test_matrix(case=case),
-            "matrix_form": TestMatrixForm(None, rows=case_test_matrix(case=case)),
+            "matrix_form": matrix_form or TestMatrixForm(None, rows=case_test_matrix(case=case)),
             "test_results": case.test_results.select_related("recorded_by").order_by("-recorded_at", "-pk"),
             # What the bank issued for the customer to configure (no secrets: none are stored).
             "test_package": getattr(case, "test_package", None),
@@ -309,7 +315,10 @@ def case_test_result(request: AuthenticatedHttpRequest, public_id: Any) -> HttpR
             show_case_error(request, exc)
         else:
             messages.success(request, _("已登记 %(n)d 个测试用例的结果") % {"n": len(rows)})
-    return redirect(f"{case_url(case)}#testing")
+            return redirect(f"{case_url(case)}#testing")
+    # Refused: the page again with what was typed (against the case as it is now).
+    case = case_for(request, public_id)
+    return _case_page(request, case, matrix_form=TestMatrixForm(request.POST, rows=case_test_matrix(case=case)))
 
 
 @customer_required

@@ -78,9 +78,13 @@ def test_rows_without_a_result_are_left_alone_and_a_pass_needs_evidence(client, 
     (module, code), *_rest = _all_tests(case)
     client.force_login(world.customer_x)
     url = reverse("portal:case_test_result", args=[case.public_id])
-    response = client.post(url, {"version": case.version, f"result-{module}:{code}": "pass"}, follow=True)
-    assert "通过的测试用例须填写测试凭据" in response.content.decode()
+    data = {"version": case.version, f"result-{module}:{code}": "pass", f"notes-{module}:{code}": "第二次重发"}
+    response = client.post(url, data, follow=True)
+    page = response.content.decode()
+    assert "通过的测试用例须填写测试凭据" in page
     assert not case.test_results.exists()
+    # The page comes back with what was typed, to add the evidence and save again.
+    assert 'value="第二次重发"' in page and '<option value="pass" selected>' in page
     response = client.post(url, {"version": case.version}, follow=True)
     assert "请至少填写一个测试用例的结果" in response.content.decode()
 
@@ -137,3 +141,16 @@ def test_the_form_to_do_generates_and_downloads_the_pdf(client, world):
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
     assert b"".join(response.streaming_content if response.streaming else [response.content]).startswith(b"%PDF")
+
+
+def test_the_new_portal_sections_in_english(client, world):
+    from tests.test_i18n import chinese_labels
+
+    cases = [world.case(s) for s in (State.JOINT_TESTING, State.PRODUCTION_VERIFICATION, State.LIVE)]
+    client.force_login(world.customer_x)
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    for case in cases:
+        page = client.get(reverse("portal:case_detail", args=[case.public_id])).content.decode()
+        assert chinese_labels(page) == [], case.state
+    page = client.get(reverse("portal:case_detail", args=[cases[1].public_id])).content.decode()
+    assert "Test environment" in page and "Production parameters" in page
