@@ -33,13 +33,13 @@ def company_problems(enterprise: CompanyVersion | Enterprise, *, today: dt.date 
             problems.extend(f"{label}: {m}" for m in exc.messages)
 
     if not enterprise.name.strip():
-        problems.append(_("企业名称未填写 / Company name is missing"))
+        problems.append(_("企业名称未填写"))
     check(_("统一社会信用代码"), validators.validate_uscc, enterprise.uscc)
     if not enterprise.legal_rep_name.strip():
-        problems.append(_("法定代表人姓名未填写 / Legal representative's name is missing"))
+        problems.append(_("法定代表人姓名未填写"))
     check(_("法定代表人身份证号"), validators.validate_resident_id, enterprise.legal_rep_id_number, today=today)
     if not enterprise.handler_name.strip():
-        problems.append(_("经办人姓名未填写 / Handler's name is missing"))
+        problems.append(_("经办人姓名未填写"))
     check(_("经办人身份证号"), validators.validate_resident_id, enterprise.handler_id_number, today=today)
     check(_("结算账户"), validators.validate_account_count, account_count(enterprise))
     conflicts = validators.company_identity_conflicts(
@@ -56,15 +56,9 @@ def company_problems(enterprise: CompanyVersion | Enterprise, *, today: dt.date 
     # The handler acts for the legal representative: the authorisation letter must cover today
     # and e-banking.
     if not enterprise.authorisation_valid_from or not enterprise.authorisation_valid_until:
-        problems.append(
-            _(
-                "经办人非法定代表人,须提供法人授权委托书及其有效期 / The handler is not the legal representative: an authorisation letter with its validity period is required"
-            )
-        )
+        problems.append(_("经办人非法定代表人,须提供法人授权委托书及其有效期"))
     elif not enterprise.authorisation_valid_from <= today <= enterprise.authorisation_valid_until:
-        problems.append(_("法人授权委托书不在有效期内 / The authorisation letter is not valid today"))
+        problems.append(_("法人授权委托书不在有效期内"))
     if not enterprise.authorisation_covers_ebanking:
-        problems.append(
-            _("法人授权委托书的授权范围须包含电子银行业务 / The authorisation letter's scope must include e-banking")
-        )
+        problems.append(_("法人授权委托书的授权范围须包含电子银行业务"))
     return problems

@@ -30,22 +30,20 @@ def validate_uscc(value: str) -> None:
     code = (value or "").strip().upper()
     if len(code) != 18:
         raise ValidationError(
-            _("统一社会信用代码应为18位(现为%(n)d位) / The unified social credit code must have 18 characters."),
+            _("统一社会信用代码应为18位(现为%(n)d位)"),
             code="uscc_length",
             params={"n": len(code)},
         )
     bad = sorted({c for c in code if c not in USCC_ALPHABET})
     if bad:
         raise ValidationError(
-            _("统一社会信用代码含有无效字符:%(chars)s / Invalid characters in the credit code."),
+            _("统一社会信用代码含有无效字符:%(chars)s"),
             code="uscc_charset",
             params={"chars": "".join(bad)},
         )
     if uscc_check_char(code[:17]) != code[17]:
         raise ValidationError(
-            _(
-                "统一社会信用代码校验位不正确,请与营业执照核对 / The credit code's check character is wrong; compare it with the business licence."
-            ),
+            _("统一社会信用代码校验位不正确,请与营业执照核对"),
             code="uscc_check",
         )
 
@@ -66,39 +64,35 @@ def validate_resident_id(value: str, *, today: dt.date | None = None) -> None:
     number = (value or "").strip().upper()
     if len(number) != 18:
         raise ValidationError(
-            _("居民身份证号应为18位(现为%(n)d位) / A resident ID number has 18 characters."),
+            _("居民身份证号应为18位(现为%(n)d位)"),
             code="id_length",
             params={"n": len(number)},
         )
     if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
         raise ValidationError(
-            _(
-                "居民身份证号前17位应为数字,末位为数字或X / The first 17 characters must be digits, the last a digit or X."
-            ),
+            _("居民身份证号前17位应为数字,末位为数字或X"),
             code="id_charset",
         )
     birth = resident_id_birth_date(number)
     today = today or timezone.localdate()
     if birth is None or birth.year < 1900 or birth > today:
         raise ValidationError(
-            _("居民身份证号中的出生日期无效 / The birth date in the ID number is not a valid date."),
+            _("居民身份证号中的出生日期无效"),
             code="id_birth_date",
         )
     if resident_id_check_char(number[:17]) != number[17]:
         raise ValidationError(
-            _("居民身份证号校验位不正确 / The ID number's check digit is wrong."),
+            _("居民身份证号校验位不正确"),
             code="id_check",
         )
 
 
-ACCOUNTS_MAX_MESSAGE = _(
-    "每次注册最多登记10个账户,更多账户请另行注册 / At most 10 accounts per registration; register the others separately."
-)
+ACCOUNTS_MAX_MESSAGE = _("每次注册最多登记10个账户,更多账户请另行注册")
 
 
 def validate_account_count(count: int) -> None:
     if count < MIN_ACCOUNTS:
-        raise ValidationError(_("至少登记1个结算账户 / Register at least one settlement account."), code="accounts_min")
+        raise ValidationError(_("至少登记1个结算账户"), code="accounts_min")
     if count > MAX_ACCOUNTS:
         raise ValidationError(ACCOUNTS_MAX_MESSAGE, code="accounts_max")
 

@@ -1,12 +1,28 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from allauth.account import views as account_views
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_GET
 
 from audit import views as audit_views
 
+FAVICON = (Path(__file__).resolve().parent.parent / "static" / "favicon.ico").read_bytes()
+
+
+@require_GET
+@cache_control(max_age=86400, public=True)
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico whatever the page links; answer it without a redirect."""
+    return HttpResponse(FAVICON, content_type="image/x-icon")
+
+
 urlpatterns = [
+    path("favicon.ico", favicon),
     # The admin signs in through the same allauth login (password + TOTP) as everyone.
     path("admin/login/", audit_views.admin_login),
     path("admin/", admin.site.urls),

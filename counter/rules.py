@@ -24,31 +24,25 @@ def counter_problems(case: OnboardingCase) -> list[str]:
     if not any(
         e.kind == CounterEntry.Kind.IDENTITY_CHECK and e.status == CounterEntry.Status.CONFIRMED for e in entries
     ):
-        problems.append(
-            _("临柜身份核验尚未经复核确认 / The in-person identity check has not been confirmed by a checker")
-        )
+        problems.append(_("临柜身份核验尚未经复核确认"))
     operators = list(case.operators.filter(removed_at__isnull=True).prefetch_related("ukeys"))
     if not operators:
-        problems.append(_("尚未登记企业操作员 / No customer operator has been registered"))
+        problems.append(_("尚未登记企业操作员"))
     for operator in operators:
         keys = [k for k in operator.ukeys.all() if k.in_use]
         if any(k.status == UKey.Status.ACTIVATED for k in keys):
             continue
         if not keys:
-            problems.append(
-                _("操作员 %(n)s 尚无经复核发放的UKey / Operator %(n)s has no confirmed UKey") % {"n": operator.name}
-            )
+            problems.append(_("操作员 %(n)s 尚无经复核发放的UKey") % {"n": operator.name})
         else:
             key = keys[-1]
             problems.append(
-                _("操作员 %(n)s 的UKey %(s)s 未激活(%(st)s)/ Operator %(n)s's UKey %(s)s is not activated")
+                _("操作员 %(n)s 的UKey %(s)s 未激活(%(st)s)")
                 % {"n": operator.name, "s": key.serial, "st": key.get_status_display()}  # type: ignore[attr-defined]
             )
     pending = sum(1 for e in entries if e.status == CounterEntry.Status.PENDING)
     if pending:
-        problems.append(
-            _("尚有 %(n)d 项柜面事项待复核或取消 / %(n)d counter entries are waiting for a checker") % {"n": pending}
-        )
+        problems.append(_("尚有 %(n)d 项柜面事项待复核或取消") % {"n": pending})
     return problems
 
 

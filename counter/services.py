@@ -49,14 +49,14 @@ DEFAULT_CERT_YEARS = 2
 def _require(case: OnboardingCase, user: User, *roles: str) -> None:
     if not has_role(user, *roles):
         names = "、".join(str(Role(r).label) for r in roles)
-        raise CaseError(_("此操作仅限:%(roles)s / Only %(roles)s may do this") % {"roles": names})
+        raise CaseError(_("此操作仅限:%(roles)s") % {"roles": names})
     if not case_in_scope(case, user):
-        raise CaseError(_("该案件不在您的管辖范围内 / This case is outside your branch or company"))
+        raise CaseError(_("该案件不在您的管辖范围内"))
 
 
 def _require_state(case: OnboardingCase, states: tuple[str, ...]) -> None:
     if case.state not in states:
-        raise CaseError(_("当前阶段不能办理此柜面事项 / This counter business is not possible at this stage."))
+        raise CaseError(_("当前阶段不能办理此柜面事项"))
 
 
 def _entry_data(entry: CounterEntry) -> dict[str, Any]:
@@ -73,9 +73,9 @@ def operator_add(
     _require_state(case, OPERATOR_STATES)
     name, id_number = name.strip(), id_number.strip().upper()
     if not name:
-        raise CaseError(_("操作员姓名未填写 / The operator's name is missing."))
+        raise CaseError(_("操作员姓名未填写"))
     if role not in OperatorRole.values:
-        raise CaseError(_("操作员角色无效 / Unknown operator role."))
+        raise CaseError(_("操作员角色无效"))
     try:
         validate_resident_id(id_number)
     except ValidationError as exc:
@@ -83,7 +83,7 @@ def operator_add(
     with case_write(case=case, user=user, seen_version=expected_version) as w:
         case = w.case
         if case.operators.filter(id_number=id_number, removed_at__isnull=True).exists():
-            raise CaseError(_("该身份证号已登记为操作员 / This person is already an operator."))
+            raise CaseError(_("该身份证号已登记为操作员"))
         conflicts = operator_conflicts(name, id_number, enterprise=case.enterprise)
         if conflicts:
             raise CaseError(conflicts[0], conflicts[1:])
@@ -102,11 +102,11 @@ def operator_remove(
         case = w.case
         operator = Operator.objects.select_for_update().get(pk=operator.pk)
         if operator.removed_at is not None:
-            raise CaseError(_("该操作员已删除 / The operator was already removed."))
+            raise CaseError(_("该操作员已删除"))
         if any(k.in_use for k in operator.ukeys.all()):
-            raise CaseError(_("请先注销该操作员的UKey / Revoke the operator's UKey first."))
+            raise CaseError(_("请先注销该操作员的UKey"))
         if operator.entries.filter(status=CounterEntry.Status.PENDING).exists():
-            raise CaseError(_("该操作员尚有待复核事项 / The operator has entries waiting for a checker."))
+            raise CaseError(_("该操作员尚有待复核事项"))
         operator.removed_at = timezone.now()
         operator.removed_by = user
         operator.save(update_fields=["removed_at", "removed_by"])
@@ -139,25 +139,25 @@ def identity_check_make(
     elif person == CounterEntry.Person.HANDLER:
         expected_name, expected_id = enterprise.handler_name, enterprise.handler_id_number
     else:
-        raise CaseError(_("请选择到柜人员 / Choose who came to the counter."))
+        raise CaseError(_("请选择到柜人员"))
     problems = []
     try:
         validate_resident_id(id_number)
     except ValidationError as exc:
         problems.extend(exc.messages)
     if id_number != normalise_id_number(expected_id):
-        problems.append(_("身份证号与企业登记资料不符 / The ID number does not match the company's records."))
+        problems.append(_("身份证号与企业登记资料不符"))
     if normalise_person_name(person_name) != normalise_person_name(expected_name):
-        problems.append(_("姓名与企业登记资料不符 / The name does not match the company's records."))
+        problems.append(_("姓名与企业登记资料不符"))
     if person == CounterEntry.Person.HANDLER and not enterprise.handler_is_legal_rep:
         today = timezone.localdate()
         valid_from, valid_until = enterprise.authorisation_valid_from, enterprise.authorisation_valid_until
         if not (valid_from and valid_until and valid_from <= today <= valid_until):
-            problems.append(_("法人授权委托书不在有效期内 / The authorisation letter is not valid today."))
+            problems.append(_("法人授权委托书不在有效期内"))
         if not enterprise.authorisation_covers_ebanking:
-            problems.append(_("授权范围不含电子银行业务 / The authorisation does not cover e-banking."))
+            problems.append(_("授权范围不含电子银行业务"))
     if problems:
-        raise CaseError(_("身份核验未通过 / The identity check failed."), problems)
+        raise CaseError(_("身份核验未通过"), problems)
     with case_write(case=case, user=user, seen_version=expected_version) as w:
         case = w.case
         entry = CounterEntry.objects.create(
@@ -177,32 +177,24 @@ def _check_issuable(
     case: OnboardingCase, operator: Operator, serial: str, replaces: UKey | None, entry: CounterEntry | None = None
 ) -> None:
     if operator.case_id != case.pk or operator.removed_at is not None:
-        raise CaseError(_("操作员不属于本案件或已删除 / The operator is not on this case."))
+        raise CaseError(_("操作员不属于本案件或已删除"))
     if UKey.objects.filter(serial=serial).exists():
-        raise CaseError(_("K宝编号 %(s)s 已被登记 / UKey %(s)s is already registered.") % {"s": serial})
+        raise CaseError(_("K宝编号 %(s)s 已被登记") % {"s": serial})
     pending = CounterEntry.objects.filter(kind=CounterEntry.Kind.UKEY_ISSUANCE, status=CounterEntry.Status.PENDING)
     if entry is not None:
         pending = pending.exclude(pk=entry.pk)
     if pending.filter(serial=serial).exists():
-        raise CaseError(
-            _("K宝编号 %(s)s 已有待复核的发放 / UKey %(s)s is already waiting for a checker.") % {"s": serial}
-        )
+        raise CaseError(_("K宝编号 %(s)s 已有待复核的发放") % {"s": serial})
     if replaces is None:
         if any(k.in_use for k in operator.ukeys.all()):
-            raise CaseError(
-                _("操作员 %(n)s 已有UKey,请办理补办 / Operator %(n)s already has a UKey; use a replacement.")
-                % {"n": operator.name}
-            )
+            raise CaseError(_("操作员 %(n)s 已有UKey,请办理补办") % {"n": operator.name})
         if pending.filter(operator=operator, replaces__isnull=True).exists():
-            raise CaseError(
-                _("操作员 %(n)s 已有待复核的UKey发放 / Operator %(n)s already has an issuance waiting.")
-                % {"n": operator.name}
-            )
+            raise CaseError(_("操作员 %(n)s 已有待复核的UKey发放") % {"n": operator.name})
     else:
         if replaces.operator_id != operator.pk or not replaces.in_use:
-            raise CaseError(_("只能补办该操作员在用的UKey / Only the operator's UKey in use can be replaced."))
+            raise CaseError(_("只能补办该操作员在用的UKey"))
         if pending.filter(replaces=replaces).exists():
-            raise CaseError(_("该UKey已有待复核的补办 / A replacement of this UKey is already waiting."))
+            raise CaseError(_("该UKey已有待复核的补办"))
 
 
 def ukey_issuance_make(
@@ -222,11 +214,11 @@ def ukey_issuance_make(
     _require_state(case, COUNTER_STATES)
     serial = serial.strip().upper()
     if not serial:
-        raise CaseError(_("K宝编号未填写 / The UKey serial number is missing."))
+        raise CaseError(_("K宝编号未填写"))
     today = timezone.localdate()
     expires_on = expires_on or today.replace(year=today.year + DEFAULT_CERT_YEARS)
     if expires_on <= today:
-        raise CaseError(_("证书到期日须晚于今天 / The certificate must expire after today."))
+        raise CaseError(_("证书到期日须晚于今天"))
     with case_write(case=case, user=user, seen_version=expected_version) as w:
         case = w.case
         _check_issuable(case, operator, serial, replaces)
@@ -260,14 +252,13 @@ def cert_activation_make(
         case = w.case
         ukey = UKey.objects.select_related("operator").get(pk=ukey.pk)
         if ukey.case_id != case.pk:
-            raise CaseError(_("该UKey不属于本案件 / The UKey is not on this case."))
+            raise CaseError(_("该UKey不属于本案件"))
         if ukey.status != UKey.Status.DOWNLOADED:
             raise CaseError(
-                _("证书须先下载到K宝才能激活(当前:%(s)s)/ The certificate must be downloaded before activation.")
-                % {"s": ukey.get_status_display()}  # type: ignore[attr-defined]
+                _("证书须先下载到K宝才能激活(当前:%(s)s)") % {"s": ukey.get_status_display()}  # type: ignore[attr-defined]
             )
         if ukey.activation_entries.filter(status=CounterEntry.Status.PENDING).exists():
-            raise CaseError(_("该UKey已有待复核的激活 / An activation of this UKey is already waiting."))
+            raise CaseError(_("该UKey已有待复核的激活"))
         entry = CounterEntry.objects.create(
             case=case, kind=CounterEntry.Kind.CERT_ACTIVATION, ukey=ukey, notes=notes.strip(), maker=user
         )
@@ -296,7 +287,7 @@ def entry_confirm(*, entry: CounterEntry, user: User, expected_version: int | No
     _require(case, user, Role.COUNTER_CHECKER)
     _require_state(case, COUNTER_STATES)
     if entry.maker_id == user.pk:
-        raise CaseError(_("不能复核自己录入的事项 / Nobody may confirm their own entry."))
+        raise CaseError(_("不能复核自己录入的事项"))
     with case_write(case=case, user=user, seen_version=expected_version) as w:
         case = w.case
         entry = CounterEntry.objects.select_related("operator", "ukey", "replaces").get(pk=entry.pk)
@@ -329,7 +320,7 @@ def entry_confirm(*, entry: CounterEntry, user: User, expected_version: int | No
             assert entry.ukey_id is not None
             ukey = UKey.objects.select_for_update().get(pk=entry.ukey_id)
             if ukey.status != UKey.Status.DOWNLOADED:
-                raise CaseError(_("该UKey当前不能激活 / The UKey cannot be activated now."))
+                raise CaseError(_("该UKey当前不能激活"))
             ukey.status, ukey.activated_at = UKey.Status.ACTIVATED, now
             ukey.save(update_fields=["status", "activated_at"])
             data["serial"] = ukey.serial
@@ -344,12 +335,12 @@ def entry_cancel(
     case = entry.case
     _require(case, user, Role.COUNTER_MAKER)
     if entry.maker_id != user.pk:
-        raise CaseError(_("只有录入人可以取消该事项 / Only the maker may cancel the entry."))
+        raise CaseError(_("只有录入人可以取消该事项"))
     with case_write(case=case, user=user, seen_version=expected_version) as w:
         case = w.case
         entry = CounterEntry.objects.select_related("operator", "ukey", "replaces").get(pk=entry.pk)
         if not entry.is_pending:
-            raise CaseError(_("已复核或已取消的事项不能取消 / Only a pending entry can be cancelled."))
+            raise CaseError(_("已复核或已取消的事项不能取消"))
         _set_status(entry, CounterEntry.Status.CANCELLED, cancelled_at=timezone.now())
         events.counter_entry_cancelled(case=case, actor=user, entry=_entry_data(entry), reason=reason.strip())
     return entry
@@ -372,8 +363,7 @@ def _ukey_change(
     ukey = UKey.objects.select_for_update().select_related("operator").get(pk=ukey.pk)
     if ukey.status not in allowed_from:
         raise CaseError(
-            _("UKey %(s)s 当前状态(%(st)s)不能办理此业务 / UKey %(s)s cannot do this in its current status.")
-            % {"s": ukey.serial, "st": ukey.get_status_display()}  # type: ignore[attr-defined]
+            _("UKey %(s)s 当前状态(%(st)s)不能办理此业务") % {"s": ukey.serial, "st": ukey.get_status_display()}  # type: ignore[attr-defined]
         )
     return case, ukey
 
@@ -431,7 +421,7 @@ def ukey_revoke(*, ukey: UKey, user: User, reason: str, expected_version: int | 
     """注销: the certificate ends for good (operator left, key broken)."""
     reason = reason.strip()
     if not reason:
-        raise CaseError(_("注销UKey须填写原因 / Revoking a UKey needs a reason."))
+        raise CaseError(_("注销UKey须填写原因"))
     with case_write(case=ukey.case, user=user, seen_version=expected_version) as w:
         case, ukey = _ukey_change(
             w.case,
@@ -442,7 +432,7 @@ def ukey_revoke(*, ukey: UKey, user: User, reason: str, expected_version: int | 
             roles=COUNTER_STAFF,
         )
         if ukey.replacement_entries.filter(status=CounterEntry.Status.PENDING).exists():
-            raise CaseError(_("该UKey有待复核的补办,请先处理 / A replacement of this UKey is waiting."))
+            raise CaseError(_("该UKey有待复核的补办,请先处理"))
         ukey.status, ukey.ended_at = UKey.Status.REVOKED, timezone.now()
         ukey.save(update_fields=["status", "ended_at"])
         events.ukey_revoked(case=case, actor=user, ukey_id=ukey.pk, serial=ukey.serial, reason=reason)

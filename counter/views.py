@@ -54,7 +54,7 @@ def operator_add(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespo
         lambda: services.operator_add(
             case=case, user=request.user, expected_version=seen_version(request), **form.cleaned_data
         ),
-        _("操作员已登记 / Operator added."),
+        _("操作员已登记"),
     )
 
 
@@ -74,7 +74,7 @@ def operator_remove(request: AuthenticatedHttpRequest, public_id: Any, item_id: 
             expected_version=seen_version(request),
             reason=form.cleaned_data["reason"],
         ),
-        _("操作员已删除 / Operator removed."),
+        _("操作员已删除"),
     )
 
 
@@ -90,7 +90,7 @@ def identity_check(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRes
         lambda: services.identity_check_make(
             case=case, user=request.user, expected_version=seen_version(request), **form.cleaned_data
         ),
-        _("身份核验已录入,待复核 / Identity check recorded; waiting for a checker."),
+        _("身份核验已录入,待复核"),
     )
 
 
@@ -107,9 +107,7 @@ def ukey_issue(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespons
             case=case, user=request.user, expected_version=seen_version(request), operator=operator, **data
         )
 
-    return _run(
-        request, case, form, action, _("UKey发放已录入,待复核 / UKey issuance recorded; waiting for a checker.")
-    )
+    return _run(request, case, form, action, _("UKey发放已录入,待复核"))
 
 
 @staff_required
@@ -128,7 +126,7 @@ def cert_activation(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRe
             notes=form.cleaned_data["notes"],
         )
 
-    return _run(request, case, form, action, _("证书激活已录入,待复核 / Activation recorded; waiting for a checker."))
+    return _run(request, case, form, action, _("证书激活已录入,待复核"))
 
 
 @staff_required
@@ -141,7 +139,7 @@ def entry_confirm(request: AuthenticatedHttpRequest, public_id: Any, item_id: An
         case,
         None,
         lambda: services.entry_confirm(entry=entry, user=request.user, expected_version=seen_version(request)),
-        _("已复核,事项生效 / Confirmed; the entry takes effect."),
+        _("已复核,事项生效"),
     )
 
 
@@ -158,16 +156,16 @@ def entry_cancel(request: AuthenticatedHttpRequest, public_id: Any, item_id: Any
         lambda: services.entry_cancel(
             entry=entry, user=request.user, expected_version=seen_version(request), reason=form.cleaned_data["reason"]
         ),
-        _("已取消 / Cancelled."),
+        _("已取消"),
     )
 
 
 UKEY_ACTIONS: dict[str, tuple[Callable[..., Any], bool, str]] = {
     # action: (service, takes a reason, message; marked here, translated when shown)
-    "download": (services.ukey_download_record, False, gettext_noop("证书下载已登记 / Download recorded.")),
-    "lose": (services.ukey_loss_report, True, gettext_noop("已挂失 / Loss reported.")),
-    "release": (services.ukey_loss_release, True, gettext_noop("已解挂 / Loss released.")),
-    "revoke": (services.ukey_revoke, True, gettext_noop("已注销 / Revoked.")),
+    "download": (services.ukey_download_record, False, gettext_noop("证书下载已登记")),
+    "lose": (services.ukey_loss_report, True, gettext_noop("已挂失")),
+    "release": (services.ukey_loss_release, True, gettext_noop("已解挂")),
+    "revoke": (services.ukey_revoke, True, gettext_noop("已注销")),
 }
 
 
@@ -190,7 +188,7 @@ def ukey_action(request: AuthenticatedHttpRequest, public_id: Any, item_id: Any,
                 replaces=ukey,
                 **form.cleaned_data,
             ),
-            _("补办已录入,待复核 / Replacement recorded; waiting for a checker."),
+            _("补办已录入,待复核"),
         )
     if action not in UKEY_ACTIONS:
         return _back(case)

@@ -140,7 +140,7 @@ def stage_problems(case: OnboardingCase, stage: str) -> list[str]:
     ]
     if not missing:
         return []
-    return [_("以下文件尚未审核通过:%(items)s / Documents not yet accepted: %(items)s") % {"items": "、".join(missing)}]
+    return [_("以下文件尚未审核通过:%(items)s") % {"items": "、".join(missing)}]
 
 
 def intake_documents_accepted(case: Any) -> list[str]:

@@ -77,16 +77,16 @@ def _stage_still_open(case: OnboardingCase, req: checklist.Requirement) -> bool:
 
 def upload_refusal(case: OnboardingCase, user: User, kind: str) -> str | None:
     if not case_in_scope(case, user):
-        return _("该案件不在您的管辖范围内 / This case is outside your branch or company")
+        return _("该案件不在您的管辖范围内")
     if not (_is_case_customer(case, user) or has_role(user, *UPLOAD_ROLES)):
-        return _("您没有上传文件的权限 / You may not upload documents")
+        return _("您没有上传文件的权限")
     if case.state in CLOSED_STATES:
-        return _("案件已结束,不能再上传文件 / The case is closed")
+        return _("案件已结束,不能再上传文件")
     req = next((r for r in checklist.requirements(case) if r.kind == kind), None)
     if req is None:
-        return _("该案件不需要此文件 / This case does not need this document.")
+        return _("该案件不需要此文件")
     if not _stage_still_open(case, req):
-        return _("该文件所属阶段已完成,不能再上传 / That stage is complete; its documents are closed")
+        return _("该文件所属阶段已完成,不能再上传")
     return None
 
 
@@ -183,22 +183,22 @@ def review_refusal(version: DocumentVersion, user: User) -> str | None:
     document = version.document
     case = document.case
     if document.generated:
-        return _("系统生成的表单无需审核 / Generated forms are not reviewed")
+        return _("系统生成的表单无需审核")
     roles = REVIEW_ROLES.get(document.kind, ())
     if user.enterprise_id is not None or not has_role(user, *roles):
         names = "、".join(str(Role(r).label) for r in roles)
-        return _("此文件仅限%(roles)s审核 / Only %(roles)s may review this document") % {"roles": names}
+        return _("此文件仅限%(roles)s审核") % {"roles": names}
     if not case_in_scope(case, user):
-        return _("该案件不在您的管辖范围内 / This case is outside your branch or company")
+        return _("该案件不在您的管辖范围内")
     if version.uploaded_by_id == user.pk:
-        return _("不能审核自己上传的文件 / You cannot review your own upload")
+        return _("不能审核自己上传的文件")
     if version.decision:
-        return _("该版本已审核 / This version has already been reviewed")
+        return _("该版本已审核")
     if case.state in CLOSED_STATES:
-        return _("案件已结束 / The case is closed")
+        return _("案件已结束")
     req = next((r for r in checklist.requirements(case) if r.kind == document.kind), None)
     if req is None or not _stage_still_open(case, req):
-        return _("该文件所属阶段已完成 / That stage is complete")
+        return _("该文件所属阶段已完成")
     return None
 
 
@@ -208,14 +208,14 @@ def document_review(
     """Accept or reject the latest version of an uploaded item (reason required to reject)."""
     reason = reason.strip()
     if not accept and not reason:
-        raise CaseError(_("退回须填写原因 / A reason is required to reject"))
+        raise CaseError(_("退回须填写原因"))
     with case_write(case=version.document.case, user=user, seen_version=expected_version):
         locked = DocumentVersion.objects.select_related("document__case__enterprise", "document__case__branch").get(
             pk=version.pk
         )
         latest = DocumentVersion.objects.filter(document_id=locked.document_id).order_by("-number").first()
         if latest is None or latest.pk != locked.pk:
-            raise CaseError(_("已有更新的版本,请审核最新版本 / A newer version exists; review that one"))
+            raise CaseError(_("已有更新的版本,请审核最新版本"))
         refusal = review_refusal(locked, user)
         if refusal:
             raise CaseError(refusal)
@@ -244,13 +244,13 @@ GENERATE_ROLES = (*UPLOAD_ROLES,)
 
 def generate_refusal(case: OnboardingCase, user: User, kind: str) -> str | None:
     if not case_in_scope(case, user):
-        return _("该案件不在您的管辖范围内 / This case is outside your branch or company")
+        return _("该案件不在您的管辖范围内")
     if not (_is_case_customer(case, user) or has_role(user, *GENERATE_ROLES)):
-        return _("您没有生成表单的权限 / You may not generate forms")
+        return _("您没有生成表单的权限")
     if kind not in checklist.GENERATED_FORMS or kind not in {r.kind for r in checklist.requirements(case)}:
-        return _("该案件不需要此表单 / This case does not need this form")
+        return _("该案件不需要此表单")
     if case.state in CLOSED_STATES:
-        return _("案件已结束 / The case is closed")
+        return _("案件已结束")
     return None
 
 

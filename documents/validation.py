@@ -104,30 +104,23 @@ def read_upload(upload: IO[bytes], *, size: int | None = None) -> bytes:
 
 def too_large_message() -> str:
     mb = settings.DOCUMENT_MAX_BYTES // (1024 * 1024)
-    return _("文件超过 %(mb)d MB 上限 / The file is larger than %(mb)d MB") % {"mb": mb}
+    return _("文件超过 %(mb)d MB 上限") % {"mb": mb}
 
 
 def check_file(data: bytes, name: str) -> CheckedFile:
     """Decide from the content what the file is; refuse anything else with a clear reason."""
     original = clean_original_name(name)
     if not data:
-        raise UploadRefused(_("文件为空 / The file is empty"))
+        raise UploadRefused(_("文件为空"))
     if len(data) > settings.DOCUMENT_MAX_BYTES:
         raise UploadRefused(too_large_message())
     content_type = sniff(data[:16])
     if content_type is None:
-        raise UploadRefused(
-            _(
-                "仅接受 PDF、JPEG、PNG 文件(按文件内容判断)/ Only PDF, JPEG or PNG files are accepted (judged by content)"
-            )
-        )
+        raise UploadRefused(_("仅接受 PDF、JPEG、PNG 文件(按文件内容判断)"))
     ext = os.path.splitext(original)[1].lower()
     if ext not in EXTENSIONS[content_type]:
         raise UploadRefused(
-            _(
-                "文件名“%(name)s”与文件内容(%(type)s)不符 / The file name “%(name)s” does not match its content (%(type)s)"
-            )
-            % {"name": original, "type": TYPE_LABEL[content_type]}
+            _("文件名“%(name)s”与文件内容(%(type)s)不符") % {"name": original, "type": TYPE_LABEL[content_type]}
         )
     if content_type == PDF:
         _check_pdf(data)
@@ -148,9 +141,7 @@ def _check_pdf(data: bytes) -> None:
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
-            raise UploadRefused(
-                _("PDF 已加密或设有密码,请上传未加密的文件 / The PDF is encrypted; upload an unencrypted file")
-            )
+            raise UploadRefused(_("PDF 已加密或设有密码,请上传未加密的文件"))
         # The page tree is counted with a cap before pypdf flattens it: a 100,000-page file
         # is refused after reading a few hundred page nodes, not all of them.
         cap = settings.DOCUMENT_MAX_PDF_PAGES
@@ -164,12 +155,12 @@ def _check_pdf(data: bytes) -> None:
         raise
     except CORRUPT_ERRORS as exc:
         logger.info("refused corrupt PDF: %s", exc)
-        raise UploadRefused(_("PDF 文件已损坏,无法读取 / The PDF is damaged and cannot be read")) from None
+        raise UploadRefused(_("PDF 文件已损坏,无法读取")) from None
     if pages < 1:
-        raise UploadRefused(_("PDF 文件已损坏,无法读取 / The PDF is damaged and cannot be read"))
+        raise UploadRefused(_("PDF 文件已损坏,无法读取"))
     # pypdf recovers silently from a missing end; a file cut off in transfer is still damaged.
     if b"%%EOF" not in data[-2048:]:
-        raise UploadRefused(_("PDF 文件已损坏,无法读取 / The PDF is damaged and cannot be read"))
+        raise UploadRefused(_("PDF 文件已损坏,无法读取"))
 
 
 def _count_pages(reader: PdfReader, cap: int) -> int:
@@ -264,11 +255,11 @@ def _active_content(reader: PdfReader) -> str | None:
 
 
 def _check_image(data: bytes, content_type: str) -> None:
-    bad_size = _("图片尺寸异常(最大 %(side)d 像素、共 %(mp)d 百万像素)/ Image dimensions out of range") % {
+    bad_size = _("图片尺寸异常(最大 %(side)d 像素、共 %(mp)d 百万像素)") % {
         "side": MAX_IMAGE_SIDE,
         "mp": MAX_IMAGE_PIXELS // 1_000_000,
     }
-    damaged = _("图片文件已损坏,无法读取 / The image is damaged and cannot be read")
+    damaged = _("图片文件已损坏,无法读取")
     # WeasyPrint sets Pillow's process-wide LOAD_TRUNCATED_IMAGES, which makes decoding pad
     # a cut-off file silently; so the end of the file is checked here, independent of it.
     if content_type == PNG and not data.rstrip(b"\0").endswith(b"IEND\xaeB`\x82"):

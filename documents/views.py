@@ -49,7 +49,7 @@ def upload_view(request: AuthenticatedHttpRequest, case_id: Any, kind: str) -> H
     case = case_for(request, case_id)
     form = UploadForm(request.POST, request.FILES)
     if not form.is_valid():
-        messages.error(request, _("请选择要上传的文件 / Choose a file to upload"))
+        messages.error(request, _("请选择要上传的文件"))
         return _back(request, case)
     upload = form.cleaned_data["file"]
     try:
@@ -61,7 +61,7 @@ def upload_view(request: AuthenticatedHttpRequest, case_id: Any, kind: str) -> H
     else:
         messages.success(
             request,
-            _("已上传:%(label)s 第 %(n)d 版 / Uploaded.")
+            _("已上传:%(label)s 第 %(n)d 版")
             % {"label": DocumentKind(version.document.kind).label, "n": version.number},
         )
     return _back(request, case)
@@ -74,7 +74,7 @@ def review_view(request: AuthenticatedHttpRequest, version_id: Any) -> HttpRespo
     case = version.document.case
     form = ReviewForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("请求无效,请刷新页面 / Invalid request, please reload."))
+        messages.error(request, _("请求无效,请刷新页面"))
         return _back(request, case)
     try:
         services.document_review(
@@ -87,7 +87,7 @@ def review_view(request: AuthenticatedHttpRequest, version_id: Any) -> HttpRespo
     except CaseError as exc:
         show_case_error(request, exc)
     else:
-        messages.success(request, _("已审核 / Reviewed."))
+        messages.success(request, _("已审核"))
     return _back(request, case)
 
 
@@ -101,15 +101,15 @@ def generate_view(request: AuthenticatedHttpRequest, case_id: Any, kind: str) ->
         show_case_error(request, exc)
     else:
         label = DocumentKind(version.document.kind).label
+        if request.POST.get("download"):
+            # "Download, sign and upload": the to-do generates (or reuses) the form and hands it over.
+            return redirect(reverse("document_download", args=[version.public_id]))
         if created:
-            messages.success(
-                request, _("已生成 %(label)s 第 %(n)d 版 / Generated.") % {"label": label, "n": version.number}
-            )
+            messages.success(request, _("已生成 %(label)s 第 %(n)d 版") % {"label": label, "n": version.number})
         else:
             messages.info(
                 request,
-                _("资料未变化,沿用 %(label)s 第 %(n)d 版 / Data unchanged; the existing version is kept.")
-                % {"label": label, "n": version.number},
+                _("资料未变化,沿用 %(label)s 第 %(n)d 版") % {"label": label, "n": version.number},
             )
     return _back(request, case)
 

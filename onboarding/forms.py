@@ -80,19 +80,17 @@ class EnterpriseForm(forms.Form):
             if not start or not end:
                 self.add_error(
                     "authorisation_valid_until",
-                    _(
-                        "经办人不是法定代表人时,须提供法人授权委托书的有效期 / When the handler is not the legal representative, enter the authorisation letter's validity period."
-                    ),
+                    _("经办人不是法定代表人时,须提供法人授权委托书的有效期"),
                 )
             elif not start <= today <= end:
                 self.add_error(
                     "authorisation_valid_until",
-                    _("授权委托书须在今天有效 / The authorisation letter must be valid today."),
+                    _("授权委托书须在今天有效"),
                 )
             if not data.get("authorisation_covers_ebanking"):
                 self.add_error(
                     "authorisation_covers_ebanking",
-                    _("授权范围须包含电子银行业务 / The authorisation must include e-banking."),
+                    _("授权范围须包含电子银行业务"),
                 )
         return data
 
@@ -102,7 +100,7 @@ class AccountForm(forms.Form):
         label=_("账号"),
         regex=r"^\d{8,32}$",
         max_length=32,
-        error_messages={"invalid": _("账号应为8至32位数字 / An account number has 8 to 32 digits.")},
+        error_messages={"invalid": _("账号应为8至32位数字")},
     )
     account_name = forms.CharField(label=_("户名"), max_length=200)
     opening_branch = forms.CharField(label=_("开户行"), max_length=100, required=False)
@@ -128,7 +126,7 @@ class BaseAccountFormSet(forms.BaseFormSet):
         self._check_count(len(rows))
         numbers = [r["account_number"] for r in rows]
         if len(numbers) != len(set(numbers)):
-            raise ValidationError(_("同一账号不能重复登记 / The same account is listed twice."))
+            raise ValidationError(_("同一账号不能重复登记"))
 
     @staticmethod
     def _check_count(count: int) -> None:
@@ -158,7 +156,7 @@ class CaseForm(forms.Form):
         label=_("功能模块"),
         choices=Module.choices,
         widget=forms.CheckboxSelectMultiple,
-        error_messages={"required": _("请至少选择一个功能模块 / Choose at least one module.")},
+        error_messages={"required": _("请至少选择一个功能模块")},
     )
     erp_system = forms.CharField(label=_("企业ERP/财资系统"), max_length=100, required=False)
     connection_notes = forms.CharField(

@@ -219,7 +219,7 @@ class ProductionConfig(models.Model):
     case = models.OneToOneField(OnboardingCase, on_delete=models.PROTECT, related_name="production_config")
     production_endpoint = models.CharField(_("生产地址"), max_length=200)
     certificate_serial = models.CharField(_("生产证书序列号"), max_length=100)
-    production_accounts = models.TextField(_("生产账号"), blank=True, help_text=_("每行一个 / one per line"))
+    production_accounts = models.TextField(_("生产账号"), blank=True, help_text=_("每行一个"))
     connection_type = models.CharField(
         _("接入方式"), max_length=20, choices=Connection.choices, default=Connection.INTERNET
     )
@@ -242,41 +242,33 @@ class ProductionConfig(models.Model):
 
         problems = []
         if not self.production_endpoint.strip():
-            problems.append(gettext("生产地址未填写 / The production endpoint is missing"))
+            problems.append(gettext("生产地址未填写"))
         if not self.certificate_serial.strip():
-            problems.append(gettext("生产证书序列号未填写 / The production certificate serial is missing"))
+            problems.append(gettext("生产证书序列号未填写"))
         accounts = self.account_list
         if not accounts:
-            problems.append(gettext("生产账号未填写 / No production account given"))
+            problems.append(gettext("生产账号未填写"))
         if self.connection_type == self.Connection.LEASED_LINE and not self.line_details.strip():
-            problems.append(gettext("专线接入须填写专线信息 / A leased line needs its line details"))
+            problems.append(gettext("专线接入须填写专线信息"))
         registered = set(self.case.company.account_numbers)
         for account in accounts:
             if account not in registered:
-                problems.append(
-                    gettext(
-                        "生产账号 %(a)s 不是该企业已登记的结算账户 / %(a)s is not a registered account of the company"
-                    )
-                    % {"a": account}
-                )
+                problems.append(gettext("生产账号 %(a)s 不是该企业已登记的结算账户") % {"a": account})
         package = getattr(self.case, "test_package", None)
         if package is not None:
             if self.production_endpoint.strip() and _endpoint(self.production_endpoint) == _endpoint(
                 package.test_endpoint
             ):
-                problems.append(gettext("生产地址与测试地址相同 / The production endpoint is the test endpoint"))
+                problems.append(gettext("生产地址与测试地址相同"))
             if (
                 self.certificate_serial.strip()
                 and self.certificate_serial.strip().upper() == package.test_certificate_ref.strip().upper()
             ):
-                problems.append(gettext("生产证书与测试证书相同 / The production certificate is the test certificate"))
+                problems.append(gettext("生产证书与测试证书相同"))
             test_accounts = set(split_accounts(package.test_accounts))
             for account in accounts:
                 if account in test_accounts:
-                    problems.append(
-                        gettext("生产账号 %(a)s 是测试账号 / Production account %(a)s is a test account")
-                        % {"a": account}
-                    )
+                    problems.append(gettext("生产账号 %(a)s 是测试账号") % {"a": account})
         return problems
 
 

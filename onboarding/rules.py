@@ -61,7 +61,7 @@ def draft_complete(case: OnboardingCase) -> list[str]:
     """Company data valid, modules chosen."""
     problems = company_problems(case.company)
     if not case.modules:
-        problems.append(_("未选择功能模块 / No module requested"))
+        problems.append(_("未选择功能模块"))
     return problems
 
 
@@ -70,11 +70,11 @@ def intake_complete(case: OnboardingCase) -> list[str]:
     """Intake documents accepted; fee and risk assessment filled; company data consistent."""
     problems = company_problems(case.company)
     if not case.modules:
-        problems.append(_("未选择功能模块 / No module requested"))
+        problems.append(_("未选择功能模块"))
     if case.fee_amount is None:
-        problems.append(_("未填写费用评估 / Fee assessment is missing"))
+        problems.append(_("未填写费用评估"))
     if not case.risk_level:
-        problems.append(_("未填写风险评估 / Risk assessment is missing"))
+        problems.append(_("未填写风险评估"))
     return problems
 
 
@@ -82,7 +82,7 @@ def intake_complete(case: OnboardingCase) -> list[str]:
 def not_yet_endorsed(case: OnboardingCase) -> list[str]:
     """The branch supervisor has not endorsed this approval visit yet."""
     if case.current_endorsement() is not None:
-        return [_("分行已审核,等待总行审批 / The branch has already endorsed; head office approval is pending")]
+        return [_("分行已审核,等待总行审批")]
     return []
 
 
@@ -90,7 +90,7 @@ def not_yet_endorsed(case: OnboardingCase) -> list[str]:
 def endorsed(case: OnboardingCase) -> list[str]:
     """The branch supervisor endorsed this approval visit."""
     if case.current_endorsement() is None:
-        return [_("缺少分行审核(立项上报)/ The branch supervisor's endorsement is missing")]
+        return [_("缺少分行审核(立项上报)")]
     return []
 
 
@@ -99,7 +99,7 @@ def test_package_recorded(case: OnboardingCase) -> list[str]:
     """Test package recorded: endpoint, test accounts, test certificate, document version."""
     package = getattr(case, "test_package", None)
     if package is None:
-        return [_("测试包尚未登记 / The test package has not been recorded")]
+        return [_("测试包尚未登记")]
     labels = {
         "test_endpoint": _("测试地址"),
         "test_accounts": _("测试账号"),
@@ -108,7 +108,7 @@ def test_package_recorded(case: OnboardingCase) -> list[str]:
     }
     missing = [str(label) for field, label in labels.items() if not getattr(package, field)]
     if missing:
-        return [_("测试包缺少:%(items)s / The test package is missing: %(items)s") % {"items": "、".join(missing)}]
+        return [_("测试包缺少:%(items)s") % {"items": "、".join(missing)}]
     return []
 
 
@@ -142,9 +142,7 @@ def tests_passed(case: OnboardingCase) -> list[str]:
     missing = joint_tests_missing(case)
     problems = []
     if missing:
-        problems.append(
-            _("以下测试用例未通过或未测试:%(m)s / Test cases not yet passed: %(m)s") % {"m": "、".join(missing)}
-        )
+        problems.append(_("以下测试用例未通过或未测试:%(m)s") % {"m": "、".join(missing)})
     return problems
 
 
@@ -153,7 +151,7 @@ def production_ready(case: OnboardingCase) -> list[str]:
     """Production configuration issued and kept apart from the test one."""
     config = getattr(case, "production_config", None)
     if config is None:
-        return [_("生产配置尚未下发 / The production configuration has not been issued")]
+        return [_("生产配置尚未下发")]
     return config.problems()
 
 
@@ -162,9 +160,7 @@ def customer_confirmed(case: OnboardingCase) -> list[str]:
     """The customer confirmed the small real transactions and the reconciliation."""
     problems = []
     if case.customer_confirmed_at is None:
-        problems.append(
-            _("客户尚未确认生产验证(小额实单交易及对账)/ The customer has not confirmed production verification")
-        )
+        problems.append(_("客户尚未确认生产验证(小额实单交易及对账)"))
     return problems
 
 
@@ -187,15 +183,15 @@ class Allowed:
     def refusal(self, case: OnboardingCase, user: Any) -> str | None:
         if not has_role(user, *self.roles):
             names = "、".join(str(Role(r).label) for r in self.roles)
-            return _("此操作仅限:%(roles)s / Only %(roles)s may do this") % {"roles": names}
+            return _("此操作仅限:%(roles)s") % {"roles": names}
         if not in_scope(case, user):
-            return _("该案件不在您的管辖范围内 / This case is outside your branch or company")
+            return _("该案件不在您的管辖范围内")
         if self.not_submitter and case.submitted_by_id == user.pk:
-            return _("提交人不能审批自己提交的案件 / The person who submitted the case cannot approve it")
+            return _("提交人不能审批自己提交的案件")
         if self.not_endorser:
             endorsement = case.current_endorsement()
             if endorsement is not None and endorsement.decided_by_id == user.pk:
-                return _("同一人不能既做分行审核又做总行审批 / One person cannot give both approvals")
+                return _("同一人不能既做分行审核又做总行审批")
         return None
 
     def __call__(self, case: Any, user: Any) -> bool:

@@ -229,7 +229,7 @@ def case_transition(
 
 def _require_staff(user: User, *roles: str) -> None:
     if not has_role(user, *roles):
-        raise CaseError(_("您没有执行此操作的权限 / You are not allowed to do this."))
+        raise CaseError(_("您没有执行此操作的权限"))
 
 
 def enterprise_save(
@@ -340,9 +340,9 @@ def case_create(
     """Open a draft case for `enterprise` on its current data version; `fields` are the case's own
     (ERP system, connection notes, target date, the bank's assessment)."""
     if not (has_role(user, Role.ACCOUNT_MANAGER) or user.enterprise_id == enterprise.pk):
-        raise CaseError(_("您没有新建案件的权限 / You may not open a case."))
+        raise CaseError(_("您没有新建案件的权限"))
     if user.branch_id is not None and not branch_in_subtree(enterprise.branch, user):
-        raise CaseError(_("该企业不在您的管辖范围内 / This company is outside your branch."))
+        raise CaseError(_("该企业不在您的管辖范围内"))
     with transaction.atomic():
         now = timezone.now()
         case = OnboardingCase(
@@ -649,14 +649,10 @@ def case_intake(
         enterprise = Enterprise.objects.select_related("branch").filter(uscc=uscc).first()
         if enterprise is None:
             if user.branch_id is None:
-                raise CaseError(_("您没有新建企业的权限 / You may not register a company."))
+                raise CaseError(_("您没有新建企业的权限"))
             enterprise = enterprise_save(user=user, data={**enterprise_data, "branch": user.branch}, accounts=accounts)
         elif not rules.in_scope_branch(enterprise.branch, user):
-            raise CaseError(
-                _(
-                    "该企业已在其他机构登记,请联系其开户机构 / This company is registered with another branch; contact that branch."
-                )
-            )
+            raise CaseError(_("该企业已在其他机构登记,请联系其开户机构"))
         else:
             enterprise = enterprise_save(user=user, data=enterprise_data, accounts=accounts, enterprise=enterprise)
         return case_create(user=user, enterprise=enterprise, modules=modules, fields=fields)

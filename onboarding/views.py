@@ -106,7 +106,7 @@ def case_new(request: AuthenticatedHttpRequest) -> HttpResponse:
         except services.CaseError as exc:
             show_case_error(request, exc)
         else:
-            messages.success(request, _("案件 %(ref)s 已创建 / Case created.") % {"ref": case.reference})
+            messages.success(request, _("案件 %(ref)s 已创建") % {"ref": case.reference})
             return redirect("case_detail", public_id=case.public_id)
     return render(
         request,
@@ -119,7 +119,7 @@ def case_new(request: AuthenticatedHttpRequest) -> HttpResponse:
 def case_edit(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     case = case_for(request, public_id)
     if case.state not in services.EDITABLE_STATES:
-        messages.error(request, _("当前阶段不能修改企业资料 / Company data can no longer be changed at this stage."))
+        messages.error(request, _("当前阶段不能修改企业资料"))
         return redirect("case_detail", public_id=case.public_id)
     data = request.POST if request.method == "POST" else None
     ent_form, acc_formset, case_form = case_forms(data, enterprise=case.enterprise, case=case)
@@ -193,7 +193,7 @@ def case_transition_view(request: AuthenticatedHttpRequest, public_id: Any, name
     case = case_for(request, public_id)
     form = TransitionForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("请求无效,请刷新页面 / Invalid request, please reload."))
+        messages.error(request, _("请求无效,请刷新页面"))
         return redirect("case_detail", public_id=case.public_id)
     try:
         case = services.case_transition(
@@ -219,7 +219,7 @@ def _record_view(
         request,
         form,
         lambda: save(case=case, user=request.user, expected_version=seen_version(request), **form.cleaned_data),
-        _("已登记 / Recorded."),
+        _("已登记"),
     )
     return redirect("case_detail", public_id=case.public_id)
 
@@ -285,7 +285,7 @@ def test_result_view(request: AuthenticatedHttpRequest, public_id: Any) -> HttpR
         lambda: services.test_result_record(
             case=case, user=request.user, expected_version=seen_version(request), **form.values()
         ),
-        _("测试结果已登记 / Result recorded."),
+        _("测试结果已登记"),
     )
     return _back_to(case, "#testing")
 
@@ -305,7 +305,7 @@ def test_retest_view(request: AuthenticatedHttpRequest, public_id: Any) -> HttpR
             reason=form.cleaned_data["reason"],
             items=form.items(),
         ),
-        _("已要求重测,案件仍在联调测试 / Retest asked for; the case stays in joint testing."),
+        _("已要求重测,案件仍在联调测试"),
     )
     return _back_to(case, "#testing")
 
@@ -321,6 +321,6 @@ def production_config_view(request: AuthenticatedHttpRequest, public_id: Any) ->
         lambda: services.production_config_record(
             case=case, user=request.user, expected_version=seen_version(request), **form.cleaned_data
         ),
-        _("生产配置已下发 / Production configuration issued."),
+        _("生产配置已下发"),
     )
     return _back_to(case, "#production")

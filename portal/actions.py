@@ -78,6 +78,9 @@ class ActionItem:
     urgency: str = Urgency.NORMAL
     detail: str = ""
     due_at: dt.datetime | None = None
+    # When set, the item is a button posting here (generate-then-download a filled form);
+    # `url` then leads to where the signed copy is uploaded.
+    post_url: str = ""
 
     @property
     def required(self) -> bool:
@@ -244,6 +247,7 @@ def document_actions(case: OnboardingCase, user: Any) -> list[ActionItem]:
     for item in case_checklist(case):
         if not item.requirement.required or item.requirement.stage != case.state:
             continue
+        post_url = ""
         if item.status == Status.REJECTED:
             assert item.latest is not None
             text = _("重新上传《%(doc)s》(已被退回)") % {"doc": item.label}
@@ -251,6 +255,7 @@ def document_actions(case: OnboardingCase, user: Any) -> list[ActionItem]:
         elif item.status == Status.MISSING and item.can_generate:
             text = _("下载《%(doc)s》,签字盖章后上传") % {"doc": item.label}
             detail = ""
+            post_url = reverse("form_generate", args=[case.public_id, item.kind])
         elif item.status == Status.MISSING:
             text = _("上传《%(doc)s》") % {"doc": item.label}
             detail = ""
@@ -264,6 +269,7 @@ def document_actions(case: OnboardingCase, user: Any) -> list[ActionItem]:
                 urgency=urgency,
                 detail=detail,
                 due_at=due,
+                post_url=post_url,
             )
         )
     return items

@@ -22,11 +22,11 @@ class PortalCaseForm(CaseForm):
 class ProductionConfirmForm(forms.Form):
     transactions_done = forms.BooleanField(
         label=_("已在生产环境完成小额实单交易(查询、支付等申请的功能)"),
-        error_messages={"required": _("请确认已完成小额实单交易 / Confirm the small real transactions.")},
+        error_messages={"required": _("请确认已完成小额实单交易")},
     )
     reconciled = forms.BooleanField(
         label=_("生产交易记录已与银行对账一致"),
-        error_messages={"required": _("请确认对账一致 / Confirm the reconciliation.")},
+        error_messages={"required": _("请确认对账一致")},
     )
 
 
@@ -66,5 +66,51 @@ class AcceptInvitationForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("password1") and data.get("password1") != data.get("password2"):
-            self.add_error("password2", _("两次输入的密码不一致 / The passwords do not match."))
+            self.add_error("password2", _("两次输入的密码不一致"))
         return data
+
+
+class TestMatrixForm:
+    """The joint-test matrix: one row per test case of every requested module.
+
+    Each row posts `result-<module>:<code>` ("" = not run now, "pass", "fail"),
+    `evidence-…` and `notes-…`; the rows given a result are saved together.
+    """
+
+    RESULTS = ("pass", "fail")
+
+    def __init__(self, data: Any | None, *, rows: list[dict[str, Any]]) -> None:
+        self.data = data
+        self.rows = []
+        for row in rows:
+            key = f"{row['module']}:{row['code']}"
+            values = {
+                "result": (data.get(f"result-{key}", "") if data is not None else "").strip(),
+                "evidence": (data.get(f"evidence-{key}", "") if data is not None else "").strip()[:300],
+                "notes": (data.get(f"notes-{key}", "") if data is not None else "").strip()[:300],
+            }
+            self.rows.append({**row, "key": key, "posted": values})
+        self.errors: list[str] = []
+
+    def outcomes(self) -> list[Any]:
+        """The outcomes entered, as `services.TestOutcome`; problems go to `errors`."""
+        from onboarding.services import TestOutcome
+
+        outcomes = []
+        for row in self.rows:
+            posted = row["posted"]
+            if not posted["result"]:
+                continue
+            if posted["result"] not in self.RESULTS:
+                self.errors.append(str(_("结果无效:%(case)s") % {"case": row["label"]}))
+                continue
+            outcomes.append(
+                TestOutcome(
+                    module=row["module"],
+                    test_case=row["code"],
+                    passed=posted["result"] == "pass",
+                    evidence=posted["evidence"],
+                    notes=posted["notes"],
+                )
+            )
+        return outcomes

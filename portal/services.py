@@ -120,7 +120,7 @@ def portal_case_request(
     customer's to fill.
     """
     if not is_customer(user):
-        raise CaseError(_("仅企业用户可在门户申请开通 / Only enterprise users can request a link here."))
+        raise CaseError(_("仅企业用户可在门户申请开通"))
     allowed = {"erp_system", "connection_notes", "target_date"}
     with transaction.atomic():
         enterprise = Enterprise.objects.select_for_update().select_related("branch").get(pk=user.enterprise_id)
@@ -167,13 +167,13 @@ def invitation_create(
     newest link works.
     """
     if not _may_manage(by, enterprise):
-        raise CaseError(_("您没有邀请该企业用户的权限 / You may not invite users of this company."))
+        raise CaseError(_("您没有邀请该企业用户的权限"))
     if as_admin and not has_role(by, Role.ACCOUNT_MANAGER):
-        raise CaseError(_("仅客户经理可指定企业管理员 / Only the account manager can invite an administrator."))
+        raise CaseError(_("仅客户经理可指定企业管理员"))
     email = email.strip().lower()
     User = get_user_model()
     if User.objects.filter(Q(email__iexact=email) | Q(username__iexact=email)).exists():
-        raise CaseError(_("该邮箱已有账户 / An account with this e-mail already exists."))
+        raise CaseError(_("该邮箱已有账户"))
     token = secrets.token_urlsafe(32)
     now = timezone.now()
     with transaction.atomic():
@@ -226,7 +226,7 @@ def invitation_accept(*, token: str, password: str, display_name: str = "") -> A
         try:
             password_validation.validate_password(password, user=candidate)
         except ValidationError as exc:
-            raise CaseError(_("密码不符合要求 / The password is not strong enough."), list(exc.messages)) from None
+            raise CaseError(_("密码不符合要求"), list(exc.messages)) from None
         now = timezone.now()
         # The conditional update is the single-use check that holds under concurrency on
         # every database (SQLite has no row locks).
@@ -244,7 +244,7 @@ def invitation_accept(*, token: str, password: str, display_name: str = "") -> A
                 display_name=(display_name or invitation.display_name).strip(),
             )
         except IntegrityError:
-            raise CaseError(_("该邮箱已有账户 / An account with this e-mail already exists.")) from None
+            raise CaseError(_("该邮箱已有账户")) from None
         user.groups.add(Group.objects.get_or_create(name=Role.ENTERPRISE_USER)[0])
         EnterpriseMember.objects.create(user=user, is_admin=invitation.as_admin)
         Invitation.objects.filter(pk=invitation.pk).update(accepted_user=user)
@@ -266,11 +266,11 @@ def member_remove(*, by: Any, member: EnterpriseMember) -> None:
     user = member.user
     enterprise = user.enterprise
     if enterprise is None or not _may_manage(by, enterprise):
-        raise CaseError(_("您没有移除该用户的权限 / You may not remove this user."))
+        raise CaseError(_("您没有移除该用户的权限"))
     if by.pk == user.pk:
-        raise CaseError(_("不能移除自己 / You cannot remove yourself."))
+        raise CaseError(_("不能移除自己"))
     if member.is_admin and not has_role(by, Role.ACCOUNT_MANAGER):
-        raise CaseError(_("企业管理员只能由客户经理移除 / Only the account manager can remove an administrator."))
+        raise CaseError(_("企业管理员只能由客户经理移除"))
     with transaction.atomic():
         now = timezone.now()
         type(user).objects.filter(pk=user.pk).update(is_active=False)

@@ -15,10 +15,10 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from branches.roles import Role, has_role
+from branches.roles import STAFF_ROLES, Role, has_role, user_roles
 from companies.models import Enterprise
 from onboarding import change_requests, selectors, services
-from onboarding.forms import TestResultForm, case_forms, int_or_none
+from onboarding.forms import case_forms, int_or_none
 from onboarding.models import OnboardingCase
 from onboarding.selectors import case_test_matrix
 from onboarding.services import CaseError
@@ -47,6 +47,7 @@ from .forms import (
     ProductionConfirmForm,
     StaffInvitationForm,
     SubmitForm,
+    TestMatrixForm,
     WithdrawForm,
 )
 
@@ -75,14 +76,19 @@ def start(request: HttpRequest) -> HttpResponse:
     """Where a login lands: customers in the portal, staff in their workspace."""
     if portal_services.is_customer(request.user):
         return redirect("portal:home")
+    user = request.user
+    if user.is_superuser and (user.branch_id is None or not (user_roles(user) & STAFF_ROLES)):  # type: ignore[union-attr]
+        # `admin` has no staff role: the workspace would be a 403, the admin is its page.
+        return redirect("admin:index")
     return redirect("home")
 
 
-def _holder_text(case: OnboardingCase) -> str:
+def _holder_text(case: OnboardingCase, *, customer_owes: bool) -> str:
+    """Who holds the case now: the company whenever it has a to-do, else the bank's role."""
     visit = case.current_visit
     if visit is None or case.state == State.SUSPENDED:
         return ""
-    if visit.holder_party == "customer":
+    if customer_owes or visit.holder_party == "customer":
         return _("贵司")
     role = visit.holder_role
     label = Role(role).label if role in Role.values else role
@@ -90,14 +96,17 @@ def _holder_text(case: OnboardingCase) -> str:
 
 
 def _case_card(case: OnboardingCase, user: Any) -> dict[str, Any]:
+    actions = actions_for(case=case, user=user)
+    owes = any(a.required for a in actions)
+    holder = _holder_text(case, customer_owes=owes)
     return {
         "case": case,
         "tracker": stage_tracker(case),
-        "actions": actions_for(case=case, user=user),
-        "holder": _holder_text(case),
-        "customer_holds": case.current_visit is not None
-        and case.current_visit.holder_party == "customer"
-        and case.state != State.SUSPENDED,
+        "actions": actions,
+        "owes": owes,
+        "holder": holder,
+        "customer_holds": holder == _("贵司"),
+        "is_live": case.state == State.LIVE,
     }
 
 
@@ -129,8 +138,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                _("申请 %(ref)s 已保存为草稿,请核对后提交 / Saved as a draft; check it and submit.")
-                % {"ref": case.reference},
+                _("申请 %(ref)s 已保存为草稿,请核对后提交") % {"ref": case.reference},
             )
             return redirect("portal:case_detail", public_id=case.public_id)
     return render(
@@ -144,9 +152,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
 def case_edit(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     case = case_for(request, public_id)
     if case.state != State.DRAFT:
-        messages.error(
-            request, _("申请已提交,资料修改请联系客户经理 / Submitted: ask your account manager to change data.")
-        )
+        messages.error(request, _("申请已提交,资料修改请联系客户经理"))
         return redirect("portal:case_detail", public_id=case.public_id)
     data = request.POST if request.method == "POST" else None
     ent_form, acc_formset, case_form = case_forms(
@@ -169,7 +175,7 @@ def case_edit(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse
                 show_current_values(request, case, ent_form, case_form)
                 case = selectors.case_get_for_user(user=request.user, public_id=public_id)
         else:
-            messages.success(request, _("已保存 / Saved."))
+            messages.success(request, _("已保存"))
             return redirect("portal:case_detail", public_id=case.public_id)
     return render(
         request,
@@ -180,7 +186,13 @@ def case_edit(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse
 
 @customer_required
 def case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    case = case_for(request, public_id)
+    return _case_page(request, case_for(request, public_id))
+
+
+def _case_page(
+    request: AuthenticatedHttpRequest, case: OnboardingCase, *, matrix_form: TestMatrixForm | None = None
+) -> HttpResponse:
+    """The case page; a refused matrix comes back with what was typed in it."""
     submit_problems: list[str] = []
     if case.state == State.DRAFT:
         options = {o.name: o for o in services.case_transition_options(case=case, user=request.user)}
@@ -198,8 +210,11 @@ def case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespon
             "change_request_url": reverse("portal:case_change_request", args=[case.public_id]),
             "submit_problems": submit_problems,
             "test_matrix": case_test_matrix(case=case),
+            "matrix_form": matrix_form or TestMatrixForm(None, rows=case_test_matrix(case=case)),
             "test_results": case.test_results.select_related("recorded_by").order_by("-recorded_at", "-pk"),
-            "test_result_form": TestResultForm(case=case),
+            # What the bank issued for the customer to configure (no secrets: none are stored).
+            "test_package": getattr(case, "test_package", None),
+            "production_config": getattr(case, "production_config", None),
             "confirm_form": ProductionConfirmForm(),
             "withdraw_form": WithdrawForm(initial={"version": case.version}),
             "thread": portal_selectors.case_messages(case=case),
@@ -244,32 +259,37 @@ def _transition(
 @customer_required
 @require_POST
 def case_submit(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    return _transition(request, public_id, "submit", SubmitForm, _("已提交至开户行受理 / Submitted to your branch."))
+    return _transition(request, public_id, "submit", SubmitForm, services.transition_done_message("submit"))
 
 
 @customer_required
 @require_POST
 def case_withdraw(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    return _transition(request, public_id, "withdraw", WithdrawForm, _("申请已撤回 / The application is withdrawn."))
+    return _transition(request, public_id, "withdraw", WithdrawForm, services.transition_done_message("withdraw"))
 
 
 @customer_required
 @require_POST
 def case_test_result(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
+    """The whole joint-test matrix posted at once: every row given a result is saved in one write."""
     case = case_for(request, public_id)
-    form = TestResultForm(request.POST, case=case)
-    if form.is_valid():
+    form = TestMatrixForm(request.POST, rows=case_test_matrix(case=case))
+    outcomes = form.outcomes()
+    for problem in form.errors:
+        messages.error(request, problem)
+    if not form.errors:
         try:
-            services.test_result_record(
-                case=case, user=request.user, expected_version=seen_version(request), **form.values()
+            rows = services.test_results_record(
+                case=case, user=request.user, outcomes=outcomes, expected_version=seen_version(request)
             )
         except CaseError as exc:
             show_case_error(request, exc)
         else:
-            messages.success(request, _("测试结果已登记 / Result recorded."))
-    else:
-        show_form_errors(request, form)
-    return redirect(f"{case_url(case)}#testing")
+            messages.success(request, _("已登记 %(n)d 个测试用例的结果") % {"n": len(rows)})
+            return redirect(f"{case_url(case)}#testing")
+    # Refused: the page again with what was typed (against the case as it is now).
+    case = case_for(request, public_id)
+    return _case_page(request, case, matrix_form=TestMatrixForm(request.POST, rows=case_test_matrix(case=case)))
 
 
 @customer_required
@@ -283,7 +303,7 @@ def case_confirm_production(request: AuthenticatedHttpRequest, public_id: Any) -
         except CaseError as exc:
             show_case_error(request, exc)
         else:
-            messages.success(request, _("已确认生产验证,等待客户经理确认上线 / Confirmed; the bank confirms go-live."))
+            messages.success(request, _("已确认生产验证,等待客户经理确认上线"))
     else:
         show_form_errors(request, form)
     return redirect(f"{case_url(case)}#production")
@@ -309,7 +329,7 @@ def _post_message(request: AuthenticatedHttpRequest, case: OnboardingCase) -> No
         except CaseError as exc:
             show_case_error(request, exc)
         else:
-            messages.success(request, _("留言已发送 / Message sent."))
+            messages.success(request, _("留言已发送"))
     else:
         show_form_errors(request, form)
 
@@ -349,7 +369,7 @@ def team_invite(request: HttpRequest) -> HttpResponse:
         except CaseError as exc:
             show_case_error(request, exc)
         else:
-            messages.success(request, _("邀请已发送 / Invitation sent."))
+            messages.success(request, _("邀请已发送"))
     else:
         show_form_errors(request, form)
     return redirect("portal:team")
@@ -364,7 +384,7 @@ def team_remove(request: HttpRequest, member_id: Any) -> HttpResponse:
     except CaseError as exc:
         show_case_error(request, exc)
     else:
-        messages.success(request, _("已移除该用户 / The user is removed."))
+        messages.success(request, _("已移除该用户"))
     return redirect("portal:team")
 
 
@@ -389,7 +409,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
                 form.add_error("password1", problem)
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(request, _("欢迎使用客户门户 / Welcome to the client portal."))
+            messages.success(request, _("欢迎使用客户门户"))
             return redirect("portal:home")
     return render(request, "portal/invitation_accept.html", {"invitation": invitation, "form": form})
 
@@ -431,7 +451,7 @@ def staff_invite(request: HttpRequest, enterprise_id: Any) -> HttpResponse:
         except CaseError as exc:
             show_case_error(request, exc)
         else:
-            messages.success(request, _("邀请已发送 / Invitation sent."))
+            messages.success(request, _("邀请已发送"))
     else:
         show_form_errors(request, form)
     return redirect("portal:staff_enterprise", enterprise_id=enterprise.public_id)
@@ -446,7 +466,7 @@ def staff_member_remove(request: HttpRequest, member_id: Any) -> HttpResponse:
     except CaseError as exc:
         show_case_error(request, exc)
     else:
-        messages.success(request, _("已移除该用户 / The user is removed."))
+        messages.success(request, _("已移除该用户"))
     enterprise = member.user.enterprise
     assert enterprise is not None
     return redirect("portal:staff_enterprise", enterprise_id=enterprise.public_id)

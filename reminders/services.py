@@ -259,11 +259,11 @@ def notice_template(*, stage: str, level: int) -> str:
     """The in-app notice for a stage and level, with %(ref)s and %(company)s still to fill in."""
     label = str(State(stage).label).replace("%", "%%")
     if level == Reminder.Level.REMIND:
-        text = _("%(ref)s %(company)s:{stage}已超过办理时限 / is past its due time")
+        text = _("%(ref)s %(company)s:{stage}已超过办理时限")
     elif level == Reminder.Level.ESCALATE:
-        text = _("督办:%(ref)s %(company)s 在{stage}阶段已超时1.5倍 / escalated: 1.5× the service level")
+        text = _("督办:%(ref)s %(company)s 在{stage}阶段已超时1.5倍")
     else:
-        text = _("总行督办:%(ref)s %(company)s 在{stage}阶段已超时2倍 / head office: 2× the service level")
+        text = _("总行督办:%(ref)s %(company)s 在{stage}阶段已超时2倍")
     return text.replace("{stage}", label)
 
 

@@ -158,7 +158,7 @@ def test_authorisation_letter_holds_intake_when_required(world):
         services.document_review(version=v, user=world.am_a, accept=True)
     with pytest.raises(CaseError) as exc:
         case_services.case_transition(case=case, user=world.am_a, name="submit_for_approval")
-    assert exc.value.problems == ["以下文件尚未审核通过:法人授权委托书 / Documents not yet accepted: 法人授权委托书"]
+    assert exc.value.problems == ["以下文件尚未审核通过:法人授权委托书"]
 
 
 def test_joint_testing_needs_the_test_report_accepted(world):

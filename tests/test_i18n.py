@@ -175,7 +175,7 @@ def test_the_compiled_mo_matches_the_po():
             got = [mo.pgettext(e.context, e.msgid) if e.context else mo.gettext(e.msgid)]
         if got != e.msgstrs:
             stale.append(e.msgid)
-    assert stale == [], "run: manage.py compilemessages --ignore=.venv"
+    assert stale == [], "run: ./scripts/setup (or manage.py compilemessages --ignore=.venv)"
 
 
 TEMPLATE_LITERAL = re.compile(r"""\{%\s*(?:translate|trans)\s+("[^"]*"|'[^']*')([^%]*)%\}""")
@@ -224,8 +224,45 @@ def test_every_chinese_string_of_the_code_is_in_the_catalogue():
     assert len(literals) > 300  # the scan found the code's strings
     known = {e.msgid for e in catalogue()}
     assert {k: v for k, v in literals.items() if k not in known} == {}, (
-        "run makemessages, add the English to locale/en_translations.py, fill_po.py, compilemessages"
+        "run makemessages, write the English into django.po, compilemessages"
     )
+
+
+# --- Chinese-only message ids -----------------------------------------------------------------
+
+# "中文 / English": a Chinese character or closing punctuation, a slash, a space, an English word.
+ENGLISH_HALF = re.compile(r"[\u3400-\u9fff)）。]\s*/ [A-Za-z]{2,}")
+
+
+def test_no_message_id_carries_an_english_half():
+    """English lives in django.po; a msgid is Chinese only."""
+    halves = [e.msgid for e in catalogue() if ENGLISH_HALF.search(e.msgid)]
+    halves += [k for k in _code_literals() if ENGLISH_HALF.search(k)]
+    assert halves == []
+
+
+def test_the_checker_sees_an_english_half():
+    assert ENGLISH_HALF.search("已保存 / Saved.")
+    assert ENGLISH_HALF.search("生产配置尚未下发 / The production configuration has not been issued")
+    assert not ENGLISH_HALF.search("柜面办理(经办录入 / 复核生效)")
+    assert not ENGLISH_HALF.search("自动执行的动作 /AA")
+
+
+def test_the_catalogue_is_edited_with_standard_tools_only():
+    assert not (ROOT / "locale" / "en_translations.py").exists()
+    assert not (ROOT / "locale" / "fill_po.py").exists()
+    ignored = (ROOT / ".gitignore").read_text(encoding="utf-8")
+    assert "*.mo" in ignored  # compiled by scripts/setup, never committed
+    assert "compilemessages" in (ROOT / "scripts" / "setup").read_text(encoding="utf-8")
+
+
+SCRIPT = re.compile(r"<(script|style)\b.*?</\1>", re.S)
+
+
+def english_halves(html: str) -> list[str]:
+    """Visible text of a Chinese page that still carries " / English"."""
+    text = TAG.sub("\n", SCRIPT.sub("", html))
+    return [line.strip() for line in text.splitlines() if ENGLISH_HALF.search(line)]
 
 
 # --- pages ---------------------------------------------------------------------------------
@@ -360,7 +397,48 @@ def test_portal_home_and_case_in_english_for_the_customer(client, world):
 
 def test_login_page_in_english_and_in_chinese(client, db):
     page = _get(client, reverse("account_login"))
-    assert "用户名" in page and "/ Username" in page
+    assert "用户名" in page and "Username" not in page and english_halves(page) == []
     _english(client)
     page = _get(client, reverse("account_login"))
     assert chinese_labels(page) == [] and "Username" in page and "Log in" in page
+
+
+@pytest.mark.parametrize(
+    ("state", "actor"),
+    [
+        (State.BRANCH_INTAKE, "am_a"),
+        (State.HEAD_OFFICE_APPROVAL, "approver"),
+        (State.JOINT_TESTING, "tech"),
+        (State.UKEY_ISSUANCE, "maker"),
+        (State.PRODUCTION_VERIFICATION, "am_a"),
+    ],
+)
+def test_chinese_staff_pages_have_no_english_halves(client, world, state, actor):
+    case = world.case(state)
+    client.force_login(getattr(world, actor))
+    for url in ("/", reverse("case_list"), reverse("case_detail", args=[case.public_id])):
+        page = _get(client, url)
+        assert '<html lang="zh-hans">' in page
+        assert english_halves(page) == [], url
+        assert "en-gloss" not in page
+
+
+def test_chinese_portal_pages_have_no_english_halves(client, world):
+    cases = [world.case(s) for s in (State.BRANCH_INTAKE, State.JOINT_TESTING, State.PRODUCTION_VERIFICATION)]
+    client.force_login(world.customer_x)
+    for url in [reverse("portal:home")] + [reverse("portal:case_detail", args=[c.public_id]) for c in cases]:
+        assert english_halves(_get(client, url)) == [], url
+
+
+def test_a_refusal_reads_chinese_only(client, world):
+    """A flash message on a Chinese page: the refusal and what it names, no English after it."""
+    case = world.case(State.TEST_PACKAGE_ISSUANCE)
+    client.force_login(world.tech)
+    response = client.post(
+        reverse("case_transition", args=[case.public_id, "issue_test_package"]),
+        {"version": case.version},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "测试包尚未登记" in page
+    assert english_halves(page) == []

@@ -160,10 +160,21 @@ def test_recording_results_through_the_page(world, client):
     case = _fresh_joint_testing(world)
     client.force_login(world.customer_x)
     url = f"/portal/cases/{case.public_id}/test-result/"
+    # The matrix: both account-query rows at once; a module not requested is no row of it.
+    matrix = {
+        "version": case.version,
+        f"result-{Module.PAYROLL}:payroll": "pass",
+        f"evidence-{Module.PAYROLL}:payroll": "x",
+    }
     for code in ("balance", "statement"):
-        client.post(url, {"test": f"{Module.ACCOUNT_QUERY}:{code}", "passed": "1", "evidence": "流水 0001"})
-    client.post(url, {"test": f"{Module.PAYROLL}:payroll", "passed": "1", "evidence": "x"})  # not requested
-    client.post(url, {"test": f"{Module.RECONCILIATION}:fetch", "passed": "1"})  # a pass without evidence
+        matrix |= {
+            f"result-{Module.ACCOUNT_QUERY}:{code}": "pass",
+            f"evidence-{Module.ACCOUNT_QUERY}:{code}": "流水 0001",
+        }
+    client.post(url, matrix)
+    case.refresh_from_db()
+    # A pass without evidence is refused.
+    client.post(url, {"version": case.version, f"result-{Module.RECONCILIATION}:fetch": "pass"})
     assert list(case.test_results.values_list("module", "test_case", "passed", "recorded_by")) == [
         (Module.ACCOUNT_QUERY, "balance", True, world.customer_x.pk),
         (Module.ACCOUNT_QUERY, "statement", True, world.customer_x.pk),

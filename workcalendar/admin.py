@@ -15,11 +15,7 @@ class _WarnMissingSchedule:
         for year in workcal.missing_schedule_years():
             messages.warning(
                 request,
-                _(
-                    "尚未录入%(year)s年节假日安排,该年按周一至周五计算工作日 / "
-                    "The %(year)s holiday schedule is missing; Monday–Friday is assumed until it is entered."
-                )
-                % {"year": year},
+                _("尚未录入%(year)s年节假日安排,该年按周一至周五计算工作日") % {"year": year},
             )
         return super().changelist_view(request, extra_context)  # type: ignore[misc]
 

@@ -51,7 +51,7 @@ def test_account_manager_creates_a_case_and_submits_it_for_approval(page, live_s
     assert case.state == State.DRAFT
 
     page.click("button[value=submit]")
-    page.wait_for_selector("text=已提交受理,案件转客户经理办理")
+    page.wait_for_selector("text=已提交受理,案件转客户经理办理")  # services.transition_done_message("submit")
     # Intake documents: one uploaded through the case page's checklist, the rest by the
     # builders; a colleague accepts them (nobody reviews their own upload).
     row = "tr[data-kind=business_licence]"
