@@ -49,6 +49,15 @@ class IdempotencyMismatch(APIException):
     default_code = "idempotency_mismatch"
 
 
+class IdempotencyInProgress(APIException):
+    status_code = 409
+    default_detail = "A request with this Idempotency-Key is still being processed; retry later."
+    default_code = "idempotency_in_progress"
+
+
+IN_PROGRESS = 0
+
+
 class _Replay(Exception):
     def __init__(self, response: Response) -> None:
         self.response = response
@@ -71,11 +80,20 @@ class ApiView(APIView):
         digest = hashlib.sha256(
             request.method.encode() + b" " + request.path.encode() + b"\n" + request._request.body
         ).hexdigest()
-        stored = IdempotencyRecord.objects.filter(client=request.api_client, key=key).first()  # type: ignore[attr-defined]
-        if stored is not None:
+        client = request.api_client  # type: ignore[attr-defined]
+        try:
+            # Inserting the row is the claim: of two requests with one key, one runs.
+            with transaction.atomic():
+                IdempotencyRecord.objects.create(client=client, key=key, request_hash=digest, status_code=IN_PROGRESS)
+        except IntegrityError:
+            stored = IdempotencyRecord.objects.get(client=client, key=key)
             if stored.request_hash != digest:
-                raise IdempotencyMismatch()
-            raise _Replay(Response(stored.body, status=stored.status_code, headers={"Idempotent-Replayed": "true"}))
+                raise IdempotencyMismatch() from None
+            if stored.status_code == IN_PROGRESS:
+                raise IdempotencyInProgress() from None
+            raise _Replay(
+                Response(stored.body, status=stored.status_code, headers={"Idempotent-Replayed": "true"})
+            ) from None
         self._idempotency = (key, digest)
 
     def handle_exception(self, exc: Exception) -> Response:
@@ -95,18 +113,12 @@ class ApiView(APIView):
         response = super().finalize_response(request, response, *args, **kwargs)
         client = getattr(request, "api_client", None)
         idem = getattr(self, "_idempotency", None)
-        if client is not None and idem is not None and response.status_code < 500:
-            try:
-                with transaction.atomic():
-                    IdempotencyRecord.objects.create(
-                        client=client,
-                        key=idem[0],
-                        request_hash=idem[1],
-                        status_code=response.status_code,
-                        body=getattr(response, "data", None),
-                    )
-            except IntegrityError:
-                pass  # a concurrent retry with the same key stored its response first
+        if client is not None and idem is not None:
+            claim = IdempotencyRecord.objects.filter(client=client, key=idem[0], status_code=IN_PROGRESS)
+            if response.status_code < 500:
+                claim.update(status_code=response.status_code, body=getattr(response, "data", None))
+            else:
+                claim.delete()  # the server failed: a retry with this key runs again
         if client is not None:
             access_record(
                 kind=AccessEvent.Kind.API_CALL,

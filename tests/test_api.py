@@ -206,3 +206,13 @@ def test_calls_are_throttled_per_client(world, monkeypatch):
     first, second = enterprise_api(world.company_x), enterprise_api(world.company_x)
     assert [first.get("/api/v1/cases/").status_code for _ in range(4)] == [200, 200, 200, 429]
     assert second.get("/api/v1/cases/").status_code == 200  # another client has its own budget
+
+
+def test_a_key_claimed_by_a_running_request_is_409(world):
+    from api.models import IdempotencyRecord
+
+    api = enterprise_api(world.company_x)
+    assert api.post("/api/v1/cases/", DRAFT, **{"Idempotency-Key": "k-3"}).status_code == 201
+    IdempotencyRecord.objects.filter(key="k-3").update(status_code=0)  # as if the first were still running
+    assert api.post("/api/v1/cases/", DRAFT, **{"Idempotency-Key": "k-3"}).status_code == 409
+    assert OnboardingCase.objects.filter(enterprise=world.company_x).count() == 1

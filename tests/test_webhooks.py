@@ -232,3 +232,14 @@ def test_the_command_registers_an_endpoint(world, monkeypatch):
     assert "secret: whsec_" in out.getvalue()
     endpoint = WebhookEndpoint.objects.get(enterprise=world.company_x)
     assert WebhookEvent.TEST not in endpoint.events and WebhookEvent.CASE_LIVE in endpoint.events
+
+
+def test_endpoints_hear_only_their_company_or_branch_subtree(world, receiver_factory):
+    receiver = receiver_factory([])
+    company_endpoint = _endpoint(world, receiver)
+    branch_endpoint = services.endpoint_add(url=receiver.url, events=[WebhookEvent.STAGE_ENTERED], branch=world.tier1)
+    mine = world.case(State.BRANCH_INTAKE)
+    world.case(State.BRANCH_INTAKE, company=world.company_y)  # branch B, under the other tier-1 branch
+    for endpoint in (company_endpoint, branch_endpoint):
+        cases = {d.payload["data"]["case_id"] for d in WebhookDelivery.objects.filter(endpoint=endpoint)}
+        assert cases == {str(mine.public_id)}
