@@ -423,3 +423,8 @@ CELERY_BEAT_SCHEDULE["webhooks-flush"] = {
     "schedule": float(envint("WEBHOOK_FLUSH_SECONDS", "30")),
     "options": {"expires": float(envint("WEBHOOK_FLUSH_SECONDS", "30"))},
 }
+IDEMPOTENCY_KEEP_HOURS = envint("IDEMPOTENCY_KEEP_HOURS", "24")
+CELERY_BEAT_SCHEDULE["api-idempotency-expire"] = {
+    "task": "api.tasks.idempotency_expire",
+    "schedule": crontab(minute=15),
+}

@@ -216,3 +216,19 @@ def test_a_key_claimed_by_a_running_request_is_409(world):
     IdempotencyRecord.objects.filter(key="k-3").update(status_code=0)  # as if the first were still running
     assert api.post("/api/v1/cases/", DRAFT, **{"Idempotency-Key": "k-3"}).status_code == 409
     assert OnboardingCase.objects.filter(enterprise=world.company_x).count() == 1
+
+
+def test_idempotency_records_expire(world):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from api.models import IdempotencyRecord
+    from api.tasks import idempotency_expire
+
+    api = enterprise_api(world.company_x)
+    api.post("/api/v1/cases/", DRAFT, **{"Idempotency-Key": "old"})
+    api.post("/api/v1/cases/", DRAFT, **{"Idempotency-Key": "new"})
+    IdempotencyRecord.objects.filter(key="old").update(created_at=timezone.now() - dt.timedelta(hours=25))
+    assert idempotency_expire() == 1
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]
