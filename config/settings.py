@@ -363,3 +363,72 @@ ANALYTICS_CACHE_SECONDS = envint("ANALYTICS_CACHE_SECONDS", "300")
 # A login lands customers in the portal and staff in their workspace.
 LOGIN_REDIRECT_URL = "portal:start"
 PORTAL_INVITATION_HOURS = envint("PORTAL_INVITATION_HOURS", "72")
+
+
+# --- API and webhooks (issue 14) ------------------------------------------------------------
+INSTALLED_APPS += ["rest_framework", "oauth2_provider", "drf_spectacular", "drf_spectacular_sidecar", "api"]
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER = {
+    "SCOPES": {"read": "读取案件 / read cases", "write": "办理案件 / act on cases"},
+    "ACCESS_TOKEN_EXPIRE_SECONDS": envint("API_TOKEN_SECONDS", "3600"),
+    "OAUTH2_VALIDATOR_CLASS": "api.auth.ScopedValidator",
+    # Only client credentials are used; everything else follows the OAuth 2.0 security BCP.
+    "PKCE_REQUIRED": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+}
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.auth.ClientCredentialsAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.auth.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.auth.ClientThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_client": os.environ.get("API_THROTTLE_RATE", "600/min")},
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "银企直联开通跟踪 API",
+    "DESCRIPTION": "Onboarding cases for a company's ERP or the bank's own systems (OAuth2 client credentials).",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "CaseState": "onboarding.states.State",
+        "Module": "onboarding.states.Module",
+        "DocumentKind": "documents.models.DocumentKind",
+        "CaseEventKind": "onboarding.models.CaseEvent.Kind",
+    },
+}
+INSTALLED_APPS += ["webhooks"]
+# http://127.0.0.1 as a webhook target: for the test suite's receiver only, never in production.
+WEBHOOK_ALLOW_LOOPBACK = envbool("WEBHOOK_ALLOW_LOOPBACK", "false")
+if WEBHOOK_ALLOW_LOOPBACK and not _insecure_key_allowed:
+    raise ImproperlyConfigured("WEBHOOK_ALLOW_LOOPBACK is for development and tests only")
+CELERY_BEAT_SCHEDULE["webhooks-flush"] = {
+    "task": "webhooks.tasks.flush_deliveries",
+    "schedule": float(envint("WEBHOOK_FLUSH_SECONDS", "30")),
+    "options": {"expires": float(envint("WEBHOOK_FLUSH_SECONDS", "30"))},
+}
+IDEMPOTENCY_KEEP_HOURS = envint("IDEMPOTENCY_KEEP_HOURS", "24")
+CELERY_BEAT_SCHEDULE["api-idempotency-expire"] = {
+    "task": "api.tasks.idempotency_expire",
+    "schedule": crontab(minute=15),
+}

@@ -41,7 +41,9 @@ urlpatterns = [
     path("counter/", include("counter.urls")),
     path("reminders/", include("reminders.urls")),
     path("audit/", include("audit.urls")),
+    path("portal/integrations/", include("api.portal_urls")),
     path("portal/", include("portal.urls")),
+    path("api/v1/", include("api.urls")),
     path("analytics/", include("analytics.urls")),
     path("", include("onboarding.urls")),
 ]

@@ -4,10 +4,7 @@ is the services' to decide."""
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from typing import Any
-from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -23,6 +20,7 @@ from onboarding.services import CaseError
 from onboarding.web import AuthenticatedHttpRequest, case_for, seen_version, show_case_error
 
 from . import selectors, services
+from .downloads import content_disposition
 from .forms import ReviewForm, UploadForm
 from .models import DocumentKind, DocumentVersion
 
@@ -127,22 +125,6 @@ def document_detail(request: HttpRequest, document_id: Any) -> HttpResponse:
             "versions": selectors.document_versions(document=document),
         },
     )
-
-
-def content_disposition(filename: str, *, inline: bool = False) -> str:
-    """`attachment` with an ASCII fallback and the UTF-8 name per RFC 6266 / RFC 5987."""
-    filename = "".join(ch for ch in filename if unicodedata.category(ch)[0] != "C")
-    # The stem and the extension separately: a Chinese stem has no ASCII left, and the
-    # extension must survive it ("营业执照.pdf" → "document.pdf", not "pdf").
-    stem, dot, extension = filename.rpartition(".")
-    if not dot:
-        stem, extension = filename, ""
-    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode("ascii")
-    ascii_stem = re.sub(r"[^A-Za-z0-9._ -]+", "_", ascii_stem).strip(" ._") or "document"
-    ascii_extension = re.sub(r"[^A-Za-z0-9]+", "", extension)[:10]
-    ascii_name = f"{ascii_stem}.{ascii_extension}" if ascii_extension else ascii_stem
-    disposition = "inline" if inline else "attachment"
-    return f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def _send(request: AuthenticatedHttpRequest, public_id: Any, *, inline: bool) -> FileResponse:

@@ -9,6 +9,7 @@ download, a view) record theirs outside it.
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .event_names import REMINDER_EVENTS, TRANSITION_EVENTS, EventName, label  # noqa: F401
@@ -24,6 +25,13 @@ Kind = CaseEvent.Kind
 
 # The write (`services.case_write`) that is collecting the events of its change, if any.
 _collector: contextvars.ContextVar[list[CaseEvent] | None] = contextvars.ContextVar("case_events", default=None)
+# Apps that act on every event in its transaction (webhooks queue their outbox rows) register here.
+_listeners: list[Callable[[CaseEvent], None]] = []
+
+
+def on_event(listener: Callable[[CaseEvent], None]) -> None:
+    if listener not in _listeners:
+        _listeners.append(listener)
 
 
 def _write(
@@ -50,6 +58,8 @@ def _write(
     collected = _collector.get()
     if collected is not None:
         collected.append(event)
+    for listener in _listeners:
+        listener(event)
     return event
 
 

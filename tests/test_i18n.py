@@ -191,6 +191,7 @@ def _code_literals() -> dict[str, str]:
                 found.setdefault(m.group(1)[1:-1], str(path.relative_to(ROOT)))
     for app in (
         "accounts",
+        "api",
         "audit",
         "branches",
         "config",
@@ -200,6 +201,7 @@ def _code_literals() -> dict[str, str]:
         "onboarding",
         "portal",
         "reminders",
+        "webhooks",
         "workcalendar",
     ):
         for path in sorted((ROOT / app).rglob("*.py")):

@@ -19,6 +19,8 @@ LAYERS: list[set[str]] = [
     {"onboarding"},
     {"documents", "counter", "reminders"},
     {"audit", "portal", "analytics"},
+    {"webhooks"},
+    {"api"},
     {"demo"},
 ]
 LEVEL = {app: i for i, apps in enumerate(LAYERS) for app in apps}

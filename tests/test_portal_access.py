@@ -18,7 +18,8 @@ from tests.portal_helpers import invite, member
 
 # Not product pages: Django's own admin, the login and second-factor pages of django-allauth
 # (accounts/; they show no case data and have their own tests) and the language switch.
-SKIPPED_PREFIXES = ("admin/", "i18n/", "login/", "logout/", "accounts/")
+# The API (api/v1/) answers tokens, not sessions: its own matrix is tests/test_api_access.py.
+SKIPPED_PREFIXES = ("admin/", "i18n/", "login/", "logout/", "accounts/", "api/")
 # The invitation link is public by design: the secret token is the credential.
 PUBLIC_ROUTES = {"portal/invite/<str:token>/", "favicon.ico"}
 # Any logged-in user: sends customers to the portal and staff to their workspace.

@@ -1,0 +1,64 @@
+"""Who is calling: an OAuth2 client-credentials token, mapped to its client's service account."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oauth2_provider.contrib.rest_framework import OAuth2Authentication
+from oauth2_provider.oauth2_validators import OAuth2Validator
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.request import Request
+from rest_framework.throttling import SimpleRateThrottle
+
+from .models import ApiClient
+
+
+class ClientCredentialsAuthentication(OAuth2Authentication):
+    """Client-credentials tokens carry no user; the client's service account is the caller."""
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        result = super().authenticate(request)
+        if result is None:
+            return None
+        _user, token = result
+        client = ApiClient.objects.select_related("user", "user__branch").filter(application=token.application).first()
+        if client is None or not client.active or not client.user.is_active:
+            return None
+        request.api_client = client  # type: ignore[attr-defined]
+        return client.user, token
+
+
+class HasScope(BasePermission):
+    """read for GET/HEAD/OPTIONS, write for everything else."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        token = request.auth
+        if token is None or getattr(request, "api_client", None) is None:
+            return False
+        needed = "read" if request.method in SAFE_METHODS else "write"
+        return bool(token.allow_scopes([needed]))
+
+
+class ClientThrottle(SimpleRateThrottle):
+    scope = "api_client"
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        client = getattr(request, "api_client", None)
+        if client is None:
+            return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+        return self.cache_format % {"scope": self.scope, "ident": client.pk}
+
+
+class ScopedValidator(OAuth2Validator):
+    """A token gets at most the scopes its client was created with."""
+
+    def _client_scopes(self, client: Any) -> list[str]:
+        api_client = ApiClient.objects.filter(application=client, revoked_at__isnull=True).first()
+        return api_client.scope_list if api_client else []
+
+    def validate_scopes(self, client_id: str, scopes: list[str], client: Any, request: Any, *a: Any, **k: Any) -> bool:
+        allowed = self._client_scopes(client)
+        return bool(allowed) and set(scopes) <= set(allowed)
+
+    def get_default_scopes(self, client_id: str, request: Any, *a: Any, **k: Any) -> list[str]:
+        return self._client_scopes(request.client)

@@ -1,0 +1,141 @@
+"""What the API shows: every field listed by name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from documents.models import Document, DocumentKind, DocumentVersion
+from onboarding.models import CaseEvent, OnboardingCase, StageVisit
+from onboarding.states import Module
+from portal.models import CaseMessage
+
+
+class CaseSerializer(serializers.ModelSerializer[OnboardingCase]):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    state_label = serializers.CharField(source="get_state_display", read_only=True)
+    enterprise_name = serializers.CharField(source="enterprise.name", read_only=True)
+    enterprise_uscc = serializers.CharField(source="enterprise.uscc", read_only=True)
+    branch_code = serializers.CharField(source="branch.code", read_only=True)
+    stage_due_at = serializers.DateTimeField(source="current_visit.due_at", read_only=True, allow_null=True)
+
+    class Meta:
+        model = OnboardingCase
+        fields = [
+            "id",
+            "reference",
+            "state",
+            "state_label",
+            "version",
+            "enterprise_name",
+            "enterprise_uscc",
+            "branch_code",
+            "modules",
+            "erp_system",
+            "connection_notes",
+            "target_date",
+            "stage_due_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class CaseCreateSerializer(serializers.Serializer[Any]):
+    modules = serializers.ListField(child=serializers.ChoiceField(choices=Module.choices), allow_empty=False)
+    erp_system = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    connection_notes = serializers.CharField(required=False, allow_blank=True, default="")
+    target_date = serializers.DateField(required=False, allow_null=True, default=None)
+
+
+class TransitionSerializer(serializers.Serializer[Any]):
+    expected_version = serializers.IntegerField(required=False, allow_null=True, default=None)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class StageVisitSerializer(serializers.ModelSerializer[StageVisit]):
+    class Meta:
+        model = StageVisit
+        fields = ["stage", "entered_at", "due_at", "left_at", "holder_party", "holder_role"]
+        read_only_fields = fields
+
+
+class CaseEventSerializer(serializers.ModelSerializer[CaseEvent]):
+    actor = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CaseEvent
+        fields = ["id", "kind", "name", "actor", "from_state", "to_state", "reason", "created_at"]
+        read_only_fields = fields
+
+    def get_actor(self, obj: CaseEvent) -> str:
+        return obj.actor.get_full_name() or obj.actor.get_username() if obj.actor else ""
+
+
+class DocumentVersionSerializer(serializers.ModelSerializer[DocumentVersion]):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+
+    class Meta:
+        model = DocumentVersion
+        fields = ["id", "number", "original_name", "size", "content_type", "uploaded_at", "decision"]
+        read_only_fields = fields
+
+
+class DocumentSerializer(serializers.ModelSerializer[Document]):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    versions = DocumentVersionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Document
+        fields = ["id", "kind", "generated", "created_at", "versions"]
+        read_only_fields = fields
+
+
+class DocumentUploadSerializer(serializers.Serializer[Any]):
+    kind = serializers.ChoiceField(choices=DocumentKind.choices)
+    file = serializers.FileField()
+
+
+class TestOutcomeSerializer(serializers.Serializer[Any]):
+    module = serializers.ChoiceField(choices=Module.choices)
+    test_case = serializers.CharField(max_length=30)
+    passed = serializers.BooleanField()
+    evidence = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    notes = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class TestResultsSerializer(serializers.Serializer[Any]):
+    expected_version = serializers.IntegerField(required=False, allow_null=True, default=None)
+    outcomes = TestOutcomeSerializer(many=True, allow_empty=False)
+
+
+class MessageSerializer(serializers.ModelSerializer[CaseMessage]):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    author = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CaseMessage
+        fields = ["id", "author", "from_customer", "body", "created_at"]
+        read_only_fields = ["id", "author", "from_customer", "created_at"]
+
+    def get_author(self, obj: CaseMessage) -> str:
+        return obj.author.get_full_name() or obj.author.get_username()
+
+
+class MessagePostSerializer(serializers.Serializer[Any]):
+    body = serializers.CharField(max_length=4000)
+
+
+class ActionSerializer(serializers.Serializer[Any]):
+    key = serializers.CharField()
+    text = serializers.CharField()
+    urgency = serializers.CharField()
+    detail = serializers.CharField()
+    due_at = serializers.DateTimeField(allow_null=True)
+    required = serializers.BooleanField()
+
+
+class ErrorSerializer(serializers.Serializer[Any]):
+    detail = serializers.CharField()
+    problems = serializers.ListField(child=serializers.CharField(), required=False)

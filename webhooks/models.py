@@ -1,0 +1,97 @@
+"""Webhook endpoints of a company or a branch, and one delivery row per (endpoint, event): the outbox."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class WebhookEvent(models.TextChoices):
+    CASE_CREATED = "case.created", _("案件创建")
+    STAGE_ENTERED = "case.stage_entered", _("进入新阶段")
+    CASE_LIVE = "case.live", _("正式上线")
+    DOCUMENT_REJECTED = "document.rejected", _("文件退回")
+    REMINDER = "case.reminder", _("到期提醒/督办")
+    TEST = "webhook.test", _("测试事件")
+
+
+class WebhookEndpoint(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    enterprise = models.ForeignKey(
+        "companies.Enterprise", null=True, blank=True, on_delete=models.PROTECT, related_name="webhook_endpoints"
+    )
+    branch = models.ForeignKey("branches.Branch", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    url = models.URLField(_("地址"), max_length=500)
+    description = models.CharField(_("说明"), max_length=200, blank=True)
+    events = models.JSONField(_("订阅事件"), default=list)
+    # HMAC needs the key itself: kept readable (as the mail password is), shown to the owner once.
+    secret = models.CharField(max_length=100, editable=False)
+    previous_secret = models.CharField(max_length=100, blank=True, editable=False)
+    previous_secret_until = models.DateTimeField(null=True, blank=True, editable=False)
+    is_active = models.BooleanField(_("启用"), default=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("Webhook 地址")
+        verbose_name_plural = _("Webhook 地址")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(enterprise__isnull=True, branch__isnull=False)
+                | models.Q(enterprise__isnull=False, branch__isnull=True),
+                name="webhook_endpoint_one_owner",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDelivery(models.Model):
+    """One message to one endpoint; inserting it (unique per endpoint and event) is the claim."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.PROTECT, related_name="deliveries")
+    event = models.ForeignKey("onboarding.CaseEvent", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    event_type = models.CharField(max_length=40, choices=WebhookEvent.choices)
+    msg_id = models.CharField(max_length=60, unique=True)
+    payload = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    next_attempt_at = models.DateTimeField(default=timezone.now, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    given_up_at = models.DateTimeField(null=True, blank=True)
+    last_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "event"], condition=models.Q(event__isnull=False), name="webhook_once_per_event"
+            )
+        ]
+
+    @property
+    def pending(self) -> bool:
+        return self.delivered_at is None and self.given_up_at is None
+
+
+class WebhookAttempt(models.Model):
+    """The delivery log: one row per HTTP attempt, with the response code or the error."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.PROTECT, related_name="log")
+    at = models.DateTimeField(default=timezone.now)
+    status = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["at", "pk"]
