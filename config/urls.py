@@ -5,8 +5,11 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from audit import views as audit_views
+from config import health
 
 urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     # The admin signs in through the same allauth login (password + TOTP) as everyone.
     path("admin/login/", audit_views.admin_login),
     path("admin/", admin.site.urls),

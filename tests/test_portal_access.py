@@ -20,7 +20,8 @@ from tests.portal_helpers import invite, member
 # (accounts/; they show no case data and have their own tests) and the language switch.
 SKIPPED_PREFIXES = ("admin/", "i18n/", "login/", "logout/", "accounts/")
 # The invitation link is public by design: the secret token is the credential.
-PUBLIC_ROUTES = {"portal/invite/<str:token>/"}
+# The load balancer's probes say only whether the process, database and Redis answer.
+PUBLIC_ROUTES = {"portal/invite/<str:token>/", "healthz", "readyz"}
 # Any logged-in user: sends customers to the portal and staff to their workspace.
 ANY_USER_ROUTES = {"portal/start/"}
 # Pages for enterprise users. Everything else that is not skipped is a staff page: a new
