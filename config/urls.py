@@ -10,6 +10,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
 from audit import views as audit_views
+from config import health
 
 FAVICON = (Path(__file__).resolve().parent.parent / "static" / "favicon.ico").read_bytes()
 
@@ -23,6 +24,8 @@ def favicon(request: HttpRequest) -> HttpResponse:
 
 urlpatterns = [
     path("favicon.ico", favicon),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     # The admin signs in through the same allauth login (password + TOTP) as everyone.
     path("admin/login/", audit_views.admin_login),
     path("admin/", admin.site.urls),

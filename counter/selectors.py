@@ -27,7 +27,9 @@ def case_entries(*, case: OnboardingCase) -> QuerySet[CounterEntry]:
 
 
 def case_operators(*, case: OnboardingCase) -> list[Operator]:
-    keys = UKey.objects.select_related("issued_entry__maker", "issued_entry__checker").order_by("issued_at", "pk")
+    keys = UKey.objects.select_related("issued_entry__maker", "issued_entry__checker", "replaces").order_by(
+        "issued_at", "pk"
+    )
     return list(case.operators.prefetch_related(Prefetch("ukeys", queryset=keys)).order_by("removed_at", "pk"))
 
 

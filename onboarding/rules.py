@@ -8,7 +8,7 @@ rules; it can say why it refuses.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext as _
@@ -112,10 +112,13 @@ def test_package_recorded(case: OnboardingCase) -> list[str]:
     return []
 
 
-def joint_test_status(case: OnboardingCase) -> dict[tuple[str, str], Any]:
-    """The latest result row per (module, test case); later rows supersede earlier ones."""
+def joint_test_status(case: OnboardingCase, *, results: Iterable[Any] | None = None) -> dict[tuple[str, str], Any]:
+    """The latest result row per (module, test case); later rows supersede earlier ones.
+
+    `results`, when given, are the case's rows already read in (recorded_at, pk) order.
+    """
     latest: dict[tuple[str, str], Any] = {}
-    for result in case.test_results.order_by("recorded_at", "pk"):
+    for result in case.test_results.order_by("recorded_at", "pk") if results is None else results:
         latest[(result.module, result.test_case)] = result
     return latest
 

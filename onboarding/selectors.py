@@ -31,13 +31,19 @@ def case_list(*, user: Any) -> QuerySet[OnboardingCase]:
     return (
         OnboardingCase.objects.filter(case_visible_q(user))
         .select_related("enterprise", "company_version", "branch", "account_manager", "current_visit")
-        .order_by("-created_at")
+        .order_by("-created_at", "-pk")
     )
 
 
 def case_get_for_user(*, user: Any, public_id: Any) -> OnboardingCase:
     try:
-        return case_list(user=user).get(public_id=public_id)
+        # The case pages show the test package and the production configuration with who
+        # recorded them: read with the case rather than one query each.
+        return (
+            case_list(user=user)
+            .select_related("test_package__recorded_by", "production_config__recorded_by")
+            .get(public_id=public_id)
+        )
     except (OnboardingCase.DoesNotExist, ValueError):
         raise Http404("no such case") from None
 
@@ -110,9 +116,11 @@ def case_timeline(*, case: OnboardingCase) -> QuerySet[CaseEvent]:
 
 def case_test_matrix(*, case: OnboardingCase) -> list[dict[str, Any]]:
     """One row per test case of each requested module, with its latest result and attempts."""
-    latest = rules.joint_test_status(case)
+    # One read of the results (with who recorded each) gives both the latest and the attempts.
+    results = list(case.test_results.select_related("recorded_by").order_by("recorded_at", "pk"))
+    latest = rules.joint_test_status(case, results=results)
     counts: dict[tuple[str, str], int] = {}
-    for r in case.test_results.all():
+    for r in results:
         counts[(r.module, r.test_case)] = counts.get((r.module, r.test_case), 0) + 1
     rows = []
     for module in case.modules:

@@ -106,7 +106,8 @@ def run_action(request: HttpRequest, form: Any, action: Callable[[], Any], done:
 def stage_tracker(case: OnboardingCase) -> list[dict[str, Any]]:
     """The six working stages of a case: done, current or to do, with the latest visit of each."""
     visits: dict[str, Any] = {}
-    for v in case.visits.order_by("entered_at", "pk"):
+    # .all() (not order_by) so that visits prefetched by the case page are read once.
+    for v in sorted(case.visits.all(), key=lambda v: (v.entered_at, v.pk)):
         visits[v.stage] = v  # the latest visit of each stage
     current = case.state_before_suspend if case.state == State.SUSPENDED else case.state
     order = list(WORKING_STAGES)

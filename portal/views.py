@@ -112,7 +112,8 @@ def _case_card(case: OnboardingCase, user: Any) -> dict[str, Any]:
 
 @customer_required
 def home(request: HttpRequest) -> HttpResponse:
-    cases = list(portal_selectors.portal_case_list(user=request.user))
+    # Each card draws the stage tracker from the case's visits: read for all cards at once.
+    cases = list(portal_selectors.portal_case_list(user=request.user).prefetch_related("visits"))
     cards = [_case_card(c, request.user) for c in cases]
     owed = sum(1 for card in cards for a in card["actions"] if a.required)
     return render(request, "portal/home.html", {"cards": cards, "owed": owed})

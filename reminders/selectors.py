@@ -67,7 +67,7 @@ def case_time_split(*, case: OnboardingCase, now: dt.datetime | None = None) -> 
     ball until it confirms, the bank after.
     """
     now = now or timezone.now()
-    visits = [v for v in case.visits.all() if v.stage != State.DRAFT]
+    visits = sorted((v for v in case.visits.all() if v.stage != State.DRAFT), key=lambda v: (v.entered_at, v.pk))
     totals = {Party.BANK: 0, Party.CUSTOMER: 0}
     if not visits:
         return TimeSplit(0, 0)

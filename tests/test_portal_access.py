@@ -21,7 +21,8 @@ from tests.portal_helpers import invite, member
 # The API (api/v1/) answers tokens, not sessions: its own matrix is tests/test_api_access.py.
 SKIPPED_PREFIXES = ("admin/", "i18n/", "login/", "logout/", "accounts/", "api/")
 # The invitation link is public by design: the secret token is the credential.
-PUBLIC_ROUTES = {"portal/invite/<str:token>/", "favicon.ico"}
+# The load balancer's probes say only whether the process, database and Redis answer.
+PUBLIC_ROUTES = {"portal/invite/<str:token>/", "favicon.ico", "healthz", "readyz"}
 # Any logged-in user: sends customers to the portal and staff to their workspace.
 ANY_USER_ROUTES = {"portal/start/"}
 # Pages for enterprise users. Everything else that is not skipped is a staff page: a new

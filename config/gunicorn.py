@@ -1,0 +1,26 @@
+"""Gunicorn settings: `.venv/bin/gunicorn -c config/gunicorn.py config.wsgi`.
+
+Every value is an environment variable, so two hosts differ only in their environment.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+# Sync workers, as many as the cores allow: the pages are short database reads.
+workers = int(os.environ.get("GUNICORN_WORKERS", str(max(2, multiprocessing.cpu_count()))))
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+# A request slower than this is a bug or a stuck database: the worker is replaced.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
+# Behind the load balancer's keep-alive: longer than its idle timeout is pointless.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+# Recycle workers now and then so a slow leak cannot grow forever; jitter avoids all at once.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "5000"))
+max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "500"))
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+errorlog = "-"
+# The proxy in front sets X-Forwarded-*; Django decides what to trust (TRUSTED_PROXY_COUNT).
+forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -1,0 +1,118 @@
+"""Query counts of the pages people open all day do not grow with the data.
+
+Each page is fetched with some data, then again after twice as much again has been added (new
+cases in both branches, a further case walked through its stages, more notices for everyone):
+the second fetch uses exactly as many queries as the first, and no page uses more than its
+bound. The case page is fetched for a case with a short history and one with a long history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from notices.models import Notification
+from onboarding import services
+from onboarding.models import State
+from tests.factories import enterprise
+
+MAX_QUERIES = 15
+# The case page reads every panel of the case (stages, documents, counter, testing, messages,
+# timeline, time split): one query each, however long the history; not yet within 15.
+MAX_CASE_PAGE_QUERIES = 22
+
+_made = 0
+
+
+def _add_data(world: Any, n: int) -> None:
+    global _made
+    for _ in range(n):
+        for br, am in ((world.branch_a, world.am_a), (world.branch_b, world.am_b)):
+            _made += 1
+            ent = enterprise(br, name=f"批量公司{_made}")
+            case = services.case_create(user=am, enterprise=ent, modules=["account_query"])
+            services.case_transition(case=case, user=am, name="submit", reason="")
+    # A walked case of another company (a customer's portal home lists its own few cases,
+    # reading the actions of each: it grows with that company's cases, not with everyone's).
+    world.case(State.JOINT_TESTING, company=enterprise(world.branch_a, name=f"批量公司{_made}x"))
+    for actor in world.actors.values():
+        Notification.objects.bulk_create([Notification(recipient=actor, text=f"提醒{k}") for k in range(3 * n)])
+
+
+def _queries(client: Any, url: str) -> list[str]:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    return [q["sql"] for q in ctx.captured_queries]
+
+
+def _pages(world: Any, short: Any, long: Any) -> list[tuple[Any, str, int]]:
+    today = timezone.localdate().isoformat()
+    pages: list[tuple[Any, str, int]] = []
+    for role, actor in world.actors.items():
+        pages.append((actor, reverse("portal:home") if role == "enterprise_user" else reverse("home"), MAX_QUERIES))
+    pages.append((world.customer_x, reverse("portal:case_detail", args=[long.public_id]), MAX_QUERIES))
+    lists = [
+        "",
+        "?page=2",
+        "?q=批量",
+        "?q=批量&page=2",
+        f"?q={long.reference}",
+        "?state=branch_intake",
+        f"?branch={world.branch_a.pk}",
+        f"?account_manager={world.am_a.pk}",
+        "?overdue=on",
+    ]
+    for actor in (world.am_a, world.supervisor, world.approver):
+        pages += [(actor, reverse("case_list") + q, MAX_QUERIES) for q in lists]
+        pages.append((actor, reverse("notification_list"), MAX_QUERIES))
+        pages += [(actor, reverse("case_detail", args=[c.public_id]), MAX_CASE_PAGE_QUERIES) for c in (short, long)]
+    audit = [
+        "",
+        "?page=2",
+        "?page=3",
+        f"?case={long.reference}",
+        "?case=批量",
+        "?person=am_a",
+        f"?branch={world.tier1.pk}",
+        f"?date_from={today}&date_to={(timezone.localdate() + dt.timedelta(days=1)).isoformat()}",
+    ]
+    pages += [(world.auditor, reverse("audit_log") + q, MAX_QUERIES) for q in audit]
+    return pages
+
+
+def test_page_queries_are_the_same_at_n_and_3n_cases(client, world, settings) -> None:
+    settings.AUDIT_PAGE_SIZE = 5
+    _add_data(world, 2)
+    short = world.case(State.BRANCH_INTAKE)
+    long = world.case(State.LIVE)
+    pages = _pages(world, short, long)
+
+    def measure() -> list[list[str]]:
+        counts = []
+        for actor, url, _bound in pages:
+            client.force_login(actor)
+            client.get(url)  # the first request after login renews the session (a write)
+            counts.append(_queries(client, url))
+        return counts
+
+    few = measure()
+    _add_data(world, 4)
+    many = measure()
+    for (_actor, url, bound), a, b in zip(pages, few, many, strict=True):
+        assert len(b) == len(a), (url, len(a), len(b), b)
+        assert len(b) <= bound, (url, len(b), b)
+
+
+@pytest.mark.parametrize("unread", [3, 90])
+def test_the_bell_and_the_notices_do_not_count_or_list_more_with_more_notices(client, world, unread) -> None:
+    Notification.objects.bulk_create([Notification(recipient=world.am_a, text=f"提醒{k}") for k in range(unread)])
+    client.force_login(world.am_a)
+    client.get(reverse("notification_list"))
+    assert len(_queries(client, reverse("notification_list"))) <= 10
