@@ -724,4 +724,8 @@ EN = {
     "件": "cases",
     "导出": "Export",
     "风险": "Risk",
+    # handoffs (issue 10)
+    "%(ref)s %(company)s:%(kind)s待您复核(录入人:%(maker)s)": "%(ref)s %(company)s: %(kind)s awaits your check (entered by %(maker)s)",
+    "%(kind)s已由%(maker)s录入,待您复核。": "%(kind)s was entered by %(maker)s and awaits your check.",
+    "%(kind)s待复核": "%(kind)s awaits a check",
 }
