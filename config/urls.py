@@ -24,6 +24,7 @@ urlpatterns = [
     path("documents/", include("documents.urls")),
     path("counter/", include("counter.urls")),
     path("reminders/", include("reminders.urls")),
+    path("notices/", include("notices.urls")),
     path("audit/", include("audit.urls")),
     path("portal/", include("portal.urls")),
     path("analytics/", include("analytics.urls")),

@@ -14,7 +14,8 @@ from django.utils.translation import gettext as _
 
 from branches.roles import Role
 from notices import outbox
-from notices.models import OutboxEmail
+from notices.models import MailKind, OutboxEmail
+from notices.preferences import mail_addresses
 from notices.services import notices_create
 from onboarding.notifications import role_in_case_branches
 
@@ -41,7 +42,10 @@ def entry_awaiting_check(*, case: OnboardingCase, entry: CounterEntry) -> None:
     }
     notices_create(recipients=people, case_id=case.pk, kind="counter_check", text=text)
     outbox.email_queue(
-        kind="counter_check", key=f"counter-entry:{entry.pk}", to=[p.email for p in people], payload={"entry": entry.pk}
+        kind="counter_check",
+        key=f"counter-entry:{entry.pk}",
+        to=mail_addresses(people, MailKind.COUNTER_CHECK),
+        payload={"entry": entry.pk},
     )
 
 

@@ -16,7 +16,8 @@ from django.utils.translation import gettext as _
 
 from branches.roles import Role
 from notices import outbox
-from notices.models import OutboxEmail
+from notices.models import MailKind, OutboxEmail
+from notices.preferences import mail_addresses
 from notices.services import notices_create
 
 from .models import CaseEvent, OnboardingCase
@@ -71,7 +72,7 @@ def queue_event_notice(event: CaseEvent) -> None:
         "what": event.label,
     }
     notices_create(recipients=people, case_id=case.pk, kind="handoff", text=text)
-    addresses = [p.email for p in people]
+    addresses = mail_addresses(people, MailKind.HANDOFF)
     if case.current_visit is not None and case.current_visit.holder_role == CUSTOMER:
         addresses.append(case.enterprise.contact_email)
     outbox.email_queue(kind="case_event", key=f"event:{event.pk}", to=addresses, payload={"event": event.pk})

@@ -17,7 +17,7 @@ from branches.models import Branch
 from branches.roles import Role, has_role, user_roles
 from branches.scope import subtree_q
 
-from . import change_requests, selectors, services
+from . import change_requests, queue, selectors, services
 from .forms import (
     CaseFilterForm,
     ChangeDecisionForm,
@@ -48,6 +48,7 @@ from .web import (
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
     work = list(selectors.my_work(user=user)[:50])
+    items = queue.extra_items(user)
     counts = selectors.stage_counts(user=user)
     stages = [
         (code, State(code).label, counts.get(code, 0))
@@ -56,7 +57,13 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "onboarding/home.html",
-        {"work": work, "stages": stages, "overdue_total": selectors.overdue_count(user=user)},
+        {
+            "work": work,
+            "items": items,
+            "queue_total": len(work) + len(items),
+            "stages": stages,
+            "overdue_total": selectors.overdue_count(user=user),
+        },
     )
 
 

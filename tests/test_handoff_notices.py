@@ -8,7 +8,7 @@ from django.urls import reverse
 from branches.roles import Role
 from counter.models import CounterEntry
 from demo.counter_work import record_all_tests_passed
-from notices.models import OutboxEmail
+from notices.models import EmailPreference, OutboxEmail
 from onboarding import services
 from onboarding.models import CaseEvent
 from onboarding.states import State
@@ -77,3 +77,50 @@ def test_tests_accepted_tell_the_counter_makers_and_head_office_tech(client, wor
         assert text not in bell(client, not_told), not_told
     row = OutboxEmail.objects.get(key=f"event:{event.pk}")
     assert sorted(row.to) == sorted([world.maker.email, tech2.email])
+
+
+def _enter_identity(client, world, case) -> CounterEntry:
+    ent = case.enterprise
+    client.force_login(world.maker)
+    client.post(
+        reverse("counter:identity_check", args=[case.public_id]),
+        {"person": "legal_rep", "person_name": ent.legal_rep_name, "id_number": ent.legal_rep_id_number},
+    )
+    client.logout()
+    return CounterEntry.objects.filter(case=case).latest("pk")
+
+
+def test_a_checker_who_turns_counter_mail_off_gets_the_bell_but_no_mail(client, world) -> None:
+    checker2 = user("checker2", Role.COUNTER_CHECKER, branch=world.branch_a)
+    client.force_login(world.checker)
+    page = client.get(reverse("email_preferences")).content.decode()
+    assert page.count('type="checkbox"') == 3 and page.count(" checked") == 3  # mail on by default
+    # The browser posts only the boxes left ticked: counter checks unticked.
+    client.post(reverse("email_preferences"), {"email": ["handoff", "message"]})
+    page = client.get(reverse("email_preferences")).content.decode()
+    assert 'value="counter_check">' in page and 'value="handoff" checked' in page
+    client.logout()
+
+    case = world.case(State.UKEY_ISSUANCE)
+    entry = _enter_identity(client, world, case)
+    assert "待您复核" in bell(client, world.checker)  # in-app stays on
+    assert "待您复核" in bell(client, checker2)
+    row = OutboxEmail.objects.get(key=f"counter-entry:{entry.pk}")
+    assert row.to == [checker2.email]  # the checker who kept mail on
+
+
+def test_nobody_left_wanting_mail_means_no_mail_at_all(client, world) -> None:
+    client.force_login(world.checker)
+    client.post(reverse("email_preferences"), {})
+    client.logout()
+    case = world.case(State.UKEY_ISSUANCE)
+    entry = _enter_identity(client, world, case)
+    assert "待您复核" in bell(client, world.checker)
+    assert not OutboxEmail.objects.filter(key=f"counter-entry:{entry.pk}").exists()
+    # Another person's choice is theirs: the maker's hand-off mail is untouched.
+    assert not EmailPreference.objects.filter(user=world.maker).exists()
+
+
+def test_the_preferences_page_needs_a_login(client) -> None:
+    response = client.get(reverse("email_preferences"))
+    assert response.status_code == 302 and "login" in response["Location"]
