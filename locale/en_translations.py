@@ -738,4 +738,9 @@ EN = {
     "复核:%(kind)s(%(maker)s录入)": "Check: %(kind)s (entered by %(maker)s)",
     "登记生产配置": "Record the production configuration",
     "待办事项": "To do",
+    "客户:%(company)s": "Customer: %(company)s",
+    "客户经理 %(name)s": "Account manager %(name)s",
+    "尚余 %(left)s 个工作日": "%(left)s working days left",
+    "尚缺": "Still missing",
+    "您可以:": "You may:",
 }

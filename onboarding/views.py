@@ -30,6 +30,7 @@ from .forms import (
     change_request_forms,
 )
 from .models import OnboardingCase
+from .next_step import next_step
 from .states import WORKING_STAGES, State
 from .web import (
     AuthenticatedHttpRequest,
@@ -173,6 +174,7 @@ def case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespon
             "change_request_url": reverse("case_change_request", args=[case.public_id]),
             "timeline": selectors.case_timeline(case=case),
             "options": options,
+            "next": next_step(case, options),
             "roles": user_roles(request.user),
             "test_package_form": TestPackageForm(instance=getattr(case, "test_package", None)),
             **_testing_context(case, request.user),
