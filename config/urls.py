@@ -43,6 +43,7 @@ urlpatterns = [
     path("documents/", include("documents.urls")),
     path("counter/", include("counter.urls")),
     path("reminders/", include("reminders.urls")),
+    path("notices/", include("notices.urls")),
     path("audit/", include("audit.urls")),
     path("portal/integrations/", include("api.portal_urls")),
     path("portal/", include("portal.urls")),

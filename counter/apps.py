@@ -10,8 +10,9 @@ class CounterConfig(AppConfig):
     verbose_name = _("柜面双人复核与UKey")
 
     def ready(self) -> None:
-        from onboarding import rules
+        from onboarding import queue, rules
 
+        from .queue import entries_to_check
         from .rules import counter_problems, operator_identity_problems
 
         # Leaving UKey issuance also needs the counter's work done (domain.md, stage 5).
@@ -20,3 +21,5 @@ class CounterConfig(AppConfig):
         # reads company data.
         for guard_name in ("draft_complete", "intake_complete", "production_ready"):
             rules.extend_guard(guard_name, operator_identity_problems)
+        # The checker's queue holds the entries others made (issue 10).
+        queue.register(entries_to_check)

@@ -26,6 +26,7 @@ from onboarding.models import OnboardingCase
 from onboarding.services import CaseError, case_write
 from onboarding.states import State
 
+from . import notifications
 from .models import CounterEntry, Operator, OperatorRole, UKey
 from .rules import operator_conflicts
 
@@ -170,6 +171,7 @@ def identity_check_make(
             maker=user,
         )
         events.counter_entry_made(case=case, actor=user, entry=_entry_data(entry))
+        notifications.entry_awaiting_check(case=case, entry=entry)
     return entry
 
 
@@ -239,6 +241,7 @@ def ukey_issuance_make(
             actor=user,
             entry={**_entry_data(entry), "serial": serial, "replaces": replaces.serial if replaces else ""},
         )
+        notifications.entry_awaiting_check(case=case, entry=entry)
     return entry
 
 
@@ -263,6 +266,7 @@ def cert_activation_make(
             case=case, kind=CounterEntry.Kind.CERT_ACTIVATION, ukey=ukey, notes=notes.strip(), maker=user
         )
         events.counter_entry_made(case=case, actor=user, entry={**_entry_data(entry), "serial": ukey.serial})
+        notifications.entry_awaiting_check(case=case, entry=entry)
     return entry
 
 

@@ -67,3 +67,27 @@ class OutboxEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} → {', '.join(self.to)}"
+
+
+class MailKind(models.TextChoices):
+    """The kinds of notice a person may choose to receive by e-mail (the bell always shows them)."""
+
+    HANDOFF = "handoff", _("案件转由我办理")
+    COUNTER_CHECK = "counter_check", _("柜面事项待我复核")
+    MESSAGE = "message", _("案件新留言")
+
+
+class EmailPreference(models.Model):
+    """A person's choice for one kind of notice: mailed or not. No row means mailed."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(_("类别"), max_length=30, choices=MailKind.choices)
+    email = models.BooleanField(_("发送邮件"), default=True)
+
+    class Meta:
+        verbose_name = _("邮件通知设置")
+        verbose_name_plural = _("邮件通知设置")
+        constraints = [models.UniqueConstraint(fields=["user", "kind"], name="email_pref_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.kind} {self.email}"

@@ -16,11 +16,12 @@ from django.utils.translation import gettext as _
 
 from branches.roles import Role
 from notices import outbox
-from notices.models import OutboxEmail
+from notices.models import MailKind, OutboxEmail
+from notices.preferences import mail_addresses
 from notices.services import notices_create
 
 from .models import CaseEvent, OnboardingCase
-from .states import CUSTOMER
+from .states import CUSTOMER, State
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -47,17 +48,31 @@ def holders_of(case: OnboardingCase) -> list[User]:
     )
 
 
+def role_in_case_branches(case: OnboardingCase, role: str) -> list[User]:
+    """The active people with `role` whose branch is the case's branch or one above it."""
+    ancestors = [int(pk) for pk in case.branch.path.strip("/").split("/")]
+    return list(get_user_model().objects.filter(groups__name=role, branch_id__in=ancestors, is_active=True).distinct())
+
+
+def told_of(case: OnboardingCase) -> list[User]:
+    """The holders, and at UKey issuance also head-office tech, who issues the production configuration."""
+    people = holders_of(case)
+    if case.state == State.UKEY_ISSUANCE:
+        people += role_in_case_branches(case, Role.TECH_REVIEWER)
+    return people
+
+
 def queue_event_notice(event: CaseEvent) -> None:
     """Tell whoever now holds the case: an in-app notice and a mail through the outbox."""
     case = event.case
-    people = [p for p in holders_of(case) if p.pk != event.actor_id]
+    people = [p for p in told_of(case) if p.pk != event.actor_id]
     text = _("%(ref)s %(company)s:%(what)s,现由您办理") % {
         "ref": case.reference,
         "company": case.enterprise.name,
         "what": event.label,
     }
     notices_create(recipients=people, case_id=case.pk, kind="handoff", text=text)
-    addresses = [p.email for p in people]
+    addresses = mail_addresses(people, MailKind.HANDOFF)
     if case.current_visit is not None and case.current_visit.holder_role == CUSTOMER:
         addresses.append(case.enterprise.contact_email)
     outbox.email_queue(kind="case_event", key=f"event:{event.pk}", to=addresses, payload={"event": event.pk})

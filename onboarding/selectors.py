@@ -41,7 +41,7 @@ def case_get_for_user(*, user: Any, public_id: Any) -> OnboardingCase:
         # recorded them: read with the case rather than one query each.
         return (
             case_list(user=user)
-            .select_related("test_package__recorded_by", "production_config__recorded_by")
+            .select_related("test_package__recorded_by", "production_config__recorded_by", "branch__parent")
             .get(public_id=public_id)
         )
     except (OnboardingCase.DoesNotExist, ValueError):

@@ -18,7 +18,7 @@ from branches.models import Branch
 from branches.roles import Role, has_role, user_roles
 from branches.scope import subtree_q
 
-from . import change_requests, selectors, services
+from . import change_requests, queue, selectors, services
 from .forms import (
     CaseFilterForm,
     ChangeDecisionForm,
@@ -30,6 +30,7 @@ from .forms import (
     case_forms,
 )
 from .models import OnboardingCase
+from .next_step import next_step
 from .states import WORKING_STAGES, State
 from .web import (
     AuthenticatedHttpRequest,
@@ -49,6 +50,7 @@ from .web import (
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
     work = list(selectors.my_work(user=user)[:50])
+    items = queue.extra_items(user)
     counts = selectors.stage_counts(user=user)
     stages = [
         (code, State(code).label, counts.get(code, 0))
@@ -57,7 +59,13 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "onboarding/home.html",
-        {"work": work, "stages": stages, "overdue_total": selectors.overdue_count(user=user)},
+        {
+            "work": work,
+            "items": items,
+            "queue_total": len(work) + len(items),
+            "stages": stages,
+            "overdue_total": selectors.overdue_count(user=user),
+        },
     )
 
 
@@ -169,6 +177,7 @@ def case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespon
             "change_request_url": reverse("case_change_request", args=[case.public_id]),
             "timeline": selectors.case_timeline(case=case),
             "options": options,
+            "next": next_step(case, options),
             "roles": user_roles(request.user),
             "test_package_form": TestPackageForm(instance=getattr(case, "test_package", None)),
             **_testing_context(case, request.user),

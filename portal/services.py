@@ -22,7 +22,9 @@ from branches.models import Branch
 from branches.roles import STAFF_ROLES, Role, has_role, user_roles
 from branches.scope import branch_in_subtree, case_in_scope
 from companies.models import Enterprise
+from notices.models import MailKind
 from notices.outbox import email_queue
+from notices.preferences import mail_addresses
 from notices.services import notices_create
 from onboarding import events
 from onboarding.models import OnboardingCase
@@ -324,7 +326,7 @@ def message_post(*, case: OnboardingCase, user: User, body: str) -> CaseMessage:
         people = message_recipients(message)
         text = _("%(ref)s 有新留言:%(excerpt)s") % {"ref": w.case.reference, "excerpt": body[:60]}
         notices_create(recipients=people, case_id=w.case.pk, kind="message", text=text)
-        addresses = [p.email for p in people]
+        addresses = mail_addresses(people, MailKind.MESSAGE)
         if not customer and w.case.enterprise.contact_email:
             addresses.append(w.case.enterprise.contact_email)
         email_queue(kind="message", key=f"message:{message.pk}", to=addresses, payload={"message": message.pk})

@@ -30,9 +30,9 @@ ANY_USER_ROUTES = {"portal/start/"}
 # listed here after the merge, or this matrix fails on it.
 CUSTOMER_PREFIXES = ("portal/",)
 # Pages both sides use: documents of their own cases (uploads, downloads, generated forms)
-# and their own in-app notifications.
+# and their own in-app notifications and e-mail settings.
 # Customers of the case's company reach them (some answer 403, e.g. review), others get 404.
-SHARED_PREFIXES = ("documents/", "reminders/")
+SHARED_PREFIXES = ("documents/", "reminders/", "notices/")
 STAFF_PREFIXES_UNDER_PORTAL = ("portal/staff/",)
 
 PARAM = re.compile(r"<(?:(?P<conv>\w+):)?(?P<name>\w+)>")

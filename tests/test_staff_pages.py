@@ -228,4 +228,4 @@ def test_lists_show_how_far_past_due_an_overdue_case_is(client, world):
     assert late.reference in page and fresh.reference not in page
     row = page[page.index(late.reference) :]
     row = row[: row.index("</tr>")]
-    assert "超时" in row and "周" in row  # e.g. "3周，2天": past due by weeks, not just flagged
+    assert "超时" in row and "个工作日" in row and "周" not in row  # working days, not "3周，2天"
