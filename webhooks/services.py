@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -256,8 +257,6 @@ def delivery_send_again(*, delivery: WebhookDelivery) -> None:
 
 
 def deliveries_dispatch(*, ids: Sequence[int]) -> None:
-    from .tasks import send_deliveries
-
     if not ids:
         return
     try:
@@ -356,3 +355,15 @@ def delivery_send(*, pk: int, now: dt.datetime | None = None) -> bool:
 @renderer("webhook_disabled")
 def render_disabled_mail(row: OutboxEmail) -> tuple[str, str]:
     return _("Webhook 推送地址已停用"), str(row.payload["text"])
+
+
+# The tasks live beside what they run (webhooks/tasks.py re-exports them for Celery), so
+# queuing and sending import one way.
+@shared_task(acks_late=True, name="webhooks.tasks.send_deliveries")
+def send_deliveries(ids: list[int]) -> int:
+    return sum(delivery_send(pk=pk) for pk in ids)
+
+
+@shared_task(acks_late=True, name="webhooks.tasks.flush_deliveries")
+def flush_deliveries() -> int:
+    return deliveries_flush()
