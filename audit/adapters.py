@@ -18,6 +18,36 @@ class AccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         return False  # accounts are created by the bank
 
+    def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
+        """allauth's mail goes through the one outbox like every other notice.
+
+        The body may hold a one-time link (a password reset): it travels as the row's
+        `secret`, which is blanked once the mail is sent.
+        """
+        import uuid
+
+        from allauth.core import context as allauth_context
+        from django.contrib.sites.shortcuts import get_current_site
+
+        from notices.outbox import email_queue
+
+        request = allauth_context.request
+        ctx = {"request": request, "email": email, "current_site": get_current_site(request), **context}
+        message = self.render_mail(template_prefix, email, ctx)
+        email_queue(
+            kind="rendered",
+            key=f"allauth:{template_prefix.rsplit('/', 1)[-1]}:{uuid.uuid4().hex}",
+            to=message.to,
+            payload={"subject": message.subject, "secret": message.body},
+        )
+
+    def send_password_reset_mail(self, user: Any, email: str, context: dict[str, Any]) -> None:
+        # Bank staff accounts are reset by an administrator (the page says so); only the
+        # customers' own users reset by e-mail.
+        if getattr(user, "branch_id", None) is not None or not user.is_active:
+            return
+        super().send_password_reset_mail(user, email, context)
+
     def _get_login_attempts_cache_key(self, request: HttpRequest, **credentials: Any) -> str:
         # allauth keys the per-"key" failed-login limit on the login name alone, so anyone could
         # lock any account out from anywhere; with the address in the key, failures count per

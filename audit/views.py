@@ -286,9 +286,3 @@ def admin_login(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied
     query = request.META.get("QUERY_STRING", "")
     return redirect(f"{reverse('login')}?{query}" if query else reverse("login"))
-
-
-def password_reset_closed(request: HttpRequest, **kwargs: Any) -> HttpResponse:
-    """Accounts are opened and managed by the bank: no reset by e-mail, on any of allauth's
-    reset pages and for any method; the page says whom to ask, and nothing is mailed."""
-    return render(request, "account/password_reset_closed.html")

@@ -325,6 +325,9 @@ ACCOUNT_RATE_LIMITS = {
     "login_failed": f"{envint('LOGIN_FAILURES_PER_ACCOUNT', '5')}/5m/key,{envint('LOGIN_FAILURES_PER_ADDRESS', '60')}/m/ip",
     # Every login POST, successful or not: a branch logs in at 9:00 through one address.
     "login": "300/m/ip",
+    # Password reset by e-mail (customers only): a few requests per address and per e-mail.
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
 }
 # Behind a reverse proxy, how many X-Forwarded-For hops to trust for the client address.
 ALLAUTH_TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", "0")

@@ -5,7 +5,7 @@ from pathlib import Path
 from allauth.account import views as account_views
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
-from django.urls import include, path, re_path
+from django.urls import include, path
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
@@ -33,11 +33,6 @@ urlpatterns = [
     path("logout/", account_views.logout, name="logout"),
     # Enrolling TOTP also marks the session as having given the second factor.
     path("accounts/2fa/totp/activate/", audit_views.TOTPEnrolView.as_view(), name="mfa_activate_totp"),
-    # Accounts are bank-managed: every password-reset page says whom to ask and mails nothing.
-    path(
-        "accounts/password/reset/",
-        include([re_path(r"", audit_views.password_reset_closed, name="account_reset_password")]),
-    ),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("documents/", include("documents.urls")),

@@ -287,18 +287,49 @@ def test_wrong_totp_codes_are_limited_per_account_and_address(world):
     assert owner.session["_auth_user_id"] == str(world.am_a.pk)
 
 
-@pytest.mark.parametrize(
-    "path",
-    ["/accounts/password/reset/", "/accounts/password/reset/done/", "/accounts/password/reset/key/1-set-password/"],
-)
-def test_password_reset_by_mail_is_closed(world, mailoutbox, path):
+def test_a_customer_resets_the_password_by_mail_through_the_outbox(
+    world, mailoutbox, django_capture_on_commit_callbacks
+):
+    import re
+
+    from notices.models import OutboxEmail
+
     world.customer_x.email = "x@company.example"
     world.customer_x.save(update_fields=["email"])
-    client = Client(enforce_csrf_checks=False)
-    response = client.get(path)
-    assert response.status_code == 200
-    assert "请联系您的客户经理" in response.content.decode()
-    response = client.post(path, {"email": "x@company.example"})
-    assert response.status_code == 200 and "请联系您的客户经理" in response.content.decode()
-    assert mailoutbox == []
-    assert reverse("account_reset_password") == "/accounts/password/reset/"
+    client = Client()
+    page = client.get("/accounts/password/reset/").content.decode()
+    assert "银行员工的账号由本行系统管理员重置" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/accounts/password/reset/", {"email": "x@company.example"})
+    assert response.status_code == 302
+    row = OutboxEmail.objects.get(kind="rendered")
+    assert row.sent_at is not None and "secret" not in row.payload  # the link is not kept
+    assert [m.to for m in mailoutbox] == [["x@company.example"]]
+    link = re.search(r"https?://[^\s]+/accounts/password/reset/key/[^\s]+", mailoutbox[0].body).group(0)
+    path = link.split("://", 1)[1].split("/", 1)[1]
+    form = client.get("/" + path, follow=True)
+    assert form.status_code == 200 and "设置新密码" in form.content.decode()
+    done = client.post(form.redirect_chain[-1][0] if form.redirect_chain else "/" + path,
+                       {"password1": "Neu-Passwort-2027!", "password2": "Neu-Passwort-2027!"})  # fmt: skip
+    assert done.status_code == 302
+    world.customer_x.refresh_from_db()
+    assert world.customer_x.check_password("Neu-Passwort-2027!")
+
+
+def test_bank_staff_get_no_reset_mail(world, mailoutbox, django_capture_on_commit_callbacks):
+    from notices.models import OutboxEmail
+
+    world.am_a.email = "am.a@bank.example"
+    world.am_a.save(update_fields=["email"])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = Client().post("/accounts/password/reset/", {"email": "am.a@bank.example"})
+    assert response.status_code == 302  # the same answer as for anyone: nothing to learn from it
+    assert mailoutbox == [] and not OutboxEmail.objects.filter(kind="rendered").exists()
+
+
+def test_password_reset_requests_are_rate_limited(world, mailoutbox):
+    world.customer_x.email = "x@company.example"
+    world.customer_x.save(update_fields=["email"])
+    client = Client()
+    codes = [client.post("/accounts/password/reset/", {"email": "x@company.example"}).status_code for _ in range(7)]
+    assert codes[:5] == [302] * 5 and 429 in codes[5:]
