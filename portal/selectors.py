@@ -52,9 +52,10 @@ def member_get_for_user(*, user: Any, public_id: Any) -> EnterpriseMember:
 
 
 def team_list(*, enterprise: Enterprise) -> QuerySet[Any]:
+    """The company's people; its API clients' service accounts are managed on the integrations page."""
     return (
         get_user_model()
-        .objects.filter(enterprise=enterprise)
+        .objects.filter(enterprise=enterprise, api_client__isnull=True)
         .select_related("portal_member")
         .order_by("-is_active", "username")
     )

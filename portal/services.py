@@ -94,7 +94,10 @@ def account_manager_pick(*, enterprise: Enterprise) -> Any:
     branch: Branch | None = enterprise.branch
     while branch is not None:
         candidate = (
-            User.objects.filter(groups__name=Role.ACCOUNT_MANAGER, branch=branch, is_active=True)
+            # A bank system's API client (a service account) never becomes a case's account manager.
+            User.objects.filter(
+                groups__name=Role.ACCOUNT_MANAGER, branch=branch, is_active=True, api_client__isnull=True
+            )
             .annotate(open_cases=Count("managed_cases", filter=Q(managed_cases__state__in=OPEN_STATES)))
             .order_by("open_cases", "username")
             .first()
@@ -259,7 +262,7 @@ def invitation_accept(*, token: str, password: str, display_name: str = "") -> A
 def members_ensure(*, enterprise: Enterprise) -> None:
     """Give every user of the company a membership row (users made in the admin or the seed)."""
     User = get_user_model()
-    missing = User.objects.filter(enterprise=enterprise, portal_member__isnull=True)
+    missing = User.objects.filter(enterprise=enterprise, portal_member__isnull=True, api_client__isnull=True)
     EnterpriseMember.objects.bulk_create([EnterpriseMember(user=u) for u in missing], ignore_conflicts=True)
 
 
