@@ -29,6 +29,7 @@ from branches.roles import Role
 
 from . import calendar as workcal
 from .sources import (
+    ACCOUNT_FIELDS,
     DATA_FIELDS,
     STAGE_HOLDER,
     CaseEvent,
@@ -36,6 +37,7 @@ from .sources import (
     Enterprise,
     Module,
     OnboardingCase,
+    SettlementAccount,
     StageVisit,
     State,
     resident_id_check_char,
@@ -323,13 +325,26 @@ def _insert(plans: list[Plan], offset: int, salt: int, now: dt.datetime, creator
     ents = Enterprise.objects.bulk_create(
         [_enterprise(offset + j + 1 + salt * 1_000_000, p.branch, salt) for j, p in enumerate(plans)]
     )
-    # Each company's data as its version 1: the case points to what it was approved on.
+    # One settlement account per company, and the company's data as its version 1: the case
+    # points to what it was approved on, as a case walked through the services would.
+    accounts = SettlementAccount.objects.bulk_create(
+        [
+            SettlementAccount(
+                enterprise=e, account_number=f"62220{e.pk:011d}", account_name=e.name, opening_branch=e.branch.name
+            )
+            for e in ents
+        ]
+    )
     versions = CompanyVersion.objects.bulk_create(
         [
             CompanyVersion(
-                enterprise=e, number=1, accounts=[], created_at=p.created, **{f: getattr(e, f) for f in DATA_FIELDS}
+                enterprise=e,
+                number=1,
+                accounts=[{f: getattr(a, f) for f in ACCOUNT_FIELDS}],
+                created_at=p.created,
+                **{f: getattr(e, f) for f in DATA_FIELDS},
             )
-            for p, e in zip(plans, ents, strict=True)
+            for p, e, a in zip(plans, ents, accounts, strict=True)
         ]
     )
     cases = OnboardingCase.objects.bulk_create(

@@ -11,12 +11,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from companies.models import DATA_FIELDS, CompanyVersion, Enterprise
+from companies.models import ACCOUNT_FIELDS, DATA_FIELDS, CompanyVersion, Enterprise, SettlementAccount
 from companies.validators import resident_id_check_char, uscc_check_char
 from onboarding.models import CaseEvent, OnboardingCase, StageVisit
 from onboarding.states import OPEN_STATES, STAGE_HOLDER, TERMINAL_STATES, WORKING_STAGES, Module, Party, State
 
 __all__ = [
+    "ACCOUNT_FIELDS",
     "DATA_FIELDS",
     "OPEN_STATES",
     "STAGE_HOLDER",
@@ -29,6 +30,7 @@ __all__ = [
     "Module",
     "OnboardingCase",
     "Party",
+    "SettlementAccount",
     "StageVisit",
     "State",
     "histories",
