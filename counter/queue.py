@@ -50,7 +50,7 @@ def entries_to_make(user: Any) -> list[QueueItem]:
     return [
         QueueItem(
             case=c,
-            action=_("柜面录入:UKey发放与证书激活") if c.identity_done else _("柜面录入:临柜身份核验"),
+            action=_("柜面录入:操作员、UKey发放与证书激活") if c.identity_done else _("柜面录入:临柜身份核验"),
             url=case_url(c, "counter"),
             due_at=c.current_visit.due_at if c.current_visit else None,
             kind="counter_make",

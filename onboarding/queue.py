@@ -104,11 +104,15 @@ def held_items(user: Any) -> list[QueueItem]:
     return items
 
 
-def queue_for(user: Any) -> list[QueueItem]:
-    """Everything waiting on `user`: the held cases and every source's items, earliest due first."""
+def queue_for(user: Any, *, page: Any = None) -> list[QueueItem]:
+    """Everything waiting on `user`: the held cases and every source's items, earliest due first.
+
+    `page` (the request) carries the page's working-day calendar, so due times computed here
+    and those the template shows read the holidays once."""
     if getattr(user, "enterprise_id", None) is not None:
         return []
-    items = held_items(user) + [item for source in _SOURCES for item in source(user)]
+    items = held_items(user) + change_requests_to_decide(user, page=page)
+    items += [item for source in _SOURCES for item in source(user)]
     far = dt.datetime.max.replace(tzinfo=dt.UTC)
     return sorted(items, key=lambda i: (i.due_at or far, i.case.pk, i.kind))
 
@@ -136,8 +140,7 @@ def production_configs_to_issue(user: Any) -> list[QueueItem]:
     ]
 
 
-@register
-def change_requests_to_decide(user: Any) -> list[QueueItem]:
+def change_requests_to_decide(user: Any, *, page: Any = None) -> list[QueueItem]:
     """Branch supervisors: pending change requests of their subtree that someone else filed."""
     if Role.BRANCH_SUPERVISOR not in user_roles(user):
         return []
@@ -153,7 +156,7 @@ def change_requests_to_decide(user: Any) -> list[QueueItem]:
     if not pending:
         return []
     days = [timezone.localtime(r.filed_at).date() for r in pending]
-    cal = workcal.calendar(min(days), max(days) + dt.timedelta(days=30))
+    cal = workcal.page_calendar(page, min(days), max(days) + dt.timedelta(days=30))
     return [
         QueueItem(
             case=r.case,

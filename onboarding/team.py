@@ -21,7 +21,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import pgettext
 
-from branches.models import Branch, BranchLevel
+from accounts.people import people_q
+from branches.models import BranchLevel
 from branches.roles import Role
 from branches.scope import subtree_q
 
@@ -105,6 +106,10 @@ def team_overview(*, user: Any) -> list[TeamRow]:
             "account_manager_id",
             "current_visit__holder_role",
             "branch_id",
+            "branch__name",
+            "branch__level",
+            "branch__parent_id",
+            "branch__parent__name",
             "state",
             "reference",
             "public_id",
@@ -114,22 +119,21 @@ def team_overview(*, user: Any) -> list[TeamRow]:
             "late",
         )
     )
-    branches = {b.pk: b for b in Branch.objects.filter(subtree_q("", user.branch))}
     staff: dict[tuple[str, int], list[str]] = {}
     managers: dict[int, TeamRow] = {}
     people = (
         get_user_model()
-        .objects.filter(branch__in=branches.keys(), is_active=True, groups__name__in=Role.values)
-        .filter(api_client__isnull=True)  # an API client's service account is not on the team
-        .values_list("pk", "username", "display_name", "branch_id", "groups__name")
+        .objects.filter(subtree_q("branch", user.branch), is_active=True, groups__name__in=Role.values)
+        .filter(people_q())  # an API client's service account is not on the team
+        .values_list("pk", "username", "display_name", "branch_id", "branch__name", "groups__name")
         .order_by("username")
     )
-    for pk, username, display_name, branch_id, role in people:
+    for pk, username, display_name, branch_id, branch_name, role in people:
         staff.setdefault((role, branch_id), []).append(display_name or username)
         if role == Role.ACCOUNT_MANAGER:
             managers[pk] = TeamRow(
                 who=display_name or username,
-                role=f"{Role.ACCOUNT_MANAGER.label} · {branches[branch_id].name}",
+                role=f"{Role.ACCOUNT_MANAGER.label} · {branch_name}",
                 params={"account_manager": pk},
             )
     holders: dict[tuple[str, int | None], TeamRow] = {}
@@ -146,15 +150,15 @@ def team_overview(*, user: Any) -> list[TeamRow]:
             if am is not None:
                 am.take(row)
             continue
-        where = _holder_branch(role, branches[row["branch_id"]], branches)
-        key = (role, where.pk if where is not None else None)
+        where = _holder_branch(role, row)
+        key = (role, where[0] if where is not None else None)
         if key not in holders:
             label = str(Role(role).label) if role in Role.values else role
-            names = staff.get((role, where.pk), []) if where is not None else []
+            names = staff.get((role, where[0]), []) if where is not None else []
             holders[key] = TeamRow(
                 who=pgettext("list separator", "、").join(names) if names else "—",
-                role=label if where is None else f"{label} · {where.name}",
-                params={"branch": where.pk} if where is not None else {},
+                role=label if where is None else f"{label} · {where[1]}",
+                params={"branch": where[0]} if where is not None else {},
             )
         holders[key].take(row)
     result = list(managers.values()) + list(holders.values())
@@ -162,16 +166,12 @@ def team_overview(*, user: Any) -> list[TeamRow]:
     return sorted(result, key=lambda r: (-r.overdue, r.oldest.entered_at if r.oldest else far, r.who))
 
 
-def _holder_branch(role: str, case_branch: Branch, branches: dict[int, Branch]) -> Branch | None:
-    """Where the holding role sits for a case of `case_branch`: head office roles above the subtree
-    (None), the supervisors at the case's tier-1 branch, the counter at the case's own branch."""
+def _holder_branch(role: str, row: dict[str, Any]) -> tuple[int, str] | None:
+    """Where the holding role sits for a case (its branch's id and name): head-office roles
+    above the subtree (None), the supervisors at the tier-1 branch above a sub-branch's case,
+    the counter at the case's own branch."""
     if role in UPPER_ROLES:
         return None
-    if role == Role.BRANCH_SUPERVISOR:
-        b: Branch | None = case_branch
-        while b is not None and b.pk in branches:
-            if b.level == BranchLevel.BRANCH:
-                return b
-            b = branches.get(b.parent_id) if b.parent_id is not None else None
-        return case_branch
-    return case_branch
+    if role == Role.BRANCH_SUPERVISOR and row["branch__level"] == BranchLevel.SUB_BRANCH and row["branch__parent_id"]:
+        return row["branch__parent_id"], row["branch__parent__name"]
+    return row["branch_id"], row["branch__name"]

@@ -49,7 +49,7 @@ from .web import (
 @staff_required
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
-    items = queue.queue_for(user)
+    items = queue.queue_for(user, page=request)
     counts = selectors.stage_counts(user=user)
     stages = [
         (code, State(code).label, counts.get(code, 0))
