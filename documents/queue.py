@@ -22,7 +22,7 @@ from onboarding.states import State
 
 from .models import DocumentKind, DocumentVersion
 
-_ORDER = [State.DRAFT, State.BRANCH_INTAKE, State.HEAD_OFFICE_APPROVAL, State.TEST_PACKAGE_ISSUANCE,
+_ORDER: list[str] = [State.DRAFT, State.BRANCH_INTAKE, State.HEAD_OFFICE_APPROVAL, State.TEST_PACKAGE_ISSUANCE,
           State.JOINT_TESTING, State.UKEY_ISSUANCE, State.PRODUCTION_VERIFICATION]  # fmt: skip
 INTAKE_KINDS = (
     DocumentKind.APPLICATION_FORM,
@@ -33,7 +33,7 @@ INTAKE_KINDS = (
     DocumentKind.AUTHORISATION_LETTER,
 )
 # The stage each document belongs to (checklist.requirements): reviewed until the case leaves it.
-KIND_STAGE = {
+KIND_STAGE: dict[str, str] = {
     **{k: State.BRANCH_INTAKE for k in INTAKE_KINDS},
     DocumentKind.TEST_REPORT: State.JOINT_TESTING,
     DocumentKind.EBANKING_REGISTRATION: State.UKEY_ISSUANCE,

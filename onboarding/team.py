@@ -10,6 +10,7 @@ group's counts and its longest-waiting case), one of the subtree's staff.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -62,7 +63,7 @@ class TeamRow:
     def overdue_url(self) -> str:
         return _list_url(**self.params, overdue="on")
 
-    def take(self, row: dict[str, Any]) -> None:
+    def take(self, row: Mapping[str, Any]) -> None:
         self.held += row["n"]
         self.overdue += row["late"]
         self.states.add(row["state"])
@@ -156,7 +157,9 @@ def team_overview(*, user: Any) -> list[TeamRow]:
             label = str(Role(role).label) if role in Role.values else role
             names = staff.get((role, where[0]), []) if where is not None else []
             holders[key] = TeamRow(
-                who=pgettext("list separator", "、").join(names) if names else "—",
+                who=pgettext("list separator", "、").join(names)
+                if names
+                else ("—" if where else str(BranchLevel.HEAD_OFFICE.label)),
                 role=label if where is None else f"{label} · {where[1]}",
                 params={"branch": where[0]} if where is not None else {},
             )
@@ -166,7 +169,7 @@ def team_overview(*, user: Any) -> list[TeamRow]:
     return sorted(result, key=lambda r: (-r.overdue, r.oldest.entered_at if r.oldest else far, r.who))
 
 
-def _holder_branch(role: str, row: dict[str, Any]) -> tuple[int, str] | None:
+def _holder_branch(role: str, row: Mapping[str, Any]) -> tuple[int, str] | None:
     """Where the holding role sits for a case (its branch's id and name): head-office roles
     above the subtree (None), the supervisors at the tier-1 branch above a sub-branch's case,
     the counter at the case's own branch."""

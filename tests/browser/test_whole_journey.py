@@ -179,6 +179,8 @@ def test_every_hand_off_reaches_the_next_person(browser, live_server, tmp_path):
     # → the head-office approver.
     approve = "总行审批:立项批复、费用通过"
     handed_to(approver, ref, approve)
+    approver.go("/")
+    shot(approver.page, "journey-approver-dashboard")
     not_theirs([sup, am, tech], ref, approve)
     click_action(approver, ref, approve)
     transition(approver, "approve")
@@ -313,7 +315,5 @@ def test_every_hand_off_reaches_the_next_person(browser, live_server, tmp_path):
         assert p.queue(ref) == [], p.name
     customer.go(f"/portal/cases/{case.public_id}/")
     assert "已上线" in customer.page.inner_text(".case-head")
-    am.go("/")
-    shot(am.page, "journey-account-manager-dashboard")
     for p in (customer, am, am2, sup, sup2, approver, tech, maker, checker):
         p.context.close()
