@@ -10,9 +10,11 @@ class CounterConfig(AppConfig):
     verbose_name = _("柜面双人复核与UKey")
 
     def ready(self) -> None:
+        from branches.roles import Role
         from onboarding import queue, rules
+        from onboarding.states import State
 
-        from .queue import entries_to_check
+        from .queue import entries_to_check, entries_to_make
         from .rules import counter_problems, operator_identity_problems
 
         # Leaving UKey issuance also needs the counter's work done (domain.md, stage 5).
@@ -21,5 +23,7 @@ class CounterConfig(AppConfig):
         # reads company data.
         for guard_name in ("draft_complete", "intake_complete", "production_ready"):
             rules.extend_guard(guard_name, operator_identity_problems)
-        # The checker's queue holds the entries others made (issue 10).
+        # The checker's queue holds the entries others made and the completion; the maker's
+        # holds the entries still to make, in place of the plain "stage held" line (issue 10).
         queue.register(entries_to_check)
+        queue.register(entries_to_make, handles=[(State.UKEY_ISSUANCE, Role.COUNTER_MAKER)])

@@ -10,10 +10,13 @@ class DocumentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from onboarding import rules
+        from onboarding import queue, rules
 
         from . import checklist
+        from .queue import documents_to_review
 
         # A stage cannot be left while one of its required documents is not accepted.
         rules.extend_guard("intake_complete", checklist.intake_documents_accepted)
         rules.extend_guard("tests_passed", checklist.test_report_accepted)
+        # Uploads wait in their reviewer's "轮到我办理" (issue 10).
+        queue.register(documents_to_review)

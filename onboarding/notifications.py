@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
+from accounts.people import people_q
 from branches.roles import Role
 from notices import outbox
 from notices.models import MailKind, OutboxEmail
@@ -38,20 +39,26 @@ def holders_of(case: OnboardingCase) -> list[User]:
     if visit is None:
         return []
     if visit.holder_role == CUSTOMER:
-        return list(UserModel.objects.filter(enterprise_id=case.enterprise_id, is_active=True))
+        return list(UserModel.objects.filter(people_q(), enterprise_id=case.enterprise_id, is_active=True))
     if visit.holder_role == Role.ACCOUNT_MANAGER and case.account_manager_id:
         return [case.account_manager] if case.account_manager and case.account_manager.is_active else []
     # Anyone with the holding role whose branch subtree contains the case.
     ancestors = [int(pk) for pk in case.branch.path.strip("/").split("/")]
     return list(
-        UserModel.objects.filter(groups__name=visit.holder_role, branch_id__in=ancestors, is_active=True).distinct()
+        UserModel.objects.filter(
+            people_q(), groups__name=visit.holder_role, branch_id__in=ancestors, is_active=True
+        ).distinct()
     )
 
 
 def role_in_case_branches(case: OnboardingCase, role: str) -> list[User]:
     """The active people with `role` whose branch is the case's branch or one above it."""
     ancestors = [int(pk) for pk in case.branch.path.strip("/").split("/")]
-    return list(get_user_model().objects.filter(groups__name=role, branch_id__in=ancestors, is_active=True).distinct())
+    return list(
+        get_user_model()
+        .objects.filter(people_q(), groups__name=role, branch_id__in=ancestors, is_active=True)
+        .distinct()
+    )
 
 
 def told_of(case: OnboardingCase) -> list[User]:
@@ -62,10 +69,10 @@ def told_of(case: OnboardingCase) -> list[User]:
     return people
 
 
-def queue_event_notice(event: CaseEvent) -> None:
-    """Tell whoever now holds the case: an in-app notice and a mail through the outbox."""
+def queue_event_notice(event: CaseEvent, people: list[User] | None = None) -> None:
+    """Tell whoever now holds the case (or `people`): an in-app notice and a mail through the outbox."""
     case = event.case
-    people = [p for p in told_of(case) if p.pk != event.actor_id]
+    people = [p for p in (told_of(case) if people is None else people) if p.pk != event.actor_id]
     text = _("%(ref)s %(company)s:%(what)s,现由您办理") % {
         "ref": case.reference,
         "company": case.enterprise.name,
@@ -76,6 +83,20 @@ def queue_event_notice(event: CaseEvent) -> None:
     if case.current_visit is not None and case.current_visit.holder_role == CUSTOMER:
         addresses.append(case.enterprise.contact_email)
     outbox.email_queue(kind="case_event", key=f"event:{event.pk}", to=addresses, payload={"event": event.pk})
+
+
+def holder_changed_notice(event: CaseEvent) -> None:
+    """The ball moved within a stage (all joint tests passed, a retest, the customer confirmed):
+    tell the new holder, reading the holder as it is now."""
+    visit = event.case.current_visit
+    if visit is not None:
+        visit.refresh_from_db(fields=["holder_party", "holder_role"])
+    queue_event_notice(event)
+
+
+def production_config_notice(event: CaseEvent) -> None:
+    """The production configuration is issued: the outlet's counter checkers complete UKey issuance."""
+    queue_event_notice(event, role_in_case_branches(event.case, Role.COUNTER_CHECKER))
 
 
 @outbox.renderer("case_event")

@@ -1,25 +1,41 @@
-"""More items for "轮到我办理" than the cases whose stage a person holds.
+""" "轮到我办理": every item waiting on a person, whatever their role, each with its action.
 
-Apps above onboarding register a source in their `AppConfig.ready()` (`queue.register(fn)`);
-a source takes the user and returns `QueueItem`s with one query whatever their number, so the
-dashboard's query count does not grow with the queue.
+The queue is assembled from sources. Onboarding's own: the cases whose stage the person
+holds (`held_items`, the action read from the stage and the holding role), change requests
+waiting for a branch supervisor's decision, production configurations to issue. Apps above
+onboarding register more in their `AppConfig.ready()` (`queue.register(fn, handles=...)`):
+the counter (entries to confirm, the maker's entries, UKey issuance to complete) and documents
+(uploads to review). A source that gives a finer action for a stage the person holds names
+that (stage, role) pair in `handles`, so the held list leaves it to the source.
+
+Every source takes the user and returns `QueueItem`s with one query whatever their number, so
+the dashboard's query count does not grow with the queue. Items sort by due time (overdue
+first), items without a due time last.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from branches.roles import Role, user_roles
+from workcalendar import workcal
 
-from .models import OnboardingCase
-from .selectors import case_list
-from .states import State
+from .models import ChangeRequest, OnboardingCase
+from .selectors import case_list, case_visible_q, my_work
+from .states import CUSTOMER, State
+
+# Working days a branch supervisor has to decide a change request (it holds up no stage, but
+# the customer waits for the data to be right).
+CHANGE_DECISION_DAYS = 2
 
 
 @dataclass(frozen=True)
@@ -28,15 +44,19 @@ class QueueItem:
     action: str  # what the person has to do, in their words
     url: str  # where it is done (the case page, at the form's anchor)
     due_at: dt.datetime | None
+    kind: str = ""  # which source: "stage", "counter_check", "documents", ...
 
 
 Source = Callable[[Any], list[QueueItem]]
 _SOURCES: list[Source] = []
+# (state, holder role) pairs a registered source covers instead of the held list.
+_HANDLED: set[tuple[str, str]] = set()
 
 
-def register(source: Source) -> Source:
+def register(source: Source, *, handles: Iterable[tuple[str, str]] = ()) -> Source:
     if source not in _SOURCES:
         _SOURCES.append(source)
+    _HANDLED.update(handles)
     return source
 
 
@@ -45,13 +65,56 @@ def case_url(case: OnboardingCase, anchor: str = "") -> str:
     return f"{url}#{anchor}" if anchor else url
 
 
-def extra_items(user: Any) -> list[QueueItem]:
-    """Everything the registered sources hold for `user`, earliest due first (no due time last)."""
+# What the holder of each stage does next, and where on the case page.
+HELD_ACTIONS: dict[tuple[str, str], tuple[Any, str]] = {
+    (State.DRAFT, Role.ACCOUNT_MANAGER): (gettext_lazy("补全资料,提交受理"), "actions"),
+    (State.BRANCH_INTAKE, Role.ACCOUNT_MANAGER): (gettext_lazy("受理:收齐材料、评估后上报立项审批"), "next-step"),
+    (State.HEAD_OFFICE_APPROVAL, Role.BRANCH_SUPERVISOR): (gettext_lazy("分行审核:立项上报"), "actions"),
+    (State.HEAD_OFFICE_APPROVAL, Role.HEAD_OFFICE_APPROVER): (gettext_lazy("总行审批:立项批复、费用通过"), "actions"),
+    (State.TEST_PACKAGE_ISSUANCE, Role.TECH_REVIEWER): (gettext_lazy("登记并下发测试包"), "test-package"),
+    (State.JOINT_TESTING, Role.TECH_REVIEWER): (gettext_lazy("确认联调测试结果:测试通过或要求重测"), "testing"),
+    (State.UKEY_ISSUANCE, Role.COUNTER_MAKER): (gettext_lazy("柜面录入:身份核验、UKey发放与激活"), "counter"),
+    (State.PRODUCTION_VERIFICATION, Role.ACCOUNT_MANAGER): (gettext_lazy("行方确认,正式上线"), "actions"),
+}
+
+
+def held_action(case: OnboardingCase) -> tuple[str, str]:
+    """The action and the page anchor for the person who holds `case`'s stage now."""
+    visit = case.current_visit
+    role = visit.holder_role if visit is not None else CUSTOMER
+    if case.state == State.DRAFT:
+        role = Role.ACCOUNT_MANAGER
+    if role == CUSTOMER:
+        # The account manager chases the customer.
+        return _("跟进客户:%(stage)s") % {"stage": State(case.state).label}, "next-step"
+    text, anchor = HELD_ACTIONS.get((case.state, role), (State(case.state).label, "next-step"))
+    return str(text), anchor
+
+
+def held_items(user: Any) -> list[QueueItem]:
+    """The cases whose stage the person holds (the selector `my_work`), with the action each needs."""
+    qs = my_work(user=user)
+    for state, role in _HANDLED:
+        qs = qs.exclude(state=state, current_visit__holder_role=role)
+    items = []
+    for case in qs[:50]:
+        action, anchor = held_action(case)
+        due = case.current_visit.due_at if case.current_visit is not None else None
+        items.append(QueueItem(case=case, action=action, url=case_url(case, anchor), due_at=due, kind="stage"))
+    return items
+
+
+def queue_for(user: Any, *, page: Any = None) -> list[QueueItem]:
+    """Everything waiting on `user`: the held cases and every source's items, earliest due first.
+
+    `page` (the request) carries the page's working-day calendar, so due times computed here
+    and those the template shows read the holidays once."""
     if getattr(user, "enterprise_id", None) is not None:
         return []
-    items = [item for source in _SOURCES for item in source(user)]
+    items = held_items(user) + change_requests_to_decide(user, page=page)
+    items += [item for source in _SOURCES for item in source(user)]
     far = dt.datetime.max.replace(tzinfo=dt.UTC)
-    return sorted(items, key=lambda i: (i.due_at or far, i.case.pk))
+    return sorted(items, key=lambda i: (i.due_at or far, i.case.pk, i.kind))
 
 
 @register
@@ -65,7 +128,42 @@ def production_configs_to_issue(user: Any) -> list[QueueItem]:
         .order_by("current_visit__due_at", "pk")[:50]
     )
     return [
-        QueueItem(case=c, action=_("登记生产配置"), url=case_url(c, "production"), due_at=c.current_visit.due_at)
+        QueueItem(
+            case=c,
+            action=_("登记生产配置"),
+            url=case_url(c, "production"),
+            due_at=c.current_visit.due_at,
+            kind="production",
+        )
         for c in cases
         if c.current_visit is not None
+    ]
+
+
+def change_requests_to_decide(user: Any, *, page: Any = None) -> list[QueueItem]:
+    """Branch supervisors: pending change requests of their subtree that someone else filed."""
+    if Role.BRANCH_SUPERVISOR not in user_roles(user):
+        return []
+    pending = list(
+        ChangeRequest.objects.filter(status=ChangeRequest.Status.PENDING)
+        .filter(Q(case__in=OnboardingCase.objects.filter(case_visible_q(user)).values("pk")))
+        .exclude(filed_by=user)
+        .select_related(
+            "case__enterprise", "case__company_version", "case__branch", "case__account_manager", "case__current_visit"
+        )
+        .order_by("filed_at", "pk")[:50]
+    )
+    if not pending:
+        return []
+    days = [timezone.localtime(r.filed_at).date() for r in pending]
+    cal = workcal.page_calendar(page, min(days), max(days) + dt.timedelta(days=30))
+    return [
+        QueueItem(
+            case=r.case,
+            action=_("审批企业资料变更申请"),
+            url=case_url(r.case, "company-changes"),
+            due_at=cal.add_working_days(r.filed_at, CHANGE_DECISION_DAYS),
+            kind="change_request",
+        )
+        for r in pending
     ]

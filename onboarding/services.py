@@ -508,7 +508,7 @@ def test_results_record(
                 for o in cleaned
             ]
         )
-        events.test_results_recorded(
+        event = events.test_results_recorded(
             case=w.case,
             actor=user,
             results=[
@@ -525,6 +525,7 @@ def test_results_record(
         if not rules.joint_tests_missing(w.case):
             # Every case has passed: the tech reviewer now holds the ball (accept or retest).
             _joint_test_holder(w.case, party=Party.BANK, role=Role.TECH_REVIEWER)
+            notifications.holder_changed_notice(event)
     return rows
 
 
@@ -572,8 +573,9 @@ def test_retest_request(
             )
             for module, code in items
         ]
-        events.retest_requested(case=w.case, actor=user, items=[f"{m}:{c}" for m, c in items], reason=reason)
+        event = events.retest_requested(case=w.case, actor=user, items=[f"{m}:{c}" for m, c in items], reason=reason)
         _joint_test_holder(w.case, party=Party.CUSTOMER, role=CUSTOMER)
+        notifications.holder_changed_notice(event)
     return rows
 
 
@@ -608,7 +610,8 @@ def production_config_record(
         config, _created = ProductionConfig.objects.update_or_create(
             case=w.case, defaults={**values, "recorded_by": user, "recorded_at": w.now}
         )
-        events.production_config_issued(case=w.case, actor=user, values=values)
+        event = events.production_config_issued(case=w.case, actor=user, values=values)
+        notifications.production_config_notice(event)
     return config
 
 
@@ -627,7 +630,7 @@ def customer_confirm_production(*, case: OnboardingCase, user: User, expected_ve
         if visit is not None:
             # The customer has done its part; the account manager now holds the ball.
             StageVisit.objects.filter(pk=visit.pk).update(holder_party=Party.BANK, holder_role=Role.ACCOUNT_MANAGER)
-        events.customer_confirmed(case=locked, actor=user)
+        notifications.holder_changed_notice(events.customer_confirmed(case=locked, actor=user))
     case.customer_confirmed_at, case.customer_confirmed_by = locked.customer_confirmed_at, user
 
 

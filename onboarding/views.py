@@ -18,7 +18,7 @@ from branches.models import Branch
 from branches.roles import Role, has_role, user_roles
 from branches.scope import subtree_q
 
-from . import change_requests, queue, selectors, services
+from . import change_requests, queue, selectors, services, team
 from .forms import (
     CaseFilterForm,
     ChangeDecisionForm,
@@ -49,8 +49,7 @@ from .web import (
 @staff_required
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
-    work = list(selectors.my_work(user=user)[:50])
-    items = queue.extra_items(user)
+    items = queue.queue_for(user, page=request)
     counts = selectors.stage_counts(user=user)
     stages = [
         (code, State(code).label, counts.get(code, 0))
@@ -60,9 +59,8 @@ def home(request: HttpRequest) -> HttpResponse:
         request,
         "onboarding/home.html",
         {
-            "work": work,
             "items": items,
-            "queue_total": len(work) + len(items),
+            "team": team.team_overview(user=user) if has_role(user, Role.BRANCH_SUPERVISOR) else None,
             "stages": stages,
             "overdue_total": selectors.overdue_count(user=user),
         },

@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from accounts.people import people_q
 from branches.roles import Role
 from branches.scope import ancestor_ids
 from notices.models import OutboxEmail
@@ -40,16 +41,20 @@ def message_recipients(message: CaseMessage) -> list[User]:
         else:
             ancestors = ancestor_ids(case.branch)
             people = set(
-                UserModel.objects.filter(groups__name=Role.ACCOUNT_MANAGER, branch_id__in=ancestors, is_active=True)
+                UserModel.objects.filter(
+                    people_q(), groups__name=Role.ACCOUNT_MANAGER, branch_id__in=ancestors, is_active=True
+                )
             )
         # Bank staff who wrote on the thread (reviewers) hear about replies too.
         people |= set(
             UserModel.objects.filter(
-                pk__in=CaseMessage.objects.filter(case=case, from_customer=False).values("author_id"), is_active=True
+                people_q(),
+                pk__in=CaseMessage.objects.filter(case=case, from_customer=False).values("author_id"),
+                is_active=True,
             )
         )
     else:
-        people = set(UserModel.objects.filter(enterprise_id=case.enterprise_id, is_active=True))
+        people = set(UserModel.objects.filter(people_q(), enterprise_id=case.enterprise_id, is_active=True))
     people.discard(message.author)
     return sorted(people, key=lambda u: u.pk)
 

@@ -18,6 +18,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.people import people_q
 from branches.roles import Role
 from notices.models import Notification, OutboxEmail
 from notices.outbox import outbox_dispatch, renderer
@@ -277,14 +278,14 @@ class _Directory:
     def __init__(self, enterprise_ids: set[int]) -> None:
         User = get_user_model()
         self.by_role_path: dict[tuple[str, str], list[Person]] = defaultdict(list)
-        staff = User.objects.filter(is_active=True, branch__isnull=False, groups__name__in=Role.values).values_list(
-            "pk", "email", "branch__path", "groups__name"
-        )
+        staff = User.objects.filter(
+            people_q(), is_active=True, branch__isnull=False, groups__name__in=Role.values
+        ).values_list("pk", "email", "branch__path", "groups__name")
         for pk, email, path, role in staff:
             self.by_role_path[(role, path)].append(Person(pk, email))
         self.customers: dict[int, list[Person]] = defaultdict(list)
         for pk, email, enterprise_id in User.objects.filter(
-            is_active=True, enterprise_id__in=enterprise_ids
+            people_q(), is_active=True, enterprise_id__in=enterprise_ids
         ).values_list("pk", "email", "enterprise_id"):
             self.customers[enterprise_id].append(Person(pk, email))
 

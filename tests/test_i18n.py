@@ -316,7 +316,7 @@ def test_staff_home_is_chinese_by_default_even_for_an_english_browser(client, wo
     client.force_login(world.am_a)
     page = client.get("/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
     assert '<html lang="zh-hans">' in page
-    assert "我的待办" in page and "轮到我办理的案件" in page and "联调测试" in page
+    assert "我的待办" in page and "轮到我办理" in page and "联调测试" in page
     assert "My work" not in page
 
 
@@ -330,7 +330,7 @@ def test_staff_home_and_case_list_in_english(client, world):
         assert '<html lang="en">' in page
         assert chinese_labels(page) == [], url
     page = _get(client, "/")
-    assert "My work" in page and "Cases waiting for me" in page and "Joint testing" in page
+    assert "My work" in page and "Waiting for me" in page and "Joint testing" in page
     assert "Cases" in page and "New case" in page and "Notifications" in page and "Log out" in page
 
 
@@ -350,6 +350,38 @@ def test_case_page_with_its_forms_in_english(client, world, state, actor):
     _english(client)
     page = _get(client, reverse("case_detail", args=[case.public_id]))
     assert "<form" in page and chinese_labels(page) == []
+
+
+def test_every_queue_and_the_team_in_english_and_in_chinese(client, world):
+    """The queue's actions and the supervisor's team table: English on English pages (data names
+    aside), no English halves on Chinese ones."""
+    for state in (State.BRANCH_INTAKE, State.HEAD_OFFICE_APPROVAL, State.JOINT_TESTING, State.UKEY_ISSUANCE):
+        world.case(state)
+    world.case(State.TEST_PACKAGE_ISSUANCE, company=world.company_y)
+    people = (world.am_a, world.supervisor, world.tech, world.maker, world.approver)
+    for who in people:
+        client.force_login(who)
+        page = _get(client, "/")
+        assert 'class="queue-action"' in page or who == world.approver, who
+        assert english_halves(page) == [], who
+    assert "本机构团队在办情况" in _get(client_for(client, world.supervisor), "/")
+    for who in people:
+        client.force_login(who)
+        _english(client)
+        page = _get(client, "/")
+        actions = re.findall(r'class="queue-action"[^>]*>([^<]*)<', page)
+        left = [a for a in actions if CJK.search(a)]
+        assert chinese_labels(page) == [] and left == [], (who, left)
+        client.cookies.pop(settings.LANGUAGE_COOKIE_NAME, None)
+    client.force_login(world.supervisor)
+    _english(client)
+    page = _get(client, "/")
+    assert "My team's open cases" in page and "Waiting longest" in page
+
+
+def client_for(client, who):
+    client.force_login(who)
+    return client
 
 
 def test_case_page_in_ukey_issuance_in_english_for_the_counter_checker(client, world):

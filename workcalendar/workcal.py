@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from django.utils import timezone
 
@@ -114,6 +115,24 @@ def calendar(lo: dt.date, hi: dt.date | None = None) -> WorkCalendar:
     """The database calendar, loaded (one query) for [lo, hi] and extended on demand."""
     hi = hi or lo + dt.timedelta(days=60)
     return WorkCalendar(_db_loader(lo, hi), lo, hi, _db_loader)
+
+
+# One calendar per rendered page: a list of 50 rows loads the holidays once, not 50 times.
+_CACHE_ATTR = "_workcal_for_page"
+
+
+def page_calendar(holder: Any = None, lo: dt.date | None = None, hi: dt.date | None = None) -> WorkCalendar:
+    """The calendar kept on `holder` (the request) for the whole page: a year either side of today
+    (and `lo`..`hi`), loaded with one query however many due times the page shows."""
+    cal = getattr(holder, _CACHE_ATTR, None) if holder is not None else None
+    if cal is None:
+        today = timezone.localdate()
+        lo = min(lo or today, today - dt.timedelta(days=366))
+        hi = max(hi or today, today + dt.timedelta(days=366))
+        cal = calendar(lo, hi)
+        if holder is not None:
+            setattr(holder, _CACHE_ATTR, cal)
+    return cal
 
 
 def sla_days(stage: str) -> int | None:

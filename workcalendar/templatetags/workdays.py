@@ -13,19 +13,9 @@ from .. import workcal
 
 register = template.Library()
 
-# One calendar per rendered page: a list of 50 rows loads the holidays once, not 50 times.
-_CACHE_ATTR = "_workcal_for_page"
-
 
 def _page_calendar(context: Any, lo: dt.date, hi: dt.date) -> workcal.WorkCalendar:
-    holder = context.get("request") if context is not None else None
-    cal = getattr(holder, _CACHE_ATTR, None) if holder is not None else None
-    if cal is None:
-        today = timezone.localdate()
-        cal = workcal.calendar(min(lo, today - dt.timedelta(days=366)), max(hi, today + dt.timedelta(days=366)))
-        if holder is not None:
-            setattr(holder, _CACHE_ATTR, cal)
-    return cal
+    return workcal.page_calendar(context.get("request") if context is not None else None, lo, hi)
 
 
 def working_days_between(context: Any, start: dt.datetime, end: dt.datetime) -> float:

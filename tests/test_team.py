@@ -1,0 +1,95 @@
+"""A branch supervisor sees his subtree's team on the dashboard: who holds which open cases,
+how many are overdue, which waits longest, each linked to the filtered case list."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from onboarding.models import StageVisit
+from onboarding.states import State
+from tests.factories import enterprise
+
+ROW = re.compile(r'<tr class="team-row[^"]*">(.*?)</tr>', re.S)
+
+
+def team(client, who) -> dict[str, dict[str, str]] | None:
+    """The team table as read: {"who · role": {"cells": text, "html": row}}, None without the section."""
+    client.force_login(who)
+    page = client.get(reverse("home")).content.decode()
+    client.logout()
+    if 'id="team"' not in page:
+        return None
+    rows = {}
+    for html in ROW.findall(page):
+        cells = [
+            re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", c)).strip()
+            for c in re.findall(r"<td[^>]*>(.*?)</td>", html, re.S)
+        ]
+        rows[f"{cells[0]} · {cells[1]}"] = {"cells": cells, "html": html}
+    return rows
+
+
+def test_the_supervisor_sees_who_holds_what_in_his_subtree(client, world) -> None:
+    intake = world.case(State.BRANCH_INTAKE)
+    late = world.case(State.BRANCH_INTAKE, company=enterprise(world.branch_a, name="迟到公司"))
+    StageVisit.objects.filter(pk=late.current_visit_id).update(
+        due_at=timezone.now() - dt.timedelta(days=9), entered_at=timezone.now() - dt.timedelta(days=20)
+    )
+    world.case(State.JOINT_TESTING)  # waits on the customer, chased by am_a
+    ukey = world.case(State.UKEY_ISSUANCE)
+    world.case(State.BRANCH_INTAKE, company=world.company_y)  # branch B: another supervisor's
+
+    rows = team(client, world.supervisor)
+    assert rows is not None
+    am = rows["am_a · 客户经理 · A机构"]["cells"]
+    assert am[2] == "2"  # held: the two intake cases
+    assert am[3] == "1"  # one overdue
+    assert am[4] == "1"  # one waiting on the customer
+    assert late.reference in am[5] and "已超时" in am[5]  # the longest waiting, overdue
+    assert intake.reference not in am[5]
+    html = rows["am_a · 客户经理 · A机构"]["html"]
+    assert f"?account_manager={world.am_a.pk}" in html
+    assert f"?account_manager={world.am_a.pk}&amp;overdue=on" in html
+    counter = rows["maker · 柜面经办 · A机构"]["cells"]
+    assert counter[2] == "1" and ukey.reference in counter[5]
+    assert f"?branch={world.branch_a.pk}&amp;state=ukey_issuance" in rows["maker · 柜面经办 · A机构"]["html"]
+    assert "am_a2 · 客户经理 · A机构" in rows  # on the team, nothing held
+    # Scoped: branch B's people and cases are not his.
+    assert not [k for k in rows if k.startswith("am_b")]
+    assert world.company_y.name not in str(rows)
+    # The filtered list the link opens shows exactly the held cases of that person.
+    client.force_login(world.supervisor)
+    listed = client.get(reverse("case_list") + f"?account_manager={world.am_a.pk}&overdue=on").content.decode()
+    assert late.reference in listed and intake.reference not in listed
+
+
+def test_the_other_supervisor_and_the_staff_see_no_such_table(client, world) -> None:
+    world.case(State.BRANCH_INTAKE)
+    other = team(client, world.supervisor_other)
+    assert other is not None and "am_a · 客户经理 · A机构" not in other
+    for who in (world.am_a, world.approver, world.maker, world.checker):
+        assert team(client, who) is None, who
+
+
+def test_the_team_table_costs_the_same_queries_with_more_cases(client, world) -> None:
+    def queries() -> int:
+        client.force_login(world.supervisor)
+        client.get(reverse("home"))
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(reverse("home")).status_code == 200
+        return len(ctx.captured_queries)
+
+    world.case(State.BRANCH_INTAKE)
+    world.case(State.UKEY_ISSUANCE)
+    world.case(State.HEAD_OFFICE_APPROVAL)  # the page shows a due time (the calendar is read once)
+    few = queries()
+    for name in ("丙公司", "丁公司", "戊公司"):
+        world.case(State.HEAD_OFFICE_APPROVAL, company=enterprise(world.branch_a, name=name))
+        world.case(State.JOINT_TESTING, company=enterprise(world.branch_a, name=name + "二"))
+    assert queries() == few <= 15
