@@ -19,10 +19,12 @@ import socket
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
+import certifi
+import urllib3
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
@@ -64,32 +66,53 @@ def _loopback_allowed() -> bool:
     return bool(getattr(settings, "WEBHOOK_ALLOW_LOOPBACK", False))
 
 
-def url_refusal(url: str) -> str | None:
-    """Why this URL may not receive webhooks, or None. Resolves the host: every address must be public."""
+@dataclass(frozen=True)
+class Target:
+    """A webhook URL as checked: the addresses it resolved to (all public), or why it may not be used."""
+
+    refusal: str | None
+    scheme: str = ""
+    host: str = ""
+    port: int = 0
+    path: str = "/"
+    addresses: tuple[str, ...] = ()
+
+
+def url_check(url: str) -> Target:
+    """Resolve the host once; every address must be public. The delivery connects to these addresses."""
     try:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
-        return _("地址格式不正确。")
+        return Target(_("地址格式不正确。"))
     host = parts.hostname or ""
     loopback = _loopback_allowed() and host == "127.0.0.1"
     if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
-        return _("地址须以 https:// 开头。")
+        return Target(_("地址须以 https:// 开头。"))
     if not host or parts.username or parts.password:
-        return _("地址格式不正确。")
+        return Target(_("地址格式不正确。"))
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
-        return _("无法解析该地址的主机名。")
+        return Target(_("无法解析该地址的主机名。"))
+    addresses: list[str] = []
     for info in infos:
         ip = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped
-        if loopback and str(ip) == "127.0.0.1":
-            continue
-        if not ip.is_global or ip.is_multicast:
-            return _("该地址指向内网、本机或链路本地地址,不能接收推送。")
-    return None
+        if not (loopback and str(ip) == "127.0.0.1") and (not ip.is_global or ip.is_multicast):
+            return Target(_("该地址指向内网、本机或链路本地地址,不能接收推送。"))
+        if str(ip) not in addresses:
+            addresses.append(str(ip))
+    if not addresses:
+        return Target(_("无法解析该地址的主机名。"))
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return Target(None, parts.scheme, host, port, path, tuple(addresses))
+
+
+def url_refusal(url: str) -> str | None:
+    """Why this URL may not receive webhooks, or None."""
+    return url_check(url).refusal
 
 
 def endpoint_add(
@@ -290,10 +313,50 @@ def signature(endpoint: WebhookEndpoint, msg_id: str, at: dt.datetime, body: str
     return " ".join(Webhook(s).sign(msg_id=msg_id, timestamp=at, data=body) for s in secrets_)
 
 
+def pinned_post(target: Target, *, body: bytes, headers: dict[str, str], ca_certs: str | None = None) -> int:
+    """POST to the address that was checked, never to a second DNS answer (no rebinding).
+
+    The connection goes to `target.addresses[0]`; the Host header, the TLS SNI and the
+    certificate's name check all use the URL's host name. Redirects are returned, not followed.
+    """
+    ip = target.addresses[0]
+    default_port = 443 if target.scheme == "https" else 80
+    name = f"[{target.host}]" if ":" in target.host else target.host
+    host_header = name if target.port == default_port else f"{name}:{target.port}"
+    timeout = urllib3.Timeout(connect=TIMEOUT[0], read=TIMEOUT[1])
+    pool: urllib3.HTTPConnectionPool
+    if target.scheme == "https":
+        pool = urllib3.HTTPSConnectionPool(
+            ip,
+            target.port,
+            timeout=timeout,
+            retries=False,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=ca_certs or certifi.where(),
+            server_hostname=target.host,
+            assert_hostname=target.host,
+        )
+    else:
+        pool = urllib3.HTTPConnectionPool(ip, target.port, timeout=timeout, retries=False)
+    with pool:
+        response = pool.urlopen(
+            "POST",
+            target.path,
+            body=body,
+            headers={**headers, "host": host_header},
+            redirect=False,
+            assert_same_host=False,
+            retries=False,
+            preload_content=False,
+        )
+        response.close()
+        return int(response.status)
+
+
 def _post(endpoint: WebhookEndpoint, delivery: WebhookDelivery, now: dt.datetime) -> tuple[int | None, str]:
-    refusal = url_refusal(endpoint.url)
-    if refusal:
-        return None, refusal
+    target = url_check(endpoint.url)
+    if target.refusal:
+        return None, target.refusal
     body = json.dumps(delivery.payload, ensure_ascii=False, separators=(",", ":"))
     headers = {
         "content-type": "application/json",
@@ -303,12 +366,10 @@ def _post(endpoint: WebhookEndpoint, delivery: WebhookDelivery, now: dt.datetime
         "user-agent": "onboarding-webhooks/1",
     }
     try:
-        response = requests.post(
-            endpoint.url, data=body.encode(), headers=headers, timeout=TIMEOUT, allow_redirects=False
-        )
-    except requests.RequestException as exc:
+        status = pinned_post(target, body=body.encode(), headers=headers)
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
         return None, type(exc).__name__
-    return response.status_code, "" if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
+    return status, "" if 200 <= status < 300 else f"HTTP {status}"
 
 
 def delivery_send(*, pk: int, now: dt.datetime | None = None) -> bool:
