@@ -198,9 +198,13 @@ def _page(
         .prefetch_related("user__groups")
         .order_by("-created_at")
     )
-    labels = dict(Role.choices)
+    roles, scopes, kinds = dict(Role.choices), dict(Scope.choices), dict(WebhookEvent.choices)
     for c in clients:
-        c.role_labels = "、".join(str(labels[g.name]) for g in c.user.groups.all() if g.name in labels)  # type: ignore[attr-defined]
+        c.role_labels = "、".join(str(roles[g.name]) for g in c.user.groups.all() if g.name in roles)  # type: ignore[attr-defined]
+        c.scope_labels = "、".join(str(scopes.get(x, x)) for x in c.scope_list)  # type: ignore[attr-defined]
+    endpoint_rows = list(endpoints.order_by("-created_at"))
+    for e in endpoint_rows:
+        e.event_labels = "、".join(str(kinds.get(x, x)) for x in e.events)  # type: ignore[attr-defined]
     response = render(
         request,
         side.template,
@@ -212,7 +216,7 @@ def _page(
             },
             "clients": clients,
             "now": timezone.now(),
-            "endpoints": endpoints.order_by("-created_at"),
+            "endpoints": endpoint_rows,
             "deliveries": WebhookDelivery.objects.filter(endpoint__in=endpoints.values("pk"))
             .select_related("endpoint")
             .prefetch_related("log")
@@ -319,8 +323,11 @@ def endpoint_action(request: HttpRequest, side: Side) -> HttpResponse:
         secret = webhook_services.endpoint_rotate_secret(endpoint=endpoint, **who)
         return _page(request, side, shown_secret=secret, shown_for=endpoint.url)
     if action == "test":
-        webhook_services.delivery_test(endpoint=endpoint, **who)
-        messages.success(request, _("测试事件已排队发送。"))
+        try:
+            webhook_services.delivery_test(endpoint=endpoint, **who)
+            messages.success(request, _("测试事件已排队发送。"))
+        except CaseError as exc:
+            messages.error(request, exc.message)
     elif action == "enable":
         webhook_services.endpoint_enable(endpoint=endpoint, **who)
         messages.success(request, _("推送地址已重新启用。"))

@@ -318,3 +318,20 @@ def test_the_commands_are_audited_too(world, monkeypatch):
     assert event.actor is None and event.username == "manage.py"
     secret = re.search(r"client_secret: (\S+)", out.getvalue()).group(1)
     assert secret not in str(event.data) + event.reason
+
+
+@override_settings(WEBHOOK_ALLOW_LOOPBACK=True)
+def test_a_disabled_endpoint_is_shown_as_such_and_sends_nothing_until_enabled(world, client, bank_admin):
+    endpoint = webhook_services.endpoint_add(url="http://127.0.0.1:9/hook", events=["case.live"], branch=world.branch_a)
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(is_active=False, disabled_reason="HTTP 500")
+    client.force_login(bank_admin)
+    html = client.get(PAGE).content.decode()
+    form = _endpoint_form(html, endpoint.public_id)
+    assert 'class="inactive"' in html and "HTTP 500" in html and 'value="test"' not in html
+    client.post(form.action, _form_data(form, action="test"))  # a stale page's button
+    assert "已停用,请先重新启用" in client.get(PAGE).content.decode()
+    assert not WebhookDelivery.objects.exists() and not _audit("delivery_test")
+    client.post(form.action, _form_data(form, action="enable"))
+    endpoint.refresh_from_db()
+    assert endpoint.is_active and [e.actor for e in _audit("endpoint_enable")] == [bank_admin]
+    assert 'value="test"' in client.get(PAGE).content.decode()

@@ -381,6 +381,8 @@ def deliveries_queue_many(events: Iterable[CaseEvent]) -> None:
 def delivery_test(
     *, endpoint: WebhookEndpoint, actor: Any = None, request: HttpRequest | None = None
 ) -> WebhookDelivery:
+    if not endpoint.is_active:
+        raise CaseError(_("该推送地址已停用,请先重新启用。"))
     now = timezone.now()
     with transaction.atomic():
         delivery = WebhookDelivery.objects.create(
