@@ -339,3 +339,17 @@ def endpoint_action(request: HttpRequest, side: Side) -> HttpResponse:
             webhook_services.delivery_send_again(delivery=delivery, **who)
             messages.success(request, _("已重新排队发送。"))
     return redirect(side.url())
+
+
+def urls_for(side: Side) -> list[Any]:
+    """The page and its four posts, named after the side (`integrations`, `bank_integrations`, …)."""
+    from django.urls import path
+
+    kw = {"side": side}
+    return [
+        path("", integrations, kw, name=side.url()),
+        path("clients/new/", client_create, kw, name=side.url("client_create")),
+        path("clients/action/", client_action, kw, name=side.url("client_action")),
+        path("endpoints/new/", endpoint_create, kw, name=side.url("endpoint_create")),
+        path("endpoints/action/", endpoint_action, kw, name=side.url("endpoint_action")),
+    ]
