@@ -318,7 +318,7 @@ def endpoint_action(request: HttpRequest, side: Side) -> HttpResponse:
     if endpoint is None:
         return redirect(side.url())
     action = request.POST.get("action")
-    who = {"actor": request.user, "request": request}
+    who: dict[str, Any] = {"actor": request.user, "request": request}
     if action == "rotate":
         secret = webhook_services.endpoint_rotate_secret(endpoint=endpoint, **who)
         return _page(request, side, shown_secret=secret, shown_for=endpoint.url)
