@@ -1,4 +1,4 @@
-"""A bank administrator in Chromium: the menu link, a client for a branch with a role, an
+"""A bank administrator in Chromium: the home page's link, a client for a branch with a role, an
 endpoint on a real receiver, a test event in the delivery log, a disabled endpoint shown as
 such; no console or CSP error. Screenshot: bank-integrations."""
 
@@ -36,7 +36,7 @@ def test_a_bank_administrator_sets_up_the_banks_systems(page, live_server, shot,
     page.set_viewport_size({"width": 1280, "height": 900})
     try:
         staff_login(page, live_server.url, admin.username)
-        page.click("nav a[href='/integrations/']")
+        page.click(".admin-links a[href='/integrations/']")  # on the home page
         page.wait_for_selector("#client-form")
 
         form = page.locator("#client-form")
