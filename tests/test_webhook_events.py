@@ -142,3 +142,26 @@ def test_a_reminder_is_announced_once_however_often_the_sweep_runs(world):
     reminders = WebhookDelivery.objects.filter(endpoint=endpoint)
     assert sorted(d.payload["data"]["reminder"]["level"] for d in reminders) == [1, 2, 3]
     assert {d.payload["data"]["reminder"]["stage"] for d in reminders} == {State.BRANCH_INTAKE}
+
+
+@override_settings(WEBHOOK_ALLOW_LOOPBACK=True)
+def test_the_sweeps_webhook_deliveries_cost_the_same_queries_for_more_cases(world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from onboarding.models import StageVisit
+
+    endpoint = _endpoint(world, [WebhookEvent.REMINDER])
+    later = timezone.now() + dt.timedelta(days=30)
+
+    def measure(n: int) -> int:
+        for _ in range(n):
+            world.case(State.BRANCH_INTAKE)
+        with freeze_time(later), CaptureQueriesContext(connection) as ctx:
+            assert len(reminders_sweep().claimed) == 3 * n
+        return len(ctx.captured_queries)
+
+    few = measure(2)
+    StageVisit.objects.update(left_at=later)  # close them so the next batch is alone
+    assert measure(6) == few
+    assert WebhookDelivery.objects.filter(endpoint=endpoint).count() == 3 * 8

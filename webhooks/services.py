@@ -273,25 +273,35 @@ def _endpoint_disable(endpoint: WebhookEndpoint, reason: str, now: dt.datetime) 
 # --- queueing ----------------------------------------------------------------------------------
 
 
-def event_types(event: CaseEvent) -> dict[str, dict[str, Any]]:
-    """The webhook types a case event announces, each with what its message adds to the common data."""
-    types: dict[str, dict[str, Any]] = {}
+def candidate_types(event: CaseEvent) -> set[str]:
+    """The webhook types a case event may announce, from its name alone (no query)."""
+    types: set[str] = set()
     if event.name == EventName.CASE_CREATED:
-        types[WebhookEvent.CASE_CREATED] = {}
+        types.add(WebhookEvent.CASE_CREATED)
     if event.kind == CaseEvent.Kind.TRANSITION and event.to_state:
-        types[WebhookEvent.STAGE_ENTERED] = {}
+        types.add(WebhookEvent.STAGE_ENTERED)
+        # Entering a stage with a checklist asks the customer for its documents (a case resumed
+        # was asked when it first entered; a return asks again for what is still owed).
         if event.name != EventName.RESUME and event.to_state in DOCUMENT_STAGES:
-            # Entering a stage with a checklist asks the customer for its documents (a case
-            # resumed was asked when it first entered; a return asks again for what is owed).
-            owed = documents_owed(event.case, event.to_state)
-            if owed:
-                types[WebhookEvent.DOCUMENT_REQUESTED] = {
-                    "documents": [{"kind": i.kind, "label": i.label, "status": i.status} for i in owed]
-                }
+            types.add(WebhookEvent.DOCUMENT_REQUESTED)
     if event.name == EventName.GO_LIVE:
-        types[WebhookEvent.CASE_LIVE] = {}
+        types.add(WebhookEvent.CASE_LIVE)
     if event.name == EventName.DOCUMENT_REJECT:
-        types[WebhookEvent.DOCUMENT_REJECTED] = {
+        types.add(WebhookEvent.DOCUMENT_REJECTED)
+    if event.name in REMINDER_EVENTS:
+        types.add(WebhookEvent.REMINDER)
+    return {str(t) for t in types}
+
+
+def type_data(kind: str, event: CaseEvent) -> dict[str, Any] | None:
+    """What a message of `kind` adds to the common data; None when the event turns out not to be one."""
+    if kind == WebhookEvent.DOCUMENT_REQUESTED:
+        owed = documents_owed(event.case, event.to_state)
+        if not owed:
+            return None
+        return {"documents": [{"kind": i.kind, "label": i.label, "status": i.status} for i in owed]}
+    if kind == WebhookEvent.DOCUMENT_REJECTED:
+        return {
             "document": {
                 "kind": event.data.get("document", ""),
                 "label": event.data.get("label", ""),
@@ -299,11 +309,9 @@ def event_types(event: CaseEvent) -> dict[str, dict[str, Any]]:
                 "reason": event.reason,
             }
         }
-    if event.name in REMINDER_EVENTS:
-        types[WebhookEvent.REMINDER] = {
-            "reminder": {k: event.data[k] for k in ("level", "stage", "due_at") if k in event.data}
-        }
-    return {str(t): extra for t, extra in types.items()}
+    if kind == WebhookEvent.REMINDER:
+        return {"reminder": {k: event.data[k] for k in ("level", "stage", "due_at") if k in event.data}}
+    return {}
 
 
 def _payload(
@@ -338,38 +346,47 @@ def _endpoints_matching(endpoints: list[WebhookEndpoint], case: Any) -> list[Web
 
 def deliveries_queue(event: CaseEvent) -> None:
     """The listener on every case event: one delivery row per subscribed endpoint and type, in the event's transaction."""
-    deliveries_queue_many([event])
+    if candidate_types(event):  # most events announce nothing: no query for them
+        deliveries_queue_many([event])
 
 
 def deliveries_queue_many(events: Iterable[CaseEvent]) -> None:
     """Deliveries for many events at once (the reminder sweep writes its events in bulk).
 
-    The active endpoints are read once; each (endpoint, event, type) row is unique, so an event
-    announced twice still sends one message of each type.
+    Nothing is read while no endpoint is active; then the events, and the endpoints of their
+    companies and every branch endpoint (few), once. Each (endpoint, event, type) row is unique,
+    so an event announced twice still sends one message of each type.
     """
     if is_suppressed():
         return
-    endpoints = list(WebhookEndpoint.objects.filter(is_active=True).select_related("branch"))
-    if not endpoints:
+    active = WebhookEndpoint.objects.filter(is_active=True)
+    if not active.exists():
         return
+    wanted = [(event, kinds) for event in events if (kinds := candidate_types(event))]
+    if not wanted:
+        return
+    companies = {event.case.enterprise_id for event, _kinds in wanted}
+    endpoints = list(active.filter(Q(enterprise_id__in=companies) | Q(branch__isnull=False)).select_related("branch"))
     now = timezone.now()
     rows = []
-    for event in events:
-        types = event_types(event)
-        if not types:
-            continue
+    for event, kinds in wanted:
+        extras: dict[str, dict[str, Any] | None] = {}  # once per event and type, whatever the endpoints
         for endpoint in _endpoints_matching(endpoints, event.case):
-            for kind, extra in types.items():
-                if kind in endpoint.events:
-                    rows.append(
-                        WebhookDelivery(
-                            endpoint=endpoint,
-                            event=event,
-                            event_type=kind,
-                            msg_id=f"msg_{uuid.uuid4().hex}",
-                            payload=_payload(kind, event, now, extra),
-                        )
+            for kind in sorted(kinds & set(endpoint.events)):
+                if kind not in extras:
+                    extras[kind] = type_data(kind, event)
+                extra = extras[kind]
+                if extra is None:
+                    continue
+                rows.append(
+                    WebhookDelivery(
+                        endpoint=endpoint,
+                        event=event,
+                        event_type=kind,
+                        msg_id=f"msg_{uuid.uuid4().hex}",
+                        payload=_payload(kind, event, now, extra),
                     )
+                )
     if not rows:
         return
     WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
