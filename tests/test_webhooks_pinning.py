@@ -224,3 +224,18 @@ def test_the_plain_path_still_reaches_a_receiver_on_127_0_0_1(world, django_capt
     delivery = WebhookDelivery.objects.get(endpoint=endpoint)
     assert delivery.delivered_at is not None and delivery.last_status == 200
     assert [r["verified"] for r in receiver.requests] == [True]
+
+
+def test_the_next_checked_address_is_tried_when_one_cannot_be_connected_to(tls_receiver):
+    receiver, cert = tls_receiver
+    # Nothing listens on 127.0.0.2 (the receiver is bound to 127.0.0.1 only): refused, then the next.
+    target = services.Target(None, "https", "hooks.example.test", receiver.port, "/hook", ("127.0.0.2", "127.0.0.1"))
+    assert services.pinned_post(target, body=b"{}", headers={}, ca_certs=str(cert)) == 204
+    assert receiver.hosts == [f"hooks.example.test:{receiver.port}"]
+    with pytest.raises(urllib3.exceptions.NewConnectionError):
+        services.pinned_post(
+            services.Target(None, "https", "hooks.example.test", receiver.port, "/", ("127.0.0.2",)),
+            body=b"{}",
+            headers={},
+            ca_certs=str(cert),
+        )

@@ -466,12 +466,23 @@ def signature(endpoint: WebhookEndpoint, msg_id: str, at: dt.datetime, body: str
 
 
 def pinned_post(target: Target, *, body: bytes, headers: dict[str, str], ca_certs: str | None = None) -> int:
-    """POST to the address that was checked, never to a second DNS answer (no rebinding).
+    """POST to an address that was checked, never to a second DNS answer (no rebinding).
 
-    The connection goes to `target.addresses[0]`; the Host header, the TLS SNI and the
-    certificate's name check all use the URL's host name. Redirects are returned, not followed.
+    The connection goes to the checked addresses in turn (the next one only when one cannot be
+    connected to); the Host header, the TLS SNI and the certificate's name check all use the
+    URL's host name. Redirects are returned, not followed.
     """
-    ip = target.addresses[0]
+    failure: Exception | None = None
+    for ip in target.addresses:
+        try:
+            return _post_to(ip, target, body=body, headers=headers, ca_certs=ca_certs)
+        except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError) as exc:
+            failure = exc
+    assert failure is not None  # url_check never passes a target without addresses
+    raise failure
+
+
+def _post_to(ip: str, target: Target, *, body: bytes, headers: dict[str, str], ca_certs: str | None) -> int:
     default_port = 443 if target.scheme == "https" else 80
     name = f"[{target.host}]" if ":" in target.host else target.host
     host_header = name if target.port == default_port else f"{name}:{target.port}"
