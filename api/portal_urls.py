@@ -1,13 +1,7 @@
-from __future__ import annotations
+"""The company administrator's page for its API clients and webhook endpoints (/portal/integrations/)."""
 
-from django.urls import path
+from __future__ import annotations
 
 from . import pages
 
-urlpatterns = [
-    path("", pages.integrations, name="integrations"),
-    path("clients/new/", pages.client_create, name="integrations_client_create"),
-    path("clients/action/", pages.client_action, name="integrations_client_action"),
-    path("endpoints/new/", pages.endpoint_create, name="integrations_endpoint_create"),
-    path("endpoints/action/", pages.endpoint_action, name="integrations_endpoint_action"),
-]
+urlpatterns = pages.urls_for(pages.COMPANY)

@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from oauth2_provider.generators import generate_client_secret
@@ -18,6 +19,7 @@ from branches.models import Branch
 from branches.roles import STAFF_ROLES, Role, ensure_role_groups
 from companies.models import Enterprise
 from onboarding.services import CaseError
+from webhooks.services import integration_change_record
 
 from .models import ApiClient, Scope
 
@@ -44,6 +46,7 @@ def api_client_create(
     enterprise: Enterprise | None = None,
     branch: Branch | None = None,
     roles: list[str] | None = None,
+    request: HttpRequest | None = None,
 ) -> Credentials:
     """A client for one company (acting as one of its enterprise users) or one branch subtree (with staff roles)."""
     if (enterprise is None) == (branch is None):
@@ -82,10 +85,17 @@ def api_client_create(
             scopes=scope_text,
             created_by=created_by,
         )
+        integration_change_record(
+            action="api_client_create",
+            obj=client,
+            actor=created_by,
+            request=request,
+            data={"client_id": app.client_id, "scopes": scope_text, "roles": sorted(roles)},
+        )
     return Credentials(client=client, client_id=app.client_id, client_secret=secret)
 
 
-def api_client_rotate(*, client: ApiClient) -> Credentials:
+def api_client_rotate(*, client: ApiClient, actor: Any = None, request: HttpRequest | None = None) -> Credentials:
     """A new secret; tokens issued with the old one are revoked at once."""
     if not client.active:
         raise CaseError(_("该客户端已停用。"))
@@ -97,10 +107,15 @@ def api_client_rotate(*, client: ApiClient) -> Credentials:
         AccessToken.objects.filter(application=app).delete()
         client.rotated_at = timezone.now()
         client.save(update_fields=["rotated_at"])
+        integration_change_record(
+            action="api_client_rotate", obj=client, actor=actor, request=request, data={"client_id": app.client_id}
+        )
     return Credentials(client=client, client_id=client.application.client_id, client_secret=secret)
 
 
-def api_client_revoke(*, client: ApiClient) -> None:
+def api_client_revoke(*, client: ApiClient, actor: Any = None, request: HttpRequest | None = None) -> None:
+    if not client.active:
+        raise CaseError(_("该客户端已停用。"))
     with transaction.atomic():
         AccessToken.objects.filter(application=client.application).delete()
         user = client.user
@@ -108,3 +123,10 @@ def api_client_revoke(*, client: ApiClient) -> None:
         user.save(update_fields=["is_active"])
         client.revoked_at = timezone.now()
         client.save(update_fields=["revoked_at"])
+        integration_change_record(
+            action="api_client_revoke",
+            obj=client,
+            actor=actor,
+            request=request,
+            data={"client_id": client.application.client_id},
+        )

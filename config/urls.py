@@ -41,6 +41,7 @@ urlpatterns = [
     path("notices/", include("notices.urls")),
     path("audit/", include("audit.urls")),
     path("portal/integrations/", include("api.portal_urls")),
+    path("integrations/", include("api.bank_urls")),
     path("portal/", include("portal.urls")),
     path("api/v1/", include("api.urls")),
     path("analytics/", include("analytics.urls")),

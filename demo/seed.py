@@ -168,6 +168,13 @@ def seed(stdout: Any = None) -> dict[str, int]:
 
     for person in [*staff.values(), admin]:
         totp_enrol(person, demo_totp_secret(person.username))
+    # Head-office tech runs the bank's own systems: its reviewer is the demo bank administrator
+    # of API clients and webhook endpoints (/integrations/).
+    from django.contrib.auth.models import Permission
+
+    staff["ho_tech"].user_permissions.add(
+        Permission.objects.get(content_type__app_label="webhooks", codename="manage_bank_integrations")
+    )
 
     from portal.models import EnterpriseMember
 

@@ -143,6 +143,17 @@ def stage_problems(case: OnboardingCase, stage: str) -> list[str]:
     return [_("以下文件尚未审核通过:%(items)s") % {"items": "、".join(missing)}]
 
 
+def documents_owed(case: OnboardingCase, stage: str) -> list[ChecklistItem]:
+    """The required documents of `stage` still to be supplied: none uploaded yet, or the latest rejected."""
+    return [
+        item
+        for item in case_checklist(case)
+        if item.requirement.stage == stage
+        and item.requirement.required
+        and item.status in (Status.MISSING, Status.REJECTED)
+    ]
+
+
 def intake_documents_accepted(case: Any) -> list[str]:
     """Every intake document of the checklist uploaded and accepted by a reviewer."""
     return stage_problems(case, State.BRANCH_INTAKE)

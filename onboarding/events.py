@@ -9,7 +9,7 @@ download, a view) record theirs outside it.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from .event_names import REMINDER_EVENTS, TRANSITION_EVENTS, EventName, label  # noqa: F401
@@ -29,9 +29,24 @@ _collector: contextvars.ContextVar[list[CaseEvent] | None] = contextvars.Context
 _listeners: list[Callable[[CaseEvent], None]] = []
 
 
-def on_event(listener: Callable[[CaseEvent], None]) -> None:
+# The same apps, for events a bulk writer inserted without `_write` (the reminder sweep).
+_bulk_listeners: list[Callable[[Iterable[CaseEvent]], None]] = []
+
+
+def on_event(
+    listener: Callable[[CaseEvent], None], *, bulk: Callable[[Iterable[CaseEvent]], None] | None = None
+) -> None:
+    """`listener` hears each event as it is written; `bulk`, if given, the events of a bulk insert."""
     if listener not in _listeners:
         _listeners.append(listener)
+    if bulk is not None and bulk not in _bulk_listeners:
+        _bulk_listeners.append(bulk)
+
+
+def bulk_written(events: Iterable[CaseEvent]) -> None:
+    """A bulk writer's events, in its transaction (a lazy queryset: a listener with nothing to do reads nothing)."""
+    for listener in _bulk_listeners:
+        listener(events)
 
 
 def _write(

@@ -23,6 +23,7 @@ from branches.roles import Role
 from notices.models import Notification, OutboxEmail
 from notices.outbox import outbox_dispatch, renderer
 from onboarding import events
+from onboarding.events import bulk_written
 from onboarding.models import CaseEvent, StageVisit
 from onboarding.states import CUSTOMER, State
 from workcalendar import workcal
@@ -179,6 +180,12 @@ def reminders_sweep(*, now: dt.datetime | None = None) -> SweepResult:
                 outbox.append(("reminder", f"reminder:{reminder_id}", {"reminder": reminder_id}, emails, now, 0))
         _insert(
             CaseEvent, ["case_id", "kind", "name", "data", "created_at", "from_state", "to_state", "reason"], events
+        )
+        # Webhooks hear of the reminders too (read back by the sweep's own timestamp, only if listened to).
+        bulk_written(
+            CaseEvent.objects.filter(
+                kind=CaseEvent.Kind.REMINDER, created_at=now, case_id__in={row[0] for row in events}
+            ).select_related("case__branch")
         )
         _insert(Notification, ["recipient_id", "case_id", "kind", "text", "created_at"], notices)
         queued = _insert(

@@ -6,6 +6,7 @@ import re
 import socket
 
 from api.models import ApiClient
+from audit.models import AccessEvent
 from tests.api_helpers import Api, api_token
 from tests.portal_helpers import member
 from webhooks.models import WebhookEndpoint
@@ -28,6 +29,9 @@ def test_an_admin_creates_rotates_and_revokes_a_client(world, client):
     client.post("/portal/integrations/clients/action/", {"client": api_client.public_id, "action": "revoke"})
     api_client.refresh_from_db()
     assert not api_client.active
+    audited = AccessEvent.objects.filter(kind=AccessEvent.Kind.ADMIN_CHANGE, actor=world.customer_x).order_by("pk")
+    assert [e.data["action"] for e in audited] == ["api_client_create", "api_client_rotate", "api_client_revoke"]
+    assert not any(secret in str(e.data) or new_secret in str(e.data) for e in audited)
 
 
 def test_another_companys_client_is_not_found(world, client):

@@ -10,6 +10,6 @@ class WebhooksConfig(AppConfig):
     def ready(self) -> None:
         from onboarding.events import on_event
 
-        from .services import deliveries_queue
+        from .services import deliveries_queue, deliveries_queue_many
 
-        on_event(deliveries_queue)
+        on_event(deliveries_queue, bulk=deliveries_queue_many)

@@ -13,10 +13,17 @@ from django.utils.translation import gettext_lazy as _
 class WebhookEvent(models.TextChoices):
     CASE_CREATED = "case.created", _("案件创建")
     STAGE_ENTERED = "case.stage_entered", _("进入新阶段")
-    CASE_LIVE = "case.live", _("正式上线")
+    DOCUMENT_REQUESTED = "document.requested", _("要求提交文件")
     DOCUMENT_REJECTED = "document.rejected", _("文件退回")
     REMINDER = "case.reminder", _("到期提醒/督办")
+    CASE_LIVE = "case.live", _("正式上线")
     TEST = "webhook.test", _("测试事件")
+
+
+# A bank administrator: a staff user who creates the bank's own API clients and webhook endpoints
+# (/integrations/) for branches of their subtree, and is told when such an endpoint is disabled.
+# Given to a user or a group in the admin.
+BANK_ADMIN_PERMISSION = "webhooks.manage_bank_integrations"
 
 
 class WebhookEndpoint(models.Model):
@@ -43,6 +50,7 @@ class WebhookEndpoint(models.Model):
     class Meta:
         verbose_name = _("Webhook 地址")
         verbose_name_plural = _("Webhook 地址")
+        permissions = [("manage_bank_integrations", _("管理银行系统对接(API 客户端、推送地址)"))]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(enterprise__isnull=True, branch__isnull=False)
@@ -56,7 +64,11 @@ class WebhookEndpoint(models.Model):
 
 
 class WebhookDelivery(models.Model):
-    """One message to one endpoint; inserting it (unique per endpoint and event) is the claim."""
+    """One message to one endpoint; inserting it (unique per endpoint, event and type) is the claim.
+
+    One case event may announce several types (going live is also a stage entered): an endpoint
+    subscribed to both gets one message of each.
+    """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.PROTECT, related_name="deliveries")
@@ -75,7 +87,9 @@ class WebhookDelivery(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["endpoint", "event"], condition=models.Q(event__isnull=False), name="webhook_once_per_event"
+                fields=["endpoint", "event", "event_type"],
+                condition=models.Q(event__isnull=False),
+                name="webhook_once_per_event_type",
             )
         ]
 

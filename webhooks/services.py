@@ -18,29 +18,39 @@ import secrets
 import socket
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
+import certifi
+import urllib3
 from celery import shared_task
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db import transaction
+from django.db.models import Q
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from standardwebhooks.webhooks import Webhook
 
+from audit.models import AccessEvent
+from audit.services import access_record
 from branches.models import Branch
-from branches.scope import branch_within
+from branches.scope import ancestor_ids, branch_within
 from companies.models import Enterprise
+from documents.checklist import documents_owed
 from notices.models import OutboxEmail
 from notices.outbox import email_queue, is_suppressed, renderer
 from notices.services import notices_create
 from onboarding.events import EventName
 from onboarding.models import CaseEvent
 from onboarding.services import CaseError
+from onboarding.states import State
 
-from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from .models import BANK_ADMIN_PERMISSION, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +61,35 @@ MAX_ATTEMPTS = len(RETRY_SCHEDULE) + 1
 SECRET_OVERLAP = dt.timedelta(hours=24)
 TIMEOUT = (5, 10)
 REMINDER_EVENTS = {EventName.REMIND, EventName.ESCALATE, EventName.ESCALATE_HEAD_OFFICE}
+DOCUMENT_STAGES = {State.BRANCH_INTAKE, State.JOINT_TESTING}
+
+
+# --- audit -------------------------------------------------------------------------------------
+
+
+def integration_change_record(
+    *, action: str, obj: Any, actor: Any = None, request: HttpRequest | None = None, data: dict[str, Any] | None = None
+) -> None:
+    """An admin-change audit event for an API client or webhook endpoint (never a secret).
+
+    Pages pass the person and the request; a management command passes neither and is named as such.
+    """
+    owner = obj.enterprise or obj.branch
+    access_record(
+        kind=AccessEvent.Kind.ADMIN_CHANGE,
+        actor=actor,
+        username="" if actor is not None else "manage.py",
+        request=request,
+        reason=f"{action} {obj._meta.verbose_name} “{obj}” ({owner})"[:4000],
+        data={
+            "action": action,
+            "model": obj._meta.label,
+            "object_id": str(obj.public_id),
+            "object": str(obj)[:300],
+            "owner": str(owner),
+            **(data or {}),
+        },
+    )
 
 
 # --- endpoints ---------------------------------------------------------------------------------
@@ -64,32 +103,53 @@ def _loopback_allowed() -> bool:
     return bool(getattr(settings, "WEBHOOK_ALLOW_LOOPBACK", False))
 
 
-def url_refusal(url: str) -> str | None:
-    """Why this URL may not receive webhooks, or None. Resolves the host: every address must be public."""
+@dataclass(frozen=True)
+class Target:
+    """A webhook URL as checked: the addresses it resolved to (all public), or why it may not be used."""
+
+    refusal: str | None
+    scheme: str = ""
+    host: str = ""
+    port: int = 0
+    path: str = "/"
+    addresses: tuple[str, ...] = ()
+
+
+def url_check(url: str) -> Target:
+    """Resolve the host once; every address must be public. The delivery connects to these addresses."""
     try:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
-        return _("地址格式不正确。")
+        return Target(_("地址格式不正确。"))
     host = parts.hostname or ""
     loopback = _loopback_allowed() and host == "127.0.0.1"
     if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
-        return _("地址须以 https:// 开头。")
+        return Target(_("地址须以 https:// 开头。"))
     if not host or parts.username or parts.password:
-        return _("地址格式不正确。")
+        return Target(_("地址格式不正确。"))
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
-        return _("无法解析该地址的主机名。")
+        return Target(_("无法解析该地址的主机名。"))
+    addresses: list[str] = []
     for info in infos:
         ip = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped
-        if loopback and str(ip) == "127.0.0.1":
-            continue
-        if not ip.is_global or ip.is_multicast:
-            return _("该地址指向内网、本机或链路本地地址,不能接收推送。")
-    return None
+        if not (loopback and str(ip) == "127.0.0.1") and (not ip.is_global or ip.is_multicast):
+            return Target(_("该地址指向内网、本机或链路本地地址,不能接收推送。"))
+        if str(ip) not in addresses:
+            addresses.append(str(ip))
+    if not addresses:
+        return Target(_("无法解析该地址的主机名。"))
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return Target(None, parts.scheme, host, port, path, tuple(addresses))
+
+
+def url_refusal(url: str) -> str | None:
+    """Why this URL may not receive webhooks, or None."""
+    return url_check(url).refusal
 
 
 def endpoint_add(
@@ -100,6 +160,7 @@ def endpoint_add(
     branch: Branch | None = None,
     description: str = "",
     created_by: Any = None,
+    request: HttpRequest | None = None,
 ) -> WebhookEndpoint:
     if (enterprise is None) == (branch is None):
         raise CaseError(_("推送地址须属于一个企业或一个机构。"))
@@ -109,34 +170,73 @@ def endpoint_add(
     refusal = url_refusal(url)
     if refusal:
         raise CaseError(refusal)
-    return WebhookEndpoint.objects.create(
-        url=url,
-        events=chosen,
-        enterprise=enterprise,
-        branch=branch,
-        description=description,
-        secret=new_secret(),
-        created_by=created_by,
-    )
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.create(
+            url=url,
+            events=chosen,
+            enterprise=enterprise,
+            branch=branch,
+            description=description,
+            secret=new_secret(),
+            created_by=created_by,
+        )
+        integration_change_record(
+            action="endpoint_add", obj=endpoint, actor=created_by, request=request, data={"events": chosen}
+        )
+    return endpoint
 
 
-def endpoint_rotate_secret(*, endpoint: WebhookEndpoint, now: dt.datetime | None = None) -> str:
+def endpoint_rotate_secret(
+    *, endpoint: WebhookEndpoint, now: dt.datetime | None = None, actor: Any = None, request: HttpRequest | None = None
+) -> str:
     """A new secret; messages are signed with both for SECRET_OVERLAP so the receiver can switch."""
     now = now or timezone.now()
-    endpoint.previous_secret = endpoint.secret
-    endpoint.previous_secret_until = now + SECRET_OVERLAP
-    endpoint.secret = new_secret()
-    endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_until"])
+    with transaction.atomic():
+        endpoint.previous_secret = endpoint.secret
+        endpoint.previous_secret_until = now + SECRET_OVERLAP
+        endpoint.secret = new_secret()
+        endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_until"])
+        integration_change_record(
+            action="endpoint_rotate_secret",
+            obj=endpoint,
+            actor=actor,
+            request=request,
+            data={"previous_secret_until": endpoint.previous_secret_until.isoformat()},
+        )
     return endpoint.secret
 
 
-def endpoint_enable(*, endpoint: WebhookEndpoint) -> None:
+def endpoint_enable(*, endpoint: WebhookEndpoint, actor: Any = None, request: HttpRequest | None = None) -> None:
     endpoint.is_active, endpoint.disabled_at, endpoint.disabled_reason = True, None, ""
     endpoint.save(update_fields=["is_active", "disabled_at", "disabled_reason"])
+    integration_change_record(action="endpoint_enable", obj=endpoint, actor=actor, request=request)
     due = list(
         endpoint.deliveries.filter(delivered_at__isnull=True, given_up_at__isnull=True).values_list("pk", flat=True)
     )
     transaction.on_commit(lambda: deliveries_dispatch(ids=due))
+
+
+def is_bank_integration_admin(user: Any) -> bool:
+    """A bank administrator: a staff user (home branch) holding the permission, directly or by group."""
+    return bool(
+        getattr(user, "is_authenticated", False)
+        and user.is_active
+        and user.branch_id is not None
+        and user.has_perm(BANK_ADMIN_PERMISSION)
+    )
+
+
+def bank_admins_over(branch: Branch) -> list[Any]:
+    """The bank administrators whose subtree holds `branch` (their home branch is it or above it)."""
+    app_label, codename = BANK_ADMIN_PERMISSION.split(".")
+    perm = Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+    return list(
+        get_user_model()
+        .objects.filter(Q(user_permissions__in=perm) | Q(groups__permissions__in=perm) | Q(is_superuser=True))
+        .filter(is_active=True, branch_id__in=ancestor_ids(branch))
+        .distinct()
+        .order_by("pk")
+    )
 
 
 def _endpoint_disable(endpoint: WebhookEndpoint, reason: str, now: dt.datetime) -> None:
@@ -156,7 +256,9 @@ def _endpoint_disable(endpoint: WebhookEndpoint, reason: str, now: dt.datetime) 
             ).select_related("user")
         ]
         addresses.append(endpoint.enterprise.contact_email if endpoint.enterprise else "")
-    if endpoint.created_by is not None:
+    elif endpoint.branch is not None:
+        people = bank_admins_over(endpoint.branch)
+    if endpoint.created_by is not None and endpoint.created_by not in people:
         people.append(endpoint.created_by)
     notices_create(recipients=people, case_id=None, kind="webhook", text=text)
     addresses += [p.email for p in people]
@@ -171,22 +273,50 @@ def _endpoint_disable(endpoint: WebhookEndpoint, reason: str, now: dt.datetime) 
 # --- queueing ----------------------------------------------------------------------------------
 
 
-def event_type(event: CaseEvent) -> list[str]:
-    types = []
+def candidate_types(event: CaseEvent) -> set[str]:
+    """The webhook types a case event may announce, from its name alone (no query)."""
+    types: set[str] = set()
     if event.name == EventName.CASE_CREATED:
-        types.append(WebhookEvent.CASE_CREATED)
+        types.add(WebhookEvent.CASE_CREATED)
     if event.kind == CaseEvent.Kind.TRANSITION and event.to_state:
-        types.append(WebhookEvent.STAGE_ENTERED)
+        types.add(WebhookEvent.STAGE_ENTERED)
+        # Entering a stage with a checklist asks the customer for its documents (a case resumed
+        # was asked when it first entered; a return asks again for what is still owed).
+        if event.name != EventName.RESUME and event.to_state in DOCUMENT_STAGES:
+            types.add(WebhookEvent.DOCUMENT_REQUESTED)
     if event.name == EventName.GO_LIVE:
-        types.append(WebhookEvent.CASE_LIVE)
+        types.add(WebhookEvent.CASE_LIVE)
     if event.name == EventName.DOCUMENT_REJECT:
-        types.append(WebhookEvent.DOCUMENT_REJECTED)
+        types.add(WebhookEvent.DOCUMENT_REJECTED)
     if event.name in REMINDER_EVENTS:
-        types.append(WebhookEvent.REMINDER)
-    return [str(t) for t in types]
+        types.add(WebhookEvent.REMINDER)
+    return {str(t) for t in types}
 
 
-def _payload(kind: str, event: CaseEvent | None, now: dt.datetime) -> dict[str, Any]:
+def type_data(kind: str, event: CaseEvent) -> dict[str, Any] | None:
+    """What a message of `kind` adds to the common data; None when the event turns out not to be one."""
+    if kind == WebhookEvent.DOCUMENT_REQUESTED:
+        owed = documents_owed(event.case, event.to_state)
+        if not owed:
+            return None
+        return {"documents": [{"kind": i.kind, "label": i.label, "status": i.status} for i in owed]}
+    if kind == WebhookEvent.DOCUMENT_REJECTED:
+        return {
+            "document": {
+                "kind": event.data.get("document", ""),
+                "label": event.data.get("label", ""),
+                "version": event.data.get("version"),
+                "reason": event.reason,
+            }
+        }
+    if kind == WebhookEvent.REMINDER:
+        return {"reminder": {k: event.data[k] for k in ("level", "stage", "due_at") if k in event.data}}
+    return {}
+
+
+def _payload(
+    kind: str, event: CaseEvent | None, now: dt.datetime, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     data: dict[str, Any] = {}
     if event is not None:
         case = event.case
@@ -198,61 +328,106 @@ def _payload(kind: str, event: CaseEvent | None, now: dt.datetime) -> dict[str, 
             "from_state": event.from_state,
             "to_state": event.to_state,
             "at": event.created_at.isoformat(),
+            **(extra or {}),
         }
     return {"type": kind, "timestamp": now.isoformat(), "data": data}
 
 
-def _endpoints_for(event: CaseEvent) -> list[WebhookEndpoint]:
-    case = event.case
-    found = list(WebhookEndpoint.objects.filter(is_active=True, enterprise_id=case.enterprise_id))
-    for endpoint in WebhookEndpoint.objects.filter(is_active=True, branch__isnull=False).select_related("branch"):
-        assert endpoint.branch is not None
-        if branch_within(case.branch, endpoint.branch):
+def _endpoints_matching(endpoints: list[WebhookEndpoint], case: Any) -> list[WebhookEndpoint]:
+    found = []
+    for endpoint in endpoints:
+        if endpoint.enterprise_id is not None:
+            if endpoint.enterprise_id == case.enterprise_id:
+                found.append(endpoint)
+        elif endpoint.branch is not None and branch_within(case.branch, endpoint.branch):
             found.append(endpoint)
     return found
 
 
 def deliveries_queue(event: CaseEvent) -> None:
-    """The listener on every case event: one delivery row per subscribed endpoint, in the event's transaction."""
+    """The listener on every case event: one delivery row per subscribed endpoint and type, in the event's transaction."""
+    if candidate_types(event):  # most events announce nothing: no query for them
+        deliveries_queue_many([event])
+
+
+def deliveries_queue_many(events: Iterable[CaseEvent]) -> None:
+    """Deliveries for many events at once (the reminder sweep writes its events in bulk).
+
+    Nothing is read while no endpoint is active; then the events, and the endpoints of their
+    companies and every branch endpoint (few), once. Each (endpoint, event, type) row is unique,
+    so an event announced twice still sends one message of each type.
+    """
     if is_suppressed():
         return
-    types = event_type(event)
-    if not types:
+    active = WebhookEndpoint.objects.filter(is_active=True)
+    if not active.exists():
         return
+    wanted = [(event, kinds) for event in events if (kinds := candidate_types(event))]
+    if not wanted:
+        return
+    companies = {event.case.enterprise_id for event, _kinds in wanted}
+    endpoints = list(active.filter(Q(enterprise_id__in=companies) | Q(branch__isnull=False)).select_related("branch"))
     now = timezone.now()
-    ids = []
-    for endpoint in _endpoints_for(event):
-        kind = next((t for t in types if t in endpoint.events), None)
-        if kind is None:
-            continue
-        delivery, created = WebhookDelivery.objects.get_or_create(
-            endpoint=endpoint,
-            event=event,
-            defaults={"event_type": kind, "msg_id": f"msg_{uuid.uuid4().hex}", "payload": _payload(kind, event, now)},
-        )
-        if created:
-            ids.append(delivery.pk)
+    rows = []
+    for event, kinds in wanted:
+        extras: dict[str, dict[str, Any] | None] = {}  # once per event and type, whatever the endpoints
+        for endpoint in _endpoints_matching(endpoints, event.case):
+            for kind in sorted(kinds & set(endpoint.events)):
+                if kind not in extras:
+                    extras[kind] = type_data(kind, event)
+                extra = extras[kind]
+                if extra is None:
+                    continue
+                rows.append(
+                    WebhookDelivery(
+                        endpoint=endpoint,
+                        event=event,
+                        event_type=kind,
+                        msg_id=f"msg_{uuid.uuid4().hex}",
+                        payload=_payload(kind, event, now, extra),
+                    )
+                )
+    if not rows:
+        return
+    WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+    ids = list(WebhookDelivery.objects.filter(msg_id__in=[r.msg_id for r in rows]).values_list("pk", flat=True))
     if ids:
         transaction.on_commit(lambda: deliveries_dispatch(ids=ids))
 
 
-def delivery_test(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
+def delivery_test(
+    *, endpoint: WebhookEndpoint, actor: Any = None, request: HttpRequest | None = None
+) -> WebhookDelivery:
+    if not endpoint.is_active:
+        raise CaseError(_("该推送地址已停用,请先重新启用。"))
     now = timezone.now()
-    delivery = WebhookDelivery.objects.create(
-        endpoint=endpoint,
-        event_type=WebhookEvent.TEST,
-        msg_id=f"msg_{uuid.uuid4().hex}",
-        payload=_payload(WebhookEvent.TEST, None, now),
-    )
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.create(
+            endpoint=endpoint,
+            event_type=WebhookEvent.TEST,
+            msg_id=f"msg_{uuid.uuid4().hex}",
+            payload=_payload(WebhookEvent.TEST, None, now),
+        )
+        integration_change_record(
+            action="delivery_test", obj=endpoint, actor=actor, request=request, data={"msg_id": delivery.msg_id}
+        )
     transaction.on_commit(lambda: deliveries_dispatch(ids=[delivery.pk]))
     return delivery
 
 
-def delivery_send_again(*, delivery: WebhookDelivery) -> None:
+def delivery_send_again(*, delivery: WebhookDelivery, actor: Any = None, request: HttpRequest | None = None) -> None:
     """Send once more under the same webhook-id (the receiver deduplicates on it)."""
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(
-        delivered_at=None, given_up_at=None, attempts=0, next_attempt_at=timezone.now()
-    )
+    with transaction.atomic():
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            delivered_at=None, given_up_at=None, attempts=0, next_attempt_at=timezone.now()
+        )
+        integration_change_record(
+            action="delivery_send_again",
+            obj=delivery.endpoint,
+            actor=actor,
+            request=request,
+            data={"msg_id": delivery.msg_id},
+        )
     transaction.on_commit(lambda: deliveries_dispatch(ids=[delivery.pk]))
 
 
@@ -290,10 +465,61 @@ def signature(endpoint: WebhookEndpoint, msg_id: str, at: dt.datetime, body: str
     return " ".join(Webhook(s).sign(msg_id=msg_id, timestamp=at, data=body) for s in secrets_)
 
 
+def pinned_post(target: Target, *, body: bytes, headers: dict[str, str], ca_certs: str | None = None) -> int:
+    """POST to an address that was checked, never to a second DNS answer (no rebinding).
+
+    The connection goes to the checked addresses in turn (the next one only when one cannot be
+    connected to); the Host header, the TLS SNI and the certificate's name check all use the
+    URL's host name. Redirects are returned, not followed.
+    """
+    failure: Exception | None = None
+    for ip in target.addresses:
+        try:
+            return _post_to(ip, target, body=body, headers=headers, ca_certs=ca_certs)
+        except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError) as exc:
+            failure = exc
+    assert failure is not None  # url_check never passes a target without addresses
+    raise failure
+
+
+def _post_to(ip: str, target: Target, *, body: bytes, headers: dict[str, str], ca_certs: str | None) -> int:
+    default_port = 443 if target.scheme == "https" else 80
+    name = f"[{target.host}]" if ":" in target.host else target.host
+    host_header = name if target.port == default_port else f"{name}:{target.port}"
+    timeout = urllib3.Timeout(connect=TIMEOUT[0], read=TIMEOUT[1])
+    pool: urllib3.HTTPConnectionPool
+    if target.scheme == "https":
+        pool = urllib3.HTTPSConnectionPool(
+            ip,
+            target.port,
+            timeout=timeout,
+            retries=False,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=ca_certs or certifi.where(),
+            server_hostname=target.host,
+            assert_hostname=target.host,
+        )
+    else:
+        pool = urllib3.HTTPConnectionPool(ip, target.port, timeout=timeout, retries=False)
+    with pool:
+        response = pool.urlopen(
+            "POST",
+            target.path,
+            body=body,
+            headers={**headers, "host": host_header},
+            redirect=False,
+            assert_same_host=False,
+            retries=False,
+            preload_content=False,
+        )
+        response.close()
+        return int(response.status)
+
+
 def _post(endpoint: WebhookEndpoint, delivery: WebhookDelivery, now: dt.datetime) -> tuple[int | None, str]:
-    refusal = url_refusal(endpoint.url)
-    if refusal:
-        return None, refusal
+    target = url_check(endpoint.url)
+    if target.refusal:
+        return None, target.refusal
     body = json.dumps(delivery.payload, ensure_ascii=False, separators=(",", ":"))
     headers = {
         "content-type": "application/json",
@@ -303,12 +529,10 @@ def _post(endpoint: WebhookEndpoint, delivery: WebhookDelivery, now: dt.datetime
         "user-agent": "onboarding-webhooks/1",
     }
     try:
-        response = requests.post(
-            endpoint.url, data=body.encode(), headers=headers, timeout=TIMEOUT, allow_redirects=False
-        )
-    except requests.RequestException as exc:
+        status = pinned_post(target, body=body.encode(), headers=headers)
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
         return None, type(exc).__name__
-    return response.status_code, "" if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
+    return status, "" if 200 <= status < 300 else f"HTTP {status}"
 
 
 def delivery_send(*, pk: int, now: dt.datetime | None = None) -> bool:
@@ -322,7 +546,7 @@ def delivery_send(*, pk: int, now: dt.datetime | None = None) -> bool:
     with transaction.atomic():
         delivery = (
             WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("endpoint__enterprise")
+            .select_related("endpoint__enterprise", "endpoint__branch")
             .filter(pk=pk, delivered_at__isnull=True, given_up_at__isnull=True, next_attempt_at__lte=now)
             .first()
         )
