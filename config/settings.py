@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_fsm",
+    "pgtrigger",  # evidence tables protected in PostgreSQL, declared in the models' Meta.triggers (config/evidence.py)
     "accounts",
     "branches",
     "notices",
