@@ -1,8 +1,8 @@
 """Append-only audit tables: who logged in (or failed to), who read a case outside the
 ordinary scope and why. Case history itself is `onboarding.CaseEvent`; the audit view reads both.
 
-Rows are never updated or deleted: the model refuses it, and on PostgreSQL a trigger
-(migration 0002) refuses it in the database too.
+Rows are never updated or deleted: the model refuses it, and on PostgreSQL the triggers in
+`Meta.triggers` (django-pgtrigger, config/evidence.py) refuse it, and TRUNCATE, in the database too.
 """
 
 from __future__ import annotations

@@ -119,7 +119,7 @@ class AppendOnlyQuerySet(models.QuerySet["CompanyVersion"]):
 
 class CompanyVersion(CompanyData):
     """One saved state of a company's data, accounts included. Never changed, never deleted
-    (on PostgreSQL a trigger refuses UPDATE and DELETE)."""
+    (on PostgreSQL its `Meta.triggers` refuse UPDATE, DELETE and TRUNCATE)."""
 
     enterprise = models.ForeignKey(Enterprise, on_delete=models.PROTECT, related_name="versions")
     number = models.PositiveIntegerField(_("版本号"))
