@@ -17,7 +17,6 @@ import pgtrigger
 import pytest
 from django.apps import apps
 from django.db import DatabaseError, connection, models, transaction
-from django.utils import timezone
 
 from audit import services as audit_services
 from audit.models import AccessEvent, BreakGlassGrant
@@ -131,9 +130,13 @@ def test_no_application_code_lifts_the_triggers():
         if rel.parts[0] in {".venv", "tests", "node_modules", "var"}:
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Attribute) and node.attr in {"ignore", "uninstall", "disable", "prune"}:
-                if isinstance(node.value, ast.Name) and node.value.id == "pgtrigger":
-                    callers.append(f"{rel}:{node.lineno}")
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr in {"ignore", "uninstall", "disable", "prune"}
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "pgtrigger"
+            ):
+                callers.append(f"{rel}:{node.lineno}")
     assert callers == []
 
 
@@ -269,7 +272,7 @@ def test_an_outbox_mail_counts_attempts_is_marked_sent_once_and_then_is_final(db
     row = _queued({"subject": "重置密码", "secret": "https://example.com/reset/abc"})
     assert row.sent_at is None
     # Who it goes to and what it says are not rewritten while it waits.
-    assert refused("UPDATE notices_outboxemail SET \"to\" = '[\"x@evil.example\"]' WHERE id = %s", [row.pk])
+    assert refused('UPDATE notices_outboxemail SET "to" = \'["x@evil.example"]\' WHERE id = %s', [row.pk])
     assert refused("UPDATE notices_outboxemail SET payload = '{}' WHERE id = %s", [row.pk])
     assert refused("DELETE FROM notices_outboxemail WHERE id = %s", [row.pk])
     # A failed attempt is counted (outbox.outbox_send on an SMTP error).
