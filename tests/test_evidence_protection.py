@@ -122,6 +122,9 @@ def test_only_pgtrigger_triggers_remain_on_the_evidence_tables(db):
         assert cur.fetchall() == []
 
 
+LIFTING = {"ignore", "uninstall", "disable", "prune"}
+
+
 def test_no_application_code_lifts_the_triggers():
     """`pgtrigger.ignore` would let a code path rewrite evidence: only the test suite's flush uses it."""
     callers = []
@@ -132,9 +135,13 @@ def test_no_application_code_lifts_the_triggers():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (
                 isinstance(node, ast.Attribute)
-                and node.attr in {"ignore", "uninstall", "disable", "prune"}
+                and node.attr in LIFTING
                 and isinstance(node.value, ast.Name)
                 and node.value.id == "pgtrigger"
+            ) or (
+                isinstance(node, ast.ImportFrom)
+                and (node.module or "").startswith("pgtrigger")
+                and LIFTING & {a.name for a in node.names}
             ):
                 callers.append(f"{rel}:{node.lineno}")
     assert callers == []
