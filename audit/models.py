@@ -1,18 +1,21 @@
 """Append-only audit tables: who logged in (or failed to), who read a case outside the
 ordinary scope and why. Case history itself is `onboarding.CaseEvent`; the audit view reads both.
 
-Rows are never updated or deleted: the model refuses it, and on PostgreSQL a trigger
-(migration 0002) refuses it in the database too.
+Rows are never updated or deleted: the model refuses it, and on PostgreSQL the triggers in
+`Meta.triggers` (django-pgtrigger, config/evidence.py) refuse it, and TRUNCATE, in the database too.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from config.evidence import NoTruncate
 
 
 class AppendOnlyQuerySet(models.QuerySet):
@@ -74,6 +77,10 @@ class AccessEvent(AppendOnlyModel):
         ordering = ["created_at", "pk"]
         # The audit log's order (newest first, id as tie-break) without sorting every access.
         indexes = [models.Index(fields=["-created_at", "-id"], name="access_log_order_idx")]
+        triggers = [  # evidence (config/evidence.py): never changed, deleted or emptied
+            pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+            NoTruncate(),
+        ]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.kind} {self.username}"
@@ -100,6 +107,10 @@ class BreakGlassGrant(AppendOnlyModel):
         verbose_name_plural = _("越权查阅授权")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["user", "case", "expires_at"])]
+        triggers = [  # evidence (config/evidence.py): never changed, deleted or emptied
+            pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+            NoTruncate(),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user_id} → {self.case_id} until {self.expires_at:%Y-%m-%d %H:%M}"

@@ -6,8 +6,9 @@ Builds (once; `--reset` rebuilds) a template database `<db>_template` with `--ca
 cases in branch intake, of which `--overdue` are past their due time by 1–30 days (so they
 reach different reminder levels), by bulk insertion rather than through the services. Every
 run then recreates `<db>` from that template (DROP DATABASE, CREATE DATABASE … TEMPLATE): the
-case events the previous run wrote are evidence, which the database refuses to delete or
-truncate (audit/evidence.py), so the bench starts from a fresh copy instead of cleaning up.
+case events and reminders the previous run wrote are evidence, which the database refuses to
+delete or truncate (pgtrigger triggers, config/evidence.py), so the bench starts from a fresh
+copy instead of cleaning up.
 Then, in one run, side by side:
 a raw SQL select of the overdue rows, the first sweep (everything to claim, record and
 notify), and a second sweep (nothing new). E-mail is only queued (in-memory broker), as in

@@ -10,10 +10,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from config.evidence import NoTruncate
 
 from . import validators
 
@@ -116,7 +119,7 @@ class AppendOnlyQuerySet(models.QuerySet["CompanyVersion"]):
 
 class CompanyVersion(CompanyData):
     """One saved state of a company's data, accounts included. Never changed, never deleted
-    (on PostgreSQL a trigger refuses UPDATE and DELETE)."""
+    (on PostgreSQL its `Meta.triggers` refuse UPDATE, DELETE and TRUNCATE)."""
 
     enterprise = models.ForeignKey(Enterprise, on_delete=models.PROTECT, related_name="versions")
     number = models.PositiveIntegerField(_("版本号"))
@@ -135,6 +138,10 @@ class CompanyVersion(CompanyData):
         verbose_name_plural = _("企业资料版本")
         ordering = ["enterprise", "number"]
         constraints = [models.UniqueConstraint(fields=["enterprise", "number"], name="one_number_per_company_version")]
+        triggers = [  # evidence (config/evidence.py): never changed, deleted or emptied
+            pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+            NoTruncate(),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} v{self.number}"

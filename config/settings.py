@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_fsm",
+    "pgtrigger",  # evidence tables protected in PostgreSQL, declared in the models' Meta.triggers (config/evidence.py)
     "accounts",
     "branches",
     "notices",
@@ -135,6 +136,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     (BASE_DIR / "var").mkdir(exist_ok=True)  # the default database's folder, on a fresh checkout
     # Wait for a concurrent writer instead of failing at once with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+# Evidence triggers (config/evidence.py): declared in the models' Meta.triggers, written into the
+# apps' migrations by makemigrations and installed by migrate (never outside the migrations).
+PGTRIGGER_MIGRATIONS = True
+PGTRIGGER_INSTALL_ON_MIGRATE = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

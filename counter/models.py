@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import uuid
 
+import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from config.evidence import NoTruncate
 from onboarding import validators
 
 
@@ -169,6 +171,22 @@ class CounterEntry(models.Model):
             models.CheckConstraint(
                 condition=~models.Q(checker=models.F("maker")), name="counter_entry_checker_is_not_maker"
             ),
+        ]
+        # Evidence (config/evidence.py): changed once, while pending, by its confirmation or
+        # cancellation (status, checker, times); never deleted or emptied.
+        triggers = [
+            pgtrigger.Protect(
+                name="changed_only_while_pending",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Q(old__status__df="pending"),
+            ),
+            pgtrigger.Protect(
+                name="only_check_columns_change",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.AnyChange(exclude=["status", "checker", "checked_at", "cancelled_at"]),
+            ),
+            pgtrigger.Protect(name="no_delete", operation=pgtrigger.Delete),
+            NoTruncate(),
         ]
 
     def __str__(self) -> str:

@@ -9,10 +9,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from config.evidence import NoTruncate
 
 
 class DocumentKind(models.TextChoices):
@@ -61,6 +64,10 @@ class Document(models.Model):
         ordering = ["case", "kind", "generated"]
         constraints = [
             models.UniqueConstraint(fields=["case", "kind", "generated"], name="one_document_per_case_kind_origin")
+        ]
+        triggers = [  # evidence (config/evidence.py): never changed, deleted or emptied
+            pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+            NoTruncate(),
         ]
 
     def __str__(self) -> str:
@@ -112,6 +119,22 @@ class DocumentVersion(models.Model):
                 condition=~models.Q(decision="rejected") | ~models.Q(decision_reason=""),
                 name="rejection_has_reason",
             ),
+        ]
+        # Evidence (config/evidence.py): reviewed once (decision, reason, reviewer, time) and
+        # otherwise never changed, deleted or emptied.
+        triggers = [
+            pgtrigger.Protect(
+                name="reviewed_only_once",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Q(old__decision__df=""),
+            ),
+            pgtrigger.Protect(
+                name="only_review_columns_change",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.AnyChange(exclude=["decision", "decision_reason", "reviewed_by", "reviewed_at"]),
+            ),
+            pgtrigger.Protect(name="no_delete", operation=pgtrigger.Delete),
+            NoTruncate(),
         ]
 
     def __str__(self) -> str:

@@ -203,7 +203,8 @@ ACTIVE_ACTIONS = {
 def _refuse_active_content(reader: PdfReader) -> None:
     """Walk every object reachable from the document catalogue (dictionaries and arrays; stream
     contents are not decoded) and refuse JavaScript, automatic actions (/AA, an /OpenAction
-    other than going to a page), launch and form-submit actions and embedded files."""
+    other than going to a page), launch and form-submit actions, XFA forms (their scripts
+    live in streams) and embedded files."""
     reason = _active_content(reader)
     if reason:
         raise UploadRefused(_("PDF 含有不允许的活动内容(%(what)s),请上传普通的扫描件或打印件") % {"what": reason})
@@ -234,6 +235,8 @@ def _active_content(reader: PdfReader) -> str | None:
             return "JavaScript"
         if "/AA" in keys:
             return _("自动执行的动作 /AA")
+        if "/XFA" in keys:  # XFA forms carry their scripts inside XML streams, which are not decoded here
+            return "XFA"
         if keys & {"/EmbeddedFile", "/EmbeddedFiles", "/EF"} or obj.get("/Type") == "/EmbeddedFile":
             return _("嵌入文件")
         action = obj.get("/S")

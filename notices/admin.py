@@ -14,6 +14,10 @@ class OutboxEmailAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: object) -> bool:
         return False
 
+    # What was sent to whom is evidence (its Meta.triggers): shown, never saved from here.
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
     def has_delete_permission(self, request: object, obj: object = None) -> bool:
         return False
 

@@ -8,10 +8,13 @@ delays a mail but never loses it: `notices.outbox.outbox_flush` re-queues what i
 
 from __future__ import annotations
 
+import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from config.evidence import NoTruncate
 
 
 class Notification(models.Model):
@@ -63,6 +66,28 @@ class OutboxEmail(models.Model):
         verbose_name_plural = _("待发邮件")
         indexes = [
             models.Index(fields=["created_at"], name="outbox_unsent_at_idx", condition=models.Q(sent_at__isnull=True))
+        ]
+        # What was sent to whom is evidence (config/evidence.py): while unsent a row counts its
+        # attempts; it is marked sent once, dropping its secret in that same update; then it
+        # never changes. Never deleted or emptied.
+        triggers = [
+            pgtrigger.Protect(
+                name="sent_rows_are_final",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Q(old__sent_at__isnull=False),
+            ),
+            pgtrigger.Protect(
+                name="only_sending_columns_change",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.AnyChange(exclude=["sent_at", "attempts", "payload"]),
+            ),
+            pgtrigger.Protect(
+                name="payload_changes_only_when_sent",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Q(old__payload__df=pgtrigger.F("new__payload"), new__sent_at__isnull=True),
+            ),
+            pgtrigger.Protect(name="no_delete", operation=pgtrigger.Delete),
+            NoTruncate(),
         ]
 
     def __str__(self) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -10,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin
 
 from companies.models import CompanyVersion
+from config.evidence import NoTruncate
 
 from . import validators
 from .event_names import label
@@ -168,6 +170,10 @@ class Approval(models.Model):
         verbose_name = _("审批记录")
         verbose_name_plural = _("审批记录")
         constraints = [models.UniqueConstraint(fields=["visit", "level"], name="one_approval_per_level_per_visit")]
+        triggers = [  # evidence (config/evidence.py): never changed, deleted or emptied
+            pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+            NoTruncate(),
+        ]
 
 
 class TestPackage(models.Model):
@@ -207,6 +213,10 @@ class ModuleTestResult(models.Model):
         verbose_name = _("联调测试结果")
         verbose_name_plural = _("联调测试结果")
         indexes = [models.Index(fields=["case", "module", "test_case"])]
+        triggers = [  # evidence (config/evidence.py): never changed, deleted or emptied
+            pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+            NoTruncate(),
+        ]
 
     @property
     def test_case_label(self) -> str:
@@ -331,6 +341,10 @@ class CaseEvent(models.Model):
         ordering = ["created_at", "pk"]
         # The audit log's order (newest first, id as tie-break) without sorting every event.
         indexes = [models.Index(fields=["-created_at", "-id"], name="caseevent_log_order_idx")]
+        triggers = [  # evidence (config/evidence.py): never changed, deleted or emptied
+            pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+            NoTruncate(),
+        ]
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.kind} {self.name}"

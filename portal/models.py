@@ -5,10 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from config.evidence import NoTruncate
 
 
 class EnterpriseMember(models.Model):
@@ -91,6 +94,10 @@ class CaseMessage(models.Model):
         verbose_name = _("案件留言")
         verbose_name_plural = _("案件留言")
         ordering = ["created_at", "pk"]
+        triggers = [  # evidence (config/evidence.py): never changed, deleted or emptied
+            pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+            NoTruncate(),
+        ]
 
     def __str__(self) -> str:
         return f"{self.case_id}:{self.pk}"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pgtrigger
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from config.evidence import NoTruncate
 from onboarding.states import State
 
 
@@ -37,6 +39,10 @@ class Reminder(models.Model):
         verbose_name_plural = _("催办记录")
         ordering = ["-created_at", "pk"]
         constraints = [models.UniqueConstraint(fields=["visit", "level"], name="one_reminder_per_visit_level")]
+        triggers = [  # evidence (config/evidence.py): never changed, deleted or emptied
+            pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+            NoTruncate(),
+        ]
 
     def __str__(self) -> str:
         return f"{self.case_id}:{self.stage}:L{self.level}"

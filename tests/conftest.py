@@ -21,21 +21,32 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
-from django.db.backends.signals import connection_created
 from django.test import Client
 
 from tests.factories import TOTP_SECRET, World
 
 
-def _allow_truncate_in_tests(sender: Any, connection: Any, **kwargs: Any) -> None:
-    # Evidence tables refuse TRUNCATE (audit/evidence.py), and Django empties the test
-    # database with TRUNCATE after transactional tests: allowed on the suite's own connections.
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET evidence.allow_truncate = on")
+def _flush_lifting_truncate_guards() -> None:
+    """Evidence tables refuse TRUNCATE (config/evidence.py), and Django empties the test
+    database with TRUNCATE after transactional tests: its flush alone runs inside
+    `pgtrigger.ignore` for the evidence tables' `no_truncate` triggers. Every other statement
+    of the suite meets the triggers as the application does."""
+    import pgtrigger
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    from config.evidence import NO_TRUNCATE
+
+    flush = DatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self: DatabaseOperations, sql_list: list[str]) -> None:
+        uris = [trigger.get_uri(model) for model, trigger in pgtrigger.registered() if trigger.name == NO_TRUNCATE]
+        with pgtrigger.ignore(*uris, databases=[self.connection.alias]):
+            flush(self, sql_list)
+
+    DatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
 
 
-connection_created.connect(_allow_truncate_in_tests, dispatch_uid="tests_allow_truncate")
+_flush_lifting_truncate_guards()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -49,3 +49,21 @@ def test_event_rows_refuse_update_and_delete_in_the_application(world):
         case.events.update(reason="x")
     with pytest.raises(PermissionError):
         case.events.all().delete()
+
+
+def test_admin_shows_outbox_mails_but_neither_saves_nor_deletes_them(client, world):
+    from django.db import transaction
+
+    from notices import outbox
+
+    with transaction.atomic():
+        row = outbox.email_queue(kind="rendered", key="admin-test", to=["a@example.com"], payload={"subject": "s"})
+    admin = get_user_model().objects.create_superuser("root", "root@bank.example", "x-Strong-pass-1")
+    client.force_login(admin)
+    page = client.get(reverse("admin:notices_outboxemail_change", args=[row.pk]))
+    assert page.status_code == 200 and b'name="_save"' not in page.content
+    assert client.post(reverse("admin:notices_outboxemail_change", args=[row.pk]), {}).status_code == 403
+    delete = reverse("admin:notices_outboxemail_delete", args=[row.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    row.refresh_from_db()
+    assert row.sent_at is None and row.to == ["a@example.com"]

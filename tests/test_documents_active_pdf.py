@@ -13,6 +13,7 @@ import pytest
 from pypdf import PdfWriter
 from pypdf.generic import (
     ArrayObject,
+    DecodedStreamObject,
     DictionaryObject,
     NameObject,
     NumberObject,
@@ -104,6 +105,22 @@ def embedded_file() -> bytes:
     return _write(writer)
 
 
+def xfa_form_with_script() -> bytes:
+    # An XFA form: its <script> sits inside a compressed XML stream, where neither a dictionary
+    # key nor a look at the raw bytes shows it.
+    writer = _page_writer()
+    xml = DecodedStreamObject()
+    xml.set_data(
+        b'<xdp:xdp xmlns:xdp="http://ns.adobe.com/xdp/"><template><subform><event activity="initialize">'
+        b'<script contentType="application/x-javascript">app.launchURL("https://evil.example/x");</script>'
+        b"</event></subform></template></xdp:xdp>"
+    )
+    writer._root_object[NameObject("/AcroForm")] = DictionaryObject(
+        {NameObject("/Fields"): ArrayObject(), NameObject("/XFA"): writer._add_object(xml.flate_encode())}
+    )
+    return _write(writer)
+
+
 def html_polyglot() -> bytes:
     pdf = sample_pdf("polyglot")
     header, rest = pdf.split(b"\n", 1)
@@ -126,6 +143,7 @@ def many_pages(n: int) -> bytes:
         (launch_action, "Launch"),
         (page_additional_action, "/AA"),
         (embedded_file, "嵌入文件"),
+        (xfa_form_with_script, "XFA"),
         (html_polyglot, "PDF/HTML"),
     ],
 )

@@ -6,16 +6,11 @@ from __future__ import annotations
 
 from django.db import migrations
 
+from audit.migrations._handwritten_evidence import REFUSE_CHANGE
+
 TABLES = ["onboarding_caseevent", "audit_accessevent", "audit_breakglassgrant"]
 
-FUNCTION = """
-CREATE OR REPLACE FUNCTION audit_refuse_change() RETURNS trigger AS $$
-BEGIN
-    RAISE EXCEPTION 'rows of % are append-only: % refused', TG_TABLE_NAME, TG_OP
-        USING ERRCODE = 'insufficient_privilege';
-END;
-$$ LANGUAGE plpgsql;
-"""
+FUNCTION = REFUSE_CHANGE  # audit/migrations/_handwritten_evidence.py (replaced by pgtrigger)
 
 
 def create(apps, schema_editor):

@@ -1,23 +1,29 @@
-"""Database-level protection of evidence tables (PostgreSQL), used by the migrations named
-`00NN_evidence_protection` in the apps that own the tables.
+"""The hand-written evidence triggers of the first migrations (PostgreSQL), kept only for the
+migrations that made them (audit 0002 and 0004, companies 0003, portal 0002, counter 0002,
+documents 0002) and for the migration that removed them (audit 0008). The protection itself is
+now declared in the models' `Meta.triggers` with django-pgtrigger (config/evidence.py).
 
-- `append_only(table)`: UPDATE and DELETE refused row by row (audit_refuse_change, from
-  audit/migrations/0002), TRUNCATE refused per statement.
+(A module of the migrations package whose name starts with "_" is no migration: Django's
+loader skips it.)
+
+- `append_only(table)`: UPDATE and DELETE refused row by row (audit_refuse_change), TRUNCATE
+  refused per statement unless the session says `SET evidence.allow_truncate = on`.
 - `status_change_only(table, when=(column, value), columns=[...])`: a row may be updated once,
-  while `column` still holds `value`, and only in `columns` (a pending counter entry being
-  confirmed or cancelled, a document version being reviewed); DELETE and TRUNCATE refused.
-
-TRUNCATE is refused unless the session says `SET evidence.allow_truncate = on`: the test
-suite sets it on its own connections, because Django empties test databases with TRUNCATE
-(tests/conftest.py). An administrator who can set it can also drop a trigger; these triggers
-stop mistakes and ordinary application accounts, not the database owner.
-
-Other databases (SQLite in development) rely on the models' own refusal.
+  while `column` still holds `value`, and only in `columns`; DELETE and TRUNCATE refused.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+REFUSE_CHANGE = """
+CREATE OR REPLACE FUNCTION audit_refuse_change() RETURNS trigger AS $$
+BEGIN
+    RAISE EXCEPTION 'rows of % are append-only: % refused', TG_TABLE_NAME, TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END;
+$$ LANGUAGE plpgsql;
+"""
 
 FUNCTIONS = """
 CREATE OR REPLACE FUNCTION evidence_refuse_truncate() RETURNS trigger AS $$
