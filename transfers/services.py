@@ -254,7 +254,7 @@ def import_chunk_run(*, job_id: int, size: int | None = None, strict: bool = Fal
     """Import the next chunk of the job's rows; True while rows remain. Safe to run twice."""
     size = size or settings.IMPORT_CHUNK_ROWS
     with transaction.atomic():
-        job = ImportJob.objects.select_for_update().select_related("started_by", "branch").get(pk=job_id)
+        job = ImportJob.objects.select_for_update(of=("self",)).select_related("started_by", "branch").get(pk=job_id)
         if job.status not in (Status.QUEUED, Status.RUNNING):
             return False
         table = read_table(job_file(job), name=job.original_name, max_rows=settings.IMPORT_MAX_ROWS)

@@ -95,7 +95,9 @@ class Command(BaseCommand):
             for r in job.report.get("rows", []):
                 errors = [(e["column"], e["message"]) for e in r.get("errors", [])]
                 summary = f"案件 {r['case']}" if r.get("case") else r.get("summary", "")
-                self._line(r["row"], str(dict(RowFate.choices).get(r.get("fate", ""), r.get("fate", ""))), errors, summary)
+                self._line(
+                    r["row"], str(dict(RowFate.choices).get(r.get("fate", ""), r.get("fate", ""))), errors, summary
+                )
         self.stdout.write(
             f"导入批次 {job.public_id}:{job.get_status_display()};共 {job.total_rows} 行,有效 {job.valid_rows},"  # type: ignore[attr-defined]
             f"有错误 {job.invalid_rows},已导入 {job.imported_rows},失败 {job.failed_rows}"
