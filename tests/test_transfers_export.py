@@ -7,6 +7,7 @@ import io
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from openpyxl import load_workbook
 
 from audit.models import AccessEvent
@@ -52,7 +53,7 @@ def test_csv_export_neutralises_formulas_and_is_streamed(world, client, tricky_c
 def test_xlsx_export_opened_with_openpyxl(world, client, tricky_cases):
     client.force_login(world.supervisor)
     response = client.get(reverse("transfers:export_xlsx"))
-    assert response.status_code == 200
+    assert response.status_code == 200 and response.streaming
     book = load_workbook(io.BytesIO(response_bytes(response)))
     sheet = book.worksheets[0]
     values = [[c.value for c in row] for row in sheet.iter_rows()]
@@ -65,7 +66,9 @@ def test_xlsx_export_opened_with_openpyxl(world, client, tricky_cases):
         assert row[1] == expected and row[7] == expected
     assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row)
     created = by_ref[tricky_cases[0].reference][12]
-    assert created.year == tricky_cases[0].created_at.year  # a real date cell, not text
+    local = timezone.localtime(tricky_cases[0].created_at)
+    assert created == local.replace(tzinfo=None, microsecond=0)  # a real date cell, local time, not text
+    assert sheet["A1"].font.b and sheet.title == "案件列表"
 
 
 def test_export_keeps_the_lists_filters_and_scope(world, client, tricky_cases):

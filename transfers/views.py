@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -124,10 +124,8 @@ def export(request: AuthenticatedHttpRequest, fmt: str) -> HttpResponse:
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     table = exports.rows(qs)
     if fmt == "xlsx":
-        response: HttpResponse | StreamingHttpResponse | FileResponse = FileResponse(
-            exports.xlsx_file(table), content_type=XLSX, as_attachment=True, filename=f"cases-{stamp}.xlsx"
-        )
+        response = StreamingHttpResponse(exports.xlsx_stream(table), content_type=XLSX)
     else:
         response = StreamingHttpResponse(exports.csv_stream(table), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="cases-{stamp}.csv"'
+    response["Content-Disposition"] = f'attachment; filename="cases-{stamp}.{fmt}"'
     return response  # type: ignore[return-value]
