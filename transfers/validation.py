@@ -203,7 +203,8 @@ class Checker:
 
     def _case(self, r: RowCheck, v: dict[str, str]) -> None:
         codes = _module_codes()
-        modules, unknown = [], []
+        modules: list[str] = []
+        unknown: list[str] = []
         for item in _split(v["modules"]):
             (modules if item in codes else unknown).append(codes.get(item, item))
         if unknown:
