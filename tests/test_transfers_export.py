@@ -25,7 +25,7 @@ TRICKY = ['=HYPERLINK("http://x","点我")', "+86 cmd", "-2+3", "@SUM(A1:A2)", "
 @pytest.fixture
 def tricky_cases(world):
     cases = []
-    for i, name in enumerate(TRICKY):
+    for name in TRICKY:
         company = enterprise(world.branch_a, name=name)
         case = world.case(State.DRAFT, company=company)
         OnboardingCase.objects.filter(pk=case.pk).update(erp_system=name)

@@ -319,36 +319,53 @@ def test_templates_have_chinese_headers_and_check_as_a_file(world, client, fmt):
 # --- large files: the background job ----------------------------------------------------------------
 
 
-def test_a_large_file_runs_in_the_background_in_chunks_with_progress(
+def test_a_large_file_is_checked_then_imported_in_the_background_with_progress(
     world, client, settings, django_capture_on_commit_callbacks
 ):
     settings.IMPORT_INLINE_ROWS = 5
     settings.IMPORT_CHUNK_ROWS = 4
-    rows = [good_row(n) for n in range(1, 11)]
-    job = services.import_job_create(user=world.supervisor, data=encode(rows, "utf-8-sig")[0], name="big.csv")
+    settings.IMPORT_CHECK_CHUNK_ROWS = 4
+    rows = [good_row(n) for n in range(1, 10)] + [bad_row(10)]
+    client.force_login(world.supervisor)
     with django_capture_on_commit_callbacks(execute=False) as queued:
-        job = services.import_job_start(job=job, user=world.supervisor, mode="all")
+        job = services.import_job_create(user=world.supervisor, data=encode(rows, "utf-8-sig")[0], name="big.csv")
+    assert job.status == "checking" and len(queued) == 1 and job.report["rows"] == []
+
+    # The check runs in chunks too (as a worker would run them); its progress is on the page.
+    assert services.check_chunk_run(job_id=job.pk) is True
+    page = client.get(reverse("transfers:job", args=[job.public_id])).content.decode()
+    assert "检查中" in page and "已处理 4 / 10 行" in page and "后台检查中" in page
+    assert '<meta http-equiv="refresh" content="3">' in page and "<script" not in page
+    with django_capture_on_commit_callbacks(execute=True):
+        queued[0]()
+    job.refresh_from_db()
+    assert (job.status, job.valid_rows, job.invalid_rows, job.processed_rows) == ("checked", 9, 1, 0)
+    assert [r["row"] for r in job.report["rows"]] == list(range(2, 12))
+    with pytest.raises(services.ImportRefused, match="仅导入有效行"):
+        services.import_job_start(job=job, user=world.supervisor, mode="all")
+
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        job = services.import_job_start(job=job, user=world.supervisor, mode="valid_only")
     assert job.status == "queued" and len(queued) == 1
     assert not OnboardingCase.objects.filter(enterprise__name__startswith="导入测试").exists()
 
-    # One chunk (as a worker would run it): progress is on the page, which refreshes itself.
+    # One chunk of the import: progress is on the page, which refreshes itself.
     assert services.import_chunk_run(job_id=job.pk) is True
-    client.force_login(world.supervisor)
     page = client.get(reverse("transfers:job", args=[job.public_id])).content.decode()
-    assert "已处理 4 / 10 行" in page and '<meta http-equiv="refresh" content="3">' in page
-    assert "<script" not in page
+    assert "已处理 4 / 10 行" in page and "后台导入中" in page and 'http-equiv="refresh"' in page
 
     # The queued task (eager here) runs the rest, each chunk enqueuing the next on commit.
     with django_capture_on_commit_callbacks(execute=True):
         queued[0]()
     job.refresh_from_db()
-    assert (job.status, job.processed_rows, job.imported_rows, job.failed_rows) == ("done", 10, 10, 0)
-    assert OnboardingCase.objects.filter(enterprise__name__startswith="导入测试").count() == 10
+    assert (job.status, job.processed_rows, job.imported_rows, job.failed_rows) == ("done", 10, 9, 0)
+    assert OnboardingCase.objects.filter(enterprise__name__startswith="导入测试").count() == 9
     # A redelivered task finds nothing left to do and imports nothing twice.
     assert services.import_chunk_run(job_id=job.pk) is False
-    assert OnboardingCase.objects.filter(enterprise__name__startswith="导入测试").count() == 10
+    assert services.check_chunk_run(job_id=job.pk) is False
+    assert OnboardingCase.objects.filter(enterprise__name__startswith="导入测试").count() == 9
     page = client.get(reverse("transfers:job", args=[job.public_id])).content.decode()
-    assert 'http-equiv="refresh"' not in page
+    assert 'http-equiv="refresh"' not in page and "已跳过(有错误)" in page
 
 
 def test_a_row_that_became_invalid_before_its_chunk_is_recorded_as_failed(
@@ -357,7 +374,9 @@ def test_a_row_that_became_invalid_before_its_chunk_is_recorded_as_failed(
     settings.IMPORT_INLINE_ROWS = 1
     settings.IMPORT_CHUNK_ROWS = 2
     rows = [good_row(n) for n in range(1, 4)]
-    job = services.import_job_create(user=world.supervisor, data=encode(rows, "utf-8")[0], name="big.csv")
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.import_job_create(user=world.supervisor, data=encode(rows, "utf-8")[0], name="big.csv")
+    job.refresh_from_db()
     with django_capture_on_commit_callbacks(execute=False):
         job = services.import_job_start(job=job, user=world.supervisor, mode="all")
     # Meanwhile someone registers the third row's company.
@@ -404,12 +423,26 @@ def test_the_kept_file_is_checked_against_its_hash(world):
         services.import_job_start(job=job, user=world.supervisor, mode="all")
 
 
-def test_command_resume_runs_a_queued_job(world, settings, django_capture_on_commit_callbacks):
+def test_command_resume_finishes_a_check_then_an_import_left_behind(
+    world, settings, django_capture_on_commit_callbacks
+):
+    """A broker that was down when the job was committed: the command does what the worker would have."""
     settings.IMPORT_INLINE_ROWS = 1
-    job = services.import_job_create(
-        user=world.supervisor, data=encode([good_row(1), good_row(2)], "utf-8")[0], name="a.csv"
-    )
+    data = encode([good_row(1), good_row(2)], "utf-8")[0]
+    with django_capture_on_commit_callbacks(execute=False):
+        job = services.import_job_create(user=world.supervisor, data=data, name="a.csv")
+    run_command("--resume", str(job.public_id))
+    job.refresh_from_db()
+    assert job.status == "checked" and job.valid_rows == 2
     with django_capture_on_commit_callbacks(execute=False):
         services.import_job_start(job=job, user=world.supervisor, mode="all")
     out = run_command("--resume", str(job.public_id))
     assert "已完成" in out and re.search(r"已导入 2", out)
+
+
+def test_the_command_checks_and_imports_a_large_file_itself(world, tmp_path, settings):
+    settings.IMPORT_INLINE_ROWS = 2
+    settings.IMPORT_CHUNK_ROWS = 2
+    settings.IMPORT_CHECK_CHUNK_ROWS = 2
+    out = run_command(write(tmp_path, [good_row(n) for n in range(1, 6)], "xlsx"), "--as", "supervisor")
+    assert "已完成" in out and "已导入 5" in out

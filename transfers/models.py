@@ -22,6 +22,7 @@ class RowFate(models.TextChoices):
 
 class ImportJob(models.Model):
     class Status(models.TextChoices):
+        CHECKING = "checking", _("检查中")
         CHECKED = "checked", _("已检查,待确认")
         QUEUED = "queued", _("排队中")
         RUNNING = "running", _("导入中")
@@ -49,7 +50,8 @@ class ImportJob(models.Model):
     total_rows = models.PositiveIntegerField(_("数据行"), default=0)
     valid_rows = models.PositiveIntegerField(_("有效行"), default=0)
     invalid_rows = models.PositiveIntegerField(_("有错误的行"), default=0)
-    # Progress of the run: rows handled so far (the next chunk starts there), rows imported.
+    # Progress of the check (while checking) or of the run: rows handled so far (the next chunk
+    # starts there), rows imported.
     processed_rows = models.PositiveIntegerField(_("已处理"), default=0)
     imported_rows = models.PositiveIntegerField(_("已导入"), default=0)
     failed_rows = models.PositiveIntegerField(_("导入失败"), default=0)
@@ -75,4 +77,4 @@ class ImportJob(models.Model):
 
     @property
     def is_running(self) -> bool:
-        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+        return self.status in (self.Status.CHECKING, self.Status.QUEUED, self.Status.RUNNING)

@@ -91,11 +91,11 @@ def _branch_for(user: User, branch: Branch | None) -> Branch:
     return branch
 
 
-def file_check(*, user: User, data: bytes, name: str, branch: Branch | None = None) -> FileCheck:
-    """Read and check every row of the file; writes nothing."""
+def file_read(*, user: User, data: bytes, name: str, branch: Branch | None = None) -> FileCheck:
+    """Read the file and check its header row (not yet the rows); writes nothing."""
     if not may_import(user):
         raise ImportRefused(_("只有分行审核岗和总行可以导入案件"))
-    branch = _branch_for(user, branch)
+    _branch_for(user, branch)
     if len(data) > settings.IMPORT_MAX_BYTES:
         return FileCheck(
             table=None,
@@ -105,11 +105,17 @@ def file_check(*, user: User, data: bytes, name: str, branch: Branch | None = No
         table = read_table(data, name=name, max_rows=settings.IMPORT_MAX_ROWS)
     except FileProblem as exc:
         return FileCheck(table=None, problems=[str(exc)])
-    problems = header_problems(table.headers)
-    if problems:
-        return FileCheck(table=table, problems=problems)
-    checker = Checker(user=user, scope=branch, table=table)
-    return FileCheck(table=table, rows=[checker.check(n, cells) for n, cells in table.rows])
+    return FileCheck(table=table, problems=header_problems(table.headers))
+
+
+def file_check(*, user: User, data: bytes, name: str, branch: Branch | None = None) -> FileCheck:
+    """Read and check every row of the file; writes nothing."""
+    check = file_read(user=user, data=data, name=name, branch=branch)
+    if check.table is None or check.problems:
+        return check
+    checker = Checker(user=user, scope=_branch_for(user, branch), table=check.table)
+    check.rows = [checker.check(n, cells) for n, cells in check.table.rows]
+    return check
 
 
 def _row_report(r: RowCheck) -> dict[str, Any]:
@@ -132,8 +138,15 @@ def _apply_check(job: ImportJob, check: FileCheck) -> None:
 
 
 def import_job_create(*, user: User, data: bytes, name: str, branch: Branch | None = None) -> ImportJob:
-    """Check the file and keep it, with the check, as a job waiting for the user's decision."""
-    check = file_check(user=user, data=data, name=name, branch=branch)
+    """Check the file and keep it, with the check, as a job waiting for the user's decision.
+
+    A file of more than IMPORT_INLINE_ROWS rows is kept at once and checked in the background
+    (status "checking", progress on its page): checking runs the forms on every row.
+    """
+    check = file_read(user=user, data=data, name=name, branch=branch)
+    large = check.table is not None and not check.problems and len(check.table.rows) > settings.IMPORT_INLINE_ROWS
+    if check.table is not None and not check.problems and not large:
+        check = file_check(user=user, data=data, name=name, branch=branch)
     branch = _branch_for(user, branch)
     digest = hashlib.sha256(data).hexdigest()
     ext = "xlsx" if check.table is not None and check.table.fmt == "xlsx" else "csv"
@@ -151,8 +164,50 @@ def import_job_create(*, user: User, data: bytes, name: str, branch: Branch | No
     if check.problems:
         job.status = Status.REFUSED
         job.finished_at = timezone.now()
+    elif large:
+        assert check.table is not None
+        job.status, job.total_rows = Status.CHECKING, len(check.table.rows)
     job.save()
+    if large:
+        transaction.on_commit(partial(_enqueue_check, job.pk))
     return job
+
+
+def _enqueue_check(job_id: int) -> None:
+    from .tasks import check_chunk
+
+    try:
+        check_chunk.delay(job_id)
+    except Exception:
+        # As in `_enqueue`: the job waits; `import_cases --resume` finishes the check.
+        log.warning("transfers: could not enqueue the check of import job %s; run import_cases --resume", job_id)
+
+
+def check_chunk_run(*, job_id: int, size: int | None = None) -> bool:
+    """Check the next rows of a large file being checked; True while rows remain. Safe to run twice."""
+    size = size or settings.IMPORT_CHECK_CHUNK_ROWS
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update(of=("self",)).select_related("created_by", "branch").get(pk=job_id)
+        if job.status != Status.CHECKING:
+            return False
+        table = read_table(job_file(job), name=job.original_name, max_rows=settings.IMPORT_MAX_ROWS)
+        start = job.processed_rows
+        checker = Checker(user=job.created_by, scope=job.branch, table=table)
+        checked = [checker.check(n, cells) for n, cells in table.rows[start : start + size]]
+        job.report = {**job.report, "rows": [*job.report.get("rows", []), *(_row_report(r) for r in checked)]}
+        job.valid_rows += sum(1 for r in checked if r.ok)
+        job.invalid_rows += sum(1 for r in checked if not r.ok)
+        job.processed_rows = start + len(checked)
+        more = job.processed_rows < len(table.rows)
+        if not more:
+            job.status, job.processed_rows = Status.CHECKED, 0
+        job.save()
+    return more
+
+
+def check_chunk_continue(job_id: int) -> None:
+    if check_chunk_run(job_id=job_id):
+        transaction.on_commit(partial(_enqueue_check, job_id))
 
 
 def job_file(job: ImportJob) -> bytes:
@@ -173,18 +228,19 @@ def import_job_start(*, job: ImportJob, user: User, mode: str) -> ImportJob:
         job = ImportJob.objects.select_for_update().get(pk=job.pk)
         if job.status != Status.CHECKED:
             raise ImportRefused(_("该文件已处理,不能再次导入"))
-        check = file_check(user=user, data=job_file(job), name=job.original_name, branch=job.branch)
-        _apply_check(job, check)
-        if check.problems or not check.valid:
+        inline = job.total_rows <= settings.IMPORT_INLINE_ROWS
+        if inline:
+            # The bank moved on since the check: check again (a large file's chunks check each row).
+            _apply_check(job, file_check(user=user, data=job_file(job), name=job.original_name, branch=job.branch))
+        if job.report.get("file") or not job.valid_rows:
             job.save()
             raise ImportRefused(_("没有可导入的有效行"))
-        if mode == ImportJob.Mode.ALL and check.invalid:
+        if mode == ImportJob.Mode.ALL and job.invalid_rows:
             job.save()
             raise ImportRefused(_("文件中有错误的行:请改正后重新上传,或选择“仅导入有效行”"))
         job.mode = mode
         job.started_by, job.started_at = user, timezone.now()
         job.processed_rows = job.imported_rows = job.failed_rows = 0
-        inline = len(check.valid) <= settings.IMPORT_INLINE_ROWS
         job.status = Status.RUNNING if inline else Status.QUEUED
         job.save()
         if not inline:

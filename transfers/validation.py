@@ -132,6 +132,10 @@ class Checker:
             if code:
                 self.first_row.setdefault(code, number)
         self.today = timezone.localdate()
+        with translation.override("zh-hans"):
+            self.module_codes = _module_codes()
+            self.state_codes = _state_codes()
+        self.date_field = DateField(required=False)
 
     def value(self, cells: list[str], key: str) -> str:
         i = self.index.get(BY_KEY[key].header)
@@ -202,7 +206,7 @@ class Checker:
             r.error("account_numbers", message)
 
     def _case(self, r: RowCheck, v: dict[str, str]) -> None:
-        codes = _module_codes()
+        codes = self.module_codes
         modules: list[str] = []
         unknown: list[str] = []
         for item in _split(v["modules"]):
@@ -236,7 +240,7 @@ class Checker:
             r.branch = manager.branch
 
     def _history(self, r: RowCheck, v: dict[str, str]) -> None:
-        states = _state_codes()
+        states = self.state_codes
         raw = v["state"]
         state = states.get(raw, "")
         if not raw:
@@ -246,7 +250,7 @@ class Checker:
             r.error("state", _("“%(s)s”不是可导入的阶段(分支行受理至已上线)") % {"s": raw})
             return
         r.state = state
-        field_ = DateField(required=False)
+        field_ = self.date_field
         bad = False
         for stage, key in STAGE_COLUMNS.items():
             if not v[key]:

@@ -1,4 +1,5 @@
-"""`manage.py import_cases FILE [--dry-run] [--branch CODE] --as USERNAME [--valid-only]`, and `--resume JOB`."""
+"""`manage.py import_cases FILE [--dry-run] [--branch CODE] --as USERNAME [--valid-only]`, and `--resume JOB`
+(finishes the check or the import of a job left by a worker or a broker that was down)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,9 @@ class Command(BaseCommand):
                 self._report(services.file_check(user=user, data=data, name=path.name, branch=branch))
                 return
             job = services.import_job_create(user=user, data=data, name=path.name, branch=branch)
+            while services.check_chunk_run(job_id=job.pk):
+                pass  # a large file: check it here rather than wait for a worker
+            job.refresh_from_db()
             self._report_job(job)
             if job.status != ImportJob.Status.CHECKED:
                 raise CommandError("文件未通过检查,未导入")
@@ -68,6 +72,8 @@ class Command(BaseCommand):
         job = ImportJob.objects.filter(public_id=public_id).first()
         if job is None:
             raise CommandError(f"没有导入批次 {public_id}")
+        while services.check_chunk_run(job_id=job.pk):
+            pass
         while services.import_chunk_run(job_id=job.pk):
             pass
         job.refresh_from_db()
