@@ -20,7 +20,7 @@ def test_the_supervisor_checks_then_imports_the_valid_rows(page, live_server, sh
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
     page.set_viewport_size({"width": 1280, "height": 900})
-    data, name = encode(
+    data, _name = encode(
         [
             good_row(1),
             bad_row(2),
