@@ -446,3 +446,20 @@ def test_the_command_checks_and_imports_a_large_file_itself(world, tmp_path, set
     settings.IMPORT_CHECK_CHUNK_ROWS = 2
     out = run_command(write(tmp_path, [good_row(n) for n in range(1, 6)], "xlsx"), "--as", "supervisor")
     assert "已完成" in out and "已导入 5" in out
+
+
+def test_the_import_pages_in_english_and_without_english_in_chinese(world, client):
+    from tests.test_i18n import _english, _get, chinese_labels, english_halves
+
+    client.force_login(world.supervisor)
+    job = services.import_job_create(
+        user=world.supervisor, data=encode([good_row(1), bad_row(2)], "utf-8")[0], name="a.csv"
+    )
+    pages = (reverse("transfers:import"), reverse("transfers:job", args=[job.public_id]))
+    for url in pages:
+        assert english_halves(client.get(url).content.decode()) == [], url
+    _english(client)
+    for url in pages:
+        page = _get(client, url)
+        assert '<html lang="en">' in page and chinese_labels(page) == [], url
+    assert "Import valid rows only" not in page and "Import only the 1 valid rows" in page
