@@ -1,6 +1,6 @@
 """A supervisor uploads a GB18030 CSV of a branch pipeline in Chromium, reads the check (every row's
-fate, errors by column), imports the valid rows, and no console or CSP error shows. Screenshot:
-import-dry-run."""
+fate, errors by column), imports the valid rows, and no console or CSP error shows. Screenshots:
+import-upload, import-dry-run."""
 
 from __future__ import annotations
 
@@ -35,6 +35,8 @@ def test_the_supervisor_checks_then_imports_the_valid_rows(page, live_server, sh
     staff_login(page, live_server.url, world.supervisor.username)
     page.goto(f"{live_server.url}/cases/")
     page.click("text=批量导入")
+    page.wait_for_selector("input[name=file]")
+    shot("import-upload")
     page.set_input_files("input[name=file]", str(path))
     page.click("button:has-text('上传并检查')")
     page.wait_for_selector("table.import-report")
