@@ -55,6 +55,7 @@ class AccessEvent(AppendOnlyModel):
         COMPANY_READ = "company_read", _("查阅企业")
         ADMIN_CHANGE = "admin_change", _("后台修改")
         API_CALL = "api_call", _("API 调用")
+        CASE_EXPORT = "case_export", _("导出案件列表")
 
     kind = models.CharField(_("类型"), max_length=20, choices=Kind.choices)
     actor = models.ForeignKey(

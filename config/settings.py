@@ -458,3 +458,13 @@ CELERY_BEAT_SCHEDULE["api-idempotency-expire"] = {
     "task": "api.tasks.idempotency_expire",
     "schedule": crontab(minute=15),
 }
+
+# Bulk import and export of cases (transfers, issue 15).
+INSTALLED_APPS += ["transfers"]
+IMPORT_MAX_BYTES = envint("IMPORT_MAX_BYTES", str(10 * 1024 * 1024))
+IMPORT_MAX_ROWS = envint("IMPORT_MAX_ROWS", "20000")
+# Files of more rows than this are checked and imported by Celery in chunks, with progress on the job page.
+IMPORT_INLINE_ROWS = envint("IMPORT_INLINE_ROWS", "500")
+# Rows per background task: one chunk must finish well within CELERY_TASK_TIME_LIMIT.
+IMPORT_CHUNK_ROWS = envint("IMPORT_CHUNK_ROWS", "100")
+IMPORT_CHECK_CHUNK_ROWS = envint("IMPORT_CHECK_CHUNK_ROWS", "500")

@@ -45,5 +45,6 @@ urlpatterns = [
     path("portal/", include("portal.urls")),
     path("api/v1/", include("api.urls")),
     path("analytics/", include("analytics.urls")),
+    path("transfers/", include("transfers.urls")),
     path("", include("onboarding.urls")),
 ]

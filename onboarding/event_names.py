@@ -61,6 +61,9 @@ class EventName(models.TextChoices):
     REMIND = "remind", _("到期提醒")
     ESCALATE = "escalate", _("上级督办")
     ESCALATE_HEAD_OFFICE = "escalate_head_office", _("总行督办")
+    # bulk import (transfers): the case as imported, and each stage of its history as given
+    CASE_IMPORTED = "case_imported", _("批量导入案件")
+    STAGE_IMPORTED = "stage_imported", _("导入的历史阶段")
 
 
 TRANSITION_EVENTS = frozenset(

@@ -9,6 +9,7 @@ download, a view) record theirs outside it.
 from __future__ import annotations
 
 import contextvars
+import datetime as dt
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -59,7 +60,9 @@ def _write(
     reason: str = "",
     from_state: str = "",
     to_state: str = "",
+    created_at: dt.datetime | None = None,
 ) -> CaseEvent:
+    extra = {"created_at": created_at} if created_at is not None else {}
     event = CaseEvent.objects.create(
         case=case,
         kind=kind,
@@ -69,6 +72,7 @@ def _write(
         reason=reason,
         from_state=from_state,
         to_state=to_state,
+        **extra,
     )
     collected = _collector.get()
     if collected is not None:
@@ -262,4 +266,30 @@ def message_posted(*, case: OnboardingCase, actor: User, message_id: int, from_c
         kind=Kind.MESSAGE,
         name=EventName.MESSAGE_POSTED,
         data={"message": message_id, "from_customer": from_customer},
+    )
+
+
+# --- bulk import (transfers) -------------------------------------------------------------------------
+
+
+def stage_imported(
+    *, case: OnboardingCase, actor: User, from_state: str, to_state: str, at: dt.datetime, data: dict[str, Any]
+) -> CaseEvent:
+    """One stage of an imported case's history, dated as the file gave it (`data` names the import)."""
+    return _write(
+        case=case,
+        actor=actor,
+        kind=Kind.IMPORTED,
+        name=EventName.STAGE_IMPORTED,
+        data={**data, "imported": True},
+        from_state=from_state,
+        to_state=to_state,
+        created_at=at,
+    )
+
+
+def case_imported(*, case: OnboardingCase, actor: User, data: dict[str, Any]) -> CaseEvent:
+    """The import itself, at the time it was made: who, from which file and row, on which company version."""
+    return _write(
+        case=case, actor=actor, kind=Kind.IMPORTED, name=EventName.CASE_IMPORTED, data={**data, "imported": True}
     )

@@ -320,6 +320,7 @@ class CaseEvent(models.Model):
         DOCUMENT = "document", _("文件")
         REMINDER = "reminder", _("提醒")
         MESSAGE = "message", _("留言")
+        IMPORTED = "imported", _("导入")
 
     case = models.ForeignKey(OnboardingCase, on_delete=models.PROTECT, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)

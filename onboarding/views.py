@@ -4,7 +4,6 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import prefetch_related_objects
@@ -14,13 +13,10 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from branches.models import Branch
 from branches.roles import Role, has_role, user_roles
-from branches.scope import subtree_q
 
 from . import change_requests, queue, selectors, services, team
 from .forms import (
-    CaseFilterForm,
     ChangeDecisionForm,
     ProductionConfigForm,
     RetestForm,
@@ -35,6 +31,7 @@ from .states import WORKING_STAGES, State
 from .web import (
     AuthenticatedHttpRequest,
     case_for,
+    case_list_filtered,
     change_request_page,
     run_action,
     seen_version,
@@ -69,26 +66,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def case_list_view(request: HttpRequest) -> HttpResponse:
-    user = request.user
-    subtree = Branch.objects.filter(subtree_q("", user.branch))  # type: ignore[union-attr,arg-type]
-    managers = (
-        get_user_model().objects.filter(groups__name=Role.ACCOUNT_MANAGER, branch__in=subtree).order_by("username")
-    )
-    form = CaseFilterForm(request.GET or None)
-    form.fields["state"].choices = [("", _("全部"))] + list(State.choices)  # type: ignore[attr-defined]
-    form.fields["branch"].choices = [("", _("全部"))] + [(str(b.pk), b.name) for b in subtree]  # type: ignore[attr-defined]
-    form.fields["account_manager"].choices = [("", _("全部"))] + [(str(m.pk), str(m)) for m in managers]  # type: ignore[attr-defined]
-    qs = selectors.case_list(user=user)
-    if form.is_valid():
-        data = form.cleaned_data
-        qs = selectors.case_filter(
-            qs,
-            state=data["state"],
-            branch=subtree.filter(pk=data["branch"]).first() if data["branch"] else None,
-            account_manager_id=int(data["account_manager"]) if data["account_manager"] else None,
-            overdue=data["overdue"],
-            search=data["q"],
-        )
+    form, qs = case_list_filtered(request)
     page = Paginator(qs, 25).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

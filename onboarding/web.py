@@ -190,3 +190,40 @@ def change_request_page(
         "back_url": back_url,
     }
     return render(request, "onboarding/change_request_form.html", context)
+
+
+def case_list_filtered(request: HttpRequest) -> tuple[Any, Any]:
+    """The case list's filter form and the cases it selects, in the user's scope.
+
+    The list page and its exports (`transfers`) read the same query string through this, so an
+    export holds exactly the cases the page lists.
+    """
+    from django.contrib.auth import get_user_model
+
+    from branches.models import Branch
+    from branches.roles import Role
+    from branches.scope import subtree_q
+
+    from .forms import CaseFilterForm
+
+    user = request.user
+    subtree = Branch.objects.filter(subtree_q("", user.branch))  # type: ignore[union-attr,arg-type]
+    managers = (
+        get_user_model().objects.filter(groups__name=Role.ACCOUNT_MANAGER, branch__in=subtree).order_by("username")
+    )
+    form = CaseFilterForm(request.GET or None)
+    form.fields["state"].choices = [("", _("全部"))] + list(State.choices)  # type: ignore[attr-defined]
+    form.fields["branch"].choices = [("", _("全部"))] + [(str(b.pk), b.name) for b in subtree]  # type: ignore[attr-defined]
+    form.fields["account_manager"].choices = [("", _("全部"))] + [(str(m.pk), str(m)) for m in managers]  # type: ignore[attr-defined]
+    qs = selectors.case_list(user=user)
+    if form.is_valid():
+        data = form.cleaned_data
+        qs = selectors.case_filter(
+            qs,
+            state=data["state"],
+            branch=subtree.filter(pk=data["branch"]).first() if data["branch"] else None,
+            account_manager_id=int(data["account_manager"]) if data["account_manager"] else None,
+            overdue=data["overdue"],
+            search=data["q"],
+        )
+    return form, qs

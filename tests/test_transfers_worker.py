@@ -1,0 +1,40 @@
+"""A large import runs through a real Celery worker on the real Redis, chunk after chunk."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from onboarding.models import OnboardingCase
+from tests.test_reminders_worker import real_celery  # noqa: F401 (the fixture)
+from tests.transfers_helpers import encode, good_row
+from transfers import services
+from transfers.models import ImportJob
+
+
+def wait_for(job: ImportJob, status: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        if job.status == status:
+            return
+        time.sleep(0.2)
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_a_large_import_is_run_by_the_worker(world, real_celery, settings) -> None:  # noqa: F811
+    settings.IMPORT_INLINE_ROWS = 3
+    settings.IMPORT_CHUNK_ROWS = 3
+    settings.IMPORT_CHECK_CHUNK_ROWS = 3
+    rows = [good_row(n) for n in range(1, 9)]
+    job = services.import_job_create(user=world.supervisor, data=encode(rows, "gb18030")[0], name="big.csv")
+    assert job.status == ImportJob.Status.CHECKING
+    wait_for(job, ImportJob.Status.CHECKED)
+    assert (job.valid_rows, job.invalid_rows) == (8, 0)
+    job = services.import_job_start(job=job, user=world.supervisor, mode="all")
+    assert job.status == ImportJob.Status.QUEUED
+    wait_for(job, ImportJob.Status.DONE)
+    assert (job.status, job.processed_rows, job.imported_rows) == ("done", 8, 8), "the worker did not finish in 60 s"
+    assert OnboardingCase.objects.filter(enterprise__name__startswith="导入测试").count() == 8

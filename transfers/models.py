@@ -1,0 +1,80 @@
+"""An import job: the file as uploaded (kept as evidence), who brought it in, when, and every row's fate."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class RowFate(models.TextChoices):
+    """What became of one row of the file (the job's report)."""
+
+    VALID = "valid", _("有效,可导入")
+    INVALID = "invalid", _("有错误")
+    IMPORTED = "imported", _("已导入")
+    FAILED = "failed", _("导入失败")
+    SKIPPED = "skipped", _("已跳过(有错误)")
+
+
+class ImportJob(models.Model):
+    class Status(models.TextChoices):
+        CHECKING = "checking", _("检查中")
+        CHECKED = "checked", _("已检查,待确认")
+        QUEUED = "queued", _("排队中")
+        RUNNING = "running", _("导入中")
+        DONE = "done", _("已完成")
+        REFUSED = "refused", _("未导入")
+
+    class Mode(models.TextChoices):
+        ALL = "all", _("全部导入")
+        VALID_ONLY = "valid_only", _("仅导入有效行")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    # The branch whose subtree the import is checked against, and the default branch of its rows.
+    branch = models.ForeignKey("branches.Branch", verbose_name=_("导入机构"), on_delete=models.PROTECT)
+    # The file, as uploaded: stored under a generated name (storage "documents"), its hash kept.
+    original_name = models.CharField(_("文件名"), max_length=255)
+    stored_name = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+    file_format = models.CharField(max_length=10)
+    encoding = models.CharField(_("编码"), max_length=20, blank=True)
+    status = models.CharField(_("状态"), max_length=20, choices=Status.choices, default=Status.CHECKED)
+    mode = models.CharField(_("导入方式"), max_length=20, choices=Mode.choices, blank=True)
+    total_rows = models.PositiveIntegerField(_("数据行"), default=0)
+    valid_rows = models.PositiveIntegerField(_("有效行"), default=0)
+    invalid_rows = models.PositiveIntegerField(_("有错误的行"), default=0)
+    # Progress of the check (while checking) or of the run: rows handled so far (the next chunk
+    # starts there), rows imported.
+    processed_rows = models.PositiveIntegerField(_("已处理"), default=0)
+    imported_rows = models.PositiveIntegerField(_("已导入"), default=0)
+    failed_rows = models.PositiveIntegerField(_("导入失败"), default=0)
+    # {"file": [messages], "rows": [{"row", "fate", "errors": [{"column", "message"}], "summary"}]}
+    report = models.JSONField(default=dict)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("导入批次")
+        verbose_name_plural = _("导入批次")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.created_at:%Y-%m-%d %H:%M})"
+
+    @property
+    def progress_percent(self) -> int:
+        return 100 if not self.total_rows else min(100, round(100 * self.processed_rows / self.total_rows))
+
+    @property
+    def is_running(self) -> bool:
+        return self.status in (self.Status.CHECKING, self.Status.QUEUED, self.Status.RUNNING)

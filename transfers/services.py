@@ -1,0 +1,362 @@
+"""Writes of the import: keep the file and its check as a job, then import the rows.
+
+1. `file_check` reads the file and checks every row (`validation.Checker`); it writes nothing
+   (`manage.py import_cases --dry-run` shows its result).
+2. `import_job_create` keeps the file (storage "documents", generated name, SHA-256) and the
+   check as an `ImportJob`: still no company, case or event.
+3. `import_job_start` checks the file again (the bank moved on since the check) and, if every
+   row is valid or the user chose to import only the valid rows, imports: in the request for
+   up to IMPORT_INLINE_ROWS rows, in one transaction (a row that fails then leaves nothing);
+   beyond that in Celery tasks of IMPORT_CHUNK_ROWS rows each, enqueued on commit, the job's
+   counters showing progress. A chunk holds the job row's lock and moves its cursor in its own
+   transaction, so a redelivered task never imports a row twice. A row that became invalid
+   between the check and its chunk (the company registered meanwhile) is recorded as failed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from analytics.forecast import case_refresh
+from branches.models import Branch
+from branches.roles import Role, has_role
+from branches.scope import branch_in_subtree
+from onboarding.imported import case_create_imported
+from onboarding.services import CaseError, enterprise_save
+
+from .models import ImportJob
+from .reading import FileProblem, Table, read_table
+from .validation import Checker, RowCheck, header_problems
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+log = logging.getLogger(__name__)
+Status = ImportJob.Status
+
+
+class ImportRefused(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def may_import(user: Any) -> bool:
+    """Branch supervisors and head office (公金部) import; everyone else is refused (403)."""
+    return bool(
+        getattr(user, "is_authenticated", False)
+        and user.is_active
+        and user.branch_id is not None
+        and has_role(user, Role.BRANCH_SUPERVISOR, Role.HEAD_OFFICE_APPROVER)
+    )
+
+
+@dataclass
+class FileCheck:
+    """The result of checking a file: problems of the file as a whole, or one check per row."""
+
+    table: Table | None
+    problems: list[str] = field(default_factory=list)
+    rows: list[RowCheck] = field(default_factory=list)
+
+    @property
+    def valid(self) -> list[RowCheck]:
+        return [r for r in self.rows if r.ok]
+
+    @property
+    def invalid(self) -> list[RowCheck]:
+        return [r for r in self.rows if not r.ok]
+
+    @property
+    def all_valid(self) -> bool:
+        return not self.problems and bool(self.rows) and not self.invalid
+
+
+def _branch_for(user: User, branch: Branch | None) -> Branch:
+    branch = branch or user.branch
+    if branch is None or not branch_in_subtree(branch, user):
+        raise ImportRefused(_("导入机构不在您的管辖范围内"))
+    return branch
+
+
+def file_read(*, user: User, data: bytes, name: str, branch: Branch | None = None) -> FileCheck:
+    """Read the file and check its header row (not yet the rows); writes nothing."""
+    if not may_import(user):
+        raise ImportRefused(_("只有分行审核岗和总行可以导入案件"))
+    _branch_for(user, branch)
+    if len(data) > settings.IMPORT_MAX_BYTES:
+        return FileCheck(
+            table=None,
+            problems=[_("文件超过 %(n)d MB") % {"n": settings.IMPORT_MAX_BYTES // (1024 * 1024)}],
+        )
+    try:
+        table = read_table(data, name=name, max_rows=settings.IMPORT_MAX_ROWS)
+    except FileProblem as exc:
+        return FileCheck(table=None, problems=[str(exc)])
+    return FileCheck(table=table, problems=header_problems(table.headers))
+
+
+def file_check(*, user: User, data: bytes, name: str, branch: Branch | None = None) -> FileCheck:
+    """Read and check every row of the file; writes nothing."""
+    check = file_read(user=user, data=data, name=name, branch=branch)
+    if check.table is None or check.problems:
+        return check
+    checker = Checker(user=user, scope=_branch_for(user, branch), table=check.table)
+    check.rows = [checker.check(n, cells) for n, cells in check.table.rows]
+    return check
+
+
+def _row_report(r: RowCheck) -> dict[str, Any]:
+    return {
+        "row": r.row,
+        "fate": "valid" if r.ok else "invalid",
+        "errors": [{"column": c, "message": m} for c, m in r.errors],
+        "summary": r.summary(),
+    }
+
+
+def _apply_check(job: ImportJob, check: FileCheck) -> None:
+    job.report = {"file": check.problems, "rows": [_row_report(r) for r in check.rows]}
+    job.total_rows = len(check.rows)
+    job.valid_rows = len(check.valid)
+    job.invalid_rows = len(check.invalid)
+    if check.table is not None:
+        job.encoding = check.table.encoding
+        job.file_format = check.table.fmt
+
+
+def import_job_create(*, user: User, data: bytes, name: str, branch: Branch | None = None) -> ImportJob:
+    """Check the file and keep it, with the check, as a job waiting for the user's decision.
+
+    A file of more than IMPORT_INLINE_ROWS rows is kept at once and checked in the background
+    (status "checking", progress on its page): checking runs the forms on every row.
+    """
+    check = file_read(user=user, data=data, name=name, branch=branch)
+    large = check.table is not None and not check.problems and len(check.table.rows) > settings.IMPORT_INLINE_ROWS
+    if check.table is not None and not check.problems and not large:
+        check = file_check(user=user, data=data, name=name, branch=branch)
+    branch = _branch_for(user, branch)
+    digest = hashlib.sha256(data).hexdigest()
+    ext = "xlsx" if check.table is not None and check.table.fmt == "xlsx" else "csv"
+    stored = storages["documents"].save(f"imports/{uuid.uuid4().hex}.{ext}", ContentFile(data))
+    job = ImportJob(
+        created_by=user,
+        branch=branch,
+        original_name=name[:255],
+        stored_name=stored,
+        sha256=digest,
+        size=len(data),
+        file_format=ext,
+    )
+    _apply_check(job, check)
+    if check.problems:
+        job.status = Status.REFUSED
+        job.finished_at = timezone.now()
+    elif large:
+        assert check.table is not None
+        job.status, job.total_rows = Status.CHECKING, len(check.table.rows)
+    job.save()
+    if large:
+        transaction.on_commit(partial(_enqueue_check, job.pk))
+    return job
+
+
+def _enqueue_check(job_id: int) -> None:
+    from .tasks import check_chunk
+
+    try:
+        check_chunk.delay(job_id)
+    except Exception:
+        # As in `_enqueue`: the job waits; `import_cases --resume` finishes the check.
+        log.warning("transfers: could not enqueue the check of import job %s; run import_cases --resume", job_id)
+
+
+def check_chunk_run(*, job_id: int, size: int | None = None) -> bool:
+    """Check the next rows of a large file being checked; True while rows remain. Safe to run twice."""
+    size = size or settings.IMPORT_CHECK_CHUNK_ROWS
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update(of=("self",)).select_related("created_by", "branch").get(pk=job_id)
+        if job.status != Status.CHECKING:
+            return False
+        table = read_table(job_file(job), name=job.original_name, max_rows=settings.IMPORT_MAX_ROWS)
+        start = job.processed_rows
+        checker = Checker(user=job.created_by, scope=job.branch, table=table)
+        checked = [checker.check(n, cells) for n, cells in table.rows[start : start + size]]
+        job.report = {**job.report, "rows": [*job.report.get("rows", []), *(_row_report(r) for r in checked)]}
+        job.valid_rows += sum(1 for r in checked if r.ok)
+        job.invalid_rows += sum(1 for r in checked if not r.ok)
+        job.processed_rows = start + len(checked)
+        more = job.processed_rows < len(table.rows)
+        if not more:
+            job.status, job.processed_rows = Status.CHECKED, 0
+        job.save()
+    return more
+
+
+def check_chunk_continue(job_id: int) -> None:
+    if check_chunk_run(job_id=job_id):
+        transaction.on_commit(partial(_enqueue_check, job_id))
+
+
+def job_file(job: ImportJob) -> bytes:
+    with storages["documents"].open(job.stored_name, "rb") as f:
+        data = f.read()
+    if hashlib.sha256(data).hexdigest() != job.sha256:
+        raise ImportRefused(_("导入文件与登记的校验值不符,已停止导入"))
+    return data
+
+
+def import_job_start(*, job: ImportJob, user: User, mode: str) -> ImportJob:
+    """Import the job's rows (all, or only the valid ones) after checking the file again."""
+    if not may_import(user) or job.created_by_id != user.pk:
+        raise ImportRefused(_("只有上传该文件的人可以确认导入"))
+    if mode not in ImportJob.Mode.values:
+        raise ImportRefused(_("请选择导入方式"))
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().get(pk=job.pk)
+        if job.status != Status.CHECKED:
+            raise ImportRefused(_("该文件已处理,不能再次导入"))
+        inline = job.total_rows <= settings.IMPORT_INLINE_ROWS
+        if inline:
+            # The bank moved on since the check: check again (a large file's chunks check each row).
+            _apply_check(job, file_check(user=user, data=job_file(job), name=job.original_name, branch=job.branch))
+        if job.report.get("file") or not job.valid_rows:
+            job.save()
+            raise ImportRefused(_("没有可导入的有效行"))
+        if mode == ImportJob.Mode.ALL and job.invalid_rows:
+            job.save()
+            raise ImportRefused(_("文件中有错误的行:请改正后重新上传,或选择“仅导入有效行”"))
+        job.mode = mode
+        job.started_by, job.started_at = user, timezone.now()
+        job.processed_rows = job.imported_rows = job.failed_rows = 0
+        job.status = Status.RUNNING if inline else Status.QUEUED
+        job.save()
+        if not inline:
+            transaction.on_commit(partial(_enqueue, job.pk))
+            return job
+    if inline:
+        _run_inline(job)
+        job.refresh_from_db()
+    return job
+
+
+def _enqueue(job_id: int) -> None:
+    from .tasks import import_chunk
+
+    try:
+        import_chunk.delay(job_id)
+    except Exception:
+        # Kombu, redis-py and the SQLAlchemy transport each raise their own errors (as in
+        # notices.outbox): the job is committed and waits, `import_cases --resume` runs it.
+        log.warning("transfers: could not enqueue import job %s; run manage.py import_cases --resume", job_id)
+
+
+class _RowFailed(Exception):
+    def __init__(self, row: int, message: str) -> None:
+        super().__init__(message)
+        self.row, self.message = row, message
+
+
+def _run_inline(job: ImportJob) -> None:
+    """All rows in one transaction: in mode ALL one failed row leaves nothing imported."""
+    try:
+        with transaction.atomic():
+            while import_chunk_run(job_id=job.pk, size=None, strict=job.mode == ImportJob.Mode.ALL):
+                pass
+    except _RowFailed as exc:
+        job = ImportJob.objects.get(pk=job.pk)
+        rows = job.report.get("rows", [])
+        for r in rows:
+            if r["row"] == exc.row:
+                r["fate"], r["errors"] = "failed", [{"column": "", "message": exc.message}]
+        job.report = {**job.report, "rows": rows, "file": [_("第 %(n)d 行导入失败,整个文件未导入") % {"n": exc.row}]}
+        job.status, job.finished_at = Status.REFUSED, timezone.now()
+        job.save()
+
+
+def _import_row(job: ImportJob, r: RowCheck) -> str:
+    """Create the row's company and case; returns the case reference."""
+    assert r.branch is not None
+    enterprise = enterprise_save(user=job.started_by, data={**r.enterprise, "branch": r.branch}, accounts=r.accounts)  # type: ignore[arg-type]
+    case = case_create_imported(
+        user=job.started_by,  # type: ignore[arg-type]
+        enterprise=enterprise,
+        branch=r.branch,
+        account_manager=r.account_manager,
+        modules=r.modules,
+        fields=r.case_fields,
+        state=r.state,
+        entered=r.entered,
+        source={"import_job": str(job.public_id), "file": job.original_name, "row": r.row},
+    )
+    # The imported events are not the kinds analytics follows: refresh the case's facts once.
+    transaction.on_commit(partial(case_refresh, case.pk), robust=True)
+    return case.reference
+
+
+def import_chunk_run(*, job_id: int, size: int | None = None, strict: bool = False) -> bool:
+    """Import the next chunk of the job's rows; True while rows remain. Safe to run twice."""
+    size = size or settings.IMPORT_CHUNK_ROWS
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update(of=("self",)).select_related("started_by", "branch").get(pk=job_id)
+        if job.status not in (Status.QUEUED, Status.RUNNING):
+            return False
+        table = read_table(job_file(job), name=job.original_name, max_rows=settings.IMPORT_MAX_ROWS)
+        start = job.processed_rows
+        chunk = table.rows[start : start + size]
+        report = {r["row"]: r for r in job.report.get("rows", [])}
+        checker = Checker(user=job.started_by, scope=job.branch, table=table)  # type: ignore[arg-type]
+        for number, cells in chunk:
+            entry = report.setdefault(number, {"row": number, "errors": [], "summary": ""})
+            if job.mode == ImportJob.Mode.VALID_ONLY and entry.get("fate") == "invalid":
+                entry["fate"] = "skipped"
+                continue
+            r = checker.check(number, cells)
+            if not r.ok:
+                if strict:
+                    raise _RowFailed(number, "; ".join(f"{c}:{m}" for c, m in r.errors))
+                entry["fate"], entry["errors"] = "failed", [{"column": c, "message": m} for c, m in r.errors]
+                job.failed_rows += 1
+                continue
+            try:
+                with transaction.atomic():
+                    reference = _import_row(job, r)
+            except CaseError as exc:
+                message = "; ".join([exc.message, *exc.problems])
+                if strict:
+                    raise _RowFailed(number, message) from None
+                entry["fate"], entry["errors"] = "failed", [{"column": "", "message": message}]
+                job.failed_rows += 1
+                continue
+            entry["fate"], entry["case"] = "imported", reference
+            job.imported_rows += 1
+        job.processed_rows = start + len(chunk)
+        job.status = Status.RUNNING
+        more = job.processed_rows < len(table.rows)
+        if not more:
+            job.status, job.finished_at = Status.DONE, timezone.now()
+        job.report = {**job.report, "rows": [report[k] for k in sorted(report)]}
+        job.save()
+    return more
+
+
+def import_chunk_continue(job_id: int) -> None:
+    """The background path: run one chunk, then enqueue the next after this one commits."""
+    if import_chunk_run(job_id=job_id):
+        transaction.on_commit(partial(_enqueue, job_id))
+
+
+def jobs_for(user: User) -> Any:
+    return ImportJob.objects.filter(created_by=user).select_related("branch")

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from . import views
+
+app_name = "transfers"
+urlpatterns = [
+    path("import/", views.import_page, name="import"),
+    path("import/<uuid:public_id>/", views.job_page, name="job"),
+    path("import/<uuid:public_id>/start/", views.job_start, name="job_start"),
+    path("import/template.csv", views.template_download, {"fmt": "csv"}, name="template_csv"),
+    path("import/template.xlsx", views.template_download, {"fmt": "xlsx"}, name="template_xlsx"),
+    path("export.csv", views.export, {"fmt": "csv"}, name="export_csv"),
+    path("export.xlsx", views.export, {"fmt": "xlsx"}, name="export_xlsx"),
+]
