@@ -40,7 +40,7 @@ LEVEL_EVENT_NAME: dict[int, str] = {level: name.value for level, name in events.
 # Holders that already sit at tier-1 or head office escalate straight to head office.
 UPPER_ROLES = frozenset({Role.BRANCH_SUPERVISOR, Role.HEAD_OFFICE_APPROVER, Role.TECH_REVIEWER})
 OUTBOX_BATCH = 500
-ANNOUNCEMENT_KIND = {
+ANNOUNCEMENT_KIND: dict[int, str] = {
     Reminder.Level.REMIND: channels.AnnouncementKind.REMINDER,
     Reminder.Level.ESCALATE: channels.AnnouncementKind.ESCALATION,
     Reminder.Level.HEAD_OFFICE: channels.AnnouncementKind.HEAD_OFFICE_ESCALATION,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -255,7 +256,9 @@ def _admin(client: Any) -> Any:
     return admin
 
 
-def test_the_key_is_encrypted_at_rest_and_shown_masked(client, world, wecom_factory, django_capture_on_commit_callbacks):
+def test_the_key_is_encrypted_at_rest_and_shown_masked(
+    client, world, wecom_factory, django_capture_on_commit_callbacks
+):
     wecom = wecom_factory()
     _admin(client)
     response = client.post(
@@ -285,9 +288,7 @@ def test_the_key_is_encrypted_at_rest_and_shown_masked(client, world, wecom_fact
     assert bot.name == "A支行群(新)" and crypto.key_decrypt(bot.key_encrypted) == KEY
     # The test action posts through the real path.
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(
-            reverse("admin:wecom_wecomrobot_changelist"), {"action": "send_test", "_selected_action": [bot.pk]}
-        )
+        client.post(reverse("admin:wecom_wecomrobot_changelist"), {"action": "send_test", "_selected_action": [bot.pk]})
     assert len(wecom.accepted) == 1 and "测试消息" in wecom.accepted[0] and wecom.requests[0]["key"] == [KEY]
 
 
@@ -295,7 +296,13 @@ def test_a_robot_without_a_valid_key_is_refused_and_nothing_saved(client, world)
     _admin(client)
     response = client.post(
         reverse("admin:wecom_wecomrobot_add"),
-        {"branch": world.branch_a.pk, "name": "A", "key": "not a key!", "base_url": "ftp://files.example.com", "is_active": "on"},
+        {
+            "branch": world.branch_a.pk,
+            "name": "A",
+            "key": "not a key!",
+            "base_url": "ftp://files.example.com",
+            "is_active": "on",
+        },
     )
     html = response.content.decode()
     assert response.status_code == 200 and "Webhook 密钥格式不正确" in html and "须以 https://" in html
@@ -318,3 +325,45 @@ def test_staff_who_are_not_administrators_cannot_configure_robots(client, world)
     client.force_login(world.supervisor)
     assert client.get(reverse("admin:wecom_wecomrobot_add")).status_code == 403
     assert not WeComRobot.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_workers_sending_for_one_robot_at_once_post_each_notice_once(world, wecom_factory, monkeypatch) -> None:
+    from django.db import connections
+
+    case = world.case(State.BRANCH_INTAKE)
+    wecom = wecom_factory()
+    bot = robot(world.branch_a, wecom)
+    with monkeypatch.context() as m:
+        m.setattr(services, "robots_dispatch", lambda **kw: None)  # queued, not yet sent: the workers race for them
+        services.messages_queue(
+            [
+                Announcement(key=f"t:{i}", kind=AnnouncementKind.REMINDER, case_id=case.pk, text=f"提醒 {i}")
+                for i in range(12)
+            ]
+        )
+    assert WeComMessage.objects.filter(sent_at__isnull=True).count() == 12
+    n = 4
+    barrier = threading.Barrier(n)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            services.robot_send(robot_id=bot.pk)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert not WeComMessage.objects.filter(sent_at__isnull=True).exists()
+    for i in range(12):
+        assert sum(len(re.findall(rf"提醒 {i}\b", c)) for c in wecom.accepted) == 1
+    assert len(wecom.requests) <= services.rate_per_minute()

@@ -59,7 +59,7 @@ class WeComRobotAdmin(admin.ModelAdmin):
     readonly_fields = ["key_hint"]
     actions = ["send_test"]
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return ["branch", "name", "key", *(["key_hint"] if obj else []), "base_url", "is_active"]
 
     def save_model(self, request: HttpRequest, obj: WeComRobot, form: Any, change: bool) -> None:

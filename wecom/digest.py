@@ -152,7 +152,9 @@ def _line(case: OnboardingCase, *, markdown: bool) -> str:
 
 
 def _summary(digest: Digest) -> str:
-    return _("在我手中 %(court)s 件:已超时 %(overdue)s,今日到期 %(today)s,下一工作日到期 %(next)s,有延期风险 %(risk)s") % {
+    return _(
+        "在我手中 %(court)s 件:已超时 %(overdue)s,今日到期 %(today)s,下一工作日到期 %(next)s,有延期风险 %(risk)s"
+    ) % {
         "court": len(digest.in_court),
         "overdue": len(digest.overdue),
         "today": len(digest.due_today),
@@ -171,7 +173,7 @@ def digest_text(digest: Digest, *, user: Any, markdown: bool) -> str:
         lines = [_line(c, markdown=markdown) for c in cases[:SHOWN]]
         if len(cases) > SHOWN:
             lines.append(_("…另有 %(n)s 件") % {"n": len(cases) - SHOWN})
-        parts.append(("**%s**" % heading if markdown else f"【{heading}】") + "\n" + "\n".join(lines))
+        parts.append((f"**{heading}**" if markdown else f"【{heading}】") + "\n" + "\n".join(lines))
     if not any(cases for _h, cases in _sections(digest)):
         parts.append(_("今日无到期、超时或有风险的案件。"))
     link = settings.SITE_URL + reverse("home")
@@ -219,7 +221,9 @@ def _send_one(user: Any, day: dt.date, now: dt.datetime, cal: workcal.WorkCalend
         token = uuid.uuid4()
         # ON CONFLICT DO NOTHING: on PostgreSQL a second host's insert waits for the first to
         # commit and then inserts nothing; only the host whose token is in the row goes on.
-        DigestRun.objects.bulk_create([DigestRun(user=user, date=day, claim=token, created_at=now)], ignore_conflicts=True)
+        DigestRun.objects.bulk_create(
+            [DigestRun(user=user, date=day, claim=token, created_at=now)], ignore_conflicts=True
+        )
         run = DigestRun.objects.filter(user=user, date=day, claim=token).first()
         if run is None:
             return 0
@@ -233,7 +237,9 @@ def _send_one(user: Any, day: dt.date, now: dt.datetime, cal: workcal.WorkCalend
         channels = []
         robot = services.robot_for_user(user) if wecom else None
         if robot is not None:
-            services.message_queue(robot=robot, key=key, kind="digest", content=digest_text(digest, user=user, markdown=True))
+            services.message_queue(
+                robot=robot, key=key, kind="digest", content=digest_text(digest, user=user, markdown=True)
+            )
             channels.append("wecom")
         # WeCom chosen but the branch has no robot: by e-mail rather than not at all.
         if (email or robot is None) and user.email:

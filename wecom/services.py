@@ -284,7 +284,7 @@ def _post(robot: WeComRobot, content: str) -> tuple[int | None, int | None, str]
         key = crypto.key_decrypt(robot.key_encrypted)
     except crypto.KeyUnreadable:
         return None, None, "webhook key cannot be decrypted (WECOM_KEY_SECRET changed?)"
-    body = {"msgtype": "markdown", "markdown": {"content": content}}
+    body: dict[str, Any] = {"msgtype": "markdown", "markdown": {"content": content}}
     try:
         response = requests.post(robot_url(robot), params={"key": key}, json=body, timeout=TIMEOUT)
     except requests.RequestException as exc:
@@ -318,7 +318,9 @@ def robot_send(*, robot_id: int, now: dt.datetime | None = None) -> int:
         )
         if not due:
             return 0
-        window = list(WeComPost.objects.filter(robot=robot, at__gt=now - WINDOW).order_by("at").values_list("at", flat=True))
+        window = list(
+            WeComPost.objects.filter(robot=robot, at__gt=now - WINDOW).order_by("at").values_list("at", flat=True)
+        )
         room = rate_per_minute() - len(window)
         if room <= 0:
             _wait([m.pk for m in due], window[0] + WINDOW)
@@ -397,4 +399,3 @@ def send_robot(robot_id: int) -> int:
 @shared_task(acks_late=True, name="wecom.tasks.flush_robots")
 def flush_robots() -> int:
     return robots_flush()
-

@@ -16,11 +16,13 @@ from . import digest, services
 def digest_preferences_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         digest.preference_set(
-            user=request.user, email="email" in request.POST.getlist("digest"), wecom="wecom" in request.POST.getlist("digest")
+            user=request.user,
+            email="email" in request.POST.getlist("digest"),
+            wecom="wecom" in request.POST.getlist("digest"),
         )
         messages.success(request, _("每日摘要设置已保存。"))
         return redirect("digest_preferences")
-    start, end = digest.window()
+    start, _end = digest.window()
     return render(
         request,
         "wecom/digest_preferences.html",
