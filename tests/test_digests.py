@@ -162,3 +162,16 @@ def test_several_hosts_at_once_send_one_digest_a_day(world) -> None:
     assert sum(results) == 1
     assert len(digests_of(world.am_a)) == 1
     assert len([m for m in mail.outbox if m.to == [world.am_a.email]]) == 1
+
+
+def test_a_long_wecom_digest_lists_fewer_cases_to_fit_4096_bytes(world, three_cases):
+    from wecom import services
+
+    with freeze_time(at(2026, 9, 30, 9, 0)):
+        d = digest.digest_compose(
+            user=world.am_a, now=at(2026, 9, 30, 9, 0), cal=digest.workcal.calendar(dt.date(2026, 9, 30))
+        )
+    d.overdue = d.overdue * 40  # as if forty cases were overdue
+    text = digest.wecom_text(d, user=world.am_a)
+    assert len(text.encode()) <= services.MAX_BYTES
+    assert "…另有" in text and text.rstrip().endswith(")")  # the closing link is whole

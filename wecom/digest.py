@@ -163,16 +163,16 @@ def _summary(digest: Digest) -> str:
     }
 
 
-def digest_text(digest: Digest, *, user: Any, markdown: bool) -> str:
+def digest_text(digest: Digest, *, user: Any, markdown: bool, shown: int = SHOWN) -> str:
     name = str(user)
     title = _("%(name)s 的每日摘要(%(day)s)") % {"name": name, "day": digest.day.isoformat()}
     parts = [f"**{services._md(title)}**" if markdown else title, _summary(digest)]
     for heading, cases in _sections(digest):
         if not cases:
             continue
-        lines = [_line(c, markdown=markdown) for c in cases[:SHOWN]]
-        if len(cases) > SHOWN:
-            lines.append(_("…另有 %(n)s 件") % {"n": len(cases) - SHOWN})
+        lines = [_line(c, markdown=markdown) for c in cases[:shown]]
+        if len(cases) > shown:
+            lines.append(_("…另有 %(n)s 件") % {"n": len(cases) - shown})
         parts.append((f"**{heading}**" if markdown else f"【{heading}】") + "\n" + "\n".join(lines))
     if not any(cases for _h, cases in _sections(digest)):
         parts.append(_("今日无到期、超时或有风险的案件。"))
@@ -237,9 +237,7 @@ def _send_one(user: Any, day: dt.date, now: dt.datetime, cal: workcal.WorkCalend
         channels = []
         robot = services.robot_for_user(user) if wecom else None
         if robot is not None:
-            services.message_queue(
-                robot=robot, key=key, kind="digest", content=digest_text(digest, user=user, markdown=True)
-            )
+            services.message_queue(robot=robot, key=key, kind="digest", content=wecom_text(digest, user=user))
             channels.append("wecom")
         # WeCom chosen but the branch has no robot: by e-mail rather than not at all.
         if (email or robot is None) and user.email:
@@ -254,6 +252,15 @@ def _send_one(user: Any, day: dt.date, now: dt.datetime, cal: workcal.WorkCalend
         run.channels = channels
         run.save(update_fields=["counts", "channels"])
         return 1 if channels else 0
+
+
+def wecom_text(digest: Digest, *, user: Any) -> str:
+    """The markdown digest, listing fewer cases per section until it fits WeCom's 4,096 bytes."""
+    for shown in (SHOWN, 5, 3, 1, 0):
+        text = digest_text(digest, user=user, markdown=True, shown=shown)
+        if len(text.encode()) <= services.MAX_BYTES:
+            return text
+    return services.clip(text, services.MAX_BYTES)
 
 
 @renderer("digest")
