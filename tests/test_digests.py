@@ -175,3 +175,11 @@ def test_a_long_wecom_digest_lists_fewer_cases_to_fit_4096_bytes(world, three_ca
     text = digest.wecom_text(d, user=world.am_a)
     assert len(text.encode()) <= services.MAX_BYTES
     assert "…另有" in text and text.rstrip().endswith(")")  # the closing link is whole
+
+
+def test_the_digest_page_in_english(client, world):
+    client.force_login(world.am_a)
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    html = client.get(reverse("digest_preferences")).content.decode()
+    assert "<h1>Daily digest</h1>" in html and "By e-mail" in html and "Never on holidays or at night" in html
+    assert "每日摘要" not in html
