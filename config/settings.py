@@ -468,3 +468,25 @@ IMPORT_INLINE_ROWS = envint("IMPORT_INLINE_ROWS", "500")
 # Rows per background task: one chunk must finish well within CELERY_TASK_TIME_LIMIT.
 IMPORT_CHUNK_ROWS = envint("IMPORT_CHUNK_ROWS", "100")
 IMPORT_CHECK_CHUNK_ROWS = envint("IMPORT_CHECK_CHUNK_ROWS", "500")
+
+# --- WeCom group robots and daily digests (issue 15) ---------------------------------------
+INSTALLED_APPS += ["wecom"]
+# WeCom's server; a bank's on-premises WeCom is set here or per robot in the admin.
+WECOM_BASE_URL = os.environ.get("WECOM_BASE_URL", "https://qyapi.weixin.qq.com").rstrip("/")
+# Encrypts the robots' webhook keys at rest (HKDF → Fernet); SECRET_KEY when unset. Changing it
+# makes the stored keys unreadable: enter them again in the admin.
+WECOM_KEY_SECRET = os.environ.get("WECOM_KEY_SECRET", "")
+WECOM_RATE_PER_MINUTE = envint("WECOM_RATE_PER_MINUTE", "20")
+CELERY_BEAT_SCHEDULE["wecom-flush"] = {
+    "task": "wecom.tasks.flush_robots",
+    "schedule": float(envint("WECOM_FLUSH_SECONDS", "30")),
+    "options": {"expires": float(envint("WECOM_FLUSH_SECONDS", "30"))},
+}
+# The daily digest: working days from DIGEST_LOCAL_TIME (Asia/Shanghai) until DIGEST_LATEST_LOCAL_TIME.
+DIGEST_LOCAL_TIME = os.environ.get("DIGEST_LOCAL_TIME", "08:30")
+DIGEST_LATEST_LOCAL_TIME = os.environ.get("DIGEST_LATEST_LOCAL_TIME", "18:00")
+CELERY_BEAT_SCHEDULE["wecom-digests"] = {
+    "task": "wecom.tasks.send_digests",
+    "schedule": float(envint("DIGEST_SWEEP_SECONDS", "300")),
+    "options": {"expires": float(envint("DIGEST_SWEEP_SECONDS", "300"))},
+}

@@ -39,6 +39,7 @@ urlpatterns = [
     path("counter/", include("counter.urls")),
     path("reminders/", include("reminders.urls")),
     path("notices/", include("notices.urls")),
+    path("wecom/", include("wecom.urls")),
     path("audit/", include("audit.urls")),
     path("portal/integrations/", include("api.portal_urls")),
     path("integrations/", include("api.bank_urls")),

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from accounts.people import people_q
 from branches.roles import Role
-from notices import outbox
+from notices import channels, outbox
 from notices.models import MailKind, OutboxEmail
 from notices.preferences import mail_addresses
 from notices.services import notices_create
@@ -26,6 +26,8 @@ from .states import CUSTOMER, State
 
 if TYPE_CHECKING:
     from accounts.models import User
+
+HEAD_OFFICE_ROLES = frozenset({Role.HEAD_OFFICE_APPROVER, Role.TECH_REVIEWER})
 
 # Seed data replays weeks of history; nobody should be mailed about it.
 suppressed = outbox.suppressed
@@ -83,6 +85,18 @@ def queue_event_notice(event: CaseEvent, people: list[User] | None = None) -> No
     if case.current_visit is not None and case.current_visit.holder_role == CUSTOMER:
         addresses.append(case.enterprise.contact_email)
     outbox.email_queue(kind="case_event", key=f"event:{event.pk}", to=addresses, payload={"event": event.pk})
+    visit = case.current_visit
+    channels.announce(
+        [
+            channels.Announcement(
+                key=f"event:{event.pk}",
+                kind=channels.AnnouncementKind.HANDOFF,
+                case_id=case.pk,
+                text=text,
+                head_office=visit is not None and visit.holder_role in HEAD_OFFICE_ROLES,
+            )
+        ]
+    )
 
 
 def holder_changed_notice(event: CaseEvent) -> None:

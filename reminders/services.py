@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from accounts.people import people_q
 from branches.roles import Role
+from notices import channels
 from notices.models import Notification, OutboxEmail
 from notices.outbox import outbox_dispatch, renderer
 from onboarding import events
@@ -41,6 +42,11 @@ LEVEL_EVENT_NAME: dict[int, str] = {level: name.value for level, name in events.
 # Holders that already sit at tier-1 or head office escalate straight to head office.
 UPPER_ROLES = frozenset({Role.BRANCH_SUPERVISOR, Role.HEAD_OFFICE_APPROVER, Role.TECH_REVIEWER})
 OUTBOX_BATCH = 500
+ANNOUNCEMENT_KIND: dict[int, str] = {
+    Reminder.Level.REMIND: channels.AnnouncementKind.REMINDER,
+    Reminder.Level.ESCALATE: channels.AnnouncementKind.ESCALATION,
+    Reminder.Level.HEAD_OFFICE: channels.AnnouncementKind.HEAD_OFFICE_ESCALATION,
+}
 
 
 @dataclass
@@ -155,6 +161,7 @@ def reminders_sweep(*, now: dt.datetime | None = None) -> SweepResult:
         events: list[tuple[Any, ...]] = []
         notices: list[tuple[Any, ...]] = []
         outbox: list[tuple[Any, ...]] = []
+        announced: list[channels.Announcement] = []
         for reminder_id, visit_id, level in mine:
             visit = by_visit[visit_id]
             people = directory.recipients(visit, level)
@@ -178,6 +185,15 @@ def reminders_sweep(*, now: dt.datetime | None = None) -> SweepResult:
             )
             if emails:
                 outbox.append(("reminder", f"reminder:{reminder_id}", {"reminder": reminder_id}, emails, now, 0))
+            announced.append(
+                channels.Announcement(
+                    key=f"reminder:{reminder_id}",
+                    kind=ANNOUNCEMENT_KIND[level],
+                    case_id=visit.case_id,
+                    text=text,
+                    head_office=level == Reminder.Level.HEAD_OFFICE,
+                )
+            )
         _insert(
             CaseEvent, ["case_id", "kind", "name", "data", "created_at", "from_state", "to_state", "reason"], events
         )
@@ -191,6 +207,7 @@ def reminders_sweep(*, now: dt.datetime | None = None) -> SweepResult:
         queued = _insert(
             OutboxEmail, ["kind", "key", "payload", "to", "created_at", "attempts"], outbox, "RETURNING id"
         )
+        channels.announce(announced)
         result.claimed = [pk for pk, _visit_id, _level in mine]
         result.emails = len(outbox)
         if outbox:

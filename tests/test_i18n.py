@@ -202,6 +202,7 @@ def _code_literals() -> dict[str, str]:
         "portal",
         "reminders",
         "webhooks",
+        "wecom",
         "workcalendar",
     ):
         for path in sorted((ROOT / app).rglob("*.py")):

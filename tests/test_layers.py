@@ -19,7 +19,7 @@ LAYERS: list[set[str]] = [
     {"onboarding"},
     {"documents", "counter", "reminders"},
     {"audit", "portal", "analytics"},
-    {"webhooks", "transfers"},
+    {"webhooks", "transfers", "wecom"},
     {"api"},
     {"demo"},
 ]

@@ -1,0 +1,50 @@
+"""Other channels (a WeCom group robot) hear of every notice through one registry.
+
+The writers of notices (a transition's hand-off, the reminder sweep) call `announce` in their
+own transaction with one `Announcement` per notice; the apps that carry notices elsewhere
+register a listener from their `AppConfig.ready()` and write their own outbox rows in that same
+transaction. So this app knows no channel, and a channel needs no hook in each writer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from .outbox import is_suppressed
+
+
+class AnnouncementKind:
+    HANDOFF = "handoff"
+    REMINDER = "reminder"
+    ESCALATION = "escalation"
+    HEAD_OFFICE_ESCALATION = "head_office_escalation"
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """One notice about one case. `key` is unique per notice ("event:12", "reminder:7")."""
+
+    key: str
+    kind: str
+    case_id: int
+    text: str
+    # Head office is concerned (a 总行督办, or the case now waits on a head-office role).
+    head_office: bool = False
+
+
+Listener = Callable[[Sequence[Announcement]], None]
+_listeners: list[Listener] = []
+
+
+def on_announce(listener: Listener) -> None:
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
+def announce(items: Sequence[Announcement]) -> None:
+    """Hand the notices to every channel, in the caller's transaction (a rollback takes them back)."""
+    if not items or is_suppressed():
+        return
+    for listener in _listeners:
+        listener(items)
