@@ -72,6 +72,28 @@ class WorkCalendar:
         into = t.hour * 3600 + t.minute * 60 + t.second
         return self.workdays_before(d) * DAY + (into if self.is_workday(d) else 0)
 
+    def cutoff(self, end: dt.datetime, seconds: int) -> dt.datetime:
+        """The moment E with `working_seconds(t, end) >= seconds` exactly when `t < E`.
+
+        So "has `t` been late by `seconds` of working time at `end`?" becomes one comparison
+        of `t` with E, which a query can make for thousands of rows at once (the sweep).
+        Positions count whole seconds, so E is one second after the last such second.
+        """
+        local_end = timezone.localtime(end)
+        target = self._position(local_end) - int(seconds)
+        weeks_back = int(seconds) // DAY // 5 + 2
+        self._cover(local_end.date() - dt.timedelta(days=7 * weeks_back + 30), local_end.date() + dt.timedelta(days=30))
+        index, into = divmod(target, DAY)
+        # The working day with `index` working days before it (unique; the walk is at most a
+        # few weeks since `seconds` is a few service levels).
+        day = local_end.date()
+        while self.workdays_before(day) > index:
+            day -= dt.timedelta(days=1)
+        while not (self.is_workday(day) and self.workdays_before(day) == index):
+            day += dt.timedelta(days=1)
+        naive = dt.datetime.combine(day, dt.time()) + dt.timedelta(seconds=into + 1)
+        return timezone.make_aware(naive)
+
     def add_working_days(self, start: dt.datetime, days: int) -> dt.datetime:
         """The same (local) time of day, `days` working days after `start`."""
         local = timezone.localtime(start)
