@@ -126,16 +126,41 @@ class WorkCalendar:
             into = 0
 
 
-def _db_loader(lo: dt.date, hi: dt.date) -> dict[dt.date, bool]:
+# The whole table (only holidays and adjusted working days: a few hundred rows) is kept in
+# the cache shared by every process, so pages and the sweep read no calendar rows at all.
+# Saving or deleting a day drops it (models.py signals; the seed after bulk inserts).
+CACHE_KEY = "workcal:days:v1"
+CACHE_SECONDS = 3600
+
+
+def _all_days() -> dict[dt.date, bool]:
+    from django.core.cache import cache
+
     from .models import CalendarDay
 
-    return dict(CalendarDay.objects.filter(date__gte=lo, date__lte=hi).values_list("date", "is_workday"))
+    days: dict[dt.date, bool] | None = cache.get(CACHE_KEY)
+    if days is None:
+        days = dict(CalendarDay.objects.values_list("date", "is_workday"))
+        cache.set(CACHE_KEY, days, CACHE_SECONDS)
+    return days
 
 
-def calendar(lo: dt.date, hi: dt.date | None = None) -> WorkCalendar:
-    """The database calendar, loaded (one query) for [lo, hi] and extended on demand."""
-    hi = hi or lo + dt.timedelta(days=60)
-    return WorkCalendar(_db_loader(lo, hi), lo, hi, _db_loader)
+def forget_days() -> None:
+    """Drop the cached calendar now and again when the writing transaction commits (a reader
+    between the two could otherwise cache the old days)."""
+    from django.core.cache import cache
+    from django.db import transaction
+
+    cache.delete(CACHE_KEY)
+    transaction.on_commit(lambda: cache.delete(CACHE_KEY))
+
+
+def calendar(lo: dt.date | None = None, hi: dt.date | None = None) -> WorkCalendar:
+    """The database calendar, every day of it (from the shared cache; one query when it is cold).
+
+    `lo` and `hi` say which days the caller needs; every day is there anyway.
+    """
+    return WorkCalendar(_all_days(), dt.date.min, dt.date.max, None)
 
 
 def sla_days(stage: str) -> int | None:
