@@ -370,7 +370,7 @@ def _sweep_postgresql(now: dt.datetime, cutoffs: dict[tuple[str, int], dt.dateti
         for stage, level in cutoffs
     }
     stages = sorted({stage for stage, _level in cutoffs})
-    params = {
+    params: dict[str, Any] = {
         "stages": stages,
         **{f"c{level}": [cutoffs[(stage, level)] for stage in stages] for level in Reminder.Level.values},
         **{f"name{level}": LEVEL_EVENT_NAME[level] for level in Reminder.Level.values},

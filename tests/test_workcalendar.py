@@ -187,3 +187,20 @@ def test_the_admin_edits_service_levels_by_stage_name(admin_client) -> None:
     )
     assert StageSLA.objects.get(pk=sla.pk).days == 12
     assert admin_client.get(reverse("admin:workcalendar_stagesla_changelist")).status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_shared_calendar_cache_follows_edits_at_once() -> None:
+    """Pages read the calendar from the shared cache; a day saved or deleted is seen at once."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    day = dt.date(2027, 3, 3)  # a Wednesday of a year nobody has entered
+    assert workcal.calendar().is_workday(day)
+    with CaptureQueriesContext(connection) as ctx:
+        assert workcal.calendar().is_workday(day)
+    assert len(ctx.captured_queries) == 0  # warm: no calendar rows read
+    row = CalendarDay.objects.create(date=day, is_workday=False, name="测试休息日")
+    assert not workcal.calendar().is_workday(day)
+    row.delete()
+    assert workcal.calendar().is_workday(day)
