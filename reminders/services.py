@@ -282,37 +282,44 @@ claimed AS (
 info AS (
     SELECT c.id AS rid, c.visit_id, c.case_id, c.level, c.stage, c.due_at, d.holder_role, d.event_name,
            oc.reference, oc.branch_id, oc.enterprise_id, e.name AS company, e.contact_email,
-           oc.account_manager_id AS am_id, am.email AS am_email
+           oc.account_manager_id AS am_id, am.email AS am_email,
+           c.level = 1 AND (d.holder_role = %(customer)s
+                            OR (d.holder_role = %(am)s AND oc.account_manager_id IS NOT NULL)) AS own
     FROM claimed c
     JOIN due d ON d.id = c.visit_id AND d.level = c.level
     JOIN onboarding_onboardingcase oc ON oc.id = c.case_id
     JOIN onboarding_enterprise e ON e.id = oc.enterprise_id
     LEFT JOIN accounts_user am ON am.id = oc.account_manager_id
 ),
+-- Who to tell about the staff's levels: worked out in Python per (level, role, branch).
+grp AS MATERIALIZED (
+    SELECT g.key,
+           ARRAY(SELECT jsonb_array_elements_text(g.value -> 0))::bigint[] AS ids,
+           ARRAY(SELECT jsonb_array_elements_text(g.value -> 1)) AS emails
+    FROM jsonb_each(%(groups)s::jsonb) g
+),
 rcp AS MATERIALIZED (
-    SELECT info.*, p.ids, coalesce(p.emails, '{}') AS emails
+    SELECT info.*, g.ids, coalesce(g.emails, '{}') AS emails
+    FROM info LEFT JOIN grp g ON g.key = (info.level || '|' || info.holder_role || '|' || info.branch_id)
+    WHERE NOT info.own
+    UNION ALL
+    -- The case's own people at the first level: the company's users, its contact e-mail and
+    -- the account manager when the customer holds the ball; the account manager when they do.
+    SELECT info.*, p.ids, coalesce(p.emails, '{}')
     FROM info CROSS JOIN LATERAL (
         SELECT array_agg(DISTINCT q.pk) FILTER (WHERE q.pk IS NOT NULL) AS ids,
                array_agg(DISTINCT (q.email COLLATE "C") ORDER BY (q.email COLLATE "C"))
                    FILTER (WHERE q.email <> '') AS emails
         FROM (
             SELECT u.id AS pk, u.email::text AS email FROM accounts_user u
-             WHERE info.level = 1 AND info.holder_role = %(customer)s
-               AND u.enterprise_id = info.enterprise_id AND u.is_active
+             WHERE info.holder_role = %(customer)s AND u.enterprise_id = info.enterprise_id AND u.is_active
             UNION ALL
-            SELECT NULL, info.contact_email WHERE info.level = 1 AND info.holder_role = %(customer)s
+            SELECT NULL, info.contact_email WHERE info.holder_role = %(customer)s
             UNION ALL
-            SELECT info.am_id, coalesce(info.am_email, '')
-             WHERE info.level = 1 AND info.am_id IS NOT NULL AND info.holder_role IN (%(customer)s, %(am)s)
-            UNION ALL
-            SELECT (x ->> 0)::bigint, x ->> 1
-              FROM jsonb_array_elements(
-                  coalesce(%(groups)s::jsonb -> (info.level || '|' || info.holder_role || '|' || info.branch_id), '[]')
-              ) x
-             WHERE NOT (info.level = 1 AND (info.holder_role = %(customer)s
-                        OR (info.holder_role = %(am)s AND info.am_id IS NOT NULL)))
+            SELECT info.am_id, coalesce(info.am_email, '') WHERE info.am_id IS NOT NULL
         ) q
     ) p
+    WHERE info.own
 ),
 ev AS (
     INSERT INTO onboarding_caseevent (case_id, kind, name, data, created_at, from_state, to_state, reason)
@@ -353,7 +360,7 @@ SELECT (SELECT coalesce(array_agg(rid ORDER BY rid), '{}') FROM rcp),
 def _sweep_postgresql(now: dt.datetime, cutoffs: dict[tuple[str, int], dt.datetime]) -> SweepResult:
     """The sweep as one statement (see `reminders_sweep`); the people to tell come from `_Directory`."""
     directory = _Directory(set())
-    groups: dict[str, list[tuple[int | None, str]]] = {}
+    groups: dict[str, tuple[list[int], list[str]]] = {}
     for branch_id, path in Branch.objects.values_list("pk", "path"):
         for role in HOLDER_ROLES:
             for level in Reminder.Level.values:
@@ -361,7 +368,10 @@ def _sweep_postgresql(now: dt.datetime, cutoffs: dict[tuple[str, int], dt.dateti
                     continue  # the company's own people: read by the statement
                 people = directory.recipients(_Visit(0, 0, "", now, role, 0, "", path, 0, "", "", None, None), level)
                 if people:
-                    groups[f"{level}|{role}|{branch_id}"] = [(p.pk, p.email) for p in people]
+                    groups[f"{level}|{role}|{branch_id}"] = (
+                        sorted({p.pk for p in people if p.pk is not None}),
+                        sorted({p.email for p in people if p.email}),
+                    )
     texts = {
         f"{stage}|{level}": notice_template(stage=stage, level=level)
         .replace("%(ref)s", "\x01")
