@@ -183,6 +183,8 @@ def _record_read(request: HttpRequest, kwargs: dict[str, Any]) -> None:
     case_key = kwargs.get("public_id") or kwargs.get("case_id")
     if not case_key:
         return
-    case = OnboardingCase.objects.filter(public_id=case_key).first()
+    case = getattr(request, "case_read", None)  # the case page has read it already
+    if case is None or str(case.public_id) != str(case_key):
+        case = OnboardingCase.objects.filter(public_id=case_key).first()
     if case is not None:
         access_record(kind=AccessEvent.Kind.CASE_READ, actor=actor, case=case, request=request)

@@ -238,9 +238,11 @@ def measure(n_cases: int, n_overdue: int) -> None:
         f"{second_time / raw_time:>14.1f}"
     )
     print(f"plan: {plan}")
-    print(
-        f"targets: first < 10 s {'OK' if first_time < 10 else 'MISSED'}, second < 0.5 s {'OK' if second_time < 0.5 else 'MISSED'}"
-    )
+    print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    first_ok, second_ok = first_time < 10, second_time < 0.5
+    print(f"target: first sweep < 10 s: {'holds' if first_ok else 'MISSED'} ({first_time:.2f} s)")
+    print(f"target: idle re-sweep < 0.5 s: {'holds' if second_ok else 'MISSED'} ({second_time:.2f} s)")
+    print(f"targets: {'all hold' if first_ok and second_ok else 'not all hold'}")
 
 
 if __name__ == "__main__":

@@ -197,6 +197,8 @@ if EMAIL_HOST:
     EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "true")
 else:
     EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+    if os.environ.get("EMAIL_FILE_PATH"):  # the file backend's directory (tests/test_two_hosts.py)
+        EMAIL_FILE_PATH = os.environ["EMAIL_FILE_PATH"]
 
 # Celery: Redis in production; an embedded SQLite-backed broker when REDIS_URL is unset,
 # so the demo runs a real worker without any server.
@@ -208,6 +210,8 @@ if REDIS_URL:
 else:
     CELERY_BROKER_URL = f"sqla+sqlite:///{BASE_DIR / 'var' / 'celery-broker.sqlite3'}"
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", "false")
+# The queue tasks go to and workers read (one Redis may carry several environments).
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "celery")
 # Queuing a task never holds up a request: with the broker down, a publish gives up within a
 # couple of seconds (kombu would otherwise retry for ~20 s) and the outbox row waits for the flush.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2

@@ -49,11 +49,11 @@ class UKeyIssueForm(forms.Form):
     holder = forms.CharField(label=_("持有人(默认操作员本人)"), max_length=60, required=False)
     notes = forms.CharField(label=_("备注"), max_length=300, required=False)
 
-    def __init__(self, *args: Any, case: OnboardingCase, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, case: OnboardingCase, operators: list[Any] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["operator"].choices = [  # type: ignore[attr-defined]
-            (o.pk, str(o)) for o in case.operators.filter(removed_at__isnull=True).order_by("pk")
-        ]
+        if operators is None:  # the case page passes the operators it has read
+            operators = list(case.operators.filter(removed_at__isnull=True).order_by("pk"))
+        self.fields["operator"].choices = [(o.pk, str(o)) for o in operators]  # type: ignore[attr-defined]
 
 
 class UKeyReplaceForm(forms.Form):
@@ -66,9 +66,8 @@ class ActivationForm(forms.Form):
     ukey = forms.TypedChoiceField(label=_("UKey"), coerce=int)
     notes = forms.CharField(label=_("备注"), max_length=300, required=False)
 
-    def __init__(self, *args: Any, case: OnboardingCase, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, case: OnboardingCase, ukeys: list[Any] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["ukey"].choices = [  # type: ignore[attr-defined]
-            (k.pk, f"{k.serial} · {k.operator.name}")
-            for k in case.ukeys.filter(status=UKey.Status.DOWNLOADED).select_related("operator")
-        ]
+        if ukeys is None:  # the case page passes the keys it has read, with their operators
+            ukeys = list(case.ukeys.filter(status=UKey.Status.DOWNLOADED).select_related("operator"))
+        self.fields["ukey"].choices = [(k.pk, f"{k.serial} · {k.operator.name}") for k in ukeys]  # type: ignore[attr-defined]

@@ -20,12 +20,14 @@ def counter_problems(case: OnboardingCase) -> list[str]:
     from .models import CounterEntry, UKey
 
     problems: list[str] = []
-    entries = list(case.counter_entries.all())
+    from .selectors import active_operators, case_entry_list
+
+    entries = case_entry_list(case=case)
     if not any(
         e.kind == CounterEntry.Kind.IDENTITY_CHECK and e.status == CounterEntry.Status.CONFIRMED for e in entries
     ):
         problems.append(_("临柜身份核验尚未经复核确认"))
-    operators = list(case.operators.filter(removed_at__isnull=True).prefetch_related("ukeys"))
+    operators = active_operators(case=case)
     if not operators:
         problems.append(_("尚未登记企业操作员"))
     for operator in operators:
@@ -69,7 +71,9 @@ def operator_conflicts(
 def operator_identity_problems(case: OnboardingCase) -> list[str]:
     """The case's operators against the company's people and each other (added to the guards
     of draft, intake and UKey issuance: company data edited after an operator was named)."""
-    operators = [(o.name, o.id_number) for o in case.operators.filter(removed_at__isnull=True).order_by("pk")]
+    from .selectors import active_operators
+
+    operators = [(o.name, o.id_number) for o in active_operators(case=case)]
     problems: list[str] = []
     for i, (name, number) in enumerate(operators):
         earlier = [(_("操作员"), n, num) for n, num in operators[:i]]

@@ -11,6 +11,7 @@ from django.utils import timezone
 from branches.roles import Role, user_roles
 from branches.scope import case_in_scope
 from onboarding.models import OnboardingCase
+from onboarding.page_reads import read_once
 from onboarding.selectors import case_visible_q
 from onboarding.states import State
 
@@ -26,11 +27,30 @@ def case_entries(*, case: OnboardingCase) -> QuerySet[CounterEntry]:
     )
 
 
+def case_entry_list(*, case: OnboardingCase) -> list[CounterEntry]:
+    """The case's counter entries, newest first; read once per case page (`onboarding.page_reads`)."""
+    return read_once(case, "counter.entries", lambda: list(case_entries(case=case)))
+
+
 def case_operators(*, case: OnboardingCase) -> list[Operator]:
-    keys = UKey.objects.select_related("issued_entry__maker", "issued_entry__checker", "replaces").order_by(
-        "issued_at", "pk"
-    )
-    return list(case.operators.prefetch_related(Prefetch("ukeys", queryset=keys)).order_by("removed_at", "pk"))
+    """Every operator of the case (removed ones last) with its keys; read once per case page.
+
+    The guards (operator identities, what UKey issuance still needs), the counter panel and
+    its issue and activation forms all take them from here.
+    """
+
+    def read() -> list[Operator]:
+        keys = UKey.objects.select_related("issued_entry__maker", "issued_entry__checker", "replaces").order_by(
+            "issued_at", "pk"
+        )
+        return list(case.operators.prefetch_related(Prefetch("ukeys", queryset=keys)).order_by("removed_at", "pk"))
+
+    return read_once(case, "counter.operators", read)
+
+
+def active_operators(*, case: OnboardingCase) -> list[Operator]:
+    """The operators not removed, in the order they were named."""
+    return sorted((o for o in case_operators(case=case) if o.removed_at is None), key=lambda o: o.pk)
 
 
 def counter_panel(*, case: OnboardingCase, user: Any) -> dict[str, Any]:
@@ -39,9 +59,10 @@ def counter_panel(*, case: OnboardingCase, user: Any) -> dict[str, Any]:
     counter_open = case.state in COUNTER_STATES
     operators = case_operators(case=case)
     return {
-        "entries": list(case_entries(case=case)),
+        "entries": case_entry_list(case=case),
         "operators": operators,
         "active_operators": [o for o in operators if o.removed_at is None],
+        "active_operators_by_pk": active_operators(case=case),
         "counter_problems": _counter_problems(case) if case.state == State.UKEY_ISSUANCE else [],
         "can_make": in_scope and counter_open and Role.COUNTER_MAKER in roles,
         "can_check": in_scope and counter_open and Role.COUNTER_CHECKER in roles,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext as _
 
+from onboarding.page_reads import read_once
 from onboarding.states import State
 
 from .models import Decision, Document, DocumentKind, DocumentVersion
@@ -103,18 +105,47 @@ def requirements(case: OnboardingCase) -> list[Requirement]:
 
 
 def case_checklist(case: OnboardingCase) -> list[ChecklistItem]:
-    """Every requirement of the case with its documents and versions (newest first)."""
+    """Every requirement of the case with its documents and versions (newest first).
+
+    One query: the versions with their documents (a document row without any version, left
+    by an upload refused after it was made, counts as no document: nothing was uploaded). On
+    the case page the guards and the documents panel share it (`onboarding.page_reads`).
+    """
+    return read_once(case, CHECKLIST_KEY, lambda: _case_checklist(case))
+
+
+CHECKLIST_KEY = "documents.checklist"
+
+
+def _versions(case_ids: list[int]) -> Any:
+    return (
+        DocumentVersion.objects.filter(document__case__in=case_ids)
+        .select_related("document", "uploaded_by", "reviewed_by")
+        .order_by("-number", "-pk")
+    )
+
+
+def prime_checklists(cases: list[OnboardingCase]) -> None:
+    """The checklists of several cases from one query (the portal home's cards)."""
+    from onboarding.page_reads import prime
+
+    by_case: dict[int, list[DocumentVersion]] = {c.pk: [] for c in cases}
+    for v in _versions([c.pk for c in cases]):
+        by_case[v.document.case_id].append(v)
+    for case in cases:
+        prime(case, CHECKLIST_KEY, _checklist_of(case, by_case[case.pk]))
+
+
+def _case_checklist(case: OnboardingCase) -> list[ChecklistItem]:
+    return _checklist_of(case, _versions([case.pk]))
+
+
+def _checklist_of(case: OnboardingCase, rows: Iterable[DocumentVersion]) -> list[ChecklistItem]:
     docs: dict[tuple[str, bool], Document] = {}
     versions: dict[int, list[DocumentVersion]] = {}
-    for row in Document.objects.filter(case=case):
-        docs[(row.kind, row.generated)] = row
-        versions[row.pk] = []
-    for v in (
-        DocumentVersion.objects.filter(document__case=case)
-        .select_related("uploaded_by", "reviewed_by")
-        .order_by("-number")
-    ):
-        versions[v.document_id].append(v)
+    for v in rows:
+        docs.setdefault((v.document.kind, v.document.generated), v.document)
+        versions.setdefault(v.document_id, []).append(v)
     items = []
     for req in requirements(case):
         doc = docs.get((req.kind, False))

@@ -50,6 +50,9 @@ def company_newer_version(case: OnboardingCase) -> CompanyVersion | None:
     """The company's newest version when it is newer than the frozen case's, else None."""
     if not case_company_frozen(case) or case.company_version_id is None:
         return None
+    known = getattr(case, "latest_company_version_id", False)  # read with the case by its page
+    if known is not False and known in (None, case.company_version_id):
+        return None
     latest = company_version_latest(case.enterprise)
     if latest is None or latest.pk == case.company_version_id:
         return None
@@ -242,6 +245,8 @@ def change_request_refuse(
 
 
 def change_request_list(*, case: OnboardingCase) -> list[ChangeRequest]:
+    if getattr(case, "has_change_requests", True) is False:  # the case page read that there are none
+        return []
     return list(case.change_requests.select_related("filed_by", "decided_by", "base_version").order_by("-filed_at"))
 
 

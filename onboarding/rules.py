@@ -112,13 +112,32 @@ def test_package_recorded(case: OnboardingCase) -> list[str]:
     return []
 
 
+TEST_RESULTS_KEY = "onboarding.test_results"
+
+
+def prime_test_results(cases: list[OnboardingCase]) -> None:
+    """Read the joint-test results of several cases in one query (the portal home's cards)."""
+    from .models import ModuleTestResult
+    from .page_reads import prime
+
+    by_case: dict[int, list[Any]] = {c.pk: [] for c in cases}
+    for result in ModuleTestResult.objects.filter(case__in=[c.pk for c in cases]).order_by("recorded_at", "pk"):
+        by_case[result.case_id].append(result)
+    for case in cases:
+        prime(case, TEST_RESULTS_KEY, by_case[case.pk])
+
+
 def joint_test_status(case: OnboardingCase, *, results: Iterable[Any] | None = None) -> dict[tuple[str, str], Any]:
     """The latest result row per (module, test case); later rows supersede earlier ones.
 
     `results`, when given, are the case's rows already read in (recorded_at, pk) order.
     """
+    from .page_reads import read_once
+
+    if results is None:
+        results = read_once(case, TEST_RESULTS_KEY, lambda: list(case.test_results.order_by("recorded_at", "pk")))
     latest: dict[tuple[str, str], Any] = {}
-    for result in case.test_results.order_by("recorded_at", "pk") if results is None else results:
+    for result in results:
         latest[(result.module, result.test_case)] = result
     return latest
 

@@ -6,7 +6,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import prefetch_related_objects
+from django.db.models import Prefetch, prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -27,6 +27,7 @@ from .forms import (
 )
 from .models import OnboardingCase
 from .next_step import next_step
+from .page_reads import page_reads
 from .states import WORKING_STAGES, State
 from .web import (
     AuthenticatedHttpRequest,
@@ -136,9 +137,13 @@ def case_edit(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse
 
 @staff_required
 def case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    case = case_for(request, public_id)
-    # The stage tracker and the time split both read every visit: one query for both.
-    prefetch_related_objects([case], "visits")
+    case = page_reads(selectors.case_page_get(user=request.user, public_id=public_id))
+    request.case_read = case  # type: ignore[attr-defined]  # the auditor's access event names it
+    # The stage tracker and the time split both read every visit, the timeline and the time
+    # split (its suspensions) every event: one query each, however many panels read them.
+    prefetch_related_objects(
+        [case], "visits", Prefetch("events", queryset=selectors.case_timeline_queryset(), to_attr="timeline")
+    )
     options = services.case_transition_options(case=case, user=request.user)
     return render(
         request,
@@ -151,7 +156,7 @@ def case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespon
             "tracker": stage_tracker(case),
             **change_requests.case_change_panel(case=case, user=request.user),
             "change_request_url": reverse("case_change_request", args=[case.public_id]),
-            "timeline": selectors.case_timeline(case=case),
+            "timeline": case.timeline,
             "options": options,
             "next": next_step(case, options),
             "roles": user_roles(request.user),

@@ -88,22 +88,43 @@ class ActionItem:
 
 
 Provider = Callable[[OnboardingCase, Any], Iterable[ActionItem]]
+Batch = Callable[[list[OnboardingCase]], None]
 _providers: list[Provider] = []
+_batches: dict[Provider, Batch] = {}
 
 
-def register_action_provider(func: Provider) -> Provider:
+def register_action_provider(func: Provider | None = None, *, batch: Batch | None = None) -> Any:
     """Add a provider (idempotent, so a module imported twice does not double its items).
 
-    Usable as a decorator.
+    Usable as a decorator, bare or as `@register_action_provider(batch=…)`. `batch(cases)`,
+    when given, reads what the provider needs for several cases at once before it is asked
+    about each (`prepare_actions`), so a page listing a company's cases reads each table once
+    however many cases it has (`onboarding.page_reads.prime`).
     """
-    if func not in _providers:
-        _providers.append(func)
-    return func
+
+    def add(f: Provider) -> Provider:
+        if f not in _providers:
+            _providers.append(f)
+        if batch is not None:
+            _batches[f] = batch
+        return f
+
+    return add if func is None else add(func)
+
+
+def prepare_actions(cases: list[OnboardingCase]) -> None:
+    """Let every provider read for all these cases at once (the portal home)."""
+    if not cases:
+        return
+    for provider in list(_providers):
+        if provider in _batches:
+            _batches[provider](cases)
 
 
 def unregister_action_provider(func: Provider) -> None:
     if func in _providers:
         _providers.remove(func)
+    _batches.pop(func, None)
 
 
 def actions_for(*, case: OnboardingCase, user: Any) -> list[ActionItem]:
@@ -171,7 +192,19 @@ def latest_results(case: OnboardingCase) -> dict[str, bool | None]:
     return status
 
 
-@register_action_provider
+def _prime_test_results(cases: list[OnboardingCase]) -> None:
+    from onboarding.rules import prime_test_results
+
+    prime_test_results(cases)
+
+
+def _prime_checklists(cases: list[OnboardingCase]) -> None:
+    from documents.checklist import prime_checklists
+
+    prime_checklists(cases)
+
+
+@register_action_provider(batch=_prime_test_results)
 def joint_test_actions(case: OnboardingCase, user: Any) -> list[ActionItem]:
     """In joint testing, one item per requested module whose latest result is not a pass."""
     if case.state != State.JOINT_TESTING or not _is_customer(case, user):
@@ -233,7 +266,7 @@ def withdraw_action(case: OnboardingCase, user: Any) -> list[ActionItem]:
 # --- documents (issue 3) ---------------------------------------------------------------------
 
 
-@register_action_provider
+@register_action_provider(batch=_prime_checklists)
 def document_actions(case: OnboardingCase, user: Any) -> list[ActionItem]:
     """The current stage's required documents the company still owes: download, sign and
     upload a generated form, upload a copy, or replace a rejected one (with the bank's reason)."""

@@ -38,7 +38,7 @@ from onboarding.web import (
 
 from . import selectors as portal_selectors
 from . import services as portal_services
-from .actions import actions_for
+from .actions import actions_for, prepare_actions
 from .forms import (
     AcceptInvitationForm,
     InvitationForm,
@@ -114,6 +114,7 @@ def _case_card(case: OnboardingCase, user: Any) -> dict[str, Any]:
 def home(request: HttpRequest) -> HttpResponse:
     # Each card draws the stage tracker from the case's visits: read for all cards at once.
     cases = list(portal_selectors.portal_case_list(user=request.user).prefetch_related("visits"))
+    prepare_actions(cases)  # each provider reads its table once for all the cards
     cards = [_case_card(c, request.user) for c in cases]
     owed = sum(1 for card in cards for a in card["actions"] if a.required)
     return render(request, "portal/home.html", {"cards": cards, "owed": owed})

@@ -45,11 +45,16 @@ class TimeSplit:
 
 def _suspensions(case: OnboardingCase, now: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
     spans, start = [], None
-    for name, at in (
-        case.events.filter(kind="transition", name__in=["suspend", "resume"])
-        .order_by("created_at", "pk")
-        .values_list("name", "created_at")
-    ):
+    read = getattr(case, "timeline", None)  # the case page has read every event already
+    if read is not None:
+        pairs = [(e.name, e.created_at) for e in read if e.kind == "transition" and e.name in ("suspend", "resume")]
+    else:
+        pairs = list(
+            case.events.filter(kind="transition", name__in=["suspend", "resume"])
+            .order_by("created_at", "pk")
+            .values_list("name", "created_at")
+        )
+    for name, at in pairs:
         if name == "suspend":
             start = at
         elif start is not None:

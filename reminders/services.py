@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import math
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -19,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.people import people_q
+from branches.models import Branch
 from branches.roles import Role
 from notices import channels
 from notices.models import Notification, OutboxEmail
@@ -71,6 +74,25 @@ def reached_level(*, lateness_seconds: int, sla_days: int) -> int:
     return level
 
 
+def level_cutoffs(now: dt.datetime) -> dict[tuple[str, int], dt.datetime]:
+    """For each stage and level, the due time before which a visit has reached that level at `now`.
+
+    `reached_level` asks per visit how much working time has passed since its due time; turned
+    around, every visit of a stage reaches a level exactly when its due time lies before one
+    moment (`WorkCalendar.cutoff`). A few dozen moments, computed once, let one query decide
+    the levels of every overdue visit.
+    """
+    today = timezone.localtime(now).date()
+    cal = workcal.calendar(today - dt.timedelta(days=120), today)
+    cutoffs: dict[tuple[str, int], dt.datetime] = {}
+    for stage, days in workcal.sla_map().items():
+        if not days:
+            continue
+        for level, fraction in LEVEL_LATENESS.items():
+            cutoffs[(stage, int(level))] = cal.cutoff(now, math.ceil(fraction * days * workcal.DAY))
+    return cutoffs
+
+
 @dataclass(slots=True)
 class _Visit:
     """What the sweep needs of an overdue visit and its case: plain values, no model instances."""
@@ -91,7 +113,7 @@ class _Visit:
 
 
 def _overdue_visits(now: dt.datetime) -> list[_Visit]:
-    """The one query of the sweep: open, running, overdue visits not yet escalated to the top.
+    """Open, running, overdue visits not yet escalated to the top (the sweep on SQLite).
 
     It walks the partial index `open_visit_due_idx` (due_at WHERE left_at IS NULL), so its cost
     follows the number of overdue visits, not the number of cases; the highest level already
@@ -133,21 +155,28 @@ def reminders_sweep(*, now: dt.datetime | None = None) -> SweepResult:
     notices and the mail outbox rows commit in the same transaction as the claims: a crash
     before the commit leaves nothing claimed, a crash after it leaves everything recorded and
     the mail waiting in the outbox.
+
+    On PostgreSQL all of it is one statement (`_SWEEP_SQL`): the levels due come from the
+    cutoffs, the pairs already claimed are skipped by the unique index (an anti-join, so an
+    idle sweep reads no rows into Python), and the events, notices and outbox rows are written
+    from the claimed rows inside the database. Elsewhere (SQLite in development and tests) the
+    same steps run in Python.
     """
     now = now or timezone.now()
+    cutoffs = level_cutoffs(now)
+    if connection.vendor == "postgresql":
+        return _sweep_postgresql(now, cutoffs)
     result = SweepResult()
     visits = _overdue_visits(now)
     result.overdue = len(visits)
     if not visits:
         return result
-    sla = workcal.sla_map()
-    cal = workcal.calendar(timezone.localtime(visits[0].due_at).date(), timezone.localtime(now).date())
     wanted: list[tuple[_Visit, int]] = []
     for visit in visits:
-        days = sla.get(visit.stage)
-        if not days:
-            continue
-        reached = reached_level(lateness_seconds=cal.working_seconds(visit.due_at, now), sla_days=days)
+        reached = max(
+            (lvl for lvl in Reminder.Level.values if (c := cutoffs.get((visit.stage, lvl))) and visit.due_at < c),
+            default=0,
+        )
         wanted.extend((visit, level) for level in range(visit.last_level + 1, reached + 1))
     if not wanted:
         return result
@@ -194,46 +223,47 @@ def reminders_sweep(*, now: dt.datetime | None = None) -> SweepResult:
                     head_office=level == Reminder.Level.HEAD_OFFICE,
                 )
             )
-        _insert(
-            CaseEvent, ["case_id", "kind", "name", "data", "created_at", "from_state", "to_state", "reason"], events
+        CaseEvent.objects.bulk_create(
+            [
+                CaseEvent(case_id=e[0], kind=e[1], name=e[2], data=e[3], created_at=e[4], from_state="", to_state="")
+                for e in events
+            ],
+            batch_size=500,
         )
         # Webhooks hear of the reminders too (read back by the sweep's own timestamp, only if listened to).
-        bulk_written(
-            CaseEvent.objects.filter(
-                kind=CaseEvent.Kind.REMINDER, created_at=now, case_id__in={row[0] for row in events}
-            ).select_related("case__branch")
+        _announce_events_to_webhooks(now, {e[0] for e in events})
+        Notification.objects.bulk_create(
+            [Notification(recipient_id=n[0], case_id=n[1], kind=n[2], text=n[3], created_at=n[4]) for n in notices],
+            batch_size=500,
         )
-        _insert(Notification, ["recipient_id", "case_id", "kind", "text", "created_at"], notices)
-        queued = _insert(
-            OutboxEmail, ["kind", "key", "payload", "to", "created_at", "attempts"], outbox, "RETURNING id"
+        OutboxEmail.objects.bulk_create(
+            [OutboxEmail(kind=o[0], key=o[1], payload=o[2], to=o[3], created_at=o[4], attempts=0) for o in outbox],
+            batch_size=500,
         )
         channels.announce(announced)
         result.claimed = [pk for pk, _visit_id, _level in mine]
         result.emails = len(outbox)
         if outbox:
             keys = [row[1] for row in outbox]
-            transaction.on_commit(lambda: _dispatch_keys(keys, queued))
+            transaction.on_commit(lambda: _dispatch_keys(keys))
     return result
 
 
 def _claim(wanted: list[tuple[_Visit, int]], now: dt.datetime) -> list[tuple[int, int, int]]:
-    """Insert the claim rows; return (id, visit_id, level) of those this call inserted."""
-    rows = [(v.pk, v.case_id, level, v.stage, v.due_at, now) for v, level in wanted]
-    if connection.vendor == "postgresql":
-        token = uuid.UUID(int=0)  # RETURNING names our rows; the token is not needed
-        columns = ["visit_id", "case_id", "level", "stage", "due_at", "created_at", "claim"]
-        returned = _insert(
-            Reminder,
-            columns,
-            [(*row, token) for row in rows],
-            suffix="ON CONFLICT (visit_id, level) DO NOTHING RETURNING id, visit_id, level",
-        )
-        return sorted(returned)
+    """Insert the claim rows; return (id, visit_id, level) of those this call inserted (not PostgreSQL)."""
     token = uuid.uuid4()
     Reminder.objects.bulk_create(
         [
-            Reminder(visit_id=r[0], case_id=r[1], level=r[2], stage=r[3], due_at=r[4], created_at=r[5], claim=token)
-            for r in rows
+            Reminder(
+                visit_id=v.pk,
+                case_id=v.case_id,
+                level=level,
+                stage=v.stage,
+                due_at=v.due_at,
+                created_at=now,
+                claim=token,
+            )
+            for v, level in wanted
         ],
         ignore_conflicts=True,
         batch_size=500,
@@ -241,43 +271,195 @@ def _claim(wanted: list[tuple[_Visit, int]], now: dt.datetime) -> list[tuple[int
     return list(Reminder.objects.filter(claim=token).order_by("pk").values_list("pk", "visit_id", "level"))
 
 
-def _insert(model: Any, fields: list[str], rows: list[tuple[Any, ...]], suffix: str = "") -> list[tuple[Any, ...]]:
-    """Insert many rows in one statement.
+# Every holder role a visit can have: the groups' recipients are worked out per (level, role,
+# branch) once per sweep, in Python, and handed to the statement as a small JSON object.
+HOLDER_ROLES = (*Role.values, CUSTOMER)
 
-    On PostgreSQL one INSERT … SELECT FROM unnest(arrays): a sweep writes tens of thousands of
-    rows and building model instances and per-row placeholders would cost seconds. Elsewhere
-    (SQLite in development and tests) the ORM's bulk_create.
+_SWEEP_SQL = """
+WITH lv(stage, c1, c2, c3) AS (
+    SELECT * FROM unnest(%(stages)s::text[], %(c1)s::timestamptz[], %(c2)s::timestamptz[], %(c3)s::timestamptz[])
+),
+reached AS (
+    SELECT v.id, v.case_id, v.stage, v.due_at, v.holder_role,
+           CASE WHEN v.due_at < lv.c3 THEN 3 WHEN v.due_at < lv.c2 THEN 2 WHEN v.due_at < lv.c1 THEN 1 END AS top
+    FROM onboarding_stagevisit v JOIN lv ON lv.stage = v.stage
+    WHERE v.left_at IS NULL AND v.paused_at IS NULL AND v.due_at < %(now)s AND v.due_at < lv.c1
+),
+-- A sweep claims every level up to the one reached at once, so a visit whose highest level
+-- reached is claimed has nothing left to claim: one probe of the unique index per visit.
+due AS MATERIALIZED (
+    SELECT r.id, r.case_id, r.stage, r.due_at, r.holder_role, l.level,
+           (ARRAY[%(name1)s, %(name2)s, %(name3)s])[l.level] AS event_name
+    FROM reached r CROSS JOIN LATERAL generate_series(1, r.top) AS l(level)
+    WHERE NOT EXISTS (SELECT 1 FROM reminders_reminder x WHERE x.visit_id = r.id AND x.level = r.top)
+      AND NOT EXISTS (SELECT 1 FROM reminders_reminder x WHERE x.visit_id = r.id AND x.level = l.level)
+),
+claimed AS (
+    INSERT INTO reminders_reminder (visit_id, case_id, level, stage, due_at, created_at, claim)
+    SELECT id, case_id, level, stage, due_at, %(now)s, %(token)s FROM due ORDER BY id, level
+    ON CONFLICT (visit_id, level) DO NOTHING
+    RETURNING id, visit_id, case_id, level, stage, due_at
+),
+info AS (
+    SELECT c.id AS rid, c.visit_id, c.case_id, c.level, c.stage, c.due_at, d.holder_role, d.event_name,
+           oc.reference, oc.branch_id, oc.enterprise_id, e.name AS company, e.contact_email,
+           oc.account_manager_id AS am_id, am.email AS am_email,
+           c.level = 1 AND (d.holder_role = %(customer)s
+                            OR (d.holder_role = %(am)s AND oc.account_manager_id IS NOT NULL)) AS own
+    FROM claimed c
+    JOIN due d ON d.id = c.visit_id AND d.level = c.level
+    JOIN onboarding_onboardingcase oc ON oc.id = c.case_id
+    JOIN onboarding_enterprise e ON e.id = oc.enterprise_id
+    LEFT JOIN accounts_user am ON am.id = oc.account_manager_id
+),
+-- Who to tell about the staff's levels: worked out in Python per (level, role, branch).
+grp AS MATERIALIZED (
+    SELECT g.key,
+           ARRAY(SELECT jsonb_array_elements_text(g.value -> 0))::bigint[] AS ids,
+           ARRAY(SELECT jsonb_array_elements_text(g.value -> 1)) AS emails
+    FROM jsonb_each(%(groups)s::jsonb) g
+),
+rcp AS MATERIALIZED (
+    SELECT info.*, g.ids, coalesce(g.emails, '{}') AS emails
+    FROM info LEFT JOIN grp g ON g.key = (info.level || '|' || info.holder_role || '|' || info.branch_id)
+    WHERE NOT info.own
+    UNION ALL
+    -- The case's own people at the first level: the company's users, its contact e-mail and
+    -- the account manager when the customer holds the ball; the account manager when they do.
+    SELECT info.*, p.ids, coalesce(p.emails, '{}')
+    FROM info CROSS JOIN LATERAL (
+        SELECT array_agg(DISTINCT q.pk) FILTER (WHERE q.pk IS NOT NULL) AS ids,
+               array_agg(DISTINCT (q.email COLLATE "C") ORDER BY (q.email COLLATE "C"))
+                   FILTER (WHERE q.email <> '') AS emails
+        FROM (
+            SELECT u.id AS pk, u.email::text AS email FROM accounts_user u
+             WHERE info.holder_role = %(customer)s AND u.enterprise_id = info.enterprise_id AND u.is_active
+            UNION ALL
+            SELECT NULL, info.contact_email WHERE info.holder_role = %(customer)s
+            UNION ALL
+            SELECT info.am_id, coalesce(info.am_email, '') WHERE info.am_id IS NOT NULL
+        ) q
+    ) p
+    WHERE info.own
+),
+ev AS (
+    INSERT INTO onboarding_caseevent (case_id, kind, name, data, created_at, from_state, to_state, reason)
+    SELECT case_id, %(kind)s, event_name,
+           jsonb_build_object(
+               'level', level, 'stage', stage, 'visit', visit_id,
+               'due_at', to_char(due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
+                         || CASE WHEN to_char(due_at, 'US') = '000000' THEN '' ELSE to_char(due_at, '.US') END
+                         || '+00:00',
+               'recipients', to_jsonb(emails)),
+           %(now)s, '', '', ''
+    FROM rcp ORDER BY rid
+    RETURNING 1
+),
+nt AS (
+    INSERT INTO notices_notification (recipient_id, case_id, kind, text, created_at)
+    SELECT pk, rcp.case_id, 'reminder',
+           left(replace(replace(%(texts)s::jsonb ->> (rcp.stage || '|' || rcp.level), chr(1), rcp.reference),
+                        chr(2), rcp.company), 300),
+           %(now)s
+    FROM rcp CROSS JOIN LATERAL unnest(rcp.ids) AS pk
+    RETURNING 1
+),
+ob AS (
+    INSERT INTO notices_outboxemail (kind, key, payload, "to", created_at, attempts)
+    SELECT 'reminder', 'reminder:' || rid, jsonb_build_object('reminder', rid), to_jsonb(emails), %(now)s, 0
+    FROM rcp WHERE cardinality(emails) > 0
+    RETURNING id
+)
+SELECT (SELECT coalesce(array_agg(rid ORDER BY rid), '{}') FROM rcp),
+       (SELECT coalesce(jsonb_agg(jsonb_build_array(rid, case_id, level, stage, reference, company) ORDER BY rid),
+                        '[]') FROM rcp),
+       (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM ob),
+       (SELECT count(*) FROM onboarding_stagevisit
+         WHERE left_at IS NULL AND paused_at IS NULL AND due_at < %(now)s AND stage = ANY(%(stages)s::text[])),
+       (SELECT count(*) FROM ev) + (SELECT count(*) FROM nt)
+"""
+
+
+def _sweep_postgresql(now: dt.datetime, cutoffs: dict[tuple[str, int], dt.datetime]) -> SweepResult:
+    """The sweep as one statement (see `reminders_sweep`); the people to tell come from `_Directory`."""
+    directory = _Directory(set())
+    groups: dict[str, tuple[list[int], list[str]]] = {}
+    for branch_id, path in Branch.objects.values_list("pk", "path"):
+        for role in HOLDER_ROLES:
+            for level in Reminder.Level.values:
+                if level == Reminder.Level.REMIND and role == CUSTOMER:
+                    continue  # the company's own people: read by the statement
+                people = directory.recipients(_Visit(0, 0, "", now, role, 0, "", path, 0, "", "", None, None), level)
+                if people:
+                    groups[f"{level}|{role}|{branch_id}"] = (
+                        sorted({p.pk for p in people if p.pk is not None}),
+                        sorted({p.email for p in people if p.email}),
+                    )
+    texts = {
+        f"{stage}|{level}": notice_template(stage=stage, level=level)
+        .replace("%(ref)s", "\x01")
+        .replace("%(company)s", "\x02")
+        .replace("%%", "%")
+        for stage, level in cutoffs
+    }
+    stages = sorted({stage for stage, _level in cutoffs})
+    params: dict[str, Any] = {
+        "stages": stages,
+        **{f"c{level}": [cutoffs[(stage, level)] for stage in stages] for level in Reminder.Level.values},
+        **{f"name{level}": LEVEL_EVENT_NAME[level] for level in Reminder.Level.values},
+        "now": now,
+        "token": uuid.UUID(int=0),  # RETURNING names our rows; the token is not needed
+        "customer": CUSTOMER,
+        "am": Role.ACCOUNT_MANAGER.value,
+        "groups": json.dumps(groups, ensure_ascii=False),
+        "texts": json.dumps(texts, ensure_ascii=False),
+        "kind": CaseEvent.Kind.REMINDER.value,
+    }
+    result = SweepResult()
+    with transaction.atomic(), connection.cursor() as cursor:
+        # PostgreSQL's JIT compiles a statement this size for seconds before running it in a
+        # fraction of that (measured: idle sweep 4.3 s with, 0.25 s without).
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute("SET LOCAL work_mem = '64MB'")  # its sorts of 100,000s of rows stay in memory
+        cursor.execute(_SWEEP_SQL, params)
+        claimed, details, queued, overdue, _written = cursor.fetchone()
+        if isinstance(details, str):
+            details = json.loads(details)
+        if claimed:
+            _announce_events_to_webhooks(now, {row[1] for row in details})
+            templates: dict[tuple[str, int], str] = {}
+            announced: list[channels.Announcement] = []
+            for rid, case_id, level, stage, reference, company in details:
+                if (stage, level) not in templates:
+                    templates[(stage, level)] = notice_template(stage=stage, level=level)
+                announced.append(
+                    channels.Announcement(
+                        key=f"reminder:{rid}",
+                        kind=ANNOUNCEMENT_KIND[level],
+                        case_id=case_id,
+                        text=templates[(stage, level)] % {"ref": reference, "company": company},
+                        head_office=level == Reminder.Level.HEAD_OFFICE,
+                    )
+                )
+            channels.announce(announced)
+        result.overdue = overdue
+        result.claimed = list(claimed)
+        result.emails = len(queued)
+        if queued:
+            transaction.on_commit(lambda: outbox_dispatch(ids=list(queued)))
+    return result
+
+
+def _announce_events_to_webhooks(now: dt.datetime, case_ids: set[int]) -> None:
+    """Hand the sweep's bulk-inserted reminder events to the bulk listeners (webhooks).
+
+    The queryset is lazy: it is read only when a listener needs it (an endpoint exists).
     """
-    if not rows:
-        return []
-    if connection.vendor != "postgresql":
-        model.objects.bulk_create([model(**dict(zip(fields, row, strict=True))) for row in rows], batch_size=500)
-        return []
-    from psycopg import Cursor
-    from psycopg.types.json import Jsonb
-
-    meta = model._meta
-    cols, casts, arrays = [], [], []
-    for i, name in enumerate(fields):
-        f = meta.get_field(name.removesuffix("_id")) if name.endswith("_id") else meta.get_field(name)
-        target = f.target_field if f.is_relation else f
-        cols.append(connection.ops.quote_name(f.column))
-        casts.append(f"%b::{target.cast_db_type(connection)}[]")
-        is_json = target.get_internal_type() == "JSONField"
-        arrays.append([Jsonb(row[i]) if is_json else row[i] for row in rows])
-    # Table and column names come from the model, values go as parameters.
-    table = connection.ops.quote_name(meta.db_table)
-    head = f"INSERT INTO {table} ({', '.join(cols)})"
-    sql = f"{head} SELECT * FROM unnest({', '.join(casts)}) {suffix}"  # noqa: S608
-    # Django's own cursors bind parameters client-side (the arrays would be quoted into the
-    # SQL text in Python); a server-binding cursor on the same connection and transaction
-    # sends them as binary arrays. Wrapped like Django's so query logging and counting see it.
-    connection.ensure_connection()
-    raw = Cursor(connection.connection)
-    cursor = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)  # type: ignore[arg-type]
-    with cursor:
-        cursor.execute(sql, arrays)
-        return [tuple(r) for r in cursor.fetchall()] if "RETURNING" in suffix else []
+    bulk_written(
+        CaseEvent.objects.filter(kind=CaseEvent.Kind.REMINDER, created_at=now, case_id__in=case_ids).select_related(
+            "case__branch"
+        )
+    )
 
 
 def notice_template(*, stage: str, level: int) -> str:
@@ -359,11 +541,9 @@ class _Directory:
 # --- the mail outbox -------------------------------------------------------------------------
 
 
-def _dispatch_keys(keys: list[str], returned: list[tuple[Any, ...]]) -> None:
-    """Queue the sweep's mail: PostgreSQL returned the new row ids, elsewhere look them up by key."""
-    ids = [row[0] for row in returned]
-    if not ids:
-        ids = list(OutboxEmail.objects.filter(key__in=keys, sent_at__isnull=True).values_list("pk", flat=True))
+def _dispatch_keys(keys: list[str]) -> None:
+    """Queue the sweep's mail (SQLite path): look the new rows up by key."""
+    ids = list(OutboxEmail.objects.filter(key__in=keys, sent_at__isnull=True).values_list("pk", flat=True))
     outbox_dispatch(ids=ids)
 
 

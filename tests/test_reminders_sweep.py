@@ -254,3 +254,39 @@ def test_concurrent_sweeps_on_postgresql_send_each_reminder_once(world) -> None:
     assert Notification.objects.filter(kind="reminder").count() == 3 * len(cases)
     assert CaseEvent.objects.filter(kind=CaseEvent.Kind.REMINDER).count() == 3 * len(cases)
     assert len(mail.outbox) == 3 * len(cases)  # eager tasks in the test run: sent on commit
+
+
+def test_the_event_notice_and_mail_of_a_reminder_say_what_was_sent_to_whom(
+    world, django_capture_on_commit_callbacks
+) -> None:
+    """What the sweep records (the same on SQLite and, in one statement, on PostgreSQL)."""
+    from companies.models import Enterprise
+
+    Enterprise.objects.filter(pk=world.company_x.pk).update(name="甲公司 100%控股")
+    with freeze_time(ENTERED):
+        case = world.case(State.JOINT_TESTING)  # the customer holds the ball
+    visit = case.current_visit
+    visit.refresh_from_db()
+    result = sweep(dt.datetime(2026, 6, 23, 10, 1, tzinfo=SH), django_capture_on_commit_callbacks)
+    assert len(result.claimed) == 1 and result.emails == 1 and result.overdue >= 1
+    reminder = Reminder.objects.get(case=case)
+    assert (reminder.level, reminder.stage, reminder.visit_id) == (1, State.JOINT_TESTING, visit.pk)
+    expected = sorted([world.customer_x.email, world.company_x.contact_email, world.am_a.email])
+    event = CaseEvent.objects.get(case=case, kind=CaseEvent.Kind.REMINDER)
+    assert event.name == "remind" and event.actor_id is None
+    assert event.data == {
+        "level": 1,
+        "stage": State.JOINT_TESTING,
+        "visit": visit.pk,
+        "due_at": visit.due_at.astimezone(dt.UTC).isoformat(),
+        "recipients": expected,
+    }
+    texts = set(Notification.objects.filter(case=case, kind="reminder").values_list("recipient__username", "text"))
+    text = services.notice_template(stage=State.JOINT_TESTING, level=1) % {
+        "ref": case.reference,
+        "company": "甲公司 100%控股",
+    }
+    assert "100%控股" in text
+    assert texts == {("customer_x", text), ("am_a", text)}
+    assert reminder_mail(case).to == expected
+    assert reminder_mail(case).payload == {"reminder": reminder.pk}

@@ -143,6 +143,35 @@ def test_working_seconds_and_shift_are_inverse_across_a_holiday() -> None:
     assert cal.working_seconds(at(2026, 10, 2, 9, 0), at(2026, 10, 6, 9, 0)) == 0
 
 
+def test_the_cutoff_answers_has_it_been_late_that_long_for_every_moment() -> None:
+    """`cutoff(end, s)` is the moment before which exactly the times `working_seconds(t, end) >= s` lie.
+
+    Checked second by second around each candidate and over a spread of moments, ends and
+    lateness across the National Day holiday and its adjusted Saturday (the sweep relies on it
+    to decide reminder levels in one query).
+    """
+    import random
+
+    cal = workcal.WorkCalendar(
+        {dt.date(2026, 10, d): False for d in range(1, 8)} | {dt.date(2026, 10, 10): True},
+        dt.date(2026, 8, 1),
+        dt.date(2026, 12, 1),
+        None,
+    )
+    rng = random.Random(13)
+    ends = [at(2026, 10, 12, 10, 0), at(2026, 10, 4, 3, 0), at(2026, 10, 10, 23, 59, 59), at(2026, 10, 8, 0, 0)]
+    ends += [at(2026, 9, 20) + dt.timedelta(seconds=rng.randrange(40 * 86400)) for _ in range(20)]
+    for end in ends:
+        for seconds in (0, 1, 86400, 2 * 86400 + 3600, 5 * 86400, 216000, 10 * 86400, 15 * 86400):
+            cut = cal.cutoff(end, seconds)
+            assert cal.working_seconds(cut - dt.timedelta(seconds=1), end) >= seconds, (end, seconds, cut)
+            assert cal.working_seconds(cut - dt.timedelta(microseconds=1), end) >= seconds
+            assert cal.working_seconds(cut, end) < seconds, (end, seconds, cut)
+            for _ in range(30):
+                t = end - dt.timedelta(seconds=rng.randrange(30 * 86400), microseconds=rng.randrange(10**6))
+                assert (cal.working_seconds(t, end) >= seconds) == (t < cut), (end, seconds, t, cut)
+
+
 @pytest.mark.django_db
 def test_service_levels_are_named_by_the_stages_onboarding_registered() -> None:
     assert str(StageSLA.objects.get(stage=State.JOINT_TESTING)) == "联调测试: 15"
@@ -158,3 +187,20 @@ def test_the_admin_edits_service_levels_by_stage_name(admin_client) -> None:
     )
     assert StageSLA.objects.get(pk=sla.pk).days == 12
     assert admin_client.get(reverse("admin:workcalendar_stagesla_changelist")).status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_shared_calendar_cache_follows_edits_at_once() -> None:
+    """Pages read the calendar from the shared cache; a day saved or deleted is seen at once."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    day = dt.date(2027, 3, 3)  # a Wednesday of a year nobody has entered
+    assert workcal.calendar().is_workday(day)
+    with CaptureQueriesContext(connection) as ctx:
+        assert workcal.calendar().is_workday(day)
+    assert len(ctx.captured_queries) == 0  # warm: no calendar rows read
+    row = CalendarDay.objects.create(date=day, is_workday=False, name="测试休息日")
+    assert not workcal.calendar().is_workday(day)
+    row.delete()
+    assert workcal.calendar().is_workday(day)

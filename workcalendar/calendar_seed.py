@@ -36,4 +36,7 @@ def seed_from_chinesecalendar(model: Any = None) -> int:
     existing = set(model.objects.values_list("date", flat=True))
     new = [model(date=d, is_workday=w, name=n) for d, w, n in chinesecalendar_days() if d not in existing]
     model.objects.bulk_create(new, batch_size=1000)
+    from .workcal import forget_days
+
+    forget_days()  # bulk inserts send no signals
     return len(new)

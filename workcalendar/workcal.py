@@ -73,6 +73,28 @@ class WorkCalendar:
         into = t.hour * 3600 + t.minute * 60 + t.second
         return self.workdays_before(d) * DAY + (into if self.is_workday(d) else 0)
 
+    def cutoff(self, end: dt.datetime, seconds: int) -> dt.datetime:
+        """The moment E with `working_seconds(t, end) >= seconds` exactly when `t < E`.
+
+        So "has `t` been late by `seconds` of working time at `end`?" becomes one comparison
+        of `t` with E, which a query can make for thousands of rows at once (the sweep).
+        Positions count whole seconds, so E is one second after the last such second.
+        """
+        local_end = timezone.localtime(end)
+        target = self._position(local_end) - int(seconds)
+        weeks_back = int(seconds) // DAY // 5 + 2
+        self._cover(local_end.date() - dt.timedelta(days=7 * weeks_back + 30), local_end.date() + dt.timedelta(days=30))
+        index, into = divmod(target, DAY)
+        # The working day with `index` working days before it (unique; the walk is at most a
+        # few weeks since `seconds` is a few service levels).
+        day = local_end.date()
+        while self.workdays_before(day) > index:
+            day -= dt.timedelta(days=1)
+        while not (self.is_workday(day) and self.workdays_before(day) == index):
+            day += dt.timedelta(days=1)
+        naive = dt.datetime.combine(day, dt.time()) + dt.timedelta(seconds=into + 1)
+        return timezone.make_aware(naive)
+
     def add_working_days(self, start: dt.datetime, days: int) -> dt.datetime:
         """The same (local) time of day, `days` working days after `start`."""
         local = timezone.localtime(start)
@@ -105,16 +127,41 @@ class WorkCalendar:
             into = 0
 
 
-def _db_loader(lo: dt.date, hi: dt.date) -> dict[dt.date, bool]:
+# The whole table (only holidays and adjusted working days: a few hundred rows) is kept in
+# the cache shared by every process, so pages and the sweep read no calendar rows at all.
+# Saving or deleting a day drops it (models.py signals; the seed after bulk inserts).
+CACHE_KEY = "workcal:days:v1"
+CACHE_SECONDS = 3600
+
+
+def _all_days() -> dict[dt.date, bool]:
+    from django.core.cache import cache
+
     from .models import CalendarDay
 
-    return dict(CalendarDay.objects.filter(date__gte=lo, date__lte=hi).values_list("date", "is_workday"))
+    days: dict[dt.date, bool] | None = cache.get(CACHE_KEY)
+    if days is None:
+        days = dict(CalendarDay.objects.values_list("date", "is_workday"))
+        cache.set(CACHE_KEY, days, CACHE_SECONDS)
+    return days
 
 
-def calendar(lo: dt.date, hi: dt.date | None = None) -> WorkCalendar:
-    """The database calendar, loaded (one query) for [lo, hi] and extended on demand."""
-    hi = hi or lo + dt.timedelta(days=60)
-    return WorkCalendar(_db_loader(lo, hi), lo, hi, _db_loader)
+def forget_days() -> None:
+    """Drop the cached calendar now and again when the writing transaction commits (a reader
+    between the two could otherwise cache the old days)."""
+    from django.core.cache import cache
+    from django.db import transaction
+
+    cache.delete(CACHE_KEY)
+    transaction.on_commit(lambda: cache.delete(CACHE_KEY))
+
+
+def calendar(lo: dt.date | None = None, hi: dt.date | None = None) -> WorkCalendar:
+    """The database calendar, every day of it (from the shared cache; one query when it is cold).
+
+    `lo` and `hi` say which days the caller needs; every day is there anyway.
+    """
+    return WorkCalendar(_all_days(), dt.date.min, dt.date.max, None)
 
 
 # One calendar per rendered page: a list of 50 rows loads the holidays once, not 50 times.

@@ -34,7 +34,12 @@ def _basis_label(basis: str) -> str:
 @register.inclusion_tag("analytics/_case_forecast.html")
 def case_forecast(case: Any) -> dict[str, Any]:
     """The go-live forecast panel of a case page (one query)."""
-    forecast = CaseForecast.objects.filter(case_id=case.pk).first() if case.is_open else None
+    if not case.is_open:
+        forecast = None
+    elif "forecast" in case._state.fields_cache:  # read with the case by its page
+        forecast = case._state.fields_cache["forecast"]
+    else:
+        forecast = CaseForecast.objects.filter(case_id=case.pk).first()
     if forecast is None:
         return {"forecast": None}
     now = timezone.now()

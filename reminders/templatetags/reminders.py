@@ -4,9 +4,11 @@ from typing import Any
 
 from django import template
 
+from onboarding.models import CaseEvent
 from workcalendar import workcal
 
 from .. import selectors
+from ..models import Reminder
 
 register = template.Library()
 
@@ -29,5 +31,23 @@ def case_sla_panel(case: Any) -> dict[str, Any]:
         "case": case,
         "split": selectors.case_time_split(case=case),
         "late_days": selectors.visit_lateness_days(case=case),
-        "reminders": list(case.reminders.order_by("created_at", "level")),
+        "reminders": _reminders(case),
     }
+
+
+def _reminders(case: Any) -> list[Reminder]:
+    """The reminders sent on the case, oldest first.
+
+    The case page has read every event already, and the sweep records one event per
+    reminder in the claim's own transaction (its level and stage in the data): the panel
+    shows them from there rather than reading the claim rows again.
+    """
+    read = getattr(case, "timeline", None)
+    if read is None:
+        return list(case.reminders.order_by("created_at", "level"))
+    sent = [
+        Reminder(level=e.data["level"], stage=e.data["stage"], created_at=e.created_at)
+        for e in read
+        if e.kind == CaseEvent.Kind.REMINDER and isinstance(e.data, dict) and "level" in e.data
+    ]
+    return sorted(sent, key=lambda r: (r.created_at, r.level))

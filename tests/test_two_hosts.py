@@ -1,0 +1,216 @@
+"""Two web processes and two workers on one PostgreSQL and one Redis, as in production.
+
+The README's production section runs two gunicorn processes and two Celery workers against
+one database and one Redis. This test does the same on this machine: it starts (as its own
+processes, each in its own process group, and stops only those) two gunicorn processes on
+two free ports and two `celery worker` processes on a private queue, all pointed at the test
+database and the test Redis, and moves a case through both web processes: the account
+manager submits it through the first, the branch supervisor reads it and endorses it through
+the second, the account manager sees the endorsement through the first; the mail each step
+queued in the outbox is sent by one of the workers, once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from django.db import connection
+from django.test import Client
+
+from notices.models import OutboxEmail
+from onboarding.models import CaseEvent, OnboardingCase
+from onboarding.states import State
+from tests.factories import fill_assessment
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    out = log.open("wb")
+    return subprocess.Popen(
+        args,
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # own process group
+    )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def _wait(condition: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def _ready(base: str) -> bool:
+    try:
+        return requests.get(f"{base}/readyz", timeout=3).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def _session(client: Client, user: Any) -> requests.Session:
+    """A browser session of `user` (logged in with the second factor, as the suite's force_login)."""
+    client.force_login(user)
+    browser = requests.Session()
+    browser.cookies.set("sessionid", client.cookies["sessionid"].value, domain="127.0.0.1", path="/")
+    return browser
+
+
+def _transition(browser: requests.Session, base: str, case: OnboardingCase, name: str) -> requests.Response:
+    """Open the case page as the browser would and press the transition's button."""
+    page = browser.get(f"{base}/cases/{case.public_id}/", timeout=30)
+    assert page.status_code == 200, page.status_code
+    form = re.search(
+        rf'<form method="post" action="/cases/{case.public_id}/transition/{name}/".*?</form>', page.text, re.S
+    )
+    assert form, f"no {name} button on the page"
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.group(0))
+    version = re.search(r'name="version" value="(\d+)"', form.group(0))
+    assert token and version
+    return browser.post(
+        f"{base}/cases/{case.public_id}/transition/{name}/",
+        data={"csrfmiddlewaretoken": token.group(1), "version": version.group(1), "reason": "", "transition": name},
+        headers={"Referer": f"{base}/cases/{case.public_id}/"},
+        allow_redirects=False,
+        timeout=30,
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_a_case_moves_through_two_web_processes_and_two_workers(world, redis_url, tmp_path) -> None:
+    case = world.case(State.BRANCH_INTAKE)  # walked here in this process (its mail sent inline)
+    fill_assessment(case, world.am_a)  # intake complete: the account manager may submit it
+    first_new_mail = (OutboxEmail.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
+    queue = f"two-hosts-{uuid.uuid4().hex[:10]}"
+    mail_dir = tmp_path / "mail"
+    mail_dir.mkdir()
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),  # the test database, which this test's commits fill
+        "REDIS_URL": redis_url,
+        "CELERY_QUEUE": queue,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "EMAIL_FILE_PATH": str(mail_dir),
+        "ALLOW_INSECURE_DEV_KEY": "true",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DEBUG": "false",
+        "LOG_LEVEL": "INFO",
+        "GUNICORN_WORKERS": "1",
+    }
+    ports = [_free_port(), _free_port()]
+    bases = [f"http://127.0.0.1:{port}" for port in ports]
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for i, port in enumerate(ports, start=1):
+            web_env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
+            processes.append(
+                _start(
+                    [str(BIN / "gunicorn"), "-c", "config/gunicorn.py", "config.wsgi"],
+                    web_env,
+                    tmp_path / f"web{i}.log",
+                )
+            )
+        for i in (1, 2):
+            processes.append(
+                _start(
+                    [
+                        str(BIN / "celery"),
+                        "-A",
+                        "config",
+                        "worker",
+                        "-Q",
+                        queue,
+                        "-n",
+                        f"w{i}-{queue}@%h",
+                        "--pool",
+                        "solo",
+                        "--without-gossip",
+                        "--without-mingle",
+                        "--loglevel",
+                        "INFO",
+                    ],
+                    env,
+                    tmp_path / f"worker{i}.log",
+                )
+            )
+        for base in bases:
+            _wait(lambda base=base: _ready(base), 90, f"{base}/readyz")
+        for i in (1, 2):
+            _wait(lambda i=i: "ready" in (tmp_path / f"worker{i}.log").read_text(errors="replace"), 90, f"worker {i}")
+
+        am = _session(Client(), world.am_a)
+        supervisor = _session(Client(), world.supervisor)
+
+        # Web process 1: the account manager submits the case for approval.
+        response = _transition(am, bases[0], case, "submit_for_approval")
+        assert response.status_code == 302, response.status_code
+        case.refresh_from_db()
+        assert case.state == State.HEAD_OFFICE_APPROVAL
+
+        # Web process 2 reads what process 1 wrote, and the supervisor endorses it there.
+        page = supervisor.get(f"{bases[1]}/cases/{case.public_id}/", timeout=30).text
+        assert "总行立项审批" in page and "上报立项审批" in page
+        response = _transition(supervisor, bases[1], case, "endorse")
+        assert response.status_code == 302, response.status_code
+        assert CaseEvent.objects.filter(case=case, name="endorse").count() == 1
+
+        # Back on web process 1 the account manager sees the endorsement.
+        page = am.get(f"{bases[0]}/cases/{case.public_id}/", timeout=30).text
+        assert "分行审核通过" in page
+
+        # Both steps queued mail in the outbox; the workers send each row once.
+        new_mail = OutboxEmail.objects.filter(pk__gte=first_new_mail)
+        assert new_mail.count() >= 2
+        _wait(lambda: not new_mail.filter(sent_at__isnull=True).exists(), 90, "the workers to send the outbox")
+        assert set(new_mail.values_list("attempts", flat=True)) == {1}
+        sent = "".join(f.read_text(errors="replace") for f in mail_dir.iterdir())
+        assert sent.count("Message-ID:") == new_mail.count()
+        logs = [(tmp_path / f"worker{i}.log").read_text(errors="replace") for i in (1, 2)]
+        assert sum(log.count("notices.tasks.send_outbox") for log in logs) >= 1
+    finally:
+        for process in processes:
+            _stop(process)
+    assert all(p.poll() is not None for p in processes)
