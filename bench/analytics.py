@@ -71,6 +71,8 @@ def build(n: int) -> None:
     from branches.roles import Role, ensure_role_groups
 
     with connection.cursor() as cur:
+        # The bench's own throwaway database: its evidence tables may be emptied (audit/evidence.py).
+        cur.execute("SET evidence.allow_truncate = on")
         cur.execute(
             "TRUNCATE analytics_visitfact, analytics_caseforecast, onboarding_caseevent, onboarding_stagevisit, "
             "onboarding_onboardingcase, onboarding_enterprise CASCADE"
