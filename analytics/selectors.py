@@ -163,8 +163,8 @@ def closed_cells(qs: QuerySet[VisitFact]) -> ClosedCells:
     The database groups the visits by all dimensions at once (stage, branch, closer, module
     set, closing transition, duration in tenths of a working day): at 100,000 cases a year of
     closed visits (≈ 320,000) becomes ≈ 50,000 cells, read as plain tuples (no model
-    instances), which Python then adds up per dimension. That is one pass over a covering
-    index instead of one scan per dimension; the percentiles are then taken from the
+    instances), which Python then adds up per dimension. That is one pass over the facts
+    instead of one scan per dimension; the percentiles are then taken from the
     histograms exactly as before, on any database."""
     grouped = (
         qs.values(*FINE_DIMS)
@@ -193,25 +193,30 @@ def closed_cells(qs: QuerySet[VisitFact]) -> ClosedCells:
     sums: dict[tuple[str, Any], list[int]] = {}
     by_flow: dict[tuple[str, str], list[int]] = {}
     hb, hc, hm = hists
+    hb_get, hc_get, hm_get, sums_get, flow_get = hb.get, hc.get, hm.get, sums.get, by_flow.get
     for stage, branch, closer, mods, closed_with, tenths, n, bank, customer, ok, slad, retests in rows:
         k = (stage, branch, tenths)
-        hb[k] = hb.get(k, 0) + n
+        hb[k] = hb_get(k, 0) + n
         k = (stage, closer, tenths)
-        hc[k] = hc.get(k, 0) + n
+        hc[k] = hc_get(k, 0) + n
         k = (stage, mods, tenths)
-        hm[k] = hm.get(k, 0) + n
-        acc = sums.get((stage, branch))
+        hm[k] = hm_get(k, 0) + n
+        k = (stage, branch)
+        acc = sums_get(k)
         if acc is None:
-            acc = sums[(stage, branch)] = [0, 0, 0, 0]
-        acc[0] += bank or 0
-        acc[1] += customer or 0
-        acc[2] += ok
-        acc[3] += slad
-        flow = by_flow.get((stage, closed_with))
+            sums[k] = [bank or 0, customer or 0, ok, slad]
+        else:
+            acc[0] += bank or 0
+            acc[1] += customer or 0
+            acc[2] += ok
+            acc[3] += slad
+        k = (stage, closed_with)
+        flow = flow_get(k)
         if flow is None:
-            flow = by_flow[(stage, closed_with)] = [0, 0]
-        flow[0] += n
-        flow[1] += retests or 0
+            by_flow[k] = [n, retests or 0]
+        else:
+            flow[0] += n
+            flow[1] += retests or 0
     cells: list[dict[tuple[str, Any], dict[str, Any]]] = [{}, {}, {}]
     for hist, out in zip(hists, cells, strict=True):
         for (stage, value, tenths), n in hist.items():
@@ -267,8 +272,8 @@ def cockpit_cached(*, user: Any, period: Period) -> tuple[dict[str, Table], dt.d
 
 
 def scope_closed_facts(*, branch_ids: list[int], period: Period) -> QuerySet[VisitFact]:
-    """The visits that ended in the period in these branches: the filter the covering index
-    `visitfact_closed_cover` answers by itself (no read of the table)."""
+    """The visits that ended in the period in these branches (the branch ids of the user's
+    subtree, rather than a LIKE on the stored path)."""
     lo, hi = period.bounds()
     return VisitFact.objects.filter(branch_id__in=branch_ids, left_at__gte=lo, left_at__lt=hi)
 
