@@ -201,19 +201,19 @@ def closed_cells(qs: QuerySet[VisitFact]) -> ClosedCells:
         hc[k] = hc_get(k, 0) + n
         k = (stage, mods, tenths)
         hm[k] = hm_get(k, 0) + n
-        k = (stage, branch)
-        acc = sums_get(k)
+        kb = (stage, branch)
+        acc = sums_get(kb)
         if acc is None:
-            sums[k] = [bank or 0, customer or 0, ok, slad]
+            sums[kb] = [bank or 0, customer or 0, ok, slad]
         else:
             acc[0] += bank or 0
             acc[1] += customer or 0
             acc[2] += ok
             acc[3] += slad
-        k = (stage, closed_with)
-        flow = flow_get(k)
+        kf = (stage, closed_with)
+        flow = flow_get(kf)
         if flow is None:
-            by_flow[k] = [n, retests or 0]
+            by_flow[kf] = [n, retests or 0]
         else:
             flow[0] += n
             flow[1] += retests or 0
@@ -430,7 +430,7 @@ def flow_label(name: str, source: str) -> str:
 def flow_table(*, period: Period, by_flow: dict[tuple[str, str], list[int]]) -> Table:
     """Stage visits that ended in the period, by the transition that ended them; re-tests asked
     for during joint-testing visits that ended in the period."""
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"stage": stage, "closed_with": name, "n": n, "retests": retests}
         for (stage, name), (n, retests) in by_flow.items()
     ]
