@@ -106,9 +106,15 @@ def drill_url(period: Period, **params: Any) -> str:
     return f"{reverse('analytics:cases')}?{urlencode(query)}"
 
 
+def _subtree(path: str) -> Any:
+    """The branches of a subtree, as a subquery: figures and their drill-downs select the same
+    visits by the case's branch (not by the path stored with the fact)."""
+    return Branch.objects.filter(path__startswith=path).values("pk")
+
+
 def closed_facts(*, path: str, period: Period) -> QuerySet[VisitFact]:
     lo, hi = period.bounds()
-    return VisitFact.objects.filter(branch_path__startswith=path, left_at__gte=lo, left_at__lt=hi)
+    return VisitFact.objects.filter(branch_id__in=_subtree(path), left_at__gte=lo, left_at__lt=hi)
 
 
 CELL_KEYS = ("n", "bank", "customer", "ok", "slad")
@@ -478,7 +484,7 @@ def flow_table(*, period: Period, by_flow: dict[tuple[str, str], list[int]]) -> 
 def _cohort_facts(path: str, period: Period) -> QuerySet[VisitFact]:
     """Visits of the cases that entered branch intake for the first time in the period."""
     lo, hi = period.bounds()
-    return VisitFact.objects.filter(branch_path__startswith=path, case_started_at__gte=lo, case_started_at__lt=hi)
+    return VisitFact.objects.filter(branch_id__in=_subtree(path), case_started_at__gte=lo, case_started_at__lt=hi)
 
 
 def funnel_table(*, branch_ids: list[int], period: Period) -> Table:
