@@ -16,6 +16,8 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet
+from django.db import connections, transaction
 from django.db.models import Count, Q, QuerySet, Sum
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -91,8 +93,12 @@ def _seconds_days(s: int | None) -> float:
     return round((s or 0) / workcal.DAY, 1)
 
 
+_STAGE_LABELS = {value: label for value, label in zip(State.values, State.labels, strict=True)}
+
+
 def stage_label(code: str) -> str:
-    return str(State(code).label) if code in State.values else code
+    label = _STAGE_LABELS.get(code)
+    return code if label is None else str(label)
 
 
 def drill_url(period: Period, **params: Any) -> str:
@@ -100,13 +106,29 @@ def drill_url(period: Period, **params: Any) -> str:
     return f"{reverse('analytics:cases')}?{urlencode(query)}"
 
 
+def _subtree(path: str) -> Any:
+    """The branches of a subtree, as a subquery: figures and their drill-downs select the same
+    visits by the case's branch (not by the path stored with the fact)."""
+    return Branch.objects.filter(path__startswith=path).values("pk")
+
+
 def closed_facts(*, path: str, period: Period) -> QuerySet[VisitFact]:
     lo, hi = period.bounds()
-    return VisitFact.objects.filter(branch_path__startswith=path, left_at__gte=lo, left_at__lt=hi)
+    return VisitFact.objects.filter(branch_id__in=_subtree(path), left_at__gte=lo, left_at__lt=hi)
+
+
+CELL_KEYS = ("n", "bank", "customer", "ok", "slad")
+
+
+def _empty_cell() -> dict[str, Any]:
+    return {"hist": defaultdict(int), "n": 0, "bank": 0, "customer": 0, "ok": 0, "slad": 0}
 
 
 def _histograms(qs: QuerySet[VisitFact], dim: str) -> dict[tuple[str, Any], dict[str, Any]]:
-    """One GROUP BY: per (stage, dim) the histogram of durations and the sums the tables need."""
+    """One GROUP BY: per (stage, dim) the histogram of durations and the sums the tables need.
+
+    The straightforward form, one statement per dimension; `closed_cells` computes the same
+    cells for all dimensions at once (tests compare the two)."""
     rows = (
         qs.values("stage", dim, "tenths")
         .annotate(
@@ -120,21 +142,117 @@ def _histograms(qs: QuerySet[VisitFact], dim: str) -> dict[tuple[str, Any], dict
     )
     out: dict[tuple[str, Any], dict[str, Any]] = {}
     for r in rows:
-        cell = out.setdefault(
-            (r["stage"], r[dim]), {"hist": defaultdict(int), "n": 0, "bank": 0, "customer": 0, "ok": 0, "slad": 0}
-        )
+        cell = out.setdefault((r["stage"], r[dim]), _empty_cell())
         cell["hist"][r["tenths"]] += r["n"]
-        for k in ("n", "bank", "customer", "ok", "slad"):
+        for k in CELL_KEYS:
             cell[k] += r[k] or 0
     return out
 
 
+@dataclass
+class ClosedCells:
+    """The stage visits that ended in a period, rolled up per dimension (see `closed_cells`)."""
+
+    by_branch: dict[tuple[str, Any], dict[str, Any]]
+    by_closer: dict[tuple[str, Any], dict[str, Any]]
+    by_modules: dict[tuple[str, Any], dict[str, Any]]
+    # (stage, closing transition) → [visits, re-tests asked for during them]
+    by_flow: dict[tuple[str, str], list[int]]
+
+
+FINE_DIMS = ("stage", "branch_id", "closed_by_id", "modules_key", "closed_with", "tenths")
+
+
+def closed_cells(qs: QuerySet[VisitFact]) -> ClosedCells:
+    """Every duration histogram and sum the cockpit shows, from ONE grouped statement.
+
+    The database groups the visits by all dimensions at once (stage, branch, closer, module
+    set, closing transition, duration in tenths of a working day): at 100,000 cases a year of
+    closed visits (≈ 320,000) becomes ≈ 50,000 cells, read as plain tuples (no model
+    instances), which Python then adds up per dimension. That is one pass over the facts
+    instead of one scan per dimension; the percentiles are then taken from the
+    histograms exactly as before, on any database."""
+    grouped = (
+        qs.values(*FINE_DIMS)
+        .annotate(
+            n=Count("pk"),
+            bank=Sum("bank_seconds"),
+            customer=Sum("customer_seconds"),
+            ok=Count("pk", filter=Q(within_sla=True)),
+            slad=Count("pk", filter=Q(within_sla__isnull=False)),
+            retests=Sum("retests"),
+        )
+        .order_by()
+    )
+    try:
+        sql, params = grouped.query.sql_with_params()
+    except EmptyResultSet:  # no branch in scope
+        rows: list[tuple[Any, ...]] = []
+    else:
+        with connections[qs.db].cursor() as cur:
+            _tune(cur)
+            cur.execute(sql, params)
+            rows = cur.fetchall()
+    # First the histograms per (stage, value, tenths) and the sums per (stage, branch), one
+    # dictionary operation each per row; then one cell per (stage, value).
+    hists: tuple[dict[tuple[Any, Any, Any], int], ...] = ({}, {}, {})
+    sums: dict[tuple[str, Any], list[int]] = {}
+    by_flow: dict[tuple[str, str], list[int]] = {}
+    hb, hc, hm = hists
+    hb_get, hc_get, hm_get, sums_get, flow_get = hb.get, hc.get, hm.get, sums.get, by_flow.get
+    for stage, branch, closer, mods, closed_with, tenths, n, bank, customer, ok, slad, retests in rows:
+        k = (stage, branch, tenths)
+        hb[k] = hb_get(k, 0) + n
+        k = (stage, closer, tenths)
+        hc[k] = hc_get(k, 0) + n
+        k = (stage, mods, tenths)
+        hm[k] = hm_get(k, 0) + n
+        kb = (stage, branch)
+        acc = sums_get(kb)
+        if acc is None:
+            sums[kb] = [bank or 0, customer or 0, ok, slad]
+        else:
+            acc[0] += bank or 0
+            acc[1] += customer or 0
+            acc[2] += ok
+            acc[3] += slad
+        kf = (stage, closed_with)
+        flow = flow_get(kf)
+        if flow is None:
+            by_flow[kf] = [n, retests or 0]
+        else:
+            flow[0] += n
+            flow[1] += retests or 0
+    cells: list[dict[tuple[str, Any], dict[str, Any]]] = [{}, {}, {}]
+    for hist, out in zip(hists, cells, strict=True):
+        for (stage, value, tenths), n in hist.items():
+            cell = out.get((stage, value))
+            if cell is None:
+                cell = out[(stage, value)] = _empty_cell()
+            cell["hist"][tenths] += n
+            cell["n"] += n
+    for key, (bank, customer, ok, slad) in sums.items():
+        cell = cells[0][key]
+        cell["bank"], cell["customer"], cell["ok"], cell["slad"] = bank, customer, ok, slad
+    # Closer and module-set rows show counts and percentiles only: their sums stay zero.
+    return ClosedCells(cells[0], cells[1], cells[2], by_flow)
+
+
+def _tune(cur: Any) -> None:
+    """On PostgreSQL, give the one grouping statement room to hash in memory (the default 4 MB
+    spills ≈ 50,000 groups to disk) and no JIT compilation (it costs more than it saves for a
+    statement this short). SET LOCAL lasts until the end of the transaction only."""
+    if cur.db.vendor == "postgresql" and not cur.db.get_autocommit():
+        cur.execute("SET LOCAL work_mem = '32MB'")
+        cur.execute("SET LOCAL jit = off")
+
+
 def _merge(cells: list[dict[str, Any]]) -> dict[str, Any]:
-    total: dict[str, Any] = {"hist": defaultdict(int), "n": 0, "bank": 0, "customer": 0, "ok": 0, "slad": 0}
+    total = _empty_cell()
     for c in cells:
         for v, n in c["hist"].items():
             total["hist"][v] += n
-        for k in ("n", "bank", "customer", "ok", "slad"):
+        for k in CELL_KEYS:
             total[k] += c[k]
     return total
 
@@ -159,15 +277,25 @@ def cockpit_cached(*, user: Any, period: Period) -> tuple[dict[str, Table], dt.d
     return result
 
 
+def scope_closed_facts(*, branch_ids: list[int], period: Period) -> QuerySet[VisitFact]:
+    """The visits that ended in the period in these branches (the branch ids of the user's
+    subtree, rather than a LIKE on the stored path)."""
+    lo, hi = period.bounds()
+    return VisitFact.objects.filter(branch_id__in=branch_ids, left_at__gte=lo, left_at__lt=hi)
+
+
 def cockpit(*, user: Any, period: Period, now: dt.datetime | None = None) -> dict[str, Table]:
-    """Every table of the cockpit page (about ten queries, whatever the number of cases)."""
+    """Every table of the cockpit page (ten statements, whatever the number of cases)."""
+    with transaction.atomic(using=VisitFact.objects.db):  # read-only; scopes SET LOCAL (see _tune)
+        return _cockpit(user=user, period=period, now=now)
+
+
+def _cockpit(*, user: Any, period: Period, now: dt.datetime | None = None) -> dict[str, Table]:
     now = now or timezone.now()
     path = scope_path(user)
-    facts = closed_facts(path=path, period=period)
-    by_branch = _histograms(facts, "branch_id")
-    by_closer = _histograms(facts, "closed_by_id")
-    by_modules = _histograms(facts, "modules_key")
     branch_names = dict(Branch.objects.filter(path__startswith=path).values_list("pk", "name"))
+    cells = closed_cells(scope_closed_facts(branch_ids=list(branch_names), period=period))
+    by_branch, by_closer, by_modules = cells.by_branch, cells.by_closer, cells.by_modules
     closer_ids = {k[1] for k in by_closer if k[1]}
     people = {u.pk: str(u) for u in get_user_model().objects.filter(pk__in=closer_ids)}
 
@@ -266,8 +394,8 @@ def cockpit(*, user: Any, period: Period, now: dt.datetime | None = None) -> dic
         )
         tab.links.append(drill_url(period, fig="sla", stage=s, branch=b, breach=1))
 
-    t["flow"] = flow_table(path=path, period=period)
-    t["funnel"] = funnel_table(path=path, period=period)
+    t["flow"] = flow_table(period=period, by_flow=cells.by_flow)
+    t["funnel"] = funnel_table(branch_ids=list(branch_names), period=period)
     t["ageing"] = ageing_table(path=path, period=period, now=now)
     t["risk"] = risk_table(user=user, period=period, now=now)
     return t
@@ -305,15 +433,13 @@ def flow_label(name: str, source: str) -> str:
     return f"{stage_label(source)}:{transition_label(name)}"
 
 
-def flow_table(*, path: str, period: Period) -> Table:
+def flow_table(*, period: Period, by_flow: dict[tuple[str, str], list[int]]) -> Table:
     """Stage visits that ended in the period, by the transition that ended them; re-tests asked
     for during joint-testing visits that ended in the period."""
-    rows = (
-        closed_facts(path=path, period=period)
-        .values("stage", "closed_with")
-        .annotate(n=Count("pk"), retests=Sum("retests"))
-        .order_by()
-    )
+    rows: list[dict[str, Any]] = [
+        {"stage": stage, "closed_with": name, "n": n, "retests": retests}
+        for (stage, name), (n, retests) in by_flow.items()
+    ]
     tab = Table("flow", _("流转与返工(次数)"), [_("从"), _("到"), _("次数"), _("返工")])
     links: list[tuple[int, str, str, int, bool, str]] = []
     retests = 0
@@ -358,12 +484,13 @@ def flow_table(*, path: str, period: Period) -> Table:
 def _cohort_facts(path: str, period: Period) -> QuerySet[VisitFact]:
     """Visits of the cases that entered branch intake for the first time in the period."""
     lo, hi = period.bounds()
-    return VisitFact.objects.filter(branch_path__startswith=path, case_started_at__gte=lo, case_started_at__lt=hi)
+    return VisitFact.objects.filter(branch_id__in=_subtree(path), case_started_at__gte=lo, case_started_at__lt=hi)
 
 
-def funnel_table(*, path: str, period: Period) -> Table:
+def funnel_table(*, branch_ids: list[int], period: Period) -> Table:
+    lo, hi = period.bounds()
     rows = (
-        _cohort_facts(path, period)
+        VisitFact.objects.filter(branch_id__in=branch_ids, case_started_at__gte=lo, case_started_at__lt=hi)
         .values("stage")
         .annotate(n=Count("pk", filter=Q(first_visit=True)), live=Count("pk", filter=Q(closed_with="go_live")))
         .order_by()
@@ -423,8 +550,14 @@ def ageing_table(*, path: str, period: Period, now: dt.datetime) -> Table:
     counts: dict[tuple[str, str], int] = defaultdict(int)
     if rows:
         cal = workcal.calendar_for(min(r[2] for r in rows), now)
+        # Open visits are refreshed together (nightly, and at each event of their case): the
+        # working time since a refresh is counted once per distinct refresh time.
+        since: dict[dt.datetime, int] = {}
         for stage, work, refreshed, sla in rows:
-            counts[(stage, age_bucket(_age(cal, work, refreshed, now), sla))] += 1
+            extra = since.get(refreshed)
+            if extra is None:
+                extra = since[refreshed] = max(cal.working_seconds(refreshed, now), 0)
+            counts[(stage, age_bucket(work + extra, sla))] += 1
     tab = Table("ageing", _("在途案件账龄(当前阶段,按时限倍数)"), [_("阶段"), *[bucket_label(b) for b in AGE_BUCKETS]])
     for s in WORKING_STAGES:
         tab.rows.append([stage_label(s), *[counts.get((s, b), 0) for b in AGE_BUCKETS]])
@@ -449,13 +582,13 @@ def at_risk_forecasts(*, user: Any, now: dt.datetime | None = None) -> QuerySet[
 
 
 def holder_label(party: str, role: str) -> str:
-    from branches.roles import Role as R
-
     from .sources import Party
 
-    if role in R.values:
-        return str(R(role).label)
-    return str(Party(party).label) if party in Party.values else role
+    label = _ROLE_LABELS.get(role) or dict(zip(Party.values, Party.labels, strict=True)).get(party)
+    return role if label is None else str(label)
+
+
+_ROLE_LABELS = {value: label for value, label in zip(Role.values, Role.labels, strict=True)}
 
 
 def risk_table(*, user: Any, period: Period, now: dt.datetime) -> Table:
@@ -474,21 +607,48 @@ def risk_table(*, user: Any, period: Period, now: dt.datetime) -> Table:
             _("风险"),
         ],
     )
-    for f in at_risk_forecasts(user=user, now=now)[:500]:
-        tab.rows.append(
-            [
-                f.case.reference,
-                f.case.enterprise.name,
-                f.case.branch.name,
-                stage_label(f.stage),
-                holder_label(f.holder_party, f.holder_role),
-                f.p50_date,
-                f.p85_date,
-                f.target_date,
-                risk_text(f, now),
-            ]
+    fields = (
+        "case__reference",
+        "case__enterprise__name",
+        "case__branch__name",
+        "stage",
+        "holder_party",
+        "holder_role",
+        "p50_date",
+        "p85_date",
+        "target_date",
+        "target_late",
+        "stage_late_at",
+        "stage_elapsed_days",
+        "stage_p85_days",
+        "case__public_id",
+    )
+    # Plain values (no model instances) and one URL pattern for the 500 rows.
+    marker = "00000000-0000-0000-0000-000000000000"
+    pattern = reverse("case_detail", args=[marker])
+    for (
+        ref,
+        company,
+        branch,
+        stage,
+        party,
+        role,
+        p50,
+        p85,
+        target,
+        late,
+        late_at,
+        days,
+        p85d,
+        public_id,
+    ) in at_risk_forecasts(user=user, now=now).values_list(*fields)[:500]:
+        f = CaseForecast(
+            stage=stage, target_late=late, stage_late_at=late_at, stage_elapsed_days=days, stage_p85_days=p85d
         )
-        tab.links.append(reverse("case_detail", args=[f.case.public_id]))
+        tab.rows.append(
+            [ref, company, branch, stage_label(stage), holder_label(party, role), p50, p85, target, risk_text(f, now)]
+        )
+        tab.links.append(pattern.replace(marker, str(public_id)))
     return tab
 
 

@@ -124,3 +124,33 @@ def test_drill_down_lists_show_the_forecast_of_open_cases(forecasts, world) -> N
     )
     table = drill_table(title, rows)
     assert total == 1 and table.rows[0][0] == "H-3" and table.rows[0][-1] == dt.date(2025, 4, 8)
+
+
+def test_case_lists_show_p85_and_at_risk_with_stage_and_holder(
+    client, world, forecasts, django_assert_max_num_queries
+) -> None:
+    from django.utils import timezone
+
+    client.force_login(world.approver)
+    # The fixture's forecasts are made for NOW (26 Mar 2025): H-3's approval passed its P85.
+    with django_assert_max_num_queries(40):
+        html = client.get(reverse("case_list")).content.decode()
+    assert "预计上线" in html
+    row = html[html.index(">H-3<") :]
+    row = row[: row.index("</tr>")]
+    assert "P85 2025-04-08" in row and "延期风险" in row and "总行立项审批 · 分行审核" in row  # stage · who holds it
+    # A case not at risk shows its P85 and no warning.
+    CaseForecast.objects.filter(case=forecasts["c3"]).update(
+        target_late=False, stage_late_at=timezone.now() + dt.timedelta(days=9)
+    )
+    row = client.get(reverse("case_list")).content.decode()
+    row = row[row.index(">H-3<") :]
+    row = row[: row.index("</tr>")]
+    assert "P85 2025-04-08" in row and "延期风险" not in row
+    # One query for the forecasts of the whole page, whatever its length.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(reverse("case_list"))
+    assert sum("analytics_caseforecast" in q["sql"] for q in ctx.captured_queries) == 1

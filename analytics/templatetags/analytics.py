@@ -51,3 +51,30 @@ def case_forecast(case: Any) -> dict[str, Any]:
         "holder": selectors.holder_label(forecast.holder_party, forecast.holder_role),
         "basis": _basis_label(forecast.basis),
     }
+
+
+@register.simple_tag
+def case_forecasts(rows: Any) -> dict[int, dict[str, Any]]:
+    """The forecasts of the open cases of a list (one query for the whole list), keyed by case:
+    P50/P85, whether at risk and why, the stage and who holds it."""
+    cases = [getattr(r, "case", r) for r in rows]  # cases, or queue items holding one
+    ids = sorted({c.pk for c in cases if getattr(c, "is_open", False)})
+    if not ids:
+        return {}
+    now = timezone.now()
+    out: dict[int, dict[str, Any]] = {}
+    for f in CaseForecast.objects.filter(case_id__in=ids):
+        at_risk = f.at_risk(now)
+        out[f.case_id] = {
+            "forecast": f,
+            "at_risk": at_risk,
+            "risk": selectors.risk_text(f, now) if at_risk else "",
+            "stage": selectors.stage_label(f.stage),
+            "holder": selectors.holder_label(f.holder_party, f.holder_role),
+        }
+    return out
+
+
+@register.filter
+def forecast_of(forecasts: dict[int, Any], case_id: int) -> Any:
+    return forecasts.get(case_id) if forecasts else None

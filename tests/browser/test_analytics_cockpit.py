@@ -120,4 +120,9 @@ def test_cockpit_and_case_forecast_on_two_years_of_demo_history(page, live_serve
     assert "延期风险" in page.inner_text("#case-forecast")
     page.locator("#case-forecast").scroll_into_view_if_needed()
     shot("analytics-case-forecast")
+    # The case list says the same: P85, at risk, the stage and who holds it.
+    page.goto(f"{live_server.url}/cases/?q={risky.case.reference}")
+    row = page.locator("table.cases tbody tr", has_text=risky.case.reference)
+    assert "延期风险" in row.inner_text() and f"P85 {risky.p85_date:%Y-%m-%d}" in row.inner_text()
+    shot("analytics-case-list")
     assert page.evaluate("window.__csp") == [] and errors == [], errors
