@@ -112,6 +112,13 @@ def build(db: str, *, cases: int, small: int, reset: bool) -> None:
         print(f"seed database {seed_db} built in {time.perf_counter() - t0:.0f} s")
     for name, size in ((f"{db}_small", small), (db, cases)):
         if _db_exists(name) and _case_count(name) >= size:
+            # Reused: bring its schema up to the code's (an index added since it was built).
+            subprocess.run(
+                [sys.executable, "manage.py", "migrate", "-v0"],
+                env={**os.environ, "DATABASE_URL": PG + name},
+                cwd=ROOT,
+                check=True,
+            )
             continue
         _admin(f'DROP DATABASE IF EXISTS "{name}"')
         _admin(f'CREATE DATABASE "{name}" TEMPLATE "{seed_db}"')

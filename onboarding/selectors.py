@@ -11,6 +11,7 @@ from django.utils import timezone
 from branches.models import Branch
 from branches.roles import Role, user_roles
 from branches.scope import case_in_scope, subtree_q
+from companies.models import Enterprise
 
 from . import rules
 from .models import CaseEvent, OnboardingCase
@@ -71,13 +72,23 @@ def case_filter(
             state__in=WORKING_STAGES,
         )
     if search:
-        search = search.strip()
-        qs = qs.filter(
-            Q(enterprise__name__icontains=search)
-            | Q(enterprise__uscc__iexact=search.upper())
-            | Q(reference__iexact=search.upper())
-        )
+        qs = qs.filter(pk__in=_search_ids(search))
     return qs
+
+
+def _search_ids(search: str) -> QuerySet[OnboardingCase]:
+    """Cases by reference, or of the companies matching by name or credit code.
+
+    References and credit codes are stored in capitals, so they are equalities on their unique
+    indexes; the name is one `UPPER(name) LIKE` over the companies (a trigram index on
+    PostgreSQL). Each half reads only its own matches: an OR across the join instead would read
+    every visible case and test each against the companies."""
+    term = search.strip()
+    upper = term.upper()
+    companies = Enterprise.objects.filter(Q(name__icontains=term) | Q(uscc=upper)).values("pk")
+    by_reference = OnboardingCase.objects.filter(reference=upper).order_by().values("pk")
+    by_company = OnboardingCase.objects.filter(enterprise_id__in=companies).order_by().values("pk")
+    return by_reference.union(by_company)
 
 
 def my_work(*, user: Any) -> QuerySet[OnboardingCase]:

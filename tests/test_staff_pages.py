@@ -229,3 +229,32 @@ def test_lists_show_how_far_past_due_an_overdue_case_is(client, world):
     row = page[page.index(late.reference) :]
     row = row[: row.index("</tr>")]
     assert "超时" in row and "个工作日" in row and "周" not in row  # working days, not "3周，2天"
+
+
+def test_search_finds_by_reference_name_and_credit_code_within_scope_only(client, world):
+    from onboarding import services
+
+    mine = world.case(State.BRANCH_INTAKE, company=enterprise(world.branch_a, name="星河科技有限公司"))
+    theirs = services.case_create(
+        user=world.am_b, enterprise=enterprise(world.branch_b, name="星河物流有限公司"), modules=["account_query"]
+    )
+
+    def row(case):  # the case's line in the list (the search box repeats what was typed)
+        return f'{case.public_id}/">{case.reference}</a>'
+
+    client.force_login(world.am_a)
+    # As typed: lower-case reference and code, part of the name.
+    for q in (mine.reference.lower(), "河科", mine.enterprise.uscc.lower(), "星河"):
+        page = client.get(reverse("case_list"), {"q": q}).content.decode()
+        assert row(mine) in page and row(theirs) not in page, q
+    # Another branch's case is not found by its reference, code or name either.
+    for q in (theirs.reference, theirs.enterprise.uscc, "物流"):
+        page = client.get(reverse("case_list"), {"q": q}).content.decode()
+        assert row(theirs) not in page and row(mine) not in page, q
+    client.force_login(world.am_b)
+    page = client.get(reverse("case_list"), {"q": "星河"}).content.decode()
+    assert row(theirs) in page and row(mine) not in page
+    # Head office sees both, each once.
+    client.force_login(world.approver)
+    page = client.get(reverse("case_list"), {"q": "星河"}).content.decode()
+    assert page.count(row(mine)) == 1 and page.count(row(theirs)) == 1
