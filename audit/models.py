@@ -73,7 +73,10 @@ class AccessEvent(AppendOnlyModel):
         verbose_name_plural = _("访问记录")
         ordering = ["created_at", "pk"]
         # The audit log's order (newest first, id as tie-break) without sorting every access.
-        indexes = [models.Index(fields=["-created_at", "-id"], name="access_log_order_idx")]
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="access_log_order_idx"),
+            models.Index(fields=["actor", "-created_at", "-id"], name="access_actor_log_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.kind} {self.username}"

@@ -111,23 +111,18 @@ def build(db: str, *, cases: int, small: int, reset: bool) -> None:
             conn.commit()
         print(f"seed database {seed_db} built in {time.perf_counter() - t0:.0f} s")
     for name, size in ((f"{db}_small", small), (db, cases)):
-        if _db_exists(name) and _case_count(name) >= size:
-            # Reused: bring its schema up to the code's (an index added since it was built).
-            subprocess.run(
-                [sys.executable, "manage.py", "migrate", "-v0"],
-                env={**os.environ, "DATABASE_URL": PG + name},
-                cwd=ROOT,
-                check=True,
-            )
-            continue
-        _admin(f'DROP DATABASE IF EXISTS "{name}"')
-        _admin(f'CREATE DATABASE "{name}" TEMPLATE "{seed_db}"')
-        print(f"building {name} ({size} cases)")
-        with psycopg.connect(PG + name) as conn:
-            pages_build.grow(conn, cases=size)
-        with psycopg.connect(PG + name) as conn:
-            figures = pages_build.counts(conn)
-        print("  " + ", ".join(f"{t.split('_', 1)[1]} {n:,}" for t, n in figures.items()))
+        if not (_db_exists(name) and _case_count(name) >= size):
+            _admin(f'DROP DATABASE IF EXISTS "{name}"')
+            _admin(f'CREATE DATABASE "{name}" TEMPLATE "{seed_db}"')
+            print(f"building {name} ({size} cases)")
+            with psycopg.connect(PG + name) as conn:
+                pages_build.grow(conn, cases=size)
+            with psycopg.connect(PG + name) as conn:
+                figures = pages_build.counts(conn)
+            print("  " + ", ".join(f"{t.split('_', 1)[1]} {n:,}" for t, n in figures.items()))
+        # Bring the schema up to the code's (an index added since the data set was built).
+        env = {**os.environ, "DATABASE_URL": PG + name}
+        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], env=env, cwd=ROOT, check=True)
 
 
 def use_database(name: str) -> None:
@@ -253,7 +248,7 @@ def start_gunicorn(env: dict[str, str], port: int, log: Path) -> subprocess.Pope
     )
     for _ in range(100):
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)  # noqa: S310
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/trivial", timeout=2)  # noqa: S310
             return proc
         except OSError:
             time.sleep(0.3)
@@ -335,11 +330,13 @@ def main() -> None:
     logdir = Path(tempfile.mkdtemp(prefix="bench_pages_"))
     lua = logdir / "report.lua"
     lua.write_text(LUA)
-    server = start_gunicorn(env, args.port, logdir / "gunicorn.log")
-    bare = start_gunicorn({**env, "DJANGO_SETTINGS_MODULE": "bench.bare_settings"}, args.port + 1, logdir / "bare.log")
+    servers: list[subprocess.Popen[bytes]] = []
     base = f"http://127.0.0.1:{args.port}"
     trivial_cookie = keys["ho_approver"]
     try:
+        servers.append(start_gunicorn(env, args.port, logdir / "gunicorn.log"))
+        bare_env = {**env, "DJANGO_SETTINGS_MODULE": "bench.bare_settings"}
+        servers.append(start_gunicorn(bare_env, args.port + 1, logdir / "bare.log"))
         for page in pages:
             check_page(args.port, page, keys[page.user])
         d = args.duration
@@ -376,7 +373,7 @@ def main() -> None:
             for page in group:
                 page.share = page.rps_8 / ((before + after) / 2)
     finally:
-        for proc in (server, bare):
+        for proc in servers:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)
 

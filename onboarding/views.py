@@ -6,7 +6,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -65,6 +64,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "queue_total": len(work) + len(items),
             "stages": stages,
             "overdue_total": selectors.overdue_count(user=user),
+            "overdue_limit": selectors.OVERDUE_COUNT_LIMIT,
         },
     )
 
@@ -91,7 +91,7 @@ def case_list_view(request: HttpRequest) -> HttpResponse:
             overdue=data["overdue"],
             search=data["q"],
         )
-    page = Paginator(qs, 25).get_page(request.GET.get("page"))
+    page = selectors.case_page(qs, request.GET.get("page"), 25)
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "onboarding/case_list.html", {"form": form, "page": page, "query": query.urlencode()})

@@ -258,3 +258,35 @@ def test_search_finds_by_reference_name_and_credit_code_within_scope_only(client
     client.force_login(world.approver)
     page = client.get(reverse("case_list"), {"q": "星河"}).content.decode()
     assert page.count(row(mine)) == 1 and page.count(row(theirs)) == 1
+
+
+def test_case_list_pages_show_every_case_once_newest_first(client, world):
+    import re
+
+    from django.utils import timezone
+
+    from onboarding import services
+
+    same_time = timezone.now()
+    made = []
+    for i in range(30):
+        case = services.case_create(user=world.am_a, enterprise=enterprise(world.branch_a), modules=["account_query"])
+        made.append(case)
+    # Ties on created_at are broken by id, so no case falls between two pages.
+    OnboardingCase.objects.filter(pk__in=[c.pk for c in made[:12]]).update(created_at=same_time)
+    other = services.case_create(user=world.am_b, enterprise=enterprise(world.branch_b), modules=["account_query"])
+    client.force_login(world.am_a)
+    seen = []
+    number = 1
+    while True:  # follow the pager as a person would, until there is no next page
+        page = client.get(reverse("case_list"), {"page": number}).content.decode()
+        seen += re.findall(r'/cases/[0-9a-f-]+/">(ZL-[^<]+)</a>', page)
+        if "下一页" not in page:
+            break
+        number += 1
+    assert number == 2
+    from onboarding.selectors import case_list
+
+    expected = list(case_list(user=world.am_a).values_list("reference", flat=True))
+    assert seen == expected and len(seen) == len(set(seen)) >= 30
+    assert other.reference not in seen  # another branch's case on no page
