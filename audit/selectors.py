@@ -113,7 +113,9 @@ def audit_events(
         # The people first (a handful of ids): their events are then read newest first along
         # the (actor, created_at, id) indexes, whatever else the log holds.
         people = list(
-            get_user_model().objects.filter(Q(username__iexact=person) | Q(display_name=person)).values_list("pk", flat=True)
+            get_user_model()
+            .objects.filter(Q(username__iexact=person) | Q(display_name=person))
+            .values_list("pk", flat=True)
         )
         by_person = Q(actor_id__in=people)
         case_q &= by_person

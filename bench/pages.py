@@ -248,7 +248,7 @@ def start_gunicorn(env: dict[str, str], port: int, log: Path) -> subprocess.Pope
     )
     for _ in range(100):
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/trivial", timeout=2)  # noqa: S310
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/trivial", timeout=2)
             return proc
         except OSError:
             time.sleep(0.3)
@@ -258,7 +258,7 @@ def start_gunicorn(env: dict[str, str], port: int, log: Path) -> subprocess.Pope
 
 def check_page(port: int, page: Page, cookie: str) -> None:
     request = urllib.request.Request(f"http://127.0.0.1:{port}{page.url}", headers={"Cookie": f"sessionid={cookie}"})
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+    with urllib.request.urlopen(request, timeout=30) as response:
         body = response.read()
         if response.status != 200 or response.url.split("?")[0].endswith("/login/"):
             raise SystemExit(f"{page.name}: not served ({response.status}, {response.url})")
@@ -343,9 +343,13 @@ def main() -> None:
         # Trivial against bare: latency at one connection, alternated, median of three each.
         trivial_p50, bare_p50 = [], []
         for _ in range(3):
-            trivial_p50.append(wrk(f"{base}/bench/trivial", trivial_cookie, connections=1, duration=3, lua=str(lua))["p50"])
+            trivial_p50.append(
+                wrk(f"{base}/bench/trivial", trivial_cookie, connections=1, duration=3, lua=str(lua))["p50"]
+            )
             bare_p50.append(
-                wrk(f"http://127.0.0.1:{args.port + 1}/bench/trivial", "", connections=1, duration=3, lua=str(lua))["p50"]
+                wrk(f"http://127.0.0.1:{args.port + 1}/bench/trivial", "", connections=1, duration=3, lua=str(lua))[
+                    "p50"
+                ]
             )
         bare_8 = wrk(f"http://127.0.0.1:{args.port + 1}/bench/trivial", "", connections=8, duration=d, lua=str(lua))
         trivial_runs: list[float] = []
@@ -368,7 +372,9 @@ def main() -> None:
                 page.p50_1 = one["p50"] / 1000
                 page.rps_8 = eight["rps"]
                 page.p95_8 = eight["p95"] / 1000
-                print(f"  {page.name}: {page.p50_1:.1f} ms, {page.rps_8:.1f} req/s, p95 {page.p95_8:.0f} ms", flush=True)
+                print(
+                    f"  {page.name}: {page.p50_1:.1f} ms, {page.rps_8:.1f} req/s, p95 {page.p95_8:.0f} ms", flush=True
+                )
             after = trivial_8()["rps"]
             for page in group:
                 page.share = page.rps_8 / ((before + after) / 2)
@@ -391,10 +397,11 @@ def main() -> None:
         "| 8 connections req/s | 8 connections p95 | share of trivial |"
     )
     print("|---|---|---|---|---|---|---|")
-    print(f"| bare Django view (no middleware) | – | – | {b_p50:.1f} ms | {bare_8['rps']:.0f} | {bare_8['p95'] / 1000:.0f} ms | – |")
     print(
-        f"| trivial view (all middleware) | – | – | {t_p50:.1f} ms | {trivial_rps:.0f} "
-        f"| {trivial_p95:.0f} ms | 100 % |"
+        f"| bare Django view (no middleware) | – | – | {b_p50:.1f} ms | {bare_8['rps']:.0f} | {bare_8['p95'] / 1000:.0f} ms | – |"
+    )
+    print(
+        f"| trivial view (all middleware) | – | – | {t_p50:.1f} ms | {trivial_rps:.0f} | {trivial_p95:.0f} ms | 100 % |"
     )
     for p in pages:
         print(

@@ -243,7 +243,10 @@ def _copy_sql(cur: Any, table: str, strides: dict[str, int]) -> str:
             expr = f"t.{name}"
         exprs.append(expr)
     special = {
-        ("onboarding_onboardingcase", "reference"): "'ZL-' || to_char(t.created_at, 'YYYY') || '-B' || lpad((t.id + c.j * {s})::text, 8, '0')",
+        (
+            "onboarding_onboardingcase",
+            "reference",
+        ): "'ZL-' || to_char(t.created_at, 'YYYY') || '-B' || lpad((t.id + c.j * {s})::text, 8, '0')",
         ("onboarding_enterprise", "uscc"): "'9' || lpad((t.id + c.j * {s})::text, 17, '0')",
         ("onboarding_enterprise", "name"): "t.name || '(' || c.j || ')'",
         ("counter_ukey", "serial"): "t.serial || '-' || c.j",
@@ -292,7 +295,9 @@ def grow(conn: Any, *, cases: int, log: Any = print) -> int:
     with conn.cursor() as cur:
         cur.execute("SET session_replication_role = replica")
         cur.execute("SET maintenance_work_mem = '256MB'")
-        cur.execute("SELECT count(*) FILTER (WHERE reference NOT LIKE '%%-H%%'), count(*) FROM onboarding_onboardingcase")
+        cur.execute(
+            "SELECT count(*) FILTER (WHERE reference NOT LIKE '%%-H%%'), count(*) FROM onboarding_onboardingcase"
+        )
         rich_n, total = cur.fetchone()
         hist_n = total - rich_n
         need = cases - total
@@ -340,10 +345,13 @@ def grow(conn: Any, *, cases: int, log: Any = print) -> int:
                 cur.execute(sqls[table])
             conn.commit()
             log(f"  copies {start}–{min(start + batch - 1, n_copies)} of {n_copies} ({time.perf_counter() - t0:.0f} s)")
-        for table in [*[t for t in TABLES if t not in KEYED_BY_FK], "accounts_user", "branches_branch", "accounts_user_groups"]:
-            cur.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
-            )
+        for table in [
+            *[t for t in TABLES if t not in KEYED_BY_FK],
+            "accounts_user",
+            "branches_branch",
+            "accounts_user_groups",
+        ]:
+            cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
         # Logins and logouts of the staff over the period: the audit log's other half.
         cur.execute(
             """

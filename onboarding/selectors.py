@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.paginator import Page, Paginator
+from django.utils.functional import cached_property
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -132,15 +133,31 @@ def overdue_count(*, user: Any) -> int:
     return qs[: OVERDUE_COUNT_LIMIT + 1].count()
 
 
+# A case list counts its rows up to this many ("10000+ 件"): head office's whole list costs a
+# bounded index walk instead of a COUNT of every case; filters narrow it to an exact count.
+CASE_LIST_COUNT_LIMIT = 10_000
+
+
+class _BoundedPaginator(Paginator):
+    @cached_property
+    def count(self) -> int:
+        return self.object_list[: CASE_LIST_COUNT_LIMIT + 1].count()  # type: ignore[union-attr]
+
+
 def case_page(qs: QuerySet[OnboardingCase], number: Any, size: int) -> Page:
     """One page of a case list, the rows read by their ids.
 
     The page's ids come first from the list's own order index alone (OFFSET over
     `case_list_order_idx`, no join), then the 25 rows with everything the list shows: a deep
-    page skips thousands of index entries instead of thousands of joined rows."""
-    ids_page = Paginator(qs.values_list("pk", flat=True), size).get_page(number)
+    page skips thousands of index entries instead of thousands of joined rows. The count is
+    bounded (CASE_LIST_COUNT_LIMIT): `count_label` / `pages_label` say "10000+" beyond it."""
+    paginator = _BoundedPaginator(qs.values_list("pk", flat=True), size)
+    ids_page = paginator.get_page(number)
     by_id = {case.pk: case for case in qs.filter(pk__in=list(ids_page.object_list))}
     ids_page.object_list = [by_id[pk] for pk in ids_page.object_list if pk in by_id]
+    over = paginator.count > CASE_LIST_COUNT_LIMIT
+    ids_page.count_label = f"{CASE_LIST_COUNT_LIMIT}+" if over else str(paginator.count)  # type: ignore[attr-defined]
+    ids_page.pages_label = f"{paginator.num_pages}+" if over else str(paginator.num_pages)  # type: ignore[attr-defined]
     return ids_page
 
 

@@ -268,10 +268,10 @@ def test_case_list_pages_show_every_case_once_newest_first(client, world):
     from onboarding import services
 
     same_time = timezone.now()
-    made = []
-    for i in range(30):
-        case = services.case_create(user=world.am_a, enterprise=enterprise(world.branch_a), modules=["account_query"])
-        made.append(case)
+    made = [
+        services.case_create(user=world.am_a, enterprise=enterprise(world.branch_a), modules=["account_query"])
+        for _ in range(30)
+    ]
     # Ties on created_at are broken by id, so no case falls between two pages.
     OnboardingCase.objects.filter(pk__in=[c.pk for c in made[:12]]).update(created_at=same_time)
     other = services.case_create(user=world.am_b, enterprise=enterprise(world.branch_b), modules=["account_query"])
@@ -290,3 +290,18 @@ def test_case_list_pages_show_every_case_once_newest_first(client, world):
     expected = list(case_list(user=world.am_a).values_list("reference", flat=True))
     assert seen == expected and len(seen) == len(set(seen)) >= 30
     assert other.reference not in seen  # another branch's case on no page
+
+
+def test_a_long_case_list_says_how_many_up_to_a_bound(client, world, monkeypatch):
+    from onboarding import selectors
+
+    client.force_login(world.am_a)
+    _make_cases(world, 6)
+    total = selectors.case_list(user=world.am_a).count()
+    page = client.get(reverse("case_list")).content.decode()
+    assert f"共 {total} 件" in page
+    monkeypatch.setattr(selectors, "CASE_LIST_COUNT_LIMIT", 3)
+    page = client.get(reverse("case_list")).content.decode()
+    assert "共 3+ 件" in page and f"共 {total} 件" not in page
+    page = client.get(reverse("case_list"), {"state": "suspended"}).content.decode()
+    assert "共 0 件" in page  # a narrow filter: the exact count
