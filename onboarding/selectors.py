@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.utils.functional import cached_property
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from branches.models import Branch
 from branches.roles import Role, user_roles
@@ -78,7 +78,7 @@ def case_filter(
     return qs
 
 
-def case_ids_matching(search: str) -> QuerySet[OnboardingCase]:
+def case_ids_matching(search: str) -> QuerySet[OnboardingCase, Any]:
     """Cases by reference, or of the companies matching by name or credit code.
 
     References and credit codes are stored in capitals, so they are equalities on their unique
@@ -141,7 +141,7 @@ CASE_LIST_COUNT_LIMIT = 10_000
 class _BoundedPaginator(Paginator):
     @cached_property
     def count(self) -> int:
-        return self.object_list[: CASE_LIST_COUNT_LIMIT + 1].count()  # type: ignore[union-attr]
+        return self.object_list[: CASE_LIST_COUNT_LIMIT + 1].count()  # type: ignore[attr-defined]
 
 
 def case_page(qs: QuerySet[OnboardingCase], number: Any, size: int) -> Page:
