@@ -77,7 +77,10 @@ class AccessEvent(AppendOnlyModel):
         verbose_name_plural = _("访问记录")
         ordering = ["created_at", "pk"]
         # The audit log's order (newest first, id as tie-break) without sorting every access.
-        indexes = [models.Index(fields=["-created_at", "-id"], name="access_log_order_idx")]
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="access_log_order_idx"),
+            models.Index(fields=["actor", "-created_at", "-id"], name="access_actor_log_idx"),
+        ]
         triggers = [  # evidence (config/evidence.py): never changed, deleted or emptied
             pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),
             NoTruncate(),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import CharField, F, Q, QuerySet, Value
 from django.http import Http404
@@ -19,6 +20,7 @@ from branches.models import Branch
 from branches.roles import Role, has_role
 from branches.scope import subtree_q
 from onboarding.models import CaseEvent, OnboardingCase
+from onboarding.selectors import case_ids_matching
 
 from .models import AccessEvent, BreakGlassGrant
 from .services import may_break_glass
@@ -101,13 +103,21 @@ def audit_events(
     case_q = Q()
     access_q = Q()
     if case:
-        case = case.strip()
-        by_case = Q(case__reference__iexact=case) | Q(case__enterprise__name__icontains=case)
+        # The matching cases first (reference, credit code or company name, on their indexes),
+        # then their events along the events' case index: not every event tested against the text.
+        by_case = Q(case_id__in=case_ids_matching(case))
         case_q &= by_case
         access_q &= by_case
     if person:
         person = person.strip()
-        by_person = Q(actor__username__iexact=person) | Q(actor__display_name=person)
+        # The people first (a handful of ids): their events are then read newest first along
+        # the (actor, created_at, id) indexes, whatever else the log holds.
+        people = list(
+            get_user_model()
+            .objects.filter(Q(username__iexact=person) | Q(display_name=person))
+            .values_list("pk", flat=True)
+        )
+        by_person = Q(actor_id__in=people)
         case_q &= by_person
         access_q &= by_person | Q(username__iexact=person)
     if branch is not None:

@@ -258,6 +258,9 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# bench/pages.py measures every page beside /bench/trivial (an "ok" behind all the middleware).
+BENCH_TRIVIAL_VIEW = envbool("BENCH_TRIVIAL_VIEW", "false")
+
 # Workflow constants that an administrator may later move into the database.
 CASE_PAGE_SIZE = 25
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from allauth.account import views as account_views
+from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
@@ -49,3 +50,12 @@ urlpatterns = [
     path("transfers/", include("transfers.urls")),
     path("", include("onboarding.urls")),
 ]
+
+
+def bench_trivial(request: HttpRequest) -> HttpResponse:
+    """The yardstick of bench/pages.py: no work of its own, behind every middleware."""
+    return HttpResponse("ok", content_type="text/plain")
+
+
+if settings.BENCH_TRIVIAL_VIEW:
+    urlpatterns.insert(0, path("bench/trivial", bench_trivial))

@@ -5,7 +5,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import Prefetch, prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -61,6 +60,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "team": team.team_overview(user=user) if has_role(user, Role.BRANCH_SUPERVISOR) else None,
             "stages": stages,
             "overdue_total": selectors.overdue_count(user=user),
+            "overdue_limit": selectors.OVERDUE_COUNT_LIMIT,
         },
     )
 
@@ -68,7 +68,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @staff_required
 def case_list_view(request: HttpRequest) -> HttpResponse:
     form, qs = case_list_filtered(request)
-    page = Paginator(qs, 25).get_page(request.GET.get("page"))
+    page = selectors.case_page(qs, request.GET.get("page"), 25)
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "onboarding/case_list.html", {"form": form, "page": page, "query": query.urlencode()})

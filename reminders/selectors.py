@@ -19,10 +19,16 @@ def notification_list(*, user: Any, limit: int = 100) -> QuerySet[Notification]:
     return Notification.objects.filter(recipient=user).select_related("case").order_by("-created_at", "-pk")[:limit]
 
 
+# The bell shows up to this many unread notices, then "99+".
+BELL_LIMIT = 99
+
+
 def unread_count(*, user: Any) -> int:
+    """Unread notices counted up to BELL_LIMIT + 1 (a COUNT over a LIMIT along the unread index):
+    someone with 40,000 unread notices costs the bell what someone with a hundred does."""
     if not getattr(user, "is_authenticated", False):
         return 0
-    return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).order_by()[: BELL_LIMIT + 1].count()
 
 
 @dataclass

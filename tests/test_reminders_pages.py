@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from freezegun import freeze_time
 
 from notices.models import Notification
@@ -41,6 +42,19 @@ def test_the_bell_shows_the_unread_count_with_one_query_however_many(world, clie
     assert home_queries() == two == none
     page = client.get(reverse("home")).content.decode()
     assert '<span class="badge danger" aria-label="未读">32</span>' in page
+
+
+def test_the_bell_counts_up_to_99_then_says_99_plus(world, client) -> None:
+    client.force_login(world.am_a)
+    notify(world.am_a, 99)
+    notify(world.am_b, 150)  # someone else's notices count for nobody else
+    page = client.get(reverse("home")).content.decode()
+    assert '<span class="badge danger" aria-label="未读">99</span>' in page
+    notify(world.am_a, 1)
+    page = client.get(reverse("home")).content.decode()
+    assert '<span class="badge danger" aria-label="未读">99+</span>' in page
+    Notification.objects.filter(recipient=world.am_a).update(read_at=timezone.now())
+    assert 'class="badge danger"' not in client.get(reverse("home")).content.decode()
 
 
 def test_marking_read_only_touches_the_users_own_notices(world, client) -> None:

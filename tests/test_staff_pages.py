@@ -229,3 +229,79 @@ def test_lists_show_how_far_past_due_an_overdue_case_is(client, world):
     row = page[page.index(late.reference) :]
     row = row[: row.index("</tr>")]
     assert "超时" in row and "个工作日" in row and "周" not in row  # working days, not "3周，2天"
+
+
+def test_search_finds_by_reference_name_and_credit_code_within_scope_only(client, world):
+    from onboarding import services
+
+    mine = world.case(State.BRANCH_INTAKE, company=enterprise(world.branch_a, name="星河科技有限公司"))
+    theirs = services.case_create(
+        user=world.am_b, enterprise=enterprise(world.branch_b, name="星河物流有限公司"), modules=["account_query"]
+    )
+
+    def row(case):  # the case's line in the list (the search box repeats what was typed)
+        return f'{case.public_id}/">{case.reference}</a>'
+
+    client.force_login(world.am_a)
+    # As typed: lower-case reference and code, part of the name.
+    for q in (mine.reference.lower(), "河科", mine.enterprise.uscc.lower(), "星河"):
+        page = client.get(reverse("case_list"), {"q": q}).content.decode()
+        assert row(mine) in page and row(theirs) not in page, q
+    # Another branch's case is not found by its reference, code or name either.
+    for q in (theirs.reference, theirs.enterprise.uscc, "物流"):
+        page = client.get(reverse("case_list"), {"q": q}).content.decode()
+        assert row(theirs) not in page and row(mine) not in page, q
+    client.force_login(world.am_b)
+    page = client.get(reverse("case_list"), {"q": "星河"}).content.decode()
+    assert row(theirs) in page and row(mine) not in page
+    # Head office sees both, each once.
+    client.force_login(world.approver)
+    page = client.get(reverse("case_list"), {"q": "星河"}).content.decode()
+    assert page.count(row(mine)) == 1 and page.count(row(theirs)) == 1
+
+
+def test_case_list_pages_show_every_case_once_newest_first(client, world):
+    import re
+
+    from django.utils import timezone
+
+    from onboarding import services
+
+    same_time = timezone.now()
+    made = [
+        services.case_create(user=world.am_a, enterprise=enterprise(world.branch_a), modules=["account_query"])
+        for _ in range(30)
+    ]
+    # Ties on created_at are broken by id, so no case falls between two pages.
+    OnboardingCase.objects.filter(pk__in=[c.pk for c in made[:12]]).update(created_at=same_time)
+    other = services.case_create(user=world.am_b, enterprise=enterprise(world.branch_b), modules=["account_query"])
+    client.force_login(world.am_a)
+    seen = []
+    number = 1
+    while True:  # follow the pager as a person would, until there is no next page
+        page = client.get(reverse("case_list"), {"page": number}).content.decode()
+        seen += re.findall(r'/cases/[0-9a-f-]+/">(ZL-[^<]+)</a>', page)
+        if "下一页" not in page:
+            break
+        number += 1
+    assert number == 2
+    from onboarding.selectors import case_list
+
+    expected = list(case_list(user=world.am_a).values_list("reference", flat=True))
+    assert seen == expected and len(seen) == len(set(seen)) >= 30
+    assert other.reference not in seen  # another branch's case on no page
+
+
+def test_a_long_case_list_says_how_many_up_to_a_bound(client, world, monkeypatch):
+    from onboarding import selectors
+
+    client.force_login(world.am_a)
+    _make_cases(world, 6)
+    total = selectors.case_list(user=world.am_a).count()
+    page = client.get(reverse("case_list")).content.decode()
+    assert f"共 {total} 件" in page
+    monkeypatch.setattr(selectors, "CASE_LIST_COUNT_LIMIT", 3)
+    page = client.get(reverse("case_list")).content.decode()
+    assert "共 3+ 件" in page and f"共 {total} 件" not in page
+    page = client.get(reverse("case_list"), {"state": "suspended"}).content.decode()
+    assert "共 0 件" in page  # a narrow filter: the exact count

@@ -20,6 +20,12 @@ def unread_notifications(context: Any) -> int:
     return selectors.unread_count(user=getattr(request, "user", None))
 
 
+@register.filter
+def bell_badge(unread: int) -> str:
+    """The bell's badge: the count, or "99+" beyond what the bell counts."""
+    return f"{selectors.BELL_LIMIT}+" if unread > selectors.BELL_LIMIT else str(unread)
+
+
 @register.simple_tag
 def missing_schedule_years() -> list[int]:
     return workcal.missing_schedule_years()

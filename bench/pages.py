@@ -1,0 +1,436 @@
+"""Benchmark of the pages at 100,000 cases, under load, beside a trivial view.
+
+    .venv/bin/python bench/pages.py [--db bench_pages] [--cases 100000] [--small 1000] [--reset]
+                                    [--duration 6] [--only dashboard,case list]
+
+Builds once (re-run reuses them; `--reset` rebuilds) on PostgreSQL: `<db>_seed` (the demo's
+walked cases and two-year history, see bench/pages_build.py), `<db>_small` (~1,000 cases) and
+`<db>` (100,000 cases over 57 branches, ~19 events each) by set-based copies of the seed.
+Then it logs the users in (sessions written directly, with the second-factor mark a TOTP login
+leaves), counts each page's queries on both databases with the test client, starts gunicorn
+(config/gunicorn.py, 2 workers, DEBUG off, a long SECRET_KEY, Redis cache when REDIS_URL is set)
+on the large one with `BENCH_TRIVIAL_VIEW=true`, and a second gunicorn serving a bare Django view
+without the project's middleware (bench/bare_settings.py), and drives every page with `wrk`:
+1 connection (p50), 8 connections (req/s, p95), the trivial view measured between every few pages
+so each page's share is taken against the trivial view of the same minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG = "postgres://postgres@127.0.0.1:5432/"
+
+LUA = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('JSON {"requests": %d, "duration_us": %d, "p50": %d, "p95": %d, "p99": %d, '
+    .. '"bad_status": %d, "errors": %d}\\n', summary.requests, summary.duration, latency:percentile(50),
+    latency:percentile(95), latency:percentile(99), e.status, e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+TARGET_SHARE = 0.40
+TARGET_P95_MS = 150.0
+TARGET_QUERIES = 15
+TARGET_TRIVIAL_OVER_BARE_MS = 2.0
+
+
+@dataclass
+class Page:
+    name: str
+    user: str
+    url: str
+    queries: dict[str, int] = field(default_factory=dict)
+    p50_1: float = 0.0
+    rps_8: float = 0.0
+    p95_8: float = 0.0
+    share: float = 0.0
+
+
+def _db_exists(name: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
+
+
+def _admin(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def _case_count(name: str) -> int:
+    import psycopg
+
+    with psycopg.connect(PG + name) as conn:
+        row = conn.execute("SELECT count(*) FROM onboarding_onboardingcase").fetchone()
+        return int(row[0]) if row else 0
+
+
+def build(db: str, *, cases: int, small: int, reset: bool) -> None:
+    import psycopg
+
+    from bench import pages_build
+
+    seed_db = f"{db}_seed"
+    if reset:
+        for name in (db, f"{db}_small", seed_db):
+            _admin(f'DROP DATABASE IF EXISTS "{name}"')
+    if not _db_exists(seed_db):
+        t0 = time.perf_counter()
+        _admin(f'CREATE DATABASE "{seed_db}"')
+        env = {**os.environ, "DATABASE_URL": PG + seed_db}
+        code = (
+            "import django; django.setup(); from django.core.management import call_command;"
+            "call_command('migrate', verbosity=0); from demo.seed import seed; print(seed())"
+        )
+        subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True)
+        with psycopg.connect(PG + seed_db) as conn:
+            with conn.cursor() as cur:
+                pages_build.enrich_template(cur)
+            conn.commit()
+        print(f"seed database {seed_db} built in {time.perf_counter() - t0:.0f} s")
+    for name, size in ((f"{db}_small", small), (db, cases)):
+        if not (_db_exists(name) and _case_count(name) >= size):
+            _admin(f'DROP DATABASE IF EXISTS "{name}"')
+            _admin(f'CREATE DATABASE "{name}" TEMPLATE "{seed_db}"')
+            print(f"building {name} ({size} cases)")
+            with psycopg.connect(PG + name) as conn:
+                pages_build.grow(conn, cases=size)
+            with psycopg.connect(PG + name) as conn:
+                figures = pages_build.counts(conn)
+            print("  " + ", ".join(f"{t.split('_', 1)[1]} {n:,}" for t, n in figures.items()))
+        # Bring the schema up to the code's (an index added since the data set was built).
+        env = {**os.environ, "DATABASE_URL": PG + name}
+        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], env=env, cwd=ROOT, check=True)
+
+
+def use_database(name: str) -> None:
+    from django.db import connection
+
+    connection.close()
+    connection.settings_dict["NAME"] = name
+
+
+def sessions(usernames: list[str]) -> dict[str, str]:
+    """A logged-in session per user, as after password + TOTP: the session key."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from audit.mfa import mfa_mark, mfa_required
+
+    out = {}
+    for username in usernames:
+        user = get_user_model().objects.get(username=username)
+        client = Client()
+        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        if mfa_required(user):
+            session = client.session
+            mfa_mark(session, user)
+            session.save()
+        out[username] = client.cookies["sessionid"].value
+    return out
+
+
+def pages_for() -> list[Page]:
+    """The pages and the users who see them, chosen the same way on every database."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Count
+
+    from branches.models import Branch
+    from onboarding.models import OnboardingCase
+
+    User = get_user_model()
+    am = User.objects.get(username="am_bjhd_s1")
+    sup = "sup_bj_s1"
+    # The case page: the account manager's case with the longest history.
+    case = (
+        OnboardingCase.objects.filter(account_manager=am)
+        .annotate(n=Count("events"))
+        .order_by("-n", "pk")
+        .select_related("enterprise")
+        .first()
+    )
+    assert case is not None
+    tier1 = Branch.objects.get(pk=User.objects.get(username=sup).branch_id)
+    ref, name = case.reference, case.enterprise.name
+    pid = case.public_id
+    return [
+        Page("dashboard (account manager)", am.username, "/"),
+        Page("dashboard (supervisor)", sup, "/"),
+        Page("dashboard (head office)", "ho_approver", "/"),
+        Page("dashboard (auditor)", "auditor", "/"),
+        Page("case list (account manager)", am.username, "/cases/"),
+        Page("case list (supervisor)", sup, "/cases/"),
+        Page("case list (head office)", "ho_approver", "/cases/"),
+        Page("case list, head office, page 200", "ho_approver", "/cases/?page=200"),
+        Page("case list, head office, state", "ho_approver", "/cases/?state=joint_testing"),
+        Page("case list, head office, branch", "ho_approver", f"/cases/?branch={tier1.pk}"),
+        Page("case list, head office, overdue", "ho_approver", "/cases/?overdue=on"),
+        Page("case list, account manager filter", sup, f"/cases/?account_manager={am.pk}"),
+        Page("case list, search by reference", "ho_approver", f"/cases/?q={ref}"),
+        Page("case list, search by name", "ho_approver", "/cases/?q=" + urllib.parse.quote(name)),
+        Page("case page (account manager)", am.username, f"/cases/{pid}/"),
+        Page("case page (head office)", "ho_approver", f"/cases/{pid}/"),
+        Page("portal home", "ent01", "/portal/"),
+        Page("audit log", "auditor", "/audit/"),
+        Page("audit log, page 40", "auditor", "/audit/?page=40"),
+        Page("audit log, by case", "auditor", f"/audit/?case={ref}"),
+        Page("audit log, by person", "auditor", f"/audit/?person={am.username}"),
+        Page("audit log, by branch", "auditor", f"/audit/?branch={tier1.pk}"),
+        Page("audit log, dates", "auditor", "/audit/?date_from=2026-01-01&date_to=2026-06-30"),
+        Page("notifications (head office)", "ho_approver", "/reminders/"),
+        Page("notifications (account manager)", am.username, "/reminders/"),
+        Page("analytics (head office)", "ho_approver", "/analytics/"),
+        Page("analytics (supervisor)", sup, "/analytics/"),
+    ]
+
+
+def count_queries(pages: list[Page], keys: dict[str, str], label: str) -> None:
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    for page in pages:
+        client = Client(HTTP_HOST="127.0.0.1")
+        client.cookies["sessionid"] = keys[page.user]
+        n = -1
+        for _ in range(2):  # the second: caches warm, the session's renewal written
+            with CaptureQueriesContext(connection) as ctx:
+                response = client.get(page.url)
+            if response.status_code != 200:
+                raise SystemExit(f"{page.name}: {page.url} answered {response.status_code} for {page.user}")
+            n = len(ctx.captured_queries)
+        page.queries[label] = n
+
+
+def wrk(url: str, cookie: str, *, connections: int, duration: int, lua: str) -> dict[str, Any]:
+    cmd = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s", lua]
+    if cookie:
+        cmd += ["-H", f"Cookie: sessionid={cookie}"]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    line = next(x for x in out.splitlines() if x.startswith("JSON "))
+    data = json.loads(line[5:])
+    data["rps"] = data["requests"] / (data["duration_us"] / 1e6)
+    if data["bad_status"] or data["errors"]:
+        print(f"  warning: {url}: {data['bad_status']} bad statuses, {data['errors']} socket errors")
+    return data
+
+
+def start_gunicorn(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "-c", str(ROOT / "config/gunicorn.py"), "config.wsgi"],
+        env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "2", "GUNICORN_ACCESS_LOG": "/dev/null"},
+        cwd=ROOT,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/trivial", timeout=2)
+            return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.terminate()
+    raise SystemExit(f"gunicorn on {port} did not start: see {log}")
+
+
+def check_page(port: int, page: Page, cookie: str) -> None:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{page.url}", headers={"Cookie": f"sessionid={cookie}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        body = response.read()
+        if response.status != 200 or response.url.split("?")[0].endswith("/login/"):
+            raise SystemExit(f"{page.name}: not served ({response.status}, {response.url})")
+    if len(body) < 500:
+        raise SystemExit(f"{page.name}: {len(body)} bytes only")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--db", default="bench_pages")
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--small", type=int, default=1_000)
+    parser.add_argument("--reset", action="store_true")
+    parser.add_argument("--duration", type=int, default=6, help="seconds per wrk run")
+    parser.add_argument("--only", default="", help="comma-separated parts of page names")
+    parser.add_argument("--port", type=int, default=8713)
+    args = parser.parse_args()
+
+    secret = secrets.token_urlsafe(50)
+    redis_url = os.environ.get("REDIS_URL", "")
+    env = {
+        **os.environ,
+        "DEBUG": "false",
+        "ALLOW_INSECURE_DEV_KEY": "false",
+        "SECRET_KEY": secret,
+        "ALLOWED_HOSTS": "127.0.0.1,testserver",
+        "BENCH_TRIVIAL_VIEW": "true",
+        "LOG_LEVEL": "WARNING",
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": PG + args.db,
+    }
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    os.environ.update(env)
+
+    build(args.db, cases=args.cases, small=args.small, reset=args.reset)
+
+    import django
+
+    django.setup()
+    from config.celery import app
+
+    app.conf.broker_url = "memory://"
+
+    labels = {"small": f"{args.db}_small", "large": args.db}
+    sizes = {label: _case_count(name) for label, name in labels.items()}
+    pages: list[Page] = []
+    keys: dict[str, str] = {}
+    for label, name in labels.items():
+        use_database(name)
+        found = pages_for()
+        if not pages:
+            pages = found
+        else:  # same names, this database's urls (ids differ)
+            for page, other in zip(pages, found, strict=True):
+                page.url = other.url
+        if args.only:
+            wanted = [w.strip() for w in args.only.split(",")]
+            pages = [p for p in pages if any(w in p.name for w in wanted)]
+        keys = sessions(sorted({p.user for p in pages} | {"ho_approver"}))
+        count_queries(pages, keys, label)
+    # `keys` and the urls are now those of the large database, which gunicorn serves.
+    from django.db import connection
+
+    connection.close()
+
+    logdir = Path(tempfile.mkdtemp(prefix="bench_pages_"))
+    lua = logdir / "report.lua"
+    lua.write_text(LUA)
+    servers: list[subprocess.Popen[bytes]] = []
+    base = f"http://127.0.0.1:{args.port}"
+    trivial_cookie = keys["ho_approver"]
+    try:
+        servers.append(start_gunicorn(env, args.port, logdir / "gunicorn.log"))
+        bare_env = {**env, "DJANGO_SETTINGS_MODULE": "bench.bare_settings"}
+        servers.append(start_gunicorn(bare_env, args.port + 1, logdir / "bare.log"))
+        for page in pages:
+            check_page(args.port, page, keys[page.user])
+        d = args.duration
+        # Trivial against bare: latency at one connection, alternated, median of three each.
+        trivial_p50, bare_p50 = [], []
+        for _ in range(3):
+            trivial_p50.append(
+                wrk(f"{base}/bench/trivial", trivial_cookie, connections=1, duration=3, lua=str(lua))["p50"]
+            )
+            bare_p50.append(
+                wrk(f"http://127.0.0.1:{args.port + 1}/bench/trivial", "", connections=1, duration=3, lua=str(lua))[
+                    "p50"
+                ]
+            )
+        bare_8 = wrk(f"http://127.0.0.1:{args.port + 1}/bench/trivial", "", connections=8, duration=d, lua=str(lua))
+        trivial_runs: list[float] = []
+
+        def trivial_8() -> dict[str, Any]:
+            r = wrk(f"{base}/bench/trivial", trivial_cookie, connections=8, duration=d, lua=str(lua))
+            trivial_runs.append(r["rps"])
+            return r
+
+        first_trivial = trivial_8()
+        trivial_p95 = first_trivial["p95"] / 1000
+        groups = [pages[i : i + 4] for i in range(0, len(pages), 4)]
+        for group in groups:
+            before = trivial_runs[-1]
+            for page in group:
+                url = base + page.url
+                wrk(url, keys[page.user], connections=2, duration=1, lua=str(lua))  # warm both workers
+                one = wrk(url, keys[page.user], connections=1, duration=d, lua=str(lua))
+                eight = wrk(url, keys[page.user], connections=8, duration=d, lua=str(lua))
+                page.p50_1 = one["p50"] / 1000
+                page.rps_8 = eight["rps"]
+                page.p95_8 = eight["p95"] / 1000
+                print(
+                    f"  {page.name}: {page.p50_1:.1f} ms, {page.rps_8:.1f} req/s, p95 {page.p95_8:.0f} ms", flush=True
+                )
+            after = trivial_8()["rps"]
+            for page in group:
+                page.share = page.rps_8 / ((before + after) / 2)
+    finally:
+        for proc in servers:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+
+    t_p50 = statistics.median(trivial_p50) / 1000
+    b_p50 = statistics.median(bare_p50) / 1000
+    trivial_rps = statistics.median(trivial_runs)
+    print()
+    print(
+        f"PostgreSQL, {sizes['large']:,} cases (queries also at {sizes['small']:,}); gunicorn 2 sync workers, "
+        f"DEBUG off, cache {'Redis' if redis_url else 'local memory'}; wrk {d} s per run on 127.0.0.1"
+    )
+    print()
+    print(
+        f"| page | queries at {sizes['small']:,} | queries at {sizes['large']:,} | 1 connection p50 "
+        "| 8 connections req/s | 8 connections p95 | share of trivial |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    print(
+        f"| bare Django view (no middleware) | – | – | {b_p50:.1f} ms | {bare_8['rps']:.0f} | {bare_8['p95'] / 1000:.0f} ms | – |"
+    )
+    print(
+        f"| trivial view (all middleware) | – | – | {t_p50:.1f} ms | {trivial_rps:.0f} | {trivial_p95:.0f} ms | 100 % |"
+    )
+    for p in pages:
+        print(
+            f"| {p.name} | {p.queries['small']} | {p.queries['large']} | {p.p50_1:.1f} ms | {p.rps_8:.1f} "
+            f"| {p.p95_8:.0f} ms | {p.share * 100:.0f} % |"
+        )
+    print()
+    missed = []
+    for p in pages:
+        why = []
+        if p.share < TARGET_SHARE:
+            why.append(f"{p.share * 100:.0f} % of trivial")
+        if p.p95_8 >= TARGET_P95_MS:
+            why.append(f"p95 {p.p95_8:.0f} ms")
+        if max(p.queries.values()) > TARGET_QUERIES:
+            why.append(f"{max(p.queries.values())} queries")
+        if p.queries["small"] != p.queries["large"]:
+            why.append(f"queries {p.queries['small']} → {p.queries['large']}")
+        if why:
+            missed.append(f"{p.name} ({', '.join(why)})")
+    over = t_p50 - b_p50
+    trivial_ok = over <= TARGET_TRIVIAL_OVER_BARE_MS
+    held = len(pages) - len(missed)
+    print(
+        f"targets: {held}/{len(pages)} pages hold all (≥ {TARGET_SHARE:.0%} of trivial, p95 < {TARGET_P95_MS:.0f} ms, "
+        f"≤ {TARGET_QUERIES} queries, same at both sizes); trivial {over:+.1f} ms over bare "
+        f"{'OK' if trivial_ok else 'MISSED'}" + ("" if not missed else "; missed: " + "; ".join(missed))
+    )
+
+
+if __name__ == "__main__":
+    main()
