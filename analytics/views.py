@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import charts, exports, selectors
+from . import charts, exports, selectors, snapshots
 from .selectors import Period, Table
 
 DRILL_ROWS = 500
@@ -38,7 +38,7 @@ def _period(request: HttpRequest) -> tuple[Period, str]:
 def cockpit_view(request: HttpRequest) -> HttpResponse:
     _allowed(request)
     period, problem = _period(request)
-    tables, computed_at = selectors.cockpit_cached(user=request.user, period=period)
+    tables, computed_at = snapshots.cockpit_for(user=request.user, period=period)
     return render(
         request,
         "analytics/cockpit.html",
@@ -47,7 +47,7 @@ def cockpit_view(request: HttpRequest) -> HttpResponse:
             "problem": problem,
             "tables": tables,
             "computed_at": computed_at,
-            "cache_minutes": max(1, settings.ANALYTICS_CACHE_SECONDS // 60),
+            "refresh_minutes": max(1, settings.ANALYTICS_REFRESH_SECONDS // 60),
             "charts": charts.chart_specs(tables),
             "table_only": ["risk", "cycle_branch", "cycle_reviewer", "cycle_modules"],
             "query": "&".join(f"{k}={v}" for k, v in period.params().items()),
@@ -80,14 +80,17 @@ def export_view(request: HttpRequest, fmt: str) -> HttpResponse:
     _allowed(request)
     table = request.GET.get("table", "")
     period, _problem = _period(request)
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     if table == "cases":
         tab, _total = _drill(request, period)
     else:
-        tab_or_none: Any = selectors.cockpit_cached(user=request.user, period=period)[0].get(table)
+        # The very row the page charted (its snapshot), not a new computation.
+        tables, computed_at = snapshots.cockpit_for(user=request.user, period=period)
+        tab_or_none: Any = tables.get(table)
         if tab_or_none is None:
             raise Http404
         tab = tab_or_none
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        stamp = timezone.localtime(computed_at).strftime("%Y%m%d-%H%M")  # when its figures were computed
     if fmt == "csv":
         response = HttpResponse(exports.table_csv(tab), content_type="text/csv; charset=utf-8")
     else:
