@@ -115,6 +115,10 @@ class CockpitSnapshot(models.Model):
     figures = models.JSONField()
     # Set when a case of the subtree changed after `computed_at` (cleared by the refresh).
     dirty_since = models.DateTimeField(null=True, blank=True)
+    # The figures this row held before its last refresh: an export clicked on a page shown
+    # just before a refresh still writes what that page charted.
+    previous_computed_at = models.DateTimeField(null=True, blank=True)
+    previous_figures = models.JSONField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("驾驶舱数据快照")

@@ -9,7 +9,8 @@ and, after a change to a case, by one debounced refresh of the scopes above that
 later; later events of that minute find them already dirty and enqueue nothing). The page
 serves a snapshot younger than ANALYTICS_SNAPSHOT_MAX_SECONDS (default period) or
 ANALYTICS_CACHE_SECONDS (any other period, computed on request and stored the same way);
-older ones are recomputed on request. Exports read the same row as the page; drill-down lists
+older ones are recomputed on request. Exports write the very computation the page showed (its
+links carry its time; the row keeps the figures of the refresh before too); drill-down lists
 are live (the pages say so).
 """
 
@@ -78,22 +79,17 @@ def store(*, scope: Branch, period: Period, now: dt.datetime | None = None) -> t
     """Compute the figures of one scope and period in the current language and upsert them."""
     now = now or timezone.now()
     tables = selectors.scope_cockpit(path=scope.path, period=period, now=now)
+    figures = encode(tables)
+    key = {"scope": scope, "period_start": period.start, "period_end": period.end, "filters_key": filters_key()}
+    # Two statements, each safe when another host runs the same key at the same moment: the
+    # row is created if missing (the unique key refuses a second), then replaced when older,
+    # its figures kept as the previous ones. Neither touches `dirty_since`: a refresh clears it
+    # before computing, so a change during the computation marks the row again.
     CockpitSnapshot.objects.bulk_create(
-        [
-            CockpitSnapshot(
-                scope=scope,
-                period_start=period.start,
-                period_end=period.end,
-                filters_key=filters_key(),
-                computed_at=now,
-                figures=encode(tables),
-            )
-        ],
-        update_conflicts=True,
-        unique_fields=["scope", "period_start", "period_end", "filters_key"],
-        # Not dirty_since: a refresh clears it before computing, so a change during the
-        # computation marks the row again.
-        update_fields=["computed_at", "figures"],
+        [CockpitSnapshot(**key, computed_at=now, figures=figures)], ignore_conflicts=True
+    )
+    CockpitSnapshot.objects.filter(**key, computed_at__lt=now).update(
+        previous_computed_at=F("computed_at"), previous_figures=F("figures"), computed_at=now, figures=figures
     )
     return tables, now
 
@@ -104,20 +100,24 @@ def max_age(period: Period) -> float:
     return float(settings.ANALYTICS_CACHE_SECONDS)
 
 
-def cockpit_for(*, user: Any, period: Period) -> tuple[dict[str, Table], dt.datetime]:
-    """The figures the user's page shows (and its exports write), and when they were computed:
-    the snapshot of the user's own scope when it is recent enough, else computed now and stored.
-    """
+def cockpit_for(*, user: Any, period: Period, at: dt.datetime | None = None) -> tuple[dict[str, Table], dt.datetime]:
+    """The figures the user's page shows, and when they were computed: the snapshot of the
+    user's own scope when it is recent enough, else computed now and stored. With `at` (the
+    time a page said its figures were computed: its export links carry it), that very
+    computation when the row still holds it, current or previous, however old."""
     now = timezone.now()
     if not selectors.analytics_allowed(user):  # the views refuse them first; nothing stored
         return selectors.cockpit(user=user, period=period, now=now), now
-    snap = (
-        CockpitSnapshot.objects.filter(
-            scope_id=user.branch_id, period_start=period.start, period_end=period.end, filters_key=filters_key()
-        )
-        .only("computed_at", "figures")
-        .first()
+    rows = CockpitSnapshot.objects.filter(
+        scope_id=user.branch_id, period_start=period.start, period_end=period.end, filters_key=filters_key()
     )
+    if at is not None:
+        snap = rows.only("computed_at", "figures", "previous_computed_at", "previous_figures").first()
+        if snap is not None and snap.computed_at == at:
+            return decode(snap.figures), snap.computed_at
+        if snap is not None and snap.previous_computed_at == at and snap.previous_figures is not None:
+            return decode(snap.previous_figures), at
+    snap = rows.only("computed_at", "figures").first()
     if snap is not None and (now - snap.computed_at).total_seconds() <= max_age(period):
         return decode(snap.figures), snap.computed_at
     return store(scope=user.branch, period=period, now=now)

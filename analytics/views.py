@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -50,13 +51,14 @@ def cockpit_view(request: HttpRequest) -> HttpResponse:
             "refresh_minutes": max(1, settings.ANALYTICS_REFRESH_SECONDS // 60),
             "charts": charts.chart_specs(tables),
             "table_only": ["risk", "cycle_branch", "cycle_reviewer", "cycle_modules"],
-            "query": "&".join(f"{k}={v}" for k, v in period.params().items()),
+            # Exports write this very computation (`at`), even after the next refresh.
+            "query": urlencode({**period.params(), "at": computed_at.isoformat()}),
         },
     )
 
 
 def _drill(request: HttpRequest, period: Period, limit: int | None = None) -> tuple[Table, int]:
-    params = {k: str(v) for k, v in request.GET.items() if k not in ("from", "to", "table")}
+    params = {k: str(v) for k, v in request.GET.items() if k not in ("from", "to", "table", "at")}
     title, rows, total = selectors.drill_down(user=request.user, period=period, params=params, limit=limit)
     return selectors.drill_table(title, rows), total
 
@@ -75,6 +77,14 @@ def cases_view(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _at(request: HttpRequest) -> dt.datetime | None:
+    try:
+        at = dt.datetime.fromisoformat(request.GET.get("at", ""))
+    except ValueError:
+        return None
+    return at if timezone.is_aware(at) else None
+
+
 @login_required
 def export_view(request: HttpRequest, fmt: str) -> HttpResponse:
     _allowed(request)
@@ -85,7 +95,7 @@ def export_view(request: HttpRequest, fmt: str) -> HttpResponse:
         tab, _total = _drill(request, period)
     else:
         # The very row the page charted (its snapshot), not a new computation.
-        tables, computed_at = snapshots.cockpit_for(user=request.user, period=period)
+        tables, computed_at = snapshots.cockpit_for(user=request.user, period=period, at=_at(request))
         tab_or_none: Any = tables.get(table)
         if tab_or_none is None:
             raise Http404

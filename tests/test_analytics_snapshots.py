@@ -221,3 +221,33 @@ def test_the_refresh_is_on_the_beat_schedule(world, history, frozen) -> None:
     assert entry["schedule"] == float(settings.ANALYTICS_REFRESH_SECONDS)
     assert entry["task"] in app.tasks
     assert tasks.cockpit_refresh() == 3 * len(settings.LANGUAGES)
+
+
+def test_an_export_clicked_after_a_refresh_still_writes_what_the_page_charted(client, world, history, frozen) -> None:
+    import re
+    from html import unescape
+
+    snapshots.refresh()
+    snap = _snap(world, world.head_office)
+    snap.figures["cycle_stage"]["rows"][0][1] = 4444  # what the page charts at 09:00
+    snap.save()
+    client.force_login(world.approver)
+    html = client.get(COCKPIT).content.decode()
+    link = unescape(re.search(r'href="(/analytics/export\.csv\?table=cycle_stage[^"]*)"', html).group(1))
+    with freeze_time(h.NOW + dt.timedelta(minutes=5)):
+        snapshots.refresh()  # the next beat: the real figures again
+        now_rows = list(csv.reader(io.StringIO(client.get(link.split("&at=")[0]).content.decode("utf-8-sig"))))
+        export = client.get(link)
+    rows = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))
+    assert rows[1] == ["分支行受理", "4444", "2.0", "8.0"]  # the page's computation, kept as the previous one
+    assert "20250326-0900" in export["Content-Disposition"]
+    assert now_rows[1] == ["分支行受理", "4", "2.0", "8.0"]  # without the page's time: the current snapshot
+
+
+def test_an_older_computation_never_replaces_a_newer_one(world, history, frozen) -> None:
+    period = Period.default()
+    with translation.override("zh-hans"):
+        snapshots.store(scope=world.head_office, period=period, now=h.NOW)
+        snapshots.store(scope=world.head_office, period=period, now=h.NOW - dt.timedelta(minutes=1))
+    snap = _snap(world, world.head_office)
+    assert snap.computed_at == h.NOW and snap.previous_computed_at is None
