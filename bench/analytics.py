@@ -234,9 +234,7 @@ def measure() -> None:
     print(
         f"target (default page served from its snapshot ≤ {SERVED_TARGET_MS} ms, no statement on the facts): "
         f"{'HOLDS' if holds else 'DOES NOT HOLD'} ({wall:.0f} ms, {n} statements, "
-        f"{max(figure_statements)} on the facts"
-        + (f", CPU {cpu_ms:.0f} ms" if cpu_ms is not None else "")
-        + ")"
+        f"{max(figure_statements)} on the facts" + (f", CPU {cpu_ms:.0f} ms" if cpu_ms is not None else "") + ")"
     )
     wall, n, cpu_ms = results["cockpit page, figures computed (cold)"]
     holds = wall <= TARGET_MS and n <= TARGET_STATEMENTS
