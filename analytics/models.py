@@ -98,3 +98,33 @@ class ForecastModel(models.Model):
         verbose_name = _("预测模型")
         verbose_name_plural = _("预测模型")
         get_latest_by = "fitted_at"
+
+
+class CockpitSnapshot(models.Model):
+    """The cockpit's tables for one scope (branch subtree), period and filters, as computed at
+    `computed_at`: the page, its charts and its exports are served from here, so no page view
+    computes the default figures (`analytics.snapshots`). One row per key, upserted: two
+    workers on two hosts computing the same key leave one row."""
+
+    scope = models.ForeignKey("branches.Branch", on_delete=models.CASCADE, related_name="+")
+    period_start = models.DateField()
+    period_end = models.DateField()
+    # The other inputs of the figures: today only the language the tables are labelled in.
+    filters_key = models.CharField(max_length=100)
+    computed_at = models.DateTimeField()
+    figures = models.JSONField()
+    # Set when a case of the subtree changed after `computed_at` (cleared by the refresh).
+    dirty_since = models.DateTimeField(null=True, blank=True)
+    # The figures this row held before its last refresh: an export clicked on a page shown
+    # just before a refresh still writes what that page charted.
+    previous_computed_at = models.DateTimeField(null=True, blank=True)
+    previous_figures = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("驾驶舱数据快照")
+        verbose_name_plural = _("驾驶舱数据快照")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "period_start", "period_end", "filters_key"], name="cockpitsnapshot_key_uniq"
+            )
+        ]

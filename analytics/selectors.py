@@ -7,20 +7,17 @@ rows lead to the cases behind each number, and the CSV/Excel export writes exact
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, transaction
 from django.db.models import Count, Q, QuerySet, Sum
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from branches.models import Branch
@@ -262,21 +259,6 @@ def _stage_order(key: tuple[str, Any]) -> tuple[int, str]:
     return (WORKING_STAGES.index(stage) if stage in WORKING_STAGES else 99, str(key[1]))
 
 
-def cockpit_cached(*, user: Any, period: Period) -> tuple[dict[str, Table], dt.datetime]:
-    """The cockpit as computed at most ANALYTICS_CACHE_SECONDS ago for the same subtree, period
-    and language (and when): a management view can be minutes old, and the page and its exports
-    then show the very same numbers."""
-    raw = f"{scope_path(user)}|{period.start}|{period.end}|{translation.get_language()}"
-    key = "analytics:cockpit:" + hashlib.sha256(raw.encode()).hexdigest()
-    hit = cache.get(key)
-    if hit is not None:
-        return hit
-    now = timezone.now()
-    result = (cockpit(user=user, period=period, now=now), now)
-    cache.set(key, result, settings.ANALYTICS_CACHE_SECONDS)
-    return result
-
-
 def scope_closed_facts(*, branch_ids: list[int], period: Period) -> QuerySet[VisitFact]:
     """The visits that ended in the period in these branches (the branch ids of the user's
     subtree, rather than a LIKE on the stored path)."""
@@ -286,13 +268,18 @@ def scope_closed_facts(*, branch_ids: list[int], period: Period) -> QuerySet[Vis
 
 def cockpit(*, user: Any, period: Period, now: dt.datetime | None = None) -> dict[str, Table]:
     """Every table of the cockpit page (ten statements, whatever the number of cases)."""
+    return scope_cockpit(path=scope_path(user), period=period, now=now)
+
+
+def scope_cockpit(*, path: str, period: Period, now: dt.datetime | None = None) -> dict[str, Table]:
+    """The cockpit of one branch subtree (its materialised path); served to users through
+    `analytics.snapshots`, which stores the result per scope, period and language."""
     with transaction.atomic(using=VisitFact.objects.db):  # read-only; scopes SET LOCAL (see _tune)
-        return _cockpit(user=user, period=period, now=now)
+        return _cockpit(path=path, period=period, now=now)
 
 
-def _cockpit(*, user: Any, period: Period, now: dt.datetime | None = None) -> dict[str, Table]:
+def _cockpit(*, path: str, period: Period, now: dt.datetime | None = None) -> dict[str, Table]:
     now = now or timezone.now()
-    path = scope_path(user)
     branch_names = dict(Branch.objects.filter(path__startswith=path).values_list("pk", "name"))
     cells = closed_cells(scope_closed_facts(branch_ids=list(branch_names), period=period))
     by_branch, by_closer, by_modules = cells.by_branch, cells.by_closer, cells.by_modules
@@ -397,7 +384,7 @@ def _cockpit(*, user: Any, period: Period, now: dt.datetime | None = None) -> di
     t["flow"] = flow_table(period=period, by_flow=cells.by_flow)
     t["funnel"] = funnel_table(branch_ids=list(branch_names), period=period)
     t["ageing"] = ageing_table(path=path, period=period, now=now)
-    t["risk"] = risk_table(user=user, period=period, now=now)
+    t["risk"] = risk_table(path=path, period=period, now=now)
     return t
 
 
@@ -568,11 +555,13 @@ def ageing_table(*, path: str, period: Period, now: dt.datetime) -> Table:
 # --- at risk ------------------------------------------------------------------------------------
 
 
-def at_risk_forecasts(*, user: Any, now: dt.datetime | None = None) -> QuerySet[CaseForecast]:
+def at_risk_forecasts(
+    *, user: Any = None, path: str | None = None, now: dt.datetime | None = None
+) -> QuerySet[CaseForecast]:
     now = now or timezone.now()
     return (
         CaseForecast.objects.filter(
-            case__branch__path__startswith=scope_path(user),
+            case__branch__path__startswith=scope_path(user) if path is None else path,
             case__state__in=WORKING_STAGES,
         )
         .filter(Q(target_late=True) | Q(stage_late_at__lte=now))
@@ -591,7 +580,7 @@ def holder_label(party: str, role: str) -> str:
 _ROLE_LABELS = {value: label for value, label in zip(Role.values, Role.labels, strict=True)}
 
 
-def risk_table(*, user: Any, period: Period, now: dt.datetime) -> Table:
+def risk_table(*, path: str, period: Period, now: dt.datetime) -> Table:
     tab = Table(
         "risk",
         _("存在延期风险的在途案件"),
@@ -641,7 +630,7 @@ def risk_table(*, user: Any, period: Period, now: dt.datetime) -> Table:
         days,
         p85d,
         public_id,
-    ) in at_risk_forecasts(user=user, now=now).values_list(*fields)[:500]:
+    ) in at_risk_forecasts(path=path, now=now).values_list(*fields)[:500]:
         f = CaseForecast(
             stage=stage, target_late=late, stage_late_at=late_at, stage_elapsed_days=days, stage_p85_days=p85d
         )

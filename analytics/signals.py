@@ -25,5 +25,8 @@ def _case_event_saved(sender: Any, instance: CaseEvent, created: bool, raw: bool
     if not created or raw or instance.kind not in TRACKED_KINDS:
         return
     from .forecast import case_refresh
+    from .snapshots import case_changed
 
     transaction.on_commit(partial(case_refresh, instance.case_id), robust=True)
+    # The cockpit snapshots above the case: marked dirty, refreshed once a minute later.
+    transaction.on_commit(partial(case_changed, instance.case_id), robust=True)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -11,7 +12,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import charts, exports, selectors
+from . import charts, exports, selectors, snapshots
 from .selectors import Period, Table
 
 DRILL_ROWS = 500
@@ -38,7 +39,7 @@ def _period(request: HttpRequest) -> tuple[Period, str]:
 def cockpit_view(request: HttpRequest) -> HttpResponse:
     _allowed(request)
     period, problem = _period(request)
-    tables, computed_at = selectors.cockpit_cached(user=request.user, period=period)
+    tables, computed_at = snapshots.cockpit_for(user=request.user, period=period)
     return render(
         request,
         "analytics/cockpit.html",
@@ -47,16 +48,17 @@ def cockpit_view(request: HttpRequest) -> HttpResponse:
             "problem": problem,
             "tables": tables,
             "computed_at": computed_at,
-            "cache_minutes": max(1, settings.ANALYTICS_CACHE_SECONDS // 60),
+            "refresh_minutes": max(1, settings.ANALYTICS_REFRESH_SECONDS // 60),
             "charts": charts.chart_specs(tables),
             "table_only": ["risk", "cycle_branch", "cycle_reviewer", "cycle_modules"],
-            "query": "&".join(f"{k}={v}" for k, v in period.params().items()),
+            # Exports write this very computation (`at`), even after the next refresh.
+            "query": urlencode({**period.params(), "at": computed_at.isoformat()}),
         },
     )
 
 
 def _drill(request: HttpRequest, period: Period, limit: int | None = None) -> tuple[Table, int]:
-    params = {k: str(v) for k, v in request.GET.items() if k not in ("from", "to", "table")}
+    params = {k: str(v) for k, v in request.GET.items() if k not in ("from", "to", "table", "at")}
     title, rows, total = selectors.drill_down(user=request.user, period=period, params=params, limit=limit)
     return selectors.drill_table(title, rows), total
 
@@ -75,19 +77,30 @@ def cases_view(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _at(request: HttpRequest) -> dt.datetime | None:
+    try:
+        at = dt.datetime.fromisoformat(request.GET.get("at", ""))
+    except ValueError:
+        return None
+    return at if timezone.is_aware(at) else None
+
+
 @login_required
 def export_view(request: HttpRequest, fmt: str) -> HttpResponse:
     _allowed(request)
     table = request.GET.get("table", "")
     period, _problem = _period(request)
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     if table == "cases":
         tab, _total = _drill(request, period)
     else:
-        tab_or_none: Any = selectors.cockpit_cached(user=request.user, period=period)[0].get(table)
+        # The very row the page charted (its snapshot), not a new computation.
+        tables, computed_at = snapshots.cockpit_for(user=request.user, period=period, at=_at(request))
+        tab_or_none: Any = tables.get(table)
         if tab_or_none is None:
             raise Http404
         tab = tab_or_none
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        stamp = timezone.localtime(computed_at).strftime("%Y%m%d-%H%M")  # when its figures were computed
     if fmt == "csv":
         response = HttpResponse(exports.table_csv(tab), content_type="text/csv; charset=utf-8")
     else:

@@ -10,8 +10,11 @@ the cockpit's figures alone, the whole page (view + template), a drill-down list
 export, each with its number of SQL statements, and the CPU time the figures take (this
 process plus its PostgreSQL backend, read from /proc when the server runs on this machine:
 on a shared machine the wall-clock time mostly measures the neighbours). It ends by saying
-whether the target holds: the page with figures computed answers in at most TARGET_MS and in
-at most TARGET_STATEMENTS statements.
+whether the targets hold: the page served from its snapshot (what every page view of the
+default period does, `analytics.snapshots`) answers in at most SERVED_TARGET_MS ("well under a
+second") and no grouped statement runs; and, for the record, whether the page with figures
+computed on request (no snapshot, or a stale one) answers in at most TARGET_MS and in at most
+TARGET_STATEMENTS statements. It also times one refresh of every scope (the beat task).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_MS = 250
+SERVED_TARGET_MS = 250
 TARGET_STATEMENTS = 15
 sys.path.insert(0, str(ROOT))
 
@@ -184,15 +188,32 @@ def measure() -> None:
         r.user = u
         return r
 
-    from django.core.cache import cache
+    from analytics import snapshots
+    from analytics.models import CockpitSnapshot
 
     def cold_page(u):
-        cache.clear()
+        CockpitSnapshot.objects.all().delete()  # no snapshot: computed on request (and stored)
         return views.cockpit_view(request(u, "/analytics/"))
+
+    figure_statements: list[int] = []
+
+    def served_page(u):
+        with CaptureQueriesContext(connection) as ctx:
+            page = views.cockpit_view(request(u, "/analytics/"))
+        figure_statements.append(sum("analytics_visitfact" in q["sql"] for q in ctx.captured_queries))
+        return page
 
     run("cockpit figures (selectors.cockpit)", lambda u: selectors.cockpit(user=u, period=period))
     run("cockpit page, figures computed (cold)", cold_page)
-    run("cockpit page, figures reused (warm)", lambda u: views.cockpit_view(request(u, "/analytics/")))
+    CockpitSnapshot.objects.all().delete()
+    t = time.perf_counter()
+    written = snapshots.refresh()
+    print(
+        f"refresh of every scope (beat task): {written} snapshots "
+        f"({len(snapshots.snapshot_scopes())} scopes × {len(snapshots.languages())} languages) "
+        f"in {time.perf_counter() - t:.1f} s"
+    )
+    run("cockpit page, served from its snapshot", served_page)
     run(
         "drill-down: intake visits over SLA",
         lambda u: views.cases_view(request(u, "/analytics/cases/?fig=sla&stage=branch_intake&breach=1")),
@@ -204,12 +225,21 @@ def measure() -> None:
     sup = get_user_model().objects.get(username="sup_0")
     user = sup
     run("cockpit page as a tier-1 supervisor (cold)", cold_page)
+    snapshots.refresh()
+    run("tier-1 supervisor, served from its snapshot", served_page)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
+    wall, n, cpu_ms = results["cockpit page, served from its snapshot"]
+    holds = wall <= SERVED_TARGET_MS and not any(figure_statements)
+    print(
+        f"target (default page served from its snapshot ≤ {SERVED_TARGET_MS} ms, no statement on the facts): "
+        f"{'HOLDS' if holds else 'DOES NOT HOLD'} ({wall:.0f} ms, {n} statements, "
+        f"{max(figure_statements)} on the facts" + (f", CPU {cpu_ms:.0f} ms" if cpu_ms is not None else "") + ")"
+    )
     wall, n, cpu_ms = results["cockpit page, figures computed (cold)"]
     holds = wall <= TARGET_MS and n <= TARGET_STATEMENTS
     print(
-        f"target (page with figures computed ≤ {TARGET_MS} ms, ≤ {TARGET_STATEMENTS} statements): "
+        f"target (page with figures computed on request ≤ {TARGET_MS} ms, ≤ {TARGET_STATEMENTS} statements): "
         f"{'HOLDS' if holds else 'DOES NOT HOLD'} ({wall:.0f} ms, {n} statements"
         + (f", CPU {cpu_ms:.0f} ms" if cpu_ms is not None else "")
         + ")"

@@ -390,6 +390,18 @@ CELERY_BEAT_SCHEDULE = {
 
 # The cockpit's figures for one subtree and period are reused for this long (page and exports).
 ANALYTICS_CACHE_SECONDS = envint("ANALYTICS_CACHE_SECONDS", "300")
+# The default period's figures of every scope are precomputed this often (analytics.snapshots);
+# a snapshot older than ANALYTICS_SNAPSHOT_MAX_SECONDS is recomputed on request instead.
+ANALYTICS_REFRESH_SECONDS = envint("ANALYTICS_REFRESH_SECONDS", "300")
+ANALYTICS_SNAPSHOT_MAX_SECONDS = envint("ANALYTICS_SNAPSHOT_MAX_SECONDS", str(2 * ANALYTICS_REFRESH_SECONDS))
+# After a case changes, its scopes are refreshed once, this many seconds later (debounce).
+ANALYTICS_DIRTY_DELAY_SECONDS = envint("ANALYTICS_DIRTY_DELAY_SECONDS", "60")
+CELERY_BEAT_SCHEDULE["analytics-cockpit-refresh"] = {
+    "task": "analytics.tasks.cockpit_refresh",
+    "schedule": float(ANALYTICS_REFRESH_SECONDS),
+    # A refresh that waited longer than one period in the queue is superseded by the next.
+    "options": {"expires": float(ANALYTICS_REFRESH_SECONDS)},
+}
 
 
 # --- client portal (issue 5) --------------------------------------------------------------

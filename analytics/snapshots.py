@@ -1,0 +1,192 @@
+"""Cockpit snapshots: the figures of every scope kept ready, so no page view computes them.
+
+The figures of one scope (a branch subtree), period and language are stored as a
+`CockpitSnapshot` row (upserted on its unique key, so two workers on two hosts computing the
+same key leave one row). The default period (the last year) of every scope a user can have is
+precomputed by Celery beat (`analytics.tasks.cockpit_refresh`, every ANALYTICS_REFRESH_SECONDS)
+and, after a change to a case, by one debounced refresh of the scopes above that case
+(`case_changed` marks them dirty; the first mark enqueues `cockpit_refresh_dirty` a minute
+later; later events of that minute find them already dirty and enqueue nothing). The page
+serves a snapshot younger than ANALYTICS_SNAPSHOT_MAX_SECONDS (default period) or
+ANALYTICS_CACHE_SECONDS (any other period, computed on request and stored the same way);
+older ones are recomputed on request. Exports write the very computation the page showed (its
+links carry its time; the row keeps the figures of the refresh before too); drill-down lists
+are live (the pages say so).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import F, Q, Subquery
+from django.utils import timezone, translation
+
+from branches.models import Branch
+
+from . import selectors
+from .models import CockpitSnapshot
+from .selectors import ANALYTICS_ROLES, Period, Table
+
+KEEP_DAYS = 2  # snapshots of other periods not computed again for this long are dropped
+
+
+def filters_key(language: str | None = None) -> str:
+    return f"lang={language or translation.get_language() or settings.LANGUAGE_CODE}"
+
+
+# --- figures as JSON ----------------------------------------------------------------------------
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return {"date": value.isoformat()}
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    raise TypeError(f"cockpit cell of type {type(value).__name__}")
+
+
+def _uncell(value: Any) -> Any:
+    return dt.date.fromisoformat(value["date"]) if isinstance(value, dict) else value
+
+
+def encode(tables: dict[str, Table]) -> dict[str, Any]:
+    return {
+        key: {
+            "key": t.key,
+            "title": t.title,
+            "columns": list(t.columns),
+            "rows": [[_cell(v) for v in row] for row in t.rows],
+            "links": list(t.links),
+        }
+        for key, t in tables.items()
+    }
+
+
+def decode(data: dict[str, Any]) -> dict[str, Table]:
+    return {
+        key: Table(t["key"], t["title"], t["columns"], [[_uncell(v) for v in row] for row in t["rows"]], t["links"])
+        for key, t in data.items()
+    }
+
+
+# --- computing and storing ----------------------------------------------------------------------
+
+
+def store(*, scope: Branch, period: Period, now: dt.datetime | None = None) -> tuple[dict[str, Table], dt.datetime]:
+    """Compute the figures of one scope and period in the current language and upsert them."""
+    now = now or timezone.now()
+    tables = selectors.scope_cockpit(path=scope.path, period=period, now=now)
+    figures = encode(tables)
+    key = {"scope": scope, "period_start": period.start, "period_end": period.end, "filters_key": filters_key()}
+    # Two statements, each safe when another host runs the same key at the same moment: the
+    # row is created if missing (the unique key refuses a second), then replaced when older,
+    # its figures kept as the previous ones. Neither touches `dirty_since`: a refresh clears it
+    # before computing, so a change during the computation marks the row again.
+    CockpitSnapshot.objects.bulk_create(
+        [CockpitSnapshot(**key, computed_at=now, figures=figures)], ignore_conflicts=True
+    )
+    CockpitSnapshot.objects.filter(**key, computed_at__lt=now).update(
+        previous_computed_at=F("computed_at"), previous_figures=F("figures"), computed_at=now, figures=figures
+    )
+    return tables, now
+
+
+def max_age(period: Period) -> float:
+    if period == Period.default():
+        return float(settings.ANALYTICS_SNAPSHOT_MAX_SECONDS)
+    return float(settings.ANALYTICS_CACHE_SECONDS)
+
+
+def cockpit_for(*, user: Any, period: Period, at: dt.datetime | None = None) -> tuple[dict[str, Table], dt.datetime]:
+    """The figures the user's page shows, and when they were computed: the snapshot of the
+    user's own scope when it is recent enough, else computed now and stored. With `at` (the
+    time a page said its figures were computed: its export links carry it), that very
+    computation when the row still holds it, current or previous, however old."""
+    now = timezone.now()
+    if not selectors.analytics_allowed(user):  # the views refuse them first; nothing stored
+        return selectors.cockpit(user=user, period=period, now=now), now
+    rows = CockpitSnapshot.objects.filter(
+        scope_id=user.branch_id, period_start=period.start, period_end=period.end, filters_key=filters_key()
+    )
+    if at is not None:
+        snap = rows.only("computed_at", "figures", "previous_computed_at", "previous_figures").first()
+        if snap is not None and snap.computed_at == at:
+            return decode(snap.figures), snap.computed_at
+        if snap is not None and snap.previous_computed_at == at and snap.previous_figures is not None:
+            return decode(snap.previous_figures), at
+    snap = rows.only("computed_at", "figures").first()
+    if snap is not None and (now - snap.computed_at).total_seconds() <= max_age(period):
+        return decode(snap.figures), snap.computed_at
+    return store(scope=user.branch, period=period, now=now)
+
+
+# --- which scopes, and refreshing them ----------------------------------------------------------
+
+
+def snapshot_scopes() -> list[Branch]:
+    """Every scope a cockpit user can have: the head office's whole tree, and the home branch of
+    every active user with an analytics role (a supervisor's branch, a head-office auditor's...)."""
+    homes = (
+        get_user_model()
+        .objects.filter(is_active=True, branch__isnull=False, groups__name__in=list(ANALYTICS_ROLES))
+        .values("branch_id")
+    )
+    return list(Branch.objects.filter(Q(pk__in=homes) | Q(parent__isnull=True)).distinct().order_by("path"))
+
+
+def languages() -> list[str]:
+    return [code for code, _name in settings.LANGUAGES]
+
+
+def refresh(*, scopes: list[Branch] | None = None, now: dt.datetime | None = None) -> int:
+    """Precompute the default period of these scopes (all by default) in every language; also
+    drop snapshots of other periods nobody asked for in KEEP_DAYS. Returns snapshots written."""
+    now = now or timezone.now()
+    scopes = snapshot_scopes() if scopes is None else scopes
+    period = Period.default()
+    ids = [s.pk for s in scopes]
+    CockpitSnapshot.objects.filter(
+        scope_id__in=ids, period_start=period.start, period_end=period.end, dirty_since__isnull=False
+    ).update(dirty_since=None)
+    written = 0
+    for lang in languages():
+        with translation.override(lang):
+            for scope in scopes:
+                store(scope=scope, period=period, now=now)
+                written += 1
+    CockpitSnapshot.objects.filter(computed_at__lt=now - dt.timedelta(days=KEEP_DAYS)).delete()
+    return written
+
+
+def refresh_dirty(*, now: dt.datetime | None = None) -> int:
+    """Recompute the default-period snapshots marked dirty (by `case_changed`)."""
+    period = Period.default()
+    ids = set(
+        CockpitSnapshot.objects.filter(
+            period_start=period.start, period_end=period.end, dirty_since__isnull=False
+        ).values_list("scope_id", flat=True)
+    )
+    if not ids:
+        return 0
+    return refresh(scopes=list(Branch.objects.filter(pk__in=ids).order_by("path")), now=now)
+
+
+def case_changed(case_id: int, *, now: dt.datetime | None = None) -> bool:
+    """Mark the snapshots of every scope above the case's branch dirty (one statement); the
+    first mark since their last refresh enqueues one debounced refresh. Returns whether it did."""
+    from .sources import OnboardingCase
+    from .tasks import cockpit_refresh_dirty
+
+    period = Period.default()
+    marked = (
+        CockpitSnapshot.objects.filter(period_start=period.start, period_end=period.end, dirty_since__isnull=True)
+        .alias(case_path=Subquery(OnboardingCase.objects.filter(pk=case_id).values("branch__path")[:1]))
+        .filter(case_path__startswith=F("scope__path"))
+        .update(dirty_since=now or timezone.now())
+    )
+    if marked:
+        cockpit_refresh_dirty.apply_async(countdown=settings.ANALYTICS_DIRTY_DELAY_SECONDS)
+    return bool(marked)
