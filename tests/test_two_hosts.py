@@ -210,6 +210,11 @@ def test_a_case_moves_through_two_web_processes_and_two_workers(world, redis_url
         assert sent.count("Message-ID:") == new_mail.count()
         logs = [(tmp_path / f"worker{i}.log").read_text(errors="replace") for i in (1, 2)]
         assert sum(log.count("notices.tasks.send_outbox") for log in logs) >= 1
+    except AssertionError:
+        # What the processes said: a 500 from a web process is explained in its own log.
+        for log in sorted(tmp_path.glob("*.log")):
+            print(f"--- {log.name} (last 60 lines)\n" + "\n".join(log.read_text(errors="replace").splitlines()[-60:]))
+        raise
     finally:
         for process in processes:
             _stop(process)
