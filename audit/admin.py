@@ -1,24 +1,10 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
+
+from config.readonly_admin import ReadOnlyAdmin
 
 from .models import AccessEvent, BreakGlassGrant
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Audit rows are append-only: the admin may look, never add, change or delete."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(AccessEvent)

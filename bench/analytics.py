@@ -72,6 +72,7 @@ def main() -> None:
 
 
 def build(n: int) -> None:
+    import pgtrigger
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
     from django.db import connection
@@ -79,10 +80,12 @@ def build(n: int) -> None:
     from analytics import history
     from branches.models import Branch, BranchLevel
     from branches.roles import Role, ensure_role_groups
+    from config.evidence import NO_TRUNCATE
 
-    with connection.cursor() as cur:
-        # The bench's own throwaway database: its evidence tables may be emptied (audit/evidence.py).
-        cur.execute("SET evidence.allow_truncate = on")
+    # The bench's own throwaway database: its evidence tables may be emptied, so the
+    # `no_truncate` triggers (config/evidence.py) are lifted for this statement alone.
+    uris = [trigger.get_uri(model) for model, trigger in pgtrigger.registered() if trigger.name == NO_TRUNCATE]
+    with pgtrigger.ignore(*uris), connection.cursor() as cur:
         cur.execute(
             "TRUNCATE analytics_visitfact, analytics_caseforecast, onboarding_caseevent, onboarding_stagevisit, "
             "onboarding_onboardingcase, onboarding_enterprise CASCADE"

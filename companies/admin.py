@@ -1,39 +1,20 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
+
+from config.readonly_admin import ReadOnlyAdmin, ReadOnlyInline
 
 from .models import CompanyVersion, Enterprise, SettlementAccount
 
 
-class ReadOnly(admin.ModelAdmin):
+class ReadOnly(ReadOnlyAdmin):
     """Company data changes on the case pages, where each save becomes a version and the
     cases that use it are told; an edit here would bypass both."""
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class SettlementAccountInline(admin.TabularInline):
+class SettlementAccountInline(ReadOnlyInline):
     model = SettlementAccount
     extra = 0
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Enterprise)

@@ -2,24 +2,18 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from config.readonly_admin import ReadOnlyAdmin
+
 from .models import Notification, OutboxEmail
 
 
 @admin.register(OutboxEmail)
-class OutboxEmailAdmin(admin.ModelAdmin):
+class OutboxEmailAdmin(ReadOnlyAdmin):
+    """What was sent to whom is evidence (its Meta.triggers): shown, never saved from here."""
+
     list_display = ("key", "kind", "created_at", "sent_at", "attempts")
     list_filter = ("kind",)
     readonly_fields = ("kind", "key", "payload", "to", "created_at", "sent_at", "attempts")
-
-    def has_add_permission(self, request: object) -> bool:
-        return False
-
-    # What was sent to whom is evidence (its Meta.triggers): shown, never saved from here.
-    def has_change_permission(self, request: object, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: object, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(Notification)

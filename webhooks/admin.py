@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
+
+from config.readonly_admin import ReadOnlyAdmin
 
 from .models import WebhookDelivery, WebhookEndpoint
 
 
-class _ReadOnly:
-    def has_add_permission(self, request: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(_ReadOnly, admin.ModelAdmin):
+class WebhookEndpointAdmin(ReadOnlyAdmin):
     list_display = ["url", "enterprise", "branch", "is_active", "disabled_at", "created_at"]
     exclude = ["secret", "previous_secret"]
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(_ReadOnly, admin.ModelAdmin):
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
     list_display = ["msg_id", "endpoint", "event_type", "attempts", "last_status", "delivered_at", "given_up_at"]
     list_filter = ["event_type"]

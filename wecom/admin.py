@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from config.readonly_admin import ReadOnlyAdmin
 from onboarding.services import CaseError
 
 from . import services
@@ -84,29 +85,18 @@ class WeComRobotAdmin(admin.ModelAdmin):
         messages.success(request, _("测试消息已排队发送,请在群内查看。"))
 
 
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(WeComMessage)
-class WeComMessageAdmin(_ReadOnly):
+class WeComMessageAdmin(ReadOnlyAdmin):
     list_display = ["key", "robot", "kind", "created_at", "attempts", "sent_at", "given_up_at", "last_error"]
     list_filter = ["kind", "robot"]
 
 
 @admin.register(WeComPost)
-class WeComPostAdmin(_ReadOnly):
+class WeComPostAdmin(ReadOnlyAdmin):
     list_display = ["robot", "at", "merged", "http_status", "errcode", "error"]
 
 
 @admin.register(DigestRun)
-class DigestRunAdmin(_ReadOnly):
+class DigestRunAdmin(ReadOnlyAdmin):
     list_display = ["user", "date", "empty", "channels", "created_at"]
     list_filter = ["date", "empty"]
