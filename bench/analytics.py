@@ -72,24 +72,17 @@ def main() -> None:
 
 
 def build(n: int) -> None:
-    import pgtrigger
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
-    from django.db import connection
 
     from analytics import history
     from branches.models import Branch, BranchLevel
     from branches.roles import Role, ensure_role_groups
-    from config.evidence import NO_TRUNCATE
+    from onboarding.models import OnboardingCase
 
-    # The bench's own throwaway database: its evidence tables may be emptied, so the
-    # `no_truncate` triggers (config/evidence.py) are lifted for this statement alone.
-    uris = [trigger.get_uri(model) for model, trigger in pgtrigger.registered() if trigger.name == NO_TRUNCATE]
-    with pgtrigger.ignore(*uris), connection.cursor() as cur:
-        cur.execute(
-            "TRUNCATE analytics_visitfact, analytics_caseforecast, onboarding_caseevent, onboarding_stagevisit, "
-            "onboarding_onboardingcase, onboarding_enterprise CASCADE"
-        )
+    if OnboardingCase.objects.exists():
+        # The evidence tables refuse TRUNCATE (config/evidence.py): a new size is a new database.
+        raise SystemExit("bench: the database holds another number of cases: run again with --reset")
     ensure_role_groups()
     User = get_user_model()
 
