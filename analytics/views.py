@@ -12,6 +12,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config.pagecache import cached_page
+
 from . import charts, exports, selectors, snapshots
 from .selectors import Period, Table
 
@@ -38,6 +40,10 @@ def _period(request: HttpRequest) -> tuple[Period, str]:
 @login_required
 def cockpit_view(request: HttpRequest) -> HttpResponse:
     _allowed(request)
+    return cached_page(request, "cockpit", lambda: _cockpit(request))
+
+
+def _cockpit(request: HttpRequest) -> HttpResponse:
     period, problem = _period(request)
     tables, computed_at = snapshots.cockpit_for(user=request.user, period=period)
     return render(

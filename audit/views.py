@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from branches.models import Branch
+from config.pagecache import cached_page
 from onboarding import events
 from onboarding import selectors as case_selectors
 from onboarding.models import OnboardingCase
@@ -117,6 +118,10 @@ def _row(ev: dict[str, Any]) -> dict[str, Any]:
 @login_required
 def audit_log(request: HttpRequest) -> HttpResponse:
     _auditor(request)
+    return cached_page(request, "audit_log", lambda: _audit_log(request))
+
+
+def _audit_log(request: HttpRequest) -> HttpResponse:
     size = settings.AUDIT_PAGE_SIZE
     number = UncountedPage.number_of(request.GET.get("page"))
     form, events = _filtered(request, first=number * size + 1)

@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -47,6 +48,9 @@ done = function(summary, latency, requests)
 end
 """
 
+# A browser's CSRF cookie (the secret its pages' form tokens are made from), sent with every
+# request as a browser sends it: pages are stored in the page cache only for a browser that has one.
+CSRF_COOKIE = "benchCSRFsecret0123456789abcdefg"  # 32 letters and digits, as Django makes them
 TARGET_SHARE = 0.40
 TARGET_P95_MS = 150.0
 TARGET_QUERIES = 15
@@ -59,6 +63,7 @@ class Page:
     user: str
     url: str
     queries: dict[str, int] = field(default_factory=dict)
+    p50_computed: float = 0.0
     p50_1: float = 0.0
     rps_8: float = 0.0
     p95_8: float = 0.0
@@ -211,11 +216,15 @@ def count_queries(pages: list[Page], keys: dict[str, str], label: str) -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
+    from config import pagecache
+
     for page in pages:
         client = Client(HTTP_HOST="127.0.0.1")
         client.cookies["sessionid"] = keys[page.user]
+        client.cookies["csrftoken"] = CSRF_COOKIE
         n = -1
         for _ in range(2):  # the second: caches warm, the session's renewal written
+            pagecache.bump()  # the page computed, not served from the page cache
             with CaptureQueriesContext(connection) as ctx:
                 response = client.get(page.url)
             if response.status_code != 200:
@@ -227,7 +236,7 @@ def count_queries(pages: list[Page], keys: dict[str, str], label: str) -> None:
 def wrk(url: str, cookie: str, *, connections: int, duration: int, lua: str) -> dict[str, Any]:
     cmd = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s", lua]
     if cookie:
-        cmd += ["-H", f"Cookie: sessionid={cookie}"]
+        cmd += ["-H", f"Cookie: sessionid={cookie}; csrftoken={CSRF_COOKIE}"]
     out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
     line = next(x for x in out.splitlines() if x.startswith("JSON "))
     data = json.loads(line[5:])
@@ -257,13 +266,22 @@ def start_gunicorn(env: dict[str, str], port: int, log: Path) -> subprocess.Pope
 
 
 def check_page(port: int, page: Page, cookie: str) -> None:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{page.url}", headers={"Cookie": f"sessionid={cookie}"})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{page.url}", headers={"Cookie": f"sessionid={cookie}; csrftoken={CSRF_COOKIE}"}
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         body = response.read()
         if response.status != 200 or response.url.split("?")[0].endswith("/login/"):
             raise SystemExit(f"{page.name}: not served ({response.status}, {response.url})")
     if len(body) < 500:
         raise SystemExit(f"{page.name}: {len(body)} bytes only")
+
+
+def _writes(stop: threading.Event, per_second: float) -> None:
+    from config import pagecache
+
+    while per_second > 0 and not stop.wait(1 / per_second):
+        pagecache.bump()
 
 
 def main() -> None:
@@ -275,6 +293,9 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=6, help="seconds per wrk run")
     parser.add_argument("--only", default="", help="comma-separated parts of page names")
     parser.add_argument("--port", type=int, default=8713)
+    parser.add_argument(
+        "--writes", type=float, default=1.0, help="page-cache generations replaced per second during the runs"
+    )
     args = parser.parse_args()
 
     secret = secrets.token_urlsafe(50)
@@ -315,8 +336,9 @@ def main() -> None:
         if not pages:
             pages = found
         else:  # same names, this database's urls (ids differ)
-            for page, other in zip(pages, found, strict=True):
-                page.url = other.url
+            urls = {other.name: other.url for other in found}
+            for page in pages:
+                page.url = urls[page.name]
         if args.only:
             wanted = [w.strip() for w in args.only.split(",")]
             pages = [p for p in pages if any(w in p.name for w in wanted)]
@@ -337,9 +359,24 @@ def main() -> None:
         servers.append(start_gunicorn(env, args.port, logdir / "gunicorn.log"))
         bare_env = {**env, "DJANGO_SETTINGS_MODULE": "bench.bare_settings"}
         servers.append(start_gunicorn(bare_env, args.port + 1, logdir / "bare.log"))
+        computed_env = {**env, "PAGE_CACHE": "false"}
+        servers.append(start_gunicorn(computed_env, args.port + 2, logdir / "computed.log"))
         for page in pages:
             check_page(args.port, page, keys[page.user])
         d = args.duration
+        # Each page computed on every request (no page cache): latency at one connection.
+        for page in pages:
+            url = f"http://127.0.0.1:{args.port + 2}{page.url}"
+            wrk(url, keys[page.user], connections=1, duration=1, lua=str(lua))
+            page.p50_computed = wrk(url, keys[page.user], connections=1, duration=3, lua=str(lua))["p50"] / 1000
+            print(f"  {page.name}: computed {page.p50_computed:.1f} ms", flush=True)
+        os.killpg(servers[-1].pid, signal.SIGTERM)
+        servers.pop().wait(timeout=30)
+        # Meanwhile data changes: a write somewhere in the bank replaces the page cache's
+        # generation `--writes` times a second, so every stored page is computed again.
+        stop_writes = threading.Event()
+        writer = threading.Thread(target=_writes, args=(stop_writes, args.writes), daemon=True)
+        writer.start()
         # Trivial against bare: latency at one connection, alternated, median of three each.
         trivial_p50, bare_p50 = [], []
         for _ in range(3):
@@ -379,6 +416,8 @@ def main() -> None:
             for page in group:
                 page.share = page.rps_8 / ((before + after) / 2)
     finally:
+        if "stop_writes" in locals():
+            stop_writes.set()
         for proc in servers:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)
@@ -389,23 +428,25 @@ def main() -> None:
     print()
     print(
         f"PostgreSQL, {sizes['large']:,} cases (queries also at {sizes['small']:,}); gunicorn 2 sync workers, "
-        f"DEBUG off, cache {'Redis' if redis_url else 'local memory'}; wrk {d} s per run on 127.0.0.1"
+        f"DEBUG off, cache {'Redis' if redis_url else 'local memory'}; wrk {d} s per run on 127.0.0.1; "
+        f"page-cache generation replaced {args.writes:g} times a second during the runs"
     )
     print()
     print(
-        f"| page | queries at {sizes['small']:,} | queries at {sizes['large']:,} | 1 connection p50 "
-        "| 8 connections req/s | 8 connections p95 | share of trivial |"
+        f"| page | queries at {sizes['small']:,} | queries at {sizes['large']:,} | computed p50 "
+        "| 1 connection p50 | 8 connections req/s | 8 connections p95 | share of trivial |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     print(
-        f"| bare Django view (no middleware) | – | – | {b_p50:.1f} ms | {bare_8['rps']:.0f} | {bare_8['p95'] / 1000:.0f} ms | – |"
+        f"| bare Django view (no middleware) | – | – | – | {b_p50:.1f} ms | {bare_8['rps']:.0f} | {bare_8['p95'] / 1000:.0f} ms | – |"
     )
     print(
-        f"| trivial view (all middleware) | – | – | {t_p50:.1f} ms | {trivial_rps:.0f} | {trivial_p95:.0f} ms | 100 % |"
+        f"| trivial view (all middleware) | – | – | – | {t_p50:.1f} ms | {trivial_rps:.0f} | {trivial_p95:.0f} ms | 100 % |"
     )
     for p in pages:
         print(
-            f"| {p.name} | {p.queries['small']} | {p.queries['large']} | {p.p50_1:.1f} ms | {p.rps_8:.1f} "
+            f"| {p.name} | {p.queries['small']} | {p.queries['large']} | {p.p50_computed:.1f} ms "
+            f"| {p.p50_1:.1f} ms | {p.rps_8:.1f} "
             f"| {p.p95_8:.0f} ms | {p.share * 100:.0f} % |"
         )
     print()

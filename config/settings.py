@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from celery.schedules import crontab
@@ -68,6 +69,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "config.apps.ProjectConfig",  # sees every write, for the page cache (config/pagecache.py)
     "django_fsm",
     "pgtrigger",  # evidence tables protected in PostgreSQL, declared in the models' Meta.triggers (config/evidence.py)
     "accounts",
@@ -357,6 +359,7 @@ AUDIT_PAGE_SIZE = 50
 # allauth's rate limits and single-use TOTP codes live in the cache: shared through Redis
 # when several workers run, process-local otherwise. While Redis does not answer, the cache
 # falls back to a database table and logs it (config/cache.py): logins keep working, limited.
+CACHES: dict[str, dict[str, Any]]
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -367,6 +370,20 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Pages served again until the next committed write (config/pagecache.py): needs a cache that
+# every process shares, so it is on with Redis. Redis alone, no database fallback: while Redis
+# does not answer, pages are computed. PAGE_CACHE=true without Redis is for one process only.
+PAGE_CACHE = envbool("PAGE_CACHE", "true" if REDIS_URL else "false")
+PAGE_CACHE_SECONDS = envint("PAGE_CACHE_SECONDS", "60")
+if REDIS_URL:
+    CACHES["pages"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "onb",
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1.0},
+    }
+else:
+    CACHES["pages"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "pages"}
 
 
 # --- reminders and escalation (issue 6) ---------------------------------------------------

@@ -51,6 +51,15 @@ def case_get_for_user(*, user: Any, public_id: Any) -> OnboardingCase:
         raise Http404("no such case") from None
 
 
+def case_visible_or_404(*, user: Any, public_id: Any) -> None:
+    """Raises Http404 unless `user` may see the case now (one indexed query, nothing read)."""
+    try:
+        if not OnboardingCase.objects.filter(case_visible_q(user), public_id=public_id).exists():
+            raise Http404("no such case")
+    except ValueError:
+        raise Http404("no such case") from None
+
+
 def case_page_get(*, user: Any, public_id: Any) -> OnboardingCase:
     """The case for its staff page: with what its panels would otherwise read one query each.
 

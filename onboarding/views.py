@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from branches.roles import Role, has_role, user_roles
+from config.pagecache import cached_page
 
 from . import change_requests, queue, selectors, services, team
 from .forms import (
@@ -45,6 +46,10 @@ from .web import (
 
 @staff_required
 def home(request: HttpRequest) -> HttpResponse:
+    return cached_page(request, "home", lambda: _home(request))
+
+
+def _home(request: HttpRequest) -> HttpResponse:
     user = request.user
     items = queue.queue_for(user, page=request)
     counts = selectors.stage_counts(user=user)
@@ -67,6 +72,10 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def case_list_view(request: HttpRequest) -> HttpResponse:
+    return cached_page(request, "case_list", lambda: _case_list(request))
+
+
+def _case_list(request: HttpRequest) -> HttpResponse:
     form, qs = case_list_filtered(request)
     page = selectors.case_page(qs, request.GET.get("page"), 25)
     query = request.GET.copy()
@@ -137,6 +146,17 @@ def case_edit(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse
 
 @staff_required
 def case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
+    # Who may see the case is decided on every request: by the page's own read when it is
+    # computed, by `check` before a stored page is served.
+    return cached_page(
+        request,
+        "case",
+        lambda: _case_detail(request, public_id),
+        check=lambda: selectors.case_visible_or_404(user=request.user, public_id=public_id),
+    )
+
+
+def _case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     case = page_reads(selectors.case_page_get(user=request.user, public_id=public_id))
     request.case_read = case  # type: ignore[attr-defined]  # the auditor's access event names it
     # The stage tracker and the time split both read every visit, the timeline and the time

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from branches.roles import STAFF_ROLES, Role, has_role, user_roles
 from companies.models import Enterprise
+from config.pagecache import cached_page
 from onboarding import change_requests, selectors, services
 from onboarding.forms import case_forms, int_or_none
 from onboarding.models import OnboardingCase
@@ -112,6 +113,10 @@ def _case_card(case: OnboardingCase, user: Any) -> dict[str, Any]:
 
 @customer_required
 def home(request: HttpRequest) -> HttpResponse:
+    return cached_page(request, "portal_home", lambda: _home(request))
+
+
+def _home(request: HttpRequest) -> HttpResponse:
     # Each card draws the stage tracker from the case's visits: read for all cards at once.
     cases = list(portal_selectors.portal_case_list(user=request.user).prefetch_related("visits"))
     prepare_actions(cases)  # each provider reads its table once for all the cards

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.test import Client
 
 from tests.factories import TOTP_SECRET, World
@@ -94,8 +94,10 @@ def _fast_password_hashing(settings) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> None:
-    # Login rate limits and used TOTP codes live in the cache; no test inherits another's.
+    # Login rate limits and used TOTP codes live in the cache; no test inherits another's,
+    # nor another's stored pages.
     cache.clear()
+    caches["pages"].clear()
 
 
 _plain_force_login = Client.force_login

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class ProjectConfig(AppConfig):
+    """The project's own machinery that every app relies on (no models)."""
+
+    name = "config"
+    label = "project"
+
+    def ready(self) -> None:
+        from django.db.backends.signals import connection_created
+
+        from . import pagecache
+
+        connection_created.connect(pagecache.watch_writes, dispatch_uid="pagecache.watch_writes")

@@ -1,0 +1,238 @@
+"""Pages served again from the cache (config/pagecache.py) are never older than the last
+committed write, never another reader's, and never stand in for a check.
+
+These tests commit (transactional database), as requests in production do: inside the usual
+test transaction nothing is ever committed, and the cache rightly steps aside.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from django.core.cache import caches
+from django.db import connection, transaction
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from config import pagecache
+from notices.services import notices_create
+from onboarding import services
+from onboarding.states import State
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _get(client: Client, url: str) -> tuple[str, int]:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    return response.content.decode(), len(ctx.captured_queries)
+
+
+def _csrf_token(page: str) -> str:
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert match
+    return match.group(1)
+
+
+def test_a_page_is_served_again_until_a_write_commits_then_shows_it(client, world) -> None:
+    case = world.case(State.BRANCH_INTAKE)
+    client.force_login(world.am_a)
+    url = reverse("case_list")
+    _get(client, url)  # the first page gives the browser its CSRF cookie: not stored without one
+    first, computed = _get(client, url)
+    again, served = _get(client, url)
+    assert again == first and served < computed and served <= 4
+    assert str(State.BRANCH_INTAKE.label) in first
+    # A colleague's request, committed, changes the case.
+    services.case_transition(case=case, user=world.am_a2, name="suspend", reason="客户要求暂停")
+    after, recomputed = _get(client, url)
+    assert after != first and recomputed == computed
+    rows_before, rows_after = first.split("<tbody", 1)[1], after.split("<tbody", 1)[1]
+    assert str(State.SUSPENDED.label) in rows_after and str(State.SUSPENDED.label) not in rows_before
+
+
+def test_a_notice_rings_the_bell_of_a_stored_page_which_stays_stored(client, world) -> None:
+    client.force_login(world.am_a)
+    url = reverse("case_list")
+    _get(client, url)
+    page, computed = _get(client, url)
+    assert "has-unread" not in page
+    notices_create(recipients=[world.am_a], case_id=None, kind="info", text="请处理")
+    page, served = _get(client, url)
+    assert "has-unread" in page  # the bell is drawn fresh into the stored page
+    assert served < computed
+
+
+def test_a_page_is_stale_only_when_a_table_it_read_is_written(client, world) -> None:
+    from analytics.models import CockpitSnapshot
+
+    world.case(State.BRANCH_INTAKE)
+    client.force_login(world.am_a)
+    url = reverse("case_list")
+    _get(client, url)
+    _, computed = _get(client, url)
+    CockpitSnapshot.objects.all().delete()  # a table the case list does not read
+    _, served = _get(client, url)
+    assert served < computed
+
+
+def test_a_rolled_back_write_changes_nothing_and_an_open_one_is_not_served(client, world) -> None:
+    client.force_login(world.am_a)
+    url = reverse("notification_list")
+    _get(client, url)
+    first, _ = _get(client, url)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        notices_create(recipients=[world.am_a], case_id=None, kind="info", text="未提交的通知")
+        # Inside the writing transaction the page is computed, with what it wrote ...
+        inside, _ = _get(client, url)
+        assert "未提交的通知" in inside
+        raise RuntimeError
+    # ... and after the rollback nobody is served what was never committed.
+    after, served = _get(client, url)
+    assert "未提交的通知" not in after and after == first
+
+
+def test_each_reader_gets_their_own_page(client, world) -> None:
+    world.case(State.BRANCH_INTAKE)
+    other = Client()
+    client.force_login(world.am_a)
+    other.force_login(world.am_b)
+    url = reverse("case_list")
+    mine, _ = _get(client, url)
+    _get(client, url)
+    theirs, _ = _get(other, url)
+    assert world.company_x.name in mine
+    assert world.company_x.name not in theirs  # branch B does not see branch A's case
+
+
+def test_two_browsers_of_one_person_each_get_forms_they_can_post(world) -> None:
+    first, second = Client(enforce_csrf_checks=True), Client(enforce_csrf_checks=True)
+    for browser in (first, second):
+        browser.force_login(world.am_a)
+        _get(browser, reverse("home"))  # the CSRF cookie
+    page_one, _ = _get(first, reverse("home"))
+    page_two, _ = _get(second, reverse("home"))
+    # Each logs out with the token of its own page (the logout form is on every page).
+    for browser, page in ((first, page_one), (second, page_two)):
+        response = browser.post(reverse("logout"), {"csrfmiddlewaretoken": _csrf_token(page)})
+        assert response.status_code == 302
+
+
+def test_a_message_waiting_is_shown_not_a_stored_page(client, world) -> None:
+    case = world.case(State.DRAFT)
+    client.force_login(world.am_a)
+    detail = reverse("case_detail", args=[case.public_id])
+    _get(client, detail)
+    _get(client, detail)
+    # A refused action leaves a message for the next page.
+    client.post(reverse("case_transition", args=[case.public_id, "endorse"]), {"version": case.version})
+    page, _ = _get(client, detail)
+    assert 'class="messages"' in page
+
+
+def test_the_case_page_checks_who_may_see_it_on_every_request(client, world) -> None:
+    case = world.case(State.BRANCH_INTAKE)
+    client.force_login(world.am_a)
+    detail = reverse("case_detail", args=[case.public_id])
+    _get(client, detail)
+    _get(client, detail)
+    other = Client()
+    other.force_login(world.am_b)
+    assert other.get(detail).status_code == 404
+    # Nothing written, the page stored: a reader who loses access meanwhile is refused.
+    with pagecache_paused():
+        type(world.am_a).objects.filter(pk=world.am_a.pk).update(branch=world.branch_b)
+    assert client.get(detail).status_code in (302, 404)
+
+
+class pagecache_paused:
+    """Writes made here do not replace the generation (as if a write slipped past the watch)."""
+
+    def __enter__(self) -> None:
+        self._bump = pagecache.bump
+        pagecache.bump = lambda *args, **kwargs: None  # type: ignore[assignment]
+
+    def __exit__(self, *exc: object) -> None:
+        pagecache.bump = self._bump  # type: ignore[method-assign]
+
+
+def test_languages_are_stored_apart(client, world) -> None:
+    client.force_login(world.am_a)
+    chinese, _ = _get(client, reverse("case_list"))
+    client.cookies["django_language"] = "en"
+    english, _ = _get(client, reverse("case_list"))
+    assert "案件列表" in chinese and "案件列表" not in english
+
+
+def test_the_clock_moves_pages_on_without_any_write(client, world, settings) -> None:
+    from freezegun import freeze_time
+
+    client.force_login(world.am_a)
+    url = reverse("case_list")
+    with freeze_time(timezone.now()) as frozen:
+        _get(client, url)
+        _, computed = _get(client, url)
+        _, served = _get(client, url)
+        assert served < computed
+        frozen.tick(settings.PAGE_CACHE_SECONDS + 1)
+        _, later = _get(client, url)  # computed again (and the session's expiry renewed)
+        assert later >= computed
+
+
+def test_without_redis_pages_are_computed(client, world, settings) -> None:
+    settings.CACHES = {
+        **settings.CACHES,
+        "pages": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        },
+    }
+    caches._settings = caches.settings = settings.CACHES  # type: ignore[attr-defined]
+    try:
+        del caches["pages"]
+    except (AttributeError, KeyError):
+        pass
+    try:
+        case = world.case(State.BRANCH_INTAKE)
+        client.force_login(world.am_a)
+        page, _ = _get(client, reverse("case_list"))
+        assert case.reference in page
+        assert pagecache._down_until > time.monotonic()  # the outage was noticed, not raised
+        assert pagecache.enabled() is False  # and Redis is left alone for a while
+    finally:
+        pagecache._down_until = 0.0
+
+
+@pytest.mark.parametrize(
+    ("sql", "write"),
+    [
+        ('INSERT INTO "onboarding_caseevent" ("case_id") VALUES (%s)', True),
+        ('UPDATE "notices_notification" SET "read_at" = %s', True),
+        ('DELETE FROM "onboarding_stagevisit" WHERE id = 1', True),
+        ("TRUNCATE onboarding_caseevent", True),
+        ("WITH due AS (SELECT 1) INSERT INTO reminders_reminder SELECT * FROM due", True),
+        ('UPDATE "django_session" SET "expire_date" = %s', False),
+        ('INSERT INTO "audit_cachefallbackentry" VALUES (%s)', False),
+        ("WITH x AS (SELECT 1) SELECT * FROM x", False),
+        ('SELECT * FROM "onboarding_onboardingcase" FOR UPDATE', False),
+    ],
+)
+def test_writes_are_told_from_reads(sql: str, write: bool) -> None:
+    assert pagecache.is_write(sql) is write
+
+
+def test_the_tables_a_write_touches() -> None:
+    sweep = (
+        "WITH due AS (SELECT v.id FROM onboarding_stagevisit v), claimed AS (INSERT INTO reminders_reminder "
+        "SELECT * FROM due RETURNING id), ev AS (INSERT INTO \"onboarding_caseevent\" SELECT 1) "
+        "UPDATE notices_notification SET read_at = NULL"
+    )
+    assert pagecache.written_tables(sweep) == {"reminders_reminder", "onboarding_caseevent", "notices_notification"}
+    assert pagecache.written_tables("TRUNCATE a, b") is None  # unknown reach: everything is stale
+    assert pagecache.written_tables('UPDATE "django_session" SET x = 1') == frozenset()
