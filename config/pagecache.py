@@ -89,7 +89,9 @@ def _cache() -> Any:
 def _failed(exc: Exception) -> None:
     global _down_until
     if time.monotonic() >= _down_until:
-        logger.warning("page cache: Redis does not answer (%s); pages are computed, retrying in %ds", exc, RETRY_SECONDS)
+        logger.warning(
+            "page cache: Redis does not answer (%s); pages are computed, retrying in %ds", exc, RETRY_SECONDS
+        )
     _down_until = time.monotonic() + RETRY_SECONDS
 
 
@@ -128,7 +130,7 @@ def bump(tables: Iterable[str] | None = None) -> None:
     token = uuid.uuid4().hex
     try:
         _cache().set_many({_gen_key(t): token for t in names}, None)
-    except Exception as exc:  # noqa: BLE001 - a cache outage must not fail the write that committed
+    except Exception as exc:  # a cache outage must not fail the write that committed
         _failed(exc)
 
 
@@ -247,7 +249,8 @@ def _with_bell(request: HttpRequest, content: bytes) -> bytes:
 
 
 def _build(request: HttpRequest, build: Callable[[], HttpResponse]) -> tuple[HttpResponse, set[str]]:
-    _local.reading = read = set()
+    read: set[str] = set()
+    _local.reading = read
     request.pagecache_building = True  # type: ignore[attr-defined]
     try:
         response = build()
@@ -283,7 +286,7 @@ def cached_page(
                 get_token(request)  # as a rendered page would: the CSRF cookie's expiry is renewed
                 return HttpResponse(_with_bell(request, content), content_type=content_type)
         before = _generations([EVERYTHING, *_tables()])
-    except Exception as exc:  # noqa: BLE001 - an outage means computing, not failing
+    except Exception as exc:  # an outage means computing, not failing
         _failed(exc)
         return build()
     response, read = _build(request, build)
@@ -296,7 +299,7 @@ def cached_page(
         deps = {k: before[k] for k in (_gen_key(t) for t in (EVERYTHING, *ALWAYS_READ, *sorted(read))) if k in before}
         try:
             _cache().set(key, (deps, response.content, response["Content-Type"]), settings.PAGE_CACHE_SECONDS)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             _failed(exc)
     response.content = _with_bell(request, response.content)
     return response
