@@ -65,9 +65,18 @@ ALIAS = "pages"
 EVERYTHING = "*"  # the generation every page depends on: replaced by writes of unknown reach
 # Writes to these tables change no page; reads of them are no dependency.
 UNWATCHED_TABLES = frozenset({"django_session", "audit_cachefallbackentry"})
-# What the top bar of every page shows (the reader, their branch or company, their roles): read
-# by the middleware before the page is computed, so named here.
-ALWAYS_READ = ("accounts_user", "accounts_user_groups", "auth_group", "branches_branch", "onboarding_enterprise")
+# What every page depends on without its queries saying so: the top bar's reader, their branch
+# or company and roles (read by the middleware before the page is computed), and the working-day
+# calendar (read from the shared cache, workcalendar/workcal.py).
+ALWAYS_READ = (
+    "accounts_user",
+    "accounts_user_groups",
+    "auth_group",
+    "branches_branch",
+    "onboarding_enterprise",
+    "workcalendar_calendarday",
+    "workcalendar_stagesla",
+)
 BELL_TEMPLATE = "reminders/_bell.html"
 BELL_MARK = "<!--pagecache:bell-->"
 _WRITE_START = ("INSERT", "UPDATE", "DELETE", "TRUNCATE", "WITH", "REPLACE", "MERGE")
