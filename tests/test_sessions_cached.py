@@ -154,3 +154,16 @@ def test_sessions_keep_working_while_the_session_cache_does_not_answer(world, se
         assert logged_out(browser.get("/portal/"))
     finally:
         resilient._down_until.pop(url, None)
+
+
+@pytest.mark.redis
+def test_the_redis_client_object_is_kept_per_pool(redis_url):
+    from config.cache import SessionRedisCache
+
+    cache = SessionRedisCache(redis_url, {"KEY_PREFIX": "t-reuse"})
+    cache.set("probe", {"a": 1}, 10)
+    client = cache._redis._cache
+    assert client.get_client("probe") is client.get_client("probe", write=True)
+    assert cache.get("probe") == {"a": 1}
+    cache.delete("probe")
+    assert cache.get("probe") is None
