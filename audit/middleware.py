@@ -64,7 +64,8 @@ class SessionLimitMiddleware:
     The 30-minute idle limit is the session's expiry (SESSION_COOKIE_AGE), pushed forward by
     activity: at most once a minute (SESSION_RENEW_SECONDS), not on every request, so a page
     view costs no session write (an UPDATE and two savepoints) and the idle limit is exact to
-    within that minute.
+    within that minute. The middleware also ends a session whose last renewal is older than
+    the idle limit (and that minute), whichever session store answered.
     """
 
     def __init__(self, get_response: Handler) -> None:
@@ -87,6 +88,11 @@ class SessionLimitMiddleware:
             messages.warning(request, _("登录已超过 12 小时,请重新登录。"))
             return _login_redirect(request)
         seen_at = session.get(SEEN_AT_SESSION_KEY)
+        if seen_at is not None and now - float(seen_at) > settings.SESSION_COOKIE_AGE + settings.SESSION_RENEW_SECONDS:
+            # The session store expires idle sessions; this holds whatever the store or its
+            # cache keeps (a cached copy outliving its row, a clock that moved).
+            logout(request)
+            return _login_redirect(request)
         if seen_at is None or now - float(seen_at) >= settings.SESSION_RENEW_SECONDS:
             session[SEEN_AT_SESSION_KEY] = now  # marks the session modified: saved with a new expiry
         return self.get_response(request)

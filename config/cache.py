@@ -20,7 +20,8 @@ from typing import Any
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 from django.core.cache.backends.db import DatabaseCache
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import RedisError
 
 logger = logging.getLogger("config.cache")
@@ -34,13 +35,38 @@ _down_until: dict[str, float] = {}
 _lock = threading.Lock()
 
 
+class _ReusedClient(RedisCacheClient):
+    """Django's Redis cache client, keeping its `redis.Redis` object per connection pool.
+
+    Django builds a new `redis.Redis` for every call (some 170 response callbacks set up each
+    time, about a tenth of a millisecond); the object only wraps the pool, so one is kept.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clients: dict[int, Any] = {}
+
+    def get_client(self, key: Any = None, *, write: bool = False) -> Any:
+        pool = self._get_connection_pool(write)  # type: ignore[attr-defined]
+        client = self._clients.get(id(pool))
+        if client is None:
+            client = self._clients[id(pool)] = self._client(connection_pool=pool)  # type: ignore[attr-defined]
+        return client
+
+
+class _RedisCache(RedisCache):
+    def __init__(self, server: str, params: dict[str, Any]) -> None:
+        super().__init__(server, params)
+        self._class = _ReusedClient
+
+
 class ResilientRedisCache(BaseCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(params)
         self._location = server
         redis_params = {**params, "OPTIONS": {**DEFAULT_OPTIONS, **params.get("OPTIONS", {})}}
-        self._redis = RedisCache(server, redis_params)
-        self._fallback = DatabaseCache(FALLBACK_TABLE, {k: v for k, v in params.items() if k != "OPTIONS"})
+        self._redis = _RedisCache(server, redis_params)
+        self._fallback: BaseCache = DatabaseCache(FALLBACK_TABLE, {k: v for k, v in params.items() if k != "OPTIONS"})
 
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         if time.monotonic() >= _down_until.get(self._location, 0.0):
@@ -101,3 +127,47 @@ class ResilientRedisCache(BaseCache):
     def close(self, **kwargs: Any) -> None:
         self._redis.close(**kwargs)
         self._fallback.close(**kwargs)
+
+
+class SessionRedisCache(ResilientRedisCache):
+    """The session cache (`cached_db`): Redis, and nothing at all while Redis does not answer.
+
+    A session lives in the database; the cache only spares the session query. While Redis is
+    down a read is a miss (the session is read from its row, as with the `db` engine) and a
+    write or a delete does nothing, instead of a round of queries on the fallback table.
+
+    A copy is kept at most SESSION_CACHE_SECONDS, whatever the session's expiry: a delete
+    that did not reach Redis (a logout during an outage) leaves a copy that may answer again
+    when Redis comes back, and only that long. Ending a session in the database also deletes
+    the copy (`SessionStore.delete`), and a disabled user is refused on their user row, which
+    is read on every request whatever the cache holds.
+    """
+
+    def __init__(self, server: str, params: dict[str, Any]) -> None:
+        super().__init__(server, params)
+        self._fallback = DummyCache("", {})
+
+    def _capped(self, timeout: Any) -> Any:
+        from django.conf import settings
+
+        cap = settings.SESSION_CACHE_SECONDS
+        if timeout is DEFAULT_TIMEOUT:
+            timeout = self.default_timeout
+        return cap if timeout is None else min(timeout, cap)
+
+    def add(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
+        return super().add(key, value, self._capped(timeout), version=version)
+
+    def set(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> None:
+        super().set(key, value, self._capped(timeout), version=version)
+
+    def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
+        return super().touch(key, self._capped(timeout), version=version)
+
+    def set_many(self, data: dict[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> list[Any]:
+        return super().set_many(data, self._capped(timeout), version=version)
+
+
+class PageRedisCache(_RedisCache):
+    """The page cache's backend: Redis only, with the client reused. An outage is handled by
+    its one user, config/pagecache.py (pages are computed), never by a database fallback."""

@@ -134,6 +134,11 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# The health check (`SELECT 1` before a request's first query) is skipped on a connection that
+# finished a request cleanly less than DB_HEALTH_CHECK_IDLE_SECONDS ago (config/postgresql).
+DB_HEALTH_CHECK_IDLE_SECONDS = float(os.environ.get("DB_HEALTH_CHECK_IDLE_SECONDS", "1"))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "config.postgresql"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     (BASE_DIR / "var").mkdir(exist_ok=True)  # the default database's folder, on a fresh checkout
     # Wait for a concurrent writer instead of failing at once with "database is locked".
@@ -368,7 +373,21 @@ if REDIS_URL:
             "KEY_PREFIX": "onb",
         }
     }
+    # Sessions are read from Redis and written through to their row (`cached_db`), which
+    # spares a query on every request; while Redis does not answer they are read from their
+    # row (config/cache.py SessionRedisCache). A copy lives at most SESSION_CACHE_SECONDS.
+    # An alias of its own, so a session never lands in the default cache's database fallback
+    # and the default cache can be cleared without touching anyone's session.
+    CACHES["sessions"] = {
+        "BACKEND": "config.cache.SessionRedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "onb-s",
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    SESSION_CACHE_ALIAS = "sessions"
 else:
+    # Without Redis the cache is process-local: a session ended in one process would live on
+    # in another's copy, so sessions are read from the database only.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Pages served again until the next committed write (config/pagecache.py): needs a cache that
 # every process shares, so it is on with Redis. Redis alone, no database fallback: while Redis
@@ -377,13 +396,14 @@ PAGE_CACHE = envbool("PAGE_CACHE", "true" if REDIS_URL else "false")
 PAGE_CACHE_SECONDS = envint("PAGE_CACHE_SECONDS", "60")
 if REDIS_URL:
     CACHES["pages"] = {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "config.cache.PageRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "onb",
         "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1.0},
     }
 else:
     CACHES["pages"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "pages"}
+SESSION_CACHE_SECONDS = envint("SESSION_CACHE_SECONDS", "300")
 
 
 # --- reminders and escalation (issue 6) ---------------------------------------------------

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import logging
 import secrets
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -285,18 +286,27 @@ def member_remove(*, by: Any, member: EnterpriseMember) -> None:
 
 
 def sessions_end(*, user_id: int) -> int:
-    """Delete the user's sessions from the database session store.
+    """End the user's sessions: their rows and, with the `cached_db` engine, their cached copies.
 
     Sessions do not index their user, so the live ones are decoded; the deactivated flag
     already locks the user out (ModelBackend refuses inactive users), this removes the
-    sessions themselves.
+    sessions themselves. Each is deleted through the configured engine's store, so a copy
+    in the session cache goes with its row instead of keeping the session alive.
     """
-    ended = 0
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    ended: list[str] = []
     for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
         if str(session.get_decoded().get("_auth_user_id")) == str(user_id):
-            session.delete()
-            ended += 1
-    return ended
+            store(session_key=session.session_key).delete()
+            ended.append(session.session_key)
+
+    def copies_delete() -> None:
+        # A request that read a row before this transaction committed may have cached it again.
+        for key in ended:
+            store(session_key=key).delete()
+
+    transaction.on_commit(copies_delete)
+    return len(ended)
 
 
 # --- the case thread -----------------------------------------------------------------------

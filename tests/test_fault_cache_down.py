@@ -33,7 +33,13 @@ def dead_redis_url() -> str:
 def redis_down(settings):
     url = dead_redis_url()
     resilient._down_until.pop(url, None)
-    settings.CACHES = {"default": {"BACKEND": "config.cache.ResilientRedisCache", "LOCATION": url, "KEY_PREFIX": "t"}}
+    # The whole Redis is gone: the default cache and the session cache (`cached_db`, as in production).
+    settings.CACHES = {
+        "default": {"BACKEND": "config.cache.ResilientRedisCache", "LOCATION": url, "KEY_PREFIX": "t"},
+        "sessions": {"BACKEND": "config.cache.SessionRedisCache", "LOCATION": url, "KEY_PREFIX": "t-s"},
+    }
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    settings.SESSION_CACHE_ALIAS = "sessions"
     yield url
     resilient._down_until.pop(url, None)
 
@@ -43,7 +49,8 @@ def test_plain_redis_cache_on_a_dead_port_fails_the_login(world, settings):
     import redis
 
     settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": dead_redis_url()}
+        **settings.CACHES,
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": dead_redis_url()},
     }
     client = Client(raise_request_exception=True)
     with pytest.raises(redis.exceptions.ConnectionError):
@@ -95,7 +102,8 @@ def test_pages_of_logged_in_users_keep_serving_while_redis_is_down(world, redis_
 def test_the_fallback_is_left_when_redis_answers_again(redis_url, settings, caplog, db):
     caplog.set_level(logging.WARNING, logger="config.cache")
     settings.CACHES = {
-        "default": {"BACKEND": "config.cache.ResilientRedisCache", "LOCATION": redis_url, "KEY_PREFIX": "t"}
+        **settings.CACHES,
+        "default": {"BACKEND": "config.cache.ResilientRedisCache", "LOCATION": redis_url, "KEY_PREFIX": "t"},
     }
     resilient._down_until[redis_url] = 0.0  # it was down, the retry time has come
     try:

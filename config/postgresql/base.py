@@ -1,0 +1,40 @@
+"""Django's PostgreSQL backend, with the connection health check skipped right after a good request.
+
+With CONN_HEALTH_CHECKS Django sends `SELECT 1` before the first query of every request, so a
+connection broken since it was last used (a database restart, a dropped TCP connection) is
+replaced instead of failing the request. That is one more round trip per request, most of it
+for connections used a few milliseconds before. Here the check is skipped when the same
+connection finished a request without a database error less than DB_HEALTH_CHECK_IDLE_SECONDS
+ago (0: check before every request, as Django does). A connection that broke within that
+window fails one request; Django then closes it at the end of that request (its error marks
+it), and the next request gets a new one.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+from django.db.backends.postgresql import base
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    _good_until = 0.0
+
+    def close_if_health_check_failed(self) -> None:
+        if self.connection is not None and time.monotonic() < self._good_until:
+            self.health_check_done = True
+            return
+        super().close_if_health_check_failed()
+
+    def close_if_unusable_or_obsolete(self) -> None:
+        # Called as a request starts and as it ends. health_check_done is true only when this
+        # request used the connection (checked it, skipped the check, or connected): then, at
+        # the end, a request without a database error opens the window; one with an error shuts it.
+        used = self.connection is not None and self.health_check_done
+        clean = not self.errors_occurred
+        super().close_if_unusable_or_obsolete()
+        if self.connection is None or not clean:
+            self._good_until = 0.0
+        elif used:
+            self._good_until = time.monotonic() + settings.DB_HEALTH_CHECK_IDLE_SECONDS
