@@ -91,11 +91,13 @@ def enabled() -> bool:
     return bool(settings.PAGE_CACHE) and time.monotonic() >= _down_until
 
 
-def _cache() -> Any:
+def cache() -> Any:
+    """The page cache's Redis (also config/usercache.py's)."""
     return caches[ALIAS]
 
 
-def _failed(exc: Exception) -> None:
+def failed(exc: Exception) -> None:
+    """Redis did not answer: pages are computed (and users read) for a while."""
     global _down_until
     if time.monotonic() >= _down_until:
         logger.warning(
@@ -104,7 +106,7 @@ def _failed(exc: Exception) -> None:
     _down_until = time.monotonic() + RETRY_SECONDS
 
 
-def _gen_key(table: str) -> str:
+def gen_key(table: str) -> str:
     # Per database: two databases behind one Redis never share generations or pages.
     return f"gen:{settings.DATABASES['default']['NAME']}:{table}"
 
@@ -138,9 +140,9 @@ def bump(tables: Iterable[str] | None = None) -> None:
         return
     token = uuid.uuid4().hex
     try:
-        _cache().set_many({_gen_key(t): token for t in names}, None)
+        cache().set_many({gen_key(t): token for t in names}, None)
     except Exception as exc:  # a cache outage must not fail the write that committed
-        _failed(exc)
+        failed(exc)
 
 
 class _OnCommit:
@@ -194,7 +196,7 @@ def watch_writes(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) ->
         connection.execute_wrappers.append(_watch)
 
 
-def _uncommitted_writes() -> bool:
+def uncommitted_writes() -> bool:
     return any(_pending(conn) is not None for conn in connections.all(initialized_only=True) if conn.in_atomic_block)
 
 
@@ -213,17 +215,17 @@ def _tables() -> list[str]:
     return _all_tables
 
 
-def _generations(tables: Iterable[str]) -> dict[str, str]:
+def generations(tables: Iterable[str]) -> dict[str, str]:
     """The current generation of each table; a table without one (never written since Redis
     started) is given one now, so no later write can bring back an old value."""
-    keys = [_gen_key(t) for t in tables]
-    found = _cache().get_many(keys)
+    keys = [gen_key(t) for t in tables]
+    found = cache().get_many(keys)
     missing = [k for k in keys if k not in found]
     if missing:
         token = uuid.uuid4().hex
         for key in missing:
-            _cache().add(key, token, None)
-        found.update(_cache().get_many(missing))
+            cache().add(key, token, None)
+        found.update(cache().get_many(missing))
     return found
 
 
@@ -233,7 +235,7 @@ def _servable(request: HttpRequest) -> bool:
     storage = getattr(request, "_messages", None)
     if storage is not None and len(storage):
         return False
-    return not _uncommitted_writes()
+    return not uncommitted_writes()
 
 
 def _page_key(request: HttpRequest, name: str) -> str:
@@ -286,29 +288,29 @@ def cached_page(
         return build()
     key = _page_key(request, name)
     try:
-        stored = _cache().get(key)
+        stored = cache().get(key)
         if stored is not None:
             gens, content, content_type = stored
-            if _cache().get_many(list(gens)) == gens:
+            if cache().get_many(list(gens)) == gens:
                 if check is not None:
                     check()
                 get_token(request)  # as a rendered page would: the CSRF cookie's expiry is renewed
                 return HttpResponse(_with_bell(request, content), content_type=content_type)
-        before = _generations([EVERYTHING, *_tables()])
+        before = generations([EVERYTHING, *_tables()])
     except Exception as exc:  # an outage means computing, not failing
-        _failed(exc)
+        failed(exc)
         return build()
     response, read = _build(request, build)
     if (
         response.status_code == 200
         and not response.streaming
         and not response.cookies
-        and not _uncommitted_writes()  # computing it wrote something
+        and not uncommitted_writes()  # computing it wrote something
     ):
-        deps = {k: before[k] for k in (_gen_key(t) for t in (EVERYTHING, *ALWAYS_READ, *sorted(read))) if k in before}
+        deps = {k: before[k] for k in (gen_key(t) for t in (EVERYTHING, *ALWAYS_READ, *sorted(read))) if k in before}
         try:
-            _cache().set(key, (deps, response.content, response["Content-Type"]), settings.PAGE_CACHE_SECONDS)
+            cache().set(key, (deps, response.content, response["Content-Type"]), settings.PAGE_CACHE_SECONDS)
         except Exception as exc:
-            _failed(exc)
+            failed(exc)
     response.content = _with_bell(request, response.content)
     return response

@@ -94,7 +94,8 @@ MIDDLEWARE = [
     "config.middleware.ChineseFirstLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's, with the user row answered from Redis while it is unchanged (config/usercache.py).
+    "config.usercache.CachedUserAuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "audit.middleware.SecurityHeadersMiddleware",
@@ -394,6 +395,8 @@ else:
 # does not answer, pages are computed. PAGE_CACHE=true without Redis is for one process only.
 PAGE_CACHE = envbool("PAGE_CACHE", "true" if REDIS_URL else "false")
 PAGE_CACHE_SECONDS = envint("PAGE_CACHE_SECONDS", "60")
+# The logged-in user's row, kept beside the pages while the user table is unchanged.
+USER_CACHE_SECONDS = envint("USER_CACHE_SECONDS", "60")
 if REDIS_URL:
     CACHES["pages"] = {
         "BACKEND": "config.cache.PageRedisCache",

@@ -189,7 +189,7 @@ def test_without_redis_pages_are_computed(client, world, monkeypatch) -> None:
     dead = RedisCache(  # nothing listens there
         "redis://127.0.0.1:1/0", {"OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}}
     )
-    monkeypatch.setattr(pagecache, "_cache", lambda: dead)
+    monkeypatch.setattr(pagecache, "cache", lambda: dead)
     try:
         case = world.case(State.BRANCH_INTAKE)
         client.force_login(world.am_a)
