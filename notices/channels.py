@@ -9,7 +9,7 @@ transaction. So this app knows no channel, and a channel needs no hook in each w
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .outbox import is_suppressed
 
@@ -21,9 +21,12 @@ class AnnouncementKind:
     HEAD_OFFICE_ESCALATION = "head_office_escalation"
 
 
-@dataclass(frozen=True)
-class Announcement:
-    """One notice about one case. `key` is unique per notice ("event:12", "reminder:7")."""
+class Announcement(NamedTuple):
+    """One notice about one case. `key` is unique per notice ("event:12", "reminder:7").
+
+    A named tuple rather than a frozen dataclass: the sweep makes 100,000s at once, and a
+    tuple is built in a fraction of the time (bench/sweep.py).
+    """
 
     key: str
     kind: str

@@ -54,7 +54,9 @@ class OutboxEmail(models.Model):
     """
 
     kind = models.CharField(max_length=30)
-    key = models.CharField(max_length=80, unique=True)
+    # Unique through a constraint rather than unique=True, which on PostgreSQL adds a second
+    # (LIKE) index that no query uses and every queued mail would write.
+    key = models.CharField(max_length=80)
     payload = models.JSONField(default=dict)
     to = models.JSONField(default=list)
     created_at = models.DateTimeField(default=timezone.now)
@@ -67,6 +69,7 @@ class OutboxEmail(models.Model):
         indexes = [
             models.Index(fields=["created_at"], name="outbox_unsent_at_idx", condition=models.Q(sent_at__isnull=True))
         ]
+        constraints = [models.UniqueConstraint(fields=["key"], name="outbox_key_unique")]
         # What was sent to whom is evidence (config/evidence.py): while unsent a row counts its
         # attempts; it is marked sent once, dropping its secret in that same update; then it
         # never changes. Never deleted or emptied.

@@ -302,10 +302,13 @@ claimed AS (
 ),
 info AS (
     SELECT c.id AS rid, c.visit_id, c.case_id, c.level, c.stage, c.due_at, d.holder_role, d.event_name,
-           oc.reference, oc.branch_id, oc.enterprise_id, e.name AS company, e.contact_email,
+           oc.branch_id, oc.enterprise_id, e.contact_email,
            oc.account_manager_id AS am_id, am.email AS am_email,
            c.level = 1 AND (d.holder_role = %(customer)s
-                            OR (d.holder_role = %(am)s AND oc.account_manager_id IS NOT NULL)) AS own
+                            OR (d.holder_role = %(am)s AND oc.account_manager_id IS NOT NULL)) AS own,
+           -- The notice's text, filled in once per reminder (the bell, WeCom).
+           replace(replace(%(texts)s::jsonb ->> (c.stage || '|' || c.level), chr(1), oc.reference),
+                   chr(2), e.name) AS text
     FROM claimed c
     JOIN due d ON d.id = c.visit_id AND d.level = c.level
     JOIN onboarding_onboardingcase oc ON oc.id = c.case_id
@@ -319,14 +322,17 @@ grp AS MATERIALIZED (
            ARRAY(SELECT jsonb_array_elements_text(g.value -> 1)) AS emails
     FROM jsonb_each(%(groups)s::jsonb) g
 ),
+-- Only the columns the writes below and the answer need: every one of them is read five times.
 rcp AS MATERIALIZED (
-    SELECT info.*, g.ids, coalesce(g.emails, '{}') AS emails
+    SELECT info.rid, info.visit_id, info.case_id, info.level, info.stage, info.due_at, info.event_name, info.text,
+           g.ids, coalesce(g.emails, '{}') AS emails
     FROM info LEFT JOIN grp g ON g.key = (info.level || '|' || info.holder_role || '|' || info.branch_id)
     WHERE NOT info.own
     UNION ALL
     -- The case's own people at the first level: the company's users, its contact e-mail and
     -- the account manager when the customer holds the ball; the account manager when they do.
-    SELECT info.*, p.ids, coalesce(p.emails, '{}')
+    SELECT info.rid, info.visit_id, info.case_id, info.level, info.stage, info.due_at, info.event_name, info.text,
+           p.ids, coalesce(p.emails, '{}')
     FROM info CROSS JOIN LATERAL (
         SELECT array_agg(DISTINCT q.pk) FILTER (WHERE q.pk IS NOT NULL) AS ids,
                array_agg(DISTINCT (q.email COLLATE "C") ORDER BY (q.email COLLATE "C"))
@@ -357,10 +363,7 @@ ev AS (
 ),
 nt AS (
     INSERT INTO notices_notification (recipient_id, case_id, kind, text, created_at)
-    SELECT pk, rcp.case_id, 'reminder',
-           left(replace(replace(%(texts)s::jsonb ->> (rcp.stage || '|' || rcp.level), chr(1), rcp.reference),
-                        chr(2), rcp.company), 300),
-           %(now)s
+    SELECT pk, rcp.case_id, 'reminder', left(rcp.text, 300), %(now)s
     FROM rcp CROSS JOIN LATERAL unnest(rcp.ids) AS pk
     RETURNING 1
 ),
@@ -369,14 +372,22 @@ ob AS (
     SELECT 'reminder', 'reminder:' || rid, jsonb_build_object('reminder', rid), to_jsonb(emails), %(now)s, 0
     FROM rcp WHERE cardinality(emails) > 0
     RETURNING id
+),
+-- The claims as parallel arrays in reminder order (arrays cost less to build and read than
+-- a JSON document of 100,000s of rows).
+answer AS (
+    SELECT coalesce(array_agg(rid ORDER BY rid), '{}') AS rids,
+           coalesce(array_agg(case_id ORDER BY rid), '{}') AS case_ids,
+           coalesce(array_agg(level ORDER BY rid), '{}') AS levels,
+           coalesce(array_agg(text ORDER BY rid), '{}') AS texts
+    FROM rcp
 )
-SELECT (SELECT coalesce(array_agg(rid ORDER BY rid), '{}') FROM rcp),
-       (SELECT coalesce(jsonb_agg(jsonb_build_array(rid, case_id, level, stage, reference, company) ORDER BY rid),
-                        '[]') FROM rcp),
+SELECT answer.rids, answer.case_ids, answer.levels, answer.texts,
        (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM ob),
        (SELECT count(*) FROM onboarding_stagevisit
          WHERE left_at IS NULL AND paused_at IS NULL AND due_at < %(now)s AND stage = ANY(%(stages)s::text[])),
        (SELECT count(*) FROM ev) + (SELECT count(*) FROM nt)
+FROM answer
 """
 
 
@@ -422,26 +433,21 @@ def _sweep_postgresql(now: dt.datetime, cutoffs: dict[tuple[str, int], dt.dateti
         cursor.execute("SET LOCAL jit = off")
         cursor.execute("SET LOCAL work_mem = '64MB'")  # its sorts of 100,000s of rows stay in memory
         cursor.execute(_SWEEP_SQL, params)
-        claimed, details, queued, overdue, _written = cursor.fetchone()
-        if isinstance(details, str):
-            details = json.loads(details)
+        claimed, case_ids, levels, notice_texts, queued, overdue, _written = cursor.fetchone()
         if claimed:
-            _announce_events_to_webhooks(now, {row[1] for row in details})
-            templates: dict[tuple[str, int], str] = {}
-            announced: list[channels.Announcement] = []
-            for rid, case_id, level, stage, reference, company in details:
-                if (stage, level) not in templates:
-                    templates[(stage, level)] = notice_template(stage=stage, level=level)
-                announced.append(
+            _announce_events_to_webhooks(now, set(case_ids))
+            channels.announce(
+                [
                     channels.Announcement(
                         key=f"reminder:{rid}",
                         kind=ANNOUNCEMENT_KIND[level],
                         case_id=case_id,
-                        text=templates[(stage, level)] % {"ref": reference, "company": company},
+                        text=text,
                         head_office=level == Reminder.Level.HEAD_OFFICE,
                     )
-                )
-            channels.announce(announced)
+                    for rid, case_id, level, text in zip(claimed, case_ids, levels, notice_texts, strict=True)
+                ]
+            )
         result.overdue = overdue
         result.claimed = list(claimed)
         result.emails = len(queued)
