@@ -20,6 +20,9 @@ keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 # Recycle workers now and then so a slow leak cannot grow forever; jitter avoids all at once.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "5000"))
 max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "500"))
+# Workers are forked from a master that has loaded the app: a recycled worker serves again in
+# milliseconds instead of importing Django anew (no connection is opened at import).
+preload_app = os.environ.get("GUNICORN_PRELOAD", "true").lower() in {"1", "true", "yes", "on"}
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 errorlog = "-"
 # The proxy in front sets X-Forwarded-*; Django decides what to trust (TRUSTED_PROXY_COUNT).

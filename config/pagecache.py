@@ -252,10 +252,31 @@ def building(request: HttpRequest) -> bool:
     return bool(getattr(request, "pagecache_building", False))
 
 
-def _with_bell(request: HttpRequest, content: bytes) -> bytes:
+NOTICE_TABLE = "notices_notification"
+
+
+def _bell_key(request: HttpRequest) -> str:
+    return f"bell:{settings.DATABASES['default']['NAME']}:{request.user.pk}:{translation.get_language()}"
+
+
+def _with_bell(request: HttpRequest, content: bytes, found: dict[str, Any] | None = None) -> bytes:
+    """`content` with the reader's bell drawn in: the stored bell while the notice table's
+    generation (read in `found`, with the page's own) is the one it was drawn at, else fresh."""
     if BELL_MARK.encode() not in content:
         return content
-    bell = get_template(BELL_TEMPLATE).render({"request": request})
+    bell = None
+    if found is not None:
+        stored, gen = found.get(_bell_key(request)), found.get(gen_key(NOTICE_TABLE))
+        if stored is not None and gen is not None and stored[0] == gen:
+            bell = stored[1]
+    if bell is None:
+        bell = get_template(BELL_TEMPLATE).render({"request": request})
+        gen = (found or {}).get(gen_key(NOTICE_TABLE))
+        if gen is not None:
+            try:
+                cache().set(_bell_key(request), (gen, bell), settings.PAGE_CACHE_SECONDS)
+            except Exception as exc:
+                failed(exc)
     return content.replace(BELL_MARK.encode(), bell.encode(), 1)
 
 
@@ -291,11 +312,13 @@ def cached_page(
         stored = cache().get(key)
         if stored is not None:
             gens, content, content_type = stored
-            if cache().get_many(list(gens)) == gens:
+            # One round trip: the page's generations, the notice table's and the stored bell.
+            found = cache().get_many([*gens, gen_key(NOTICE_TABLE), _bell_key(request)])
+            if all(found.get(k) == v for k, v in gens.items()):
                 if check is not None:
                     check()
                 get_token(request)  # as a rendered page would: the CSRF cookie's expiry is renewed
-                return HttpResponse(_with_bell(request, content), content_type=content_type)
+                return HttpResponse(_with_bell(request, content, found), content_type=content_type)
         before = generations([EVERYTHING, *_tables()])
     except Exception as exc:  # an outage means computing, not failing
         failed(exc)

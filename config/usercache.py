@@ -7,6 +7,9 @@ password, `queryset.update()`, a worker on another host, a login's `last_login`)
 generation, and a copy from before it is never used. The generation is read *before* the row,
 so a copy stored by a request that raced a deactivation is stale the moment it is stored.
 
+The copy also carries what `USER_CACHE_PREPARE` reads onto the user object before it is stored
+(the roles), and is valid only while those tables are unchanged too.
+
 A copy is only used when everything Django checks still holds: the session names this user and
 an allowed backend, the user is active, and the session's hash matches the password hash.
 Anything else (no copy, another generation, a mismatch, Redis not answering, the current
@@ -25,10 +28,13 @@ from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare
 from django.utils.functional import SimpleLazyObject
+from django.utils.module_loading import import_string
 
 from . import pagecache
 
-USER_TABLE = "accounts_user"
+# A copy is valid while none of these changed: the row, and the roles `USER_CACHE_PREPARE`
+# reads onto it before it is stored (branches.roles.user_roles: the user's groups).
+TABLES = ("accounts_user", "accounts_user_groups", "auth_group")
 
 
 def _key(user_id: Any) -> str:
@@ -47,21 +53,24 @@ def session_user(request: HttpRequest) -> Any:
     session_hash = request.session.get(auth.HASH_SESSION_KEY)
     if backend not in settings.AUTHENTICATION_BACKENDS or not session_hash:
         return auth.get_user(request)
-    key, gen_key = _key(user_id), pagecache.gen_key(USER_TABLE)
+    key, gen_keys = _key(user_id), [pagecache.gen_key(t) for t in TABLES]
     cache = pagecache.cache()
     try:
-        found = cache.get_many([key, gen_key])
-        entry, gen = found.get(key), found.get(gen_key)
-        if entry is not None and gen is not None and entry[0] == gen:
+        found = cache.get_many([key, *gen_keys])
+        entry = found.get(key)
+        gens = [found.get(k) for k in gen_keys]
+        if entry is not None and None not in gens and entry[0] == gens:
             user = entry[1]
             if user.is_active and constant_time_compare(session_hash, user.get_session_auth_hash()):
                 return user
-        before = gen if gen is not None else pagecache.generations([USER_TABLE])[gen_key]
+        before = gens if None not in gens else [pagecache.generations(TABLES)[k] for k in gen_keys]
     except Exception as exc:  # an outage means reading the row, not failing
         pagecache.failed(exc)
         return auth.get_user(request)
     user = auth.get_user(request)
     if getattr(user, "is_authenticated", False) and not pagecache.uncommitted_writes():
+        if settings.USER_CACHE_PREPARE:
+            import_string(settings.USER_CACHE_PREPARE)(user)
         try:
             cache.set(key, (before, user), settings.USER_CACHE_SECONDS)
         except Exception as exc:

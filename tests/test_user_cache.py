@@ -64,3 +64,13 @@ def test_a_copy_read_before_a_deactivation_committed_is_never_used(client, world
     monkeypatch.setattr(usercache.auth, "get_user", real)
     response = client.get(reverse("home"))
     assert response.status_code == 302  # the stored copy is from before the deactivation: not used
+
+
+def test_a_role_taken_away_is_refused_on_the_next_request(client, world) -> None:
+    from django.contrib.auth.models import Group
+
+    client.force_login(world.am_a)
+    assert client.get(reverse("case_new")).status_code == 200
+    assert _user_reads(client, reverse("case_new")) == (200, 0)  # the user and roles from Redis
+    world.am_a.groups.remove(Group.objects.get(name="account_manager"))
+    assert client.get(reverse("case_new")).status_code == 403
