@@ -39,6 +39,14 @@ def user_roles(user: User | Any) -> frozenset[str]:
     return cached
 
 
+def user_prepare(user: User | Any) -> None:
+    """What every staff page reads of its user, loaded onto the object before config/usercache.py
+    keeps a copy of it: the roles and the home branch (the scope of everything they see)."""
+    user_roles(user)
+    if getattr(user, "branch_id", None) is not None:
+        user.branch  # noqa: B018 - the related object is cached on the instance
+
+
 def has_role(user: User | Any, *roles: str) -> bool:
     return bool(user_roles(user) & set(roles))
 

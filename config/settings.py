@@ -397,8 +397,8 @@ PAGE_CACHE = envbool("PAGE_CACHE", "true" if REDIS_URL else "false")
 PAGE_CACHE_SECONDS = envint("PAGE_CACHE_SECONDS", "60")
 # The logged-in user's row, kept beside the pages while the user table is unchanged.
 USER_CACHE_SECONDS = envint("USER_CACHE_SECONDS", "60")
-# Called with the user before the copy is stored: the roles every page checks go with it.
-USER_CACHE_PREPARE = "branches.roles.user_roles"
+# Called with the user before the copy is stored: the roles and home branch every page reads.
+USER_CACHE_PREPARE = "branches.roles.user_prepare"
 if REDIS_URL:
     CACHES["pages"] = {
         "BACKEND": "config.cache.PageRedisCache",

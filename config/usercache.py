@@ -32,9 +32,9 @@ from django.utils.module_loading import import_string
 
 from . import pagecache
 
-# A copy is valid while none of these changed: the row, and the roles `USER_CACHE_PREPARE`
-# reads onto it before it is stored (branches.roles.user_roles: the user's groups).
-TABLES = ("accounts_user", "accounts_user_groups", "auth_group")
+# A copy is valid while none of these changed: the row, and what `USER_CACHE_PREPARE` reads onto
+# it before it is stored (branches.roles.user_prepare: the user's groups and home branch).
+TABLES = ("accounts_user", "accounts_user_groups", "auth_group", "branches_branch")
 
 
 def _key(user_id: Any) -> str:
