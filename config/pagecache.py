@@ -297,32 +297,39 @@ def cached_page(
     name: str,
     build: Callable[[], HttpResponse],
     *,
-    check: Callable[[], None] | None = None,
+    check: Callable[[Any], None] | None = None,
 ) -> HttpResponse:
     """The page `build()` makes, served from Redis while none of the tables it read was written.
 
     Call it after the view's own access checks, or pass them as `check`: run before a stored
-    page is served (it raises to refuse), not when `build()` runs, which checks for itself.
+    page is served (it raises to refuse), not when `build()` runs, which checks for itself. It is
+    given what `build()` left in `request.pagecache_facts` (stored with the page, so as current
+    as the page: a write to a table the page read makes both stale).
     `name` names the page in the key.
     """
     if not _servable(request):
         return build()
     key = _page_key(request, name)
+    hit = None
     try:
         stored = cache().get(key)
-        if stored is not None:
-            gens, content, content_type = stored
+        if stored is not None and len(stored) == 4:  # (an entry of another shape: from older code)
+            gens, content, content_type, facts = stored
             # One round trip: the page's generations, the notice table's and the stored bell.
             found = cache().get_many([*gens, gen_key(NOTICE_TABLE), _bell_key(request)])
             if all(found.get(k) == v for k, v in gens.items()):
-                if check is not None:
-                    check()
-                get_token(request)  # as a rendered page would: the CSRF cookie's expiry is renewed
-                return HttpResponse(_with_bell(request, content, found), content_type=content_type)
-        before = generations([EVERYTHING, *_tables()])
+                hit = (content, content_type, facts, found)
+        if hit is None:
+            before = generations([EVERYTHING, *_tables()])
     except Exception as exc:  # an outage means computing, not failing
         failed(exc)
         return build()
+    if hit is not None:
+        content, content_type, facts, found = hit
+        if check is not None:
+            check(facts)  # outside the try: its refusal (Http404) is the answer, not an outage
+        get_token(request)  # as a rendered page would: the CSRF cookie's expiry is renewed
+        return HttpResponse(_with_bell(request, content, found), content_type=content_type)
     response, read = _build(request, build)
     if (
         response.status_code == 200
@@ -332,7 +339,9 @@ def cached_page(
     ):
         deps = {k: before[k] for k in (gen_key(t) for t in (EVERYTHING, *ALWAYS_READ, *sorted(read))) if k in before}
         try:
-            cache().set(key, (deps, response.content, response["Content-Type"]), settings.PAGE_CACHE_SECONDS)
+            facts = getattr(request, "pagecache_facts", None)
+            entry = (deps, response.content, response["Content-Type"], facts)
+            cache().set(key, entry, settings.PAGE_CACHE_SECONDS)
         except Exception as exc:
             failed(exc)
     response.content = _with_bell(request, response.content)

@@ -6,7 +6,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch, prefetch_related_objects
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -147,18 +147,20 @@ def case_edit(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse
 @staff_required
 def case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     # Who may see the case is decided on every request: by the page's own read when it is
-    # computed, by `check` before a stored page is served.
-    return cached_page(
-        request,
-        "case",
-        lambda: _case_detail(request, public_id),
-        check=lambda: selectors.case_visible_or_404(user=request.user, public_id=public_id),
-    )
+    # computed; before a stored page is served, from the case's branch and company stored with
+    # it (still the case's own: a change to the case makes the stored page stale) and the
+    # reader's scope now.
+    def check(facts: dict[str, Any]) -> None:
+        if not (facts and selectors.case_visible_from(request.user, **facts)):
+            raise Http404("no such case")
+
+    return cached_page(request, "case", lambda: _case_detail(request, public_id), check=check)
 
 
 def _case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     case = page_reads(selectors.case_page_get(user=request.user, public_id=public_id))
     request.case_read = case  # type: ignore[attr-defined]  # the auditor's access event names it
+    request.pagecache_facts = {"branch_path": case.branch.path, "enterprise_id": case.enterprise_id}  # type: ignore[attr-defined]
     # The stage tracker and the time split both read every visit, the timeline and the time
     # split (its suspensions) every event: one query each, however many panels read them.
     prefetch_related_objects(

@@ -134,19 +134,37 @@ def test_a_message_waiting_is_shown_not_a_stored_page(client, world) -> None:
     assert 'class="messages"' in page
 
 
-def test_the_case_page_checks_who_may_see_it_on_every_request(client, world) -> None:
+def test_the_case_page_checks_who_may_see_it_before_a_stored_page_is_served(client, world, monkeypatch) -> None:
+    from onboarding import selectors
+
     case = world.case(State.BRANCH_INTAKE)
-    client.force_login(world.am_a)
     detail = reverse("case_detail", args=[case.public_id])
-    _get(client, detail)
-    _get(client, detail)
     other = Client()
     other.force_login(world.am_b)
-    assert other.get(detail).status_code == 404
-    # Nothing written, the page stored: a reader who loses access meanwhile is refused.
-    with pagecache_paused():
-        type(world.am_a).objects.filter(pk=world.am_a.pk).update(branch=world.branch_b)
-    assert client.get(detail).status_code in (302, 404)
+    assert other.get(detail).status_code == 404  # another branch's reader: refused
+    client.force_login(world.am_a)
+    _get(client, detail)
+    _, computed = _get(client, detail)
+    _, served = _get(client, detail)
+    assert served < computed  # stored
+    seen = []
+    monkeypatch.setattr(selectors, "case_visible_from", lambda user, **facts: seen.append(facts) or False)
+    assert client.get(detail).status_code == 404  # the stored page is not served past the check
+    assert pagecache.enabled()  # a refusal is an answer, not a Redis outage
+    assert seen == [{"branch_path": world.branch_a.path, "enterprise_id": world.company_x.pk}]
+
+
+def test_case_visibility_from_the_stored_facts(world) -> None:
+    from onboarding import selectors
+
+    facts = {"branch_path": world.branch_a.path, "enterprise_id": world.company_x.pk}
+    assert selectors.case_visible_from(world.am_a, **facts)
+    assert selectors.case_visible_from(world.supervisor, **facts)  # the tier-1 above branch A
+    assert selectors.case_visible_from(world.approver, **facts)  # head office
+    assert selectors.case_visible_from(world.customer_x, **facts)
+    assert not selectors.case_visible_from(world.am_b, **facts)
+    assert not selectors.case_visible_from(world.supervisor_other, **facts)
+    assert not selectors.case_visible_from(world.customer_y, **facts)
 
 
 class pagecache_paused:
