@@ -336,6 +336,7 @@ def cached_page(
         and not response.streaming
         and not response.cookies
         and not uncommitted_writes()  # computing it wrote something
+        and not len(getattr(request, "_messages", ()))  # it showed a message made while computing it
     ):
         deps = {k: before[k] for k in (gen_key(t) for t in (EVERYTHING, *ALWAYS_READ, *sorted(read))) if k in before}
         try:

@@ -247,3 +247,32 @@ def test_the_tables_a_write_touches() -> None:
     assert pagecache.written_tables(sweep) == {"reminders_reminder", "onboarding_caseevent", "notices_notification"}
     assert pagecache.written_tables("TRUNCATE a, b") is None  # unknown reach: everything is stale
     assert pagecache.written_tables('UPDATE "django_session" SET x = 1') == frozenset()
+
+
+def test_a_page_that_makes_a_message_is_not_stored(client, world) -> None:
+    """A bad filter makes the case list say so (a message): the next visit must not repeat it."""
+    from django.contrib import messages
+
+    from config.pagecache import cached_page
+
+    request_factory_page = []
+
+    def build_with_message(request):
+        messages.warning(request, "只此一次")
+        request_factory_page.append(1)
+        from django.http import HttpResponse
+
+        return HttpResponse("<p>page</p>")
+
+    from django.contrib.messages.storage.fallback import FallbackStorage
+    from django.test import RequestFactory
+
+    client.force_login(world.am_a)
+    for _ in range(2):
+        request = RequestFactory().get("/x")
+        request.user = world.am_a
+        request.session = client.session
+        request._messages = FallbackStorage(request)
+        request.META["CSRF_COOKIE"] = "benchCSRFsecret0123456789abcdefg"
+        cached_page(request, "x", lambda r=request: build_with_message(r))
+    assert len(request_factory_page) == 2  # computed both times: the first was not stored
