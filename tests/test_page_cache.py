@@ -167,17 +167,6 @@ def test_case_visibility_from_the_stored_facts(world) -> None:
     assert not selectors.case_visible_from(world.customer_y, **facts)
 
 
-class pagecache_paused:
-    """Writes made here do not replace the generation (as if a write slipped past the watch)."""
-
-    def __enter__(self) -> None:
-        self._bump = pagecache.bump
-        pagecache.bump = lambda *args, **kwargs: None  # type: ignore[assignment]
-
-    def __exit__(self, *exc: object) -> None:
-        pagecache.bump = self._bump  # type: ignore[method-assign]
-
-
 def test_languages_are_stored_apart(client, world) -> None:
     client.force_login(world.am_a)
     chinese, _ = _get(client, reverse("case_list"))
