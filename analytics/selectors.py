@@ -77,9 +77,19 @@ class Table:
     rows: list[list[Any]] = field(default_factory=list)
     links: list[str] = field(default_factory=list)  # one drill-down URL per row
 
+    total: int | None = None  # set on a table cut by `head`: how many rows the whole one has
+
     @property
     def pairs(self) -> list[tuple[list[Any], str]]:
         return list(zip(self.rows, self.links, strict=True))
+
+    @property
+    def cut(self) -> bool:
+        return self.total is not None and self.total > len(self.rows)
+
+    def head(self, n: int) -> Table:
+        """The first `n` rows, knowing how many the whole table has (`total`, `cut`)."""
+        return Table(self.key, self.title, self.columns, self.rows[:n], self.links[:n], total=len(self.rows))
 
 
 def _days(tenths: int | None) -> float | None:

@@ -7,7 +7,7 @@ import io
 import zipfile
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -191,3 +191,56 @@ def test_drill_down_query_count_does_not_grow_with_cases(
     facts_refresh(case_ids=more, now=h.NOW)
     with django_assert_max_num_queries(20):
         assert "D-5" in client.get(url).content.decode() or "fig=funnel" in url
+
+
+def _rows(html: str, key: str) -> list[str]:
+    import re
+
+    table = re.search(rf'<table class="figures" id="table-{key}">(.*?)</table>', html, re.S)
+    assert table, key
+    return re.findall(r"<tr><td>(.*?)</td>", table.group(1))
+
+
+def test_a_long_cockpit_table_shows_its_first_rows_and_links_to_all_of_them(client, world, history, monkeypatch) -> None:
+    import html as html_lib
+    import re
+
+    from analytics import views
+
+    monkeypatch.setattr(views, "COCKPIT_ROWS", 2)
+    client.force_login(world.approver)
+    page = client.get(f"{reverse('analytics:cockpit')}?{MARCH}").content.decode()
+    export = client.get(f"{reverse('analytics:export_csv')}?table=cycle_stage&{MARCH}").content.decode("utf-8-sig")
+    whole = [row.split(",")[0] for row in export.strip().splitlines()[1:]]
+    assert len(whole) > 2  # the fixture's March has more stages than the cut
+    assert _rows(page, "cycle_stage") == whole[:2]
+    assert f"显示前 2 行,共 {len(whole)} 行。" in page
+    # The browser follows the link under the table: the whole table, from the same computation.
+    link = re.search(r'href="(/analytics/table/\?table=cycle_stage&amp;[^"]+)">查看全部</a>', page)
+    assert link is not None
+    url = html_lib.unescape(link.group(1))
+    at = re.search(r"at=([^&]+)", url)
+    assert at is not None and at.group(1) in page  # the cockpit's export links carry the same `at`
+    full = client.get(url)
+    assert full.status_code == 200
+    full_html = full.content.decode()
+    assert _rows(full_html, "cycle_stage") == whole
+    assert "显示前" not in full_html and f"共 {len(whole)} 行" in full_html
+    # A table no longer than the cut is shown whole, without the link.
+    monkeypatch.setattr(views, "COCKPIT_ROWS", len(whole))
+    caches["pages"].clear()  # the page as computed now, not as stored with the other cut
+    page = client.get(f"{reverse('analytics:cockpit')}?{MARCH}").content.decode()
+    assert _rows(page, "cycle_stage") == whole
+    assert "/analytics/table/?table=cycle_stage" not in page
+
+
+def test_the_whole_table_page_is_refused_to_others_and_knows_only_cockpit_tables(client, world, history) -> None:
+    url = f"{reverse('analytics:table')}?table=cycle_branch&{MARCH}"
+    assert client.get(url).status_code == 302  # anonymous: to the login page
+    client.force_login(world.am_a)
+    assert client.get(url).status_code == 403
+    client.force_login(world.supervisor_other)
+    page = client.get(url).content.decode()
+    assert {row for row in _rows(page, "cycle_branch")} <= {"分支行受理", "总行审批", "测试包下发", "联调测试"}
+    assert "B机构" in page and "A机构" not in page  # only their subtree
+    assert client.get(f"{reverse('analytics:table')}?table=nope&{MARCH}").status_code == 404

@@ -177,7 +177,8 @@ def digest_text(digest: Digest, *, user: Any, markdown: bool, shown: int = SHOWN
     if not any(cases for _h, cases in _sections(digest)):
         parts.append(_("今日无到期、超时或有风险的案件。"))
     link = settings.SITE_URL + reverse("home")
-    parts.append(f"[{_('打开我的待办')}]({link})" if markdown else _("我的待办:%(url)s") % {"url": link})
+    label = _("打开我的待办")  # outside the f-string, where makemessages sees it
+    parts.append(f"[{label}]({link})" if markdown else _("我的待办:%(url)s") % {"url": link})
     return "\n\n".join(parts)
 
 
