@@ -110,12 +110,15 @@ def case_filter(
     if account_manager_id:
         qs = qs.filter(account_manager_id=account_manager_id)
     if overdue:
+        # Longest overdue first: what a reader of this list looks for, and an index walk of
+        # the open visits in due order (open_visit_due_idx) that stops at the page, where the
+        # newest-first order would test thousands of recent cases that are not overdue.
         qs = qs.filter(
             current_visit__left_at__isnull=True,
             current_visit__paused_at__isnull=True,
             current_visit__due_at__lt=timezone.now(),
             state__in=WORKING_STAGES,
-        )
+        ).order_by("current_visit__due_at", "pk")
     if search:
         qs = qs.filter(pk__in=case_ids_matching(search))
     return qs
@@ -185,7 +188,8 @@ CASE_LIST_COUNT_LIMIT = 10_000
 class _BoundedPaginator(Paginator):
     @cached_property
     def count(self) -> int:
-        return self.object_list[: CASE_LIST_COUNT_LIMIT + 1].count()  # type: ignore[attr-defined]
+        # Without the list's order: a bounded count takes any CASE_LIST_COUNT_LIMIT + 1 rows.
+        return self.object_list.order_by()[: CASE_LIST_COUNT_LIMIT + 1].count()  # type: ignore[attr-defined]
 
 
 def case_page(qs: QuerySet[OnboardingCase], number: Any, size: int) -> Page:

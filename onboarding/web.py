@@ -216,6 +216,10 @@ def case_list_filtered(request: HttpRequest) -> tuple[Any, Any]:
     form.fields["branch"].choices = [("", _("全部"))] + [(str(b.pk), b.name) for b in subtree]  # type: ignore[attr-defined]
     form.fields["account_manager"].choices = [("", _("全部"))] + [(str(m.pk), str(m)) for m in managers]  # type: ignore[attr-defined]
     qs = selectors.case_list(user=user)
+    if form.is_bound and not form.is_valid():
+        # A filter that cannot be read (a state or branch not offered here, typed into the
+        # address) selects nothing, and the page says which, rather than the whole list.
+        return form, qs.none()
     if form.is_valid():
         data = form.cleaned_data
         qs = selectors.case_filter(

@@ -305,3 +305,35 @@ def test_a_long_case_list_says_how_many_up_to_a_bound(client, world, monkeypatch
     assert "共 3+ 件" in page and f"共 {total} 件" not in page
     page = client.get(reverse("case_list"), {"state": "suspended"}).content.decode()
     assert "共 0 件" in page  # a narrow filter: the exact count
+
+
+def test_a_filter_the_list_cannot_read_selects_nothing_and_says_which(client, world):
+    case = world.case(State.BRANCH_INTAKE)
+    client.force_login(world.supervisor)
+    page = client.get(reverse("case_list"), {"state": "nonsense", "q": ""}).content.decode()
+    assert "状态:" in page and "msg error" in page
+    assert case.reference not in page and "筛选条件有误,请更正后再查询。" in page
+    # The form keeps what was typed elsewhere, and a readable filter lists the case again.
+    page = client.get(reverse("case_list"), {"state": "branch_intake"}).content.decode()
+    assert case.reference in page and "msg error" not in page
+
+
+def test_the_overdue_list_shows_the_longest_overdue_first(client, world):
+    import datetime as dt
+
+    from django.utils import timezone
+    from freezegun import freeze_time
+
+    with freeze_time(timezone.now() - dt.timedelta(days=40)):
+        oldest_due = world.case(State.BRANCH_INTAKE)
+    with freeze_time(timezone.now() - dt.timedelta(days=20)):
+        later_due = world.case(State.BRANCH_INTAKE, company=enterprise(world.branch_a, name="丁公司"))
+    newest = world.case(State.BRANCH_INTAKE, company=enterprise(world.branch_a, name="戊公司"))
+    client.force_login(world.am_a)
+    page = client.get(reverse("case_list"), {"overdue": "on"}).content.decode()
+    assert "超时最久的在前。" in page and newest.reference not in page
+    assert page.index(oldest_due.reference) < page.index(later_due.reference)
+    # Without the filter the list is newest first, as always.
+    page = client.get(reverse("case_list")).content.decode()
+    assert page.index(newest.reference) < page.index(later_due.reference) < page.index(oldest_due.reference)
+    assert "超时最久的在前。" not in page

@@ -112,3 +112,15 @@ def test_the_import_link_is_shown_to_importers_only(world, client):
     assert reverse("transfers:import") not in client.get(reverse("case_list")).content.decode()
     client.force_login(world.supervisor)
     assert reverse("transfers:import") in client.get(reverse("case_list")).content.decode()
+
+
+def test_an_export_with_a_filter_it_cannot_read_is_refused_and_says_why(world, client, tricky_cases):
+    client.force_login(world.supervisor)
+    refused = client.get(reverse("transfers:export_csv"), {"state": "nonsense"})
+    assert refused.status_code == 400
+    assert "筛选条件有误,未导出" in refused.content.decode() and "状态" in refused.content.decode()
+    # A branch outside the reader's subtree is not theirs to name either.
+    refused = client.get(reverse("transfers:export_xlsx"), {"branch": str(world.branch_b.pk)})
+    assert refused.status_code == 400 and "机构" in refused.content.decode()
+    assert not AccessEvent.objects.filter(kind=AccessEvent.Kind.CASE_EXPORT).exists()  # nothing was exported
+    assert client.get(reverse("transfers:export_csv"), {"state": "draft"}).status_code == 200

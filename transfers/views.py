@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -114,7 +114,12 @@ def template_download(request: AuthenticatedHttpRequest, fmt: str) -> HttpRespon
 @staff_required
 def export(request: AuthenticatedHttpRequest, fmt: str) -> HttpResponse:
     """The case list as its filters select it, in the user's scope; recorded as an access event."""
-    _form, qs = case_list_filtered(request)
+    form, qs = case_list_filtered(request)
+    if form.errors:  # refused, rather than an export of everything or of nothing
+        reasons = ";".join(f"{form[name].label}:{' '.join(errors)}" for name, errors in form.errors.items())
+        return HttpResponseBadRequest(
+            _("筛选条件有误,未导出:%(reasons)s") % {"reasons": reasons}, content_type="text/plain; charset=utf-8"
+        )
     access_record(
         kind=AccessEvent.Kind.CASE_EXPORT,
         actor=request.user,
