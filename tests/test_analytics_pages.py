@@ -201,7 +201,9 @@ def _rows(html: str, key: str) -> list[str]:
     return re.findall(r"<tr><td>(.*?)</td>", table.group(1))
 
 
-def test_a_long_cockpit_table_shows_its_first_rows_and_links_to_all_of_them(client, world, history, monkeypatch) -> None:
+def test_a_long_cockpit_table_shows_its_first_rows_and_links_to_all_of_them(
+    client, world, history, monkeypatch
+) -> None:
     import html as html_lib
     import re
 
