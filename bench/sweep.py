@@ -12,7 +12,8 @@ copy instead of cleaning up.
 Then, in one run, side by side:
 a raw SQL select of the overdue rows, the first sweep (everything to claim, record and
 notify), and a second sweep (nothing new). E-mail is only queued (in-memory broker), as in
-production where workers send it.
+production where workers send it. The sweep runs in REMINDER_SWEEP_PARTITIONS parts at once
+(the setting's default, 2; `REMINDER_SWEEP_PARTITIONS=1` for the whole sweep in one part).
 """
 
 from __future__ import annotations
@@ -177,7 +178,9 @@ def build(n_cases: int, n_overdue: int) -> None:
 
 
 def measure(n_cases: int, n_overdue: int) -> None:
+    from django.conf import settings
     from django.db import connection
+    from django.db.backends.signals import connection_created
     from django.utils import timezone
 
     from reminders import services
@@ -201,21 +204,28 @@ def measure(n_cases: int, n_overdue: int) -> None:
     raw_select()  # warm the cache the same way for both
     raw_time, raw_rows = raw_select()
 
+    count = 0
+
+    def counter(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        nonlocal count
+        count += 1
+        return execute(sql, params, many, context)
+
+    # Count statements with an execute wrapper rather than CaptureQueriesContext, whose debug
+    # cursor would render every parameter array into SQL text and skew the time; on every
+    # connection, the sweep's parts' own included (REMINDER_SWEEP_PARTITIONS).
+    def wrap(sender, connection, **kwargs):  # type: ignore[no-untyped-def]
+        connection.execute_wrappers.append(counter)
+
+    connection_created.connect(wrap)
+    connection.execute_wrappers.append(counter)
+
     def sweep() -> tuple[float, int, services.SweepResult]:
-        # Count statements with an execute wrapper rather than CaptureQueriesContext, whose
-        # debug cursor would render every parameter array into SQL text and skew the time.
+        nonlocal count
         count = 0
-
-        def counter(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
-            nonlocal count
-            count += 1
-            return execute(sql, params, many, context)
-
-        with connection.execute_wrapper(counter):
-            t = time.perf_counter()
-            result = services.reminders_sweep(now=now)
-            elapsed = time.perf_counter() - t
-        return elapsed, count, result
+        t = time.perf_counter()
+        result = services.reminders_sweep(now=now)
+        return time.perf_counter() - t, count, result
 
     first_time, first_queries, first = sweep()
     second_time, second_queries, second = sweep()
@@ -226,7 +236,10 @@ def measure(n_cases: int, n_overdue: int) -> None:
         cur.execute("EXPLAIN " + raw_sql, [now])
         plan = " / ".join(row[0].strip() for row in cur.fetchall()[:2])
 
-    print(f"PostgreSQL, {n_cases} open cases, {n_overdue} overdue; {len(first.claimed)} reminders claimed")
+    print(
+        f"PostgreSQL, {n_cases} open cases, {n_overdue} overdue; {len(first.claimed)} reminders claimed; "
+        f"{settings.REMINDER_SWEEP_PARTITIONS} parts at once (REMINDER_SWEEP_PARTITIONS)"
+    )
     print(f"{'':28}{'wall time':>12}{'queries':>10}{'rows':>10}{'× raw select':>14}")
     print(f"{'raw SQL select of overdue':28}{raw_time * 1000:>10.1f}ms{1:>10}{raw_rows:>10}{1:>14.1f}")
     print(

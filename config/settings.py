@@ -415,6 +415,9 @@ SESSION_CACHE_SECONDS = envint("SESSION_CACHE_SECONDS", "300")
 # One beat process enqueues the overdue sweep; any number of workers run it (it is safe to
 # run concurrently: every reminder is claimed by a unique row).
 REMINDER_SWEEP_SECONDS = envint("REMINDER_SWEEP_SECONDS", "300")
+# On PostgreSQL the sweep runs in this many parts at once, each on its own connection (one
+# more connection per part while a sweep runs): about the database's cores (reminders/services.py).
+REMINDER_SWEEP_PARTITIONS = envint("REMINDER_SWEEP_PARTITIONS", "2")
 CELERY_BEAT_SCHEDULE = {
     "reminders-sweep-stalled": {
         "task": "reminders.tasks.sweep_stalled",

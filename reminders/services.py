@@ -9,6 +9,7 @@ import math
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,11 +157,11 @@ def reminders_sweep(*, now: dt.datetime | None = None) -> SweepResult:
     before the commit leaves nothing claimed, a crash after it leaves everything recorded and
     the mail waiting in the outbox.
 
-    On PostgreSQL all of it is one statement (`_SWEEP_SQL`): the levels due come from the
-    cutoffs, the pairs already claimed are skipped by the unique index (an anti-join, so an
-    idle sweep reads no rows into Python), and the events, notices and outbox rows are written
-    from the claimed rows inside the database. Elsewhere (SQLite in development and tests) the
-    same steps run in Python.
+    On PostgreSQL all of it is one statement (`_SWEEP_SQL`), run for parts of the visits at
+    once (`_sweep_postgresql`): the levels due come from the cutoffs, the pairs already claimed
+    are skipped by the unique index (an anti-join, so an idle sweep reads no rows into Python),
+    and the events, notices and outbox rows are written from the claimed rows inside the
+    database. Elsewhere (SQLite in development and tests) the same steps run in Python.
     """
     now = now or timezone.now()
     cutoffs = level_cutoffs(now)
@@ -284,6 +285,7 @@ reached AS (
            CASE WHEN v.due_at < lv.c3 THEN 3 WHEN v.due_at < lv.c2 THEN 2 WHEN v.due_at < lv.c1 THEN 1 END AS top
     FROM onboarding_stagevisit v JOIN lv ON lv.stage = v.stage
     WHERE v.left_at IS NULL AND v.paused_at IS NULL AND v.due_at < %(now)s AND v.due_at < lv.c1
+      AND v.id %% %(parts)s = %(part)s
 ),
 -- A sweep claims every level up to the one reached at once, so a visit whose highest level
 -- reached is claimed has nothing left to claim: one probe of the unique index per visit.
@@ -385,14 +387,50 @@ answer AS (
 SELECT answer.rids, answer.case_ids, answer.levels, answer.texts,
        (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM ob),
        (SELECT count(*) FROM onboarding_stagevisit
-         WHERE left_at IS NULL AND paused_at IS NULL AND due_at < %(now)s AND stage = ANY(%(stages)s::text[])),
+         WHERE left_at IS NULL AND paused_at IS NULL AND due_at < %(now)s AND stage = ANY(%(stages)s::text[])
+           AND id %% %(parts)s = %(part)s),
        (SELECT count(*) FROM ev) + (SELECT count(*) FROM nt)
 FROM answer
 """
 
 
 def _sweep_postgresql(now: dt.datetime, cutoffs: dict[tuple[str, int], dt.datetime]) -> SweepResult:
-    """The sweep as one statement (see `reminders_sweep`); the people to tell come from `_Directory`."""
+    """The sweep as one statement per partition of the visits (see `reminders_sweep`).
+
+    The visits are cut into REMINDER_SWEEP_PARTITIONS parts by id, each swept by the same
+    statement in its own transaction on its own connection, at the same time: the database
+    writes and checks a large sweep's rows (50,000 overdue visits: 136,000 reminders, as many
+    events, notices and mails, and the foreign-key checks of all of them at commit) on as many
+    cores as there are parts. A part's claims, events, notices and mail commit together; the
+    parts touch disjoint visits, so no part waits on another, and one that fails leaves its
+    visits to the next sweep (the claims make every sweep exactly-once per visit and level).
+    Inside a transaction (a caller's, or a test's) the parts run one after the other in it.
+    """
+    params = _sweep_params(now, cutoffs)
+    parts = max(1, settings.REMINDER_SWEEP_PARTITIONS)
+    if parts == 1 or connection.in_atomic_block:
+        results = [_sweep_part(params, part, parts) for part in range(parts)]
+    else:
+        with ThreadPoolExecutor(max_workers=parts, thread_name_prefix="sweep") as pool:
+            results = list(pool.map(lambda part: _sweep_part_on_own_connection(params, part, parts), range(parts)))
+    result = SweepResult()
+    for r in results:
+        result.overdue += r.overdue
+        result.claimed.extend(r.claimed)
+        result.emails += r.emails
+    result.claimed.sort()
+    return result
+
+
+def _sweep_part_on_own_connection(params: dict[str, Any], part: int, parts: int) -> SweepResult:
+    try:
+        return _sweep_part(params, part, parts)
+    finally:
+        connection.close()  # this thread's own connection: nothing else will close it
+
+
+def _sweep_params(now: dt.datetime, cutoffs: dict[tuple[str, int], dt.datetime]) -> dict[str, Any]:
+    """The statement's parameters: the people to tell come from `_Directory`."""
     directory = _Directory(set())
     groups: dict[str, tuple[list[int], list[str]]] = {}
     for branch_id, path in Branch.objects.values_list("pk", "path"):
@@ -426,6 +464,13 @@ def _sweep_postgresql(now: dt.datetime, cutoffs: dict[tuple[str, int], dt.dateti
         "texts": json.dumps(texts, ensure_ascii=False),
         "kind": CaseEvent.Kind.REMINDER.value,
     }
+    return params
+
+
+def _sweep_part(params: dict[str, Any], part: int, parts: int) -> SweepResult:
+    """One part of the sweep: the visits whose id is `part` modulo `parts`, in one transaction."""
+    now = params["now"]
+    params = {**params, "part": part, "parts": parts}
     result = SweepResult()
     with transaction.atomic(), connection.cursor() as cursor:
         # PostgreSQL's JIT compiles a statement this size for seconds before running it in a

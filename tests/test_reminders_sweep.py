@@ -294,3 +294,61 @@ def test_the_event_notice_and_mail_of_a_reminder_say_what_was_sent_to_whom(
     assert texts == {("customer_x", text), ("am_a", text)}
     assert reminder_mail(case).to == expected
     assert reminder_mail(case).payload == {"reminder": reminder.pk}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_the_sweep_runs_in_parts_at_once_each_on_its_own_connection(world, settings, monkeypatch) -> None:
+    settings.REMINDER_SWEEP_PARTITIONS = 3
+    cases = [intake_case(world) for _ in range(12)]
+    visits = list(StageVisit.objects.filter(case__in=cases, left_at__isnull=True).values_list("pk", flat=True))
+    assert {pk % 3 for pk in visits} == {0, 1, 2}  # every part has visits to sweep
+    mail.outbox.clear()
+    caller = threading.get_ident()
+    ran: list[tuple[int, bool]] = []
+    real = services._sweep_part
+
+    def spy(params, part, parts):
+        ran.append((part, threading.get_ident() != caller and not connection.in_atomic_block))
+        return real(params, part, parts)
+
+    monkeypatch.setattr(services, "_sweep_part", spy)
+    result = services.reminders_sweep(now=AT_2_0)
+    assert sorted(ran) == [(0, True), (1, True), (2, True)]  # three parts, none on the caller's thread
+    assert result.overdue == len(cases)
+    assert result.claimed == sorted(Reminder.objects.values_list("pk", flat=True))
+    assert sorted(Reminder.objects.values_list("visit_id", "level")) == sorted(
+        (v, lv) for v in visits for lv in (1, 2, 3)
+    )
+    assert Notification.objects.filter(kind="reminder").count() == 3 * len(cases)
+    assert CaseEvent.objects.filter(kind=CaseEvent.Kind.REMINDER).count() == 3 * len(cases)
+    assert result.emails == OutboxEmail.objects.filter(kind="reminder").count() == len(mail.outbox) == 3 * len(cases)
+    assert services.reminders_sweep(now=AT_2_0).claimed == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_part_that_fails_leaves_its_visits_to_the_next_sweep_and_the_others_are_kept(
+    world, settings, monkeypatch
+) -> None:
+    settings.REMINDER_SWEEP_PARTITIONS = 2
+    cases = [intake_case(world) for _ in range(6)]
+    visits = dict(StageVisit.objects.filter(case__in=cases, left_at__isnull=True).values_list("pk", "case_id"))
+    real = services._sweep_part
+
+    def second_part_dies(params, part, parts):
+        if part == 1:
+            raise RuntimeError("connection lost")
+        return real(params, part, parts)
+
+    monkeypatch.setattr(services, "_sweep_part", second_part_dies)
+    with pytest.raises(RuntimeError):
+        services.reminders_sweep(now=AT_1_0)
+    swept = set(Reminder.objects.values_list("visit_id", flat=True))
+    assert swept == {v for v in visits if v % 2 == 0}  # the first part committed on its own
+    assert CaseEvent.objects.filter(kind=CaseEvent.Kind.REMINDER).count() == len(swept)
+    monkeypatch.undo()
+    result = services.reminders_sweep(now=AT_1_0)  # the next sweep
+    assert len(result.claimed) == len(visits) - len(swept)
+    assert sorted(Reminder.objects.values_list("visit_id", flat=True)) == sorted(visits)  # each visit once
+    assert Notification.objects.filter(kind="reminder").count() == len(visits)
