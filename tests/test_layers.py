@@ -12,6 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS: list[set[str]] = [
+    {"casetypes"},
     {"accounts"},
     {"branches"},
     {"workcalendar", "notices"},
