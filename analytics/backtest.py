@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
+from casetypes import declaration
+
 from . import calendar as workcal
 from . import stats
 from .forecast import Forecaster, Observation, fit
 from .models import VisitFact
-from .sources import WORKING_STAGES, OnboardingCase, State
+from .sources import WORKING_STAGES, OnboardingCase
 
 
 @dataclass
@@ -55,7 +57,7 @@ def _load() -> dict[int, _Case]:
         c.visits.append((stage, entered, left, work))
         if closed_with == "go_live":
             c.live_at = left
-    live = set(OnboardingCase.objects.filter(state=State.LIVE).values_list("pk", flat=True))
+    live = set(OnboardingCase.objects.filter(state__in=declaration.live_states()).values_list("pk", flat=True))
     for case_id, c in cases.items():
         if case_id not in live:
             c.live_at = None

@@ -8,9 +8,12 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 
+from casetypes import declaration
+from casetypes.declaration import Feature
+
 from . import calendar as workcal
 from .models import VisitFact
-from .sources import WORKING_STAGES, CaseHistory, OnboardingCase, Party, State, histories
+from .sources import WORKING_STAGES, CaseHistory, OnboardingCase, Party, histories
 
 
 def modules_key(modules: Iterable[str]) -> str:
@@ -46,7 +49,9 @@ def facts_for(h: CaseHistory, *, cal: workcal.WorkCalendar, sla: dict[str, int],
     # The transition that ended a visit carries the visit's left_at as its time.
     leaving = {(at, f): (name, actor) for at, name, f, _t, actor in h.transitions if name not in ("suspend", "resume")}
     seen: set[str] = set()
-    started = next((v.entered_at for v in h.visits if v.stage == State.BRANCH_INTAKE), None)
+    starts = declaration.states_with(Feature.STARTS_CLOCK)
+    started = next((v.entered_at for v in h.visits if v.stage in starts), None)
+    paused = declaration.paused_states()
     out = []
     for v in h.visits:
         if v.stage not in WORKING_STAGES:
@@ -61,7 +66,9 @@ def facts_for(h: CaseHistory, *, cal: workcal.WorkCalendar, sla: dict[str, int],
             bank = work - customer
         # A suspended case that is withdrawn leaves from "suspended".
         name, actor = (
-            leaving.get((v.left_at, v.stage)) or leaving.get((v.left_at, State.SUSPENDED)) or ("", None)
+            leaving.get((v.left_at, v.stage))
+            or next((leaving[(v.left_at, p)] for p in paused if (v.left_at, p) in leaving), None)
+            or ("", None)
             if v.left_at
             else ("", None)
         )
@@ -105,12 +112,12 @@ def _customer_until(
     Joint testing: the customer tests until its last recorded result (every case passed), the
     tech reviewer then accepts. Production verification: the customer until it confirms.
     """
-    if stage == State.JOINT_TESTING:
+    if stage in declaration.states_with(Feature.JOINT_TESTING):
         if is_open and holder == Party.CUSTOMER:
             return None
         inside = [t for t in h.test_results if start <= t <= end]
         return inside[-1] if inside else (None if is_open else end)
-    if stage == State.PRODUCTION_VERIFICATION:
+    if stage in declaration.states_with(Feature.CUSTOMER_CONFIRMATION):
         confirmed = h.case.customer_confirmed_at
         if confirmed and start <= confirmed <= end:
             return confirmed

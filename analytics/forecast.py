@@ -20,11 +20,13 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from casetypes import declaration
+
 from . import calendar as workcal
 from . import stats
 from .facts import facts_refresh, facts_refresh_open, modules_key, tier1_of
 from .models import CaseForecast, ForecastModel, VisitFact
-from .sources import WORKING_STAGES, OnboardingCase, State
+from .sources import WORKING_STAGES, OnboardingCase
 
 MIN_EVENTS = 20
 Observation = tuple[int, str, str, float, bool]  # tier1, modules key, stage, days, finished
@@ -66,7 +68,7 @@ def observations_from_facts() -> list[Observation]:
         cell[2] += work
         cell[3] = cell[3] and left is not None
         furthest[case_id] = max(furthest[case_id], WORKING_STAGES.index(stage))
-    live = set(OnboardingCase.objects.filter(state=State.LIVE).values_list("pk", flat=True))
+    live = set(OnboardingCase.objects.filter(state__in=declaration.live_states()).values_list("pk", flat=True))
     out = []
     for (case_id, stage), (tier1, mods, work, closed) in totals.items():
         ended = closed and (case_id in live or furthest[case_id] > WORKING_STAGES.index(stage))
@@ -139,7 +141,7 @@ class Forecaster:
 
 
 def _current_stage(case: OnboardingCase) -> str:
-    return case.state_before_suspend if case.state == State.SUSPENDED else case.state
+    return declaration.active_stage(case)
 
 
 def forecasts_refresh(*, case_ids: Iterable[int], now: dt.datetime | None = None, refresh_facts: bool = True) -> int:
@@ -181,7 +183,7 @@ def forecasts_refresh(*, case_ids: Iterable[int], now: dt.datetime | None = None
             f.stage_p85_days = p.stage_p85
             f.basis, f.basis_n = p.basis, p.basis_n
             f.target_late = bool(case.target_date and f.p85_date > case.target_date)
-            if p.stage_p85 is not None and case.state != State.SUSPENDED:
+            if p.stage_p85 is not None and not declaration.is_paused(case.state):
                 left = p.stage_p85 - spent
                 f.stage_late_at = cal.shift(now, int(left * workcal.DAY)) if left > 0 else now
         made.append(f)
@@ -196,7 +198,7 @@ def forecasts_refresh_all(*, now: dt.datetime | None = None, batch: int = 2000) 
     now = now or timezone.now()
     model_fit(now=now)
     open_ids = list(
-        OnboardingCase.objects.filter(state__in=(*WORKING_STAGES, State.SUSPENDED))
+        OnboardingCase.objects.filter(state__in=(*WORKING_STAGES, *declaration.paused_states()))
         .order_by("pk")
         .values_list("pk", flat=True)
     )

@@ -22,6 +22,8 @@ from django.utils.translation import gettext as _
 
 from branches.models import Branch
 from branches.roles import Role, user_roles
+from casetypes import declaration
+from casetypes.declaration import Feature
 
 from . import calendar as workcal
 from .models import CaseForecast, VisitFact
@@ -31,7 +33,6 @@ from .sources import (
     TRANSITION_TARGET,
     WORKING_STAGES,
     OnboardingCase,
-    State,
     transition_label,
 )
 from .stats import percentile_of_histogram
@@ -100,12 +101,8 @@ def _seconds_days(s: int | None) -> float:
     return round((s or 0) / workcal.DAY, 1)
 
 
-_STAGE_LABELS = {value: label for value, label in zip(State.values, State.labels, strict=True)}
-
-
 def stage_label(code: str) -> str:
-    label = _STAGE_LABELS.get(code)
-    return code if label is None else str(label)
+    return declaration.state_label(code)
 
 
 def drill_url(period: Period, **params: Any) -> str:
@@ -458,15 +455,16 @@ def flow_table(*, period: Period, by_flow: dict[tuple[str, str], list[int]]) -> 
             )
         )
     if retests:
-        order = WORKING_STAGES.index(State.JOINT_TESTING)
+        testing = declaration.states_with(Feature.JOINT_TESTING)[0]
+        order = WORKING_STAGES.index(testing)
         links.append(
             (
                 order,
-                stage_label(State.JOINT_TESTING),
+                stage_label(testing),
                 _("要求重测"),
                 retests,
                 True,
-                drill_url(period, fig="flow", event=RETEST_RECORD, source=State.JOINT_TESTING),
+                drill_url(period, fig="flow", event=RETEST_RECORD, source=testing),
             )
         )
     for _o, a, b, n, rework, url in sorted(links, key=lambda x: (x[0], x[4], x[2])):
@@ -493,9 +491,10 @@ def funnel_table(*, branch_ids: list[int], period: Period) -> Table:
         .order_by()
     )
     reached = {r["stage"]: r["n"] for r in rows}
-    reached[State.LIVE] = sum(r["live"] for r in rows)
+    for code in declaration.live_states():
+        reached[code] = sum(r["live"] for r in rows)
     tab = Table("funnel", _("漏斗:期内受理的案件到达各阶段"), [_("阶段"), _("案件数")])
-    for s in (*WORKING_STAGES, State.LIVE):
+    for s in (*WORKING_STAGES, *declaration.live_states()):
         tab.rows.append([stage_label(s), reached.get(s, 0)])
         tab.links.append(drill_url(period, fig="funnel", stage=s))
     return tab
@@ -737,7 +736,9 @@ def drill_down(
     elif fig == "funnel":
         facts = _cohort_facts(path, period)
         facts = (
-            facts.filter(closed_with="go_live") if stage == State.LIVE else facts.filter(stage=stage, first_visit=True)
+            facts.filter(closed_with="go_live")
+            if stage in declaration.live_states()
+            else facts.filter(stage=stage, first_visit=True)
         )
         title = _("到达 %(stage)s 的案件") % {"stage": stage_label(stage)}
         for f in page(

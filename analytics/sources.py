@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from casetypes import declaration
 from companies.models import ACCOUNT_FIELDS, DATA_FIELDS, CompanyVersion, Enterprise, SettlementAccount
 from companies.validators import resident_id_check_char, uscc_check_char
 from onboarding.models import CaseEvent, OnboardingCase, StageVisit
@@ -41,20 +42,9 @@ __all__ = [
 
 # Transition names that stand for rework, and the record that asks for a re-test.
 RETURN_TRANSITIONS = ("return_to_intake", "return_to_test_package")
-# Where each transition that ends a stage visit leads.
-TRANSITION_TARGET = {
-    "submit": State.BRANCH_INTAKE,
-    "submit_for_approval": State.HEAD_OFFICE_APPROVAL,
-    "return_to_intake": State.BRANCH_INTAKE,
-    "reject": State.REJECTED,
-    "approve": State.TEST_PACKAGE_ISSUANCE,
-    "issue_test_package": State.JOINT_TESTING,
-    "return_to_test_package": State.TEST_PACKAGE_ISSUANCE,
-    "accept_test_report": State.UKEY_ISSUANCE,
-    "complete_ukey_issuance": State.PRODUCTION_VERIFICATION,
-    "go_live": State.LIVE,
-    "withdraw": State.WITHDRAWN,
-}
+# Where each transition that ends a stage visit leads, read from every declared case type's
+# transitions (not those that stay in the stage, nor suspending and resuming).
+TRANSITION_TARGET = declaration.TransitionTargets()
 RETEST_RECORD = "retest_requested"
 TEST_RESULT_RECORD = "test_result"
 

@@ -18,12 +18,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from branches.models import Branch
+from casetypes import declaration
 from config.pagecache import cached_page
 from onboarding import events
 from onboarding import selectors as case_selectors
 from onboarding.models import OnboardingCase
 from onboarding.services import CaseError
-from onboarding.states import State
 from onboarding.web import show_case_error
 
 from . import selectors, services
@@ -100,7 +100,7 @@ def _filtered(request: HttpRequest, *, first: int | None = None) -> tuple[AuditF
 
 
 def _state_label(code: str) -> str:
-    return str(State(code).label) if code in State.values else code
+    return declaration.state_label(code)
 
 
 def _row(ev: dict[str, Any]) -> dict[str, Any]:

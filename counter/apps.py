@@ -11,19 +11,19 @@ class CounterConfig(AppConfig):
 
     def ready(self) -> None:
         from branches.roles import Role
+        from casetypes.declaration import Feature
         from onboarding import queue, rules
-        from onboarding.states import State
 
         from .queue import entries_to_check, entries_to_make
         from .rules import counter_problems, operator_identity_problems
 
         # Leaving UKey issuance also needs the counter's work done (domain.md, stage 5).
-        rules.extend_guard("production_ready", counter_problems)
+        rules.guard_checks.add(counter_problems, key="production_ready")
         # One ID number, one name: operators against the company's people, wherever the guard
         # reads company data.
         for guard_name in ("draft_complete", "intake_complete", "production_ready"):
-            rules.extend_guard(guard_name, operator_identity_problems)
+            rules.guard_checks.add(operator_identity_problems, key=guard_name)
         # The checker's queue holds the entries others made and the completion; the maker's
         # holds the entries still to make, in place of the plain "stage held" line (issue 10).
-        queue.register(entries_to_check)
-        queue.register(entries_to_make, handles=[(State.UKEY_ISSUANCE, Role.COUNTER_MAKER)])
+        queue.sources.add(entries_to_check)
+        queue.sources.add(entries_to_make, key=f"{Feature.COUNTER_HOLDS}:{Role.COUNTER_MAKER}")

@@ -11,9 +11,10 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext as _
 
 from branches.roles import Role, user_roles
+from casetypes import declaration
+from casetypes.declaration import Feature
 from onboarding.queue import QueueItem, case_url
 from onboarding.selectors import case_list, case_visible_q
-from onboarding.states import State
 
 from .models import CounterEntry, Operator, UKey
 
@@ -41,7 +42,7 @@ def entries_to_make(user: Any) -> list[QueueItem]:
     )
     cases = (
         case_list(user=user)
-        .filter(state=State.UKEY_ISSUANCE)
+        .filter(state__in=declaration.states_with(Feature.COUNTER_HOLDS))
         .exclude(pending_q())
         .exclude(counter_done_q())
         .annotate(identity_done=Exists(identity))
@@ -82,7 +83,7 @@ def entries_to_check(user: Any) -> list[QueueItem]:
     ]
     ready = (
         case_list(user=user)
-        .filter(state=State.UKEY_ISSUANCE, production_config__isnull=False)
+        .filter(state__in=declaration.states_with(Feature.COUNTER_HOLDS), production_config__isnull=False)
         .exclude(pending_q())
         .filter(counter_done_q())
         .order_by("current_visit__due_at", "pk")[:50]

@@ -10,10 +10,11 @@ from django.utils import timezone
 
 from branches.roles import Role, user_roles
 from branches.scope import case_in_scope
+from casetypes import declaration
+from casetypes.declaration import Feature
 from onboarding.models import OnboardingCase
 from onboarding.page_reads import read_once
 from onboarding.selectors import case_visible_q
-from onboarding.states import State
 
 from .models import CounterEntry, Operator, UKey
 from .services import COUNTER_STATES, OPERATOR_STATES
@@ -63,7 +64,9 @@ def counter_panel(*, case: OnboardingCase, user: Any) -> dict[str, Any]:
         "operators": operators,
         "active_operators": [o for o in operators if o.removed_at is None],
         "active_operators_by_pk": active_operators(case=case),
-        "counter_problems": _counter_problems(case) if case.state == State.UKEY_ISSUANCE else [],
+        "counter_problems": _counter_problems(case)
+        if case.state in declaration.states_with(Feature.COUNTER_HOLDS)
+        else [],
         "can_make": in_scope and counter_open and Role.COUNTER_MAKER in roles,
         "can_check": in_scope and counter_open and Role.COUNTER_CHECKER in roles,
         "is_counter_staff": in_scope and bool(roles & {Role.COUNTER_MAKER, Role.COUNTER_CHECKER}),

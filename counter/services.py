@@ -20,11 +20,12 @@ from django.utils.translation import gettext as _
 
 from branches.roles import Role, has_role
 from branches.scope import case_in_scope
+from casetypes import declaration
+from casetypes.declaration import Feature, StateSet
 from companies.validators import normalise_id_number, normalise_person_name, validate_resident_id
 from onboarding import events
 from onboarding.models import OnboardingCase
 from onboarding.services import CaseError, case_write
-from onboarding.states import State
 
 from . import notifications
 from .models import CounterEntry, Operator, OperatorRole, UKey
@@ -33,17 +34,10 @@ from .rules import operator_conflicts
 if TYPE_CHECKING:
     from accounts.models import User
 
-# Counter entries are made while UKeys are issued, and later for replacements of a live link.
-COUNTER_STATES = (State.UKEY_ISSUANCE, State.PRODUCTION_VERIFICATION, State.LIVE)
-# Operators can be named from the start (the application form lists them) until the link is live.
-OPERATOR_STATES = (
-    State.DRAFT,
-    State.BRANCH_INTAKE,
-    State.HEAD_OFFICE_APPROVAL,
-    State.TEST_PACKAGE_ISSUANCE,
-    State.JOINT_TESTING,
-    *COUNTER_STATES,
-)
+# Counter entries are made where a case type declares the counter (while UKeys are issued, and
+# later for replacements of a live link); operators can be named where it declares them.
+COUNTER_STATES = StateSet(lambda: declaration.states_with(Feature.COUNTER))
+OPERATOR_STATES = StateSet(lambda: declaration.states_with(Feature.OPERATORS))
 DEFAULT_CERT_YEARS = 2
 
 

@@ -16,7 +16,7 @@ class DocumentsConfig(AppConfig):
         from .queue import documents_to_review
 
         # A stage cannot be left while one of its required documents is not accepted.
-        rules.extend_guard("intake_complete", checklist.intake_documents_accepted)
-        rules.extend_guard("tests_passed", checklist.test_report_accepted)
+        rules.guard_checks.add(checklist.intake_documents_accepted, key="intake_complete")
+        rules.guard_checks.add(checklist.test_report_accepted, key="tests_passed")
         # Uploads wait in their reviewer's "轮到我办理" (issue 10).
-        queue.register(documents_to_review)
+        queue.sources.add(documents_to_review)

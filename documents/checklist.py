@@ -8,22 +8,21 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext as _
 
+from casetypes import declaration
 from onboarding.page_reads import read_once
-from onboarding.states import State
 
 from .models import Decision, Document, DocumentKind, DocumentVersion
 
 if TYPE_CHECKING:
     from onboarding.models import OnboardingCase
 
-# Forms the bank renders from case data (see documents.forms_pdf).
-GENERATED_FORMS: tuple[str, ...] = (
-    DocumentKind.APPLICATION_FORM,
-    DocumentKind.SERVICE_AGREEMENT,
-    DocumentKind.AUTHORISATION_LETTER,
-    DocumentKind.EBANKING_REGISTRATION,
-    DocumentKind.PRODUCTION_VERIFICATION,
-)
+
+def generated_forms() -> tuple[str, ...]:
+    """The kinds the bank renders from case data (documents.forms_pdf), as the stages declare them."""
+    return tuple(dict.fromkeys(d.kind for _, d in declaration.document_needs() if d.generated))
+
+
+GENERATED_FORMS = declaration.StateSet(generated_forms)
 
 
 class Status:
@@ -45,7 +44,7 @@ class Requirement:
 
     @property
     def stage_label(self) -> str:
-        return str(State(self.stage).label)
+        return declaration.state_label(self.stage)
 
 
 @dataclass
@@ -81,27 +80,18 @@ class ChecklistItem:
 
     @property
     def can_generate(self) -> bool:
-        return self.kind in GENERATED_FORMS
+        return self.kind in generated_forms()
 
 
 def requirements(case: OnboardingCase) -> list[Requirement]:
-    """The documents of each stage, in order. Only `required` items hold a stage's guard."""
-    items = [
-        Requirement(DocumentKind.APPLICATION_FORM, State.BRANCH_INTAKE),
-        Requirement(DocumentKind.SERVICE_AGREEMENT, State.BRANCH_INTAKE),
-        Requirement(DocumentKind.BUSINESS_LICENCE, State.BRANCH_INTAKE),
-        Requirement(DocumentKind.LEGAL_REP_ID, State.BRANCH_INTAKE),
-        Requirement(DocumentKind.HANDLER_ID, State.BRANCH_INTAKE),
+    """The documents of each stage, in order, as the case's type declares them
+    (`Stage.documents`). Only `required` items hold a stage's guard."""
+    return [
+        Requirement(need.kind, stage.code, required=need.required)
+        for stage in declaration.case_type_of(case).stages
+        for need in stage.documents
+        if need.only_if is None or need.only_if(case)
     ]
-    if not case.company.handler_is_legal_rep:
-        items.append(Requirement(DocumentKind.AUTHORISATION_LETTER, State.BRANCH_INTAKE))
-    items += [
-        Requirement(DocumentKind.TEST_REPORT, State.JOINT_TESTING),
-        # Printed and signed at the counter and at go-live; kept, not a stage guard here.
-        Requirement(DocumentKind.EBANKING_REGISTRATION, State.UKEY_ISSUANCE, required=False),
-        Requirement(DocumentKind.PRODUCTION_VERIFICATION, State.PRODUCTION_VERIFICATION, required=False),
-    ]
-    return items
 
 
 def case_checklist(case: OnboardingCase) -> list[ChecklistItem]:
@@ -185,11 +175,16 @@ def documents_owed(case: OnboardingCase, stage: str) -> list[ChecklistItem]:
     ]
 
 
+def stage_documents_accepted(case: Any) -> list[str]:
+    """Every required document of the case's stage uploaded and accepted by a reviewer."""
+    return stage_problems(case, declaration.active_stage(case))
+
+
 def intake_documents_accepted(case: Any) -> list[str]:
     """Every intake document of the checklist uploaded and accepted by a reviewer."""
-    return stage_problems(case, State.BRANCH_INTAKE)
+    return stage_documents_accepted(case)
 
 
 def test_report_accepted(case: Any) -> list[str]:
     """The joint-test report uploaded and accepted by head-office tech."""
-    return stage_problems(case, State.JOINT_TESTING)
+    return stage_documents_accepted(case)

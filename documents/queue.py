@@ -1,9 +1,10 @@
 """The documents' part of "轮到我办理": uploads waiting for the person who reviews them.
 
-The intake papers and the production verification form wait on the case's account manager,
-the test report on head-office tech, the e-banking registration form on the outlet's counter
-checker: the latest version of each, undecided, uploaded by someone else, while its stage is
-still open. One item per case, naming the documents.
+Each document waits on the first reviewer its stage declares (`DocumentNeed.reviewers`): for
+onboarding, the intake papers and the production verification form on the case's account
+manager, the test report on head-office tech, the e-banking registration form on the outlet's
+counter checker: the latest version of each, undecided, uploaded by someone else, while its
+stage is still open. One item per case, naming the documents.
 """
 
 from __future__ import annotations
@@ -14,51 +15,42 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
-from branches.roles import Role, user_roles
+from branches.roles import user_roles
+from casetypes import declaration
 from onboarding.models import OnboardingCase
 from onboarding.queue import QueueItem, case_url
 from onboarding.selectors import case_visible_q
-from onboarding.states import State
 
 from .models import DocumentKind, DocumentVersion
 
-_ORDER: list[str] = [State.DRAFT, State.BRANCH_INTAKE, State.HEAD_OFFICE_APPROVAL, State.TEST_PACKAGE_ISSUANCE,
-          State.JOINT_TESTING, State.UKEY_ISSUANCE, State.PRODUCTION_VERIFICATION]  # fmt: skip
-INTAKE_KINDS = (
-    DocumentKind.APPLICATION_FORM,
-    DocumentKind.SERVICE_AGREEMENT,
-    DocumentKind.BUSINESS_LICENCE,
-    DocumentKind.LEGAL_REP_ID,
-    DocumentKind.HANDLER_ID,
-    DocumentKind.AUTHORISATION_LETTER,
-)
-# The stage each document belongs to (checklist.requirements): reviewed until the case leaves it.
-KIND_STAGE: dict[str, str] = {
-    **{k: State.BRANCH_INTAKE for k in INTAKE_KINDS},
-    DocumentKind.TEST_REPORT: State.JOINT_TESTING,
-    DocumentKind.EBANKING_REGISTRATION: State.UKEY_ISSUANCE,
-    DocumentKind.PRODUCTION_VERIFICATION: State.PRODUCTION_VERIFICATION,
-}
 
-
-def _open_q(kinds: tuple[str, ...]) -> Q:
+def _open_q(kinds: list[str]) -> Q:
+    """Documents of these kinds on cases that have not yet left the stage collecting them."""
     q = Q(pk__in=[])
-    for kind in kinds:
-        states = _ORDER[: _ORDER.index(KIND_STAGE[kind]) + 1]
-        q |= Q(document__kind=kind, document__case__state__in=states)
+    for ct in declaration.CASE_TYPES.values():
+        order = [s.code for s in ct.stages]
+        for stage in ct.stages:
+            for need in stage.documents:
+                if need.kind in kinds:
+                    states = order[: order.index(stage.code) + 1]
+                    q |= Q(document__kind=need.kind, document__case__state__in=states)
     return q
 
 
 def documents_to_review(user: Any) -> list[QueueItem]:
     roles = user_roles(user)
     mine = Q(pk__in=[])
-    if Role.ACCOUNT_MANAGER in roles:
-        mine |= _open_q((*INTAKE_KINDS, DocumentKind.PRODUCTION_VERIFICATION)) & Q(document__case__account_manager=user)
-    if Role.TECH_REVIEWER in roles:
-        mine |= _open_q((DocumentKind.TEST_REPORT,))
-    if Role.COUNTER_CHECKER in roles:
-        mine |= _open_q((DocumentKind.EBANKING_REGISTRATION,))
-    if not roles & {Role.ACCOUNT_MANAGER, Role.TECH_REVIEWER, Role.COUNTER_CHECKER}:
+    reviews = False
+    # Each document waits on the first reviewer its stage declares (only on their own cases
+    # where the need says so: the account manager reviews their own cases' papers).
+    for role in roles:
+        needs = [d for _, d in declaration.document_needs() if d.reviewers and d.reviewers[0] == role]
+        if not needs:
+            continue
+        reviews = True
+        mine |= _open_q([d.kind for d in needs if not d.own_cases_only])
+        mine |= _open_q([d.kind for d in needs if d.own_cases_only]) & Q(document__case__account_manager=user)
+    if not reviews:
         return []
     newer = DocumentVersion.objects.filter(document=OuterRef("document"), number__gt=OuterRef("number"))
     versions = (

@@ -14,10 +14,11 @@ from django.utils.translation import gettext as _
 
 from branches.roles import Role, has_role
 from branches.scope import case_in_scope
+from casetypes import declaration
+from casetypes.declaration import StateSet
 from onboarding import events
 from onboarding.models import CaseEvent, OnboardingCase
 from onboarding.services import CaseError, case_write
-from onboarding.states import WORKING_STAGES, State
 
 from . import checklist
 from .models import Decision, Document, DocumentKind, DocumentVersion, retention_for
@@ -36,21 +37,16 @@ UPLOAD_ROLES = (
     Role.COUNTER_MAKER,
     Role.COUNTER_CHECKER,
 )
-# Who may accept or reject each item: the account manager's side checks the intake papers,
-# head-office tech accepts the test report, the counter checker the registration form.
 INTAKE_REVIEWERS = (Role.ACCOUNT_MANAGER, Role.BRANCH_SUPERVISOR)
-REVIEW_ROLES: dict[str, tuple[str, ...]] = {
-    DocumentKind.APPLICATION_FORM: INTAKE_REVIEWERS,
-    DocumentKind.SERVICE_AGREEMENT: INTAKE_REVIEWERS,
-    DocumentKind.BUSINESS_LICENCE: INTAKE_REVIEWERS,
-    DocumentKind.LEGAL_REP_ID: INTAKE_REVIEWERS,
-    DocumentKind.HANDLER_ID: INTAKE_REVIEWERS,
-    DocumentKind.AUTHORISATION_LETTER: INTAKE_REVIEWERS,
-    DocumentKind.TEST_REPORT: (Role.TECH_REVIEWER,),
-    DocumentKind.EBANKING_REGISTRATION: (Role.COUNTER_CHECKER, Role.ACCOUNT_MANAGER),
-    DocumentKind.PRODUCTION_VERIFICATION: (Role.ACCOUNT_MANAGER,),
-}
-CLOSED_STATES = (State.REJECTED, State.WITHDRAWN)
+
+
+def review_roles(kind: str) -> tuple[str, ...]:
+    """Who reviews a document of `kind`, as the stage that collects it declares (`DocumentNeed.reviewers`)."""
+    need = declaration.document_need(kind)
+    return need.reviewers if need is not None else ()
+
+
+CLOSED_STATES = StateSet(declaration.closed_states)
 
 
 def document_storage() -> Any:
@@ -61,18 +57,14 @@ def _is_case_customer(case: OnboardingCase, user: User) -> bool:
     return user.enterprise_id is not None and user.enterprise_id == case.enterprise_id
 
 
-def _stage_index(state: str) -> int:
-    order = [State.DRAFT, *WORKING_STAGES, State.LIVE]
+def _stage_index(case: OnboardingCase, state: str) -> int:
+    order = declaration.case_type_of(case).order
     return order.index(state) if state in order else -1
-
-
-def _current_stage(case: OnboardingCase) -> str:
-    return case.state_before_suspend if case.state == State.SUSPENDED else case.state
 
 
 def _stage_still_open(case: OnboardingCase, req: checklist.Requirement) -> bool:
     """Documents of a stage are collected and reviewed until the case has left that stage."""
-    return _stage_index(_current_stage(case)) <= _stage_index(req.stage)
+    return _stage_index(case, declaration.active_stage(case)) <= _stage_index(case, req.stage)
 
 
 def upload_refusal(case: OnboardingCase, user: User, kind: str) -> str | None:
@@ -184,7 +176,7 @@ def review_refusal(version: DocumentVersion, user: User) -> str | None:
     case = document.case
     if document.generated:
         return _("系统生成的表单无需审核")
-    roles = REVIEW_ROLES.get(document.kind, ())
+    roles = review_roles(document.kind)
     if user.enterprise_id is not None or not has_role(user, *roles):
         names = "、".join(str(Role(r).label) for r in roles)
         return _("此文件仅限%(roles)s审核") % {"roles": names}

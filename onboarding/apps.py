@@ -10,11 +10,9 @@ class OnboardingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Registers this app's outbox mail renderer(s).
-        from workcalendar.models import register_stages
+        from casetypes import declaration
 
-        from . import notifications  # noqa: F401
-        from .states import WORKING_STAGES, State
+        from . import notifications  # noqa: F401  (its outbox mail renderer)
+        from .journey import ONBOARDING
 
-        # The calendar app sits below this one: it learns the stages' names from here.
-        register_stages([(code, State(code).label) for code in WORKING_STAGES])
+        declaration.register(ONBOARDING)

@@ -17,27 +17,20 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from branches.roles import Role, has_role
+from casetypes import declaration
+from casetypes.declaration import Feature, StateSet
 from companies.models import DATA_FIELDS, CompanyVersion
 from companies.services import company_diff, company_version_latest, diff_is_empty
 
 from . import events, rules
 from .models import ChangeRequest, OnboardingCase
 from .services import CaseError, case_follows_company, case_write, enterprise_save
-from .states import State
 
 if TYPE_CHECKING:
     from accounts.models import User
 
 # Past intake and not ended: the company data is frozen and a change request can move it.
-FROZEN_OPEN_STATES = (
-    State.HEAD_OFFICE_APPROVAL,
-    State.TEST_PACKAGE_ISSUANCE,
-    State.JOINT_TESTING,
-    State.UKEY_ISSUANCE,
-    State.PRODUCTION_VERIFICATION,
-    State.LIVE,
-    State.SUSPENDED,
-)
+FROZEN_OPEN_STATES = StateSet(lambda: declaration.states_with(Feature.CHANGE_REQUESTS, paused=True))
 
 PROPOSED_FIELDS = tuple(f for f in DATA_FIELDS if f != "uscc")  # the credit code names the company
 

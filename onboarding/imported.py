@@ -22,20 +22,22 @@ from django.utils.translation import gettext as _
 from branches.models import Branch
 from branches.roles import Role, has_role
 from branches.scope import branch_in_subtree
+from casetypes.declaration import StateSet
 from companies.models import Enterprise
 from companies.services import company_version_latest, company_version_record
 from workcalendar import workdays
 
 from . import events
+from .journey import ONBOARDING
 from .models import OnboardingCase, StageVisit
 from .services import CaseError
-from .states import STAGE_HOLDER, WORKING_STAGES, State
+from .states import STAGE_HOLDER
 
 if TYPE_CHECKING:
     from accounts.models import User
 
 # The stages an imported case may be in, in the order a case passes them.
-IMPORTABLE_STATES: tuple[str, ...] = (*WORKING_STAGES, State.LIVE)
+IMPORTABLE_STATES = StateSet(lambda: ONBOARDING.importable)
 
 
 def history_problems(*, state: str, entered: dict[str, dt.date], today: dt.date) -> list[tuple[str, str]]:

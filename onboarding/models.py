@@ -10,22 +10,29 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin
 
+from casetypes import declaration
 from companies.models import CompanyVersion
 from config.evidence import NoTruncate
 
 from . import validators
 from .event_names import label
-from .states import OPEN_STATES, ApprovalLevel, Module, Party, RiskLevel, State
-from .workflow import CaseWorkflow
+from .journey import ONBOARDING, OnboardingJourney, State
+from .states import OPEN_STATES
+from .terms import ApprovalLevel, Module, Party, RiskLevel
 
 
-class OnboardingCase(CaseWorkflow, FSMModelMixin, models.Model):
+class OnboardingCase(OnboardingJourney, FSMModelMixin, models.Model):
     """One application of one enterprise for a direct link.
 
-    Its transitions, with their guards, permissions and effects, are the whole workflow
-    graph: `onboarding.workflow.CaseWorkflow`. `onboarding.services.case_transition` is
-    their only caller.
+    Its transitions, with their guards, permissions and effects, are the onboarding journey
+    (`onboarding.journey`). Every declared case type (`casetypes.declaration`) keeps its cases
+    in this table, `case_type` naming it: a row of another type is loaded as that type's model
+    (a proxy of this one carrying its own transitions), so scoping, stage visits, events,
+    documents, reminders, the queue and the API treat every type alike.
+    `onboarding.services.case_transition` is the only caller of the transitions.
     """
+
+    case_type = models.CharField(_("案件类型"), max_length=40, default="onboarding", db_index=True, editable=False)
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     reference = models.CharField(_("编号"), max_length=20, unique=True, editable=False)
@@ -64,7 +71,7 @@ class OnboardingCase(CaseWorkflow, FSMModelMixin, models.Model):
     risk_note = models.CharField(_("风险说明"), max_length=300, blank=True)
     target_date = models.DateField(_("目标上线日期"), null=True, blank=True)
 
-    state = FSMField(_("状态"), default=State.DRAFT, choices=State.choices, protected=True, db_index=True)
+    state = FSMField(_("状态"), default=ONBOARDING.initial.code, choices=State.choices, protected=True, db_index=True)
     state_before_suspend = models.CharField(max_length=30, blank=True, editable=False)
     # Incremented by every write (`services.case_write`): a form posts the version it showed,
     # so a stale page cannot act on, or overwrite, a case that has moved on.
@@ -97,6 +104,49 @@ class OnboardingCase(CaseWorkflow, FSMModelMixin, models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference} {self.enterprise.name}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        declared = next((ct for ct in declaration.CASE_TYPES.values() if ct.model_class() is type(self)), None)
+        if declared is not None and self._state.adding:
+            self.case_type = declared.code
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def from_db(cls, db: Any, field_names: Any, values: Any) -> OnboardingCase:
+        """A row of another declared case type comes back as that type's model (its transitions)."""
+        instance = super().from_db(db, field_names, values)
+        code = instance.__dict__.get("case_type")
+        if code and code != "onboarding":
+            declared = declaration.CASE_TYPES.get(code)
+            model = declared.model_class() if declared is not None else None
+            if model is not None and model is not cls and issubclass(model, OnboardingCase):
+                instance.__class__ = model
+        return instance
+
+    @property
+    def is_initial(self) -> bool:
+        """Not yet submitted (a draft): the start of its case type."""
+        return self.state in declaration.initial_states()
+
+    @property
+    def is_paused(self) -> bool:
+        return declaration.is_paused(self.state)
+
+    @property
+    def features(self) -> frozenset[str]:
+        """What the case's current stage hosts (`declaration.Feature`), for the templates."""
+        stage = declaration.stage(self.state)
+        if stage is not None:
+            return stage.features
+        end = next((e for e in declaration.case_type_of(self).ends if e.code == self.state), None)
+        return end.features if end is not None else frozenset()
+
+    @property
+    def state_label(self) -> str:
+        return declaration.state_label(self.state)
+
+    def get_state_display(self) -> str:  # type: ignore[override]
+        return declaration.state_label(self.state)
 
     # --- derived --------------------------------------------------------------------------
     @property

@@ -16,13 +16,15 @@ from django.utils.translation import gettext as _
 
 from accounts.people import people_q
 from branches.roles import Role
+from casetypes import declaration
+from casetypes.declaration import Feature
 from notices import channels, outbox
 from notices.models import MailKind, OutboxEmail
 from notices.preferences import mail_addresses
 from notices.services import notices_create
 
 from .models import CaseEvent, OnboardingCase
-from .states import CUSTOMER, State
+from .states import CUSTOMER
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -64,9 +66,9 @@ def role_in_case_branches(case: OnboardingCase, role: str) -> list[User]:
 
 
 def told_of(case: OnboardingCase) -> list[User]:
-    """The holders, and at UKey issuance also head-office tech, who issues the production configuration."""
+    """The holders, and where the stage issues the production configuration also head-office tech."""
     people = holders_of(case)
-    if case.state == State.UKEY_ISSUANCE:
+    if case.state in declaration.states_with(Feature.PRODUCTION_CONFIG):
         people += role_in_case_branches(case, Role.TECH_REVIEWER)
     return people
 

@@ -3,10 +3,10 @@
 The queue is assembled from sources. Onboarding's own: the cases whose stage the person
 holds (`held_items`, the action read from the stage and the holding role), change requests
 waiting for a branch supervisor's decision, production configurations to issue. Apps above
-onboarding register more in their `AppConfig.ready()` (`queue.register(fn, handles=...)`):
+onboarding add more in their `AppConfig.ready()` (`queue.sources.add(fn)`):
 the counter (entries to confirm, the maker's entries, UKey issuance to complete) and documents
 (uploads to review). A source that gives a finer action for a stage the person holds names
-that (stage, role) pair in `handles`, so the held list leaves it to the source.
+the feature and role in its key, so the held list leaves those stages to the source.
 
 Every source takes the user and returns `QueueItem`s with one query whatever their number, so
 the dashboard's query count does not grow with the queue. Items sort by due time (overdue
@@ -16,7 +16,7 @@ first), items without a due time last.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,14 +24,16 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from branches.roles import Role, user_roles
+from casetypes import declaration
+from casetypes.declaration import Feature
+from casetypes.extensions import ExtensionPoint
 from workcalendar import workcal
 
 from .models import ChangeRequest, OnboardingCase
 from .selectors import case_list, case_visible_q, my_work
-from .states import CUSTOMER, State
+from .states import CUSTOMER
 
 # Working days a branch supervisor has to decide a change request (it holds up no stage, but
 # the customer waits for the data to be right).
@@ -48,16 +50,20 @@ class QueueItem:
 
 
 Source = Callable[[Any], list[QueueItem]]
-_SOURCES: list[Source] = []
-# (state, holder role) pairs a registered source covers instead of the held list.
-_HANDLED: set[tuple[str, str]] = set()
+# Other apps' sources of queue items, added from their `ready()`: ``queue.sources.add(fn)``.
+# A source that gives a finer action for the stages with a feature, held by a role, is added
+# under the key "feature:role" (``key="counter:counter_maker"``): the held list leaves those to it.
+sources: ExtensionPoint[Source] = ExtensionPoint("onboarding.queue_sources", "sources of 轮到我办理 items")
 
 
-def register(source: Source, *, handles: Iterable[tuple[str, str]] = ()) -> Source:
-    if source not in _SOURCES:
-        _SOURCES.append(source)
-    _HANDLED.update(handles)
-    return source
+def _handled() -> list[tuple[str, str]]:
+    """(state, role) pairs a source covers instead of the held list."""
+    pairs = []
+    for key, _source in sources.items():
+        if key:
+            feature, role = key.split(":")
+            pairs += [(state, role) for state in declaration.states_with(feature)]
+    return pairs
 
 
 def case_url(case: OnboardingCase, anchor: str = "") -> str:
@@ -65,36 +71,26 @@ def case_url(case: OnboardingCase, anchor: str = "") -> str:
     return f"{url}#{anchor}" if anchor else url
 
 
-# What the holder of each stage does next, and where on the case page.
-HELD_ACTIONS: dict[tuple[str, str], tuple[Any, str]] = {
-    (State.DRAFT, Role.ACCOUNT_MANAGER): (gettext_lazy("补全资料,提交受理"), "actions"),
-    (State.BRANCH_INTAKE, Role.ACCOUNT_MANAGER): (gettext_lazy("受理:收齐材料、评估后上报立项审批"), "next-step"),
-    (State.HEAD_OFFICE_APPROVAL, Role.BRANCH_SUPERVISOR): (gettext_lazy("分行审核:立项上报"), "actions"),
-    (State.HEAD_OFFICE_APPROVAL, Role.HEAD_OFFICE_APPROVER): (gettext_lazy("总行审批:立项批复、费用通过"), "actions"),
-    (State.TEST_PACKAGE_ISSUANCE, Role.TECH_REVIEWER): (gettext_lazy("登记并下发测试包"), "test-package"),
-    (State.JOINT_TESTING, Role.TECH_REVIEWER): (gettext_lazy("确认联调测试结果:测试通过或要求重测"), "testing"),
-    (State.UKEY_ISSUANCE, Role.COUNTER_MAKER): (gettext_lazy("柜面录入:身份核验、UKey发放与激活"), "counter"),
-    (State.PRODUCTION_VERIFICATION, Role.ACCOUNT_MANAGER): (gettext_lazy("行方确认,正式上线"), "actions"),
-}
-
-
 def held_action(case: OnboardingCase) -> tuple[str, str]:
-    """The action and the page anchor for the person who holds `case`'s stage now."""
+    """The action and the page anchor for the person who holds `case`'s stage now, as its
+    case type declares them (`Stage.actions`). A stage the customer holds is the account
+    manager's to chase, unless the stage declares what the account manager does in it."""
     visit = case.current_visit
     role = visit.holder_role if visit is not None else CUSTOMER
-    if case.state == State.DRAFT:
-        role = Role.ACCOUNT_MANAGER
+    stage = declaration.stage(case.state)
+    if role == CUSTOMER and stage is not None and stage.action_for(Role.ACCOUNT_MANAGER) and not stage.timed:
+        role = Role.ACCOUNT_MANAGER  # an untimed start (a draft): the account manager completes it
+    label = declaration.state_label(case.state)
     if role == CUSTOMER:
-        # The account manager chases the customer.
-        return _("跟进客户:%(stage)s") % {"stage": State(case.state).label}, "next-step"
-    text, anchor = HELD_ACTIONS.get((case.state, role), (State(case.state).label, "next-step"))
-    return str(text), anchor
+        return _("跟进客户:%(stage)s") % {"stage": label}, "next-step"
+    action = stage.action_for(role) if stage is not None else None
+    return (str(action.text), action.anchor) if action is not None else (label, "next-step")
 
 
 def held_items(user: Any) -> list[QueueItem]:
     """The cases whose stage the person holds (the selector `my_work`), with the action each needs."""
     qs = my_work(user=user)
-    for state, role in _HANDLED:
+    for state, role in _handled():
         qs = qs.exclude(state=state, current_visit__holder_role=role)
     items = []
     for case in qs[:50]:
@@ -112,19 +108,18 @@ def queue_for(user: Any, *, page: Any = None) -> list[QueueItem]:
     if getattr(user, "enterprise_id", None) is not None:
         return []
     items = held_items(user) + change_requests_to_decide(user, page=page)
-    items += [item for source in _SOURCES for item in source(user)]
+    items += [item for source in (production_configs_to_issue, *sources) for item in source(user)]
     far = dt.datetime.max.replace(tzinfo=dt.UTC)
     return sorted(items, key=lambda i: (i.due_at or far, i.case.pk, i.kind))
 
 
-@register
 def production_configs_to_issue(user: Any) -> list[QueueItem]:
-    """Head-office tech: cases at UKey issuance still without their production configuration."""
+    """Head-office tech: cases in a stage that issues the production configuration, still without one."""
     if Role.TECH_REVIEWER not in user_roles(user):
         return []
     cases = (
         case_list(user=user)
-        .filter(state=State.UKEY_ISSUANCE, production_config__isnull=True)
+        .filter(state__in=declaration.states_with(Feature.PRODUCTION_CONFIG), production_config__isnull=True)
         .order_by("current_visit__due_at", "pk")[:50]
     )
     return [

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from branches.roles import Role, has_role
 from branches.scope import branch_in_subtree, case_in_scope
+from casetypes.extensions import ExtensionPoint
 from companies.rules import company_problems
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 class Guard:
     """A stage guard: `problems(case)` names what is missing; calling it says whether none is.
 
-    Its own checks come first; other apps add theirs with `extend_guard` (see
+    Its own checks come first; other apps add theirs to `guard_checks` (see
     `onboarding.workflow`), so one call asks everything the stage needs.
     """
 
@@ -32,7 +33,10 @@ class Guard:
         self.func = func
         self.__name__ = func.__name__
         self.__doc__ = func.__doc__
-        self.extensions: list[Callable[[OnboardingCase], list[str]]] = []
+
+    @property
+    def extensions(self) -> list[Callable[[OnboardingCase], list[str]]]:
+        return guard_checks.get(self.__name__)
 
     def problems(self, case: OnboardingCase) -> list[str]:
         return [*self.func(case), *(p for check in self.extensions for p in check(case))]
@@ -49,11 +53,11 @@ def guard(func: Callable[[OnboardingCase], list[str]]) -> Guard:
     return GUARDS[func.__name__]
 
 
-def extend_guard(name: str, check: Callable[[OnboardingCase], list[str]]) -> None:
-    """Add another app's check to a stage guard (once, however often `ready()` runs)."""
-    extensions = GUARDS[name].extensions
-    if check not in extensions:
-        extensions.append(check)
+# Other apps add their checks to a stage guard, keyed by the guard's name, from their `ready()`:
+# ``rules.guard_checks.add(counter_problems, key="production_ready")``.
+guard_checks: ExtensionPoint[Callable[[Any], list[str]]] = ExtensionPoint(
+    "onboarding.guard_checks", "a stage guard's checks from other apps, keyed by the guard's name"
+)
 
 
 @guard
@@ -144,7 +148,7 @@ def joint_test_status(case: OnboardingCase, *, results: Iterable[Any] | None = N
 
 def joint_tests_missing(case: OnboardingCase) -> list[str]:
     """Labels of the requested test cases whose latest result is not a pass."""
-    from .states import TEST_CASES, Module, joint_test_label
+    from .terms import TEST_CASES, Module, joint_test_label
 
     latest = joint_test_status(case)
     missing = []

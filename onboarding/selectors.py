@@ -13,11 +13,13 @@ from django.utils.functional import cached_property
 from branches.models import Branch
 from branches.roles import Role, user_roles
 from branches.scope import case_in_scope, subtree_q
+from casetypes import declaration
+from casetypes.declaration import Feature
 from companies.models import Enterprise
 
 from . import rules
 from .models import CaseEvent, OnboardingCase
-from .states import CUSTOMER, OPEN_STATES, TEST_CASES, WORKING_STAGES, Module, State, joint_test_label
+from .states import CUSTOMER, OPEN_STATES, TEST_CASES, WORKING_STAGES, Module, joint_test_label
 
 
 def case_visible_q(user: Any) -> Q:
@@ -149,7 +151,7 @@ def my_work(*, user: Any) -> QuerySet[OnboardingCase]:
         mine = Q(current_visit__holder_role__in=staff_roles)
         if Role.ACCOUNT_MANAGER in roles:
             mine |= Q(current_visit__holder_role=Role.ACCOUNT_MANAGER, account_manager=user)
-            mine |= Q(state="draft", account_manager=user)
+            mine |= Q(state__in=declaration.initial_states(), account_manager=user)
             # Cases waiting on the customer are the account manager's to chase.
             mine |= Q(current_visit__holder_role=CUSTOMER, account_manager=user)
     return (
@@ -252,8 +254,7 @@ def testing_panel(*, case: OnboardingCase, user: Any) -> dict[str, Any]:
         "test_matrix": case_test_matrix(case=case),
         "production_config": getattr(case, "production_config", None),
         "test_package": getattr(case, "test_package", None),
-        "can_record_tests": tech and case.state == State.JOINT_TESTING,
-        "can_issue_production": tech and case.state == State.UKEY_ISSUANCE,
-        "show_tests": case.state
-        in (State.JOINT_TESTING, State.UKEY_ISSUANCE, State.PRODUCTION_VERIFICATION, State.LIVE, State.SUSPENDED),
+        "can_record_tests": tech and case.state in declaration.states_with(Feature.JOINT_TESTING),
+        "can_issue_production": tech and case.state in declaration.states_with(Feature.PRODUCTION_CONFIG),
+        "show_tests": case.state in declaration.states_with(Feature.TEST_RESULTS_SHOWN, paused=True),
     }

@@ -18,6 +18,8 @@ from django_fsm import TransitionNotAllowed
 
 from branches.roles import Role, has_role
 from branches.scope import branch_in_subtree
+from casetypes import declaration
+from casetypes.declaration import Feature, StateSet
 from companies.models import CompanyVersion, Enterprise, SettlementAccount
 from companies.services import company_diff, company_version_latest, company_version_record
 from workcalendar import workdays
@@ -32,7 +34,7 @@ from .models import (
     TestPackage,
     split_accounts,
 )
-from .states import CUSTOMER, STAGE_HOLDER, TEST_CASES, Party, State
+from .states import CUSTOMER, TEST_CASES, Party
 from .workflow import CASE_FIELDS_CHANGED
 
 if TYPE_CHECKING:
@@ -56,7 +58,7 @@ class CaseConflict(CaseError):
         self.current = current
 
 
-EDITABLE_STATES = (State.DRAFT, State.BRANCH_INTAKE)
+EDITABLE_STATES = StateSet(lambda: declaration.states_with(Feature.COMPANY_FOLLOWS))
 
 
 # --- the one door ---------------------------------------------------------------------------------
@@ -169,14 +171,15 @@ def transition_done_message(name: str) -> str:
 
 
 def _open_visit(case: OnboardingCase, stage: str, now: dt.datetime) -> StageVisit:
-    party, role = STAGE_HOLDER[stage]
+    declared = declaration.stage(stage)
+    assert declared is not None, stage
     return StageVisit.objects.create(
         case=case,
         stage=stage,
         entered_at=now,
         due_at=workdays.due_at(stage, now),
-        holder_party=party,
-        holder_role=role,
+        holder_party=declared.party,
+        holder_role=declared.holder,
     )
 
 
@@ -284,11 +287,13 @@ def enterprise_save(
 
 def _follows_company_q() -> Q:
     """Cases that pick up the company's newest data: drafts and intake (also while suspended)."""
-    return Q(state__in=EDITABLE_STATES) | Q(state=State.SUSPENDED, state_before_suspend__in=EDITABLE_STATES)
+    return Q(state__in=EDITABLE_STATES) | Q(
+        state__in=declaration.paused_states(), state_before_suspend__in=EDITABLE_STATES
+    )
 
 
 def case_follows_company(case: OnboardingCase) -> bool:
-    state = case.state_before_suspend if case.state == State.SUSPENDED else case.state
+    state = declaration.active_stage(case)
     return state in EDITABLE_STATES
 
 
@@ -336,16 +341,19 @@ def case_create(
     modules: list[str],
     account_manager: User | None = None,
     fields: dict[str, Any] | None = None,
+    case_type: str = "onboarding",
 ) -> OnboardingCase:
-    """Open a draft case for `enterprise` on its current data version; `fields` are the case's own
-    (ERP system, connection notes, target date, the bank's assessment)."""
+    """Open a case of `case_type` (a draft, for onboarding) for `enterprise` on its current data
+    version; `fields` are the case's own (ERP system, connection notes, target date, the bank's
+    assessment)."""
     if not (has_role(user, Role.ACCOUNT_MANAGER) or user.enterprise_id == enterprise.pk):
         raise CaseError(_("您没有新建案件的权限"))
     if user.branch_id is not None and not branch_in_subtree(enterprise.branch, user):
         raise CaseError(_("该企业不在您的管辖范围内"))
     with transaction.atomic():
         now = timezone.now()
-        case = OnboardingCase(
+        model = declaration.case_type(case_type).model_class()
+        case = model(
             enterprise=enterprise,
             branch=enterprise.branch,
             account_manager=account_manager or (user if has_role(user, Role.ACCOUNT_MANAGER) else None),
@@ -359,7 +367,7 @@ def case_create(
         )
         case.save()
         case.reference = f"ZL-{timezone.localdate(now).year}-{case.pk:06d}"
-        case.current_visit = _open_visit(case, State.DRAFT, now)
+        case.current_visit = _open_visit(case, declaration.case_type_of(case).initial.code, now)
         OnboardingCase.objects.filter(pk=case.pk).update(reference=case.reference, current_visit=case.current_visit)
         assert case.company_version is not None
         events.case_created(case=case, actor=user, company_version=case.company_version.number)
@@ -442,7 +450,7 @@ def test_package_record(
         "issued_to": issued_to.strip(),
     }
     with case_write(case=case, user=user, seen_version=expected_version) as w:
-        if not rules.in_scope(w.case, user) or w.case.state != State.TEST_PACKAGE_ISSUANCE:
+        if not rules.in_scope(w.case, user) or w.case.state not in declaration.states_with(Feature.TEST_PACKAGE):
             raise CaseError(_("当前阶段不能登记测试包。"))
         package, _created = TestPackage.objects.update_or_create(
             case=w.case, defaults={**values, "recorded_by": user, "recorded_at": w.now}
@@ -453,7 +461,7 @@ def test_package_record(
 
 def _joint_test_holder(case: OnboardingCase, *, party: str, role: str) -> None:
     visit = case.current_visit
-    if visit is not None and visit.stage == State.JOINT_TESTING:
+    if visit is not None and visit.stage in declaration.states_with(Feature.JOINT_TESTING):
         StageVisit.objects.filter(pk=visit.pk).update(holder_party=party, holder_role=role)
 
 
@@ -491,7 +499,7 @@ def test_results_record(
             raise CaseError(_("通过的测试用例须填写测试凭据。"))
         cleaned.append(o)
     with case_write(case=case, user=user, seen_version=expected_version) as w:
-        if w.case.state != State.JOINT_TESTING:
+        if w.case.state not in declaration.states_with(Feature.JOINT_TESTING):
             raise CaseError(_("仅在联调测试阶段登记测试结果。"))
         rows = ModuleTestResult.objects.bulk_create(
             [
@@ -565,7 +573,7 @@ def test_retest_request(
     for module, code in items:
         _check_test_case(case, module, code)
     with case_write(case=case, user=user, seen_version=expected_version) as w:
-        if not rules.in_scope(w.case, user) or w.case.state != State.JOINT_TESTING:
+        if not rules.in_scope(w.case, user) or w.case.state not in declaration.states_with(Feature.JOINT_TESTING):
             raise CaseError(_("仅在联调测试阶段可要求重测。"))
         rows = [
             ModuleTestResult.objects.create(
@@ -602,7 +610,7 @@ def production_config_record(
         "line_details": line_details.strip(),
     }
     with case_write(case=case, user=user, seen_version=expected_version) as w:
-        if not rules.in_scope(w.case, user) or w.case.state != State.UKEY_ISSUANCE:
+        if not rules.in_scope(w.case, user) or w.case.state not in declaration.states_with(Feature.PRODUCTION_CONFIG):
             raise CaseError(_("当前阶段不能下发生产配置。"))
         problems = ProductionConfig(case=w.case, recorded_by=user, **values).problems()
         if problems:
@@ -621,7 +629,7 @@ def customer_confirm_production(*, case: OnboardingCase, user: User, expected_ve
         raise CaseError(_("仅申请企业可确认生产验证。"))
     with case_write(case=case, user=user, seen_version=expected_version) as w:
         locked = w.case
-        if locked.state != State.PRODUCTION_VERIFICATION:
+        if locked.state not in declaration.states_with(Feature.CUSTOMER_CONFIRMATION):
             raise CaseError(_("当前不在生产验证阶段。"))
         locked.customer_confirmed_at = w.now
         locked.customer_confirmed_by = user

@@ -26,9 +26,10 @@ from accounts.people import people_q
 from branches.models import BranchLevel
 from branches.roles import Role
 from branches.scope import subtree_q
+from casetypes import declaration
 
 from .models import OnboardingCase
-from .states import CUSTOMER, WORKING_STAGES, State
+from .states import CUSTOMER, WORKING_STAGES
 
 UPPER_ROLES = (Role.HEAD_OFFICE_APPROVER, Role.TECH_REVIEWER)
 
@@ -92,7 +93,7 @@ def team_overview(*, user: Any) -> list[TeamRow]:
     group = [F("account_manager_id"), F("current_visit__holder_role"), F("branch_id"), F("state")]
     rows = list(
         OnboardingCase.objects.filter(subtree_q("branch", user.branch), current_visit__isnull=False)
-        .filter(state__in=(State.DRAFT, *WORKING_STAGES))
+        .filter(state__in=(*declaration.initial_states(), *WORKING_STAGES))
         .annotate(
             rank=Window(
                 RowNumber(), partition_by=group, order_by=[F("current_visit__entered_at").asc(), F("pk").asc()]
@@ -140,7 +141,7 @@ def team_overview(*, user: Any) -> list[TeamRow]:
     holders: dict[tuple[str, int | None], TeamRow] = {}
     for row in rows:
         role = row["current_visit__holder_role"]
-        if row["state"] == State.DRAFT:
+        if row["state"] in declaration.initial_states():
             role = Role.ACCOUNT_MANAGER
         am = managers.get(row["account_manager_id"])
         if role == CUSTOMER:

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from branches.roles import Role, has_role, user_roles
+from casetypes import declaration
 from config.pagecache import cached_page
 
 from . import change_requests, queue, selectors, services, team
@@ -28,7 +29,7 @@ from .forms import (
 from .models import OnboardingCase
 from .next_step import next_step
 from .page_reads import page_reads
-from .states import WORKING_STAGES, State
+from .states import WORKING_STAGES
 from .web import (
     AuthenticatedHttpRequest,
     case_for,
@@ -54,8 +55,13 @@ def _home(request: HttpRequest) -> HttpResponse:
     items = queue.queue_for(user, page=request)
     counts = selectors.stage_counts(user=user)
     stages = [
-        (code, State(code).label, counts.get(code, 0))
-        for code in (State.DRAFT, *WORKING_STAGES, State.SUSPENDED, State.LIVE)
+        (code, declaration.state_label(code), counts.get(code, 0))
+        for code in (
+            *declaration.initial_states(),
+            *WORKING_STAGES,
+            *declaration.paused_states(),
+            *declaration.live_states(),
+        )
     ]
     return render(
         request,

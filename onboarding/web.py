@@ -15,11 +15,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from branches.roles import STAFF_ROLES, user_roles
+from casetypes import declaration
 
 from . import selectors
 from .models import OnboardingCase
 from .services import CaseConflict, CaseError
-from .states import STAGE_HOLDER, WORKING_STAGES, State
+from .states import STAGE_HOLDER
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -109,16 +110,17 @@ def stage_tracker(case: OnboardingCase) -> list[dict[str, Any]]:
     # .all() (not order_by) so that visits prefetched by the case page are read once.
     for v in sorted(case.visits.all(), key=lambda v: (v.entered_at, v.pk)):
         visits[v.stage] = v  # the latest visit of each stage
-    current = case.state_before_suspend if case.state == State.SUSPENDED else case.state
-    order = list(WORKING_STAGES)
-    reached = order.index(current) if current in order else (len(order) if case.state == State.LIVE else -1)
+    ct = declaration.case_type_of(case)
+    current = ct.active_stage(case)
+    order = [s.code for s in ct.working]
+    reached = order.index(current) if current in order else (len(order) if case.state in ct.live_states else -1)
     rows = []
     for i, code in enumerate(order):
         visit = visits.get(code)
         rows.append(
             {
                 "code": code,
-                "label": State(code).label,
+                "label": declaration.state_label(code),
                 "visit": visit,
                 "status": "done" if i < reached else ("current" if i == reached else "todo"),
                 "holder": STAGE_HOLDER[code][0],
@@ -212,7 +214,7 @@ def case_list_filtered(request: HttpRequest) -> tuple[Any, Any]:
         get_user_model().objects.filter(groups__name=Role.ACCOUNT_MANAGER, branch__in=subtree).order_by("username")
     )
     form = CaseFilterForm(request.GET or None)
-    form.fields["state"].choices = [("", _("全部"))] + list(State.choices)  # type: ignore[attr-defined]
+    form.fields["state"].choices = [("", _("全部"))] + list(declaration.state_labels().items())  # type: ignore[attr-defined]
     form.fields["branch"].choices = [("", _("全部"))] + [(str(b.pk), b.name) for b in subtree]  # type: ignore[attr-defined]
     form.fields["account_manager"].choices = [("", _("全部"))] + [(str(m.pk), str(m)) for m in managers]  # type: ignore[attr-defined]
     qs = selectors.case_list(user=user)

@@ -13,7 +13,7 @@ In that app, write a provider and register it from its `AppConfig.ready()`::
     from portal.actions import ActionItem, Urgency, register_action_provider, stage_urgency
 
     def document_actions(case, user):
-        if case.state != "branch_intake":
+        if not declaration.case_type_of(case).stage(case.state):   # an end state: nothing owed
             return []
         items = []
         for item in checklist_for(case):                       # the documents app's selector
@@ -38,7 +38,7 @@ Rules for providers: keys are stable strings unique per case (tests and the page
 text is a gettext string in Chinese; `detail` carries e.g. a rejection reason shown under
 the item; return nothing for a user or state the item does not apply to; do not write.
 The test report ("提交测试报告") belongs to the documents provider too: it appears in
-`joint_testing` until an accepted test report exists.
+the joint-testing stage until an accepted test report exists.
 """
 
 from __future__ import annotations
@@ -52,8 +52,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from casetypes import declaration
+from casetypes.declaration import Feature
+from casetypes.extensions import ExtensionPoint
 from onboarding.models import OnboardingCase
-from onboarding.states import OPEN_STATES, Module, State
+from onboarding.states import OPEN_STATES, Module
 
 
 class Urgency:
@@ -89,12 +92,20 @@ class ActionItem:
 
 Provider = Callable[[OnboardingCase, Any], Iterable[ActionItem]]
 Batch = Callable[[list[OnboardingCase]], None]
-_providers: list[Provider] = []
-_batches: dict[Provider, Batch] = {}
+# The one extension mechanism (casetypes.extensions): providers, and each provider's batch
+# reader under the provider's own key.
+providers: ExtensionPoint[Provider] = ExtensionPoint("portal.action_providers", "the customer's action list")
+provider_batches: ExtensionPoint[Batch] = ExtensionPoint(
+    "portal.action_batches", "reads for several cases at once, keyed by provider", unique_keys=True
+)
+
+
+def _key(f: Provider) -> str:
+    return f"{f.__module__}.{f.__qualname__}"
 
 
 def register_action_provider(func: Provider | None = None, *, batch: Batch | None = None) -> Any:
-    """Add a provider (idempotent, so a module imported twice does not double its items).
+    """Add a provider to `providers` (idempotent, so a module imported twice does not double its items).
 
     Usable as a decorator, bare or as `@register_action_provider(batch=…)`. `batch(cases)`,
     when given, reads what the provider needs for several cases at once before it is asked
@@ -103,10 +114,9 @@ def register_action_provider(func: Provider | None = None, *, batch: Batch | Non
     """
 
     def add(f: Provider) -> Provider:
-        if f not in _providers:
-            _providers.append(f)
-        if batch is not None:
-            _batches[f] = batch
+        providers.add(f)
+        if batch is not None and provider_batches.one(_key(f)) is None:
+            provider_batches.add(batch, key=_key(f))
         return f
 
     return add if func is None else add(func)
@@ -116,19 +126,21 @@ def prepare_actions(cases: list[OnboardingCase]) -> None:
     """Let every provider read for all these cases at once (the portal home)."""
     if not cases:
         return
-    for provider in list(_providers):
-        if provider in _batches:
-            _batches[provider](cases)
+    for provider in providers:
+        batch = provider_batches.one(_key(provider))
+        if batch is not None:
+            batch(cases)
 
 
 def unregister_action_provider(func: Provider) -> None:
-    if func in _providers:
-        _providers.remove(func)
-    _batches.pop(func, None)
+    providers.remove(func)
+    batch = provider_batches.one(_key(func))
+    if batch is not None:
+        provider_batches.remove(batch)
 
 
 def actions_for(*, case: OnboardingCase, user: Any) -> list[ActionItem]:
-    items = [item for provider in list(_providers) for item in provider(case, user)]
+    items = [item for provider in providers for item in provider(case, user)]
     return sorted(
         items, key=lambda i: (Urgency.ORDER.get(i.urgency, 2), i.due_at or dt.datetime.max.replace(tzinfo=dt.UTC))
     )
@@ -161,7 +173,7 @@ def _is_customer(case: OnboardingCase, user: Any) -> bool:
 @register_action_provider
 def draft_actions(case: OnboardingCase, user: Any) -> list[ActionItem]:
     """A draft waits for the customer to complete and submit it to the branch."""
-    if case.state != State.DRAFT or not _is_customer(case, user):
+    if case.state not in declaration.initial_states() or not _is_customer(case, user):
         return []
     return [
         ActionItem(
@@ -207,7 +219,7 @@ def _prime_checklists(cases: list[OnboardingCase]) -> None:
 @register_action_provider(batch=_prime_test_results)
 def joint_test_actions(case: OnboardingCase, user: Any) -> list[ActionItem]:
     """In joint testing, one item per requested module whose latest result is not a pass."""
-    if case.state != State.JOINT_TESTING or not _is_customer(case, user):
+    if case.state not in declaration.states_with(Feature.JOINT_TESTING) or not _is_customer(case, user):
         return []
     latest = latest_results(case)
     urgency = stage_urgency(case)
@@ -233,7 +245,7 @@ def joint_test_actions(case: OnboardingCase, user: Any) -> list[ActionItem]:
 @register_action_provider
 def production_actions(case: OnboardingCase, user: Any) -> list[ActionItem]:
     """In production verification, until the customer has confirmed."""
-    if case.state != State.PRODUCTION_VERIFICATION or not _is_customer(case, user):
+    if case.state not in declaration.states_with(Feature.CUSTOMER_CONFIRMATION) or not _is_customer(case, user):
         return []
     if case.customer_confirmed_at is not None:
         return []
@@ -272,7 +284,8 @@ def document_actions(case: OnboardingCase, user: Any) -> list[ActionItem]:
     upload a generated form, upload a copy, or replace a rejected one (with the bank's reason)."""
     from documents.checklist import Status, case_checklist
 
-    if not _is_customer(case, user) or case.state not in (State.BRANCH_INTAKE, State.JOINT_TESTING):
+    # The stages that collect required documents (as the case type declares them).
+    if not _is_customer(case, user):
         return []
     urgency = stage_urgency(case)
     due = case.current_visit.due_at if case.current_visit else None

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from branches.roles import STAFF_ROLES, Role, has_role, user_roles
+from casetypes import declaration
 from companies.models import Enterprise
 from config.pagecache import cached_page
 from onboarding import change_requests, selectors, services
@@ -23,7 +24,7 @@ from onboarding.forms import case_forms, int_or_none
 from onboarding.models import OnboardingCase
 from onboarding.selectors import case_test_matrix
 from onboarding.services import CaseError
-from onboarding.states import STAGE_HOLDER, State
+from onboarding.states import STAGE_HOLDER
 from onboarding.web import (
     AuthenticatedHttpRequest,
     View,
@@ -87,7 +88,7 @@ def start(request: HttpRequest) -> HttpResponse:
 def _holder_text(case: OnboardingCase, *, customer_owes: bool) -> str:
     """Who holds the case now: the company whenever it has a to-do, else the bank's role."""
     visit = case.current_visit
-    if visit is None or case.state == State.SUSPENDED:
+    if visit is None or declaration.is_paused(case.state):
         return ""
     if customer_owes or visit.holder_party == "customer":
         return _("贵司")
@@ -107,7 +108,7 @@ def _case_card(case: OnboardingCase, user: Any) -> dict[str, Any]:
         "owes": owes,
         "holder": holder,
         "customer_holds": holder == _("贵司"),
-        "is_live": case.state == State.LIVE,
+        "is_live": case.state in declaration.live_states(),
     }
 
 
@@ -158,7 +159,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
 @customer_required
 def case_edit(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     case = case_for(request, public_id)
-    if case.state != State.DRAFT:
+    if case.state not in declaration.initial_states():
         messages.error(request, _("申请已提交,资料修改请联系客户经理"))
         return redirect("portal:case_detail", public_id=case.public_id)
     data = request.POST if request.method == "POST" else None
@@ -201,7 +202,8 @@ def _case_page(
 ) -> HttpResponse:
     """The case page; a refused matrix comes back with what was typed in it."""
     submit_problems: list[str] = []
-    if case.state == State.DRAFT:
+    stage = declaration.stage(case.state)
+    if case.state in declaration.initial_states():
         options = {o.name: o for o in services.case_transition_options(case=case, user=request.user)}
         if "submit" in options:
             submit_problems = options["submit"].problems
@@ -227,6 +229,8 @@ def _case_page(
             "thread": portal_selectors.case_messages(case=case),
             "message_form": MessageForm(),
             "bank_holder": STAGE_HOLDER.get(case.state, ("", ""))[0] == "bank",
+            # What the case's stage shows the customer (its declaration's portal panels).
+            "stage_panels": stage.portal_panels if stage is not None else (),
         },
     )
 

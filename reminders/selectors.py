@@ -9,9 +9,11 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from casetypes import declaration
+from casetypes.declaration import Feature
 from notices.models import Notification
 from onboarding.models import OnboardingCase
-from onboarding.states import Party, State
+from onboarding.states import Party
 from workcalendar import workcal
 
 
@@ -78,7 +80,8 @@ def case_time_split(*, case: OnboardingCase, now: dt.datetime | None = None) -> 
     ball until it confirms, the bank after.
     """
     now = now or timezone.now()
-    visits = sorted((v for v in case.visits.all() if v.stage != State.DRAFT), key=lambda v: (v.entered_at, v.pk))
+    initial = declaration.initial_states()
+    visits = sorted((v for v in case.visits.all() if v.stage not in initial), key=lambda v: (v.entered_at, v.pk))
     totals = {Party.BANK: 0, Party.CUSTOMER: 0}
     if not visits:
         return TimeSplit(0, 0)
@@ -93,10 +96,11 @@ def case_time_split(*, case: OnboardingCase, now: dt.datetime | None = None) -> 
                 total -= cal.working_seconds(lo, hi)
         return max(total, 0)
 
+    confirming = declaration.states_with(Feature.CUSTOMER_CONFIRMATION)
     for v in visits:
         end = v.left_at or now
         confirmed = case.customer_confirmed_at
-        if v.stage == State.PRODUCTION_VERIFICATION and confirmed and v.entered_at <= confirmed <= end:
+        if v.stage in confirming and confirmed and v.entered_at <= confirmed <= end:
             totals[Party.CUSTOMER] += worked(v.entered_at, confirmed)
             totals[Party.BANK] += worked(confirmed, end)
         else:

@@ -24,13 +24,14 @@ from django.utils.translation import gettext as _
 from accounts.people import people_q
 from branches.models import Branch
 from branches.roles import Role
+from casetypes import declaration
 from notices import channels
 from notices.models import Notification, OutboxEmail
 from notices.outbox import outbox_dispatch, renderer
 from onboarding import events
 from onboarding.events import bulk_written
 from onboarding.models import CaseEvent, StageVisit
-from onboarding.states import CUSTOMER, State
+from onboarding.states import CUSTOMER
 from workcalendar import workcal
 
 from .models import Reminder
@@ -515,7 +516,7 @@ def _announce_events_to_webhooks(now: dt.datetime, case_ids: set[int]) -> None:
 
 def notice_template(*, stage: str, level: int) -> str:
     """The in-app notice for a stage and level, with %(ref)s and %(company)s still to fill in."""
-    label = str(State(stage).label).replace("%", "%%")
+    label = declaration.state_label(stage).replace("%", "%%")
     if level == Reminder.Level.REMIND:
         text = _("%(ref)s %(company)s:{stage}已超过办理时限")
     elif level == Reminder.Level.ESCALATE:
@@ -612,7 +613,7 @@ def reminder_email(reminder: Reminder) -> tuple[str, str]:
     context: dict[str, Any] = {
         "reminder": reminder,
         "case": case,
-        "stage_zh": State(reminder.stage).label,
+        "stage_zh": declaration.state_label(reminder.stage),
         "stage_en": reminder.stage.replace("_", " "),
         "due_at": timezone.localtime(reminder.due_at),
         "site_url": settings.SITE_URL,

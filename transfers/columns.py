@@ -13,8 +13,13 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
 
+from casetypes import declaration
+from casetypes.declaration import Feature
 from onboarding.imported import IMPORTABLE_STATES
-from onboarding.states import State
+from onboarding.journey import ONBOARDING
+
+# The example stage of the import template: the one where the customer tests.
+_EXAMPLE_STATE = str(ONBOARDING.labels()[ONBOARDING.with_feature(Feature.JOINT_TESTING)[0]])
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,7 @@ class Column:
 
 
 def _stage_header(stage: str) -> str:
-    return "上线日期" if stage == State.LIVE else f"{State(stage).label}日期"
+    return "上线日期" if stage in declaration.live_states() else f"{declaration.state_label(stage)}日期"
 
 
 # Headers are the bank's words, not translated: the file is read by what it says.
@@ -54,7 +59,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("erp_system", "企业ERP/财资系统", False, "SAP S/4HANA"),
     Column("connection_notes", "对接方式说明", False, ""),
     Column("target_date", "目标上线日期", False, ""),
-    Column("state", "当前阶段", True, str(State.JOINT_TESTING.label)),
+    Column("state", "当前阶段", True, _EXAMPLE_STATE),
     *(Column(f"entered_{stage}", _stage_header(stage), False) for stage in IMPORTABLE_STATES),
 )
 BY_HEADER = {c.header: c for c in COLUMNS}

@@ -27,8 +27,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from casetypes import declaration
 from onboarding.models import OnboardingCase
-from onboarding.states import Module, State
+from onboarding.states import Module
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CHUNK = 2000
@@ -93,7 +94,7 @@ def rows(qs: QuerySet[OnboardingCase]) -> Iterator[list[Any]]:
     approved), else the company as it is.
     """
     modules = {code: str(label) for code, label in Module.choices}
-    states = {code: str(label) for code, label in State.choices}
+    states = {code: str(label) for code, label in declaration.state_labels().items()}
     for (
         reference,
         version_name,

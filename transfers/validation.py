@@ -23,11 +23,12 @@ from django.utils.translation import gettext as _
 from branches.models import Branch
 from branches.roles import Role
 from branches.scope import branch_in_subtree, subtree_q
+from casetypes import declaration
 from companies.models import Enterprise
 from onboarding.form_fields import DateField
 from onboarding.forms import CaseForm, EnterpriseForm, account_formset
 from onboarding.imported import IMPORTABLE_STATES, history_problems
-from onboarding.states import Module, State
+from onboarding.states import Module
 
 from .columns import BY_HEADER, BY_KEY, COLUMNS, LIST_SEPARATORS, NO, STAGE_COLUMNS, YES
 from .reading import Table
@@ -66,7 +67,7 @@ class RowCheck:
             return ""
         return _("新建企业“%(name)s”及案件:%(state)s,受理机构 %(branch)s,客户经理 %(am)s") % {
             "name": self.enterprise.get("name", ""),
-            "state": State(self.state).label,
+            "state": declaration.state_label(self.state),
             "branch": self.branch,
             "am": self.account_manager,
         }
@@ -102,8 +103,8 @@ def _module_codes() -> dict[str, str]:
 
 
 def _state_codes() -> dict[str, str]:
-    codes = {code: code for code in State.values}
-    codes.update({str(label): code for code, label in State.choices})
+    codes = {code: code for code in declaration.state_labels()}
+    codes.update({str(label): code for code, label in declaration.state_labels().items()})
     return codes
 
 

@@ -40,6 +40,8 @@ from audit.models import AccessEvent
 from audit.services import access_record
 from branches.models import Branch
 from branches.scope import ancestor_ids, branch_within
+from casetypes import declaration
+from casetypes.declaration import StateSet
 from companies.models import Enterprise
 from documents.checklist import documents_owed
 from notices.models import OutboxEmail
@@ -48,7 +50,6 @@ from notices.services import notices_create
 from onboarding.events import EventName
 from onboarding.models import CaseEvent
 from onboarding.services import CaseError
-from onboarding.states import State
 
 from .models import BANK_ADMIN_PERMISSION, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -61,7 +62,10 @@ MAX_ATTEMPTS = len(RETRY_SCHEDULE) + 1
 SECRET_OVERLAP = dt.timedelta(hours=24)
 TIMEOUT = (5, 10)
 REMINDER_EVENTS = {EventName.REMIND, EventName.ESCALATE, EventName.ESCALATE_HEAD_OFFICE}
-DOCUMENT_STAGES = {State.BRANCH_INTAKE, State.JOINT_TESTING}
+# The stages that ask the customer for documents (a required item in their declaration).
+DOCUMENT_STAGES = StateSet(
+    lambda: tuple(s.code for s in declaration.all_stages() if any(d.required for d in s.documents))
+)
 
 
 # --- audit -------------------------------------------------------------------------------------

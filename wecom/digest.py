@@ -33,11 +33,11 @@ from django.utils.translation import gettext as _
 
 from analytics.models import CaseForecast
 from branches.roles import STAFF_ROLES
+from casetypes import declaration
 from notices.models import OutboxEmail
 from notices.outbox import email_queue, renderer
 from onboarding.models import OnboardingCase
 from onboarding.selectors import my_work
-from onboarding.states import State
 from workcalendar import workcal
 
 from . import services
@@ -145,7 +145,7 @@ def _line(case: OnboardingCase, *, markdown: bool) -> str:
     due = ""
     if visit is not None and visit.due_at is not None:
         due = " · " + _("时限 %(due)s") % {"due": timezone.localtime(visit.due_at).strftime("%m-%d %H:%M")}
-    what = f"{case.enterprise.name} · {State(case.state).label}{due}"
+    what = f"{case.enterprise.name} · {declaration.state_label(case.state)}{due}"
     if markdown:
         return f"- [{case.reference}]({services.case_url(case)}) {services._md(what)}"
     return f"- {case.reference} {what}\n  {services.case_url(case)}"

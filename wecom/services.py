@@ -33,11 +33,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from branches.models import Branch
+from casetypes import declaration
 from notices.channels import Announcement, AnnouncementKind
 from notices.outbox import is_suppressed
 from onboarding.models import OnboardingCase
 from onboarding.services import CaseError
-from onboarding.states import State
 
 from . import crypto
 from .models import WeComMessage, WeComPost, WeComRobot
@@ -177,7 +177,7 @@ def notice_markdown(item: Announcement, case: OnboardingCase) -> str:
     ]
     if visit is not None and visit.due_at is not None:
         due = timezone.localtime(visit.due_at).strftime("%Y-%m-%d %H:%M")
-        lines.append(f"> {_('阶段')}:{State(case.state).label} · {_('办理时限')} {due}")
+        lines.append(f"> {_('阶段')}:{declaration.state_label(case.state)} · {_('办理时限')} {due}")
     lines.append(f"[{_('查看案件')}]({case_url(case)})")
     return clip("\n".join(lines), MAX_BYTES - 200)
 

@@ -1,4 +1,7 @@
-"""The working-day calendar and the service level of each stage, both edited in the admin."""
+"""The working-day calendar and the service level of each stage, both edited in the admin.
+
+A stage's default service level is declared with its case type (`casetypes.declaration`);
+a `StageSLA` row overrides it."""
 
 from __future__ import annotations
 
@@ -7,28 +10,12 @@ from typing import Any
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-# Default service levels in working days (domain.md), keyed by stage code. The stages are
-# onboarding's; this app only knows their codes (and their labels once onboarding registers them).
-DEFAULT_SLA_DAYS: dict[str, int] = {
-    "branch_intake": 5,
-    "head_office_approval": 5,
-    "test_package_issuance": 3,
-    "joint_testing": 15,
-    "ukey_issuance": 5,
-    "production_verification": 5,
-}
-
-_stage_labels: dict[str, Any] = {}
-
-
-def register_stages(choices: list[tuple[str, Any]]) -> None:
-    """Name the stages a service level can be set for (onboarding calls this when it is ready)."""
-    _stage_labels.update(choices)
+from casetypes import declaration
 
 
 def stage_choices() -> list[tuple[str, Any]]:
-    """The registered stages, else the bare codes of the default service levels."""
-    return list(_stage_labels.items()) or [(code, code) for code in DEFAULT_SLA_DAYS]
+    """The timed stages of every declared case type (`casetypes.declaration`), for the admin."""
+    return [(s.code, s.label) for s in declaration.all_stages() if s.timed]
 
 
 class StageSLA(models.Model):

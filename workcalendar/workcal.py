@@ -19,6 +19,8 @@ from typing import Any
 
 from django.utils import timezone
 
+from casetypes import declaration
+
 DAY = 86400
 _EPOCH = dt.date(1970, 1, 5)  # a Monday
 Loader = Callable[[dt.date, dt.date], Mapping[dt.date, bool]]
@@ -184,16 +186,16 @@ def page_calendar(holder: Any = None, lo: dt.date | None = None, hi: dt.date | N
 
 def sla_days(stage: str) -> int | None:
     """The stage's service level in working days: the administrator's value, else the default."""
-    from .models import DEFAULT_SLA_DAYS, StageSLA
+    from .models import StageSLA
 
     days = StageSLA.objects.filter(stage=stage).values_list("days", flat=True).first()
-    return days if days is not None else DEFAULT_SLA_DAYS.get(stage)
+    return days if days is not None else declaration.sla_defaults().get(stage)
 
 
 def sla_map() -> dict[str, int]:
-    from .models import DEFAULT_SLA_DAYS, StageSLA
+    from .models import StageSLA
 
-    return {**DEFAULT_SLA_DAYS, **dict(StageSLA.objects.values_list("stage", "days"))}
+    return {**declaration.sla_defaults(), **dict(StageSLA.objects.values_list("stage", "days"))}
 
 
 def missing_schedule_years(*, today: dt.date | None = None) -> list[int]:

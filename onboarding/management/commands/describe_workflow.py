@@ -7,13 +7,13 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from onboarding.models import OnboardingCase
-from onboarding.states import State
-from onboarding.workflow import CaseWorkflow
+from casetypes import declaration
+from casetypes.extensions import EXTENSION_POINTS
 
 
 def _state(code: Any) -> str:
-    return f"{code} ({State(code).label})" if code in State.values else str(code)
+    labels = declaration.state_labels()
+    return f"{code} ({labels[code]})" if code in labels else str(code)
 
 
 def _doc(func: Any) -> str:
@@ -22,11 +22,39 @@ def _doc(func: Any) -> str:
 
 
 def describe() -> list[str]:
+    """Every declared case type: its stages, then its transitions; then the extension points."""
     lines: list[str] = []
+    for ct in declaration.CASE_TYPES.values():
+        lines += describe_type(ct)
+    lines.append("== extension points ==")
+    for name, point in EXTENSION_POINTS.items():
+        lines.append(f"{name}: {point.doc} ({len(point)} added)")
+    return lines
+
+
+def _order(model: Any) -> list[str]:
+    order: list[str] = []
+    for klass in reversed(model.__mro__):
+        order += [n for n in vars(klass) if n not in order]
+    return order
+
+
+def describe_type(ct: declaration.CaseType) -> list[str]:
+    model = ct.model_class()
+    lines = [f"== {ct.code}: {ct.label} ==", "stages:"]
+    for s in ct.stages:
+        sla = f"{s.sla_days} working days" if s.sla_days is not None else "not timed"
+        docs = ", ".join(d.kind + ("" if d.required else " (kept)") for d in s.documents) or "—"
+        lines.append(f"  {_state(s.code)}: held by {s.holder}; {sla}; documents: {docs}")
+        if s.features:
+            lines.append(f"    hosts: {', '.join(sorted(s.features))}")
+    lines.append("ends: " + ", ".join(_state(e.code) + (" (live)" if e.live else "") for e in ct.ends))
+    lines.append("")
     by_name: dict[str, list[Any]] = {}
-    for t in OnboardingCase._meta.get_field("state").get_all_transitions(OnboardingCase):  # type: ignore[attr-defined]
-        by_name.setdefault(t.name, []).append(t)
-    order = list(CaseWorkflow.__dict__)
+    for t in declaration.transitions(ct):
+        if t.source in ct.states:
+            by_name.setdefault(t.name, []).append(t)
+    order = _order(model)
     for name, ts in sorted(by_name.items(), key=lambda item: order.index(item[0])):
         t = ts[0]
         sources = ", ".join(_state(x.source) for x in ts)
@@ -46,7 +74,7 @@ def describe() -> list[str]:
             lines.append(f"  guard:   {cond.__name__}: {_doc(cond.func)}")
             for check in cond.extensions:
                 lines.append(f"           + {check.__module__}.{check.__name__}: {_doc(check)}")
-        lines.append(f"  effects: {inspect.getdoc(getattr(OnboardingCase, name)) or '—'}")
+        lines.append(f"  effects: {inspect.getdoc(getattr(model, name)) or '—'}")
         lines.append("")
     return lines
 
