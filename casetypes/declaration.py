@@ -419,6 +419,19 @@ def transitions(case_type: CaseType) -> list[Any]:
     return list(model._meta.get_field("state").get_all_transitions(model))
 
 
+def transition_label(name: str) -> str:
+    """A transition's button label, whichever declared case type has it (else the name)."""
+
+    def make() -> dict[str, Any]:
+        out: dict[str, Any] = {}  # lazy labels: each reader's language
+        for ct in CASE_TYPES.values():
+            for t in transitions(ct):
+                out.setdefault(t.name, t.custom.get("label", t.name))
+        return out
+
+    return str(_cached(("transition_labels",), make).get(name, name))
+
+
 class TransitionTargets(Mapping[str, str]):
     """Transition name → the state it leads to, for every transition of every declared case type
     that leaves its stage for one named state (not a move within a stage, nor pausing/resuming)."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from casetypes import declaration
+
 
 class EventName(models.TextChoices):
     # the case itself
@@ -88,4 +90,6 @@ REMINDER_EVENTS = {1: EventName.REMIND, 2: EventName.ESCALATE, 3: EventName.ESCA
 
 
 def label(name: str) -> str:
-    return str(EventName(name).label) if name in EventName.values else name
+    if name in EventName.values:
+        return str(EventName(name).label)
+    return declaration.transition_label(name)

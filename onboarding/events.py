@@ -24,6 +24,14 @@ if TYPE_CHECKING:
 Kind = CaseEvent.Kind
 
 
+class TransitionName(str):
+    """The name of a transition of a case type declared outside the vocabulary."""
+
+    @property
+    def value(self) -> str:
+        return str(self)
+
+
 # The write (`services.case_write`) that is collecting the events of its change, if any.
 _collector: contextvars.ContextVar[list[CaseEvent] | None] = contextvars.ContextVar("case_events", default=None)
 # Apps that act on every event in its transaction (webhooks queue their outbox rows) register here.
@@ -110,9 +118,12 @@ def transition_made(
     reason: str,
     data: dict[str, Any] | None = None,
 ) -> CaseEvent:
-    """A transition; `data` carries what its effects changed beyond the state (e.g. the company version)."""
-    event_name = EventName(name)
-    assert event_name in TRANSITION_EVENTS, name
+    """A transition; `data` carries what its effects changed beyond the state (e.g. the company version).
+
+    Onboarding's transitions are in the vocabulary; another declared case type's are named as
+    its transitions are (their label is the transition's own, `event_names.label`)."""
+    event_name: Any = EventName(name) if name in EventName.values else TransitionName(name)
+    assert event_name in TRANSITION_EVENTS or name not in EventName.values, name
     return _write(
         case=case,
         actor=actor,

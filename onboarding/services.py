@@ -352,8 +352,9 @@ def case_create(
         raise CaseError(_("该企业不在您的管辖范围内"))
     with transaction.atomic():
         now = timezone.now()
-        model = declaration.case_type(case_type).model_class()
-        case = model(
+        declared = declaration.case_type(case_type)
+        case = declared.model_class()(
+            state=declared.initial.code,
             enterprise=enterprise,
             branch=enterprise.branch,
             account_manager=account_manager or (user if has_role(user, Role.ACCOUNT_MANAGER) else None),
@@ -367,7 +368,7 @@ def case_create(
         )
         case.save()
         case.reference = f"ZL-{timezone.localdate(now).year}-{case.pk:06d}"
-        case.current_visit = _open_visit(case, declaration.case_type_of(case).initial.code, now)
+        case.current_visit = _open_visit(case, declared.initial.code, now)
         OnboardingCase.objects.filter(pk=case.pk).update(reference=case.reference, current_visit=case.current_visit)
         assert case.company_version is not None
         events.case_created(case=case, actor=user, company_version=case.company_version.number)
