@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
@@ -25,8 +26,16 @@ def _case_event_saved(sender: Any, instance: CaseEvent, created: bool, raw: bool
     if not created or raw or instance.kind not in TRACKED_KINDS:
         return
     from .forecast import case_refresh
-    from .snapshots import case_changed
 
     transaction.on_commit(partial(case_refresh, instance.case_id), robust=True)
-    # The cockpit snapshots above the case: marked dirty, refreshed once a minute later.
-    transaction.on_commit(partial(case_changed, instance.case_id), robust=True)
+    transaction.on_commit(partial(_cockpit_case_changed, instance.case_id), robust=True)
+
+
+def _cockpit_case_changed(case_id: int) -> None:
+    """The cockpit snapshots above the case: marked dirty, refreshed once a minute later (only the
+    first mark enqueues; later events of that minute find them dirty already)."""
+    from .snapshots import scopes_mark_dirty
+    from .tasks import cockpit_refresh_dirty
+
+    if scopes_mark_dirty(case_id=case_id):
+        cockpit_refresh_dirty.apply_async(countdown=settings.ANALYTICS_DIRTY_DELAY_SECONDS)

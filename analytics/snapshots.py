@@ -5,8 +5,8 @@ The figures of one scope (a branch subtree), period and language are stored as a
 same key leave one row). The default period (the last year) of every scope a user can have is
 precomputed by Celery beat (`analytics.tasks.cockpit_refresh`, every ANALYTICS_REFRESH_SECONDS)
 and, after a change to a case, by one debounced refresh of the scopes above that case
-(`case_changed` marks them dirty; the first mark enqueues `cockpit_refresh_dirty` a minute
-later; later events of that minute find them already dirty and enqueue nothing). The page
+(`scopes_mark_dirty` marks them; the first mark enqueues `cockpit_refresh_dirty` a minute
+later, see signals.py; later events of that minute find them already dirty and enqueue nothing). The page
 serves a snapshot younger than ANALYTICS_SNAPSHOT_MAX_SECONDS (default period) or
 ANALYTICS_CACHE_SECONDS (any other period, computed on request and stored the same way);
 older ones are recomputed on request. Exports write the very computation the page showed (its
@@ -162,7 +162,7 @@ def refresh(*, scopes: list[Branch] | None = None, now: dt.datetime | None = Non
 
 
 def refresh_dirty(*, now: dt.datetime | None = None) -> int:
-    """Recompute the default-period snapshots marked dirty (by `case_changed`)."""
+    """Recompute the default-period snapshots marked dirty (by `scopes_mark_dirty`)."""
     period = Period.default()
     ids = set(
         CockpitSnapshot.objects.filter(
@@ -174,11 +174,11 @@ def refresh_dirty(*, now: dt.datetime | None = None) -> int:
     return refresh(scopes=list(Branch.objects.filter(pk__in=ids).order_by("path")), now=now)
 
 
-def case_changed(case_id: int, *, now: dt.datetime | None = None) -> bool:
-    """Mark the snapshots of every scope above the case's branch dirty (one statement); the
-    first mark since their last refresh enqueues one debounced refresh. Returns whether it did."""
+def scopes_mark_dirty(*, case_id: int, now: dt.datetime | None = None) -> bool:
+    """Mark the snapshots of every scope above the case's branch dirty (one statement). Returns
+    whether any was still clean: the first mark since their last refresh, after which the caller
+    (`signals.py`) enqueues one debounced refresh."""
     from .sources import OnboardingCase
-    from .tasks import cockpit_refresh_dirty
 
     period = Period.default()
     marked = (
@@ -187,6 +187,4 @@ def case_changed(case_id: int, *, now: dt.datetime | None = None) -> bool:
         .filter(case_path__startswith=F("scope__path"))
         .update(dirty_since=now or timezone.now())
     )
-    if marked:
-        cockpit_refresh_dirty.apply_async(countdown=settings.ANALYTICS_DIRTY_DELAY_SECONDS)
     return bool(marked)

@@ -10,7 +10,6 @@ from django.urls import include, path
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
-from audit import views as audit_views
 from config import health
 
 FAVICON = (Path(__file__).resolve().parent.parent / "static" / "favicon.ico").read_bytes()
@@ -27,13 +26,11 @@ urlpatterns = [
     path("favicon.ico", favicon),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
-    # The admin signs in through the same allauth login (password + TOTP) as everyone.
-    path("admin/login/", audit_views.admin_login),
+    # Before `admin/` and `accounts/`: the admin's login and TOTP enrolment are audit's.
+    path("", include("audit.sign_in_urls")),
     path("admin/", admin.site.urls),
     path("login/", account_views.login, name="login"),
     path("logout/", account_views.logout, name="logout"),
-    # Enrolling TOTP also marks the session as having given the second factor.
-    path("accounts/2fa/totp/activate/", audit_views.TOTPEnrolView.as_view(), name="mfa_activate_totp"),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("documents/", include("documents.urls")),

@@ -8,6 +8,9 @@ from django.utils.translation import gettext as _
 
 from onboarding import validators
 
+from .models import CounterEntry, UKey
+from .selectors import active_operators, case_entry_list
+
 if TYPE_CHECKING:
     from onboarding.models import OnboardingCase
 
@@ -17,11 +20,7 @@ def counter_problems(case: OnboardingCase) -> list[str]:
 
     Names each operator who is not ready, so the checker knows whom to call back.
     """
-    from .models import CounterEntry, UKey
-
     problems: list[str] = []
-    from .selectors import active_operators, case_entry_list
-
     entries = case_entry_list(case=case)
     if not any(
         e.kind == CounterEntry.Kind.IDENTITY_CHECK and e.status == CounterEntry.Status.CONFIRMED for e in entries
@@ -71,8 +70,6 @@ def operator_conflicts(
 def operator_identity_problems(case: OnboardingCase) -> list[str]:
     """The case's operators against the company's people and each other (added to the guards
     of draft, intake and UKey issuance: company data edited after an operator was named)."""
-    from .selectors import active_operators
-
     operators = [(o.name, o.id_number) for o in active_operators(case=case)]
     problems: list[str] = []
     for i, (name, number) in enumerate(operators):

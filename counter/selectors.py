@@ -8,16 +8,11 @@ from typing import Any
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
-from branches.roles import Role, user_roles
-from branches.scope import case_in_scope
-from casetypes import declaration
-from casetypes.declaration import Feature
 from onboarding.models import OnboardingCase
 from onboarding.page_reads import read_once
 from onboarding.selectors import case_visible_q
 
 from .models import CounterEntry, Operator, UKey
-from .services import COUNTER_STATES, OPERATOR_STATES
 
 EXPIRY_WINDOW_DAYS = 30
 
@@ -52,34 +47,6 @@ def case_operators(*, case: OnboardingCase) -> list[Operator]:
 def active_operators(*, case: OnboardingCase) -> list[Operator]:
     """The operators not removed, in the order they were named."""
     return sorted((o for o in case_operators(case=case) if o.removed_at is None), key=lambda o: o.pk)
-
-
-def counter_panel(*, case: OnboardingCase, user: Any) -> dict[str, Any]:
-    roles = user_roles(user)
-    in_scope = case_in_scope(case, user)
-    counter_open = case.state in COUNTER_STATES
-    operators = case_operators(case=case)
-    return {
-        "entries": case_entry_list(case=case),
-        "operators": operators,
-        "active_operators": [o for o in operators if o.removed_at is None],
-        "active_operators_by_pk": active_operators(case=case),
-        "counter_problems": _counter_problems(case)
-        if case.state in declaration.states_with(Feature.COUNTER_HOLDS)
-        else [],
-        "can_make": in_scope and counter_open and Role.COUNTER_MAKER in roles,
-        "can_check": in_scope and counter_open and Role.COUNTER_CHECKER in roles,
-        "is_counter_staff": in_scope and bool(roles & {Role.COUNTER_MAKER, Role.COUNTER_CHECKER}),
-        "can_edit_operators": in_scope
-        and case.state in OPERATOR_STATES
-        and bool(roles & {Role.COUNTER_MAKER, Role.ACCOUNT_MANAGER}),
-    }
-
-
-def _counter_problems(case: OnboardingCase) -> list[str]:
-    from .rules import counter_problems
-
-    return counter_problems(case)
 
 
 def ukeys_expiring(*, user: Any, within_days: int = EXPIRY_WINDOW_DAYS, today: dt.date | None = None) -> QuerySet[UKey]:

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from django.db import migrations
 
-from audit.migrations._handwritten_evidence import REFUSE_CHANGE
+from config.evidence_handwritten import REFUSE_CHANGE
 
 TABLES = ["onboarding_caseevent", "audit_accessevent", "audit_breakglassgrant"]
 
-FUNCTION = REFUSE_CHANGE  # audit/migrations/_handwritten_evidence.py (replaced by pgtrigger)
+FUNCTION = REFUSE_CHANGE  # config/evidence_handwritten.py (replaced by pgtrigger)
 
 
 def create(apps, schema_editor):

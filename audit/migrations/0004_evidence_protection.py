@@ -2,13 +2,13 @@
 TRUNCATE refused on the append-only tables that already refuse UPDATE/DELETE (case events,
 access log, break-glass grants, case messages); approvals and joint-test results become
 append-only. (Onboarding's and portal's tables are protected here, next to audit 0002, so
-their own migration histories stay free for the write-path work.) See audit/migrations/_handwritten_evidence.py (replaced by pgtrigger)."""
+their own migration histories stay free for the write-path work.) See config/evidence_handwritten.py (replaced by pgtrigger)."""
 
 from __future__ import annotations
 
 from django.db import migrations
 
-from audit.migrations import _handwritten_evidence as evidence
+from config import evidence_handwritten as evidence
 
 ALREADY_APPEND_ONLY = ["onboarding_caseevent", "audit_accessevent", "audit_breakglassgrant", "portal_casemessage"]
 NEWLY_APPEND_ONLY = ["onboarding_approval", "onboarding_moduletestresult"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.db import migrations
 
-from audit.migrations import _handwritten_evidence as handwritten
+from config import evidence_handwritten as handwritten
 
 APPEND_ONLY = [
     "onboarding_caseevent",

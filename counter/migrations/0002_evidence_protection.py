@@ -1,12 +1,12 @@
 """Counter entries are evidence (maker–checker): on PostgreSQL a row is updated only while
 pending, and then only in the columns a confirm or cancel sets; never deleted or truncated.
-See audit/migrations/_handwritten_evidence.py (replaced by pgtrigger)."""
+See config/evidence_handwritten.py (replaced by pgtrigger)."""
 
 from __future__ import annotations
 
 from django.db import migrations
 
-from audit.migrations import _handwritten_evidence as evidence
+from config import evidence_handwritten as evidence
 
 TABLE = "counter_counterentry"
 

@@ -4,8 +4,16 @@ from typing import Any
 
 from django import template
 
-from counter import forms, selectors
+from branches.roles import Role, user_roles
+from branches.scope import case_in_scope
+from casetypes import declaration
+from casetypes.declaration import Feature
+from counter import forms
 from counter.models import UKey
+from counter.rules import counter_problems
+from counter.selectors import active_operators, case_entry_list, case_operators
+from counter.services import COUNTER_STATES, OPERATOR_STATES
+from onboarding.models import OnboardingCase
 
 register = template.Library()
 
@@ -21,11 +29,35 @@ def _downloaded(operators: list[Any]) -> list[Any]:
     return sorted(keys, key=lambda k: (k.issued_at, k.pk))
 
 
+def panel_data(*, case: OnboardingCase, user: Any) -> dict[str, Any]:
+    """What the panel shows this user: the reads (`selectors`), what UKey issuance still needs
+    (`rules`) and what the user may do at this stage."""
+    roles = user_roles(user)
+    in_scope = case_in_scope(case, user)
+    counter_open = case.state in COUNTER_STATES
+    operators = case_operators(case=case)
+    return {
+        "entries": case_entry_list(case=case),
+        "operators": operators,
+        "active_operators": [o for o in operators if o.removed_at is None],
+        "active_operators_by_pk": active_operators(case=case),
+        "counter_problems": counter_problems(case)
+        if case.state in declaration.states_with(Feature.COUNTER_HOLDS)
+        else [],
+        "can_make": in_scope and counter_open and Role.COUNTER_MAKER in roles,
+        "can_check": in_scope and counter_open and Role.COUNTER_CHECKER in roles,
+        "is_counter_staff": in_scope and bool(roles & {Role.COUNTER_MAKER, Role.COUNTER_CHECKER}),
+        "can_edit_operators": in_scope
+        and case.state in OPERATOR_STATES
+        and bool(roles & {Role.COUNTER_MAKER, Role.ACCOUNT_MANAGER}),
+    }
+
+
 @register.inclusion_tag("counter/_panel_body.html", takes_context=True)
 def counter_panel(context: Any) -> dict[str, Any]:
     case = context["case"]
     user = context["request"].user
-    data = selectors.counter_panel(case=case, user=user)
+    data = panel_data(case=case, user=user)
     # The issue and activation forms read the case's operators and keys for their choices:
     # built only for a counter maker, the one reader who sees them.
     can_make = data["can_make"]

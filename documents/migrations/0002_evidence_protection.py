@@ -1,12 +1,12 @@
 """Document versions are evidence (kept 15 years or permanently): on PostgreSQL a version is
 updated once, by its review (decision, reason, reviewer, time), and never deleted or truncated.
-See audit/migrations/_handwritten_evidence.py (replaced by pgtrigger)."""
+See config/evidence_handwritten.py (replaced by pgtrigger)."""
 
 from __future__ import annotations
 
 from django.db import migrations
 
-from audit.migrations import _handwritten_evidence as evidence
+from config import evidence_handwritten as evidence
 
 TABLE = "documents_documentversion"
 

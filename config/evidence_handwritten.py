@@ -1,10 +1,12 @@
 """The hand-written evidence triggers of the first migrations (PostgreSQL), kept only for the
-migrations that made them (audit 0002 and 0004, companies 0003, portal 0002, counter 0002,
-documents 0002) and for the migration that removed them (audit 0008). The protection itself is
-now declared in the models' `Meta.triggers` with django-pgtrigger (config/evidence.py).
+migrations that made them (audit 0002 and 0004, counter 0002, documents 0002; companies 0003
+and portal 0002 rely on audit 0002's function) and for the migration that removed them (audit
+0008). The protection itself is now declared in the models' `Meta.triggers` with
+django-pgtrigger (config/evidence.py). Nothing but those migrations imports this module.
 
-(A module of the migrations package whose name starts with "_" is no migration: Django's
-loader skips it.)
+Here, below every app, rather than in audit's migrations: counter's and documents' migrations
+use it too, and a migration imports only its own app and the apps below it
+(tests/test_layers.py).
 
 - `append_only(table)`: UPDATE and DELETE refused row by row (audit_refuse_change), TRUNCATE
   refused per statement unless the session says `SET evidence.allow_truncate = on`.
