@@ -119,18 +119,6 @@ def test_package_recorded(case: OnboardingCase) -> list[str]:
 TEST_RESULTS_KEY = "onboarding.test_results"
 
 
-def prime_test_results(cases: list[OnboardingCase]) -> None:
-    """Read the joint-test results of several cases in one query (the portal home's cards)."""
-    from .models import ModuleTestResult
-    from .page_reads import prime
-
-    by_case: dict[int, list[Any]] = {c.pk: [] for c in cases}
-    for result in ModuleTestResult.objects.filter(case__in=[c.pk for c in cases]).order_by("recorded_at", "pk"):
-        by_case[result.case_id].append(result)
-    for case in cases:
-        prime(case, TEST_RESULTS_KEY, by_case[case.pk])
-
-
 def joint_test_status(case: OnboardingCase, *, results: Iterable[Any] | None = None) -> dict[tuple[str, str], Any]:
     """The latest result row per (module, test case); later rows supersede earlier ones.
 

@@ -18,7 +18,7 @@ from casetypes.declaration import Feature
 from companies.models import Enterprise
 
 from . import rules
-from .models import CaseEvent, OnboardingCase
+from .models import CaseEvent, ModuleTestResult, OnboardingCase
 from .states import CUSTOMER, OPEN_STATES, TEST_CASES, WORKING_STAGES, Module, joint_test_label
 
 
@@ -258,3 +258,14 @@ def testing_panel(*, case: OnboardingCase, user: Any) -> dict[str, Any]:
         "can_issue_production": tech and case.state in declaration.states_with(Feature.PRODUCTION_CONFIG),
         "show_tests": case.state in declaration.states_with(Feature.TEST_RESULTS_SHOWN, paused=True),
     }
+
+
+def prime_test_results(cases: list[OnboardingCase]) -> None:
+    """Read the joint-test results of several cases in one query (the portal home's cards)."""
+    from .page_reads import prime
+
+    by_case: dict[int, list[Any]] = {c.pk: [] for c in cases}
+    for result in ModuleTestResult.objects.filter(case__in=[c.pk for c in cases]).order_by("recorded_at", "pk"):
+        by_case[result.case_id].append(result)
+    for case in cases:
+        prime(case, rules.TEST_RESULTS_KEY, by_case[case.pk])

@@ -205,7 +205,7 @@ def latest_results(case: OnboardingCase) -> dict[str, bool | None]:
 
 
 def _prime_test_results(cases: list[OnboardingCase]) -> None:
-    from onboarding.rules import prime_test_results
+    from onboarding.selectors import prime_test_results
 
     prime_test_results(cases)
 
