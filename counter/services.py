@@ -12,6 +12,7 @@ replacement (补办) issues a new key and therefore is a maker–checker entry l
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
@@ -49,7 +50,7 @@ def _require(case: OnboardingCase, user: User, *roles: str) -> None:
         raise CaseError(_("该案件不在您的管辖范围内"))
 
 
-def _require_state(case: OnboardingCase, states: tuple[str, ...]) -> None:
+def _require_state(case: OnboardingCase, states: Sequence[str]) -> None:
     if case.state not in states:
         raise CaseError(_("当前阶段不能办理此柜面事项"))
 

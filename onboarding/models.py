@@ -112,9 +112,9 @@ class OnboardingCase(OnboardingJourney, FSMModelMixin, models.Model):
         super().save(*args, **kwargs)
 
     @classmethod
-    def from_db(cls, db: Any, field_names: Any, values: Any) -> OnboardingCase:
+    def from_db(cls, db: Any, field_names: Any, values: Any, **kwargs: Any) -> OnboardingCase:  # type: ignore[override]
         """A row of another declared case type comes back as that type's model (its transitions)."""
-        instance = super().from_db(db, field_names, values)
+        instance = super().from_db(db, field_names, values, **kwargs)
         code = instance.__dict__.get("case_type")
         if code and code != "onboarding":
             declared = declaration.CASE_TYPES.get(code)
@@ -145,7 +145,7 @@ class OnboardingCase(OnboardingJourney, FSMModelMixin, models.Model):
     def state_label(self) -> str:
         return declaration.state_label(self.state)
 
-    def get_state_display(self) -> str:  # type: ignore[override]
+    def get_state_display(self) -> str:  # type: ignore[override,no-redef]
         return declaration.state_label(self.state)
 
     # --- derived --------------------------------------------------------------------------
