@@ -10,9 +10,8 @@ class AnalyticsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from onboarding.page_reads import CASE_PAGE_SELECT_RELATED
+        from onboarding.page_reads import page_relations
 
         from . import signals  # noqa: F401
 
-        if "forecast" not in CASE_PAGE_SELECT_RELATED:
-            CASE_PAGE_SELECT_RELATED.append("forecast")  # the case page's forecast panel
+        page_relations.add("forecast")  # the case page's forecast panel

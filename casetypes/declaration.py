@@ -13,10 +13,13 @@ of naming stages:
   stage: the counter app asks `states_with(COUNTER)` and never learns which stages those are,
   so a new journey that needs the counter declares the feature on its own stage;
 - the customer's portal: `Stage.portal_panels` (templates shown on the portal case page);
-- webhooks: `CaseType.webhook_events` (transition → event type), `documents` of a stage;
+- webhooks: every transition announces `stage.entered`, one into a stage with required
+  documents `document.requested`, one into a live end `case.live`;
 - analytics: every timed stage is a fact row; `Stage.features` say where the customer holds
   part of a visit;
-- the import columns and PDF forms: `CaseType.import_states`, `Stage.documents`.
+- the import columns (`CaseType.importable`: a date column per state) and the PDF forms the
+  bank renders (`DocumentNeed.generated`);
+- `describe_workflow`: the stages as declared and the transitions as composed at run time.
 
 `tests/test_case_types.py` checks that every stage of every declared type has an entry for each
 consumer that needs one, and declares a toy type in one test module to show the rest follows.
@@ -113,7 +116,6 @@ class Stage:
     documents: tuple[DocumentNeed, ...] = ()
     features: frozenset[str] = frozenset()
     portal_panels: tuple[str, ...] = ()  # templates shown on the portal case page in this stage
-    portal_hint: Any = ""  # what the customer reads when this stage waits on them
 
     @property
     def party(self) -> str:
@@ -154,7 +156,6 @@ class CaseType:
     stages: tuple[Stage, ...]  # in order; the first is where a case starts
     ends: tuple[End, ...]
     paused: tuple[str, Any] | None = None  # (code, label) of the suspended state, if any
-    webhook_events: dict[str, str] = field(default_factory=dict)  # transition name → event type
     reminders: ReminderPolicy = field(default_factory=ReminderPolicy)
     # States a case may be imported in (transfers): the working stages and live by default.
     import_states: tuple[str, ...] = ()

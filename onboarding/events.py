@@ -13,6 +13,8 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from casetypes.extensions import ExtensionPoint
+
 from .event_names import REMINDER_EVENTS, TRANSITION_EVENTS, EventName, label  # noqa: F401
 from .models import CaseEvent
 
@@ -34,27 +36,20 @@ class TransitionName(str):
 
 # The write (`services.case_write`) that is collecting the events of its change, if any.
 _collector: contextvars.ContextVar[list[CaseEvent] | None] = contextvars.ContextVar("case_events", default=None)
-# Apps that act on every event in its transaction (webhooks queue their outbox rows) register here.
-_listeners: list[Callable[[CaseEvent], None]] = []
-
-
-# The same apps, for events a bulk writer inserted without `_write` (the reminder sweep).
-_bulk_listeners: list[Callable[[Iterable[CaseEvent]], None]] = []
-
-
-def on_event(
-    listener: Callable[[CaseEvent], None], *, bulk: Callable[[Iterable[CaseEvent]], None] | None = None
-) -> None:
-    """`listener` hears each event as it is written; `bulk`, if given, the events of a bulk insert."""
-    if listener not in _listeners:
-        _listeners.append(listener)
-    if bulk is not None and bulk not in _bulk_listeners:
-        _bulk_listeners.append(bulk)
+# Apps that act on every event in its transaction (webhooks queue their outbox rows) add a
+# listener from their `ready()`: ``events.listeners.add(fn)``; for the events a bulk writer
+# inserted without `_write` (the reminder sweep): ``events.bulk_listeners.add(fn)``.
+listeners: ExtensionPoint[Callable[[CaseEvent], None]] = ExtensionPoint(
+    "onboarding.event_listeners", "hears each case event as it is written, in its transaction"
+)
+bulk_listeners: ExtensionPoint[Callable[[Iterable[CaseEvent]], None]] = ExtensionPoint(
+    "onboarding.bulk_event_listeners", "hears the events of a bulk insert (the reminder sweep)"
+)
 
 
 def bulk_written(events: Iterable[CaseEvent]) -> None:
     """A bulk writer's events, in its transaction (a lazy queryset: a listener with nothing to do reads nothing)."""
-    for listener in _bulk_listeners:
+    for listener in bulk_listeners:
         listener(events)
 
 
@@ -85,7 +80,7 @@ def _write(
     collected = _collector.get()
     if collected is not None:
         collected.append(event)
-    for listener in _listeners:
+    for listener in listeners:
         listener(event)
     return event
 

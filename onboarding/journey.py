@@ -187,8 +187,6 @@ ONBOARDING = CaseType(
         End(State.WITHDRAWN, State.WITHDRAWN.label),
     ),
     paused=(State.SUSPENDED, State.SUSPENDED.label),
-    # Every transition is announced under its own name (webhooks: `case.<name>`).
-    webhook_events={},
 )
 
 

@@ -14,10 +14,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from casetypes.extensions import ExtensionPoint
+
 T = TypeVar("T")
 # Relations of the case its page reads with the case row itself; apps above onboarding add
-# theirs from their `ready()` (analytics: the forecast), so onboarding names none of them.
-CASE_PAGE_SELECT_RELATED: list[str] = []
+# theirs from their `ready()` (analytics: ``page_relations.add("forecast")``), so onboarding
+# names none of them.
+page_relations: ExtensionPoint[str] = ExtensionPoint(
+    "onboarding.case_page_relations", "relations the staff case page reads with the case row"
+)
 _ATTR = "_page_reads"
 
 

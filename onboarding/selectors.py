@@ -69,12 +69,12 @@ def case_page_get(*, user: Any, public_id: Any) -> OnboardingCase:
 
     The newest company version's id (is the case's version still the newest?) and whether any
     change request exists, as columns of the same row; plus whatever other apps registered in
-    `page_reads.CASE_PAGE_SELECT_RELATED` (the go-live forecast).
+    `page_reads.page_relations` (the go-live forecast).
     """
     from companies.models import CompanyVersion
 
     from .models import ChangeRequest
-    from .page_reads import CASE_PAGE_SELECT_RELATED
+    from .page_reads import page_relations
 
     latest = CompanyVersion.objects.filter(enterprise=OuterRef("enterprise_id")).order_by("-number").values("pk")[:1]
     try:
@@ -84,7 +84,7 @@ def case_page_get(*, user: Any, public_id: Any) -> OnboardingCase:
                 "test_package__recorded_by",
                 "production_config__recorded_by",
                 "branch__parent",
-                *CASE_PAGE_SELECT_RELATED,
+                *page_relations,
             )
             .annotate(
                 latest_company_version_id=Subquery(latest),

@@ -19,7 +19,7 @@ from onboarding import events, rules, services
 from onboarding.events import EventName
 from onboarding.models import CaseEvent, OnboardingCase
 from onboarding.states import State
-from onboarding.workflow import CaseWorkflow
+from onboarding.journey import OnboardingJourney
 from portal import services as portal
 from tests.factories import fill_assessment, operator_people
 
@@ -177,7 +177,7 @@ def test_the_door_refuses_a_write_that_records_no_event(world) -> None:
 
 
 def test_every_transition_has_an_event_name_and_every_event_written_is_in_the_vocabulary(world) -> None:
-    transitions = {name for name, member in vars(CaseWorkflow).items() if hasattr(member, "_django_fsm")}
+    transitions = {name for name, member in vars(OnboardingJourney).items() if hasattr(member, "_django_fsm")}
     assert transitions == set(events.TRANSITION_EVENTS)
     world.case(State.LIVE)
     world.case(State.SUSPENDED)

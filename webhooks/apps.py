@@ -8,8 +8,9 @@ class WebhooksConfig(AppConfig):
     verbose_name = "Webhooks"
 
     def ready(self) -> None:
-        from onboarding.events import on_event
+        from onboarding import events
 
         from .services import deliveries_queue, deliveries_queue_many
 
-        on_event(deliveries_queue, bulk=deliveries_queue_many)
+        events.listeners.add(deliveries_queue)
+        events.bulk_listeners.add(deliveries_queue_many)

@@ -288,7 +288,7 @@ def candidate_types(event: CaseEvent) -> set[str]:
         # was asked when it first entered; a return asks again for what is still owed).
         if event.name != EventName.RESUME and event.to_state in DOCUMENT_STAGES:
             types.add(WebhookEvent.DOCUMENT_REQUESTED)
-    if event.name == EventName.GO_LIVE:
+    if event.kind == CaseEvent.Kind.TRANSITION and event.to_state in declaration.live_states():
         types.add(WebhookEvent.CASE_LIVE)
     if event.name == EventName.DOCUMENT_REJECT:
         types.add(WebhookEvent.DOCUMENT_REJECTED)
