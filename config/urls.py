@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 
 from audit import views as audit_views
 from config import health
+from delivery.admin import waiting_view as delivery_waiting
 
 FAVICON = (Path(__file__).resolve().parent.parent / "static" / "favicon.ico").read_bytes()
 
@@ -29,6 +30,8 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     # The admin signs in through the same allauth login (password + TOTP) as everyone.
     path("admin/login/", audit_views.admin_login),
+    # What waits to be sent or failed, on every delivery channel (delivery/admin.py).
+    path("admin/delivery/", delivery_waiting, name="delivery_waiting"),
     path("admin/", admin.site.urls),
     path("login/", account_views.login, name="login"),
     path("logout/", account_views.logout, name="logout"),

@@ -13,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS: list[set[str]] = [
     {"casetypes"},
+    {"delivery"},
     {"accounts"},
     {"branches"},
     {"workcalendar", "notices"},
