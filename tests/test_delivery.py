@@ -188,6 +188,7 @@ def test_the_admin_page_lists_what_waits_or_failed_on_every_channel(
 
     root = get_user_model().objects.create_superuser("root", "root@bank.example", "x-Strong-pass-1")
     login(client, root)
+    assert 'href="/admin/delivery/"' in client.get("/admin/").content.decode()  # linked from the admin's home
     page = client.get("/admin/delivery/")
     assert page.status_code == 200
     html = page.content.decode()
@@ -311,3 +312,41 @@ def test_a_real_worker_sends_the_toy_rows(toy, real_celery) -> None:  # noqa: F8
         assert set(ToyRow.objects.values_list("attempts", flat=True)) == {1}
     finally:
         ToyRow.objects.all().delete()  # the toy table is not one the test database's flush knows
+
+
+# --- the product's channels on the kernel ------------------------------------------------------
+
+
+def test_a_mail_the_smtp_server_keeps_refusing_is_retried_with_back_off_then_given_up(
+    db, monkeypatch, mailoutbox, django_capture_on_commit_callbacks
+) -> None:
+    """On PostgreSQL this also proves the evidence triggers allow each attempt's update."""
+    import smtplib
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise smtplib.SMTPServerDisconnected("connection unexpectedly closed")
+
+    monkeypatch.setattr("notices.outbox.send_mail", refuse)
+    t0 = timezone.now()
+    with freeze_time(t0), django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        outbox.email_queue(
+            kind="rendered", key="smtp-down", to=["a@example.com"], payload={"subject": "s", "secret": "b"}
+        )
+    row = OutboxEmail.objects.get(key="smtp-down")
+    assert (row.attempts, row.sent_at) == (1, None) and "SMTPServerDisconnected" in row.last_error
+    assert row.next_attempt_at == t0 + dt.timedelta(seconds=outbox.MailChannel.retry_schedule[0])
+    waits = []
+    while row.given_up_at is None:
+        # The mail flush leaves mail younger than two minutes to the worker its commit queued.
+        with freeze_time(max(row.next_attempt_at, t0 + outbox.MailChannel.flush_grace + dt.timedelta(seconds=1))):
+            assert outbox.outbox_flush() == 1
+        previous, row = row, OutboxEmail.objects.get(pk=row.pk)
+        assert row.attempts == previous.attempts + 1
+        if row.given_up_at is None:
+            waits.append(row.next_attempt_at - previous.next_attempt_at)
+    assert waits == sorted(waits) and row.attempts == outbox.MailChannel.max_attempts() == 10
+    assert row.sent_at is None and mailoutbox == []
+    monkeypatch.undo()  # the SMTP server is back: a given-up mail is not sent by itself
+    with freeze_time(t0 + dt.timedelta(days=30)):
+        assert outbox.outbox_flush() == 0
+    assert mailoutbox == []
