@@ -234,7 +234,7 @@ def dispatch(key: str, ids: Sequence[Any]) -> int:
     return len(ids)
 
 
-def publish(task: Any, *args: Any) -> bool:
+def publish(task: Any, *args: Any, **options: Any) -> bool:
     """Queue `task(*args)` without waiting on a broker that is down or frozen; False if it could not.
 
     Its own connection with a short connect and socket timeout and no retries (not the app's
@@ -247,7 +247,7 @@ def publish(task: Any, *args: Any) -> bool:
     timeout = float(getattr(settings, "DELIVERY_PUBLISH_TIMEOUT", 0.5))
     try:
         if app.conf.task_always_eager:
-            task.apply_async(args=args, ignore_result=True)
+            task.apply_async(args=args, ignore_result=True, **options)
             return True
         with app.connection_for_write(
             connect_timeout=timeout,
@@ -261,7 +261,7 @@ def publish(task: Any, *args: Any) -> bool:
             errors = (*connection.connection_errors, *connection.channel_errors)
             try:
                 # No result is read: no result backend is touched on the way either (issue 24).
-                task.apply_async(args=args, connection=connection, retry=False, ignore_result=True)
+                task.apply_async(args=args, connection=connection, retry=False, ignore_result=True, **options)
             except errors as exc:
                 raise OperationalError(str(exc)) from exc
     except (KombuError, OSError) as exc:
