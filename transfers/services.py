@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -51,7 +50,6 @@ from .validation import Checker, RowCheck, header_problems
 if TYPE_CHECKING:
     from accounts.models import User
 
-log = logging.getLogger(__name__)
 Status = ImportJob.Status
 
 
