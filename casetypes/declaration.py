@@ -141,11 +141,14 @@ class End:
 
 @dataclass(frozen=True)
 class ReminderPolicy:
-    """Level 1 reminds the holder at the due time; level 2 escalates to the supervisor
-    `escalate_after` working days later; level 3 to head office `head_office_after` days later."""
+    """When a visit past its due time reaches each reminder level, as a share of its stage's
+    service level: level 1 reminds the holder at the due time, level 2 escalates to the
+    supervisor half the service level later, level 3 to head office a whole service level later."""
 
-    escalate_after: int = 2
-    head_office_after: int = 5
+    lateness: tuple[float, ...] = (0.0, 0.5, 1.0)
+
+    def levels(self) -> dict[int, float]:
+        return {level: share for level, share in enumerate(self.lateness, start=1)}
 
 
 @dataclass
@@ -355,6 +358,12 @@ def active_stage(case: Any) -> str:
 
 def is_paused(state: str) -> bool:
     return state in paused_states()
+
+
+def reminder_policy(code: str) -> ReminderPolicy:
+    """The reminder policy of the case type a stage belongs to."""
+    found = _STAGES.get(code)
+    return found[0].reminders if found else ReminderPolicy()
 
 
 def sla_defaults() -> dict[str, int]:

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "config.apps.ProjectConfig",  # sees every write, for the page cache (config/pagecache.py)
     "django_fsm",
     "pgtrigger",  # evidence tables protected in PostgreSQL, declared in the models' Meta.triggers (config/evidence.py)
+    "delivery",  # the one delivery kernel: mail, webhooks, WeCom and import chunks (delivery/channels.py)
     "accounts",
     "branches",
     "notices",
@@ -223,6 +224,11 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "celery")
 # Queuing a task never holds up a request: with the broker down, a publish gives up within a
 # couple of seconds (kombu would otherwise retry for ~20 s) and the outbox row waits for the flush.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# What a request queues goes through `delivery.channels.publish`: its own connection, no retries,
+# connect and socket timeouts of this many seconds (a frozen Redis answers nothing at all).
+DELIVERY_PUBLISH_TIMEOUT = float(os.environ.get("DELIVERY_PUBLISH_TIMEOUT", "0.5"))
+# The mail flush's beat entry (`delivery-mail`): unsent mail and retries whose time has come.
+OUTBOX_FLUSH_SECONDS = envint("OUTBOX_FLUSH_SECONDS", "60")
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -512,11 +518,8 @@ INSTALLED_APPS += ["webhooks"]
 WEBHOOK_ALLOW_LOOPBACK = envbool("WEBHOOK_ALLOW_LOOPBACK", "false")
 if WEBHOOK_ALLOW_LOOPBACK and not _insecure_key_allowed:
     raise ImproperlyConfigured("WEBHOOK_ALLOW_LOOPBACK is for development and tests only")
-CELERY_BEAT_SCHEDULE["webhooks-flush"] = {
-    "task": "webhooks.tasks.flush_deliveries",
-    "schedule": float(envint("WEBHOOK_FLUSH_SECONDS", "30")),
-    "options": {"expires": float(envint("WEBHOOK_FLUSH_SECONDS", "30"))},
-}
+# The delivery flush's beat entry (`delivery-webhook`, added by the channel) runs this often.
+WEBHOOK_FLUSH_SECONDS = envint("WEBHOOK_FLUSH_SECONDS", "30")
 IDEMPOTENCY_KEEP_HOURS = envint("IDEMPOTENCY_KEEP_HOURS", "24")
 CELERY_BEAT_SCHEDULE["api-idempotency-expire"] = {
     "task": "api.tasks.idempotency_expire",
@@ -532,6 +535,10 @@ IMPORT_INLINE_ROWS = envint("IMPORT_INLINE_ROWS", "500")
 # Rows per background task: one chunk must finish well within CELERY_TASK_TIME_LIMIT.
 IMPORT_CHUNK_ROWS = envint("IMPORT_CHUNK_ROWS", "100")
 IMPORT_CHECK_CHUNK_ROWS = envint("IMPORT_CHECK_CHUNK_ROWS", "500")
+# A background job no chunk has moved for this long (broker down, a worker lost) is queued again
+# by the import channel's flush (beat entry `delivery-import`, every IMPORT_FLUSH_SECONDS).
+IMPORT_STALL_SECONDS = envint("IMPORT_STALL_SECONDS", "300")
+IMPORT_FLUSH_SECONDS = envint("IMPORT_FLUSH_SECONDS", "60")
 
 # --- WeCom group robots and daily digests (issue 15) ---------------------------------------
 INSTALLED_APPS += ["wecom"]
@@ -541,11 +548,7 @@ WECOM_BASE_URL = os.environ.get("WECOM_BASE_URL", "https://qyapi.weixin.qq.com")
 # makes the stored keys unreadable: enter them again in the admin.
 WECOM_KEY_SECRET = os.environ.get("WECOM_KEY_SECRET", "")
 WECOM_RATE_PER_MINUTE = envint("WECOM_RATE_PER_MINUTE", "20")
-CELERY_BEAT_SCHEDULE["wecom-flush"] = {
-    "task": "wecom.tasks.flush_robots",
-    "schedule": float(envint("WECOM_FLUSH_SECONDS", "30")),
-    "options": {"expires": float(envint("WECOM_FLUSH_SECONDS", "30"))},
-}
+WECOM_FLUSH_SECONDS = envint("WECOM_FLUSH_SECONDS", "30")
 # The daily digest: working days from DIGEST_LOCAL_TIME (Asia/Shanghai) until DIGEST_LATEST_LOCAL_TIME.
 DIGEST_LOCAL_TIME = os.environ.get("DIGEST_LOCAL_TIME", "08:30")
 DIGEST_LATEST_LOCAL_TIME = os.environ.get("DIGEST_LATEST_LOCAL_TIME", "18:00")

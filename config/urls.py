@@ -11,6 +11,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
 from config import health
+from delivery.admin import waiting_view as delivery_waiting
 
 FAVICON = (Path(__file__).resolve().parent.parent / "static" / "favicon.ico").read_bytes()
 
@@ -28,6 +29,8 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     # Before `admin/` and `accounts/`: the admin's login and TOTP enrolment are audit's.
     path("", include("audit.sign_in_urls")),
+    # What waits to be sent or failed, on every delivery channel (delivery/admin.py).
+    path("admin/delivery/", delivery_waiting, name="delivery_waiting"),
     path("admin/", admin.site.urls),
     path("login/", account_views.login, name="login"),
     path("logout/", account_views.logout, name="logout"),

@@ -49,7 +49,7 @@ def entry_awaiting_check(*, case: OnboardingCase, entry: CounterEntry) -> None:
     )
 
 
-@outbox.renderer("counter_check")
+@outbox.renderers.add(key="counter_check")
 def render_counter_check(row: OutboxEmail) -> tuple[str, str]:
     entry = CounterEntry.objects.select_related("case__enterprise", "maker").get(pk=row.payload["entry"])
     context: dict[str, Any] = {"entry": entry, "case": entry.case, "site_url": settings.SITE_URL}

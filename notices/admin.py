@@ -11,9 +11,20 @@ from .models import Notification, OutboxEmail
 class OutboxEmailAdmin(ReadOnlyAdmin):
     """What was sent to whom is evidence (its Meta.triggers): shown, never saved from here."""
 
-    list_display = ("key", "kind", "created_at", "sent_at", "attempts")
+    list_display = ("key", "kind", "created_at", "sent_at", "attempts", "next_attempt_at", "given_up_at", "last_error")
     list_filter = ("kind",)
-    readonly_fields = ("kind", "key", "payload", "to", "created_at", "sent_at", "attempts")
+    readonly_fields = (
+        "kind",
+        "key",
+        "payload",
+        "to",
+        "created_at",
+        "sent_at",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+        "given_up_at",
+    )
 
 
 @admin.register(Notification)

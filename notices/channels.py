@@ -1,15 +1,17 @@
-"""Other channels (a WeCom group robot) hear of every notice through one registry.
+"""Other channels (a WeCom group robot) hear of every notice through one extension point.
 
 The writers of notices (a transition's hand-off, the reminder sweep) call `announce` in their
-own transaction with one `Announcement` per notice; the apps that carry notices elsewhere
-register a listener from their `AppConfig.ready()` and write their own outbox rows in that same
-transaction. So this app knows no channel, and a channel needs no hook in each writer.
+own transaction with one `Announcement` per notice; the apps that carry notices elsewhere add a
+listener to `listeners` from their `AppConfig.ready()` and write their own delivery rows in
+that same transaction. So this app knows no channel, and a channel needs no hook in each writer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
+
+from casetypes.extensions import ExtensionPoint
 
 from .outbox import is_suppressed
 
@@ -37,17 +39,15 @@ class Announcement(NamedTuple):
 
 
 Listener = Callable[[Sequence[Announcement]], None]
-_listeners: list[Listener] = []
-
-
-def on_announce(listener: Listener) -> None:
-    if listener not in _listeners:
-        _listeners.append(listener)
+listeners: ExtensionPoint[Listener] = ExtensionPoint(
+    "notices.announce_listeners",
+    "channels that carry every notice elsewhere (WeCom), called in the writer's transaction",
+)
 
 
 def announce(items: Sequence[Announcement]) -> None:
     """Hand the notices to every channel, in the caller's transaction (a rollback takes them back)."""
     if not items or is_suppressed():
         return
-    for listener in _listeners:
+    for listener in listeners:
         listener(items)

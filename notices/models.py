@@ -3,7 +3,8 @@
 Every outgoing e-mail (hand-off notices, message notices, reminders, invitations) is an
 `OutboxEmail` row committed in the same transaction as the change it reports; a worker
 renders and sends it later and marks it sent. A broker that is down, or a worker that dies,
-delays a mail but never loses it: `notices.outbox.outbox_flush` re-queues what is unsent.
+delays a mail but never loses it: the delivery kernel's flush (`delivery.channels`) re-queues
+what is unsent, with back-off after a failure.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import pgtrigger
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -49,7 +51,7 @@ class OutboxEmail(models.Model):
     """One e-mail to send: committed with the change it reports, marked sent by the worker that sent it.
 
     `kind` names the renderer that turns `payload` into subject and body at send time
-    (`notices.outbox.renderer`); `key` makes queuing idempotent (one mail per reminder, per
+    (`notices.outbox.renderers`); `key` makes queuing idempotent (one mail per reminder, per
     event, per message).
     """
 
@@ -62,17 +64,28 @@ class OutboxEmail(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # The delivery kernel's columns (delivery.channels): when the next attempt is due (the
+    # back-off after a failure), why the last one failed, when the last allowed one failed.
+    # Database defaults too: the reminder sweep's statement inserts rows without the ORM.
+    next_attempt_at = models.DateTimeField(default=timezone.now, db_default=Now())
+    last_error = models.CharField(max_length=300, blank=True, default="", db_default="")
+    given_up_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("待发邮件")
         verbose_name_plural = _("待发邮件")
         indexes = [
-            models.Index(fields=["created_at"], name="outbox_unsent_at_idx", condition=models.Q(sent_at__isnull=True))
+            models.Index(
+                fields=["next_attempt_at"],
+                name="outbox_due_idx",
+                condition=models.Q(sent_at__isnull=True, given_up_at__isnull=True),
+            )
         ]
         constraints = [models.UniqueConstraint(fields=["key"], name="outbox_key_unique")]
         # What was sent to whom is evidence (config/evidence.py): while unsent a row counts its
-        # attempts; it is marked sent once, dropping its secret in that same update; then it
-        # never changes. Never deleted or emptied.
+        # attempts (with the next attempt's time and the last error, or given up); it is marked
+        # sent once, dropping its secret in that same update; then it never changes. Never
+        # deleted or emptied.
         triggers = [
             pgtrigger.Protect(
                 name="sent_rows_are_final",
@@ -82,7 +95,9 @@ class OutboxEmail(models.Model):
             pgtrigger.Protect(
                 name="only_sending_columns_change",
                 operation=pgtrigger.Update,
-                condition=pgtrigger.AnyChange(exclude=["sent_at", "attempts", "payload"]),
+                condition=pgtrigger.AnyChange(
+                    exclude=["sent_at", "attempts", "payload", "next_attempt_at", "last_error", "given_up_at"]
+                ),
             ),
             pgtrigger.Protect(
                 name="payload_changes_only_when_sent",

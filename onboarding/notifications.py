@@ -115,7 +115,7 @@ def production_config_notice(event: CaseEvent) -> None:
     queue_event_notice(event, role_in_case_branches(event.case, Role.COUNTER_CHECKER))
 
 
-@outbox.renderer("case_event")
+@outbox.renderers.add(key="case_event")
 def render_event_mail(row: OutboxEmail) -> tuple[str, str]:
     event = CaseEvent.objects.select_related("case__enterprise", "case__current_visit", "actor").get(
         pk=row.payload["event"]

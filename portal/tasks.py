@@ -13,7 +13,7 @@ from accounts.people import people_q
 from branches.roles import Role
 from branches.scope import ancestor_ids
 from notices.models import OutboxEmail
-from notices.outbox import renderer
+from notices.outbox import renderers
 
 from .models import CaseMessage, Invitation
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from accounts.models import User
 
 
-@renderer("invitation")
+@renderers.add(key="invitation")
 def render_invitation(row: OutboxEmail) -> tuple[str, str]:
     invitation = Invitation.objects.select_related("enterprise", "invited_by").get(pk=row.payload["invitation"])
     link = settings.SITE_URL + reverse("portal:invitation_accept", args=[row.payload["secret"]])
@@ -59,7 +59,7 @@ def message_recipients(message: CaseMessage) -> list[User]:
     return sorted(people, key=lambda u: u.pk)
 
 
-@renderer("message")
+@renderers.add(key="message")
 def render_message(row: OutboxEmail) -> tuple[str, str]:
     message = CaseMessage.objects.select_related("case__enterprise", "author").get(pk=row.payload["message"])
     case = message.case

@@ -27,7 +27,7 @@ from branches.roles import Role
 from casetypes import declaration
 from notices import channels
 from notices.models import Notification, OutboxEmail
-from notices.outbox import outbox_dispatch, renderer
+from notices.outbox import outbox_dispatch, renderers
 from onboarding import events
 from onboarding.events import bulk_written
 from onboarding.models import CaseEvent, StageVisit
@@ -239,7 +239,12 @@ def reminders_sweep(*, now: dt.datetime | None = None) -> SweepResult:
             batch_size=500,
         )
         OutboxEmail.objects.bulk_create(
-            [OutboxEmail(kind=o[0], key=o[1], payload=o[2], to=o[3], created_at=o[4], attempts=0) for o in outbox],
+            [
+                OutboxEmail(
+                    kind=o[0], key=o[1], payload=o[2], to=o[3], created_at=o[4], next_attempt_at=o[4], attempts=0
+                )
+                for o in outbox
+            ],
             batch_size=500,
         )
         channels.announce(announced)
@@ -371,8 +376,8 @@ nt AS (
     RETURNING 1
 ),
 ob AS (
-    INSERT INTO notices_outboxemail (kind, key, payload, "to", created_at, attempts)
-    SELECT 'reminder', 'reminder:' || rid, jsonb_build_object('reminder', rid), to_jsonb(emails), %(now)s, 0
+    INSERT INTO notices_outboxemail (kind, key, payload, "to", created_at, next_attempt_at, attempts)
+    SELECT 'reminder', 'reminder:' || rid, jsonb_build_object('reminder', rid), to_jsonb(emails), %(now)s, %(now)s, 0
     FROM rcp WHERE cardinality(emails) > 0
     RETURNING id
 ),
@@ -599,7 +604,7 @@ def _dispatch_keys(keys: list[str]) -> None:
     outbox_dispatch(ids=ids)
 
 
-@renderer("reminder")
+@renderers.add(key="reminder")
 def _render_reminder(row: OutboxEmail) -> tuple[str, str]:
     reminder = Reminder.objects.select_related("case__enterprise", "case__branch", "visit").get(
         pk=row.payload["reminder"]

@@ -15,8 +15,8 @@ CELERY_VISIBILITY_TIMEOUT):
   it: the claim rows exist, the rerun finds nothing new to claim, so nothing is repeated.
 - The e-mail is an outbox row (`notices.OutboxEmail`) committed with the claim. The send task locks the row, sends,
   marks it sent and commits; a rerun skips rows marked sent. If the process died between
-  the commit and queuing the send task, or the broker was down, `outbox_flush` (every sweep)
-  re-queues rows unsent for two minutes. The one remaining window is a kill after the SMTP
+  the commit and queuing the send task, or the broker was down, the mail channel's flush
+  (delivery kernel, beat entry `delivery-mail`) re-queues rows unsent for two minutes. The one remaining window is a kill after the SMTP
   server accepted the message and before the commit: then the mail goes out twice, which
   we prefer to losing it (no SMTP server offers a transaction to join).
 """
@@ -29,8 +29,6 @@ from typing import Any
 from celery import shared_task
 from celery.signals import worker_ready
 
-from notices import outbox
-
 from . import services
 
 log = logging.getLogger(__name__)
@@ -39,8 +37,7 @@ log = logging.getLogger(__name__)
 @shared_task(acks_late=True)
 def sweep_stalled() -> dict[str, int]:
     result = services.reminders_sweep()
-    requeued = outbox.outbox_flush()
-    return {"overdue": result.overdue, "claimed": len(result.claimed), "emails": result.emails, "requeued": requeued}
+    return {"overdue": result.overdue, "claimed": len(result.claimed), "emails": result.emails}
 
 
 def broker_description(url: str) -> str:

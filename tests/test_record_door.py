@@ -17,9 +17,9 @@ from notices import outbox
 from notices.models import Notification, OutboxEmail
 from onboarding import events, rules, services
 from onboarding.events import EventName
+from onboarding.journey import OnboardingJourney
 from onboarding.models import CaseEvent, OnboardingCase
 from onboarding.states import State
-from onboarding.journey import OnboardingJourney
 from portal import services as portal
 from tests.factories import fill_assessment, operator_people
 
@@ -228,7 +228,7 @@ def test_a_transition_tells_the_next_holder_in_app_and_through_the_outbox(world,
 def test_broker_down_a_message_is_saved_its_notice_waits_in_the_outbox_and_goes_out_later(
     world, monkeypatch, django_capture_on_commit_callbacks
 ) -> None:
-    from notices import tasks
+    from delivery.channels import send_rows
 
     case = world.case(State.JOINT_TESTING)
     mail.outbox.clear()
@@ -236,7 +236,7 @@ def test_broker_down_a_message_is_saved_its_notice_waits_in_the_outbox_and_goes_
     def down(*args, **kwargs):
         raise OperationalError("broker unreachable")
 
-    monkeypatch.setattr(tasks.send_outbox, "delay", down)
+    monkeypatch.setattr(send_rows, "apply_async", down)
     with django_capture_on_commit_callbacks(execute=True):
         message = portal.message_post(case=case, user=world.customer_x, body="测试报告已上传")
     row = OutboxEmail.objects.get(key=f"message:{message.pk}")

@@ -178,9 +178,9 @@ def test_mail_survives_a_broker_outage_and_is_sent_once(world, django_capture_on
     def down(*args, **kwargs):
         raise OperationalError("broker unreachable")
 
-    from notices import tasks as notice_tasks
+    from delivery.channels import send_rows
 
-    monkeypatch.setattr(notice_tasks.send_outbox, "delay", down)
+    monkeypatch.setattr(send_rows, "apply_async", down)
     sweep(AT_1_0, django_capture_on_commit_callbacks)
     assert levels(case) == [1] and not mail.outbox
     assert reminder_mail(case).sent_at is None

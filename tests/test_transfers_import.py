@@ -13,6 +13,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from companies.models import Enterprise
+from delivery.channels import flush
 from onboarding.event_names import EventName
 from onboarding.models import CaseEvent, OnboardingCase, StageVisit
 from onboarding.states import State
@@ -463,3 +464,90 @@ def test_the_import_pages_in_english_and_without_english_in_chinese(world, clien
         page = _get(client, url)
         assert '<html lang="en">' in page and chinese_labels(page) == [], url
     assert "Import valid rows only" not in page and "Import only the 1 valid rows" in page
+
+
+# --- the background path on the delivery kernel (transfers.services.ImportChannel) ---------------
+
+
+def _broker_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kombu.exceptions import OperationalError
+
+    from delivery.channels import send_rows
+
+    def down(*args: object, **kwargs: object) -> None:
+        raise OperationalError("broker unreachable")
+
+    monkeypatch.setattr(send_rows, "apply_async", down)
+
+
+def test_a_large_import_left_by_a_broker_that_was_down_is_finished_by_the_flush(
+    world, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    import datetime as dt
+
+    from django.utils import timezone
+    from freezegun import freeze_time
+
+    settings.IMPORT_INLINE_ROWS = settings.IMPORT_CHUNK_ROWS = settings.IMPORT_CHECK_CHUNK_ROWS = 3
+    data = encode([good_row(n) for n in range(1, 8)], "utf-8-sig")[0]
+    stalled = dt.timedelta(seconds=settings.IMPORT_STALL_SECONDS + 1)
+    t0 = timezone.now()
+    with monkeypatch.context() as m:
+        _broker_down(m)
+        with freeze_time(t0), django_capture_on_commit_callbacks(execute=True):
+            job = services.import_job_create(user=world.supervisor, data=data, name="big.csv")
+    job.refresh_from_db()
+    assert (job.status, job.processed_rows) == ("checking", 0)  # saved; its first chunk never queued
+    with freeze_time(t0 + dt.timedelta(seconds=30)):
+        assert services.ImportChannel().due_ids(timezone.now()) == []  # a worker may still have it
+    with freeze_time(t0 + stalled), django_capture_on_commit_callbacks(execute=True):
+        assert flush(services.ImportChannel) == 1  # the beat entry's work; each chunk queues the next
+    job.refresh_from_db()
+    assert (job.status, job.valid_rows) == ("checked", 7)
+
+    with monkeypatch.context() as m:
+        _broker_down(m)
+        with freeze_time(t0 + stalled), django_capture_on_commit_callbacks(execute=True):
+            job = services.import_job_start(job=job, user=world.supervisor, mode="all")
+    assert job.status == "queued"
+    with freeze_time(t0 + 2 * stalled + dt.timedelta(seconds=1)), django_capture_on_commit_callbacks(execute=True):
+        assert flush(services.ImportChannel) == 1
+    job.refresh_from_db()
+    assert (job.status, job.imported_rows, job.attempts) == ("done", 7, 0)
+    assert OnboardingCase.objects.filter(enterprise__name__startswith="导入测试").count() == 7
+
+
+def test_a_chunk_that_keeps_failing_is_retried_with_back_off_then_the_job_is_given_up(
+    world, settings, django_capture_on_commit_callbacks
+):
+    import datetime as dt
+
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import storages
+    from django.utils import timezone
+    from freezegun import freeze_time
+
+    settings.IMPORT_INLINE_ROWS = settings.IMPORT_CHUNK_ROWS = settings.IMPORT_CHECK_CHUNK_ROWS = 3
+    data = encode([good_row(n) for n in range(1, 8)], "utf-8-sig")[0]
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.import_job_create(user=world.supervisor, data=data, name="big.csv")
+    # The kept file is altered behind the job's back: its SHA-256 no longer matches.
+    storage = storages["documents"]
+    storage.delete(job.stored_name)
+    storage.save(job.stored_name, ContentFile(data + b"\n"))
+    t0 = timezone.now()
+    with freeze_time(t0), django_capture_on_commit_callbacks(execute=True):
+        job = services.import_job_start(job=job, user=world.supervisor, mode="all")
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.imported_rows) == ("queued", 1, 0)
+    assert "校验值不符" in job.last_error and job.next_attempt_at == t0 + dt.timedelta(seconds=60)
+    for later in (60, 360, 2160):  # 1 min, then 5 min, then 30 min after each attempt
+        with freeze_time(t0 + dt.timedelta(seconds=later - 1)):
+            assert flush(services.ImportChannel) == 0
+        with freeze_time(t0 + dt.timedelta(seconds=later)):
+            assert flush(services.ImportChannel) == 1
+    job.refresh_from_db()
+    assert job.attempts == services.ImportChannel.max_attempts() == 4
+    assert job.status == "refused" and job.given_up_at is not None and job.finished_at is not None
+    assert any("校验值不符" in message for message in job.report["file"])
+    assert not OnboardingCase.objects.filter(enterprise__name__startswith="导入测试").exists()

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from freezegun import freeze_time
 
+from delivery import channels as delivery_channels
 from notices.channels import Announcement, AnnouncementKind
 from onboarding import services as case_services
 from onboarding.states import State
@@ -239,7 +240,7 @@ def test_the_broker_down_at_commit_leaves_the_message_for_the_flush(
         raise OperationalError("broker down")
 
     with monkeypatch.context() as m:
-        m.setattr(services.send_robot, "delay", down)
+        m.setattr(delivery_channels.send_rows, "apply_async", down)
         with django_capture_on_commit_callbacks(execute=True):
             case_services.case_transition(case=case, user=world.customer_x, name="submit")
     assert wecom.requests == [] and WeComMessage.objects.filter(robot=bot, sent_at__isnull=True).count() == 1
@@ -336,7 +337,7 @@ def test_workers_sending_for_one_robot_at_once_post_each_notice_once(world, weco
     wecom = wecom_factory()
     bot = robot(world.branch_a, wecom)
     with monkeypatch.context() as m:
-        m.setattr(services, "robots_dispatch", lambda **kw: None)  # queued, not yet sent: the workers race for them
+        m.setattr(delivery_channels, "dispatch", lambda *a, **kw: 0)  # queued, not yet sent: the workers race for them
         services.messages_queue(
             [
                 Announcement(key=f"t:{i}", kind=AnnouncementKind.REMINDER, case_id=case.pk, text=f"提醒 {i}")

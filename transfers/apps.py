@@ -8,3 +8,6 @@ class TransfersConfig(AppConfig):
     name = "transfers"
     verbose_name = _("批量导入导出")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import services  # noqa: F401  (declares the import delivery channel)

@@ -62,6 +62,13 @@ class ImportJob(models.Model):
     )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The delivery kernel's columns (transfers.services.ImportChannel): while checked or imported
+    # in the background, when the flush queues the job again if no chunk has moved it (a chunk
+    # that failed: after its back-off), the failed attempts, the last error, when it was given up.
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    given_up_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("导入批次")

@@ -7,17 +7,22 @@
 3. `import_job_start` checks the file again (the bank moved on since the check) and, if every
    row is valid or the user chose to import only the valid rows, imports: in the request for
    up to IMPORT_INLINE_ROWS rows, in one transaction (a row that fails then leaves nothing);
-   beyond that in Celery tasks of IMPORT_CHUNK_ROWS rows each, enqueued on commit, the job's
-   counters showing progress. A chunk holds the job row's lock and moves its cursor in its own
-   transaction, so a redelivered task never imports a row twice. A row that became invalid
-   between the check and its chunk (the company registered meanwhile) is recorded as failed.
+   beyond that in the background, IMPORT_CHUNK_ROWS rows a task, the job's counters showing
+   progress. The chunks go through the delivery kernel (`ImportChannel` below): the first is
+   queued on commit, each queues the next; a job no chunk has moved for IMPORT_STALL_SECONDS
+   (broker down, a worker lost) is queued again by the channel's flush, and a chunk that fails
+   is retried with back-off, then the job is given up. A chunk holds the job row's lock and
+   moves its cursor in its own transaction, so a redelivered task never imports a row twice.
+   A row that became invalid between the check and its chunk (the company registered
+   meanwhile) is recorded as failed.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
-import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -28,11 +33,13 @@ from django.core.files.storage import storages
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from analytics.forecast import case_refresh
 from branches.models import Branch
 from branches.roles import Role, has_role
 from branches.scope import branch_in_subtree
+from delivery.channels import Channel, deliver, register
 from onboarding.imported import case_create_imported
 from onboarding.services import CaseError, enterprise_save
 
@@ -43,7 +50,6 @@ from .validation import Checker, RowCheck, header_problems
 if TYPE_CHECKING:
     from accounts.models import User
 
-log = logging.getLogger(__name__)
 Status = ImportJob.Status
 
 
@@ -167,20 +173,16 @@ def import_job_create(*, user: User, data: bytes, name: str, branch: Branch | No
     elif large:
         assert check.table is not None
         job.status, job.total_rows = Status.CHECKING, len(check.table.rows)
+        job.next_attempt_at = _stall_deadline()
     job.save()
     if large:
-        transaction.on_commit(partial(_enqueue_check, job.pk))
+        deliver(ImportChannel, [job.pk])
     return job
 
 
-def _enqueue_check(job_id: int) -> None:
-    from .tasks import check_chunk
-
-    try:
-        check_chunk.delay(job_id)
-    except Exception:
-        # As in `_enqueue`: the job waits; `import_cases --resume` finishes the check.
-        log.warning("transfers: could not enqueue the check of import job %s; run import_cases --resume", job_id)
+def _stall_deadline() -> dt.datetime:
+    """When the flush queues a background job again if no chunk has moved it by then."""
+    return timezone.now() + dt.timedelta(seconds=settings.IMPORT_STALL_SECONDS)
 
 
 def check_chunk_run(*, job_id: int, size: int | None = None) -> bool:
@@ -201,13 +203,9 @@ def check_chunk_run(*, job_id: int, size: int | None = None) -> bool:
         more = job.processed_rows < len(table.rows)
         if not more:
             job.status, job.processed_rows = Status.CHECKED, 0
+        job.next_attempt_at = _stall_deadline()
         job.save()
     return more
-
-
-def check_chunk_continue(job_id: int) -> None:
-    if check_chunk_run(job_id=job_id):
-        transaction.on_commit(partial(_enqueue_check, job_id))
 
 
 def job_file(job: ImportJob) -> bytes:
@@ -242,25 +240,15 @@ def import_job_start(*, job: ImportJob, user: User, mode: str) -> ImportJob:
         job.started_by, job.started_at = user, timezone.now()
         job.processed_rows = job.imported_rows = job.failed_rows = 0
         job.status = Status.RUNNING if inline else Status.QUEUED
+        job.next_attempt_at = _stall_deadline()
         job.save()
         if not inline:
-            transaction.on_commit(partial(_enqueue, job.pk))
+            deliver(ImportChannel, [job.pk])
             return job
     if inline:
         _run_inline(job)
         job.refresh_from_db()
     return job
-
-
-def _enqueue(job_id: int) -> None:
-    from .tasks import import_chunk
-
-    try:
-        import_chunk.delay(job_id)
-    except Exception:
-        # Kombu, redis-py and the SQLAlchemy transport each raise their own errors (as in
-        # notices.outbox): the job is committed and waits, `import_cases --resume` runs it.
-        log.warning("transfers: could not enqueue import job %s; run manage.py import_cases --resume", job_id)
 
 
 class _RowFailed(Exception):
@@ -348,14 +336,63 @@ def import_chunk_run(*, job_id: int, size: int | None = None, strict: bool = Fal
         if not more:
             job.status, job.finished_at = Status.DONE, timezone.now()
         job.report = {**job.report, "rows": [report[k] for k in sorted(report)]}
+        job.next_attempt_at = _stall_deadline()
         job.save()
     return more
 
 
-def import_chunk_continue(job_id: int) -> None:
-    """The background path: run one chunk, then enqueue the next after this one commits."""
-    if import_chunk_run(job_id=job_id):
-        transaction.on_commit(partial(_enqueue, job_id))
+def import_job_step(*, job_id: int) -> bool:
+    """The background path: the next chunk of a job being checked or imported; True while rows remain."""
+    status = ImportJob.objects.filter(pk=job_id).values_list("status", flat=True).first()
+    if status == Status.CHECKING:
+        return check_chunk_run(job_id=job_id)
+    if status in (Status.QUEUED, Status.RUNNING):
+        return import_chunk_run(job_id=job_id)
+    return False
+
+
+@register
+class ImportChannel(Channel):
+    """Large imports, a chunk of rows a task: checked, then imported (`import_job_step`)."""
+
+    key = "import"
+    label = gettext_lazy("批量导入")
+    model = ImportJob
+    # A chunk that fails (the kept file unreadable or altered): 1 min, 5 min, 30 min, then given up.
+    retry_schedule = (60, 300, 1800)
+    flush_seconds_setting = "IMPORT_FLUSH_SECONDS"
+    flush_limit = 100
+    sent_field = "finished_at"
+
+    def pending(self) -> Any:
+        return self.rows().filter(status__in=(Status.CHECKING, Status.QUEUED, Status.RUNNING), given_up_at__isnull=True)
+
+    def send_ids(self, ids: Sequence[Any], now: dt.datetime | None = None) -> int:
+        done = 0
+        for job_id in ids:
+            try:
+                more = import_job_step(job_id=job_id)
+            except (ImportRefused, FileProblem, OSError) as exc:
+                with transaction.atomic():
+                    job = self.pending().select_for_update().filter(pk=job_id).first()
+                    if job is not None:
+                        self.record_failure([job], getattr(exc, "message", None) or str(exc), now or timezone.now())
+                continue
+            if more:
+                deliver(ImportChannel, [job_id])
+            done += 1
+        return done
+
+    def on_give_up(self, row: ImportJob, error: str, now: dt.datetime) -> None:
+        row.status, row.finished_at = Status.REFUSED, now
+        row.report = {
+            **row.report,
+            "file": [*row.report.get("file", []), _("导入多次失败,已停止:%(e)s") % {"e": error}],
+        }
+        row.save(update_fields=["status", "finished_at", "report"])
+
+    def describe(self, row: ImportJob) -> str:
+        return f"{row.original_name} ({row.get_status_display()}, {row.processed_rows}/{row.total_rows})"
 
 
 def jobs_for(user: User) -> Any:

@@ -6,6 +6,7 @@ from django.apps import AppConfig
 class WebhooksConfig(AppConfig):
     name = "webhooks"
     verbose_name = "Webhooks"
+    # ready() imports services, which declares the webhook delivery channel.
 
     def ready(self) -> None:
         from onboarding import events

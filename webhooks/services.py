@@ -2,9 +2,10 @@
 
 A delivery row is inserted in the transaction of the case event it announces (a listener on
 `onboarding.events`), unique per (endpoint, event): whatever retries or flushes happen, each
-endpoint gets one message per event, under one `webhook-id`, until it answers 2xx. The first
-attempt is queued on commit; later attempts wait for `next_attempt_at` and are picked up by
-`deliveries_flush` (Celery beat), so no long countdowns sit in the broker.
+endpoint gets one message per event, under one `webhook-id`, until it answers 2xx. Sending is
+the delivery kernel's (`WebhookChannel` below): the first attempt is queued on commit; later
+attempts wait for `next_attempt_at` and are picked up by the channel's flush (beat entry
+`delivery-webhook`), so no long countdowns sit in the broker.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from urllib.parse import urlsplit
 
 import certifi
 import urllib3
-from celery import shared_task
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
@@ -34,6 +34,7 @@ from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from standardwebhooks.webhooks import Webhook
 
 from audit.models import AccessEvent
@@ -43,9 +44,10 @@ from branches.scope import ancestor_ids, branch_within
 from casetypes import declaration
 from casetypes.declaration import StateSet
 from companies.models import Enterprise
+from delivery.channels import Channel, DeliveryFailed, deliver, flush, register
 from documents.checklist import documents_owed
 from notices.models import OutboxEmail
-from notices.outbox import email_queue, is_suppressed, renderer
+from notices.outbox import email_queue, is_suppressed, renderers
 from notices.services import notices_create
 from onboarding.events import EventName
 from onboarding.models import CaseEvent
@@ -217,7 +219,7 @@ def endpoint_enable(*, endpoint: WebhookEndpoint, actor: Any = None, request: Ht
     due = list(
         endpoint.deliveries.filter(delivered_at__isnull=True, given_up_at__isnull=True).values_list("pk", flat=True)
     )
-    transaction.on_commit(lambda: deliveries_dispatch(ids=due))
+    deliver(WebhookChannel, due)
 
 
 def is_bank_integration_admin(user: Any) -> bool:
@@ -395,8 +397,7 @@ def deliveries_queue_many(events: Iterable[CaseEvent]) -> None:
         return
     WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
     ids = list(WebhookDelivery.objects.filter(msg_id__in=[r.msg_id for r in rows]).values_list("pk", flat=True))
-    if ids:
-        transaction.on_commit(lambda: deliveries_dispatch(ids=ids))
+    deliver(WebhookChannel, ids)
 
 
 def delivery_test(
@@ -415,7 +416,7 @@ def delivery_test(
         integration_change_record(
             action="delivery_test", obj=endpoint, actor=actor, request=request, data={"msg_id": delivery.msg_id}
         )
-    transaction.on_commit(lambda: deliveries_dispatch(ids=[delivery.pk]))
+    deliver(WebhookChannel, [delivery.pk])
     return delivery
 
 
@@ -432,31 +433,12 @@ def delivery_send_again(*, delivery: WebhookDelivery, actor: Any = None, request
             request=request,
             data={"msg_id": delivery.msg_id},
         )
-    transaction.on_commit(lambda: deliveries_dispatch(ids=[delivery.pk]))
-
-
-def deliveries_dispatch(*, ids: Sequence[int]) -> None:
-    if not ids:
-        return
-    try:
-        send_deliveries.delay(list(ids))
-    except Exception:
-        # Whatever the broker raised, the rows are committed and the flush sends them.
-        log.warning("broker unavailable; %d webhook deliveries wait for the flush", len(ids))
+    deliver(WebhookChannel, [delivery.pk])
 
 
 def deliveries_flush(*, now: dt.datetime | None = None) -> int:
     """Queue the deliveries that are due (a retry's time has come, or the broker was down at commit)."""
-    now = now or timezone.now()
-    ids = list(
-        WebhookDelivery.objects.filter(
-            delivered_at__isnull=True, given_up_at__isnull=True, next_attempt_at__lte=now, endpoint__is_active=True
-        )
-        .order_by("next_attempt_at", "pk")
-        .values_list("pk", flat=True)[:1000]
-    )
-    deliveries_dispatch(ids=ids)
-    return len(ids)
+    return flush(WebhookChannel, now=now)
 
 
 # --- sending -----------------------------------------------------------------------------------
@@ -539,59 +521,54 @@ def _post(endpoint: WebhookEndpoint, delivery: WebhookDelivery, now: dt.datetime
     return status, "" if 200 <= status < 300 else f"HTTP {status}"
 
 
-def delivery_send(*, pk: int, now: dt.datetime | None = None) -> bool:
-    """One attempt if the delivery is due; True when it is (now) delivered.
+@register
+class WebhookChannel(Channel):
+    """One message to one endpoint: sent under its `webhook-id` until the endpoint answers 2xx.
 
-    The row is locked while sending (SKIP LOCKED: another worker has it). A worker killed
-    after the receiver answered 2xx and before the commit sends again under the same
-    webhook-id, which the receiver deduplicates; otherwise each message arrives once.
+    A worker killed after the receiver answered 2xx and before the commit sends again under the
+    same webhook-id, which the receiver deduplicates; otherwise each message arrives once.
+    After the last attempt the endpoint is disabled and its owners are told.
     """
-    now = now or timezone.now()
-    with transaction.atomic():
-        delivery = (
-            WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("endpoint__enterprise", "endpoint__branch")
-            .filter(pk=pk, delivered_at__isnull=True, given_up_at__isnull=True, next_attempt_at__lte=now)
-            .first()
+
+    key = "webhook"
+    label = gettext_lazy("Webhook 推送")
+    model = WebhookDelivery
+    retry_schedule = RETRY_SCHEDULE
+    flush_seconds_setting = "WEBHOOK_FLUSH_SECONDS"
+    flush_limit = 1000
+    sent_field = "delivered_at"
+    also_save = ("last_status",)
+
+    def due(self, now: dt.datetime) -> Any:
+        return (
+            super()
+            .due(now)
+            .filter(endpoint__is_active=True)
+            .select_related("endpoint__enterprise", "endpoint__branch", "endpoint__created_by")
         )
-        if delivery is None or not delivery.endpoint.is_active:
-            return False
+
+    def send(self, row: WebhookDelivery, now: dt.datetime) -> None:
         started = time.monotonic()
-        status, error = _post(delivery.endpoint, delivery, now)
+        status, error = _post(row.endpoint, row, now)
         WebhookAttempt.objects.create(
-            delivery=delivery,
-            at=now,
-            status=status,
-            error=error[:300],
-            duration_ms=int((time.monotonic() - started) * 1000),
+            delivery=row, at=now, status=status, error=error[:300], duration_ms=int((time.monotonic() - started) * 1000)
         )
-        delivery.attempts += 1
-        delivery.last_status, delivery.last_error = status, error[:300]
-        if not error:
-            delivery.delivered_at = now
-        elif delivery.attempts >= MAX_ATTEMPTS:
-            delivery.given_up_at = now
-            _endpoint_disable(delivery.endpoint, error, now)
-        else:
-            delivery.next_attempt_at = now + dt.timedelta(seconds=RETRY_SCHEDULE[delivery.attempts - 1])
-        delivery.save(
-            update_fields=["attempts", "last_status", "last_error", "delivered_at", "given_up_at", "next_attempt_at"]
-        )
-        return not error
+        row.last_status = status
+        if error:
+            raise DeliveryFailed(error)
+
+    def on_give_up(self, row: WebhookDelivery, error: str, now: dt.datetime) -> None:
+        _endpoint_disable(row.endpoint, error, now)
+
+    def describe(self, row: WebhookDelivery) -> str:
+        return f"{row.event_type} → {row.endpoint.url} ({row.msg_id})"
 
 
-@renderer("webhook_disabled")
+def delivery_send(*, pk: int, now: dt.datetime | None = None) -> bool:
+    """One attempt if the delivery is due; True when it is (now) delivered."""
+    return WebhookChannel().send_ids([pk], now) == 1
+
+
+@renderers.add(key="webhook_disabled")
 def render_disabled_mail(row: OutboxEmail) -> tuple[str, str]:
     return _("Webhook 推送地址已停用"), str(row.payload["text"])
-
-
-# The tasks live beside what they run (webhooks/tasks.py re-exports them for Celery), so
-# queuing and sending import one way.
-@shared_task(acks_late=True, name="webhooks.tasks.send_deliveries")
-def send_deliveries(ids: list[int]) -> int:
-    return sum(delivery_send(pk=pk) for pk in ids)
-
-
-@shared_task(acks_late=True, name="webhooks.tasks.flush_deliveries")
-def flush_deliveries() -> int:
-    return deliveries_flush()

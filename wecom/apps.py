@@ -10,9 +10,9 @@ class WecomConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from notices.channels import on_announce
+        from notices.channels import listeners
 
         from . import digest  # noqa: F401  (registers the digest mail's renderer)
-        from .services import messages_queue
+        from .services import messages_queue  # also declares the WeCom delivery channel
 
-        on_announce(messages_queue)
+        listeners.add(messages_queue)

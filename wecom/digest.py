@@ -35,7 +35,7 @@ from analytics.models import CaseForecast
 from branches.roles import STAFF_ROLES
 from casetypes import declaration
 from notices.models import OutboxEmail
-from notices.outbox import email_queue, renderer
+from notices.outbox import email_queue, renderers
 from onboarding.models import OnboardingCase
 from onboarding.selectors import my_work
 from workcalendar import workcal
@@ -264,7 +264,7 @@ def wecom_text(digest: Digest, *, user: Any) -> str:
     return services.clip(text, services.MAX_BYTES)
 
 
-@renderer("digest")
+@renderers.add(key="digest")
 def render_digest_mail(row: OutboxEmail) -> tuple[str, str]:
     return str(row.payload["subject"]), str(row.payload["body"])
 

@@ -3,8 +3,9 @@
 Queued in the notice's own transaction: `notices.channels` hands every hand-off, reminder and
 escalation to `messages_queue`, which inserts one `WeComMessage` per (robot, notice) — the
 unique row is the claim, so however often a writer or a flush runs, a notice is posted once.
-After commit a worker (`send_robot`) posts what is due; the beat task `flush_robots` picks up
-what a broker that was down, a retry or a rate-limit wait left.
+After commit a worker posts what is due (`WeComChannel`, on the delivery kernel); the
+channel's flush (beat entry `delivery-wecom`) picks up what a broker that was down, a retry or
+a rate-limit wait left.
 
 Sending holds the robot's row lock, so one worker at a time posts for a robot and the minute
 window is counted from the post log (`WeComPost`) without races. WeCom allows 20 messages a
@@ -24,7 +25,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import requests
-from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
@@ -34,6 +34,7 @@ from django.utils.translation import gettext_lazy
 
 from branches.models import Branch
 from casetypes import declaration
+from delivery.channels import Channel, deliver, flush, register
 from notices.channels import Announcement, AnnouncementKind
 from notices.outbox import is_suppressed
 from onboarding.models import OnboardingCase
@@ -232,31 +233,33 @@ def _insert(rows: list[WeComMessage]) -> None:
     # A notice announced twice (it should not be) is still posted once: the unique row is the claim.
     WeComMessage.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
     robot_ids = sorted({r.robot_id for r in rows})
-    transaction.on_commit(lambda: robots_dispatch(robot_ids=robot_ids))
-
-
-def robots_dispatch(*, robot_ids: Sequence[int]) -> None:
-    for robot_id in robot_ids:
-        try:
-            send_robot.delay(robot_id)
-        except Exception:
-            # Whatever the broker raised, the messages are committed and the flush sends them.
-            log.warning("broker unavailable; WeCom messages of robot %s wait for the flush", robot_id)
-            return
+    deliver(WeComChannel, robot_ids)
 
 
 def robots_flush(*, now: dt.datetime | None = None) -> int:
     """Queue a send for every robot with messages due (broker down at commit, a retry, a rate-limit wait)."""
-    now = now or timezone.now()
-    ids = sorted(
-        set(
-            WeComMessage.objects.filter(
-                sent_at__isnull=True, given_up_at__isnull=True, next_attempt_at__lte=now, robot__is_active=True
-            ).values_list("robot_id", flat=True)
-        )
-    )
-    robots_dispatch(robot_ids=ids)
-    return len(ids)
+    return flush(WeComChannel, now=now)
+
+
+@register
+class WeComChannel(Channel):
+    """WeCom group robots. The unit of sending is a robot: its due messages go out together,
+    merged when more are due than its minute has room for (`robot_send`)."""
+
+    key = "wecom"
+    label = gettext_lazy("企业微信群消息")
+    model = WeComMessage
+    retry_schedule = RETRY_SCHEDULE
+    flush_seconds_setting = "WECOM_FLUSH_SECONDS"
+
+    def due(self, now: dt.datetime) -> Any:
+        return super().due(now).filter(robot__is_active=True)
+
+    def due_ids(self, now: dt.datetime) -> list[Any]:
+        return sorted(set(self.due(now).values_list("robot_id", flat=True)))
+
+    def send_ids(self, ids: Sequence[Any], now: dt.datetime | None = None) -> int:
+        return sum(robot_send(robot_id=robot_id, now=now) for robot_id in ids)
 
 
 # --- sending -----------------------------------------------------------------------------------
@@ -356,19 +359,11 @@ def robot_send(*, robot_id: int, now: dt.datetime | None = None) -> int:
 
 
 def _wait(ids: list[int], until: dt.datetime) -> None:
-    if ids:
-        WeComMessage.objects.filter(pk__in=ids).update(next_attempt_at=until)
+    WeComChannel().wait(ids, until)
 
 
 def _fail(group: Sequence[WeComMessage], error: str, now: dt.datetime) -> None:
-    for m in group:
-        attempts = m.attempts + 1
-        fields: dict[str, Any] = {"attempts": attempts, "last_error": error[:300]}
-        if attempts >= MAX_ATTEMPTS:
-            fields["given_up_at"] = now
-        else:
-            fields["next_attempt_at"] = now + dt.timedelta(seconds=RETRY_SCHEDULE[attempts - 1])
-        WeComMessage.objects.filter(pk=m.pk).update(**fields)
+    WeComChannel().record_failure(group, error, now)
 
 
 def robot_test(*, robot: WeComRobot, by: Any) -> None:
@@ -388,14 +383,3 @@ def robot_for_user(user: Any) -> WeComRobot | None:
     robots = _robots_by_path()
     found = robots_for(user.branch.path, head_office=False, robots=robots)
     return found[0] if found else None
-
-
-# The tasks live beside what they run (wecom/tasks.py re-exports them for Celery).
-@shared_task(acks_late=True, name="wecom.tasks.send_robot")
-def send_robot(robot_id: int) -> int:
-    return robot_send(robot_id=robot_id)
-
-
-@shared_task(acks_late=True, name="wecom.tasks.flush_robots")
-def flush_robots() -> int:
-    return robots_flush()
