@@ -160,8 +160,8 @@ def test_a_failure_inside_the_sweep_leaves_nothing_claimed(
     def broken(*args, **kwargs):
         raise RuntimeError("worker killed")
 
-    # Dies after the claim rows are inserted, before the transaction commits.
-    monkeypatch.setattr(services._Directory, "recipients", broken)
+    # Dies after the claims, events, notices and mail rows are written, before the commit.
+    monkeypatch.setattr(services.channels, "announce", broken)
     with pytest.raises(RuntimeError):
         sweep(AT_1_0, django_capture_on_commit_callbacks)
     assert levels(case) == [] and not mail.outbox
@@ -308,9 +308,9 @@ def test_on_postgresql_the_sweep_runs_in_parts_at_once_each_on_its_own_connectio
     ran: list[tuple[int, bool]] = []
     real = services._sweep_part
 
-    def spy(params, part, parts):
+    def spy(plan, part, parts):
         ran.append((part, threading.get_ident() != caller and not connection.in_atomic_block))
-        return real(params, part, parts)
+        return real(plan, part, parts)
 
     monkeypatch.setattr(services, "_sweep_part", spy)
     result = services.reminders_sweep(now=AT_2_0)
@@ -336,10 +336,10 @@ def test_a_part_that_fails_leaves_its_visits_to_the_next_sweep_and_the_others_ar
     visits = dict(StageVisit.objects.filter(case__in=cases, left_at__isnull=True).values_list("pk", "case_id"))
     real = services._sweep_part
 
-    def second_part_dies(params, part, parts):
+    def second_part_dies(plan, part, parts):
         if part == 1:
             raise RuntimeError("connection lost")
-        return real(params, part, parts)
+        return real(plan, part, parts)
 
     monkeypatch.setattr(services, "_sweep_part", second_part_dies)
     with pytest.raises(RuntimeError):
