@@ -28,9 +28,9 @@ class Reminder(models.Model):
     level = models.PositiveSmallIntegerField(_("级别"), choices=Level.choices)
     stage = models.CharField(_("阶段"), max_length=30, choices=State.choices)
     due_at = models.DateTimeField(_("办理时限"))
-    # Which sweep inserted the row: after INSERT … ON CONFLICT DO NOTHING a sweep reads back
-    # only its own token, so a row another sweep claimed first is never sent twice.
-    # (Not indexed: on PostgreSQL the sweep uses RETURNING instead.)
+    # Which sweep inserted the row (one token per sweep). A sweep goes on only with the rows
+    # its INSERT … ON CONFLICT DO NOTHING RETURNING returned, so a row another sweep claimed
+    # first is never sent twice; the token is a record, not read by the sweep (not indexed).
     claim = models.UUIDField(editable=False)
     created_at = models.DateTimeField(default=timezone.now)
 
