@@ -8,7 +8,8 @@ no rule is written twice. How the chain runs is the only other difference:
 - PostgreSQL: one statement, every relation a CTE (data-modifying CTEs write the rows), so a
   sweep of 100,000s of reminders is one round trip (bench/sweep.py).
 - SQLite, which has no data-modifying CTEs: one statement per relation, in order, each kept in
-  a temporary table the later ones read (an INSERT's RETURNING rows are kept likewise).
+  a temporary table the later ones read (an INSERT's RETURNING rows are kept likewise). It
+  needs SQLite 3.38 or later (RETURNING, MATERIALIZED, the -> operator; Debian 12 has 3.40).
 
 The rules it carries out (the inputs come from `policy.reminder_policy()` through
 `services._sweep_params`): a running open visit of a stage with a service level reaches a level
