@@ -80,9 +80,11 @@ def reminders_sweep(*, now: dt.datetime | None = None, using: str = DEFAULT_DB_A
     the mail waiting in the outbox.
 
     The rules are one chain of SQL relations (`sweep.relations`) that both databases run: on
-    PostgreSQL as one statement, for parts of the visits at once (`_sweep_postgresql`), so an
-    idle sweep reads no rows into Python; on SQLite one statement per relation. Who is told per
-    level, holder role and branch is worked out here once per sweep (`_Directory`).
+    PostgreSQL as one statement, for parts of the visits at once (see below), so an idle sweep
+    reads no rows into Python; on SQLite one statement per relation. Who is told per level,
+    holder role and branch is worked out here once per sweep (`_Directory`). `using` names the
+    database swept (tests sweep a SQLite copy beside PostgreSQL); the policy and the calendar
+    are read as everywhere else.
     """
     now = now or timezone.now()
     policy = reminder_policy()
