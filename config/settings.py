@@ -6,6 +6,7 @@ variable. Bad values fail loudly at start-up rather than half-working.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any
@@ -535,6 +536,19 @@ INSTALLED_APPS += ["webhooks"]
 WEBHOOK_ALLOW_LOOPBACK = envbool("WEBHOOK_ALLOW_LOOPBACK", "false")
 if WEBHOOK_ALLOW_LOOPBACK and not _insecure_key_allowed:
     raise ImproperlyConfigured("WEBHOOK_ALLOW_LOOPBACK is for development and tests only")
+# The bank's internal networks (CIDRs, comma-separated) that endpoints registered by the bank's
+# administrators (a branch's endpoints) may reach; a company's endpoints never reach any.
+# Empty: every internal address is refused. Loopback, link-local, multicast and "this network"
+# stay refused whatever is listed.
+WEBHOOK_INTERNAL_NETWORKS = [n.strip() for n in os.environ.get("WEBHOOK_INTERNAL_NETWORKS", "").split(",") if n.strip()]
+_NEVER_INTERNAL = ("0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "::/128", "::1/128", "fe80::/10")
+for _network in WEBHOOK_INTERNAL_NETWORKS:
+    try:
+        _parsed = ipaddress.ip_network(_network)  # strict: host bits set is a typo, not a network
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"WEBHOOK_INTERNAL_NETWORKS: {_exc}") from None
+    if any(_parsed.version == n.version and _parsed.overlaps(n) for n in map(ipaddress.ip_network, _NEVER_INTERNAL)):  # type: ignore[arg-type]
+        raise ImproperlyConfigured(f"WEBHOOK_INTERNAL_NETWORKS: {_network} covers loopback or link-local addresses")
 # The delivery flush's beat entry (`delivery-webhook`, added by the channel) runs this often.
 WEBHOOK_FLUSH_SECONDS = envint("WEBHOOK_FLUSH_SECONDS", "30")
 IDEMPOTENCY_KEEP_HOURS = envint("IDEMPOTENCY_KEEP_HOURS", "24")
