@@ -15,6 +15,14 @@ from .mfa import mfa_required
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    # A login refused by a failed-login limit reads exactly like a wrong password: someone trying
+    # passwords learns neither that a limit was reached nor which one (the refusal is still an
+    # audit event, LOGIN_BLOCKED, for whoever helps a colleague who is locked out).
+    error_messages = {
+        **DefaultAccountAdapter.error_messages,
+        "too_many_login_attempts": DefaultAccountAdapter.error_messages["username_password_mismatch"],
+    }
+
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         return False  # accounts are created by the bank
 

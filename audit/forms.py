@@ -3,7 +3,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from allauth.account.adapter import get_adapter as get_account_adapter
 from allauth.core import context, ratelimit
 from allauth.mfa.adapter import get_adapter as get_mfa_adapter
 from allauth.mfa.base.forms import AuthenticateForm, BaseAuthenticateForm, ReauthenticateForm
@@ -45,11 +44,12 @@ class BreakGlassForm(forms.Form):
 def _check_code_rate_limit(user: Any) -> Callable[[], None]:
     """allauth counts wrong TOTP codes per user only, so anyone holding the password could
     lock its owner out from anywhere; here they count per user *and* address, like wrong
-    passwords (the per-address ceiling of LOGIN_FAILURES_PER_ADDRESS still applies)."""
+    passwords (the per-address ceilings, LOGIN_FAILURES_PER_ADDRESS…, still apply). A refusal
+    reads like a wrong code, as a refused password reads like a wrong password."""
     request = context.request
     key = f"mfa-auth-user-{user.pk}@{client_ip(request) or '-'}"
     if not ratelimit.consume(request, action="login_failed", key=key):
-        raise get_account_adapter().validation_error("too_many_login_attempts")
+        raise get_mfa_adapter().validation_error("incorrect_code")
     return lambda: ratelimit.clear(request, action="login_failed", key=key)
 
 

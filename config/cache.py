@@ -5,8 +5,13 @@ and the single-use marks of TOTP codes. When Redis is down, dropping that state 
 500 every login (what allauth does on a connection error) or silently switch the limits off.
 So every call that fails with a Redis error is repeated on `audit.CacheFallbackEntry`
 (Django's database cache), the switch is logged once as a warning, and Redis is tried again
-after RETRY_SECONDS; when it answers again that is logged too. Counters kept in the database
-during the outage are not copied back: the limits start afresh, as after a Redis restart.
+after RETRY_SECONDS; when it answers again that is logged too.
+
+The failed-login counters and the used-TOTP-code marks (DATABASE_ONLY) never go to Redis: they
+live in the database table whether Redis answers or not. Each worker notices on its own that
+Redis is back, so counters that followed Redis would be split between the two stores for up to
+RETRY_SECONDS (three wrong passwords in one, three in the other: none reaches the limit).
+They are few (one row per account and address that failed lately) and must be exact.
 
 Short socket timeouts keep a hung (not just stopped) Redis from holding each request.
 """
@@ -29,6 +34,10 @@ logger = logging.getLogger("config.cache")
 FALLBACK_TABLE = "audit_cachefallbackentry"
 RETRY_SECONDS = 30.0
 DEFAULT_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 1.0}
+# Key prefixes kept in the database table only (allauth's failed-login histories and their
+# locks, allauth's used-TOTP-code marks): one store, whichever way Redis goes.
+DATABASE_ONLY = ("allauth:rl:allauth.account:login_failed:", "allauth.mfa.totp.used?")
+_SINGLE_KEY = frozenset({"add", "get", "set", "touch", "delete", "has_key", "incr"})
 
 # Shared by every thread's cache instance of this process, per Redis location.
 _down_until: dict[str, float] = {}
@@ -60,15 +69,37 @@ class _RedisCache(RedisCache):
         self._class = _ReusedClient
 
 
+class _DatabaseCache(DatabaseCache):
+    """Django's database cache, never culling an entry that has not expired.
+
+    Django deletes a third of the rows, live or not, once there are more than MAX_ENTRIES (300):
+    someone trying passwords on many accounts would wipe the counters that limit them.
+    """
+
+    _table: str  # set by Django's __init__ (not in the stubs)
+
+    def _cull(self, db: str, cursor: Any, now: Any, num: int) -> None:
+        from django.db import connections
+
+        connection = connections[db]
+        table = connection.ops.quote_name(self._table)
+        cursor.execute(
+            f"DELETE FROM {table} WHERE {connection.ops.quote_name('expires')} < %s",  # noqa: S608 (names quoted, from settings)
+            [connection.ops.adapt_datetimefield_value(now)],
+        )
+
+
 class ResilientRedisCache(BaseCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(params)
         self._location = server
         redis_params = {**params, "OPTIONS": {**DEFAULT_OPTIONS, **params.get("OPTIONS", {})}}
         self._redis = _RedisCache(server, redis_params)
-        self._fallback: BaseCache = DatabaseCache(FALLBACK_TABLE, {k: v for k, v in params.items() if k != "OPTIONS"})
+        self._fallback: BaseCache = _DatabaseCache(FALLBACK_TABLE, {k: v for k, v in params.items() if k != "OPTIONS"})
 
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        if method in _SINGLE_KEY and isinstance(args[0], str) and args[0].startswith(DATABASE_ONLY):
+            return getattr(self._fallback, method)(*args, **kwargs)
         if time.monotonic() >= _down_until.get(self._location, 0.0):
             try:
                 result = getattr(self._redis, method)(*args, **kwargs)

@@ -6,6 +6,7 @@ variable. Bad values fail loudly at start-up rather than half-working.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any
@@ -343,12 +344,29 @@ ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_SESSION_REMEMBER = False  # the 30-minute idle limit applies to everyone
+# Failed logins (wrong passwords and wrong TOTP codes) are counted per account *and* address
+# (the adapter puts the address into the key), so five wrong passwords block that account from
+# that address only; colleagues behind the same branch NAT address keep logging in.
+# The per-address ceilings stop one address trying a few passwords on many accounts (spraying).
+# Sized for a branch of 50 tellers behind one NAT address, each with a few typos a day and a
+# new login after every 30 minutes idle: about 150 failures a day, at worst 15-25 in the ten
+# minutes after opening. Each ceiling leaves about twice that; a bigger site behind one address
+# raises them. 0 leaves a window out. README "Failed logins" gives the arithmetic.
+LOGIN_FAILURES_PER_ACCOUNT = envint("LOGIN_FAILURES_PER_ACCOUNT", "5")  # per account and address, 5 minutes
+LOGIN_FAILURES_PER_ADDRESS = envint("LOGIN_FAILURES_PER_ADDRESS", "20")  # per address, 1 minute
+LOGIN_FAILURES_PER_ADDRESS_10MIN = envint("LOGIN_FAILURES_PER_ADDRESS_10MIN", "40")
+LOGIN_FAILURES_PER_ADDRESS_HOUR = envint("LOGIN_FAILURES_PER_ADDRESS_HOUR", "100")
 ACCOUNT_RATE_LIMITS = {
-    # Failed logins are counted per account *and* address (the adapter puts the address into
-    # the key), so five wrong passwords block that account from that address only; colleagues
-    # behind the same branch NAT address keep logging in. The per-address ceiling only stops
-    # one address spraying passwords over many accounts.
-    "login_failed": f"{envint('LOGIN_FAILURES_PER_ACCOUNT', '5')}/5m/key,{envint('LOGIN_FAILURES_PER_ADDRESS', '60')}/m/ip",
+    "login_failed": ",".join(
+        f"{amount}/{window}"
+        for amount, window in (
+            (LOGIN_FAILURES_PER_ACCOUNT, "5m/key"),
+            (LOGIN_FAILURES_PER_ADDRESS, "1m/ip"),
+            (LOGIN_FAILURES_PER_ADDRESS_10MIN, "10m/ip"),
+            (LOGIN_FAILURES_PER_ADDRESS_HOUR, "1h/ip"),
+        )
+        if amount > 0
+    ),
     # Every login POST, successful or not: a branch logs in at 9:00 through one address.
     "login": "300/m/ip",
     # Password reset by e-mail (customers only): a few requests per address and per e-mail.
@@ -518,6 +536,19 @@ INSTALLED_APPS += ["webhooks"]
 WEBHOOK_ALLOW_LOOPBACK = envbool("WEBHOOK_ALLOW_LOOPBACK", "false")
 if WEBHOOK_ALLOW_LOOPBACK and not _insecure_key_allowed:
     raise ImproperlyConfigured("WEBHOOK_ALLOW_LOOPBACK is for development and tests only")
+# The bank's internal networks (CIDRs, comma-separated) that endpoints registered by the bank's
+# administrators (a branch's endpoints) may reach; a company's endpoints never reach any.
+# Empty: every internal address is refused. Loopback, link-local, multicast and "this network"
+# stay refused whatever is listed.
+WEBHOOK_INTERNAL_NETWORKS = [n.strip() for n in os.environ.get("WEBHOOK_INTERNAL_NETWORKS", "").split(",") if n.strip()]
+_NEVER_INTERNAL = ("0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "::/128", "::1/128", "fe80::/10")
+for _network in WEBHOOK_INTERNAL_NETWORKS:
+    try:
+        _parsed = ipaddress.ip_network(_network)  # strict: host bits set is a typo, not a network
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"WEBHOOK_INTERNAL_NETWORKS: {_exc}") from None
+    if any(_parsed.version == n.version and _parsed.overlaps(n) for n in map(ipaddress.ip_network, _NEVER_INTERNAL)):  # type: ignore[arg-type]
+        raise ImproperlyConfigured(f"WEBHOOK_INTERNAL_NETWORKS: {_network} covers loopback or link-local addresses")
 # The delivery flush's beat entry (`delivery-webhook`, added by the channel) runs this often.
 WEBHOOK_FLUSH_SECONDS = envint("WEBHOOK_FLUSH_SECONDS", "30")
 IDEMPOTENCY_KEEP_HOURS = envint("IDEMPOTENCY_KEEP_HOURS", "24")

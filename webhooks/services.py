@@ -74,7 +74,13 @@ DOCUMENT_STAGES = StateSet(
 
 
 def integration_change_record(
-    *, action: str, obj: Any, actor: Any = None, request: HttpRequest | None = None, data: dict[str, Any] | None = None
+    *,
+    action: str,
+    obj: Any,
+    actor: Any = None,
+    request: HttpRequest | None = None,
+    data: dict[str, Any] | None = None,
+    detail: str = "",
 ) -> None:
     """An admin-change audit event for an API client or webhook endpoint (never a secret).
 
@@ -86,7 +92,7 @@ def integration_change_record(
         actor=actor,
         username="" if actor is not None else "manage.py",
         request=request,
-        reason=f"{action} {obj._meta.verbose_name} “{obj}” ({owner})"[:4000],
+        reason=f"{action} {obj._meta.verbose_name} “{obj}” ({owner}){detail}"[:4000],
         data={
             "action": action,
             "model": obj._meta.label,
@@ -109,9 +115,32 @@ def _loopback_allowed() -> bool:
     return bool(getattr(settings, "WEBHOOK_ALLOW_LOOPBACK", False))
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def internal_networks() -> tuple[Network, ...]:
+    """The bank's internal networks its administrators' endpoints may reach (WEBHOOK_INTERNAL_NETWORKS)."""
+    return tuple(ipaddress.ip_network(n) for n in getattr(settings, "WEBHOOK_INTERNAL_NETWORKS", ()))
+
+
+def endpoint_networks(*, bank_owned: bool) -> tuple[Network, ...] | None:
+    """The internal networks an endpoint may reach: the allowlist for a branch's (the bank's own)
+    endpoint, None (no internal network at all) for a company's."""
+    return internal_networks() if bank_owned else None
+
+
+def _never_internal(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    # This host, its neighbours' link and the cloud metadata address stay out whatever is listed.
+    return ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_unspecified
+
+
 @dataclass(frozen=True)
 class Target:
-    """A webhook URL as checked: the addresses it resolved to (all public), or why it may not be used."""
+    """A webhook URL as checked: the addresses it resolved to, or why it may not be used.
+
+    Every address is public, or (a bank endpoint only) inside a network of the allowlist:
+    `internal` pairs each such address with the network that let it through.
+    """
 
     refusal: str | None
     scheme: str = ""
@@ -119,10 +148,13 @@ class Target:
     port: int = 0
     path: str = "/"
     addresses: tuple[str, ...] = ()
+    internal: tuple[tuple[str, str], ...] = ()
 
 
-def url_check(url: str) -> Target:
-    """Resolve the host once; every address must be public. The delivery connects to these addresses."""
+def url_check(url: str, *, networks: Sequence[Network] | None = None) -> Target:
+    """Resolve the host once; every address must be public, or inside one of `networks` (the bank's
+    internal networks, passed for the bank's own endpoints only). The delivery connects to these
+    addresses and no others."""
     try:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -139,23 +171,32 @@ def url_check(url: str) -> Target:
     except (socket.gaierror, UnicodeError):
         return Target(_("无法解析该地址的主机名。"))
     addresses: list[str] = []
+    internal: list[tuple[str, str]] = []
     for info in infos:
         ip = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped
         if not (loopback and str(ip) == "127.0.0.1") and (not ip.is_global or ip.is_multicast):
-            return Target(_("该地址指向内网、本机或链路本地地址,不能接收推送。"))
+            if networks is None or _never_internal(ip):
+                return Target(_("该地址指向内网、本机或链路本地地址,不能接收推送。"))
+            listed = next((n for n in networks if ip in n), None)
+            if listed is None:
+                return Target(
+                    _("该地址 %(ip)s 不在允许的行内网段(WEBHOOK_INTERNAL_NETWORKS)中,不能接收推送。") % {"ip": ip}
+                )
+            if (str(ip), str(listed)) not in internal:
+                internal.append((str(ip), str(listed)))
         if str(ip) not in addresses:
             addresses.append(str(ip))
     if not addresses:
         return Target(_("无法解析该地址的主机名。"))
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return Target(None, parts.scheme, host, port, path, tuple(addresses))
+    return Target(None, parts.scheme, host, port, path, tuple(addresses), tuple(internal))
 
 
-def url_refusal(url: str) -> str | None:
+def url_refusal(url: str, *, networks: Sequence[Network] | None = None) -> str | None:
     """Why this URL may not receive webhooks, or None."""
-    return url_check(url).refusal
+    return url_check(url, networks=networks).refusal
 
 
 def endpoint_add(
@@ -173,9 +214,9 @@ def endpoint_add(
     chosen = sorted(set(events))
     if not chosen or any(e not in WebhookEvent.values or e == WebhookEvent.TEST for e in chosen):
         raise CaseError(_("请选择要订阅的事件。"))
-    refusal = url_refusal(url)
-    if refusal:
-        raise CaseError(refusal)
+    target = url_check(url, networks=endpoint_networks(bank_owned=branch is not None))
+    if target.refusal:
+        raise CaseError(target.refusal)
     with transaction.atomic():
         endpoint = WebhookEndpoint.objects.create(
             url=url,
@@ -186,8 +227,15 @@ def endpoint_add(
             secret=new_secret(),
             created_by=created_by,
         )
+        data: dict[str, Any] = {"events": chosen}
+        detail = ""
+        if target.internal:
+            # An endpoint inside the bank's network is a hole in the SSRF rule: who opened it,
+            # to which address and under which listed network, is on the record.
+            data["internal"] = [{"address": ip, "network": net} for ip, net in target.internal]
+            detail = "".join(f" internal {ip} in {net}" for ip, net in target.internal)
         integration_change_record(
-            action="endpoint_add", obj=endpoint, actor=created_by, request=request, data={"events": chosen}
+            action="endpoint_add", obj=endpoint, actor=created_by, request=request, data=data, detail=detail
         )
     return endpoint
 
@@ -503,7 +551,9 @@ def _post_to(ip: str, target: Target, *, body: bytes, headers: dict[str, str], c
 
 
 def _post(endpoint: WebhookEndpoint, delivery: WebhookDelivery, now: dt.datetime) -> tuple[int | None, str]:
-    target = url_check(endpoint.url)
+    # Checked again at every send, with the allowlist as it is now: the connection goes to the
+    # addresses this check accepted, never to a second DNS answer.
+    target = url_check(endpoint.url, networks=endpoint_networks(bank_owned=endpoint.branch_id is not None))
     if target.refusal:
         return None, target.refusal
     body = json.dumps(delivery.payload, ensure_ascii=False, separators=(",", ":"))
