@@ -323,6 +323,10 @@ else:
 DOCUMENT_MAX_BYTES = envint("DOCUMENT_MAX_BYTES", str(20 * 1024 * 1024))
 # A signed form or a scan has a few pages; a 100,000-page PDF costs seconds of CPU to read.
 DOCUMENT_MAX_PDF_PAGES = envint("DOCUMENT_MAX_PDF_PAGES", "500")
+# Every stream of an uploaded PDF is inflated (counted, never kept) up to this total; a file whose
+# streams decompress to more is refused as a bomb. A 20 MB scan of JPEG pages inflates to little;
+# 20 MB of Flate-compressed text, fonts and greyscale images to ≈ 100–200 MB.
+DOCUMENT_MAX_PDF_INFLATED_BYTES = envint("DOCUMENT_MAX_PDF_INFLATED_BYTES", str(256 * 1024 * 1024))
 # WeasyPrint reports every rendering step at INFO.
 LOGGING["loggers"]["weasyprint"] = {"level": "WARNING"}  # type: ignore[index]
 # Printed on the generated forms.
