@@ -192,3 +192,28 @@ def test_a_child_past_its_cpu_time_is_stopped_and_the_file_refused(world, settin
     job.refresh_from_db()
     assert job.status == ImportJob.Status.REFUSED
     assert job.report["file"] == ["Excel 文件解析超过 0 秒时限,已停止"]
+
+
+def test_a_bulky_hostile_workbook_is_scanned_by_the_worker_not_the_request(
+    world, client, settings, monkeypatch, django_capture_on_commit_callbacks, no_parser
+):
+    settings.IMPORT_XLSX_INLINE_BYTES = 100
+    data = hostile.workbook(hostile.sheet_xml(hostile.row(1, "&xxe;") + hostile.row(2, "x"), doctype=hostile.XXE))
+    scanned = []
+    real_scan = sheet._scan_xml
+    monkeypatch.setattr(sheet, "_scan_xml", lambda *a: scanned.append(a[1].filename) or real_scan(*a))
+    client.force_login(world.supervisor)
+    before = table_counts()
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        post_file(client, data)
+    assert scanned == []  # the request read the zip's directory only
+    job = ImportJob.objects.get()
+    assert job.status == ImportJob.Status.CHECKING and len(queued) == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        queued[0]()
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.REFUSED and "xl/worksheets/sheet1.xml" in scanned
+    assert "含有 DOCTYPE/实体声明" in job.report["file"][0] and job.report["rows"] == []
+    assert changed(before, table_counts()) == {"transfers_importjob": (0, 1)}
+    html = client.get(reverse("transfers:job", args=[job.public_id])).content.decode()
+    assert "含有 DOCTYPE/实体声明" in html

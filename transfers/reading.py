@@ -92,10 +92,10 @@ def is_xlsx(data: bytes, name: str) -> bool:
     return data.startswith(XLSX_MAGIC) or name.lower().endswith(".xlsx")
 
 
-def xlsx_inspect(data: bytes) -> sheet.Inspection:
-    """The zip and XML checks of an .xlsx (no parsing); `FileProblem` if the file is refused."""
+def xlsx_inspect(data: bytes, *, scan_xml: bool = True) -> sheet.Inspection:
+    """The zip and (`scan_xml`) XML checks of an .xlsx (no parsing); `FileProblem` if the file is refused."""
     try:
-        return sheet.inspect(data, xlsx_limits())
+        return sheet.inspect(data, xlsx_limits(), scan_xml=scan_xml)
     except sheet.SheetProblem as exc:
         raise FileProblem(problem_message(exc.code, exc.params)) from None
 

@@ -105,7 +105,8 @@ def file_read(
     """Read the file and check its header row (not yet the rows); writes nothing.
 
     With `defer_large` (a web request), an .xlsx decompressing to more than
-    IMPORT_XLSX_INLINE_BYTES gets its zip checks only and comes back `deferred`."""
+    IMPORT_XLSX_INLINE_BYTES gets the checks of its zip directory only (nothing decompressed)
+    and comes back `deferred`: the worker scans its XML and parses it."""
     if not may_import(user):
         raise ImportRefused(_("只有分行审核岗和总行可以导入案件"))
     _branch_for(user, branch)
@@ -115,8 +116,12 @@ def file_read(
             problems=[_("文件超过 %(n)d MB") % {"n": settings.IMPORT_MAX_BYTES // (1024 * 1024)}],
         )
     try:
-        if defer_large and is_xlsx(data, name) and xlsx_inspect(data).total_bytes > settings.IMPORT_XLSX_INLINE_BYTES:
-            return FileCheck(table=None, deferred=True)
+        if (
+            defer_large
+            and is_xlsx(data, name)
+            and xlsx_inspect(data, scan_xml=False).total_bytes > settings.IMPORT_XLSX_INLINE_BYTES
+        ):
+            return FileCheck(table=None, deferred=True)  # its XML is scanned and parsed by the worker
         table = read_table(data, name=name, max_rows=settings.IMPORT_MAX_ROWS)
     except FileProblem as exc:
         return FileCheck(table=None, problems=[str(exc)])
@@ -240,7 +245,7 @@ def _bulky_xlsx(data: bytes, name: str) -> bool:
     if not is_xlsx(data, name):
         return False
     try:
-        return xlsx_inspect(data).total_bytes > settings.IMPORT_XLSX_INLINE_BYTES
+        return xlsx_inspect(data, scan_xml=False).total_bytes > settings.IMPORT_XLSX_INLINE_BYTES
     except FileProblem:
         return True  # refused by the chunk that reads it, with its reason
 

@@ -59,8 +59,9 @@ class Inspection:
     total_bytes: int  # decompressed size of every member together
 
 
-def inspect(data: bytes, limits: Limits) -> Inspection:
-    """Check the zip and every XML member of an .xlsx without building anything; `SheetProblem` if refused."""
+def inspect(data: bytes, limits: Limits, *, scan_xml: bool = True) -> Inspection:
+    """Check the zip and (`scan_xml`) every XML member of an .xlsx without building anything;
+    `SheetProblem` if refused. Without `scan_xml` nothing is decompressed."""
     try:
         book = zipfile.ZipFile(io.BytesIO(data))
         infos = book.infolist()
@@ -91,7 +92,7 @@ def inspect(data: bytes, limits: Limits) -> Inspection:
         total += info.file_size
         if total > limits.max_total_bytes:
             raise SheetProblem("total_size", size=total, limit=limits.max_total_bytes)
-    for info in infos:
+    for info in infos if scan_xml else ():
         if info.filename.lower().endswith(XML_SUFFIXES):
             _scan_xml(book, info, limits)
     return Inspection(total_bytes=total)
