@@ -434,6 +434,9 @@ def _check_image(data: bytes, content_type: str) -> None:
         raise UploadRefused(damaged)
     if content_type == JPEG and b"\xff\xd9" not in data[-4096:]:
         raise UploadRefused(damaged)
+    # A JPEG may carry a few bytes after its end (cameras do); a whole ZIP there is a polyglot.
+    if content_type == JPEG and _zip_inside(data):
+        raise UploadRefused(_("图片中夹带了 ZIP 压缩包(图片/ZIP 混合文件),不予接受"))
     try:
         with warnings.catch_warnings():
             # Pillow warns, then raises, on decompression bombs: treat both as a refusal.

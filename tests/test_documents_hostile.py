@@ -16,7 +16,7 @@ from django.urls import reverse
 from PIL import Image
 
 from documents.models import DocumentVersion
-from documents.samples import sample_pdf, sample_png
+from documents.samples import sample_jpeg, sample_pdf, sample_png
 from onboarding.models import CaseEvent
 from onboarding.states import State
 from tests import hostile_files as hostile
@@ -28,6 +28,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def intake_case(world):
     return world.case(State.BRANCH_INTAKE, documents=False)
+
+
+def _extension(data: bytes) -> str:
+    return ".pdf" if data.startswith(b"%PDF") else ".jpg"
 
 
 def post_page(client, user, case, data: bytes, name: str):
@@ -59,26 +63,32 @@ def pdf_with_zip_before_last_eof() -> bytes:
     return pdf[:at] + b"%" + hostile.a_zip() + b"\n" + pdf[at:]
 
 
+def jpeg_with_zip() -> bytes:
+    return sample_jpeg() + hostile.a_zip()
+
+
 REFUSED = [
     ("1 GB flate stream", pdf_bomb, "PDF 中的压缩数据解压后超过 256 MB 上限"),
     ("zip after %%EOF", pdf_with_zip_after_eof, "PDF 文件结束标记(%%EOF)之后还附带了其他数据"),
     ("zip before the last %%EOF", pdf_with_zip_before_last_eof, "PDF 中夹带了 ZIP 压缩包"),
+    ("zip after a jpeg", jpeg_with_zip, "图片中夹带了 ZIP 压缩包"),
 ]
 
 
 @pytest.mark.parametrize(("label", "build", "message"), REFUSED, ids=[r[0] for r in REFUSED])
-def test_hostile_pdf_refused_through_the_page(client, world, intake_case, label, build, message):
+def test_hostile_file_refused_through_the_page(client, world, intake_case, label, build, message):
     data = build()
     assert len(data) < 1_100_000
-    html = post_page(client, world.customer_x, intake_case, data, "营业执照.pdf")
+    html = post_page(client, world.customer_x, intake_case, data, "营业执照" + _extension(data))
     assert message in html
     assert not DocumentVersion.objects.exists()
     assert not CaseEvent.objects.filter(kind=CaseEvent.Kind.DOCUMENT).exists()
 
 
 @pytest.mark.parametrize(("label", "build", "message"), REFUSED, ids=[r[0] for r in REFUSED])
-def test_hostile_pdf_refused_through_the_api(world, intake_case, label, build, message):
-    response = post_api(world, intake_case, build(), "licence.pdf")
+def test_hostile_file_refused_through_the_api(world, intake_case, label, build, message):
+    data = build()
+    response = post_api(world, intake_case, data, "licence" + _extension(data))
     assert response.status_code == 400, response.content
     assert message in response.content.decode()
     assert not DocumentVersion.objects.exists()
