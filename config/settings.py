@@ -324,6 +324,10 @@ else:
 DOCUMENT_MAX_BYTES = envint("DOCUMENT_MAX_BYTES", str(20 * 1024 * 1024))
 # A signed form or a scan has a few pages; a 100,000-page PDF costs seconds of CPU to read.
 DOCUMENT_MAX_PDF_PAGES = envint("DOCUMENT_MAX_PDF_PAGES", "500")
+# Every stream of an uploaded PDF is inflated (counted, never kept) up to this total; a file whose
+# streams decompress to more is refused as a bomb. A 20 MB scan of JPEG pages inflates to little;
+# 20 MB of Flate-compressed text, fonts and greyscale images to ≈ 100–200 MB.
+DOCUMENT_MAX_PDF_INFLATED_BYTES = envint("DOCUMENT_MAX_PDF_INFLATED_BYTES", str(256 * 1024 * 1024))
 # WeasyPrint reports every rendering step at INFO.
 LOGGING["loggers"]["weasyprint"] = {"level": "WARNING"}  # type: ignore[index]
 # Printed on the generated forms.
@@ -570,6 +574,23 @@ IMPORT_CHECK_CHUNK_ROWS = envint("IMPORT_CHECK_CHUNK_ROWS", "500")
 # by the import channel's flush (beat entry `delivery-import`, every IMPORT_FLUSH_SECONDS).
 IMPORT_STALL_SECONDS = envint("IMPORT_STALL_SECONDS", "300")
 IMPORT_FLUSH_SECONDS = envint("IMPORT_FLUSH_SECONDS", "60")
+# An .xlsx is a zip of XML: checked before any parser sees it (transfers/sheet.py). A branch's
+# real file of IMPORT_MAX_ROWS rows written by openpyxl (inline strings, the bulkiest form) is
+# ≈ 36 MB of sheet XML at a ratio of ≈ 15; Excel's shared strings make it smaller. The limits
+# leave room for that and refuse a bomb from its zip directory, before decompressing anything.
+IMPORT_XLSX_MAX_MEMBERS = envint("IMPORT_XLSX_MAX_MEMBERS", "1000")
+IMPORT_XLSX_MAX_MEMBER_BYTES = envint("IMPORT_XLSX_MAX_MEMBER_BYTES", str(64 * 1024 * 1024))
+IMPORT_XLSX_MAX_TOTAL_BYTES = envint("IMPORT_XLSX_MAX_TOTAL_BYTES", str(100 * 1024 * 1024))
+IMPORT_XLSX_MAX_SHARED_STRINGS_BYTES = envint("IMPORT_XLSX_MAX_SHARED_STRINGS_BYTES", str(48 * 1024 * 1024))
+# Decompressed / compressed, for members over 1 MB (real sheets: 5–30; a bomb: 1000).
+IMPORT_XLSX_MAX_RATIO = envint("IMPORT_XLSX_MAX_RATIO", "100")
+# Excel's own limit for the text of one cell.
+IMPORT_XLSX_MAX_CELL_CHARS = envint("IMPORT_XLSX_MAX_CELL_CHARS", "32767")
+# A file decompressing to more than this is never parsed in a web request (its check goes to the
+# worker) and is parsed in a child process with an address-space and a CPU-time limit.
+IMPORT_XLSX_INLINE_BYTES = envint("IMPORT_XLSX_INLINE_BYTES", str(4 * 1024 * 1024))
+IMPORT_PARSE_MEMORY_MB = envint("IMPORT_PARSE_MEMORY_MB", "1024")
+IMPORT_PARSE_SECONDS = envint("IMPORT_PARSE_SECONDS", "30")
 
 # --- WeCom group robots and daily digests (issue 15) ---------------------------------------
 INSTALLED_APPS += ["wecom"]

@@ -160,8 +160,9 @@ def document_upload(
             _ensure_document(case, kind, False)
             version = _store_version(case=case, user=user, kind=kind, generated=False, checked=checked)
             stored.append(version.storage_name)
+            extra = {"uploaded_sha256": checked.uploaded_sha256} if checked.uploaded_sha256 else {}
             events.document_uploaded(
-                case=case, actor=user, data=_version_data(version, original_name=version.original_name)
+                case=case, actor=user, data=_version_data(version, original_name=version.original_name, **extra)
             )
     except BaseException:
         # The transaction rolled back after the file was written: remove the file too.

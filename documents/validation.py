@@ -6,6 +6,7 @@ import hashlib
 import io
 import logging
 import os
+import struct
 import unicodedata
 import warnings
 import zlib
@@ -16,8 +17,9 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 from pypdf import PdfReader
-from pypdf.errors import PyPdfError
-from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject, PdfObject
+from pypdf.errors import LimitReachedError, PyPdfError
+from pypdf.filters import ASCII85Decode, ASCIIHexDecode, LZWDecode, RunLengthDecode
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject, PdfObject, StreamObject
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +67,9 @@ class CheckedFile:
     extension: str
     original_name: str
     sha256: str
+    # Set when the stored bytes are not the uploaded ones (a PNG re-encoded without its text
+    # chunks and metadata): the SHA-256 of what was uploaded, kept in the upload's event.
+    uploaded_sha256: str = ""
 
     @property
     def size(self) -> int:
@@ -122,16 +127,21 @@ def check_file(data: bytes, name: str) -> CheckedFile:
         raise UploadRefused(
             _("文件名“%(name)s”与文件内容(%(type)s)不符") % {"name": original, "type": TYPE_LABEL[content_type]}
         )
+    uploaded_sha256 = ""
     if content_type == PDF:
         _check_pdf(data)
     else:
         _check_image(data, content_type)
+        if content_type == PNG and _png_carries_more_than_pixels(data):
+            uploaded_sha256 = hashlib.sha256(data).hexdigest()
+            data = _png_reencoded(data)
     return CheckedFile(
         data=data,
         content_type=content_type,
         extension=EXTENSIONS[content_type][0],
         original_name=original,
         sha256=hashlib.sha256(data).hexdigest(),
+        uploaded_sha256=uploaded_sha256,
     )
 
 
@@ -161,6 +171,123 @@ def _check_pdf(data: bytes) -> None:
     # pypdf recovers silently from a missing end; a file cut off in transfer is still damaged.
     if b"%%EOF" not in data[-2048:]:
         raise UploadRefused(_("PDF 文件已损坏,无法读取"))
+    # Bytes after the last %%EOF are not part of the PDF: a viewer ignores them, an unzip tool
+    # or a scanner downstream may not (a PDF/ZIP polyglot). Only line ends and padding may follow.
+    if data[data.rfind(b"%%EOF") + 5 :].strip(b" \t\r\n\x00\x0c"):
+        raise UploadRefused(_("PDF 文件结束标记(%(eof)s)之后还附带了其他数据,不予接受") % {"eof": "%%EOF"})
+    if _zip_inside(data):
+        raise UploadRefused(_("PDF 中夹带了 ZIP 压缩包(PDF/ZIP 混合文件),不予接受"))
+    try:
+        _check_pdf_streams(reader, settings.DOCUMENT_MAX_PDF_INFLATED_BYTES)
+    except UploadRefused:
+        raise
+    except CORRUPT_ERRORS as exc:
+        logger.info("refused corrupt PDF stream: %s", exc)
+        raise UploadRefused(_("PDF 文件已损坏,无法读取")) from None
+
+
+def _zip_inside(data: bytes) -> bool:
+    """A ZIP's end-of-central-directory record near the end whose central directory is really there:
+    what unzip looks for (it reads from the end). Four bytes alone would match compressed data by chance."""
+    window = 65_535 + 22 + 1024
+    base = max(0, len(data) - window)
+    at = data.rfind(b"PK\x05\x06", base)
+    while at >= 0:
+        if at + 22 <= len(data):
+            cd_size = struct.unpack("<L", data[at + 12 : at + 16])[0]
+            start = at - cd_size
+            if 0 < cd_size <= at and data[start : start + 4] == b"PK\x01\x02":
+                return True
+        at = data.rfind(b"PK\x05\x06", base, at)
+    return False
+
+
+FLATE = {"/FlateDecode", "/Fl"}
+# Filters decoded by pypdf, which caps each one's output (75 MB by default); their real output
+# is counted like Flate's.
+DECODERS = {
+    "/ASCIIHexDecode": ASCIIHexDecode.decode,
+    "/AHx": ASCIIHexDecode.decode,
+    "/ASCII85Decode": ASCII85Decode.decode,
+    "/A85": ASCII85Decode.decode,
+    "/RunLengthDecode": RunLengthDecode.decode,
+    "/RL": RunLengthDecode.decode,
+    "/LZWDecode": LZWDecode.decode,
+    "/LZW": LZWDecode.decode,
+}
+# Image codecs end a chain: a viewer decodes them to pixels, bounded by the image's dimensions.
+IMAGE_FILTERS = {"/DCTDecode", "/DCT", "/JPXDecode", "/CCITTFaxDecode", "/CCF", "/JBIG2Decode"}
+# A decoded stream that feeds another filter is held in memory: never more than this.
+MAX_INTERMEDIATE = 64 * 1024 * 1024
+
+
+def _check_pdf_streams(reader: PdfReader, cap: int) -> None:
+    """Every stream in the cross-reference table inflated incrementally, its output counted and
+    dropped, until the whole file's total passes `cap`: a 1 MB file of a 1 GB stream is refused
+    after inflating `cap` bytes, never held in memory."""
+    budget = [cap]
+    if sum(len(numbers) for numbers in reader.xref.values()) > MAX_PDF_OBJECTS:
+        raise UploadRefused(
+            _("PDF 含有不允许的活动内容(%(what)s),请上传普通的扫描件或打印件") % {"what": _("对象过多")}
+        )
+    for generation, numbers in list(reader.xref.items()):
+        for number in list(numbers):
+            obj = reader.get_object(IndirectObject(number, generation, reader))
+            if isinstance(obj, StreamObject):
+                _count_stream(obj, budget)
+
+
+def _inflated_too_much() -> UploadRefused:
+    mb = settings.DOCUMENT_MAX_PDF_INFLATED_BYTES // (1024 * 1024)
+    return UploadRefused(_("PDF 中的压缩数据解压后超过 %(mb)d MB 上限(疑似压缩炸弹),不予接受") % {"mb": mb})
+
+
+def _count_stream(stream: StreamObject, budget: list[int]) -> None:
+    filters = stream.get("/Filter")
+    names = [str(f) for f in (filters if isinstance(filters, ArrayObject) else [filters] if filters else [])]
+    while names and names[-1] in IMAGE_FILTERS:
+        names.pop()
+    data: bytes = stream._data or b""
+    for i, name in enumerate(names):
+        last = i == len(names) - 1
+        if name in FLATE:
+            data = _inflate_counted(data, budget, keep=not last)
+        elif name in DECODERS:
+            try:
+                data = DECODERS[name](data)
+            except LimitReachedError:
+                raise _inflated_too_much() from None
+            budget[0] -= len(data)
+            if budget[0] < 0 or (not last and len(data) > MAX_INTERMEDIATE):
+                raise _inflated_too_much()
+        else:
+            raise UploadRefused(
+                _("PDF 使用了无法安全检查的编码方式(%(f)s),请用扫描软件重新导出为 PDF") % {"f": " ".join(names)}
+            )
+
+
+def _inflate_counted(raw: bytes, budget: list[int], *, keep: bool = False) -> bytes:
+    """Inflate `raw` a megabyte at a time, subtracting each piece from the budget; the output is
+    dropped unless `keep` (then it must stay under MAX_INTERMEDIATE)."""
+    inflater = zlib.decompressobj()
+    kept: list[bytes] = []
+    held = 0
+    data = raw
+    step = 1024 * 1024
+    while data and not inflater.eof:
+        out = inflater.decompress(data, step)
+        budget[0] -= len(out)
+        if budget[0] < 0:
+            raise _inflated_too_much()
+        if keep:
+            held += len(out)
+            if held > MAX_INTERMEDIATE:
+                raise _inflated_too_much()
+            kept.append(out)
+        data = inflater.unconsumed_tail
+        if not out and not data:
+            break
+    return b"".join(kept)
 
 
 def _count_pages(reader: PdfReader, cap: int) -> int:
@@ -257,6 +384,44 @@ def _active_content(reader: PdfReader) -> str | None:
     return None
 
 
+# PNG chunks that describe the pixels (colour, transparency, density); anything else (tEXt, zTXt,
+# iTXt, eXIf, iCCP, private chunks) or bytes after IEND makes the image re-encoded.
+PNG_PIXEL_CHUNKS = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"sBIT", b"pHYs", b"bKGD"}
+
+
+def _png_carries_more_than_pixels(data: bytes) -> bool:
+    at = 8
+    while at + 8 <= len(data):
+        length = struct.unpack(">I", data[at : at + 4])[0]
+        kind = data[at + 4 : at + 8]
+        if kind not in PNG_PIXEL_CHUNKS:
+            return True
+        at += 12 + length
+        if kind == b"IEND":
+            return bool(data[at:])
+    return True
+
+
+def _png_reencoded(data: bytes) -> bytes:
+    """The image's pixels written anew by Pillow: text chunks, metadata (EXIF, XMP, ICC profile),
+    private chunks and trailing bytes are not carried over; pixels are the same (PNG is lossless)."""
+    try:
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as img:
+            img.load()
+            options: dict[str, object] = {}
+            if "transparency" in img.info:
+                options["transparency"] = img.info["transparency"]
+            if "dpi" in img.info:
+                options["dpi"] = img.info["dpi"]
+            img.info = {}
+            out = io.BytesIO()
+            img.save(out, format="PNG", **options)
+    except CORRUPT_ERRORS as exc:
+        logger.info("refused PNG that cannot be re-encoded: %s", exc)
+        raise UploadRefused(_("图片文件已损坏,无法读取")) from None
+    return out.getvalue()
+
+
 def _check_image(data: bytes, content_type: str) -> None:
     bad_size = _("图片尺寸异常(最大 %(side)d 像素、共 %(mp)d 百万像素)") % {
         "side": MAX_IMAGE_SIDE,
@@ -269,6 +434,9 @@ def _check_image(data: bytes, content_type: str) -> None:
         raise UploadRefused(damaged)
     if content_type == JPEG and b"\xff\xd9" not in data[-4096:]:
         raise UploadRefused(damaged)
+    # A JPEG may carry a few bytes after its end (cameras do); a whole ZIP there is a polyglot.
+    if content_type == JPEG and _zip_inside(data):
+        raise UploadRefused(_("图片中夹带了 ZIP 压缩包(图片/ZIP 混合文件),不予接受"))
     try:
         with warnings.catch_warnings():
             # Pillow warns, then raises, on decompression bombs: treat both as a refusal.

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from onboarding.models import OnboardingCase
+from tests import hostile_files as hostile
 from tests.test_reminders_worker import real_celery  # noqa: F401 (the fixture)
 from tests.transfers_helpers import encode, good_row
 from transfers import services
@@ -38,3 +39,29 @@ def test_a_large_import_is_run_by_the_worker(world, real_celery, settings) -> No
     wait_for(job, ImportJob.Status.DONE)
     assert (job.status, job.processed_rows, job.imported_rows) == ("done", 8, 8), "the worker did not finish in 60 s"
     assert OnboardingCase.objects.filter(enterprise__name__startswith="导入测试").count() == 8
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_a_bulky_workbook_is_read_by_the_worker_in_a_child_process(world, real_celery, settings) -> None:  # noqa: F811
+    """The request reads only the zip's directory; the worker's chunk parses the file in a child
+    process under its limits, then imports; a hostile bulky workbook is refused by the worker."""
+    settings.IMPORT_XLSX_INLINE_BYTES = 1000
+    settings.IMPORT_INLINE_ROWS = settings.IMPORT_CHUNK_ROWS = settings.IMPORT_CHECK_CHUNK_ROWS = 3
+    rows = [good_row(n) for n in range(1, 6)]
+    job = services.import_job_create(user=world.supervisor, data=encode(rows, "xlsx")[0], name="big.xlsx")
+    assert (job.status, job.total_rows) == (ImportJob.Status.CHECKING, 0)
+    wait_for(job, ImportJob.Status.CHECKED)
+    assert (job.total_rows, job.valid_rows) == (5, 5), "the worker did not check the workbook in 60 s"
+    job = services.import_job_start(job=job, user=world.supervisor, mode="all")
+    assert job.status == ImportJob.Status.QUEUED
+    wait_for(job, ImportJob.Status.DONE)
+    assert (job.status, job.imported_rows) == ("done", 5), "the worker did not finish in 60 s"
+
+    hostile_xlsx = hostile.workbook(
+        hostile.sheet_xml(hostile.row(1, "&lol9;") + hostile.row(2, "x"), doctype=hostile.BILLION_LAUGHS)
+    )
+    bad = services.import_job_create(user=world.supervisor, data=hostile_xlsx, name="laughs.xlsx")
+    assert bad.status == ImportJob.Status.CHECKING
+    wait_for(bad, ImportJob.Status.REFUSED)
+    assert bad.status == ImportJob.Status.REFUSED and "DOCTYPE" in bad.report["file"][0]

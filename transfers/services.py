@@ -44,7 +44,7 @@ from onboarding.imported import case_create_imported
 from onboarding.services import CaseError, enterprise_save
 
 from .models import ImportJob
-from .reading import FileProblem, Table, read_table
+from .reading import FileProblem, Table, is_xlsx, read_table, xlsx_inspect
 from .validation import Checker, RowCheck, header_problems
 
 if TYPE_CHECKING:
@@ -76,6 +76,8 @@ class FileCheck:
     table: Table | None
     problems: list[str] = field(default_factory=list)
     rows: list[RowCheck] = field(default_factory=list)
+    # A large .xlsx that passed the zip checks but is read by the worker, never by a web request.
+    deferred: bool = False
 
     @property
     def valid(self) -> list[RowCheck]:
@@ -97,8 +99,14 @@ def _branch_for(user: User, branch: Branch | None) -> Branch:
     return branch
 
 
-def file_read(*, user: User, data: bytes, name: str, branch: Branch | None = None) -> FileCheck:
-    """Read the file and check its header row (not yet the rows); writes nothing."""
+def file_read(
+    *, user: User, data: bytes, name: str, branch: Branch | None = None, defer_large: bool = False
+) -> FileCheck:
+    """Read the file and check its header row (not yet the rows); writes nothing.
+
+    With `defer_large` (a web request), an .xlsx decompressing to more than
+    IMPORT_XLSX_INLINE_BYTES gets the checks of its zip directory only (nothing decompressed)
+    and comes back `deferred`: the worker scans its XML and parses it."""
     if not may_import(user):
         raise ImportRefused(_("只有分行审核岗和总行可以导入案件"))
     _branch_for(user, branch)
@@ -108,6 +116,12 @@ def file_read(*, user: User, data: bytes, name: str, branch: Branch | None = Non
             problems=[_("文件超过 %(n)d MB") % {"n": settings.IMPORT_MAX_BYTES // (1024 * 1024)}],
         )
     try:
+        if (
+            defer_large
+            and is_xlsx(data, name)
+            and xlsx_inspect(data, scan_xml=False).total_bytes > settings.IMPORT_XLSX_INLINE_BYTES
+        ):
+            return FileCheck(table=None, deferred=True)  # its XML is scanned and parsed by the worker
         table = read_table(data, name=name, max_rows=settings.IMPORT_MAX_ROWS)
     except FileProblem as exc:
         return FileCheck(table=None, problems=[str(exc)])
@@ -149,8 +163,10 @@ def import_job_create(*, user: User, data: bytes, name: str, branch: Branch | No
     A file of more than IMPORT_INLINE_ROWS rows is kept at once and checked in the background
     (status "checking", progress on its page): checking runs the forms on every row.
     """
-    check = file_read(user=user, data=data, name=name, branch=branch)
-    large = check.table is not None and not check.problems and len(check.table.rows) > settings.IMPORT_INLINE_ROWS
+    check = file_read(user=user, data=data, name=name, branch=branch, defer_large=True)
+    large = check.deferred or (
+        check.table is not None and not check.problems and len(check.table.rows) > settings.IMPORT_INLINE_ROWS
+    )
     if check.table is not None and not check.problems and not large:
         check = file_check(user=user, data=data, name=name, branch=branch)
     branch = _branch_for(user, branch)
@@ -171,8 +187,7 @@ def import_job_create(*, user: User, data: bytes, name: str, branch: Branch | No
         job.status = Status.REFUSED
         job.finished_at = timezone.now()
     elif large:
-        assert check.table is not None
-        job.status, job.total_rows = Status.CHECKING, len(check.table.rows)
+        job.status, job.total_rows = Status.CHECKING, len(check.table.rows) if check.table is not None else 0
         job.next_attempt_at = _stall_deadline()
     job.save()
     if large:
@@ -192,8 +207,18 @@ def check_chunk_run(*, job_id: int, size: int | None = None) -> bool:
         job = ImportJob.objects.select_for_update(of=("self",)).select_related("created_by", "branch").get(pk=job_id)
         if job.status != Status.CHECKING:
             return False
-        table = read_table(job_file(job), name=job.original_name, max_rows=settings.IMPORT_MAX_ROWS)
+        try:
+            table = read_table(job_file(job), name=job.original_name, max_rows=settings.IMPORT_MAX_ROWS)
+        except FileProblem as exc:
+            _refuse_file(job, [str(exc)])  # a file refused by its read is refused for good: no retry
+            return False
         start = job.processed_rows
+        if start == 0:  # a large .xlsx is first read here, not in the request that kept it
+            problems = header_problems(table.headers)
+            if problems:
+                _refuse_file(job, problems)
+                return False
+            job.total_rows = len(table.rows)
         checker = Checker(user=job.created_by, scope=job.branch, table=table)
         checked = [checker.check(n, cells) for n, cells in table.rows[start : start + size]]
         job.report = {**job.report, "rows": [*job.report.get("rows", []), *(_row_report(r) for r in checked)]}
@@ -206,6 +231,23 @@ def check_chunk_run(*, job_id: int, size: int | None = None) -> bool:
         job.next_attempt_at = _stall_deadline()
         job.save()
     return more
+
+
+def _refuse_file(job: ImportJob, problems: list[str]) -> None:
+    """The job of a file that cannot be read or has a wrong header row: refused, nothing checked or imported."""
+    job.report = {"file": problems, "rows": []}
+    job.valid_rows = job.invalid_rows = job.processed_rows = 0
+    job.status, job.finished_at = Status.REFUSED, timezone.now()
+    job.save()
+
+
+def _bulky_xlsx(data: bytes, name: str) -> bool:
+    if not is_xlsx(data, name):
+        return False
+    try:
+        return xlsx_inspect(data, scan_xml=False).total_bytes > settings.IMPORT_XLSX_INLINE_BYTES
+    except FileProblem:
+        return True  # refused by the chunk that reads it, with its reason
 
 
 def job_file(job: ImportJob) -> bytes:
@@ -227,9 +269,12 @@ def import_job_start(*, job: ImportJob, user: User, mode: str) -> ImportJob:
         if job.status != Status.CHECKED:
             raise ImportRefused(_("该文件已处理,不能再次导入"))
         inline = job.total_rows <= settings.IMPORT_INLINE_ROWS
+        data = job_file(job) if inline else b""
+        if inline and _bulky_xlsx(data, job.original_name):
+            inline = False  # a few rows of a bulky .xlsx are still not parsed in this request
         if inline:
             # The bank moved on since the check: check again (a large file's chunks check each row).
-            _apply_check(job, file_check(user=user, data=job_file(job), name=job.original_name, branch=job.branch))
+            _apply_check(job, file_check(user=user, data=data, name=job.original_name, branch=job.branch))
         if job.report.get("file") or not job.valid_rows:
             job.save()
             raise ImportRefused(_("没有可导入的有效行"))
