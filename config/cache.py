@@ -8,7 +8,9 @@ So every call that fails with a Redis error is repeated on `audit.CacheFallbackE
 after RETRY_SECONDS; when it answers again that is logged too. Counters kept in the database
 during the outage are not copied back: the limits start afresh, as after a Redis restart.
 
-Short socket timeouts keep a hung (not just stopped) Redis from holding each request.
+Short socket timeouts (settings.REDIS_CLIENT_OPTIONS) keep a frozen Redis (stopped, failing over,
+cut off: it answers nothing at all) from holding each request, and the first timeout marks that
+Redis down for every client of the process (`redis_down`): one request pays it once.
 """
 
 from __future__ import annotations
@@ -28,11 +30,26 @@ logger = logging.getLogger("config.cache")
 
 FALLBACK_TABLE = "audit_cachefallbackentry"
 RETRY_SECONDS = 30.0
-DEFAULT_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 1.0}
+DEFAULT_OPTIONS = {"socket_connect_timeout": 0.3, "socket_timeout": 0.5}  # settings.REDIS_CLIENT_OPTIONS
 
 # Shared by every thread's cache instance of this process, per Redis location.
 _down_until: dict[str, float] = {}
 _lock = threading.Lock()
+
+
+def redis_down(location: str) -> bool:
+    """A client of this process found the Redis at `location` not answering a moment ago.
+
+    Shared by every client of one Redis (the default and session caches, the page cache, the
+    delivery kernel's publish): the first timeout of a request trips them all, so a request
+    pays one short timeout at most, not one per client.
+    """
+    return time.monotonic() < _down_until.get(location, 0.0)
+
+
+def mark_down(location: str) -> None:
+    with _lock:
+        _down_until[location] = time.monotonic() + RETRY_SECONDS
 
 
 class _ReusedClient(RedisCacheClient):
