@@ -279,7 +279,8 @@ def publish(task: Any, *args: Any, **options: Any) -> bool:
         # KombuError covers kombu's OperationalError, which the transports' errors (redis-py's
         # ConnectionError and TimeoutError, SQLAlchemy's) are turned into above.
         log.warning("broker unavailable for %s: %s", task.name, exc)
-        _broker_down_until[broker] = time.monotonic() + float(getattr(settings, "DELIVERY_BROKER_RETRY_SECONDS", 5))
+        if not app.conf.task_always_eager:  # (eager: no broker was asked)
+            _broker_down_until[broker] = time.monotonic() + float(getattr(settings, "DELIVERY_BROKER_RETRY_SECONDS", 5))
         return False
     _broker_down_until.pop(broker, None)
     return True
