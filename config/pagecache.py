@@ -122,7 +122,8 @@ def failed(exc: Exception) -> None:
             "page cache: Redis does not answer (%s); pages are computed, retrying in %ds", exc, RETRY_SECONDS
         )
     _down_until = time.monotonic() + RETRY_SECONDS
-    shared_cache.mark_down(_location())  # the other clients of this Redis skip it too
+    if _location().startswith(("redis://", "rediss://", "unix://")):
+        shared_cache.mark_down(_location())  # the other clients of this Redis skip it too
 
 
 def gen_key(table: str) -> str:
