@@ -549,6 +549,9 @@ if WEBHOOK_ALLOW_LOOPBACK and not _insecure_key_allowed:
 # The delivery flush's beat entry (`delivery-webhook`, added by the channel) runs this often.
 WEBHOOK_FLUSH_SECONDS = envint("WEBHOOK_FLUSH_SECONDS", "30")
 IDEMPOTENCY_KEEP_HOURS = envint("IDEMPOTENCY_KEEP_HOURS", "24")
+# A create form's one-time token is remembered this long (config/once.py): a retry comes within minutes.
+FORM_TOKEN_KEEP_HOURS = envint("FORM_TOKEN_KEEP_HOURS", "24")
+CELERY_BEAT_SCHEDULE["form-tokens-expire"] = {"task": "config.tasks.form_tokens_expire", "schedule": crontab(minute=45)}
 CELERY_BEAT_SCHEDULE["api-idempotency-expire"] = {
     "task": "api.tasks.idempotency_expire",
     "schedule": crontab(minute=15),

@@ -115,3 +115,18 @@ def test_every_create_form_carries_a_token(world, client, login):
     customer = login(type(client)(), world.customer_x, mfa=False)
     for url in (reverse("portal:case_new"), reverse("portal:case_detail", args=[case.public_id])):
         assert TOKEN.search(customer.get(url).content.decode()), url
+
+
+def test_old_claims_are_dropped(world, client, settings):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from config.tasks import form_tokens_expire
+
+    case = world.case(State.JOINT_TESTING)
+    client.force_login(world.customer_x)
+    client.post(reverse("portal:case_message", args=[case.public_id]), {"body": "早", "form_token": new_token()})
+    assert form_tokens_expire() == 0
+    FormSubmission.objects.update(created_at=timezone.now() - dt.timedelta(hours=settings.FORM_TOKEN_KEEP_HOURS + 1))
+    assert form_tokens_expire() == 1 and not FormSubmission.objects.exists()
