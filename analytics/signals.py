@@ -34,8 +34,13 @@ def _case_event_saved(sender: Any, instance: CaseEvent, created: bool, raw: bool
 def _cockpit_case_changed(case_id: int) -> None:
     """The cockpit snapshots above the case: marked dirty, refreshed once a minute later (only the
     first mark enqueues; later events of that minute find them dirty already)."""
+    from delivery.channels import publish
+
     from .snapshots import scopes_mark_dirty
     from .tasks import cockpit_refresh_dirty
 
     if scopes_mark_dirty(case_id=case_id):
-        cockpit_refresh_dirty.apply_async(countdown=settings.ANALYTICS_DIRTY_DELAY_SECONDS)
+        # Through the delivery kernel's bounded publish: a broker that is down or frozen costs the
+        # request at most its short timeout. The scopes then stay dirty until the beat's
+        # `analytics-cockpit-refresh` recomputes every scope (ANALYTICS_REFRESH_SECONDS).
+        publish(cockpit_refresh_dirty, countdown=settings.ANALYTICS_DIRTY_DELAY_SECONDS)

@@ -13,7 +13,9 @@ Redis is back, so counters that followed Redis would be split between the two st
 RETRY_SECONDS (three wrong passwords in one, three in the other: none reaches the limit).
 They are few (one row per account and address that failed lately) and must be exact.
 
-Short socket timeouts keep a hung (not just stopped) Redis from holding each request.
+Short socket timeouts (settings.REDIS_CLIENT_OPTIONS) keep a frozen Redis (stopped, failing over,
+cut off: it answers nothing at all) from holding each request, and the first timeout marks that
+Redis down for every client of the process (`redis_down`): one request pays it once.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ logger = logging.getLogger("config.cache")
 
 FALLBACK_TABLE = "audit_cachefallbackentry"
 RETRY_SECONDS = 30.0
-DEFAULT_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 1.0}
+DEFAULT_OPTIONS = {"socket_connect_timeout": 0.3, "socket_timeout": 0.5}  # settings.REDIS_CLIENT_OPTIONS
 # Key prefixes kept in the database table only (allauth's failed-login histories and their
 # locks, allauth's used-TOTP-code marks): one store, whichever way Redis goes.
 DATABASE_ONLY = ("allauth:rl:allauth.account:login_failed:", "allauth.mfa.totp.used?")
@@ -42,6 +44,21 @@ _SINGLE_KEY = frozenset({"add", "get", "set", "touch", "delete", "has_key", "inc
 # Shared by every thread's cache instance of this process, per Redis location.
 _down_until: dict[str, float] = {}
 _lock = threading.Lock()
+
+
+def redis_down(location: str) -> bool:
+    """A client of this process found the Redis at `location` not answering a moment ago.
+
+    Shared by every client of one Redis (the default and session caches, the page cache, the
+    delivery kernel's publish): the first timeout of a request trips them all, so a request
+    pays one short timeout at most, not one per client.
+    """
+    return time.monotonic() < _down_until.get(location, 0.0)
+
+
+def mark_down(location: str) -> None:
+    with _lock:
+        _down_until[location] = time.monotonic() + RETRY_SECONDS
 
 
 class _ReusedClient(RedisCacheClient):

@@ -22,9 +22,18 @@ def readyz(request: HttpRequest) -> JsonResponse:
         checks["database"] = f"error: {type(exc).__name__}"
     if settings.REDIS_URL:
         import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
         try:
-            redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1).ping()
+            # The clients' short timeouts and no retry: a frozen Redis is "not ready" within them.
+            client = redis.Redis.from_url(
+                settings.REDIS_URL, **settings.REDIS_CLIENT_OPTIONS, retry=Retry(NoBackoff(), 0)
+            )
+            try:
+                client.ping()
+            finally:
+                client.close()
             checks["redis"] = "ok"
         except redis.exceptions.RedisError as exc:
             checks["redis"] = f"error: {type(exc).__name__}"

@@ -55,3 +55,17 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
+
+
+class OneLineForbiddenFilter(logging.Filter):
+    """A refused request (403) is logged as one line: the refusal is the news, not the stack.
+
+    Django logs every PermissionDenied on `django.request` with its traceback; a probe run makes
+    thousands. The record keeps its message, path and status; the traceback is dropped.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "status_code", None) == 403:
+            record.exc_info = None
+            record.exc_text = None
+        return True

@@ -1,10 +1,17 @@
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Callable
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
 from django.utils import translation
+from django.views import defaults
+
+logger = logging.getLogger("config.middleware")
 
 
 class ChineseFirstLocaleMiddleware:
@@ -29,3 +36,54 @@ class ChineseFirstLocaleMiddleware:
             response = self.get_response(request)
         response.headers.setdefault("Content-Language", language)
         return response
+
+
+# --- the database does not answer: a 503 page, never a 500 (issue 24) ------------------------------
+
+DATABASE_DOWN = (OperationalError, InterfaceError)
+
+
+def database_down(exc: BaseException | None) -> bool:
+    """`exc` says the database connection failed (refused, cut, gone), not a bug in a page."""
+    return isinstance(exc, DATABASE_DOWN)
+
+
+def unavailable(request: HttpRequest) -> HttpResponse:
+    """The 503 page, in the reader's language, rendered without the database (no layout, no user)."""
+    chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+    language = chosen if chosen in {code for code, _name in settings.LANGUAGES} else settings.LANGUAGE_CODE
+    retry = settings.DATABASE_RETRY_AFTER_SECONDS
+    with translation.override(language):
+        content = render_to_string("503.html", {"LANG": language, "retry_after": retry})
+    response = HttpResponse(content, status=503)
+    response["Retry-After"] = str(retry)
+    response["Cache-Control"] = "no-store"
+    response["Content-Language"] = language
+    return response
+
+
+class DatabaseUnavailableMiddleware:
+    """A view that fails because the database does not answer gets the 503 page (one log line).
+
+    What fails before the view (a middleware reading the session or the user) reaches
+    `server_error`, the handler500, which answers the same page for the same errors.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not database_down(exception):
+            return None
+        logger.warning("database unavailable on %s %s: %s", request.method, request.path, exception)
+        return unavailable(request)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: the 503 page when the error is the database's connection, else Django's 500."""
+    if database_down(sys.exc_info()[1]):
+        return unavailable(request)
+    return defaults.server_error(request)

@@ -59,6 +59,8 @@ from django.middleware.csrf import get_token
 from django.template.loader import get_template
 from django.utils import timezone, translation
 
+from . import cache as shared_cache
+
 logger = logging.getLogger("config.pagecache")
 
 ALIAS = "pages"
@@ -84,11 +86,27 @@ _WRITTEN = re.compile(r'\b(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM|
 _READ = re.compile(r'\b(?:FROM|JOIN)\s+"?(\w+)"?', re.I)
 RETRY_SECONDS = 30.0
 _down_until = 0.0
+_missed_writes = False  # a write committed while Redis did not answer (see `bump`)
 _local = threading.local()
 
 
+def _location() -> str:
+    return str(settings.CACHES.get(ALIAS, {}).get("LOCATION", ""))
+
+
 def enabled() -> bool:
-    return bool(settings.PAGE_CACHE) and time.monotonic() >= _down_until
+    if not settings.PAGE_CACHE or time.monotonic() < _down_until or shared_cache.redis_down(_location()):
+        return False
+    if _missed_writes:
+        _catch_up()
+    return True
+
+
+def _catch_up() -> None:
+    """Writes committed while Redis did not answer replaced no generation: every page is stale."""
+    global _missed_writes
+    _missed_writes = False
+    bump(None)
 
 
 def cache() -> Any:
@@ -104,6 +122,8 @@ def failed(exc: Exception) -> None:
             "page cache: Redis does not answer (%s); pages are computed, retrying in %ds", exc, RETRY_SECONDS
         )
     _down_until = time.monotonic() + RETRY_SECONDS
+    if _location().startswith(("redis://", "rediss://", "unix://")):
+        shared_cache.mark_down(_location())  # the other clients of this Redis skip it too
 
 
 def gen_key(table: str) -> str:
@@ -135,14 +155,21 @@ def bump(tables: Iterable[str] | None = None) -> None:
     """`tables` changed (None: anything may have): every page computed before is stale."""
     if not settings.PAGE_CACHE:
         return
+    global _missed_writes
     names = [EVERYTHING] if tables is None else list(tables)
     if not names:
+        return
+    if not enabled():
+        # Redis does not answer: the write is not held up by a timeout, and when Redis answers
+        # again every page stored before is made stale (`_catch_up`); until then none is served.
+        _missed_writes = True
         return
     token = uuid.uuid4().hex
     try:
         cache().set_many({gen_key(t): token for t in names}, None)
     except Exception as exc:  # a cache outage must not fail the write that committed
         failed(exc)
+        _missed_writes = True
 
 
 class _OnCommit:

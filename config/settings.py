@@ -91,6 +91,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.logs.RequestIdMiddleware",
+    # The database not answering: a 503 page with Retry-After, not a 500 (also handler500).
+    "config.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "config.middleware.ChineseFirstLocaleMiddleware",
@@ -139,6 +141,8 @@ DATABASES = {
 }
 # The health check (`SELECT 1` before a request's first query) is skipped on a connection that
 # finished a request cleanly less than DB_HEALTH_CHECK_IDLE_SECONDS ago (config/postgresql).
+# With the database not answering, pages answer 503 with this Retry-After (config/middleware.py).
+DATABASE_RETRY_AFTER_SECONDS = envint("DATABASE_RETRY_AFTER_SECONDS", "30")
 DB_HEALTH_CHECK_IDLE_SECONDS = float(os.environ.get("DB_HEALTH_CHECK_IDLE_SECONDS", "1"))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["ENGINE"] = "config.postgresql"
@@ -213,24 +217,34 @@ else:
 # Celery: Redis in production; an embedded SQLite-backed broker when REDIS_URL is unset,
 # so the demo runs a real worker without any server.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Every call a web request makes to Redis gives up after this long (the cache, the sessions, the
+# page cache, /readyz): a frozen Redis (stopped, failing over, cut off) answers nothing at all, and
+# each client falls back (config/cache.py, config/pagecache.py) instead of holding the request.
+REDIS_CONNECT_TIMEOUT = float(os.environ.get("REDIS_CONNECT_TIMEOUT", "0.3"))
+REDIS_SOCKET_TIMEOUT = float(os.environ.get("REDIS_SOCKET_TIMEOUT", "0.5"))
+REDIS_CLIENT_OPTIONS = {"socket_connect_timeout": REDIS_CONNECT_TIMEOUT, "socket_timeout": REDIS_SOCKET_TIMEOUT}
+# No result backend: nothing reads a task's result, and the Redis one made every `apply_async`
+# retry its connection 20 times a second apart while Redis refused connections (issue 24).
 CELERY_RESULT_BACKEND: str | None = None
-if REDIS_URL:
-    CELERY_BROKER_URL = REDIS_URL
-    CELERY_RESULT_BACKEND = REDIS_URL
-else:
-    CELERY_BROKER_URL = f"sqla+sqlite:///{BASE_DIR / 'var' / 'celery-broker.sqlite3'}"
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_URL = REDIS_URL or f"sqla+sqlite:///{BASE_DIR / 'var' / 'celery-broker.sqlite3'}"
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", "false")
 # The queue tasks go to and workers read (one Redis may carry several environments).
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "celery")
 # Queuing a task never holds up a request: with the broker down, a publish gives up within a
 # couple of seconds (kombu would otherwise retry for ~20 s) and the outbox row waits for the flush.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# No publish is retried: a web process publishes only through `delivery.channels.publish`, and what
+# a worker or beat could not publish is queued again by the delivery flush or the next beat tick.
+CELERY_TASK_PUBLISH_RETRY = False
 # What a request queues goes through `delivery.channels.publish`: its own connection, no retries,
 # connect and socket timeouts of this many seconds (a frozen Redis answers nothing at all).
 DELIVERY_PUBLISH_TIMEOUT = float(os.environ.get("DELIVERY_PUBLISH_TIMEOUT", "0.5"))
 # The mail flush's beat entry (`delivery-mail`): unsent mail and retries whose time has come.
 OUTBOX_FLUSH_SECONDS = envint("OUTBOX_FLUSH_SECONDS", "60")
-CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+# A broker that failed a publish is not asked again by this process for this many seconds: the
+# rows wait for the flush, and the next requests do not each pay the timeout.
+DELIVERY_BROKER_RETRY_SECONDS = float(os.environ.get("DELIVERY_BROKER_RETRY_SECONDS", "5"))
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -261,12 +275,16 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {"()": "config.logs.JsonFormatter"},
     },
-    "filters": {"request_id": {"()": "config.logs.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "config.logs.RequestIdFilter"},
+        # A 403 is one line, without the traceback Django attaches (config/logs.py).
+        "forbidden_one_line": {"()": "config.logs.OneLineForbiddenFilter"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json" if os.environ.get("LOG_FORMAT", "plain") == "json" else "plain",
-            "filters": ["request_id"],
+            "filters": ["request_id", "forbidden_one_line"],
         }
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
@@ -400,6 +418,7 @@ if REDIS_URL:
             "BACKEND": "config.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "onb",
+            "OPTIONS": REDIS_CLIENT_OPTIONS,
         }
     }
     # Sessions are read from Redis and written through to their row (`cached_db`), which
@@ -411,6 +430,7 @@ if REDIS_URL:
         "BACKEND": "config.cache.SessionRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "onb-s",
+        "OPTIONS": REDIS_CLIENT_OPTIONS,
     }
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
     SESSION_CACHE_ALIAS = "sessions"
@@ -432,7 +452,7 @@ if REDIS_URL:
         "BACKEND": "config.cache.PageRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "onb",
-        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1.0},
+        "OPTIONS": REDIS_CLIENT_OPTIONS,
     }
 else:
     CACHES["pages"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "pages"}
@@ -517,13 +537,21 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
+API_DOCS_PUBLIC = envbool("API_DOCS_PUBLIC", "false")
 SPECTACULAR_SETTINGS = {
     "TITLE": "银企直联开通跟踪 API",
     "DESCRIPTION": "Onboarding cases for a company's ERP or the bank's own systems (OAuth2 client credentials).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
-    "SERVE_AUTHENTICATION": [],
+    # The schema and its docs only for someone signed in (a session or an API client's token),
+    # unless API_DOCS_PUBLIC=true opens them to anyone.
+    "SERVE_PERMISSIONS": [
+        "rest_framework.permissions.AllowAny" if API_DOCS_PUBLIC else "rest_framework.permissions.IsAuthenticated"
+    ],
+    "SERVE_AUTHENTICATION": [
+        "rest_framework.authentication.SessionAuthentication",
+        "api.auth.ClientCredentialsAuthentication",
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -556,6 +584,9 @@ for _network in WEBHOOK_INTERNAL_NETWORKS:
 # The delivery flush's beat entry (`delivery-webhook`, added by the channel) runs this often.
 WEBHOOK_FLUSH_SECONDS = envint("WEBHOOK_FLUSH_SECONDS", "30")
 IDEMPOTENCY_KEEP_HOURS = envint("IDEMPOTENCY_KEEP_HOURS", "24")
+# A create form's one-time token is remembered this long (config/once.py): a retry comes within minutes.
+FORM_TOKEN_KEEP_HOURS = envint("FORM_TOKEN_KEEP_HOURS", "24")
+CELERY_BEAT_SCHEDULE["form-tokens-expire"] = {"task": "config.tasks.form_tokens_expire", "schedule": crontab(minute=45)}
 CELERY_BEAT_SCHEDULE["api-idempotency-expire"] = {
     "task": "api.tasks.idempotency_expire",
     "schedule": crontab(minute=15),

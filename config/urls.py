@@ -23,6 +23,9 @@ def favicon(request: HttpRequest) -> HttpResponse:
     return HttpResponse(FAVICON, content_type="image/x-icon")
 
 
+# The database not answering is a 503 page with Retry-After, wherever it fails (config/middleware.py).
+handler500 = "config.middleware.server_error"
+
 urlpatterns = [
     path("favicon.ico", favicon),
     path("healthz", health.healthz, name="healthz"),

@@ -53,6 +53,8 @@ def session_user(request: HttpRequest) -> Any:
     session_hash = request.session.get(auth.HASH_SESSION_KEY)
     if backend not in settings.AUTHENTICATION_BACKENDS or not session_hash:
         return auth.get_user(request)
+    if not pagecache.enabled():  # reading the session just now found Redis not answering
+        return auth.get_user(request)
     key, gen_keys = _key(user_id), [pagecache.gen_key(t) for t in TABLES]
     cache = pagecache.cache()
     try:

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_POST
 
+from config.once import once
 from onboarding.models import OnboardingCase
 from onboarding.web import (
     AuthenticatedHttpRequest,
@@ -44,6 +45,7 @@ def _run(request: HttpRequest, case: OnboardingCase, form: Any, action: Callable
 
 @staff_required
 @require_POST
+@once  # one-time form token: a repeated post creates nothing twice (config/once.py)
 def operator_add(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     case = case_for(request, public_id)
     form = OperatorForm(request.POST, enterprise=case.enterprise)

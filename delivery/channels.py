@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from functools import partial
 from typing import Any, ClassVar
@@ -44,6 +45,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from casetypes.extensions import ExtensionPoint
+from config.cache import redis_down
 
 log = logging.getLogger(__name__)
 
@@ -239,16 +241,25 @@ def publish(task: Any, *args: Any, **options: Any) -> bool:
 
     Its own connection with a short connect and socket timeout and no retries (not the app's
     pool, whose connections wait and retry as a worker's should): a web request pays at most
-    about DELIVERY_PUBLISH_TIMEOUT seconds for an unreachable broker, never kombu's retry loop.
+    about DELIVERY_PUBLISH_TIMEOUT seconds for an unreachable broker, never kombu's retry loop,
+    and after a failure the process does not try that broker again for
+    DELIVERY_BROKER_RETRY_SECONDS (a request that queues several tasks pays the timeout once).
+    Every task a web request queues goes through here (analytics/signals.py too).
     """
     from kombu.exceptions import KombuError, OperationalError
 
     app = task.app
     timeout = float(getattr(settings, "DELIVERY_PUBLISH_TIMEOUT", 0.5))
+    broker = str(app.conf.broker_url)
     try:
         if app.conf.task_always_eager:
             task.apply_async(args=args, ignore_result=True, **options)
             return True
+        if time.monotonic() < _broker_down_until.get(broker, 0.0) or redis_down(broker):
+            # It (or the cache on the same Redis) failed a moment ago: the rows wait for the
+            # flush without another timeout.
+            log.warning("broker unavailable for %s: skipped for a while after a failure", task.name)
+            return False
         with app.connection_for_write(
             connect_timeout=timeout,
             transport_options={
@@ -268,8 +279,15 @@ def publish(task: Any, *args: Any, **options: Any) -> bool:
         # KombuError covers kombu's OperationalError, which the transports' errors (redis-py's
         # ConnectionError and TimeoutError, SQLAlchemy's) are turned into above.
         log.warning("broker unavailable for %s: %s", task.name, exc)
+        if not app.conf.task_always_eager:  # (eager: no broker was asked)
+            _broker_down_until[broker] = time.monotonic() + float(getattr(settings, "DELIVERY_BROKER_RETRY_SECONDS", 5))
         return False
+    _broker_down_until.pop(broker, None)
     return True
+
+
+# Per broker URL, in this process: until when `publish` does not try a broker that just failed.
+_broker_down_until: dict[str, float] = {}
 
 
 def flush(channel: type[Channel] | Channel, *, now: dt.datetime | None = None) -> int:

@@ -15,6 +15,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from config.once import once
 from onboarding.models import OnboardingCase
 from onboarding.services import CaseError
 from onboarding.web import AuthenticatedHttpRequest, case_for, seen_version, show_case_error
@@ -43,6 +44,7 @@ def _kind(kind: str) -> str:
 
 @login_required
 @require_POST
+@once  # one-time form token: a repeated post creates nothing twice (config/once.py)
 def upload_view(request: AuthenticatedHttpRequest, case_id: Any, kind: str) -> HttpResponse:
     case = case_for(request, case_id)
     form = UploadForm(request.POST, request.FILES)

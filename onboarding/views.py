@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from branches.roles import Role, has_role, user_roles
 from casetypes import declaration
+from config.once import once
 from config.pagecache import cached_page
 
 from . import change_requests, queue, selectors, services, team
@@ -90,6 +91,7 @@ def _case_list(request: HttpRequest) -> HttpResponse:
 
 
 @staff_required
+@once  # one-time form token: a repeated post creates nothing twice (config/once.py)
 def case_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not has_role(request.user, Role.ACCOUNT_MANAGER):
         raise PermissionDenied
@@ -252,6 +254,7 @@ def test_package_view(request: HttpRequest, public_id: Any) -> HttpResponse:
 
 
 @staff_required
+@once  # one-time form token: a repeated post creates nothing twice (config/once.py)
 def case_change_request(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     """File a change request (变更申请) for a case past intake: the case's account manager."""
     case = case_for(request, public_id)

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from branches.roles import STAFF_ROLES, Role, has_role, user_roles
 from casetypes import declaration
 from companies.models import Enterprise
+from config.once import once
 from config.pagecache import cached_page
 from onboarding import change_requests, selectors, services
 from onboarding.forms import case_forms, int_or_none
@@ -127,6 +128,7 @@ def _home(request: HttpRequest) -> HttpResponse:
 
 
 @customer_required
+@once  # one-time form token: a repeated post creates nothing twice (config/once.py)
 def case_new(request: HttpRequest) -> HttpResponse:
     data = request.POST if request.method == "POST" else None
     ent_form, acc_formset, case_form = case_forms(
@@ -236,6 +238,7 @@ def _case_page(
 
 
 @customer_required
+@once  # one-time form token: a repeated post creates nothing twice (config/once.py)
 def case_change_request(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     """The customer files a change of company data (变更申请) on a case past intake."""
     case = case_for(request, public_id)
@@ -326,6 +329,7 @@ def case_url(case: OnboardingCase) -> str:
 
 @customer_required
 @require_POST
+@once  # one-time form token: a repeated post creates nothing twice (config/once.py)
 def case_message(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     case = case_for(request, public_id)
     _post_message(request, case)
@@ -368,6 +372,7 @@ def team(request: HttpRequest) -> HttpResponse:
 
 @customer_required
 @require_POST
+@once  # one-time form token: a repeated post creates nothing twice (config/once.py)
 def team_invite(request: HttpRequest) -> HttpResponse:
     form = InvitationForm(request.POST)
     if form.is_valid():
@@ -453,6 +458,7 @@ def staff_enterprise(request: HttpRequest, enterprise_id: Any) -> HttpResponse:
 
 @staff_required
 @require_POST
+@once  # one-time form token: a repeated post creates nothing twice (config/once.py)
 def staff_invite(request: HttpRequest, enterprise_id: Any) -> HttpResponse:
     enterprise = portal_selectors.enterprise_get_for_user(user=request.user, public_id=enterprise_id)
     form = StaffInvitationForm(request.POST)
@@ -485,6 +491,7 @@ def staff_member_remove(request: HttpRequest, member_id: Any) -> HttpResponse:
 
 @staff_required
 @require_POST
+@once  # one-time form token: a repeated post creates nothing twice (config/once.py)
 def staff_case_message(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     case = case_for(request, public_id)
     _post_message(request, case)

@@ -21,6 +21,7 @@ from analytics.forecast import forecasts_refresh
 from analytics.models import CockpitSnapshot, ForecastModel
 from analytics.selectors import Period
 from config.celery import app
+from delivery import channels
 from onboarding.models import CaseEvent
 from tests import analytics_history as h
 
@@ -192,7 +193,10 @@ def test_a_change_to_a_case_marks_its_scopes_and_enqueues_one_refresh(
 ) -> None:
     snapshots.refresh()
     enqueued: list[dict] = []
-    monkeypatch.setattr(tasks.cockpit_refresh_dirty, "apply_async", lambda **kw: enqueued.append(kw))
+    # Queued through the delivery kernel's bounded publish, never a bare apply_async (issue 24).
+    monkeypatch.setattr(
+        channels, "publish", lambda task, **kw: task is tasks.cockpit_refresh_dirty and enqueued.append(kw) is None
+    )
     c3 = history["c3"]  # branch B, under T2
     with django_capture_on_commit_callbacks(execute=True):
         CaseEvent.objects.create(case=c3, kind=CaseEvent.Kind.RECORD, name="note", created_at=h.NOW, actor=world.am_b)

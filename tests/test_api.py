@@ -184,7 +184,21 @@ def test_the_command_prints_id_and_secret(world):
     assert "client_secret: " in out.getvalue()
 
 
-def test_the_schema_and_reference_page_are_served(client):
+def test_the_schema_and_reference_page_are_refused_to_anonymous_users(client, world):
+    for url in ("/api/v1/schema/", "/api/v1/docs/", "/api/v1/docs/?script="):
+        response = client.get(url)
+        assert response.status_code in (401, 403), url
+        assert b"/api/v1/cases/" not in response.content
+
+
+def test_the_schema_is_served_to_an_api_client(world):
+    api = enterprise_api(world.company_x)
+    response = api.get("/api/v1/schema/")
+    assert response.status_code == 200 and b"/api/v1/cases/" in response.content
+
+
+def test_the_schema_and_reference_page_are_served(client, world, login):
+    login(client, world.am_a)
     schema = client.get("/api/v1/schema/")
     assert schema.status_code == 200 and b"/api/v1/cases/" in schema.content
     page = client.get("/api/v1/docs/")

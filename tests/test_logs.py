@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import sys
 
 from django.test import Client
 
@@ -27,3 +29,23 @@ def test_json_log_line_names_the_request():
         request_id.reset(token)
     line = json.loads(JsonFormatter().format(record))
     assert line["message"] == "案件 ZL-1 超时" and line["request_id"] == "abc12345" and line["level"] == "WARNING"
+
+
+def test_a_403_is_logged_as_one_line_without_a_traceback(world, login, settings):
+    import logging.config
+
+    from django.test import Client
+
+    # The settings' own logging (handler and its filters), its output captured.
+    logging.config.dictConfig(settings.LOGGING)
+    handler = logging.getLogger().handlers[0]
+    stream = io.StringIO()
+    handler.setStream(stream)  # type: ignore[attr-defined]
+    try:
+        client = login(Client(), world.customer_x, mfa=False)
+        assert client.get("/").status_code == 403  # a customer on the staff workspace
+    finally:
+        handler.setStream(sys.stderr)  # type: ignore[attr-defined]
+    lines = [line for line in stream.getvalue().splitlines() if "Forbidden" in line]
+    assert len(lines) == 1, stream.getvalue()
+    assert "Traceback" not in stream.getvalue() and "PermissionDenied" not in stream.getvalue()

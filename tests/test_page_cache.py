@@ -17,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from config import cache as shared_cache
 from config import pagecache
 from notices.services import notices_create
 from onboarding import services
@@ -207,6 +208,7 @@ def test_without_redis_pages_are_computed(client, world, monkeypatch) -> None:
         assert pagecache.enabled() is False  # and Redis is left alone for a while
     finally:
         pagecache._down_until = 0.0
+        shared_cache._down_until.pop(pagecache._location(), None)  # (marked for every client, with Redis)
 
 
 @pytest.mark.parametrize(
