@@ -65,7 +65,8 @@ def owner_credentials() -> dict[str, str] | None:
 def connected_as_owner(connection: Any) -> Iterator[str | None]:
     """Connect `connection` as the tables' owner inside the block, as before after it.
 
-    Yields the app's role (the user of DATABASE_URL) when the owner is another role, else None. Only between transactions: the connection is closed on the way in and out.
+    Yields the app's role (the user of DATABASE_URL) when the owner is another role, else None.
+    Only between transactions: the connection is closed on the way in and out.
     """
     owner = owner_credentials()
     app_role = getattr(settings, "DATABASE_APP_ROLE", "")
