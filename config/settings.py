@@ -150,6 +150,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     (BASE_DIR / "var").mkdir(exist_ok=True)  # the default database's folder, on a fresh checkout
     # Wait for a concurrent writer instead of failing at once with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+# The app's role owns nothing; MIGRATE_DATABASE_URL names the owner of the tables, as whom
+# `manage.py migrate` connects (config/dbroles.py). The same database, another user.
+DATABASE_OWNER: dict[str, str] | None = None
+if os.environ.get("MIGRATE_DATABASE_URL"):
+    _owner = dj_database_url.parse(os.environ["MIGRATE_DATABASE_URL"])
+    _app = DATABASES["default"]
+    if not _app["ENGINE"].endswith("postgresql") or any(
+        (_owner.get(k) or "") != (_app.get(k) or "") for k in ("HOST", "PORT", "NAME")
+    ):
+        raise ImproperlyConfigured(
+            "MIGRATE_DATABASE_URL must name the PostgreSQL database of DATABASE_URL (host, port, name), as its owner"
+        )
+    DATABASE_OWNER = {"USER": _owner.get("USER") or "", "PASSWORD": _owner.get("PASSWORD") or ""}
+    DATABASE_APP_ROLE = _app.get("USER") or ""  # granted its rows by `migrate`
 # Evidence triggers (config/evidence.py): declared in the models' Meta.triggers, written into the
 # apps' migrations by makemigrations and installed by migrate (never outside the migrations).
 PGTRIGGER_MIGRATIONS = True

@@ -163,18 +163,29 @@ def change_request_file(
     return request
 
 
-def _decide(request: ChangeRequest, user: User, status: str) -> ChangeRequest:
-    """Re-read the request (the door holds the case) and claim it for this decision (once, whoever is first)."""
+def _decidable(request: ChangeRequest, user: User) -> ChangeRequest:
+    """Re-read the request (the door holds the case) and refuse it if this user may not decide it now."""
     request = ChangeRequest.objects.select_related("case", "base_version").get(pk=request.pk)
     refusal = decision_refusal(request, user)
     if refusal:
         raise CaseError(refusal)
+    return request
+
+
+def _decide(
+    request: ChangeRequest, user: User, status: str, reason: str, result_version: CompanyVersion | None = None
+) -> None:
+    """Record the decision on the pending request in one update (once, whoever is first): the
+    database refuses any later change of a decided request (its `Meta.triggers`)."""
     claimed = ChangeRequest.objects.filter(pk=request.pk, status=ChangeRequest.Status.PENDING).update(
-        status=status, decided_by=user, decided_at=timezone.now()
+        status=status,
+        decided_by=user,
+        decided_at=timezone.now(),
+        decision_reason=reason,
+        result_version=result_version,
     )
     if not claimed:
         raise CaseError(_("该变更申请已处理"))
-    return request
 
 
 def change_request_approve(
@@ -185,7 +196,7 @@ def change_request_approve(
     with case_write(case=request.case, user=user, seen_version=expected_version) as w:
         case = w.case
         old = case.company_version
-        request = _decide(request, user, ChangeRequest.Status.APPROVED)
+        request = _decidable(request, user)
         proposal = proposed_version(request)
         enterprise_save(
             user=user,
@@ -195,7 +206,7 @@ def change_request_approve(
         )
         version = company_version_latest(case.enterprise)
         assert version is not None
-        ChangeRequest.objects.filter(pk=request.pk).update(decision_reason=reason, result_version=version)
+        _decide(request, user, ChangeRequest.Status.APPROVED, reason, version)
         case.company_version = version
         w.changed("company_version")
         events.change_request_approved(
@@ -222,8 +233,8 @@ def change_request_refuse(
     if not reason:
         raise CaseError(_("拒绝变更申请须填写原因"))
     with case_write(case=request.case, user=user, seen_version=expected_version) as w:
-        request = _decide(request, user, ChangeRequest.Status.REFUSED)
-        ChangeRequest.objects.filter(pk=request.pk).update(decision_reason=reason)
+        request = _decidable(request, user)
+        _decide(request, user, ChangeRequest.Status.REFUSED, reason)
         events.change_request_refused(
             case=w.case,
             actor=user,

@@ -198,6 +198,26 @@ class StageVisit(models.Model):
             # The overdue sweep: open, running visits by due time.
             models.Index(fields=["due_at"], name="open_visit_due_idx", condition=models.Q(left_at__isnull=True))
         ]
+        # The SLA record (config/evidence.py): while open, a visit is paused and resumed
+        # (paused_at, paused_seconds, due_at), handed to another holder (holder_party,
+        # holder_role) and closed once (left_at); a closed visit never changes. Where, when it
+        # began and for which case never change; never deleted or emptied.
+        triggers = [
+            pgtrigger.Protect(
+                name="closed_visits_are_final",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Q(old__left_at__isnull=False),
+            ),
+            pgtrigger.Protect(
+                name="only_open_visit_columns_change",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.AnyChange(
+                    exclude=["left_at", "paused_at", "paused_seconds", "due_at", "holder_party", "holder_role"]
+                ),
+            ),
+            pgtrigger.Protect(name="no_delete", operation=pgtrigger.Delete),
+            NoTruncate(),
+        ]
 
     def __str__(self) -> str:
         return f"{self.case_id}:{self.stage}"
@@ -478,6 +498,26 @@ class ChangeRequest(models.Model):
             models.UniqueConstraint(
                 fields=["case"], condition=models.Q(status="pending"), name="one_pending_change_request_per_case"
             )
+        ]
+        # Evidence (config/evidence.py): a pending request receives its decision once, in one
+        # update (status, who, when, why, the resulting version: change_requests._decide); the
+        # proposal, the reason, who filed it and when never change; never deleted or emptied.
+        triggers = [
+            pgtrigger.Protect(
+                name="decided_only_once",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Q(old__status__df="pending")
+                | ~pgtrigger.Q(new__status__in=["approved", "refused"]),
+            ),
+            pgtrigger.Protect(
+                name="only_decision_columns_change",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.AnyChange(
+                    exclude=["status", "decided_by", "decided_at", "decision_reason", "result_version"]
+                ),
+            ),
+            pgtrigger.Protect(name="no_delete", operation=pgtrigger.Delete),
+            NoTruncate(),
         ]
 
     def __str__(self) -> str:

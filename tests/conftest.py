@@ -16,7 +16,7 @@ tests/test_security_mfa.py (`password_and_totp_login`).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -34,19 +34,59 @@ def _flush_lifting_truncate_guards() -> None:
     import pgtrigger
     from django.db.backends.postgresql.operations import DatabaseOperations
 
+    from config.dbroles import connected_as_owner
     from config.evidence import NO_TRUNCATE
 
     flush = DatabaseOperations.execute_sql_flush
 
     def execute_sql_flush(self: DatabaseOperations, sql_list: list[str]) -> None:
+        # As the tables' owner when the suite runs as the app's role (which may neither truncate
+        # nor lift a trigger: config/dbroles.py).
         uris = [trigger.get_uri(model) for model, trigger in pgtrigger.registered() if trigger.name == NO_TRUNCATE]
-        with pgtrigger.ignore(*uris, databases=[self.connection.alias]):
+        with connected_as_owner(self.connection), pgtrigger.ignore(*uris, databases=[self.connection.alias]):
             flush(self, sql_list)
 
     DatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
 
 
 _flush_lifting_truncate_guards()
+
+
+# With MIGRATE_DATABASE_URL (as in CI: .ci/run), the test database is created and migrated as the
+# tables' owner, and the tests then connect as the app's role of DATABASE_URL, which owns nothing:
+# the suite meets the database as the application does in production (config/dbroles.py).
+_app_role: dict[str, str] = {}
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings: None) -> None:
+    from django.db import connection
+
+    from config.dbroles import owner_credentials
+
+    owner = owner_credentials()
+    if owner is not None and connection.vendor == "postgresql":
+        _app_role.setdefault("USER", connection.settings_dict.get("USER") or "")
+        _app_role.setdefault("PASSWORD", connection.settings_dict.get("PASSWORD") or "")
+        connection.close()
+        connection.settings_dict.update(owner)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None) -> Iterator[None]:
+    from django.db import connection
+
+    from config.dbroles import owner_credentials
+
+    owner = owner_credentials()
+    if owner is None or connection.vendor != "postgresql":
+        yield
+        return
+    connection.close()
+    connection.settings_dict.update(_app_role)
+    yield
+    connection.close()
+    connection.settings_dict.update(owner)  # the owner drops the test database
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -61,13 +61,15 @@ class ToyChannel(Channel):
 
 @pytest.fixture(scope="module")
 def toy_table(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    from config.dbroles import connected_as_owner
+
     with django_db_blocker.unblock():
-        with connection.schema_editor() as editor:
+        with connected_as_owner(connection), connection.schema_editor() as editor:  # DDL: the owner's
             editor.create_model(ToyRow)
         try:
             yield
         finally:
-            with connection.schema_editor() as editor:
+            with connected_as_owner(connection), connection.schema_editor() as editor:
                 editor.delete_model(ToyRow)
 
 

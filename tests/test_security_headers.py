@@ -32,6 +32,7 @@ def run_check_deploy(**env: str) -> subprocess.CompletedProcess[str]:
             "HTTPS",
             "DJANGO_ALLOW_ASYNC_UNSAFE",
             "DATABASE_URL",
+            "MIGRATE_DATABASE_URL",
             "REDIS_URL",
             "EMAIL_HOST",
             "EMAIL_BACKEND",

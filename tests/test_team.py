@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from freezegun import freeze_time
 
 from onboarding.models import StageVisit
 from onboarding.states import State
@@ -37,10 +38,9 @@ def team(client, who) -> dict[str, dict[str, str]] | None:
 
 def test_the_supervisor_sees_who_holds_what_in_his_subtree(client, world) -> None:
     intake = world.case(State.BRANCH_INTAKE)
-    late = world.case(State.BRANCH_INTAKE, company=enterprise(world.branch_a, name="迟到公司"))
-    StageVisit.objects.filter(pk=late.current_visit_id).update(
-        due_at=timezone.now() - dt.timedelta(days=9), entered_at=timezone.now() - dt.timedelta(days=20)
-    )
+    with freeze_time(timezone.now() - dt.timedelta(days=20)):  # its visit began then (never rewritten)
+        late = world.case(State.BRANCH_INTAKE, company=enterprise(world.branch_a, name="迟到公司"))
+    StageVisit.objects.filter(pk=late.current_visit_id).update(due_at=timezone.now() - dt.timedelta(days=9))
     world.case(State.JOINT_TESTING)  # waits on the customer, chased by am_a
     ukey = world.case(State.UKEY_ISSUANCE)
     world.case(State.BRANCH_INTAKE, company=world.company_y)  # branch B: another supervisor's

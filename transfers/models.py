@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import uuid
 
+import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from config.evidence import NoTruncate
 
 
 class RowFate(models.TextChoices):
@@ -74,6 +77,54 @@ class ImportJob(models.Model):
         verbose_name = _("导入批次")
         verbose_name_plural = _("导入批次")
         ordering = ["-created_at", "-pk"]
+        # Evidence (config/evidence.py): the file as uploaded (its name, stored name, hash, size,
+        # format), who brought it in, for which branch and when never change, nor who started
+        # the import and when once recorded; only the check's and the import's progress
+        # columns move, and a finished job (done or refused) never changes again. Never deleted
+        # or emptied.
+        triggers = [
+            pgtrigger.Protect(
+                name="finished_jobs_are_final",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Q(old__status__in=["done", "refused"]),
+            ),
+            pgtrigger.Protect(
+                name="only_progress_columns_change",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.AnyChange(
+                    exclude=[
+                        "encoding",
+                        "status",
+                        "mode",
+                        "total_rows",
+                        "valid_rows",
+                        "invalid_rows",
+                        "processed_rows",
+                        "imported_rows",
+                        "failed_rows",
+                        "report",
+                        "started_by",
+                        "started_at",
+                        "finished_at",
+                        "next_attempt_at",
+                        "attempts",
+                        "last_error",
+                        "given_up_at",
+                    ]
+                ),
+            ),
+            pgtrigger.Protect(
+                name="started_once",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Q(old__started_at__isnull=False)
+                & (
+                    pgtrigger.Q(old__started_at__df=pgtrigger.F("new__started_at"))
+                    | pgtrigger.Q(old__started_by__df=pgtrigger.F("new__started_by"))
+                ),
+            ),
+            pgtrigger.Protect(name="no_delete", operation=pgtrigger.Delete),
+            NoTruncate(),
+        ]
 
     def __str__(self) -> str:
         return f"{self.original_name} ({self.created_at:%Y-%m-%d %H:%M})"

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import uuid
 
+import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from config.evidence import NoTruncate
 
 
 class WebhookEvent(models.TextChoices):
@@ -92,6 +95,31 @@ class WebhookDelivery(models.Model):
                 name="webhook_once_per_event_type",
             )
         ]
+        # What was sent to whom is evidence (config/evidence.py): only the delivery kernel's
+        # columns change (attempts, next attempt, last status and error, delivered, given up;
+        # "send again" clears delivered and given up and counts afresh), a delivery time is
+        # never rewritten to another; the endpoint, the event, the message and its id never
+        # change. Never deleted or emptied; every attempt stays in WebhookAttempt.
+        triggers = [
+            pgtrigger.Protect(
+                name="only_delivery_columns_change",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.AnyChange(
+                    exclude=["next_attempt_at", "attempts", "delivered_at", "given_up_at", "last_status", "last_error"]
+                ),
+            ),
+            pgtrigger.Protect(
+                name="delivery_time_not_rewritten",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Q(
+                    old__delivered_at__isnull=False,
+                    new__delivered_at__isnull=False,
+                    old__delivered_at__df=pgtrigger.F("new__delivered_at"),
+                ),
+            ),
+            pgtrigger.Protect(name="no_delete", operation=pgtrigger.Delete),
+            NoTruncate(),
+        ]
 
     @property
     def pending(self) -> bool:
@@ -109,3 +137,7 @@ class WebhookAttempt(models.Model):
 
     class Meta:
         ordering = ["at", "pk"]
+        triggers = [  # evidence (config/evidence.py): never changed, deleted or emptied
+            pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+            NoTruncate(),
+        ]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from config.evidence import NoTruncate
 
 
 class WeComRobot(models.Model):
@@ -89,6 +92,10 @@ class WeComPost(models.Model):
         verbose_name_plural = _("企业微信发送记录")
         ordering = ["-at", "-pk"]
         indexes = [models.Index(fields=["robot", "at"], name="wecom_post_window_idx")]
+        triggers = [  # evidence (config/evidence.py): what was posted, never changed, deleted or emptied
+            pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+            NoTruncate(),
+        ]
 
 
 class DigestPreference(models.Model):
