@@ -3,8 +3,8 @@ django-pgtrigger (`Meta.triggers`, config/evidence.py): raw SQL, a shell session
 cannot rewrite or empty it. Each table from the refused side (UPDATE, DELETE, TRUNCATE) and,
 where the application changes a row, from the allowed side (the services still work).
 
-The suite lifts the TRUNCATE guards only inside Django's flush (tests/conftest.py): these
-tests meet the triggers exactly as the application does."""
+The suite lifts the guards only inside Django's flush, which there deletes every row
+(tests/conftest.py): these tests meet the triggers exactly as the application does."""
 
 from __future__ import annotations
 
