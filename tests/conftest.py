@@ -209,3 +209,17 @@ def _document_storage(settings, tmp_path) -> None:
             "OPTIONS": {"location": tmp_path / "documents"},
         },
     }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _urls_loaded_before_any_frozen_clock() -> None:
+    """Load every URLconf (and with it every view module) before any test freezes the clock.
+
+    REST framework's throttles keep `time.time` as a class attribute when their module is
+    imported: imported for the first time under `freeze_time`, they keep the frozen clock for
+    the rest of the process, and every later API test meets a throttle that never moves. With
+    tests in parallel (pytest-xdist), which test loads the URLs first is not fixed."""
+    import rest_framework.throttling  # noqa: F401
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018
