@@ -42,7 +42,7 @@ def _dead_port() -> int:
 
 def test_pages_answer_a_503_page_in_the_readers_language_when_the_database_refuses():
     env = {
-        **{k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}},
+        **{k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL", "MIGRATE_DATABASE_URL"}},
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "ALLOW_INSECURE_DEV_KEY": "true",
         "DEBUG": "false",
