@@ -25,6 +25,7 @@ import os
 
 import pytest
 from django.utils import timezone
+from freezegun import freeze_time
 
 from demo.counter_work import add_operators, issue_ukey
 from documents import services as documents
@@ -121,10 +122,9 @@ def test_every_hand_off_reaches_the_next_person(browser, live_server, tmp_path):
     world = World()
     # Other work on the desks, so the dashboards look like a working day: an overdue intake case
     # for the manager, a case waiting on the approver.
-    late = world.case(State.BRANCH_INTAKE, company=enterprise(world.branch_a, name="北京丙辰贸易有限公司"))
-    StageVisit.objects.filter(pk=late.current_visit_id).update(
-        entered_at=timezone.now() - dt.timedelta(days=14), due_at=timezone.now() - dt.timedelta(days=7)
-    )
+    with freeze_time(timezone.now() - dt.timedelta(days=14)):  # its visit began then (never rewritten)
+        late = world.case(State.BRANCH_INTAKE, company=enterprise(world.branch_a, name="北京丙辰贸易有限公司"))
+    StageVisit.objects.filter(pk=late.current_visit_id).update(due_at=timezone.now() - dt.timedelta(days=7))
     world.case(
         State.HEAD_OFFICE_APPROVAL, endorsed=True, company=enterprise(world.branch_a, name="北京甲子科技有限公司")
     )
