@@ -112,7 +112,7 @@ def _customer_until(
     Joint testing: the customer tests until its last recorded result (every case passed), the
     tech reviewer then accepts. Production verification: the customer until it confirms.
     """
-    if stage in declaration.states_with(Feature.JOINT_TESTING):
+    if stage in declaration.states_with(Feature.JOINT_TESTS):
         if is_open and holder == Party.CUSTOMER:
             return None
         inside = [t for t in h.test_results if start <= t <= end]

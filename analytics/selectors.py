@@ -455,7 +455,7 @@ def flow_table(*, period: Period, by_flow: dict[tuple[str, str], list[int]]) -> 
             )
         )
     if retests:
-        testing = declaration.states_with(Feature.JOINT_TESTING)[0]
+        testing = declaration.states_with(Feature.JOINT_TESTS)[0]
         order = WORKING_STAGES.index(testing)
         links.append(
             (

@@ -163,6 +163,8 @@ def pages_for() -> list[Page]:
     from django.db.models import Count
 
     from branches.models import Branch
+    from casetypes import declaration
+    from casetypes.declaration import Feature
     from onboarding.models import OnboardingCase
     from onboarding.states import WORKING_STAGES
 
@@ -188,6 +190,7 @@ def pages_for() -> list[Page]:
     newer = OnboardingCase.objects.filter(created_at__gt=oldest_open.created_at).count()
     deep_page = min(200, newer // 25 + 1)
     pid = case.public_id
+    testing = declaration.states_with(Feature.JOINT_TESTS)[0]  # the stage where the customer tests
     return [
         Page("dashboard (account manager)", am.username, "/"),
         Page("dashboard (supervisor)", sup, "/"),
@@ -197,7 +200,7 @@ def pages_for() -> list[Page]:
         Page("case list (supervisor)", sup, "/cases/"),
         Page("case list (head office)", "ho_approver", "/cases/"),
         Page("case list, head office, deep page", "ho_approver", f"/cases/?page={deep_page}"),
-        Page("case list, head office, state", "ho_approver", "/cases/?state=joint_testing"),
+        Page("case list, head office, state", "ho_approver", f"/cases/?state={testing}"),
         Page("case list, head office, branch", "ho_approver", f"/cases/?branch={tier1.pk}"),
         Page("case list, head office, overdue", "ho_approver", "/cases/?overdue=on"),
         Page("case list, account manager filter", sup, f"/cases/?account_manager={am.pk}"),
@@ -299,12 +302,14 @@ def _writes(stop: threading.Event, per_second: float, done: list[int]) -> None:
     written and committed as in production), `per_second` times a second."""
     from django.db import connection
 
+    from casetypes import declaration
+    from casetypes.declaration import Feature
     from onboarding import services
     from onboarding.models import OnboardingCase
     from onboarding.states import State
 
     case = (
-        OnboardingCase.objects.filter(state=State.JOINT_TESTING)
+        OnboardingCase.objects.filter(state__in=declaration.states_with(Feature.JOINT_TESTS))
         .exclude(account_manager__username="am_bjhd_s1")
         .select_related("account_manager")
         .order_by("pk")

@@ -49,7 +49,7 @@ class Feature:
     # Head-office tech records the test package here.
     TEST_PACKAGE = "test_package"
     # The customer records joint-test results here; tech accepts them or asks for a retest.
-    JOINT_TESTING = "joint_testing"
+    JOINT_TESTS = "joint_tests"
     # Joint-test results are shown from here on.
     TEST_RESULTS_SHOWN = "test_results_shown"
     # The counter makes and checks entries (identity, UKeys, certificates) here.
@@ -69,7 +69,7 @@ class Feature:
             CHANGE_REQUESTS,
             OPERATORS,
             TEST_PACKAGE,
-            JOINT_TESTING,
+            JOINT_TESTS,
             TEST_RESULTS_SHOWN,
             COUNTER,
             COUNTER_HOLDS,
@@ -340,15 +340,24 @@ def paused_states() -> tuple[str, ...]:
     return _cached(("paused",), lambda: _union(lambda ct: [ct.paused[0]] if ct.paused else []))
 
 
+def _labels() -> dict[str, Any]:
+    def make() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for ct in CASE_TYPES.values():
+            out.update(ct.labels())
+        return out
+
+    return _cached(("labels",), make)  # type: ignore[no-any-return]
+
+
 def state_labels() -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for ct in CASE_TYPES.values():
-        out.update(ct.labels())
-    return out
+    """Every declared state's (lazy) label, by code."""
+    return dict(_labels())
 
 
 def state_label(code: str) -> str:
-    return str(state_labels().get(code, code))
+    """A state's label in the reader's language (read per row on the case list: no copy)."""
+    return str(_labels().get(code, code))
 
 
 def active_stage(case: Any) -> str:

@@ -11,7 +11,6 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
 from config import health
-from delivery.admin import waiting_view as delivery_waiting
 
 FAVICON = (Path(__file__).resolve().parent.parent / "static" / "favicon.ico").read_bytes()
 
@@ -33,7 +32,7 @@ urlpatterns = [
     # Before `admin/` and `accounts/`: the admin's login and TOTP enrolment are audit's.
     path("", include("audit.sign_in_urls")),
     # What waits to be sent or failed, on every delivery channel (delivery/admin.py).
-    path("admin/delivery/", delivery_waiting, name="delivery_waiting"),
+    path("admin/delivery/", include("delivery.urls")),
     path("admin/", admin.site.urls),
     path("login/", account_views.login, name="login"),
     path("logout/", account_views.logout, name="logout"),

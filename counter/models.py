@@ -124,7 +124,7 @@ class CounterEntry(models.Model):
 
     class Kind(models.TextChoices):
         IDENTITY_CHECK = "identity_check", _("临柜身份核验")
-        UKEY_ISSUANCE = "ukey_issuance", _("UKey发放")
+        ISSUE_UKEY = "ukey_issuance", _("UKey发放")
         CERT_ACTIVATION = "cert_activation", _("证书激活")
 
     class Status(models.TextChoices):
@@ -197,7 +197,7 @@ class CounterEntry(models.Model):
         if self.kind == self.Kind.IDENTITY_CHECK:
             return f"{self.get_person_display()} {self.person_name} {mask_id(self.id_number)}"  # type: ignore[attr-defined]
         ukey = _("K宝")  # outside the f-strings, where makemessages would not find it
-        if self.kind == self.Kind.UKEY_ISSUANCE:
+        if self.kind == self.Kind.ISSUE_UKEY:
             text = f"{self.operator.name if self.operator else ''} · {ukey} {self.serial}"
             if self.replaces_id:
                 text += _("(补办,替换 %(serial)s)") % {"serial": self.replaces.serial}  # type: ignore[union-attr]

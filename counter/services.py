@@ -177,7 +177,7 @@ def _check_issuable(
         raise CaseError(_("操作员不属于本案件或已删除"))
     if UKey.objects.filter(serial=serial).exists():
         raise CaseError(_("K宝编号 %(s)s 已被登记") % {"s": serial})
-    pending = CounterEntry.objects.filter(kind=CounterEntry.Kind.UKEY_ISSUANCE, status=CounterEntry.Status.PENDING)
+    pending = CounterEntry.objects.filter(kind=CounterEntry.Kind.ISSUE_UKEY, status=CounterEntry.Status.PENDING)
     if entry is not None:
         pending = pending.exclude(pk=entry.pk)
     if pending.filter(serial=serial).exists():
@@ -221,7 +221,7 @@ def ukey_issuance_make(
         _check_issuable(case, operator, serial, replaces)
         entry = CounterEntry.objects.create(
             case=case,
-            kind=CounterEntry.Kind.UKEY_ISSUANCE,
+            kind=CounterEntry.Kind.ISSUE_UKEY,
             operator=operator,
             serial=serial,
             holder=holder.strip() or operator.name,
@@ -293,12 +293,12 @@ def entry_confirm(*, entry: CounterEntry, user: User, expected_version: int | No
         if not entry.is_pending:
             raise CaseError(_("该事项已被他人处理,请刷新页面。"))
         now = timezone.now()
-        if entry.kind == CounterEntry.Kind.UKEY_ISSUANCE:
+        if entry.kind == CounterEntry.Kind.ISSUE_UKEY:
             assert entry.operator is not None and entry.expires_on is not None
             _check_issuable(case, entry.operator, entry.serial, entry.replaces, entry)
         _set_status(entry, CounterEntry.Status.CONFIRMED, checker=user, checked_at=now)
         data = _entry_data(entry)
-        if entry.kind == CounterEntry.Kind.UKEY_ISSUANCE:
+        if entry.kind == CounterEntry.Kind.ISSUE_UKEY:
             if entry.replaces is not None:
                 old = entry.replaces
                 old.status, old.ended_at = UKey.Status.REPLACED, now

@@ -39,7 +39,7 @@ TEMPLATES: dict[str, str] = {
     DocumentKind.SERVICE_AGREEMENT: "documents/forms/service_agreement.html",
     DocumentKind.AUTHORISATION_LETTER: "documents/forms/authorisation_letter.html",
     DocumentKind.EBANKING_REGISTRATION: "documents/forms/ebanking_registration.html",
-    DocumentKind.PRODUCTION_VERIFICATION: "documents/forms/production_verification.html",
+    DocumentKind.PRODUCTION_VERIFICATION_FORM: "documents/forms/production_verification_form.html",
 }
 # Printed in the form's reference number: <case reference>-<code>-<version>.
 CODES: dict[str, str] = {
@@ -47,7 +47,7 @@ CODES: dict[str, str] = {
     DocumentKind.SERVICE_AGREEMENT: "XY",
     DocumentKind.AUTHORISATION_LETTER: "WTS",
     DocumentKind.EBANKING_REGISTRATION: "ZCB",
-    DocumentKind.PRODUCTION_VERIFICATION: "YZQ",
+    DocumentKind.PRODUCTION_VERIFICATION_FORM: "YZQ",
 }
 
 

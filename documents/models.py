@@ -27,7 +27,7 @@ class DocumentKind(models.TextChoices):
     AUTHORISATION_LETTER = "authorisation_letter", _("法人授权委托书")
     TEST_REPORT = "test_report", _("测试报告")
     EBANKING_REGISTRATION = "ebanking_registration", _("电子银行业务注册表")
-    PRODUCTION_VERIFICATION = "production_verification", _("生产验证确认单")
+    PRODUCTION_VERIFICATION_FORM = "production_verification", _("生产验证确认单")
 
 
 class RetentionClass(models.TextChoices):

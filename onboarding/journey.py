@@ -115,7 +115,7 @@ ONBOARDING = CaseType(
             actions=(Action(Role.TECH_REVIEWER, _("确认联调测试结果:测试通过或要求重测"), "testing"),),
             documents=(DocumentNeed("test_report", reviewers=(Role.TECH_REVIEWER,)),),
             features=frozenset(
-                {Feature.CHANGE_REQUESTS, Feature.OPERATORS, Feature.JOINT_TESTING, Feature.TEST_RESULTS_SHOWN}
+                {Feature.CHANGE_REQUESTS, Feature.OPERATORS, Feature.JOINT_TESTS, Feature.TEST_RESULTS_SHOWN}
             ),
             portal_panels=("portal/panels/joint_testing.html",),
         ),

@@ -17,8 +17,7 @@ from config.evidence import NoTruncate
 from . import validators
 from .event_names import label
 from .journey import ONBOARDING, OnboardingJourney, State
-from .states import OPEN_STATES
-from .terms import ApprovalLevel, Module, Party, RiskLevel
+from .terms import ApprovalLevel, Module, Party, RiskLevel, joint_test_label
 
 
 class OnboardingCase(OnboardingJourney, FSMModelMixin, models.Model):
@@ -165,7 +164,7 @@ class OnboardingCase(OnboardingJourney, FSMModelMixin, models.Model):
 
     @property
     def is_open(self) -> bool:
-        return self.state in OPEN_STATES
+        return self.state in declaration.open_states()
 
     def current_endorsement(self) -> Approval | None:
         if self.current_visit_id is None:
@@ -290,8 +289,6 @@ class ModuleTestResult(models.Model):
 
     @property
     def test_case_label(self) -> str:
-        from .states import joint_test_label
-
         return joint_test_label(self.module, self.test_case)
 
 

@@ -254,7 +254,7 @@ def testing_panel(*, case: OnboardingCase, user: Any) -> dict[str, Any]:
         "test_matrix": case_test_matrix(case=case),
         "production_config": getattr(case, "production_config", None),
         "test_package": getattr(case, "test_package", None),
-        "can_record_tests": tech and case.state in declaration.states_with(Feature.JOINT_TESTING),
+        "can_record_tests": tech and case.state in declaration.states_with(Feature.JOINT_TESTS),
         "can_issue_production": tech and case.state in declaration.states_with(Feature.PRODUCTION_CONFIG),
         "show_tests": case.state in declaration.states_with(Feature.TEST_RESULTS_SHOWN, paused=True),
     }

@@ -462,7 +462,7 @@ def test_package_record(
 
 def _joint_test_holder(case: OnboardingCase, *, party: str, role: str) -> None:
     visit = case.current_visit
-    if visit is not None and visit.stage in declaration.states_with(Feature.JOINT_TESTING):
+    if visit is not None and visit.stage in declaration.states_with(Feature.JOINT_TESTS):
         StageVisit.objects.filter(pk=visit.pk).update(holder_party=party, holder_role=role)
 
 
@@ -500,7 +500,7 @@ def test_results_record(
             raise CaseError(_("通过的测试用例须填写测试凭据。"))
         cleaned.append(o)
     with case_write(case=case, user=user, seen_version=expected_version) as w:
-        if w.case.state not in declaration.states_with(Feature.JOINT_TESTING):
+        if w.case.state not in declaration.states_with(Feature.JOINT_TESTS):
             raise CaseError(_("仅在联调测试阶段登记测试结果。"))
         rows = ModuleTestResult.objects.bulk_create(
             [
@@ -574,7 +574,7 @@ def test_retest_request(
     for module, code in items:
         _check_test_case(case, module, code)
     with case_write(case=case, user=user, seen_version=expected_version) as w:
-        if not rules.in_scope(w.case, user) or w.case.state not in declaration.states_with(Feature.JOINT_TESTING):
+        if not rules.in_scope(w.case, user) or w.case.state not in declaration.states_with(Feature.JOINT_TESTS):
             raise CaseError(_("仅在联调测试阶段可要求重测。"))
         rows = [
             ModuleTestResult.objects.create(

@@ -219,7 +219,7 @@ def _prime_checklists(cases: list[OnboardingCase]) -> None:
 @register_action_provider(batch=_prime_test_results)
 def joint_test_actions(case: OnboardingCase, user: Any) -> list[ActionItem]:
     """In joint testing, one item per requested module whose latest result is not a pass."""
-    if case.state not in declaration.states_with(Feature.JOINT_TESTING) or not _is_customer(case, user):
+    if case.state not in declaration.states_with(Feature.JOINT_TESTS) or not _is_customer(case, user):
         return []
     latest = latest_results(case)
     urgency = stage_urgency(case)

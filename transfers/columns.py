@@ -19,7 +19,7 @@ from onboarding.imported import IMPORTABLE_STATES
 from onboarding.journey import ONBOARDING
 
 # The example stage of the import template: the one where the customer tests.
-_EXAMPLE_STATE = str(ONBOARDING.labels()[ONBOARDING.with_feature(Feature.JOINT_TESTING)[0]])
+_EXAMPLE_STATE = str(ONBOARDING.labels()[ONBOARDING.with_feature(Feature.JOINT_TESTS)[0]])
 
 
 @dataclass(frozen=True)
