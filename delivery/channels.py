@@ -260,15 +260,14 @@ def publish(task: Any, *args: Any, **options: Any) -> bool:
             # flush without another timeout.
             log.warning("broker unavailable for %s: skipped for a while after a failure", task.name)
             return False
-        with app.connection_for_write(
-            connect_timeout=timeout,
-            transport_options={
-                "max_retries": 0,
-                "socket_timeout": timeout,
-                "socket_connect_timeout": timeout,
-                "retry_on_timeout": False,
-            },
-        ) as connection:
+        # Redis's client takes the timeouts; the embedded SQLite broker (a file, nothing to wait
+        # for) takes none: SQLAlchemy's create_engine refuses unknown options.
+        bounded = (
+            {"max_retries": 0, "socket_timeout": timeout, "socket_connect_timeout": timeout, "retry_on_timeout": False}
+            if broker.startswith(("redis://", "rediss://"))
+            else {}
+        )
+        with app.connection_for_write(connect_timeout=timeout, transport_options=bounded) as connection:
             errors = (*connection.connection_errors, *connection.channel_errors)
             try:
                 # No result is read: no result backend is touched on the way either (issue 24).

@@ -352,3 +352,41 @@ def test_a_mail_the_smtp_server_keeps_refusing_is_retried_with_back_off_then_giv
     with freeze_time(t0 + dt.timedelta(days=30)):
         assert outbox.outbox_flush() == 0
     assert mailoutbox == []
+
+
+EMBEDDED_BROKER_PROBE = """
+import django, sys
+django.setup()
+from kombu import Connection
+from config.celery import app
+from delivery.channels import publish, send_rows
+app.conf.broker_url = sys.argv[1]
+ok = publish(send_rows, "mail", [7])
+with Connection(sys.argv[1]) as conn:
+    message = conn.SimpleQueue(app.conf.task_default_queue).get(timeout=5)
+    print("RESULT", ok, message.headers["task"], message.headers["argsrepr"])
+"""
+
+
+def test_the_embedded_sqlite_broker_takes_a_publish(tmp_path):
+    """`./scripts/run` without REDIS_URL queues on a SQLite file: Redis's client options (timeouts,
+    visibility) must not reach it, or every queued mail and the start-up sweep fail."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "CELERY_TASK_ALWAYS_EAGER"}}
+    env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "ALLOW_INSECURE_DEV_KEY": "true"})
+    url = f"sqla+sqlite:///{tmp_path / 'broker.sqlite3'}"
+    result = subprocess.run(
+        [sys.executable, "-c", EMBEDDED_BROKER_PROBE, url],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    line = next((x for x in result.stdout.splitlines() if x.startswith("RESULT")), None)
+    assert line is not None, result.stderr[-3000:]
+    assert line == "RESULT True delivery.send ('mail', [7])"
