@@ -272,16 +272,15 @@ CELERY_TASK_SOFT_TIME_LIMIT = max(1, CELERY_TASK_TIME_LIMIT - 5) if CELERY_TASK_
 CELERY_VISIBILITY_TIMEOUT = envint("CELERY_VISIBILITY_TIMEOUT", "50")
 if CELERY_VISIBILITY_TIMEOUT <= CELERY_TASK_TIME_LIMIT:
     raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must be longer than CELERY_TASK_TIME_LIMIT")
+REDIS_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    "unacked_restore_interval": envint("CELERY_UNACKED_RESTORE_SECONDS", "5"),
+    "unacked_restore_throttle": 1,
+}
 # Redis's options only: the embedded SQLite broker (no REDIS_URL) hands its transport options to
 # SQLAlchemy's create_engine, which refuses these.
 CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {
-        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
-        "unacked_restore_interval": envint("CELERY_UNACKED_RESTORE_SECONDS", "5"),
-        "unacked_restore_throttle": 1,
-    }
-    if CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
-    else {}
+    REDIS_BROKER_TRANSPORT_OPTIONS if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else {}
 )
 # An SMTP server that does not answer must not hold a worker past the task time limit.
 EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", "10")
