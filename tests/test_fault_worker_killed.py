@@ -86,7 +86,7 @@ def test_production_settings_redeliver_within_a_minute_and_never_while_running()
     # Production's broker is Redis (the embedded SQLite broker of `./scripts/run` takes no options).
     options = settings.REDIS_BROKER_TRANSPORT_OPTIONS
     if settings.CELERY_BROKER_URL.startswith("redis"):
-        assert settings.CELERY_BROKER_TRANSPORT_OPTIONS == options
+        assert options == settings.CELERY_BROKER_TRANSPORT_OPTIONS
     assert settings.CELERY_TASK_ACKS_LATE and settings.CELERY_TASK_REJECT_ON_WORKER_LOST
     assert options["visibility_timeout"] == settings.CELERY_VISIBILITY_TIMEOUT <= 60
     assert settings.CELERY_TASK_TIME_LIMIT < settings.CELERY_VISIBILITY_TIMEOUT
