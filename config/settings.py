@@ -256,6 +256,9 @@ CELERY_TASK_PUBLISH_RETRY = False
 DELIVERY_PUBLISH_TIMEOUT = float(os.environ.get("DELIVERY_PUBLISH_TIMEOUT", "0.5"))
 # The mail flush's beat entry (`delivery-mail`): unsent mail and retries whose time has come.
 OUTBOX_FLUSH_SECONDS = envint("OUTBOX_FLUSH_SECONDS", "60")
+# The flush leaves a mail younger than this to the worker its commit queued (a shorter grace
+# only moves the flush's sending earlier: each row is claimed with SELECT … FOR UPDATE SKIP LOCKED).
+OUTBOX_FLUSH_GRACE_SECONDS = envint("OUTBOX_FLUSH_GRACE_SECONDS", "120")
 # A broker that failed a publish is not asked again by this process for this many seconds: the
 # rows wait for the flush, and the next requests do not each pay the timeout.
 DELIVERY_BROKER_RETRY_SECONDS = float(os.environ.get("DELIVERY_BROKER_RETRY_SECONDS", "5"))

@@ -12,7 +12,9 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from django.core.mail import send_mail
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.core.mail.utils import DNS_NAME
 from django.utils.translation import gettext_lazy as _
 
 from casetypes.extensions import ExtensionPoint
@@ -46,6 +48,20 @@ def is_suppressed() -> bool:
     return _suppressed
 
 
+def message_id(row: OutboxEmail) -> str:
+    """The Message-ID of the row's mail, the same at every attempt.
+
+    A worker lost after the mail server accepted a mail and before the row was marked sent (killed,
+    or its database connection cut) sends the row again: with the same Message-ID, as a webhook
+    goes again under its `webhook-id`, so the second copy is recognisably the same message (mail
+    systems that deduplicate by Message-ID show it once)."""
+    return f"<outbox.{row.pk}.{row.created_at:%Y%m%d%H%M%S}@{DNS_NAME}>"
+
+
+def send_mail(subject: str, body: str, to: list[str], *, message_id: str) -> None:
+    EmailMessage(subject, body, None, to, headers={"Message-ID": message_id}).send()
+
+
 @register
 class MailChannel(Channel):
     key = "mail"
@@ -55,7 +71,7 @@ class MailChannel(Channel):
     retry_schedule = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200)
     flush_seconds_setting = "OUTBOX_FLUSH_SECONDS"
     # A mail younger than this may still be with the worker its commit queued.
-    flush_grace = dt.timedelta(minutes=2)
+    flush_grace = dt.timedelta(seconds=settings.OUTBOX_FLUSH_GRACE_SECONDS)
     # A secret (an invitation link's token) is dropped from the payload in the update that marks it sent.
     also_save = ("payload",)
 
@@ -65,7 +81,7 @@ class MailChannel(Channel):
             raise DeliveryFailed(f"no renderer for kind {row.kind!r}")
         subject, body = render(row)
         try:
-            send_mail(subject, body, None, row.to)
+            send_mail(subject, body, row.to, message_id=message_id(row))
         except OSError as exc:  # smtplib's errors are OSErrors, as are refused connections
             raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
         row.payload = {k: v for k, v in row.payload.items() if k != "secret"}

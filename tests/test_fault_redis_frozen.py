@@ -12,14 +12,8 @@ mail waits in the outbox; when Redis is back the flush sends it, once. The probe
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import shutil
-import signal
-import socket
-import subprocess
 import time
-from dataclasses import dataclass
 
 import pytest
 import redis
@@ -35,8 +29,8 @@ from notices import outbox
 from notices.models import OutboxEmail
 from onboarding.states import State
 from portal.models import CaseMessage
+from tests.processes import REDIS_SERVER, OwnRedis, own_redis_server
 
-REDIS_SERVER = shutil.which("redis-server")
 pytestmark = [
     pytest.mark.skipif(REDIS_SERVER is None, reason="needs redis-server to start a Redis of its own"),
     pytest.mark.django_db(transaction=True),  # commits for real: the publish runs after them
@@ -44,52 +38,13 @@ pytestmark = [
 TOKEN = re.compile(r'name="form_token" value="([0-9a-f]{32})"')
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class OwnRedis:
-    process: subprocess.Popen[bytes]
-    url: str
-
-    def freeze(self) -> None:
-        os.kill(self.process.pid, signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        os.kill(self.process.pid, signal.SIGCONT)
-
-    def stop(self) -> None:
-        self.thaw()
-        self.process.terminate()
-        self.process.wait(10)
-
-
 @pytest.fixture
 def own_redis():
-    port = _free_port()
-    process = subprocess.Popen(
-        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    server = OwnRedis(process, f"redis://127.0.0.1:{port}/0")
+    server = own_redis_server()
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                redis.Redis.from_url(server.url, socket_timeout=0.5).ping()
-                break
-            except redis.exceptions.ConnectionError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.05)
         yield server
     finally:
-        if process.poll() is None:
-            server.stop()
+        server.stop()
 
 
 def _forget_outages(url: str) -> None:

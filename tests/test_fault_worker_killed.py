@@ -21,6 +21,8 @@ import redis
 from celery import Celery
 from django.conf import settings
 
+from tests.processes import wait_for
+
 ROOT = Path(__file__).resolve().parent.parent
 # FAULT_TEST_VISIBILITY=50 runs it with the production timeout (about a minute longer).
 VISIBILITY = int(os.environ.get("FAULT_TEST_VISIBILITY", "5"))
@@ -71,15 +73,6 @@ def stop(worker: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
     if worker.poll() is None:
         os.killpg(worker.pid, sig)
     worker.wait(timeout=30)
-
-
-def wait_for(condition, timeout: float) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_production_settings_redeliver_within_a_minute_and_never_while_running():

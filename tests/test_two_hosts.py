@@ -13,107 +13,25 @@ queued in the outbox is sent by one of the workers, once.
 from __future__ import annotations
 
 import os
-import re
-import signal
-import socket
 import subprocess
-import sys
-import time
 import uuid
-from pathlib import Path
-from typing import Any
 
 import pytest
-import requests
-from django.db import connection
 from django.test import Client
 
 from notices.models import OutboxEmail
-from onboarding.models import CaseEvent, OnboardingCase
+from onboarding.models import CaseEvent
 from onboarding.states import State
 from tests.factories import fill_assessment
-
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    user = db.get("USER") or "postgres"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
-
-
-def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    out = log.open("wb")
-    return subprocess.Popen(
-        args,
-        cwd=ROOT,
-        env=env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # own process group
-    )
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-
-
-def _wait(condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-def _ready(base: str) -> bool:
-    try:
-        return requests.get(f"{base}/readyz", timeout=3).status_code == 200
-    except requests.RequestException:
-        return False
-
-
-def _session(client: Client, user: Any) -> requests.Session:
-    """A browser session of `user` (logged in with the second factor, as the suite's force_login)."""
-    client.force_login(user)
-    browser = requests.Session()
-    browser.cookies.set("sessionid", client.cookies["sessionid"].value, domain="127.0.0.1", path="/")
-    return browser
-
-
-def _transition(browser: requests.Session, base: str, case: OnboardingCase, name: str) -> requests.Response:
-    """Open the case page as the browser would and press the transition's button."""
-    page = browser.get(f"{base}/cases/{case.public_id}/", timeout=30)
-    assert page.status_code == 200, page.status_code
-    form = re.search(
-        rf'<form method="post" action="/cases/{case.public_id}/transition/{name}/".*?</form>', page.text, re.S
-    )
-    assert form, f"no {name} button on the page"
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.group(0))
-    version = re.search(r'name="version" value="(\d+)"', form.group(0))
-    assert token and version
-    return browser.post(
-        f"{base}/cases/{case.public_id}/transition/{name}/",
-        data={"csrfmiddlewaretoken": token.group(1), "version": version.group(1), "reason": "", "transition": name},
-        headers={"Referer": f"{base}/cases/{case.public_id}/"},
-        allow_redirects=False,
-        timeout=30,
-    )
+from tests.processes import BIN
+from tests.processes import browser_session as _session
+from tests.processes import database_url as _database_url
+from tests.processes import free_port as _free_port
+from tests.processes import ready as _ready
+from tests.processes import start as _start
+from tests.processes import stop as _stop
+from tests.processes import transition as _transition
+from tests.processes import wait_for as _wait
 
 
 @pytest.mark.postgres
