@@ -223,3 +223,14 @@ def _urls_loaded_before_any_frozen_clock() -> None:
     from django.urls import get_resolver
 
     get_resolver().url_patterns  # noqa: B018
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Figures a test recorded with `record_property("figures", text)` (tests/test_chaos.py), shown
+    at the end of the run even with -q and pytest-xdist, so CI's log carries them."""
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            for name, value in getattr(report, "user_properties", []):
+                if name == "figures" and getattr(report, "when", "") == "call":
+                    terminalreporter.write_sep("-", f"figures of {report.nodeid} ({outcome})")
+                    terminalreporter.write_line(str(value))
