@@ -248,3 +248,26 @@ def test_the_request_type_is_declared_and_its_stages_are_in_the_registry(world):
     assert [s.code for s in declared.stages] == [ukey_loss.REPORTED, ukey_loss.CHECKING]
     assert declared.stage(ukey_loss.REPORTED).holder == "counter_maker"
     assert declared.stage(ukey_loss.CHECKING).sla_days == 1
+
+
+def test_the_api_shows_the_link_read_only_and_scoped_like_cases(world, live):
+    from tests.api_helpers import bank_api, enterprise_api
+
+    case, link = live
+    key = link.current_operators().first().ukey
+    services.ukey_loss_report(link=link, ukey=key, user=world.customer_x, reason="遗失")
+    mine = enterprise_api(world.company_x)
+    listed = mine.get("/api/v1/links/").json()
+    assert [row["reference"] for row in listed["results"]] == [link.reference]
+    detail = mine.get(f"/api/v1/links/{link.public_id}/").json()
+    assert detail["status"] == "active" and detail["onboarding_case_id"] == str(case.public_id)
+    assert {o["ukey_status"] for o in detail["operators"]} == {"lost", "activated"}
+    assert [r["kind"] for r in detail["requests"]] == [ukey_loss.CODE]
+    events = mine.get(f"/api/v1/links/{link.public_id}/events/").json()["results"]
+    assert [e["name"] for e in events] == ["link_created", "request_opened", "ukey_lost"]
+    assert mine.post(f"/api/v1/links/{link.public_id}/", {}).status_code == 405  # read-only
+    other = enterprise_api(world.company_y)
+    assert other.get("/api/v1/links/").json()["results"] == []
+    assert other.get(f"/api/v1/links/{link.public_id}/").status_code == 404
+    assert bank_api(world.branch_b, Role.ACCOUNT_MANAGER).get(f"/api/v1/links/{link.public_id}/").status_code == 404
+    assert bank_api(world.branch_a, Role.ACCOUNT_MANAGER).get(f"/api/v1/links/{link.public_id}/").status_code == 200
