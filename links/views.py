@@ -105,8 +105,8 @@ def link_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 @staff_required
-def link_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    link = selectors.link_get_for_user(user=request.user, public_id=public_id)
+def link_detail(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
+    link = selectors.link_get_for_user(user=request.user, public_id=link_id)
     context = _link_context(request, link)
     context["can_report"] = has_role(request.user, Role.COUNTER_MAKER)
     return render(request, "links/link_detail.html", context)
@@ -126,8 +126,8 @@ def _report(request: AuthenticatedHttpRequest, link: LiveLink, back: str) -> Htt
 @staff_required
 @require_POST
 @once  # one-time form token: a repeated post creates nothing twice (config/once.py)
-def link_report_loss(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    link = selectors.link_get_for_user(user=request.user, public_id=public_id)
+def link_report_loss(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
+    link = selectors.link_get_for_user(user=request.user, public_id=link_id)
     return _report(request, link, reverse("links:link_detail", args=[link.public_id]) + "#requests")
 
 
@@ -138,8 +138,8 @@ def _request_back(req: LinkRequest) -> HttpResponse:
 @staff_required
 @require_POST
 @once
-def request_replace(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    req = selectors.request_for_case_for_user(user=request.user, public_id=public_id)
+def request_replace(request: AuthenticatedHttpRequest, case_id: Any) -> HttpResponse:
+    req = selectors.request_for_case_for_user(user=request.user, public_id=case_id)
     form = ReplacementForm(request.POST)
     run_action(
         request,
@@ -152,8 +152,8 @@ def request_replace(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRe
 
 @staff_required
 @require_POST
-def request_confirm(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    req = selectors.request_for_case_for_user(user=request.user, public_id=public_id)
+def request_confirm(request: AuthenticatedHttpRequest, case_id: Any) -> HttpResponse:
+    req = selectors.request_for_case_for_user(user=request.user, public_id=case_id)
     run_action(
         request,
         None,
@@ -165,8 +165,8 @@ def request_confirm(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRe
 
 @staff_required
 @require_POST
-def request_cancel(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    req = selectors.request_for_case_for_user(user=request.user, public_id=public_id)
+def request_cancel(request: AuthenticatedHttpRequest, case_id: Any) -> HttpResponse:
+    req = selectors.request_for_case_for_user(user=request.user, public_id=case_id)
     form = ReasonForm(request.POST)
     run_action(
         request,
@@ -179,8 +179,8 @@ def request_cancel(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRes
 
 @staff_required
 @require_POST
-def request_release(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    req = selectors.request_for_case_for_user(user=request.user, public_id=public_id)
+def request_release(request: AuthenticatedHttpRequest, case_id: Any) -> HttpResponse:
+    req = selectors.request_for_case_for_user(user=request.user, public_id=case_id)
     form = ReasonForm(request.POST)
     run_action(
         request,
@@ -201,14 +201,14 @@ def portal_link_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 @customer_required
-def portal_link_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    link = selectors.link_get_for_user(user=request.user, public_id=public_id)
+def portal_link_detail(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
+    link = selectors.link_get_for_user(user=request.user, public_id=link_id)
     return render(request, "links/portal/link_detail.html", _link_context(request, link))
 
 
 @customer_required
 @require_POST
 @once
-def portal_report_loss(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    link = selectors.link_get_for_user(user=request.user, public_id=public_id)
+def portal_report_loss(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
+    link = selectors.link_get_for_user(user=request.user, public_id=link_id)
     return _report(request, link, reverse("links:portal_link", args=[link.public_id]) + "#requests")
