@@ -16,7 +16,6 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
-from freezegun import freeze_time
 
 from branches.roles import Role
 from casetypes import declaration
@@ -108,9 +107,9 @@ def test_the_list_filters_by_branch_status_expiring_certificate_and_dormancy(wor
     assert link.reference in client.get("/links/", {"expiring": days_left}).content.decode()
     assert link.reference not in client.get("/links/", {"expiring": days_left - 1}).content.decode()
     assert link.reference not in client.get("/links/", {"dormant": "on"}).content.decode()
-    with freeze_time(timezone.now() + dt.timedelta(days=400)):
-        client.force_login(world.approver)
-        dormant = client.get("/links/", {"dormant": "on"}).content.decode()
+    # Nothing has happened on it for over a year (the last activity is its latest event's time).
+    LiveLink.objects.filter(pk=link.pk).update(last_activity_at=timezone.now() - dt.timedelta(days=400))
+    dormant = client.get("/links/", {"dormant": "on"}).content.decode()
     assert link.reference in dormant
 
 
@@ -209,6 +208,16 @@ def test_a_counter_maker_reports_a_loss_and_releases_it_when_found(world, live, 
     assert key.status == UKey.Status.ACTIVATED and not request.is_open
 
 
+def _termination(world, link) -> LinkRequest:
+    """An open termination request on `link` (the termination type is built on this model elsewhere)."""
+    from onboarding import services as case_services
+
+    case = case_services.case_create(user=world.maker, enterprise=link.enterprise, modules=[], case_type=ukey_loss.CODE)
+    return LinkRequest.objects.create(
+        link=link, case=case, kind=LinkRequest.TERMINATION, channel="counter", opened_by=world.maker
+    )
+
+
 def test_launch_controls_refuse_with_the_reason(world, live, client):
     _, link = live
     keys = [o.ukey for o in link.current_operators().order_by("pk")]
@@ -230,8 +239,7 @@ def test_nothing_new_while_a_termination_is_open_nor_on_a_closed_link(world, liv
     _, link = live
     key = link.current_operators().first().ukey
     # A termination under way (its request type is another module's; the control is here).
-    placeholder = services.request_open(link=link, kind=ukey_loss.CODE, user=world.maker, channel="counter")
-    LinkRequest.objects.filter(pk=placeholder.pk).update(kind=LinkRequest.TERMINATION)
+    placeholder = _termination(world, link)
     with pytest.raises(services.LaunchRefused, match="正在办理注销"):
         services.ukey_loss_report(link=link, ukey=key, user=world.customer_x)
     key.refresh_from_db()
@@ -271,3 +279,71 @@ def test_the_api_shows_the_link_read_only_and_scoped_like_cases(world, live):
     assert other.get(f"/api/v1/links/{link.public_id}/").status_code == 404
     assert bank_api(world.branch_b, Role.ACCOUNT_MANAGER).get(f"/api/v1/links/{link.public_id}/").status_code == 404
     assert bank_api(world.branch_a, Role.ACCOUNT_MANAGER).get(f"/api/v1/links/{link.public_id}/").status_code == 200
+
+
+# --- in the database (PostgreSQL): the launch controls and the history hold without the services ---
+
+
+def _refused(make) -> str:
+    from django.db import DatabaseError, transaction
+
+    try:
+        with transaction.atomic():
+            make()
+    except DatabaseError as exc:
+        return str(exc)
+    return ""
+
+
+def _sql(statement: str, *params: object) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+
+
+@pytest.mark.postgres
+def test_the_database_enforces_the_launch_controls(world, live):
+    _, link = live
+    keys = [o.ukey for o in link.current_operators().order_by("pk")]
+    request = services.ukey_loss_report(link=link, ukey=keys[0], user=world.customer_x)
+    from onboarding import services as case_services
+
+    def another(kind: str = ukey_loss.CODE):
+        other = case_services.case_create(
+            user=world.maker, enterprise=link.enterprise, modules=[], case_type=ukey_loss.CODE
+        )
+        return lambda: LinkRequest.objects.create(
+            link=link, case=other, kind=kind, channel="counter", opened_by=world.maker, ukey=keys[1]
+        )
+
+    # One open request per link and type: the partial unique index.
+    assert "one_open_request_per_link_and_kind" in _refused(another())
+    # Closed once, then final; nothing else of a request ever changes.
+    assert "pgtrigger" in _refused(lambda: LinkRequest.objects.filter(pk=request.pk).update(kind="other"))
+    LinkRequest.objects.filter(pk=request.pk).update(is_open=False, closed_at=timezone.now())
+    assert "pgtrigger" in _refused(lambda: LinkRequest.objects.filter(pk=request.pk).update(is_open=True))
+    assert "pgtrigger" in _refused(lambda: _sql("DELETE FROM links_linkrequest WHERE id = %s", request.pk))
+    # Nothing new while a termination is open.
+    termination = _termination(world, link)
+    assert "while a termination is open" in _refused(another())
+    LinkRequest.objects.filter(pk=termination.pk).update(is_open=False, closed_at=timezone.now())
+    # Nothing on a closed link.
+    LiveLink.objects.filter(pk=link.pk).update(status=LinkStatus.CLOSED)
+    assert "on a closed link" in _refused(another())
+
+
+@pytest.mark.postgres
+def test_the_links_rows_are_versions_ended_once_and_never_rewritten(world, live):
+    _, link = live
+    row = link.current_operators().order_by("pk").first()
+    account = link.current_accounts().first()
+    event = link.events.first()
+    for model, pk, column in ((type(row), row.pk, "ukey_serial"), (type(account), account.pk, "account_number")):
+        rows = model.objects.filter(pk=pk)
+        assert "pgtrigger" in _refused(lambda rows=rows, column=column: rows.update(**{column: "X"}))
+        table = model._meta.db_table
+        assert "pgtrigger" in _refused(lambda table=table, pk=pk: _sql(f"DELETE FROM {table} WHERE id = %s", pk))
+        rows.update(ended_at=timezone.now(), ended_event=event)  # the one change
+        assert "pgtrigger" in _refused(lambda rows=rows: rows.update(ended_at=None))
+    assert "pgtrigger" in _refused(lambda: LinkEvent.objects.filter(pk=event.pk).update(reason="x"))
