@@ -215,7 +215,8 @@ def _live_links(*, requests: bool = True) -> int:
     from links.models import LinkRequest, LiveLink
 
     made = 0
-    for case in OnboardingCase.objects.filter(case_type="onboarding", state=State.LIVE, live_link__isnull=True):
+    walked = OnboardingCase.objects.filter(case_type="onboarding", state=State.LIVE, production_config__isnull=False)
+    for case in walked.filter(live_link__isnull=True):
         links.link_create_from_case(case=case, actor=None)
         made += 1
     if not requests or LinkRequest.objects.exists():

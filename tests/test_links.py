@@ -347,3 +347,30 @@ def test_the_links_rows_are_versions_ended_once_and_never_rewritten(world, live)
         rows.update(ended_at=timezone.now(), ended_event=event)  # the one change
         assert "pgtrigger" in _refused(lambda rows=rows: rows.update(ended_at=None))
     assert "pgtrigger" in _refused(lambda: LinkEvent.objects.filter(pk=event.pk).update(reason="x"))
+
+
+def test_the_link_pages_read_in_english_and_chinese_only_in_chinese(world, live, client):
+    from django.conf import settings
+
+    from tests.test_i18n import chinese_labels, english_halves
+
+    _, link = live
+    key = link.current_operators().first().ukey
+    request = services.ukey_loss_report(link=link, ukey=key, user=world.customer_x)
+    pages = [
+        (world.maker, f"/links/{link.public_id}/"),
+        (world.maker, "/links/"),
+        (world.maker, f"/cases/{request.case.public_id}/"),
+        (world.customer_x, f"/portal/links/{link.public_id}/"),
+        (world.customer_x, "/portal/links/"),
+        (world.customer_x, f"/portal/cases/{request.case.public_id}/"),
+    ]
+    for who, url in pages:
+        client.force_login(who)
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+        chinese = client.get(url).content.decode()
+        assert english_halves(chinese) == [], url
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+        english = client.get(url).content.decode()
+        assert chinese_labels(english) == [], url
+        assert "Direct link service" in english, url
