@@ -225,8 +225,10 @@ def _live_links(*, requests: bool = True) -> int:
     first_two = [link for link in LiveLink.objects.order_by("pk") if link.current_operators().exists()][:2]
     for n, link in enumerate(first_two):
         key = link.current_operators().order_by("pk").first().ukey  # type: ignore[union-attr]
+        assert key is not None
         if n == 0:
             customer = users.filter(enterprise=link.enterprise).order_by("pk").first()
+            assert customer is not None
             links.ukey_loss_report(link=link, ukey=key, user=customer, reason="K宝随公文包遗失")
             continue
         maker = users.get(username=f"maker_{link.branch.code.lower()}")

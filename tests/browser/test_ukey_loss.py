@@ -54,7 +54,7 @@ def test_the_customer_reports_a_loss_and_the_counter_replaces_the_key(browser, l
     maker.click(f"#requests >> text={request.case.reference}")
     maker.wait_for_selector("#link-request")
     maker.fill("#link-request input[name=serial]", "KB-NEW-0001")
-    maker.click("#link-request button:has-text(\"录入补办的新UKey\")")
+    maker.click('#link-request button:has-text("录入补办的新UKey")')
     maker.wait_for_selector("text=补办已录入,等待柜面复核")
     assert "复核通过,新UKey生效" not in maker.content()  # the maker checks nothing
     shot("links-counter-replacement-made")
@@ -63,7 +63,7 @@ def test_the_customer_reports_a_loss_and_the_counter_replaces_the_key(browser, l
     checker = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN").new_page()
     staff_login(checker, base, world.checker.username)
     checker.goto(f"{base}/cases/{request.case.public_id}/")
-    checker.click("#link-request button:has-text(\"复核通过,新UKey生效\")")
+    checker.click('#link-request button:has-text("复核通过,新UKey生效")')
     checker.wait_for_selector("text=新UKey已生效,挂失补办办结")
     lost.refresh_from_db()
     assert lost.status == UKey.Status.REPLACED
