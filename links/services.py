@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -185,13 +185,10 @@ def link_accounts_replace(
     keys = ("account_name", "opening_branch", "can_query", "can_pay")
     for number, row in current.items():
         new = wanted.get(number)
-        if new is None or any(getattr(row, k) != new.get(k, getattr(row, k)) for k in keys):
-            LinkAccount.objects.filter(pk=row.pk, ended_at__isnull=True).update(ended_at=now, ended_event=event)
-            current_kept = False
-        else:
-            current_kept = True
-        if current_kept:
-            wanted.pop(number)
+        if new is not None and all(getattr(row, k) == new.get(k, getattr(row, k)) for k in keys):
+            wanted.pop(number)  # unchanged: the current row stays
+            continue
+        LinkAccount.objects.filter(pk=row.pk, ended_at__isnull=True).update(ended_at=now, ended_event=event)
     LinkAccount.objects.bulk_create(
         [LinkAccount(link=link, started_event=event, started_at=now, **a) for a in wanted.values()]
     )
@@ -313,7 +310,7 @@ def request_open(
                     opened_by=user,
                     opened_at=case.created_at,
                 )
-        except IntegrityError:
+        except DatabaseError:
             # The database's launch controls (another writer got there first).
             raise LaunchRefused(launch_refusal(link=locked, kind=kind) or _("当前不能提交该申请")) from None
         link_event(

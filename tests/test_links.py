@@ -374,3 +374,36 @@ def test_the_link_pages_read_in_english_and_chinese_only_in_chinese(world, live,
         english = client.get(url).content.decode()
         assert chinese_labels(english) == [], url
         assert "Direct link service" in english, url
+
+
+def test_a_change_of_accounts_ends_the_old_rows_and_keeps_them(world, live):
+    _, link = live
+    old = link.current_accounts().get()
+    event = services.link_event(link=link, name=LinkEvent.Name.ACCOUNTS_CHANGED, actor=world.am_a)
+    wanted = [
+        {"account_number": old.account_number, "account_name": old.account_name, "can_query": True, "can_pay": True},
+        {"account_number": "6222999900001111", "account_name": "甲公司", "can_query": True, "can_pay": False},
+    ]
+    services.link_accounts_replace(link=link, accounts=wanted, event=event)
+    current = {a.account_number: a for a in link.current_accounts()}
+    assert set(current) == {old.account_number, "6222999900001111"}
+    assert current[old.account_number].can_pay and current[old.account_number].started_event == event
+    old.refresh_from_db()
+    assert old.ended_event == event and not old.can_pay  # the earlier rights, as they were
+    # The same set again changes nothing.
+    services.link_accounts_replace(link=link, accounts=wanted, event=event)
+    assert link.accounts.count() == 3
+
+
+def test_the_counter_finds_the_loss_in_its_queue_and_the_checker_after_the_maker(world, live, client):
+    _, link = live
+    key = link.current_operators().first().ukey
+    request = services.ukey_loss_report(link=link, ukey=key, user=world.customer_x)
+    client.force_login(world.maker)
+    home = client.get("/").content.decode()
+    assert request.case.reference in home and "录入补办的新UKey(或解除挂失)" in home
+    client.force_login(world.checker)
+    assert "复核补办的新UKey" not in client.get("/").content.decode()
+    services.ukey_replacement_make(request=request, user=world.maker, serial="KB-Q-1")
+    home = client.get("/").content.decode()
+    assert request.case.reference in home and "复核补办的新UKey" in home
