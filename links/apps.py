@@ -12,6 +12,7 @@ class LinksConfig(AppConfig):
     def ready(self) -> None:
         from casetypes import declaration
         from onboarding import events
+        from onboarding.page_reads import page_relations
 
         from . import listeners
         from .requests import REQUEST_TYPES
@@ -21,3 +22,6 @@ class LinksConfig(AppConfig):
             declaration.register(case_type)
         # Go-live creates the live link; a request case that ends closes its LinkRequest.
         events.listeners.add(listeners.case_event_heard)
+        # The case page's link panel reads the link or the request with the case row.
+        for relation in ("live_link", "link_request__link", "link_request__ukey", "link_request__opened_by"):
+            page_relations.add(relation)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.core.exceptions import ObjectDoesNotExist
 
 from counter.models import CounterEntry
 
@@ -16,10 +17,18 @@ from ..requests import ukey_loss
 register = template.Library()
 
 
+def _related(case: Any, name: str) -> Any:
+    """A reverse one-to-one of the case (read with the case row on its page), or None."""
+    try:
+        return getattr(case, name)
+    except ObjectDoesNotExist:
+        return None
+
+
 @register.simple_tag
 def link_panel(case: Any) -> dict[str, Any]:
-    link = LiveLink.objects.filter(onboarding_case_id=case.pk).first()
-    request = LinkRequest.objects.select_related("link", "ukey", "opened_by").filter(case_id=case.pk).first()
+    link: LiveLink | None = _related(case, "live_link")
+    request: LinkRequest | None = _related(case, "link_request")
     panel: dict[str, Any] = {"link": link, "request": request}
     if request is not None and request.kind == ukey_loss.CODE and request.ukey_id is not None:
         entries = CounterEntry.objects.filter(kind=CounterEntry.Kind.ISSUE_UKEY, replaces_id=request.ukey_id)
