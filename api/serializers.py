@@ -139,3 +139,77 @@ class ActionSerializer(serializers.Serializer[Any]):
 class ErrorSerializer(serializers.Serializer[Any]):
     detail = serializers.CharField()
     problems = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+# --- live links (issue 22): read-only ---------------------------------------------------------------
+
+
+class LinkAccountSerializer(serializers.Serializer[Any]):
+    account_number = serializers.CharField()
+    account_name = serializers.CharField()
+    can_query = serializers.BooleanField()
+    can_pay = serializers.BooleanField()
+    started_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField(allow_null=True)
+
+
+class LinkOperatorSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField()
+    role = serializers.CharField()
+    ukey_serial = serializers.CharField()
+    ukey_status = serializers.CharField(source="ukey.status", allow_null=True, default=None)
+    ukey_expires_on = serializers.DateField(allow_null=True)
+    started_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField(allow_null=True)
+
+
+class LinkRequestSerializer(serializers.Serializer[Any]):
+    case_id = serializers.UUIDField(source="case.public_id")
+    reference = serializers.CharField(source="case.reference")
+    kind = serializers.CharField()
+    kind_label = serializers.CharField()
+    state = serializers.CharField(source="case.state")
+    state_label = serializers.CharField(source="case.get_state_display")
+    channel = serializers.CharField()
+    ukey_serial = serializers.CharField(source="ukey.serial", allow_null=True, default=None)
+    is_open = serializers.BooleanField()
+    opened_at = serializers.DateTimeField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+
+
+class LiveLinkSerializer(serializers.Serializer[Any]):
+    id = serializers.UUIDField(source="public_id")
+    reference = serializers.CharField()
+    status = serializers.CharField()
+    status_label = serializers.CharField(source="get_status_display")
+    enterprise_name = serializers.CharField(source="enterprise.name")
+    enterprise_uscc = serializers.CharField(source="enterprise.uscc")
+    branch_code = serializers.CharField(source="branch.code")
+    onboarding_case_id = serializers.UUIDField(source="onboarding_case.public_id")
+    company_version = serializers.IntegerField(source="company_version.number")
+    modules = serializers.ListField(child=serializers.CharField())
+    production_endpoint = serializers.CharField()
+    certificate_serial = serializers.CharField()
+    certificate_expires_on = serializers.DateField(allow_null=True)
+    went_live_at = serializers.DateTimeField()
+    closed_on = serializers.DateField(allow_null=True)
+    retention_until = serializers.DateField(allow_null=True)
+    legal_hold = serializers.BooleanField()
+    last_activity_at = serializers.DateTimeField()
+
+
+class LiveLinkDetailSerializer(LiveLinkSerializer):
+    accounts = LinkAccountSerializer(many=True, source="current_accounts")
+    operators = LinkOperatorSerializer(many=True, source="current_operators")
+    requests = LinkRequestSerializer(many=True, source="requests.all")
+
+
+class LinkEventSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField()
+    label = serializers.CharField()
+    channel = serializers.CharField()
+    actor = serializers.CharField(source="actor.username", allow_null=True, default=None)
+    data = serializers.JSONField()
+    reason = serializers.CharField()
+    request_case_id = serializers.UUIDField(source="request.case.public_id", allow_null=True, default=None)
+    created_at = serializers.DateTimeField()

@@ -22,6 +22,9 @@ urlpatterns = [
     path("cases/<uuid:case_id>/test-results/", views.TestResultsView.as_view(), name="case_test_results"),
     path("cases/<uuid:case_id>/messages/", views.MessageListView.as_view(), name="case_messages"),
     path("cases/<uuid:case_id>/actions/", views.ActionListView.as_view(), name="case_actions"),
+    path("links/", views.LinkListView.as_view(), name="link_list"),
+    path("links/<uuid:link_id>/", views.LinkDetailView.as_view(), name="link_detail"),
+    path("links/<uuid:link_id>/events/", views.LinkEventListView.as_view(), name="link_events"),
     path(
         "document-versions/<uuid:version_id>/download/", views.DocumentDownloadView.as_view(), name="version_download"
     ),

@@ -24,6 +24,8 @@ from audit.services import access_record
 from documents import selectors as document_selectors
 from documents import services as document_services
 from documents.models import Document
+from links import selectors as link_selectors
+from links.models import LinkEvent, LiveLink
 from onboarding import selectors, services
 from onboarding.models import CaseEvent, OnboardingCase, StageVisit
 from onboarding.services import CaseConflict, CaseError, TestOutcome
@@ -323,3 +325,28 @@ class ActionListView(ApiView):
     def get(self, request: Request, case_id: Any) -> Response:
         items = actions_for(case=self.get_case(), user=request.user)
         return Response(s.ActionSerializer(items, many=True).data)
+
+
+# --- live links (issue 22): read-only, scoped like cases ------------------------------------------------
+
+
+class LinkListView(ApiView, generics.ListAPIView[LiveLink]):
+    serializer_class = s.LiveLinkSerializer
+
+    def get_queryset(self) -> Any:
+        return link_selectors.link_list(user=self.request.user)
+
+
+class LinkDetailView(ApiView):
+    @extend_schema(responses=s.LiveLinkDetailSerializer)
+    def get(self, request: Request, link_id: Any) -> Response:
+        link = link_selectors.link_get_for_user(user=request.user, public_id=link_id)
+        return Response(s.LiveLinkDetailSerializer(link).data)
+
+
+class LinkEventListView(ApiView, generics.ListAPIView[LinkEvent]):
+    serializer_class = s.LinkEventSerializer
+
+    def get_queryset(self) -> Any:
+        link = link_selectors.link_get_for_user(user=self.request.user, public_id=self.kwargs["link_id"])
+        return link_selectors.link_history(link).select_related("request__case")

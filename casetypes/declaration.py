@@ -162,6 +162,9 @@ class CaseType:
     reminders: ReminderPolicy = field(default_factory=ReminderPolicy)
     # States a case may be imported in (transfers): the working stages and live by default.
     import_states: tuple[str, ...] = ()
+    # Roles besides the account manager (and the company's own users) who may open a case of
+    # this type (a counter maker reports a lost UKey).
+    starters: tuple[str, ...] = ()
 
     def model_class(self) -> Any:
         """The model class (`model` may be given as "app_label.ModelName")."""

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "onboarding",
     "documents",
     "counter",
+    "links",  # the live link after go-live and its service requests (issue 22)
     "reminders",
     "audit",
     "portal",

@@ -44,6 +44,7 @@ urlpatterns = [
     path("notices/", include("notices.urls")),
     path("wecom/", include("wecom.urls")),
     path("audit/", include("audit.urls")),
+    path("", include("links.urls")),  # /links/… and /portal/links/… (issue 22)
     path("portal/integrations/", include("api.portal_urls")),
     path("integrations/", include("api.bank_urls")),
     path("portal/", include("portal.urls")),

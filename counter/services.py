@@ -387,8 +387,13 @@ def ukey_download_record(*, ukey: UKey, user: User, expected_version: int | None
     return ukey
 
 
-def ukey_loss_report(*, ukey: UKey, user: User, reason: str = "", expected_version: int | None = None) -> UKey:
-    """挂失: the key is frozen until it is found (解挂) or replaced (补办)."""
+def ukey_loss_report(
+    *, ukey: UKey, user: User, reason: str = "", expected_version: int | None = None, by_customer: bool = False
+) -> UKey:
+    """挂失: the key is frozen until it is found (解挂) or replaced (补办). With `by_customer`
+    (a live link's loss request, links.services) the company's own users may report it too, at
+    any hour: blocking a key never waits for the bank."""
+    roles = (*COUNTER_STAFF, Role.ENTERPRISE_USER) if by_customer else COUNTER_STAFF
     with case_write(case=ukey.case, user=user, seen_version=expected_version) as w:
         case, ukey = _ukey_change(
             w.case,
@@ -396,7 +401,7 @@ def ukey_loss_report(*, ukey: UKey, user: User, reason: str = "", expected_versi
             user,
             name="ukey_lost",
             allowed_from=(UKey.Status.ISSUED, UKey.Status.DOWNLOADED, UKey.Status.ACTIVATED),
-            roles=COUNTER_STAFF,
+            roles=roles,
         )
         ukey.status_before_loss, ukey.status = ukey.status, UKey.Status.LOST
         ukey.save(update_fields=["status", "status_before_loss"])

@@ -150,7 +150,7 @@ def _user(username: str, name: str, *, role: str, branch: Branch | None = None, 
 
 
 @transaction.atomic
-def seed(stdout: Any = None) -> dict[str, int]:
+def seed(stdout: Any = None, *, link_requests: bool = True) -> dict[str, int]:
     ensure_role_groups()
     branches: dict[str, Branch] = {}
     for code, name, level, parent in BRANCHES:
@@ -193,6 +193,8 @@ def seed(stdout: Any = None) -> dict[str, int]:
                 target = TARGETS[(i * 3 + j) % len(TARGETS)]
                 _walk(enterprise, am, staff, branch_code, target, seed_no=i * 10 + j)
                 made += 1
+    with notifications.suppressed():
+        links_made = _live_links(requests=link_requests)
     from analytics.history import seed_history  # two years of past cases for the cockpit and forecast
 
     seed_history(stdout=stdout)
@@ -201,7 +203,38 @@ def seed(stdout: Any = None) -> dict[str, int]:
         "staff": len(staff),
         "cases_created": made,
         "cases": OnboardingCase.objects.count(),
+        "live_links_created": links_made,
     }
+
+
+def _live_links(*, requests: bool = True) -> int:
+    """Every live demo case has its live link (go-live made them; a database seeded before links
+    existed gets them now), and two lost UKeys are under way: one reported by the customer on
+    the portal (waiting for the counter maker), one whose replacement waits for the checker."""
+    from links import services as links
+    from links.models import LinkRequest, LiveLink
+
+    made = 0
+    walked = OnboardingCase.objects.filter(case_type="onboarding", state=State.LIVE, production_config__isnull=False)
+    for case in walked.filter(live_link__isnull=True):
+        links.link_create_from_case(case=case, actor=None)
+        made += 1
+    if not requests or LinkRequest.objects.exists():
+        return made
+    users = get_user_model().objects
+    first_two = [link for link in LiveLink.objects.order_by("pk") if link.current_operators().exists()][:2]
+    for n, link in enumerate(first_two):
+        key = link.current_operators().order_by("pk").first().ukey  # type: ignore[union-attr]
+        assert key is not None
+        if n == 0:
+            customer = users.filter(enterprise=link.enterprise).order_by("pk").first()
+            assert customer is not None
+            links.ukey_loss_report(link=link, ukey=key, user=customer, reason="K宝随公文包遗失")
+            continue
+        maker = users.get(username=f"maker_{link.branch.code.lower()}")
+        request = links.ukey_loss_report(link=link, ukey=key, user=maker, reason="客户来电挂失:K宝损坏无法识别")
+        links.ukey_replacement_make(request=request, user=maker, serial=f"KB-R{link.pk:04d}01")
+    return made
 
 
 def _enterprise(i: int, name: str, uscc: str, branch: Branch, am: Any) -> Any:

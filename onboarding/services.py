@@ -346,7 +346,8 @@ def case_create(
     """Open a case of `case_type` (a draft, for onboarding) for `enterprise` on its current data
     version; `fields` are the case's own (ERP system, connection notes, target date, the bank's
     assessment)."""
-    if not (has_role(user, Role.ACCOUNT_MANAGER) or user.enterprise_id == enterprise.pk):
+    starters = declaration.case_type(case_type).starters
+    if not (has_role(user, Role.ACCOUNT_MANAGER, *starters) or user.enterprise_id == enterprise.pk):
         raise CaseError(_("您没有新建案件的权限"))
     if user.branch_id is not None and not branch_in_subtree(enterprise.branch, user):
         raise CaseError(_("该企业不在您的管辖范围内"))

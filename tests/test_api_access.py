@@ -14,7 +14,7 @@ from audit.models import AccessEvent
 from branches.roles import Role
 from onboarding.states import State
 from tests.api_helpers import Api, bank_api, enterprise_api
-from tests.test_portal_access import PARAM, fill
+from tests.test_portal_access import PARAM, _live_link, fill
 
 API_PREFIX = "api/v1/"
 # Not resources: the token endpoint (takes client credentials) and the schema and its reference page.
@@ -45,7 +45,8 @@ def post_routes() -> list[str]:
 
     from tests.test_portal_access import fill
 
-    values = {"case_id": "00000000-0000-0000-0000-000000000000", "version_id": "00000000-0000-0000-0000-000000000000"}
+    zero = "00000000-0000-0000-0000-000000000000"
+    values = {"case_id": zero, "version_id": zero, "link_id": zero}
     return [r for r in api_routes() if hasattr(resolve(fill(r, values)).func.view_class, "post")]
 
 
@@ -54,7 +55,11 @@ def setup(world):
     case = world.case(State.JOINT_TESTING)
     document = case.documents.filter(versions__isnull=False).first()
     assert document is not None
-    values = {"case_id": str(case.public_id), "version_id": str(document.versions.latest("pk").public_id)}
+    values = {
+        "case_id": str(case.public_id),
+        "version_id": str(document.versions.latest("pk").public_id),
+        "link_id": str(_live_link(case).public_id),
+    }
     return world, case, values
 
 

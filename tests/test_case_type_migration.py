@@ -36,7 +36,8 @@ def _columns(table: str) -> set[str]:
 def test_the_landed_schema_with_demo_data_migrates_forward_with_nothing_lost() -> None:
     from demo.seed import seed
 
-    counts = seed()
+    # The data of before case types: no request cases of a live link (issue 22's types).
+    counts = seed(link_requests=False)
     assert counts["cases"] >= 30
     before = _dump()
 

@@ -29,6 +29,7 @@ from config.evidence import NO_TRUNCATE
 from counter import services as counter_services
 from counter.models import CounterEntry, Operator, UKey
 from documents.models import Document, DocumentVersion
+from links.models import LinkAccount, LinkEvent, LinkOperator, LinkRequest, LiveLink
 from notices import outbox
 from notices.models import EmailPreference, Notification, OutboxEmail
 from onboarding import change_requests
@@ -71,6 +72,7 @@ APPEND_ONLY: dict[type[models.Model], str] = {
     CompanyVersion: "name",
     Reminder: "stage",
     Document: "kind",
+    LinkEvent: "reason",
 }
 # Logs whose rows the application only inserts (issue 24): refused from UPDATE and DELETE below.
 APPEND_ONLY_LOGS: dict[type[models.Model], str] = {WebhookAttempt: "error", WeComPost: "error"}
@@ -79,6 +81,9 @@ CHANGED_BY_RULE = [
     # issue 24: a change of company data decided once; the SLA record; what was sent to a
     # customer's system; an import's file, who and when.
     ChangeRequest, StageVisit, WebhookDelivery, ImportJob,
+    # issue 22: a live link's accounts and operators (versions, each ended once); its requests
+    # (opened, closed once).
+    LinkAccount, LinkOperator, LinkRequest,
 ]  # fmt: skip
 EVIDENCE = [*APPEND_ONLY, *APPEND_ONLY_LOGS, *CHANGED_BY_RULE]
 # Every other model of ours, and why its rows are not history the database must keep as written.
@@ -110,11 +115,12 @@ NOT_HISTORY: dict[type[models.Model], str] = {
     WeComMessage: "a merge queue: messages folded into one post, which WeComPost records",
     DigestPreference: "a person's current choice",
     DigestRun: "a claim row per user and day (exactly once), not a record of content",
+    LiveLink: "the live link as it is now (status, certificate, last activity); its history is LinkEvent and the versioned LinkAccount/LinkOperator rows",
 }
 PROJECT_APPS = {
     "accounts", "branches", "notices", "companies", "workcalendar", "onboarding", "documents",
     "counter", "reminders", "audit", "portal", "analytics", "api", "webhooks", "demo", "transfers",
-    "wecom", "delivery", "casetypes",
+    "wecom", "delivery", "casetypes", "links",
 }  # fmt: skip
 
 
@@ -176,8 +182,9 @@ def test_every_evidence_model_has_its_triggers_installed(db):
         for trigger in model._meta.triggers:  # type: ignore[attr-defined]
             assert trigger.get_installation_status(model) == ("INSTALLED", True), (model, trigger.name)
             operations |= set(str(trigger.operation).split(" OR "))
-        # UPDATE (always or by rule), DELETE and TRUNCATE are each covered.
-        assert operations == {"UPDATE", "DELETE", "TRUNCATE"}, (model, operations)
+        # UPDATE (always or by rule), DELETE and TRUNCATE are each covered; an INSERT trigger
+        # may add a rule on what goes in (a live link's launch controls, issue 22).
+        assert operations - {"INSERT"} == {"UPDATE", "DELETE", "TRUNCATE"}, (model, operations)
 
 
 def test_only_pgtrigger_triggers_remain_on_the_evidence_tables(db):
@@ -252,6 +259,7 @@ def evidence_rows(world):
     portal_services.message_post(case=case, user=world.customer_x, body="已提交测试报告")
     visit = other.current_visit
     reminder_services.reminders_sweep(now=visit.due_at + dt.timedelta(days=30))
+    world.case(State.LIVE)  # going live creates the live link and its first LinkEvent
     rows = {model: model._default_manager.order_by("pk").first() for model in APPEND_ONLY}
     missing = [model._meta.label for model, row in rows.items() if row is None]
     assert missing == []

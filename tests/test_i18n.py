@@ -198,6 +198,7 @@ def _code_literals() -> dict[str, str]:
         "counter",
         "demo",
         "documents",
+        "links",
         "onboarding",
         "portal",
         "reminders",

@@ -89,7 +89,21 @@ def random_values() -> dict[str, str]:
         "kind": "application_form",
         "document_id": str(uuid.uuid4()),
         "version_id": str(uuid.uuid4()),
+        "link_id": str(uuid.uuid4()),
     }
+
+
+def _live_link(case: Any) -> Any:
+    """A live link of company X for the matrix (a row as go-live leaves it; its pages are tested in test_links.py)."""
+    from links.models import LiveLink
+
+    return LiveLink.objects.create(
+        reference="ZLFW-MATRIX",
+        onboarding_case=case,
+        enterprise=case.enterprise,
+        branch=case.branch,
+        company_version=case.company_version,
+    )
 
 
 @pytest.fixture
@@ -113,6 +127,7 @@ def setup(world):
         "kind": "application_form",
         "document_id": str(document.public_id),
         "version_id": str(document.versions.latest("pk").public_id),
+        "link_id": str(_live_link(case).public_id),
     }
     member(world.customer_y, admin=True)
     secrets = [world.company_x.name, case.reference, draft.reference, str(case.public_id)]

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class LinksConfig(AppConfig):
+    name = "links"
+    default_auto_field = "django.db.models.BigAutoField"
+    verbose_name = _("直联服务")
+
+    def ready(self) -> None:
+        from casetypes import declaration
+        from onboarding import events
+        from onboarding.page_reads import page_relations
+
+        from . import listeners
+        from .requests import REQUEST_TYPES
+
+        # Every request type is a declared case type (one module per type, links/requests/).
+        for case_type in REQUEST_TYPES:
+            declaration.register(case_type)
+        # Go-live creates the live link; a request case that ends closes its LinkRequest.
+        events.listeners.add(listeners.case_event_heard)
+        # The case page's link panel reads the link or the request with the case row.
+        for relation in ("live_link", "link_request__link", "link_request__ukey", "link_request__opened_by"):
+            page_relations.add(relation)

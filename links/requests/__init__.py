@@ -1,0 +1,11 @@
+"""The service requests on a live link: one module per request type, each declaring its
+`CaseType` (stages, holders, SLA, documents) and the proxy model of `OnboardingCase` carrying
+its transitions. A new type: a module here, its `CaseType` added to `REQUEST_TYPES`
+(`LinksConfig.ready()` registers them; `links.models` imports this package so the proxies are
+models of the links app, their migrations in links/migrations)."""
+
+from __future__ import annotations
+
+from .ukey_loss import UKEY_LOSS
+
+REQUEST_TYPES = (UKEY_LOSS,)

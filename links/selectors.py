@@ -1,0 +1,92 @@
+"""Reads of live links, always scoped: staff see their branch subtree, customers their company."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from branches.roles import user_roles
+from branches.scope import subtree_q
+
+from .models import LinkEvent, LinkRequest, LiveLink
+
+
+def dormant_days() -> int:
+    """A link with nothing happening for this many days is dormant (default a year)."""
+    return int(getattr(settings, "LINK_DORMANT_DAYS", 365))
+
+
+def link_visible_q(user: Any) -> Q:
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Q(pk__in=[])
+    if user.enterprise_id is not None:
+        return Q(enterprise_id=user.enterprise_id)
+    if user.branch_id is not None and user_roles(user):
+        return subtree_q("branch", user.branch)
+    return Q(pk__in=[])
+
+
+def link_list(*, user: Any) -> QuerySet[LiveLink]:
+    return (
+        LiveLink.objects.filter(link_visible_q(user))
+        .select_related("enterprise", "branch", "company_version", "onboarding_case")
+        .order_by("-went_live_at", "-pk")
+    )
+
+
+def link_filter(
+    qs: QuerySet[LiveLink],
+    *,
+    branch: Any = None,
+    status: str = "",
+    expiring_days: int | None = None,
+    dormant: bool = False,
+    search: str = "",
+    today: dt.date | None = None,
+) -> QuerySet[LiveLink]:
+    today = today or timezone.localdate()
+    if branch is not None:
+        qs = qs.filter(subtree_q("branch", branch))
+    if status:
+        qs = qs.filter(status=status)
+    if expiring_days is not None:
+        qs = qs.filter(
+            certificate_expires_on__isnull=False, certificate_expires_on__lte=today + dt.timedelta(days=expiring_days)
+        ).order_by("certificate_expires_on", "pk")
+    if dormant:
+        qs = qs.filter(last_activity_at__lt=timezone.now() - dt.timedelta(days=dormant_days()))
+    if search:
+        qs = qs.filter(Q(enterprise__name__icontains=search) | Q(reference__icontains=search))
+    return qs
+
+
+def link_get_for_user(*, user: Any, public_id: Any) -> LiveLink:
+    try:
+        return link_list(user=user).get(public_id=public_id)
+    except (LiveLink.DoesNotExist, ValueError):
+        raise Http404("no such link") from None
+
+
+def link_history(link: LiveLink) -> QuerySet[LinkEvent]:
+    return link.events.select_related("actor", "request").order_by("created_at", "pk")
+
+
+def link_requests(link: LiveLink) -> QuerySet[LinkRequest]:
+    return link.requests.select_related("case", "opened_by", "ukey").order_by("-opened_at", "-pk")
+
+
+def request_for_case_for_user(*, user: Any, public_id: Any) -> LinkRequest:
+    """The request whose case is `public_id`, if the user may see that case's link, else 404."""
+    try:
+        return (
+            LinkRequest.objects.select_related("link", "case", "ukey", "ukey__operator")
+            .filter(link__in=LiveLink.objects.filter(link_visible_q(user)))
+            .get(case__public_id=public_id)
+        )
+    except (LinkRequest.DoesNotExist, ValueError):
+        raise Http404("no such request") from None

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from . import views
+
+app_name = "links"
+
+urlpatterns = [
+    path("links/", views.link_list, name="link_list"),
+    path("links/<uuid:link_id>/", views.link_detail, name="link_detail"),
+    path("links/<uuid:link_id>/ukey-loss/", views.link_report_loss, name="link_report_loss"),
+    path("links/requests/<uuid:case_id>/replace/", views.request_replace, name="request_replace"),
+    path("links/requests/<uuid:case_id>/confirm/", views.request_confirm, name="request_confirm"),
+    path("links/requests/<uuid:case_id>/cancel/", views.request_cancel, name="request_cancel"),
+    path("links/requests/<uuid:case_id>/release/", views.request_release, name="request_release"),
+    path("portal/links/", views.portal_link_list, name="portal_link_list"),
+    path("portal/links/<uuid:link_id>/", views.portal_link_detail, name="portal_link"),
+    path("portal/links/<uuid:link_id>/ukey-loss/", views.portal_report_loss, name="portal_report_loss"),
+]

@@ -1,0 +1,214 @@
+"""Live-link pages: the staff list and page (branch subtree), the customer's pages on the portal
+(own company), and the UKey loss request's actions. Every link and request is read through a
+scoped selector (404 outside scope); the services decide."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from branches.models import Branch
+from branches.roles import Role, has_role
+from branches.scope import subtree_q
+from config.once import once
+from counter.models import UKey
+from onboarding.web import AuthenticatedHttpRequest, run_action, staff_required
+
+from . import selectors, services
+from .forms import LinkFilterForm, LossReportForm, ReasonForm, ReplacementForm
+from .models import LinkRequest, LiveLink
+
+View = Callable[..., HttpResponse]
+
+
+def customer_required(view: View) -> View:
+    """Enterprise users only (the portal's audience); staff get 403 here."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user = request.user
+        if not (user.is_active and user.enterprise_id is not None and has_role(user, Role.ENTERPRISE_USER)):  # type: ignore[union-attr]
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _loss_keys(link: LiveLink) -> list[tuple[int, str]]:
+    """The link's UKeys that can be reported lost now (in use, not already lost)."""
+    reportable = (UKey.Status.ISSUED, UKey.Status.DOWNLOADED, UKey.Status.ACTIVATED)
+    rows = link.current_operators().select_related("ukey")
+    return [
+        (r.ukey.pk, f"{r.ukey.serial} · {r.name}({r.role_label})")
+        for r in rows
+        if r.ukey is not None and r.ukey.status in reportable
+    ]
+
+
+def _link_context(request: AuthenticatedHttpRequest, link: LiveLink) -> dict[str, Any]:
+    keys = _loss_keys(link)
+    from .requests import ukey_loss
+
+    return {
+        "link": link,
+        "accounts": link.accounts.select_related("started_event", "ended_event").order_by("started_at", "pk"),
+        "operators": link.operators.select_related("ukey", "operator").order_by("ended_at", "started_at", "pk"),
+        "history": selectors.link_history(link),
+        "requests": selectors.link_requests(link),
+        "loss_form": LossReportForm(keys=keys),
+        "loss_refusal": services.launch_refusal(link=link, kind=ukey_loss.CODE),
+        "loss_keys": keys,
+    }
+
+
+# --- staff -------------------------------------------------------------------------------------------
+
+
+@staff_required
+def link_list(request: AuthenticatedHttpRequest) -> HttpResponse:
+    user = request.user
+    subtree = Branch.objects.filter(subtree_q("", user.branch))  # type: ignore[arg-type]
+    form = LinkFilterForm(request.GET or None)
+    form.fields["branch"].choices = [("", _("全部"))] + [(str(b.pk), b.name) for b in subtree]  # type: ignore[attr-defined]
+    qs = selectors.link_list(user=user)
+    if form.is_bound and not form.is_valid():
+        qs = qs.none()
+    elif form.is_valid():
+        data = form.cleaned_data
+        qs = selectors.link_filter(
+            qs,
+            branch=subtree.filter(pk=data["branch"]).first() if data["branch"] else None,
+            status=data["status"],
+            expiring_days=data["expiring"],
+            dormant=data["dormant"],
+            search=data["q"].strip(),
+        )
+    page = Paginator(qs, 25).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "links/link_list.html",
+        {"form": form, "page": page, "query": query.urlencode(), "dormant_days": selectors.dormant_days()},
+    )
+
+
+@staff_required
+def link_detail(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
+    link = selectors.link_get_for_user(user=request.user, public_id=link_id)
+    context = _link_context(request, link)
+    context["can_report"] = has_role(request.user, Role.COUNTER_MAKER)
+    return render(request, "links/link_detail.html", context)
+
+
+def _report(request: AuthenticatedHttpRequest, link: LiveLink, back: str) -> HttpResponse:
+    form = LossReportForm(request.POST, keys=_loss_keys(link))
+
+    def act() -> None:
+        ukey = UKey.objects.get(pk=form.cleaned_data["ukey"], case_id=link.onboarding_case_id)
+        services.ukey_loss_report(link=link, ukey=ukey, user=request.user, reason=form.cleaned_data["reason"])
+
+    run_action(request, form, act, _("挂失已生效:该UKey已立即停止使用"))
+    return redirect(back)
+
+
+@staff_required
+@require_POST
+@once  # one-time form token: a repeated post creates nothing twice (config/once.py)
+def link_report_loss(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
+    link = selectors.link_get_for_user(user=request.user, public_id=link_id)
+    return _report(request, link, reverse("links:link_detail", args=[link.public_id]) + "#requests")
+
+
+def _request_back(req: LinkRequest) -> HttpResponse:
+    return redirect(reverse("case_detail", kwargs={"public_id": req.case.public_id}) + "#link-request")
+
+
+@staff_required
+@require_POST
+@once
+def request_replace(request: AuthenticatedHttpRequest, case_id: Any) -> HttpResponse:
+    req = selectors.request_for_case_for_user(user=request.user, public_id=case_id)
+    form = ReplacementForm(request.POST)
+    run_action(
+        request,
+        form,
+        lambda: services.ukey_replacement_make(request=req, user=request.user, **form.cleaned_data),
+        _("补办已录入,等待柜面复核"),
+    )
+    return _request_back(req)
+
+
+@staff_required
+@require_POST
+def request_confirm(request: AuthenticatedHttpRequest, case_id: Any) -> HttpResponse:
+    req = selectors.request_for_case_for_user(user=request.user, public_id=case_id)
+    run_action(
+        request,
+        None,
+        lambda: services.ukey_replacement_confirm(request=req, user=request.user),
+        _("复核通过:新UKey已生效,挂失补办办结"),
+    )
+    return _request_back(req)
+
+
+@staff_required
+@require_POST
+def request_cancel(request: AuthenticatedHttpRequest, case_id: Any) -> HttpResponse:
+    req = selectors.request_for_case_for_user(user=request.user, public_id=case_id)
+    form = ReasonForm(request.POST)
+    run_action(
+        request,
+        form,
+        lambda: services.ukey_replacement_cancel(request=req, user=request.user, reason=form.cleaned_data["reason"]),
+        _("补办录入已取消,退回柜面经办"),
+    )
+    return _request_back(req)
+
+
+@staff_required
+@require_POST
+def request_release(request: AuthenticatedHttpRequest, case_id: Any) -> HttpResponse:
+    req = selectors.request_for_case_for_user(user=request.user, public_id=case_id)
+    form = ReasonForm(request.POST)
+    run_action(
+        request,
+        form,
+        lambda: services.ukey_loss_release(request=req, user=request.user, reason=form.cleaned_data["reason"]),
+        _("已解除挂失,该UKey恢复使用"),
+    )
+    return _request_back(req)
+
+
+# --- the customer, on the portal ----------------------------------------------------------------------------
+
+
+@customer_required
+def portal_link_list(request: AuthenticatedHttpRequest) -> HttpResponse:
+    links = selectors.link_list(user=request.user)
+    return render(request, "links/portal/link_list.html", {"links": links})
+
+
+@customer_required
+def portal_link_detail(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
+    link = selectors.link_get_for_user(user=request.user, public_id=link_id)
+    return render(request, "links/portal/link_detail.html", _link_context(request, link))
+
+
+@customer_required
+@require_POST
+@once
+def portal_report_loss(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
+    link = selectors.link_get_for_user(user=request.user, public_id=link_id)
+    return _report(request, link, reverse("links:portal_link", args=[link.public_id]) + "#requests")
