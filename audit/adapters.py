@@ -63,6 +63,19 @@ class AccountAdapter(DefaultAccountAdapter):
         login = str(credentials.get("username", "")).lower()
         return f"{login}@{get_client_ip(request) or '-'}"
 
+    def authenticate(self, request: HttpRequest, **credentials: Any) -> Any:
+        # A refusal by the directory (disabled there, no role, unknown branch, not reachable)
+        # reads as what it is: the person typed their directory password and must know why.
+        # It still counts as a failed login (allauth's authentication_failed ran).
+        user = super().authenticate(request, **credentials)
+        if user is None:
+            from .directory import refusal_messages, refusal_of
+
+            reason = refusal_of(request)
+            if reason is not None:
+                raise forms.ValidationError(refusal_messages()[reason], code=f"directory_{reason}")
+        return user
+
     def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
         try:
             super().pre_authenticate(request, **credentials)
