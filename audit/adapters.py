@@ -11,7 +11,7 @@ from allauth.mfa.models import Authenticator
 from django import forms
 from django.http import HttpRequest
 
-from .mfa import mfa_required
+from .mfa import mfa_required, security_key_required
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -76,6 +76,27 @@ class AccountAdapter(DefaultAccountAdapter):
                 raise forms.ValidationError(refusal_messages()[reason], code=f"directory_{reason}")
         return user
 
+    def pre_login(self, request: HttpRequest, user: Any, **kwargs: Any) -> Any:
+        from allauth.mfa.webauthn.internal.flows import did_use_passwordless_login
+
+        if did_use_passwordless_login(request, user):
+            from .directory import refusal_at_passkey_login, refusal_messages
+
+            reason = refusal_at_passkey_login(user)
+            if reason is not None:
+                from allauth.account.internal.stagekit import clear_login
+                from django.contrib import messages
+                from django.http import HttpResponseRedirect
+                from django.urls import reverse
+
+                from .mfa import MFA_SESSION_KEY
+
+                clear_login(request)
+                request.session.pop(MFA_SESSION_KEY, None)
+                messages.error(request, refusal_messages()[reason])
+                return HttpResponseRedirect(reverse("account_login"))
+        return super().pre_login(request, user, **kwargs)
+
     def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
         try:
             super().pre_authenticate(request, **credentials)
@@ -96,5 +117,13 @@ class MFAAdapter(DefaultMFAAdapter):
     def can_delete_authenticator(self, authenticator: Authenticator) -> bool:
         # Staff must keep their authenticator app; they may still regenerate recovery codes.
         if authenticator.type == Authenticator.Type.TOTP and mfa_required(authenticator.user):
+            return False
+        # A role that needs a security key keeps at least one (MFA_REQUIRE_SECURITY_KEY_ROLES).
+        if (
+            authenticator.type == Authenticator.Type.WEBAUTHN
+            and security_key_required(authenticator.user)
+            and Authenticator.objects.filter(user_id=authenticator.user_id, type=Authenticator.Type.WEBAUTHN).count()
+            <= 1
+        ):
             return False
         return super().can_delete_authenticator(authenticator)

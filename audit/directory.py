@@ -152,39 +152,70 @@ def on_ldap_error(sender: Any, context: str, user: Any, request: HttpRequest | N
         _refuse(request, "unavailable")
 
 
+def _directory_managed(user: User) -> bool:
+    """Accounts the directory created carry no local password."""
+    return user.branch_id is not None and not user.has_usable_password()
+
+
+def _lookup(backend: DirectoryBackend, user: User) -> tuple[bool, bool]:
+    """(found, disabled) for the user's directory entry; raises ldap.LDAPError.
+
+    A direct search, which raises where django-auth-ldap's LDAPSearch would log and answer
+    "nobody": a directory that does not answer deactivates nobody.
+    """
+    ldap_user = _LDAPUser(backend, username=user.username)
+    search = backend.settings.USER_SEARCH
+    found = ldap_user.connection.search_s(  # bound with DIRECTORY_BIND_DN
+        search.base_dn,
+        search.scope,
+        search.filterstr % {"user": ldap.filter.escape_filter_chars(user.username)},
+    )
+    found = [(dn, attrs) for dn, attrs in found if dn]  # AD's referrals come without a DN
+    if len(found) != 1:
+        return False, False
+    ldap_user._user_dn, ldap_user._user_attrs = found[0][0], _decoded(found[0][1])
+    return True, entry_disabled(ldap_user.attrs, ldap_user.group_dns)
+
+
+def refusal_at_passkey_login(user: User) -> str | None:
+    """A passkey login never reaches the directory's bind: check the entry here, so someone
+    disabled in the directory is refused at their next login whichever way they sign in.
+    A directory that does not answer does not stop a passkey login (the key is both factors)."""
+    if not settings.DIRECTORY_ENABLED or user.is_superuser:
+        return None
+    try:
+        found, disabled = _lookup(DirectoryBackend(), user)
+    except ldap.LDAPError as exc:
+        logger.warning("directory: could not check %s at a passkey login: %r", user.username, exc)
+        return None
+    if disabled or (not found and _directory_managed(user)):
+        deactivate(user, "disabled in the directory, at a passkey login")
+        return "disabled"
+    return None
+
+
 def sync_directory(*, dry_run: bool = False) -> dict[str, list[str]]:
     """Deactivate every active account the directory has disabled or no longer holds.
 
     Looks at bank staff (a home branch) and at accounts created by the directory (no local
     password); superusers and local accounts with a password that the directory does not know
-    are left alone. Refuses to deactivate anyone when the directory cannot be read.
+    are left alone. Raises ldap.LDAPError, deactivating nobody more, when the directory cannot be read.
     """
+    result: dict[str, list[str]] = {"disabled": [], "missing": [], "checked": []}
     if not settings.DIRECTORY_ENABLED:
-        return {"disabled": [], "missing": [], "checked": []}
+        return result
     backend = DirectoryBackend()
     candidates = User.objects.filter(is_active=True, is_superuser=False, enterprise__isnull=True).order_by("pk")
-    result: dict[str, list[str]] = {"disabled": [], "missing": [], "checked": []}
-    search = backend.settings.USER_SEARCH
     for user in candidates:
-        ldap_user = _LDAPUser(backend, username=user.username)
-        # A direct search, which raises (ldap.LDAPError) where django-auth-ldap's LDAPSearch
-        # would log and answer "nobody": a directory that does not answer deactivates nobody.
-        connection = ldap_user.connection  # bound with DIRECTORY_BIND_DN
-        found = connection.search_s(
-            search.base_dn,
-            search.scope,
-            search.filterstr % {"user": ldap.filter.escape_filter_chars(user.username)},
-        )
-        found = [(dn, attrs) for dn, attrs in found if dn]  # AD's referrals come without a DN
-        if len(found) != 1:
-            if not found and user.branch_id is not None and not user.has_usable_password():
+        found, disabled = _lookup(backend, user)
+        if not found:
+            if _directory_managed(user):
                 result["missing"].append(user.username)
                 if not dry_run:
                     deactivate(user, "no longer in the directory")
             continue
         result["checked"].append(user.username)
-        ldap_user._user_dn, ldap_user._user_attrs = found[0][0], _decoded(found[0][1])
-        if entry_disabled(ldap_user.attrs, ldap_user.group_dns):
+        if disabled:
             result["disabled"].append(user.username)
             if not dry_run:
                 deactivate(user, "disabled in the directory")

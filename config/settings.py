@@ -416,7 +416,18 @@ ACCOUNT_RATE_LIMITS = {
 }
 # Behind a reverse proxy, how many X-Forwarded-For hops to trust for the client address.
 ALLAUTH_TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", "0")
-MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# Security keys and passkeys (WebAuthn, issue 23) beside the authenticator app: a key enrolled
+# "for passwordless login" signs a person in with one click and a touch (or fingerprint / PIN):
+# the key is the possession, its user verification the second factor.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = True
+# A passkey sign-in must have verified the person on the key (PIN or fingerprint), not just a touch.
+MFA_WEBAUTHN_USER_VERIFICATION = "required"
+# Staff holding one of these roles must enrol a security key before working (comma-separated
+# role codes, e.g. "head_office_approver"; empty: nobody is forced).
+MFA_REQUIRE_SECURITY_KEY_ROLES = [
+    r.strip() for r in os.environ.get("MFA_REQUIRE_SECURITY_KEY_ROLES", "").split(",") if r.strip()
+]
 # Wrong TOTP codes count per account *and* address, like wrong passwords (audit/forms.py).
 MFA_FORMS = {"authenticate": "audit.forms.CodeAuthenticateForm", "reauthenticate": "audit.forms.CodeReauthenticateForm"}
 MFA_TOTP_ISSUER = "银企直联"
