@@ -244,3 +244,23 @@ def test_directory_down_gives_a_clear_error_and_local_accounts_still_work(slapd,
     assert logged_in_as(client) == admin
     response = login_page(Client(), world.am_a.username, PASSWORD)
     assert response.status_code == 302
+
+
+def test_a_passkey_login_checks_the_directory_too(slapd, world):
+    """A passkey never reaches the directory's bind: the login checks the entry instead, so
+    whoever the directory disabled is refused at their next login, however they sign in."""
+    from audit.directory import refusal_at_passkey_login
+
+    slapd.person("he", DIRECTORY_PASSWORD, name="何", branch_code="A", groups=["bank-account-managers"])
+    assert login_page(Client(), "he", DIRECTORY_PASSWORD).status_code == 302
+    user = User.objects.get(username="he")
+    assert refusal_at_passkey_login(user) is None and User.objects.get(username="he").is_active
+    slapd.join("he", LEAVERS)
+    assert refusal_at_passkey_login(user) == "disabled"
+    assert User.objects.get(username="he").is_active is False
+    # A local account the directory does not hold is left alone; a directory that is down
+    # does not stop a passkey (the key is both factors).
+    assert refusal_at_passkey_login(world.am_a) is None
+    slapd.stop()
+    other = User.objects.get(pk=world.am_a2.pk)
+    assert refusal_at_passkey_login(other) is None and other.is_active
