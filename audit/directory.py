@@ -15,6 +15,7 @@ listens for that save; nothing here moves work.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import ldap
@@ -98,7 +99,44 @@ def deactivate(user: User, reason: str) -> bool:
     return True
 
 
+# Active Directory refuses the bind of a disabled (533), expired (701) or locked-out (775)
+# account with "invalid credentials" and a sub-code in the diagnostic, e.g. "80090308:
+# LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data 533, v4563". AD gives
+# these sub-codes only for the right password (a wrong one reads "data 52e").
+AD_REFUSED_BIND = re.compile(r"\bdata (533|701|775)\b")
+
+
+def ad_refused_bind(exc: BaseException | None) -> bool:
+    if not isinstance(exc, ldap.INVALID_CREDENTIALS):
+        return False
+    info = exc.args[0].get("info", "") if exc.args and isinstance(exc.args[0], dict) else ""
+    return bool(AD_REFUSED_BIND.search(str(info)))
+
+
+class _DirectoryUser(_LDAPUser):
+    def _authenticate_user_dn(self, password: str) -> None:
+        try:
+            super()._authenticate_user_dn(password)
+        except self.AuthenticationFailed as exc:
+            # django-auth-ldap turns ldap.INVALID_CREDENTIALS into AuthenticationFailed; the
+            # directory's own reason is the exception it was raised from.
+            if ad_refused_bind(exc.__context__):
+                existing = User.objects.filter(username__iexact=self._username).first()
+                if existing is not None:
+                    deactivate(existing, "the directory refused the bind: account disabled")
+                _refuse(self._request, "disabled")
+            raise
+
+
 class DirectoryBackend(LDAPBackend):
+    def authenticate(
+        self, request: HttpRequest | None, username: str | None = None, password: str | None = None, **kwargs: Any
+    ) -> User | None:
+        username = kwargs.get(User.USERNAME_FIELD, username)
+        if username is None or not password:
+            return None
+        return self.authenticate_ldap_user(_DirectoryUser(self, username=username.strip(), request=request), password)
+
     def get_or_build_user(self, username: str, ldap_user: _LDAPUser) -> tuple[User, bool]:
         # Called after the person's bind succeeded, before the account is created or updated.
         user, built = super().get_or_build_user(username, ldap_user)

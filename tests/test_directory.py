@@ -264,3 +264,50 @@ def test_a_passkey_login_checks_the_directory_too(slapd, world):
     slapd.stop()
     other = User.objects.get(pk=world.am_a2.pk)
     assert refusal_at_passkey_login(other) is None and other.is_active
+
+
+def test_active_directory_refusing_a_disabled_accounts_bind_is_recognised():
+    """AD refuses a disabled account's bind itself (invalid credentials, "data 533"), which
+    slapd cannot imitate: the recognition of its diagnostic, from python-ldap's own exception."""
+    import ldap
+
+    from audit.directory import ad_refused_bind
+
+    def refusal(data: str) -> ldap.INVALID_CREDENTIALS:
+        return ldap.INVALID_CREDENTIALS(
+            {
+                "result": 49,
+                "desc": "Invalid credentials",
+                "info": f"80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data {data}, v4563",
+            }
+        )
+
+    assert ad_refused_bind(refusal("533"))  # account disabled
+    assert ad_refused_bind(refusal("701"))  # account expired
+    assert not ad_refused_bind(refusal("52e"))  # wrong password: says nothing more
+    assert not ad_refused_bind(ldap.INVALID_CREDENTIALS({"result": 49, "desc": "Invalid credentials"}))  # slapd
+    assert not ad_refused_bind(ldap.SERVER_DOWN({"desc": "Can't contact LDAP server"}))
+
+
+def test_a_bind_that_active_directory_refuses_as_disabled_reads_as_disabled(slapd, world, monkeypatch):
+    """The login flow with AD's refusal: slapd stands in for AD except for the one bind of
+    the person, which answers as AD does for a disabled account."""
+    import ldap
+    from django_auth_ldap.backend import _LDAPUser
+
+    slapd.person("ma", DIRECTORY_PASSWORD, name="马", branch_code="A", groups=["bank-account-managers"])
+    assert login_page(Client(), "ma", DIRECTORY_PASSWORD).status_code == 302
+    real_bind = _LDAPUser._bind_as
+
+    def ad_bind(self, bind_dn, bind_password, sticky=False):
+        if bind_dn == person_dn("ma"):
+            info = "80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data 533, v4563"
+            raise ldap.INVALID_CREDENTIALS({"result": 49, "desc": "Invalid credentials", "info": info})
+        return real_bind(self, bind_dn, bind_password, sticky)
+
+    monkeypatch.setattr(_LDAPUser, "_bind_as", ad_bind)
+    client = Client()
+    response = login_page(client, "ma", DIRECTORY_PASSWORD)
+    assert response.status_code == 200 and DISABLED_MESSAGE in response.content.decode()
+    assert logged_in_as(client) is None
+    assert User.objects.get(username="ma").is_active is False
