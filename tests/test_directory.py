@@ -206,28 +206,28 @@ def test_sync_directory_deactivates_nobody_when_the_directory_is_down(slapd, wor
     assert User.objects.get(username="zhou").is_active
 
 
-def test_sync_directory_is_on_beat_when_the_directory_is_on():
+def test_sync_directory_is_on_beat_when_the_directory_is_on(monkeypatch):
     import importlib
-    import os
 
     from config import settings as config_settings
 
-    os.environ.update(
-        DIRECTORY_URL="ldap://127.0.0.1:1",
-        DIRECTORY_USER_BASE=PEOPLE,
-        DIRECTORY_GROUP_BASE=GROUPS,
-        DIRECTORY_ROLE_GROUPS=f"account_manager={group_dn('x')}",
-        DIRECTORY_BRANCH_ATTRIBUTE="departmentNumber",
-    )
+    for name, value in {
+        "DIRECTORY_URL": "ldap://127.0.0.1:1",
+        "DIRECTORY_USER_BASE": PEOPLE,
+        "DIRECTORY_GROUP_BASE": GROUPS,
+        "DIRECTORY_ROLE_GROUPS": f"account_manager={group_dn('x')}",
+        "DIRECTORY_BRANCH_ATTRIBUTE": "departmentNumber",
+    }.items():
+        monkeypatch.setenv(name, value)
     try:
         reloaded = importlib.reload(config_settings)
         assert reloaded.CELERY_BEAT_SCHEDULE["directory-sync"]["task"] == "audit.tasks.sync_directory"
         assert BACKEND in reloaded.AUTHENTICATION_BACKENDS
+        assert {"account_manager": group_dn("x")} == reloaded.DIRECTORY_ROLE_GROUPS
     finally:
-        for name in ("DIRECTORY_URL", "DIRECTORY_USER_BASE", "DIRECTORY_GROUP_BASE", "DIRECTORY_ROLE_GROUPS"):
-            os.environ.pop(name)
-        os.environ.pop("DIRECTORY_BRANCH_ATTRIBUTE")
-        importlib.reload(config_settings)
+        monkeypatch.undo()
+        reloaded = importlib.reload(config_settings)
+        assert "directory-sync" not in reloaded.CELERY_BEAT_SCHEDULE
 
 
 def test_directory_down_gives_a_clear_error_and_local_accounts_still_work(slapd, world):
