@@ -11,7 +11,7 @@ from allauth.mfa.models import Authenticator
 from django import forms
 from django.http import HttpRequest
 
-from .mfa import mfa_required
+from .mfa import mfa_required, security_key_required
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -63,6 +63,40 @@ class AccountAdapter(DefaultAccountAdapter):
         login = str(credentials.get("username", "")).lower()
         return f"{login}@{get_client_ip(request) or '-'}"
 
+    def authenticate(self, request: HttpRequest, **credentials: Any) -> Any:
+        # A refusal by the directory (disabled there, no role, unknown branch, not reachable)
+        # reads as what it is: the person typed their directory password and must know why.
+        # It still counts as a failed login (allauth's authentication_failed ran).
+        user = super().authenticate(request, **credentials)
+        if user is None:
+            from .directory import refusal_messages, refusal_of
+
+            reason = refusal_of(request)
+            if reason is not None:
+                raise forms.ValidationError(refusal_messages()[reason], code=f"directory_{reason}")
+        return user
+
+    def pre_login(self, request: HttpRequest, user: Any, **kwargs: Any) -> Any:
+        from allauth.mfa.webauthn.internal.flows import did_use_passwordless_login
+
+        if did_use_passwordless_login(request, user):
+            from .directory import refusal_at_passkey_login, refusal_messages
+
+            reason = refusal_at_passkey_login(user)
+            if reason is not None:
+                from allauth.account.internal.stagekit import clear_login
+                from django.contrib import messages
+                from django.http import HttpResponseRedirect
+                from django.urls import reverse
+
+                from .mfa import MFA_SESSION_KEY
+
+                clear_login(request)
+                request.session.pop(MFA_SESSION_KEY, None)
+                messages.error(request, refusal_messages()[reason])
+                return HttpResponseRedirect(reverse("account_login"))
+        return super().pre_login(request, user, **kwargs)
+
     def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
         try:
             super().pre_authenticate(request, **credentials)
@@ -83,5 +117,13 @@ class MFAAdapter(DefaultMFAAdapter):
     def can_delete_authenticator(self, authenticator: Authenticator) -> bool:
         # Staff must keep their authenticator app; they may still regenerate recovery codes.
         if authenticator.type == Authenticator.Type.TOTP and mfa_required(authenticator.user):
+            return False
+        # A role that needs a security key keeps at least one (MFA_REQUIRE_SECURITY_KEY_ROLES).
+        if (
+            authenticator.type == Authenticator.Type.WEBAUTHN
+            and security_key_required(authenticator.user)
+            and Authenticator.objects.filter(user_id=authenticator.user_id, type=Authenticator.Type.WEBAUTHN).count()
+            <= 1
+        ):
             return False
         return super().can_delete_authenticator(authenticator)

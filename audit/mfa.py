@@ -38,6 +38,20 @@ def mfa_marked(session: SessionBase, user: Any) -> bool:
     return session.get(MFA_SESSION_KEY) == str(user.pk)
 
 
+def security_key_required(user: Any) -> bool:
+    """Does one of the user's roles need a security key (MFA_REQUIRE_SECURITY_KEY_ROLES)?"""
+    from django.conf import settings
+
+    from branches.roles import has_role
+
+    required = settings.MFA_REQUIRE_SECURITY_KEY_ROLES
+    return bool(required) and mfa_required(user) and has_role(user, *required)
+
+
+def has_security_key(user: Any) -> bool:
+    return Authenticator.objects.filter(user_id=user.pk, type=Authenticator.Type.WEBAUTHN).exists()
+
+
 def has_totp(user: Any) -> bool:
     return Authenticator.objects.filter(user_id=user.pk, type=Authenticator.Type.TOTP).exists()
 

@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from .mfa import has_totp, mfa_marked, mfa_required
+from .mfa import has_security_key, has_totp, mfa_marked, mfa_required, security_key_required
 from .receivers import LOGIN_AT_SESSION_KEY
 
 Handler = Callable[[HttpRequest], HttpResponse]
@@ -111,7 +111,15 @@ class MFARequiredMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
-        if not mfa_required(user) or mfa_marked(request.session, user) or _mfa_exempt(request.path):
+        if not mfa_required(user) or _mfa_exempt(request.path):
+            return self.get_response(request)
+        if mfa_marked(request.session, user):
+            if security_key_required(user) and not has_security_key(user):
+                # MFA_REQUIRE_SECURITY_KEY_ROLES: these roles work only once a key is enrolled.
+                messages.info(request, _("您的岗位须使用安全密钥:请先添加一个安全密钥,之后即可用它登录。"))
+                return HttpResponseRedirect(
+                    f"{reverse('mfa_add_webauthn')}?{urlencode({'next': request.get_full_path()})}"
+                )
             return self.get_response(request)
         if has_totp(user):
             # Logged in without giving the code (an old session, a side door): start again.

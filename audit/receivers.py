@@ -14,7 +14,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from .mfa import has_totp, mfa_mark, mfa_required
+from .mfa import has_security_key, has_totp, mfa_mark, mfa_required, security_key_required
 from .models import AccessEvent
 from .services import access_record
 
@@ -25,9 +25,11 @@ LOGIN_AT_SESSION_KEY = "audit.login_at"
 def on_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
     if request is not None and hasattr(request, "session"):
         request.session[LOGIN_AT_SESSION_KEY] = time.time()
-        if mfa_required(user) and not has_totp(user) and _password_just_given(request, user):
+        must_enrol = not has_totp(user) or (security_key_required(user) and not has_security_key(user))
+        if mfa_required(user) and must_enrol and _password_just_given(request, user):
             # allauth asks for the password again before an authenticator is added unless it
-            # was "re-entered" in the last minutes; at the first login it was just typed.
+            # was "re-entered" in the last minutes; at the login that leads to a forced
+            # enrolment (TOTP, or the security key of MFA_REQUIRE_SECURITY_KEY_ROLES) it was just typed.
             record_authentication(request, user, method="password", reauthenticated=True)
     access_record(kind=AccessEvent.Kind.LOGIN, actor=user, request=request)
 

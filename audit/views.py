@@ -291,3 +291,18 @@ def admin_login(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied
     query = request.META.get("QUERY_STRING", "")
     return redirect(f"{reverse('login')}?{query}" if query else reverse("login"))
+
+
+def remove_security_key(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """allauth's removal of a security key, refused for the last key of a role that needs one
+    (MFA_REQUIRE_SECURITY_KEY_ROLES): allauth asks its adapter only before removing TOTP."""
+    from allauth.mfa.adapter import get_adapter as get_mfa_adapter
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.webauthn.views import remove_webauthn
+
+    if request.user.is_authenticated:
+        key = Authenticator.objects.filter(pk=pk, user_id=request.user.pk, type=Authenticator.Type.WEBAUTHN).first()
+        if key is not None and not get_mfa_adapter().can_delete_authenticator(key):
+            messages.error(request, _("您的岗位须使用安全密钥登录,不能移除唯一的安全密钥;请先添加另一个。"))
+            return redirect("mfa_list_webauthn")
+    return remove_webauthn(request, pk=pk)

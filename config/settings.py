@@ -420,7 +420,18 @@ ACCOUNT_RATE_LIMITS = {
 }
 # Behind a reverse proxy, how many X-Forwarded-For hops to trust for the client address.
 ALLAUTH_TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", "0")
-MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# Security keys and passkeys (WebAuthn, issue 23) beside the authenticator app: a key enrolled
+# "for passwordless login" signs a person in with one click and a touch (or fingerprint / PIN):
+# the key is the possession, its user verification the second factor.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = True
+# A passkey sign-in must have verified the person on the key (PIN or fingerprint), not just a touch.
+MFA_WEBAUTHN_USER_VERIFICATION = "required"
+# Staff holding one of these roles must enrol a security key before working (comma-separated
+# role codes, e.g. "head_office_approver"; empty: nobody is forced).
+MFA_REQUIRE_SECURITY_KEY_ROLES = [
+    r.strip() for r in os.environ.get("MFA_REQUIRE_SECURITY_KEY_ROLES", "").split(",") if r.strip()
+]
 # Wrong TOTP codes count per account *and* address, like wrong passwords (audit/forms.py).
 MFA_FORMS = {"authenticate": "audit.forms.CodeAuthenticateForm", "reauthenticate": "audit.forms.CodeReauthenticateForm"}
 MFA_TOTP_ISSUER = "银企直联"
@@ -663,3 +674,32 @@ CELERY_BEAT_SCHEDULE["wecom-digests"] = {
     "schedule": float(envint("DIGEST_SWEEP_SECONDS", "300")),
     "options": {"expires": float(envint("DIGEST_SWEEP_SECONDS", "300"))},
 }
+
+# --- directory sign-in and security keys (issue 23) ----------------------------------------
+# Staff sign in with their directory (LDAP / Active Directory) password on the usual login page
+# when DIRECTORY_URL is set (off by default); the variables are read in config/directory.py:
+# DIRECTORY_BIND_DN / _PASSWORD (a read-only service account), DIRECTORY_USER_BASE,
+# DIRECTORY_USER_FILTER ("(uid=%(user)s)"; AD: "(sAMAccountName=%(user)s)"), DIRECTORY_GROUP_BASE,
+# DIRECTORY_GROUP_TYPE (groupOfNames, activeDirectory, nestedActiveDirectory, …),
+# DIRECTORY_ROLE_GROUPS ("account_manager=cn=…;branch_supervisor=cn=…"), DIRECTORY_BRANCH_ATTRIBUTE
+# (holds the branch code), and who is disabled: DIRECTORY_AD_ACCOUNT_CONTROL=true (AD's
+# userAccountControl bit 2), DIRECTORY_DISABLED_ATTRIBUTE ("employeeType=disabled"),
+# DIRECTORY_DISABLED_GROUP (a group DN). Local accounts (admin) keep signing in with their password.
+from config.directory import BACKEND as _DIRECTORY_BACKEND  # noqa: E402
+from config.directory import directory_settings  # noqa: E402
+
+DIRECTORY_ENABLED = False
+DIRECTORY_ROLE_GROUPS: dict[str, str] = {}
+DIRECTORY_BRANCH_ATTRIBUTE = ""
+DIRECTORY_AD_ACCOUNT_CONTROL = False
+DIRECTORY_DISABLED_ATTRIBUTE: dict[str, str] = {}
+DIRECTORY_DISABLED_GROUP = ""
+globals().update(directory_settings(os.environ))
+if DIRECTORY_ENABLED:
+    AUTHENTICATION_BACKENDS = [*AUTHENTICATION_BACKENDS, _DIRECTORY_BACKEND]
+    # Deactivates whoever the directory has disabled or removed (manage.py sync_directory).
+    CELERY_BEAT_SCHEDULE["directory-sync"] = {
+        "task": "audit.tasks.sync_directory",
+        "schedule": float(envint("DIRECTORY_SYNC_SECONDS", "3600")),
+        "options": {"expires": float(envint("DIRECTORY_SYNC_SECONDS", "3600"))},
+    }
