@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "documents",
     "counter",
     "reminders",
+    "people",  # issue 23: reassignment, absence delegation, leavers
     "audit",
     "portal",
     "demo",

@@ -17,6 +17,7 @@ from onboarding.queue import QueueItem, case_url
 from onboarding.selectors import case_list, case_visible_q
 
 from .models import CounterEntry, Operator, UKey
+from .rules import entry_makers
 
 
 def counter_done_q() -> Q:
@@ -71,6 +72,7 @@ def entries_to_check(user: Any) -> list[QueueItem]:
         .select_related("case__enterprise", "case__company_version", "case__branch", "case__current_visit", "maker")
         .order_by("made_at", "pk")[:50]
     )
+    entries = [e for e in entries if user.pk not in entry_makers(e)]  # nor those they stand in for
     items = [
         QueueItem(
             case=e.case,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext as _
 
+from casetypes.extensions import ExtensionPoint
 from onboarding import validators
 
 from .models import CounterEntry, UKey
@@ -76,3 +78,17 @@ def operator_identity_problems(case: OnboardingCase) -> list[str]:
         earlier = [(_("操作员"), n, num) for n, num in operators[:i]]
         problems.extend(operator_conflicts(name, number, enterprise=case.enterprise, others=earlier))
     return problems
+
+
+# Who answers for a pending entry beside its maker, added from other apps' `ready()`:
+# ``rules.stand_ins.add(fn)``, `fn(entry)` returning user ids. `people` names the colleague
+# a leaver's entry was handed to and whoever stands in for the maker during an absence: each may
+# cancel the entry as its maker could, and none of them may check it (dual control, issue 23).
+stand_ins: ExtensionPoint[Callable[[CounterEntry], Iterable[int]]] = ExtensionPoint(
+    "counter.entry_stand_ins", "who answers for a pending counter entry beside its maker"
+)
+
+
+def entry_makers(entry: CounterEntry) -> set[int]:
+    """The maker and everyone standing in for the maker: none of them may check the entry."""
+    return {entry.maker_id, *(pk for fn in stand_ins for pk in fn(entry))}

@@ -31,6 +31,7 @@ LAYERS: list[set[str]] = [
     {"companies"},
     {"onboarding"},
     {"documents", "counter", "reminders"},
+    {"people"},
     {"audit", "portal", "analytics"},
     {"webhooks", "transfers", "wecom"},
     {"api"},

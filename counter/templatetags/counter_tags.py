@@ -10,7 +10,7 @@ from casetypes import declaration
 from casetypes.declaration import Feature
 from counter import forms
 from counter.models import UKey
-from counter.rules import counter_problems
+from counter.rules import counter_problems, entry_makers
 from counter.selectors import active_operators, case_entry_list, case_operators
 from counter.services import COUNTER_STATES, OPERATOR_STATES
 from onboarding.models import OnboardingCase
@@ -36,8 +36,12 @@ def panel_data(*, case: OnboardingCase, user: Any) -> dict[str, Any]:
     in_scope = case_in_scope(case, user)
     counter_open = case.state in COUNTER_STATES
     operators = case_operators(case=case)
+    entries = case_entry_list(case=case)
+    for entry in entries:
+        # The maker and whoever stands in for the maker: may cancel it, may not check it.
+        entry.answers_for = entry.is_pending and user.pk in entry_makers(entry)
     return {
-        "entries": case_entry_list(case=case),
+        "entries": entries,
         "operators": operators,
         "active_operators": [o for o in operators if o.removed_at is None],
         "active_operators_by_pk": active_operators(case=case),
