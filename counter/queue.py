@@ -72,7 +72,7 @@ def entries_to_check(user: Any) -> list[QueueItem]:
         .select_related("case__enterprise", "case__company_version", "case__branch", "case__current_visit", "maker")
         .order_by("made_at", "pk")[:50]
     )
-    entries = [e for e in entries if user.pk not in entry_makers(e)]  # nor those they stand in for
+    checkable = [e for e in entries if user.pk not in entry_makers(e)]  # nor those they stand in for
     items = [
         QueueItem(
             case=e.case,
@@ -81,7 +81,7 @@ def entries_to_check(user: Any) -> list[QueueItem]:
             due_at=e.case.current_visit.due_at if e.case.current_visit else None,
             kind="counter_check",
         )
-        for e in entries
+        for e in checkable
     ]
     ready = (
         case_list(user=user)

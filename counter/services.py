@@ -42,7 +42,6 @@ OPERATOR_STATES = StateSet(lambda: declaration.states_with(Feature.OPERATORS))
 DEFAULT_CERT_YEARS = 2
 
 
-
 def _require(case: OnboardingCase, user: User, *roles: str) -> None:
     if not has_role(user, *roles):
         names = "、".join(str(Role(r).label) for r in roles)

@@ -254,9 +254,7 @@ def counter_entry_cancelled(*, case: OnboardingCase, actor: User, entry: dict[st
     )
 
 
-def case_reassigned(
-    *, case: OnboardingCase, actor: User | None, holder: dict[str, Any], reason: str
-) -> CaseEvent:
+def case_reassigned(*, case: OnboardingCase, actor: User | None, holder: dict[str, Any], reason: str) -> CaseEvent:
     """The case's account manager changed: `holder` names from whom, to whom (None: the leaver
     queue) and how (a supervisor's reassignment, a leaver's release)."""
     name = EventName.CASE_REASSIGNED if holder.get("to") else EventName.HOLDER_LEFT

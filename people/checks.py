@@ -52,9 +52,7 @@ def inactive_holdings(*, using: str = "default") -> dict[str, int]:
         .count(),
         "pending counter entries": CounterEntry.objects.using(using)
         .filter(status=CounterEntry.Status.PENDING)
-        .filter(
-            Q(maker__is_active=False, people_holder__isnull=True) | Q(people_holder__holder__is_active=False)
-        )
+        .filter(Q(maker__is_active=False, people_holder__isnull=True) | Q(people_holder__holder__is_active=False))
         .count(),
         "substitutions": Absence.objects.using(using)
         .filter(cancelled_at__isnull=True, ends_on__gte=today(), substitute__is_active=False)

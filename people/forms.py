@@ -7,9 +7,8 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from onboarding.form_fields import DateField
-
 from branches.roles import user_roles
+from onboarding.form_fields import DateField
 
 from . import selectors
 from .selectors import role_label

@@ -53,8 +53,12 @@ class Absence(models.Model):
         ordering = ["starts_on", "pk"]
         indexes = [models.Index(fields=["person", "ends_on"]), models.Index(fields=["substitute", "ends_on"])]
         constraints = [
-            models.CheckConstraint(condition=models.Q(ends_on__gte=models.F("starts_on")), name="absence_ends_after_start"),
-            models.CheckConstraint(condition=~models.Q(substitute=models.F("person")), name="absence_substitute_not_self"),
+            models.CheckConstraint(
+                condition=models.Q(ends_on__gte=models.F("starts_on")), name="absence_ends_after_start"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(substitute=models.F("person")), name="absence_substitute_not_self"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -91,9 +95,7 @@ class LeaverItem(models.Model):
     )
     role = models.CharField(_("角色"), max_length=30)
     case = models.ForeignKey("onboarding.OnboardingCase", on_delete=models.PROTECT, related_name="+")
-    entry = models.ForeignKey(
-        "counter.CounterEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    entry = models.ForeignKey("counter.CounterEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     queued_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_to = models.ForeignKey(

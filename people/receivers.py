@@ -19,9 +19,7 @@ def remember_activity(sender: Any, instance: Any, **kwargs: Any) -> None:
     instance._people_was_active = False
     if instance.pk is None or instance.is_active:
         return
-    instance._people_was_active = bool(
-        sender.objects.filter(pk=instance.pk, is_active=True).exists()
-    )
+    instance._people_was_active = bool(sender.objects.filter(pk=instance.pk, is_active=True).exists())
 
 
 def release_leaver(sender: Any, instance: Any, created: bool = False, **kwargs: Any) -> None:

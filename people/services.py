@@ -194,9 +194,9 @@ def _move_one(*, actor: User, move: Move, target: User, reason: str, batch: str)
             EntryHolder.objects.update_or_create(entry=entry, defaults={"holder": target, "since": w.now})
             data.update(entry=entry.pk, kind=entry.kind)
             event = events.counter_entry_reassigned(case=case, actor=actor, entry=data, reason=reason)
-        LeaverItem.objects.filter(
-            case=case, entry=move.entry, resolved_at__isnull=True
-        ).update(resolved_at=w.now, resolved_to=target, resolved_by=actor)
+        LeaverItem.objects.filter(case=case, entry=move.entry, resolved_at__isnull=True).update(
+            resolved_at=w.now, resolved_to=target, resolved_by=actor
+        )
         queue_event_notice(event, [target])
 
 
@@ -226,9 +226,7 @@ def leaver_release(*, person: User, actor: User | None = None) -> int:
                 EntryHolder.objects.update_or_create(entry=move.entry, defaults={"holder": None, "since": w.now})
                 data.update(entry=move.entry.pk, kind=move.entry.kind)
                 events.counter_entry_reassigned(case=case, actor=actor, entry=data, reason=reason)
-            LeaverItem.objects.create(
-                former=person, role=move.role, case=case, entry=move.entry, queued_at=w.now
-            )
+            LeaverItem.objects.create(former=person, role=move.role, case=case, entry=move.entry, queued_at=w.now)
             count += 1
     now = timezone.now()
     # Their own absences end; where they stood in for someone, the role's queue takes over.

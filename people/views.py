@@ -49,7 +49,9 @@ def _leavers(request: AuthenticatedHttpRequest) -> tuple[None, list[services.Mov
     return None, moves, role
 
 
-def _page(request: AuthenticatedHttpRequest, person: Any, moves: list[services.Move], role: str, form: Any) -> HttpResponse:
+def _page(
+    request: AuthenticatedHttpRequest, person: Any, moves: list[services.Move], role: str, form: Any
+) -> HttpResponse:
     chosen = set(request.POST.getlist("item") or request.GET.getlist("item"))
     return render(
         request,
@@ -186,9 +188,7 @@ def absences(request: AuthenticatedHttpRequest) -> HttpResponse:
 @staff_required
 @require_POST
 def absence_cancel(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    absence = get_object_or_404(
-        selectors.absences_visible(actor=request.user), public_id=public_id
-    )
+    absence = get_object_or_404(selectors.absences_visible(actor=request.user), public_id=public_id)
     try:
         services.absence_cancel(actor=request.user, absence=absence)
     except CaseError as exc:

@@ -76,7 +76,11 @@ def test_a_supervisor_reassigns_one_case_after_a_preview_and_the_new_holder_has_
     assert OnboardingCase.objects.get(pk=other.pk).account_manager == world.am_a  # not chosen: stays
     event = CaseEvent.objects.filter(case=case, name="case_reassigned").get()
     assert event.actor == world.supervisor and event.reason == "客户经理调岗"
-    assert (event.data["from"], event.data["to"], event.data["by"]) == (world.am_a.pk, world.am_a2.pk, world.supervisor.pk)
+    assert (event.data["from"], event.data["to"], event.data["by"]) == (
+        world.am_a.pk,
+        world.am_a2.pk,
+        world.supervisor.pk,
+    )
     assert Notification.objects.filter(recipient=world.am_a2, case=case).exists()  # the bell
     assert case.reference in queue_text(client, world.am_a2)
     assert case.reference not in queue_text(client, world.am_a)
@@ -104,7 +108,10 @@ def test_a_reassignment_to_someone_without_the_role_is_a_form_error(client, worl
     client.force_login(world.supervisor)
     url = reverse("people:work", args=[world.am_a.pk])
     page = client.get(url).content.decode()
-    assert f'value="{world.maker.pk}"' not in form_with(page, "target").action + page.split('name="target"')[1].split("</select>")[0]
+    assert (
+        f'value="{world.maker.pk}"'
+        not in form_with(page, "target").action + page.split('name="target"')[1].split("</select>")[0]
+    )
     data = browser_post_data(form_with(page, "target"))
     data.update(item=[f"case:{case.public_id}"], target=[str(world.maker.pk)], reason=["调岗"])
     response = client.post(reverse("people:work_preview", args=[world.am_a.pk]), data)
@@ -133,7 +140,7 @@ def test_a_deactivated_user_holds_nothing_and_the_leaver_queue_hands_it_on(clien
     assert not any(c.reference in client.get(reverse("people:leavers")).content.decode() for c in cases)
 
     client.force_login(world.supervisor)
-    html, done = preview_and_confirm(
+    html, _done = preview_and_confirm(
         client,
         reverse("people:leavers"),
         items=[f"case:{c.public_id}" for c in cases],
@@ -177,16 +184,23 @@ def test_an_absence_hands_arriving_work_to_the_substitute_and_the_record_names_b
     assert form_with(html, "starts_on").date_inputs() == {"starts_on": starts.isoformat(), "ends_on": ends.isoformat()}
     assert not Absence.objects.exists()
 
-    saved = absence_form_post(client, world.am_a, starts_on=starts, ends_on=ends, substitute=world.am_a2.pk, reason="年假")
+    saved = absence_form_post(
+        client, world.am_a, starts_on=starts, ends_on=ends, substitute=world.am_a2.pk, reason="年假"
+    )
     assert saved.status_code == 302
     absence = Absence.objects.get()
-    assert (absence.person, absence.substitute, absence.starts_on, absence.ends_on) == (world.am_a, world.am_a2, starts, ends)
+    assert (absence.person, absence.substitute, absence.starts_on, absence.ends_on) == (
+        world.am_a,
+        world.am_a2,
+        starts,
+        ends,
+    )
 
     draft = world.case(State.DRAFT)
     services.case_transition(case=draft, user=world.customer_x, name="submit")  # work arrives
     assert Notification.objects.filter(recipient=world.am_a2, case=draft, text__contains="代 am_a 办理").exists()
     queue = queue_text(client, world.am_a2)
-    assert f"代 am_a 办理" in queue and draft.reference in queue
+    assert "代 am_a 办理" in queue and draft.reference in queue
     client.force_login(world.am_a2)
     page = text(client.get(reverse("case_detail", args=[draft.public_id])).content.decode())
     assert "由 am_a2 代 am_a 办理" in page
@@ -216,7 +230,10 @@ def test_another_person_cannot_set_my_absence_unless_supervising_me(world) -> No
 def _pending_identity_check(world, case):
     company = case.company
     return counter.identity_check_make(
-        case=case, user=world.maker, person="legal_rep", person_name=company.legal_rep_name,
+        case=case,
+        user=world.maker,
+        person="legal_rep",
+        person_name=company.legal_rep_name,
         id_number=company.legal_rep_id_number,
     )
 
@@ -226,8 +243,9 @@ def test_a_delegate_may_not_check_the_entry_of_the_maker_they_stand_in_for_nor_t
     entry = _pending_identity_check(world, case)
     both = user("both", Role.COUNTER_MAKER, Role.COUNTER_CHECKER, branch=world.branch_a)
     today = timezone.localdate()
-    Absence.objects.create(person=world.maker, role=Role.COUNTER_MAKER, starts_on=today, ends_on=today,
-                           substitute=both, set_by=world.maker)
+    Absence.objects.create(
+        person=world.maker, role=Role.COUNTER_MAKER, starts_on=today, ends_on=today, substitute=both, set_by=world.maker
+    )
 
     client.force_login(both)
     page = client.get(reverse("case_detail", args=[case.public_id])).content.decode()
@@ -238,13 +256,16 @@ def test_a_delegate_may_not_check_the_entry_of_the_maker_they_stand_in_for_nor_t
     assert "不能复核由您代为负责的录入事项" in response.content.decode()
     entry.refresh_from_db()
     assert entry.status == CounterEntry.Status.PENDING
-    assert entry.public_id and f"复核:" not in queue_text(client, both)
+    assert entry.public_id and "复核:" not in queue_text(client, both)
 
     # Nor their own entry, delegate or not.
     other = world.case(State.UKEY_ISSUANCE, company=enterprise(world.branch_a))
     company = other.company
     own = counter.identity_check_make(
-        case=other, user=both, person="legal_rep", person_name=company.legal_rep_name,
+        case=other,
+        user=both,
+        person="legal_rep",
+        person_name=company.legal_rep_name,
         id_number=company.legal_rep_id_number,
     )
     with pytest.raises(CaseError, match="不能复核自己录入的事项"):
@@ -265,7 +286,7 @@ def test_a_leavers_pending_entry_goes_to_the_leaver_queue_and_on_to_another_make
     client.force_login(world.supervisor)
     url = reverse("people:leavers") + "?role=counter_maker"
     assert case.reference in client.get(url).content.decode()
-    html, done = preview_and_confirm(client, url, items=[f"entry:{entry.public_id}"], target=maker2, reason="离职交接")
+    _html, _done = preview_and_confirm(client, url, items=[f"entry:{entry.public_id}"], target=maker2, reason="离职交接")
     assert EntryHolder.objects.get(entry=entry).holder == maker2
     assert CaseEvent.objects.filter(case=case, name="counter_entry_reassigned", data__to=maker2.pk).exists()
     # The new holder answers for it: may cancel it as its maker could.
@@ -279,7 +300,7 @@ def test_a_reassignment_that_would_leave_an_entry_with_no_one_to_check_it_is_ref
     world.checker.save()
     both = user("both", Role.COUNTER_MAKER, Role.COUNTER_CHECKER, branch=world.branch_a)
     client.force_login(world.supervisor)
-    html, done = preview_and_confirm(
+    html, _done = preview_and_confirm(
         client,
         reverse("people:work", args=[world.maker.pk]) + "?role=counter_maker",
         items=[f"entry:{entry.public_id}"],

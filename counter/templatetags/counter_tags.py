@@ -39,7 +39,7 @@ def panel_data(*, case: OnboardingCase, user: Any) -> dict[str, Any]:
     entries = case_entry_list(case=case)
     for entry in entries:
         # The maker and whoever stands in for the maker: may cancel it, may not check it.
-        entry.answers_for = entry.is_pending and user.pk in entry_makers(entry)
+        entry.answers_for = entry.is_pending and user.pk in entry_makers(entry)  # type: ignore[attr-defined]
     return {
         "entries": entries,
         "operators": operators,

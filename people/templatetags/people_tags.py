@@ -11,7 +11,7 @@ register = template.Library()
 
 @register.inclusion_tag("people/_case_panel.html", takes_context=True)
 def people_case_panel(context: Any, case: Any) -> dict[str, Any]:
-    """"代 X 办理" while the case's account manager is away; a supervisor's way to hand it on."""
+    """ "代 X 办理" while the case's account manager is away; a supervisor's way to hand it on."""
     user = context["request"].user
     return {
         "case": case,
