@@ -286,7 +286,9 @@ def test_a_leavers_pending_entry_goes_to_the_leaver_queue_and_on_to_another_make
     client.force_login(world.supervisor)
     url = reverse("people:leavers") + "?role=counter_maker"
     assert case.reference in client.get(url).content.decode()
-    _html, _done = preview_and_confirm(client, url, items=[f"entry:{entry.public_id}"], target=maker2, reason="离职交接")
+    _html, _done = preview_and_confirm(
+        client, url, items=[f"entry:{entry.public_id}"], target=maker2, reason="离职交接"
+    )
     assert EntryHolder.objects.get(entry=entry).holder == maker2
     assert CaseEvent.objects.filter(case=case, name="counter_entry_reassigned", data__to=maker2.pk).exists()
     # The new holder answers for it: may cancel it as its maker could.
