@@ -19,7 +19,7 @@ class PeopleConfig(AppConfig):
 
         from . import checks, receivers
         from .queue import delegated_items
-        from .selectors import entry_stand_ins, on_behalf_of
+        from .selectors import entry_stand_in_q, on_behalf_of
 
         # Work arriving for someone away shows in the substitute's queue as "代 X 办理".
         queue.sources.add(delegated_items)
@@ -28,7 +28,7 @@ class PeopleConfig(AppConfig):
         # The substitute is told when work arrives for the person they stand in for.
         events.listeners.add(receivers.work_arrived)
         # Dual control: whoever answers for an entry in its maker's place may not check it.
-        counter_rules.stand_ins.add(entry_stand_ins)
+        counter_rules.stand_ins.add(entry_stand_in_q)
         # A deactivated user holds nothing (admin, or the directory sync saving is_active=False).
         user_model = get_user_model()
         pre_save.connect(receivers.remember_activity, sender=user_model, dispatch_uid="people.remember_activity")

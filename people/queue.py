@@ -10,6 +10,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from branches.roles import user_roles
 from onboarding.queue import QueueItem, held_items
 
 from .selectors import CASE_ROLE, absences_covered_by
@@ -17,6 +18,8 @@ from .selectors import CASE_ROLE, absences_covered_by
 
 def delegated_items(user: Any) -> list[QueueItem]:
     """The cases an absent account manager holds whose current stage began during the absence."""
+    if CASE_ROLE not in user_roles(user):
+        return []  # only account managers' work is a person's own to cover
     items: list[QueueItem] = []
     for absence in absences_covered_by(user):
         if absence.role != CASE_ROLE:

@@ -17,7 +17,7 @@ from counter.models import CounterEntry
 from onboarding.models import OnboardingCase
 from onboarding.states import OPEN_STATES
 
-from .models import Absence, EntryHolder, LeaverItem
+from .models import Absence, LeaverItem
 
 # Who may move others' work and set their absences: a branch supervisor in his subtree, head
 # office (its approvers sit at the root, so their subtree is the bank).
@@ -162,17 +162,11 @@ def on_behalf_of(case: Any, actor: Any) -> dict[str, Any]:
     return {"on_behalf_of": am_id, "on_behalf_of_name": str(absence.person)}
 
 
-def entry_stand_ins(entry: CounterEntry) -> set[int]:
-    """Who answers for a pending entry beside its maker: the colleague it was handed to, and the
-    named substitutes of the maker and of that colleague while they are away."""
-    if not entry.is_pending:
-        return set()
-    holder = EntryHolder.objects.filter(entry=entry).values_list("holder_id", flat=True).first()
-    people = {p for p in (entry.maker_id, holder) if p is not None}
-    subs = set(
-        active_absences().filter(person_id__in=people, substitute__isnull=False).values_list("substitute_id", flat=True)
-    )
-    return ({holder} if holder is not None else set()) | subs
+def entry_stand_in_q(user: Any) -> Q:
+    """Counter entries `user` answers for in the maker's place (a filter on `CounterEntry`): those
+    handed to them, and while a colleague is away naming them substitute, the colleague's."""
+    covered = active_absences().filter(substitute_id=user.pk).values("person_id")
+    return Q(people_holder__holder_id=user.pk) | Q(maker_id__in=covered) | Q(people_holder__holder_id__in=covered)
 
 
 def leaver_items(*, actor: Any) -> QuerySet[LeaverItem]:
