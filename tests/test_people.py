@@ -311,3 +311,49 @@ def test_a_reassignment_that_would_leave_an_entry_with_no_one_to_check_it_is_ref
     )
     assert "本网点再无其他复核人可复核该事项" in html
     assert not EntryHolder.objects.filter(entry=entry).exists()
+
+
+def test_an_administrator_deactivating_a_user_in_the_admin_releases_their_work(client, world) -> None:
+    """The contract with the directory sign-in: a user saved with is_active=False (here through
+    the admin's own change form, untouched but for the box) holds nothing afterwards."""
+    from django.contrib.auth import get_user_model
+
+    case = world.case(State.BRANCH_INTAKE)
+    admin = get_user_model().objects.create_superuser("root", "root@bank.example", "x-Strong-pass-1")
+    client.force_login(admin)
+    url = reverse("admin:accounts_user_change", args=[world.am_a.pk])
+    form = form_with(client.get(url).content.decode(), "username")
+    data = browser_post_data(form)
+    data.pop("is_active", None)  # the box unticked
+    data["_save"] = ["保存"]
+    response = client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    world.am_a.refresh_from_db()
+    assert not world.am_a.is_active
+    case.refresh_from_db()
+    assert case.account_manager is None
+    assert LeaverItem.objects.filter(former=world.am_a, case=case, resolved_at__isnull=True).exists()
+    # Saving the inactive user again moves nothing twice.
+    world.am_a.save()
+    assert CaseEvent.objects.filter(case=case, name="holder_left").count() == 1
+
+
+def test_reminders_and_escalations_follow_the_new_holder_at_once(client, world) -> None:
+    from onboarding.models import StageVisit
+    from people.services import Move, work_reassign
+    from reminders import services as reminders
+
+    case = world.case(State.BRANCH_INTAKE)
+    work_reassign(
+        actor=world.supervisor,
+        moves=[Move(case=case, entry=None, holder=world.am_a)],
+        target=world.am_a2,
+        reason="调岗",
+    )
+    StageVisit.objects.filter(pk=case.current_visit_id).update(due_at=timezone.now() - dt.timedelta(days=30))
+    reminders.reminders_sweep()
+    reminded = set(
+        Notification.objects.filter(case=case, kind="reminder").values_list("recipient__username", flat=True)
+    )
+    assert "am_a2" in reminded and "am_a" not in reminded
+    assert "supervisor" in reminded  # the escalation goes up from the case's branch, as before
