@@ -96,6 +96,9 @@ def test_another_branch_supervisor_cannot_see_or_move_the_work(client, world) ->
     data = {"item": [f"case:{case.public_id}"], "target": [world.am_b.pk], "reason": ["x"], "role": ["account_manager"]}
     assert client.post(reverse("people:work_preview", args=[world.am_a.pk]), data).status_code == 404
     assert client.post(reverse("people:work_reassign", args=[world.am_a.pk]), data).status_code == 404
+    # Head office sees the whole bank.
+    client.force_login(world.approver)
+    assert client.get(reverse("people:work", args=[world.am_a.pk])).status_code == 200
     # An account manager is no manager: the pages are not his.
     client.force_login(world.am_a2)
     assert client.get(reverse("people:work", args=[world.am_a.pk])).status_code == 404
@@ -148,6 +151,7 @@ def test_a_deactivated_user_holds_nothing_and_the_leaver_queue_hands_it_on(clien
         reason="离职交接",
     )
     assert html.count("<td>将转交</td>") == 3
+    assert html.count("am_a(已停用,离职交接队列)") == 3
     assert OnboardingCase.objects.filter(pk__in=[c.pk for c in cases], account_manager=world.am_a2).count() == 3
     assert not LeaverItem.objects.filter(resolved_at__isnull=True).exists()
     queue = queue_text(client, world.am_a2)
