@@ -7,6 +7,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from accounts.people import current_changer
 from notices.services import notices_create
 from onboarding.models import CaseEvent
 
@@ -27,7 +28,7 @@ def release_leaver(sender: Any, instance: Any, created: bool = False, **kwargs: 
     the release runs in the save's own transaction (the admin's, the sync's)."""
     if getattr(instance, "_people_was_active", False) and not instance.is_active:
         instance._people_was_active = False
-        services.leaver_release(person=instance)
+        services.leaver_release(person=instance, actor=current_changer())
 
 
 def work_arrived(event: CaseEvent) -> None:

@@ -337,6 +337,8 @@ def test_an_administrator_deactivating_a_user_in_the_admin_releases_their_work(c
     case.refresh_from_db()
     assert case.account_manager is None
     assert LeaverItem.objects.filter(former=world.am_a, case=case, resolved_at__isnull=True).exists()
+    event = CaseEvent.objects.get(case=case, name="holder_left")
+    assert event.actor == admin and event.data["by"] == admin.pk and event.data["from"] == world.am_a.pk
     # Saving the inactive user again moves nothing twice.
     world.am_a.save()
     assert CaseEvent.objects.filter(case=case, name="holder_left").count() == 1
