@@ -363,3 +363,30 @@ def test_reminders_and_escalations_follow_the_new_holder_at_once(client, world) 
     )
     assert "am_a2" in reminded and "am_a" not in reminded
     assert "supervisor" in reminded  # the escalation goes up from the case's branch, as before
+
+
+def test_a_leaver_stands_in_for_nobody_and_their_own_absences_end(world) -> None:
+    today = timezone.localdate()
+    covered = Absence.objects.create(
+        person=world.am_a,
+        role=Role.ACCOUNT_MANAGER,
+        starts_on=today,
+        ends_on=today,
+        substitute=world.am_a2,
+        set_by=world.am_a,
+    )
+    own = Absence.objects.create(
+        person=world.am_a2,
+        role=Role.ACCOUNT_MANAGER,
+        starts_on=today,
+        ends_on=today,
+        substitute=None,
+        set_by=world.am_a2,
+    )
+    world.am_a2.is_active = False
+    world.am_a2.save()
+    covered.refresh_from_db()
+    own.refresh_from_db()
+    assert covered.substitute is None and covered.cancelled_at is None  # the branch's role queue takes over
+    assert own.cancelled_at is not None
+    assert inactive_holdings()["substitutions"] == 0
