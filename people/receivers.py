@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.utils.translation import gettext as _
 
 from accounts.people import current_changer
@@ -46,8 +47,6 @@ def work_arrived(event: CaseEvent) -> None:
     if absence.substitute is not None:
         people = [absence.substitute]
     else:
-        from django.contrib.auth import get_user_model
-
         colleagues = get_user_model().objects.filter(
             is_active=True, branch_id=absence.person.branch_id, groups__name=absence.role
         )

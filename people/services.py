@@ -14,12 +14,13 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from branches.roles import Role, user_roles
-from branches.scope import branch_in_subtree
+from branches.scope import ancestor_ids, branch_in_subtree
 from counter.models import CounterEntry
 from onboarding import events
 from onboarding.models import OnboardingCase
@@ -107,10 +108,6 @@ def _move_problem(*, actor: Any, move: Move, target: Any) -> str:
 
 
 def _other_checker_exists(entry: CounterEntry, target: Any) -> bool:
-    from django.contrib.auth import get_user_model
-
-    from branches.scope import ancestor_ids
-
     return (
         get_user_model()
         .objects.filter(
