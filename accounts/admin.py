@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
 from .models import User
+from .people import changed_by
 
 
 @admin.register(User)
@@ -17,3 +20,8 @@ class UserAdmin(BaseUserAdmin):
         *BaseUserAdmin.fieldsets,  # type: ignore[misc]
         (_("机构与企业"), {"fields": ("display_name", "phone", "branch", "enterprise")}),
     )
+
+    def save_model(self, request: Any, obj: Any, form: Any, change: bool) -> None:
+        # Whoever hears the save (a deactivation releases the person's work) names the administrator.
+        with changed_by(request.user):
+            super().save_model(request, obj, form, change)

@@ -8,6 +8,11 @@ import of it.
 
 from __future__ import annotations
 
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 from django.db.models import Q
 
 _SERVICE_RELATIONS: list[str] = []
@@ -25,3 +30,22 @@ def people_q(prefix: str = "") -> Q:
     for name in _SERVICE_RELATIONS:
         q &= Q(**{f"{prefix}{'__' if prefix else ''}{name}__isnull": True})
     return q
+
+
+# Who is changing users right now (an administrator in the admin, the directory sync): whoever
+# hears a user's save (`people`, releasing a leaver's work) records them as the actor.
+_changed_by: contextvars.ContextVar[Any] = contextvars.ContextVar("user_changed_by", default=None)
+
+
+@contextmanager
+def changed_by(user: Any) -> Iterator[None]:
+    token = _changed_by.set(user)
+    try:
+        yield
+    finally:
+        _changed_by.reset(token)
+
+
+def current_changer() -> Any:
+    """The person changing users now (`changed_by`), None when nobody said."""
+    return _changed_by.get()

@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "counter",
     "links",  # the live link after go-live and its service requests (issue 22)
     "reminders",
+    "people",  # issue 23: reassignment, absence delegation, leavers
     "audit",
     "portal",
     "demo",

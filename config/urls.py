@@ -41,6 +41,7 @@ urlpatterns = [
     path("documents/", include("documents.urls")),
     path("counter/", include("counter.urls")),
     path("reminders/", include("reminders.urls")),
+    path("people/", include("people.urls")),
     path("notices/", include("notices.urls")),
     path("wecom/", include("wecom.urls")),
     path("audit/", include("audit.urls")),

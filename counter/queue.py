@@ -17,6 +17,7 @@ from onboarding.queue import QueueItem, case_url
 from onboarding.selectors import case_list, case_visible_q
 
 from .models import CounterEntry, Operator, UKey
+from .rules import answered_for_q
 
 
 def counter_done_q() -> Q:
@@ -66,7 +67,7 @@ def entries_to_check(user: Any) -> list[QueueItem]:
         return []
     entries = (
         CounterEntry.objects.filter(status=CounterEntry.Status.PENDING)
-        .exclude(maker=user)
+        .exclude(answered_for_q(user))  # their own, and those they stand in for
         .filter(case__in=case_visible_q_cases(user))
         .select_related("case__enterprise", "case__company_version", "case__branch", "case__current_visit", "maker")
         .order_by("made_at", "pk")[:50]

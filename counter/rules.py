@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from casetypes.extensions import ExtensionPoint
 from onboarding import validators
 
 from .models import CounterEntry, UKey
@@ -76,3 +79,30 @@ def operator_identity_problems(case: OnboardingCase) -> list[str]:
         earlier = [(_("操作员"), n, num) for n, num in operators[:i]]
         problems.extend(operator_conflicts(name, number, enterprise=case.enterprise, others=earlier))
     return problems
+
+
+# Who answers for entries beside their makers, added from other apps' `ready()`:
+# ``rules.stand_ins.add(fn)``, `fn(user)` returning a `Q` over `CounterEntry` for the entries
+# that user answers for in the maker's place (a filter, so a queue of any length stays one
+# query). `people` names the colleague a leaver's entry was handed to and whoever stands in for
+# the maker during an absence: each may cancel the entry as its maker could, and none of them
+# may check it (dual control, issue 23).
+stand_ins: ExtensionPoint[Callable[[Any], Q]] = ExtensionPoint(
+    "counter.entry_stand_ins", "which counter entries a user answers for beside their makers"
+)
+
+
+def answered_for_q(user: Any) -> Q:
+    """Entries `user` made or answers for in the maker's place: none of them theirs to check."""
+    q = Q(maker_id=user.pk)
+    for fn in stand_ins:
+        q |= fn(user)
+    return q
+
+
+def answers_for(entry: CounterEntry, user: Any) -> bool:
+    if entry.maker_id == user.pk:
+        return True
+    if not len(stand_ins):
+        return False
+    return CounterEntry.objects.filter(pk=entry.pk).filter(answered_for_q(user)).exists()

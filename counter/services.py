@@ -30,7 +30,7 @@ from onboarding.services import CaseError, case_write
 
 from . import notifications
 from .models import CounterEntry, Operator, OperatorRole, UKey
-from .rules import operator_conflicts
+from .rules import answers_for, operator_conflicts
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -287,6 +287,8 @@ def entry_confirm(*, entry: CounterEntry, user: User, expected_version: int | No
     _require_state(case, COUNTER_STATES)
     if entry.maker_id == user.pk:
         raise CaseError(_("不能复核自己录入的事项"))
+    if answers_for(entry, user):
+        raise CaseError(_("不能复核由您代为负责的录入事项"))
     with case_write(case=case, user=user, seen_version=expected_version) as w:
         case = w.case
         entry = CounterEntry.objects.select_related("operator", "ukey", "replaces").get(pk=entry.pk)
@@ -333,7 +335,7 @@ def entry_cancel(
     """The maker withdraws an entry no checker has confirmed yet (取消录入信息)."""
     case = entry.case
     _require(case, user, Role.COUNTER_MAKER)
-    if entry.maker_id != user.pk:
+    if not answers_for(entry, user):
         raise CaseError(_("只有录入人可以取消该事项"))
     with case_write(case=case, user=user, seen_version=expected_version) as w:
         case = w.case

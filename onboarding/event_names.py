@@ -57,6 +57,10 @@ class EventName(models.TextChoices):
     UKEY_LOST = "ukey_lost", _("UKey挂失")
     UKEY_RELEASED = "ukey_released", _("UKey解挂")
     UKEY_REVOKED = "ukey_revoked", _("UKey注销")
+    # people change (issue 23): a holder's work moved to a colleague, or to the leaver queue
+    CASE_REASSIGNED = "case_reassigned", _("转交案件")
+    COUNTER_ENTRY_REASSIGNED = "counter_entry_reassigned", _("转交柜面事项")
+    HOLDER_LEFT = "holder_left", _("离职交接:转入待分配队列")
     # the thread
     MESSAGE_POSTED = "message_posted", _("留言")
     # reminders (one per level)

@@ -47,6 +47,14 @@ bulk_listeners: ExtensionPoint[Callable[[Iterable[CaseEvent]], None]] = Extensio
 )
 
 
+# What other apps add to an event's data as it is written, from their `ready()`:
+# ``events.data_contributors.add(fn)``, `fn(case, actor)` returning a dict (empty for nothing).
+# `people` names the absent colleague a substitute acts for ("代 X 办理"), so the record keeps both.
+data_contributors: ExtensionPoint[Callable[[Any, Any], dict[str, Any]]] = ExtensionPoint(
+    "onboarding.event_data", "adds to each case event's data as it is written (e.g. on whose behalf)"
+)
+
+
 def bulk_written(events: Iterable[CaseEvent]) -> None:
     """A bulk writer's events, in its transaction (a lazy queryset: a listener with nothing to do reads nothing)."""
     for listener in bulk_listeners:
@@ -66,12 +74,16 @@ def _write(
     created_at: dt.datetime | None = None,
 ) -> CaseEvent:
     extra = {"created_at": created_at} if created_at is not None else {}
+    data = dict(data or {})
+    if actor is not None:
+        for contributor in data_contributors:
+            data.update(contributor(case, actor))
     event = CaseEvent.objects.create(
         case=case,
         kind=kind,
         name=name.value,
         actor=actor,
-        data=data or {},
+        data=data,
         reason=reason,
         from_state=from_state,
         to_state=to_state,
@@ -240,6 +252,21 @@ def counter_entry_cancelled(*, case: OnboardingCase, actor: User, entry: dict[st
     return _write(
         case=case, actor=actor, kind=Kind.RECORD, name=EventName.COUNTER_ENTRY_CANCELLED, data=entry, reason=reason
     )
+
+
+def case_reassigned(*, case: OnboardingCase, actor: User | None, holder: dict[str, Any], reason: str) -> CaseEvent:
+    """The case's account manager changed: `holder` names from whom, to whom (None: the leaver
+    queue) and how (a supervisor's reassignment, a leaver's release)."""
+    name = EventName.CASE_REASSIGNED if holder.get("to") else EventName.HOLDER_LEFT
+    return _write(case=case, actor=actor, kind=Kind.RECORD, name=name, data=holder, reason=reason)
+
+
+def counter_entry_reassigned(
+    *, case: OnboardingCase, actor: User | None, entry: dict[str, Any], reason: str
+) -> CaseEvent:
+    """Who answers for a pending counter entry on the maker's side changed (from, to, how)."""
+    name = EventName.COUNTER_ENTRY_REASSIGNED if entry.get("to") else EventName.HOLDER_LEFT
+    return _write(case=case, actor=actor, kind=Kind.RECORD, name=name, data=entry, reason=reason)
 
 
 def ukey_downloaded(*, case: OnboardingCase, actor: User, ukey_id: int, serial: str) -> CaseEvent:

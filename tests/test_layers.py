@@ -32,6 +32,7 @@ LAYERS: list[set[str]] = [
     {"onboarding"},
     {"documents", "counter", "reminders"},
     {"links"},
+    {"people"},
     {"audit", "portal", "analytics"},
     {"webhooks", "transfers", "wecom"},
     {"api"},

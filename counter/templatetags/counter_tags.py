@@ -9,8 +9,8 @@ from branches.scope import case_in_scope
 from casetypes import declaration
 from casetypes.declaration import Feature
 from counter import forms
-from counter.models import UKey
-from counter.rules import counter_problems
+from counter.models import CounterEntry, UKey
+from counter.rules import answered_for_q, counter_problems
 from counter.selectors import active_operators, case_entry_list, case_operators
 from counter.services import COUNTER_STATES, OPERATOR_STATES
 from onboarding.models import OnboardingCase
@@ -36,8 +36,18 @@ def panel_data(*, case: OnboardingCase, user: Any) -> dict[str, Any]:
     in_scope = case_in_scope(case, user)
     counter_open = case.state in COUNTER_STATES
     operators = case_operators(case=case)
+    entries = case_entry_list(case=case)
+    pending = [e.pk for e in entries if e.is_pending]
+    # The maker and whoever stands in for the maker: may cancel it, may not check it.
+    mine = (
+        set(CounterEntry.objects.filter(pk__in=pending).filter(answered_for_q(user)).values_list("pk", flat=True))
+        if pending
+        else set()
+    )
+    for entry in entries:
+        entry.answers_for = entry.pk in mine  # type: ignore[attr-defined]
     return {
-        "entries": case_entry_list(case=case),
+        "entries": entries,
         "operators": operators,
         "active_operators": [o for o in operators if o.removed_at is None],
         "active_operators_by_pk": active_operators(case=case),
