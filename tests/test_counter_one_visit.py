@@ -65,7 +65,11 @@ def test_the_makers_panel_lists_what_is_left_and_one_visit_records_it_all(client
     )
     assert response.status_code == 302
     entries = list(CounterEntry.objects.filter(case=case).order_by("pk"))
-    assert [e.kind for e in entries] == [CounterEntry.Kind.IDENTITY_CHECK, CounterEntry.Kind.ISSUE_UKEY, CounterEntry.Kind.ISSUE_UKEY]
+    assert [e.kind for e in entries] == [
+        CounterEntry.Kind.IDENTITY_CHECK,
+        CounterEntry.Kind.ISSUE_UKEY,
+        CounterEntry.Kind.ISSUE_UKEY,
+    ]
     assert {e.status for e in entries} == {CounterEntry.Status.PENDING}
     assert CaseEvent.objects.filter(case=case).count() == before + 3  # each entry recorded by itself
     # The form is not offered again for what is pending.

@@ -36,7 +36,7 @@ def test_missing_items_link_to_where_they_are_settled_and_only_the_allowed_actio
     assert "尚缺" in p and 'href="#testing"' in p
     options = {o.name: o for o in services.case_transition_options(case=case, user=world.tech)}
     mine = p[p.index('id="actions"') :]
-    blocked = f'disabled>{options["accept_test_report"].label}</button>'
+    blocked = f"disabled>{options['accept_test_report'].label}</button>"
     assert blocked in mine  # shown, blocked until the tests pass
     assert f'" >{options["return_to_test_package"].label}</button>' in mine
     p = panel(page(client, world.approver, case))

@@ -31,10 +31,77 @@ def test_the_intake_page_is_short_and_leads_with_the_main_action(page, live_serv
     size = measure(page)
     print("intake 1280:", size)
     shot("case-intake-1280")
+    # The main action and what is missing come first, on the first screen.
+    assert page.locator("#next-step button[value=submit_for_approval]").bounding_box()["y"] < 900
+    assert not page.locator("#rare-actions textarea").first.is_visible()  # folded away
+    assert size["height"] < 2700, size  # was 3,174 px here before (3,431 px in the issue's walk)
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{live_server.url}/cases/{case.public_id}/")
     size390 = measure(page)
     print("intake 390:", size390)
+    assert size390["width"] <= 390
     shot("case-intake-390")
     page.goto(f"{live_server.url}/cases/")
-    print("list 390:", measure(page))
+    assert measure(page)["width"] <= 390
+
+
+def test_the_counter_stage_in_two_visits_and_the_pages_fit_a_phone(page, live_server, shot):
+    from counter.models import CounterEntry, UKey
+    from demo.counter_work import add_operators
+    from tests.factories import World, operator_people
+
+    world = World()
+    case = world.case(State.UKEY_ISSUANCE)
+    add_operators(case, world.maker, operator_people(case.pk))
+    ent = case.company
+    page.set_viewport_size({"width": 1280, "height": 900})
+    staff_login(page, live_server.url, world.maker.username)
+    url = f"{live_server.url}/cases/{case.public_id}/"
+    page.goto(url)
+    panel = page.inner_text("#next-step")
+    assert "临柜身份核验尚未经复核确认" in panel and "尚无经复核发放的UKey" in panel
+    shot("case-counter-1280")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(url)
+    assert measure(page)["width"] <= 390
+    shot("case-counter-390")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(url)
+    clicks = 0
+    # The maker: one form for the identity check and both operators' keys.
+    page.select_option("#counter-visit select[name=person]", "legal_rep")
+    page.fill("#counter-visit input[name=person_name]", ent.legal_rep_name)
+    page.fill("#counter-visit input[name=id_number]", ent.legal_rep_id_number)
+    for i, field in enumerate(page.locator("#counter-visit input[name^=serial_]").all(), start=1):
+        field.fill(f"KB-BR-{i:02d}")
+    page.click("#counter-visit button.primary")
+    clicks += 1
+    page.wait_for_load_state()
+    assert CounterEntry.objects.filter(case=case, status="pending").count() == 3
+    page.context.clear_cookies()
+    staff_login(page, live_server.url, world.checker.username)
+    page.goto(url)
+    page.click("form.confirm-all button.primary")
+    clicks += 1
+    page.wait_for_load_state()
+    assert UKey.objects.filter(case=case).count() == 2
+    page.context.clear_cookies()
+    staff_login(page, live_server.url, world.maker.username)
+    page.goto(url)
+    page.click("#counter-activations button.primary")
+    clicks += 1
+    page.wait_for_load_state()
+    page.context.clear_cookies()
+    staff_login(page, live_server.url, world.checker.username)
+    page.goto(url)
+    page.click("form.confirm-all button.primary")
+    clicks += 1
+    page.wait_for_load_state()
+    assert UKey.objects.filter(case=case, status=UKey.Status.ACTIVATED).count() == 2
+    # Before issue 25: 1 identity + 2 issuances + 3 confirms + 2 downloads + 2 activations + 2 confirms = 12.
+    print("counter clicks (two operators):", clicks)
+    assert clicks == 4
+    for path in ("/", "/cases/", f"/cases/{case.public_id}/"):
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.goto(f"{live_server.url}{path}")
+        assert measure(page)["width"] <= 390, path
