@@ -32,7 +32,7 @@ def test_the_account_manager_accepts_every_ticked_document_at_once(client, world
     client.force_login(world.am_a)
     html = client.get(reverse("case_detail", args=[case.public_id])).content.decode()
     url = reverse("document_review_many", args=[case.public_id])
-    (form,) = [f for f in page_forms(html) if f.action == url]
+    assert any(f.action == url for f in page_forms(html))
     ticks = [v for v in html.split('name="versions" value="')[1:]]
     versions = [t.split('"')[0] for t in ticks]
     assert len(versions) >= 5

@@ -63,9 +63,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("handler_phone", "经办人电话", False, "13800000000", "Handler phone"),
     Column("authorisation_valid_from", "授权委托书生效日", False, "", "Authorisation valid from"),
     Column("authorisation_valid_until", "授权委托书到期日", False, "", "Authorisation valid until"),
-    Column(
-        "authorisation_covers_ebanking", "授权范围包含电子银行业务", False, "否", "Authorisation covers e-banking"
-    ),
+    Column("authorisation_covers_ebanking", "授权范围包含电子银行业务", False, "否", "Authorisation covers e-banking"),
     Column("contact_name", "联系人", False, "王五", "Contact"),
     Column("contact_phone", "联系电话", False, "021-00000000", "Contact phone"),
     Column("contact_email", "联系邮箱", False, "finance@example.com", "Contact email"),
