@@ -219,7 +219,7 @@ def case_transition_view(request: AuthenticatedHttpRequest, public_id: Any, name
         messages.error(request, _("请求无效,请刷新页面"))
         return redirect("case_detail", public_id=case.public_id)
     if services.transition_is_rare(name) and not form.cleaned_data["confirm"]:
-        messages.error(request, _("此操作不可撤销,请勾选确认后再提交。"))
+        messages.error(request, _("此操作须勾选确认后才能提交。"))
         return redirect(reverse("case_detail", args=[case.public_id]) + "#rare-actions")
     try:
         case = services.case_transition(

@@ -82,7 +82,7 @@ def test_withdraw_and_reject_sit_apart_at_the_bottom_and_ask_for_confirmation(cl
     assert response.status_code == 302 and response.url.endswith("#rare-actions")
     case.refresh_from_db()
     assert case.state == State.BRANCH_INTAKE
-    assert "请勾选确认" in client.get(reverse("case_detail", args=[case.public_id])).content.decode()
+    assert "须勾选确认" in client.get(reverse("case_detail", args=[case.public_id])).content.decode()
     # Ticked: done.
     client.post(url, {"version": case.version, "reason": "客户不再需要", "confirm": "1"})
     case.refresh_from_db()
