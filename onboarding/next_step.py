@@ -8,7 +8,8 @@ from typing import Any
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from branches.roles import Role, has_role
+from branches.roles import Role, has_role, user_roles
+from casetypes import declaration
 
 from .models import OnboardingCase
 from .states import CUSTOMER
@@ -108,7 +109,15 @@ def next_step(case: OnboardingCase, options: list[Any], user: Any = None) -> dic
             seen.add(problem)
             missing.append(missing_item(case, problem, can_edit=can_edit))
     main = [o for o in options if not o.rare]
+    # Work of the stage that is not a transition (the counter's entries, the test package, the
+    # joint-test decision): the declared action of each of the reader's roles, linked to its form.
+    stage_actions: list[Any] = []
+    declared = declaration.stage(case.state) if user is not None and case.is_open else None
+    if declared is not None:
+        roles = user_roles(user)
+        stage_actions = [a for a in declared.actions if a.role in roles and a.anchor not in ("actions", "next-step")]
     return {
+        "stage_actions": stage_actions,
         "holder": holder_label(case),
         "missing": missing,
         "allowed": [o for o in options if o.allowed],

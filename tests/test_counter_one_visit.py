@@ -59,6 +59,9 @@ def test_the_makers_panel_lists_what_is_left_and_one_visit_records_it_all(client
     for operator in case.operators.all():
         assert f"操作员 {operator.name} 尚无经复核发放的UKey" in panel
     assert 'href="#counter"' in panel
+    # Not "nothing for you to do": the maker's own step leads to the counter's form.
+    assert '<a class="button primary" href="#counter">柜面录入:身份核验、UKey发放与激活</a>' in panel
+    assert "当前没有您可以办理的操作" not in panel
     before = CaseEvent.objects.filter(case=case).count()
     response = client.post(
         reverse("counter:visit", args=[case.public_id]), visit_data(html, case, ["KB-A-01", "KB-A-02"])

@@ -33,12 +33,17 @@ def documents_panel(context: template.Context, next_url: str = "") -> dict[str, 
                 "can_generate": item.can_generate and services.generate_refusal(case, user, item.kind) is None,
                 # Papers of a stage the case has not reached: listed apart, folded.
                 "later": item.requirement.stage in order and order.index(item.requirement.stage) > now,
+                # Papers of a stage already left, settled: listed apart, folded.
+                "done": item.requirement.stage in order
+                and order.index(item.requirement.stage) < now
+                and item.status == checklist.Status.ACCEPTED,
             }
         )
     uploadable = {r["item"].kind for r in rows if r["can_upload"]}
     return {
         "case": case,
-        "rows": [r for r in rows if not r["later"]],
+        "rows": [r for r in rows if not (r["later"] or r["done"])],
+        "done_rows": [r for r in rows if r["done"]],
         "later_rows": [r for r in rows if r["later"]],
         "reviewable": sum(1 for r in rows if r["can_review"]),
         "signed_forms": [f for f in services.signed_form_choices(case) if f[0] in uploadable],
