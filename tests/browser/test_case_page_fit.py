@@ -111,3 +111,28 @@ def test_the_counter_stage_in_two_visits_and_the_pages_fit_a_phone(browser, page
             who.goto(f"{live_server.url}{path}")
             assert measure(who)["width"] <= 390, path
     checker_ctx.close()
+
+
+def test_the_signed_upload_picks_the_form_from_the_files_name(page, live_server, tmp_path):
+    from documents.form_codes import form_code
+    from documents.models import DocumentVersion
+    from documents.samples import sample_pdf
+    from tests.factories import World
+
+    world = World()
+    case = world.case(State.BRANCH_INTAKE, documents=False)
+    code = form_code(case, "service_agreement")
+    scan = tmp_path / f"业务合作协议-签章-{code}.pdf"
+    scan.write_bytes(sample_pdf())
+    page.set_viewport_size({"width": 1280, "height": 900})
+    staff_login(page, live_server.url, world.am_a.username)
+    page.goto(f"{live_server.url}/cases/{case.public_id}/")
+    form = page.locator("#upload-signed")
+    form.locator("input[type=file]").set_input_files(str(scan))
+    assert form.locator("select[name=kind]").input_value() == "service_agreement"
+    assert form.locator("input[name=code]").input_value() == code
+    form.locator("button.primary").click()
+    page.wait_for_load_state()
+    assert "已上传:业务合作协议 第 1 版" in page.inner_text(".messages")
+    version = DocumentVersion.objects.get(document__case=case, document__generated=False)
+    assert version.document.kind == "service_agreement"

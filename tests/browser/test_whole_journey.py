@@ -149,7 +149,7 @@ def test_every_hand_off_reaches_the_next_person(browser, live_server, tmp_path):
     case = OnboardingCase.objects.get(enterprise=world.company_x)
     ref = case.reference
     customer.page.click("#submit button.primary")
-    customer.page.wait_for_selector("text=已提交受理,案件转客户经理办理")
+    customer.page.wait_for_selector("text=已提交受理,客户经理将审核贵司资料")  # and the to-dos left (issue 25)
 
     # → the account manager the portal picked (the branch's manager with the fewest open cases).
     manager = case.account_manager
