@@ -152,3 +152,20 @@ def test_the_checker_is_not_handed_the_case_before_there_is_something_to_check(w
     told = Notification.objects.filter(recipient=world.checker)
     assert not told.filter(text__contains="现由您办理").exists()
     assert not told.exists()  # nothing to check yet: the maker has recorded nothing
+
+
+def test_the_new_parts_of_the_case_page_in_english(client, world, case):
+    from django.conf import settings
+
+    from tests.test_i18n import chinese_labels
+
+    intake = world.case(State.BRANCH_INTAKE, documents=False)
+    html = detail(client, world.maker, case)
+    client.post(reverse("counter:visit", args=[case.public_id]), visit_data(html, case, ["KB-E-01", "KB-E-02"]))
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    for who, c in ((world.maker, case), (world.checker, case), (world.am_a, intake)):
+        page = detail(client, who, c)
+        assert chinese_labels(page) == [], (who, chinese_labels(page))
+    assert "Confirm all (3 items)" in detail(client, world.checker, case)
+    page = detail(client, world.am_a, intake)
+    assert "Other actions (rare, confirmation required)" in page and "Upload a signed form" in page
