@@ -171,15 +171,18 @@ def transition_is_rare(name: str) -> bool:
 
 def stage_work_left(case: OnboardingCase) -> list[str]:
     """What the stage still needs before it can be left, whoever does it: the guards of the
-    transitions that move the case on (neither rare nor a return), however the reader may act."""
+    transitions that move the case on (neither rare nor a return), however the reader may act.
+    Nothing, if one of them may already be taken (e.g. the endorsement, then the approval)."""
+    per_transition = [
+        [p for cond in t.conditions for p in cond.problems(case)]
+        for t in _transitions(case)
+        if t.source == case.state and not t.custom.get("rare") and t.custom.get("style") != "warning"
+    ]
+    if not per_transition or any(not problems for problems in per_transition):
+        return []
     left: list[str] = []
-    for t in _transitions(case):
-        if t.source != case.state or t.custom.get("rare") or t.custom.get("style") == "warning":
-            continue
-        for cond in t.conditions:
-            for problem in cond.problems(case):
-                if problem not in left:
-                    left.append(problem)
+    for problems in per_transition:
+        left.extend(p for p in problems if p not in left)
     return left
 
 

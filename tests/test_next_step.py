@@ -98,3 +98,9 @@ def test_the_approver_finds_reject_apart_and_approve_in_the_panel(client, world)
     client.post(reverse("case_transition", args=[case.public_id, "reject"]), {"version": case.version, "reason": "x"})
     case.refresh_from_db()
     assert case.state == State.HEAD_OFFICE_APPROVAL
+
+
+def test_the_approver_is_not_told_the_endorsement_is_missing_once_it_is_there(client, world) -> None:
+    case = world.case(State.HEAD_OFFICE_APPROVAL, endorsed=True)
+    p = panel(page(client, world.approver, case))
+    assert "尚缺" not in p and "分行已审核,等待总行审批" not in p
