@@ -59,3 +59,36 @@ def ukeys_expiring(*, user: Any, within_days: int = EXPIRY_WINDOW_DAYS, today: d
         .select_related("operator", "case__enterprise", "case__branch")
         .order_by("expires_on", "pk")
     )
+
+
+def counter_work(*, case: OnboardingCase) -> dict[str, Any]:
+    """What the counter may still record in one visit: whether an identity check is needed (none
+    confirmed or pending) and the operators who hold no key and have none pending."""
+    entries = case_entry_list(case=case)
+    live = (CounterEntry.Status.PENDING, CounterEntry.Status.CONFIRMED)
+    identity_needed = not any(e.kind == CounterEntry.Kind.IDENTITY_CHECK and e.status in live for e in entries)
+    pending_for = {
+        e.operator_id
+        for e in entries
+        if e.kind == CounterEntry.Kind.ISSUE_UKEY and e.status == CounterEntry.Status.PENDING and e.replaces_id is None
+    }
+    operators = [
+        o for o in active_operators(case=case) if o.pk not in pending_for and not any(k.in_use for k in o.ukeys.all())
+    ]
+    return {"identity_needed": identity_needed, "operators_without_key": operators}
+
+
+def keys_to_activate(*, case: OnboardingCase) -> list[UKey]:
+    """Keys issued (or downloaded) and not yet activated, with no activation pending, each with its operator."""
+    pending = {
+        e.ukey_id
+        for e in case_entry_list(case=case)
+        if e.kind == CounterEntry.Kind.CERT_ACTIVATION and e.status == CounterEntry.Status.PENDING
+    }
+    keys = []
+    for operator in active_operators(case=case):
+        for key in operator.ukeys.all():
+            if key.status in (UKey.Status.ISSUED, UKey.Status.DOWNLOADED) and key.pk not in pending:
+                key.operator = operator
+                keys.append(key)
+    return keys

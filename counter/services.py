@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -443,3 +444,103 @@ def ukey_revoke(*, ukey: UKey, user: User, reason: str, expected_version: int | 
         ukey.save(update_fields=["status", "ended_at"])
         events.ukey_revoked(case=case, actor=user, ukey_id=ukey.pk, serial=ukey.serial, reason=reason)
     return ukey
+
+
+# --- one visit: everything at the counter in one form, one check for all of it (issue 25) --------
+
+
+def _named(prefix: str, exc: CaseError) -> CaseError:
+    return CaseError(f"{prefix}:{exc.message}", exc.problems)
+
+
+def counter_visit_make(
+    *,
+    case: OnboardingCase,
+    user: User,
+    identity: dict[str, str] | None = None,
+    issuances: Sequence[tuple[Operator, str, dt.date | None]] = (),
+    expected_version: int | None = None,
+) -> list[CounterEntry]:
+    """The maker records one visit to the counter: the identity check of the person who came and
+    a UKey for each operator named, in one form. Each is its own `CounterEntry` (its own event,
+    its own check by the checker), made through the single-entry services; all or nothing: one
+    refusal, named with its operator, leaves no entry."""
+    if identity is None and not issuances:
+        raise CaseError(_("请填写到柜人员的身份核验或至少一个操作员的K宝编号"))
+    entries: list[CounterEntry] = []
+    with transaction.atomic():
+        seen = expected_version
+        if identity is not None:
+            entries.append(identity_check_make(case=case, user=user, expected_version=seen, **identity))
+            seen = case.version if seen is not None else None
+        for operator, serial, expires_on in issuances:
+            try:
+                entry = ukey_issuance_make(
+                    case=case, user=user, operator=operator, serial=serial, expires_on=expires_on, expected_version=seen
+                )
+            except CaseError as exc:
+                raise _named(_("操作员 %(n)s") % {"n": operator.name}, exc) from None
+            entries.append(entry)
+            seen = case.version if seen is not None else None
+    return entries
+
+
+def activations_make(
+    *, case: OnboardingCase, user: User, ukeys: Sequence[UKey], expected_version: int | None = None
+) -> list[CounterEntry]:
+    """The customer downloaded the certificates and asks for activation at the counter: for each
+    key, the download is recorded if it was not yet, then its activation entry is made, waiting
+    for the checker. All or nothing."""
+    if not ukeys:
+        raise CaseError(_("请勾选要激活的UKey"))
+    entries: list[CounterEntry] = []
+    with transaction.atomic():
+        seen = expected_version
+        for ukey in ukeys:
+            try:
+                if ukey.status == UKey.Status.ISSUED:
+                    ukey_download_record(ukey=ukey, user=user, expected_version=seen)
+                    seen = ukey.case.version if seen is not None else None
+                    case.version = ukey.case.version
+                entries.append(cert_activation_make(case=case, user=user, ukey=ukey, expected_version=seen))
+            except CaseError as exc:
+                raise _named(f"UKey {ukey.serial}", exc) from None
+            seen = case.version if seen is not None else None
+    return entries
+
+
+def pending_by_maker(case: OnboardingCase, user: User) -> list[tuple[Any, list[CounterEntry]]]:
+    """The case's pending entries grouped by their maker, leaving out the reader's own."""
+    groups: dict[int, tuple[Any, list[CounterEntry]]] = {}
+    for entry in (
+        case.counter_entries.filter(status=CounterEntry.Status.PENDING)
+        .exclude(maker=user)
+        .select_related("maker")
+        .order_by("made_at", "pk")
+    ):
+        groups.setdefault(entry.maker_id, (entry.maker, []))[1].append(entry)
+    return list(groups.values())
+
+
+def entries_confirm_all(
+    *, case: OnboardingCase, user: User, maker: User, expected_version: int | None = None
+) -> list[CounterEntry]:
+    """The checker confirms every pending entry `maker` made on the case in one action; each is
+    confirmed (and recorded) by itself, in the order it was made; all or nothing. Dual control
+    holds: one's own entries are refused."""
+    _require(case, user, Role.COUNTER_CHECKER)
+    if maker.pk == user.pk:
+        raise CaseError(_("不能复核自己录入的事项"))
+    entries = list(
+        case.counter_entries.filter(status=CounterEntry.Status.PENDING, maker=maker).order_by("made_at", "pk")
+    )
+    if not entries:
+        raise CaseError(_("没有待复核的事项"))
+    confirmed = []
+    with transaction.atomic():
+        seen = expected_version
+        for entry in entries:
+            entry.case = case
+            confirmed.append(entry_confirm(entry=entry, user=user, expected_version=seen))
+            seen = case.version if seen is not None else None
+    return confirmed

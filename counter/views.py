@@ -26,6 +26,7 @@ from onboarding.web import (
 from . import selectors, services
 from .forms import (
     ActivationForm,
+    CounterVisitForm,
     IdentityCheckForm,
     OperatorForm,
     ReasonForm,
@@ -159,6 +160,68 @@ def entry_cancel(request: AuthenticatedHttpRequest, public_id: Any, item_id: Any
             entry=entry, user=request.user, expected_version=seen_version(request), reason=form.cleaned_data["reason"]
         ),
         _("已取消"),
+    )
+
+
+@staff_required
+@require_POST
+def counter_visit(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
+    """The maker records one visit: identity check and each operator's K宝, one form, all or nothing."""
+    case = case_for(request, public_id)
+    work = selectors.counter_work(case=case)
+    form = CounterVisitForm(
+        request.POST, operators=work["operators_without_key"], identity_needed=work["identity_needed"]
+    )
+    return _run(
+        request,
+        case,
+        form,
+        lambda: services.counter_visit_make(
+            case=case,
+            user=request.user,
+            identity=form.identity(),
+            issuances=form.issuances(),
+            expected_version=seen_version(request),
+        ),
+        _("已录入,待复核"),
+    )
+
+
+@staff_required
+@require_POST
+def activations(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
+    """The maker records the ticked keys' download (if not yet) and their activation, one action."""
+    case = case_for(request, public_id)
+    wanted = {v for v in request.POST.getlist("ukeys")[:50]}
+    keys = [k for k in selectors.keys_to_activate(case=case) if str(k.public_id) in wanted]
+    return _run(
+        request,
+        case,
+        None,
+        lambda: services.activations_make(
+            case=case, user=request.user, ukeys=keys, expected_version=seen_version(request)
+        ),
+        _("证书激活已录入,待复核"),
+    )
+
+
+@staff_required
+@require_POST
+def confirm_all(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
+    """The checker confirms every pending entry of one maker on the case, one action."""
+    case = case_for(request, public_id)
+    maker_id = request.POST.get("maker", "")
+    entry = case.counter_entries.filter(maker_id=int(maker_id) if maker_id.isdigit() else 0).first()
+    if entry is None:
+        return _back(case)
+    return _run(
+        request,
+        case,
+        None,
+        lambda: services.entries_confirm_all(
+            case=case, user=request.user, maker=entry.maker, expected_version=seen_version(request)
+        ),
+        _("已复核,事项生效"),
     )
 
 

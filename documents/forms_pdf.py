@@ -26,6 +26,7 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from onboarding.states import Module
 
+from .form_codes import CODES, form_code
 from .models import DocumentKind
 
 logger = logging.getLogger(__name__)
@@ -40,14 +41,6 @@ TEMPLATES: dict[str, str] = {
     DocumentKind.AUTHORISATION_LETTER: "documents/forms/authorisation_letter.html",
     DocumentKind.EBANKING_REGISTRATION: "documents/forms/ebanking_registration.html",
     DocumentKind.PRODUCTION_VERIFICATION_FORM: "documents/forms/production_verification_form.html",
-}
-# Printed in the form's reference number: <case reference>-<code>-<version>.
-CODES: dict[str, str] = {
-    DocumentKind.APPLICATION_FORM: "SQB",
-    DocumentKind.SERVICE_AGREEMENT: "XY",
-    DocumentKind.AUTHORISATION_LETTER: "WTS",
-    DocumentKind.EBANKING_REGISTRATION: "ZCB",
-    DocumentKind.PRODUCTION_VERIFICATION_FORM: "YZQ",
 }
 
 
@@ -158,6 +151,7 @@ def form_context(case: Any, kind: str) -> dict[str, Any]:
 def render_html(kind: str, context: dict[str, Any], *, number: int, generated_at: dt.datetime | None) -> str:
     meta = {
         "reference": f"{context['case'].reference}-{CODES[kind]}-{number:02d}" if number else "",
+        "code": form_code(context["case"], kind),
         "generated_at": timezone.localtime(generated_at).strftime("%Y-%m-%d %H:%M") if generated_at else "",
     }
     return render_to_string(TEMPLATES[kind], {**context, "meta": meta})

@@ -21,6 +21,7 @@ from onboarding.models import CaseEvent, OnboardingCase
 from onboarding.services import CaseError, case_write
 
 from . import checklist
+from .form_codes import WrongCase, form_code, kind_from_code
 from .models import Decision, Document, DocumentKind, DocumentVersion, retention_for
 from .validation import CheckedFile, UploadRefused, check_file, read_upload
 
@@ -225,6 +226,57 @@ def document_review(
     return locked
 
 
+def documents_accept(
+    *, case: OnboardingCase, user: User, versions: list[DocumentVersion], expected_version: int | None = None
+) -> list[DocumentVersion]:
+    """Accept several uploaded documents in one action: each decision recorded one by one, as
+    `document_review` records it (its own event and version bump), all or none: one refusal
+    (naming the document) leaves every other undecided."""
+    if not versions:
+        raise CaseError(_("请勾选要审核通过的文件"))
+    accepted = []
+    with transaction.atomic():
+        seen = expected_version
+        for version in versions:
+            if version.document.case_id != case.pk:
+                raise CaseError(_("文件不属于本案件"))
+            try:
+                accepted.append(document_review(version=version, user=user, accept=True, expected_version=seen))
+            except CaseError as exc:
+                label = DocumentKind(version.document.kind).label
+                raise CaseError(
+                    _("%(label)s:%(why)s(未审核任何文件)") % {"label": label, "why": exc.message}, exc.problems
+                ) from None
+            seen = version.document.case.version if seen is not None else None
+    return accepted
+
+
+def signed_form_kind(case: OnboardingCase, *, code: str, file_name: str, chosen: str) -> str:
+    """Which form a signed scan is: the code typed, else the code in the file's name, else the
+    form chosen in the list. A code of another case is refused (never filed under this one)."""
+    for text in (code, file_name):
+        try:
+            kind = kind_from_code(case, text or "")
+        except WrongCase as exc:
+            raise CaseError(_("表单码 %(code)s 不是本案件的表单") % {"code": exc.code}) from None
+        if kind is not None:
+            return kind
+    if code.strip():
+        raise CaseError(_("表单码 %(code)s 无法识别,请核对表单页眉上的表单码") % {"code": code.strip()})
+    if chosen:
+        return chosen
+    raise CaseError(_("请填写表单码或选择表单"))
+
+
+def signed_form_choices(case: OnboardingCase) -> list[tuple[str, str, str]]:
+    """The case's generated forms a signed scan may be uploaded for: (kind, label, code)."""
+    return [
+        (r.kind, r.label, form_code(case, r.kind))
+        for r in checklist.requirements(case)
+        if r.kind in checklist.GENERATED_FORMS
+    ]
+
+
 def document_download_record(*, version: DocumentVersion, user: User, inline: bool = False) -> CaseEvent:
     record = events.document_viewed if inline else events.document_downloaded
     return record(case=version.document.case, actor=user, data=_version_data(version))
@@ -278,7 +330,8 @@ def form_generate(*, case: OnboardingCase, user: User, kind: str) -> tuple[Docum
                 data=pdf,
                 content_type="application/pdf",
                 extension=".pdf",
-                original_name=f"{label}-{case.reference}-v{number}.pdf",
+                # The form code in the name: a signed scan saved under it finds its form.
+                original_name=f"{label}-{case.reference}-{form_code(case, kind)}-v{number}.pdf",
                 sha256=forms_pdf.sha256(pdf),
             )
             version = _store_version(

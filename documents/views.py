@@ -4,6 +4,7 @@ is the services' to decide."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.contrib import messages
@@ -65,6 +66,65 @@ def upload_view(request: AuthenticatedHttpRequest, case_id: Any, kind: str) -> H
             % {"label": DocumentKind(version.document.kind).label, "n": version.number},
         )
     return _back(request, case)
+
+
+@login_required
+@require_POST
+@once  # one-time form token: a repeated post creates nothing twice (config/once.py)
+def upload_signed_view(request: AuthenticatedHttpRequest, case_id: Any) -> HttpResponse:
+    """A signed form's scan in one step: the form is found by the code typed, or by the code
+    in the file's name, or as chosen in the list (the page's script pre-selects it)."""
+    case = case_for(request, case_id)
+    form = UploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, _("请选择要上传的文件"))
+        return _back(request, case)
+    upload = form.cleaned_data["file"]
+    try:
+        kind = services.signed_form_kind(
+            case,
+            code=request.POST.get("code", "")[:40],
+            file_name=upload.name or "",
+            chosen=_kind(request.POST.get("kind", "")),
+        )
+        version = services.document_upload(
+            case=case, user=request.user, kind=kind, upload=upload, name=upload.name, size=upload.size
+        )
+    except CaseError as exc:
+        show_case_error(request, exc)
+    else:
+        messages.success(
+            request,
+            _("已上传:%(label)s 第 %(n)d 版")
+            % {"label": DocumentKind(version.document.kind).label, "n": version.number},
+        )
+    return _back(request, case)
+
+
+@login_required
+@require_POST
+def review_many_view(request: AuthenticatedHttpRequest, case_id: Any) -> HttpResponse:
+    """Accept the ticked documents of a case in one action (each decision recorded by itself)."""
+    case = case_for(request, case_id)
+    wanted = request.POST.getlist("versions")[:50]
+    versions = [selectors.version_get_for_user(user=request.user, public_id=v) for v in wanted if _is_uuid(v)]
+    try:
+        done = services.documents_accept(
+            case=case, user=request.user, versions=versions, expected_version=seen_version(request)
+        )
+    except CaseError as exc:
+        show_case_error(request, exc)
+    else:
+        messages.success(request, _("已审核通过 %(n)d 份文件") % {"n": len(done)})
+    return _back(request, case)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 @login_required

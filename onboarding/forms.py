@@ -175,6 +175,8 @@ class CaseForm(forms.Form):
 class TransitionForm(forms.Form):
     reason = forms.CharField(label=_("原因"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
     version = forms.IntegerField(widget=forms.HiddenInput)
+    # Rare, destructive steps (withdraw, reject, suspend) are posted only with this box ticked.
+    confirm = forms.BooleanField(required=False)
 
 
 class TestPackageForm(forms.ModelForm):

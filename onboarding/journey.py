@@ -272,7 +272,7 @@ class OnboardingJourney(CaseEngine):
         source=State.HEAD_OFFICE_APPROVAL,
         target=State.REJECTED,
         permission=rules.Allowed(Role.BRANCH_SUPERVISOR, Role.HEAD_OFFICE_APPROVER),
-        custom=step(_("不予立项"), done=_("已不予立项,案件结束"), style="danger", reason_required=True),
+        custom=step(_("不予立项"), done=_("已不予立项,案件结束"), style="danger", reason_required=True, rare=True),
     )
     def reject(self, *, by: User, now: dt.datetime) -> None:
         """Approval closes; the case ends."""
@@ -342,7 +342,7 @@ class OnboardingJourney(CaseEngine):
         source=[s.code for s in ONBOARDING.working],
         target=State.SUSPENDED,
         permission=rules.Allowed(Role.ACCOUNT_MANAGER, Role.BRANCH_SUPERVISOR),
-        custom=step(_("暂停"), done=_("案件已暂停,时限停止计算"), style="secondary", reason_required=True),
+        custom=step(_("暂停"), done=_("案件已暂停,时限停止计算"), style="secondary", reason_required=True, rare=True),
     )
     def suspend(self, *, by: User, now: dt.datetime) -> None:
         """Remembers the stage; the current visit's clock stops."""
@@ -364,7 +364,7 @@ class OnboardingJourney(CaseEngine):
         source=list(ONBOARDING.open_states),
         target=State.WITHDRAWN,
         permission=rules.Allowed(Role.ACCOUNT_MANAGER, Role.ENTERPRISE_USER),
-        custom=step(_("撤回申请"), done=_("申请已撤回,案件结束"), style="danger", reason_required=True),
+        custom=step(_("撤回申请"), done=_("申请已撤回,案件结束"), style="danger", reason_required=True, rare=True),
     )
     def withdraw(self, *, by: User, now: dt.datetime) -> None:
         """The current visit closes; the case ends."""

@@ -5,12 +5,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from branches.roles import Role
+from branches.roles import Role, has_role, user_roles
+from casetypes import declaration
 
 from .models import OnboardingCase
 from .states import CUSTOMER
+
+# Fields of the edit page (资料与评估) where a missing item is filled in, found by the guard's words.
+_EDIT_FIELDS = (
+    ("费用评估", "id_fee_amount"),
+    ("风险评估", "id_risk_level"),
+    ("功能模块", "id_modules"),
+    ("企业名称", "id_name"),
+    ("统一社会信用代码", "id_uscc"),
+    ("法定代表人身份证号", "id_legal_rep_id_number"),
+    ("经办人身份证号", "id_handler_id_number"),
+    ("授权范围", "id_authorisation_covers_ebanking"),
+    ("授权委托书", "id_authorisation_valid_from"),
+    ("法定代表人", "id_legal_rep_name"),
+    ("经办人", "id_handler_name"),
+    ("结算账户", "id_acc-0-account_number"),
+)
 
 # Where on the case page a problem is settled, found by the words the guard uses.
 _ANCHORS = (
@@ -33,6 +51,11 @@ _ANCHORS = (
 class Missing:
     text: str
     anchor: str
+    href: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.href:
+            object.__setattr__(self, "href", f"#{self.anchor}")
 
 
 def anchor_for(problem: str) -> str:
@@ -40,6 +63,19 @@ def anchor_for(problem: str) -> str:
         if word in problem:
             return anchor
     return "actions"
+
+
+def missing_item(case: OnboardingCase, problem: str, *, can_edit: bool) -> Missing:
+    """The problem with a link to where it is settled: a field of the edit page (fee, risk,
+    modules, company data) for the person who may edit it, else the case page's section."""
+    anchor = anchor_for(problem)
+    if anchor == "actions":
+        field = next((f for word, f in _EDIT_FIELDS if word in problem), None)
+        if field is not None:
+            if can_edit:
+                return Missing(problem, field, reverse("case_edit", args=[case.public_id]) + f"#{field}")
+            return Missing(problem, "case-facts")
+    return Missing(problem, anchor)
 
 
 def holder_label(case: OnboardingCase) -> str:
@@ -59,12 +95,33 @@ def holder_label(case: OnboardingCase) -> str:
     return f"{role} · {case.branch.name}"
 
 
-def next_step(case: OnboardingCase, options: list[Any]) -> dict[str, Any]:
+def next_step(case: OnboardingCase, options: list[Any], user: Any = None) -> dict[str, Any]:
+    """Who holds the case, what the stage still needs (whoever does it, each linked to where it
+    is settled), and the reader's own actions: the stage's work first, rare ones apart."""
+    from .services import EDITABLE_STATES, stage_work_left
+
+    can_edit = user is not None and case.state in EDITABLE_STATES and has_role(user, Role.ACCOUNT_MANAGER)
     seen: set[str] = set()
     missing = []
-    for option in options:
-        for problem in option.problems:
-            if problem not in seen:
-                seen.add(problem)
-                missing.append(Missing(text=problem, anchor=anchor_for(problem)))
-    return {"holder": holder_label(case), "missing": missing, "allowed": [o for o in options if o.allowed]}
+    problems = [p for o in options for p in o.problems] + (stage_work_left(case) if case.is_open else [])
+    for problem in problems:
+        if problem not in seen:
+            seen.add(problem)
+            missing.append(missing_item(case, problem, can_edit=can_edit))
+    main = [o for o in options if not o.rare]
+    # Work of the stage that is not a transition (the counter's entries, the test package, the
+    # joint-test decision): the declared action of each of the reader's roles, linked to its form.
+    stage_actions: list[Any] = []
+    declared = declaration.stage(case.state) if user is not None and case.is_open else None
+    if declared is not None:
+        roles = user_roles(user)
+        stage_actions = [a for a in declared.actions if a.role in roles and a.anchor not in ("actions", "next-step")]
+    return {
+        "stage_actions": stage_actions,
+        "holder": holder_label(case),
+        "missing": missing,
+        "allowed": [o for o in options if o.allowed],
+        "main": main,
+        "rare": [o for o in options if o.rare],
+        "can_edit": can_edit,
+    }

@@ -23,6 +23,7 @@ from notices.models import MailKind, OutboxEmail
 from notices.preferences import mail_addresses
 from notices.services import notices_create
 
+from . import rules
 from .models import CaseEvent, OnboardingCase
 from .states import CUSTOMER
 
@@ -111,8 +112,12 @@ def holder_changed_notice(event: CaseEvent) -> None:
 
 
 def production_config_notice(event: CaseEvent) -> None:
-    """The production configuration is issued: the outlet's counter checkers complete UKey issuance."""
-    queue_event_notice(event, role_in_case_branches(event.case, Role.COUNTER_CHECKER))
+    """The production configuration is issued: the outlet's counter checkers complete UKey issuance,
+    but only once there is something for them to do (issue 25). While counter work is left the
+    stage stays the maker's, and each entry the maker makes tells the checkers by itself
+    (`counter.notifications`); telling them "现由您办理" now would send them to an empty page."""
+    if not rules.production_ready.problems(event.case):
+        queue_event_notice(event, role_in_case_branches(event.case, Role.COUNTER_CHECKER))
 
 
 @outbox.renderers.add(key="case_event")

@@ -131,6 +131,7 @@ class TransitionOption:
     style: str
     reason_required: bool
     problems: list[str] = field(default_factory=list)
+    rare: bool = False  # withdraw, reject, suspend: kept apart on the page, confirmed before posting
 
     @property
     def allowed(self) -> bool:
@@ -157,9 +158,32 @@ def case_transition_options(*, case: OnboardingCase, user: User) -> list[Transit
                 style=t.custom.get("style", "secondary"),
                 reason_required=bool(t.custom.get("reason_required")),
                 problems=problems,
+                rare=bool(t.custom.get("rare")),
             )
         )
     return options
+
+
+def transition_is_rare(name: str) -> bool:
+    """A rare or destructive transition (withdraw, reject, suspend): posted only when confirmed."""
+    return any(t.name == name and t.custom.get("rare") for t in _transitions(OnboardingCase()))
+
+
+def stage_work_left(case: OnboardingCase) -> list[str]:
+    """What the stage still needs before it can be left, whoever does it: the guards of the
+    transitions that move the case on (neither rare nor a return), however the reader may act.
+    Nothing, if one of them may already be taken (e.g. the endorsement, then the approval)."""
+    per_transition = [
+        [p for cond in t.conditions for p in cond.problems(case)]
+        for t in _transitions(case)
+        if t.source == case.state and not t.custom.get("rare") and t.custom.get("style") != "warning"
+    ]
+    if not per_transition or any(not problems for problems in per_transition):
+        return []
+    left: list[str] = []
+    for problems in per_transition:
+        left.extend(p for p in problems if p not in left)
+    return left
 
 
 def transition_done_message(name: str) -> str:

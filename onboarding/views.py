@@ -188,7 +188,7 @@ def _case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespo
             "change_request_url": reverse("case_change_request", args=[case.public_id]),
             "timeline": case.timeline,
             "options": options,
-            "next": next_step(case, options),
+            "next": next_step(case, options, request.user),
             "roles": user_roles(request.user),
             "test_package_form": TestPackageForm(instance=getattr(case, "test_package", None)),
             **_testing_context(case, request.user),
@@ -218,6 +218,9 @@ def case_transition_view(request: AuthenticatedHttpRequest, public_id: Any, name
     if not form.is_valid():
         messages.error(request, _("请求无效,请刷新页面"))
         return redirect("case_detail", public_id=case.public_id)
+    if services.transition_is_rare(name) and not form.cleaned_data["confirm"]:
+        messages.error(request, _("此操作须勾选确认后才能提交。"))
+        return redirect(reverse("case_detail", args=[case.public_id]) + "#rare-actions")
     try:
         case = services.case_transition(
             case=case,

@@ -18,9 +18,14 @@ if TYPE_CHECKING:
     from accounts.models import User
 
 
-def step(label: Any, *, done: Any, style: str = "primary", reason_required: bool = False) -> dict[str, Any]:
-    """What the page shows of a transition: its button, and what to say once it is done."""
-    return {"label": label, "done": done, "style": style, "reason_required": reason_required}
+def step(
+    label: Any, *, done: Any, style: str = "primary", reason_required: bool = False, rare: bool = False
+) -> dict[str, Any]:
+    """What the page shows of a transition: its button, and what to say once it is done.
+
+    `rare`: a rare or destructive step (withdraw, reject, suspend) the case page keeps apart from
+    the work of the stage, behind a confirmation."""
+    return {"label": label, "done": done, "style": style, "reason_required": reason_required, "rare": rare}
 
 
 class CaseEngine:

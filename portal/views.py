@@ -248,8 +248,15 @@ def case_change_request(request: AuthenticatedHttpRequest, public_id: Any) -> Ht
 
 
 def _transition(
-    request: AuthenticatedHttpRequest, public_id: Any, name: str, form_cls: type[Any], done: str
+    request: AuthenticatedHttpRequest,
+    public_id: Any,
+    name: str,
+    form_cls: type[Any],
+    done: str,
+    owed_done: str = "",
 ) -> HttpResponse:
+    """Run the customer's transition. `owed_done`, if given, is said instead of `done` when the
+    company still owes something afterwards (the header then names it as the holder: both agree)."""
     case = case_for(request, public_id)
     form = form_cls(request.POST)
     if not form.is_valid():
@@ -266,14 +273,24 @@ def _transition(
     except CaseError as exc:
         show_case_error(request, exc)
     else:
-        messages.success(request, done)
+        owed = [a for a in actions_for(case=case_for(request, public_id), user=request.user) if a.required]
+        messages.success(request, owed_done % {"n": len(owed)} if owed_done and owed else done)
     return redirect("portal:case_detail", public_id=case.public_id)
 
 
 @customer_required
 @require_POST
 def case_submit(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    return _transition(request, public_id, "submit", SubmitForm, services.transition_done_message("submit"))
+    return _transition(
+        request,
+        public_id,
+        "submit",
+        SubmitForm,
+        services.transition_done_message("submit"),
+        # After submitting, the company usually still owes the signed forms and copies: the
+        # header says it holds the case, and so does this message (issue 25).
+        _("已提交受理,客户经理将审核贵司资料。贵司尚有 %(n)d 项待办(见“贵司待办”),办完后由客户经理办理。"),
+    )
 
 
 @customer_required

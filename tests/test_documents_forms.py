@@ -15,6 +15,7 @@ from pypdf import PdfReader
 
 from documents import forms_pdf, services
 from documents.checklist import GENERATED_FORMS
+from documents.form_codes import form_code
 from documents.models import DocumentVersion
 from onboarding.models import OnboardingCase
 from onboarding.services import CaseError
@@ -55,6 +56,7 @@ def test_form_prints_the_case_data_with_chinese_labels_and_an_embedded_cjk_font(
     for expected in [ent.name, ent.uscc, ent.legal_rep_name, *LABELS[kind]]:
         assert expected in text, expected
     assert f"{live_case.reference}-{forms_pdf.CODES[kind]}-01" in text  # reference number
+    assert f"表单码 {form_code(live_case, kind)}" in text  # the code a signed scan is matched by
     assert "第 1 页" in text  # page numbers
     assert "生成时间" in text
     # Our own stylesheet was served; nothing was refused.

@@ -124,12 +124,16 @@ def test_a_live_case_says_it_is_live(client, world):
     assert "银行正在处理" not in home and "已上线" in home
 
 
-def test_submitting_says_what_happened(client, world):
+def test_submitting_says_what_happened_and_agrees_with_the_header(client, world):
     case = world.case(State.DRAFT)
     client.force_login(world.customer_x)
     response = client.post(reverse("portal:case_submit", args=[case.public_id]), {"version": case.version}, follow=True)
-    assert services.transition_done_message("submit") in response.content.decode()
-    assert "已提交受理,案件转客户经理办理" in response.content.decode()
+    page = response.content.decode()
+    # The intake papers are still the company's to give: the header names it as the holder, and
+    # the message says so too instead of "the case went to the account manager" (issue 25).
+    assert "当前办理方:贵司" in page
+    assert "已提交受理,客户经理将审核贵司资料。贵司尚有" in page and "项待办" in page
+    assert services.transition_done_message("submit") not in page
 
 
 def test_the_form_to_do_generates_and_downloads_the_pdf(client, world):

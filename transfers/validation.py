@@ -79,10 +79,12 @@ def header_problems(headers: list[str]) -> list[str]:
     unknown = [h for h in headers if h and h not in BY_HEADER]
     if unknown:
         problems.append(_("无法识别的列:%(cols)s(请使用导入模板的表头)") % {"cols": "、".join(unknown)})
-    repeated = sorted({h for h in headers if h and headers.count(h) > 1})
+    # A column given twice, under the same header or under its Chinese and its English one.
+    keys = [BY_HEADER[h].key for h in headers if h in BY_HEADER]
+    repeated = sorted({h for h in headers if h in BY_HEADER and keys.count(BY_HEADER[h].key) > 1})
     if repeated:
         problems.append(_("列重复:%(cols)s") % {"cols": "、".join(repeated)})
-    missing = [c.header for c in COLUMNS if c.required and c.header not in headers]
+    missing = [c.header_in() for c in COLUMNS if c.required and c.key not in keys]
     if missing:
         problems.append(_("缺少必填列:%(cols)s") % {"cols": "、".join(missing)})
     return problems
@@ -115,7 +117,7 @@ class Checker:
         self.user = user
         self.scope = scope
         self.table = table
-        self.index = {h: i for i, h in enumerate(table.headers) if h in BY_HEADER}
+        self.index = {BY_HEADER[h].key: i for i, h in enumerate(table.headers) if h in BY_HEADER}
         self.branches = {b.code: b for b in Branch.objects.filter(subtree_q("", scope))}
         people = (
             get_user_model()
@@ -133,13 +135,17 @@ class Checker:
             if code:
                 self.first_row.setdefault(code, number)
         self.today = timezone.localdate()
-        with translation.override("zh-hans"):
+        # Stage and module names in Chinese or, from an English template, in English.
+        with translation.override("en"):
             self.module_codes = _module_codes()
             self.state_codes = _state_codes()
+        with translation.override("zh-hans"):
+            self.module_codes.update(_module_codes())
+            self.state_codes.update(_state_codes())
         self.date_field = DateField(required=False)
 
     def value(self, cells: list[str], key: str) -> str:
-        i = self.index.get(BY_KEY[key].header)
+        i = self.index.get(key)
         return cells[i].strip() if i is not None and i < len(cells) else ""
 
     def check(self, number: int, cells: list[str]) -> RowCheck:

@@ -9,10 +9,11 @@ from branches.scope import case_in_scope
 from casetypes import declaration
 from casetypes.declaration import Feature
 from counter import forms
+from counter.forms import CounterVisitForm
 from counter.models import CounterEntry, UKey
 from counter.rules import answered_for_q, counter_problems
-from counter.selectors import active_operators, case_entry_list, case_operators
-from counter.services import COUNTER_STATES, OPERATOR_STATES
+from counter.selectors import active_operators, case_entry_list, case_operators, counter_work, keys_to_activate
+from counter.services import COUNTER_STATES, OPERATOR_STATES, pending_by_maker
 from onboarding.models import OnboardingCase
 
 register = template.Library()
@@ -71,6 +72,17 @@ def counter_panel(context: Any) -> dict[str, Any]:
     # The issue and activation forms read the case's operators and keys for their choices:
     # built only for a counter maker, the one reader who sees them.
     can_make = data["can_make"]
+    work = counter_work(case=case) if can_make else None
+    data.update(
+        visit_form=CounterVisitForm(
+            operators=work["operators_without_key"], identity_needed=work["identity_needed"], auto_id="cv_%s"
+        )
+        if work is not None
+        else None,
+        keys_to_activate=keys_to_activate(case=case) if can_make else [],
+        pending_groups=pending_by_maker(case, user) if data["can_check"] else [],
+        counter_open=case.state in COUNTER_STATES,
+    )
     data.update(
         case=case,
         user=user,

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import template
 
+from casetypes import declaration
 from documents import checklist, services
 
 register = template.Library()
@@ -15,7 +16,10 @@ register = template.Library()
 def documents_panel(context: template.Context, next_url: str = "") -> dict[str, Any]:
     case = context["case"]
     user = context["request"].user
-    rows = []
+    rows: list[dict[str, Any]] = []
+    order = declaration.case_type_of(case).order
+    active = declaration.active_stage(case)
+    now = order.index(active) if active in order else len(order)
     for item in checklist.case_checklist(case):
         latest = item.latest
         if latest is not None and item.document is not None:
@@ -27,6 +31,22 @@ def documents_panel(context: template.Context, next_url: str = "") -> dict[str, 
                 "can_upload": services.upload_refusal(case, user, item.kind) is None,
                 "can_review": latest is not None and services.review_refusal(latest, user) is None,
                 "can_generate": item.can_generate and services.generate_refusal(case, user, item.kind) is None,
+                # Papers of a stage the case has not reached: listed apart, folded.
+                "later": item.requirement.stage in order and order.index(item.requirement.stage) > now,
+                # Papers of a stage already left, settled: listed apart, folded.
+                "done": item.requirement.stage in order
+                and order.index(item.requirement.stage) < now
+                and item.status == checklist.Status.ACCEPTED,
             }
         )
-    return {"case": case, "rows": rows, "next_url": next_url, "csrf_token": context.get("csrf_token")}
+    uploadable = {r["item"].kind for r in rows if r["can_upload"]}
+    return {
+        "case": case,
+        "rows": [r for r in rows if not (r["later"] or r["done"])],
+        "done_rows": [r for r in rows if r["done"]],
+        "later_rows": [r for r in rows if r["later"]],
+        "reviewable": sum(1 for r in rows if r["can_review"]),
+        "signed_forms": [f for f in services.signed_form_choices(case) if f[0] in uploadable],
+        "next_url": next_url,
+        "csrf_token": context.get("csrf_token"),
+    }

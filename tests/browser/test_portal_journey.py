@@ -85,7 +85,7 @@ def test_customer_requests_a_link_and_the_account_manager_finds_it(
 
     # 4. The customer submits it to the branch.
     customer.click("#submit button.primary")
-    customer.wait_for_selector("text=已提交受理,案件转客户经理办理")
+    customer.wait_for_selector("text=已提交受理,客户经理将审核贵司资料")  # and the to-dos left (issue 25)
     case.refresh_from_db()
     assert case.state == State.BRANCH_INTAKE
     shots(customer, "06-submitted-case")

@@ -149,7 +149,7 @@ def test_every_hand_off_reaches_the_next_person(browser, live_server, tmp_path):
     case = OnboardingCase.objects.get(enterprise=world.company_x)
     ref = case.reference
     customer.page.click("#submit button.primary")
-    customer.page.wait_for_selector("text=已提交受理,案件转客户经理办理")
+    customer.page.wait_for_selector("text=已提交受理,客户经理将审核贵司资料")  # and the to-dos left (issue 25)
 
     # → the account manager the portal picked (the branch's manager with the fewest open cases).
     manager = case.account_manager
@@ -255,10 +255,11 @@ def test_every_hand_off_reaches_the_next_person(browser, live_server, tmp_path):
     click_action(maker, ref, identity)
     assert maker.page.url.endswith("#counter")
     ent = case.company
-    maker.page.select_option("#counter select[name=person]", "legal_rep")
-    maker.page.fill("#counter input[name=person_name]", ent.legal_rep_name)
-    maker.page.fill("#counter input[name=id_number]", ent.legal_rep_id_number)
-    maker.page.locator("#counter form:has(input[name=person_name]) button").last.click()
+    # The one-visit form (issue 25); the UKeys are issued below through the services.
+    maker.page.select_option("#counter-visit select[name=person]", "legal_rep")
+    maker.page.fill("#counter-visit input[name=person_name]", ent.legal_rep_name)
+    maker.page.fill("#counter-visit input[name=id_number]", ent.legal_rep_id_number)
+    maker.page.locator("#counter-visit button.primary").click()
     maker.page.wait_for_load_state()
 
     # → the counter checker.
