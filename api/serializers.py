@@ -13,10 +13,14 @@ from portal.models import CaseMessage
 
 
 class CaseSerializer(serializers.ModelSerializer[OnboardingCase]):
+    """A case as the staff page and the PDFs show it: the company data is the case's version
+    (`OnboardingCase.company`), the one approved once past intake, never the live company row."""
+
     id = serializers.UUIDField(source="public_id", read_only=True)
     state_label = serializers.CharField(source="get_state_display", read_only=True)
-    enterprise_name = serializers.CharField(source="enterprise.name", read_only=True)
-    enterprise_uscc = serializers.CharField(source="enterprise.uscc", read_only=True)
+    enterprise_name = serializers.CharField(source="company.name", read_only=True)
+    enterprise_uscc = serializers.CharField(source="company.uscc", read_only=True)
+    company_version = serializers.IntegerField(source="company.number", read_only=True, allow_null=True)
     branch_code = serializers.CharField(source="branch.code", read_only=True)
     stage_due_at = serializers.DateTimeField(source="current_visit.due_at", read_only=True, allow_null=True)
 
@@ -30,6 +34,7 @@ class CaseSerializer(serializers.ModelSerializer[OnboardingCase]):
             "version",
             "enterprise_name",
             "enterprise_uscc",
+            "company_version",
             "branch_code",
             "modules",
             "erp_system",
