@@ -115,6 +115,31 @@ class TestResultsSerializer(serializers.Serializer[Any]):
     outcomes = TestOutcomeSerializer(many=True, allow_empty=False)
 
 
+class GatewayObservationSerializer(serializers.Serializer[Any]):
+    trace_id = serializers.CharField(max_length=100)
+    module = serializers.ChoiceField(choices=Module.choices)
+    test_case = serializers.CharField(max_length=30)
+    interface = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    result_code = serializers.CharField(max_length=30)
+    observed_at = serializers.DateTimeField()
+
+
+class GatewayObservationsSerializer(serializers.Serializer[Any]):
+    """What the bank's test gateway saw for one set of test credentials (account and/or certificate)."""
+
+    test_account = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    certificate_ref = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    observations = GatewayObservationSerializer(many=True, allow_empty=False, max_length=500)
+
+
+class GatewayReportSerializer(serializers.Serializer[Any]):
+    case = serializers.UUIDField()
+    reference = serializers.CharField()
+    recorded = serializers.ListField(child=serializers.CharField())
+    duplicates = serializers.ListField(child=serializers.CharField())
+    unmatched = serializers.ListField(child=serializers.CharField())
+
+
 class MessageSerializer(serializers.ModelSerializer[CaseMessage]):
     id = serializers.UUIDField(source="public_id", read_only=True)
     author = serializers.SerializerMethodField()

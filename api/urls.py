@@ -23,6 +23,11 @@ urlpatterns = [
     path("cases/<uuid:case_id>/messages/", views.MessageListView.as_view(), name="case_messages"),
     path("cases/<uuid:case_id>/actions/", views.ActionListView.as_view(), name="case_actions"),
     path(
+        "test-gateway/observations/",
+        views.TestGatewayObservationsView.as_view(),
+        name="test_gateway_observations",
+    ),
+    path(
         "document-versions/<uuid:version_id>/download/", views.DocumentDownloadView.as_view(), name="version_download"
     ),
 ]

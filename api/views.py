@@ -24,7 +24,7 @@ from audit.services import access_record
 from documents import selectors as document_selectors
 from documents import services as document_services
 from documents.models import Document
-from onboarding import selectors, services
+from onboarding import selectors, services, test_gateway
 from onboarding.models import CaseEvent, OnboardingCase, StageVisit
 from onboarding.services import CaseConflict, CaseError, TestOutcome
 from portal import services as portal_services
@@ -32,6 +32,7 @@ from portal.actions import actions_for
 from portal.models import CaseMessage
 
 from . import serializers as s
+from .auth import HasTestGatewayScope
 from .models import IdempotencyRecord
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -103,6 +104,16 @@ class ApiView(APIView):
             current = exc.current
             return Response(
                 {"detail": exc.message, "current_version": current.version if current else None},
+                status=status.HTTP_409_CONFLICT,
+            )
+        if isinstance(exc, test_gateway.CredentialsUnknown):
+            return Response(
+                {"detail": exc.message, "code": "unknown_credentials", "problems": exc.problems},
+                status=status.HTTP_404_NOT_FOUND,
+            )
+        if isinstance(exc, test_gateway.NotInJointTesting):
+            return Response(
+                {"detail": exc.message, "code": "not_in_joint_testing", "problems": exc.problems},
                 status=status.HTTP_409_CONFLICT,
             )
         if isinstance(exc, CaseError):
@@ -295,6 +306,47 @@ class TestResultsView(ApiView):
             expected_version=data.validated_data["expected_version"],
         )
         return Response({"recorded": len(rows)}, status=status.HTTP_201_CREATED)
+
+
+class TestGatewayObservationsView(ApiView):
+    """The bank's test gateway posts the joint-test transactions it saw (scope `test_gateway`).
+
+    The test credentials name the case; the gateway's trace id makes a repeat harmless.
+    """
+
+    permission_classes = [HasTestGatewayScope]
+
+    @extend_schema(
+        request=s.GatewayObservationsSerializer,
+        responses={
+            201: s.GatewayReportSerializer,
+            200: s.GatewayReportSerializer,
+            400: s.ErrorSerializer,
+            404: s.ErrorSerializer,
+            409: s.ErrorSerializer,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = s.GatewayObservationsSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        report = test_gateway.test_observations_record(
+            user=request.user,  # type: ignore[arg-type]
+            test_account=data.validated_data["test_account"],
+            certificate_ref=data.validated_data["certificate_ref"],
+            observations=[test_gateway.Observation(**o) for o in data.validated_data["observations"]],
+        )
+        self.case = report.case
+        body = {
+            "case": report.case.public_id,
+            "reference": report.case.reference,
+            "recorded": [r.trace_id for r in report.recorded],
+            "duplicates": report.duplicates,
+            "unmatched": report.unmatched,
+        }
+        return Response(
+            s.GatewayReportSerializer(body).data,
+            status=status.HTTP_201_CREATED if report.recorded else status.HTTP_200_OK,
+        )
 
 
 class MessageListView(ApiView, generics.ListAPIView[CaseMessage]):
