@@ -45,7 +45,11 @@ class HasTestGatewayScope(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         token = request.auth
         client = getattr(request, "api_client", None)
-        if token is None or client is None or client.enterprise_id is not None:
+        if token is None or client is None:
+            return False
+        if request.method != "POST":
+            return True  # the route has only POST: anything else is a 405, not a question of scope
+        if client.enterprise_id is not None:
             return False
         return bool(token.allow_scopes(["test_gateway"]))
 

@@ -255,6 +255,8 @@ def observations_pending(
     """Per row of the joint-test matrix, the test gateway's latest observation still to be
     confirmed (onboarding/test_gateway.py). An observation is settled once a result confirms
     it, or a later result (typed, or a retest asked for) supersedes it."""
+    if case.state not in declaration.states_with(Feature.JOINT_TESTS):
+        return {}  # only joint testing takes results: outside it nothing waits for confirmation
     latest: dict[tuple[str, str], GatewayObservation] = {}
     for o in case.gateway_observations.order_by("observed_at", "pk"):
         if o.module in case.modules:
