@@ -105,7 +105,7 @@ MIDDLEWARE = [
     "audit.middleware.SecurityHeadersMiddleware",
     "audit.middleware.SessionLimitMiddleware",
     "audit.middleware.MFARequiredMiddleware",
-    "audit.middleware.AuditorReadLogMiddleware",
+    "audit.middleware.ReadLogMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
