@@ -81,7 +81,9 @@ def case_for_test_credentials(*, user: Any, test_account: str = "", certificate_
         packages = packages.filter(test_certificate_ref__iexact=cert)
     if account:
         packages = packages.filter(test_accounts__contains=account)
-    cases = [p.case for p in packages.select_related("case") if not account or account in split_accounts(p.test_accounts)]
+    cases = [
+        p.case for p in packages.select_related("case") if not account or account in split_accounts(p.test_accounts)
+    ]
     if not cases:
         raise CredentialsUnknown(_("没有案件使用该测试凭证。"))
     testing = [c for c in cases if c.state in declaration.states_with(Feature.JOINT_TESTS)]
@@ -143,8 +145,12 @@ def test_observations_record(
     with case_write(case=case, user=user, seen_version=None) as w:
         if w.case.state not in declaration.states_with(Feature.JOINT_TESTS):
             raise NotInJointTesting(_("该测试凭证对应的案件 %(ref)s 不在联调测试阶段。") % {"ref": w.case.reference})
-        earlier = {r.trace_id: r for r in GatewayObservation.objects.filter(trace_id__in=[o.trace_id for o in observations])}
-        clashes = [o.trace_id for o in observations if o.trace_id in earlier and not _same(earlier[o.trace_id], o, w.case)]
+        earlier = {
+            r.trace_id: r for r in GatewayObservation.objects.filter(trace_id__in=[o.trace_id for o in observations])
+        }
+        clashes = [
+            o.trace_id for o in observations if o.trace_id in earlier and not _same(earlier[o.trace_id], o, w.case)
+        ]
         if clashes:
             raise CaseError(
                 _("追踪号已登记为另一笔交易,本次报送未登记。"), [_("追踪号 %(t)s") % {"t": t} for t in clashes]

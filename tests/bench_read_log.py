@@ -51,7 +51,9 @@ def test_bench_read_log(world, login):
             with override_settings(MIDDLEWARE=WITHOUT):
                 off.append(_batch(get, url))
         a, b = statistics.median(on) * 1000, statistics.median(off) * 1000
-        print(f"\n{name}: read log on {a:.2f} ms, off {b:.2f} ms per request, ratio {a / b:.3f} ({ROUNDS * BATCH} each)")
+        print(
+            f"\n{name}: read log on {a:.2f} ms, off {b:.2f} ms per request, ratio {a / b:.3f} ({ROUNDS * BATCH} each)"
+        )
     # The row itself, timed alone (what the middleware adds after the view).
     from audit.middleware import _record_read
 

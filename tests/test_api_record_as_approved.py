@@ -21,7 +21,10 @@ def test_an_approved_case_reads_the_approved_name_after_the_company_renames(worl
     company_update(world.company_x, by=world.am_a, name="甲公司(更名后)")
     world.company_x.refresh_from_db()
     assert world.company_x.name == "甲公司(更名后)"
-    for api in (enterprise_api(world.company_x, scopes="read"), bank_api(world.branch_a, "account_manager", scopes="read")):
+    for api in (
+        enterprise_api(world.company_x, scopes="read"),
+        bank_api(world.branch_a, "account_manager", scopes="read"),
+    ):
         assert _names(api, case) == (approved, approved)
     body = enterprise_api(world.company_x, scopes="read").get(f"/api/v1/cases/{case.public_id}/").json()
     assert body["company_version"] == case.company.number

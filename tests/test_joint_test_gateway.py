@@ -124,7 +124,10 @@ def test_a_failure_seen_by_the_gateway_is_confirmed_as_a_failure_and_a_later_suc
     case = _case_in_joint_testing(world)
     module, code = _rows(case)[0]
     gateway = _gateway(world)
-    assert gateway.post(URL, {"certificate_ref": CERT, "observations": [_tx("F-1", module, code, "E102")]}).status_code == 201
+    assert (
+        gateway.post(URL, {"certificate_ref": CERT, "observations": [_tx("F-1", module, code, "E102")]}).status_code
+        == 201
+    )
     assert "交易失败" in _portal(client, world, case)
     services_result = services_confirm(world, case, [(module, code)])
     assert services_result[0].passed is False
@@ -144,7 +147,9 @@ def test_a_result_typed_after_the_observation_settles_it(world, client):
     case = _case_in_joint_testing(world)
     module, code = _rows(case)[0]
     _gateway(world).post(URL, {"test_account": ACCOUNT, "observations": [_tx("T-1", module, code)]})
-    services.test_result_record(case=case, user=world.customer_x, module=module, test_case=code, passed=True, evidence="手工")
+    services.test_result_record(
+        case=case, user=world.customer_x, module=module, test_case=code, passed=True, evidence="手工"
+    )
     assert _observed_rows(_portal(client, world, case)) == set()
     with pytest.raises(CaseError):
         services_confirm(world, case, None)
@@ -155,7 +160,9 @@ def test_a_result_typed_after_the_observation_settles_it(world, client):
 
 def test_unknown_credentials_are_refused_and_nothing_is_kept(world):
     _case_in_joint_testing(world)
-    response = _gateway(world).post(URL, {"test_account": "999999", "observations": [_tx("U-1", "account_query", "balance")]})
+    response = _gateway(world).post(
+        URL, {"test_account": "999999", "observations": [_tx("U-1", "account_query", "balance")]}
+    )
     assert response.status_code == 404 and response.json()["code"] == "unknown_credentials"
     assert "测试凭证" in response.json()["detail"]
     response = _gateway(world).post(URL, {"observations": [_tx("U-2", "account_query", "balance")]})

@@ -11,7 +11,9 @@ from onboarding import services
 from onboarding.states import State
 
 TEST_ENDPOINT = "https://test.bank.example/h2h"
-HISTORY = re.compile(r'<details class="card history" id="test-package">\s*<summary>(.*?)</summary>(.*?)</details>', re.S)
+HISTORY = re.compile(
+    r'<details class="card history" id="test-package">\s*<summary>(.*?)</summary>(.*?)</details>', re.S
+)
 
 
 def _page(client, world, case) -> str:
@@ -25,7 +27,9 @@ def test_the_test_package_becomes_history_once_production_is_configured(client, 
     case = world.case(State.UKEY_ISSUANCE)
     before = _page(client, world, case)
     assert 'id="production-config"' not in before and "测试环境参数(历史)" not in before
-    section = re.search(r'<section class="card" id="test-package">\s*<h2>测试环境参数</h2>(.*?)</section>', before, re.S)
+    section = re.search(
+        r'<section class="card" id="test-package">\s*<h2>测试环境参数</h2>(.*?)</section>', before, re.S
+    )
     assert section is not None and TEST_ENDPOINT in section.group(1)
 
     services.production_config_record(
