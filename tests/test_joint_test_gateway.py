@@ -231,3 +231,13 @@ def test_another_companys_customer_cannot_confirm(world, client):
     response = client.post(reverse("portal:case_test_confirm", args=[case.public_id]), {"confirm": "all"})
     assert response.status_code == 404
     assert not ModuleTestResult.objects.filter(case=case).exists()
+
+
+def test_the_observed_rows_read_in_english(world, client, settings):
+    case = _case_in_joint_testing(world)
+    _gateway(world).post(URL, {"test_account": ACCOUNT, "observations": [_tx("E-1", *_rows(case)[0])]})
+    client.force_login(world.customer_x)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.get(reverse("portal:case_detail", args=[case.public_id])).content.decode()
+    assert "saw the transactions of 1 test case" in page and "Seen by the test gateway" in page
+    assert "Confirm all" in page and "测试网关" not in page
