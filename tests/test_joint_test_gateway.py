@@ -241,3 +241,15 @@ def test_the_observed_rows_read_in_english(world, client, settings):
     page = client.get(reverse("portal:case_detail", args=[case.public_id])).content.decode()
     assert "saw the transactions of 1 test case" in page and "Seen by the test gateway" in page
     assert "Confirm all" in page and "测试网关" not in page
+
+
+def test_the_tech_reviewer_sees_what_waits_for_the_customer(world, client, login):
+    case = _case_in_joint_testing(world)
+    module, code = _rows(case)[0]
+    _gateway(world).post(URL, {"test_account": ACCOUNT, "observations": [_tx("V-1", module, code)]})
+    staff = login(Client(), world.tech)
+    page = staff.get(reverse("case_detail", args=[case.public_id])).content.decode()
+    assert f'data-observed="{module}:{code}"' in page and "V-1" in page and "待客户确认" in page
+    services_confirm(world, case, None)
+    page = staff.get(reverse("case_detail", args=[case.public_id])).content.decode()
+    assert "data-observed" not in page and "测试网关记录" in page
