@@ -249,6 +249,9 @@ def case_test_matrix(*, case: OnboardingCase) -> list[dict[str, Any]]:
     return rows
 
 
+GATEWAY_OBSERVATIONS_KEY = "onboarding.gateway_observations"
+
+
 def observations_pending(
     case: OnboardingCase, *, results: list[ModuleTestResult] | None = None
 ) -> dict[tuple[str, str], GatewayObservation]:
@@ -257,8 +260,13 @@ def observations_pending(
     it, or a later result (typed, or a retest asked for) supersedes it."""
     if case.state not in declaration.states_with(Feature.JOINT_TESTS):
         return {}  # only joint testing takes results: outside it nothing waits for confirmation
+    from .page_reads import read_once
+
+    observations = read_once(
+        case, GATEWAY_OBSERVATIONS_KEY, lambda: list(case.gateway_observations.order_by("observed_at", "pk"))
+    )
     latest: dict[tuple[str, str], GatewayObservation] = {}
-    for o in case.gateway_observations.order_by("observed_at", "pk"):
+    for o in observations:
         if o.module in case.modules:
             latest[(o.module, o.test_case)] = o
     if not latest:
@@ -296,3 +304,9 @@ def prime_test_results(cases: list[OnboardingCase]) -> None:
         by_case[result.case_id].append(result)
     for case in cases:
         prime(case, rules.TEST_RESULTS_KEY, by_case[case.pk])
+    # What the test gateway saw (one query whatever the cases' stages: the same count for any list).
+    seen: dict[int, list[Any]] = {c.pk: [] for c in cases}
+    for o in GatewayObservation.objects.filter(case__in=list(seen)).order_by("observed_at", "pk"):
+        seen[o.case_id].append(o)
+    for case in cases:
+        prime(case, GATEWAY_OBSERVATIONS_KEY, seen[case.pk])

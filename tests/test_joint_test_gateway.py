@@ -92,8 +92,11 @@ def test_the_gateway_posts_and_the_customer_confirms_every_row(world, client):
     assert GatewayObservation.objects.filter(case=case).count() == len(rows)
     assert CaseEvent.objects.filter(case=case, name="test_observed").count() == 1
 
-    # The customer sees each row filled by the gateway, nothing typed yet.
+    # The customer sees each row filled by the gateway, nothing typed yet; the to-do says to confirm.
     page = _portal(client, world, case)
+    assert "确认测试网关记录的联调结果" in page
+    home = client.get(reverse("portal:home")).content.decode()
+    assert "确认测试网关记录的联调结果" in home
     assert _observed_rows(page) == {f"{m}:{c}" for m, c in rows}
     assert "银行测试网关已观测到" in page and "TR-0" in page and "0000" in page
     assert not ModuleTestResult.objects.filter(case=case).exists()
