@@ -77,7 +77,8 @@ def _columns(qs: QuerySet, source: str, **cols: Any) -> QuerySet:
         "typed_username": cols.get("typed_username", blank),
         "case_ref": F("case__reference"),
         "case_uuid": F("case__public_id"),
-        "company": F("case__enterprise__name"),
+        # The case's version of the company data (the approved one past intake), as the case page shows it.
+        "company": Coalesce(F("case__company_version__name"), F("case__enterprise__name")),
         "branch_name": F("case__branch__name"),
         "from_st": cols.get("from_st", blank),
         "to_st": cols.get("to_st", blank),

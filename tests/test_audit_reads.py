@@ -98,3 +98,14 @@ def test_a_read_is_one_row_and_a_refused_read_none(world, login):
     other = login(Client(), world.customer_y)
     assert other.get(url).status_code == 404  # another company's case
     assert not reads.filter(actor=world.customer_y).exists()
+
+
+def test_the_export_names_the_company_as_approved_on_the_case(world, login):
+    from tests.factories import company_update
+
+    case = world.case(State.TEST_PACKAGE_ISSUANCE)
+    approved = case.company.name
+    company_update(world.company_x, by=world.am_a, name="甲公司(更名后)")
+    login(Client(), world.am_a).get(reverse("case_detail", args=[case.public_id]))
+    rows = _export(world, login, case=case.reference)
+    assert rows and {row[5] for row in rows} == {approved}
