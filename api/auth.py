@@ -39,6 +39,21 @@ class HasScope(BasePermission):
         return bool(token.allow_scopes([needed]))
 
 
+class HasTestGatewayScope(BasePermission):
+    """The bank's test gateway: a bank client (never a company's) holding the test_gateway scope."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        token = request.auth
+        client = getattr(request, "api_client", None)
+        if token is None or client is None:
+            return False
+        if request.method != "POST":
+            return True  # the route has only POST: anything else is a 405, not a question of scope
+        if client.enterprise_id is not None:
+            return False
+        return bool(token.allow_scopes(["test_gateway"]))
+
+
 class ClientThrottle(SimpleRateThrottle):
     scope = "api_client"
 

@@ -13,6 +13,12 @@ from django.utils.translation import gettext_lazy as _
 class Scope(models.TextChoices):
     READ = "read", _("读取")
     WRITE = "write", _("写入")
+    # The bank's own test gateway posting observed joint-test transactions; a bank client's
+    # scope only, never a company's (api.services.api_client_create refuses it).
+    TEST_GATEWAY = "test_gateway", _("测试网关报送")
+
+
+COMPANY_SCOPES = (Scope.READ, Scope.WRITE)
 
 
 class ApiClient(models.Model):

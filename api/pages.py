@@ -38,13 +38,16 @@ from webhooks import services as webhook_services
 from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 from . import services
-from .models import ApiClient, Scope
+from .models import COMPANY_SCOPES, ApiClient, Scope
 
 
 class ClientForm(forms.Form):
     name = forms.CharField(label=gettext_lazy("名称"), max_length=100)
     scopes = forms.MultipleChoiceField(
-        label=gettext_lazy("权限范围"), choices=Scope.choices, widget=forms.CheckboxSelectMultiple, initial=["read"]
+        label=gettext_lazy("权限范围"),
+        choices=[(s.value, s.label) for s in COMPANY_SCOPES],
+        widget=forms.CheckboxSelectMultiple,
+        initial=["read"],
     )
 
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
@@ -85,6 +88,7 @@ class BankClientForm(ClientForm):
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["branch"].queryset = _subtree_branches(user)  # type: ignore[attr-defined]
+        self.fields["scopes"].choices = Scope.choices  # type: ignore[attr-defined]  # the test gateway too
 
 
 class BankEndpointForm(EndpointForm):

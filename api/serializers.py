@@ -13,10 +13,14 @@ from portal.models import CaseMessage
 
 
 class CaseSerializer(serializers.ModelSerializer[OnboardingCase]):
+    """A case as the staff page and the PDFs show it: the company data is the case's version
+    (`OnboardingCase.company`), the one approved once past intake, never the live company row."""
+
     id = serializers.UUIDField(source="public_id", read_only=True)
     state_label = serializers.CharField(source="get_state_display", read_only=True)
-    enterprise_name = serializers.CharField(source="enterprise.name", read_only=True)
-    enterprise_uscc = serializers.CharField(source="enterprise.uscc", read_only=True)
+    enterprise_name = serializers.CharField(source="company.name", read_only=True)
+    enterprise_uscc = serializers.CharField(source="company.uscc", read_only=True)
+    company_version = serializers.IntegerField(source="company.number", read_only=True, allow_null=True)
     branch_code = serializers.CharField(source="branch.code", read_only=True)
     stage_due_at = serializers.DateTimeField(source="current_visit.due_at", read_only=True, allow_null=True)
 
@@ -30,6 +34,7 @@ class CaseSerializer(serializers.ModelSerializer[OnboardingCase]):
             "version",
             "enterprise_name",
             "enterprise_uscc",
+            "company_version",
             "branch_code",
             "modules",
             "erp_system",
@@ -108,6 +113,31 @@ class TestOutcomeSerializer(serializers.Serializer[Any]):
 class TestResultsSerializer(serializers.Serializer[Any]):
     expected_version = serializers.IntegerField(required=False, allow_null=True, default=None)
     outcomes = TestOutcomeSerializer(many=True, allow_empty=False)
+
+
+class GatewayObservationSerializer(serializers.Serializer[Any]):
+    trace_id = serializers.CharField(max_length=100)
+    module = serializers.ChoiceField(choices=Module.choices)
+    test_case = serializers.CharField(max_length=30)
+    interface = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    result_code = serializers.CharField(max_length=30)
+    observed_at = serializers.DateTimeField()
+
+
+class GatewayObservationsSerializer(serializers.Serializer[Any]):
+    """What the bank's test gateway saw for one set of test credentials (account and/or certificate)."""
+
+    test_account = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    certificate_ref = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    observations = GatewayObservationSerializer(many=True, allow_empty=False, max_length=500)
+
+
+class GatewayReportSerializer(serializers.Serializer[Any]):
+    case = serializers.UUIDField()
+    reference = serializers.CharField()
+    recorded = serializers.ListField(child=serializers.CharField())
+    duplicates = serializers.ListField(child=serializers.CharField())
+    unmatched = serializers.ListField(child=serializers.CharField())
 
 
 class MessageSerializer(serializers.ModelSerializer[CaseMessage]):

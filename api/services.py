@@ -21,7 +21,7 @@ from companies.models import Enterprise
 from onboarding.services import CaseError
 from webhooks.services import integration_change_record
 
-from .models import ApiClient, Scope
+from .models import COMPANY_SCOPES, ApiClient, Scope
 
 
 @dataclass(frozen=True)
@@ -31,10 +31,13 @@ class Credentials:
     client_secret: str
 
 
-def _scopes(scopes: list[str]) -> str:
+def _scopes(scopes: list[str], *, company: bool) -> str:
     cleaned = sorted({s.strip() for s in scopes if s.strip()})
     if not cleaned or any(s not in Scope.values for s in cleaned):
-        raise CaseError(_("权限范围只能是 read、write。"))
+        raise CaseError(_("权限范围只能是 read、write、test_gateway。"))
+    if company and any(s not in COMPANY_SCOPES for s in cleaned):
+        # The test gateway reports what the bank saw; a company's client may not report it.
+        raise CaseError(_("企业的 API 客户端只能有 read、write 权限范围。"))
     return " ".join(cleaned)
 
 
@@ -56,7 +59,7 @@ def api_client_create(
         roles = [Role.ENTERPRISE_USER]
     elif not roles or any(r not in STAFF_ROLES for r in roles):
         raise CaseError(_("银行系统客户端须指定员工角色。"))
-    scope_text = _scopes(scopes)
+    scope_text = _scopes(scopes, company=enterprise is not None)
     secret = generate_client_secret()
     ensure_role_groups()
     with transaction.atomic():

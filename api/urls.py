@@ -26,6 +26,11 @@ urlpatterns = [
     path("links/<uuid:link_id>/", views.LinkDetailView.as_view(), name="link_detail"),
     path("links/<uuid:link_id>/events/", views.LinkEventListView.as_view(), name="link_events"),
     path(
+        "test-gateway/observations/",
+        views.TestGatewayObservationsView.as_view(),
+        name="test_gateway_observations",
+    ),
+    path(
         "document-versions/<uuid:version_id>/download/", views.DocumentDownloadView.as_view(), name="version_download"
     ),
 ]

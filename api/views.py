@@ -20,13 +20,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.models import AccessEvent
-from audit.services import access_record
+from audit.services import access_event, access_events_save
 from documents import selectors as document_selectors
 from documents import services as document_services
 from documents.models import Document
 from links import selectors as link_selectors
 from links.models import LinkEvent, LiveLink
-from onboarding import selectors, services
+from onboarding import selectors, services, test_gateway
 from onboarding.models import CaseEvent, OnboardingCase, StageVisit
 from onboarding.services import CaseConflict, CaseError, TestOutcome
 from portal import services as portal_services
@@ -34,6 +34,7 @@ from portal.actions import actions_for
 from portal.models import CaseMessage
 
 from . import serializers as s
+from .auth import HasTestGatewayScope
 from .models import IdempotencyRecord
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -70,6 +71,7 @@ class ApiView(APIView):
 
     pagination_class = Pagination
     case: OnboardingCase | None = None
+    listed_cases: list[OnboardingCase] = []  # the cases a list call showed (CaseListView)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
@@ -107,6 +109,16 @@ class ApiView(APIView):
                 {"detail": exc.message, "current_version": current.version if current else None},
                 status=status.HTTP_409_CONFLICT,
             )
+        if isinstance(exc, test_gateway.CredentialsUnknown):
+            return Response(
+                {"detail": exc.message, "code": "unknown_credentials", "problems": exc.problems},
+                status=status.HTTP_404_NOT_FOUND,
+            )
+        if isinstance(exc, test_gateway.NotInJointTesting):
+            return Response(
+                {"detail": exc.message, "code": "not_in_joint_testing", "problems": exc.problems},
+                status=status.HTTP_409_CONFLICT,
+            )
         if isinstance(exc, CaseError):
             return Response({"detail": exc.message, "problems": exc.problems}, status=status.HTTP_400_BAD_REQUEST)
         return super().handle_exception(exc)
@@ -122,13 +134,30 @@ class ApiView(APIView):
             else:
                 claim.delete()  # the server failed: a retry with this key runs again
         if client is not None:
-            access_record(
-                kind=AccessEvent.Kind.API_CALL,
-                actor=client.user,
-                case=self.case,
-                request=request._request,
-                data={"client": str(client.public_id), "method": request.method, "status": response.status_code},
+            match = request._request.resolver_match
+            data = {
+                "client": str(client.public_id),
+                "method": request.method,
+                "status": response.status_code,
+                "view": match.view_name if match is not None else "",
+            }
+            call = access_event(
+                kind=AccessEvent.Kind.API_CALL, actor=client.user, case=self.case, request=request._request, data=data
             )
+            # A list read is a read of every case it showed: one row each, in the same INSERT,
+            # so the auditor's export for a case finds it.
+            listed = self.listed_cases if response.status_code == 200 else []
+            reads = [
+                access_event(
+                    kind=AccessEvent.Kind.CASE_READ,
+                    actor=client.user,
+                    case=case,
+                    request=request._request,
+                    data={"view": data["view"], "client": data["client"]},
+                )
+                for case in listed
+            ]
+            access_events_save([call, *reads])
         return response
 
     def get_case(self) -> OnboardingCase:
@@ -144,6 +173,11 @@ class CaseListView(ApiView, generics.ListAPIView[OnboardingCase]):
 
     def get_queryset(self) -> Any:
         return selectors.case_list(user=self.request.user)
+
+    def paginate_queryset(self, queryset: Any) -> Any:
+        page = super().paginate_queryset(queryset)
+        self.listed_cases = list(page) if page is not None else []
+        return page
 
     @extend_schema(request=s.CaseCreateSerializer, responses={201: s.CaseSerializer, 400: s.ErrorSerializer})
     def post(self, request: Request) -> Response:
@@ -297,6 +331,47 @@ class TestResultsView(ApiView):
             expected_version=data.validated_data["expected_version"],
         )
         return Response({"recorded": len(rows)}, status=status.HTTP_201_CREATED)
+
+
+class TestGatewayObservationsView(ApiView):
+    """The bank's test gateway posts the joint-test transactions it saw (scope `test_gateway`).
+
+    The test credentials name the case; the gateway's trace id makes a repeat harmless.
+    """
+
+    permission_classes = [HasTestGatewayScope]
+
+    @extend_schema(
+        request=s.GatewayObservationsSerializer,
+        responses={
+            201: s.GatewayReportSerializer,
+            200: s.GatewayReportSerializer,
+            400: s.ErrorSerializer,
+            404: s.ErrorSerializer,
+            409: s.ErrorSerializer,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = s.GatewayObservationsSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        report = test_gateway.test_observations_record(
+            user=request.user,  # type: ignore[arg-type]
+            test_account=data.validated_data["test_account"],
+            certificate_ref=data.validated_data["certificate_ref"],
+            observations=[test_gateway.Observation(**o) for o in data.validated_data["observations"]],
+        )
+        self.case = report.case
+        body = {
+            "case": report.case.public_id,
+            "reference": report.case.reference,
+            "recorded": [r.trace_id for r in report.recorded],
+            "duplicates": report.duplicates,
+            "unmatched": report.unmatched,
+        }
+        return Response(
+            s.GatewayReportSerializer(body).data,
+            status=status.HTTP_201_CREATED if report.recorded else status.HTTP_200_OK,
+        )
 
 
 class MessageListView(ApiView, generics.ListAPIView[CaseMessage]):

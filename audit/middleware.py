@@ -129,11 +129,17 @@ class MFARequiredMiddleware:
         return HttpResponseRedirect(f"{reverse('mfa_activate_totp')}?{urlencode({'next': request.get_full_path()})}")
 
 
-class AuditorReadLogMiddleware:
-    """Every page of case or company data an auditor is shown becomes an access event
-    ("auditors read everything, every read logged"), whichever app serves it: case pages
-    (a `public_id` or `case_id` in the URL), document pages and downloads (`document_id`,
-    `version_id`) and the company page with its members (`enterprise_id`)."""
+class ReadLogMiddleware:
+    """Every read of a case or a document becomes an access event (issue 25: "every read is in
+    the audit log"), whoever reads it and whichever app serves the page: case pages (a
+    `public_id` or `case_id` in the URL: the staff page, the portal page, their forms), document
+    pages and downloads (`document_id`, `version_id`). Company pages with their members
+    (`enterprise_id`) are recorded for auditors ("auditors read everything, every read logged").
+
+    One INSERT per read, after the view: the page names the case it read (`request.case_read`)
+    so no second read of it is needed. The API records its own calls (`api.views.ApiView`), the
+    audit pages theirs (a break-glass read names its grant).
+    """
 
     def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
@@ -147,18 +153,22 @@ class AuditorReadLogMiddleware:
             and match is not None
             and READ_KWARGS & match.kwargs.keys()
             and not (match.url_name or "").startswith("audit_")
+            and "api" not in match.namespaces
+            and getattr(request.user, "is_authenticated", False)
         ):
-            from .selectors import is_auditor
+            if "enterprise_id" in match.kwargs:
+                from .selectors import is_auditor
 
-            if is_auditor(request.user):
-                _record_read(request, match.kwargs)
+                if not is_auditor(request.user):
+                    return response
+            _record_read(request, match.kwargs, view=match.view_name)
         return response
 
 
 READ_KWARGS = {"public_id", "case_id", "document_id", "version_id", "enterprise_id"}
 
 
-def _record_read(request: HttpRequest, kwargs: dict[str, Any]) -> None:
+def _record_read(request: HttpRequest, kwargs: dict[str, Any], *, view: str) -> None:
     from companies.models import Enterprise
     from documents.models import Document, DocumentVersion
     from onboarding.models import OnboardingCase
@@ -173,10 +183,10 @@ def _record_read(request: HttpRequest, kwargs: dict[str, Any]) -> None:
                 DocumentVersion.objects.select_related("document__case").filter(public_id=kwargs["version_id"]).first()
             )
             document = version.document if version else None
-            data = {"version": str(kwargs["version_id"])}
+            data = {"view": view, "version": str(kwargs["version_id"])}
         else:
             document = Document.objects.select_related("case").filter(public_id=kwargs["document_id"]).first()
-            data = {}
+            data = {"view": view}
         if document is not None:
             data.update(document=str(document.public_id), kind=document.kind)
             access_record(
@@ -191,7 +201,7 @@ def _record_read(request: HttpRequest, kwargs: dict[str, Any]) -> None:
                 actor=actor,
                 request=request,
                 reason=enterprise.name,
-                data={"enterprise": str(enterprise.public_id), "name": enterprise.name},
+                data={"view": view, "enterprise": str(enterprise.public_id), "name": enterprise.name},
             )
         return
     case_key = kwargs.get("public_id") or kwargs.get("case_id")
@@ -201,4 +211,4 @@ def _record_read(request: HttpRequest, kwargs: dict[str, Any]) -> None:
     if case is None or str(case.public_id) != str(case_key):
         case = OnboardingCase.objects.filter(public_id=case_key).first()
     if case is not None:
-        access_record(kind=AccessEvent.Kind.CASE_READ, actor=actor, case=case, request=request)
+        access_record(kind=AccessEvent.Kind.CASE_READ, actor=actor, case=case, request=request, data={"view": view})

@@ -13,8 +13,11 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import CharField, F, Q, QuerySet, Value
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Coalesce
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from branches.models import Branch
 from branches.roles import Role, has_role
@@ -74,12 +77,14 @@ def _columns(qs: QuerySet, source: str, **cols: Any) -> QuerySet:
         "typed_username": cols.get("typed_username", blank),
         "case_ref": F("case__reference"),
         "case_uuid": F("case__public_id"),
-        "company": F("case__enterprise__name"),
+        # The case's version of the company data (the approved one past intake), as the case page shows it.
+        "company": Coalesce(F("case__company_version__name"), F("case__enterprise__name")),
         "branch_name": F("case__branch__name"),
         "from_st": cols.get("from_st", blank),
         "to_st": cols.get("to_st", blank),
         "why": F("reason"),
         "address": cols.get("address", blank),
+        "page": cols.get("page", blank),
     }
     return qs.order_by().annotate(**spec).values(*spec)
 
@@ -142,14 +147,32 @@ def audit_events(
     access_events = _columns(
         AccessEvent.objects.filter(access_q),
         "access",
+        # What was read: the page or API call (its URL name), from the row's data.
+        ev_name=Coalesce(Cast(KT("data__view"), CharField()), Value("", output_field=CharField())),
         typed_username=F("username"),
         address=F("ip"),
+        page=F("path"),
     )
     if first is not None and connection.features.supports_slicing_ordering_in_compound:
         case_events = case_events.order_by("-at", "-ev_id")[:first]
         access_events = access_events.order_by("-at", "-ev_id")[:first]
     return case_events.union(access_events, all=True).order_by("-at", "-ev_id")
 
+
+# What each read is, by the URL name the access event names (`data["view"]`); lazy labels.
+READ_VIEWS: dict[str, Any] = {
+    "case_detail": _("员工案件页"),
+    "case_edit": _("员工案件编辑页"),
+    "portal:case_detail": _("门户案件页"),
+    "portal:case_edit": _("门户案件编辑页"),
+    "document_detail": _("文件页"),
+    "document_download": _("文件下载"),
+    "document_view": _("文件在线查看"),
+    "api:case_list": _("API 案件列表"),
+    "api:case_detail": _("API 案件详情"),
+    "api:case_documents": _("API 文件列表"),
+    "api:version_download": _("API 文件下载"),
+}
 
 # Lazy labels: str() here would freeze the language of whoever imported the module first.
 KIND_LABELS: dict[str, Any] = {

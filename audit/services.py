@@ -31,6 +31,31 @@ def client_ip(request: HttpRequest | None) -> str:
         return ""
 
 
+def access_event(
+    *,
+    kind: str,
+    actor: Any = None,
+    username: str = "",
+    case: OnboardingCase | None = None,
+    reason: str = "",
+    request: HttpRequest | None = None,
+    data: dict[str, Any] | None = None,
+) -> AccessEvent:
+    """An access event, not yet saved (`access_record` saves one, `access_events_save` several)."""
+    if actor is not None and not username:
+        username = actor.get_username()
+    return AccessEvent(
+        kind=kind,
+        actor=actor,
+        username=username[:150],
+        case=case,
+        reason=reason,
+        ip=client_ip(request),
+        path=request.get_full_path()[:300] if request is not None else "",
+        data=data or {},
+    )
+
+
 def access_record(
     *,
     kind: str,
@@ -41,18 +66,16 @@ def access_record(
     request: HttpRequest | None = None,
     data: dict[str, Any] | None = None,
 ) -> AccessEvent:
-    if actor is not None and not username:
-        username = actor.get_username()
-    return AccessEvent.objects.create(
-        kind=kind,
-        actor=actor,
-        username=username[:150],
-        case=case,
-        reason=reason,
-        ip=client_ip(request),
-        path=request.get_full_path()[:300] if request is not None else "",
-        data=data or {},
+    event = access_event(
+        kind=kind, actor=actor, username=username, case=case, reason=reason, request=request, data=data
     )
+    event.save()
+    return event
+
+
+def access_events_save(events: list[AccessEvent]) -> list[AccessEvent]:
+    """Several access events of one request (a list read: one per case shown) in one INSERT."""
+    return AccessEvent.objects.bulk_create(events)
 
 
 def may_break_glass(user: Any) -> bool:

@@ -108,7 +108,11 @@ def _row(ev: dict[str, Any]) -> dict[str, Any]:
         **ev,
         "at": timezone.localtime(ev["at"]),
         "kind_label": selectors.KIND_LABELS.get(ev["ev_kind"], ev["ev_kind"]),
-        "name_label": events.label(ev["ev_name"]),
+        "name_label": (
+            events.label(ev["ev_name"])
+            if ev["src"] == "case"
+            else selectors.READ_VIEWS.get(ev["ev_name"], ev["ev_name"])
+        ),
         "person": ev["who_name"] or ev["who"] or ev["typed_username"],
         "from_label": _state_label(ev["from_st"]),
         "to_label": _state_label(ev["to_st"]),
@@ -154,6 +158,7 @@ CSV_HEADER = [
     "新状态 To",
     "事由 Reason",
     "地址 Address",
+    "页面 Page",
 ]
 
 
@@ -178,6 +183,7 @@ def _csv_lines(events: Any) -> Iterator[str]:
                 r["to_label"],
                 r["why"],
                 r["address"],
+                r["page"],
             ]
         )
 

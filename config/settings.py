@@ -107,7 +107,7 @@ MIDDLEWARE = [
     "audit.middleware.SecurityHeadersMiddleware",
     "audit.middleware.SessionLimitMiddleware",
     "audit.middleware.MFARequiredMiddleware",
-    "audit.middleware.AuditorReadLogMiddleware",
+    "audit.middleware.ReadLogMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -542,7 +542,12 @@ PORTAL_INVITATION_HOURS = envint("PORTAL_INVITATION_HOURS", "72")
 INSTALLED_APPS += ["rest_framework", "oauth2_provider", "drf_spectacular", "drf_spectacular_sidecar", "api"]
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 OAUTH2_PROVIDER = {
-    "SCOPES": {"read": "读取案件 / read cases", "write": "办理案件 / act on cases"},
+    "SCOPES": {
+        "read": "读取案件 / read cases",
+        "write": "办理案件 / act on cases",
+        # The bank's own test gateway only (never a company's client): onboarding/test_gateway.py.
+        "test_gateway": "报送联调测试交易 / post observed joint-test transactions",
+    },
     "ACCESS_TOKEN_EXPIRE_SECONDS": envint("API_TOKEN_SECONDS", "3600"),
     "OAUTH2_VALIDATOR_CLASS": "api.auth.ScopedValidator",
     # Only client credentials are used; everything else follows the OAuth 2.0 security BCP.
@@ -572,6 +577,11 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
+# The result codes with which the bank's test gateway reports a transaction as successful
+# (onboarding/test_gateway.py); any other code is an observed failure.
+TEST_GATEWAY_SUCCESS_CODES = [
+    c.strip() for c in os.environ.get("TEST_GATEWAY_SUCCESS_CODES", "0000,000000").split(",") if c.strip()
+]
 API_DOCS_PUBLIC = envbool("API_DOCS_PUBLIC", "false")
 SPECTACULAR_SETTINGS = {
     "TITLE": "银企直联开通跟踪 API",

@@ -32,6 +32,7 @@ class EventName(models.TextChoices):
     TEST_PACKAGE = "test_package", _("登记测试包")
     TEST_RESULT = "test_result", _("登记联调测试结果")
     RETEST_REQUESTED = "retest_requested", _("要求重测")
+    TEST_OBSERVED = "test_observed", _("测试网关观测到联调交易")
     PRODUCTION_CONFIG = "production_config", _("下发生产配置")
     CUSTOMER_CONFIRMED = "customer_confirmed", _("客户确认生产验证")
     # company data

@@ -156,6 +156,13 @@ def test_results_recorded(*, case: OnboardingCase, actor: User, results: list[di
     return _write(case=case, actor=actor, kind=Kind.RECORD, name=EventName.TEST_RESULT, data=data)
 
 
+def test_observed(*, case: OnboardingCase, actor: User, observations: list[dict[str, Any]]) -> CaseEvent:
+    """The bank's test gateway posted the test transactions it saw (one event per post)."""
+    return _write(
+        case=case, actor=actor, kind=Kind.RECORD, name=EventName.TEST_OBSERVED, data={"observations": observations}
+    )
+
+
 def retest_requested(*, case: OnboardingCase, actor: User, items: list[str], reason: str) -> CaseEvent:
     return _write(
         case=case, actor=actor, kind=Kind.RECORD, name=EventName.RETEST_REQUESTED, data={"items": items}, reason=reason

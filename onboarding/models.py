@@ -275,6 +275,10 @@ class ModuleTestResult(models.Model):
     retest = models.BooleanField(_("要求重测"), default=False)
     evidence = models.CharField(_("测试凭据(流水号/日志)"), max_length=300, blank=True)
     notes = models.CharField(_("说明"), max_length=300, blank=True)
+    # The gateway's observation this result confirms (the customer confirmed it instead of typing).
+    observation = models.ForeignKey(
+        "GatewayObservation", null=True, blank=True, on_delete=models.PROTECT, related_name="confirmations"
+    )
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(default=timezone.now)
 
@@ -286,6 +290,45 @@ class ModuleTestResult(models.Model):
             pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),
             NoTruncate(),
         ]
+
+    @property
+    def test_case_label(self) -> str:
+        return joint_test_label(self.module, self.test_case)
+
+
+class GatewayObservation(models.Model):
+    """A test transaction the bank's own test gateway saw for a case's test credentials.
+
+    Posted by the gateway through the API (scope `test_gateway`); never changed. The latest
+    observation of a (module, test case) of the matrix fills its row as "observed by the
+    gateway" until the customer confirms it (a `ModuleTestResult` naming it). `trace_id` is
+    the gateway's own id of the transaction: a repeated post of it records nothing twice.
+    """
+
+    case = models.ForeignKey(OnboardingCase, on_delete=models.PROTECT, related_name="gateway_observations")
+    trace_id = models.CharField(_("追踪号"), max_length=100, unique=True)
+    module = models.CharField(_("功能模块"), max_length=30)
+    test_case = models.CharField(_("测试用例"), max_length=30)
+    interface = models.CharField(_("接口"), max_length=100, blank=True)
+    result_code = models.CharField(_("返回码"), max_length=30)
+    succeeded = models.BooleanField(_("交易成功"))
+    observed_at = models.DateTimeField(_("交易时间"))
+    # The test account or test certificate that named the case.
+    credential = models.CharField(_("测试凭证"), max_length=100)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("测试网关观测记录")
+        verbose_name_plural = _("测试网关观测记录")
+        indexes = [models.Index(fields=["case", "module", "test_case"], name="gateway_obs_case_row_idx")]
+        triggers = [  # evidence (config/evidence.py): never changed, deleted or emptied
+            pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+            NoTruncate(),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.trace_id} {self.module}:{self.test_case} {self.result_code}"
 
     @property
     def test_case_label(self) -> str:

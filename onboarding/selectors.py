@@ -18,7 +18,7 @@ from casetypes.declaration import Feature
 from companies.models import Enterprise
 
 from . import rules
-from .models import CaseEvent, ModuleTestResult, OnboardingCase
+from .models import CaseEvent, GatewayObservation, ModuleTestResult, OnboardingCase
 from .states import CUSTOMER, OPEN_STATES, TEST_CASES, WORKING_STAGES, Module, joint_test_label
 
 
@@ -225,6 +225,7 @@ def case_test_matrix(*, case: OnboardingCase) -> list[dict[str, Any]]:
     # One read of the results (with who recorded each) gives both the latest and the attempts.
     results = list(case.test_results.select_related("recorded_by").order_by("recorded_at", "pk"))
     latest = rules.joint_test_status(case, results=results)
+    observed = observations_pending(case, results=results)
     counts: dict[tuple[str, str], int] = {}
     for r in results:
         counts[(r.module, r.test_case)] = counts.get((r.module, r.test_case), 0) + 1
@@ -241,9 +242,43 @@ def case_test_matrix(*, case: OnboardingCase) -> list[dict[str, Any]]:
                     "label": joint_test_label(module, code),
                     "result": latest.get((module, code)),
                     "attempts": counts.get((module, code), 0),
+                    # The test gateway's observation waiting for the customer's confirmation.
+                    "observed": observed.get((module, code)),
                 }
             )
     return rows
+
+
+GATEWAY_OBSERVATIONS_KEY = "onboarding.gateway_observations"
+
+
+def observations_pending(
+    case: OnboardingCase, *, results: list[ModuleTestResult] | None = None
+) -> dict[tuple[str, str], GatewayObservation]:
+    """Per row of the joint-test matrix, the test gateway's latest observation still to be
+    confirmed (onboarding/test_gateway.py). An observation is settled once a result confirms
+    it, or a later result (typed, or a retest asked for) supersedes it."""
+    if case.state not in declaration.states_with(Feature.JOINT_TESTS):
+        return {}  # only joint testing takes results: outside it nothing waits for confirmation
+    from .page_reads import read_once
+
+    observations = read_once(
+        case, GATEWAY_OBSERVATIONS_KEY, lambda: list(case.gateway_observations.order_by("observed_at", "pk"))
+    )
+    latest: dict[tuple[str, str], GatewayObservation] = {}
+    for o in observations:
+        if o.module in case.modules:
+            latest[(o.module, o.test_case)] = o
+    if not latest:
+        return {}
+    status = rules.joint_test_status(case, results=results)
+    pending = {}
+    for key, o in latest.items():
+        result = status.get(key)
+        if result is not None and (result.observation_id == o.pk or result.recorded_at >= o.recorded_at):
+            continue
+        pending[key] = o
+    return pending
 
 
 def testing_panel(*, case: OnboardingCase, user: Any) -> dict[str, Any]:
@@ -269,3 +304,9 @@ def prime_test_results(cases: list[OnboardingCase]) -> None:
         by_case[result.case_id].append(result)
     for case in cases:
         prime(case, rules.TEST_RESULTS_KEY, by_case[case.pk])
+    # What the test gateway saw (one query whatever the cases' stages: the same count for any list).
+    seen: dict[int, list[Any]] = {c.pk: [] for c in cases}
+    for o in GatewayObservation.objects.filter(case__in=list(seen)).order_by("observed_at", "pk"):
+        seen[o.case_id].append(o)
+    for case in cases:
+        prime(case, GATEWAY_OBSERVATIONS_KEY, seen[case.pk])

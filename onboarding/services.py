@@ -27,6 +27,7 @@ from workcalendar import workdays
 from . import events, notifications, rules
 from .models import (
     CaseEvent,
+    GatewayObservation,
     ModuleTestResult,
     OnboardingCase,
     ProductionConfig,
@@ -507,6 +508,8 @@ class TestOutcome:
     passed: bool
     evidence: str = ""
     notes: str = ""
+    # The test gateway's observation this outcome confirms (onboarding.test_gateway), if any.
+    observation: GatewayObservation | None = None
 
 
 def test_results_record(
@@ -519,7 +522,7 @@ def test_results_record(
         raise CaseError(_("请至少填写一个测试用例的结果。"))
     cleaned = []
     for o in outcomes:
-        o = TestOutcome(o.module, o.test_case, o.passed, o.evidence.strip(), o.notes.strip())
+        o = TestOutcome(o.module, o.test_case, o.passed, o.evidence.strip(), o.notes.strip(), o.observation)
         _check_test_case(case, o.module, o.test_case)
         if o.passed and not o.evidence:
             raise CaseError(_("通过的测试用例须填写测试凭据。"))
@@ -536,6 +539,7 @@ def test_results_record(
                     passed=o.passed,
                     evidence=o.evidence,
                     notes=o.notes,
+                    observation=o.observation,
                     recorded_by=user,
                     recorded_at=w.now,
                 )

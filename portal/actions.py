@@ -221,7 +221,10 @@ def joint_test_actions(case: OnboardingCase, user: Any) -> list[ActionItem]:
     """In joint testing, one item per requested module whose latest result is not a pass."""
     if case.state not in declaration.states_with(Feature.JOINT_TESTS) or not _is_customer(case, user):
         return []
+    from onboarding.selectors import observations_pending
+
     latest = latest_results(case)
+    observed = {module for module, _code in observations_pending(case)}
     urgency = stage_urgency(case)
     due = case.current_visit.due_at if case.current_visit else None
     items = []
@@ -230,10 +233,14 @@ def joint_test_actions(case: OnboardingCase, user: Any) -> list[ActionItem]:
             continue
         label = Module(module).label if module in Module.values else module
         failed = latest.get(module) is False
+        if module in observed:  # the bank's test gateway saw it: a confirmation, not typing
+            text = _("确认测试网关记录的联调结果:%(m)s")
+        else:
+            text = _("重新测试并登记联调结果:%(m)s") if failed else _("登记联调测试结果:%(m)s")
         items.append(
             ActionItem(
                 key=f"test_result:{module}",
-                text=(_("重新测试并登记联调结果:%(m)s") if failed else _("登记联调测试结果:%(m)s")) % {"m": label},
+                text=text % {"m": label},
                 url=_case_url(case, "testing"),
                 urgency=urgency,
                 due_at=due,

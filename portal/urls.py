@@ -15,6 +15,7 @@ urlpatterns = [
     path("cases/<uuid:public_id>/submit/", views.case_submit, name="case_submit"),
     path("cases/<uuid:public_id>/withdraw/", views.case_withdraw, name="case_withdraw"),
     path("cases/<uuid:public_id>/test-result/", views.case_test_result, name="case_test_result"),
+    path("cases/<uuid:public_id>/test-observations/confirm/", views.case_test_confirm, name="case_test_confirm"),
     path("cases/<uuid:public_id>/confirm-production/", views.case_confirm_production, name="case_confirm_production"),
     path("cases/<uuid:public_id>/messages/", views.case_message, name="case_message"),
     path("cases/<uuid:public_id>/change-request/", views.case_change_request, name="case_change_request"),

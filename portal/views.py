@@ -20,7 +20,7 @@ from casetypes import declaration
 from companies.models import Enterprise
 from config.once import once
 from config.pagecache import cached_page
-from onboarding import change_requests, selectors, services
+from onboarding import change_requests, selectors, services, test_gateway
 from onboarding.forms import case_forms, int_or_none
 from onboarding.models import OnboardingCase
 from onboarding.selectors import case_test_matrix
@@ -196,7 +196,9 @@ def case_edit(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse
 
 @customer_required
 def case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    return _case_page(request, case_for(request, public_id))
+    case = case_for(request, public_id)
+    request.case_read = case  # type: ignore[attr-defined]  # the read's access event names it (audit.middleware)
+    return _case_page(request, case)
 
 
 def _case_page(
@@ -205,6 +207,7 @@ def _case_page(
     """The case page; a refused matrix comes back with what was typed in it."""
     submit_problems: list[str] = []
     stage = declaration.stage(case.state)
+    matrix = case_test_matrix(case=case)
     if case.state in declaration.initial_states():
         options = {o.name: o for o in services.case_transition_options(case=case, user=request.user)}
         if "submit" in options:
@@ -220,8 +223,9 @@ def _case_page(
             **change_requests.case_change_panel(case=case, user=request.user),
             "change_request_url": reverse("portal:case_change_request", args=[case.public_id]),
             "submit_problems": submit_problems,
-            "test_matrix": case_test_matrix(case=case),
-            "matrix_form": matrix_form or TestMatrixForm(None, rows=case_test_matrix(case=case)),
+            "test_matrix": matrix,
+            "matrix_form": matrix_form or TestMatrixForm(None, rows=matrix),
+            "observed_count": sum(1 for row in matrix if row["observed"] is not None),
             "test_results": case.test_results.select_related("recorded_by").order_by("-recorded_at", "-pk"),
             # What the bank issued for the customer to configure (no secrets: none are stored).
             "test_package": getattr(case, "test_package", None),
@@ -321,6 +325,28 @@ def case_test_result(request: AuthenticatedHttpRequest, public_id: Any) -> HttpR
     # Refused: the page again with what was typed (against the case as it is now).
     case = case_for(request, public_id)
     return _case_page(request, case, matrix_form=TestMatrixForm(request.POST, rows=case_test_matrix(case=case)))
+
+
+@customer_required
+@require_POST
+def case_test_confirm(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
+    """The customer confirms what the bank's test gateway observed: one row (`confirm` =
+    "module:code") or every row waiting (`confirm` = "all"), instead of typing the results."""
+    case = case_for(request, public_id)
+    choice = request.POST.get("confirm", "").strip()
+    keys: list[tuple[str, str]] | None = None
+    if choice != "all":
+        module, _sep, code = choice.partition(":")
+        keys = [(module, code)]
+    try:
+        rows = test_gateway.test_observations_confirm(
+            case=case, user=request.user, keys=keys, expected_version=seen_version(request)
+        )
+    except CaseError as exc:
+        show_case_error(request, exc)
+    else:
+        messages.success(request, _("已确认 %(n)d 个测试用例的测试网关记录") % {"n": len(rows)})
+    return redirect(f"{case_url(case)}#testing")
 
 
 @customer_required

@@ -42,3 +42,9 @@ def enterprise_api(enterprise: Any, scopes: str = "read write") -> Api:
 def bank_api(branch: Any, *roles: str, scopes: str = "read write") -> Api:
     creds = api_client_create(name="bank", scopes=scopes.split(), branch=branch, roles=list(roles))
     return Api(api_token(creds.client_id, creds.client_secret))
+
+
+def gateway_api(branch: Any) -> Api:
+    """The bank's test gateway: a bank client with the test_gateway scope only."""
+    creds = api_client_create(name="测试网关", scopes=["test_gateway"], branch=branch, roles=["tech_reviewer"])
+    return Api(api_token(creds.client_id, creds.client_secret))

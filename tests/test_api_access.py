@@ -13,12 +13,15 @@ import pytest
 from audit.models import AccessEvent
 from branches.roles import Role
 from onboarding.states import State
-from tests.api_helpers import Api, bank_api, enterprise_api
+from tests.api_helpers import Api, bank_api, enterprise_api, gateway_api
 from tests.test_portal_access import PARAM, _live_link, fill
 
 API_PREFIX = "api/v1/"
 # Not resources: the token endpoint (takes client credentials) and the schema and its reference page.
 OPEN_ROUTES = {"api/v1/oauth/token/", "api/v1/schema/", "api/v1/docs/"}
+# The bank's test gateway's own route (scope test_gateway; tests/test_joint_test_gateway.py):
+# every other client is refused there (403), whoever it belongs to.
+GATEWAY_ONLY = {"api/v1/test-gateway/observations/"}
 
 
 def api_routes() -> list[str]:
@@ -79,6 +82,8 @@ def test_own_company_and_branch_reach_every_endpoint(setup, who):
             # 400: the empty body was refused by the rule or the serializer, after the case was found;
             # 403: a bank system opens no drafts (a company's client does).
             allowed = (200, 201, 400, 403) if who == "bank_a" else (200, 201, 400)
+            if route in GATEWAY_ONLY:
+                allowed = (403,)
             if response.status_code not in allowed:
                 failures.append((route, method, response.status_code))
     assert failures == []
@@ -158,7 +163,7 @@ def test_every_call_of_every_endpoint_is_an_access_event(setup):
 def test_every_post_honours_the_idempotency_key(setup, route):
     """Same key and body: the stored answer, marked replayed, nothing done twice; same key, other body: 422."""
     world, _case, values = setup
-    api = enterprise_api(world.company_x)
+    api = gateway_api(world.head_office) if route in GATEWAY_ONLY else enterprise_api(world.company_x)
     url = fill(route, values)
     body = {"body": "幂等测试留言"} if route.endswith("/messages/") else {}
     events = AccessEvent.objects.count()

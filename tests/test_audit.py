@@ -97,12 +97,16 @@ def test_csv_export_is_utf8_with_bom_and_holds_the_events(world, login):
     assert AccessEvent.objects.filter(kind=AccessEvent.Kind.EXPORT, actor=world.auditor).exists()
 
 
-def test_every_case_read_by_an_auditor_is_logged(world, login):
+def test_every_case_read_is_logged_whoever_reads(world, login):
     case = world.case()
     assert login(Client(), world.auditor).get(reverse("case_detail", args=[case.public_id])).status_code == 200
     assert AccessEvent.objects.filter(kind=AccessEvent.Kind.CASE_READ, actor=world.auditor, case=case).count() == 1
+    # Issue 25: every read, not only the auditors' (tests/test_audit_reads.py has each kind).
     assert login(Client(), world.am_a).get(reverse("case_detail", args=[case.public_id])).status_code == 200
-    assert not AccessEvent.objects.filter(kind=AccessEvent.Kind.CASE_READ, actor=world.am_a).exists()
+    assert AccessEvent.objects.filter(kind=AccessEvent.Kind.CASE_READ, actor=world.am_a, case=case).count() == 1
+    # A page refused (another branch: 404) read nothing and records nothing.
+    assert login(Client(), world.am_b).get(reverse("case_detail", args=[case.public_id])).status_code == 404
+    assert not AccessEvent.objects.filter(kind=AccessEvent.Kind.CASE_READ, actor=world.am_b).exists()
 
 
 def test_break_glass_read_needs_a_reason_and_is_recorded(world, login, settings):
@@ -201,7 +205,7 @@ def test_postgresql_refuses_update_and_delete_of_event_rows(world):
     services.access_record(kind=AccessEvent.Kind.LOGOUT, actor=world.am_a)
 
 
-def test_an_auditors_reads_of_documents_are_logged(world, login):
+def test_reads_of_documents_are_logged(world, login):
     import io
 
     from documents import services as document_services
@@ -225,9 +229,9 @@ def test_an_auditors_reads_of_documents_are_logged(world, login):
     reads = AccessEvent.objects.filter(kind=AccessEvent.Kind.DOCUMENT_READ, actor=world.auditor, case=case)
     assert sorted(e.path for e in reads) == sorted(urls)
     assert {e.data["document"] for e in reads} == {str(version.document.public_id)}
-    # Ordinary staff reading their own branch's documents are not access events.
+    # Issue 25: ordinary staff reading their own branch's documents are access events too.
     login(Client(), world.am_a).get(urls[0])
-    assert not AccessEvent.objects.filter(kind=AccessEvent.Kind.DOCUMENT_READ, actor=world.am_a).exists()
+    assert AccessEvent.objects.filter(kind=AccessEvent.Kind.DOCUMENT_READ, actor=world.am_a, case=case).count() == 1
 
 
 def test_an_auditors_read_of_a_company_page_with_its_members_is_logged(world, login):

@@ -17,6 +17,7 @@ import pgtrigger
 import pytest
 from django.apps import apps
 from django.db import DatabaseError, connection, models, transaction
+from django.utils import timezone
 
 from accounts.models import User
 from analytics.models import CaseForecast, CockpitSnapshot, ForecastModel, VisitFact
@@ -32,12 +33,13 @@ from documents.models import Document, DocumentVersion
 from links.models import LinkAccount, LinkEvent, LinkOperator, LinkRequest, LiveLink
 from notices import outbox
 from notices.models import EmailPreference, Notification, OutboxEmail
-from onboarding import change_requests
+from onboarding import change_requests, test_gateway
 from onboarding import models as onboarding_models
 from onboarding.models import (
     Approval,
     CaseEvent,
     ChangeRequest,
+    GatewayObservation,
     ModuleTestResult,
     OnboardingCase,
     ProductionConfig,
@@ -69,6 +71,7 @@ APPEND_ONLY: dict[type[models.Model], str] = {
     CaseMessage: "body",
     Approval: "level",
     ModuleTestResult: "notes",
+    GatewayObservation: "result_code",
     CompanyVersion: "name",
     Reminder: "stage",
     Document: "kind",
@@ -260,6 +263,12 @@ def evidence_rows(world):
     visit = other.current_visit
     reminder_services.reminders_sweep(now=visit.due_at + dt.timedelta(days=30))
     world.case(State.LIVE)  # going live creates the live link and its first LinkEvent
+    world.case(State.JOINT_TESTING)  # the bank's test gateway saw one of its test transactions
+    test_gateway.test_observations_record(
+        user=world.tech,
+        test_account="111",
+        observations=[test_gateway.Observation("EV-1", "account_query", "balance", "0000", timezone.now())],
+    )
     rows = {model: model._default_manager.order_by("pk").first() for model in APPEND_ONLY}
     missing = [model._meta.label for model, row in rows.items() if row is None]
     assert missing == []
