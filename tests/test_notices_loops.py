@@ -319,7 +319,7 @@ def test_a_customer_who_opens_the_root_lands_in_the_portal(world) -> None:
     landing = client.get("/", follow=True)
     assert landing.status_code == 200 and landing.redirect_chain[-1][0] == "/portal/"
     # Any page meant for staff sends a customer to the portal, never to a 403.
-    for url in ("/cases/", "/analytics/", "/transfers/", reverse("case_new")):
+    for url in ("/cases/", "/analytics/", "/transfers/import/", reverse("case_new")):
         response = client.get(url, follow=True)
         assert response.status_code == 200 and response.redirect_chain[-1][0] == "/portal/", url
     # A post to a staff page is still refused.
