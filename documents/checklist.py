@@ -142,7 +142,12 @@ def _returned(case: OnboardingCase, events: Iterable[Any]) -> Returned | None:
         return None
     found = None
     for e in events:
-        if e.kind == "transition" and isinstance(e.data, dict) and e.data.get("redo") and e.created_at >= visit.entered_at:
+        if (
+            e.kind == "transition"
+            and isinstance(e.data, dict)
+            and e.data.get("redo")
+            and e.created_at >= visit.entered_at
+        ):
             found = (frozenset(e.data["redo"]), e.reason, e.created_at)
     return found
 

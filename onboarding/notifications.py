@@ -291,7 +291,12 @@ def change_request_filed_notice(request: ChangeRequest) -> None:
     if case.account_manager is not None and case.account_manager.is_active:
         people.append(case.account_manager)
     people = [p for p in people if p.pk != request.filed_by_id]
-    params = {**case_params(case), "request": str(request.public_id), "by": str(request.filed_by), "reason": request.reason}
+    params = {
+        **case_params(case),
+        "request": str(request.public_id),
+        "by": str(request.filed_by),
+        "reason": request.reason,
+    }
     tell(case=case, people=people, kind=NoticeKind.CHANGE_FILED, params=params, key=f"change-filed:{request.pk}")
 
 

@@ -300,7 +300,9 @@ def test_every_kind_of_notice_reads_in_english_on_an_english_page(client, world)
     assert any("银企直联已正式上线" in i for i in chinese) and any("待您复核" in i for i in chinese)
     # The real notices of the return read in English for the customer too.
     customer = notice_items(notices_page(client, world.customer_x, english=True))
-    assert customer and all(not CJK.search(i.replace(case.reference, "").replace(case.enterprise.name, "")) for i in customer)
+    assert customer and all(
+        not CJK.search(i.replace(case.reference, "").replace(case.enterprise.name, "")) for i in customer
+    )
 
 
 # --- where a login lands ---------------------------------------------------------------------------
