@@ -142,6 +142,17 @@ def test_a_return_from_joint_testing_tells_the_customer_too(client, world) -> No
     transition(client, world.tech, case, "return_to_test_package", reason="测试证书需重新签发")
     items = unread(notice_items(notices_page(client, world.customer_x)))
     assert any("测试证书需重新签发" in i and "退回测试包阶段" in i for i in items), items
+    # The portal's case page shows it with the reason (the customer owes nothing in this stage).
+    portal = client.get(reverse("portal:case_detail", args=[case.public_id])).content.decode()
+    assert "测试证书需重新签发" in portal.split('class="notices plain case-notices"', 1)[1]
+    # Once the bank has issued the test package again, the return is no longer news: the
+    # customer's notice is now the test package that is theirs to test.
+    services.case_transition(case=case, user=world.tech, name="issue_test_package", expected_version=case.version)
+    client.force_login(world.customer_x)
+    portal = client.get(reverse("portal:case_detail", args=[case.public_id])).content.decode()
+    shown = portal.split('class="notices plain case-notices"', 1)[1].split("</ul>", 1)[0]
+    assert "测试证书需重新签发" not in shown and "下发测试包,现由您办理" in shown
+    assert bell_count(client, world.customer_x) == 1
 
 
 # --- change requests -----------------------------------------------------------------------------
