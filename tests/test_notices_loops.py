@@ -352,3 +352,38 @@ def test_staff_who_open_the_root_land_on_their_own_start_page(world, who) -> Non
     assert response.status_code == 302 and response["Location"] == "/"
     home = client.get("/")
     assert home.status_code == 200 and "轮到我办理" in home.content.decode()
+
+
+# --- reminders -------------------------------------------------------------------------------------
+
+
+def test_a_reminder_reads_in_english_and_clears_once_the_stage_is_done(
+    client, world, django_capture_on_commit_callbacks
+) -> None:
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from freezegun import freeze_time
+
+    from reminders import services as reminders
+
+    sh = ZoneInfo("Asia/Shanghai")
+    with freeze_time(dt.datetime(2026, 6, 1, 10, 0, tzinfo=sh)):
+        case = world.case(State.BRANCH_INTAKE)
+    with freeze_time(dt.datetime(2026, 6, 8, 10, 1, tzinfo=sh)), django_capture_on_commit_callbacks(execute=True):
+        reminders.reminders_sweep()
+    notice = Notification.objects.get(recipient=world.am_a, kind="reminder")
+    assert notice.params["visit"] == case.current_visit_id and notice.params["stage"] == State.BRANCH_INTAKE
+    chinese = unread(notice_items(notices_page(client, world.am_a)))
+    assert any("分支行受理已超过办理时限" in i for i in chinese), chinese
+    english = unread(notice_items(notices_page(client, world.am_a, english=True)))
+    assert any("Branch intake is past its due time" in i for i in english), english
+    reminded = bell_count(client, world.am_a)
+
+    from tests.factories import fill_assessment
+
+    fill_assessment(case, world.am_a)
+    transition(client, world.am_a, case, "submit_for_approval")
+    assert bell_count(client, world.am_a) == reminded - 1
+    notice.refresh_from_db()
+    assert notice.read_at is not None and notice.cleared_at is not None
