@@ -89,8 +89,9 @@ def server_error(request: HttpRequest) -> HttpResponse:
     return defaults.server_error(request)
 
 
-# Pages under these paths are the customers' own: a refusal there is shown as one.
-CUSTOMER_PATHS = ("/portal/",)
+# Pages under these paths are the customers' own (and the API answers machines): a refusal
+# there is shown as one.
+CUSTOMER_PATHS = ("/portal/", "/api/")
 STAFF_PATHS_UNDER_PORTAL = ("/portal/staff/",)
 
 
