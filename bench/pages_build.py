@@ -109,8 +109,8 @@ def enrich_template(cur: Any) -> None:
     # head-office approver and tech and the tier-1 supervisors for every sixth one.
     cur.execute(
         """
-        INSERT INTO notices_notification (kind, text, created_at, read_at, case_id, recipient_id)
-        SELECT 'transition', '案件 ' || c.reference || ' 已进入下一阶段,请及时办理。', e.created_at,
+        INSERT INTO notices_notification (kind, text, params, created_at, read_at, case_id, recipient_id)
+        SELECT 'transition', '案件 ' || c.reference || ' 已进入下一阶段,请及时办理。', '{}'::jsonb, e.created_at,
                CASE WHEN e.id % 10 = 0 THEN NULL ELSE e.created_at + interval '1 hour' END, c.id, r.uid
         FROM onboarding_caseevent e
         JOIN onboarding_onboardingcase c ON c.id = e.case_id

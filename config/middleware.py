@@ -87,3 +87,28 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if database_down(sys.exc_info()[1]):
         return unavailable(request)
     return defaults.server_error(request)
+
+
+# Pages under these paths are the customers' own (and the API answers machines): a refusal
+# there is shown as one.
+CUSTOMER_PATHS = ("/portal/", "/api/")
+STAFF_PATHS_UNDER_PORTAL = ("/portal/staff/",)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler403: a customer who opens a page meant for bank staff (the site's root after
+    logging in, an old link) is sent to the portal's start rather than shown a refusal; a
+    post is refused as before, and a refusal on a customer page is shown."""
+    from django.shortcuts import redirect
+
+    user = getattr(request, "user", None)
+    path = request.path
+    customer_page = path.startswith(CUSTOMER_PATHS) and not path.startswith(STAFF_PATHS_UNDER_PORTAL)
+    if (
+        request.method in ("GET", "HEAD")
+        and getattr(user, "is_authenticated", False)
+        and getattr(user, "enterprise_id", None) is not None
+        and not customer_page
+    ):
+        return redirect("portal:start")
+    return defaults.permission_denied(request, exception)  # type: ignore[arg-type]

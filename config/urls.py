@@ -24,6 +24,8 @@ def favicon(request: HttpRequest) -> HttpResponse:
 
 # The database not answering is a 503 page with Retry-After, wherever it fails (config/middleware.py).
 handler500 = "config.middleware.server_error"
+# A customer on a page meant for staff is sent to the portal (config/middleware.py).
+handler403 = "config.middleware.permission_denied"
 
 urlpatterns = [
     path("favicon.ico", favicon),

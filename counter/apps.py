@@ -14,6 +14,7 @@ class CounterConfig(AppConfig):
         from casetypes.declaration import Feature
         from onboarding import queue, rules
 
+        from . import notifications  # noqa: F401  (its notices' and mail's renderers)
         from .queue import entries_to_check, entries_to_make
         from .rules import counter_problems, operator_identity_problems
 

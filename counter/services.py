@@ -327,6 +327,7 @@ def entry_confirm(*, entry: CounterEntry, user: User, expected_version: int | No
             ukey.save(update_fields=["status", "activated_at"])
             data["serial"] = ukey.serial
         events.counter_entry_confirmed(case=case, actor=user, entry=data)
+        notifications.entry_confirmed(case=case, entry=entry, checker=user)
     return entry
 
 
@@ -345,6 +346,7 @@ def entry_cancel(
             raise CaseError(_("已复核或已取消的事项不能取消"))
         _set_status(entry, CounterEntry.Status.CANCELLED, cancelled_at=timezone.now())
         events.counter_entry_cancelled(case=case, actor=user, entry=_entry_data(entry), reason=reason.strip())
+        notifications.entry_cancelled(case=case, entry=entry)
     return entry
 
 

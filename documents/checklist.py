@@ -30,6 +30,9 @@ class Status:
     UPLOADED = "uploaded"
     ACCEPTED = "accepted"
     REJECTED = "rejected"
+    # The case was returned to this stage with this document marked to redo (需补正), and no
+    # version has been uploaded since: it holds the stage's guard as a missing one does.
+    REDO = "redo"
 
 
 @dataclass
@@ -54,6 +57,8 @@ class ChecklistItem:
     versions: list[DocumentVersion] = field(default_factory=list)
     generated: Document | None = None
     generated_versions: list[DocumentVersion] = field(default_factory=list)
+    # Marked to redo by the return that opened the current stage (its reason), until a newer upload.
+    redo_reason: str | None = None
 
     @property
     def kind(self) -> str:
@@ -72,6 +77,8 @@ class ChecklistItem:
         latest = self.latest
         if latest is None:
             return Status.MISSING
+        if self.redo_reason is not None:
+            return Status.REDO
         if latest.decision == Decision.ACCEPTED:
             return Status.ACCEPTED
         if latest.decision == Decision.REJECTED:
@@ -115,22 +122,60 @@ def _versions(case_ids: list[int]) -> Any:
     )
 
 
+# The return that opened the current stage visit, if it marked documents to redo:
+# (the kinds, the reason, when).
+Returned = tuple[frozenset[str], str, Any]
+
+
+def _redo_events(case_ids: list[int]) -> Any:
+    from onboarding.models import CaseEvent
+
+    return CaseEvent.objects.filter(
+        case_id__in=case_ids, kind=CaseEvent.Kind.TRANSITION, data__has_key="redo"
+    ).order_by("created_at", "pk")
+
+
+def _returned(case: OnboardingCase, events: Iterable[Any]) -> Returned | None:
+    """The latest return into the case's current visit that marked documents to redo."""
+    visit = case.current_visit
+    if visit is None:
+        return None
+    found = None
+    for e in events:
+        if (
+            e.kind == "transition"
+            and isinstance(e.data, dict)
+            and e.data.get("redo")
+            and e.created_at >= visit.entered_at
+        ):
+            found = (frozenset(e.data["redo"]), e.reason, e.created_at)
+    return found
+
+
 def prime_checklists(cases: list[OnboardingCase]) -> None:
-    """The checklists of several cases from one query (the portal home's cards)."""
+    """The checklists of several cases from two queries (the portal home's cards)."""
     from onboarding.page_reads import prime
 
     by_case: dict[int, list[DocumentVersion]] = {c.pk: [] for c in cases}
     for v in _versions([c.pk for c in cases]):
         by_case[v.document.case_id].append(v)
+    returns: dict[int, list[Any]] = {c.pk: [] for c in cases}
+    for e in _redo_events([c.pk for c in cases]):
+        returns[e.case_id].append(e)
     for case in cases:
-        prime(case, CHECKLIST_KEY, _checklist_of(case, by_case[case.pk]))
+        prime(case, CHECKLIST_KEY, _checklist_of(case, by_case[case.pk], _returned(case, returns[case.pk])))
 
 
 def _case_checklist(case: OnboardingCase) -> list[ChecklistItem]:
-    return _checklist_of(case, _versions([case.pk]))
+    read = getattr(case, "timeline", None)  # the case page has read every event already
+    if read is None and case.current_visit_id is not None:
+        read = list(_redo_events([case.pk]))
+    return _checklist_of(case, _versions([case.pk]), _returned(case, read or []))
 
 
-def _checklist_of(case: OnboardingCase, rows: Iterable[DocumentVersion]) -> list[ChecklistItem]:
+def _checklist_of(
+    case: OnboardingCase, rows: Iterable[DocumentVersion], returned: Returned | None = None
+) -> list[ChecklistItem]:
     docs: dict[tuple[str, bool], Document] = {}
     versions: dict[int, list[DocumentVersion]] = {}
     for v in rows:
@@ -149,6 +194,12 @@ def _checklist_of(case: OnboardingCase, rows: Iterable[DocumentVersion]) -> list
                 generated_versions=versions.get(gen.pk, []) if gen else [],
             )
         )
+    if returned is not None:
+        kinds, reason, at = returned
+        for item in items:
+            latest = item.latest
+            if item.kind in kinds and latest is not None and latest.uploaded_at < at:
+                item.redo_reason = reason
     return items
 
 
@@ -165,13 +216,14 @@ def stage_problems(case: OnboardingCase, stage: str) -> list[str]:
 
 
 def documents_owed(case: OnboardingCase, stage: str) -> list[ChecklistItem]:
-    """The required documents of `stage` still to be supplied: none uploaded yet, or the latest rejected."""
+    """The required documents of `stage` still to be supplied: none uploaded yet, the latest
+    rejected, or marked to redo by a return."""
     return [
         item
         for item in case_checklist(case)
         if item.requirement.stage == stage
         and item.requirement.required
-        and item.status in (Status.MISSING, Status.REJECTED)
+        and item.status in (Status.MISSING, Status.REJECTED, Status.REDO)
     ]
 
 

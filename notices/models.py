@@ -20,7 +20,13 @@ from config.evidence import NoTruncate
 
 
 class Notification(models.Model):
-    """An in-app notice (the bell)."""
+    """An in-app notice (the bell).
+
+    Written as a `kind` with its `params` and rendered in the reader's language when shown
+    (`notices.kinds`); `text` keeps the notice as written in Chinese (the admin, rows written
+    before notices had parameters, and the channels that carry it elsewhere). A notice whose
+    work is done or has moved on is cleared (`cleared_at`, and read): never deleted.
+    """
 
     # Read by recipient only (the two indexes below); the other keys need no index of their own.
     recipient = models.ForeignKey(
@@ -31,8 +37,13 @@ class Notification(models.Model):
     )
     kind = models.CharField(_("类别"), max_length=30, blank=True)
     text = models.CharField(_("内容"), max_length=300)
+    # What the kind's renderer needs (names, references, the reason), and what the notice is
+    # about (the stage visit, the change request, the counter entry) for clearing it.
+    params = models.JSONField(_("参数"), default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
+    # When the work it pointed at was done or moved on (it was then marked read too).
+    cleared_at = models.DateTimeField(_("办结时间"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("站内通知")
@@ -41,10 +52,19 @@ class Notification(models.Model):
         indexes = [
             models.Index(fields=["recipient"], name="notice_unread_idx", condition=models.Q(read_at__isnull=True)),
             models.Index(fields=["recipient", "-created_at", "-id"], name="notice_list_idx"),
+            # A case's open notices, cleared when its work moves on (`services.notices_clear`).
+            models.Index(fields=["case"], name="notice_open_case_idx", condition=models.Q(read_at__isnull=True)),
         ]
 
     def __str__(self) -> str:
         return self.text
+
+    @property
+    def message(self) -> str:
+        """The notice in the active language (its kind's renderer), else the text it was written with."""
+        from .kinds import render
+
+        return render(self.kind, self.params, self.text)
 
 
 class OutboxEmail(models.Model):

@@ -123,3 +123,27 @@ def outbox_flush(*, now: dt.datetime | None = None) -> int:
 def outbox_send(*, ids: Sequence[int]) -> int:
     """Send the rows among `ids` that nobody has sent yet (what the worker runs); returns how many."""
     return MailChannel().send_ids(ids)
+
+
+@renderers.add(key="notice")
+def _render_notice(row: OutboxEmail) -> tuple[str, str]:
+    """A notice's mail: the notice in Chinese then English (`notices.kinds`), with the page's link."""
+    from django.conf import settings
+
+    from .kinds import bilingual, render_in
+
+    p = row.payload
+    kind, params, text = p.get("kind", ""), p.get("params") or {}, p.get("text", "")
+    subject = render_in("zh-hans", kind, params, text).splitlines()[0][:120]
+    body = bilingual(kind, params, text)
+    if p.get("path"):
+        body += f"\n\n{settings.SITE_URL}{p['path']}"
+    return subject, body + "\n"
+
+
+def notice_mail(*, key: str, to: Iterable[str], kind: str, params: dict[str, Any], path: str = "") -> None:
+    """Queue the mail of a notice of `kind` (rendered from its parameters when sent)."""
+    from .kinds import render_in
+
+    text = render_in("zh-hans", kind, params)
+    email_queue(kind="notice", key=key, to=to, payload={"kind": kind, "params": params, "text": text, "path": path})

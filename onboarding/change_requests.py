@@ -22,7 +22,7 @@ from casetypes.declaration import Feature, StateSet
 from companies.models import DATA_FIELDS, CompanyVersion
 from companies.services import company_diff, company_version_latest, diff_is_empty
 
-from . import events, rules
+from . import events, notifications, rules
 from .models import ChangeRequest, OnboardingCase
 from .services import CaseError, case_follows_company, case_write, enterprise_save
 
@@ -160,6 +160,7 @@ def change_request_file(
             reason=reason,
             data={"request": str(request.public_id), "from_version": locked.company_version.number, "diff": diff},
         )
+        notifications.change_request_filed_notice(request)
     return request
 
 
@@ -222,6 +223,8 @@ def change_request_approve(
                 "diff": company_diff(old, version) if old is not None else {},
             },
         )
+        request.refresh_from_db()
+        notifications.change_request_decided_notice(request)
     request.refresh_from_db()
     return request
 
@@ -241,6 +244,8 @@ def change_request_refuse(
             reason=reason,
             data={"request": str(request.public_id), "filed_by": str(request.filed_by), "filed_reason": request.reason},
         )
+        request.refresh_from_db()
+        notifications.change_request_decided_notice(request)
     request.refresh_from_db()
     return request
 

@@ -2,7 +2,15 @@
 
 A transition writes an in-app notice for each person who now holds the case and one mail to
 them through the outbox (`notices.outbox`): if the change rolls back nobody is told, and if
-the broker is down the mail waits in the outbox instead of being lost.
+the broker is down the mail waits in the outbox instead of being lost. A return (退回补件, back
+to the test package) also tells the customer's people, with the reason; an end (live, not
+approved, withdrawn) tells the customer's people and the account manager. Change requests tell
+the account manager and the branch supervisors when filed, and the filer and the account
+manager when decided.
+
+Notices are stored as a kind with parameters (`notices.kinds`) and read in each reader's
+language. Each transition first clears the case's notices whose work has moved on (the stage
+visit or holder they were about is no longer the case's; every open one when it ends).
 """
 
 from __future__ import annotations
@@ -18,13 +26,14 @@ from accounts.people import people_q
 from branches.roles import Role
 from casetypes import declaration
 from casetypes.declaration import Feature
-from notices import channels, outbox
+from notices import channels, kinds, outbox
 from notices.models import MailKind, OutboxEmail
 from notices.preferences import mail_addresses
-from notices.services import notices_create
+from notices.services import notices_clear, notices_create
 
 from . import rules
-from .models import CaseEvent, OnboardingCase
+from .event_names import label as event_label
+from .models import CaseEvent, ChangeRequest, OnboardingCase
 from .states import CUSTOMER
 
 if TYPE_CHECKING:
@@ -74,16 +83,152 @@ def told_of(case: OnboardingCase) -> list[User]:
     return people
 
 
-def queue_event_notice(event: CaseEvent, people: list[User] | None = None) -> None:
-    """Tell whoever now holds the case (or `people`): an in-app notice and a mail through the outbox."""
-    case = event.case
-    people = [p for p in (told_of(case) if people is None else people) if p.pk != event.actor_id]
+class NoticeKind:
+    HANDOFF = "handoff"  # the case is now yours (a transition or a change of holder)
+    REWORK = "rework"  # the bank returned the case (to the customer's people, with the reason)
+    CASE_ENDED = "case_ended"  # live, not approved or withdrawn (the customer's people and the AM)
+    CHANGE_FILED = "change_request_filed"
+    CHANGE_DECIDED = "change_request_decided"
+
+
+# The notices about a stage visit's work: cleared once the case is in another visit or holder.
+STAGE_KINDS = (NoticeKind.HANDOFF, NoticeKind.REWORK, "reminder")
+
+
+def case_params(case: OnboardingCase) -> dict[str, Any]:
+    """What every case notice names: the case's reference and company, its id (for links)."""
+    return {"ref": case.reference, "company": case.enterprise.name, "case": str(case.public_id)}
+
+
+def _where(case: OnboardingCase) -> dict[str, Any]:
+    visit = case.current_visit
+    return {"visit": visit.pk, "holder": visit.holder_role} if visit is not None else {}
+
+
+def _with_reason(text: str, p: dict[str, Any]) -> str:
+    return text + (_("(原因:%(reason)s)") % {"reason": p["reason"]} if p.get("reason") else "")
+
+
+@kinds.renderers.add(key=NoticeKind.HANDOFF)
+def render_handoff(p: dict[str, Any]) -> str:
     text = _("%(ref)s %(company)s:%(what)s,现由您办理") % {
-        "ref": case.reference,
-        "company": case.enterprise.name,
-        "what": event.label,
+        "ref": p["ref"],
+        "company": p["company"],
+        "what": event_label(p["event"]),
     }
-    notices_create(recipients=people, case_id=case.pk, kind="handoff", text=text)
+    return _with_reason(text, p)
+
+
+@kinds.renderers.add(key=NoticeKind.REWORK)
+def render_rework(p: dict[str, Any]) -> str:
+    text = _("%(ref)s %(company)s:银行已%(what)s,请按退回原因补正") % {
+        "ref": p["ref"],
+        "company": p["company"],
+        "what": event_label(p["event"]),
+    }
+    return _with_reason(text, p)
+
+
+@kinds.renderers.add(key=NoticeKind.CASE_ENDED)
+def render_case_ended(p: dict[str, Any]) -> str:
+    if p.get("live"):
+        text = _("%(ref)s %(company)s:银企直联已正式上线") % {"ref": p["ref"], "company": p["company"]}
+    else:
+        text = _("%(ref)s %(company)s:案件已结束(%(state)s)") % {
+            "ref": p["ref"],
+            "company": p["company"],
+            "state": declaration.state_label(p["state"]),
+        }
+    return _with_reason(text, p)
+
+
+@kinds.renderers.add(key=NoticeKind.CHANGE_FILED)
+def render_change_filed(p: dict[str, Any]) -> str:
+    text = _("%(ref)s %(company)s:%(who)s提交了变更申请,待分行审核人员审批") % {
+        "ref": p["ref"],
+        "company": p["company"],
+        "who": p["by"],
+    }
+    return _with_reason(text, p)
+
+
+@kinds.renderers.add(key=NoticeKind.CHANGE_DECIDED)
+def render_change_decided(p: dict[str, Any]) -> str:
+    what = _("%(ref)s %(company)s:变更申请已获批准") if p.get("approved") else _("%(ref)s %(company)s:变更申请未获批准")
+    return _with_reason(what % {"ref": p["ref"], "company": p["company"]}, p)
+
+
+def customers_of(case: OnboardingCase) -> list[User]:
+    """The company's active people (its portal users; not its service accounts)."""
+    return list(get_user_model().objects.filter(people_q(), enterprise_id=case.enterprise_id, is_active=True))
+
+
+def _customer_path(case: OnboardingCase) -> str:
+    from django.urls import reverse
+
+    return reverse("portal:case_detail", args=[case.public_id])
+
+
+def _staff_path(case: OnboardingCase) -> str:
+    from django.urls import reverse
+
+    return reverse("case_detail", args=[case.public_id])
+
+
+def tell(
+    *,
+    case: OnboardingCase,
+    people: list[User],
+    kind: str,
+    params: dict[str, Any],
+    key: str,
+    mail_kind: str = MailKind.HANDOFF,
+    contact: bool = False,
+) -> None:
+    """A notice of `kind` to `people` on the bell and by mail (through the outbox): staff and
+    customers each get their own mail with the link to their own page of the case."""
+    notices_create(recipients=people, case_id=case.pk, kind=kind, params=params)
+    staff = [p for p in people if p.enterprise_id is None]
+    customers = [p for p in people if p.enterprise_id is not None]
+    outbox.notice_mail(
+        key=f"{key}:staff", to=mail_addresses(staff, mail_kind), kind=kind, params=params, path=_staff_path(case)
+    )
+    to = mail_addresses(customers, mail_kind) + ([case.enterprise.contact_email] if contact else [])
+    outbox.notice_mail(key=f"{key}:customer", to=to, kind=kind, params=params, path=_customer_path(case))
+
+
+def clear_moved_on(case: OnboardingCase) -> None:
+    """The case's open notices whose work has moved on: all of them once it has ended; else the
+    stage's notices (hand-offs, returns, reminders) of another visit or holder than its current."""
+    where = _where(case)
+    if not where:
+        notices_clear(case_id=case.pk)
+    else:
+        notices_clear(case_id=case.pk, kinds=STAGE_KINDS, unless=where)
+
+
+def _is_return(event: CaseEvent) -> bool:
+    """A transition back to an earlier stage of the case's type (退回补件, back to the test package)."""
+    order = [s.code for s in declaration.case_type_of(event.case).stages]
+    return (
+        event.kind == CaseEvent.Kind.TRANSITION
+        and event.from_state in order
+        and event.to_state in order
+        and order.index(event.to_state) < order.index(event.from_state)
+    )
+
+
+def queue_event_notice(event: CaseEvent, people: list[User] | None = None) -> None:
+    """Tell whoever now holds the case (or `people`): an in-app notice and a mail through the outbox.
+
+    A return also tells the customer's people (with the reason), an end the customer's people and
+    the account manager; first the notices whose work has moved on are cleared."""
+    case = event.case
+    clear_moved_on(case)
+    people = [p for p in (told_of(case) if people is None else people) if p.pk != event.actor_id]
+    params = {**case_params(case), **_where(case), "event": event.name, "reason": event.reason}
+    text = kinds.render_in(settings.LANGUAGE_CODE, NoticeKind.HANDOFF, params)  # the channels' copy: Chinese
+    notices_create(recipients=people, case_id=case.pk, kind=NoticeKind.HANDOFF, params=params)
     addresses = mail_addresses(people, MailKind.HANDOFF)
     if case.current_visit is not None and case.current_visit.holder_role == CUSTOMER:
         addresses.append(case.enterprise.contact_email)
@@ -100,6 +245,17 @@ def queue_event_notice(event: CaseEvent, people: list[User] | None = None) -> No
             )
         ]
     )
+    told = {p.pk for p in people}
+    if _is_return(event):
+        customers = [p for p in customers_of(case) if p.pk not in told and p.pk != event.actor_id]
+        rework = {**params, "reason": event.reason}
+        tell(case=case, people=customers, kind=NoticeKind.REWORK, params=rework, key=f"rework:{event.pk}", contact=True)
+    elif visit is None and event.kind == CaseEvent.Kind.TRANSITION:
+        am = [case.account_manager] if case.account_manager and case.account_manager.is_active else []
+        ended = [p for p in [*customers_of(case), *am] if p.pk not in told and p.pk != event.actor_id]
+        live = case.state in declaration.live_states()
+        end = {**case_params(case), "state": case.state, "live": live, "reason": "" if live else event.reason}
+        tell(case=case, people=ended, kind=NoticeKind.CASE_ENDED, params=end, key=f"ended:{event.pk}", contact=True)
 
 
 def holder_changed_notice(event: CaseEvent) -> None:
@@ -128,3 +284,41 @@ def render_event_mail(row: OutboxEmail) -> tuple[str, str]:
     context: dict[str, Any] = {"event": event, "case": event.case, "site_url": settings.SITE_URL}
     subject = render_to_string("email/case_event_subject.txt", context).strip()
     return subject, render_to_string("email/case_event.txt", context)
+
+
+# --- change requests ------------------------------------------------------------------------
+
+
+def change_request_filed_notice(request: ChangeRequest) -> None:
+    """Filed: the case's account manager and the branch supervisors over the case (who decide it)."""
+    case = request.case
+    people = role_in_case_branches(case, Role.BRANCH_SUPERVISOR)
+    if case.account_manager is not None and case.account_manager.is_active:
+        people.append(case.account_manager)
+    people = [p for p in people if p.pk != request.filed_by_id]
+    params = {
+        **case_params(case),
+        "request": str(request.public_id),
+        "by": str(request.filed_by),
+        "reason": request.reason,
+    }
+    tell(case=case, people=people, kind=NoticeKind.CHANGE_FILED, params=params, key=f"change-filed:{request.pk}")
+
+
+def change_request_decided_notice(request: ChangeRequest) -> None:
+    """Decided: the filing notices clear; the filer, the account manager and the other supervisors are told."""
+    case = request.case
+    notices_clear(case_id=case.pk, kinds=[NoticeKind.CHANGE_FILED], about={"request": str(request.public_id)})
+    people = role_in_case_branches(case, Role.BRANCH_SUPERVISOR)
+    if case.account_manager is not None and case.account_manager.is_active:
+        people.append(case.account_manager)
+    if request.filed_by is not None and request.filed_by.is_active:
+        people.append(request.filed_by)
+    people = [p for p in people if p.pk != request.decided_by_id]
+    params = {
+        **case_params(case),
+        "request": str(request.public_id),
+        "approved": request.status == ChangeRequest.Status.APPROVED,
+        "reason": request.decision_reason,
+    }
+    tell(case=case, people=people, kind=NoticeKind.CHANGE_DECIDED, params=params, key=f"change-decided:{request.pk}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -133,10 +133,29 @@ class TransitionOption:
     reason_required: bool
     problems: list[str] = field(default_factory=list)
     rare: bool = False  # withdraw, reject, suspend: kept apart on the page, confirmed before posting
+    # A return: the documents of the stage it returns to that the returner may mark to redo.
+    redo: tuple[str, ...] = ()
 
     @property
     def allowed(self) -> bool:
         return not self.problems
+
+
+def is_return(case: OnboardingCase, source: str, target: str) -> bool:
+    """A transition back to an earlier stage of the case's type (退回补件, back to the test package)."""
+    order = [s.code for s in declaration.case_type_of(case).stages]
+    return source in order and target in order and order.index(target) < order.index(source)
+
+
+def redo_choices(case: OnboardingCase, source: str, target: Any) -> tuple[str, ...]:
+    """The documents a return from `source` to `target` may mark to redo (需补正): those the
+    target stage collects from this case."""
+    if not isinstance(target, str) or not is_return(case, source, target):
+        return ()
+    stage = declaration.stage(target)
+    if stage is None:
+        return ()
+    return tuple(d.kind for d in stage.documents if d.required and (d.only_if is None or d.only_if(case)))
 
 
 def _transitions(case: OnboardingCase) -> list[Any]:
@@ -160,6 +179,7 @@ def case_transition_options(*, case: OnboardingCase, user: User) -> list[Transit
                 reason_required=bool(t.custom.get("reason_required")),
                 problems=problems,
                 rare=bool(t.custom.get("rare")),
+                redo=redo_choices(case, t.source, t.target),
             )
         )
     return options
@@ -215,12 +235,14 @@ def case_transition(
     name: str,
     reason: str = "",
     expected_version: int | None = None,
+    redo: Sequence[str] = (),
 ) -> OnboardingCase:
     """Make transition `name` on `case` as `user`, through the door (`case_write`).
 
     The transition method (`onboarding.workflow`) runs on the locked row: django-fsm checks
     its guard once; its body makes the effects. A state other than the one the caller saw
-    is a conflict even without a version.
+    is a conflict even without a version. `redo`: on a return, the documents of the stage it
+    returns to that must be supplied again (需补正), recorded in the event's data.
     """
     reason = reason.strip()
     with case_write(case=case, user=user, seen_version=expected_version) as w:
@@ -235,6 +257,9 @@ def case_transition(
             raise CaseError(refusal)
         if t.custom.get("reason_required") and not reason:
             raise CaseError(_("此操作须填写原因。"))
+        redo = sorted(set(redo))
+        if redo and not set(redo) <= set(redo_choices(locked, t.source, t.target)):
+            raise CaseError(_("所选需补正的文件不属于退回后的阶段。"))
         source = locked.state
         try:
             getattr(locked, name)(by=user, now=w.now)
@@ -249,7 +274,7 @@ def case_transition(
             from_state=source,
             to_state=locked.state,
             reason=reason,
-            data=getattr(locked, "effect_data", {}),
+            data={**getattr(locked, "effect_data", {}), **({"redo": redo} if redo else {})},
         )
         notifications.queue_event_notice(event)
     return locked

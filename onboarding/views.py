@@ -228,6 +228,7 @@ def case_transition_view(request: AuthenticatedHttpRequest, public_id: Any, name
             name=name,
             reason=form.cleaned_data["reason"],
             expected_version=form.cleaned_data["version"],
+            redo=request.POST.getlist("redo"),
         )
     except services.CaseError as exc:
         show_case_error(request, exc)

@@ -288,7 +288,8 @@ def withdraw_action(case: OnboardingCase, user: Any) -> list[ActionItem]:
 @register_action_provider(batch=_prime_checklists)
 def document_actions(case: OnboardingCase, user: Any) -> list[ActionItem]:
     """The current stage's required documents the company still owes: download, sign and
-    upload a generated form, upload a copy, or replace a rejected one (with the bank's reason)."""
+    upload a generated form, upload a copy, replace a rejected one (with the bank's reason), or
+    one the bank marked to redo when it returned the case (需补正, with the return's reason)."""
     from documents.checklist import Status, case_checklist
 
     # The stages that collect required documents (as the case type declares them).
@@ -301,7 +302,10 @@ def document_actions(case: OnboardingCase, user: Any) -> list[ActionItem]:
         if not item.requirement.required or item.requirement.stage != case.state:
             continue
         post_url = ""
-        if item.status == Status.REJECTED:
+        if item.status == Status.REDO:
+            text = _("补正《%(doc)s》(需补正)") % {"doc": item.label}
+            detail = _("退回原因:%(reason)s") % {"reason": item.redo_reason}
+        elif item.status == Status.REJECTED:
             assert item.latest is not None
             text = _("重新上传《%(doc)s》(已被退回)") % {"doc": item.label}
             detail = _("退回原因:%(reason)s") % {"reason": item.latest.decision_reason}

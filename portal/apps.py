@@ -9,4 +9,4 @@ class PortalConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers this app's outbox mail renderer(s).
-        from . import tasks  # noqa: F401
+        from . import services, tasks  # noqa: F401  (and the message notice's renderer)

@@ -68,3 +68,10 @@ def pending_invitations(*, enterprise: Enterprise) -> list[Invitation]:
         .select_related("invited_by")
     )
     return [i for i in rows if i.is_pending]
+
+
+def case_open_notices(*, case: OnboardingCase, user: Any, limit: int = 5) -> list[Any]:
+    """The person's unread notices of the case, newest first (the bell's, shown on the case page)."""
+    from notices.models import Notification
+
+    return list(Notification.objects.filter(recipient=user, case=case, read_at__isnull=True)[:limit])

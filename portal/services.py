@@ -23,6 +23,7 @@ from branches.models import Branch
 from branches.roles import STAFF_ROLES, Role, has_role, user_roles
 from branches.scope import branch_in_subtree, case_in_scope
 from companies.models import Enterprise
+from notices import kinds
 from notices.models import MailKind
 from notices.outbox import email_queue
 from notices.preferences import mail_addresses
@@ -317,6 +318,11 @@ def message_may_post(user: Any) -> bool:
     return is_customer(user) or (is_staff_member(user) and not user_roles(user) <= {Role.AUDITOR})
 
 
+@kinds.renderers.add(key="message")
+def render_message_notice(p: dict[str, Any]) -> str:
+    return _("%(ref)s 有新留言:%(excerpt)s") % {"ref": p["ref"], "excerpt": p["excerpt"]}
+
+
 def message_post(*, case: OnboardingCase, user: User, body: str) -> CaseMessage:
     """Add a message to the case's thread and tell the other side (in-app, and by mail through the outbox).
 
@@ -337,8 +343,8 @@ def message_post(*, case: OnboardingCase, user: User, body: str) -> CaseMessage:
         from .tasks import message_recipients
 
         people = message_recipients(message)
-        text = _("%(ref)s 有新留言:%(excerpt)s") % {"ref": w.case.reference, "excerpt": body[:60]}
-        notices_create(recipients=people, case_id=w.case.pk, kind="message", text=text)
+        params = {"ref": w.case.reference, "excerpt": body[:60], "case": str(w.case.public_id)}
+        notices_create(recipients=people, case_id=w.case.pk, kind="message", params=params)
         addresses = mail_addresses(people, MailKind.MESSAGE)
         if not customer and w.case.enterprise.contact_email:
             addresses.append(w.case.enterprise.contact_email)

@@ -237,6 +237,8 @@ def _case_page(
             "bank_holder": STAGE_HOLDER.get(case.state, ("", ""))[0] == "bank",
             # What the case's stage shows the customer (its declaration's portal panels).
             "stage_panels": stage.portal_panels if stage is not None else (),
+            # The reader's open notices of this case (a return's reason, go-live), in their language.
+            "case_notices": portal_selectors.case_open_notices(case=case, user=request.user),
         },
     )
 

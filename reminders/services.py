@@ -22,7 +22,7 @@ from accounts.people import people_q
 from branches.models import Branch
 from branches.roles import Role
 from casetypes import declaration
-from notices import channels
+from notices import channels, kinds
 from notices.models import OutboxEmail
 from notices.outbox import outbox_dispatch, renderers
 from onboarding.events import bulk_written
@@ -261,6 +261,12 @@ def notice_template(*, stage: str, level: int, policy: Policy | None = None) -> 
     """The in-app notice for a stage and level, with %(ref)s and %(company)s still to fill in."""
     label = declaration.state_label(stage).replace("%", "%%")
     return str((policy or reminder_policy()).level(level).notice).replace("{stage}", label)
+
+
+@kinds.renderers.add(key="reminder")
+def render_reminder_notice(p: dict[str, Any]) -> str:
+    """A reminder's notice in the reader's language (the sweep writes its parameters)."""
+    return notice_template(stage=p["stage"], level=int(p["level"])) % {"ref": p["ref"], "company": p["company"]}
 
 
 Person = tuple[int | None, str]  # (user id, e-mail)

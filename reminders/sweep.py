@@ -111,6 +111,12 @@ def relations(
         f"(%(stage_{i})s, {lv.level}, %(text_{i}_{lv.level})s)" for i in range(n_stages) for lv in levels
     )
     empty = d.json("'[]'")
+    # The notice as a kind with parameters (`notices.kinds`, the "reminder" renderer), and the
+    # stage visit and holder it is about (cleared once the case has moved on).
+    notice_params = d.json_object(
+        *("'ref'", "rcp.ref", "'company'", "rcp.company", "'case'", "rcp.case_public_id"),
+        *("'stage'", "rcp.stage", "'level'", "rcp.level", "'visit'", "rcp.visit_id", "'holder'", "rcp.holder_role"),
+    )
     event_data = d.json_object(
         *("'level'", "level", "'stage'", "stage", "'visit'", "visit_id"),
         *("'due_at'", d.utc_iso("due_at"), "'recipients'", d.json("emails")),
@@ -167,7 +173,8 @@ def relations(
                       (d.to_holders = 1 AND (d.holder_role = %(customer)s
                            OR (d.holder_role = %(am)s AND oc.account_manager_id IS NOT NULL))) AS own,
                       -- The notice's text, filled in once per reminder (the bell, WeCom).
-                      replace(replace(t.text, %(ref_mark)s, oc.reference), %(company_mark)s, e.name) AS text
+                      replace(replace(t.text, %(ref_mark)s, oc.reference), %(company_mark)s, e.name) AS text,
+                      oc.reference AS ref, e.name AS company, oc.public_id AS case_public_id
                FROM claimed c
                JOIN due d ON d.id = c.visit_id AND d.level = c.level
                JOIN onboarding_onboardingcase oc ON oc.id = c.case_id
@@ -185,11 +192,13 @@ def relations(
         Relation(
             "rcp",
             f"""SELECT i.rid, i.visit_id, i.case_id, i.level, i.stage, i.due_at, i.event_name, i.text,
+                       i.ref, i.company, i.case_public_id, i.holder_role,
                        coalesce(g.ids, {empty}) AS ids, coalesce(g.emails, {empty}) AS emails
                 FROM info i LEFT JOIN grp g ON g.key = (i.level || '|' || i.holder_role || '|' || i.branch_id)
                 WHERE NOT i.own
                 UNION ALL
                 SELECT i.rid, i.visit_id, i.case_id, i.level, i.stage, i.due_at, i.event_name, i.text,
+                       i.ref, i.company, i.case_public_id, i.holder_role,
                        coalesce((SELECT {d.sorted_array("p.pk", text=False)} FROM ({own_ids}) p), {empty}),
                        coalesce((SELECT {d.sorted_array("p.email", text=True)} FROM ({own_emails}) p), {empty})
                 FROM info i WHERE i.own""",  # noqa: S608 (fragments made here, never input)
@@ -203,8 +212,9 @@ def relations(
         ),
         Relation(
             "nt",
-            f"""INSERT INTO notices_notification (recipient_id, case_id, kind, text, created_at)
-                SELECT CAST(p.value AS bigint), rcp.case_id, 'reminder', substr(rcp.text, 1, 300), %(now)s
+            f"""INSERT INTO notices_notification (recipient_id, case_id, kind, text, params, created_at)
+                SELECT CAST(p.value AS bigint), rcp.case_id, 'reminder', substr(rcp.text, 1, 300), {notice_params},
+                       %(now)s
                 FROM rcp, {d.array_elements("rcp.ids", "p")}""",  # noqa: S608 (fragments made here, never input)
         ),
         Relation(

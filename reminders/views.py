@@ -24,6 +24,7 @@ def _notification_list(request: HttpRequest) -> HttpResponse:
         {
             "notices": selectors.notification_list(user=request.user),
             "is_staff_user": getattr(request.user, "branch_id", None) is not None,
+            "is_customer": getattr(request.user, "enterprise_id", None) is not None,
         },
     )
 

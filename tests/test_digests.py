@@ -121,7 +121,8 @@ def test_wecom_digest_per_choice_and_the_preferences_page(
 
 def test_the_digest_page_is_for_staff_only(client, world):
     client.force_login(world.customer_x)
-    assert client.get(reverse("digest_preferences")).status_code == 403
+    response = client.get(reverse("digest_preferences"))  # a staff page: the customer is sent to the portal
+    assert response.status_code == 302 and response["Location"] == reverse("portal:start")
     assert client.post(reverse("digest_preferences"), {"digest": ["wecom"]}).status_code == 403
     assert not DigestPreference.objects.exists()
     client.force_login(world.am_a)

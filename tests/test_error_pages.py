@@ -36,8 +36,8 @@ def test_customer_404_has_no_break_glass(client, world):
 
 @override_settings(DEBUG=False)
 def test_403_is_chinese_in_the_layout(client, world):
-    client.force_login(world.customer_x)
-    response = client.get(reverse("home"))
+    client.force_login(world.am_a)  # bank staff on the customers' portal
+    response = client.get(reverse("portal:home"))
     assert response.status_code == 403
     page = response.content.decode()
     assert "无权访问" in page and 'class="topbar"' in page and "Forbidden" not in page

@@ -43,7 +43,7 @@ def test_a_403_is_logged_as_one_line_without_a_traceback(world, login, settings)
     handler.setStream(stream)  # type: ignore[attr-defined]
     try:
         client = login(Client(), world.customer_x, mfa=False)
-        assert client.get("/").status_code == 403  # a customer on the staff workspace
+        assert client.post("/cases/new/").status_code == 403  # a customer posting to a staff page
     finally:
         handler.setStream(sys.stderr)  # type: ignore[attr-defined]
     lines = [line for line in stream.getvalue().splitlines() if "Forbidden" in line]

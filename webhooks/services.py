@@ -46,6 +46,7 @@ from casetypes.declaration import StateSet
 from companies.models import Enterprise
 from delivery.channels import Channel, DeliveryFailed, deliver, flush, register
 from documents.checklist import documents_owed
+from notices import kinds
 from notices.models import OutboxEmail
 from notices.outbox import email_queue, is_suppressed, renderers
 from notices.services import notices_create
@@ -293,11 +294,17 @@ def bank_admins_over(branch: Branch) -> list[Any]:
     )
 
 
+@kinds.renderers.add(key="webhook")
+def render_webhook_notice(p: dict[str, Any]) -> str:
+    return _("Webhook 推送地址 %(url)s 多次推送失败,已停用:%(reason)s") % {"url": p["url"], "reason": p["reason"]}
+
+
 def _endpoint_disable(endpoint: WebhookEndpoint, reason: str, now: dt.datetime) -> None:
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
         is_active=False, disabled_at=now, disabled_reason=reason[:300]
     )
-    text = _("Webhook 推送地址 %(url)s 多次推送失败,已停用:%(reason)s") % {"url": endpoint.url, "reason": reason}
+    params = {"url": endpoint.url, "reason": reason}
+    text = kinds.render_in(settings.LANGUAGE_CODE, "webhook", params)
     people: list[Any] = []
     addresses: list[str] = []
     if endpoint.enterprise_id is not None:
@@ -314,7 +321,7 @@ def _endpoint_disable(endpoint: WebhookEndpoint, reason: str, now: dt.datetime) 
         people = bank_admins_over(endpoint.branch)
     if endpoint.created_by is not None and endpoint.created_by not in people:
         people.append(endpoint.created_by)
-    notices_create(recipients=people, case_id=None, kind="webhook", text=text)
+    notices_create(recipients=people, case_id=None, kind="webhook", text=text, params=params)
     addresses += [p.email for p in people]
     email_queue(
         kind="webhook_disabled",

@@ -50,3 +50,11 @@ def documents_panel(context: template.Context, next_url: str = "") -> dict[str, 
         "next_url": next_url,
         "csrf_token": context.get("csrf_token"),
     }
+
+
+@register.filter
+def document_label(kind: str) -> str:
+    """A document kind's name in the reader's language."""
+    from documents.models import DocumentKind
+
+    return str(DocumentKind(kind).label) if kind in DocumentKind.values else kind

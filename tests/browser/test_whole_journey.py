@@ -273,6 +273,8 @@ def test_every_hand_off_reaches_the_next_person(browser, live_server, tmp_path):
     for i, operator in enumerate(OnboardingCase.objects.get(pk=case.pk).operators.order_by("pk")):
         issue_ukey(OnboardingCase.objects.get(pk=case.pk), operator, world.maker, world.checker, serial=f"JK{i}")
     checker.unread(ref)  # the notices of those service-layer entries
+    # Each confirmation went back to the maker (issue 25): read, so the bell shows only open work.
+    assert any("复核生效" in t for t in maker.unread(ref)), maker.name
 
     # → tech: the counter is done; the production configuration is missing.
     config = "登记生产配置"
