@@ -52,7 +52,7 @@ class TeamRow:
     oldest: Oldest | None = None
     params: dict[str, Any] = field(default_factory=dict)  # the case list's filter for these cases
     states: set[str] = field(default_factory=set)
-    person_id: int | None = None  # an account manager's row: whose work can be handed on
+    person: str = ""  # an account manager's row: whose work can be handed on (username)
 
     @property
     def url(self) -> str:
@@ -138,7 +138,7 @@ def team_overview(*, user: Any) -> list[TeamRow]:
                 who=display_name or username,
                 role=f"{Role.ACCOUNT_MANAGER.label} · {branch_name}",
                 params={"account_manager": pk},
-                person_id=pk,
+                person=username,
             )
     holders: dict[tuple[str, int | None], TeamRow] = {}
     for row in rows:

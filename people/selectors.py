@@ -51,13 +51,13 @@ def staff_in_scope(*, actor: Any) -> QuerySet[Any]:
     )
 
 
-def person_for_manager(*, actor: Any, pk: Any) -> Any:
+def person_for_manager(*, actor: Any, username: str) -> Any:
     """The person whose work `actor` manages, else 404 (another branch's staff are not found)."""
     if not is_manager(actor):
         raise Http404("not a manager")
     try:
-        return staff_in_scope(actor=actor).get(pk=int(pk))
-    except (get_user_model().DoesNotExist, ValueError, TypeError):
+        return staff_in_scope(actor=actor).get(username=username)
+    except get_user_model().DoesNotExist:
         raise Http404("no such person") from None
 
 

@@ -6,9 +6,9 @@ from . import views
 
 app_name = "people"
 urlpatterns = [
-    path("<int:pk>/work/", views.work, name="work"),
-    path("<int:pk>/work/preview/", views.work_preview, name="work_preview"),
-    path("<int:pk>/work/reassign/", views.work_reassign, name="work_reassign"),
+    path("<str:username>/work/", views.work, name="work"),
+    path("<str:username>/work/preview/", views.work_preview, name="work_preview"),
+    path("<str:username>/work/reassign/", views.work_reassign, name="work_reassign"),
     path("leavers/", views.leavers, name="leavers"),
     path("leavers/preview/", views.leavers_preview, name="leavers_preview"),
     path("leavers/reassign/", views.leavers_reassign, name="leavers_reassign"),

@@ -35,8 +35,8 @@ def _manager(request: AuthenticatedHttpRequest) -> None:
         raise Http404("not a manager")
 
 
-def _work(request: AuthenticatedHttpRequest, pk: Any) -> tuple[Any, list[services.Move], str]:
-    person = selectors.person_for_manager(actor=request.user, pk=pk)
+def _work(request: AuthenticatedHttpRequest, username: str) -> tuple[Any, list[services.Move], str]:
+    person = selectors.person_for_manager(actor=request.user, username=username)
     role = _role(request)
     moves = [m for m in services.moves_of(person=person) if m.role == role]
     return person, moves, role
@@ -125,23 +125,23 @@ def _reassign(
 
 
 @staff_required
-def work(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    person, moves, role = _work(request, pk)
+def work(request: AuthenticatedHttpRequest, username: str) -> HttpResponse:
+    person, moves, role = _work(request, username)
     form = ReassignForm(actor=request.user, role=role, exclude=person)
     return _page(request, person, moves, role, form)
 
 
 @staff_required
 @require_POST
-def work_preview(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    return _preview(request, *_work(request, pk))
+def work_preview(request: AuthenticatedHttpRequest, username: str) -> HttpResponse:
+    return _preview(request, *_work(request, username))
 
 
 @staff_required
 @require_POST
-def work_reassign(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    person, moves, role = _work(request, pk)
-    return _reassign(request, person, moves, role, f"{reverse('people:work', args=[pk])}?role={role}")
+def work_reassign(request: AuthenticatedHttpRequest, username: str) -> HttpResponse:
+    person, moves, role = _work(request, username)
+    return _reassign(request, person, moves, role, f"{reverse('people:work', args=[username])}?role={role}")
 
 
 @staff_required

@@ -60,10 +60,10 @@ def test_a_supervisor_reassigns_one_case_after_a_preview_and_the_new_holder_has_
 
     client.force_login(world.supervisor)
     home = client.get(reverse("home")).content.decode()
-    assert reverse("people:work", args=[world.am_a.pk]) in home  # the team table's action
+    assert reverse("people:work", args=[world.am_a.username]) in home  # the team table's action
     html, done = preview_and_confirm(
         client,
-        reverse("people:work", args=[world.am_a.pk]),
+        reverse("people:work", args=[world.am_a.username]),
         items=[f"case:{case.public_id}"],
         target=world.am_a2,
         reason="客户经理调岗",
@@ -92,16 +92,16 @@ def test_a_supervisor_reassigns_one_case_after_a_preview_and_the_new_holder_has_
 def test_another_branch_supervisor_cannot_see_or_move_the_work(client, world) -> None:
     case = world.case(State.BRANCH_INTAKE)
     client.force_login(world.supervisor_other)
-    assert client.get(reverse("people:work", args=[world.am_a.pk])).status_code == 404
+    assert client.get(reverse("people:work", args=[world.am_a.username])).status_code == 404
     data = {"item": [f"case:{case.public_id}"], "target": [world.am_b.pk], "reason": ["x"], "role": ["account_manager"]}
-    assert client.post(reverse("people:work_preview", args=[world.am_a.pk]), data).status_code == 404
-    assert client.post(reverse("people:work_reassign", args=[world.am_a.pk]), data).status_code == 404
+    assert client.post(reverse("people:work_preview", args=[world.am_a.username]), data).status_code == 404
+    assert client.post(reverse("people:work_reassign", args=[world.am_a.username]), data).status_code == 404
     # Head office sees the whole bank.
     client.force_login(world.approver)
-    assert client.get(reverse("people:work", args=[world.am_a.pk])).status_code == 200
+    assert client.get(reverse("people:work", args=[world.am_a.username])).status_code == 200
     # An account manager is no manager: the pages are not his.
     client.force_login(world.am_a2)
-    assert client.get(reverse("people:work", args=[world.am_a.pk])).status_code == 404
+    assert client.get(reverse("people:work", args=[world.am_a.username])).status_code == 404
     case.refresh_from_db()
     assert case.account_manager == world.am_a
 
@@ -109,7 +109,7 @@ def test_another_branch_supervisor_cannot_see_or_move_the_work(client, world) ->
 def test_a_reassignment_to_someone_without_the_role_is_a_form_error(client, world) -> None:
     case = world.case(State.BRANCH_INTAKE)
     client.force_login(world.supervisor)
-    url = reverse("people:work", args=[world.am_a.pk])
+    url = reverse("people:work", args=[world.am_a.username])
     page = client.get(url).content.decode()
     assert (
         f'value="{world.maker.pk}"'
@@ -117,7 +117,7 @@ def test_a_reassignment_to_someone_without_the_role_is_a_form_error(client, worl
     )
     data = browser_post_data(form_with(page, "target"))
     data.update(item=[f"case:{case.public_id}"], target=[str(world.maker.pk)], reason=["调岗"])
-    response = client.post(reverse("people:work_preview", args=[world.am_a.pk]), data)
+    response = client.post(reverse("people:work_preview", args=[world.am_a.username]), data)
     assert "maker 不是客户经理,不能接手该工作" in response.content.decode()
     case.refresh_from_db()
     assert case.account_manager == world.am_a
@@ -308,7 +308,7 @@ def test_a_reassignment_that_would_leave_an_entry_with_no_one_to_check_it_is_ref
     client.force_login(world.supervisor)
     html, _done = preview_and_confirm(
         client,
-        reverse("people:work", args=[world.maker.pk]) + "?role=counter_maker",
+        reverse("people:work", args=[world.maker.username]) + "?role=counter_maker",
         items=[f"entry:{entry.public_id}"],
         target=both,
         reason="调岗",

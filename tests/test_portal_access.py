@@ -90,6 +90,7 @@ def random_values() -> dict[str, str]:
         "document_id": str(uuid.uuid4()),
         "version_id": str(uuid.uuid4()),
         "link_id": str(uuid.uuid4()),
+        "username": f"nobody-{uuid.uuid4().hex[:8]}",
     }
 
 
@@ -128,6 +129,8 @@ def setup(world):
         "document_id": str(document.public_id),
         "version_id": str(document.versions.latest("pk").public_id),
         "link_id": str(_live_link(case).public_id),
+        # A person whose work a supervisor hands on is named by their login, never by a row number.
+        "username": world.am_a.username,
     }
     member(world.customer_y, admin=True)
     secrets = [world.company_x.name, case.reference, draft.reference, str(case.public_id)]
