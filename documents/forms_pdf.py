@@ -40,6 +40,7 @@ TEMPLATES: dict[str, str] = {
     DocumentKind.AUTHORISATION_LETTER: "documents/forms/authorisation_letter.html",
     DocumentKind.EBANKING_REGISTRATION: "documents/forms/ebanking_registration.html",
     DocumentKind.PRODUCTION_VERIFICATION_FORM: "documents/forms/production_verification_form.html",
+    DocumentKind.TERMINATION_FORM: "documents/forms/termination_form.html",
 }
 # Printed in the form's reference number: <case reference>-<code>-<version>.
 CODES: dict[str, str] = {
@@ -48,6 +49,7 @@ CODES: dict[str, str] = {
     DocumentKind.AUTHORISATION_LETTER: "WTS",
     DocumentKind.EBANKING_REGISTRATION: "ZCB",
     DocumentKind.PRODUCTION_VERIFICATION_FORM: "YZQ",
+    DocumentKind.TERMINATION_FORM: "ZXS",
 }
 
 

@@ -21,3 +21,9 @@ class LinksConfig(AppConfig):
             declaration.register(case_type)
         # Go-live creates the live link; a request case that ends closes its LinkRequest.
         events.listeners.add(listeners.case_event_heard)
+        # Renewal, suspension and termination (issue 22): the renewal reminder's mail and the sweeps' tasks.
+        from notices import outbox
+
+        from . import request_services, request_tasks  # noqa: F401
+
+        outbox.renderers.add(request_services.renewal_mail, key="link_renewal")

@@ -1,0 +1,81 @@
+"""What the request types of links/requests/ share: the request of a case, the link's records
+since the case entered its stage, and the dual-control rule "not the maker"."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.utils.translation import gettext as _g
+
+from onboarding import rules
+
+if TYPE_CHECKING:
+    from links.models import LinkEvent, LinkRequest, LiveLink
+
+
+def request_of(case: Any) -> LinkRequest | None:
+    return getattr(case, "link_request", None)
+
+
+def link_of(case: Any) -> LiveLink | None:
+    request = request_of(case)
+    return request.link if request is not None else None
+
+
+def latest_since_stage(case: Any, name: str) -> LinkEvent | None:
+    """The newest link event `name` of the case's request recorded since the case entered its stage."""
+    from links.models import LinkEvent
+
+    request = request_of(case)
+    visit = getattr(case, "current_visit", None)
+    if request is None or visit is None:
+        return None
+    return (
+        LinkEvent.objects.filter(request=request, name=name, created_at__gte=visit.entered_at)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+class NotMaker(rules.Allowed):
+    """Dual control: the roles given, and not the person who made the entry being checked (the
+    actor of the newest `made` link event of the request)."""
+
+    def __init__(self, *roles: str, made: str) -> None:
+        super().__init__(*roles)
+        self.made = made
+
+    def refusal(self, case: Any, user: Any) -> str | None:
+        refused = super().refusal(case, user)
+        if refused:
+            return refused
+        from links.models import LinkEvent
+
+        request = request_of(case)
+        entry = (
+            LinkEvent.objects.filter(request=request, name=self.made).order_by("-created_at", "-pk").first()
+            if request is not None
+            else None
+        )
+        if entry is not None and entry.actor_id == user.pk:
+            return _g("不能复核自己录入的事项")
+        return None
+
+    def describe(self) -> str:
+        return super().describe() + f"; not the actor of the request's latest {self.made!r} event"
+
+
+class NotOpener(rules.Allowed):
+    """A decision on a request: the roles given, and not the person who opened it."""
+
+    def refusal(self, case: Any, user: Any) -> str | None:
+        refused = super().refusal(case, user)
+        if refused:
+            return refused
+        request = request_of(case)
+        if request is not None and request.opened_by_id == user.pk:
+            return _g("申请人不能审批自己提交的申请")
+        return None
+
+    def describe(self) -> str:
+        return super().describe() + "; not the person who opened the request"
