@@ -32,6 +32,7 @@ from onboarding.services import CaseError
 
 from .models import Channel, LinkEvent, LinkRequest, LinkStatus, LiveLink
 from .requests import cert_renewal, suspension, termination
+from .requests.common import effects
 from .requests.suspension import SuspensionReason
 from .services import LaunchRefused, _check_link_access, launch_refusal, link_event, request_open
 
@@ -472,3 +473,101 @@ def links_purge(*, apply: bool = False, today: dt.date | None = None) -> list[Pu
 def renewal_mail(row: Any) -> tuple[str, str]:
     """The renewal reminder's mail (a `notices.outbox` renderer, kind "link_renewal")."""
     return str(row.payload.get("subject", "")), str(row.payload.get("text", ""))
+
+
+# --- what the request types' transitions do to the link (links.requests.common.effects) -----------
+
+
+@effects.add(key="certificate_renew")
+def _certificate_renew(*, case: Any, request: LinkRequest, by: User, now: dt.datetime) -> None:
+    """The newest submitted certificate becomes the link's (an event on the link)."""
+    submitted = request.events.filter(name=LinkEvent.Name.CERTIFICATE_SUBMITTED).order_by("-created_at", "-pk").first()
+    assert submitted is not None
+    link = LiveLink.objects.select_for_update().get(pk=request.link_id)
+    old = {"serial": link.certificate_serial, "expires_on": str(link.certificate_expires_on or "")}
+    link.certificate_serial = submitted.data["serial"]
+    link.certificate_expires_on = dt.date.fromisoformat(submitted.data["expires_on"])
+    link.save(update_fields=["certificate_serial", "certificate_expires_on"])
+    link_event(
+        link=link,
+        name=LinkEvent.Name.CERTIFICATE_RENEWED,
+        actor=by,
+        channel=submitted.channel,
+        data={"from": old, "to": {k: submitted.data[k] for k in ("serial", "expires_on")}},
+        request=request,
+        now=now,
+    )
+
+
+@effects.add(key="link_status")
+def _link_status(*, case: Any, request: LinkRequest, by: User, now: dt.datetime, status: str) -> None:
+    from .services import link_status_set
+
+    link_status_set(
+        link=request.link, status=status, actor=by, reason=str(request.details.get("reason", "")), request=request
+    )
+
+
+@effects.add(key="status_back")
+def _status_back(*, case: Any, request: LinkRequest, by: User, now: dt.datetime) -> None:
+    """A termination rejected or withdrawn: the link goes back to the status it had."""
+    from .services import link_status_set
+
+    link_status_set(
+        link=request.link, status=request.details.get("status_before", LinkStatus.ACTIVE), actor=by, request=request
+    )
+
+
+@effects.add(key="revocation_made")
+def _revocation_made(*, case: Any, request: LinkRequest, by: User, now: dt.datetime) -> None:
+    link_event(
+        link=request.link,
+        name=LinkEvent.Name.REVOCATION_MADE,
+        actor=by,
+        channel=Channel.COUNTER,
+        data={"ukeys": [k.serial for k in termination.ukeys_in_use(case)]},
+        request=request,
+        now=now,
+    )
+
+
+@effects.add(key="revocation_confirmed")
+def _revocation_confirmed(*, case: Any, request: LinkRequest, by: User, now: dt.datetime) -> None:
+    """Every key in use is revoked in the counter's register; the link's operator rows end."""
+    from counter import services as counter
+
+    from .services import link_operator_rotate
+
+    link = request.link
+    reason = _("直联服务注销(%(ref)s)") % {"ref": case.reference}
+    for key in termination.ukeys_in_use(case):
+        revoked = counter.ukey_revoke(ukey=key, user=by, reason=reason)
+        event = link_event(
+            link=link,
+            name=LinkEvent.Name.UKEY_REVOKED,
+            actor=by,
+            channel=Channel.COUNTER,
+            data={"ukey": revoked.serial, "holder": revoked.holder},
+            reason=reason,
+            request=request,
+            now=now,
+        )
+        link_operator_rotate(link=link, operator=revoked.operator, event=event, ukey=None, ended=True, now=now)
+
+
+@effects.add(key="link_disabled")
+def _link_disabled(*, case: Any, request: LinkRequest, by: User, now: dt.datetime) -> None:
+    link_event(
+        link=request.link,
+        name=LinkEvent.Name.LINK_DISABLED,
+        actor=by,
+        channel=Channel.BANK,
+        data={"endpoint": request.link.production_endpoint},
+        request=request,
+        now=now,
+    )
+
+
+@effects.add(key="link_closed")
+def _link_closed(*, case: Any, request: LinkRequest, by: User, now: dt.datetime) -> None:
+    link_close(link=request.link, actor=by, request=request, now=now)

@@ -29,7 +29,7 @@ from onboarding import rules
 from onboarding.models import OnboardingCase
 from onboarding.workflow import CaseEngine, step
 
-from .common import NotMaker, latest_since_stage, link_of, request_of
+from .common import NotMaker, latest_since_stage, link_of, run_effect
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -116,30 +116,6 @@ def certificate_expired(case: Any) -> list[str]:
 
 
 class CertRenewalJourney(CaseEngine):
-    def _renew(self, by: User, now: dt.datetime) -> None:
-        """The newest submitted certificate becomes the link's (an event on the link)."""
-        from links.models import LinkEvent, LiveLink
-        from links.services import link_event
-
-        request = request_of(self)
-        assert request is not None
-        submitted = LinkEvent.objects.filter(request=request, name=SUBMITTED).order_by("-created_at", "-pk").first()
-        assert submitted is not None
-        link = LiveLink.objects.select_for_update().get(pk=request.link_id)
-        old = {"serial": link.certificate_serial, "expires_on": str(link.certificate_expires_on or "")}
-        link.certificate_serial = submitted.data["serial"]
-        link.certificate_expires_on = dt.date.fromisoformat(submitted.data["expires_on"])
-        link.save(update_fields=["certificate_serial", "certificate_expires_on"])
-        link_event(
-            link=link,
-            name=LinkEvent.Name.CERTIFICATE_RENEWED,
-            actor=by,
-            channel=submitted.channel,
-            data={"from": old, "to": {k: submitted.data[k] for k in ("serial", "expires_on")}},
-            request=request,
-            now=now,
-        )
-
     @transition(
         field="state",
         source=CUSTOMER_RENEWS,
@@ -173,7 +149,7 @@ class CertRenewalJourney(CaseEngine):
     )
     def cert_renewal_confirmed(self, *, by: User, now: dt.datetime) -> None:
         """Head-office tech confirms: the link's certificate moves; the request is done."""
-        self._renew(by, now)
+        run_effect("certificate_renew", self, by=by, now=now)
         self._enter(DONE, now)
 
     @transition(
@@ -208,7 +184,7 @@ class CertRenewalJourney(CaseEngine):
     )
     def cert_renewal_counter_confirmed(self, *, by: User, now: dt.datetime) -> None:
         """A checker who is not the maker confirms: the link's certificate moves."""
-        self._renew(by, now)
+        run_effect("certificate_renew", self, by=by, now=now)
         self._enter(DONE, now)
 
     @transition(

@@ -3,14 +3,30 @@ since the case entered its stage, and the dual-control rule "not the maker"."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext as _g
 
+from casetypes.extensions import ExtensionPoint
 from onboarding import rules
 
 if TYPE_CHECKING:
     from links.models import LinkEvent, LinkRequest, LiveLink
+
+# What a request's transition does to its link, by name: written in links/request_services.py
+# (which may import the link's models and services; a request type's module may not, since
+# links.models imports the request types: no import loop).
+effects: ExtensionPoint[Callable[..., None]] = ExtensionPoint(
+    "links.request_effects", "what a request transition does to its live link, by effect name", unique_keys=True
+)
+
+
+def run_effect(key: str, case: Any, *, by: Any, now: dt.datetime, **extra: Any) -> None:
+    effect = effects.one(key)
+    assert effect is not None, f"no link effect {key!r} (links.request_services registers them)"
+    effect(case=case, request=request_of(case), by=by, now=now, **extra)
 
 
 def request_of(case: Any) -> LinkRequest | None:
@@ -24,17 +40,11 @@ def link_of(case: Any) -> LiveLink | None:
 
 def latest_since_stage(case: Any, name: str) -> LinkEvent | None:
     """The newest link event `name` of the case's request recorded since the case entered its stage."""
-    from links.models import LinkEvent
-
     request = request_of(case)
     visit = getattr(case, "current_visit", None)
     if request is None or visit is None:
         return None
-    return (
-        LinkEvent.objects.filter(request=request, name=name, created_at__gte=visit.entered_at)
-        .order_by("-created_at", "-pk")
-        .first()
-    )
+    return request.events.filter(name=name, created_at__gte=visit.entered_at).order_by("-created_at", "-pk").first()
 
 
 class NotMaker(rules.Allowed):
@@ -49,11 +59,9 @@ class NotMaker(rules.Allowed):
         refused = super().refusal(case, user)
         if refused:
             return refused
-        from links.models import LinkEvent
-
         request = request_of(case)
         entry = (
-            LinkEvent.objects.filter(request=request, name=self.made).order_by("-created_at", "-pk").first()
+            request.events.filter(name=self.made).order_by("-created_at", "-pk").first()
             if request is not None
             else None
         )

@@ -27,7 +27,7 @@ from onboarding import rules
 from onboarding.models import OnboardingCase
 from onboarding.workflow import CaseEngine, step
 
-from .common import NotOpener, link_of, request_of
+from .common import NotOpener, link_of, run_effect
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -105,16 +105,6 @@ def link_suspended(case: Any) -> list[str]:
     return _status_is(case, "suspended", _g("只有状态为“已暂停”的直联服务可以恢复"))
 
 
-def _set_status(case: Any, status: str, by: User) -> None:
-    from links.services import link_status_set
-
-    request = request_of(case)
-    assert request is not None
-    link_status_set(
-        link=request.link, status=status, actor=by, reason=str(request.details.get("reason", "")), request=request
-    )
-
-
 class LinkSuspensionJourney(CaseEngine):
     @transition(
         field="state",
@@ -126,7 +116,7 @@ class LinkSuspensionJourney(CaseEngine):
     )
     def suspension_approved(self, *, by: User, now: dt.datetime) -> None:
         """The supervisor agrees: the link is suspended (已暂停)."""
-        _set_status(self, "suspended", by)
+        run_effect("link_status", self, by=by, now=now, status="suspended")
         self._enter(SUSPENDED, now)
 
     @transition(
@@ -152,7 +142,7 @@ class LinkResumptionJourney(CaseEngine):
     )
     def resumption_approved(self, *, by: User, now: dt.datetime) -> None:
         """The supervisor agrees: the link is back in service (正常)."""
-        _set_status(self, "active", by)
+        run_effect("link_status", self, by=by, now=now, status="active")
         self._enter(RESUMED, now)
 
     @transition(

@@ -34,7 +34,7 @@ from onboarding import rules
 from onboarding.models import OnboardingCase
 from onboarding.workflow import CaseEngine, step
 
-from .common import NotMaker, link_of, request_of
+from .common import NotMaker, link_of, run_effect
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -151,15 +151,6 @@ def all_ukeys_revoked(case: Any) -> list[str]:
     return []
 
 
-def _status_back(case: Any, by: User) -> None:
-    """Rejected or withdrawn: the link goes back to the status it had before the termination."""
-    from links.services import link_status_set
-
-    request = request_of(case)
-    assert request is not None
-    link_status_set(link=request.link, status=request.details.get("status_before", "active"), actor=by, request=request)
-
-
 class LinkTerminationJourney(CaseEngine):
     @transition(
         field="state",
@@ -183,7 +174,7 @@ class LinkTerminationJourney(CaseEngine):
     )
     def termination_withdrawn(self, *, by: User, now: dt.datetime) -> None:
         """Withdrawn before approval: the link goes back to its status."""
-        _status_back(self, by)
+        run_effect("status_back", self, by=by, now=now)
         self._enter(WITHDRAWN, now)
 
     @transition(
@@ -206,7 +197,7 @@ class LinkTerminationJourney(CaseEngine):
     )
     def termination_rejected(self, *, by: User, now: dt.datetime) -> None:
         """Not approved: the link goes back to its status."""
-        _status_back(self, by)
+        run_effect("status_back", self, by=by, now=now)
         self._enter(REJECTED, now)
 
     @transition(
@@ -218,20 +209,7 @@ class LinkTerminationJourney(CaseEngine):
     )
     def termination_revocation_entered(self, *, by: User, now: dt.datetime) -> None:
         """The maker lists the keys to revoke (a link event); the checker holds the request."""
-        from links.models import Channel, LinkEvent
-        from links.services import link_event
-
-        request = request_of(self)
-        assert request is not None
-        link_event(
-            link=request.link,
-            name=LinkEvent.Name.REVOCATION_MADE,
-            actor=by,
-            channel=Channel.COUNTER,
-            data={"ukeys": [k.serial for k in ukeys_in_use(self)]},
-            request=request,
-            now=now,
-        )
+        run_effect("revocation_made", self, by=by, now=now)
         self._enter(REVOCATION_CHECK, now)
 
     @transition(
@@ -243,27 +221,7 @@ class LinkTerminationJourney(CaseEngine):
     )
     def termination_revocation_confirmed(self, *, by: User, now: dt.datetime) -> None:
         """A checker who is not the maker confirms: every key in use is revoked in the register."""
-        from counter import services as counter
-        from links.models import Channel, LinkEvent
-        from links.services import link_event, link_operator_rotate
-
-        request = request_of(self)
-        assert request is not None
-        link = request.link
-        reason = _g("直联服务注销(%(ref)s)") % {"ref": self.reference}  # type: ignore[attr-defined]
-        for key in ukeys_in_use(self):
-            revoked = counter.ukey_revoke(ukey=key, user=by, reason=reason)
-            event = link_event(
-                link=link,
-                name=LinkEvent.Name.UKEY_REVOKED,
-                actor=by,
-                channel=Channel.COUNTER,
-                data={"ukey": revoked.serial, "holder": revoked.holder},
-                reason=reason,
-                request=request,
-                now=now,
-            )
-            link_operator_rotate(link=link, operator=revoked.operator, event=event, ukey=None, ended=True, now=now)
+        run_effect("revocation_confirmed", self, by=by, now=now)
         self._enter(DISABLE, now)
 
     @transition(
@@ -287,20 +245,7 @@ class LinkTerminationJourney(CaseEngine):
     )
     def termination_disabled(self, *, by: User, now: dt.datetime) -> None:
         """Head-office tech disabled the production connection."""
-        from links.models import Channel, LinkEvent
-        from links.services import link_event
-
-        request = request_of(self)
-        assert request is not None
-        link_event(
-            link=request.link,
-            name=LinkEvent.Name.LINK_DISABLED,
-            actor=by,
-            channel=Channel.BANK,
-            data={"endpoint": request.link.production_endpoint},
-            request=request,
-            now=now,
-        )
+        run_effect("link_disabled", self, by=by, now=now)
         self._enter(CLOSING, now)
 
     @transition(
@@ -313,11 +258,7 @@ class LinkTerminationJourney(CaseEngine):
     )
     def termination_closed(self, *, by: User, now: dt.datetime) -> None:
         """Closed: 已注销, the closing date, and the retention date counted from it."""
-        from links.request_services import link_close
-
-        request = request_of(self)
-        assert request is not None
-        link_close(link=request.link, actor=by, request=request, now=now)
+        run_effect("link_closed", self, by=by, now=now)
         self._enter(CLOSED, now)
 
 
