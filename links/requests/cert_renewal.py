@@ -18,7 +18,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
-from django.utils.translation import gettext as _g
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_fsm import transition
 
@@ -95,7 +95,7 @@ def _expires_on(case: Any) -> dt.date | None:
 @rules.Guard
 def certificate_submitted(case: Any) -> list[str]:
     if latest_since_stage(case, SUBMITTED) is None:
-        return [_g("尚未录入更新后的证书")]
+        return [gettext("尚未录入更新后的证书")]
     return []
 
 
@@ -103,7 +103,7 @@ def certificate_submitted(case: Any) -> list[str]:
 def certificate_not_expired(case: Any) -> list[str]:
     expires = _expires_on(case)
     if expires is not None and expires < timezone.localdate():
-        return [_g("证书已于%(d)s过期,须到柜面办理更新") % {"d": expires.isoformat()}]
+        return [gettext("证书已于%(d)s过期,须到柜面办理更新") % {"d": expires.isoformat()}]
     return [*certificate_submitted.problems(case)]
 
 
@@ -111,7 +111,7 @@ def certificate_not_expired(case: Any) -> list[str]:
 def certificate_expired(case: Any) -> list[str]:
     expires = _expires_on(case)
     if expires is None or expires >= timezone.localdate():
-        return [_g("证书尚未过期,客户可自助更新")]
+        return [gettext("证书尚未过期,客户可自助更新")]
     return []
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from django.utils.translation import gettext as _g
+from django.utils.translation import gettext
 
 from casetypes.extensions import ExtensionPoint
 from onboarding import rules
@@ -66,7 +66,7 @@ class NotMaker(rules.Allowed):
             else None
         )
         if entry is not None and entry.actor_id == user.pk:
-            return _g("不能复核自己录入的事项")
+            return gettext("不能复核自己录入的事项")
         return None
 
     def describe(self) -> str:
@@ -82,7 +82,7 @@ class NotOpener(rules.Allowed):
             return refused
         request = request_of(case)
         if request is not None and request.opened_by_id == user.pk:
-            return _g("申请人不能审批自己提交的申请")
+            return gettext("申请人不能审批自己提交的申请")
         return None
 
     def describe(self) -> str:

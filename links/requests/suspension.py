@@ -17,7 +17,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from django.db import models
-from django.utils.translation import gettext as _g
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_fsm import transition
 
@@ -97,12 +97,12 @@ def _status_is(case: Any, status: str, message: str) -> list[str]:
 
 @rules.Guard
 def link_in_service(case: Any) -> list[str]:
-    return _status_is(case, "active", _g("只有状态为“正常”的直联服务可以暂停"))
+    return _status_is(case, "active", gettext("只有状态为“正常”的直联服务可以暂停"))
 
 
 @rules.Guard
 def link_suspended(case: Any) -> list[str]:
-    return _status_is(case, "suspended", _g("只有状态为“已暂停”的直联服务可以恢复"))
+    return _status_is(case, "suspended", gettext("只有状态为“已暂停”的直联服务可以恢复"))
 
 
 class LinkSuspensionJourney(CaseEngine):

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from django.utils.translation import gettext as _g
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_fsm import transition
 
@@ -147,7 +147,7 @@ def letter_accepted(case: Any) -> list[str]:
 def all_ukeys_revoked(case: Any) -> list[str]:
     left = ukeys_in_use(case)
     if left:
-        return [_g("以下UKey尚未注销:%(s)s") % {"s": "、".join(k.serial for k in left)}]
+        return [gettext("以下UKey尚未注销:%(s)s") % {"s": "、".join(k.serial for k in left)}]
     return []
 
 
