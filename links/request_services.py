@@ -300,17 +300,20 @@ def dormant_sweep(*, now: dt.datetime | None = None) -> SweepResult:
                 result.skipped.append(locked.reference)
                 continue
             days = (now - locked.last_activity_at).days
-            request = suspension_open(
-                link=locked,
-                user=owner,
-                reason_code=SuspensionReason.DORMANT,
-                reason=_("%(n)s天无业务(最近一次:%(d)s)")
-                % {
-                    "n": days,
-                    "d": timezone.localdate(locked.last_activity_at).isoformat(),
-                },
-                channel=Channel.SYSTEM,
-            )
+            try:
+                request = suspension_open(
+                    link=locked,
+                    user=owner,
+                    reason_code=SuspensionReason.DORMANT,
+                    reason=_("%(n)s天无业务(最近一次:%(d)s)")
+                    % {
+                        "n": days,
+                        "d": timezone.localdate(locked.last_activity_at).isoformat(),
+                    },
+                    channel=Channel.SYSTEM,
+                )
+            except LaunchRefused:  # another writer opened a request on the link meanwhile
+                continue
             result.opened.append(request.pk)
     return result
 

@@ -264,3 +264,20 @@ def test_a_link_within_retention_is_not_purged(world):
     )
     assert request_services.links_purge(apply=True) == []
     assert not Operator.objects.filter(case_id=link.onboarding_case_id, name=request_services.PURGED_NAME).exists()
+
+
+def test_the_termination_form_prints_the_link_its_keys_and_a_seal_box(world):
+    import io
+
+    from pypdf import PdfReader
+
+    from documents import forms_pdf
+
+    link = live_link(world)
+    req = request_services.termination_open(link=link, user=world.am_a, reason="公司注销")
+    case = OnboardingCase.objects.get(pk=req.case_id)
+    context = forms_pdf.form_context(case, DocumentKind.TERMINATION_FORM)
+    pdf = forms_pdf.render_form(DocumentKind.TERMINATION_FORM, context, number=1, generated_at=timezone.now())
+    printed = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    for expected in [link.reference, "申请单位(公章)", "公司注销", *[o.ukey_serial for o in link.current_operators()]]:
+        assert expected in printed, expected
