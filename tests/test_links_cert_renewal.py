@@ -180,3 +180,17 @@ def test_two_renewal_sweeps_at_once_on_postgresql_open_one_request():
     req = LinkRequest.objects.get(link=link, kind=cert_renewal.CODE)
     assert LinkEvent.objects.filter(request=req, name=LinkEvent.Name.RENEWAL_REMINDED).count() == 1
     assert OutboxEmail.objects.filter(kind="link_renewal").count() == 1
+
+
+def test_the_sweeps_are_on_celery_beat_and_their_tasks_run(world, settings):
+    from django.conf import settings as conf
+
+    from links import request_tasks
+
+    beat = conf.CELERY_BEAT_SCHEDULE
+    assert beat["links-renewal-sweep"]["task"] == "links.request_tasks.renewal_sweep"
+    assert beat["links-dormant-sweep"]["task"] == "links.request_tasks.dormant_sweep"
+    link = _expiring(world, 20)
+    assert request_tasks.renewal_sweep.apply().get() == {"opened": 1, "reminded": 1}
+    assert request_tasks.dormant_sweep.apply().get() == {"opened": 0}
+    assert LinkRequest.objects.filter(link=link, kind=cert_renewal.CODE).count() == 1

@@ -76,14 +76,18 @@ def test_termination_from_the_portal_to_closed_by_the_real_roles(world, settings
     done = transition(am, _case_url(req), "termination_submitted")
     assert "已提交注销审批" in messages_of(done)
 
-    # The branch supervisor approves.
+    # The branch supervisor is handed it: in their queue, in the declaration's words.
     sup = as_user(world.supervisor)
+    home = text(sup.get("/"))
+    assert req.case.reference in home and "审批注销申请" in home
     assert "批准注销" in text(sup.get(_case_url(req)))
     done = transition(sup, _case_url(req), "termination_approved")
     assert "注销已批准,等待柜面注销UKey" in messages_of(done)
 
     # The counter: the maker lists the keys; the checker confirms; the keys are revoked.
     maker = as_user(world.maker)
+    home = text(maker.get("/"))
+    assert req.case.reference in home and "录入注销该直联服务的全部UKey" in home
     page = text(maker.get(_case_url(req)))
     assert all(s in page for s in keys_before)
     transition(maker, _case_url(req), "termination_revocation_entered")
@@ -188,6 +192,9 @@ def test_launch_controls_while_a_termination_is_open_and_on_a_closed_link(world)
 
 def test_another_branch_and_another_company_see_nothing(world):
     link = live_link(world)
+    # The live onboarding case's page offers the requests to its own branch.
+    page = text(as_user(world.am_a).get(f"/cases/{link.onboarding_case.public_id}/"))
+    assert f"/links/{link.public_id}/requests/termination/" in page and "申请注销" in page
     assert as_user(world.customer_y).get(f"/portal/links/{link.public_id}/requests/termination/").status_code == 404
     assert as_user(world.am_b).get(f"/links/{link.public_id}/requests/termination/").status_code == 404
     assert as_user(world.am_b).get(f"/links/{link.public_id}/retention/").status_code == 404
