@@ -127,3 +127,21 @@ def test_the_dormancy_sweep_proposes_a_suspension_for_review_once(world, setting
     )
     assert not LinkRequest.objects.filter(link=busy).exists()
     assert done.status_code == 200
+
+
+def test_the_request_page_reads_english_for_an_english_customer(world):
+    from django.conf import settings as conf
+
+    link = live_link(world)
+    customer = as_user(world.customer_x)
+    customer.post("/i18n/setlang/", {"language": "en", "next": "/portal/"})
+    assert customer.cookies[conf.LANGUAGE_COOKIE_NAME].value == "en"
+    page = text(customer.get(f"/portal/links/{link.public_id}/requests/suspension/"))
+    assert "<h1>Suspend the live link" in page and "Submit the application" in page
+    done = fill_and_post(
+        customer,
+        f"/portal/links/{link.public_id}/requests/resumption/",
+        "/requests/resumption/",
+        reason="x",
+    )
+    assert any("Only a suspended live link can be resumed" in m for m in messages_of(done))
