@@ -178,8 +178,9 @@ def renewal_sweep(*, today: dt.date | None = None) -> SweepResult:
     for link in due.order_by("certificate_expires_on", "pk"):
         try:
             request = renewal_open_for(link=link, today=today)
-        except LaunchRefused as exc:
-            result.skipped.append(f"{link.reference}: {exc}")
+        except CaseError as exc:  # refused by a launch control, or the account manager has left
+            log.warning("links: renewal of %s not opened: %s", link.reference, exc.message)
+            result.skipped.append(f"{link.reference}: {exc.message}")
             continue
         if request is not None:
             result.opened.append(request.pk)
@@ -312,7 +313,9 @@ def dormant_sweep(*, now: dt.datetime | None = None) -> SweepResult:
                     },
                     channel=Channel.SYSTEM,
                 )
-            except LaunchRefused:  # another writer opened a request on the link meanwhile
+            except CaseError as exc:  # another writer opened a request meanwhile, or the manager left
+                log.warning("links: dormancy suspension of %s not opened: %s", locked.reference, exc.message)
+                result.skipped.append(locked.reference)
                 continue
             result.opened.append(request.pk)
     return result

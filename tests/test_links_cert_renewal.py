@@ -194,3 +194,13 @@ def test_the_sweeps_are_on_celery_beat_and_their_tasks_run(world, settings):
     assert request_tasks.renewal_sweep.apply().get() == {"opened": 1, "reminded": 1}
     assert request_tasks.dormant_sweep.apply().get() == {"opened": 0}
     assert LinkRequest.objects.filter(link=link, kind=cert_renewal.CODE).count() == 1
+
+
+def test_a_link_whose_account_manager_left_is_skipped_and_the_sweep_goes_on(world):
+    first = _expiring(world, 20)
+    second = _expiring(world, 25)
+    world.am_a.is_active = False
+    world.am_a.save(update_fields=["is_active"])
+    result = request_services.renewal_sweep()
+    assert result.opened == [] and len(result.skipped) == 2
+    assert not LinkRequest.objects.filter(link__in=[first, second]).exists()
