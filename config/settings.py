@@ -714,3 +714,29 @@ if DIRECTORY_ENABLED:
         "schedule": float(envint("DIRECTORY_SYNC_SECONDS", "3600")),
         "options": {"expires": float(envint("DIRECTORY_SYNC_SECONDS", "3600"))},
     }
+
+# --- live links: certificate renewal, dormancy, retention (issue 22, links/request_services.py) ---
+# A renewal request opens this many days before the link's certificate expires (banks allow
+# self-renewal from three months before expiry) and the customer is reminded at these days left.
+LINK_RENEWAL_LEAD_DAYS = envint("LINK_RENEWAL_LEAD_DAYS", "90")
+LINK_RENEWAL_REMINDER_DAYS = tuple(
+    int(d) for d in os.environ.get("LINK_RENEWAL_REMINDER_DAYS", "90,30,7,0").split(",") if d.strip()
+)
+# No link event for this many days: the dormancy sweep proposes a suspension (reviewed, never automatic).
+LINK_DORMANT_DAYS = envint("LINK_DORMANT_DAYS", "365")
+# Years a closed link's records are kept, counted from its closing date. Default 5: the AML rule
+# for identity records and transactions (《金融机构客户身份识别和客户身份资料及交易记录保存管理办法》
+# 2007, art. 29: at least five years after the business relationship ends). The 2025 revision of
+# the AML law (反洗钱法, in force 2025-01-01) and the PBOC/NFRA/CSRC 办法 in force 2026-01-01 may set
+# another period: set this to the period the bank's compliance confirms.
+LINK_RETENTION_YEARS = envint("LINK_RETENTION_YEARS", "5")
+LINK_SWEEP_SECONDS = envint("LINK_SWEEP_SECONDS", "3600")
+CELERY_BEAT_SCHEDULE["links-renewal-sweep"] = {
+    "task": "links.request_tasks.renewal_sweep",
+    "schedule": float(LINK_SWEEP_SECONDS),
+    "options": {"expires": float(LINK_SWEEP_SECONDS)},
+}
+CELERY_BEAT_SCHEDULE["links-dormant-sweep"] = {
+    "task": "links.request_tasks.dormant_sweep",
+    "schedule": crontab(hour=6, minute=10),
+}

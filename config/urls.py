@@ -42,6 +42,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("documents/", include("documents.urls")),
     path("counter/", include("counter.urls")),
+    path("", include("links.request_urls")),  # renewal, suspension, termination, legal hold (issue 22)
     path("reminders/", include("reminders.urls")),
     path("people/", include("people.urls")),
     path("notices/", include("notices.urls")),

@@ -23,8 +23,9 @@ CODES: dict[str, str] = {
     DocumentKind.AUTHORISATION_LETTER: "WTS",
     DocumentKind.EBANKING_REGISTRATION: "ZCB",
     DocumentKind.PRODUCTION_VERIFICATION_FORM: "YZQ",
+    DocumentKind.TERMINATION_FORM: "ZXS",
 }
-_PATTERN = re.compile(r"(?<![A-Z0-9])(SQB|XY|WTS|ZCB|YZQ)[-_ ]?([A-Z2-7]{4})(?![A-Z0-9])")
+_PATTERN = re.compile(r"(?<![A-Z0-9])(" + "|".join(CODES.values()) + r")[-_ ]?([A-Z2-7]{4})(?![A-Z0-9])")
 
 
 class WrongCase(ValueError):

@@ -41,6 +41,7 @@ TEMPLATES: dict[str, str] = {
     DocumentKind.AUTHORISATION_LETTER: "documents/forms/authorisation_letter.html",
     DocumentKind.EBANKING_REGISTRATION: "documents/forms/ebanking_registration.html",
     DocumentKind.PRODUCTION_VERIFICATION_FORM: "documents/forms/production_verification_form.html",
+    DocumentKind.TERMINATION_FORM: "documents/forms/termination_form.html",
 }
 
 

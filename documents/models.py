@@ -28,6 +28,9 @@ class DocumentKind(models.TextChoices):
     TEST_REPORT = "test_report", _("测试报告")
     EBANKING_REGISTRATION = "ebanking_registration", _("电子银行业务注册表")
     PRODUCTION_VERIFICATION_FORM = "production_verification", _("生产验证确认单")
+    # Closing a live link (links/requests/termination.py).
+    TERMINATION_LETTER = "termination_letter", _("注销申请函(加盖公章)")
+    TERMINATION_FORM = "termination_form", _("注销申请书")
 
 
 class RetentionClass(models.TextChoices):

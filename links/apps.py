@@ -25,3 +25,9 @@ class LinksConfig(AppConfig):
         # The case page's link panel reads the link or the request with the case row.
         for relation in ("live_link", "link_request__link", "link_request__ukey", "link_request__opened_by"):
             page_relations.add(relation)
+        # Renewal, suspension and termination (issue 22): the renewal reminder's mail and the sweeps' tasks.
+        from notices import outbox
+
+        from . import request_services, request_tasks  # noqa: F401
+
+        outbox.renderers.add(request_services.renewal_mail, key="link_renewal")

@@ -90,6 +90,8 @@ class LiveLink(models.Model):
     retention_until = models.DateField(_("档案保存至"), null=True, blank=True)
     legal_hold = models.BooleanField(_("司法/监管保全"), default=False)
     legal_hold_reason = models.CharField(_("保全原因"), max_length=300, blank=True)
+    # When `purge_closed_links` removed the personal data past retention (links/purge.py).
+    purged_at = models.DateTimeField(_("个人信息清除时间"), null=True, blank=True)
     # The last thing that happened on the link (an event): a year without one is dormant.
     last_activity_at = models.DateTimeField(_("最近业务时间"), default=timezone.now)
     version = models.PositiveIntegerField(default=0, editable=False)
@@ -233,6 +235,12 @@ class LinkEvent(models.Model):
         STATUS_CHANGED = "status_changed", _("服务状态变更")
         LEGAL_HOLD_SET = "legal_hold_set", _("设置保全")
         LEGAL_HOLD_LIFTED = "legal_hold_lifted", _("解除保全")
+        # Certificate renewal, suspension, termination and purge (links/requests/, issue 22).
+        CERTIFICATE_SUBMITTED = "certificate_submitted", _("提交更新后的证书")
+        RENEWAL_REMINDED = "renewal_reminded", _("证书到期提醒")
+        REVOCATION_MADE = "revocation_made", _("UKey注销录入")
+        LINK_DISABLED = "link_disabled", _("直联停用")
+        PURGED = "purged", _("保存期满清除个人信息")
 
     link = models.ForeignKey(LiveLink, on_delete=models.PROTECT, related_name="events")
     request = models.ForeignKey("LinkRequest", null=True, blank=True, on_delete=models.PROTECT, related_name="events")

@@ -209,9 +209,11 @@ def stage_work_left(case: OnboardingCase) -> list[str]:
 
 def transition_done_message(name: str) -> str:
     """What to tell the person who made transition `name`, in that transition's own words."""
-    for t in _transitions(OnboardingCase()):
-        if t.name == name:
-            return str(t.custom.get("done") or t.custom.get("label", name))
+    # Every declared case type's transitions (a request type's proxy has its own).
+    for case_type in declaration.CASE_TYPES.values():
+        for t in declaration.transitions(case_type):
+            if t.name == name:
+                return str(t.custom.get("done") or t.custom.get("label", name))
     return name
 
 

@@ -6,6 +6,9 @@ models of the links app, their migrations in links/migrations)."""
 
 from __future__ import annotations
 
+from .cert_renewal import CERT_RENEWAL
+from .suspension import LINK_RESUMPTION, LINK_SUSPENSION
+from .termination import LINK_TERMINATION
 from .ukey_loss import UKEY_LOSS
 
-REQUEST_TYPES = (UKEY_LOSS,)
+REQUEST_TYPES = (UKEY_LOSS, CERT_RENEWAL, LINK_SUSPENSION, LINK_RESUMPTION, LINK_TERMINATION)

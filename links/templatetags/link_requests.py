@@ -1,0 +1,55 @@
+"""The panel of a renewal, suspension/resumption or termination request on its case page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.utils import timezone
+
+from links.models import LinkEvent, LinkRequest, LiveLink
+from links.request_forms import CertificateForm
+from links.requests import cert_renewal, suspension, termination
+
+register = template.Library()
+
+KINDS = (cert_renewal.CODE, suspension.SUSPENSION, suspension.RESUMPTION, termination.CODE)
+
+
+@register.simple_tag
+def link_request_panel(case: Any) -> dict[str, Any]:
+    """What the panel shows: the request and its link, the newest entries, the keys to revoke."""
+    request = (
+        LinkRequest.objects.filter(case_id=case.pk, kind__in=KINDS).select_related("link", "opened_by").first()
+        if case.case_type in KINDS
+        else None
+    )
+    if request is None:
+        link = LiveLink.objects.filter(onboarding_case_id=case.pk).first()
+        return {"link": link, "request": None}
+    events = {
+        e.name: e
+        for e in LinkEvent.objects.filter(
+            request=request,
+            name__in=(LinkEvent.Name.CERTIFICATE_SUBMITTED, LinkEvent.Name.REVOCATION_MADE),
+        ).order_by("created_at", "pk")
+    }
+    return {
+        "request": request,
+        "link": request.link,
+        "kind": request.kind,
+        "submitted": events.get(LinkEvent.Name.CERTIFICATE_SUBMITTED),
+        "revocation": events.get(LinkEvent.Name.REVOCATION_MADE),
+        "ukeys": termination.ukeys_in_use(case) if request.kind == termination.CODE else [],
+        "certificate_form": CertificateForm(),
+        "is_renewal": request.kind == cert_renewal.CODE,
+        "expired": request.link.certificate_expires_on is not None
+        and request.link.certificate_expires_on < timezone.localdate(),
+        "is_termination": request.kind == termination.CODE,
+        "counter_entry": case.state == cert_renewal.COUNTER_ENTERS,
+        "customer_entry": case.state == cert_renewal.CUSTOMER_RENEWS,
+        "reason_code": request.details.get("reason_code", ""),
+        "reason_label": suspension.SuspensionReason(request.details["reason_code"]).label
+        if request.details.get("reason_code") in suspension.SuspensionReason.values
+        else "",
+    }
