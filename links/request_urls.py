@@ -7,11 +7,11 @@ from . import request_views as views
 app_name = "links_requests"
 
 urlpatterns = [
-    path("links/<uuid:public_id>/requests/<slug:kind>/", views.link_request_new, name="link_request_new"),
+    path("links/<uuid:link_id>/requests/<slug:request_kind>/", views.link_request_new, name="link_request_new"),
     path("links/<uuid:public_id>/retention/", views.link_retention, name="link_retention"),
     path("links/requests/<uuid:public_id>/certificate/", views.request_certificate, name="request_certificate"),
     path(
-        "portal/links/<uuid:public_id>/requests/<slug:kind>/",
+        "portal/links/<uuid:link_id>/requests/<slug:request_kind>/",
         views.portal_link_request_new,
         name="portal_link_request_new",
     ),

@@ -115,15 +115,15 @@ def _request_new(request: HttpRequest, public_id: Any, kind_slug: str, *, portal
 
 
 @staff_required
-def link_request_new(request: HttpRequest, public_id: Any, kind: str) -> HttpResponse:
-    return _request_new(request, public_id, kind, portal=False)
+def link_request_new(request: HttpRequest, link_id: Any, request_kind: str) -> HttpResponse:
+    return _request_new(request, link_id, request_kind, portal=False)
 
 
 @login_required
-def portal_link_request_new(request: HttpRequest, public_id: Any, kind: str) -> HttpResponse:
+def portal_link_request_new(request: HttpRequest, link_id: Any, request_kind: str) -> HttpResponse:
     if not _customer(request.user):
         raise PermissionDenied
-    return _request_new(request, public_id, kind, portal=True)
+    return _request_new(request, link_id, request_kind, portal=True)
 
 
 def _renewal(case: OnboardingCase) -> LinkRequest:

@@ -91,6 +91,7 @@ def random_values() -> dict[str, str]:
         "version_id": str(uuid.uuid4()),
         "link_id": str(uuid.uuid4()),
         "username": f"nobody-{uuid.uuid4().hex[:8]}",
+        "request_kind": "suspension",
     }
 
 
@@ -131,6 +132,7 @@ def setup(world):
         "link_id": str(_live_link(case).public_id),
         # A person whose work a supervisor hands on is named by their login, never by a row number.
         "username": world.am_a.username,
+        "request_kind": "suspension",
     }
     member(world.customer_y, admin=True)
     secrets = [world.company_x.name, case.reference, draft.reference, str(case.public_id)]
