@@ -164,9 +164,10 @@ def case_transition_options(*, case: OnboardingCase, user: User) -> list[Transit
 
 def transition_done_message(name: str) -> str:
     """What to tell the person who made transition `name`, in that transition's own words."""
-    for t in _transitions(OnboardingCase()):
-        if t.name == name:
-            return str(t.custom.get("done") or t.custom.get("label", name))
+    for case_type in declaration.CASE_TYPES.values():  # every declared type's transitions
+        for t in declaration.transitions(case_type):
+            if t.name == name:
+                return str(t.custom.get("done") or t.custom.get("label", name))
     return name
 
 

@@ -6,6 +6,8 @@ models of the links app, their migrations in links/migrations)."""
 
 from __future__ import annotations
 
+from .operator_change import OPERATOR_CHANGE
 from .ukey_loss import UKEY_LOSS
 
 REQUEST_TYPES = (UKEY_LOSS,)
+REQUEST_TYPES += (OPERATOR_CHANGE,)
