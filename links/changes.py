@@ -230,3 +230,164 @@ def operator_change_confirm(*, request: LinkRequest, user: User) -> LinkEvent:
         services.link_operator_rotate(link=link, operator=operator, event=event, now=now, **rotate)
         case_services.case_transition(case=case, user=user, name="operator_change_confirmed")
     return event
+
+
+# --- accounts or modules change ------------------------------------------------------------------------
+
+
+def _clean_accounts(accounts: list[dict[str, Any]], modules: list[str]) -> list[dict[str, Any]]:
+    pays = bool(services.PAYMENT_MODULES & set(modules))
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for a in accounts:
+        number = str(a.get("account_number", "")).strip()
+        if not number:
+            raise CaseError(_("账号未填写"))
+        if number in seen:
+            raise CaseError(_("账号 %(n)s 重复") % {"n": number})
+        seen.add(number)
+        row = {
+            "account_number": number,
+            "account_name": str(a.get("account_name", "")).strip(),
+            "opening_branch": str(a.get("opening_branch", "")).strip(),
+            "can_query": bool(a.get("can_query")),
+            "can_pay": bool(a.get("can_pay")),
+        }
+        if not (row["can_query"] or row["can_pay"]):
+            raise CaseError(_("账号 %(n)s 须至少开通查询或支付权限") % {"n": number})
+        if row["can_pay"] and not pays:
+            raise CaseError(_("账号 %(n)s 开通支付权限须同时开通支付类功能模块") % {"n": number})
+        out.append(row)
+    if not out:
+        raise CaseError(_("直联服务至少须保留一个账户"))
+    return out
+
+
+def account_change_open(
+    *, link: LiveLink, user: User, accounts: list[dict[str, Any]], modules: list[str], reason: str = ""
+) -> LinkRequest:
+    """The customer or the account manager asks for the link's accounts and modules to become these."""
+    from onboarding.change_requests import change_request_file
+    from onboarding.terms import Module
+
+    from .requests import account_change as ac
+
+    _may_ask(link, user)
+    reason = reason.strip()
+    unknown = [m for m in modules if m not in Module.values]
+    if unknown or not modules:
+        raise CaseError(_("请选择有效的功能模块"))
+    modules = [m for m in Module.values if m in modules]  # the declared order, no repeats
+    rows = _clean_accounts(accounts, modules)
+    current = {a.account_number: a for a in link.current_accounts()}
+    wanted = {a["account_number"]: a for a in rows}
+    keys = ("account_name", "opening_branch", "can_query", "can_pay")
+    changed_accounts = set(current) != set(wanted) or any(
+        any(getattr(current[n], k) != wanted[n][k] for k in keys) for n in wanted
+    )
+    added_modules = [m for m in modules if m not in link.modules]
+    removed_modules = [m for m in link.modules if m not in modules]
+    if not changed_accounts and not added_modules and not removed_modules:
+        raise CaseError(_("变更内容与现有设置相同"))
+    version = link.company_version
+    known = {a.get("account_number") for a in (version.accounts or [])}
+    new_accounts = [a for a in rows if a["account_number"] not in known]
+    details = {
+        "accounts": rows,
+        "modules": modules,
+        "added_modules": added_modules,
+        "removed_modules": removed_modules,
+        "added_accounts": [n for n in wanted if n not in current],
+        "removed_accounts": [n for n in current if n not in wanted],
+        # Only the added payment modules are tested (the onboarding's joint-test matrix).
+        "test_modules": [m for m in added_modules if m in services.PAYMENT_MODULES],
+    }
+    with transaction.atomic():
+        request = _open(link=link, kind=ac.CODE, user=user, details=details, reason=reason)
+        # The request case works on the link's approved data and tests only the added payment modules.
+        OnboardingCase.objects.filter(pk=request.case_id).update(
+            company_version=version, modules=details["test_modules"]
+        )
+        if new_accounts:
+            # An account the approved data lacks: the data moves through a company-data change request.
+            case = OnboardingCase.objects.get(pk=request.case_id)
+            change_request_file(
+                case=case,
+                user=user,
+                data={f: getattr(version, f) for f in _proposed_fields()},
+                accounts=[
+                    *[
+                        {k: a.get(k, "") for k in ("account_number", "account_name", "opening_branch")}
+                        for a in version.accounts or []
+                    ],
+                    *[{k: a[k] for k in ("account_number", "account_name", "opening_branch")} for a in new_accounts],
+                ],
+                reason=reason or _("直联服务新增账户"),
+            )
+    return request
+
+
+def _proposed_fields() -> tuple[str, ...]:
+    from onboarding.change_requests import PROPOSED_FIELDS
+
+    return PROPOSED_FIELDS
+
+
+def account_change_complete(*, request: LinkRequest, user: User) -> list[LinkEvent]:
+    """Head-office tech puts the change into production: accounts, modules and data version move."""
+    from .requests import account_change as ac
+
+    with transaction.atomic():
+        request = _locked(request, ac.CODE)
+        case = _case(request)
+        if case.state != ac.SETUP:
+            raise CaseError(_("当前阶段不能使变更生效"))
+        if not has_role(user, Role.TECH_REVIEWER):
+            raise CaseError(_("此操作仅限:%(roles)s") % {"roles": str(Role.TECH_REVIEWER.label)})
+        link = LiveLink.objects.select_for_update().get(pk=request.link_id)
+        details = request.details
+        now = timezone.now()
+        made: list[LinkEvent] = []
+
+        def event(name: str, data: dict[str, Any]) -> LinkEvent:
+            e = services.link_event(
+                link=link, name=name, actor=user, channel=Channel.BANK, data=data, request=request, now=now
+            )
+            made.append(e)
+            return e
+
+        if case.company_version_id != link.company_version_id:
+            old = link.company_version.number
+            LiveLink.objects.filter(pk=link.pk).update(company_version_id=case.company_version_id)
+            event(
+                LinkEvent.Name.COMPANY_VERSION_CHANGED,
+                {"from_version": old, "to_version": case.company_version.number, "case": case.reference},
+            )
+        if details["added_accounts"] or details["removed_accounts"] or _rights_changed(link, details["accounts"]):
+            changed = event(
+                LinkEvent.Name.ACCOUNTS_CHANGED,
+                {
+                    "added": details["added_accounts"],
+                    "removed": details["removed_accounts"],
+                    "accounts": [a["account_number"] for a in details["accounts"]],
+                    "case": case.reference,
+                },
+            )
+            services.link_accounts_replace(link=link, accounts=details["accounts"], event=changed, now=now)
+        if details["added_modules"] or details["removed_modules"]:
+            LiveLink.objects.filter(pk=link.pk).update(modules=details["modules"])
+            event(
+                LinkEvent.Name.MODULES_CHANGED,
+                {"added": details["added_modules"], "removed": details["removed_modules"], "case": case.reference},
+            )
+        case_services.case_transition(case=case, user=user, name="account_change_completed")
+    return made
+
+
+def _rights_changed(link: LiveLink, accounts: list[dict[str, Any]]) -> bool:
+    current = {a.account_number: a for a in link.current_accounts()}
+    keys = ("account_name", "opening_branch", "can_query", "can_pay")
+    return any(
+        n in current and any(getattr(current[n], k) != a[k] for k in keys)
+        for n, a in ((a["account_number"], a) for a in accounts)
+    )

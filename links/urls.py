@@ -53,3 +53,16 @@ urlpatterns += [
         name="portal_change_form_pdf",
     ),
 ]
+urlpatterns += [
+    path("links/<uuid:link_id>/account-change/", views_changes.account_change_new, name="account_change_new"),
+    path(
+        "portal/links/<uuid:link_id>/account-change/",
+        views_changes.portal_account_change_new,
+        name="portal_account_change_new",
+    ),
+    path(
+        "links/requests/<uuid:case_id>/account-change/complete/",
+        views_changes.account_change_complete,
+        name="account_change_complete",
+    ),
+]

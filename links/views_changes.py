@@ -188,7 +188,15 @@ def _change_kinds() -> list[tuple[str, Any]]:
 
 
 def _accounts_summary(req: LinkRequest) -> dict[str, Any] | None:
-    return None
+    from onboarding.terms import Module
+
+    if "accounts" not in req.details:
+        return None
+    modules = req.details.get("modules", [])
+    return {
+        "accounts": req.details["accounts"],
+        "modules": "、".join(str(Module(m).label) for m in modules if m in Module.values),
+    }
 
 
 def _pdf(req: LinkRequest) -> HttpResponse:
@@ -205,3 +213,112 @@ def change_form_pdf(request: AuthenticatedHttpRequest, case_id: Any) -> HttpResp
 @customer_required
 def portal_change_form_pdf(request: AuthenticatedHttpRequest, case_id: Any) -> HttpResponse:
     return _pdf(selectors.request_for_case_for_user(user=request.user, public_id=case_id))
+
+
+# --- accounts or modules change ----------------------------------------------------------------------------
+
+
+def _account_lines(link: LiveLink) -> str:
+    lines = []
+    for a in link.current_accounts():
+        rights = " ".join(r for r, on in ((_("查询"), a.can_query), (_("支付"), a.can_pay)) if on)
+        lines.append(f"{a.account_number} | {a.account_name} | {a.opening_branch} | {rights}")
+    return "\n".join(lines)
+
+
+class AccountChangeForm(forms.Form):
+    modules = forms.MultipleChoiceField(label=_l("功能模块(变更后)"), widget=forms.CheckboxSelectMultiple)
+    accounts = forms.CharField(
+        label=_l("直联账户(变更后)"),
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=_l("每行一个账户:账号 | 户名 | 开户行 | 权限(查询、支付,空格分隔)"),
+    )
+    reason = forms.CharField(label=_l("申请说明"), max_length=300, required=False)
+
+    def __init__(self, *args: Any, link: LiveLink, **kwargs: Any) -> None:
+        from onboarding.terms import Module
+
+        kwargs.setdefault("initial", {"modules": list(link.modules), "accounts": _account_lines(link)})
+        super().__init__(*args, **kwargs)
+        self.fields["modules"].choices = Module.choices  # type: ignore[attr-defined]
+
+    def clean_accounts(self) -> list[dict[str, Any]]:
+        rows = []
+        for n, line in enumerate(self.cleaned_data["accounts"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            parts = [p.strip() for p in line.split("|")]
+            if len(parts) != 4:
+                raise forms.ValidationError(_("第 %(n)d 行须为:账号 | 户名 | 开户行 | 权限") % {"n": n})
+            rights = parts[3].replace("、", " ").replace(",", " ").split()
+            unknown = [r for r in rights if r not in (_("查询"), _("支付"))]
+            if unknown:
+                raise forms.ValidationError(_("第 %(n)d 行的权限只能是“查询”或“支付”") % {"n": n})
+            rows.append(
+                {
+                    "account_number": parts[0],
+                    "account_name": parts[1],
+                    "opening_branch": parts[2],
+                    "can_query": _("查询") in rights,
+                    "can_pay": _("支付") in rights,
+                }
+            )
+        return rows
+
+
+def _account_change_page(request: AuthenticatedHttpRequest, link: LiveLink, *, portal: bool) -> HttpResponse:
+    from .requests import account_change as ac
+
+    refusal = services.launch_refusal(link=link, kind=ac.CODE)
+    form = AccountChangeForm(request.POST or None, link=link)
+    if request.method == "POST":
+        opened: list[LinkRequest] = []
+
+        def act() -> None:
+            data = form.cleaned_data
+            opened.append(
+                changes.account_change_open(
+                    link=link,
+                    user=request.user,
+                    accounts=data["accounts"],
+                    modules=data["modules"],
+                    reason=data["reason"],
+                )
+            )
+
+        if run_action(request, form, act, _("账户/功能变更申请已提交,等待客户经理审核")):
+            case = opened[0].case
+            if portal:
+                return redirect(reverse("portal:case_detail", args=[case.public_id]))
+            return redirect(reverse("case_detail", kwargs={"public_id": case.public_id}))
+    template = "links/requests/account_change_portal.html" if portal else "links/requests/account_change.html"
+    return render(request, template, {"link": link, "form": form, "refusal": refusal, "portal": portal})
+
+
+@staff_required
+@once
+def account_change_new(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
+    link = selectors.link_get_for_user(user=request.user, public_id=link_id)
+    if not has_role(request.user, Role.ACCOUNT_MANAGER):
+        raise PermissionDenied
+    return _account_change_page(request, link, portal=False)
+
+
+@customer_required
+@once
+def portal_account_change_new(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
+    link = selectors.link_get_for_user(user=request.user, public_id=link_id)
+    return _account_change_page(request, link, portal=True)
+
+
+@staff_required
+@require_POST
+def account_change_complete(request: AuthenticatedHttpRequest, case_id: Any) -> HttpResponse:
+    req = selectors.request_for_case_for_user(user=request.user, public_id=case_id)
+    run_action(
+        request,
+        None,
+        lambda: changes.account_change_complete(request=req, user=request.user),
+        _("账户/功能变更已生效,申请办结"),
+    )
+    return _back(req)

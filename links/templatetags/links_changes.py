@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from counter.models import OperatorRole
 
 from ..models import LinkRequest
+from ..requests import account_change as ac
 from ..requests import operator_change as oc
 
 register = template.Library()
@@ -37,7 +38,29 @@ def change_summary(request: LinkRequest) -> str:
                 "old": _role(d.get("old_role", "")),
                 "new": _role(d.get("role", "")),
             }
+    if request.kind == ac.CODE:
+        return _account_summary(d)
     return ""
+
+
+def _account_summary(d: dict[str, Any]) -> str:
+    from onboarding.terms import Module
+
+    def modules(codes: list[str]) -> str:
+        return "、".join(str(Module(m).label) for m in codes if m in Module.values)
+
+    parts = []
+    if d.get("added_accounts"):
+        parts.append(_("新增账户 %(a)s") % {"a": "、".join(d["added_accounts"])})
+    if d.get("removed_accounts"):
+        parts.append(_("删除账户 %(a)s") % {"a": "、".join(d["removed_accounts"])})
+    if d.get("added_modules"):
+        parts.append(_("新增模块 %(m)s") % {"m": modules(d["added_modules"])})
+    if d.get("removed_modules"):
+        parts.append(_("删除模块 %(m)s") % {"m": modules(d["removed_modules"])})
+    if not parts:
+        parts.append(_("调整账户权限"))
+    return ";".join(parts)
 
 
 @register.simple_tag
@@ -45,8 +68,15 @@ def change_panel(case: Any) -> dict[str, Any]:
     from ..views_changes import CounterMakeForm, ReturnForm
 
     request = LinkRequest.objects.select_related("link", "opened_by").filter(case_id=case.pk).first()
-    if request is None or request.kind != oc.CODE:
+    if request is None or request.kind not in (oc.CODE, ac.CODE):
         return {}
+    if request.kind == ac.CODE:
+        return {
+            "request": request,
+            "summary": change_summary(request),
+            "accounts": request.details.get("accounts", []),
+            "step": "complete" if case.state == ac.SETUP else "",
+        }
     pending = oc.pending_issuance(case)
     return {
         "request": request,
