@@ -17,10 +17,10 @@ from django.views.decorators.http import require_POST
 
 from branches.roles import Role, has_role
 from config.once import once
-from onboarding.form_fields import DateField
 from onboarding.web import AuthenticatedHttpRequest, run_action, staff_required
 
 from . import changes, selectors, services
+from .forms_changes import CounterMakeForm, ReturnForm
 from .models import LinkRequest, LiveLink
 from .requests import operator_change as oc
 from .views import customer_required
@@ -43,16 +43,6 @@ class OperatorChangeForm(forms.Form):
             (r.operator_id, f"{r.name}({r.role_label})") for r in rows
         ]
         self.fields["role"].choices = [("", "—")] + [(r.value, r.label) for r in changes.CHANGE_ROLES]  # type: ignore[attr-defined]
-
-
-class CounterMakeForm(forms.Form):
-    serial = forms.CharField(label=_l("新增操作员的K宝编号"), max_length=40, required=False)
-    expires_on = DateField(label=_l("证书到期日"), required=False, help_text=_l("默认两年"))
-    notes = forms.CharField(label=_l("备注"), max_length=300, required=False)
-
-
-class ReturnForm(forms.Form):
-    reason = forms.CharField(label=_l("退回原因"), max_length=500)
 
 
 def _operator_change_page(request: AuthenticatedHttpRequest, link: LiveLink, *, portal: bool) -> HttpResponse:
@@ -158,7 +148,7 @@ def change_form_pdf_bytes(req: LinkRequest) -> bytes:
 
     from documents.forms_pdf import html_to_pdf
 
-    from .templatetags.links_changes import change_summary
+    from .forms_changes import change_summary
 
     link = req.link
     context = {

@@ -157,7 +157,7 @@ def test_the_account_manager_removes_an_account_without_a_test(world, live, clie
     url = f"/links/{link.public_id}/account-change/"
     form = form_with(client.get(url).content.decode(), "accounts")
     data = browser_post_data(form)
-    data["accounts"] = ["\n".join(l for l in data["accounts"][0].splitlines() if "6222000000001111" not in l)]
+    data["accounts"] = ["\n".join(line for line in data["accounts"][0].splitlines() if "6222000000001111" not in line)]
     response = client.post(url, data, follow=True)
     assert "账户/功能变更申请已提交" in _messages(response), _messages(response)
     request = LinkRequest.objects.get(link=link, kind=ac.CODE)

@@ -61,10 +61,8 @@ ACCOUNT_CHANGE = CaseType(
             _("新增支付模块联调测试"),
             holder=CUSTOMER,
             sla_days=2,
-            actions=(
-                Action(CUSTOMER, _("登记新增模块的联调测试结果"), "testing"),
-                Action(Role.TECH_REVIEWER, _("验收新增模块的联调测试"), "testing"),
-            ),
+            # The customer records on the portal (its action list); tech accepts or asks for a retest.
+            actions=(Action(Role.TECH_REVIEWER, _("验收新增模块的联调测试"), "testing"),),
             features=frozenset({Feature.JOINT_TESTS, Feature.TEST_RESULTS_SHOWN}),
             # The onboarding's joint-test matrix, for the request case's modules (the added payment ones).
             portal_panels=("links/requests/_portal_change_panel.html", "portal/panels/joint_testing.html"),
