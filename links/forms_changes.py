@@ -72,3 +72,9 @@ def _account_summary(d: dict[str, Any]) -> str:
     if not parts:
         parts.append(_("调整账户权限"))
     return ";".join(parts)
+
+
+def request_reason(request: LinkRequest) -> str:
+    """What the asker wrote when opening the request (kept on the link's `request_opened` event)."""
+    opened = request.events.filter(name="request_opened").order_by("created_at", "pk").first()
+    return opened.reason if opened is not None else ""

@@ -148,7 +148,7 @@ def change_form_pdf_bytes(req: LinkRequest) -> bytes:
 
     from documents.forms_pdf import html_to_pdf
 
-    from .forms_changes import change_summary
+    from .forms_changes import change_summary, request_reason
 
     link = req.link
     context = {
@@ -164,6 +164,7 @@ def change_form_pdf_bytes(req: LinkRequest) -> bytes:
         "case": req.case,
         "request": req,
         "summary": change_summary(req),
+        "reason": request_reason(req),
         "kinds": [{"label": label, "chosen": req.kind == code} for code, label in _change_kinds()],
         "operators": list(link.current_operators()) if req.kind == oc.CODE else [],
         "changes": _accounts_summary(req),

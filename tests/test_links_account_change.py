@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from casetypes import declaration
@@ -48,7 +50,7 @@ def _press(client, url: str, ending: str, **extra):
     return client.post(form.action, data, follow=True)
 
 
-def test_the_customer_adds_a_paying_account_and_the_payment_module_tested_alone(world, live, client):
+def test_the_customer_adds_a_paying_account_and_the_payment_module_tested_alone(world, live, client, tmp_path):
     _, link = live
     old_version = link.company_version
     [account] = link.current_accounts()
@@ -136,6 +138,11 @@ def test_the_customer_adds_a_paying_account_and_the_payment_module_tested_alone(
     ]
     request.refresh_from_db()
     assert not request.is_open and _case(request).state == ac.DONE
+    # The change form prints the accounts as they became, with their rights.
+    pdf = client.get(f"/links/requests/{case.public_id}/change-form.pdf").content
+    (tmp_path / "form.pdf").write_bytes(pdf)
+    text = subprocess.run(["pdftotext", str(tmp_path / "form.pdf"), "-"], capture_output=True, text=True).stdout
+    assert "■ 账户/功能变更" in text and "6222000000009999" in text and "指令支付(单笔)" in text
 
 
 def test_the_account_manager_removes_an_account_without_a_test(world, live, client):

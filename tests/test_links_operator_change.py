@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
 
 import pytest
 from django.utils import timezone
@@ -234,3 +235,30 @@ def test_the_type_is_declared_with_five_working_days(world):
     declared = declaration.case_type(oc.CODE)
     assert [s.holder for s in declared.stages] == ["account_manager", "counter_maker", "counter_checker"]
     assert sum(s.sla_days for s in declared.stages) == 5
+
+
+def test_the_change_form_pdf_is_rendered_for_the_request_in_scope(world, live, client, tmp_path):
+    _, link = live
+    row = link.current_operators().get(name="操作员甲")
+    request = changes.operator_change_open(
+        link=link, user=world.customer_x, action="role", operator_id=row.operator_id, role="authorise", reason="调岗"
+    )
+    client.force_login(world.customer_x)
+    page = client.get(f"/portal/cases/{request.case.public_id}/").content.decode()
+    url = f"/portal/links/requests/{request.case.public_id}/change-form.pdf"
+    assert url in page
+    response = client.get(url)
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    pdf = response.content
+    assert pdf.startswith(b"%PDF")
+    (tmp_path / "form.pdf").write_bytes(pdf)
+    text = subprocess.run(["pdftotext", str(tmp_path / "form.pdf"), "-"], capture_output=True, text=True).stdout
+    assert "银企直联业务变更申请书" in text and link.reference in text and "操作员甲" in text
+    assert "申请单位(公章)" in text and "调岗" in text and "■ 操作员变更" in text
+    # Staff of the branch read it too; another company and another branch get 404.
+    client.force_login(world.am_a)
+    assert client.get(f"/links/requests/{request.case.public_id}/change-form.pdf").status_code == 200
+    client.force_login(world.customer_y)
+    assert client.get(url).status_code == 404
+    client.force_login(world.supervisor_other)
+    assert client.get(f"/links/requests/{request.case.public_id}/change-form.pdf").status_code == 404

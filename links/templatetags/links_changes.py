@@ -6,7 +6,7 @@ from typing import Any
 
 from django import template
 
-from ..forms_changes import CounterMakeForm, ReturnForm, change_summary
+from ..forms_changes import CounterMakeForm, ReturnForm, change_summary, request_reason
 from ..models import LinkRequest
 from ..requests import account_change as ac
 from ..requests import operator_change as oc
@@ -23,6 +23,7 @@ def change_panel(case: Any) -> dict[str, Any]:
         return {
             "request": request,
             "summary": change_summary(request),
+            "reason": request_reason(request),
             "accounts": request.details.get("accounts", []),
             "step": "complete" if case.state == ac.SETUP else "",
         }
@@ -30,6 +31,7 @@ def change_panel(case: Any) -> dict[str, Any]:
     return {
         "request": request,
         "summary": change_summary(request),
+        "reason": request_reason(request),
         "is_add": request.details.get("action") == oc.ADD,
         "step": {oc.COUNTER: "make", oc.CHECKING: "check"}.get(case.state, ""),
         "pending": pending,
