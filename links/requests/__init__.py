@@ -6,9 +6,11 @@ models of the links app, their migrations in links/migrations)."""
 
 from __future__ import annotations
 
+from casetypes.declaration import CaseType
+
 from .account_change import ACCOUNT_CHANGE
 from .operator_change import OPERATOR_CHANGE
 from .ukey_loss import UKEY_LOSS
 
-REQUEST_TYPES = (UKEY_LOSS,)
+REQUEST_TYPES: tuple[CaseType, ...] = (UKEY_LOSS,)
 REQUEST_TYPES += (OPERATOR_CHANGE, ACCOUNT_CHANGE)
