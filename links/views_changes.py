@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
 from branches.roles import Role, has_role
@@ -209,10 +210,18 @@ def portal_change_form_pdf(request: AuthenticatedHttpRequest, case_id: Any) -> H
 # --- accounts or modules change ----------------------------------------------------------------------------
 
 
+def _query() -> str:
+    return pgettext("account right", "查询")
+
+
+def _pay() -> str:
+    return pgettext("account right", "支付")
+
+
 def _account_lines(link: LiveLink) -> str:
     lines = []
     for a in link.current_accounts():
-        rights = " ".join(r for r, on in ((_("查询"), a.can_query), (_("支付"), a.can_pay)) if on)
+        rights = " ".join(r for r, on in ((_query(), a.can_query), (_pay(), a.can_pay)) if on)
         lines.append(f"{a.account_number} | {a.account_name} | {a.opening_branch} | {rights}")
     return "\n".join(lines)
 
@@ -242,7 +251,7 @@ class AccountChangeForm(forms.Form):
             if len(parts) != 4:
                 raise forms.ValidationError(_("第 %(n)d 行须为:账号 | 户名 | 开户行 | 权限") % {"n": n})
             rights = parts[3].replace("、", " ").replace(",", " ").split()
-            unknown = [r for r in rights if r not in (_("查询"), _("支付"))]
+            unknown = [r for r in rights if r not in (_query(), _pay())]
             if unknown:
                 raise forms.ValidationError(_("第 %(n)d 行的权限只能是“查询”或“支付”") % {"n": n})
             rows.append(
@@ -250,8 +259,8 @@ class AccountChangeForm(forms.Form):
                     "account_number": parts[0],
                     "account_name": parts[1],
                     "opening_branch": parts[2],
-                    "can_query": _("查询") in rights,
-                    "can_pay": _("支付") in rights,
+                    "can_query": _query() in rights,
+                    "can_pay": _pay() in rights,
                 }
             )
         return rows

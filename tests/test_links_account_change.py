@@ -214,3 +214,55 @@ def test_the_type_is_declared_with_five_working_days(world):
     declared = declaration.case_type(ac.CODE)
     assert [s.holder for s in declared.stages] == ["account_manager", "customer", "tech_reviewer"]
     assert sum(s.sla_days for s in declared.stages) == 5
+
+
+def test_the_change_pages_read_in_english_and_chinese_only_in_chinese(world, live, client):
+    from django.conf import settings
+
+    from tests.test_i18n import chinese_labels, english_halves
+
+    _, link = live
+    [account] = link.current_accounts()
+    row = {"account_number": account.account_number, "can_query": True, "can_pay": False}
+    new = {"account_number": "6222000000007777", "account_name": "甲公司", "can_query": True}
+    accounts = changes.account_change_open(
+        link=link, user=world.customer_x, accounts=[row, new], modules=[*link.modules, "payment_batch"]
+    )
+    operator = link.current_operators().first()
+    operators = changes.operator_change_open(
+        link=link, user=world.am_a, action="role", operator_id=operator.operator_id, role="authorise"
+    )
+    pages = [
+        (world.am_a, f"/links/{link.public_id}/operator-change/"),
+        (world.am_a, f"/links/{link.public_id}/account-change/"),
+        (world.am_a, f"/cases/{accounts.case.public_id}/"),
+        (world.am_a, f"/cases/{operators.case.public_id}/"),
+        (world.customer_x, f"/portal/cases/{accounts.case.public_id}/"),
+        (world.customer_x, f"/portal/cases/{operators.case.public_id}/"),
+    ]
+    # The forms themselves (no open request of their kind on a second link would show them; the
+    # link's own pages list both requests and the buttons).
+    pages += [(world.customer_x, f"/portal/links/{link.public_id}/"), (world.am_a, f"/links/{link.public_id}/")]
+    for who, url in pages:
+        client.force_login(who)
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+        chinese = client.get(url).content.decode()
+        assert english_halves(chinese) == [], url
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+        english = client.get(url).content.decode()
+        assert chinese_labels(english) == [], (url, chinese_labels(english))
+    assert "Accounts/modules change" in english
+
+
+def test_the_forms_read_in_english(world, live, client):
+    from django.conf import settings
+
+    from tests.test_i18n import chinese_labels
+
+    _, link = live
+    client.force_login(world.am_a)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    for url in (f"/links/{link.public_id}/operator-change/", f"/links/{link.public_id}/account-change/"):
+        english = client.get(url).content.decode()
+        assert chinese_labels(english) == [], (url, chinese_labels(english))
+    assert "| query" in english and "One account a line" in english
