@@ -660,3 +660,14 @@ CELERY_BEAT_SCHEDULE["wecom-digests"] = {
     "schedule": float(envint("DIGEST_SWEEP_SECONDS", "300")),
     "options": {"expires": float(envint("DIGEST_SWEEP_SECONDS", "300"))},
 }
+
+# Periodic review of live links (issue 22): months between reviews by the onboarding risk level.
+LINK_REVIEW_MONTHS = {
+    "high": envint("LINK_REVIEW_MONTHS_HIGH", "12"),
+    "medium": envint("LINK_REVIEW_MONTHS_MEDIUM", "24"),
+    "low": envint("LINK_REVIEW_MONTHS_LOW", "36"),
+}
+CELERY_BEAT_SCHEDULE["links-periodic-reviews"] = {
+    "task": "links.tasks.periodic_reviews",
+    "schedule": crontab(hour=6, minute=10),
+}

@@ -43,10 +43,12 @@ def _may_ask(link: LiveLink, user: User) -> None:
         raise CaseError(_("变更申请仅限本企业用户或客户经理提交"))
 
 
-def _open(*, link: LiveLink, kind: str, user: User, details: dict[str, Any], reason: str) -> LinkRequest:
+def _open(
+    *, link: LiveLink, kind: str, user: User, details: dict[str, Any], reason: str, channel: str = ""
+) -> LinkRequest:
     """Open the request; its case is the account manager's of the link's onboarding case."""
     request = services.request_open(
-        link=link, kind=kind, user=user, channel=_channel(user), details=details, reason=reason
+        link=link, kind=kind, user=user, channel=channel or _channel(user), details=details, reason=reason
     )
     manager = link.onboarding_case.account_manager_id
     if manager is not None:
@@ -391,3 +393,64 @@ def _rights_changed(link: LiveLink, accounts: list[dict[str, Any]]) -> bool:
         n in current and any(getattr(current[n], k) != a[k] for k in keys)
         for n, a in ((a["account_number"], a) for a in accounts)
     )
+
+
+# --- periodic review (定期复核) -------------------------------------------------------------------------
+
+
+def _add_months(day: Any, months: int) -> Any:
+    import calendar
+
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return day.replace(year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def review_due_on(link: LiveLink) -> Any:
+    """The day the link's next periodic review falls due: its last review's close (or go-live)
+    plus the months of its risk level (`LINK_REVIEW_MONTHS`; an unassessed link counts as medium)."""
+    from django.conf import settings
+
+    from .requests import periodic_review as pr
+
+    months = settings.LINK_REVIEW_MONTHS
+    level = link.onboarding_case.risk_level or "medium"
+    last = (
+        LinkRequest.objects.filter(link=link, kind=pr.CODE, is_open=False)
+        .order_by("-closed_at")
+        .values_list("closed_at", flat=True)
+        .first()
+    )
+    start = timezone.localdate(last or link.went_live_at)
+    return _add_months(start, int(months.get(level, months["medium"])))
+
+
+def periodic_reviews_open(*, today: Any = None) -> list[LinkRequest]:
+    """Open one periodic review on every active link whose review is due and none is open (idempotent)."""
+    from .models import LinkStatus
+    from .requests import periodic_review as pr
+
+    today = today or timezone.localdate()
+    opened = []
+    under_review = LinkRequest.objects.filter(kind=pr.CODE, is_open=True).values("link_id")
+    links = LiveLink.objects.filter(status=LinkStatus.ACTIVE).exclude(pk__in=under_review)
+    for link in links.select_related("onboarding_case", "onboarding_case__account_manager"):
+        if review_due_on(link) > today:
+            continue
+        manager = link.onboarding_case.account_manager
+        if manager is None:
+            continue  # nobody to hold it: the link list shows it unreviewed (nothing opened half-way)
+        try:
+            opened.append(
+                _open(
+                    link=link,
+                    kind=pr.CODE,
+                    user=manager,
+                    details={"due_on": today.isoformat()},
+                    reason="",
+                    channel=Channel.SYSTEM,
+                )
+            )
+        except (services.LaunchRefused, CaseError):
+            continue  # another sweep opened it first, or a termination is under way
+    return opened

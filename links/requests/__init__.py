@@ -10,7 +10,8 @@ from casetypes.declaration import CaseType
 
 from .account_change import ACCOUNT_CHANGE
 from .operator_change import OPERATOR_CHANGE
+from .periodic_review import PERIODIC_REVIEW
 from .ukey_loss import UKEY_LOSS
 
 REQUEST_TYPES: tuple[CaseType, ...] = (UKEY_LOSS,)
-REQUEST_TYPES += (OPERATOR_CHANGE, ACCOUNT_CHANGE)
+REQUEST_TYPES += (OPERATOR_CHANGE, ACCOUNT_CHANGE, PERIODIC_REVIEW)
