@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from django.utils import timezone
 
 from links import changes, services
@@ -67,3 +68,36 @@ def test_no_review_on_a_closed_link(world, settings):
     services.link_status_set(link=link, status=LinkStatus.CLOSED, actor=world.supervisor, reason="注销")
     assert periodic_reviews() == 0
     assert not LinkRequest.objects.filter(link=link).exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_sweeps_at_once_open_one_review(settings):
+    import threading
+
+    from django.db import connection
+
+    from tests.factories import World
+
+    assert connection.vendor == "postgresql"
+    settings.LINK_REVIEW_MONTHS = {"high": 6, "medium": 6, "low": 6}
+    world = World()
+    link = LiveLink.objects.get(onboarding_case=world.case(State.LIVE))
+    _went_live(link, 400)
+    barrier = threading.Barrier(2)
+    counts: list[int] = []
+
+    def sweep() -> None:
+        try:
+            barrier.wait()
+            counts.append(periodic_reviews())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sweep) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(counts) == [0, 1]
+    assert LinkRequest.objects.filter(link=link, kind=pr.CODE).count() == 1
