@@ -740,3 +740,14 @@ CELERY_BEAT_SCHEDULE["links-dormant-sweep"] = {
     "task": "links.request_tasks.dormant_sweep",
     "schedule": crontab(hour=6, minute=10),
 }
+
+# Periodic review of live links (issue 22): months between reviews by the onboarding risk level.
+LINK_REVIEW_MONTHS = {
+    "high": envint("LINK_REVIEW_MONTHS_HIGH", "12"),
+    "medium": envint("LINK_REVIEW_MONTHS_MEDIUM", "24"),
+    "low": envint("LINK_REVIEW_MONTHS_LOW", "36"),
+}
+CELERY_BEAT_SCHEDULE["links-periodic-reviews"] = {
+    "task": "links.tasks.periodic_reviews",
+    "schedule": crontab(hour=6, minute=10),
+}

@@ -6,9 +6,23 @@ models of the links app, their migrations in links/migrations)."""
 
 from __future__ import annotations
 
+from casetypes.declaration import CaseType
+
+from .account_change import ACCOUNT_CHANGE
 from .cert_renewal import CERT_RENEWAL
+from .operator_change import OPERATOR_CHANGE
+from .periodic_review import PERIODIC_REVIEW
 from .suspension import LINK_RESUMPTION, LINK_SUSPENSION
 from .termination import LINK_TERMINATION
 from .ukey_loss import UKEY_LOSS
 
-REQUEST_TYPES = (UKEY_LOSS, CERT_RENEWAL, LINK_SUSPENSION, LINK_RESUMPTION, LINK_TERMINATION)
+REQUEST_TYPES: tuple[CaseType, ...] = (
+    UKEY_LOSS,
+    OPERATOR_CHANGE,
+    ACCOUNT_CHANGE,
+    CERT_RENEWAL,
+    LINK_SUSPENSION,
+    LINK_RESUMPTION,
+    LINK_TERMINATION,
+    PERIODIC_REVIEW,
+)
