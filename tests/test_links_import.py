@@ -50,7 +50,7 @@ def link_row(case, n, **over):
         "统一社会信用代码": case.enterprise.uscc,
         "企业名称": case.enterprise.name,
         "账号及权限": f"62229000{n:06d}(查询/支付);62229001{n:06d}(查询)",
-        "功能模块": "账户查询;单笔支付",
+        "功能模块": "账户查询;指令支付(单笔)",
         "生产地址": f"https://dl{n}.example.com:8443/bank",
         "前置机证书序列号": f"4A3F{n:012d}",
         "证书到期日": "2027-06-30",
@@ -129,7 +129,7 @@ def test_dry_run_shows_counts_and_errors_then_the_real_run_creates_the_links(wor
     assert event.data["import_job"] == str(job.public_id) and event.data["row"] == 2
 
     # The link's page shows it, with its history.
-    page = client.get(reverse("links:detail", args=[link.public_id]))
+    page = client.get(reverse("links:link_detail", args=[link.public_id]))
     assert page.status_code == 200 and "直联服务导入" in page.content.decode()
 
     # The same file again: each link already there is refused by its key, nothing written twice.

@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from branches.models import Branch
-from branches.scope import branch_in_subtree, subtree_q
+from branches.scope import branch_in_subtree, branch_within, subtree_q
 from companies import validators
 from companies.models import Enterprise
 from counter.models import OperatorRole
@@ -49,7 +49,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("uscc", "统一社会信用代码", True, "91310115MA0000001X"),
     Column("name", "企业名称", False, "上海示例贸易有限公司"),
     Column("accounts", "账号及权限", True, "6222000000000001(查询/支付);6222000000000002(查询)"),
-    Column("modules", "功能模块", True, "账户查询;单笔支付"),
+    Column("modules", "功能模块", True, "账户查询;指令支付(单笔)"),
     Column("production_endpoint", "生产地址", True, "https://dl.example.com:8443/bank"),
     Column("certificate_serial", "前置机证书序列号", True, "4A3F000000000001"),
     Column("certificate_expires_on", "证书到期日", True, "2027-06-30"),
@@ -180,7 +180,7 @@ class LinkChecker:
         if enterprise is None:
             r.error("uscc", _("系统中没有该企业:请先用案件导入导入其已上线的案件"))
             return
-        if not branch_in_subtree(enterprise.branch, self.user) or not branch_in_subtree(enterprise.branch, self.scope):
+        if not branch_in_subtree(enterprise.branch, self.user) or not branch_within(enterprise.branch, self.scope):
             r.error("uscc", _("该企业已在其他机构登记,请联系其开户机构"))
             return
         endpoint = v["production_endpoint"]
@@ -206,7 +206,7 @@ class LinkChecker:
                 r.error("branch", _("机构号不存在或不在导入机构辖内"))
         else:
             r.branch = r.case.branch
-            if not branch_in_subtree(r.branch, self.scope):
+            if not branch_within(r.branch, self.scope):
                 r.error("uscc", _("该企业的案件不在导入机构辖内"))
 
     def _accounts(self, r: LinkRowCheck, v: dict[str, str]) -> None:
