@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from .models import ImportJob
 
 COLUMNS: tuple[Column, ...] = (
-    Column("uscc", "统一社会信用代码", True, "91310115MA0000001X"),
+    Column("uscc", "统一社会信用代码", True, "91310115MA07700017"),
     Column("name", "企业名称", False, "上海示例贸易有限公司"),
     Column("accounts", "账号及权限", True, "6222000000000001(查询/支付);6222000000000002(查询)"),
     Column("modules", "功能模块", True, "账户查询;指令支付(单笔)"),
