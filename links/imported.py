@@ -34,9 +34,8 @@ from .models import Channel, LinkAccount, LinkEvent, LinkOperator, LinkStatus, L
 from .services import link_event
 
 if TYPE_CHECKING:
-    from companies.models import Enterprise
-
     from accounts.models import User
+    from companies.models import Enterprise
 
 IMPORTABLE_STATUSES = (LinkStatus.ACTIVE, LinkStatus.SUSPENDED)
 
@@ -90,9 +89,9 @@ def link_create_imported(
         raise CaseError(_("该直联服务已存在(服务编号 %(ref)s),不重复导入") % {"ref": existing.reference})
     now = timezone.now()
     live_at = _at(went_live_on)
-    assert case.company_version_id is not None, "a live case has its approved data version"
     with transaction.atomic():
         case = OnboardingCase.objects.select_for_update().get(pk=case.pk)
+        assert case.company_version_id is not None, "a live case has its approved data version"
         if case.state not in declaration.live_states() or LiveLink.objects.filter(onboarding_case=case).exists():
             raise CaseError(_("该企业没有已上线且尚未建立直联服务的开通案件"))
         link = LiveLink.objects.create(

@@ -4,20 +4,20 @@ cycle time and where they wait per stage, read from the facts; rendered as head 
 from __future__ import annotations
 
 import datetime as dt
+from html.parser import HTMLParser
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from analytics.facts import facts_refresh
-from casetypes import declaration
 from analytics.models import VisitFact
+from casetypes import declaration
 from links import services
 from links.models import LiveLink
 from links.requests import ukey_loss
 from onboarding.models import OnboardingCase
 from onboarding.states import State
-from html.parser import HTMLParser
 
 pytestmark = pytest.mark.django_db
 

@@ -34,7 +34,6 @@ from links.imported import existing_link_for, link_create_imported, live_case_wi
 from links.models import LinkStatus
 from onboarding.form_fields import DateField
 from onboarding.models import OnboardingCase
-
 from onboarding.states import Module
 
 from .columns import LIST_SEPARATORS, Column
@@ -53,7 +52,12 @@ COLUMNS: tuple[Column, ...] = (
     Column("production_endpoint", "生产地址", True, "https://dl.example.com:8443/bank"),
     Column("certificate_serial", "前置机证书序列号", True, "4A3F000000000001"),
     Column("certificate_expires_on", "证书到期日", True, "2027-06-30"),
-    Column("operators", "操作员", True, "李四/录入(制单)/K0000000001/310104198001010025;王五/复核/K0000000002/310104198001010033"),
+    Column(
+        "operators",
+        "操作员",
+        True,
+        "李四/录入(制单)/K0000000001/310104198001010025;王五/复核/K0000000002/310104198001010033",
+    ),
     Column("went_live_on", "上线日期", True, "2025-06-30"),
     Column("branch", "受理机构号", False, ""),
     Column("status", "服务状态", False, "正常"),
@@ -132,7 +136,9 @@ class LinkChecker:
             self.first_row.setdefault(key, number)
         self.today = timezone.localdate()
         with translation.override("zh-hans"):
-            self.module_codes = {code: code for code in Module.values} | {str(label): code for code, label in Module.choices}
+            self.module_codes = {code: code for code in Module.values} | {
+                str(label): code for code, label in Module.choices
+            }
             self.roles = {str(label): code for code, label in OperatorRole.choices} | {
                 code: code for code in OperatorRole.values
             }
@@ -224,9 +230,7 @@ class LinkChecker:
             if any(a["account_number"] == m.group(1) for a in accounts):
                 r.error("accounts", _("账号 %(n)s 重复") % {"n": m.group(1)})
                 continue
-            accounts.append(
-                {"account_number": m.group(1), "can_query": "查询" in rights, "can_pay": "支付" in rights}
-            )
+            accounts.append({"account_number": m.group(1), "can_query": "查询" in rights, "can_pay": "支付" in rights})
         if not accounts and not any(c == BY_KEY["accounts"].header for c, _m in r.errors):
             r.error("accounts", _("至少填写一个账号"))
         r.values["accounts"] = accounts
