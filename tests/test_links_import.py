@@ -182,3 +182,21 @@ def test_the_templates_example_row_imports_cleanly(world, client, fmt):
     done = start(client, html)
     assert "已导入 1 个直联服务" in done
     assert LiveLink.objects.get().enterprise.uscc == example
+
+
+def test_the_link_import_pages_in_english_and_without_english_in_chinese(world, client):
+    from tests.test_i18n import _english, _get, chinese_labels, english_halves
+
+    cases = live_cases(world, [1])
+    client.force_login(world.supervisor)
+    data, name = link_file([link_row(cases[0], 1), link_row(cases[0], 2, 生产地址="https://other.example.com", 账号及权限="12ab", 操作员="x")])
+    job = services.import_job_create(user=world.supervisor, data=data, name=name, kind=ImportJob.Kind.LINKS)
+    assert (job.valid_rows, job.invalid_rows) == (1, 1)
+    pages = (reverse("transfers:import_links"), reverse("transfers:job", args=[job.public_id]))
+    for url in pages:
+        assert english_halves(client.get(url).content.decode()) == [], url
+    _english(client)
+    for url in pages:
+        page = _get(client, url)
+        assert '<html lang="en">' in page and chinese_labels(page) == [], url
+    assert "Import direct links" in page  # the row errors are kept in Chinese, as for the case import
