@@ -19,6 +19,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -45,15 +46,11 @@ def existing_link_for(enterprise: Enterprise, endpoint: str) -> LiveLink | None:
     return LiveLink.objects.filter(enterprise=enterprise, production_endpoint=endpoint).first()
 
 
-def live_case_without_link(enterprise: Enterprise) -> OnboardingCase | None:
-    """The company's oldest live onboarding case that has no link yet."""
-    return (
-        OnboardingCase.objects.filter(
-            enterprise=enterprise, state__in=declaration.live_states(), live_link__isnull=True
-        )
-        .order_by("created_at", "pk")
-        .first()
-    )
+def live_cases_without_link(enterprise_ids: list[int]) -> QuerySet[OnboardingCase]:
+    """These companies' live onboarding cases that have no link yet, oldest first."""
+    return OnboardingCase.objects.filter(
+        enterprise_id__in=enterprise_ids, state__in=declaration.live_states(), live_link__isnull=True
+    ).order_by("created_at", "pk")
 
 
 def _at(day: dt.date) -> dt.datetime:

@@ -189,7 +189,12 @@ def test_the_link_import_pages_in_english_and_without_english_in_chinese(world, 
 
     cases = live_cases(world, [1])
     client.force_login(world.supervisor)
-    data, name = link_file([link_row(cases[0], 1), link_row(cases[0], 2, 生产地址="https://other.example.com", 账号及权限="12ab", 操作员="x")])
+    data, name = link_file(
+        [
+            link_row(cases[0], 1),
+            link_row(cases[0], 2, 生产地址="https://other.example.com", 账号及权限="12ab", 操作员="x"),
+        ]
+    )
     job = services.import_job_create(user=world.supervisor, data=data, name=name, kind=ImportJob.Kind.LINKS)
     assert (job.valid_rows, job.invalid_rows) == (1, 1)
     pages = (reverse("transfers:import_links"), reverse("transfers:job", args=[job.public_id]))
@@ -200,3 +205,41 @@ def test_the_link_import_pages_in_english_and_without_english_in_chinese(world, 
         page = _get(client, url)
         assert '<html lang="en">' in page and chinese_labels(page) == [], url
     assert "Import direct links" in page  # the row errors are kept in Chinese, as for the case import
+
+
+def test_a_large_file_is_checked_then_imported_in_chunks_through_the_delivery_kernel(
+    world, client, settings, django_capture_on_commit_callbacks
+):
+    from delivery.channels import flush
+
+    cases = live_cases(world, [1, 2, 3, 4])
+    settings.IMPORT_INLINE_ROWS = 2
+    settings.IMPORT_CHUNK_ROWS = 2
+    settings.IMPORT_CHECK_CHUNK_ROWS = 2
+    rows = [link_row(c, n) for n, c in enumerate(cases, start=1)] + [link_row(cases[0], 9, 账号及权限="12ab")]
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        job = services.import_job_create(
+            user=world.supervisor, data=link_file(rows)[0], name="big.csv", kind=ImportJob.Kind.LINKS
+        )
+    assert job.status == "checking" and len(queued) == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        queued[0]()
+    job.refresh_from_db()
+    assert (job.status, job.valid_rows, job.invalid_rows) == ("checked", 4, 1)
+    # The broker lost the first chunk's task: the flush of the delivery kernel queues it again.
+    with django_capture_on_commit_callbacks(execute=False):
+        job = services.import_job_start(job=job, user=world.supervisor, mode="valid_only")
+    assert job.status == "queued" and not LiveLink.objects.exists()
+    assert services.import_chunk_run(job_id=job.pk) is True
+    assert LiveLink.objects.count() == 2
+    ImportJob.objects.filter(pk=job.pk).update(next_attempt_at=job.next_attempt_at.replace(year=2000))
+    with django_capture_on_commit_callbacks(execute=True):
+        flush(services.ImportChannel)
+    job.refresh_from_db()
+    assert (job.status, job.imported_rows, job.failed_rows) == ("done", 4, 0), job.report
+    assert LiveLink.objects.count() == 4
+    assert services.import_chunk_run(job_id=job.pk) is False  # a redelivered task imports nothing twice
+    assert LiveLink.objects.count() == 4
+    client.force_login(world.supervisor)
+    page = client.get(reverse("transfers:job", args=[job.public_id])).content.decode()
+    assert page.count("直联服务 ZLFW-") == 4 and "已跳过(有错误)" in page

@@ -30,8 +30,8 @@ from branches.scope import branch_in_subtree, branch_within, subtree_q
 from companies import validators
 from companies.models import Enterprise
 from counter.models import OperatorRole
-from links.imported import existing_link_for, link_create_imported, live_case_without_link
-from links.models import LinkStatus
+from links.imported import link_create_imported, live_cases_without_link
+from links.models import LinkStatus, LiveLink
 from onboarding.form_fields import DateField
 from onboarding.models import OnboardingCase
 from onboarding.states import Module
@@ -130,6 +130,17 @@ class LinkChecker:
         self.enterprises = {
             e.uscc: e for e in Enterprise.objects.filter(uscc__in=[u for u in usccs if u]).select_related("branch")
         }
+        # The links and the linkless live cases of these companies, read once (not per row).
+        ids = [e.pk for e in self.enterprises.values()]
+        self.links = {
+            (enterprise_id, endpoint): reference
+            for enterprise_id, endpoint, reference in LiveLink.objects.filter(enterprise_id__in=ids).values_list(
+                "enterprise_id", "production_endpoint", "reference"
+            )
+        }
+        self.live_cases: dict[int, OnboardingCase] = {}
+        for case in live_cases_without_link(ids).select_related("branch", "enterprise"):
+            self.live_cases.setdefault(case.enterprise_id, case)
         self.first_row: dict[tuple[str, str], int] = {}
         for number, cells in table.rows:
             key = (self.value(cells, "uscc").upper(), self.value(cells, "production_endpoint"))
@@ -194,14 +205,11 @@ class LinkChecker:
         if first != r.row:
             r.error("production_endpoint", _("与第 %(n)d 行是同一直联服务(同一企业、同一生产地址)") % {"n": first})
             return
-        existing = existing_link_for(enterprise, endpoint)
+        existing = self.links.get((enterprise.pk, endpoint))
         if existing is not None:
-            r.error(
-                "production_endpoint",
-                _("该直联服务已存在(服务编号 %(ref)s),不重复导入") % {"ref": existing.reference},
-            )
+            r.error("production_endpoint", _("该直联服务已存在(服务编号 %(ref)s),不重复导入") % {"ref": existing})
             return
-        r.case = live_case_without_link(enterprise)
+        r.case = self.live_cases.get(enterprise.pk)
         if r.case is None:
             r.error("uscc", _("该企业没有已上线且尚未建立直联服务的开通案件"))
             return
