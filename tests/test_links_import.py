@@ -243,3 +243,22 @@ def test_a_large_file_is_checked_then_imported_in_chunks_through_the_delivery_ke
     client.force_login(world.supervisor)
     page = client.get(reverse("transfers:job", args=[job.public_id])).content.decode()
     assert page.count("直联服务 ZLFW-") == 4 and "已跳过(有错误)" in page
+
+
+def test_the_command_dry_run_writes_nothing_then_imports(world, tmp_path):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    cases = live_cases(world, [1, 2])
+    path = tmp_path / "links.csv"
+    path.write_bytes(link_file([link_row(cases[0], 1), link_row(cases[1], 2, 上线日期="2099-01-01")])[0])
+    out = StringIO()
+    call_command("import_cases", str(path), "--links", "--dry-run", "--as", "supervisor", stdout=out)
+    text = out.getvalue()
+    assert "第 2 行\t有效" in text and "上线日期:上线日期不能晚于今天" in text and "未写入任何数据" in text
+    assert not LiveLink.objects.exists() and not ImportJob.objects.filter(kind="links").exists()
+    out = StringIO()
+    call_command("import_cases", str(path), "--links", "--valid-only", "--as", "supervisor", stdout=out)
+    link = LiveLink.objects.get()
+    assert f"直联服务 {link.reference}" in out.getvalue() and link.onboarding_case == cases[0]
