@@ -60,7 +60,7 @@ def _cockpit(request: HttpRequest) -> HttpResponse:
             "computed_at": computed_at,
             "refresh_minutes": max(1, settings.ANALYTICS_REFRESH_SECONDS // 60),
             "charts": charts.chart_specs(tables),
-            "table_only": ["risk", "cycle_branch", "cycle_reviewer", "cycle_modules"],
+            "table_only": ["risk", "type_cycle", "type_stage", "cycle_branch", "cycle_reviewer", "cycle_modules"],
             # Exports write this very computation (`at`), even after the next refresh.
             "query": urlencode({**period.params(), "at": computed_at.isoformat()}),
         },

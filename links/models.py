@@ -220,6 +220,7 @@ class LinkEvent(models.Model):
 
     class Name(models.TextChoices):
         CREATED = "link_created", _("直联服务建立")
+        IMPORTED = "link_imported", _("直联服务导入")
         REQUEST_OPENED = "request_opened", _("提交服务申请")
         REQUEST_CLOSED = "request_closed", _("服务申请办结")
         UKEY_LOST = "ukey_lost", _("UKey挂失")

@@ -36,7 +36,13 @@ class ImportJob(models.Model):
         ALL = "all", _("全部导入")
         VALID_ONLY = "valid_only", _("仅导入有效行")
 
+    class Kind(models.TextChoices):
+        CASES = "cases", _("案件")
+        LINKS = "links", _("直联服务")
+
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # What the file's rows are: onboarding cases (with their history) or live links.
+    kind = models.CharField(_("导入内容"), max_length=10, choices=Kind.choices, default=Kind.CASES)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     # The branch whose subtree the import is checked against, and the default branch of its rows.

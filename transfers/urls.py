@@ -7,6 +7,16 @@ from . import views
 app_name = "transfers"
 urlpatterns = [
     path("import/", views.import_page, name="import"),
+    path("import/links/", views.import_page, {"kind": "links"}, name="import_links"),
+    path(
+        "import/links/template.csv", views.template_download, {"fmt": "csv", "kind": "links"}, name="links_template_csv"
+    ),
+    path(
+        "import/links/template.xlsx",
+        views.template_download,
+        {"fmt": "xlsx", "kind": "links"},
+        name="links_template_xlsx",
+    ),
     path("import/<uuid:public_id>/", views.job_page, name="job"),
     path("import/<uuid:public_id>/start/", views.job_start, name="job_start"),
     path("import/template.csv", views.template_download, {"fmt": "csv"}, name="template_csv"),

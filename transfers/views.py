@@ -17,6 +17,7 @@ from audit.services import access_record
 from onboarding.web import AuthenticatedHttpRequest, case_list_filtered, staff_required
 
 from . import columns, exports, services
+from . import links as link_rows
 from .forms import ImportStartForm, ImportUploadForm
 from .models import ImportJob, RowFate
 
@@ -29,21 +30,37 @@ def _importer(request: AuthenticatedHttpRequest) -> None:
 
 
 @staff_required
-def import_page(request: AuthenticatedHttpRequest) -> HttpResponse:
+def import_page(request: AuthenticatedHttpRequest, kind: str = ImportJob.Kind.CASES) -> HttpResponse:
+    """Upload and check a file of cases (`/transfers/import/`) or of live links (`…/import/links/`)."""
     _importer(request)
     form = ImportUploadForm(request.POST or None, request.FILES or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
             job = services.import_job_create(
-                user=request.user, data=upload.read(), name=upload.name, branch=form.cleaned_data["branch"]
+                user=request.user,
+                data=upload.read(),
+                name=upload.name,
+                branch=form.cleaned_data["branch"],
+                kind=kind,
             )
         except services.ImportRefused as exc:
             messages.error(request, exc.message)
         else:
             return redirect("transfers:job", public_id=job.public_id)
-    jobs = services.jobs_for(request.user)[:20]
-    return render(request, "transfers/import.html", {"form": form, "jobs": jobs, "columns": columns.COLUMNS})
+    jobs = services.jobs_for(request.user).filter(kind=kind)[:20]
+    links = kind == ImportJob.Kind.LINKS
+    return render(
+        request,
+        "transfers/import.html",
+        {
+            "form": form,
+            "jobs": jobs,
+            "links": links,
+            "columns": link_rows.COLUMNS if links else columns.COLUMNS,
+            "template_note": link_rows.TEMPLATE_NOTE if links else None,
+        },
+    )
 
 
 def _job(request: AuthenticatedHttpRequest, public_id: Any) -> ImportJob:
@@ -91,7 +108,9 @@ def job_start(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse
     except services.ImportRefused as exc:
         messages.error(request, exc.message)
     else:
-        if job.status == ImportJob.Status.DONE:
+        if job.status == ImportJob.Status.DONE and job.kind == ImportJob.Kind.LINKS:
+            messages.success(request, _("已导入 %(n)d 个直联服务") % {"n": job.imported_rows})
+        elif job.status == ImportJob.Status.DONE:
             messages.success(request, _("已导入 %(n)d 个案件") % {"n": job.imported_rows})
         elif job.status == ImportJob.Status.REFUSED:
             messages.error(request, _("导入失败,未写入任何数据"))
@@ -101,8 +120,13 @@ def job_start(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse
 
 
 @staff_required
-def template_download(request: AuthenticatedHttpRequest, fmt: str) -> HttpResponse:
+def template_download(request: AuthenticatedHttpRequest, fmt: str, kind: str = ImportJob.Kind.CASES) -> HttpResponse:
     _importer(request)
+    if kind == ImportJob.Kind.LINKS:
+        body = link_rows.template_xlsx() if fmt == "xlsx" else link_rows.template_csv()
+        response = HttpResponse(body, content_type=XLSX if fmt == "xlsx" else "text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="link-import-template.{fmt}"'
+        return response
     if fmt == "xlsx":
         response = HttpResponse(columns.template_xlsx(), content_type=XLSX)
     else:

@@ -1,4 +1,4 @@
-"""`manage.py import_cases FILE [--dry-run] [--branch CODE] --as USERNAME [--valid-only]`, and `--resume JOB`
+"""`manage.py import_cases FILE [--links] [--dry-run] [--branch CODE] --as USERNAME [--valid-only]`, and `--resume JOB`
 (finishes the check or the import of a job left by a worker or a broker that was down)."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", nargs="?", help="CSV (UTF-8, UTF-8 with BOM, GB18030/GBK) or .xlsx")
+        parser.add_argument("--links", action="store_true", help="the file lists live links, not cases")
         parser.add_argument("--dry-run", action="store_true", help="check every row and write nothing")
         parser.add_argument("--branch", help="code of the branch whose subtree is imported into (default: the user's)")
         parser.add_argument("--as", dest="username", help="the supervisor or head-office user who imports")
@@ -46,11 +47,12 @@ class Command(BaseCommand):
             data = path.read_bytes()
         except OSError as exc:
             raise CommandError(f"无法读取 {path}: {exc}") from None
+        kind = ImportJob.Kind.LINKS if options["links"] else ImportJob.Kind.CASES
         try:
             if options["dry_run"]:
-                self._report(services.file_check(user=user, data=data, name=path.name, branch=branch))
+                self._report(services.file_check(user=user, data=data, name=path.name, branch=branch, kind=kind))
                 return
-            job = services.import_job_create(user=user, data=data, name=path.name, branch=branch)
+            job = services.import_job_create(user=user, data=data, name=path.name, branch=branch, kind=kind)
             while services.check_chunk_run(job_id=job.pk):
                 pass  # a large file: check it here rather than wait for a worker
             job.refresh_from_db()
@@ -101,6 +103,7 @@ class Command(BaseCommand):
             for r in job.report.get("rows", []):
                 errors = [(e["column"], e["message"]) for e in r.get("errors", [])]
                 summary = f"案件 {r['case']}" if r.get("case") else r.get("summary", "")
+                summary = f"直联服务 {r['link']}" if r.get("link") else summary
                 self._line(
                     r["row"], str(dict(RowFate.choices).get(r.get("fate", ""), r.get("fate", ""))), errors, summary
                 )
