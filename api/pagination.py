@@ -16,7 +16,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -78,7 +78,7 @@ class KeysetPagination(BasePagination):
 
     @staticmethod
     def _order(queryset: QuerySet) -> tuple[str, str, bool]:
-        order = list(queryset.query.order_by) or list(queryset.model._meta.ordering)
+        order = [str(o) for o in (queryset.query.order_by or queryset.model._meta.ordering)]
         if len(order) != 2 or order[0].startswith("-") != order[1].startswith("-"):
             raise ValueError(f"keyset pages need an order by (time, id) in one direction, not {order!r}")
         descending = order[0].startswith("-")
@@ -131,7 +131,7 @@ class KeysetPagination(BasePagination):
                     "type": "string",
                     "nullable": True,
                     "format": "uri",
-                    "description": "The next page (absent on the last); follow it as given.",
+                    "description": "The next page, null on the last; follow it as given (an opaque cursor, no page numbers).",
                 },
                 "previous": {"type": "string", "nullable": True, "format": "uri"},
                 "results": schema,

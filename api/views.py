@@ -34,11 +34,10 @@ from portal.models import CaseMessage
 
 from . import serializers as s
 from .auth import HasTestGatewayScope
-from .pagination import KeysetPagination
 from .models import IdempotencyRecord
+from .pagination import KeysetPagination
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-
 
 
 class IdempotencyMismatch(APIException):

@@ -21,9 +21,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from branches.models import Branch
-from config import keyset
 from branches.roles import Role, has_role
 from branches.scope import subtree_q
+from config import keyset
 from onboarding.models import CaseEvent, OnboardingCase
 from onboarding.selectors import case_ids_matching
 

@@ -33,7 +33,9 @@ def _cases(world):
     for _ in range(3):
         world.case(State.DRAFT)
     other = [world.case(State.DRAFT, company=world.company_y) for _ in range(2)]
-    mine = {str(c) for c in OnboardingCase.objects.filter(enterprise=world.company_x).values_list("public_id", flat=True)}
+    mine = {
+        str(c) for c in OnboardingCase.objects.filter(enterprise=world.company_x).values_list("public_id", flat=True)
+    }
     return mine, {str(c.public_id) for c in other}
 
 
@@ -99,7 +101,9 @@ def test_a_cursor_of_another_company_shows_only_ones_own(world):
     theirs = enterprise_api(world.company_y).get("/api/v1/cases/?page_size=1").json()
     assert theirs["next"]
     mine = enterprise_api(world.company_x).get(theirs["next"]).json()
-    ids = {str(c) for c in OnboardingCase.objects.filter(enterprise=world.company_x).values_list("public_id", flat=True)}
+    ids = {
+        str(c) for c in OnboardingCase.objects.filter(enterprise=world.company_x).values_list("public_id", flat=True)
+    }
     assert mine["results"] and {r["id"] for r in mine["results"]} <= ids
 
 

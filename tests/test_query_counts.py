@@ -12,12 +12,12 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from config import keyset
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from config import keyset
 from notices.models import Notification
 from onboarding import services
 from onboarding.models import State
