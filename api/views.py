@@ -14,7 +14,6 @@ from django.db import IntegrityError, transaction
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import APIException, PermissionDenied
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -36,14 +35,9 @@ from portal.models import CaseMessage
 from . import serializers as s
 from .auth import HasTestGatewayScope
 from .models import IdempotencyRecord
+from .pagination import KeysetPagination
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-
-
-class Pagination(PageNumberPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 100
 
 
 class IdempotencyMismatch(APIException):
@@ -69,7 +63,7 @@ class _Replay(Exception):
 class ApiView(APIView):
     """Access event for every call; Idempotency-Key on POST; CaseError → 400, CaseConflict → 409."""
 
-    pagination_class = Pagination
+    pagination_class = KeysetPagination
     case: OnboardingCase | None = None
     listed_cases: list[OnboardingCase] = []  # the cases a list call showed (CaseListView)
 

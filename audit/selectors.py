@@ -8,6 +8,7 @@ page and stream the same rows.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -22,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from branches.models import Branch
 from branches.roles import Role, has_role
 from branches.scope import subtree_q
+from config import keyset
 from onboarding.models import CaseEvent, OnboardingCase
 from onboarding.selectors import case_ids_matching
 
@@ -89,6 +91,50 @@ def _columns(qs: QuerySet, source: str, **cols: Any) -> QuerySet:
     return qs.order_by().annotate(**spec).values(*spec)
 
 
+@dataclass(frozen=True)
+class AuditKey:
+    """Where a page of the log starts or ends: a row's time, source ("case"/"access") and id.
+
+    The log's order is (time, source, id), newest first: ids alone repeat across the two
+    tables. Written in a URL as `<microseconds since 1970>-<c|a><id>`.
+    """
+
+    at: dt.datetime
+    src: str
+    id: int
+
+    def __str__(self) -> str:
+        return f"{keyset.micros(self.at)}-{self.src[0]}{self.id}"
+
+    @classmethod
+    def of_row(cls, row: dict[str, Any]) -> AuditKey:
+        return cls(at=row["at"], src=row["src"], id=row["ev_id"])
+
+    @classmethod
+    def parse(cls, text: str | None) -> AuditKey | None:
+        """The key in a URL; None for anything else (a hand-edited link starts at the top)."""
+        try:
+            stamp, rest = (text or "").split("-", 1)
+            src = {"c": "case", "a": "access"}[rest[:1]]
+            return cls(at=keyset.from_micros(int(stamp)), src=src, id=int(rest[1:]))
+        except (KeyError, ValueError, OverflowError):
+            return None
+
+
+def _side_q(src: str, key: AuditKey, *, descending: bool) -> Q:
+    """The rows of one side of the union that come after `key` in the log's order."""
+    if src == key.src:
+        return keyset.after_q("created_at", key.at, key.id, descending=descending)
+    # Same instant, other source: "case" sorts above "access" (the order is by source too).
+    if descending:
+        return Q(created_at__lte=key.at) if src < key.src else Q(created_at__lt=key.at)
+    return Q(created_at__gte=key.at) if src > key.src else Q(created_at__gt=key.at)
+
+
+LOG_ORDER = ("-at", "-src", "-ev_id")
+LOG_ORDER_UP = ("at", "src", "ev_id")
+
+
 def audit_events(
     *,
     case: str = "",
@@ -96,14 +142,17 @@ def audit_events(
     branch: Branch | None = None,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
-    first: int | None = None,
+    after: AuditKey | None = None,
+    before: AuditKey | None = None,
+    limit: int | None = None,
 ) -> QuerySet:
-    """Case events and access events, newest first.
+    """Case events and access events, newest first (`LOG_ORDER`).
 
-    `first`: only the first rows of the log are wanted (a page: offset + size). On PostgreSQL
-    each side is then cut to its own newest `first` rows, read along its (created_at, id)
-    index, before the union is sorted: a page reads about `first` rows of each table instead
-    of sorting every event ever recorded.
+    Keyset pages: `after` a key, the older rows; `before` a key, the newer ones, oldest first
+    (`LOG_ORDER_UP`: the caller reverses them). `limit`: only that many rows are wanted. On
+    PostgreSQL each side is then cut to its own `limit` rows past the key, read along its
+    (created_at, id) index, before the union is sorted: a page reads about `limit` rows of
+    each table however deep it is, instead of sorting every event ever recorded.
     """
     case_q = Q()
     access_q = Q()
@@ -153,10 +202,17 @@ def audit_events(
         address=F("ip"),
         page=F("path"),
     )
-    if first is not None and connection.features.supports_slicing_ordering_in_compound:
-        case_events = case_events.order_by("-at", "-ev_id")[:first]
-        access_events = access_events.order_by("-at", "-ev_id")[:first]
-    return case_events.union(access_events, all=True).order_by("-at", "-ev_id")
+    descending = before is None
+    key = after or before
+    if key is not None:
+        case_events = case_events.filter(_side_q("case", key, descending=descending))
+        access_events = access_events.filter(_side_q("access", key, descending=descending))
+    order = LOG_ORDER if descending else LOG_ORDER_UP
+    if limit is not None and connection.features.supports_slicing_ordering_in_compound:
+        side_order = ("-at", "-ev_id") if descending else ("at", "ev_id")
+        case_events = case_events.order_by(*side_order)[:limit]
+        access_events = access_events.order_by(*side_order)[:limit]
+    return case_events.union(access_events, all=True).order_by(*order)
 
 
 # What each read is, by the URL name the access event names (`data["view"]`); lazy labels.

@@ -33,46 +33,51 @@ from .models import AccessEvent
 
 
 @dataclass
-class UncountedPage:
-    """A page of the audit log read without counting the whole log.
+class KeysetPage:
+    """A page of the audit log, found by the key of a row next to it, not by its number.
 
-    The log is a union of every case event and access event: a COUNT of it costs as much as
-    reading it all, on every page. A page reads one row more than it shows to know whether a
-    next page exists, and offers previous/next instead of "page n of m".
+    The log is a union of every case event and access event: neither a COUNT of it nor an
+    OFFSET into it is cheap (page 2000 read and threw away 2000 pages). A page is the rows
+    after the last row of the page before (`after`) or before the first row of the next one
+    (`before`); it reads one row more than it shows to know whether another page follows, and
+    offers previous/next instead of "page n of m".
     """
 
-    number: int
     rows: list[Any]
-    more: bool
-
-    @staticmethod
-    def number_of(value: Any) -> int:
-        try:
-            return max(1, min(int(value), 1_000_000))
-        except (TypeError, ValueError):
-            return 1
+    newer: selectors.AuditKey | None  # the `before` of the previous page, None on the first
+    older: selectors.AuditKey | None  # the `after` of the next page, None on the last
 
     @classmethod
-    def of(cls, events: Any, number: int, size: int) -> UncountedPage:
-        n = number
-        start = (n - 1) * size
-        rows = list(events[start : start + size + 1])
-        return cls(number=n, rows=rows[:size], more=len(rows) > size)
+    def read(
+        cls, filters: dict[str, Any], *, after: selectors.AuditKey | None, before: selectors.AuditKey | None, size: int
+    ) -> KeysetPage:
+        if before is not None:
+            rows = list(selectors.audit_events(**filters, before=before, limit=size + 1)[: size + 1])
+            more_newer = len(rows) > size
+            rows = rows[:size][::-1]
+            if not more_newer:  # came back to the top: the first page as it is now
+                return cls.read(filters, after=None, before=None, size=size)
+            return cls(
+                rows=rows,
+                newer=selectors.AuditKey.of_row(rows[0]),
+                older=selectors.AuditKey.of_row(rows[-1]) if rows else before,
+            )
+        rows = list(selectors.audit_events(**filters, after=after, limit=size + 1)[: size + 1])
+        shown = rows[:size]
+        return cls(
+            rows=shown,
+            newer=selectors.AuditKey.of_row(shown[0]) if after is not None and shown else after,
+            older=selectors.AuditKey.of_row(shown[-1]) if len(rows) > size else None,
+        )
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self.rows)
 
     def has_next(self) -> bool:
-        return self.more
+        return self.older is not None
 
     def has_previous(self) -> bool:
-        return self.number > 1
-
-    def previous_page_number(self) -> int:
-        return self.number - 1
-
-    def next_page_number(self) -> int:
-        return self.number + 1
+        return self.newer is not None
 
 
 def _auditor(request: HttpRequest) -> None:
@@ -80,7 +85,7 @@ def _auditor(request: HttpRequest) -> None:
         raise PermissionDenied
 
 
-def _filtered(request: HttpRequest, *, first: int | None = None) -> tuple[AuditFilterForm, Any]:
+def _filters(request: HttpRequest) -> tuple[AuditFilterForm, dict[str, Any] | None]:
     form = AuditFilterForm(request.GET or None)
     branches = list(Branch.objects.order_by("path"))
     form.fields["branch"].choices = [("", _("全部"))] + [(b.pk, b.name) for b in branches]  # type: ignore[attr-defined]
@@ -96,7 +101,7 @@ def _filtered(request: HttpRequest, *, first: int | None = None) -> tuple[AuditF
         }
     elif form.is_bound:
         return form, None
-    return form, selectors.audit_events(**filters, first=first)
+    return form, filters
 
 
 def _state_label(code: str) -> str:
@@ -126,12 +131,19 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 
 
 def _audit_log(request: HttpRequest) -> HttpResponse:
-    size = settings.AUDIT_PAGE_SIZE
-    number = UncountedPage.number_of(request.GET.get("page"))
-    form, events = _filtered(request, first=number * size + 1)
-    page = UncountedPage.of(events if events is not None else [], number, size)
+    form, filters = _filters(request)
+    if filters is None:
+        page = KeysetPage(rows=[], newer=None, older=None)
+    else:
+        page = KeysetPage.read(
+            filters,
+            after=selectors.AuditKey.parse(request.GET.get("after")),
+            before=selectors.AuditKey.parse(request.GET.get("before")),
+            size=settings.AUDIT_PAGE_SIZE,
+        )
     query = request.GET.copy()
-    query.pop("page", None)
+    for param in ("after", "before", "page"):
+        query.pop(param, None)
     return render(
         request,
         "audit/log.html",
@@ -162,11 +174,31 @@ CSV_HEADER = [
 ]
 
 
-def _csv_lines(events: Any) -> Iterator[str]:
+EXPORT_CHUNK = 1000
+
+
+def audit_rows(filters: dict[str, Any], *, chunk: int | None = None) -> Iterator[dict[str, Any]]:
+    """Every row of the log matching `filters`, newest first, read in keyset chunks.
+
+    Each chunk is its own short query seeking past the last row of the one before (no
+    OFFSET, no cursor held open while the file downloads); rows written meanwhile are newer
+    than the first chunk's key and do not shift what is still to come.
+    """
+    chunk = chunk or EXPORT_CHUNK
+    after: selectors.AuditKey | None = None
+    while True:
+        rows = list(selectors.audit_events(**filters, after=after, limit=chunk)[:chunk])
+        yield from rows
+        if len(rows) < chunk:
+            return
+        after = selectors.AuditKey.of_row(rows[-1])
+
+
+def _csv_lines(filters: dict[str, Any]) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield "\ufeff"  # UTF-8 byte order mark: Excel then reads the Chinese correctly
     yield writer.writerow(CSV_HEADER)
-    for ev in events.iterator(chunk_size=500):
+    for ev in audit_rows(filters):
         r = _row(ev)
         yield writer.writerow(
             [
@@ -191,8 +223,8 @@ def _csv_lines(events: Any) -> Iterator[str]:
 @login_required
 def audit_export(request: HttpRequest) -> HttpResponseBase:
     _auditor(request)
-    _form, events = _filtered(request)
-    if events is None:
+    _form, filters = _filters(request)
+    if filters is None:
         messages.error(request, _("筛选条件有误,未导出。"))
         return redirect("audit_log")
     services.access_record(
@@ -200,7 +232,7 @@ def audit_export(request: HttpRequest) -> HttpResponseBase:
     )
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response = StreamingHttpResponse(
-        (line.encode("utf-8") for line in _csv_lines(events)), content_type="text/csv; charset=utf-8"
+        (line.encode("utf-8") for line in _csv_lines(filters)), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'
     return response

@@ -585,8 +585,14 @@ TEST_GATEWAY_SUCCESS_CODES = [
 API_DOCS_PUBLIC = envbool("API_DOCS_PUBLIC", "false")
 SPECTACULAR_SETTINGS = {
     "TITLE": "银企直联开通跟踪 API",
-    "DESCRIPTION": "Onboarding cases for a company's ERP or the bank's own systems (OAuth2 client credentials).",
-    "VERSION": "1.0.0",
+    "DESCRIPTION": (
+        "Onboarding cases for a company's ERP or the bank's own systems (OAuth2 client credentials).\n\n"
+        "Lists are paged by cursor (since 1.1): each page has `results`, `next` and `previous` (URLs, "
+        "null at either end); follow `next` as given to walk the whole list. There is no total `count` "
+        "and no `page` number (`?page=2` and beyond answer 404 saying so); `page_size` (at most 100) "
+        "still applies. Rows written during a walk are never shown twice nor skipped."
+    ),
+    "VERSION": "1.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # The schema and its docs only for someone signed in (a session or an API client's token),
     # unless API_DOCS_PUBLIC=true opens them to anyone.

@@ -17,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from config import keyset
 from notices.models import Notification
 from onboarding import services
 from onboarding.models import State
@@ -76,8 +77,9 @@ def _pages(world: Any, short: Any, long: Any) -> list[tuple[Any, str, int]]:
         pages += [(actor, reverse("case_detail", args=[c.public_id]), MAX_QUERIES) for c in (short, long)]
     audit = [
         "",
-        "?page=2",
-        "?page=3",
+        # Keyset pages: a key from an hour ago (older rows) and from a minute ago (newer ones).
+        f"?after={keyset.micros(timezone.now() - dt.timedelta(hours=1))}-c1",
+        f"?before={keyset.micros(timezone.now() - dt.timedelta(minutes=1))}-a1",
         f"?case={long.reference}",
         "?case=批量",
         "?person=am_a",
