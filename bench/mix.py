@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import argparse
 import base64
+import html
 import http.client
 import json
+import math
 import os
 import random
 import re
@@ -94,8 +96,28 @@ PDF = (
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
     b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 )
-UPLOAD_FORM = re.compile(r'action="(/documents/cases/[0-9a-f-]+/upload/([a-z_]+)/)"')
-VERSION_INPUT = re.compile(r'name="version"\s+value="(\d+)"|value="(\d+)"\s+name="version"')
+UPLOAD_ACTION = re.compile(r"/documents/cases/[0-9a-f-]+/upload/[a-z_]+/")
+FORM = re.compile(r"<form\b[^>]*>.*?</form>", re.S)
+HIDDEN = re.compile(r"<input\b[^>]*\btype=\"hidden\"[^>]*>")
+ATTR = re.compile(r'\b(name|value)="([^"]*)"')
+BENCH_REASON = "基准测试:暂停与恢复"
+BENCH_MESSAGES = ("您好,测试环境证书已下发,请查收。", "请问测试环境的证书什么时候可以下发?")
+
+
+def form_on_page(page: str, action: re.Pattern[str]) -> tuple[str, dict[str, str]] | None:
+    """The first form of `page` whose action matches, and its hidden fields (CSRF, the case's
+    version, a once-only form token): what a browser posts with it."""
+    for form in FORM.findall(page):
+        head = form[: form.index(">") + 1]
+        found = re.search(r'action="([^"]*)"', head)
+        if found and action.fullmatch(found.group(1)):
+            fields = {}
+            for tag in HIDDEN.findall(form):
+                attrs = dict(ATTR.findall(tag))
+                if "name" in attrs:
+                    fields[attrs["name"]] = html.unescape(attrs.get("value", ""))
+            return found.group(1), fields
+    return None
 
 
 @dataclass
@@ -180,7 +202,7 @@ class Mix:
     def post(
         self, s: Session, label: str, path: str, fields: dict[str, str], start: float, upload: bytes | None = None
     ) -> tuple[int, dict[str, str]]:
-        fields = {"csrfmiddlewaretoken": s.csrf, **fields}
+        fields = {**fields, "csrfmiddlewaretoken": s.csrf}
         body, ctype = _multipart(fields, "file", "扫描件.pdf", upload) if upload is not None else _form(fields)
         status, headers, _ = self.client.request(
             "POST", path, {"Cookie": s.cookie(), "Content-Type": ctype, "Referer": f"http://127.0.0.1{path}"}, body
@@ -223,27 +245,39 @@ class Mix:
         pid = r.choice(s.toggles)
         with s.lock:
             page = self.get(s, "GET /cases/{id}/", f"/cases/{pid}/", start).decode("utf-8", "replace")
-            names = [n for n in ("resume", "suspend") if f"/cases/{pid}/transition/{n}/" in page]
-            found = VERSION_INPUT.search(page)
-            if not names or not found:
+            form = form_on_page(page, re.compile(rf"/cases/{pid}/transition/(resume|suspend)/"))
+            if form is None:
                 self.record("POST /cases/{id}/transition/{name}/ (no form)", start, False)
                 return
-            fields = {"version": found.group(1) or found.group(2), "reason": "基准测试:暂停与恢复", "confirm": "on"}
-            self.post(s, "POST /cases/{id}/transition/{name}/", f"/cases/{pid}/transition/{names[0]}/", fields, start)
+            path, fields = form
+            fields.update({"reason": BENCH_REASON, "confirm": "on"})
+            # The post is timed on its own (the page read before it is the row above).
+            self.post(s, "POST /cases/{id}/transition/{name}/", path, fields, time.perf_counter())
+
+    def _message(self, s: Session, label: str, page_url: str, action: str, body: str, start: float) -> None:
+        """Open the case page, post its message form (with its hidden fields) as a browser does."""
+        page = self.get(s, label.split(" -> ")[0], page_url, start).decode("utf-8", "replace")
+        form = form_on_page(page, re.compile(re.escape(action)))
+        if form is None:
+            self.record(f"POST {action} (no form)", start, False)
+            return
+        path, fields = form
+        fields["body"] = body
+        self.post(s, label.split(" -> ")[1], path, fields, time.perf_counter())
 
     def staff_message(self, r: random.Random, start: float) -> None:
         s = r.choice([x for x in self.staff if x.toggles] or self.staff)
         pid = r.choice(s.toggles or s.cases)
         with s.lock:
-            body = {"body": "您好,测试环境证书已下发,请查收。"}
-            self.post(s, "POST /portal/staff/cases/{id}/messages/", f"/portal/staff/cases/{pid}/messages/", body, start)
+            label = "GET /cases/{id}/ -> POST /portal/staff/cases/{id}/messages/"
+            self._message(s, label, f"/cases/{pid}/", f"/portal/staff/cases/{pid}/messages/", BENCH_MESSAGES[0], start)
 
     def customer_message(self, r: random.Random, start: float) -> None:
         s = r.choice(self.customers)
         pid = r.choice(s.cases)
         with s.lock:
-            body = {"body": "请问测试环境的证书什么时候可以下发?"}
-            self.post(s, "POST /portal/cases/{id}/messages/", f"/portal/cases/{pid}/messages/", body, start)
+            label = "GET /portal/cases/{id}/ -> POST /portal/cases/{id}/messages/"
+            self._message(s, label, f"/portal/cases/{pid}/", f"/portal/cases/{pid}/messages/", BENCH_MESSAGES[1], start)
 
     def upload(self, r: random.Random, start: float) -> None:
         """A customer opens their case and uploads a scan on the page's first upload form."""
@@ -251,11 +285,14 @@ class Mix:
         pid = r.choice(s.cases)
         with s.lock:
             page = self.get(s, "GET /portal/cases/{id}/", f"/portal/cases/{pid}/", start).decode("utf-8", "replace")
-            found = UPLOAD_FORM.search(page)
-            if not found:
+            form = form_on_page(page, UPLOAD_ACTION)
+            if form is None:
                 self.record("POST /documents/cases/{id}/upload/{kind}/ (no form)", start, False)
                 return
-            self.post(s, "POST /documents/cases/{id}/upload/{kind}/", found.group(1), {}, start, upload=PDF)
+            path, fields = form
+            fields.pop("csrfmiddlewaretoken", None)
+            label = "POST /documents/cases/{id}/upload/{kind}/"
+            self.post(s, label, path, fields, time.perf_counter(), upload=PDF)
 
     def login(self, r: random.Random, start: float) -> None:
         """Someone logs in again: a customer (password) or a demo staff member (password + TOTP)."""
@@ -344,7 +381,7 @@ def run_level(mix: Mix, factor: float, duration: float, threads: int, seed: int)
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]  # nearest rank
 
 
 def report(mix: Mix, level: dict[str, Any], duration: float) -> None:
@@ -399,7 +436,7 @@ def cast(n_staff: int, n_customers: int, n_erp: int, port: int) -> tuple[list[Se
     from casetypes import declaration
     from casetypes.declaration import Feature
     from onboarding.models import OnboardingCase
-    from onboarding.states import State
+    from onboarding.states import TERMINAL_STATES, State
 
     User = get_user_model()
     toggle_states = [*declaration.states_with(Feature.JOINT_TESTS), State.SUSPENDED]
@@ -450,11 +487,15 @@ def cast(n_staff: int, n_customers: int, n_erp: int, port: int) -> tuple[list[Se
                 totp=secret if secret and secret == demo_totp_secret(u.username) else None,
             )
         )
+    # Customers of companies with an open case first (they upload and write), then the others.
     portal_users = list(
         User.objects.filter(is_active=True, enterprise__isnull=False)
-        .annotate(n=Count("enterprise__cases"))
+        .annotate(
+            n=Count("enterprise__cases"),
+            open=Count("enterprise__cases", filter=~Q(enterprise__cases__state__in=TERMINAL_STATES)),
+        )
         .filter(n__gt=0)
-        .order_by("-n", "pk")[:n_customers]
+        .order_by("-open", "-n", "pk")[:n_customers]
     )
     keys = pages_bench.sessions([u.username for u in portal_users])
     customers = [
@@ -533,6 +574,23 @@ def start_gunicorn(env: dict[str, str], port: int, log: Path) -> subprocess.Pope
     raise SystemExit(f"gunicorn on {port} did not start: see {log}")
 
 
+def committed() -> dict[str, int]:
+    """What the bench's writes left in the database (its transitions, messages, documents)."""
+    from django.db import connection
+
+    from documents.models import DocumentVersion
+    from onboarding.models import CaseEvent
+    from portal.models import CaseMessage
+
+    out = {
+        "transitions": CaseEvent.objects.filter(kind="transition", reason=BENCH_REASON).count(),
+        "messages": CaseMessage.objects.filter(body__in=BENCH_MESSAGES).count(),
+        "uploads": DocumentVersion.objects.filter(original_name="扫描件.pdf").count(),
+    }
+    connection.close()
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", default="bench_mix")
@@ -591,8 +649,11 @@ def main(argv: list[str] | None = None) -> None:
             f"managers with cases to suspend and resume), {len(customers)} customer sessions, {len(erp)} ERP clients"
         )
         for i, factor in enumerate(float(x) for x in args.levels.split(",")):
+            before = committed()
             level = run_level(mix, factor, args.duration, args.threads, args.seed + i)
             report(mix, level, args.duration)
+            after = committed()
+            print("committed (read back from the database): " + ", ".join(f"{k} {after[k] - before[k]}" for k in after))
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
