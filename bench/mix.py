@@ -91,11 +91,23 @@ CUSTOMER_PAGES = [
     (50, "GET /portal/", lambda s, r: "/portal/"),
     (50, "GET /portal/cases/{id}/", lambda s, r: f"/portal/cases/{r.choice(s.cases)}/"),
 ]
-# A small valid PDF (one empty page): what a scanned form's upload carries, in miniature.
-PDF = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
-)
+
+
+def _pdf() -> bytes:
+    """A valid one-page PDF (what a scanned form's upload carries, in miniature): the upload
+    check reads every PDF and refuses a corrupt one."""
+    import io
+
+    import pypdf
+
+    writer = pypdf.PdfWriter()
+    writer.add_blank_page(595, 842)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+PDF = _pdf()
 UPLOAD_ACTION = re.compile(r"/documents/cases/[0-9a-f-]+/upload/[a-z_]+/")
 FORM = re.compile(r"<form\b[^>]*>.*?</form>", re.S)
 HIDDEN = re.compile(r"<input\b[^>]*\btype=\"hidden\"[^>]*>")
