@@ -3,7 +3,7 @@
 `hit` (the page came from the page cache), `miss` (computed and offered to it) or `bypass`
 (computed without asking it: a POST, a message waiting, a write in progress); absent for
 anything that is not a cached page (API, uploads, logins). It counts through the page cache's
-own two steps (`_servable`, `_build`), looked up by name at call time, so the views are untouched.
+own steps (`_servable`, `_build`, `failed`), looked up by name at call time, so the views are untouched.
 Only the bench serves this module; production serves `config.wsgi`.
 """
 
@@ -32,6 +32,13 @@ def _counted_build(request: Any, build: Callable[[], Any]) -> Any:
     return _build(request, build)
 
 
+def _counted_failed(exc: Exception) -> None:
+    _state.outcome = "bypass"  # Redis did not answer: the page is computed without the cache
+    _failed(exc)
+
+
+_failed = pagecache.failed
+pagecache.failed = _counted_failed  # type: ignore[assignment]
 pagecache._servable = _counted_servable  # type: ignore[assignment]
 pagecache._build = _counted_build  # type: ignore[assignment]
 
