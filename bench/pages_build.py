@@ -72,6 +72,16 @@ TABLES = [
 ]
 
 
+# The closed states (`declaration.live_states()` and `closed_states()` of the onboarding type):
+# only copies of closed walked cases are moved back in time; open ones stay current.
+CLOSED_STATES = ("live", "withdrawn", "rejected")
+# One case in LONG_TAIL_EVERY gets rework loops: its history repeated 1–60 times (log-uniform:
+# most a few, some many), so a few cases carry hundreds of events, the heaviest over a thousand.
+LONG_TAIL_EVERY = 50
+MAX_LOOPS = 60
+# Staff reads of each case over its life (the audit log's bulk: millions at 100,000 cases).
+READS_PER_CASE = 18
+
 # Read models whose primary key is the visit's or the case's id.
 KEYED_BY_FK = {"analytics_visitfact", "analytics_caseforecast"}
 
@@ -238,7 +248,12 @@ def _copy_sql(cur: Any, table: str, strides: dict[str, int]) -> str:
         elif name == "public_id" or (table == "reminders_reminder" and name == "claim"):
             expr = "gen_random_uuid()"
         elif kind == "timestamp with time zone":
-            expr = f"t.{name} - c.j * interval '37 seconds'"
+            # A closed case's copy lands up to two years back (`copies.days`), its rows with it.
+            expr = (
+                f"t.{name} - c.j * interval '37 seconds' - CASE WHEN g.closed THEN c.days ELSE 0 END * interval '1 day'"
+            )
+        elif kind == "date" and table != "onboarding_enterprise":
+            expr = f"t.{name} - CASE WHEN g.closed THEN c.days ELSE 0 END"
         else:
             expr = f"t.{name}"
         exprs.append(expr)
@@ -315,24 +330,29 @@ def grow(conn: Any, *, cases: int, log: Any = print) -> int:
             strides[table] = int(cur.fetchone()[0]) or 1
         branch_tree(cur)
         cur.execute(
-            """
+            f"""
             CREATE TEMP TABLE template_group AS
-            SELECT id AS case_id, enterprise_id, reference NOT LIKE '%%-H%%' AS rich FROM onboarding_onboardingcase;
+            SELECT id AS case_id, enterprise_id, reference NOT LIKE '%-H%' AS rich,
+                   reference NOT LIKE '%-H%' AND state IN {CLOSED_STATES!r} AS closed
+            FROM onboarding_onboardingcase;
             CREATE INDEX ON template_group (case_id); CREATE INDEX ON template_group (enterprise_id);
             """
         )
-        # Enterprise-level rows: one row per company.
-        cur.execute("CREATE TEMP TABLE all_copies (j int PRIMARY KEY, slot int, rich bool)")
+        # Enterprise-level rows: one row per company. `days`: how far back a closed case's copy
+        # goes (0–729 days, evenly over the copies), so closed cases spread over two years.
+        cur.execute("CREATE TEMP TABLE all_copies (j int PRIMARY KEY, slot int, rich bool, days int)")
         cur.executemany(
-            "INSERT INTO all_copies VALUES (%s, %s, %s)",
-            [(j, j % SLOTS, j <= rich_copies) for j in range(1, rich_copies + hist_copies + 1)],
+            "INSERT INTO all_copies VALUES (%s, %s, %s, %s)",
+            [(j, j % SLOTS, j <= rich_copies, (j * 7919) % 730) for j in range(1, rich_copies + hist_copies + 1)],
         )
         conn.commit()
         sqls = {table: _copy_sql(cur, table, strides) for table in TABLES}
         # template_group holds one row per case: the enterprise tables need one per company.
         for table in ("onboarding_enterprise", "onboarding_settlementaccount", "companies_companyversion"):
             sqls[table] = sqls[table].replace(
-                "JOIN template_group g", "JOIN (SELECT DISTINCT enterprise_id, rich FROM template_group) g"
+                "JOIN template_group g",
+                "JOIN (SELECT enterprise_id, rich, bool_and(closed) AS closed FROM template_group "
+                "GROUP BY enterprise_id, rich) g",
             )
         n_copies = rich_copies + hist_copies
         batch = max(1, n_copies // 8)
@@ -365,6 +385,7 @@ def grow(conn: Any, *, cases: int, log: Any = print) -> int:
             """,
             [max(1000, cases // 2)],
         )
+        bank_history(cur, log=log)
         cur.execute("SET session_replication_role = origin")
         conn.commit()
     conn.autocommit = True
@@ -375,6 +396,126 @@ def grow(conn: Any, *, cases: int, log: Any = print) -> int:
     conn.autocommit = False
     log(f"  grown to {total} cases in {time.perf_counter() - t0:.0f} s")
     return int(total)
+
+
+def _insert_copy(cur: Any, table: str, source: str, overrides: dict[str, str]) -> int:
+    """INSERT INTO `table` every column of `t` (rows of `source`), but the overridden ones and
+    the id (from the sequence)."""
+    cols = [name for name, _ in _columns(cur, table) if name != "id"]
+    exprs = [overrides.get(name, f"t.{name}") for name in cols]
+    cur.execute(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(exprs)} {source}")
+    return int(cur.rowcount)
+
+
+def bank_history(cur: Any, log: Any = print) -> dict[str, int]:
+    """What a bank's two years hold beyond copies of the demo: long histories with rework loops,
+    change requests, documents in several versions, staff reads of every case, API calls, and
+    one or two portal users per company. Set-based; runs after the copies (ids from sequences)."""
+    t0 = time.perf_counter()
+    made: dict[str, int] = {}
+    # Rework loops: the case's transitions and document events again, loop after loop, each
+    # loop 41 minutes earlier than the one after it (never before the case was created).
+    made["rework events"] = _insert_copy(
+        cur,
+        "onboarding_caseevent",
+        f"""FROM onboarding_onboardingcase c
+        CROSS JOIN LATERAL generate_series(1, greatest(1, floor(exp(ln({MAX_LOOPS}) * ((c.id * 7919) % 1000) / 1000.0))::int)) g
+        JOIN onboarding_caseevent t ON t.case_id = c.id AND t.kind IN ('transition', 'document')
+        WHERE c.id % {LONG_TAIL_EVERY} = 7""",
+        {
+            "reason": "CASE WHEN t.kind = 'transition' THEN '返工:资料退回后重新提交' ELSE t.reason END",
+            "created_at": "greatest(c.created_at, t.created_at - g * interval '41 minutes')",
+        },
+    )
+    # Several document versions: a quarter of the documents get 1–3 more (earlier ones returned).
+    made["document versions"] = _insert_copy(
+        cur,
+        "documents_documentversion",
+        """FROM documents_documentversion t
+        JOIN (SELECT document_id, max(number) AS n FROM documents_documentversion GROUP BY document_id) m
+          ON m.document_id = t.document_id AND m.n = t.number
+        CROSS JOIN LATERAL generate_series(1, 1 + t.document_id % 3) g
+        WHERE t.document_id % 4 = 1""",
+        {
+            "public_id": "gen_random_uuid()",
+            "number": "m.n + g",
+            "storage_name": "t.storage_name || '.v' || (m.n + g)",
+            "uploaded_at": "t.uploaded_at + g * interval '2 days'",
+        },
+    )
+    # Change requests (变更申请) on one closed case in ten with a company version: most
+    # approved long ago, some rejected, the newest pending.
+    made["change requests"] = _insert_copy(
+        cur,
+        "onboarding_changerequest",
+        f"""FROM onboarding_onboardingcase c
+        JOIN LATERAL (SELECT max(v.id) AS id FROM companies_companyversion v WHERE v.enterprise_id = c.enterprise_id) v
+          ON v.id IS NOT NULL
+        CROSS JOIN LATERAL (SELECT 1) t
+        WHERE c.id % 10 = 3 AND c.state IN {CLOSED_STATES!r} AND c.account_manager_id IS NOT NULL""",
+        {
+            "public_id": "gen_random_uuid()",
+            "status": "CASE WHEN c.id % 7 = 0 THEN 'rejected' WHEN c.id % 13 = 0 THEN 'pending' ELSE 'approved' END",
+            "proposed": """jsonb_build_object('contact_phone', '021-' || lpad((c.id % 100000000)::text, 8, '0'))""",
+            "reason": "'联系电话变更'",
+            "filed_at": "c.updated_at + interval '30 days'",
+            "decided_at": "CASE WHEN c.id % 13 = 0 THEN NULL ELSE c.updated_at + interval '32 days' END",
+            "decision_reason": "CASE WHEN c.id % 7 = 0 THEN '材料不全' ELSE '' END",
+            "base_version_id": "v.id",
+            "case_id": "c.id",
+            "decided_by_id": "CASE WHEN c.id % 13 = 0 THEN NULL ELSE c.account_manager_id END",
+            "filed_by_id": "c.account_manager_id",
+            "result_version_id": "NULL",
+        },
+    )
+    # Staff reads of every case over its life: its account manager, spread evenly.
+    cur.execute(
+        f"""
+        INSERT INTO audit_accessevent (kind, username, reason, ip, path, data, created_at, actor_id, case_id)
+        SELECT 'case_read', u.username, '', '10.3.' || (c.id % 250) || '.' || g, '/cases/' || c.public_id || '/',
+               '{{}}'::jsonb, c.created_at + (now() - c.created_at) * (g / {READS_PER_CASE + 1}.0), u.id, c.id
+        FROM onboarding_onboardingcase c JOIN accounts_user u ON u.id = c.account_manager_id
+        CROSS JOIN generate_series(1, {READS_PER_CASE}) g
+        """
+    )
+    made["case reads"] = int(cur.rowcount)
+    # One or two portal users per company without any (password and groups of the demo's ent01),
+    # the first its administrator.
+    cur.execute(
+        """
+        INSERT INTO accounts_user (password, last_login, is_superuser, username, first_name, last_name, email,
+                                   is_staff, is_active, date_joined, display_name, phone, branch_id, enterprise_id)
+        SELECT t.password, NULL, false, 'p' || e.id || '_' || g, '', '', 'p' || e.id || '_' || g || '@corp.example',
+               false, true, e.created_at, '财务' || g, '', NULL, e.id
+        FROM onboarding_enterprise e CROSS JOIN generate_series(1, 1 + e.id % 2) g
+        JOIN accounts_user t ON t.username = 'ent01'
+        WHERE NOT EXISTS (SELECT 1 FROM accounts_user x WHERE x.enterprise_id = e.id)
+        """
+    )
+    made["portal users"] = int(cur.rowcount)
+    cur.execute(
+        r"""
+        INSERT INTO accounts_user_groups (user_id, group_id)
+        SELECT u.id, g.group_id FROM accounts_user u
+        JOIN accounts_user_groups g ON g.user_id = (SELECT id FROM accounts_user WHERE username = 'ent01')
+        WHERE u.username LIKE 'p%\_%' AND u.enterprise_id IS NOT NULL
+        """
+    )
+    _insert_copy(
+        cur,
+        "portal_enterprisemember",
+        r"""FROM accounts_user u JOIN portal_enterprisemember t
+          ON t.user_id = (SELECT id FROM accounts_user WHERE username = 'ent01')
+        WHERE u.username LIKE 'p%\_%' AND u.enterprise_id IS NOT NULL""",
+        {
+            "public_id": "gen_random_uuid()",
+            "user_id": "u.id",
+            "is_admin": r"u.username LIKE '%\_1'",
+            "created_at": "u.date_joined",
+        },
+    )
+    log("  bank history: " + ", ".join(f"{k} {n:,}" for k, n in made.items()) + f" ({time.perf_counter() - t0:.0f} s)")
+    return made
 
 
 def counts(conn: Any, tables: Iterable[str] = TABLES) -> dict[str, int]:
