@@ -145,3 +145,20 @@ def test_the_request_page_reads_english_for_an_english_customer(world):
         reason="x",
     )
     assert any("Only a suspended live link can be resumed" in m for m in messages_of(done))
+
+
+def test_the_link_pages_offer_the_requests_the_link_can_take(world):
+    """The customer starts a request from the portal's link page, staff from theirs: suspend
+    while in service, resume while suspended, terminate unless already closing."""
+    link = live_link(world)
+    portal_page = text(as_user(world.customer_x).get(f"/portal/links/{link.public_id}/"))
+    assert f"/portal/links/{link.public_id}/requests/suspension/" in portal_page
+    assert f"/portal/links/{link.public_id}/requests/termination/" in portal_page
+    assert "/requests/resumption/" not in portal_page
+    staff_page = text(as_user(world.am_a).get(f"/links/{link.public_id}/"))
+    assert f"/links/{link.public_id}/requests/suspension/" in staff_page
+    assert f"/links/{link.public_id}/retention/" in staff_page
+    LiveLink.objects.filter(pk=link.pk).update(status=LinkStatus.SUSPENDED)
+    portal_page = text(as_user(world.customer_x).get(f"/portal/links/{link.public_id}/"))
+    assert f"/portal/links/{link.public_id}/requests/resumption/" in portal_page
+    assert "/requests/suspension/" not in portal_page
