@@ -79,8 +79,51 @@ def describe_type(ct: declaration.CaseType) -> list[str]:
     return lines
 
 
+def _quote(text: Any) -> str:
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def dot(codes: list[str] | None = None) -> str:
+    """The declared case types (all, or those named) as a Graphviz graph, one cluster per type,
+    read from the declaration: stage labels, the ends doubled, each transition by its label."""
+    lines = ["digraph workflow {", "  rankdir=LR;", '  node [shape=box, style=rounded, fontname="Noto Sans CJK SC"];']
+    lines.append('  edge [fontname="Noto Sans CJK SC", fontsize=10];')
+    labels = declaration.state_labels()
+    for ct in declaration.CASE_TYPES.values():
+        if codes and ct.code not in codes:
+            continue
+        lines.append(f"  subgraph cluster_{ct.code} {{")
+        lines.append(f"    label={_quote(ct.label)};")
+        for code in ct.states:
+            shape = ", peripheries=2" if code in {e.code for e in ct.ends} else ""
+            lines.append(f"    {_quote(ct.code + ':' + code)} [label={_quote(labels.get(code, code))}{shape}];")
+        seen: set[tuple[str, str, str]] = set()
+        for t in declaration.transitions(ct):
+            if t.source not in ct.states:
+                continue
+            targets = getattr(t.target, "allowed_states", None) or [t.target]
+            for target in targets:
+                edge = (t.source, str(target), str(t.custom.get("label", t.name)))
+                if target in ct.states and edge not in seen:
+                    seen.add(edge)
+                    lines.append(
+                        f"    {_quote(ct.code + ':' + edge[0])} -> {_quote(ct.code + ':' + edge[1])} [label={_quote(edge[2])}];"
+                    )
+        lines.append("  }")
+    lines.append("}")
+    return "\n".join(lines)
+
+
 class Command(BaseCommand):
     help = "Print every transition of a case: from, to, who may, guards in words (as composed at run time), effects."
 
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--dot", nargs="*", metavar="TYPE", help="print the case types (all, or those named) as a Graphviz graph"
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["dot"] is not None:
+            self.stdout.write(dot(options["dot"]))
+            return
         self.stdout.write("\n".join(describe()))
