@@ -255,15 +255,6 @@ def _after(pk_key: tuple[Any, int]) -> Q:
     return Q(created_at__gt=at) | Q(created_at=at, pk__gt=pk)
 
 
-def case_recent_events(*, case: OnboardingCase, size: int = CASE_PAGE_EVENTS) -> HistoryPage:
-    """The newest `size` events (one query along `caseevent_case_history_idx`, whatever the
-    history's length), with the key of the page before them when there are older ones."""
-    rows = list(case_timeline(case=case).order_by("-created_at", "-pk")[: size + 1])
-    more = len(rows) > size
-    rows = rows[:size][::-1]
-    return HistoryPage(events=rows, older=rows[0].pk if more else None, newer=None)
-
-
 def case_history_page(
     *, case: OnboardingCase, before: int | None = None, after: int | None = None, size: int = CASE_HISTORY_PAGE
 ) -> HistoryPage:
@@ -293,14 +284,28 @@ def case_history_page(
     return HistoryPage(events=rows, older=older, newer=rows[-1].pk if more and rows else None)
 
 
-def case_sla_events(*, case: OnboardingCase) -> list[CaseEvent]:
-    """The events the SLA panel reads (suspensions and resumptions for the time split, the
-    sweep's reminder events): one query, without reading the whole history."""
-    return list(
-        CaseEvent.objects.filter(case=case)
-        .filter(Q(kind=CaseEvent.Kind.TRANSITION, name__in=["suspend", "resume"]) | Q(kind=CaseEvent.Kind.REMINDER))
-        .order_by("created_at", "pk")
+def _sla_q() -> Q:
+    return Q(kind=CaseEvent.Kind.TRANSITION, name__in=["suspend", "resume"]) | Q(kind=CaseEvent.Kind.REMINDER)
+
+
+def _is_sla(e: CaseEvent) -> bool:
+    return e.kind == CaseEvent.Kind.REMINDER or (
+        e.kind == CaseEvent.Kind.TRANSITION and e.name in ("suspend", "resume")
     )
+
+
+def case_page_events(*, case: OnboardingCase, size: int = CASE_PAGE_EVENTS) -> tuple[HistoryPage, list[CaseEvent]]:
+    """One query for the case page's events: the newest `size` (+1: are there older ones?) and
+    whatever the SLA panel reads however old (suspensions and resumptions for the time split,
+    the sweep's reminder events), not the whole history. Returns the timeline's page and the
+    SLA events in timeline order."""
+    newest = CaseEvent.objects.filter(case=case).order_by("-created_at", "-pk").values("pk")[: size + 1]
+    rows = list(case_timeline(case=case).filter(_sla_q() | Q(pk__in=newest)))  # oldest first
+    recent = rows[-(size + 1) :]  # the newest size + 1 of the history are all in `rows`
+    more = len(recent) > size
+    recent = recent[-size:]
+    page = HistoryPage(events=recent, older=recent[0].pk if more else None, newer=None)
+    return page, [e for e in rows if _is_sla(e)]
 
 
 def case_test_matrix(*, case: OnboardingCase) -> list[dict[str, Any]]:

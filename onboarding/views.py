@@ -171,11 +171,10 @@ def _case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespo
     request.pagecache_facts = {"branch_path": case.branch.path, "enterprise_id": case.enterprise_id}  # type: ignore[attr-defined]
     # The stage tracker and the time split both read every visit (one query). The timeline
     # shows the newest events and links to the history page for the rest; the time split
-    # (suspensions) and the reminders panel read only their events: two queries of bounded
+    # (suspensions) and the reminders panel read only their events: one query of bounded
     # size, so a case with 1,000 events costs what one with 40 does.
     prefetch_related_objects([case], "visits")
-    recent = selectors.case_recent_events(case=case)
-    case.sla_events = selectors.case_sla_events(case=case)  # type: ignore[attr-defined]
+    recent, case.sla_events = selectors.case_page_events(case=case)  # type: ignore[attr-defined]
     options = services.case_transition_options(case=case, user=request.user)
     return render(
         request,
