@@ -137,3 +137,28 @@ def test_the_auditor_reading_the_history_is_recorded(client, world, login) -> No
     before = AccessEvent.objects.filter(kind=AccessEvent.Kind.CASE_READ, case=case).count()
     assert client.get(reverse("case_history", args=[case.public_id])).status_code == 200
     assert AccessEvent.objects.filter(kind=AccessEvent.Kind.CASE_READ, case=case).count() == before + 1
+
+
+def test_the_sla_panel_still_reads_old_reminders_and_suspensions(client, world, login) -> None:
+    """The reminders panel and the time split read their events however old: a reminder and a
+    suspension far behind the newest events still show and still count."""
+    from onboarding import services
+
+    case = world.case(State.BRANCH_INTAKE)
+    services.case_transition(case=case, user=world.am_a, name="suspend", reason="客户要求暂停")
+    case.refresh_from_db()
+    services.case_transition(case=case, user=world.am_a, name="resume", reason="")
+    CaseEvent.objects.create(
+        case=case, kind=CaseEvent.Kind.REMINDER, name="", data={"level": 2, "stage": State.BRANCH_INTAKE}
+    )
+    login(client, world.am_a)
+    url = reverse("case_detail", args=[case.public_id])
+
+    def sla(html: str) -> str:
+        return html.split('<section class="card case-sla">', 1)[1].split("</section>", 1)[0]
+
+    before = sla(client.get(url).content.decode())
+    assert "上级督办" in before
+    _grow(case, 3 * CASE_PAGE_EVENTS)
+    after = sla(client.get(url).content.decode())
+    assert after == before
