@@ -263,18 +263,19 @@ def case_history_page(
     A key that is not an event of this case is refused (Http404)."""
     qs = case_timeline(case=case)
     key = before if before is not None else after
+    found = None
     if key is not None:
         found = CaseEvent.objects.filter(case=case, pk=key).values_list("created_at", "pk").first()
         if found is None:
             raise Http404("no such event")
-    if before is not None:
+    if found is not None and before is not None:
         rows = list(qs.filter(_before(found)).order_by("-created_at", "-pk")[: size + 1])
         more = len(rows) > size
         rows = rows[:size][::-1]
         return HistoryPage(
             events=rows, older=rows[0].pk if more and rows else None, newer=rows[-1].pk if rows else None
         )
-    if after is not None:
+    if found is not None:  # after=
         rows = list(qs.filter(_after(found)).order_by("created_at", "pk")[: size + 1])
     else:
         rows = list(qs.order_by("created_at", "pk")[: size + 1])
