@@ -84,6 +84,11 @@ BELL_MARK = "<!--pagecache:bell-->"
 _WRITE_START = ("INSERT", "UPDATE", "DELETE", "TRUNCATE", "WITH", "REPLACE", "MERGE")
 _WRITTEN = re.compile(r'\b(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM|REPLACE\s+INTO)\s+"?(\w+)"?', re.I)
 _READ = re.compile(r'\b(?:FROM|JOIN)\s+"?(\w+)"?', re.I)
+# A login's only write to the user row (`django.contrib.auth.models.update_last_login`:
+# `save(update_fields=["last_login"])`), exactly as Django sends it: it changes no page (none
+# shows `last_login`) nor the user's copy (config/usercache.py; nothing checks `last_login`),
+# so it replaces no generation. Any other column in the same statement is a write as usual.
+_LAST_LOGIN_ONLY = re.compile(r'UPDATE "accounts_user" SET "last_login" = %s WHERE "accounts_user"\."id" = %s', re.I)
 RETRY_SECONDS = 30.0
 _down_until = 0.0
 _missed_writes = False  # a write committed while Redis did not answer (see `bump`)
@@ -141,6 +146,8 @@ def written_tables(sql: str) -> frozenset[str] | None:
         return frozenset()
     if head.startswith("TRUNCATE"):
         return None
+    if _LAST_LOGIN_ONLY.fullmatch(sql.strip()):
+        return frozenset()
     tables = frozenset(t.lower() for t in _WRITTEN.findall(sql))
     if head.startswith("WITH"):
         return tables - UNWATCHED_TABLES  # no INSERT/UPDATE/DELETE in it: a read

@@ -3,7 +3,7 @@
 Every request needs its user: Django's AuthenticationMiddleware reads the row each time. Here a
 copy is kept in the page cache's Redis with the generation of the user table
 (`config/pagecache.py`): every committed write to `accounts_user` (deactivation, a new
-password, `queryset.update()`, a worker on another host, a login's `last_login`) replaces that
+password, `queryset.update()`, a worker on another host; not a login's `last_login` alone) replaces that
 generation, and a copy from before it is never used. The generation is read *before* the row,
 so a copy stored by a request that raced a deactivation is stale the moment it is stored.
 

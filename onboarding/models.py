@@ -156,6 +156,7 @@ class OnboardingCase(OnboardingJourney, FSMModelMixin, models.Model):
             return self.company_version  # type: ignore[return-value]
         from companies.services import company_snapshot
 
+        # The accounts come from a prefetch when a list made one (`prefetch_company_accounts`).
         return company_snapshot(self.enterprise)
 
     @property
@@ -432,7 +433,8 @@ class CaseEvent(models.Model):
         MESSAGE = "message", _("留言")
         IMPORTED = "imported", _("导入")
 
-    case = models.ForeignKey(OnboardingCase, on_delete=models.PROTECT, related_name="events")
+    # No index of its own: caseevent_case_history_idx leads with it (and serves the foreign key).
+    case = models.ForeignKey(OnboardingCase, on_delete=models.PROTECT, related_name="events", db_index=False)
     kind = models.CharField(max_length=20, choices=Kind.choices)
     name = models.CharField(max_length=60, blank=True)
     # No index of its own: caseevent_actor_log_idx leads with the actor (and serves the
@@ -458,6 +460,10 @@ class CaseEvent(models.Model):
         # once, bench/sweep.py), so none repeats the leading column of another.
         indexes = [
             models.Index(fields=["-created_at", "-id"], name="caseevent_log_order_idx"),
+            # One case's history in timeline order: the case page's newest events and the
+            # history pages (keyset on created_at, id) stop after a page, however long the
+            # history. It replaces the plain case_id index (same number of indexes written).
+            models.Index(fields=["case", "created_at", "id"], name="caseevent_case_history_idx"),
             # The audit log of one person: their events newest first, not a walk of everyone's.
             # Only events with an actor: the sweep's reminders (no actor) are never looked up by one.
             models.Index(

@@ -32,7 +32,7 @@ from casetypes.extensions import ExtensionPoint
 from workcalendar import workcal
 
 from .models import ChangeRequest, OnboardingCase
-from .selectors import case_list, case_visible_q, my_work
+from .selectors import case_list, case_visible_q, my_work, prefetch_company_accounts
 from .states import CUSTOMER
 
 # Working days a branch supervisor has to decide a change request (it holds up no stage, but
@@ -110,6 +110,9 @@ def queue_for(user: Any, *, page: Any = None) -> list[QueueItem]:
     items = held_items(user) + change_requests_to_decide(user, page=page)
     items += [item for source in (production_configs_to_issue, *sources) for item in source(user)]
     far = dt.datetime.max.replace(tzinfo=dt.UTC)
+    # The home page shows each case's company: cases without a data version read theirs as it
+    # is, accounts included, in one query for all of them.
+    prefetch_company_accounts([item.case for item in items])
     return sorted(items, key=lambda i: (i.due_at or far, i.case.pk, i.kind))
 
 

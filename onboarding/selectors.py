@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, prefetch_related_objects
 from django.http import Http404
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -182,6 +183,15 @@ def overdue_count(*, user: Any) -> int:
     return qs[: OVERDUE_COUNT_LIMIT + 1].count()
 
 
+def prefetch_company_accounts(cases: Any) -> None:
+    """A case without a company data version shows its company as it is, accounts included:
+    read the accounts of all such cases' companies in one query (none when every case has a
+    version) rather than one per row."""
+    enterprises = [c.enterprise for c in cases if c.company_version_id is None]
+    if enterprises:
+        prefetch_related_objects(enterprises, "accounts")
+
+
 # A case list counts its rows up to this many ("10000+ 件"): head office's whole list costs a
 # bounded index walk instead of a COUNT of every case; filters narrow it to an exact count.
 CASE_LIST_COUNT_LIMIT = 10_000
@@ -205,6 +215,7 @@ def case_page(qs: QuerySet[OnboardingCase], number: Any, size: int) -> Page:
     ids_page = paginator.get_page(number)
     by_id = {case.pk: case for case in qs.filter(pk__in=list(ids_page.object_list))}
     ids_page.object_list = [by_id[pk] for pk in ids_page.object_list if pk in by_id]
+    prefetch_company_accounts(ids_page.object_list)
     over = paginator.count > CASE_LIST_COUNT_LIMIT
     ids_page.count_label = f"{CASE_LIST_COUNT_LIMIT}+" if over else str(paginator.count)  # type: ignore[attr-defined]
     ids_page.pages_label = f"{paginator.num_pages}+" if over else str(paginator.num_pages)  # type: ignore[attr-defined]
@@ -218,6 +229,84 @@ def case_timeline_queryset() -> QuerySet[CaseEvent]:
 
 def case_timeline(*, case: OnboardingCase) -> QuerySet[CaseEvent]:
     return case_timeline_queryset().filter(case=case)
+
+
+# The case page shows the newest events; the rest are a page or more of `case_history_page`.
+CASE_PAGE_EVENTS = 30
+CASE_HISTORY_PAGE = 100
+
+
+@dataclass
+class HistoryPage:
+    """Events of one case in timeline order (oldest first) with the keys of its neighbours."""
+
+    events: list[CaseEvent]
+    older: int | None  # pk to pass as `before=` for the page of older events, if any
+    newer: int | None  # pk to pass as `after=` for the page of newer events, if any
+
+
+def _before(pk_key: tuple[Any, int]) -> Q:
+    at, pk = pk_key
+    return Q(created_at__lt=at) | Q(created_at=at, pk__lt=pk)
+
+
+def _after(pk_key: tuple[Any, int]) -> Q:
+    at, pk = pk_key
+    return Q(created_at__gt=at) | Q(created_at=at, pk__gt=pk)
+
+
+def case_history_page(
+    *, case: OnboardingCase, before: int | None = None, after: int | None = None, size: int = CASE_HISTORY_PAGE
+) -> HistoryPage:
+    """A page of the case's history by keyset on (created_at, pk): `before=pk` the `size`
+    events just older than that event, `after=pk` those just newer, neither the oldest ones.
+    A key that is not an event of this case is refused (Http404)."""
+    qs = case_timeline(case=case)
+    key = before if before is not None else after
+    found = None
+    if key is not None:
+        found = CaseEvent.objects.filter(case=case, pk=key).values_list("created_at", "pk").first()
+        if found is None:
+            raise Http404("no such event")
+    if found is not None and before is not None:
+        rows = list(qs.filter(_before(found)).order_by("-created_at", "-pk")[: size + 1])
+        more = len(rows) > size
+        rows = rows[:size][::-1]
+        return HistoryPage(
+            events=rows, older=rows[0].pk if more and rows else None, newer=rows[-1].pk if rows else None
+        )
+    if found is not None:  # after=
+        rows = list(qs.filter(_after(found)).order_by("created_at", "pk")[: size + 1])
+    else:
+        rows = list(qs.order_by("created_at", "pk")[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    older = rows[0].pk if rows and (after is not None) else None
+    return HistoryPage(events=rows, older=older, newer=rows[-1].pk if more and rows else None)
+
+
+def _sla_q() -> Q:
+    return Q(kind=CaseEvent.Kind.TRANSITION, name__in=["suspend", "resume"]) | Q(kind=CaseEvent.Kind.REMINDER)
+
+
+def _is_sla(e: CaseEvent) -> bool:
+    return e.kind == CaseEvent.Kind.REMINDER or (
+        e.kind == CaseEvent.Kind.TRANSITION and e.name in ("suspend", "resume")
+    )
+
+
+def case_page_events(*, case: OnboardingCase, size: int = CASE_PAGE_EVENTS) -> tuple[HistoryPage, list[CaseEvent]]:
+    """One query for the case page's events: the newest `size` (+1: are there older ones?) and
+    whatever the SLA panel reads however old (suspensions and resumptions for the time split,
+    the sweep's reminder events), not the whole history. Returns the timeline's page and the
+    SLA events in timeline order."""
+    newest = CaseEvent.objects.filter(case=case).order_by("-created_at", "-pk").values("pk")[: size + 1]
+    rows = list(case_timeline(case=case).filter(_sla_q() | Q(pk__in=newest)))  # oldest first
+    recent = rows[-(size + 1) :]  # the newest size + 1 of the history are all in `rows`
+    more = len(recent) > size
+    recent = recent[-size:]
+    page = HistoryPage(events=recent, older=recent[0].pk if more else None, newer=None)
+    return page, [e for e in rows if _is_sla(e)]
 
 
 def case_test_matrix(*, case: OnboardingCase) -> list[dict[str, Any]]:

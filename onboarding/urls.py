@@ -9,6 +9,7 @@ urlpatterns = [
     path("cases/", views.case_list_view, name="case_list"),
     path("cases/new/", views.case_new, name="case_new"),
     path("cases/<uuid:public_id>/", views.case_detail, name="case_detail"),
+    path("cases/<uuid:public_id>/history/", views.case_history, name="case_history"),
     path("cases/<uuid:public_id>/edit/", views.case_edit, name="case_edit"),
     path("cases/<uuid:public_id>/transition/<slug:name>/", views.case_transition_view, name="case_transition"),
     path("cases/<uuid:public_id>/test-package/", views.test_package_view, name="case_test_package"),

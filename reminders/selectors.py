@@ -53,7 +53,7 @@ class TimeSplit:
 
 def _suspensions(case: OnboardingCase, now: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
     spans, start = [], None
-    read = getattr(case, "timeline", None)  # the case page has read every event already
+    read = getattr(case, "sla_events", None)  # the case page has read these events already
     if read is not None:
         pairs = [(e.name, e.created_at) for e in read if e.kind == "transition" and e.name in ("suspend", "resume")]
     else:

@@ -267,3 +267,50 @@ def test_a_page_that_makes_a_message_is_not_stored(client, world) -> None:
         request.META["CSRF_COOKIE"] = "benchCSRFsecret0123456789abcdefg"
         cached_page(request, "x", lambda r=request: build_with_message(r))
     assert len(request_factory_page) == 2  # computed both times: the first was not stored
+
+
+def test_a_login_does_not_make_pages_stale_but_other_user_writes_do(client, world) -> None:
+    """A login writes `last_login` (Django's `update_last_login`): no page shows it, so it must
+    not make every stored page stale (issue 26). Any other write to the user table still does."""
+    from django.contrib.auth import get_user_model
+
+    world.case(State.BRANCH_INTAKE)
+    client.force_login(world.am_a)
+    url = reverse("case_list")
+    _get(client, url)  # the CSRF cookie
+    first, computed = _get(client, url)
+    _, served = _get(client, url)
+    assert served < computed
+    # Someone else logs in: the login really writes the user row's last_login ...
+    other = Client()
+    with CaptureQueriesContext(connection) as ctx:
+        other.force_login(world.am_b)
+    writes = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith('UPDATE "accounts_user"')]
+    assert writes and all('"last_login"' in sql for sql in writes), ctx.captured_queries
+    # ... and the stored page is still served.
+    again, still_served = _get(client, url)
+    assert again == first and still_served <= served
+    # A change of another column of the user table (by update(), and by save() together with
+    # last_login) makes the page computed again.
+    get_user_model().objects.filter(pk=world.am_b.pk).update(first_name="改")
+    _, recomputed = _get(client, url)
+    assert recomputed >= computed  # the page (and the user's copy) read again
+    _, served_again = _get(client, url)
+    assert served_again <= served
+    user = get_user_model().objects.get(pk=world.am_b.pk)
+    user.last_login, user.is_active = timezone.now(), False
+    user.save(update_fields=["last_login", "is_active"])
+    _, recomputed = _get(client, url)
+    assert recomputed >= computed
+
+
+def test_only_a_last_login_only_update_is_not_a_write() -> None:
+    login = 'UPDATE "accounts_user" SET "last_login" = %s WHERE "accounts_user"."id" = %s'
+    assert pagecache.written_tables(login) == frozenset()
+    for sql in (
+        'UPDATE "accounts_user" SET "last_login" = %s, "is_active" = %s WHERE "accounts_user"."id" = %s',
+        'UPDATE "accounts_user" SET "last_login" = %s WHERE "accounts_user"."id" = %s; DELETE FROM x',
+        'UPDATE "accounts_user" SET "last_login" = %s',
+        'UPDATE "accounts_user" SET "last_login" = %s WHERE "accounts_user"."id" IN (SELECT 1)',
+    ):
+        assert pagecache.written_tables(sql), sql

@@ -140,3 +140,29 @@ def test_the_portal_home_reads_as_much_for_one_case_as_for_many_of_the_company(c
     assert "签字盖章后上传" in page or "上传《" in page
     assert len(many) == len(one), (len(one), len(many), many)
     assert len(many) <= MAX_QUERIES
+
+
+def test_the_case_list_and_home_read_the_accounts_of_cases_without_a_version_once(client, world) -> None:
+    """A case made before company versions existed shows its company as it is, accounts included
+    (issue 26: one accounts query per row made a list page 61 queries): one query for the page."""
+    from onboarding.models import OnboardingCase
+
+    def unversioned(n: int) -> None:
+        global _made
+        for _ in range(n):
+            _made += 1
+            ent = enterprise(world.branch_a, name=f"旧公司{_made}")
+            case = services.case_create(user=world.am_a, enterprise=ent, modules=["account_query"])
+            OnboardingCase.objects.filter(pk=case.pk).update(company_version=None)
+
+    client.force_login(world.am_a)
+    counts = []
+    for n in (2, 8):
+        unversioned(n)
+        for url in (reverse("case_list"), reverse("home")):
+            client.get(url)
+            counts.append(len(_queries(client, url)))
+    page = client.get(reverse("case_list")).content.decode()
+    assert page.count("旧公司") >= 10  # the rows really show those companies
+    assert counts[:2] == counts[2:], counts
+    assert max(counts) <= MAX_QUERIES

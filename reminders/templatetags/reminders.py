@@ -44,11 +44,11 @@ def case_sla_panel(case: Any) -> dict[str, Any]:
 def _reminders(case: Any) -> list[Reminder]:
     """The reminders sent on the case, oldest first.
 
-    The case page has read every event already, and the sweep records one event per
-    reminder in the claim's own transaction (its level and stage in the data): the panel
-    shows them from there rather than reading the claim rows again.
+    The case page has read the reminder events already (`sla_events`), and the sweep records
+    one event per reminder in the claim's own transaction (its level and stage in the data):
+    the panel shows them from there rather than reading the claim rows again.
     """
-    read = getattr(case, "timeline", None)
+    read = getattr(case, "sla_events", None)
     if read is None:
         return list(case.reminders.order_by("created_at", "level"))
     sent = [
