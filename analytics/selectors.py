@@ -602,10 +602,13 @@ def funnel_table(*, branch_ids: list[int], period: Period) -> Table:
         .order_by()
     )
     reached = {r["stage"]: r["n"] for r in rows}
-    for code in declaration.live_states():
+    # The funnel is the onboarding journey's: how far the cases received got, up to going live
+    # (requests on a live link have their own tables, "by case type").
+    journey = declaration.case_type("onboarding")
+    for code in journey.live_states:
         reached[code] = sum(r["live"] for r in rows)
     tab = Table("funnel", _("漏斗:期内受理的案件到达各阶段"), [_("阶段"), _("案件数")])
-    for s in (*WORKING_STAGES, *declaration.live_states()):
+    for s in (*[stage.code for stage in journey.working], *journey.live_states):
         tab.rows.append([stage_label(s), reached.get(s, 0)])
         tab.links.append(drill_url(period, fig="funnel", stage=s))
     return tab

@@ -24,32 +24,34 @@ from onboarding.selectors import case_visible_q
 from .models import DocumentKind, DocumentVersion
 
 
-def _open_q(kinds: list[str]) -> Q:
-    """Documents of these kinds on cases that have not yet left the stage collecting them."""
-    q = Q(pk__in=[])
+def _waiting_on(role: str, user: Any) -> Q | None:
+    """Documents waiting on `role` as their first reviewer: each need of each declared type, on
+    that type's cases that have not yet left the stage collecting it (only the reader's own
+    cases where the need says so: the account manager reviews their own cases' papers). A need
+    applies to its own type only: the same kind collected by another type may be reviewed by
+    someone else."""
+    mine: Q | None = None
     for ct in declaration.CASE_TYPES.values():
         order = [s.code for s in ct.stages]
         for stage in ct.stages:
             for need in stage.documents:
-                if need.kind in kinds:
-                    states = order[: order.index(stage.code) + 1]
-                    q |= Q(document__kind=need.kind, document__case__state__in=states)
-    return q
+                if not need.reviewers or need.reviewers[0] != role:
+                    continue
+                q = Q(document__kind=need.kind, document__case__state__in=order[: order.index(stage.code) + 1])
+                if need.own_cases_only:
+                    q &= Q(document__case__account_manager=user)
+                mine = q if mine is None else mine | q
+    return mine
 
 
 def documents_to_review(user: Any) -> list[QueueItem]:
-    roles = user_roles(user)
     mine = Q(pk__in=[])
     reviews = False
-    # Each document waits on the first reviewer its stage declares (only on their own cases
-    # where the need says so: the account manager reviews their own cases' papers).
-    for role in roles:
-        needs = [d for _, d in declaration.document_needs() if d.reviewers and d.reviewers[0] == role]
-        if not needs:
-            continue
-        reviews = True
-        mine |= _open_q([d.kind for d in needs if not d.own_cases_only])
-        mine |= _open_q([d.kind for d in needs if d.own_cases_only]) & Q(document__case__account_manager=user)
+    for role in user_roles(user):
+        waiting = _waiting_on(role, user)
+        if waiting is not None:
+            reviews = True
+            mine |= waiting
     if not reviews:
         return []
     newer = DocumentVersion.objects.filter(document=OuterRef("document"), number__gt=OuterRef("number"))

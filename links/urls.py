@@ -46,9 +46,9 @@ urlpatterns += [
     ),
 ]
 urlpatterns += [
-    path("links/requests/<uuid:case_id>/change-form.pdf", views_changes.change_form_pdf, name="change_form_pdf"),
+    path("links/requests/<uuid:request_id>/change-form.pdf", views_changes.change_form_pdf, name="change_form_pdf"),
     path(
-        "portal/links/requests/<uuid:case_id>/change-form.pdf",
+        "portal/links/requests/<uuid:request_id>/change-form.pdf",
         views_changes.portal_change_form_pdf,
         name="portal_change_form_pdf",
     ),

@@ -198,13 +198,13 @@ def _pdf(req: LinkRequest) -> HttpResponse:
 
 
 @staff_required
-def change_form_pdf(request: AuthenticatedHttpRequest, case_id: Any) -> HttpResponse:
-    return _pdf(selectors.request_for_case_for_user(user=request.user, public_id=case_id))
+def change_form_pdf(request: AuthenticatedHttpRequest, request_id: Any) -> HttpResponse:
+    return _pdf(selectors.request_for_case_for_user(user=request.user, public_id=request_id))
 
 
 @customer_required
-def portal_change_form_pdf(request: AuthenticatedHttpRequest, case_id: Any) -> HttpResponse:
-    return _pdf(selectors.request_for_case_for_user(user=request.user, public_id=case_id))
+def portal_change_form_pdf(request: AuthenticatedHttpRequest, request_id: Any) -> HttpResponse:
+    return _pdf(selectors.request_for_case_for_user(user=request.user, public_id=request_id))
 
 
 # --- accounts or modules change ----------------------------------------------------------------------------

@@ -92,7 +92,19 @@ def random_values() -> dict[str, str]:
         "link_id": str(uuid.uuid4()),
         "username": f"nobody-{uuid.uuid4().hex[:8]}",
         "request_kind": "suspension",
+        "request_id": str(uuid.uuid4()),
     }
+
+
+def _operator_change(world: Any) -> Any:
+    """A request on a live link of company X (its pages are tested in test_links_operator_change.py)."""
+    from links import changes
+    from links.models import LiveLink
+
+    link = LiveLink.objects.get(onboarding_case=world.case(State.LIVE))
+    return changes.operator_change_open(
+        link=link, user=world.customer_x, action="add", name="操作员乙", id_number="310104198001010017", role="review"
+    )
 
 
 def _live_link(case: Any) -> Any:
@@ -133,6 +145,7 @@ def setup(world):
         # A person whose work a supervisor hands on is named by their login, never by a row number.
         "username": world.am_a.username,
         "request_kind": "suspension",
+        "request_id": str(_operator_change(world).case.public_id),
     }
     member(world.customer_y, admin=True)
     secrets = [world.company_x.name, case.reference, draft.reference, str(case.public_id)]
