@@ -150,8 +150,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["ENGINE"] = "config.postgresql"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     (BASE_DIR / "var").mkdir(exist_ok=True)  # the default database's folder, on a fresh checkout
-    # Wait for a concurrent writer instead of failing at once with "database is locked".
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # The demo's web server and its Celery worker write the same file at once. A transaction
+    # that reads before it writes (every transition, message, session) cannot turn its read
+    # lock into a write lock while another connection writes: SQLite fails it at once with
+    # "database is locked", whatever the timeout. BEGIN IMMEDIATE takes the write lock first
+    # and waits up to `timeout` seconds for it; WAL lets the pages read meanwhile. The tests'
+    # in-memory database takes the same options (WAL does not apply there; it stays "memory").
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        }
+    )
 # The app's role owns nothing; MIGRATE_DATABASE_URL names the owner of the tables, as whom
 # `manage.py migrate` connects (config/dbroles.py). The same database, another user.
 DATABASE_OWNER: dict[str, str] | None = None
