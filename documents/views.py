@@ -76,7 +76,12 @@ def upload_many_view(request: AuthenticatedHttpRequest, case_id: Any) -> HttpRes
     recorded by itself exactly as through its own row; a refused one is named with its reason
     and leaves nothing behind, the others stand."""
     case = case_for(request, case_id)
-    picked = [(_kind(name.removeprefix("file-")), f) for name, f in request.FILES.items() if name.startswith("file-")]
+    picked = [
+        (_kind(name.removeprefix("file-")), f)
+        for name in request.FILES
+        if name.startswith("file-")
+        for f in request.FILES.getlist(name)[:1]
+    ]
     picked = [(kind, f) for kind, f in picked if kind][:20]
     if not picked:
         messages.error(request, _("请选择要上传的文件"))
@@ -85,7 +90,7 @@ def upload_many_view(request: AuthenticatedHttpRequest, case_id: Any) -> HttpRes
     for kind, upload in picked:
         try:
             version = services.document_upload(
-                case=case, user=request.user, kind=kind, upload=upload, name=upload.name, size=upload.size
+                case=case, user=request.user, kind=kind, upload=upload, name=upload.name or "", size=upload.size
             )
         except CaseError as exc:
             show_case_error(request, exc)
