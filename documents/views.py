@@ -71,6 +71,41 @@ def upload_view(request: AuthenticatedHttpRequest, case_id: Any, kind: str) -> H
 @login_required
 @require_POST
 @once  # one-time form token: a repeated post creates nothing twice (config/once.py)
+def upload_many_view(request: AuthenticatedHttpRequest, case_id: Any) -> HttpResponse:
+    """Several documents in one post (issue 25): one file per kind, each uploaded, checked and
+    recorded by itself exactly as through its own row; a refused one is named with its reason
+    and leaves nothing behind, the others stand."""
+    case = case_for(request, case_id)
+    picked = [
+        (_kind(name.removeprefix("file-")), f)
+        for name in request.FILES
+        if name.startswith("file-")
+        for f in request.FILES.getlist(name)[:1]
+    ]
+    picked = [(kind, f) for kind, f in picked if kind][:20]
+    if not picked:
+        messages.error(request, _("请选择要上传的文件"))
+        return _back(request, case)
+    done = []
+    for kind, upload in picked:
+        try:
+            version = services.document_upload(
+                case=case, user=request.user, kind=kind, upload=upload, name=upload.name or "", size=upload.size
+            )
+        except CaseError as exc:
+            show_case_error(request, exc)
+            case.refresh_from_db()
+        else:
+            label = DocumentKind(version.document.kind).label
+            done.append(_("已上传:%(label)s 第 %(n)d 版") % {"label": label, "n": version.number})
+    if done:
+        messages.success(request, " ".join(done))
+    return _back(request, case)
+
+
+@login_required
+@require_POST
+@once  # one-time form token: a repeated post creates nothing twice (config/once.py)
 def upload_signed_view(request: AuthenticatedHttpRequest, case_id: Any) -> HttpResponse:
     """A signed form's scan in one step: the form is found by the code typed, or by the code
     in the file's name, or as chosen in the list (the page's script pre-selects it)."""

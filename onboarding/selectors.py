@@ -399,3 +399,22 @@ def prime_test_results(cases: list[OnboardingCase]) -> None:
         seen[o.case_id].append(o)
     for case in cases:
         prime(case, GATEWAY_OBSERVATIONS_KEY, seen[case.pk])
+
+
+def test_package_defaults(*, case: OnboardingCase) -> dict[str, str]:
+    """What a new test package starts from (issue 25: fewer steps): the bank's test address and
+    interface document version as last issued to any customer; tech checks and may change them."""
+    from .models import TestPackage
+
+    last = TestPackage.objects.exclude(case=case).order_by("-recorded_at", "-pk").first()
+    return {"test_endpoint": last.test_endpoint, "doc_version": last.doc_version} if last else {}
+
+
+def production_config_defaults(*, case: OnboardingCase) -> dict[str, str]:
+    """What a new production configuration starts from: the bank's production address as last
+    issued, and the case's own settlement accounts (one a line)."""
+    from .models import ProductionConfig
+
+    last = ProductionConfig.objects.exclude(case=case).order_by("-recorded_at", "-pk").first()
+    accounts = "\n".join(a["account_number"] for a in case.company.accounts if a.get("account_number"))
+    return {**({"production_endpoint": last.production_endpoint} if last else {}), "production_accounts": accounts}

@@ -192,7 +192,10 @@ def _case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespo
             "options": options,
             "next": next_step(case, options, request.user),
             "roles": user_roles(request.user),
-            "test_package_form": TestPackageForm(instance=getattr(case, "test_package", None)),
+            "test_package_form": TestPackageForm(
+                instance=getattr(case, "test_package", None),
+                initial=None if hasattr(case, "test_package") else selectors.test_package_defaults(case=case),
+            ),
             **_testing_context(case, request.user),
         },
     )
@@ -228,7 +231,11 @@ def _testing_context(case: OnboardingCase, user: Any) -> dict[str, Any]:
     data.update(
         test_result_form=TestResultForm(case=case, auto_id="tr_%s") if record else None,
         retest_form=RetestForm(case=case, auto_id="rt_%s") if record else None,
-        production_form=ProductionConfigForm(instance=data["production_config"], auto_id="pc_%s")
+        production_form=ProductionConfigForm(
+            instance=data["production_config"],
+            auto_id="pc_%s",
+            initial=None if data["production_config"] else selectors.production_config_defaults(case=case),
+        )
         if data["can_issue_production"]
         else None,
     )

@@ -46,6 +46,18 @@ def documents_panel(context: template.Context, next_url: str = "") -> dict[str, 
         "done_rows": [r for r in rows if r["done"]],
         "later_rows": [r for r in rows if r["later"]],
         "reviewable": sum(1 for r in rows if r["can_review"]),
+        # Every version waiting on this reviewer, for "全部审核通过" (one action, each still recorded).
+        # The documents still to provide, for one form that uploads several at once: the
+        # customer's (staff upload the odd one through its row; their page stays short).
+        "upload_many": [
+            r["item"]
+            for r in rows
+            if user.enterprise_id is not None
+            and r["can_upload"]
+            and not (r["later"] or r["done"])
+            and r["item"].status in (checklist.Status.MISSING, checklist.Status.REDO, checklist.Status.REJECTED)
+        ],
+        "review_all": [r["item"].latest.public_id for r in rows if r["can_review"] and not (r["later"] or r["done"])],
         "signed_forms": [f for f in services.signed_form_choices(case) if f[0] in uploadable],
         "next_url": next_url,
         "csrf_token": context.get("csrf_token"),
