@@ -14,7 +14,7 @@ Settings: config/oidc.py.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
@@ -71,7 +71,7 @@ def set_claimed_roles(user: User, roles: set[str]) -> None:
     user._role_cache = None  # type: ignore[attr-defined]
 
 
-def _refuse(request: HttpRequest, reason: str) -> None:
+def _refuse(request: HttpRequest, reason: str) -> NoReturn:
     messages.error(request, refusal_messages()[reason])
     raise ImmediateHttpResponse(HttpResponseRedirect(reverse("account_login")))
 

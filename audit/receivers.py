@@ -10,8 +10,8 @@ from typing import Any
 
 from allauth.account.internal.flows.login import get_authentication_records, record_authentication
 from allauth.account.signals import authentication_step_completed
-from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from allauth.account.signals import user_logged_in as allauth_user_logged_in
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 from django.http import HttpRequest
 

@@ -55,7 +55,11 @@ class Provider:
         (self.dir / "client.json").write_text(json.dumps(self.client))
         if not (self.dir / "people.json").exists():
             (self.dir / "people.json").write_text("{}")
-        env = {**os.environ, "OIDC_PROVIDER_DIR": str(self.dir), "DJANGO_SETTINGS_MODULE": "tests.oidc_provider.settings"}
+        env = {
+            **os.environ,
+            "OIDC_PROVIDER_DIR": str(self.dir),
+            "DJANGO_SETTINGS_MODULE": "tests.oidc_provider.settings",
+        }
         self.log = open(self.dir / "provider.log", "wb")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.oidc_provider.serve", str(self.port)],
