@@ -7,6 +7,7 @@ with the code; our server redeems it at the provider and checks the ID token's s
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
 from urllib.parse import urljoin, urlsplit
 
@@ -95,6 +96,20 @@ def test_off_by_default(settings, db):
     assert settings.SOCIALACCOUNT_PROVIDERS == {}
     page = Client().get(reverse("account_login")).content.decode()
     assert "/oidc/" not in page and "统一身份平台" not in page
+
+
+def test_the_settings_are_checked_and_the_button_speaks_the_pages_language(oidc, settings, db):
+    from django.core.exceptions import ImproperlyConfigured
+
+    with pytest.raises(ImproperlyConfigured, match="OIDC_CLIENT_SECRET"):
+        oidc_settings({"OIDC_SERVER_URL": oidc.server_url, "OIDC_CLIENT_ID": "x", "OIDC_ROLE_GROUPS": GROUPS})
+    with pytest.raises(ImproperlyConfigured, match="OIDC_ROLE_GROUPS"):
+        oidc_settings({"OIDC_SERVER_URL": oidc.server_url, "OIDC_CLIENT_ID": "x", "OIDC_CLIENT_SECRET": "y"})
+    client = Client()
+    assert "使用统一身份平台登录" in client.get(reverse("account_login")).content.decode()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = html.unescape(client.get(reverse("account_login")).content.decode())
+    assert "Sign in with the bank's identity platform" in page and "统一身份平台" not in page
 
 
 def test_first_login_creates_the_staff_account_with_role_and_branch(oidc, world):
