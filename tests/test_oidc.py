@@ -40,6 +40,7 @@ def provider() -> Iterator[Provider]:
         "zhouyu": dict(name="周瑜", groups=["dl-account-managers"], branch="ZZ9"),
         "admin": dict(name="冒名", groups=["dl-branch-supervisors"], branch="A"),
         "am_a": dict(name="同名本地", groups=["dl-account-managers"], branch="A"),
+        "liuyang": dict(name="刘洋", groups=["dl-account-managers"], branch="A"),
         "wuji": dict(name="吴忌", groups=["dl-account-managers"], branch="A"),
     }
     for username, claims in people.items():
@@ -178,3 +179,16 @@ def test_a_leaver_deactivated_here_is_refused_and_roles_follow_the_platform(oidc
     assert response.status_code == 302 and response.url == reverse("account_login")
     assert "您的账号在本系统中已停用" in client.get(response.url).content.decode()
     assert logged_in_as(client) is None
+
+
+def test_the_account_the_directory_made_is_linked_not_duplicated(oidc, world):
+    made = User.objects.create(username="liuyang", display_name="刘洋", branch=world.branch_b)
+    made.set_unusable_password()
+    made.save()  # as the directory sign-in leaves it: no password here
+    client = Client()
+    assert platform_login(client, oidc, "liuyang").status_code == 302
+    assert logged_in_as(client) == made
+    made.refresh_from_db()
+    assert made.branch == world.branch_a and user_roles(made) == {Role.ACCOUNT_MANAGER}
+    assert User.objects.filter(username__startswith="liuyang").count() == 1
+    assert platform_login(Client(), oidc, "liuyang").status_code == 302  # the link is used next time
