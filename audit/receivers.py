@@ -10,6 +10,7 @@ from typing import Any
 
 from allauth.account.internal.flows.login import get_authentication_records, record_authentication
 from allauth.account.signals import authentication_step_completed
+from allauth.account.signals import user_logged_in as allauth_user_logged_in
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 from django.http import HttpRequest
@@ -57,3 +58,10 @@ def on_authentication_step(sender: Any, request: HttpRequest, user: Any, method:
     # allauth records "mfa" when a TOTP or recovery code was accepted at login or reauthentication.
     if method == "mfa":
         mfa_mark(request.session, user)
+
+
+@receiver(allauth_user_logged_in, dispatch_uid="audit_oidc_second_factor")
+def on_allauth_login(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    from .oidc import on_social_login
+
+    on_social_login(request, user, kwargs.get("sociallogin"))

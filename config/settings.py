@@ -723,6 +723,28 @@ DIRECTORY_AD_ACCOUNT_CONTROL = False
 DIRECTORY_DISABLED_ATTRIBUTE: dict[str, str] = {}
 DIRECTORY_DISABLED_GROUP = ""
 globals().update(directory_settings(os.environ))
+# OpenID Connect sign-in (issue 23), where the bank has an identity platform instead of (or
+# beside) a directory: allauth's openid_connect provider, on when OIDC_SERVER_URL is set (its
+# discovery URL's base, e.g. https://idp.bank.example/realms/staff) with OIDC_CLIENT_ID /
+# _SECRET; OIDC_ROLE_GROUPS ("account_manager=dl-am;branch_supervisor=dl-sup") maps the token's
+# groups claim (OIDC_GROUPS_CLAIM, "groups") to roles, OIDC_BRANCH_CLAIM ("branch") holds the
+# branch code, OIDC_MFA_AMR ("mfa,hwk,otp") the `amr` values that count as our second factor.
+# The socialaccount tables always exist; only the provider app is gated (config/oidc.py).
+from config.oidc import oidc_settings as _oidc_settings  # noqa: E402
+
+INSTALLED_APPS += ["allauth.socialaccount", "allauth.socialaccount.providers.openid_connect"]
+SOCIALACCOUNT_ADAPTER = "audit.oidc.SocialAccountAdapter"
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_STORE_TOKENS = False
+OIDC_ENABLED = False
+OIDC_ROLE_GROUPS: dict[str, str] = {}
+OIDC_GROUPS_CLAIM = "groups"
+OIDC_BRANCH_CLAIM = "branch"
+OIDC_MFA_AMR: list[str] = []
+SOCIALACCOUNT_PROVIDERS: dict[str, Any] = {}
+globals().update(_oidc_settings(os.environ))
+
 if DIRECTORY_ENABLED:
     AUTHENTICATION_BACKENDS = [*AUTHENTICATION_BACKENDS, _DIRECTORY_BACKEND]
     # Deactivates whoever the directory has disabled or removed (manage.py sync_directory).

@@ -311,3 +311,41 @@ def test_a_bind_that_active_directory_refuses_as_disabled_reads_as_disabled(slap
     assert response.status_code == 200 and DISABLED_MESSAGE in response.content.decode()
     assert logged_in_as(client) is None
     assert User.objects.get(username="ma").is_active is False
+
+
+def test_disabled_in_the_directory_cannot_log_in_and_their_work_goes_to_the_leaver_queue(slapd, world, client):
+    """End to end: an account manager with open cases is disabled in the directory; the sync
+    deactivates them, their cases land in their supervisor's leaver queue, and the next login
+    through the real page is refused with the reason."""
+    from onboarding import services
+    from onboarding.models import CaseEvent, OnboardingCase
+    from people.checks import inactive_holders
+    from tests.factories import MODULES, enterprise
+
+    slapd.person("yang", DIRECTORY_PASSWORD, name="杨帆", branch_code="A", groups=["bank-account-managers"])
+    assert login_page(Client(), "yang", DIRECTORY_PASSWORD).status_code == 302
+    yang = User.objects.get(username="yang")
+    cases = [
+        services.case_create(user=yang, enterprise=enterprise(world.branch_a), modules=[str(m) for m in MODULES])
+        for _ in range(2)
+    ]
+    assert set(OnboardingCase.objects.filter(account_manager=yang)) == set(cases)
+
+    slapd.join("yang", LEAVERS)
+    call_command("sync_directory", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert User.objects.get(username="yang").is_active is False
+
+    response = login_page(Client(), "yang", DIRECTORY_PASSWORD)
+    assert response.status_code == 200 and DISABLED_MESSAGE in response.content.decode()
+
+    for case in cases:
+        case.refresh_from_db()
+        assert case.account_manager is None
+        assert CaseEvent.objects.filter(case=case, name="holder_left", data__from=yang.pk).exists()
+    client.force_login(world.supervisor)
+    leavers = client.get(reverse("people:leavers")).content.decode()
+    assert all(case.reference in leavers for case in cases) and "杨帆" in leavers
+    client.force_login(world.supervisor_other)  # another branch's supervisor sees none of it
+    leavers = client.get(reverse("people:leavers")).content.decode()
+    assert not any(case.reference in leavers for case in cases)
+    assert inactive_holders(databases=["default"]) == []
