@@ -140,7 +140,9 @@ def test_a_customers_operator_change_is_handed_to_the_account_manager(world):
     customer = as_user(world.customer_x)
     url = f"/portal/links/{link.public_id}/operator-change/"
     data = browser_post_data(form_with(text(customer.get(url)), "id_number"))
-    data.update(action=["add"], name=["操作员丙"], id_number=[resident_id(77)], role=["authorise"], reason=["新增授权人"])
+    data.update(
+        action=["add"], name=["操作员丙"], id_number=[resident_id(77)], role=["authorise"], reason=["新增授权人"]
+    )
     done = customer.post(url, data, follow=True)
     assert "操作员变更申请已提交" in " ".join(messages_of(done))
     request = LinkRequest.objects.get(link=link, kind=operator_change.CODE)
