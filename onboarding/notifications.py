@@ -6,7 +6,9 @@ the broker is down the mail waits in the outbox instead of being lost. A return 
 to the test package) also tells the customer's people, with the reason; an end (live, not
 approved, withdrawn) tells the customer's people and the account manager. Change requests tell
 the account manager and the branch supervisors when filed, and the filer and the account
-manager when decided.
+manager when decided. A case opened straight into a held stage (a service request on a live
+link, `case_opened_notice`) tells its first holders the same way, and the company's people
+when the bank opened it.
 
 Notices are stored as a kind with parameters (`notices.kinds`) and read in each reader's
 language. Each transition first clears the case's notices whose work has moved on (the stage
