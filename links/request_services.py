@@ -109,6 +109,7 @@ def renewal_open_for(*, link: LiveLink, today: dt.date | None = None) -> LinkReq
             channel=Channel.SYSTEM,
             details={"serial": locked.certificate_serial, "expires_on": expires.isoformat()},
             reason=_("证书将于%(d)s到期,系统自动发起证书更新") % {"d": expires.isoformat()},
+            tell_customers=False,  # the reminder below tells them
         )
         renewal_remind(request=request, today=today)
     return request

@@ -31,6 +31,7 @@ from branches.scope import case_in_scope
 from casetypes import declaration
 from counter import services as counter
 from counter.models import CounterEntry, UKey
+from onboarding import notifications
 from onboarding import services as case_services
 from onboarding.models import OnboardingCase, ProductionConfig
 from onboarding.services import CaseError
@@ -282,6 +283,7 @@ def request_open(
     ukey: UKey | None = None,
     details: dict[str, Any] | None = None,
     reason: str = "",
+    tell_customers: bool = True,
 ) -> LinkRequest:
     """Open a request of `kind` (a declared case type's code) on `link`, if the launch controls allow it.
 
@@ -313,6 +315,12 @@ def request_open(
         except DatabaseError:
             # The database's launch controls (another writer got there first).
             raise LaunchRefused(launch_refusal(link=locked, kind=kind) or _("当前不能提交该申请")) from None
+        # The request is the link's account manager's (whoever opened it): the first holder when
+        # the account manager holds the first stage, and the one told when it ends.
+        manager = locked.onboarding_case.account_manager
+        if case.account_manager_id is None and manager is not None:
+            OnboardingCase.objects.filter(pk=case.pk).update(account_manager=manager)
+            case.account_manager = manager
         link_event(
             link=locked,
             name=LinkEvent.Name.REQUEST_OPENED,
@@ -322,6 +330,9 @@ def request_open(
             reason=reason,
             request=request,
         )
+        # Whoever holds the first stage is told now, as a hand-off tells them; the company too
+        # when the bank opened it (unless it hears another way: a renewal's own reminder).
+        notifications.case_opened_notice(case, actor=user, reason=reason, customers=tell_customers)
     return request
 
 

@@ -364,7 +364,14 @@ class OnboardingJourney(CaseEngine):
         source=list(ONBOARDING.open_states),
         target=State.WITHDRAWN,
         permission=rules.Allowed(Role.ACCOUNT_MANAGER, Role.ENTERPRISE_USER),
-        custom=step(_("撤回申请"), done=_("申请已撤回,案件结束"), style="danger", reason_required=True, rare=True),
+        custom=step(
+            _("撤回申请"),
+            done=_("申请已撤回,案件结束"),
+            style="danger",
+            reason_required=True,
+            rare=True,
+            withdraws=True,
+        ),
     )
     def withdraw(self, *, by: User, now: dt.datetime) -> None:
         """The current visit closes; the case ends."""

@@ -6,7 +6,9 @@ the broker is down the mail waits in the outbox instead of being lost. A return 
 to the test package) also tells the customer's people, with the reason; an end (live, not
 approved, withdrawn) tells the customer's people and the account manager. Change requests tell
 the account manager and the branch supervisors when filed, and the filer and the account
-manager when decided.
+manager when decided. A case opened straight into a held stage (a service request on a live
+link, `case_opened_notice`) tells its first holders the same way, and the company's people
+when the bank opened it.
 
 Notices are stored as a kind with parameters (`notices.kinds`) and read in each reader's
 language. Each transition first clears the case's notices whose work has moved on (the stage
@@ -89,10 +91,14 @@ class NoticeKind:
     CASE_ENDED = "case_ended"  # live, not approved or withdrawn (the customer's people and the AM)
     CHANGE_FILED = "change_request_filed"
     CHANGE_DECIDED = "change_request_decided"
+    # A case opened straight into a stage someone holds (a service request on a live link):
+    # to its first holders; and to the company's people when the bank opened it.
+    CASE_OPENED = "case_opened"
+    CASE_OPENED_BY_BANK = "case_opened_by_bank"
 
 
 # The notices about a stage visit's work: cleared once the case is in another visit or holder.
-STAGE_KINDS = (NoticeKind.HANDOFF, NoticeKind.REWORK, "reminder")
+STAGE_KINDS = (NoticeKind.HANDOFF, NoticeKind.REWORK, NoticeKind.CASE_OPENED, "reminder")
 
 
 def case_params(case: OnboardingCase) -> dict[str, Any]:
@@ -139,6 +145,31 @@ def render_case_ended(p: dict[str, Any]) -> str:
             "company": p["company"],
             "state": declaration.state_label(p["state"]),
         }
+    return _with_reason(text, p)
+
+
+def _type_label(code: str) -> str:
+    found = declaration.CASE_TYPES.get(code)
+    return str(found.label) if found is not None else code
+
+
+@kinds.renderers.add(key=NoticeKind.CASE_OPENED)
+def render_case_opened(p: dict[str, Any]) -> str:
+    text = _("%(ref)s %(company)s:新的%(type)s,现由您办理") % {
+        "ref": p["ref"],
+        "company": p["company"],
+        "type": _type_label(p["type"]),
+    }
+    return _with_reason(text, p)
+
+
+@kinds.renderers.add(key=NoticeKind.CASE_OPENED_BY_BANK)
+def render_case_opened_by_bank(p: dict[str, Any]) -> str:
+    text = _("%(ref)s %(company)s:银行已为贵司发起%(type)s") % {
+        "ref": p["ref"],
+        "company": p["company"],
+        "type": _type_label(p["type"]),
+    }
     return _with_reason(text, p)
 
 
@@ -256,6 +287,50 @@ def queue_event_notice(event: CaseEvent, people: list[User] | None = None) -> No
         live = case.state in declaration.live_states()
         end = {**case_params(case), "state": case.state, "live": live, "reason": "" if live else event.reason}
         tell(case=case, people=ended, kind=NoticeKind.CASE_ENDED, params=end, key=f"ended:{event.pk}", contact=True)
+
+
+def case_opened_notice(case: OnboardingCase, *, actor: User, reason: str = "", customers: bool = True) -> None:
+    """A case opened straight into a stage someone holds (a service request on a live link): its
+    first holders are told as a hand-off tells them (the bell, mail through the outbox, the group
+    robots), and when the bank opened it (staff, or a sweep in the account manager's name) the
+    company's people are told too. `customers=False`: the company hears of it another way (a
+    renewal's own reminder), so none of its people is told here."""
+    people = [p for p in told_of(case) if p.pk != actor.pk and (customers or p.enterprise_id is None)]
+    params = {**case_params(case), **_where(case), "type": case.case_type, "reason": reason}
+    visit = case.current_visit
+    held_by_customer = visit is not None and visit.holder_role == CUSTOMER
+    key = f"opened:{case.pk}"
+    tell(
+        case=case,
+        people=people,
+        kind=NoticeKind.CASE_OPENED,
+        params=params,
+        key=key,
+        contact=customers and held_by_customer,
+    )
+    channels.announce(
+        [
+            channels.Announcement(
+                key=key,
+                kind=channels.AnnouncementKind.HANDOFF,
+                case_id=case.pk,
+                text=kinds.render_in(settings.LANGUAGE_CODE, NoticeKind.CASE_OPENED, params),
+                head_office=visit is not None and visit.holder_role in HEAD_OFFICE_ROLES,
+            )
+        ]
+    )
+    if customers and actor.enterprise_id is None:
+        told = {p.pk for p in people}
+        company = [p for p in customers_of(case) if p.pk not in told]
+        opened = {**case_params(case), "type": case.case_type, "reason": reason}
+        tell(
+            case=case,
+            people=company,
+            kind=NoticeKind.CASE_OPENED_BY_BANK,
+            params=opened,
+            key=f"opened-by-bank:{case.pk}",
+            contact=True,
+        )
 
 
 def holder_changed_notice(event: CaseEvent) -> None:

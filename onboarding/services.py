@@ -185,6 +185,28 @@ def case_transition_options(*, case: OnboardingCase, user: User) -> list[Transit
     return options
 
 
+def withdrawal_for(*, case: OnboardingCase, user: User) -> TransitionOption | None:
+    """The withdrawal `user` may take from the case's state, as the case's own type declares it
+    (a transition with `step(withdraws=True)` whose source is the state and whose permission
+    lets `user` take it), or None: the onboarding's 撤回申请, a termination's 撤回注销申请; a
+    request type without one offers nothing."""
+    case_type = declaration.case_type_of(case)
+    for t in declaration.transitions(case_type):
+        if t.source != case.state or not t.custom.get("withdraws"):
+            continue
+        if t.permission.refusal(case, user) is not None:
+            continue
+        return TransitionOption(
+            name=t.name,
+            label=str(t.custom.get("label", t.name)),
+            style=t.custom.get("style", "secondary"),
+            reason_required=bool(t.custom.get("reason_required")),
+            problems=[p for cond in t.conditions for p in cond.problems(case)],
+            rare=bool(t.custom.get("rare")),
+        )
+    return None
+
+
 def transition_is_rare(name: str) -> bool:
     """A rare or destructive transition (withdraw, reject, suspend): posted only when confirmed."""
     return any(t.name == name and t.custom.get("rare") for t in _transitions(OnboardingCase()))

@@ -19,13 +19,27 @@ if TYPE_CHECKING:
 
 
 def step(
-    label: Any, *, done: Any, style: str = "primary", reason_required: bool = False, rare: bool = False
+    label: Any,
+    *,
+    done: Any,
+    style: str = "primary",
+    reason_required: bool = False,
+    rare: bool = False,
+    withdraws: bool = False,
 ) -> dict[str, Any]:
     """What the page shows of a transition: its button, and what to say once it is done.
 
     `rare`: a rare or destructive step (withdraw, reject, suspend) the case page keeps apart from
-    the work of the stage, behind a confirmation."""
-    return {"label": label, "done": done, "style": style, "reason_required": reason_required, "rare": rare}
+    the work of the stage, behind a confirmation. `withdraws`: the case type's withdrawal (the
+    portal's 撤回 box offers it to the customer where its permission lets them take it)."""
+    return {
+        "label": label,
+        "done": done,
+        "style": style,
+        "reason_required": reason_required,
+        "rare": rare,
+        "withdraws": withdraws,
+    }
 
 
 class CaseEngine:

@@ -269,13 +269,21 @@ def production_actions(case: OnboardingCase, user: Any) -> list[ActionItem]:
 
 @register_action_provider
 def withdraw_action(case: OnboardingCase, user: Any) -> list[ActionItem]:
-    """Any open case may be withdrawn by the customer: offered, never owed."""
+    """An open case the customer may withdraw from its state (its type declares the withdrawal,
+    `onboarding.services.withdrawal_for`): offered, never owed. Request types without one offer nothing."""
+    from onboarding.services import withdrawal_for
+
     if case.state not in OPEN_STATES or not _is_customer(case, user):
+        return []
+    withdrawal = withdrawal_for(case=case, user=user)
+    if withdrawal is None:
         return []
     return [
         ActionItem(
             key="withdraw",
-            text=_("如不再需要开通,可撤回申请"),
+            text=_("如不再需要开通,可撤回申请")
+            if withdrawal.name == "withdraw"
+            else _("如不再需要,可%(action)s") % {"action": withdrawal.label},
             url=_case_url(case, "withdraw"),
             urgency=Urgency.OPTIONAL,
         )

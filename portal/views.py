@@ -232,6 +232,8 @@ def _case_page(
             "production_config": getattr(case, "production_config", None),
             "confirm_form": ProductionConfirmForm(),
             "withdraw_form": WithdrawForm(initial={"version": case.version}),
+            # The withdrawal the case's own type offers the customer from its state, if any.
+            "withdrawal": services.withdrawal_for(case=case, user=request.user),
             "thread": portal_selectors.case_messages(case=case),
             "message_form": MessageForm(),
             "bank_holder": STAGE_HOLDER.get(case.state, ("", ""))[0] == "bank",
@@ -302,7 +304,15 @@ def case_submit(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespon
 @customer_required
 @require_POST
 def case_withdraw(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    return _transition(request, public_id, "withdraw", WithdrawForm, services.transition_done_message("withdraw"))
+    """The withdrawal the case's type declares (onboarding's 撤回申请, a termination's 撤回注销申请)."""
+    case = case_for(request, public_id)
+    withdrawal = services.withdrawal_for(case=case, user=request.user)
+    if withdrawal is None:
+        messages.error(request, _("此申请在当前阶段不能由贵司撤回"))
+        return redirect("portal:case_detail", public_id=case.public_id)
+    return _transition(
+        request, public_id, withdrawal.name, WithdrawForm, services.transition_done_message(withdrawal.name)
+    )
 
 
 @customer_required

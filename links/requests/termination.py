@@ -170,7 +170,9 @@ class LinkTerminationJourney(CaseEngine):
         source=LETTER,
         target=WITHDRAWN,
         permission=rules.Allowed(Role.ACCOUNT_MANAGER, Role.ENTERPRISE_USER),
-        custom=step(_("撤回注销申请"), done=_("注销申请已撤回"), style="secondary", reason_required=True),
+        custom=step(
+            _("撤回注销申请"), done=_("注销申请已撤回"), style="secondary", reason_required=True, withdraws=True
+        ),
     )
     def termination_withdrawn(self, *, by: User, now: dt.datetime) -> None:
         """Withdrawn before approval: the link goes back to its status."""

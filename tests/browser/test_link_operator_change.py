@@ -1,0 +1,105 @@
+"""An operator change (操作员变更) walked in Chromium by the real roles, from the portal to done:
+the customer asks on the portal to add an authoriser (no 撤回 box offered on its case page: the
+type declares no withdrawal); the account manager is told on the bell, finds it in 轮到我办理 and
+approves it; the counter maker enters the new K宝 and may not confirm it; the checker confirms;
+the customer sees the new operator on the live link."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from counter.models import UKey
+from links.models import LinkRequest, LiveLink
+from links.requests import operator_change as oc
+from onboarding.models import OnboardingCase
+from onboarding.states import State
+from tests.browser.helpers import staff_login
+from tests.factories import PASSWORD, resident_id
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _page(browser):
+    return browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN").new_page()
+
+
+def _staff(browser, base, username):
+    page = _page(browser)
+    staff_login(page, base, username)
+    return page
+
+
+def test_operator_change_from_the_portal_through_the_counter_to_done(live_server, browser):
+    from tests.factories import World
+
+    world = World()
+    case = world.case(State.LIVE)
+    link = LiveLink.objects.get(onboarding_case=case)
+    base = live_server.url
+
+    # The customer, on the portal's live-link page, asks to add an authoriser.
+    customer = _page(browser)
+    customer.goto(f"{base}/login/")
+    customer.fill("input[name=login]", world.customer_x.username)
+    customer.fill("input[name=password]", PASSWORD)
+    customer.click("button.primary")
+    customer.wait_for_url(f"{base}/portal/**")
+    customer.goto(f"{base}/portal/links/{link.public_id}/")
+    customer.click("text=申请操作员变更")
+    customer.check("#operator-change-form input[name=action][value=add]")
+    customer.fill("#operator-change-form input[name=name]", "操作员丙")
+    customer.fill("#operator-change-form input[name=id_number]", resident_id(78))
+    customer.select_option("#operator-change-form select[name=role]", "authorise")
+    customer.fill("#operator-change-form [name=reason]", "新增授权人")
+    customer.click("#operator-change-form button.primary")
+    customer.wait_for_selector("text=操作员变更申请已提交")
+    request = LinkRequest.objects.get(link=link, kind=oc.CODE)
+    reference = request.case.reference
+    # Its case page on the portal: the change, and no withdraw box (the type has no withdrawal).
+    customer.goto(f"{base}/portal/cases/{request.case.public_id}/")
+    assert "新增操作员 操作员丙" in customer.inner_text("main")
+    assert customer.locator("#withdraw").count() == 0
+
+    # The account manager: the notice on the bell, the request in 轮到我办理, then approves it.
+    am = _staff(browser, base, world.am_a.username)
+    am.goto(f"{base}/")
+    assert reference in am.inner_text("main")
+    am.goto(f"{base}/reminders/")
+    assert reference in am.inner_text("main") and "新的操作员变更" in am.inner_text("main")
+    staff_url = f"{base}/cases/{request.case.public_id}/"
+    am.goto(staff_url)
+    am.locator("#actions button", has_text="审核通过,转柜面办理").click()
+    am.wait_for_selector("text=已审核通过,等待柜面办理")
+    assert OnboardingCase.objects.get(pk=request.case_id).state == oc.COUNTER
+
+    # The counter maker enters the new K宝; the maker's page offers no confirmation.
+    maker = _staff(browser, base, world.maker.username)
+    maker.goto(f"{base}/")
+    assert reference in maker.inner_text("main")
+    maker.goto(staff_url)
+    maker.fill("#operator-change-make input[name=serial]", "KB-ADD-0078")
+    expires = timezone.localdate() + dt.timedelta(days=600)
+    maker.fill("#operator-change-make input[name=expires_on]", expires.isoformat())
+    maker.click("#operator-change-make button.primary")
+    maker.wait_for_selector("text=等待柜面复核")
+    assert maker.locator("#operator-change-confirm").count() == 0
+    assert not UKey.objects.filter(serial="KB-ADD-0078").exists()  # nothing issued until checked
+
+    # The checker confirms: the key is issued with the date the maker typed, the request done.
+    checker = _staff(browser, base, world.checker.username)
+    checker.goto(staff_url)
+    assert "KB-ADD-0078" in checker.inner_text("#change-request")
+    checker.click("#operator-change-confirm button")
+    checker.wait_for_selector("text=操作员变更已生效")
+    key = UKey.objects.get(serial="KB-ADD-0078")
+    assert key.expires_on == expires and key.operator.name == "操作员丙"
+    request.refresh_from_db()
+    assert not request.is_open and OnboardingCase.objects.get(pk=request.case_id).state == oc.DONE
+
+    # The customer sees the new operator with the key on the live link.
+    customer.goto(f"{base}/portal/links/{link.public_id}/")
+    operators = customer.inner_text("#link-operators")
+    assert "操作员丙" in operators and "KB-ADD-0078" in operators
