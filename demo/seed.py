@@ -298,20 +298,29 @@ def _link_requests() -> int:
     def supervisor(link: LiveLink) -> Any:
         return staff["sup_bj" if link.branch.code.startswith("BJ") else "sup_sh"]
 
+    now = timezone.now()
+
+    def ago(days: float) -> Any:
+        """The requests were made over the last week (the links went live before)."""
+        return freeze_time(now - dt.timedelta(days=days))
+
     # Operator change: the customer adds an authoriser on the portal; the account manager approves;
     # the counter maker enters the person and the new K宝; it waits for the checker.
     link = walked[13]
-    change = changes.operator_change_open(
-        link=link,
-        user=customer_of(link),
-        action="add",
-        name="沈春燕",
-        id_number=demo_id(1301, 1986),
-        role=OperatorRole.AUTHORISE,
-        reason="新增财务总监为授权人",
-    )
-    links_transition(change, link.onboarding_case.account_manager, "operator_change_approved")
-    changes.operator_change_make(request=change, user=by_branch("maker", link), serial=f"KB-A{link.pk:04d}01")
+    with ago(4):
+        change = changes.operator_change_open(
+            link=link,
+            user=customer_of(link),
+            action="add",
+            name="沈春燕",
+            id_number=demo_id(1301, 1986),
+            role=OperatorRole.AUTHORISE,
+            reason="新增财务总监为授权人",
+        )
+    with ago(3):
+        _link_transition(change, link.onboarding_case.account_manager, "operator_change_approved")
+    with ago(1):
+        changes.operator_change_make(request=change, user=by_branch("maker", link), serial=f"KB-A{link.pk:04d}01")
 
     # Accounts/modules change: the account manager adds the single-payment module (payment rights
     # on the account); approved, it waits for the customer's joint test of that module only.
@@ -326,96 +335,107 @@ def _link_requests() -> int:
         }
         for a in link.current_accounts().order_by("pk")
     ]
-    change = changes.account_change_open(
-        link=link,
-        user=link.onboarding_case.account_manager,
-        accounts=accounts,
-        modules=[*link.modules, str(Modules.PAYMENT_SINGLE)],
-        reason="企业申请开通单笔支付",
-    )
-    links_transition(change, link.onboarding_case.account_manager, "account_change_to_testing")
+    with ago(5):
+        change = changes.account_change_open(
+            link=link,
+            user=link.onboarding_case.account_manager,
+            accounts=accounts,
+            modules=[*link.modules, str(Modules.PAYMENT_SINGLE)],
+            reason="企业申请开通单笔支付",
+        )
+    with ago(4):
+        _link_transition(change, link.onboarding_case.account_manager, "account_change_to_testing")
 
     # Suspension and resumption: the customer asked for a pause, the supervisor agreed; now the
     # customer asks on the portal to resume, waiting for the supervisor.
     link = walked[14]
-    pause = requests.suspension_open(
-        link=link,
-        user=customer_of(link),
-        reason_code=SuspensionReason.CUSTOMER,
-        reason="ERP系统迁移,暂停直联一个月",
-    )
-    links_transition(pause, supervisor(link), "suspension_approved")
+    with ago(7):
+        pause = requests.suspension_open(
+            link=link,
+            user=customer_of(link),
+            reason_code=SuspensionReason.CUSTOMER,
+            reason="ERP系统迁移,暂停直联一个月",
+        )
+    with ago(6):
+        _link_transition(pause, supervisor(link), "suspension_approved")
     link.refresh_from_db()
-    requests.resumption_open(link=link, user=customer_of(link), reason="ERP系统迁移完成,申请恢复直联")
+    with ago(1):
+        requests.resumption_open(link=link, user=customer_of(link), reason="ERP系统迁移完成,申请恢复直联")
 
     # Termination: the customer asks on the portal and uploads the letter bearing the company seal;
     # the account manager accepts it and submits; the supervisor approves next.
     link = walked[15]
     customer = customer_of(link)
-    ending = requests.termination_open(link=link, user=customer, reason="企业集团资金集中管理,改用集团直联")
-    case = OnboardingCase.objects.get(pk=ending.case_id)
-    version = documents.document_upload(
-        case=case,
-        user=customer,
-        kind=DocumentKind.TERMINATION_LETTER,
-        upload=io.BytesIO(sample_pdf(f"{case.reference} 注销申请函(加盖公章)")),
-        name="注销申请函.pdf",
-    )
     am = link.onboarding_case.account_manager
-    documents.document_review(version=version, user=am, accept=True)
-    links_transition(ending, am, "termination_submitted")
+    with ago(3):
+        ending = requests.termination_open(link=link, user=customer, reason="企业集团资金集中管理,改用集团直联")
+        case = OnboardingCase.objects.get(pk=ending.case_id)
+        version = documents.document_upload(
+            case=case,
+            user=customer,
+            kind=DocumentKind.TERMINATION_LETTER,
+            upload=io.BytesIO(sample_pdf(f"{case.reference} 注销申请函(加盖公章)")),
+            name="注销申请函.pdf",
+        )
+    with ago(2):
+        documents.document_review(version=version, user=am, accept=True)
+        _link_transition(ending, am, "termination_submitted")
     assert OnboardingCase.objects.get(pk=ending.case_id).state == termination.APPROVAL
 
     # A termination walked to its end: approved, every UKey revoked (maker, then checker), the
     # connection disabled, closed; the link is 已注销 with its retention date.
     link = walked[17]
     am = link.onboarding_case.account_manager
-    ended = requests.termination_open(link=link, user=am, reason="企业注销登记,关闭直联服务")
-    case = OnboardingCase.objects.get(pk=ended.case_id)
-    version = documents.document_upload(
-        case=case,
-        user=customer_of(link),
-        kind=DocumentKind.TERMINATION_LETTER,
-        upload=io.BytesIO(sample_pdf(f"{case.reference} 注销申请函(加盖公章)")),
-        name="注销申请函.pdf",
-    )
-    documents.document_review(version=version, user=supervisor(link), accept=True)
-    for user, step_name in [
-        (am, "termination_submitted"),
-        (supervisor(link), "termination_approved"),
-        (by_branch("maker", link), "termination_revocation_entered"),
-        (by_branch("checker", link), "termination_revocation_confirmed"),
-        (staff["ho_tech"], "termination_disabled"),
-        (am, "termination_closed"),
+    with ago(8):
+        ended = requests.termination_open(link=link, user=am, reason="企业注销登记,关闭直联服务")
+        case = OnboardingCase.objects.get(pk=ended.case_id)
+        version = documents.document_upload(
+            case=case,
+            user=customer_of(link),
+            kind=DocumentKind.TERMINATION_LETTER,
+            upload=io.BytesIO(sample_pdf(f"{case.reference} 注销申请函(加盖公章)")),
+            name="注销申请函.pdf",
+        )
+    with ago(7.5):
+        documents.document_review(version=version, user=supervisor(link), accept=True)
+    for days, user, step_name in [
+        (7, am, "termination_submitted"),
+        (6, supervisor(link), "termination_approved"),
+        (5, by_branch("maker", link), "termination_revocation_entered"),
+        (4.8, by_branch("checker", link), "termination_revocation_confirmed"),
+        (4, staff["ho_tech"], "termination_disabled"),
+        (3, am, "termination_closed"),
     ]:
-        links_transition(ended, user, step_name)
+        with ago(days):
+            _link_transition(ended, user, step_name)
 
-    # Certificate renewals: the sweep, as the beat runs it every morning (a link being closed is
+    # Certificate renewals: the sweep, as the beat ran it this morning (a link being closed is
     # skipped). The expired certificate goes to the counter (the account manager moves it); the
     # customer whose certificate runs out next week has submitted the new one for tech to confirm.
-    requests.renewal_sweep()
+    with ago(0.2):
+        requests.renewal_sweep()
+        # Periodic review: the sweep, as the beat runs it (only the high-risk link live 13 months is due).
+        changes.periodic_reviews_open()
     for renewal in LinkRequest.objects.filter(kind=cert_renewal.CODE, is_open=True).select_related("link"):
         link = renewal.link
         expires = link.certificate_expires_on
         assert expires is not None
-        if expires < timezone.localdate():
-            links_transition(renewal, link.onboarding_case.account_manager, "cert_renewal_to_counter")
-        elif expires < timezone.localdate() + dt.timedelta(days=14):
-            customer = customer_of(link)
-            requests.certificate_submit(
-                request=renewal,
-                user=customer,
-                serial=f"CFCA-{link.pk:04d}-2029",
-                expires_on=expires.replace(year=expires.year + 2),
-            )
-            links_transition(renewal, customer, "cert_renewal_submitted")
-
-    # Periodic review: the sweep, as the beat runs it (only the high-risk link live 13 months is due).
-    changes.periodic_reviews_open()
+        with ago(0.1):
+            if expires < timezone.localdate():
+                _link_transition(renewal, link.onboarding_case.account_manager, "cert_renewal_to_counter")
+            elif expires < timezone.localdate() + dt.timedelta(days=14):
+                customer = customer_of(link)
+                requests.certificate_submit(
+                    request=renewal,
+                    user=customer,
+                    serial=f"CFCA-{link.pk:04d}-2029",
+                    expires_on=expires.replace(year=expires.year + 2),
+                )
+                _link_transition(renewal, customer, "cert_renewal_submitted")
     return len(walked)
 
 
-def links_transition(request: Any, user: Any, name: str) -> None:
+def _link_transition(request: Any, user: Any, name: str) -> None:
     from links import services as links
 
     links.request_transition(request=request, user=user, name=name)
