@@ -193,8 +193,9 @@ def seed(stdout: Any = None, *, link_requests: bool = True) -> dict[str, int]:
                 target = TARGETS[(i * 3 + j) % len(TARGETS)]
                 _walk(enterprise, am, staff, branch_code, target, seed_no=i * 10 + j)
                 made += 1
-    with notifications.suppressed():
-        links_made = _live_links(requests=link_requests)
+    # Not suppressed: the link requests' hand-off notices and the renewal reminders are the demo's
+    # in-app notices (the onboarding history replayed inside is suppressed).
+    links_made = _live_links(requests=link_requests)
     from analytics.history import seed_history  # two years of past cases for the cockpit and forecast
 
     seed_history(stdout=stdout)
@@ -220,8 +221,10 @@ def _live_links(*, requests: bool = True) -> int:
     for case in walked.filter(live_link__isnull=True):
         links.link_create_from_case(case=case, actor=None)
         made += 1
-    if not requests or LinkRequest.objects.exists():
+    if not requests:
         return made
+    if LinkRequest.objects.exists():  # seeded before: only what is missing
+        return made + _link_requests()
     users = get_user_model().objects
     first_two = [link for link in LiveLink.objects.order_by("pk") if link.current_operators().exists()][:2]
     for n, link in enumerate(first_two):
@@ -263,6 +266,7 @@ def _link_requests() -> int:
     - one periodic review due (a high-risk link live for 13 months), opened by the review sweep."""
     import io
 
+    from companies.models import Enterprise
     from documents import services as documents
     from documents.models import DocumentKind
     from documents.samples import sample_pdf
@@ -278,9 +282,11 @@ def _link_requests() -> int:
     staff = {u: users.get(username=u) for u, _n, _r, _b in STAFF}
     branches = {b.code: b for b in Branch.objects.all()}
     walked: dict[int, LiveLink] = {}
+    if Enterprise.objects.filter(uscc=demo_uscc(REQUEST_LINKS[0][0])).exists():
+        return 0  # seeded already
     for i, name, code, person, risk, months_ago, cert_days in REQUEST_LINKS:
         back = dt.timedelta(days=round(30.5 * months_ago))
-        with freeze_time(timezone.now() - back):
+        with freeze_time(timezone.now() - back), notifications.suppressed():
             am = staff[f"am_{code.lower()}"]
             enterprise = _enterprise(i, name, demo_uscc(i), branches[code], am)
             customer = _user(f"ent{i:02d}", person, role=Role.ENTERPRISE_USER, enterprise=enterprise)
