@@ -301,6 +301,9 @@ def _link_requests() -> int:
     def by_branch(role: str, link: LiveLink) -> Any:
         return staff[f"{role}_{link.branch.code.lower()}"]
 
+    def manager(link: LiveLink) -> Any:
+        return link.onboarding_case.account_manager
+
     def supervisor(link: LiveLink) -> Any:
         return staff["sup_bj" if link.branch.code.startswith("BJ") else "sup_sh"]
 
@@ -324,7 +327,7 @@ def _link_requests() -> int:
             reason="新增财务总监为授权人",
         )
     with ago(3):
-        _link_transition(change, link.onboarding_case.account_manager, "operator_change_approved")
+        _link_transition(change, manager(link), "operator_change_approved")
     with ago(1):
         changes.operator_change_make(request=change, user=by_branch("maker", link), serial=f"KB-A{link.pk:04d}01")
 
@@ -344,13 +347,13 @@ def _link_requests() -> int:
     with ago(5):
         change = changes.account_change_open(
             link=link,
-            user=link.onboarding_case.account_manager,
+            user=manager(link),
             accounts=accounts,
             modules=[*link.modules, str(Modules.PAYMENT_SINGLE)],
             reason="企业申请开通单笔支付",
         )
     with ago(4):
-        _link_transition(change, link.onboarding_case.account_manager, "account_change_to_testing")
+        _link_transition(change, manager(link), "account_change_to_testing")
 
     # Suspension and resumption: the customer asked for a pause, the supervisor agreed; now the
     # customer asks on the portal to resume, waiting for the supervisor.
@@ -372,7 +375,7 @@ def _link_requests() -> int:
     # the account manager accepts it and submits; the supervisor approves next.
     link = walked[15]
     customer = customer_of(link)
-    am = link.onboarding_case.account_manager
+    am = manager(link)
     with ago(3):
         ending = requests.termination_open(link=link, user=customer, reason="企业集团资金集中管理,改用集团直联")
         case = OnboardingCase.objects.get(pk=ending.case_id)
@@ -391,7 +394,7 @@ def _link_requests() -> int:
     # A termination walked to its end: approved, every UKey revoked (maker, then checker), the
     # connection disabled, closed; the link is 已注销 with its retention date.
     link = walked[17]
-    am = link.onboarding_case.account_manager
+    am = manager(link)
     with ago(8):
         ended = requests.termination_open(link=link, user=am, reason="企业注销登记,关闭直联服务")
         case = OnboardingCase.objects.get(pk=ended.case_id)
@@ -428,7 +431,7 @@ def _link_requests() -> int:
         assert expires is not None
         with ago(0.1):
             if expires < timezone.localdate():
-                _link_transition(renewal, link.onboarding_case.account_manager, "cert_renewal_to_counter")
+                _link_transition(renewal, manager(link), "cert_renewal_to_counter")
             elif expires < timezone.localdate() + dt.timedelta(days=14):
                 customer = customer_of(link)
                 requests.certificate_submit(
