@@ -193,8 +193,9 @@ def seed(stdout: Any = None, *, link_requests: bool = True) -> dict[str, int]:
                 target = TARGETS[(i * 3 + j) % len(TARGETS)]
                 _walk(enterprise, am, staff, branch_code, target, seed_no=i * 10 + j)
                 made += 1
-    with notifications.suppressed():
-        links_made = _live_links(requests=link_requests)
+    # Not suppressed: the link requests' hand-off notices and the renewal reminders are the demo's
+    # in-app notices (the onboarding history replayed inside is suppressed).
+    links_made = _live_links(requests=link_requests)
     from analytics.history import seed_history  # two years of past cases for the cockpit and forecast
 
     seed_history(stdout=stdout)
@@ -210,7 +211,8 @@ def seed(stdout: Any = None, *, link_requests: bool = True) -> dict[str, int]:
 def _live_links(*, requests: bool = True) -> int:
     """Every live demo case has its live link (go-live made them; a database seeded before links
     existed gets them now), and two lost UKeys are under way: one reported by the customer on
-    the portal (waiting for the counter maker), one whose replacement waits for the checker."""
+    the portal (waiting for the counter maker), one whose replacement waits for the checker.
+    Then more links go live, with a request of every other type under way (`_link_requests`)."""
     from links import services as links
     from links.models import LinkRequest, LiveLink
 
@@ -219,8 +221,10 @@ def _live_links(*, requests: bool = True) -> int:
     for case in walked.filter(live_link__isnull=True):
         links.link_create_from_case(case=case, actor=None)
         made += 1
-    if not requests or LinkRequest.objects.exists():
+    if not requests:
         return made
+    if LinkRequest.objects.exists():  # seeded before: only what is missing
+        return made + _link_requests()
     users = get_user_model().objects
     first_two = [link for link in LiveLink.objects.order_by("pk") if link.current_operators().exists()][:2]
     for n, link in enumerate(first_two):
@@ -234,7 +238,216 @@ def _live_links(*, requests: bool = True) -> int:
         maker = users.get(username=f"maker_{link.branch.code.lower()}")
         request = links.ukey_loss_report(link=link, ukey=key, user=maker, reason="客户来电挂失:K宝损坏无法识别")
         links.ukey_replacement_make(request=request, user=maker, serial=f"KB-R{link.pk:04d}01")
-    return made
+    return made + _link_requests()
+
+
+# Links that go live for the requests below: (company no., name, branch, customer, risk, months ago,
+# certificate expiring in … days or None). Each is an onboarding case walked to go-live as the others.
+REQUEST_LINKS = [
+    (13, "北京西山新材料有限公司", "BJHD", "孟庆华", RiskLevel.LOW, 0, 38),  # certificate expiring next month
+    (14, "北京通州汽车零部件有限公司", "BJCY", "钱玉兰", RiskLevel.LOW, 0, None),  # suspended, resumption asked
+    (15, "上海金桥精密机械有限公司", "SHPD", "冯志刚", RiskLevel.MEDIUM, 0, None),  # termination under way
+    # periodic review due, accounts/modules change in its joint test
+    (16, "上海漕河泾软件有限公司", "SHXH", "蒋红梅", RiskLevel.HIGH, 13, None),
+    (17, "北京亦庄环保设备有限公司", "BJHD", "袁立新", RiskLevel.LOW, 0, None),  # terminated: closed
+]
+
+
+def _link_requests() -> int:
+    """Requests of every type under way on the demo's live links, each made by the real roles
+    through the real services (so the link events, stage visits and notices are the product's).
+
+    - a certificate expiring next month: the renewal sweep opens its renewal (and those of the
+      other links whose certificate runs out within LINK_RENEWAL_LEAD_DAYS);
+    - an operator change waiting for the counter checker, an accounts/modules change (adding the
+      payment module) in its joint test;
+    - a suspended link whose customer asked on the portal to resume;
+    - a termination whose sealed letter is accepted, waiting for the supervisor's approval;
+    - one periodic review due (a high-risk link live for 13 months), opened by the review sweep."""
+    import io
+
+    from companies.models import Enterprise
+    from documents import services as documents
+    from documents.models import DocumentKind
+    from documents.samples import sample_pdf
+    from links import changes
+    from links import request_services as requests
+    from links.models import LinkRequest, LiveLink
+    from links.requests import cert_renewal, termination
+    from links.requests.suspension import SuspensionReason
+    from onboarding.terms import Module as Modules
+    from portal.models import EnterpriseMember
+
+    users = get_user_model().objects
+    staff = {u: users.get(username=u) for u, _n, _r, _b in STAFF}
+    branches = {b.code: b for b in Branch.objects.all()}
+    walked: dict[int, LiveLink] = {}
+    if Enterprise.objects.filter(uscc=demo_uscc(REQUEST_LINKS[0][0])).exists():
+        return 0  # seeded already
+    for i, name, code, person, risk, months_ago, cert_days in REQUEST_LINKS:
+        back = dt.timedelta(days=round(30.5 * months_ago))
+        with freeze_time(timezone.now() - back), notifications.suppressed():
+            am = staff[f"am_{code.lower()}"]
+            enterprise = _enterprise(i, name, demo_uscc(i), branches[code], am)
+            customer = _user(f"ent{i:02d}", person, role=Role.ENTERPRISE_USER, enterprise=enterprise)
+            EnterpriseMember.objects.get_or_create(user=customer, defaults={"is_admin": True})
+            expires = timezone.localdate() + back + dt.timedelta(days=cert_days) if cert_days else None
+            _walk(enterprise, am, staff, code, "live", seed_no=i * 10, risk=risk, cert_expires=expires)
+        walked[i] = LiveLink.objects.get(enterprise=enterprise)
+
+    def customer_of(link: LiveLink) -> Any:
+        return users.filter(enterprise=link.enterprise).order_by("pk").first()
+
+    def by_branch(role: str, link: LiveLink) -> Any:
+        return staff[f"{role}_{link.branch.code.lower()}"]
+
+    def manager(link: LiveLink) -> Any:
+        return link.onboarding_case.account_manager
+
+    def supervisor(link: LiveLink) -> Any:
+        return staff["sup_bj" if link.branch.code.startswith("BJ") else "sup_sh"]
+
+    now = timezone.now()
+
+    def ago(days: float) -> Any:
+        """The requests were made over the last week (the links went live before)."""
+        return freeze_time(now - dt.timedelta(days=days))
+
+    # Operator change: the customer adds an authoriser on the portal; the account manager approves;
+    # the counter maker enters the person and the new K宝; it waits for the checker.
+    link = walked[13]
+    with ago(4):
+        change = changes.operator_change_open(
+            link=link,
+            user=customer_of(link),
+            action="add",
+            name="沈春燕",
+            id_number=demo_id(1301, 1986),
+            role=OperatorRole.AUTHORISE,
+            reason="新增财务总监为授权人",
+        )
+    with ago(3):
+        _link_transition(change, manager(link), "operator_change_approved")
+    with ago(1):
+        changes.operator_change_make(request=change, user=by_branch("maker", link), serial=f"KB-A{link.pk:04d}01")
+
+    # Accounts/modules change: the account manager adds the single-payment module (payment rights
+    # on the account); approved, it waits for the customer's joint test of that module only.
+    link = walked[16]
+    accounts = [
+        {
+            "account_number": a.account_number,
+            "account_name": a.account_name,
+            "opening_branch": a.opening_branch,
+            "can_query": True,
+            "can_pay": True,
+        }
+        for a in link.current_accounts().order_by("pk")
+    ]
+    with ago(5):
+        change = changes.account_change_open(
+            link=link,
+            user=manager(link),
+            accounts=accounts,
+            modules=[*link.modules, str(Modules.PAYMENT_SINGLE)],
+            reason="企业申请开通单笔支付",
+        )
+    with ago(4):
+        _link_transition(change, manager(link), "account_change_to_testing")
+
+    # Suspension and resumption: the customer asked for a pause, the supervisor agreed; now the
+    # customer asks on the portal to resume, waiting for the supervisor.
+    link = walked[14]
+    with ago(7):
+        pause = requests.suspension_open(
+            link=link,
+            user=customer_of(link),
+            reason_code=SuspensionReason.CUSTOMER,
+            reason="ERP系统迁移,暂停直联一个月",
+        )
+    with ago(6):
+        _link_transition(pause, supervisor(link), "suspension_approved")
+    link.refresh_from_db()
+    with ago(1):
+        requests.resumption_open(link=link, user=customer_of(link), reason="ERP系统迁移完成,申请恢复直联")
+
+    # Termination: the customer asks on the portal and uploads the letter bearing the company seal;
+    # the account manager accepts it and submits; the supervisor approves next.
+    link = walked[15]
+    customer = customer_of(link)
+    am = manager(link)
+    with ago(3):
+        ending = requests.termination_open(link=link, user=customer, reason="企业集团资金集中管理,改用集团直联")
+        case = OnboardingCase.objects.get(pk=ending.case_id)
+        version = documents.document_upload(
+            case=case,
+            user=customer,
+            kind=DocumentKind.TERMINATION_LETTER,
+            upload=io.BytesIO(sample_pdf(f"{case.reference} 注销申请函(加盖公章)")),
+            name="注销申请函.pdf",
+        )
+    with ago(2):
+        documents.document_review(version=version, user=am, accept=True)
+        _link_transition(ending, am, "termination_submitted")
+    assert OnboardingCase.objects.get(pk=ending.case_id).state == termination.APPROVAL
+
+    # A termination walked to its end: approved, every UKey revoked (maker, then checker), the
+    # connection disabled, closed; the link is 已注销 with its retention date.
+    link = walked[17]
+    am = manager(link)
+    with ago(8):
+        ended = requests.termination_open(link=link, user=am, reason="企业注销登记,关闭直联服务")
+        case = OnboardingCase.objects.get(pk=ended.case_id)
+        version = documents.document_upload(
+            case=case,
+            user=customer_of(link),
+            kind=DocumentKind.TERMINATION_LETTER,
+            upload=io.BytesIO(sample_pdf(f"{case.reference} 注销申请函(加盖公章)")),
+            name="注销申请函.pdf",
+        )
+    with ago(7.5):
+        documents.document_review(version=version, user=supervisor(link), accept=True)
+    for days, user, step_name in [
+        (7, am, "termination_submitted"),
+        (6, supervisor(link), "termination_approved"),
+        (5, by_branch("maker", link), "termination_revocation_entered"),
+        (4.8, by_branch("checker", link), "termination_revocation_confirmed"),
+        (4, staff["ho_tech"], "termination_disabled"),
+        (3, am, "termination_closed"),
+    ]:
+        with ago(days):
+            _link_transition(ended, user, step_name)
+
+    # Certificate renewals: the sweep, as the beat ran it this morning (a link being closed is
+    # skipped). The expired certificate goes to the counter (the account manager moves it); the
+    # customer whose certificate runs out next week has submitted the new one for tech to confirm.
+    with ago(0.2):
+        requests.renewal_sweep()
+        # Periodic review: the sweep, as the beat runs it (only the high-risk link live 13 months is due).
+        changes.periodic_reviews_open()
+    for renewal in LinkRequest.objects.filter(kind=cert_renewal.CODE, is_open=True).select_related("link"):
+        link = renewal.link
+        expires = link.certificate_expires_on
+        assert expires is not None
+        with ago(0.1):
+            if expires < timezone.localdate():
+                _link_transition(renewal, manager(link), "cert_renewal_to_counter")
+            elif expires < timezone.localdate() + dt.timedelta(days=14):
+                customer = customer_of(link)
+                requests.certificate_submit(
+                    request=renewal,
+                    user=customer,
+                    serial=f"CFCA-{link.pk:04d}-2029",
+                    expires_on=expires.replace(year=expires.year + 2),
+                )
+                _link_transition(renewal, customer, "cert_renewal_submitted")
+    return len(walked)
+
+
+def _link_transition(request: Any, user: Any, name: str) -> None:
+    from links import services as links
+
+    links.request_transition(request=request, user=user, name=name)
 
 
 def _enterprise(i: int, name: str, uscc: str, branch: Branch, am: Any) -> Any:
@@ -270,7 +483,17 @@ def _enterprise(i: int, name: str, uscc: str, branch: Branch, am: Any) -> Any:
     return services.enterprise_save(user=am, data=data, accounts=accounts)
 
 
-def _walk(enterprise: Any, am: Any, staff: dict[str, Any], branch_code: str, target: str, seed_no: int) -> None:
+def _walk(
+    enterprise: Any,
+    am: Any,
+    staff: dict[str, Any],
+    branch_code: str,
+    target: str,
+    seed_no: int,
+    *,
+    risk: str = RiskLevel.LOW,
+    cert_expires: dt.date | None = None,
+) -> None:
     """Replay a case's history up to `target`, one step every couple of days in the past."""
     goal, _, flag = target.partition("+")
     overdue = flag == "overdue"
@@ -331,7 +554,7 @@ def _walk(enterprise: Any, am: Any, staff: dict[str, Any], branch_code: str, tar
                 fields={
                     "fee_amount": Decimal("5000.00"),
                     "fee_note": "首年服务费",
-                    "risk_level": RiskLevel.LOW,
+                    "risk_level": risk,
                     "target_date": timezone.localdate() + dt.timedelta(days=60),
                 },
             )
@@ -387,7 +610,7 @@ def _walk(enterprise: Any, am: Any, staff: dict[str, Any], branch_code: str, tar
             move(tech, "accept_test_report")
     if steps >= 5:
         with at(1):
-            _counter_work(case, maker, checker, seed_no, complete=steps >= 6)
+            _counter_work(case, maker, checker, seed_no, complete=steps >= 6, expires=cert_expires)
     if steps >= 6 or (steps == 5 and not overdue):
         with at(1):
             services.production_config_record(
@@ -412,7 +635,9 @@ def _walk(enterprise: Any, am: Any, staff: dict[str, Any], branch_code: str, tar
             move(am, "withdraw", "企业决定暂缓上线直联")
 
 
-def _counter_work(case: Any, maker: Any, checker: Any, seed_no: int, *, complete: bool) -> None:
+def _counter_work(
+    case: Any, maker: Any, checker: Any, seed_no: int, *, complete: bool, expires: dt.date | None = None
+) -> None:
     """Operators, identity check and UKeys; a case still in UKey issuance is left half done."""
     people = [
         (PEOPLE[(seed_no + 3) % len(PEOPLE)], demo_id(seed_no * 3 + 1, 1982), OperatorRole.ENTRY),
@@ -420,7 +645,8 @@ def _counter_work(case: Any, maker: Any, checker: Any, seed_no: int, *, complete
     ]
     today = timezone.localdate()
     # Some live links' certificates run out soon, so the expiry list has something to show.
-    expires = today + dt.timedelta(days=8 + seed_no % 20) if seed_no % 3 == 0 else None
+    if expires is None and seed_no % 3 == 0:
+        expires = today + dt.timedelta(days=8 + seed_no % 20)
     if complete:
         complete_counter_work(
             case, maker=maker, checker=checker, people=people, serial_prefix=f"KB{seed_no:04d}", expires_on=expires
