@@ -213,7 +213,8 @@ def operator_change_confirm(*, request: LinkRequest, user: User) -> LinkEvent:
                     if key.in_use:
                         counter.ukey_revoke(ukey=key, user=user, reason=_("操作员变更:删除操作员"))
                         revoked.append(key.serial)
-                maker = get_user_model().objects.get(pk=maker_id)  # the register records the maker's removal
+                # The register records the maker's removal (the maker of the checked entry).
+                maker = get_user_model().objects.get(pk=maker_id) if maker_id is not None else user
                 counter.operator_remove(operator=operator, user=maker, reason=_("操作员变更:删除操作员"))
                 data.update(revoked=revoked, ukey=", ".join(revoked))
                 rotate = {"ukey": None, "ended": True}
@@ -358,8 +359,8 @@ def account_change_complete(*, request: LinkRequest, user: User) -> list[LinkEve
             made.append(e)
             return e
 
-        if case.company_version_id != link.company_version_id:
-            old = link.company_version.number
+        if case.company_version is not None and case.company_version_id != link.company_version_id:
+            old = link.company_version.number if link.company_version is not None else None
             LiveLink.objects.filter(pk=link.pk).update(company_version_id=case.company_version_id)
             event(
                 LinkEvent.Name.COMPANY_VERSION_CHANGED,
