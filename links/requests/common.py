@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.utils.translation import gettext
 
 from casetypes.extensions import ExtensionPoint
 from onboarding import rules
 
-if TYPE_CHECKING:
-    from links.models import LinkEvent, LinkRequest, LiveLink
+# The link's rows are typed `Any` here: links.models imports the request types (their proxies
+# are models of the links app), so even a type-only import back would close a loop.
 
 # What a request's transition does to its link, by name: written in links/request_services.py
 # (which may import the link's models and services; a request type's module may not, since
@@ -29,16 +29,16 @@ def run_effect(key: str, case: Any, *, by: Any, now: dt.datetime, **extra: Any) 
     effect(case=case, request=request_of(case), by=by, now=now, **extra)
 
 
-def request_of(case: Any) -> LinkRequest | None:
+def request_of(case: Any) -> Any:
     return getattr(case, "link_request", None)
 
 
-def link_of(case: Any) -> LiveLink | None:
+def link_of(case: Any) -> Any:
     request = request_of(case)
     return request.link if request is not None else None
 
 
-def latest_since_stage(case: Any, name: str) -> LinkEvent | None:
+def latest_since_stage(case: Any, name: str) -> Any:
     """The newest link event `name` of the case's request recorded since the case entered its stage."""
     request = request_of(case)
     visit = getattr(case, "current_visit", None)
