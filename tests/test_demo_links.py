@@ -27,10 +27,19 @@ def demo(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         seed()
         yield
-        # The module's data stays in the test database otherwise (seeded outside a test's transaction).
+        # The module's data stays in the test database otherwise (seeded outside a test's
+        # transaction). The flush also empties what the migrations seeded (the official calendar
+        # and the service levels), which the other tests of this process rely on: seed it again.
+        import importlib
+
+        from django.apps import apps
         from django.core.management import call_command
 
+        from workcalendar import workcal
+
         call_command("flush", "--no-input", verbosity=0)
+        importlib.import_module("workcalendar.migrations.0002_seed_sla_and_calendar").seed(apps, None)
+        workcal.forget_days()
 
 
 def _open(kind: str) -> list[tuple[LinkRequest, OnboardingCase]]:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import pytest
 from django.contrib.auth import get_user_model
 from django.template.loader import render_to_string
 from django.test import override_settings
@@ -48,6 +49,7 @@ def test_500_renders_without_a_request():
     assert "系统暂时出错" in page
 
 
+@pytest.mark.django_db  # the login page reads the configured identity platforms (allauth socialaccount)
 def test_favicon(client):
     response = client.get("/favicon.ico")
     assert response.status_code == 200 and response["Content-Type"] == "image/x-icon"
