@@ -117,7 +117,7 @@ ONBOARDING = CaseType(
             features=frozenset(
                 {Feature.CHANGE_REQUESTS, Feature.OPERATORS, Feature.JOINT_TESTS, Feature.TEST_RESULTS_SHOWN}
             ),
-            portal_panels=("portal/panels/joint_testing.html",),
+            portal_panels=("portal/panels/joint_tests.html",),
         ),
         Stage(
             State.UKEY_ISSUANCE,

@@ -65,7 +65,7 @@ ACCOUNT_CHANGE = CaseType(
             actions=(Action(Role.TECH_REVIEWER, _("验收新增模块的联调测试"), "testing"),),
             features=frozenset({Feature.JOINT_TESTS, Feature.TEST_RESULTS_SHOWN}),
             # The onboarding's joint-test matrix, for the request case's modules (the added payment ones).
-            portal_panels=("links/requests/_portal_change_panel.html", "portal/panels/joint_testing.html"),
+            portal_panels=("links/requests/_portal_change_panel.html", "portal/panels/joint_tests.html"),
         ),
         Stage(
             SETUP,
