@@ -341,7 +341,9 @@ def termination_open(*, link: LiveLink, user: User, reason: str) -> LinkRequest:
             details={"status_before": link.status, "reason": reason},
             reason=reason,
         )
-        link_status_set(link=link, status=LinkStatus.CLOSING, actor=user, reason=reason, request=request)
+        link_status_set(
+            link=link, status=LinkStatus.CLOSING, actor=user, reason=reason, request=request, channel=request.channel
+        )
     return request
 
 

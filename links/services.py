@@ -38,7 +38,7 @@ from onboarding.services import CaseError
 from onboarding.terms import Module
 
 from .models import Channel, LinkAccount, LinkEvent, LinkOperator, LinkRequest, LinkStatus, LiveLink
-from .requests import ukey_loss
+from .requests import TAKEN_WHEN_SUSPENDED, suspension, ukey_loss
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -225,10 +225,25 @@ def link_operator_rotate(
     )
 
 
+def channel_for(user: User | None) -> str:
+    """The channel a person acts through: the portal for the company's users, the bank's own
+    pages (行内) for staff, 系统 when nobody does (a sweep)."""
+    if user is None:
+        return Channel.SYSTEM
+    return Channel.PORTAL if user.enterprise_id is not None else Channel.BANK
+
+
 def link_status_set(
-    *, link: LiveLink, status: str, actor: User | None, reason: str = "", request: LinkRequest | None = None
+    *,
+    link: LiveLink,
+    status: str,
+    actor: User | None,
+    reason: str = "",
+    request: LinkRequest | None = None,
+    channel: str | None = None,
 ) -> LiveLink:
-    """Change the link's status (正常/已暂停/注销中/已注销), recorded as an event."""
+    """Change the link's status (正常/已暂停/注销中/已注销), recorded as an event in the channel
+    given (default: the actor's, `channel_for`)."""
     with transaction.atomic():
         locked = LiveLink.objects.select_for_update().get(pk=link.pk)
         if locked.status == status:
@@ -244,6 +259,7 @@ def link_status_set(
             link=locked,
             name=LinkEvent.Name.STATUS_CHANGED,
             actor=actor,
+            channel=channel or channel_for(actor),
             data={"from": old, "to": status},
             reason=reason,
             request=request,
@@ -266,7 +282,17 @@ def launch_refusal(*, link: LiveLink, kind: str) -> str | None:
         declared = declaration.CASE_TYPES.get(kind)
         label = str(declared.label) if declared is not None else kind
         return _("该直联服务已有一笔办理中的“%(kind)s”申请,请待其办结后再提交") % {"kind": label}
-    return None
+    return suspended_refusal(link=link, kind=kind)
+
+
+def suspended_refusal(*, link: LiveLink, kind: str) -> str | None:
+    """Why a suspended link does not take a request of `kind` (None: it does, or it is not
+    suspended). What it takes is declared in `links.requests.TAKEN_WHEN_SUSPENDED`."""
+    if link.status != LinkStatus.SUSPENDED or kind in TAKEN_WHEN_SUSPENDED:
+        return None
+    if kind == suspension.SUSPENSION:
+        return _("该直联服务已暂停")
+    return _("服务已暂停,请先申请恢复")
 
 
 def _check_link_access(link: LiveLink, user: User) -> None:
@@ -349,6 +375,7 @@ def request_close_if_ended(case: OnboardingCase, *, actor: User | None) -> None:
             link=request.link,
             name=LinkEvent.Name.REQUEST_CLOSED,
             actor=actor,
+            channel=channel_for(actor),
             data={"kind": request.kind, "case": case.reference, "state": case.state},
             request=request,
             now=now,

@@ -58,7 +58,7 @@ def _loss_keys(link: LiveLink) -> list[tuple[int, str]]:
 
 def _link_context(request: AuthenticatedHttpRequest, link: LiveLink) -> dict[str, Any]:
     keys = _loss_keys(link)
-    from .requests import ukey_loss
+    from .requests import account_change, operator_change, ukey_loss
 
     return {
         "link": link,
@@ -69,6 +69,10 @@ def _link_context(request: AuthenticatedHttpRequest, link: LiveLink) -> dict[str
         "loss_form": LossReportForm(keys=keys),
         "loss_refusal": services.launch_refusal(link=link, kind=ukey_loss.CODE),
         "loss_keys": keys,
+        # A suspended link offers only what it takes (links.requests.TAKEN_WHEN_SUSPENDED).
+        "changes_taken": not any(
+            services.suspended_refusal(link=link, kind=k) for k in (operator_change.CODE, account_change.CODE)
+        ),
     }
 
 

@@ -207,6 +207,18 @@ def withdrawal_for(*, case: OnboardingCase, user: User) -> TransitionOption | No
     return None
 
 
+def withdrawal_refusal(*, case: OnboardingCase, user: User) -> str:
+    """Why `user` may not withdraw the case now, in words: the reason the type's withdrawal from
+    this state gives (a request the bank opened, not the company), or that there is none here."""
+    case_type = declaration.case_type_of(case)
+    for t in declaration.transitions(case_type):
+        if t.source == case.state and t.custom.get("withdraws"):
+            refused = t.permission.refusal(case, user)
+            if refused:
+                return str(refused)
+    return _("此申请在当前阶段不能由贵司撤回")
+
+
 def transition_is_rare(name: str) -> bool:
     """A rare or destructive transition (withdraw, reject, suspend): posted only when confirmed."""
     return any(t.name == name and t.custom.get("rare") for t in _transitions(OnboardingCase()))

@@ -308,7 +308,7 @@ def case_withdraw(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResp
     case = case_for(request, public_id)
     withdrawal = services.withdrawal_for(case=case, user=request.user)
     if withdrawal is None:
-        messages.error(request, _("此申请在当前阶段不能由贵司撤回"))
+        messages.error(request, services.withdrawal_refusal(case=case, user=request.user))
         return redirect("portal:case_detail", public_id=case.public_id)
     return _transition(
         request, public_id, withdrawal.name, WithdrawForm, services.transition_done_message(withdrawal.name)

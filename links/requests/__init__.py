@@ -26,3 +26,17 @@ REQUEST_TYPES: tuple[CaseType, ...] = (
     LINK_TERMINATION,
     PERIODIC_REVIEW,
 )
+
+# What a suspended (已暂停) link may still take, per type: a lost key is blocked at any hour; the
+# certificate keeps being renewed (and reviewed) so the link can come back; it may be resumed or
+# terminated. Changing what a suspended link does (operators, accounts, modules) or suspending it
+# again is refused by the launch controls (`links.services.launch_refusal`): resume it first.
+TAKEN_WHEN_SUSPENDED: frozenset[str] = frozenset(
+    {
+        UKEY_LOSS.code,
+        CERT_RENEWAL.code,
+        LINK_RESUMPTION.code,
+        LINK_TERMINATION.code,
+        PERIODIC_REVIEW.code,
+    }
+)

@@ -9,6 +9,11 @@ history: every `LinkEvent` (a request opened or closed, a UKey lost or replaced,
 renewed, a status change) touches `LiveLink.last_activity_at`. The sweep never suspends by
 itself: it opens a request that the branch supervisor reviews. Approval sets the link 已暂停
 (a `status_changed` link event); a resumption request, approved, sets it back to 正常.
+
+The customer may withdraw their own request (opened on the portal) while it waits for the
+supervisor: 撤回暂停申请 / 撤回恢复申请 (`step(withdraws=True)`, the portal's 撤回 box). A
+suspension the bank decided on risk grounds or the dormancy sweep proposed is not theirs to
+withdraw (`CustomersOwnRequest`).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from onboarding import rules
 from onboarding.models import OnboardingCase
 from onboarding.workflow import CaseEngine, step
 
-from .common import NotOpener, link_of, run_effect
+from .common import NotOpener, link_of, request_of, run_effect
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -36,11 +41,13 @@ SUSPENSION = "link_suspension"
 SUSPENSION_REVIEW = "link_susp_review"
 SUSPENDED = "link_susp_done"
 SUSPENSION_DECLINED = "link_susp_declined"
+SUSPENSION_WITHDRAWN = "link_susp_withdrawn"
 
 RESUMPTION = "link_resumption"
 RESUMPTION_REVIEW = "link_resume_review"
 RESUMED = "link_resume_done"
 RESUMPTION_DECLINED = "link_resume_declined"
+RESUMPTION_WITHDRAWN = "link_resume_withdrawn"
 
 
 class SuspensionReason(models.TextChoices):
@@ -65,7 +72,11 @@ LINK_SUSPENSION = CaseType(
             portal_panels=("links/requests/_suspension_portal.html",),
         ),
     ),
-    ends=(End(SUSPENDED, _("已暂停服务")), End(SUSPENSION_DECLINED, _("不予暂停"))),
+    ends=(
+        End(SUSPENDED, _("已暂停服务")),
+        End(SUSPENSION_DECLINED, _("不予暂停")),
+        End(SUSPENSION_WITHDRAWN, _("暂停申请已撤回")),
+    ),
     starters=DECIDERS,
 )
 
@@ -83,7 +94,11 @@ LINK_RESUMPTION = CaseType(
             portal_panels=("links/requests/_suspension_portal.html",),
         ),
     ),
-    ends=(End(RESUMED, _("已恢复服务")), End(RESUMPTION_DECLINED, _("不予恢复"))),
+    ends=(
+        End(RESUMED, _("已恢复服务")),
+        End(RESUMPTION_DECLINED, _("不予恢复")),
+        End(RESUMPTION_WITHDRAWN, _("恢复申请已撤回")),
+    ),
     starters=DECIDERS,
 )
 
@@ -103,6 +118,26 @@ def link_in_service(case: Any) -> list[str]:
 @rules.Guard
 def link_suspended(case: Any) -> list[str]:
     return _status_is(case, "suspended", gettext("只有状态为“已暂停”的直联服务可以恢复"))
+
+
+class CustomersOwnRequest(rules.Allowed):
+    """A withdrawal: the company's users, and only of a request the company asked for on the
+    portal (not the bank's risk decision, not the dormancy sweep's proposal)."""
+
+    def __init__(self) -> None:
+        super().__init__(Role.ENTERPRISE_USER)
+
+    def refusal(self, case: Any, user: Any) -> str | None:
+        refused = super().refusal(case, user)
+        if refused:
+            return refused
+        request = request_of(case)
+        if request is None or request.channel != "portal":  # links.models.Channel.PORTAL
+            return gettext("该申请不是贵司在企业客户端提交的,不能由贵司撤回")
+        return None
+
+    def describe(self) -> str:
+        return super().describe() + "; only a request the company opened on the portal"
 
 
 class LinkSuspensionJourney(CaseEngine):
@@ -130,6 +165,19 @@ class LinkSuspensionJourney(CaseEngine):
         """The link stays in service; the reason is on the event."""
         self._enter(SUSPENSION_DECLINED, now)
 
+    @transition(
+        field="state",
+        source=SUSPENSION_REVIEW,
+        target=SUSPENSION_WITHDRAWN,
+        permission=CustomersOwnRequest(),
+        custom=step(
+            _("撤回暂停申请"), done=_("暂停申请已撤回"), style="secondary", reason_required=True, withdraws=True
+        ),
+    )
+    def suspension_withdrawn(self, *, by: User, now: dt.datetime) -> None:
+        """The customer no longer wants it, before the decision: the link stays as it is."""
+        self._enter(SUSPENSION_WITHDRAWN, now)
+
 
 class LinkResumptionJourney(CaseEngine):
     @transition(
@@ -155,6 +203,19 @@ class LinkResumptionJourney(CaseEngine):
     def resumption_declined(self, *, by: User, now: dt.datetime) -> None:
         """The link stays suspended; the reason is on the event."""
         self._enter(RESUMPTION_DECLINED, now)
+
+    @transition(
+        field="state",
+        source=RESUMPTION_REVIEW,
+        target=RESUMPTION_WITHDRAWN,
+        permission=CustomersOwnRequest(),
+        custom=step(
+            _("撤回恢复申请"), done=_("恢复申请已撤回"), style="secondary", reason_required=True, withdraws=True
+        ),
+    )
+    def resumption_withdrawn(self, *, by: User, now: dt.datetime) -> None:
+        """The customer withdraws the resumption before the decision: the link stays suspended."""
+        self._enter(RESUMPTION_WITHDRAWN, now)
 
 
 class LinkSuspensionCase(LinkSuspensionJourney, OnboardingCase):
