@@ -5,13 +5,16 @@ supervisor decides; the link's status moves as link events."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
+import pytest
 from django.utils import timezone
 
 from branches.roles import Role
 from links import request_services
 from links.models import LinkEvent, LinkRequest, LinkStatus, LiveLink
 from links.requests import suspension
+from notices.models import Notification
 from onboarding.models import OnboardingCase
 from tests.factories import user
 from tests.html_forms import form_with
@@ -162,3 +165,191 @@ def test_the_link_pages_offer_the_requests_the_link_can_take(world):
     portal_page = text(as_user(world.customer_x).get(f"/portal/links/{link.public_id}/"))
     assert f"/portal/links/{link.public_id}/requests/resumption/" in portal_page
     assert "/requests/suspension/" not in portal_page
+    staff_page = text(as_user(world.am_a).get(f"/links/{link.public_id}/"))
+    assert f"/links/{link.public_id}/requests/resumption/" in staff_page
+
+
+# --- the customer withdraws their own suspension or resumption --------------------------------------
+
+
+def _portal(case) -> str:
+    return f"/portal/cases/{case.public_id}/"
+
+
+def _withdraw_box(page: str) -> str | None:
+    found = re.search(r'<details class="card" id="withdraw">(.*?)</details>', page, re.S)
+    return found.group(1) if found else None
+
+
+def _post_withdraw(client, case, reason: str = "不再需要") -> object:
+    version = OnboardingCase.objects.get(pk=case.pk).version
+    return client.post(f"/portal/cases/{case.public_id}/withdraw/", {"version": version, "reason": reason}, follow=True)
+
+
+def test_the_customer_withdraws_a_suspension_while_it_waits_for_the_supervisor(world):
+    link = live_link(world)
+    customer = as_user(world.customer_x)
+    url = f"/portal/links/{link.public_id}/requests/suspension/"
+    fill_and_post(customer, url, url, reason="年底系统升级")
+    req = LinkRequest.objects.get(link=link, kind=suspension.SUSPENSION)
+    sup = as_user(world.supervisor)
+    assert req.case.reference in text(sup.get("/"))  # 轮到我办理
+    assert Notification.objects.filter(recipient=world.supervisor, case_id=req.case_id, cleared_at=None).exists()
+    # The staff case page offers the supervisor no withdrawal (it is the customer's).
+    assert "撤回暂停申请" not in text(sup.get(f"/cases/{req.case.public_id}/"))
+
+    box = _withdraw_box(text(customer.get(_portal(req.case))))
+    assert box is not None and "撤回暂停申请" in box and "确认撤回" in box
+    done = fill_and_post(customer, _portal(req.case), "/withdraw/", reason="升级推迟,暂不需要")
+    assert "暂停申请已撤回" in messages_of(done)
+    req.refresh_from_db()
+    link.refresh_from_db()
+    assert not req.is_open and link.status == LinkStatus.ACTIVE and _statuses(link) == []
+    assert OnboardingCase.objects.get(pk=req.case_id).state == suspension.SUSPENSION_WITHDRAWN
+    # The supervisor's queue and bell lose it; the account manager is told it ended, with the reason.
+    assert req.case.reference not in text(sup.get("/"))
+    assert not Notification.objects.filter(recipient=world.supervisor, case_id=req.case_id, cleared_at=None).exists()
+    told = Notification.objects.get(recipient=world.am_a, case_id=req.case_id, kind="case_ended")
+    assert "暂停申请已撤回" in told.text and "升级推迟" in told.text
+    # The link's history: closed through the portal by the customer.
+    closed = link.events.get(name=LinkEvent.Name.REQUEST_CLOSED)
+    assert closed.channel == "portal" and closed.actor == world.customer_x
+    # Ended: no box; the customer may ask again.
+    assert _withdraw_box(text(customer.get(_portal(req.case)))) is None
+    fill_and_post(customer, url, url, reason="还是需要暂停")
+    assert LinkRequest.objects.filter(link=link, kind=suspension.SUSPENSION, is_open=True).count() == 1
+
+
+def test_the_customer_withdraws_a_resumption_and_the_link_stays_suspended(world):
+    link = live_link(world)
+    LiveLink.objects.filter(pk=link.pk).update(status=LinkStatus.SUSPENDED)
+    customer = as_user(world.customer_x)
+    url = f"/portal/links/{link.public_id}/requests/resumption/"
+    fill_and_post(customer, url, url, reason="恢复使用")
+    req = LinkRequest.objects.get(link=link, kind=suspension.RESUMPTION)
+    done = fill_and_post(customer, _portal(req.case), "/withdraw/", reason="再等一个月")
+    assert "恢复申请已撤回" in messages_of(done)
+    link.refresh_from_db()
+    assert link.status == LinkStatus.SUSPENDED
+    assert OnboardingCase.objects.get(pk=req.case_id).state == suspension.RESUMPTION_WITHDRAWN
+    # Another company's user cannot reach it.
+    assert _post_withdraw(as_user(world.customer_y), req.case).status_code == 404
+
+
+def test_a_risk_or_dormancy_suspension_is_not_the_customers_to_withdraw(world, settings):
+    link = live_link(world)
+    risk = request_services.suspension_open(link=link, user=world.am_a, reason_code="risk", reason="可疑交易")
+    customer = as_user(world.customer_x)
+    page = text(customer.get(_portal(risk.case)))
+    assert _withdraw_box(page) is None and "撤回暂停申请" not in page
+    done = _post_withdraw(customer, risk.case)
+    assert "该申请不是贵司在企业客户端提交的,不能由贵司撤回" in messages_of(done)
+    risk.refresh_from_db()
+    assert risk.is_open and OnboardingCase.objects.get(pk=risk.case_id).state == suspension.SUSPENSION_REVIEW
+    # The account manager who opened it cannot withdraw it either (a forged post on the staff side).
+    done = forged_transition(as_user(world.am_a), risk.case, "suspension_withdrawn", reason="x")
+    assert OnboardingCase.objects.get(pk=risk.case_id).state == suspension.SUSPENSION_REVIEW
+    assert messages_of(done)
+    transition(as_user(world.supervisor), f"/cases/{risk.case.public_id}/", "suspension_declined", reason="已核实")
+
+    settings.LINK_DORMANT_DAYS = 365
+    LiveLink.objects.filter(pk=link.pk).update(last_activity_at=timezone.now() - dt.timedelta(days=400))
+    request_services.dormant_sweep()
+    dormant = LinkRequest.objects.get(link=link, kind=suspension.SUSPENSION, is_open=True)
+    assert _withdraw_box(text(customer.get(_portal(dormant.case)))) is None
+    done = _post_withdraw(customer, dormant.case)
+    assert "该申请不是贵司在企业客户端提交的,不能由贵司撤回" in messages_of(done)
+    assert OnboardingCase.objects.get(pk=dormant.case_id).state == suspension.SUSPENSION_REVIEW
+
+
+# --- a suspended link offers only what it can take --------------------------------------------------
+
+
+def test_a_suspended_link_offers_and_takes_only_loss_resumption_and_termination(world):
+    link = live_link(world)
+    sup_done = request_services.suspension_open(link=link, user=world.customer_x, reason_code="customer", reason="x")
+    transition(as_user(world.supervisor), f"/cases/{sup_done.case.public_id}/", "suspension_approved")
+    link.refresh_from_db()
+    assert link.status == LinkStatus.SUSPENDED
+    customer = as_user(world.customer_x)
+    portal_page = text(customer.get(f"/portal/links/{link.public_id}/"))
+    for refused in ("/operator-change/", "/account-change/", "/requests/suspension/"):
+        assert f"/portal/links/{link.public_id}{refused}" not in portal_page, refused
+    for offered in ("/requests/resumption/", "/requests/termination/", "/ukey-loss/"):
+        assert f"/portal/links/{link.public_id}{offered}" in portal_page, offered
+    assert "服务已暂停" in portal_page
+    staff_page = text(as_user(world.am_a).get(f"/links/{link.public_id}/"))
+    assert f"/links/{link.public_id}/operator-change/" not in staff_page
+    assert f"/links/{link.public_id}/account-change/" not in staff_page
+    assert f"/links/{link.public_id}/requests/resumption/" in staff_page
+
+    # The change pages, reached by address: the reason, no form; a forged post is refused.
+    for path in ("operator-change", "account-change"):
+        page = text(customer.get(f"/portal/links/{link.public_id}/{path}/"))
+        assert "服务已暂停,请先申请恢复" in page and 'name="reason"' not in page
+    done = customer.post(
+        f"/portal/links/{link.public_id}/operator-change/",
+        {"action": "add", "name": "操作员丙", "id_number": "x", "role": "authorise", "reason": "新增"},
+        follow=True,
+    )
+    assert done.status_code == 200
+    assert not LinkRequest.objects.filter(link=link, kind__in=("operator_change", "account_change")).exists()
+    from links import services
+    from links.requests import account_change, operator_change, ukey_loss
+
+    for kind in (operator_change.CODE, account_change.CODE):
+        with pytest.raises(services.LaunchRefused, match="服务已暂停,请先申请恢复"):
+            services.request_open(link=link, kind=kind, user=world.am_a, channel="bank")
+    assert services.launch_refusal(link=link, kind=suspension.SUSPENSION) == "该直联服务已暂停"
+
+    # A lost key is blocked at any hour, suspended or not.
+    key = link.current_operators().first().ukey
+    done = fill_and_post(customer, f"/portal/links/{link.public_id}/", "/ukey-loss/", ukey=key.pk, reason="遗失")
+    assert any("挂失已生效" in m for m in messages_of(done))
+    assert LinkRequest.objects.filter(link=link, kind=ukey_loss.CODE, is_open=True).exists()
+    # Resumption puts it back in service, and the changes are offered again.
+    resume = request_services.resumption_open(link=link, user=world.customer_x, reason="恢复")
+    transition(as_user(world.supervisor), f"/cases/{resume.case.public_id}/", "resumption_approved")
+    portal_page = text(customer.get(f"/portal/links/{link.public_id}/"))
+    assert f"/portal/links/{link.public_id}/operator-change/" in portal_page and "服务已暂停" not in portal_page
+
+
+# --- the channel on the link's records --------------------------------------------------------------
+
+
+def test_status_changes_name_the_channel_they_came_through(world, settings):
+    link = live_link(world)
+    risk = request_services.suspension_open(link=link, user=world.am_a, reason_code="risk", reason="可疑交易")
+    transition(as_user(world.supervisor), f"/cases/{risk.case.public_id}/", "suspension_approved")
+    changed = link.events.get(name=LinkEvent.Name.STATUS_CHANGED)
+    assert changed.channel == "bank" and changed.actor == world.supervisor
+    assert link.events.get(name=LinkEvent.Name.REQUEST_CLOSED).channel == "bank"
+    assert link.events.get(name=LinkEvent.Name.REQUEST_OPENED).channel == "bank"
+    # The link's history reads it: 行内, not 系统.
+    history = text(as_user(world.am_a).get(f"/links/{link.public_id}/")).split('id="history"', 1)[1]
+    status_line = [li for li in history.split("<li>") if "服务状态变更" in li][0]
+    assert "行内" in status_line and "系统" not in status_line
+
+    # The customer terminates on the portal: 注销中 through the portal; withdrawn, back through it.
+    link.refresh_from_db()
+    request_services.resumption_open(link=link, user=world.am_a, reason="核实无风险")
+    resume = LinkRequest.objects.get(link=link, kind=suspension.RESUMPTION)
+    transition(as_user(world.supervisor), f"/cases/{resume.case.public_id}/", "resumption_approved")
+    from links.requests import termination
+
+    customer = as_user(world.customer_x)
+    url = f"/portal/links/{link.public_id}/requests/termination/"
+    fill_and_post(customer, url, url, reason="业务调整")
+    closing = link.events.filter(name=LinkEvent.Name.STATUS_CHANGED).order_by("-pk").first()
+    assert closing.data["to"] == "closing" and closing.channel == "portal"
+    term = LinkRequest.objects.get(link=link, kind=termination.CODE)
+    fill_and_post(customer, _portal(term.case), "/withdraw/", reason="继续使用")
+    back = link.events.filter(name=LinkEvent.Name.STATUS_CHANGED).order_by("-pk").first()
+    assert back.data["to"] == "active" and back.channel == "portal"
+
+    # The dormancy sweep: 系统.
+    settings.LINK_DORMANT_DAYS = 365
+    LiveLink.objects.filter(pk=link.pk).update(last_activity_at=timezone.now() - dt.timedelta(days=400))
+    request_services.dormant_sweep()
+    opened = link.events.filter(name=LinkEvent.Name.REQUEST_OPENED).order_by("-pk").first()
+    assert opened.channel == "system"
