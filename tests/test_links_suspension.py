@@ -327,7 +327,7 @@ def test_status_changes_name_the_channel_they_came_through(world, settings):
     assert link.events.get(name=LinkEvent.Name.REQUEST_OPENED).channel == "bank"
     # The link's history reads it: 行内, not 系统.
     history = text(as_user(world.am_a).get(f"/links/{link.public_id}/")).split('id="history"', 1)[1]
-    status_line = [li for li in history.split("<li>") if "服务状态变更" in li][0]
+    status_line = next(li for li in history.split("<li>") if "服务状态变更" in li)
     assert "行内" in status_line and "系统" not in status_line
 
     # The customer terminates on the portal: 注销中 through the portal; withdrawn, back through it.
