@@ -24,6 +24,6 @@ def case_event_heard(event: CaseEvent) -> None:
     case = event.case
     case_type = declaration.case_type_of(case)
     if case_type.code in {t.code for t in REQUEST_TYPES}:
-        services.request_close_if_ended(case, actor=event.actor)
+        services.request_close_if_ended(case, actor=event.actor, reason=event.reason)
     elif event.to_state in case_type.live_states:
         services.link_create_from_case(case=case, actor=event.actor)

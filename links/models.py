@@ -270,6 +270,25 @@ class LinkEvent(models.Model):
     def label(self) -> str:
         return str(self.Name(self.name).label) if self.name in self.Name.values else self.name
 
+    @property
+    def request_summary(self) -> str:
+        """A request's opening or closing event, in words: its type, and the end it reached; a
+        status change: from → to."""
+        from casetypes import declaration
+
+        if self.name == self.Name.STATUS_CHANGED:
+            labels = dict(LinkStatus.choices)
+            return " → ".join(str(labels.get(self.data.get(k, ""), "")) for k in ("from", "to"))
+        if self.name not in (self.Name.REQUEST_OPENED, self.Name.REQUEST_CLOSED):
+            return ""
+        declared = declaration.CASE_TYPES.get(self.data.get("kind", ""))
+        words = [str(declared.label) if declared is not None else self.data.get("kind", "")]
+        if self.name == self.Name.REQUEST_CLOSED and self.data.get("state"):
+            words.append(declaration.state_label(self.data["state"]))
+        if self.data.get("case"):
+            words.append(self.data["case"])
+        return " · ".join(w for w in words if w)
+
 
 # The launch controls in the database (PostgreSQL): a new request is refused while the link
 # has an open termination (except nothing: a second termination is the unique constraint's),

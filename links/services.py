@@ -362,7 +362,7 @@ def request_open(
     return request
 
 
-def request_close_if_ended(case: OnboardingCase, *, actor: User | None) -> None:
+def request_close_if_ended(case: OnboardingCase, *, actor: User | None, reason: str = "") -> None:
     """A request case reached an end state: its LinkRequest closes (once), recorded on the link."""
     if case.state in declaration.case_type_of(case).open_states:
         return
@@ -377,6 +377,7 @@ def request_close_if_ended(case: OnboardingCase, *, actor: User | None) -> None:
             actor=actor,
             channel=channel_for(actor),
             data={"kind": request.kind, "case": case.reference, "state": case.state},
+            reason=reason,
             request=request,
             now=now,
         )

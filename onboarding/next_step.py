@@ -95,6 +95,23 @@ def holder_label(case: OnboardingCase) -> str:
     return f"{role} · {case.branch.name}"
 
 
+def refused_to(case: OnboardingCase, options: list[Any], user: Any) -> list[str]:
+    """Why a reader with the stage's role may take none of its steps: the separation-of-duties
+    reasons (not the submitter, not the person who opened the request, not the maker), once each.
+    Empty when the reader may take a step, or has no role the steps name."""
+    if user is None or not case.is_open or any(not o.rare for o in options):
+        return []
+    reasons: list[str] = []
+    for t in declaration.transitions(declaration.case_type_of(case)):
+        roles = getattr(t.permission, "roles", ())
+        if t.source != case.state or t.custom.get("withdraws") or not roles or not has_role(user, *roles):
+            continue
+        refused = t.permission.refusal(case, user)
+        if refused and str(refused) not in reasons:
+            reasons.append(str(refused))
+    return reasons
+
+
 def next_step(case: OnboardingCase, options: list[Any], user: Any = None) -> dict[str, Any]:
     """Who holds the case, what the stage still needs (whoever does it, each linked to where it
     is settled), and the reader's own actions: the stage's work first, rare ones apart."""
@@ -116,8 +133,12 @@ def next_step(case: OnboardingCase, options: list[Any], user: Any = None) -> dic
     if declared is not None:
         roles = user_roles(user)
         stage_actions = [a for a in declared.actions if a.role in roles and a.anchor not in ("actions", "next-step")]
+    refused = refused_to(case, options, user)
+    if refused:  # the stage's work is not this reader's to do: no button leading to it
+        stage_actions = []
     return {
         "stage_actions": stage_actions,
+        "refused": refused,
         "holder": holder_label(case),
         "missing": missing,
         "allowed": [o for o in options if o.allowed],

@@ -82,6 +82,8 @@ class NotOpener(rules.Allowed):
             return refused
         request = request_of(case)
         if request is not None and request.opened_by_id == user.pk:
+            if request.channel == "system":  # a sweep opened it in this person's name
+                return gettext("该申请由系统以您的名义发起,须由其他有权人员审批")
             return gettext("申请人不能审批自己提交的申请")
         return None
 
