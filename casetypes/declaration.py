@@ -331,6 +331,12 @@ def initial_states() -> tuple[str, ...]:
     return _cached(("initial",), lambda: _union(lambda ct: [ct.initial.code]))
 
 
+def draft_states() -> tuple[str, ...]:
+    """The drafts: a type's first stage when the customer holds it (an onboarding application not
+    yet submitted). A service request opened straight into the bank's first stage is no draft."""
+    return _cached(("draft",), lambda: _union(lambda ct: [ct.initial.code] if ct.initial.holder == CUSTOMER else []))
+
+
 def live_states() -> tuple[str, ...]:
     return _cached(("live",), lambda: _union(lambda ct: ct.live_states))
 

@@ -128,6 +128,11 @@ class OnboardingCase(OnboardingJourney, FSMModelMixin, models.Model):
         return self.state in declaration.initial_states()
 
     @property
+    def is_draft(self) -> bool:
+        """Not yet submitted and the customer's to complete (not a request already with the bank)."""
+        return self.state in declaration.draft_states()
+
+    @property
     def is_paused(self) -> bool:
         return declaration.is_paused(self.state)
 

@@ -161,7 +161,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
 @customer_required
 def case_edit(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     case = case_for(request, public_id)
-    if case.state not in declaration.initial_states():
+    if case.state not in declaration.draft_states():
         messages.error(request, _("申请已提交,资料修改请联系客户经理"))
         return redirect("portal:case_detail", public_id=case.public_id)
     data = request.POST if request.method == "POST" else None

@@ -198,8 +198,11 @@ def test_the_customer_withdraws_a_suspension_while_it_waits_for_the_supervisor(w
     # The staff case page offers the supervisor no withdrawal (it is the customer's).
     assert "撤回暂停申请" not in text(sup.get(f"/cases/{req.case.public_id}/"))
 
-    box = _withdraw_box(text(customer.get(_portal(req.case))))
-    assert box is not None and "撤回暂停申请" in box and "确认撤回" in box
+    page = text(customer.get(_portal(req.case)))
+    box = _withdraw_box(page)
+    assert box is not None and "撤回暂停申请" in box and "确认撤回" in box and "Version" not in box
+    # The request is with the bank: not a draft, nothing for the company to submit.
+    assert "当前办理方:银行" in page and "草稿:尚未提交至开户行" not in page and "完善申请资料" not in page
     done = fill_and_post(customer, _portal(req.case), "/withdraw/", reason="升级推迟,暂不需要")
     assert "暂停申请已撤回" in messages_of(done)
     req.refresh_from_db()

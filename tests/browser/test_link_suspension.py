@@ -84,7 +84,13 @@ def test_the_customer_suspends_on_the_portal_and_the_supervisor_approves(live_se
     customer.wait_for_selector("text=申请已提交")
     request = LinkRequest.objects.get(link=link, kind=suspension.SUSPENSION)
     reference = request.case.reference
-    assert "银行正在审核该申请" in customer.inner_text("main")
+    page = customer.inner_text("main")
+    assert "银行正在审核该申请" in page
+    # With the bank, not a draft of the company's: nothing asks the customer to submit it.
+    assert "当前办理方:银行" in page and "当前办理方:贵司" not in page
+    assert "草稿" not in page and "完善申请资料" not in page
+    customer.click("#withdraw summary")
+    assert "撤回暂停申请" in customer.inner_text("#withdraw") and "Version" not in customer.inner_text("#withdraw")
     snap(customer, "suspension-1-portal-asked")
 
     # The supervisor: told on the bell, the request in 轮到我办理, approves it.
