@@ -358,7 +358,9 @@ def request_open(
         )
         # Whoever holds the first stage is told now, as a hand-off tells them; the company too
         # when the bank opened it (unless it hears another way: a renewal's own reminder).
-        notifications.case_opened_notice(case, actor=user, reason=reason, customers=tell_customers)
+        notifications.case_opened_notice(
+            case, actor=user, reason=reason, customers=tell_customers, by_sweep=channel == Channel.SYSTEM
+        )
     return request
 
 

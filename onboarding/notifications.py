@@ -289,13 +289,17 @@ def queue_event_notice(event: CaseEvent, people: list[User] | None = None) -> No
         tell(case=case, people=ended, kind=NoticeKind.CASE_ENDED, params=end, key=f"ended:{event.pk}", contact=True)
 
 
-def case_opened_notice(case: OnboardingCase, *, actor: User, reason: str = "", customers: bool = True) -> None:
+def case_opened_notice(
+    case: OnboardingCase, *, actor: User, reason: str = "", customers: bool = True, by_sweep: bool = False
+) -> None:
     """A case opened straight into a stage someone holds (a service request on a live link): its
     first holders are told as a hand-off tells them (the bell, mail through the outbox, the group
     robots), and when the bank opened it (staff, or a sweep in the account manager's name) the
     company's people are told too. `customers=False`: the company hears of it another way (a
-    renewal's own reminder), so none of its people is told here."""
-    people = [p for p in told_of(case) if p.pk != actor.pk and (customers or p.enterprise_id is None)]
+    renewal's own reminder), so none of its people is told here. `by_sweep`: a sweep opened it in
+    `actor`'s name (a periodic review in the account manager's), so `actor` did not do it and is
+    told like any holder."""
+    people = [p for p in told_of(case) if (by_sweep or p.pk != actor.pk) and (customers or p.enterprise_id is None)]
     params = {**case_params(case), **_where(case), "type": case.case_type, "reason": reason}
     visit = case.current_visit
     held_by_customer = visit is not None and visit.holder_role == CUSTOMER
