@@ -331,6 +331,12 @@ def initial_states() -> tuple[str, ...]:
     return _cached(("initial",), lambda: _union(lambda ct: [ct.initial.code]))
 
 
+def draft_states() -> tuple[str, ...]:
+    """The starts that are drafts: an untimed first stage (an application not yet submitted).
+    A request the bank opens starts in a timed stage somebody already holds: not a draft."""
+    return _cached(("untimed_starts",), lambda: _union(lambda ct: [ct.initial.code] if not ct.initial.timed else []))
+
+
 def live_states() -> tuple[str, ...]:
     return _cached(("live",), lambda: _union(lambda ct: ct.live_states))
 

@@ -128,6 +128,11 @@ class OnboardingCase(OnboardingJourney, FSMModelMixin, models.Model):
         return self.state in declaration.initial_states()
 
     @property
+    def is_draft(self) -> bool:
+        """An application not yet submitted (an untimed start); a request the bank opened is not one."""
+        return self.state in declaration.draft_states()
+
+    @property
     def is_paused(self) -> bool:
         return declaration.is_paused(self.state)
 
@@ -494,11 +499,12 @@ class CaseEvent(models.Model):
 
     @property
     def from_label(self) -> str:
-        return str(State(self.from_state).label) if self.from_state in State.values else self.from_state
+        # Any declared type's state (a request's stages too), not only the onboarding's.
+        return declaration.state_label(self.from_state)
 
     @property
     def to_label(self) -> str:
-        return str(State(self.to_state).label) if self.to_state in State.values else self.to_state
+        return declaration.state_label(self.to_state)
 
 
 class ChangeRequest(models.Model):
