@@ -95,9 +95,12 @@ def test_the_sweep_opens_the_renewal_the_customer_renews_and_tech_confirms(live_
     card = customer.inner_text(f"#case-{request.case.public_id}")
     assert "到期前提交更新后的证书" in card and "草稿" not in card, card
     assert "完善申请资料" not in card  # not an application to complete
-    assert customer.locator(".bell .badge").count() == 1
+    unread = int(customer.inner_text(".bell .badge"))
     customer.click(".bell")
     assert f"证书将于{expiry}到期" in customer.inner_text("main")
+    # The customer's notices page keeps the portal's menu (not the staff workspace's).
+    menu = customer.inner_text("header nav")
+    assert "我的申请" in menu and "案件列表" not in menu, menu
     snap(customer, "renewal-portal-notices")
     customer.goto(f"{base}/portal/links/{link.public_id}/")
     requests = customer.inner_text("#requests")
@@ -116,6 +119,9 @@ def test_the_sweep_opens_the_renewal_the_customer_renews_and_tech_confirms(live_
     panel = customer.inner_text("#link-renewal")
     assert f"FEP-NEW-2 · 到期日 {new_expiry.isoformat()}" in panel
     assert customer.locator("#link-renewal input[name=serial]").count() == 0  # nothing to enter twice
+    # Done what the reminder asked: it leaves the to-do box and the bell.
+    assert "请登录企业客户端提交更新后的证书" not in customer.inner_text("main")
+    assert int(customer.inner_text(".bell .badge")) == unread - 1
     snap(customer, "renewal-portal-submitted")
 
     # Head-office tech: told on the bell, the renewal in 轮到我办理, confirms it on the case page.
@@ -207,4 +213,5 @@ def test_after_expiry_the_counter_renews_with_maker_and_a_different_checker(live
     assert "FEP-CTR-3" in facts and new_expiry.isoformat() in facts
     customer.goto(f"{base}/portal/links/{link.public_id}/")
     assert "FEP-CTR-3" in customer.inner_text("#link-facts")
+    assert "证书已于" not in customer.inner_text("main")  # the expiry reminder is done with
     snap(customer, "renewal-portal-after-counter")
