@@ -332,9 +332,13 @@ def initial_states() -> tuple[str, ...]:
 
 
 def draft_states() -> tuple[str, ...]:
-    """The drafts: a type's first stage when the customer holds it (an onboarding application not
-    yet submitted). A service request opened straight into the bank's first stage is no draft."""
-    return _cached(("draft",), lambda: _union(lambda ct: [ct.initial.code] if ct.initial.holder == CUSTOMER else []))
+    """The drafts: a type's first stage when the customer holds it untimed (an onboarding
+    application not yet submitted). A request opened straight into the bank's first stage, or
+    into a timed stage of the customer's (a renewal the sweep opened), is no draft."""
+    return _cached(
+        ("draft",),
+        lambda: _union(lambda ct: [ct.initial.code] if ct.initial.holder == CUSTOMER and not ct.initial.timed else []),
+    )
 
 
 def live_states() -> tuple[str, ...]:

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from config.evidence import NoTruncate
 from onboarding import validators
@@ -71,7 +72,9 @@ def mask_id(value: str) -> str:
 
 
 class UKey(models.Model):
-    """A UKey (K宝) holding one operator's certificate; created when its issuance is confirmed."""
+    """A UKey (K宝) holding one operator's certificate: created when its issuance is confirmed
+    at the counter, or recorded as the bank already has it when a live link is imported from the
+    bank's spreadsheet (origin 导入: no counter entry, the import job and row instead)."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
 
@@ -83,6 +86,10 @@ class UKey(models.Model):
         REPLACED = "replaced", _("已补办换新")
         REVOKED = "revoked", _("已注销")
 
+    class Origin(models.TextChoices):
+        COUNTER = "counter", _("柜面发放")
+        IMPORTED = "imported", pgettext_lazy("ukey origin", "导入")
+
     case = models.ForeignKey("onboarding.OnboardingCase", on_delete=models.PROTECT, related_name="ukeys")
     operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="ukeys")
     serial = models.CharField(_("K宝编号"), max_length=40, unique=True)
@@ -91,9 +98,13 @@ class UKey(models.Model):
     # While lost, the status to go back to on release (解挂).
     status_before_loss = models.CharField(max_length=20, blank=True, editable=False)
     expires_on = models.DateField(_("证书到期日"))
+    # The confirmed counter entry that issued it; none for an imported key (see `origin`).
     issued_entry = models.OneToOneField(
-        "CounterEntry", on_delete=models.PROTECT, related_name="issued_ukey", editable=False
+        "CounterEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="issued_ukey", editable=False
     )
+    origin = models.CharField(_("来源"), max_length=20, choices=Origin.choices, default=Origin.COUNTER, editable=False)
+    # An imported key: the import job, file and row that recorded it.
+    import_source = models.JSONField(default=dict, blank=True, editable=False)
     replaces = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by", editable=False
     )
@@ -107,6 +118,13 @@ class UKey(models.Model):
         verbose_name_plural = _("UKey证书")
         ordering = ["issued_at", "pk"]
         indexes = [models.Index(fields=["status", "expires_on"])]
+        constraints = [
+            # Issued through a counter entry (maker and checker), or imported: never neither.
+            models.CheckConstraint(
+                condition=models.Q(origin="imported") | models.Q(issued_entry__isnull=False),
+                name="ukey_issued_by_counter_entry_or_imported",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.serial

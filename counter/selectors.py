@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
@@ -47,6 +48,19 @@ def case_operators(*, case: OnboardingCase) -> list[Operator]:
 def active_operators(*, case: OnboardingCase) -> list[Operator]:
     """The operators not removed, in the order they were named."""
     return sorted((o for o in case_operators(case=case) if o.removed_at is None), key=lambda o: o.pk)
+
+
+def ukey_serials_taken(serials: Iterable[str]) -> set[str]:
+    """Those of `serials` the register already holds, or a counter issuance waiting for its
+    checker names (an import refuses them, naming the serial)."""
+    wanted = {s for s in serials if s}
+    if not wanted:
+        return set()
+    held = set(UKey.objects.filter(serial__in=wanted).values_list("serial", flat=True))
+    pending = CounterEntry.objects.filter(
+        kind=CounterEntry.Kind.ISSUE_UKEY, status=CounterEntry.Status.PENDING, serial__in=wanted
+    ).values_list("serial", flat=True)
+    return held | set(pending)
 
 
 def ukeys_expiring(*, user: Any, within_days: int = EXPIRY_WINDOW_DAYS, today: dt.date | None = None) -> QuerySet[UKey]:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -193,6 +193,42 @@ def _check_issuable(
             raise CaseError(_("只能补办该操作员在用的UKey"))
         if pending.filter(replaces=replaces).exists():
             raise CaseError(_("该UKey已有待复核的补办"))
+
+
+def ukey_register_imported(
+    *,
+    case: OnboardingCase,
+    operator: Operator,
+    serial: str,
+    expires_on: dt.date,
+    in_use_since: dt.datetime,
+    source: dict[str, Any],
+) -> UKey:
+    """Record in the register a key a bank's spreadsheet says an operator of a live link holds,
+    as it exists at the bank: in use (activated) since the link went live, held by the operator,
+    expiring with the link's certificate. Its origin is the import (job, file and row in
+    `source`), not a counter entry: the bank issued it before the tracker knew the link. Called
+    inside the link import's transaction; a serial the register already holds is refused with it."""
+    from .selectors import ukey_serials_taken
+
+    if ukey_serials_taken([serial]):
+        raise CaseError(_("K宝编号 %(s)s 已在UKey登记簿中,不能重复导入") % {"s": serial})
+    try:
+        with transaction.atomic():  # a concurrent import of the same serial loses here, by name
+            return UKey.objects.create(
+                case=case,
+                operator=operator,
+                serial=serial,
+                holder=operator.name,
+                status=UKey.Status.ACTIVATED,
+                expires_on=expires_on,
+                origin=UKey.Origin.IMPORTED,
+                import_source=source,
+                issued_at=in_use_since,
+                activated_at=in_use_since,
+            )
+    except IntegrityError:
+        raise CaseError(_("K宝编号 %(s)s 已在UKey登记簿中,不能重复导入") % {"s": serial}) from None
 
 
 def ukey_issuance_make(

@@ -5,8 +5,11 @@ onboarding case that is already live and has no link yet (a case that went live 
 has its link from go-live; a case imported live by the case import has none), and records the
 link as the file gives it: accounts with their rights, modules, production endpoint, front-end
 certificate, operators with role and UKey serial, go-live date, branch, status. Its first
-history row is `link_imported`, naming the import (job, file, row). Nobody is told: the link
-was in service before the tracker knew it.
+history row is `link_imported`, naming the import (job, file, row). Each operator's UKey goes
+into the counter's register as the bank has it (in use, expiring with the certificate, origin
+导入 with the job and row: no counter entry issued it), so the loss report, the renewal and the
+termination's revocation find it. Nobody is told: the link was in service before the tracker
+knew it.
 
 A link is imported once: the key is the company and the production endpoint. A second row (in
 the same file or a later import) for a company that already has a link at that endpoint is
@@ -28,6 +31,7 @@ from branches.roles import Role, has_role
 from branches.scope import branch_in_subtree
 from casetypes import declaration
 from counter.models import Operator
+from counter.services import ukey_register_imported
 from onboarding.models import OnboardingCase
 from onboarding.services import CaseError
 
@@ -132,11 +136,22 @@ def link_create_imported(
             operator = Operator.objects.create(
                 case=case, name=o["name"], id_number=o["id_number"], role=o["role"], created_by=user, created_at=now
             )
+            # The key as the bank has it, into the counter's register (origin 导入), so a loss
+            # report, a renewal or a termination's revocation finds it like any other.
+            ukey = ukey_register_imported(
+                case=case,
+                operator=operator,
+                serial=o["ukey_serial"],
+                expires_on=certificate_expires_on,
+                in_use_since=live_at,
+                source={**source, "link": link.reference},
+            )
             LinkOperator.objects.create(
                 link=link,
                 operator=operator,
                 name=o["name"],
                 role=o["role"],
+                ukey=ukey,
                 ukey_serial=o["ukey_serial"],
                 ukey_expires_on=certificate_expires_on,
                 started_event=event,

@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 
 from branches.roles import Role, has_role
 from notices import outbox
-from notices.services import notices_create
+from notices.services import notices_clear, notices_create
 from onboarding.services import CaseError
 
 from .models import Channel, LinkEvent, LinkRequest, LinkStatus, LiveLink
@@ -223,6 +223,9 @@ def certificate_submit(*, request: LinkRequest, user: User, serial: str, expires
             raise CaseError(_("当前阶段不能录入新证书"))
         if serial == request.link.certificate_serial:
             raise CaseError(_("新证书序列号与原证书相同"))
+        if channel == Channel.PORTAL:
+            # The company has done what the reminders asked: they leave its to-do box and bell.
+            notices_clear(case_id=request.case_id, kinds=["link_renewal"])
         return link_event(
             link=request.link,
             name=LinkEvent.Name.CERTIFICATE_SUBMITTED,
@@ -497,6 +500,7 @@ def _certificate_renew(*, case: Any, request: LinkRequest, by: User, now: dt.dat
     link.certificate_serial = submitted.data["serial"]
     link.certificate_expires_on = dt.date.fromisoformat(submitted.data["expires_on"])
     link.save(update_fields=["certificate_serial", "certificate_expires_on"])
+    notices_clear(case_id=request.case_id, kinds=["link_renewal"])  # renewed: the reminders are done
     link_event(
         link=link,
         name=LinkEvent.Name.CERTIFICATE_RENEWED,

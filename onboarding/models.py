@@ -499,11 +499,12 @@ class CaseEvent(models.Model):
 
     @property
     def from_label(self) -> str:
-        return str(State(self.from_state).label) if self.from_state in State.values else self.from_state
+        # Any declared type's state (a request's stages too), not only the onboarding's.
+        return declaration.state_label(self.from_state)
 
     @property
     def to_label(self) -> str:
-        return str(State(self.to_state).label) if self.to_state in State.values else self.to_state
+        return declaration.state_label(self.to_state)
 
 
 class ChangeRequest(models.Model):

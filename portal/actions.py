@@ -53,7 +53,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from casetypes import declaration
-from casetypes.declaration import Feature
+from casetypes.declaration import CUSTOMER, Feature
 from casetypes.extensions import ExtensionPoint
 from onboarding.models import OnboardingCase
 from onboarding.states import OPEN_STATES, Module
@@ -214,6 +214,25 @@ def _prime_checklists(cases: list[OnboardingCase]) -> None:
     from documents.checklist import prime_checklists
 
     prime_checklists(cases)
+
+
+@register_action_provider
+def stage_customer_action(case: OnboardingCase, user: Any) -> list[ActionItem]:
+    """What the customer does in a stage they hold, when its case type declares it
+    (`Action(CUSTOMER, …)`, e.g. a certificate renewal's 提交更新后的证书), linking to that panel."""
+    stage = declaration.stage(case.state)
+    action = stage.action_for(CUSTOMER) if stage is not None else None
+    if action is None or not _is_customer(case, user):
+        return []
+    return [
+        ActionItem(
+            key=f"stage:{case.state}",
+            text=str(action.text),
+            url=_case_url(case, action.anchor),
+            urgency=stage_urgency(case),
+            due_at=case.current_visit.due_at if case.current_visit else None,
+        )
+    ]
 
 
 @register_action_provider(batch=_prime_test_results)

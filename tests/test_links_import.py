@@ -5,11 +5,13 @@ production endpoint; scope; the template's own example row imports cleanly."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from casetypes import declaration
 from links.models import LinkEvent, LinkStatus, LiveLink
@@ -262,3 +264,141 @@ def test_the_command_dry_run_writes_nothing_then_imports(world, tmp_path):
     call_command("import_cases", str(path), "--links", "--valid-only", "--as", "supervisor", stdout=out)
     link = LiveLink.objects.get()
     assert f"直联服务 {link.reference}" in out.getvalue() and link.onboarding_case == cases[0]
+
+
+# --- the imported UKeys in the counter's register -------------------------------------------------
+
+
+def _import(client, world, rows):
+    client.force_login(world.supervisor)
+    html = upload(client, *link_file(rows)).content.decode()
+    return html, start(client, html)
+
+
+def test_an_import_records_each_key_in_the_ukey_register_marked_imported(world, client):
+    from counter.models import UKey
+
+    cases = live_cases(world, [1])
+    _html, done = _import(client, world, [link_row(cases[0], 1)])
+    assert "已导入 1 个直联服务" in done
+    link = LiveLink.objects.get()
+    job = ImportJob.objects.get(kind=ImportJob.Kind.LINKS)
+    keys = {k.serial: k for k in UKey.objects.filter(case=cases[0])}
+    assert set(keys) == {"K0000000011", "K0000000012"}
+    for op in link.current_operators():
+        key = op.ukey
+        assert key is not None and key == keys[op.ukey_serial]
+        assert key.holder == op.name and key.operator.name == op.name
+        assert key.status == UKey.Status.ACTIVATED and key.in_use
+        assert str(key.expires_on) == "2027-06-30" == str(op.ukey_expires_on)
+        assert key.origin == UKey.Origin.IMPORTED and key.issued_entry is None
+        assert key.import_source == {
+            "import_job": str(job.public_id),
+            "file": "links.csv",
+            "row": 2,
+            "link": link.reference,
+        }
+    # The register on the case page says where each key came from: 导入, the file and its row.
+    client.force_login(world.maker)
+    page = client.get(reverse("case_detail", args=[cases[0].public_id])).content.decode()
+    register = page[page.index("企业操作员与UKey登记簿") :]
+    assert register.count('<span class="badge origin-imported"') == 2 and "links.csv 第 2 行" in register
+
+
+def test_a_serial_already_in_the_register_or_twice_in_the_file_is_refused_in_the_check(world, client):
+    from counter.models import UKey
+
+    cases = live_cases(world, [1, 2, 3])
+    issued = world.case(State.LIVE)  # gone live in the tracker: its keys were issued at the counter
+    taken = UKey.objects.filter(case=issued).order_by("pk").first().serial
+    rows = [
+        link_row(cases[0], 1, 操作员=f"李四/录入(制单)/{taken}/310104198001010025"),
+        link_row(cases[1], 2),
+        link_row(cases[2], 3, 操作员="王五/复核/K0000000021/310104198001010033"),
+    ]
+    client.force_login(world.supervisor)
+    before = table_counts()
+    html = upload(client, *link_file(rows)).content.decode()
+    # Refused in the check already, naming the serial; nothing written but the job.
+    assert set(changed(before, table_counts())) == {"transfers_importjob"}
+    assert f"K宝编号 {taken} 已在UKey登记簿中,不能重复导入" in html
+    assert "K宝编号 K0000000021 与第 3 行重复" in html  # row 4 repeats row 3's key
+    job = ImportJob.objects.get(kind=ImportJob.Kind.LINKS)
+    assert (job.valid_rows, job.invalid_rows) == (1, 2)
+    assert "已导入 1 个直联服务" in start(client, html)
+    # Only the clean row went in; the key already held stays the other link's.
+    assert [lk.onboarding_case for lk in LiveLink.objects.filter(enterprise__name__startswith="导入测试")] == [cases[1]]
+    assert UKey.objects.get(serial=taken).case == issued
+    assert UKey.objects.filter(origin=UKey.Origin.IMPORTED).count() == 2
+
+
+def test_the_service_refuses_a_serial_the_register_took_after_the_check(world):
+    """Two imports checked at once: the second one's write names the serial and leaves no link."""
+    from counter.models import UKey
+    from links.imported import link_create_imported
+    from onboarding.services import CaseError
+
+    cases = live_cases(world, [1])
+    taken = UKey.objects.filter(case=world.case(State.LIVE)).first().serial
+    with pytest.raises(CaseError) as refused:
+        link_create_imported(
+            user=world.supervisor,
+            case=cases[0],
+            branch=cases[0].branch,
+            accounts=[{"account_number": "62229000000001", "can_query": True, "can_pay": False}],
+            modules=["account_query"],
+            production_endpoint="https://dl1.example.com",
+            certificate_serial="4A3F1",
+            certificate_expires_on=timezone.localdate() + dt.timedelta(days=400),
+            operators=[{"name": "李四", "role": "entry", "ukey_serial": taken, "id_number": "310104198001010025"}],
+            went_live_on=timezone.localdate(),
+            status=LinkStatus.ACTIVE,
+            source={"import_job": "x", "file": "f.csv", "row": 2},
+        )
+    assert taken in refused.value.message
+    assert not LiveLink.objects.filter(onboarding_case=cases[0]).exists()
+
+
+def test_imported_keys_are_reported_lost_revoked_on_termination_and_shown_expiring(world, client):
+    from branches.roles import Role
+    from counter.models import UKey
+    from links.requests import termination
+    from tests.factories import user
+    from tests.html_forms import browser_post_data
+
+    cases = live_cases(world, [1])
+    soon = (timezone.localdate() + dt.timedelta(days=20)).isoformat()
+    _import(client, world, [link_row(cases[0], 1, 证书到期日=soon)])
+    link = LiveLink.objects.get()
+    customer = user("imported_customer", Role.ENTERPRISE_USER, enterprise=cases[0].enterprise)
+
+    # The counter's expiry list shows the imported keys running out within 30 days.
+    client.force_login(world.maker)
+    page = client.get("/counter/expiring/?days=30").content.decode()
+    assert "K0000000011" in page and "K0000000012" in page and page.count("origin-imported") == 2
+    assert "K0000000011" not in client.get("/counter/expiring/?days=10").content.decode()
+
+    # The customer reports one lost on the portal: blocked at once.
+    client.force_login(customer)
+    page = client.get(f"/portal/links/{link.public_id}/").content.decode()
+    form = form_with(page, "ukey")
+    key = UKey.objects.get(serial="K0000000011")
+    assert f'value="{key.pk}"' in page
+    data = browser_post_data(form)
+    data["ukey"], data["reason"] = [str(key.pk)], ["K宝遗失"]
+    done = client.post(form.action, data, follow=True)
+    assert any("挂失已生效" in str(m) for m in done.context["messages"])
+    key.refresh_from_db()
+    assert key.status == UKey.Status.LOST
+    assert "已挂失" in client.get(f"/portal/links/{link.public_id}/").content.decode()
+
+    # A termination's revocation lists the imported keys (the lost one included) until revoked.
+    from links.request_services import termination_open
+
+    request = termination_open(link=link, user=customer, reason="不再使用")
+    client.force_login(world.supervisor)
+    page = client.get(reverse("case_detail", args=[request.case.public_id])).content.decode()
+    listed = page[page.index("该直联服务在用的UKey") :]
+    assert "K0000000011" in listed and "K0000000012" in listed
+    case = OnboardingCase.objects.get(pk=request.case_id)
+    assert termination.all_ukeys_revoked.problems(case) == ["以下UKey尚未注销:K0000000011、K0000000012"]

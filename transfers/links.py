@@ -4,7 +4,8 @@ One row per link. The company must already be in the tracker with an onboarding 
 live and has no link (the case import, `transfers.validation`, brings in cases already live
 with their history; import them first). The row then records the link as the bank keeps it:
 accounts with their rights, modules, production endpoint, front-end certificate, operators
-with role and UKey serial, go-live date, branch, status. The key is the company and the
+with role and UKey serial (each serial new to the counter's UKey register and to the file:
+the import records the keys there), go-live date, branch, status. The key is the company and the
 production endpoint: a link already there (imported or gone live in the tracker), or a second
 row of the same file for the same key, is refused with the reason, so a re-import writes
 nothing twice. Every error names its row and column, in Chinese; nothing here writes
@@ -30,6 +31,7 @@ from branches.scope import branch_in_subtree, branch_within, subtree_q
 from companies import validators
 from companies.models import Enterprise
 from counter.models import OperatorRole
+from counter.selectors import ukey_serials_taken
 from links.imported import link_create_imported, live_cases_without_link
 from links.models import LinkStatus, LiveLink
 from onboarding.form_fields import DateField
@@ -122,6 +124,16 @@ def _split(value: str) -> list[str]:
     return [v for v in re.split(r"[;;\n]+", value or "") if v.strip()]
 
 
+def _serials(operators: str) -> list[str]:
+    """The K宝 serials of an operators cell (the third part of each “姓名/角色/K宝编号/身份证号”)."""
+    found = []
+    for item in _split(operators):
+        parts = [p.strip() for p in re.split(r"[//]", item)]
+        if len(parts) == 4 and parts[2]:
+            found.append(parts[2])
+    return found
+
+
 class LinkChecker:
     """Checks link rows for `user` importing into `scope`'s subtree (reads preloaded once)."""
 
@@ -149,6 +161,12 @@ class LinkChecker:
         for number, cells in table.rows:
             key = (self.value(cells, "uscc").upper(), self.value(cells, "production_endpoint"))
             self.first_row.setdefault(key, number)
+        # The UKey serials of the file: those the register holds already, and each one's first row.
+        self.serial_first_row: dict[str, int] = {}
+        for number, cells in table.rows:
+            for serial in _serials(self.value(cells, "operators")):
+                self.serial_first_row.setdefault(serial, number)
+        self.serials_taken = ukey_serials_taken(self.serial_first_row)
         self.today = timezone.localdate()
         with translation.override("zh-hans"):
             self.module_codes = {code: code for code in Module.values} | {
@@ -302,6 +320,13 @@ class LinkChecker:
                 continue
             if any(o["ukey_serial"] == serial for o in operators):
                 r.error("operators", _("K宝编号 %(s)s 重复") % {"s": serial})
+                continue
+            if serial in self.serials_taken:
+                r.error("operators", _("K宝编号 %(s)s 已在UKey登记簿中,不能重复导入") % {"s": serial})
+                continue
+            first = self.serial_first_row.get(serial, r.row)
+            if first != r.row:
+                r.error("operators", _("K宝编号 %(s)s 与第 %(n)d 行重复") % {"s": serial, "n": first})
                 continue
             operators.append({"name": name, "role": role, "ukey_serial": serial, "id_number": id_number})
         if not operators and not any(c == BY_KEY["operators"].header for c, _m in r.errors):

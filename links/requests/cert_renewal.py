@@ -54,6 +54,7 @@ CERT_RENEWAL = CaseType(
             # The customer has until the expiry (about 60 working days from T−90); the dated
             # reminders of the renewal sweep come on top of the service level's.
             sla_days=60,
+            actions=(Action(CUSTOMER, _("到期前提交更新后的证书"), "link-renewal"),),
             portal_panels=("links/requests/_renewal_portal.html",),
         ),
         Stage(

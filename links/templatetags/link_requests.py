@@ -48,6 +48,7 @@ def link_request_panel(case: Any) -> dict[str, Any]:
         "is_termination": request.kind == termination.CODE,
         "counter_entry": case.state == cert_renewal.COUNTER_ENTERS,
         "customer_entry": case.state == cert_renewal.CUSTOMER_RENEWS,
+        "counter_check": case.state == cert_renewal.COUNTER_CHECKS,
         "reason_code": request.details.get("reason_code", ""),
         "reason_label": suspension.SuspensionReason(request.details["reason_code"]).label
         if request.details.get("reason_code") in suspension.SuspensionReason.values
