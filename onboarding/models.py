@@ -128,6 +128,13 @@ class OnboardingCase(OnboardingJourney, FSMModelMixin, models.Model):
         return self.state in declaration.initial_states()
 
     @property
+    def is_draft(self) -> bool:
+        """A draft the customer has not submitted: an initial stage that is not timed. A live
+        link's request starts in a working stage (the account manager's review), not a draft."""
+        stage = declaration.stage(self.state)
+        return self.is_initial and not (stage is not None and stage.timed)
+
+    @property
     def is_paused(self) -> bool:
         return declaration.is_paused(self.state)
 
