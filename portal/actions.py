@@ -172,8 +172,9 @@ def _is_customer(case: OnboardingCase, user: Any) -> bool:
 
 @register_action_provider
 def draft_actions(case: OnboardingCase, user: Any) -> list[ActionItem]:
-    """A draft waits for the customer to complete and submit it to the branch."""
-    if case.state not in declaration.initial_states() or not _is_customer(case, user):
+    """A draft waits for the customer to complete and submit it to the branch (a live link's
+    request starts in the bank's review: not a draft)."""
+    if not case.is_draft or not _is_customer(case, user):
         return []
     return [
         ActionItem(
