@@ -105,12 +105,12 @@ def company_data_settled(case: Any) -> list[str]:
     return []
 
 
-@rules.Guard
+@rules.Route
 def needs_joint_test(case: Any) -> list[str]:
     return [] if adds_payment(case) else [_g("本次变更未新增支付模块,无需联调测试")]
 
 
-@rules.Guard
+@rules.Route
 def no_joint_test(case: Any) -> list[str]:
     return [_g("新增支付模块须先完成联调测试")] if adds_payment(case) else []
 

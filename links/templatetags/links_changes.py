@@ -69,4 +69,12 @@ def change_form_facts(case: Any) -> dict[str, Any]:
     }
 
 
+@register.filter
+def change_form_owed(case: Any) -> bool:
+    """The request is in its review and the signed 变更申请书 is not yet accepted."""
+    from ..requests.common import change_form_accepted
+
+    return case.state in (oc.REVIEW, ac.REVIEW) and bool(change_form_accepted.problems(case))
+
+
 register.filter("change_summary", change_summary)
