@@ -260,7 +260,7 @@ def _link_requests() -> int:
     - a certificate expiring next month: the renewal sweep opens its renewal (and those of the
       other links whose certificate runs out within LINK_RENEWAL_LEAD_DAYS);
     - an operator change waiting for the counter checker, an accounts/modules change (adding the
-      payment module) in its joint test;
+      payment module) in its joint test, each with its 变更申请书 signed, uploaded and accepted;
     - a suspended link whose customer asked on the portal to resume;
     - a termination whose sealed letter is accepted, waiting for the supervisor's approval;
     - one periodic review due (a high-risk link live for 13 months), opened by the review sweep."""
@@ -307,6 +307,18 @@ def _link_requests() -> int:
     def supervisor(link: LiveLink) -> Any:
         return staff["sup_bj" if link.branch.code.startswith("BJ") else "sup_sh"]
 
+    def change_form_signed(request: LinkRequest, customer: Any, reviewer: Any) -> None:
+        """The customer uploads the 变更申请书 signed and sealed; the account manager accepts it."""
+        case = OnboardingCase.objects.get(pk=request.case_id)
+        version = documents.document_upload(
+            case=case,
+            user=customer,
+            kind=DocumentKind.LINK_CHANGE_FORM,
+            upload=io.BytesIO(sample_pdf(f"{case.reference} 变更申请书(签字盖章)")),
+            name="变更申请书.pdf",
+        )
+        documents.document_review(version=version, user=reviewer, accept=True)
+
     now = timezone.now()
 
     def ago(days: float) -> Any:
@@ -326,6 +338,8 @@ def _link_requests() -> int:
             role=OperatorRole.AUTHORISE,
             reason="新增财务总监为授权人",
         )
+    with ago(3.5):
+        change_form_signed(change, customer_of(link), manager(link))
     with ago(3):
         _link_transition(change, manager(link), "operator_change_approved")
     with ago(1):
@@ -352,6 +366,8 @@ def _link_requests() -> int:
             modules=[*link.modules, str(Modules.PAYMENT_SINGLE)],
             reason="企业申请开通单笔支付",
         )
+    with ago(4.5):
+        change_form_signed(change, customer_of(link), manager(link))
     with ago(4):
         _link_transition(change, manager(link), "account_change_to_testing")
 

@@ -24,6 +24,7 @@ CODES: dict[str, str] = {
     DocumentKind.EBANKING_REGISTRATION: "ZCB",
     DocumentKind.PRODUCTION_VERIFICATION_FORM: "YZQ",
     DocumentKind.TERMINATION_FORM: "ZXS",
+    DocumentKind.LINK_CHANGE_FORM: "BGS",
 }
 _PATTERN = re.compile(r"(?<![A-Z0-9])(" + "|".join(CODES.values()) + r")[-_ ]?([A-Z2-7]{4})(?![A-Z0-9])")
 

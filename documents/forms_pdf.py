@@ -42,6 +42,7 @@ TEMPLATES: dict[str, str] = {
     DocumentKind.EBANKING_REGISTRATION: "documents/forms/ebanking_registration.html",
     DocumentKind.PRODUCTION_VERIFICATION_FORM: "documents/forms/production_verification_form.html",
     DocumentKind.TERMINATION_FORM: "documents/forms/termination_form.html",
+    DocumentKind.LINK_CHANGE_FORM: "documents/forms/link_change_form.html",
 }
 
 

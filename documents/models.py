@@ -31,6 +31,9 @@ class DocumentKind(models.TextChoices):
     # Closing a live link (links/requests/termination.py).
     TERMINATION_LETTER = "termination_letter", _("注销申请函(加盖公章)")
     TERMINATION_FORM = "termination_form", _("注销申请书")
+    # Changing a live link's operators or accounts/modules: the bank renders it, the company
+    # signs and seals it, the scan is kept (links/requests/operator_change.py, account_change.py).
+    LINK_CHANGE_FORM = "link_change_form", _("变更申请书")
 
 
 class RetentionClass(models.TextChoices):

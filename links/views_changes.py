@@ -142,53 +142,16 @@ def operator_change_return(request: AuthenticatedHttpRequest, case_id: Any) -> H
 
 
 def change_form_pdf_bytes(req: LinkRequest) -> bytes:
-    """The request's 变更申请书, rendered by the documents' PDF pipeline from the request's data."""
-    from django.conf import settings
-    from django.template.loader import render_to_string
+    """The request's 变更申请书 as it prints now, by the documents' PDF pipeline and template (the
+    same as the form generated and kept on the case's document list, with its form code)."""
     from django.utils import timezone
 
-    from documents.forms_pdf import html_to_pdf
+    from documents import forms_pdf
+    from documents.models import DocumentKind
 
-    from .forms_changes import change_summary, request_reason
-
-    link = req.link
-    context = {
-        "title": _("银企直联业务变更申请书"),
-        "bank_name": settings.BANK_NAME,
-        "meta": {
-            "reference": f"{req.case.reference}-BGS",
-            "generated_at": timezone.localtime().strftime("%Y-%m-%d %H:%M"),
-        },
-        "branch": link.branch,
-        "enterprise": link.company_version,
-        "link": link,
-        "case": req.case,
-        "request": req,
-        "summary": change_summary(req),
-        "reason": request_reason(req),
-        "kinds": [{"label": label, "chosen": req.kind == code} for code, label in _change_kinds()],
-        "operators": list(link.current_operators()) if req.kind == oc.CODE else [],
-        "changes": _accounts_summary(req),
-    }
-    return html_to_pdf(render_to_string("links/requests/change_form.html", context))
-
-
-def _change_kinds() -> list[tuple[str, Any]]:
-    from .requests import REQUEST_TYPES
-
-    return [(t.code, t.label) for t in REQUEST_TYPES if t.code != "ukey_loss"]
-
-
-def _accounts_summary(req: LinkRequest) -> dict[str, Any] | None:
-    from onboarding.terms import Module
-
-    if "accounts" not in req.details:
-        return None
-    modules = req.details.get("modules", [])
-    return {
-        "accounts": req.details["accounts"],
-        "modules": "、".join(str(Module(m).label) for m in modules if m in Module.values),
-    }
+    kind = DocumentKind.LINK_CHANGE_FORM
+    case = req.case
+    return forms_pdf.render_form(kind, forms_pdf.form_context(case, kind), number=0, generated_at=timezone.now())
 
 
 def _pdf(req: LinkRequest) -> HttpResponse:

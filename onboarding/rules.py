@@ -46,6 +46,13 @@ class Guard:
         return not self.problems(case)
 
 
+class Route(Guard):
+    """A condition that picks which of a stage's ways forward is this case's (an accounts change
+    that adds a payment module goes to its joint test, one that does not goes straight to setup):
+    a way whose route fails is not offered on the case page, so what it says is not listed as
+    missing; posted anyway, it is refused with its words like any guard."""
+
+
 GUARDS: dict[str, Guard] = {}
 
 

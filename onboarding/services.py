@@ -170,6 +170,8 @@ def case_transition_options(*, case: OnboardingCase, user: User) -> list[Transit
             continue
         if t.permission.refusal(case, user) is not None:
             continue
+        if any(isinstance(cond, rules.Route) and not cond(case) for cond in t.conditions):
+            continue  # not this case's way forward
         problems = [p for cond in t.conditions for p in cond.problems(case)]
         options.append(
             TransitionOption(

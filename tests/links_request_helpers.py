@@ -87,3 +87,22 @@ def forged_transition(client: Client, case: Any, name: str, reason: str = "") ->
     return client.post(
         f"/cases/{case.public_id}/transition/{name}/", {"version": version, "reason": reason}, follow=True
     )
+
+
+def change_form_on_file(request: Any, *, uploader: Any, reviewer: Any) -> Any:
+    """The request's 变更申请书, signed and sealed, uploaded and accepted (the review stage's
+    required document), through the documents' services."""
+    from documents import services as documents
+    from documents.models import DocumentKind
+    from documents.samples import sample_pdf
+    from onboarding.models import OnboardingCase
+
+    case = OnboardingCase.objects.get(pk=request.case_id)
+    version = documents.document_upload(
+        case=case,
+        user=uploader,
+        kind=DocumentKind.LINK_CHANGE_FORM,
+        upload=io.BytesIO(sample_pdf(f"{case.reference} 变更申请书(签字盖章)")),
+        name="变更申请书.pdf",
+    )
+    return documents.document_review(version=version, user=reviewer, accept=True)

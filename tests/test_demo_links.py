@@ -13,6 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from casetypes import declaration
+from documents.models import Decision, DocumentKind, DocumentVersion
 from links.models import LinkEvent, LinkRequest, LinkStatus, LiveLink
 from links.requests import REQUEST_TYPES
 from onboarding.models import OnboardingCase
@@ -78,6 +79,11 @@ def test_the_states_of_the_requests_under_way(demo):
     assert _state("ukey_loss") == {"ukey_loss_reported", "ukey_loss_checking"}
     assert _state("operator_change") == {"operator_change_checking"}
     assert _state("account_change") == {"account_change_testing"}
+    # Past their review, so each has its 变更申请书 signed, on file and accepted.
+    for kind in ("operator_change", "account_change"):
+        for _r, case in _open(kind):
+            kept = DocumentVersion.objects.filter(document__case=case, document__kind=DocumentKind.LINK_CHANGE_FORM)
+            assert kept.filter(decision=Decision.ACCEPTED, document__generated=False).exists(), kind
     assert _state("link_resumption") == {"link_resume_review"}
     assert _state("link_termination") == {"link_term_approval"}
     assert _state("periodic_review") == {"periodic_review_open"}

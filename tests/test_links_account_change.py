@@ -5,6 +5,8 @@
   branch supervisor approves it; the account manager cannot pass the request before); the
   customer joint-tests the added module only, on the onboarding's matrix; tech accepts and
   puts it into production: the link's accounts, modules and data version move, with events.
+- The review waits for the 变更申请书 signed and sealed: rendered where its upload is asked for,
+  uploaded by the customer, accepted by the account manager.
 - The account manager removes an account: no test, no change request; the old row is kept, ended.
 - Refused: a second open change (launch control), payment rights without a payment module,
   no change at all, another company.
@@ -18,6 +20,9 @@ import pytest
 
 from casetypes import declaration
 from casetypes.declaration import Feature
+from documents.form_codes import form_code
+from documents.models import DocumentKind, DocumentVersion
+from documents.samples import sample_pdf
 from links import changes, services
 from links.models import LinkEvent, LinkRequest, LinkStatus, LiveLink
 from links.requests import account_change as ac
@@ -26,6 +31,7 @@ from onboarding.services import CaseError
 from onboarding.states import State
 from onboarding.terms import TEST_CASES
 from tests.html_forms import browser_post_data, form_with, page_forms
+from tests.links_request_helpers import messages_of, review_accept, upload
 
 
 @pytest.fixture
@@ -95,14 +101,36 @@ def test_the_customer_adds_a_paying_account_and_the_payment_module_tested_alone(
     case = _case(request)
     assert case.company_version.number == old_version.number + 1
     assert link.company_version_id == old_version.pk  # the link moves only when the change is done
+    # Nor before the 变更申请书 signed and sealed by the company is on file and accepted.
     client.force_login(world.am_a)
+    response = _press(client, case_url, "/transition/account_change_to_testing/")
+    assert "签字盖章的变更申请书尚未上传" in _messages(response)
+    assert _case(request).state == ac.REVIEW
+    # The customer renders the form on the portal where the upload is asked for (kept as a
+    # generated version, with its form code), signs, seals and uploads the scan.
+    client.force_login(world.customer_x)
+    portal_url = f"/portal/cases/{case.public_id}/"
+    _press(client, portal_url, f"/generate/{DocumentKind.LINK_CHANGE_FORM}/")
+    generated = DocumentVersion.objects.get(
+        document__case=case, document__kind=DocumentKind.LINK_CHANGE_FORM, document__generated=True
+    )
+    pdf = client.get(f"/documents/v/{generated.public_id}/download/")
+    (tmp_path / "generated.pdf").write_bytes(b"".join(pdf.streaming_content) if pdf.streaming else pdf.content)
+    text = subprocess.run(["pdftotext", str(tmp_path / "generated.pdf"), "-"], capture_output=True, text=True).stdout
+    code = form_code(case, DocumentKind.LINK_CHANGE_FORM)
+    assert "银企直联业务变更申请书" in text and "6222000000009999" in text and code in text
+    response = upload(client, portal_url, DocumentKind.LINK_CHANGE_FORM, sample_pdf("signed"), name=f"{code}.pdf")
+    assert any("已上传" in m for m in messages_of(response)), messages_of(response)
+    client.force_login(world.am_a)
+    response = _press(client, case_url, "/transition/account_change_to_testing/")
+    assert "变更申请书已上传,待银行审核通过" in _messages(response)
+    review_accept(client, case_url)
     response = _press(client, case_url, "/transition/account_change_to_testing/")
     assert "等待客户进行新增模块联调测试" in _messages(response)
     assert _case(request).state == ac.TESTING
     assert ac.TESTING in declaration.states_with(Feature.JOINT_TESTS)
     # The customer records the joint test of that module only, on the portal's matrix.
     client.force_login(world.customer_x)
-    portal_url = f"/portal/cases/{case.public_id}/"
     page = client.get(portal_url).content.decode()
     form = next(f for f in page_forms(page) if f.action.endswith("/test-result/"))
     data = browser_post_data(form)
@@ -170,6 +198,13 @@ def test_the_account_manager_removes_an_account_without_a_test(world, live, clie
     request = LinkRequest.objects.get(link=link, kind=ac.CODE)
     case = _case(request)
     assert not ChangeRequest.objects.filter(case=case).exists() and case.modules == []
+    # The account manager uploads the scan the company signed and sealed; not theirs to accept:
+    # the branch supervisor accepts it.
+    upload(client, f"/cases/{case.public_id}/", DocumentKind.LINK_CHANGE_FORM, sample_pdf("signed"))
+    assert "/review/" not in client.get(f"/cases/{case.public_id}/").content.decode()
+    client.force_login(world.supervisor)
+    review_accept(client, f"/cases/{case.public_id}/")
+    client.force_login(world.am_a)
     response = _press(client, f"/cases/{case.public_id}/", "/transition/account_change_approved/")
     assert "等待总行配置生效" in _messages(response)
     changes.account_change_complete(request=request, user=world.tech)

@@ -1,7 +1,8 @@
 """Operator change (操作员变更) on a live link, from the users' side (issue 22).
 
-- The customer asks on the portal (add an operator with a role); the account manager finds it
-  in the queue and approves it on the case page; the counter maker enters the new operator's
+- The customer asks on the portal (add an operator with a role) and uploads the 变更申请书 signed
+  and sealed; the account manager finds it in the queue, is refused without the form, accepts it
+  and approves on the case page; the counter maker enters the new operator's
   K宝; the maker cannot confirm their own entry; a checker confirms: the key is issued, the
   link's operators rotate with an ``operators_changed`` event, the request is done.
 - The account manager asks to remove an operator: the checker's confirmation revokes the keys.
@@ -19,6 +20,9 @@ from django.utils import timezone
 
 from casetypes import declaration
 from counter.models import Operator, UKey
+from documents.form_codes import form_code
+from documents.models import DocumentKind
+from documents.samples import sample_pdf
 from links import changes, services
 from links.models import LinkEvent, LinkRequest, LinkStatus, LiveLink
 from links.requests import operator_change as oc
@@ -27,6 +31,7 @@ from onboarding.services import CaseError
 from onboarding.states import State
 from tests.factories import resident_id
 from tests.html_forms import browser_post_data, form_with, page_forms
+from tests.links_request_helpers import change_form_on_file, messages_of, review_accept, upload
 
 
 @pytest.fixture
@@ -77,6 +82,16 @@ def test_the_customer_adds_an_operator_and_the_counter_issues_the_key_with_dual_
     client.force_login(world.am_a)
     home = client.get("/").content.decode()
     assert case.reference in home and "审核操作员变更申请" in home
+    # Not before the 变更申请书 signed and sealed is on file: refused, with the reason.
+    response = _post_transition(client, request, "operator_change_approved")
+    assert "签字盖章的变更申请书尚未上传" in _messages(response) and _state(request) == oc.REVIEW
+    # The customer uploads the scan on the portal case page; the account manager accepts it.
+    client.force_login(world.customer_x)
+    portal_url = f"/portal/cases/{case.public_id}/"
+    response = upload(client, portal_url, DocumentKind.LINK_CHANGE_FORM, sample_pdf("signed"))
+    assert any("已上传" in m for m in messages_of(response)), messages_of(response)
+    client.force_login(world.am_a)
+    review_accept(client, f"/cases/{case.public_id}/")
     response = _post_transition(client, request, "operator_change_approved")
     assert "等待柜面办理" in _messages(response)
     assert _state(request) == oc.COUNTER
@@ -136,6 +151,7 @@ def test_the_account_manager_removes_an_operator_and_the_keys_are_revoked(world,
     assert "操作员变更申请已提交" in _messages(response)
     request = LinkRequest.objects.get(link=link, kind=oc.CODE)
     assert request.channel == "bank" and "删除操作员 操作员乙" in response.content.decode()
+    change_form_on_file(request, uploader=world.customer_x, reviewer=world.am_a)
     _post_transition(client, request, "operator_change_approved")
     # The maker records the removal (no key to enter), the checker confirms.
     client.force_login(world.maker)
@@ -162,6 +178,7 @@ def test_a_role_change_keeps_the_key_and_the_checker_may_send_it_back(world, liv
     request = changes.operator_change_open(
         link=link, user=world.customer_x, action="role", operator_id=row.operator_id, role="authorise"
     )
+    change_form_on_file(request, uploader=world.customer_x, reviewer=world.am_a)
     services.request_transition(request=request, user=world.am_a, name="operator_change_approved")
     changes.operator_change_make(request=request, user=world.maker)
     # The checker sends it back with a reason (the form on the case page); the maker records again.
@@ -224,6 +241,10 @@ def test_the_counter_cannot_act_out_of_turn(world, live):
         changes.operator_change_make(request=request, user=world.maker)
     with pytest.raises(CaseError, match="此操作仅限"):
         services.request_transition(request=request, user=world.maker, name="operator_change_approved")
+    with pytest.raises(CaseError) as refused:
+        services.request_transition(request=request, user=world.am_a, name="operator_change_approved")
+    assert refused.value.problems == ["签字盖章的变更申请书尚未上传"]
+    change_form_on_file(request, uploader=world.am_a, reviewer=world.supervisor)
     services.request_transition(request=request, user=world.am_a, name="operator_change_approved")
     with pytest.raises(CaseError, match="此操作仅限"):
         changes.operator_change_make(request=request, user=world.checker)
@@ -255,6 +276,8 @@ def test_the_change_form_pdf_is_rendered_for_the_request_in_scope(world, live, c
     text = subprocess.run(["pdftotext", str(tmp_path / "form.pdf"), "-"], capture_output=True, text=True).stdout
     assert "银企直联业务变更申请书" in text and link.reference in text and "操作员甲" in text
     assert "申请单位(公章)" in text and "调岗" in text and "■ 操作员变更" in text
+    # The code the signed scan is filed by (the same as the form kept on the document list).
+    assert form_code(request.case, DocumentKind.LINK_CHANGE_FORM) in text
     # Staff of the branch read it too; another company and another branch get 404.
     client.force_login(world.am_a)
     assert client.get(f"/links/requests/{request.case.public_id}/change-form.pdf").status_code == 200

@@ -70,3 +70,9 @@ def document_label(kind: str) -> str:
     from documents.models import DocumentKind
 
     return str(DocumentKind(kind).label) if kind in DocumentKind.values else kind
+
+
+@register.filter
+def needs_document(case: Any, kind: str) -> bool:
+    """Whether the case's type asks this case for a document of `kind` (at any stage)."""
+    return any(r.kind == kind for r in checklist.requirements(case))

@@ -7,7 +7,8 @@ account the approved company data does not hold, a change request of the company
 on the request case at once (`onboarding.change_requests`, the `CHANGE_REQUESTS` feature of the
 review stage): a branch supervisor who did not file it approves it, and the request case points
 to the new company-data version. The account manager reviews the request (it cannot pass while
-that change request waits or was refused). Adding a payment module needs a joint test of that
+that change request waits or was refused, nor before the 变更申请书 signed and sealed by the
+company is uploaded and accepted: `common.CHANGE_FORM`). Adding a payment module needs a joint test of that
 module only: the request case's modules are the added payment modules, and its testing stage
 declares `JOINT_TESTS`, so the onboarding's joint-test matrix (ModuleTestResult, TEST_CASES)
 works on it unchanged (the customer records, head-office tech accepts). Head-office tech then
@@ -26,10 +27,12 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import transition
 
 from branches.roles import Role
-from casetypes.declaration import CUSTOMER, Action, CaseType, DocumentNeed, End, Feature, Stage
+from casetypes.declaration import CUSTOMER, Action, CaseType, End, Feature, Stage
 from onboarding import rules
 from onboarding.models import ChangeRequest, OnboardingCase
 from onboarding.workflow import CaseEngine, step
+
+from .common import CHANGE_FORM, change_form_accepted
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -52,7 +55,9 @@ ACCOUNT_CHANGE = CaseType(
             holder=Role.ACCOUNT_MANAGER,
             sla_days=1,
             actions=(Action(Role.ACCOUNT_MANAGER, _("审核账户/功能变更申请"), "next-step"),),
-            documents=(DocumentNeed("authorisation_letter", required=False, reviewers=(Role.ACCOUNT_MANAGER,)),),
+            # The 变更申请书 the bank renders, signed and sealed by the company: kept, and the
+            # review cannot pass until the account manager accepted the scan.
+            documents=(CHANGE_FORM,),
             features=frozenset({Feature.CHANGE_REQUESTS}),
             portal_panels=("links/requests/_portal_change_panel.html",),
         ),
@@ -100,12 +105,12 @@ def company_data_settled(case: Any) -> list[str]:
     return []
 
 
-@rules.Guard
+@rules.Route
 def needs_joint_test(case: Any) -> list[str]:
     return [] if adds_payment(case) else [_g("本次变更未新增支付模块,无需联调测试")]
 
 
-@rules.Guard
+@rules.Route
 def no_joint_test(case: Any) -> list[str]:
     return [_g("新增支付模块须先完成联调测试")] if adds_payment(case) else []
 
@@ -128,7 +133,7 @@ class AccountChangeJourney(CaseEngine):
         field="state",
         source=REVIEW,
         target=TESTING,
-        conditions=[company_data_settled, needs_joint_test],
+        conditions=[change_form_accepted, company_data_settled, needs_joint_test],
         permission=rules.Allowed(Role.ACCOUNT_MANAGER),
         custom=step(_("审核通过,进入联调测试"), done=_("已审核通过,等待客户进行新增模块联调测试")),
     )
@@ -139,7 +144,7 @@ class AccountChangeJourney(CaseEngine):
         field="state",
         source=REVIEW,
         target=SETUP,
-        conditions=[company_data_settled, no_joint_test],
+        conditions=[change_form_accepted, company_data_settled, no_joint_test],
         permission=rules.Allowed(Role.ACCOUNT_MANAGER),
         custom=step(_("审核通过,转总行配置"), done=_("已审核通过,等待总行配置生效")),
     )

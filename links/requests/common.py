@@ -9,7 +9,10 @@ from typing import Any
 
 from django.utils.translation import gettext
 
+from branches.roles import Role
+from casetypes.declaration import DocumentNeed
 from casetypes.extensions import ExtensionPoint
+from documents.models import DocumentKind
 from onboarding import rules
 
 # The link's rows are typed `Any` here: links.models imports the request types (their proxies
@@ -21,6 +24,31 @@ from onboarding import rules
 effects: ExtensionPoint[Callable[..., None]] = ExtensionPoint(
     "links.request_effects", "what a request transition does to its live link, by effect name", unique_keys=True
 )
+
+
+# The 变更申请书 of an operator change or an accounts/modules change: the bank renders it from the
+# request (documents/forms/link_change_form.html, form code BGS), the company signs and seals it,
+# the customer or the account manager uploads the scan, the account manager accepts it (a
+# supervisor when the account manager uploaded it: nobody accepts their own upload); the
+# review stage cannot pass before (`change_form_accepted`). Kept like every document.
+CHANGE_FORM = DocumentNeed(
+    DocumentKind.LINK_CHANGE_FORM, reviewers=(Role.ACCOUNT_MANAGER, Role.BRANCH_SUPERVISOR), generated=True
+)
+
+
+@rules.Guard
+def change_form_accepted(case: Any) -> list[str]:
+    from documents.checklist import Status, case_checklist
+
+    item = next((i for i in case_checklist(case) if i.kind == DocumentKind.LINK_CHANGE_FORM), None)
+    status = item.status if item is not None else Status.MISSING
+    if status == Status.ACCEPTED:
+        return []
+    if status == Status.MISSING:
+        return [gettext("签字盖章的变更申请书尚未上传")]
+    if status in (Status.REJECTED, Status.REDO):
+        return [gettext("变更申请书已退回,待重新上传签字盖章件")]
+    return [gettext("变更申请书已上传,待银行审核通过")]
 
 
 def run_effect(key: str, case: Any, *, by: Any, now: dt.datetime, **extra: Any) -> None:

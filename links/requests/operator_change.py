@@ -29,6 +29,8 @@ from onboarding import rules
 from onboarding.models import OnboardingCase
 from onboarding.workflow import CaseEngine, step
 
+from .common import CHANGE_FORM, change_form_accepted
+
 if TYPE_CHECKING:
     from accounts.models import User
 
@@ -55,8 +57,8 @@ OPERATOR_CHANGE = CaseType(
             holder=Role.ACCOUNT_MANAGER,
             sla_days=2,
             actions=(Action(Role.ACCOUNT_MANAGER, _("审核操作员变更申请"), "next-step"),),
-            # The company's letter or signed change form, if it brings one.
-            documents=(DocumentNeed("authorisation_letter", required=False, reviewers=(Role.ACCOUNT_MANAGER,)),),
+            # The 变更申请书 signed and sealed by the company: the review cannot pass without it.
+            documents=(CHANGE_FORM,),
             portal_panels=(_PANEL,),
         ),
         Stage(
@@ -134,6 +136,7 @@ class OperatorChangeJourney(CaseEngine):
         field="state",
         source=REVIEW,
         target=COUNTER,
+        conditions=[change_form_accepted],
         permission=rules.Allowed(Role.ACCOUNT_MANAGER),
         custom=step(_("审核通过,转柜面办理"), done=_("已审核通过,等待柜面办理")),
     )

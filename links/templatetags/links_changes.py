@@ -40,4 +40,41 @@ def change_panel(case: Any) -> dict[str, Any]:
     }
 
 
+@register.simple_tag
+def change_form_facts(case: Any) -> dict[str, Any]:
+    """What the 变更申请书 (documents/forms/link_change_form.html) prints of the request."""
+    from onboarding.terms import Module
+
+    from ..requests import REQUEST_TYPES
+
+    request = LinkRequest.objects.select_related("link", "link__branch").filter(case_id=case.pk).first()
+    if request is None:
+        return {}
+    link = request.link
+    changes = None
+    if "accounts" in request.details:
+        modules = request.details.get("modules", [])
+        changes = {
+            "accounts": request.details["accounts"],
+            "modules": "、".join(str(Module(m).label) for m in modules if m in Module.values),
+        }
+    return {
+        "request": request,
+        "link": link,
+        "summary": change_summary(request),
+        "reason": request_reason(request),
+        "kinds": [{"label": t.label, "chosen": request.kind == t.code} for t in REQUEST_TYPES if t.code != "ukey_loss"],
+        "operators": list(link.current_operators()) if request.kind == oc.CODE else [],
+        "changes": changes,
+    }
+
+
+@register.filter
+def change_form_owed(case: Any) -> bool:
+    """The request is in its review and the signed 变更申请书 is not yet accepted."""
+    from ..requests.common import change_form_accepted
+
+    return case.state in (oc.REVIEW, ac.REVIEW) and bool(change_form_accepted.problems(case))
+
+
 register.filter("change_summary", change_summary)

@@ -1,7 +1,8 @@
 """An operator change (操作员变更) walked in Chromium by the real roles, from the portal to done:
 the customer asks on the portal to add an authoriser (no 撤回 box offered on its case page: the
-type declares no withdrawal); the account manager is told on the bell, finds it in 轮到我办理 and
-approves it; the counter maker enters the new K宝 and may not confirm it; the checker confirms;
+type declares no withdrawal) and uploads the signed and sealed 变更申请书; the account manager is
+told on the bell, finds it in 轮到我办理, cannot approve before accepting the form, accepts it and
+approves; the counter maker enters the new K宝 and may not confirm it; the checker confirms;
 the customer sees the new operator on the live link."""
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import pytest
 from django.utils import timezone
 
 from counter.models import UKey
+from documents.form_codes import form_code
+from documents.models import DocumentKind
+from documents.samples import sample_pdf
 from links.models import LinkRequest, LiveLink
 from links.requests import operator_change as oc
 from onboarding.models import OnboardingCase
@@ -20,6 +24,8 @@ from tests.browser.helpers import staff_login
 from tests.factories import PASSWORD, resident_id
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+FORM_ROW = f"#doc-{DocumentKind.LINK_CHANGE_FORM}"
 
 
 def _page(browser):
@@ -32,7 +38,7 @@ def _staff(browser, base, username):
     return page
 
 
-def test_operator_change_from_the_portal_through_the_counter_to_done(live_server, browser):
+def test_operator_change_from_the_portal_through_the_counter_to_done(live_server, browser, tmp_path):
     from tests.factories import World
 
     world = World()
@@ -62,6 +68,13 @@ def test_operator_change_from_the_portal_through_the_counter_to_done(live_server
     customer.goto(f"{base}/portal/cases/{request.case.public_id}/")
     assert "新增操作员 操作员丙" in customer.inner_text("main")
     assert customer.locator("#withdraw").count() == 0
+    # The 变更申请书, signed and sealed: uploaded where it is asked for, on the portal case page.
+    code = form_code(request.case, DocumentKind.LINK_CHANGE_FORM)
+    scan = tmp_path / f"{code}.pdf"
+    scan.write_bytes(sample_pdf("变更申请书 签字盖章"))
+    customer.set_input_files(f"{FORM_ROW} input[type=file]", str(scan))
+    customer.click(f"{FORM_ROW} form.upload button")
+    customer.wait_for_selector(f"{FORM_ROW} .status-uploaded")
 
     # The account manager: the notice on the bell, the request in 轮到我办理, then approves it.
     am = _staff(browser, base, world.am_a.username)
@@ -71,6 +84,11 @@ def test_operator_change_from_the_portal_through_the_counter_to_done(live_server
     assert reference in am.inner_text("main") and "新的操作员变更" in am.inner_text("main")
     staff_url = f"{base}/cases/{request.case.public_id}/"
     am.goto(staff_url)
+    # Not before the form is accepted: the button is held and the reason shown; they accept it.
+    assert am.locator("#actions button", has_text="审核通过,转柜面办理").is_disabled()
+    assert "变更申请书已上传,待银行审核通过" in am.inner_text("main")
+    am.click(f"{FORM_ROW} button[value=accept]")
+    am.wait_for_selector(f"{FORM_ROW} .status-accepted")
     am.locator("#actions button", has_text="审核通过,转柜面办理").click()
     am.wait_for_selector("text=已审核通过,等待柜面办理")
     assert OnboardingCase.objects.get(pk=request.case_id).state == oc.COUNTER
