@@ -211,12 +211,17 @@ def case_list_filtered(request: HttpRequest) -> tuple[Any, Any]:
     user = request.user
     subtree = Branch.objects.filter(subtree_q("", user.branch))  # type: ignore[union-attr,arg-type]
     managers = (
-        get_user_model().objects.filter(groups__name=Role.ACCOUNT_MANAGER, branch__in=subtree).order_by("username")
+        get_user_model()
+        .objects.filter(groups__name=Role.ACCOUNT_MANAGER, branch__in=subtree)
+        .order_by("username")
+        .values_list("pk", "username", "display_name")
     )
     form = CaseFilterForm(request.GET or None)
     form.fields["state"].choices = [("", _("全部"))] + list(declaration.state_labels().items())  # type: ignore[attr-defined]
     form.fields["branch"].choices = [("", _("全部"))] + [(str(b.pk), b.name) for b in subtree]  # type: ignore[attr-defined]
-    form.fields["account_manager"].choices = [("", _("全部"))] + [(str(m.pk), str(m)) for m in managers]  # type: ignore[attr-defined]
+    # As `str(user)` shows a person (the display name, else the username), without the rows.
+    manager_choices = [(str(pk), shown or username) for pk, username, shown in managers]
+    form.fields["account_manager"].choices = [("", _("全部")), *manager_choices]  # type: ignore[attr-defined]
     qs = selectors.case_list(user=user)
     if form.is_bound and not form.is_valid():
         # A filter that cannot be read (a state or branch not offered here, typed into the
