@@ -41,6 +41,28 @@ def case_list(*, user: Any) -> QuerySet[OnboardingCase]:
     )
 
 
+def case_list_keys(*, user: Any) -> QuerySet[OnboardingCase]:
+    """The scoped case list as keys only (id and creation time, the list's order): a page of
+    it is found along `case_list_order_idx` with nothing joined. PostgreSQL plans the joined
+    list (`case_list`) with its ORDER BY and LIMIT in 10–50 ms for about 1 ms of running it;
+    this in a fraction of a millisecond. The rows then come by id (`cases_by_id`)."""
+    return OnboardingCase.objects.filter(case_visible_q(user)).order_by("-created_at", "-pk").only("created_at")
+
+
+def cases_by_id(ids: list[int]) -> list[OnboardingCase]:
+    """The cases of these ids in this order, with what a case's summary shows (its company
+    data, branch and current stage): keys found by `case_list_keys`, so no scope again."""
+    rows = (
+        OnboardingCase.objects.filter(pk__in=ids)
+        .select_related("enterprise", "company_version", "branch", "current_visit")
+        .order_by()
+    )
+    by_id = {case.pk: case for case in rows}
+    cases = [by_id[pk] for pk in ids if pk in by_id]
+    prefetch_company_accounts(cases)
+    return cases
+
+
 def case_get_for_user(*, user: Any, public_id: Any) -> OnboardingCase:
     try:
         # The case pages show the test package and the production configuration with who
@@ -238,6 +260,7 @@ def case_page(qs: QuerySet[OnboardingCase], number: Any, size: int) -> Page:
         OnboardingCase.objects.filter(pk__in=list(ids_page.object_list))
         .select_related("enterprise", "company_version", "branch", "account_manager", "current_visit")
         .only(*CASE_LIST_ROW_FIELDS)
+        .order_by()
     )
     by_id = {case.pk: case for case in rows}
     ids_page.object_list = [by_id[pk] for pk in ids_page.object_list if pk in by_id]
