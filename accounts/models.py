@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 
 
@@ -38,6 +39,12 @@ class User(AbstractUser):
                 condition=~(models.Q(branch__isnull=False) & models.Q(enterprise__isnull=False)),
                 name="user_is_staff_or_enterprise_not_both",
             )
+        ]
+        # The audit log's person filter finds people by username (any case) or by name: an
+        # index each, rather than reading every user, customers included (70 ms at 76,000).
+        indexes = [
+            models.Index(Upper("username"), name="user_username_upper_idx"),
+            models.Index(fields=["display_name"], name="user_display_name_idx"),
         ]
 
     def __str__(self) -> str:

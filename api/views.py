@@ -166,12 +166,14 @@ class CaseListView(ApiView, generics.ListAPIView[OnboardingCase]):
     serializer_class = s.CaseSerializer
 
     def get_queryset(self) -> Any:
-        return selectors.case_list(user=self.request.user)
+        # The page is found among the keys alone, then its cases read by id (issue 26: the
+        # joined list took PostgreSQL 28–80 ms to plan under load for 1 ms of running it).
+        return selectors.case_list_keys(user=self.request.user)
 
     def paginate_queryset(self, queryset: Any) -> Any:
-        page = super().paginate_queryset(queryset)
-        self.listed_cases = list(page) if page is not None else []
-        return page
+        keys = super().paginate_queryset(queryset)
+        self.listed_cases = selectors.cases_by_id([key.pk for key in keys]) if keys is not None else []
+        return self.listed_cases
 
     @extend_schema(request=s.CaseCreateSerializer, responses={201: s.CaseSerializer, 400: s.ErrorSerializer})
     def post(self, request: Request) -> Response:

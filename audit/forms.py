@@ -10,6 +10,7 @@ from allauth.mfa.models import Authenticator
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from config.widgets import FastSelect
 from onboarding.form_fields import DateField
 
 from .models import BreakGlassGrant
@@ -19,7 +20,7 @@ from .services import client_ip
 class AuditFilterForm(forms.Form):
     case = forms.CharField(label=_("案件编号/企业"), required=False, max_length=100)
     person = forms.CharField(label=_("人员(用户名或姓名)"), required=False, max_length=150)
-    branch = forms.TypedChoiceField(label=_("机构"), required=False, coerce=int, empty_value=None)
+    branch = forms.TypedChoiceField(label=_("机构"), required=False, coerce=int, empty_value=None, widget=FastSelect)
     date_from = DateField(label=_("起始日期"), required=False)
     date_to = DateField(label=_("截止日期"), required=False)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from config.widgets import FastSelect
 from onboarding.form_fields import DateField
 
 from .models import LinkStatus
@@ -10,8 +11,8 @@ from .models import LinkStatus
 
 class LinkFilterForm(forms.Form):
     q = forms.CharField(label=_("企业/编号"), required=False, max_length=100)
-    branch = forms.ChoiceField(label=_("机构"), required=False)
-    status = forms.ChoiceField(label=_("服务状态"), required=False)
+    branch = forms.ChoiceField(label=_("机构"), required=False, widget=FastSelect)
+    status = forms.ChoiceField(label=_("服务状态"), required=False, widget=FastSelect)
     expiring = forms.IntegerField(label=_("证书到期(天内)"), required=False, min_value=0, max_value=3650)
     dormant = forms.BooleanField(label=_("长期未动户"), required=False)
 

@@ -4,7 +4,9 @@ scoped selector (404 outside scope); the services decide."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
@@ -14,6 +16,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -104,8 +107,47 @@ def link_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(
         request,
         "links/link_list.html",
-        {"form": form, "page": page, "query": query.urlencode(), "dormant_days": selectors.dormant_days()},
+        {
+            "form": form,
+            "page": page,
+            "rows": link_list_rows(page),
+            "query": query.urlencode(),
+            "dormant_days": selectors.dormant_days(),
+        },
     )
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRow:
+    """What a row of the live-links list shows, worked out before the template (issue 26)."""
+
+    url: str
+    reference: str
+    company_name: str
+    status_label: str
+    branch_name: str
+    expires: str
+    last_activity: str
+
+
+_UUID_SLOT = uuid.UUID(int=0)
+
+
+def link_list_rows(links: Any) -> list[LinkRow]:
+    # One reverse for the page: every link's address is the same path around its id.
+    url = reverse("links:link_detail", args=[_UUID_SLOT]).replace(str(_UUID_SLOT), "{}")
+    return [
+        LinkRow(
+            url=url.format(link.public_id),
+            reference=link.reference,
+            company_name=link.enterprise.name,
+            status_label=link.get_status_display(),
+            branch_name=link.branch.name,
+            expires=link.certificate_expires_on.strftime("%Y-%m-%d") if link.certificate_expires_on else "—",
+            last_activity=timezone.localtime(link.last_activity_at).strftime("%Y-%m-%d"),
+        )
+        for link in links
+    ]
 
 
 @staff_required

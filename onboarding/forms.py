@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from companies import validators
 from companies.models import Enterprise
+from config.widgets import FastSelect
 
 from .form_fields import DateField
 from .models import OnboardingCase, ProductionConfig, TestPackage
@@ -236,9 +237,10 @@ class ProductionConfigForm(forms.ModelForm):
 
 class CaseFilterForm(forms.Form):
     q = forms.CharField(label=_("企业名称/信用代码/编号"), required=False)
-    state = forms.ChoiceField(label=_("状态"), required=False)
-    branch = forms.ChoiceField(label=_("机构"), required=False)
-    account_manager = forms.ChoiceField(label=_("客户经理"), required=False)
+    # Every branch and account manager in scope is an option: rendered without templates.
+    state = forms.ChoiceField(label=_("状态"), required=False, widget=FastSelect)
+    branch = forms.ChoiceField(label=_("机构"), required=False, widget=FastSelect)
+    account_manager = forms.ChoiceField(label=_("客户经理"), required=False, widget=FastSelect)
     overdue = forms.BooleanField(label=_("仅超时"), required=False)
 
 

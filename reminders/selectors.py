@@ -18,7 +18,13 @@ from workcalendar import workcal
 
 
 def notification_list(*, user: Any, limit: int = 100) -> QuerySet[Notification]:
-    return Notification.objects.filter(recipient=user).select_related("case").order_by("-created_at", "-pk")[:limit]
+    return (
+        Notification.objects.filter(recipient=user)
+        .select_related("case")
+        # What a line shows: the case only for its address.
+        .only("kind", "text", "params", "created_at", "read_at", "cleared_at", "case__public_id")
+        .order_by("-created_at", "-pk")[:limit]
+    )
 
 
 # The bell shows up to this many unread notices, then "99+".
