@@ -148,6 +148,12 @@ def test_the_request_page_reads_english_for_an_english_customer(world):
         reason="x",
     )
     assert any("Only a suspended live link can be resumed" in m for m in messages_of(done))
+    # Suspended: the note and the refusal read English too.
+    LiveLink.objects.filter(pk=link.pk).update(status=LinkStatus.SUSPENDED)
+    page = text(customer.get(f"/portal/links/{link.public_id}/"))
+    assert "for an operator, account or module change, apply for resumption first" in page
+    page = text(customer.get(f"/portal/links/{link.public_id}/operator-change/"))
+    assert "The service is suspended: apply for resumption first" in page
 
 
 def test_the_link_pages_offer_the_requests_the_link_can_take(world):
