@@ -148,6 +148,12 @@ def test_the_request_page_reads_english_for_an_english_customer(world):
         reason="x",
     )
     assert any("Only a suspended live link can be resumed" in m for m in messages_of(done))
+    # Suspended: the note and the refusal read English too.
+    LiveLink.objects.filter(pk=link.pk).update(status=LinkStatus.SUSPENDED)
+    page = text(customer.get(f"/portal/links/{link.public_id}/"))
+    assert "for an operator, account or module change, apply for resumption first" in page
+    page = text(customer.get(f"/portal/links/{link.public_id}/operator-change/"))
+    assert "The service is suspended: apply for resumption first" in page
 
 
 def test_the_link_pages_offer_the_requests_the_link_can_take(world):
@@ -195,8 +201,12 @@ def test_the_customer_withdraws_a_suspension_while_it_waits_for_the_supervisor(w
     sup = as_user(world.supervisor)
     assert req.case.reference in text(sup.get("/"))  # 轮到我办理
     assert Notification.objects.filter(recipient=world.supervisor, case_id=req.case_id, cleared_at=None).exists()
-    # The staff case page offers the supervisor no withdrawal (it is the customer's).
-    assert "撤回暂停申请" not in text(sup.get(f"/cases/{req.case.public_id}/"))
+    # The staff case page offers the supervisor no withdrawal (it is the customer's); the request
+    # shows once, its link a click away.
+    staff = text(sup.get(f"/cases/{req.case.public_id}/"))
+    assert "撤回暂停申请" not in staff
+    assert staff.count('id="link-suspension"') == 1 and 'id="link-request"' not in staff
+    assert f'href="/links/{link.public_id}/"' in staff
 
     page = text(customer.get(_portal(req.case)))
     box = _withdraw_box(page)
