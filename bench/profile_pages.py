@@ -12,7 +12,8 @@ requests after two warm-ups. CPU time is this process's (Python, templates, the 
 loaded machine it moves less than wall time, which is why it is printed beside it. SQL time is
 measured around each statement on the client side (planning included).
 
-`--profile NAME` prints the 30 heaviest functions of that page (cProfile, cumulative).
+`--profile NAME` prints the 30 heaviest functions of that page (cProfile, cumulative; `--sort
+tottime` for the time spent in each function itself).
 `--explain NAME` prints `EXPLAIN (ANALYZE, BUFFERS, SUMMARY)` of that page's five slowest
 statements, planning time included (PostgreSQL only).
 
@@ -102,6 +103,7 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated parts of page names")
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--profile", default="", help="a page name: print its cProfile")
+    parser.add_argument("--sort", default="cumulative", help="cProfile's order: cumulative or tottime")
     parser.add_argument("--explain", default="", help="a page name: EXPLAIN its slowest statements")
     args = parser.parse_args()
     _setup()
@@ -111,7 +113,11 @@ def main() -> None:
 
     from bench.pages import CSRF_COOKIE, Page, pages_for, sessions
 
-    pages = [Page("trivial view (all middleware)", "ho_approver", "/bench/trivial")] + pages_for()
+    pages = [
+        Page("trivial view (all middleware)", "ho_approver", "/bench/trivial"),
+        Page("frame, staff (empty base.html)", "am_bjhd_s1", "/bench/frame"),
+        Page("frame, portal (empty portal base)", "ent01", "/bench/frame"),
+    ] + pages_for()
     try:
         pages += extra_pages()
     except Exception as exc:
@@ -162,7 +168,7 @@ def main() -> None:
             for _ in range(5):
                 client.get(page.url)
             profiler.disable()
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+            pstats.Stats(profiler).sort_stats(args.sort).print_stats(30)
 
 
 if __name__ == "__main__":
