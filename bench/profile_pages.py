@@ -4,8 +4,8 @@
         .venv/bin/python bench/profile_pages.py [--only "case page,dashboard"] [--repeat 15] \\
         [--profile "case page (account manager)"] [--explain "case page (account manager)"]
 
-The page cache is off (`PAGE_CACHE=false`), DEBUG off, templates cached as in production: each
-request computes its page, as a reader does after any write, login or the 60-second window. The
+DEBUG off, templates cached as in production, the user cache on when REDIS_URL is set (as
+deployed): each request computes its page (there is no page cache). The
 pages are bench/pages.py's (the same users and URLs, chosen the same way on every database) plus
 the portal's case page, the live links and the API list. Times are medians over `--repeat`
 requests after two warm-ups. CPU time is this process's (Python, templates, the driver); on a
@@ -44,7 +44,6 @@ def _setup() -> None:
     os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,testserver")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ["PAGE_CACHE"] = "false"
     os.environ["BENCH_TRIVIAL_VIEW"] = "true"
     os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
     import django
@@ -127,7 +126,7 @@ def main() -> None:
         pages = [p for p in pages if any(w in p.name for w in wanted)]
     keys = sessions(sorted({p.user for p in pages}))
     load = os.getloadavg()[0]
-    print(f"load {load:.1f}; {args.repeat} requests per page after 2 warm-ups; page cache off")
+    print(f"load {load:.1f}; {args.repeat} requests per page after 2 warm-ups")
     print(f"{'page':<42} {'wall p50':>9} {'cpu p50':>8} {'sql p50':>8} {'queries':>7} {'KB':>6}")
     for page in pages:
         client = Client(HTTP_HOST="127.0.0.1")

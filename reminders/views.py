@@ -5,7 +5,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from config.pagecache import cached_page
 from notices.services import notifications_mark_read
 from onboarding.web import AuthenticatedHttpRequest
 
@@ -14,7 +13,7 @@ from . import selectors
 
 @login_required
 def notification_list_view(request: HttpRequest) -> HttpResponse:
-    return cached_page(request, "notifications", lambda: _notification_list(request))
+    return _notification_list(request)
 
 
 def _notification_list(request: HttpRequest) -> HttpResponse:
