@@ -9,7 +9,14 @@ import multiprocessing
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-# Sync workers, as many as the cores allow: the pages are short database reads.
+# Sync workers, one per core (at least two, so one slow request never stops the host): a page
+# is CPU-bound in the worker (Python and templates are most of its time; its SQL is a few short
+# reads), so more processes than cores only queue for the same cores, and threads (gthread)
+# add nothing for a CPU-bound page under the GIL but database connections. Measured on a
+# 2-core host with wrk (README, "Gunicorn: workers and threads"): 2, 3 and 4 sync workers and
+# gthread 2×4 gave the same throughput within the noise. Nothing heavy runs here: imports of
+# more than IMPORT_INLINE_ROWS rows, the analytics refresh, the sweep and every delivery run in
+# Celery workers; see the README for the case export, which streams from a web worker.
 workers = int(os.environ.get("GUNICORN_WORKERS", str(max(2, multiprocessing.cpu_count()))))
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 # A request slower than this is a bug or a stuck database: the worker is replaced.
