@@ -12,8 +12,6 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from config.pagecache import cached_page
-
 from . import charts, exports, selectors, snapshots
 from .selectors import Period, Table
 
@@ -44,7 +42,7 @@ def _period(request: HttpRequest) -> tuple[Period, str]:
 @login_required
 def cockpit_view(request: HttpRequest) -> HttpResponse:
     _allowed(request)
-    return cached_page(request, "cockpit", lambda: _cockpit(request))
+    return _cockpit(request)
 
 
 def _cockpit(request: HttpRequest) -> HttpResponse:
@@ -71,7 +69,7 @@ def _cockpit(request: HttpRequest) -> HttpResponse:
 def table_view(request: HttpRequest) -> HttpResponse:
     """One cockpit table in full: the very computation the cockpit showed (`at`)."""
     _allowed(request)
-    return cached_page(request, "analytics_table", lambda: _table(request))
+    return _table(request)
 
 
 def _table(request: HttpRequest) -> HttpResponse:

@@ -20,7 +20,6 @@ from django.utils.translation import gettext as _
 
 from branches.models import Branch
 from casetypes import declaration
-from config.pagecache import cached_page
 from onboarding import events
 from onboarding import selectors as case_selectors
 from onboarding.models import OnboardingCase
@@ -154,7 +153,7 @@ def _page_rows(events_page: Any) -> list[dict[str, Any]]:
 @login_required
 def audit_log(request: HttpRequest) -> HttpResponse:
     _auditor(request)
-    return cached_page(request, "audit_log", lambda: _audit_log(request))
+    return _audit_log(request)
 
 
 def _audit_log(request: HttpRequest) -> HttpResponse:

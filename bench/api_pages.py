@@ -1,6 +1,6 @@
 """Page depth and the API's access events, before and after issue 26 (keyset pages).
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/<db> PAGE_CACHE=false \\
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/<db> \\
         .venv/bin/python bench/api_pages.py [--runs 30]
 
 On a database of a few thousand cases and ~100,000 access events (e.g. `bench/pages_build.grow`
@@ -25,7 +25,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("ALLOW_INSECURE_DEV_KEY", "true")
-os.environ.setdefault("PAGE_CACHE", "false")
 
 
 def p50(fn: Callable[[], object], runs: int) -> float:

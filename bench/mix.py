@@ -7,8 +7,9 @@ The data set is bench/pages.py's (`<db>_seed` grown to `--cases` by bench/pages_
 Then 50 staff sessions (account managers first, then supervisors, head office, tech, counter,
 auditor), 20 customer sessions (portal users) and 3 ERP clients (OAuth2 client-credentials
 tokens, one company each) work against gunicorn started with `config/gunicorn.py` and the
-deployment's defaults (workers = cores, sync, DEBUG off, Redis cache and page cache), serving
-`bench/mix_wsgi.py`: `config.wsgi` plus a header telling whether the page cache answered.
+deployment's defaults (workers and threads as config/gunicorn.py sizes them, DEBUG off, Redis for
+sessions and the user cache), serving `config.wsgi`. There is no page cache: every page is
+computed for its request.
 
 Each session is a browser: its own session cookie and CSRF cookie. What they do is drawn at
 random (fixed seed) as an open-loop schedule of arrivals (Poisson, per kind of action) at the
@@ -20,8 +21,7 @@ document uploads (a customer, on the first upload form of their case page), logi
 password; demo staff: password then their TOTP code). The ERP clients poll the API.
 
 It prints, per level: requests offered and answered, errors, p50/p95 per page (pages named by
-URL with ids replaced by `{id}`), the page cache's hit rate per page and overall, and the
-machine's load average (sampled every 5 s) during the level.
+URL with ids replaced by `{id}`), and the machine's load average (sampled every 5 s) during the level.
 """
 
 from __future__ import annotations
@@ -153,7 +153,6 @@ class Result:
     label: str
     ms: float
     ok: bool
-    cache: str | None
 
 
 class Client:
@@ -202,13 +201,13 @@ class Mix:
         self.lock = threading.Lock()
         self.totp_used: dict[str, int] = {}
 
-    def record(self, label: str, start: float, ok: bool, cache: str | None = None) -> None:
+    def record(self, label: str, start: float, ok: bool) -> None:
         with self.lock:
-            self.results.append(Result(label, (time.perf_counter() - start) * 1000, ok, cache))
+            self.results.append(Result(label, (time.perf_counter() - start) * 1000, ok))
 
     def get(self, s: Session, label: str, path: str, start: float) -> bytes:
-        status, headers, body = self.client.request("GET", path, {"Cookie": s.cookie()})
-        self.record(label, start, status == 200, headers.get("x-bench-page-cache"))
+        status, _headers, body = self.client.request("GET", path, {"Cookie": s.cookie()})
+        self.record(label, start, status == 200)
         return body if status == 200 else b""
 
     def post(
@@ -220,7 +219,7 @@ class Mix:
             "POST", path, {"Cookie": s.cookie(), "Content-Type": ctype, "Referer": f"http://127.0.0.1{path}"}, body
         )
         # A form posted and answered with a redirect (to the page, with its message) is done.
-        self.record(label, start, status in (200, 302, 303), None)
+        self.record(label, start, status in (200, 302, 303))
         return status, headers
 
     # --- the actions --------------------------------------------------------------------------
@@ -403,34 +402,28 @@ def report(mix: Mix, level: dict[str, Any], duration: float) -> None:
     offered = sum(BANK_RATE.values()) * level["factor"]
     loads = level["loads"]
     answered = len(mix.results)
-    cached = [x for x in mix.results if x.cache]
-    hits = sum(1 for x in cached if x.cache == "hit")
     print()
     print(
         f"level {level['factor']:g}× the bank's rate ({offered:.2f} actions/s offered for {duration:g} s; "
         f"{level['events']} actions, {answered} requests timed, {answered / level['elapsed']:.1f} req/s); "
-        f"load average {min(loads):.1f}–{max(loads):.1f} ({os.cpu_count()} CPUs); "
-        f"page cache hit rate {hits}/{len(cached)} = {100 * hits / max(1, len(cached)):.0f} % of cacheable page views"
+        f"load average {min(loads):.1f}–{max(loads):.1f} ({os.cpu_count()} CPUs)"
     )
     print()
-    print("| page | requests | p50 | p95 | max | failed | page cache hits |")
-    print("|---|---|---|---|---|---|---|")
+    print("| page | requests | p50 | p95 | max | failed |")
+    print("|---|---|---|---|---|---|")
     for label in sorted(by_label):
         rows = by_label[label]
         ms = [x.ms for x in rows]
         failed = sum(1 for x in rows if not x.ok)
-        cacheable = [x for x in rows if x.cache]
-        hit = sum(1 for x in cacheable if x.cache == "hit")
-        hit_text = f"{hit}/{len(cacheable)}" if cacheable else "–"
         print(
             f"| {label} | {len(rows)} | {statistics.median(ms):.0f} ms | {percentile(ms, 95):.0f} ms "
-            f"| {max(ms):.0f} ms | {failed} | {hit_text} |"
+            f"| {max(ms):.0f} ms | {failed} |"
         )
     all_ms = [x.ms for x in mix.results]
     if all_ms:
         print(
             f"| **all** | {len(all_ms)} | {statistics.median(all_ms):.0f} ms | {percentile(all_ms, 95):.0f} ms "
-            f"| {max(all_ms):.0f} ms | {sum(1 for x in mix.results if not x.ok)} | {hits}/{len(cached)} |"
+            f"| {max(all_ms):.0f} ms | {sum(1 for x in mix.results if not x.ok)} |"
         )
     for error in level["errors"]:
         print(f"  error: {error}")
@@ -565,10 +558,9 @@ def tokens(erp: list[dict[str, Any]], port: int) -> None:
 
 
 def start_gunicorn(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    """gunicorn as deployed (config/gunicorn.py, its default workers and threads), serving
-    bench/mix_wsgi.py (config.wsgi plus the page-cache header)."""
+    """gunicorn as deployed (config/gunicorn.py, its default workers and threads), serving config.wsgi."""
     proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "-c", str(ROOT / "config/gunicorn.py"), "bench.mix_wsgi:application"],
+        [str(ROOT / ".venv/bin/gunicorn"), "-c", str(ROOT / "config/gunicorn.py"), "config.wsgi:application"],
         env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_ACCESS_LOG": "/dev/null"},
         cwd=ROOT,
         stdout=log.open("wb"),
@@ -620,7 +612,7 @@ def main(argv: list[str] | None = None) -> None:
 
     redis_url = os.environ.get("REDIS_URL", "")
     if not redis_url:
-        print("warning: no REDIS_URL: the page cache is off (as without Redis in production)")
+        print("warning: no REDIS_URL: sessions and users read from the database (as without Redis in production)")
     env = {
         **os.environ,
         "DEBUG": "false",
@@ -656,8 +648,9 @@ def main(argv: list[str] | None = None) -> None:
         managers = sum(1 for s in staff if s.toggles)
         print(
             f"PostgreSQL {cases:,} cases; gunicorn config/gunicorn.py defaults "
-            f"({os.environ.get('GUNICORN_WORKERS', 'workers = cores')}, sync), DEBUG off, "
-            f"{'Redis page cache' if redis_url else 'no Redis'}; {len(staff)} staff sessions ({managers} account "
+            f"(workers {os.environ.get('GUNICORN_WORKERS', 'default')}, threads "
+            f"{os.environ.get('GUNICORN_THREADS', 'default')}), DEBUG off, "
+            f"{'Redis' if redis_url else 'no Redis'}; no page cache; {len(staff)} staff sessions ({managers} account "
             f"managers with cases to suspend and resume), {len(customers)} customer sessions, {len(erp)} ERP clients"
         )
         for i, factor in enumerate(float(x) for x in args.levels.split(",")):

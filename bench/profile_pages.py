@@ -4,15 +4,16 @@
         .venv/bin/python bench/profile_pages.py [--only "case page,dashboard"] [--repeat 15] \\
         [--profile "case page (account manager)"] [--explain "case page (account manager)"]
 
-The page cache is off (`PAGE_CACHE=false`), DEBUG off, templates cached as in production: each
-request computes its page, as a reader does after any write, login or the 60-second window. The
+DEBUG off, templates cached as in production, the user cache on when REDIS_URL is set (as
+deployed): each request computes its page (there is no page cache). The
 pages are bench/pages.py's (the same users and URLs, chosen the same way on every database) plus
 the portal's case page, the live links and the API list. Times are medians over `--repeat`
 requests after two warm-ups. CPU time is this process's (Python, templates, the driver); on a
 loaded machine it moves less than wall time, which is why it is printed beside it. SQL time is
 measured around each statement on the client side (planning included).
 
-`--profile NAME` prints the 30 heaviest functions of that page (cProfile, cumulative).
+`--profile NAME` prints the 30 heaviest functions of that page (cProfile, cumulative; `--sort
+tottime` for the time spent in each function itself).
 `--explain NAME` prints `EXPLAIN (ANALYZE, BUFFERS, SUMMARY)` of that page's five slowest
 statements, planning time included (PostgreSQL only).
 
@@ -43,7 +44,6 @@ def _setup() -> None:
     os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,testserver")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ["PAGE_CACHE"] = "false"
     os.environ["BENCH_TRIVIAL_VIEW"] = "true"
     os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
     import django
@@ -102,6 +102,7 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated parts of page names")
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--profile", default="", help="a page name: print its cProfile")
+    parser.add_argument("--sort", default="cumulative", help="cProfile's order: cumulative or tottime")
     parser.add_argument("--explain", default="", help="a page name: EXPLAIN its slowest statements")
     args = parser.parse_args()
     _setup()
@@ -111,7 +112,11 @@ def main() -> None:
 
     from bench.pages import CSRF_COOKIE, Page, pages_for, sessions
 
-    pages = [Page("trivial view (all middleware)", "ho_approver", "/bench/trivial")] + pages_for()
+    pages = [
+        Page("trivial view (all middleware)", "ho_approver", "/bench/trivial"),
+        Page("frame, staff (empty base.html)", "am_bjhd_s1", "/bench/frame"),
+        Page("frame, portal (empty portal base)", "ent01", "/bench/frame"),
+    ] + pages_for()
     try:
         pages += extra_pages()
     except Exception as exc:
@@ -121,7 +126,7 @@ def main() -> None:
         pages = [p for p in pages if any(w in p.name for w in wanted)]
     keys = sessions(sorted({p.user for p in pages}))
     load = os.getloadavg()[0]
-    print(f"load {load:.1f}; {args.repeat} requests per page after 2 warm-ups; page cache off")
+    print(f"load {load:.1f}; {args.repeat} requests per page after 2 warm-ups")
     print(f"{'page':<42} {'wall p50':>9} {'cpu p50':>8} {'sql p50':>8} {'queries':>7} {'KB':>6}")
     for page in pages:
         client = Client(HTTP_HOST="127.0.0.1")
@@ -162,7 +167,7 @@ def main() -> None:
             for _ in range(5):
                 client.get(page.url)
             profiler.disable()
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+            pstats.Stats(profiler).sort_stats(args.sort).print_stats(30)
 
 
 if __name__ == "__main__":

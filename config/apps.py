@@ -12,6 +12,6 @@ class ProjectConfig(AppConfig):
     def ready(self) -> None:
         from django.db.backends.signals import connection_created
 
-        from . import checks, pagecache  # noqa: F401 (checks registers the deploy check)
+        from . import checks, usercache  # noqa: F401 (checks registers the deploy check)
 
-        connection_created.connect(pagecache.watch_writes, dispatch_uid="pagecache.watch_writes")
+        connection_created.connect(usercache.watch_writes, dispatch_uid="usercache.watch_writes")

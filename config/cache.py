@@ -49,7 +49,7 @@ _lock = threading.Lock()
 def redis_down(location: str) -> bool:
     """A client of this process found the Redis at `location` not answering a moment ago.
 
-    Shared by every client of one Redis (the default and session caches, the page cache, the
+    Shared by every client of one Redis (the default and session caches, the user cache, the
     delivery kernel's publish): the first timeout of a request trips them all, so a request
     pays one short timeout at most, not one per client.
     """
@@ -216,6 +216,7 @@ class SessionRedisCache(ResilientRedisCache):
         return super().set_many(data, self._capped(timeout), version=version)
 
 
-class PageRedisCache(_RedisCache):
-    """The page cache's backend: Redis only, with the client reused. An outage is handled by
-    its one user, config/pagecache.py (pages are computed), never by a database fallback."""
+class UserRedisCache(_RedisCache):
+    """The user cache's backend: Redis only, with the client reused. An outage is handled by
+    its one user, config/usercache.py (users are read from the database), never by a database
+    fallback."""

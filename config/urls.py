@@ -64,5 +64,15 @@ def bench_trivial(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok", content_type="text/plain")
 
 
+def bench_frame(request: HttpRequest) -> HttpResponse:
+    """What every page pays for its frame: an empty page in the reader's base template (staff or
+    portal), with its top bar, navigation and bell (bench/profile_pages.py)."""
+    from django.shortcuts import render
+
+    portal = getattr(request.user, "enterprise_id", None) is not None
+    return render(request, "bench/frame_portal.html" if portal else "bench/frame.html")
+
+
 if settings.BENCH_TRIVIAL_VIEW:
     urlpatterns.insert(0, path("bench/trivial", bench_trivial))
+    urlpatterns.insert(0, path("bench/frame", bench_frame))

@@ -76,17 +76,6 @@ def case_get_for_user(*, user: Any, public_id: Any) -> OnboardingCase:
         raise Http404("no such case") from None
 
 
-def case_visible_from(user: Any, *, branch_path: str, enterprise_id: int) -> bool:
-    """`case_visible_q` for one case known by its branch's path and its company: in Python."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return False
-    if user.enterprise_id is not None:
-        return bool(enterprise_id == user.enterprise_id)
-    if user.branch_id is not None and user_roles(user):
-        return branch_path.startswith(user.branch.path)
-    return False
-
-
 def case_page_get(*, user: Any, public_id: Any) -> OnboardingCase:
     """The case for its staff page: with what its panels would otherwise read one query each.
 

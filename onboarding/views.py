@@ -19,7 +19,6 @@ from django.views.decorators.http import require_POST
 from branches.roles import Role, has_role, user_roles
 from casetypes import declaration
 from config.once import once
-from config.pagecache import cached_page
 from workcalendar import workcal
 
 from . import change_requests, queue, selectors, services, team
@@ -53,7 +52,7 @@ from .web import (
 
 @staff_required
 def home(request: HttpRequest) -> HttpResponse:
-    return cached_page(request, "home", lambda: _home(request))
+    return _home(request)
 
 
 def _home(request: HttpRequest) -> HttpResponse:
@@ -84,7 +83,7 @@ def _home(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def case_list_view(request: HttpRequest) -> HttpResponse:
-    return cached_page(request, "case_list", lambda: _case_list(request))
+    return _case_list(request)
 
 
 def _case_list(request: HttpRequest) -> HttpResponse:
@@ -220,21 +219,12 @@ def case_edit(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse
 
 @staff_required
 def case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    # Who may see the case is decided on every request: by the page's own read when it is
-    # computed; before a stored page is served, from the case's branch and company stored with
-    # it (still the case's own: a change to the case makes the stored page stale) and the
-    # reader's scope now.
-    def check(facts: dict[str, Any]) -> None:
-        if not (facts and selectors.case_visible_from(request.user, **facts)):
-            raise Http404("no such case")
-
-    return cached_page(request, "case", lambda: _case_detail(request, public_id), check=check)
+    return _case_detail(request, public_id)
 
 
 def _case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     case = page_reads(selectors.case_page_get(user=request.user, public_id=public_id))
     request.case_read = case  # type: ignore[attr-defined]  # the auditor's access event names it
-    request.pagecache_facts = {"branch_path": case.branch.path, "enterprise_id": case.enterprise_id}  # type: ignore[attr-defined]
     # The stage tracker and the time split both read every visit (one query). The timeline
     # shows the newest events and links to the history page for the rest; the time split
     # (suspensions) and the reminders panel read only their events: one query of bounded

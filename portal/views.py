@@ -19,7 +19,6 @@ from branches.roles import STAFF_ROLES, Role, has_role, user_roles
 from casetypes import declaration
 from companies.models import Enterprise
 from config.once import once
-from config.pagecache import cached_page
 from onboarding import change_requests, selectors, services, test_gateway
 from onboarding.forms import case_forms, int_or_none
 from onboarding.models import OnboardingCase
@@ -115,7 +114,7 @@ def _case_card(case: OnboardingCase, user: Any) -> dict[str, Any]:
 
 @customer_required
 def home(request: HttpRequest) -> HttpResponse:
-    return cached_page(request, "portal_home", lambda: _home(request))
+    return _home(request)
 
 
 def _home(request: HttpRequest) -> HttpResponse:

@@ -11,7 +11,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from config.pagecache import cached_page
 from notices.services import notifications_mark_read
 from onboarding.web import AuthenticatedHttpRequest
 
@@ -20,7 +19,7 @@ from . import selectors
 
 @login_required
 def notification_list_view(request: HttpRequest) -> HttpResponse:
-    return cached_page(request, "notifications", lambda: _notification_list(request))
+    return _notification_list(request)
 
 
 def _notification_list(request: HttpRequest) -> HttpResponse:

@@ -154,9 +154,9 @@ def _fast_password_hashing(settings) -> None:
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> None:
     # Login rate limits and used TOTP codes live in the cache; no test inherits another's,
-    # nor another's stored pages.
+    # nor another's copy of a user.
     cache.clear()
-    caches["pages"].clear()
+    caches["users"].clear()
 
 
 _plain_force_login = Client.force_login

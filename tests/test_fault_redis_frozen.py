@@ -1,7 +1,7 @@
 """Redis frozen (SIGSTOP: failing over, partitioned) or refusing: writes answer at once, once.
 
 The test starts its own redis-server on a free port (the shared one is never touched), points
-the caches, the sessions, the page cache and the broker at it, as production does with one
+the caches, the sessions, the user cache and the broker at it, as production does with one
 REDIS_URL, and then freezes or stops that server. A message posted meanwhile is answered with
 its redirect before the Redis clients' socket timeout has passed a few times over (each client
 waiting its own timeout would take four), is saved once (the browser's retry included), and its
@@ -22,7 +22,7 @@ from django.test import Client
 from django.urls import reverse
 
 from config import cache as resilient
-from config import pagecache
+from config import usercache
 from config.celery import app
 from delivery import channels
 from notices import outbox
@@ -50,8 +50,8 @@ def own_redis():
 def _forget_outages(url: str) -> None:
     resilient._down_until.pop(url, None)
     channels._broker_down_until.pop(url, None)
-    pagecache._down_until = 0.0
-    pagecache._missed_writes = False
+    usercache._down_until = 0.0
+    usercache._missed_writes = False
 
 
 @pytest.fixture
@@ -73,11 +73,11 @@ def app_on_own_redis(own_redis, settings):
             "KEY_PREFIX": "t-s",
             "OPTIONS": options,
         },
-        "pages": {"BACKEND": "config.cache.PageRedisCache", "LOCATION": url, "KEY_PREFIX": "t", "OPTIONS": options},
+        "users": {"BACKEND": "config.cache.UserRedisCache", "LOCATION": url, "KEY_PREFIX": "t", "OPTIONS": options},
     }
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
     settings.SESSION_CACHE_ALIAS = "sessions"
-    settings.PAGE_CACHE = True
+    settings.USER_CACHE = True
     keys = ("broker_url", "task_always_eager")
     saved = {k: app.conf[k] for k in keys}
     app.conf.update(broker_url=url, task_always_eager=False)
@@ -108,10 +108,10 @@ def _post_twice_while_redis_is_away(world, login, settings, server: OwnRedis, aw
     assert client.post(url, {"body": "Redis 正常时的留言"}).status_code == 302
     _, baseline = _timed(lambda: client.post(url, {"body": "Redis 正常时的第二条留言"}))
     # A bound on behaviour, not a speed target: the first timeout marks Redis down for every
-    # client (session, user copy and page cache, publish, the page cache's write mark), so a
+    # client (session, user copy, publish, the user cache's write mark), so a
     # request pays one socket timeout, not one per client; and never the 2 s issue 24 allows.
     bound = min(baseline + 2 * settings.REDIS_SOCKET_TIMEOUT, 2.0)
-    page = client.get(reverse("portal:case_detail", args=[case.public_id]))  # Redis answers: cached
+    page = client.get(reverse("portal:case_detail", args=[case.public_id]))  # Redis answers
     assert page.status_code == 200
     form = {"body": "测试报告已上传,请查收", "form_token": TOKEN.findall(page.content.decode())[0]}
     mail.outbox.clear()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from django.contrib import auth
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -74,3 +75,93 @@ def test_a_role_taken_away_is_refused_on_the_next_request(client, world) -> None
     assert _user_reads(client, reverse("case_new")) == (200, 0)  # the user and roles from Redis
     world.am_a.groups.remove(Group.objects.get(name="account_manager"))
     assert client.get(reverse("case_new")).status_code == 403
+
+
+def test_a_login_elsewhere_keeps_the_copy_but_another_write_to_the_user_table_does_not(client, world) -> None:
+    """A login writes `last_login` (Django's `update_last_login`): nothing checks it, so it must
+    not make every user's copy stale (issue 26). Any other write to the user table does."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    client.force_login(world.am_a)
+    client.get(reverse("home"))
+    assert _user_reads(client, reverse("home")) == (200, 0)
+    other = Client()
+    other.force_login(world.am_b)  # really writes am_b's last_login
+    assert _user_reads(client, reverse("home")) == (200, 0)
+    get_user_model().objects.filter(pk=world.am_b.pk).update(first_name="改")
+    assert _user_reads(client, reverse("home")) == (200, 1)  # read again, then kept
+    assert _user_reads(client, reverse("home")) == (200, 0)
+    user = get_user_model().objects.get(pk=world.am_b.pk)
+    user.last_login, user.is_active = timezone.now(), False
+    user.save(update_fields=["last_login", "is_active"])
+    assert _user_reads(client, reverse("home")) == (200, 1)
+
+
+def test_writes_to_other_tables_keep_the_copy(client, world) -> None:
+    from notices.services import notices_create
+
+    client.force_login(world.am_a)
+    client.get(reverse("home"))
+    notices_create(recipients=[world.am_a], case_id=None, kind="info", text="请处理")
+    assert _user_reads(client, reverse("home")) == (200, 0)
+
+
+def test_a_rolled_back_deactivation_changes_nothing_and_an_open_one_reads_the_row(client, world) -> None:
+    from django.db import transaction
+
+    client.force_login(world.am_a)
+    client.get(reverse("home"))
+    with pytest.raises(RuntimeError), transaction.atomic():
+        type(world.am_a).objects.filter(pk=world.am_a.pk).update(first_name="未提交")
+        assert _user_reads(client, reverse("home"))[1] == 1  # inside the writing transaction: the row
+        raise RuntimeError
+    assert _user_reads(client, reverse("home")) == (200, 0)
+
+
+def test_without_redis_the_user_is_read_from_the_database(client, world, monkeypatch) -> None:
+    import time
+
+    from django.core.cache.backends.redis import RedisCache
+
+    from config import cache as shared_cache
+
+    dead = RedisCache(  # nothing listens there
+        "redis://127.0.0.1:1/0", {"OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}}
+    )
+    monkeypatch.setattr(usercache, "cache", lambda: dead)
+    try:
+        client.force_login(world.am_a)
+        assert _user_reads(client, reverse("home")) == (200, 1)
+        assert _user_reads(client, reverse("home")) == (200, 1)
+        assert usercache._down_until > time.monotonic()  # the outage was noticed, not raised
+        assert usercache.enabled() is False  # and Redis is left alone for a while
+    finally:
+        usercache._down_until = 0.0
+        shared_cache._down_until.pop(usercache._location(), None)  # (marked for every client, with Redis)
+
+
+@pytest.mark.parametrize(
+    ("sql", "tables"),
+    [
+        ('INSERT INTO "accounts_user_groups" ("user_id", "group_id") VALUES (%s, %s)', {"accounts_user_groups"}),
+        ('UPDATE "accounts_user" SET "is_active" = %s', {"accounts_user"}),
+        ('DELETE FROM "auth_group" WHERE id = 1', {"auth_group"}),
+        ("TRUNCATE accounts_user", None),
+        ("WITH due AS (SELECT 1) INSERT INTO branches_branch SELECT * FROM due", {"branches_branch"}),
+        ("WITH x AS (SELECT 1) SELECT * FROM x", set()),
+        ('SELECT * FROM "accounts_user" FOR UPDATE', set()),
+        ('UPDATE "accounts_user" SET "last_login" = %s WHERE "accounts_user"."id" = %s', set()),
+        (
+            'UPDATE "accounts_user" SET "last_login" = %s, "is_active" = %s WHERE "accounts_user"."id" = %s',
+            {"accounts_user"},
+        ),
+        (
+            'UPDATE "accounts_user" SET "last_login" = %s WHERE "accounts_user"."id" = %s; DELETE FROM x',
+            {"accounts_user", "x"},
+        ),
+        ('UPDATE "accounts_user" SET "last_login" = %s', {"accounts_user"}),
+    ],
+)
+def test_the_tables_a_statement_writes(sql: str, tables: set[str] | None) -> None:
+    assert usercache.written_tables(sql) == (None if tables is None else frozenset(tables))

@@ -19,9 +19,9 @@ os.environ.setdefault("ALLOW_INSECURE_DEV_KEY", "true")
 # Tasks run inline unless a test starts a real worker.
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
 os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
-# The page cache (config/pagecache.py) on, as in production: process-local without Redis,
+# The user cache (config/usercache.py) on, as in production: process-local without Redis,
 # which is right for the one process each test worker is.
-os.environ.setdefault("PAGE_CACHE", "true")
+os.environ.setdefault("USER_CACHE", "true")
 
 # The Redis the `redis` tests use when REDIS_URL is not set (tests/conftest.py `redis_url`).
 DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
