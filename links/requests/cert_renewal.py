@@ -79,7 +79,9 @@ CERT_RENEWAL = CaseType(
             _("柜面更新待复核"),
             holder=Role.COUNTER_CHECKER,
             sla_days=1,
-            actions=(Action(Role.COUNTER_CHECKER, _("复核更新后的证书"), "link-renewal"),),
+            # The check is the 复核通过 button itself: no extra link to the panel, which a maker
+            # who also holds the checker's role would follow to find nothing to do.
+            actions=(Action(Role.COUNTER_CHECKER, _("复核更新后的证书"), "actions"),),
             portal_panels=("links/requests/_renewal_portal.html",),
         ),
     ),

@@ -13,6 +13,7 @@ from counter.models import CounterEntry
 from ..forms import ReasonForm, ReplacementForm
 from ..models import LinkRequest, LiveLink
 from ..requests import ukey_loss
+from . import link_requests
 
 register = template.Library()
 
@@ -29,12 +30,8 @@ def _related(case: Any, name: str) -> Any:
 def link_panel(case: Any) -> dict[str, Any]:
     link: LiveLink | None = _related(case, "live_link")
     request: LinkRequest | None = _related(case, "link_request")
-    # A renewal, suspension/resumption or termination has its own fuller card (`_staff_panel.html`):
-    # the request is not shown twice.
-    from .link_requests import KINDS as OWN_PANEL_KINDS
-
-    if request is not None and request.kind in OWN_PANEL_KINDS:
-        request = None
+    if request is not None and request.kind in link_requests.KINDS:
+        request = None  # renewal, suspension, termination: their own panel shows the request
     panel: dict[str, Any] = {"link": link, "request": request}
     if request is not None and request.kind == ukey_loss.CODE and request.ukey_id is not None:
         entries = CounterEntry.objects.filter(kind=CounterEntry.Kind.ISSUE_UKEY, replaces_id=request.ukey_id)

@@ -190,7 +190,9 @@ def test_after_expiry_the_counter_renews_with_maker_and_a_different_checker(live
     assert OnboardingCase.objects.get(pk=request.case_id).state == cert_renewal.COUNTER_CHECKS
     # The maker holds the checker's role too, yet their page offers no confirmation, and says why.
     assert maker.locator("#actions button", has_text="复核通过").count() == 0
+    assert maker.locator("#next-step a", has_text="复核更新后的证书").count() == 0
     assert "不能复核自己录入的事项" in maker.inner_text("#renewal-own-entry")
+    assert maker.locator("section.card h2", has_text="证书更新").count() == 1  # one panel, not two
     assert "link_renew" not in maker.inner_text("main")  # the history names the stages in Chinese
     snap(maker, "renewal-counter-maker-cannot-check")
     link.refresh_from_db()
@@ -200,7 +202,8 @@ def test_after_expiry_the_counter_renews_with_maker_and_a_different_checker(live
     checker = _staff(browser, base, world.checker.username)
     checker.goto(f"{base}/")
     assert reference in checker.inner_text("main")
-    checker.goto(staff_url)
+    checker.click(f"main >> text={reference}")
+    checker.wait_for_selector("#link-renewal")
     assert checker.locator("#renewal-own-entry").count() == 0
     assert f"FEP-CTR-3 · 到期日 {new_expiry.isoformat()}" in checker.inner_text("#link-renewal")
     checker.locator("#actions button", has_text="复核通过").click()
