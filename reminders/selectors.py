@@ -79,6 +79,13 @@ def _suspensions(case: OnboardingCase, now: dt.datetime) -> list[tuple[dt.dateti
     return spans
 
 
+def _timed(stage_code: str) -> bool:
+    if stage_code not in declaration.initial_states():
+        return True
+    stage = declaration.stage(stage_code)
+    return stage is not None and stage.timed
+
+
 def case_time_split(*, case: OnboardingCase, now: dt.datetime | None = None) -> TimeSplit:
     """Working time since submission split by who held the ball: the bank or the customer.
 
@@ -86,8 +93,9 @@ def case_time_split(*, case: OnboardingCase, now: dt.datetime | None = None) -> 
     ball until it confirms, the bank after.
     """
     now = now or timezone.now()
-    initial = declaration.initial_states()
-    visits = sorted((v for v in case.visits.all() if v.stage not in initial), key=lambda v: (v.entered_at, v.pk))
+    # A draft (an untimed first stage) is before submission; a live link's request starts in a
+    # timed stage (the account manager's review), which counts.
+    visits = sorted((v for v in case.visits.all() if _timed(v.stage)), key=lambda v: (v.entered_at, v.pk))
     totals = {Party.BANK: 0, Party.CUSTOMER: 0}
     if not visits:
         return TimeSplit(0, 0)

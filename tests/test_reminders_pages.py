@@ -100,6 +100,22 @@ def test_time_in_joint_testing_is_the_customers(world) -> None:
     assert (split.bank_days, split.customer_days) == (0.0, 3.0)
 
 
+@pytest.mark.django_db
+def test_a_link_requests_first_stage_is_the_banks_time_not_a_draft(world) -> None:
+    """An operator change starts in the account manager's review (timed): its days are the bank's."""
+    from links import changes
+    from links.models import LiveLink
+
+    with freeze_time(dt.datetime(2026, 6, 1, 10, 0, tzinfo=SH)):  # Monday
+        link = LiveLink.objects.get(onboarding_case=world.case(State.LIVE))
+        row = link.current_operators().first()
+        request = changes.operator_change_open(
+            link=link, user=world.customer_x, action="role", operator_id=row.operator_id, role="review"
+        )
+    split = case_time_split(case=request.case, now=dt.datetime(2026, 6, 3, 10, 0, tzinfo=SH))
+    assert (split.bank_days, split.customer_days) == (2.0, 0.0)
+
+
 def test_the_case_page_shows_the_split_and_how_late_the_stage_is(world, client) -> None:
     with freeze_time(dt.datetime(2026, 6, 1, 10, 0, tzinfo=SH)):
         case = world.case(State.BRANCH_INTAKE)

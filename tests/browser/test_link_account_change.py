@@ -116,6 +116,8 @@ def test_accounts_change_from_the_portal_through_review_test_and_setup_to_done(l
     customer.click(f"{FORM_ROW} form.upload button")
     customer.wait_for_selector(f"{FORM_ROW} .status-uploaded")
     shot(customer, "account-change-03-portal-form-uploaded")
+    # Nothing more is the customer's until the bank has reviewed (no draft to submit: not a draft).
+    assert "目前无需贵司办理" in customer.inner_text("main") and "完善申请资料" not in customer.inner_text("main")
 
     # The account manager: the notice on the bell, the request in 轮到我办理.
     am = _staff(browser, base, world.am_a.username)
