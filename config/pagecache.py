@@ -67,6 +67,9 @@ ALIAS = "pages"
 EVERYTHING = "*"  # the generation every page depends on: replaced by writes of unknown reach
 # Writes to these tables change no page; reads of them are no dependency.
 UNWATCHED_TABLES = frozenset({"django_session", "audit_cachefallbackentry"})
+# Tables written by the database's own triggers when a statement writes the key table: no
+# statement names them, so a write to the key table replaces their generations too.
+TRIGGER_WRITES = {"onboarding_onboardingcase": frozenset({"onboarding_stagecount"})}
 # What every page depends on without its queries saying so: the top bar's reader, their branch
 # or company and roles (read by the middleware before the page is computed), and the working-day
 # calendar (read from the shared cache, workcalendar/workcal.py).
@@ -149,6 +152,7 @@ def written_tables(sql: str) -> frozenset[str] | None:
     if _LAST_LOGIN_ONLY.fullmatch(sql.strip()):
         return frozenset()
     tables = frozenset(t.lower() for t in _WRITTEN.findall(sql))
+    tables = tables.union(*(TRIGGER_WRITES.get(t, ()) for t in tables))
     if head.startswith("WITH"):
         return tables - UNWATCHED_TABLES  # no INSERT/UPDATE/DELETE in it: a read
     return (tables - UNWATCHED_TABLES) if tables else None

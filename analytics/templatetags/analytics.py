@@ -3,7 +3,12 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.template.base import render_value_in_context
+from django.template.context import Context
 from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 
 from .. import selectors
 from ..models import CaseForecast
@@ -14,6 +19,19 @@ register = template.Library()
 @register.filter
 def get_table(tables: dict[str, Any], key: str) -> Any:
     return tables.get(key)
+
+
+@register.simple_tag(takes_context=True)
+def table_rows(context: Context, table: Any) -> SafeString:
+    """The body rows of a figures table (`analytics/_table.html`), the markup its loop wrote,
+    built in one pass: the cockpit's tables hold 200-odd rows of cells, and the template
+    engine's nested loops were most of the page's 30 ms of CPU."""
+    see = escape(gettext("查看案件"))
+    out = []
+    for row, link in table.pairs:
+        cells = "".join("<td>–</td>" if v is None else f"<td>{render_value_in_context(v, context)}</td>" for v in row)
+        out.append(f'<tr>{cells}<td><a href="{escape(link)}">{see}</a></td></tr>\n  ')
+    return mark_safe("".join(out))  # every value escaped above
 
 
 @register.filter
