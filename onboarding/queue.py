@@ -165,14 +165,23 @@ def change_requests_to_decide(user: Any, *, page: Any = None) -> list[QueueItem]
     """Branch supervisors: pending change requests of their subtree that someone else filed."""
     if Role.BRANCH_SUPERVISOR not in user_roles(user):
         return []
-    pending = list(
-        ChangeRequest.objects.filter(status=ChangeRequest.Status.PENDING)
-        .filter(Q(case__in=OnboardingCase.objects.filter(case_visible_q(user)).values("pk")))
+    # The pending requests (a few hundred in a bank) each joined to its case for the scope,
+    # rather than every case in scope gathered first; their ids, then the rows with their cases
+    # (one statement of seven tables took PostgreSQL 13–20 ms to plan).
+    ids = list(
+        ChangeRequest.objects.filter(status=ChangeRequest.Status.PENDING, case__in=case_list(user=user).values("pk"))
         .exclude(filed_by=user)
-        .select_related(
-            "case__enterprise", "case__company_version", "case__branch", "case__account_manager", "case__current_visit"
-        )
-        .order_by("filed_at", "pk")[:50]
+        .order_by("filed_at", "pk")
+        .values_list("pk", flat=True)[:50]
+    )
+    if not ids:
+        return []
+    pending = list(
+        ChangeRequest.objects.filter(pk__in=ids)
+        # What the queue shows of the case (its company, stage, due time); each join more
+        # costs PostgreSQL's planner more than the rows do.
+        .select_related("case__enterprise", "case__company_version", "case__current_visit")
+        .order_by("filed_at", "pk")
     )
     if not pending:
         return []
