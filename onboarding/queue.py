@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -32,7 +32,7 @@ from casetypes.extensions import ExtensionPoint
 from workcalendar import workcal
 
 from .models import ChangeRequest, OnboardingCase
-from .selectors import case_list, case_visible_q, my_work, prefetch_company_accounts
+from .selectors import case_list, my_work, prefetch_company_accounts
 from .states import CUSTOMER
 
 # Working days a branch supervisor has to decide a change request (it holds up no stage, but
