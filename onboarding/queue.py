@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from branches.roles import Role, user_roles
+from branches.scope import subtree_joined_q
 from casetypes import declaration
 from casetypes.declaration import Feature
 from casetypes.extensions import ExtensionPoint
@@ -165,23 +166,17 @@ def change_requests_to_decide(user: Any, *, page: Any = None) -> list[QueueItem]
     """Branch supervisors: pending change requests of their subtree that someone else filed."""
     if Role.BRANCH_SUPERVISOR not in user_roles(user):
         return []
-    # The pending requests (a few hundred in a bank) each joined to its case for the scope,
-    # rather than every case in scope gathered first; their ids, then the rows with their cases
-    # (one statement of seven tables took PostgreSQL 13–20 ms to plan).
-    ids = list(
-        ChangeRequest.objects.filter(status=ChangeRequest.Status.PENDING, case__in=case_list(user=user).values("pk"))
-        .exclude(filed_by=user)
-        .order_by("filed_at", "pk")
-        .values_list("pk", flat=True)[:50]
-    )
-    if not ids:
-        return []
+    if user.branch_id is None or not user.is_active:
+        return []  # what `case_visible_q` gives nothing to
+    # The pending requests (a few hundred in a bank), each checked against its own case's
+    # branch, with only what the queue shows of the case: the scope as a subquery of every case
+    # in it, and two more joins, took PostgreSQL 13–20 ms to plan and up to 30 ms to run.
     pending = list(
-        ChangeRequest.objects.filter(pk__in=ids)
-        # What the queue shows of the case (its company, stage, due time); each join more
-        # costs PostgreSQL's planner more than the rows do.
+        ChangeRequest.objects.filter(status=ChangeRequest.Status.PENDING)
+        .filter(subtree_joined_q("case__branch", user.branch))
+        .exclude(filed_by=user)
         .select_related("case__enterprise", "case__company_version", "case__current_visit")
-        .order_by("filed_at", "pk")
+        .order_by("filed_at", "pk")[:50]
     )
     if not pending:
         return []

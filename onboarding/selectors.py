@@ -205,10 +205,9 @@ def _sees_every_branch(user: Any) -> bool:
     """Staff at the only branch without a parent (head office): their scope is every case."""
     if user.enterprise_id is not None or user.branch_id is None or user.branch.parent_id is not None:
         return False
-    return (
-        bool(case_visible_q(user))
-        and not Branch.objects.filter(parent__isnull=True).exclude(pk=user.branch_id).exists()
-    )
+    if not getattr(user, "is_authenticated", False) or not user.is_active or not user_roles(user):
+        return False  # `case_visible_q` shows them nothing
+    return not Branch.objects.filter(parent__isnull=True).exclude(pk=user.branch_id).exists()
 
 
 def _overdue_visits_count() -> int:
