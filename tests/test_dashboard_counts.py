@@ -141,3 +141,15 @@ def test_the_kept_counts_follow_every_write_path(client, world, tmp_path) -> Non
     OnboardingCase.objects.filter(branch=world.branch_a).update(branch=world.branch_b)
     assert kept() == direct() and not any(b == world.branch_a.pk for b, _ in kept())
     assert_figures_match(client, world)
+
+
+def test_a_write_to_the_cases_makes_pages_that_read_the_kept_counts_stale() -> None:
+    """No statement names `onboarding_stagecount` (the triggers write it): the page cache counts a
+    write to the cases as a write to it, so a dashboard that read it is computed again."""
+    from config import pagecache
+
+    sql = 'UPDATE "onboarding_onboardingcase" SET "state" = %s WHERE "onboarding_onboardingcase"."id" = %s'
+    assert pagecache.written_tables(sql) == {"onboarding_onboardingcase", "onboarding_stagecount"}
+    insert = 'INSERT INTO "onboarding_onboardingcase" ("reference") VALUES (%s)'
+    assert "onboarding_stagecount" in pagecache.written_tables(insert)
+    assert pagecache.written_tables('SELECT * FROM "onboarding_stagecount"') == frozenset()
