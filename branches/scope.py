@@ -45,6 +45,13 @@ def subtree_q(prefix: str, root: Branch) -> Q:
     return Q(**{f"{prefix}__in": Branch.objects.filter(path__startswith=root.path).values("pk")})
 
 
+def subtree_joined_q(prefix: str, root: Branch) -> Q:
+    """`subtree_q` through a join to the branch row (its path), for a few rows found by other
+    means (pending change requests): each is checked against its own branch, with no subquery
+    of the subtree's branches for PostgreSQL to plan a semi-join around."""
+    return Q(**{f"{prefix}__path__startswith": root.path})
+
+
 def ancestor_ids(branch: Branch) -> list[int]:
     """The branch and every branch above it, head office first."""
     return [int(pk) for pk in branch.path.strip("/").split("/")]

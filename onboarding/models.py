@@ -19,6 +19,17 @@ from .event_names import label
 from .journey import ONBOARDING, OnboardingJourney, State
 from .terms import ApprovalLevel, Module, Party, RiskLevel, joint_test_label
 
+# The body of the triggers that keep `StageCount`: `changes` is a query of (branch_id, state, d)
+# rows, d = +1 or -1. Summed per key and applied in key order (two transitions crossing the same
+# two states lock the counts in the same order: no deadlock).
+STAGE_COUNT_SQL = (
+    "INSERT INTO onboarding_stagecount (branch_id, state, n)"
+    " SELECT branch_id, state, SUM(d) FROM ({changes}) AS changes"
+    " GROUP BY branch_id, state HAVING SUM(d) <> 0 ORDER BY branch_id, state"
+    " ON CONFLICT (branch_id, state) DO UPDATE SET n = onboarding_stagecount.n + EXCLUDED.n;"
+    " RETURN NULL;"
+)
+
 
 class OnboardingCase(OnboardingJourney, FSMModelMixin, models.Model):
     """One application of one enterprise for a direct link.
@@ -106,6 +117,39 @@ class OnboardingCase(OnboardingJourney, FSMModelMixin, models.Model):
             # its LIKE twin, which no query used.
             models.Index(fields=["state", "-created_at", "-id"], name="case_state_order_idx"),
         ]
+        # PostgreSQL keeps `StageCount` (the cases per branch and state) with every statement that
+        # writes cases, whoever sends it; each statement's changes summed, applied in key order.
+        triggers = [
+            pgtrigger.Trigger(
+                name="stage_count_insert",
+                when=pgtrigger.After,
+                operation=pgtrigger.Insert,
+                level=pgtrigger.Statement,
+                referencing=pgtrigger.Referencing(new="new_rows"),
+                func=STAGE_COUNT_SQL.format(changes="SELECT branch_id, state, 1 AS d FROM new_rows"),
+            ),
+            pgtrigger.Trigger(
+                name="stage_count_update",
+                when=pgtrigger.After,
+                operation=pgtrigger.Update,
+                level=pgtrigger.Statement,
+                referencing=pgtrigger.Referencing(old="old_rows", new="new_rows"),
+                func=STAGE_COUNT_SQL.format(
+                    changes="SELECT o.branch_id, o.state, -1 AS d FROM old_rows o JOIN new_rows n ON n.id = o.id"
+                    " WHERE (o.branch_id, o.state) IS DISTINCT FROM (n.branch_id, n.state)"
+                    " UNION ALL SELECT n.branch_id, n.state, 1 FROM old_rows o JOIN new_rows n ON n.id = o.id"
+                    " WHERE (o.branch_id, o.state) IS DISTINCT FROM (n.branch_id, n.state)"
+                ),
+            ),
+            pgtrigger.Trigger(
+                name="stage_count_delete",
+                when=pgtrigger.After,
+                operation=pgtrigger.Delete,
+                level=pgtrigger.Statement,
+                referencing=pgtrigger.Referencing(old="old_rows"),
+                func=STAGE_COUNT_SQL.format(changes="SELECT branch_id, state, -1 AS d FROM old_rows"),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.reference} {self.enterprise.name}"
@@ -188,6 +232,21 @@ class OnboardingCase(OnboardingJourney, FSMModelMixin, models.Model):
         )
 
 
+class StageCount(models.Model):
+    """How many cases of a branch are in a state: what the dashboard's per-state figures add up
+    over a subtree (57 branches' rows instead of 100,000 cases). Written only by the triggers on
+    the cases' table (PostgreSQL), so every statement that writes cases keeps it exact: the
+    services, imports, `queryset.update()`, a bulk `INSERT … SELECT`. The first migration fills
+    it from the cases; elsewhere (SQLite) the figures are counted from the cases themselves."""
+
+    branch = models.ForeignKey("branches.Branch", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    state = models.CharField(max_length=50)
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["branch", "state"], name="stage_count_key")]
+
+
 class StageVisit(models.Model):
     """One stay of a case in one stage: when it came, when it is due, when it left."""
 
@@ -207,7 +266,14 @@ class StageVisit(models.Model):
         ordering = ["entered_at", "pk"]
         indexes = [
             # The overdue sweep: open, running visits by due time.
-            models.Index(fields=["due_at"], name="open_visit_due_idx", condition=models.Q(left_at__isnull=True))
+            models.Index(fields=["due_at"], name="open_visit_due_idx", condition=models.Q(left_at__isnull=True)),
+            # 轮到我办理 of a role (head office, tech, the counter): its open visits in due order,
+            # without stepping over every other role's (26 ms at 100,000 cases, now 50 rows).
+            models.Index(
+                fields=["holder_role", "due_at"],
+                name="open_visit_holder_due_idx",
+                condition=models.Q(left_at__isnull=True),
+            ),
         ]
         # The SLA record (config/evidence.py): while open, a visit is paused and resumed
         # (paused_at, paused_seconds, due_at), handed to another holder (holder_party,

@@ -20,19 +20,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from branches.roles import Role, user_roles
+from branches.scope import subtree_joined_q
 from casetypes import declaration
 from casetypes.declaration import Feature
 from casetypes.extensions import ExtensionPoint
 from workcalendar import workcal
 
 from .models import ChangeRequest, OnboardingCase
-from .selectors import case_list, case_visible_q, my_work, prefetch_company_accounts
+from .selectors import case_list, my_work, prefetch_company_accounts
 from .states import CUSTOMER
 
 # Working days a branch supervisor has to decide a change request (it holds up no stage, but
@@ -87,13 +88,36 @@ def held_action(case: OnboardingCase) -> tuple[str, str]:
     return (str(action.text), action.anchor) if action is not None else (label, "next-step")
 
 
+def rows_by_ids(qs: QuerySet[OnboardingCase], limit: int) -> list[OnboardingCase]:
+    """The first `limit` cases of `qs`, read in two queries: their ids along the narrow join the
+    filter and the order need (the case, its current visit, the scope's branches), then the rows
+    by id with `qs`'s related rows. In one statement PostgreSQL spent 20–40 ms *planning* the
+    seven-table join with its sort (the rows themselves took under 1 ms); apart, about 3 ms."""
+    ids = list(qs.values_list("pk", flat=True)[:limit])
+    if not ids:
+        return []
+    related = qs.query.select_related
+    rows = OnboardingCase.objects.filter(pk__in=ids)
+    rows = rows.select_related(*_related_paths(related)) if isinstance(related, dict) else rows
+    by_id = {case.pk: case for case in rows}
+    return [by_id[pk] for pk in ids if pk in by_id]
+
+
+def _related_paths(tree: dict[str, Any], prefix: str = "") -> list[str]:
+    paths = []
+    for name, below in tree.items():
+        paths.append(prefix + name)
+        paths += _related_paths(below, f"{prefix}{name}__")
+    return paths
+
+
 def held_items(user: Any) -> list[QueueItem]:
     """The cases whose stage the person holds (the selector `my_work`), with the action each needs."""
     qs = my_work(user=user)
     for state, role in _handled():
         qs = qs.exclude(state=state, current_visit__holder_role=role)
     items = []
-    for case in qs[:50]:
+    for case in rows_by_ids(qs, 50):
         action, anchor = held_action(case)
         due = case.current_visit.due_at if case.current_visit is not None else None
         items.append(QueueItem(case=case, action=action, url=case_url(case, anchor), due_at=due, kind="stage"))
@@ -142,13 +166,16 @@ def change_requests_to_decide(user: Any, *, page: Any = None) -> list[QueueItem]
     """Branch supervisors: pending change requests of their subtree that someone else filed."""
     if Role.BRANCH_SUPERVISOR not in user_roles(user):
         return []
+    if user.branch_id is None or not user.is_active:
+        return []  # what `case_visible_q` gives nothing to
+    # The pending requests (a few hundred in a bank), each checked against its own case's
+    # branch, with only what the queue shows of the case: the scope as a subquery of every case
+    # in it, and two more joins, took PostgreSQL 13–20 ms to plan and up to 30 ms to run.
     pending = list(
         ChangeRequest.objects.filter(status=ChangeRequest.Status.PENDING)
-        .filter(Q(case__in=OnboardingCase.objects.filter(case_visible_q(user)).values("pk")))
+        .filter(subtree_joined_q("case__branch", user.branch))
         .exclude(filed_by=user)
-        .select_related(
-            "case__enterprise", "case__company_version", "case__branch", "case__account_manager", "case__current_visit"
-        )
+        .select_related("case__enterprise", "case__company_version", "case__current_visit")
         .order_by("filed_at", "pk")[:50]
     )
     if not pending:

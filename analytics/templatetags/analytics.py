@@ -3,8 +3,12 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.conf import settings
+from django.template.base import render_value_in_context
+from django.template.context import Context
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.formats import get_format
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
@@ -17,6 +21,33 @@ register = template.Library()
 @register.filter
 def get_table(tables: dict[str, Any], key: str) -> Any:
     return tables.get(key)
+
+
+@register.simple_tag(takes_context=True)
+def table_rows(context: Context, table: Any) -> SafeString:
+    """The body rows of a figures table (`analytics/_table.html`), the markup its loop wrote,
+    built in one pass: the cockpit's tables hold 200-odd rows of cells, and the template
+    engine's nested loops were most of the page's 30 ms of CPU."""
+    see = escape(gettext("查看案件"))
+    plain_ints = not settings.USE_THOUSAND_SEPARATOR  # an int shows as str(int), as `{{ v }}` shows it
+    point = plain_ints and get_format("DECIMAL_SEPARATOR") == "."
+
+    def cell(v: Any) -> str:
+        if v is None:
+            return "<td>–</td>"
+        if type(v) is str:
+            return f"<td>{escape(v)}</td>"
+        if type(v) is int and plain_ints:
+            return f"<td>{v}</td>"
+        if type(v) is float and point and "e" not in (text := str(v)) and "n" not in text:
+            return f"<td>{text}</td>"  # what number_format gives without grouping: str(float)
+        return f"<td>{render_value_in_context(v, context)}</td>"  # floats and dates, localised
+
+    out = []
+    for row, link in table.pairs:
+        cells = "".join(cell(v) for v in row)
+        out.append(f'<tr>{cells}<td><a href="{escape(link)}">{see}</a></td></tr>\n  ')
+    return mark_safe("".join(out))  # noqa: S308 - every value and link is escaped above
 
 
 @register.filter

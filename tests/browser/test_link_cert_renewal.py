@@ -165,7 +165,6 @@ def test_after_expiry_the_counter_renews_with_maker_and_a_different_checker(live
     reference = request.case.reference
     # The customer let it run out.
     LiveLink.objects.filter(pk=link.pk).update(certificate_expires_on=timezone.localdate() - dt.timedelta(days=2))
-    staff_url = f"{base}/cases/{request.case.public_id}/"
 
     # The customer's page says to go to the counter, with no form.
     customer = _customer(browser, base, world.customer_x.username)

@@ -1,0 +1,143 @@
+"""The dashboard's per-state figures and overdue count, as a reader sees them (issue 26).
+
+On PostgreSQL the per-state figures are the sum of the scope's `StageCount` rows, which the
+cases' triggers keep, and head office's overdue count walks the open visits in due order. Both
+must equal a direct count of the cases after every kind of write: transitions, suspension and
+resumption, reassignment, the bulk import, a `queryset.update()` that moves cases to another
+branch. Elsewhere (SQLite) the page counts the cases themselves: the page tests run on both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db.models import Count
+from django.urls import reverse
+from django.utils import timezone
+
+from onboarding import selectors, services
+from onboarding.models import OnboardingCase, StageCount, StageVisit
+from onboarding.states import State
+from people import services as people_services
+from tests.factories import enterprise
+from tests.transfers_helpers import encode, good_row
+
+pytestmark = pytest.mark.django_db
+
+FIGURE = re.compile(
+    r'<a class="count(?: danger)?" href="[^"?]*\?(state=(\w+)|overdue=on)"><span class="n">([^<]+)</span>'
+)
+
+
+def direct() -> dict[tuple[int, str], int]:
+    rows = OnboardingCase.objects.values("branch_id", "state").annotate(n=Count("*")).order_by()
+    return {(r["branch_id"], r["state"]): r["n"] for r in rows}
+
+
+def kept() -> dict[tuple[int, str], int]:
+    return {(r.branch_id, r.state): r.n for r in StageCount.objects.all() if r.n}
+
+
+def figures(client, who) -> dict[str, str]:
+    """The dashboard's figures as shown: {state: n, "overdue": n}."""
+    client.force_login(who)
+    page = client.get(reverse("home")).content.decode()
+    client.logout()
+    return {(m.group(2) or "overdue"): m.group(3) for m in FIGURE.finditer(page)}
+
+
+def expected(who) -> dict[str, str]:
+    """What a direct count of the cases the reader may see says."""
+    visible = OnboardingCase.objects.filter(selectors.case_visible_q(who))
+    counts = dict(visible.values_list("state").annotate(n=Count("*")).order_by())
+    overdue = selectors.case_filter(visible, overdue=True).order_by().count()
+    return {"states": counts, "overdue": str(overdue)}
+
+
+def assert_figures_match(client, world) -> None:
+    for who in (world.approver, world.auditor, world.supervisor, world.supervisor_other, world.am_a, world.am_b):
+        shown = figures(client, who)
+        want = expected(who)
+        assert shown.pop("overdue") == want["overdue"], who
+        assert shown, who
+        for state, n in shown.items():
+            assert int(n) == want["states"].get(state, 0), (who, state)
+
+
+def make_overdue(case: OnboardingCase) -> None:
+    StageVisit.objects.filter(pk=case.current_visit_id).update(due_at=timezone.now() - dt.timedelta(days=3))
+
+
+def test_every_figure_equals_a_direct_count_for_every_reader(client, world) -> None:
+    intake = world.case(State.BRANCH_INTAKE)
+    make_overdue(intake)
+    make_overdue(world.case(State.JOINT_TESTING, company=world.company_y))
+    world.case(State.HEAD_OFFICE_APPROVAL)
+    world.case(State.DRAFT, company=world.company_y)
+    paused = world.case(State.TEST_PACKAGE_ISSUANCE)
+    services.case_transition(case=paused, name="suspend", user=world.am_a, reason="客户暂缓")
+    make_overdue(world.case(State.UKEY_ISSUANCE))  # overdue, then suspended: not counted
+    world.case(State.LIVE)
+    assert_figures_match(client, world)
+    # Head office's count walks the open visits: a suspended visit past its due time is not overdue.
+    assert figures(client, world.approver)["overdue"] == "3"
+
+
+def test_an_overdue_case_of_another_root_branch_is_not_head_offices(client, world) -> None:
+    """The walk over every open visit applies only while head office is the only root."""
+    from branches.models import BranchLevel
+    from tests.factories import branch
+
+    other_root = branch("HO2", BranchLevel.HEAD_OFFICE)
+    elsewhere = branch("E", BranchLevel.SUB_BRANCH, branch("E1", BranchLevel.BRANCH, other_root))
+    moved = world.case(State.BRANCH_INTAKE, company=enterprise(world.branch_a, name="别行公司"))
+    OnboardingCase.objects.filter(pk=moved.pk).update(branch=elsewhere)
+    make_overdue(moved)
+    make_overdue(world.case(State.BRANCH_INTAKE))
+    assert figures(client, world.approver)["overdue"] == expected(world.approver)["overdue"] == "1"
+
+
+@pytest.mark.postgres
+def test_the_kept_counts_follow_every_write_path(client, world, tmp_path) -> None:
+    assert kept() == direct()
+    case = world.case(State.JOINT_TESTING)
+    world.case(State.BRANCH_INTAKE, company=world.company_y)
+    world.case(State.LIVE)
+    assert kept() == direct() and sum(kept().values()) == 3
+
+    # Suspension and resumption (the transition door).
+    services.case_transition(case=case, name="suspend", user=world.am_a, reason="客户暂缓")
+    assert kept() == direct() and kept()[(world.branch_a.pk, State.SUSPENDED)] == 1
+    case.refresh_from_db()
+    services.case_transition(case=case, name="resume", user=world.am_a)
+    assert kept() == direct() and (world.branch_a.pk, State.SUSPENDED) not in kept()
+
+    # Reassignment to another account manager of the branch.
+    moves = people_services.moves_of(person=world.am_a)
+    outcome = people_services.work_reassign(actor=world.supervisor, moves=moves, target=world.am_a2, reason="调岗")
+    assert outcome.moved and kept() == direct()
+
+    # The bulk import (the command; the page and the worker run the same service).
+    data, name = encode(
+        [
+            good_row(1),
+            good_row(
+                2, 当前阶段="已上线", 柜台UKey发放日期="2026-03-25", 生产验证日期="2026-03-27", 上线日期="2026-03-30"
+            ),
+        ],
+        "utf-8",
+    )
+    path = tmp_path / name
+    path.write_bytes(data)
+    call_command("import_cases", str(path), "--as", "supervisor", stdout=StringIO())
+    assert OnboardingCase.objects.filter(enterprise__name__startswith="导入测试").count() == 2
+    assert kept() == direct() and sum(kept().values()) == 5
+
+    # A statement that moves cases to another branch, whoever sends it.
+    OnboardingCase.objects.filter(branch=world.branch_a).update(branch=world.branch_b)
+    assert kept() == direct() and not any(b == world.branch_a.pk for b, _ in kept())
+    assert_figures_match(client, world)
