@@ -412,6 +412,15 @@ def _endpoint(url: str) -> str:
     return validators.normalise_endpoint(url)
 
 
+# Each state's (lazy) label, built once (`State.values` rebuilds the member list on every call).
+_STATE_LABELS = {member.value: member.label for member in State}
+
+
+def _state_label(code: str) -> str:
+    found = _STATE_LABELS.get(code)
+    return str(found) if found is not None else code
+
+
 class CaseEventQuerySet(models.QuerySet["CaseEvent"]):
     def update(self, **kwargs: Any) -> int:
         raise PermissionError("case events are append-only")
@@ -494,11 +503,11 @@ class CaseEvent(models.Model):
 
     @property
     def from_label(self) -> str:
-        return str(State(self.from_state).label) if self.from_state in State.values else self.from_state
+        return _state_label(self.from_state)
 
     @property
     def to_label(self) -> str:
-        return str(State(self.to_state).label) if self.to_state in State.values else self.to_state
+        return _state_label(self.to_state)
 
 
 class ChangeRequest(models.Model):
