@@ -66,7 +66,8 @@ def case_visible_from(user: Any, *, branch_path: str, enterprise_id: int) -> boo
 
 
 def case_page_get(*, user: Any, public_id: Any) -> OnboardingCase:
-    """The case for its staff page: with what its panels would otherwise read one query each.
+    """The case for its page (staff and portal): with what its panels would otherwise read
+    one query each.
 
     Two reads of a few tables each rather than one join of them all: PostgreSQL's time to
     choose the order of a dozen joins (25 ms and more at 100,000 cases) exceeded the time to

@@ -197,9 +197,10 @@ def case_edit(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse
 
 @customer_required
 def case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    # Marked as the page's case: its panels share their reads (the documents checklist, the
-    # test results), as on the staff case page.
-    case = page_reads(case_for(request, public_id))
+    # Read as the staff case page reads it (two short reads, the company-data facts with the
+    # row) and marked as the page's case: its panels share their reads (the documents
+    # checklist, the test results).
+    case = page_reads(selectors.case_page_get(user=request.user, public_id=public_id))
     request.case_read = case  # type: ignore[attr-defined]  # the read's access event names it (audit.middleware)
     return _case_page(request, case)
 

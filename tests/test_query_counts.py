@@ -33,7 +33,7 @@ MAX_QUERIES = 15
 # entry waiting for the check reads who answers for it. Each one query, whatever the number
 # of cases: 17 or 18 (issue 26: was 17 to 19).
 CASE_PAGE_QUERIES = MAX_QUERIES + 3
-# The portal's case page: its panels share their reads as the staff page's do (issue 26: 17 → 14).
+# The portal's case page: read and shared as the staff page's (issue 26: 17 → 13, 14 with a live link).
 PORTAL_CASE_PAGE_QUERIES = MAX_QUERIES - 1
 
 _made = 0
