@@ -12,9 +12,9 @@ class LinksConfig(AppConfig):
     def ready(self) -> None:
         from casetypes import declaration
         from onboarding import events
-        from onboarding.page_reads import page_relations
+        from onboarding.page_reads import page_loaders
 
-        from . import listeners
+        from . import listeners, selectors
         from .requests import REQUEST_TYPES
 
         # Every request type is a declared case type (one module per type, links/requests/).
@@ -22,9 +22,9 @@ class LinksConfig(AppConfig):
             declaration.register(case_type)
         # Go-live creates the live link; a request case that ends closes its LinkRequest.
         events.listeners.add(listeners.case_event_heard)
-        # The case page's link panel reads the link or the request with the case row.
-        for relation in ("live_link", "link_request__link", "link_request__ukey", "link_request__opened_by"):
-            page_relations.add(relation)
+        # The case page's link panels read the link or the request right after the case row,
+        # only for the case types and states that have one.
+        page_loaders.add(selectors.case_page_links)
         # Renewal, suspension and termination (issue 22): the renewal reminder's mail and the sweeps' tasks.
         from notices import outbox
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from branches.roles import user_roles
 from branches.scope import subtree_q
+from casetypes import declaration
 
 from .models import LinkEvent, LinkRequest, LiveLink
 
@@ -90,3 +91,30 @@ def request_for_case_for_user(*, user: Any, public_id: Any) -> LinkRequest:
         )
     except (LinkRequest.DoesNotExist, ValueError):
         raise Http404("no such request") from None
+
+
+def case_page_links(case: Any) -> None:
+    """The case page's live link or link request, set on the case (`page_reads.page_loaders`).
+
+    A request case has its `LinkRequest` (with its link, key and who opened it) and no live
+    link; an onboarding case has a live link only once it reached a live end (go-live and
+    the import create it there). So one small query at most, none for a case still in work:
+    joined to the case row, these four tables cost PostgreSQL more to plan than the rest.
+    """
+    from onboarding.models import OnboardingCase
+
+    from .requests import REQUEST_TYPES
+
+    live_link, link_request = OnboardingCase.live_link.related, OnboardingCase.link_request.related  # type: ignore[attr-defined]
+    request = None
+    link = None
+    if case.case_type in {t.code for t in REQUEST_TYPES}:
+        request = LinkRequest.objects.select_related("link", "ukey", "opened_by").filter(case_id=case.pk).first()
+        if request is not None:
+            LinkRequest.case.field.set_cached_value(request, case)
+    elif case.state in declaration.live_states():
+        link = LiveLink.objects.filter(onboarding_case_id=case.pk).first()
+        if link is not None:
+            LiveLink.onboarding_case.field.set_cached_value(link, case)
+    live_link.set_cached_value(case, link)
+    link_request.set_cached_value(case, request)

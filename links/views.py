@@ -48,25 +48,27 @@ def customer_required(view: View) -> View:
     return wrapper
 
 
-def _loss_keys(link: LiveLink) -> list[tuple[int, str]]:
-    """The link's UKeys that can be reported lost now (in use, not already lost)."""
+def _loss_keys(link: LiveLink, operators: list[Any] | None = None) -> list[tuple[int, str]]:
+    """The link's UKeys that can be reported lost now (in use, not already lost), from the
+    link's operators when the page has read them already."""
     reportable = (UKey.Status.ISSUED, UKey.Status.DOWNLOADED, UKey.Status.ACTIVATED)
-    rows = link.current_operators().select_related("ukey")
+    rows = operators if operators is not None else link.current_operators().select_related("ukey")
     return [
         (r.ukey.pk, f"{r.ukey.serial} · {r.name}({r.role_label})")
         for r in rows
-        if r.ukey is not None and r.ukey.status in reportable
+        if r.ended_at is None and r.ukey is not None and r.ukey.status in reportable
     ]
 
 
 def _link_context(request: AuthenticatedHttpRequest, link: LiveLink) -> dict[str, Any]:
-    keys = _loss_keys(link)
+    operators = list(link.operators.select_related("ukey", "operator").order_by("ended_at", "started_at", "pk"))
+    keys = _loss_keys(link, operators)
     from .requests import account_change, operator_change, ukey_loss
 
     return {
         "link": link,
         "accounts": link.accounts.select_related("started_event", "ended_event").order_by("started_at", "pk"),
-        "operators": link.operators.select_related("ukey", "operator").order_by("ended_at", "started_at", "pk"),
+        "operators": operators,
         "history": selectors.link_history(link),
         "requests": selectors.link_requests(link),
         "loss_form": LossReportForm(keys=keys),

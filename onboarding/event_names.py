@@ -94,7 +94,13 @@ TRANSITION_EVENTS = frozenset(
 REMINDER_EVENTS = {1: EventName.REMIND, 2: EventName.ESCALATE, 3: EventName.ESCALATE_HEAD_OFFICE}
 
 
+# Each name's (lazy) label, built once: `EventName.values` and `EventName(name)` rebuild and
+# search the member list on every call, and a case page labels dozens of events.
+_LABELS = {member.value: member.label for member in EventName}
+
+
 def label(name: str) -> str:
-    if name in EventName.values:
-        return str(EventName(name).label)
+    found = _LABELS.get(name)
+    if found is not None:
+        return str(found)
     return declaration.transition_label(name)

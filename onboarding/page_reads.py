@@ -23,6 +23,13 @@ T = TypeVar("T")
 page_relations: ExtensionPoint[str] = ExtensionPoint(
     "onboarding.case_page_relations", "relations the staff case page reads with the case row"
 )
+# Reads of the case page that are cheaper after the case row than joined to it: each is called
+# with the case just read and sets (or skips, when the case's type or state says there is
+# nothing) the relations its panels use. Joining every optional one-to-one to the case row
+# made PostgreSQL spend longer planning the join order than running the query.
+page_loaders: ExtensionPoint[Callable[[Any], None]] = ExtensionPoint(
+    "onboarding.case_page_loaders", "reads the staff case page makes right after the case row"
+)
 _ATTR = "_page_reads"
 
 

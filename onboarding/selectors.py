@@ -78,27 +78,32 @@ def case_get_for_user(*, user: Any, public_id: Any) -> OnboardingCase:
 
 
 def case_page_get(*, user: Any, public_id: Any) -> OnboardingCase:
-    """The case for its staff page: with what its panels would otherwise read one query each.
+    """The case for its page (staff and portal): with what its panels would otherwise read
+    one query each.
 
-    The newest company version's id (is the case's version still the newest?) and whether any
-    change request exists, as columns of the same row; plus whatever other apps registered in
-    `page_reads.page_relations` (the go-live forecast).
+    Two reads of a few tables each rather than one join of them all: PostgreSQL's time to
+    choose the order of a dozen joins (25 ms and more at 100,000 cases) exceeded the time to
+    run them many times over, while a join of six tables plans in about a millisecond.
+    - The case with its company, company version, branch, account manager and current visit,
+      the newest company version's id (is the case's version still the newest?) and whether any
+      change request exists; scoped by the branch's path on the branch already joined (no
+      subquery: a case is one row).
+    - Its one-to-ones (`case_page_relations`): the test package and production configuration
+      with who recorded them, the branch's parent, and whatever other apps registered in
+      `page_reads.page_relations` (the go-live forecast).
+    Then `page_reads.page_loaders` (the live link or the link request, read only for the case
+    types and states that have one).
     """
     from companies.models import CompanyVersion
 
     from .models import ChangeRequest
-    from .page_reads import page_relations
+    from .page_reads import page_loaders
 
     latest = CompanyVersion.objects.filter(enterprise=OuterRef("enterprise_id")).order_by("-number").values("pk")[:1]
     try:
-        return (
-            case_list(user=user)
-            .select_related(
-                "test_package__recorded_by",
-                "production_config__recorded_by",
-                "branch__parent",
-                *page_relations,
-            )
+        case = (
+            OnboardingCase.objects.filter(_case_scope_q(user))
+            .select_related("enterprise", "company_version", "branch", "account_manager", "current_visit")
             .annotate(
                 latest_company_version_id=Subquery(latest),
                 has_change_requests=Exists(ChangeRequest.objects.filter(case=OuterRef("pk"))),
@@ -107,6 +112,35 @@ def case_page_get(*, user: Any, public_id: Any) -> OnboardingCase:
         )
     except (OnboardingCase.DoesNotExist, ValueError):
         raise Http404("no such case") from None
+    case_page_relations(case)
+    for load in page_loaders:
+        load(case)
+    return case
+
+
+def _case_scope_q(user: Any) -> Q:
+    """`case_visible_q` for a query that joins the case's branch anyway: by the branch's path."""
+    staff = getattr(user, "is_authenticated", False) and user.is_active and user.enterprise_id is None
+    if staff and user.branch_id is not None and user_roles(user):
+        return Q(branch__path__startswith=user.branch.path)
+    return case_visible_q(user)
+
+
+def case_page_relations(case: OnboardingCase) -> None:
+    """Set the case page's one-to-ones on `case` from one read of them (see `case_page_get`)."""
+    from .page_reads import page_relations
+
+    names = ["test_package__recorded_by", "production_config__recorded_by", "branch__parent", *page_relations]
+    other = OnboardingCase.objects.select_related(*names).get(pk=case.pk)
+    for name in {n.split("__")[0] for n in names} - {"branch"}:
+        related = other._state.fields_cache.get(name)
+        case._state.fields_cache[name] = related
+        if related is not None:
+            # The related row points back at the case the page shows, not at this read's copy.
+            for key, value in list(related._state.fields_cache.items()):
+                if value is other:
+                    related._state.fields_cache[key] = case
+    case.branch._state.fields_cache["parent"] = other.branch.parent
 
 
 def case_filter(
@@ -392,10 +426,22 @@ def case_page_events(*, case: OnboardingCase, size: int = CASE_PAGE_EVENTS) -> t
     return page, [e for e in rows if _is_sla(e)]
 
 
+def case_test_results(*, case: OnboardingCase) -> list[ModuleTestResult]:
+    """The case's joint-test results with who recorded each, oldest first: read once per page
+    (`page_reads`) for the matrix and the portal's list of results."""
+    from .page_reads import read_once
+
+    return read_once(
+        case,
+        "onboarding.test_results_recorded_by",
+        lambda: list(case.test_results.select_related("recorded_by").order_by("recorded_at", "pk")),
+    )
+
+
 def case_test_matrix(*, case: OnboardingCase) -> list[dict[str, Any]]:
     """One row per test case of each requested module, with its latest result and attempts."""
     # One read of the results (with who recorded each) gives both the latest and the attempts.
-    results = list(case.test_results.select_related("recorded_by").order_by("recorded_at", "pk"))
+    results = case_test_results(case=case)
     latest = rules.joint_test_status(case, results=results)
     observed = observations_pending(case, results=results)
     counts: dict[tuple[str, str], int] = {}

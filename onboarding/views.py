@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from branches.roles import Role, has_role, user_roles
 from casetypes import declaration
+from casetypes.declaration import Feature
 from config.once import once
 from workcalendar import workcal
 
@@ -232,6 +233,7 @@ def _case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespo
     prefetch_related_objects([case], "visits")
     recent, case.sla_events = selectors.case_page_events(case=case)  # type: ignore[attr-defined]
     options = services.case_transition_options(case=case, user=request.user)
+    roles = user_roles(request.user)
     return render(
         request,
         "onboarding/case_detail.html",
@@ -247,11 +249,14 @@ def _case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespo
             "history_older": recent.older,
             "options": options,
             "next": next_step(case, options, request.user),
-            "roles": user_roles(request.user),
+            "roles": roles,
+            # Built (and its defaults read) only where the page shows it: tech, at the stage.
             "test_package_form": TestPackageForm(
                 instance=getattr(case, "test_package", None),
                 initial=None if hasattr(case, "test_package") else selectors.test_package_defaults(case=case),
-            ),
+            )
+            if Feature.TEST_PACKAGE in case.features and Role.TECH_REVIEWER in roles
+            else None,
             **_testing_context(case, request.user),
         },
     )

@@ -22,7 +22,8 @@ from config.once import once
 from onboarding import change_requests, selectors, services, test_gateway
 from onboarding.forms import case_forms, int_or_none
 from onboarding.models import OnboardingCase
-from onboarding.selectors import case_test_matrix
+from onboarding.page_reads import page_reads
+from onboarding.selectors import case_test_matrix, case_test_results
 from onboarding.services import CaseError
 from onboarding.states import STAGE_HOLDER
 from onboarding.web import (
@@ -195,7 +196,10 @@ def case_edit(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse
 
 @customer_required
 def case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
-    case = case_for(request, public_id)
+    # Read as the staff case page reads it (two short reads, the company-data facts with the
+    # row) and marked as the page's case: its panels share their reads (the documents
+    # checklist, the test results).
+    case = page_reads(selectors.case_page_get(user=request.user, public_id=public_id))
     request.case_read = case  # type: ignore[attr-defined]  # the read's access event names it (audit.middleware)
     return _case_page(request, case)
 
@@ -225,7 +229,7 @@ def _case_page(
             "test_matrix": matrix,
             "matrix_form": matrix_form or TestMatrixForm(None, rows=matrix),
             "observed_count": sum(1 for row in matrix if row["observed"] is not None),
-            "test_results": case.test_results.select_related("recorded_by").order_by("-recorded_at", "-pk"),
+            "test_results": case_test_results(case=case)[::-1],  # newest first; the matrix's read
             # What the bank issued for the customer to configure (no secrets: none are stored).
             "test_package": getattr(case, "test_package", None),
             "production_config": getattr(case, "production_config", None),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.core.exceptions import ObjectDoesNotExist
 from django.utils import timezone
 
 from links.models import LinkEvent, LinkRequest, LiveLink
@@ -13,19 +14,27 @@ from links.requests import cert_renewal, suspension, termination
 
 register = template.Library()
 
+
+def _related(case: Any, name: str) -> Any:
+    try:
+        return getattr(case, name)
+    except ObjectDoesNotExist:
+        return None
+
+
 KINDS = (cert_renewal.CODE, suspension.SUSPENSION, suspension.RESUMPTION, termination.CODE)
 
 
 @register.simple_tag
 def link_request_panel(case: Any) -> dict[str, Any]:
     """What the panel shows: the request and its link, the newest entries, the keys to revoke."""
-    request = (
-        LinkRequest.objects.filter(case_id=case.pk, kind__in=KINDS).select_related("link", "opened_by").first()
-        if case.case_type in KINDS
-        else None
-    )
+    # The case's own relations: on the case page already read (`links.selectors.case_page_links`),
+    # elsewhere one query each on first use.
+    request: LinkRequest | None = _related(case, "link_request") if case.case_type in KINDS else None
+    if request is not None and request.kind not in KINDS:
+        request = None
     if request is None:
-        link = LiveLink.objects.filter(onboarding_case_id=case.pk).first()
+        link: LiveLink | None = _related(case, "live_link")
         return {"link": link, "request": None}
     events = {
         e.name: e

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.core.exceptions import ObjectDoesNotExist
 
 from ..forms_changes import CounterMakeForm, ReturnForm, change_summary, request_reason
 from ..models import LinkRequest
@@ -16,7 +17,12 @@ register = template.Library()
 
 @register.simple_tag
 def change_panel(case: Any) -> dict[str, Any]:
-    request = LinkRequest.objects.select_related("link", "opened_by").filter(case_id=case.pk).first()
+    if case.case_type not in (oc.CODE, ac.CODE):
+        return {}
+    try:
+        request: LinkRequest | None = case.link_request  # on the case page read with the case
+    except ObjectDoesNotExist:
+        request = None
     if request is None or request.kind not in (oc.CODE, ac.CODE):
         return {}
     if request.kind == ac.CODE:

@@ -1,0 +1,23 @@
+"""`{{ value|minute }}`: a moment to the minute in local time, as `date:"Y-m-d H:i"` writes it.
+
+The same text for a fraction of the cost: Django's `date` filter looks the format up as a
+format name and builds a `DateFormat` (time-zone checks included) for every value, about 50 µs
+a call, and a case page writes dozens of moments (its timeline, documents, counter entries).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter(expects_localtime=True)
+def minute(value: Any) -> str:
+    """`2026-12-06 09:41` (local time: the template engine converts an aware value first)."""
+    if not isinstance(value, dt.datetime):
+        return ""
+    return f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}"
