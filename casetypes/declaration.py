@@ -336,7 +336,7 @@ def draft_states() -> tuple[str, ...]:
     application not yet submitted). A request opened straight into the bank's first stage, or
     into a timed stage of the customer's (a renewal the sweep opened), is no draft."""
     return _cached(
-        ("draft",),
+        ("drafts",),
         lambda: _union(lambda ct: [ct.initial.code] if ct.initial.holder == CUSTOMER and not ct.initial.timed else []),
     )
 
