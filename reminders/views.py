@@ -26,8 +26,17 @@ def _notification_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "reminders/notifications.html",
-        {"notices": notice_rows(selectors.notification_list(user=request.user), user=request.user)},
+        {
+            "notices": notice_rows(selectors.notification_list(user=request.user), user=request.user),
+            "base_template": frame_template(request.user),
+        },
     )
+
+
+def frame_template(user: Any) -> str:
+    """The frame a page shared by staff and customers is drawn in: a company's user reads it in the
+    portal's (its navigation), as the 403 and 404 pages are; staff in the workspace's."""
+    return "portal/base.html" if getattr(user, "enterprise_id", None) is not None else "base.html"
 
 
 @dataclass(frozen=True, slots=True)
