@@ -25,7 +25,7 @@ from branches.roles import Role, has_role
 from branches.scope import subtree_q
 from config.once import once
 from counter.models import UKey
-from onboarding.web import AuthenticatedHttpRequest, run_action, staff_required
+from onboarding.web import AuthenticatedHttpRequest, run_action, share_enterprise, staff_required
 
 from . import selectors, services
 from .forms import LinkFilterForm, LossReportForm, ReasonForm, ReplacementForm
@@ -48,29 +48,37 @@ def customer_required(view: View) -> View:
     return wrapper
 
 
-def _loss_keys(link: LiveLink) -> list[tuple[int, str]]:
-    """The link's UKeys that can be reported lost now (in use, not already lost)."""
+def _loss_keys(operators: list[Any]) -> list[tuple[int, str]]:
+    """The link's UKeys that can be reported lost now (in use, not already lost), from its
+    operators as the page lists them (the current ones in the order they started)."""
     reportable = (UKey.Status.ISSUED, UKey.Status.DOWNLOADED, UKey.Status.ACTIVATED)
-    rows = link.current_operators().select_related("ukey")
+    current = sorted((r for r in operators if r.ended_at is None), key=lambda r: (r.started_at, r.pk))
     return [
         (r.ukey.pk, f"{r.ukey.serial} · {r.name}({r.role_label})")
-        for r in rows
+        for r in current
         if r.ukey is not None and r.ukey.status in reportable
     ]
 
 
 def _link_context(request: AuthenticatedHttpRequest, link: LiveLink) -> dict[str, Any]:
-    keys = _loss_keys(link)
     from .requests import account_change, operator_change, ukey_loss
 
+    # Each table read once: the loss form's keys come from the operators listed, the refusal
+    # from the requests listed, the frame's company name from the link's own row.
+    operators = list(link.operators.select_related("ukey", "operator").order_by("ended_at", "started_at", "pk"))
+    requests = list(selectors.link_requests(link))
+    keys = _loss_keys(operators)
+    share_enterprise(request.user, [link.enterprise])
     return {
         "link": link,
         "accounts": link.accounts.select_related("started_event", "ended_event").order_by("started_at", "pk"),
-        "operators": link.operators.select_related("ukey", "operator").order_by("ended_at", "started_at", "pk"),
+        "operators": operators,
         "history": selectors.link_history(link),
-        "requests": selectors.link_requests(link),
+        "requests": requests,
         "loss_form": LossReportForm(keys=keys),
-        "loss_refusal": services.launch_refusal(link=link, kind=ukey_loss.CODE),
+        "loss_refusal": services.launch_refusal(
+            link=link, kind=ukey_loss.CODE, open_kinds={r.kind for r in requests if r.is_open}
+        ),
         "loss_keys": keys,
         # A suspended link offers only what it takes (links.requests.TAKEN_WHEN_SUSPENDED).
         "changes_taken": not any(
@@ -159,7 +167,7 @@ def link_detail(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse
 
 
 def _report(request: AuthenticatedHttpRequest, link: LiveLink, back: str) -> HttpResponse:
-    form = LossReportForm(request.POST, keys=_loss_keys(link))
+    form = LossReportForm(request.POST, keys=_loss_keys(list(link.current_operators().select_related("ukey"))))
 
     def act() -> None:
         ukey = UKey.objects.get(pk=form.cleaned_data["ukey"], case_id=link.onboarding_case_id)
@@ -242,8 +250,43 @@ def request_release(request: AuthenticatedHttpRequest, case_id: Any) -> HttpResp
 
 @customer_required
 def portal_link_list(request: AuthenticatedHttpRequest) -> HttpResponse:
-    links = selectors.link_list(user=request.user)
-    return render(request, "links/portal/link_list.html", {"links": links})
+    # The columns a row shows, and the company (the frame names it): no branch, version or case.
+    links = list(
+        selectors.link_list(user=request.user)
+        .select_related(None)
+        .select_related("enterprise")
+        .only("public_id", "reference", "status", "modules", "certificate_expires_on", "went_live_at", "enterprise")
+    )
+    share_enterprise(request.user, [link.enterprise for link in links])
+    return render(request, "links/portal/link_list.html", {"rows": portal_link_rows(links)})
+
+
+@dataclass(frozen=True, slots=True)
+class PortalLinkRow:
+    """A row of the company's live links, worked out before the template (issue 26)."""
+
+    url: str
+    reference: str
+    status_label: str
+    modules: str
+    expires: str
+    went_live: str
+
+
+def portal_link_rows(links: list[LiveLink]) -> list[PortalLinkRow]:
+    # One reverse for the page: every link's address is the same path around its id.
+    url = reverse("links:portal_link", args=[_UUID_SLOT]).replace(str(_UUID_SLOT), "{}")
+    return [
+        PortalLinkRow(
+            url=url.format(link.public_id),
+            reference=link.reference,
+            status_label=link.get_status_display(),
+            modules="、".join(link.module_labels),
+            expires=link.certificate_expires_on.strftime("%Y-%m-%d") if link.certificate_expires_on else "—",
+            went_live=timezone.localtime(link.went_live_at).strftime("%Y-%m-%d") if link.went_live_at else "",
+        )
+        for link in links
+    ]
 
 
 @customer_required

@@ -34,6 +34,7 @@ from onboarding.web import (
     case_for,
     change_request_page,
     seen_version,
+    share_enterprise,
     show_case_error,
     show_current_values,
     show_form_errors,
@@ -165,6 +166,7 @@ def home(request: HttpRequest) -> HttpResponse:
 def _home(request: HttpRequest) -> HttpResponse:
     # Each card draws the stage tracker from the case's visits: read for all cards at once.
     cases = list(portal_selectors.portal_case_list(user=request.user).prefetch_related("visits"))
+    share_enterprise(request.user, [c.enterprise for c in cases])
     prepare_actions(cases)  # each provider reads its table once for all the cards
     cards = [_case_card(c, request.user) for c in cases]
     owed = sum(1 for card in cards for a in card["actions"] if a.required)
