@@ -165,7 +165,13 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def _home(request: HttpRequest) -> HttpResponse:
     # Each card draws the stage tracker from the case's visits: read for all cards at once.
-    cases = list(portal_selectors.portal_case_list(user=request.user).prefetch_related("visits"))
+    # The cards show neither the branch nor the account manager: not joined.
+    cases = list(
+        portal_selectors.portal_case_list(user=request.user)
+        .select_related(None)
+        .select_related("enterprise", "company_version", "current_visit")
+        .prefetch_related("visits")
+    )
     share_enterprise(request.user, [c.enterprise for c in cases])
     prepare_actions(cases)  # each provider reads its table once for all the cards
     cards = [_case_card(c, request.user) for c in cases]
