@@ -16,6 +16,8 @@ from onboarding.web import AuthenticatedHttpRequest
 
 from . import selectors
 
+LIST_LIMIT = 100  # the notices the page lists, newest first
+
 
 @login_required
 def notification_list_view(request: HttpRequest) -> HttpResponse:
@@ -23,11 +25,16 @@ def notification_list_view(request: HttpRequest) -> HttpResponse:
 
 
 def _notification_list(request: HttpRequest) -> HttpResponse:
+    notices = list(selectors.notification_list(user=request.user, limit=LIST_LIMIT))
+    if len(notices) < LIST_LIMIT:
+        # The page lists every notice the person has: the bell counts the unread among them
+        # rather than asking the database again (templatetags.reminders.unread_notifications).
+        request.unread_notifications = sum(1 for n in notices if n.read_at is None)  # type: ignore[attr-defined]
     return render(
         request,
         "reminders/notifications.html",
         {
-            "notices": notice_rows(selectors.notification_list(user=request.user), user=request.user),
+            "notices": notice_rows(notices, user=request.user),
             "base_template": frame_template(request.user),
         },
     )

@@ -126,6 +126,31 @@ def test_the_bell_and_the_notices_do_not_count_or_list_more_with_more_notices(cl
     assert len(_queries(client, reverse("notification_list"))) <= 10
 
 
+@pytest.mark.parametrize(("unread", "read", "badge"), [(3, 2, "3"), (0, 4, ""), (150, 0, "99+"), (60, 60, "60")])
+def test_the_bell_on_the_notices_page_counts_what_the_page_lists(client, world, unread, read, badge) -> None:
+    """The notices page lists up to 100 notices: when that is all of them, the bell counts the
+    unread among them (no COUNT query); beyond, it counts in the database as on every page."""
+    now = timezone.now()
+    Notification.objects.bulk_create(
+        [Notification(recipient=world.am_a, text=f"未读{k}") for k in range(unread)]
+        + [Notification(recipient=world.am_a, text=f"已读{k}", read_at=now) for k in range(read)]
+    )
+    Notification.objects.create(recipient=world.am_b, text="别人的")  # never counted for am_a
+    client.force_login(world.am_a)
+    client.get(reverse("notification_list"))
+    queries = _queries(client, reverse("notification_list"))
+    page = client.get(reverse("notification_list")).content.decode()
+    bell = page[page.index('class="bell') :].split("</a>", 1)[0]
+    if badge:
+        assert f">{badge}</span>" in bell, bell
+    else:
+        assert "badge" not in bell, bell
+    counted = [q for q in queries if "COUNT(" in q and "notices_notification" in q]
+    assert len(counted) == (1 if unread + read >= 100 else 0), counted
+    # Another page counts as before.
+    assert (f">{badge}</span>" in client.get(reverse("home")).content.decode()) if badge else True
+
+
 def test_the_portal_home_reads_as_much_for_one_case_as_for_many_of_the_company(client, world) -> None:
     """The action providers (documents to provide, test results to record) read their tables
     once for all the company's cards, not once per card; and only when a card is in a stage that
