@@ -60,21 +60,64 @@ def _loss_keys(operators: list[Any]) -> list[tuple[int, str]]:
     ]
 
 
-def _link_context(request: AuthenticatedHttpRequest, link: LiveLink) -> dict[str, Any]:
+def _day(when: Any) -> str:
+    return timezone.localtime(when).strftime("%Y-%m-%d") if when else ""
+
+
+def _minute(when: Any) -> str:
+    return timezone.localtime(when).strftime("%Y-%m-%d %H:%M") if when else ""
+
+
+def _link_rows(link: LiveLink, operators: list[Any], requests: list[Any], *, portal: bool) -> dict[str, Any]:
+    """The link page's tables as they show, worked out before the template (issue 26): dates,
+    labels and each request's address (one reverse for the page) rather than filters per row."""
+    slot = str(_UUID_SLOT)
+    case_url = reverse("portal:case_detail" if portal else "case_detail", args=[_UUID_SLOT]).replace(slot, "{}")
+    accounts = [
+        {"row": a, "started": _day(a.started_at), "ended": _day(a.ended_at)}
+        for a in link.accounts.order_by("started_at", "pk")
+    ]
+    operator_rows = [
+        {
+            "row": o,
+            "role": o.role_label,
+            "serial": o.ukey_serial or "—",
+            "ukey_status": o.ukey.get_status_display() if o.ukey else "",
+            "ukey_lost": o.ukey is not None and o.ukey.status == UKey.Status.LOST,
+            "expires": o.ukey_expires_on.strftime("%Y-%m-%d") if o.ukey_expires_on else "—",
+            "started": _day(o.started_at),
+            "ended": _day(o.ended_at),
+        }
+        for o in operators
+    ]
+    request_rows = [
+        {
+            "url": case_url.format(r.case.public_id),
+            "reference": r.case.reference,
+            "kind": r.kind_label,
+            "ukey": r.ukey.serial if r.ukey else "",
+            "state": r.case.get_state_display(),
+            "opened": f"{r.opened_by} · {r.get_channel_display()} · {_minute(r.opened_at)}",
+            "closed": _minute(r.closed_at) or "—",
+        }
+        for r in requests
+    ]
+    return {"accounts": accounts, "operator_rows": operator_rows, "request_rows": request_rows}
+
+
+def _link_context(request: AuthenticatedHttpRequest, link: LiveLink, *, portal: bool = False) -> dict[str, Any]:
     from .requests import account_change, operator_change, ukey_loss
 
     # Each table read once: the loss form's keys come from the operators listed, the refusal
     # from the requests listed, the frame's company name from the link's own row.
-    operators = list(link.operators.select_related("ukey", "operator").order_by("ended_at", "started_at", "pk"))
+    operators = list(link.operators.select_related("ukey").order_by("ended_at", "started_at", "pk"))
     requests = list(selectors.link_requests(link))
     keys = _loss_keys(operators)
     share_enterprise(request.user, [link.enterprise])
     return {
         "link": link,
-        "accounts": link.accounts.select_related("started_event", "ended_event").order_by("started_at", "pk"),
-        "operators": operators,
+        **_link_rows(link, operators, requests, portal=portal),
         "history": selectors.link_history(link),
-        "requests": requests,
         "loss_form": LossReportForm(keys=keys),
         "loss_refusal": services.launch_refusal(
             link=link, kind=ukey_loss.CODE, open_kinds={r.kind for r in requests if r.is_open}
@@ -292,7 +335,7 @@ def portal_link_rows(links: list[LiveLink]) -> list[PortalLinkRow]:
 @customer_required
 def portal_link_detail(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
     link = selectors.link_get_for_user(user=request.user, public_id=link_id)
-    return render(request, "links/portal/link_detail.html", _link_context(request, link))
+    return render(request, "links/portal/link_detail.html", _link_context(request, link, portal=True))
 
 
 @customer_required
