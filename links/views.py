@@ -102,7 +102,19 @@ def _link_rows(link: LiveLink, operators: list[Any], requests: list[Any], *, por
         }
         for r in requests
     ]
-    return {"accounts": accounts, "operator_rows": operator_rows, "request_rows": request_rows}
+    system = _("系统")
+    history = [
+        {
+            "row": e,
+            "when": _minute(e.created_at),
+            "label": e.label,
+            "summary": e.request_summary,
+            "actor": str(e.actor) if e.actor else system,
+            "channel": e.get_channel_display(),
+        }
+        for e in selectors.link_history(link)
+    ]
+    return {"accounts": accounts, "operator_rows": operator_rows, "request_rows": request_rows, "history": history}
 
 
 def _link_context(request: AuthenticatedHttpRequest, link: LiveLink, *, portal: bool = False) -> dict[str, Any]:
@@ -117,7 +129,6 @@ def _link_context(request: AuthenticatedHttpRequest, link: LiveLink, *, portal: 
     return {
         "link": link,
         **_link_rows(link, operators, requests, portal=portal),
-        "history": selectors.link_history(link),
         "loss_form": LossReportForm(keys=keys),
         "loss_refusal": services.launch_refusal(
             link=link, kind=ukey_loss.CODE, open_kinds={r.kind for r in requests if r.is_open}
