@@ -69,8 +69,10 @@ class SqlTimer:
 
 
 def extra_pages() -> list[Any]:
-    """Pages beyond bench/pages.py's: the portal's case page, the live links, the API list."""
+    """Pages beyond bench/pages.py's: the portal's case page and live links, the customer's notifications, the
+    live links, the API list."""
     from django.contrib.auth import get_user_model
+    from django.db.models import Count
 
     from bench.pages import Page
     from onboarding.models import OnboardingCase
@@ -92,8 +94,22 @@ def extra_pages() -> list[Any]:
         link = LiveLink.objects.order_by("pk").only("public_id").first()
         if link is not None:
             out.append(Page("live link page (head office)", "ho_approver", f"/links/{link.public_id}/"))
+        # The company with the most links, as one of its users sees them.
+        busiest = (
+            LiveLink.objects.values("enterprise_id")
+            .annotate(n=Count("pk"))
+            .order_by("-n", "enterprise_id")
+            .values_list("enterprise_id", flat=True)
+            .first()
+        )
+        holder = get_user_model().objects.filter(enterprise_id=busiest, is_active=True).order_by("pk").first()
+        if holder is not None:
+            own = LiveLink.objects.filter(enterprise_id=busiest).order_by("pk").only("public_id").first()
+            out.append(Page("portal live links", holder.username, "/portal/links/"))
+            out.append(Page("portal live link page", holder.username, f"/portal/links/{own.public_id}/"))
     except Exception:
         pass
+    out.append(Page("notifications (customer)", customer.username, "/reminders/"))
     return out
 
 

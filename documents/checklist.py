@@ -153,17 +153,29 @@ def _returned(case: OnboardingCase, events: Iterable[Any]) -> Returned | None:
 
 
 def prime_checklists(cases: list[OnboardingCase]) -> None:
-    """The checklists of several cases from two queries (the portal home's cards)."""
+    """The checklists of several cases from two queries at most (the portal home's cards)."""
     from onboarding.page_reads import prime
 
     by_case: dict[int, list[DocumentVersion]] = {c.pk: [] for c in cases}
-    for v in _versions([c.pk for c in cases]):
+    # The columns an action item reads (status, reason, when); the rest load if ever asked for.
+    lean = (
+        DocumentVersion.objects.filter(document__case__in=list(by_case))
+        .select_related("document")
+        .only(*_LEAN_VERSION, *(f"document__{f}" for f in _LEAN_DOCUMENT))
+        .order_by("-number", "-pk")
+    )
+    for v in lean:
         by_case[v.document.case_id].append(v)
     returns: dict[int, list[Any]] = {c.pk: [] for c in cases}
-    for e in _redo_events([c.pk for c in cases]):
+    visiting = [c.pk for c in cases if c.current_visit_id is not None]  # no visit: no return to look for
+    for e in _redo_events(visiting).only("case_id", "kind", "data", "reason", "created_at") if visiting else ():
         returns[e.case_id].append(e)
     for case in cases:
         prime(case, CHECKLIST_KEY, _checklist_of(case, by_case[case.pk], _returned(case, returns[case.pk])))
+
+
+_LEAN_VERSION = ("document_id", "number", "uploaded_at", "decision", "decision_reason")
+_LEAN_DOCUMENT = ("case_id", "kind", "generated")
 
 
 def _case_checklist(case: OnboardingCase) -> list[ChecklistItem]:

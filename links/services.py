@@ -271,11 +271,13 @@ def link_status_set(
 # --- requests and their launch controls ----------------------------------------------------------------
 
 
-def launch_refusal(*, link: LiveLink, kind: str) -> str | None:
-    """Why a request of `kind` may not start on `link` now (None: it may)."""
+def launch_refusal(*, link: LiveLink, kind: str, open_kinds: set[str] | None = None) -> str | None:
+    """Why a request of `kind` may not start on `link` now (None: it may). `open_kinds`: the kinds
+    of the link's open requests when the caller has read them already (the link page lists them)."""
     if link.status == LinkStatus.CLOSED:
         return _("该直联服务已注销,不能再提交申请")
-    open_kinds = set(LinkRequest.objects.filter(link=link, is_open=True).values_list("kind", flat=True))
+    if open_kinds is None:
+        open_kinds = set(LinkRequest.objects.filter(link=link, is_open=True).values_list("kind", flat=True))
     if LinkRequest.TERMINATION in open_kinds:
         return _("该直联服务正在办理注销,注销办结前不能提交新的申请")
     if kind in open_kinds:

@@ -25,7 +25,7 @@ from branches.roles import Role, has_role
 from branches.scope import subtree_q
 from config.once import once
 from counter.models import UKey
-from onboarding.web import AuthenticatedHttpRequest, run_action, staff_required
+from onboarding.web import AuthenticatedHttpRequest, run_action, share_enterprise, staff_required
 
 from . import selectors, services
 from .forms import LinkFilterForm, LossReportForm, ReasonForm, ReplacementForm
@@ -48,31 +48,91 @@ def customer_required(view: View) -> View:
     return wrapper
 
 
-def _loss_keys(link: LiveLink, operators: list[Any] | None = None) -> list[tuple[int, str]]:
-    """The link's UKeys that can be reported lost now (in use, not already lost), from the
-    link's operators when the page has read them already."""
+def _loss_keys(operators: list[Any]) -> list[tuple[int, str]]:
+    """The link's UKeys that can be reported lost now (in use, not already lost), from its
+    operators as the page lists them (the current ones in the order they started)."""
     reportable = (UKey.Status.ISSUED, UKey.Status.DOWNLOADED, UKey.Status.ACTIVATED)
-    rows = operators if operators is not None else link.current_operators().select_related("ukey")
+    current = sorted((r for r in operators if r.ended_at is None), key=lambda r: (r.started_at, r.pk))
     return [
         (r.ukey.pk, f"{r.ukey.serial} · {r.name}({r.role_label})")
-        for r in rows
-        if r.ended_at is None and r.ukey is not None and r.ukey.status in reportable
+        for r in current
+        if r.ukey is not None and r.ukey.status in reportable
     ]
 
 
-def _link_context(request: AuthenticatedHttpRequest, link: LiveLink) -> dict[str, Any]:
-    operators = list(link.operators.select_related("ukey", "operator").order_by("ended_at", "started_at", "pk"))
-    keys = _loss_keys(link, operators)
+def _day(when: Any) -> str:
+    return timezone.localtime(when).strftime("%Y-%m-%d") if when else ""
+
+
+def _minute(when: Any) -> str:
+    return timezone.localtime(when).strftime("%Y-%m-%d %H:%M") if when else ""
+
+
+def _link_rows(link: LiveLink, operators: list[Any], requests: list[Any], *, portal: bool) -> dict[str, Any]:
+    """The link page's tables as they show, worked out before the template (issue 26): dates,
+    labels and each request's address (one reverse for the page) rather than filters per row."""
+    slot = str(_UUID_SLOT)
+    case_url = reverse("portal:case_detail" if portal else "case_detail", args=[_UUID_SLOT]).replace(slot, "{}")
+    accounts = [
+        {"row": a, "started": _day(a.started_at), "ended": _day(a.ended_at)}
+        for a in link.accounts.order_by("started_at", "pk")
+    ]
+    operator_rows = [
+        {
+            "row": o,
+            "role": o.role_label,
+            "serial": o.ukey_serial or "—",
+            "ukey_status": o.ukey.get_status_display() if o.ukey else "",
+            "ukey_lost": o.ukey is not None and o.ukey.status == UKey.Status.LOST,
+            "expires": o.ukey_expires_on.strftime("%Y-%m-%d") if o.ukey_expires_on else "—",
+            "started": _day(o.started_at),
+            "ended": _day(o.ended_at),
+        }
+        for o in operators
+    ]
+    request_rows = [
+        {
+            "url": case_url.format(r.case.public_id),
+            "reference": r.case.reference,
+            "kind": r.kind_label,
+            "ukey": r.ukey.serial if r.ukey else "",
+            "state": r.case.get_state_display(),
+            "opened": f"{r.opened_by} · {r.get_channel_display()} · {_minute(r.opened_at)}",
+            "closed": _minute(r.closed_at) or "—",
+        }
+        for r in requests
+    ]
+    system = _("系统")
+    history = [
+        {
+            "row": e,
+            "when": _minute(e.created_at),
+            "label": e.label,
+            "summary": e.request_summary,
+            "actor": str(e.actor) if e.actor else system,
+            "channel": e.get_channel_display(),
+        }
+        for e in selectors.link_history(link)
+    ]
+    return {"accounts": accounts, "operator_rows": operator_rows, "request_rows": request_rows, "history": history}
+
+
+def _link_context(request: AuthenticatedHttpRequest, link: LiveLink, *, portal: bool = False) -> dict[str, Any]:
     from .requests import account_change, operator_change, ukey_loss
 
+    # Each table read once: the loss form's keys come from the operators listed, the refusal
+    # from the requests listed, the frame's company name from the link's own row.
+    operators = list(link.operators.select_related("ukey").order_by("ended_at", "started_at", "pk"))
+    requests = list(selectors.link_requests(link))
+    keys = _loss_keys(operators)
+    share_enterprise(request.user, [link.enterprise])
     return {
         "link": link,
-        "accounts": link.accounts.select_related("started_event", "ended_event").order_by("started_at", "pk"),
-        "operators": operators,
-        "history": selectors.link_history(link),
-        "requests": selectors.link_requests(link),
+        **_link_rows(link, operators, requests, portal=portal),
         "loss_form": LossReportForm(keys=keys),
-        "loss_refusal": services.launch_refusal(link=link, kind=ukey_loss.CODE),
+        "loss_refusal": services.launch_refusal(
+            link=link, kind=ukey_loss.CODE, open_kinds={r.kind for r in requests if r.is_open}
+        ),
         "loss_keys": keys,
         # A suspended link offers only what it takes (links.requests.TAKEN_WHEN_SUSPENDED).
         "changes_taken": not any(
@@ -161,7 +221,7 @@ def link_detail(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse
 
 
 def _report(request: AuthenticatedHttpRequest, link: LiveLink, back: str) -> HttpResponse:
-    form = LossReportForm(request.POST, keys=_loss_keys(link))
+    form = LossReportForm(request.POST, keys=_loss_keys(list(link.current_operators().select_related("ukey"))))
 
     def act() -> None:
         ukey = UKey.objects.get(pk=form.cleaned_data["ukey"], case_id=link.onboarding_case_id)
@@ -244,14 +304,49 @@ def request_release(request: AuthenticatedHttpRequest, case_id: Any) -> HttpResp
 
 @customer_required
 def portal_link_list(request: AuthenticatedHttpRequest) -> HttpResponse:
-    links = selectors.link_list(user=request.user)
-    return render(request, "links/portal/link_list.html", {"links": links})
+    # The columns a row shows, and the company (the frame names it): no branch, version or case.
+    links = list(
+        selectors.link_list(user=request.user)
+        .select_related(None)
+        .select_related("enterprise")
+        .only("public_id", "reference", "status", "modules", "certificate_expires_on", "went_live_at", "enterprise")
+    )
+    share_enterprise(request.user, [link.enterprise for link in links])
+    return render(request, "links/portal/link_list.html", {"rows": portal_link_rows(links)})
+
+
+@dataclass(frozen=True, slots=True)
+class PortalLinkRow:
+    """A row of the company's live links, worked out before the template (issue 26)."""
+
+    url: str
+    reference: str
+    status_label: str
+    modules: str
+    expires: str
+    went_live: str
+
+
+def portal_link_rows(links: list[LiveLink]) -> list[PortalLinkRow]:
+    # One reverse for the page: every link's address is the same path around its id.
+    url = reverse("links:portal_link", args=[_UUID_SLOT]).replace(str(_UUID_SLOT), "{}")
+    return [
+        PortalLinkRow(
+            url=url.format(link.public_id),
+            reference=link.reference,
+            status_label=link.get_status_display(),
+            modules="、".join(link.module_labels),
+            expires=link.certificate_expires_on.strftime("%Y-%m-%d") if link.certificate_expires_on else "—",
+            went_live=timezone.localtime(link.went_live_at).strftime("%Y-%m-%d") if link.went_live_at else "",
+        )
+        for link in links
+    ]
 
 
 @customer_required
 def portal_link_detail(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
     link = selectors.link_get_for_user(user=request.user, public_id=link_id)
-    return render(request, "links/portal/link_detail.html", _link_context(request, link))
+    return render(request, "links/portal/link_detail.html", _link_context(request, link, portal=True))
 
 
 @customer_required

@@ -241,3 +241,15 @@ def case_list_filtered(request: HttpRequest) -> tuple[Any, Any]:
             search=data["q"],
         )
     return form, qs
+
+
+def share_enterprise(user: Any, read: list[Any]) -> None:
+    """The frame names the reader's company (`user.enterprise`): when the page has read that
+    company's row already (its cases', its links'), the frame takes it from there, not again."""
+    state = getattr(user, "_state", None)
+    if state is None or "enterprise" in state.fields_cache:
+        return
+    for enterprise in read:
+        if enterprise is not None and enterprise.pk == user.enterprise_id:
+            user.enterprise = enterprise
+            return

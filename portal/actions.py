@@ -205,15 +205,28 @@ def latest_results(case: OnboardingCase) -> dict[str, bool | None]:
 
 
 def _prime_test_results(cases: list[OnboardingCase]) -> None:
+    """Only the cards in joint testing list test results (the others read nothing)."""
     from onboarding.selectors import prime_test_results
 
-    prime_test_results(cases)
+    testing = [c for c in cases if c.state in declaration.states_with(Feature.JOINT_TESTS)]
+    if testing:
+        prime_test_results(testing)
+
+
+def _owes_documents_now(case: OnboardingCase) -> bool:
+    """Whether the case's current stage asks for a required document (the only ones listed)."""
+    from documents.checklist import requirements
+
+    return any(r.required and r.stage == case.state for r in requirements(case))
 
 
 def _prime_checklists(cases: list[OnboardingCase]) -> None:
+    """Only the cards whose current stage asks for documents read their checklists."""
     from documents.checklist import prime_checklists
 
-    prime_checklists(cases)
+    collecting = [c for c in cases if _owes_documents_now(c)]
+    if collecting:
+        prime_checklists(collecting)
 
 
 @register_action_provider
@@ -320,7 +333,7 @@ def document_actions(case: OnboardingCase, user: Any) -> list[ActionItem]:
     from documents.checklist import Status, case_checklist
 
     # The stages that collect required documents (as the case type declares them).
-    if not _is_customer(case, user):
+    if not _is_customer(case, user) or not _owes_documents_now(case):
         return []
     urgency = stage_urgency(case)
     due = case.current_visit.due_at if case.current_visit else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from functools import wraps
 from typing import Any
 
@@ -12,7 +13,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
 from branches.roles import STAFF_ROLES, Role, has_role, user_roles
@@ -32,6 +35,7 @@ from onboarding.web import (
     case_for,
     change_request_page,
     seen_version,
+    share_enterprise,
     show_case_error,
     show_current_values,
     show_form_errors,
@@ -113,6 +117,48 @@ def _case_card(case: OnboardingCase, user: Any) -> dict[str, Any]:
     }
 
 
+def _day(when: Any) -> str:
+    return timezone.localtime(when).strftime("%Y-%m-%d") if when else ""
+
+
+def _home_card(card: dict[str, Any], case_url: str, now: Any) -> dict[str, Any]:
+    """A card as the home draws it, worked out before the template (issue 26: the tracker and
+    the action list were included, with their filters, once per card)."""
+    case = card["case"]
+    steps = []
+    for number, s in enumerate(card["tracker"], start=1):
+        visit = s["visit"]
+        steps.append(
+            {
+                "number": number,
+                "label": s["label"],
+                "css": s["status"] + (" overdue" if visit is not None and visit.is_overdue(now) else ""),
+                "current": s["status"] == "current",
+                "visit": visit is not None,
+                "entered": _day(visit.entered_at) if visit else "",
+                "left": _day(visit.left_at) if visit else "",
+                "due": _day(visit.due_at) if visit else "",
+            }
+        )
+    actions = [
+        {
+            "a": a,
+            "due": timezone.localtime(a.due_at).strftime("%Y-%m-%d %H:%M") if a.due_at else "",
+        }
+        for a in card["actions"]
+        if a.required
+    ]
+    return {
+        **card,
+        "url": case_url.format(case.public_id),
+        "state_label": case.get_state_display(),
+        "modules": pgettext("list separator", "、").join(case.module_labels),
+        "is_draft": case.is_draft,
+        "steps": steps,
+        "required_actions": actions,
+    }
+
+
 @customer_required
 def home(request: HttpRequest) -> HttpResponse:
     return _home(request)
@@ -120,11 +166,25 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def _home(request: HttpRequest) -> HttpResponse:
     # Each card draws the stage tracker from the case's visits: read for all cards at once.
-    cases = list(portal_selectors.portal_case_list(user=request.user).prefetch_related("visits"))
+    # The cards show neither the branch nor the account manager: not joined.
+    cases = list(
+        portal_selectors.portal_case_list(user=request.user)
+        .select_related(None)
+        .select_related("enterprise", "company_version", "current_visit")
+        .prefetch_related("visits")
+    )
+    share_enterprise(request.user, [c.enterprise for c in cases])
     prepare_actions(cases)  # each provider reads its table once for all the cards
     cards = [_case_card(c, request.user) for c in cases]
     owed = sum(1 for card in cards for a in card["actions"] if a.required)
-    return render(request, "portal/home.html", {"cards": cards, "owed": owed})
+    # One reverse for the page: every case's address is the same path around its id.
+    case_url = reverse("portal:case_detail", args=[_UUID_SLOT]).replace(str(_UUID_SLOT), "{}")
+    now = timezone.now()
+    shown = [_home_card(card, case_url, now) for card in cards]
+    return render(request, "portal/home.html", {"cards": shown, "owed": owed})
+
+
+_UUID_SLOT = uuid.UUID(int=0)
 
 
 @customer_required

@@ -16,6 +16,8 @@ from onboarding.web import AuthenticatedHttpRequest
 
 from . import selectors
 
+LIST_LIMIT = 100  # the notices the page lists, newest first
+
 
 @login_required
 def notification_list_view(request: HttpRequest) -> HttpResponse:
@@ -23,11 +25,25 @@ def notification_list_view(request: HttpRequest) -> HttpResponse:
 
 
 def _notification_list(request: HttpRequest) -> HttpResponse:
+    notices = list(selectors.notification_list(user=request.user, limit=LIST_LIMIT))
+    if len(notices) < LIST_LIMIT:
+        # The page lists every notice the person has: the bell counts the unread among them
+        # rather than asking the database again (templatetags.reminders.unread_notifications).
+        request.unread_notifications = sum(1 for n in notices if n.read_at is None)  # type: ignore[attr-defined]
     return render(
         request,
         "reminders/notifications.html",
-        {"notices": notice_rows(selectors.notification_list(user=request.user), user=request.user)},
+        {
+            "notices": notice_rows(notices, user=request.user),
+            "base_template": frame_template(request.user),
+        },
     )
+
+
+def frame_template(user: Any) -> str:
+    """The frame a page shared by staff and customers is drawn in: a company's user reads it in the
+    portal's (its navigation), as the 403 and 404 pages are; staff in the workspace's."""
+    return "portal/base.html" if getattr(user, "enterprise_id", None) is not None else "base.html"
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,3 +46,20 @@ def test_a_role_taken_away_leaves_the_navigation_at_the_next_page(world, login) 
     assert 'href="/audit/"' in _nav(client)
     world.auditor.groups.remove(Group.objects.get(name=Role.AUDITOR))
     assert 'href="/audit/"' not in _nav(client)
+
+
+@pytest.mark.django_db
+def test_a_customer_reads_the_notices_and_their_settings_in_the_portal_frame(world, login) -> None:
+    """A company's user opening the bell (通知) or its e-mail settings sees the portal's navigation
+    (its applications, live links, team), never the staff workspace's; staff still see theirs."""
+    from notices.models import Notification
+
+    Notification.objects.create(recipient=world.customer_x, text="贵司的申请已受理")
+    customer = login(Client(), world.customer_x)
+    for url in ("/reminders/", "/notices/email/"):
+        nav = _nav(customer, url)
+        assert 'href="/portal/"' in nav and 'href="/portal/team/"' in nav, url
+        assert 'href="/cases/"' not in nav and "我的待办" not in nav, url
+    assert "贵司的申请已受理" in customer.get("/reminders/").content.decode()
+    staff = _nav(login(Client(), world.am_a), "/reminders/")
+    assert 'href="/cases/"' in staff and 'href="/portal/team/"' not in staff

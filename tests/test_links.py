@@ -139,6 +139,8 @@ def test_a_customer_reports_a_loss_on_the_portal_and_it_is_blocked_at_once(world
     # The portal page shows the key lost and the request; the request case is the customer's.
     page = client.get(f"/portal/links/{link.public_id}/").content.decode()
     assert "已挂失" in page and request.case.reference in page
+    # The open loss request, as the page lists it, is why no second one can be filed now.
+    assert "已有一笔办理中的" in page and 'id="ukey-loss-form"' not in page
     assert client.get(f"/portal/cases/{request.case.public_id}/").status_code == 200
     client.force_login(world.customer_y)
     assert client.get(f"/portal/cases/{request.case.public_id}/").status_code == 404
@@ -407,3 +409,21 @@ def test_the_counter_finds_the_loss_in_its_queue_and_the_checker_after_the_maker
     services.ukey_replacement_make(request=request, user=world.maker, serial="KB-Q-1")
     home = client.get("/").content.decode()
     assert request.case.reference in home and "复核补办的新UKey" in home
+
+
+def test_the_portal_pages_name_the_company_in_the_frame_from_their_own_read(world, live, client):
+    """The frame shows the reader's company (· 甲公司); the home and the live-link pages have read
+    that company's row with their cases or links, so the frame reads it from there, not again."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _case, link = live
+    client.force_login(world.customer_x)
+    for url in ("/portal/", "/portal/links/", f"/portal/links/{link.public_id}/"):
+        client.get(url)
+        with CaptureQueriesContext(connection) as ctx:
+            body = client.get(url).content.decode()
+        who = body[body.index('<span class="who">') :].split("</span>", 1)[0]
+        assert world.company_x.name in who, (url, who)
+        alone = [q["sql"] for q in ctx.captured_queries if 'FROM "onboarding_enterprise"' in q["sql"]]
+        assert alone == [], (url, alone)

@@ -132,17 +132,50 @@ def test_the_bell_and_the_notices_do_not_count_or_list_more_with_more_notices(cl
     assert len(_queries(client, reverse("notification_list"))) <= 10
 
 
+@pytest.mark.parametrize(("unread", "read", "badge"), [(3, 2, "3"), (0, 4, ""), (150, 0, "99+"), (60, 60, "60")])
+def test_the_bell_on_the_notices_page_counts_what_the_page_lists(client, world, unread, read, badge) -> None:
+    """The notices page lists up to 100 notices: when that is all of them, the bell counts the
+    unread among them (no COUNT query); beyond, it counts in the database as on every page."""
+    now = timezone.now()
+    Notification.objects.bulk_create(
+        [Notification(recipient=world.am_a, text=f"未读{k}") for k in range(unread)]
+        + [Notification(recipient=world.am_a, text=f"已读{k}", read_at=now) for k in range(read)]
+    )
+    Notification.objects.create(recipient=world.am_b, text="别人的")  # never counted for am_a
+    client.force_login(world.am_a)
+    client.get(reverse("notification_list"))
+    queries = _queries(client, reverse("notification_list"))
+    page = client.get(reverse("notification_list")).content.decode()
+    bell = page[page.index('class="bell') :].split("</a>", 1)[0]
+    if badge:
+        assert f">{badge}</span>" in bell, bell
+    else:
+        assert "badge" not in bell, bell
+    counted = [q for q in queries if "COUNT(" in q and "notices_notification" in q]
+    assert len(counted) == (1 if unread + read >= 100 else 0), counted
+    # Another page counts as before.
+    assert (f">{badge}</span>" in client.get(reverse("home")).content.decode()) if badge else True
+
+
 def test_the_portal_home_reads_as_much_for_one_case_as_for_many_of_the_company(client, world) -> None:
     """The action providers (documents to provide, test results to record) read their tables
-    once for all the company's cards, not once per card."""
-    world.case(State.BRANCH_INTAKE)
+    once for all the company's cards, not once per card; and only when a card is in a stage that
+    lists them: a company whose cases are all live reads no test results or documents."""
     url = reverse("portal:home")
     client.force_login(world.customer_x)
+    world.case(State.LIVE)
+    client.get(url)
+    live_only = _queries(client, url)
+
+    def one_of_each() -> None:
+        for state in (State.BRANCH_INTAKE, State.JOINT_TESTING, State.DRAFT, State.LIVE):
+            world.case(state)
+        world.case(State.BRANCH_INTAKE, documents=False)
+
+    one_of_each()
     client.get(url)
     one = _queries(client, url)
-    for state in (State.BRANCH_INTAKE, State.JOINT_TESTING, State.JOINT_TESTING, State.DRAFT, State.LIVE):
-        world.case(state)
-    world.case(State.BRANCH_INTAKE, documents=False)
+    one_of_each()
     client.get(url)
     many = _queries(client, url)
     page = client.get(url).content.decode()
@@ -151,6 +184,11 @@ def test_the_portal_home_reads_as_much_for_one_case_as_for_many_of_the_company(c
     assert "签字盖章后上传" in page or "上传《" in page
     assert len(many) == len(one), (len(one), len(many), many)
     assert len(many) <= MAX_QUERIES
+    # Test results, gateway observations, document versions and returns: four reads a live-only
+    # company does not make.
+    assert len(live_only) == len(one) - 4, (len(live_only), len(one), one)
+    for table in ("moduletestresult", "gatewayobservation", "documentversion"):
+        assert not any(table in q for q in live_only), table
 
 
 def test_the_case_list_and_home_read_the_accounts_of_cases_without_a_version_once(client, world) -> None:

@@ -15,8 +15,12 @@ register = template.Library()
 
 @register.simple_tag(takes_context=True)
 def unread_notifications(context: Any) -> int:
-    """One COUNT query per page, whatever the page shows."""
+    """One COUNT query per page, whatever the page shows; none on a page that has listed all the
+    person's notices and counted the unread among them (`request.unread_notifications`)."""
     request = context.get("request")
+    known = getattr(request, "unread_notifications", None)
+    if known is not None:
+        return int(known)
     return selectors.unread_count(user=getattr(request, "user", None))
 
 
