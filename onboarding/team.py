@@ -10,6 +10,7 @@ group's counts and its longest-waiting case), one of the subtree's staff.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,7 @@ from urllib.parse import urlencode
 from django.contrib.auth import get_user_model
 from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When, Window
 from django.db.models.functions import RowNumber
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from django.utils.translation import pgettext
 
@@ -75,9 +76,14 @@ class TeamRow:
             )
 
 
+@functools.lru_cache(maxsize=8)
+def _case_list_path(prefix: str) -> str:
+    return reverse("case_list")  # once per script prefix: two links a row
+
+
 def _list_url(**params: Any) -> str:
     query = urlencode({k: v for k, v in params.items() if v})
-    return reverse("case_list") + (f"?{query}" if query else "")
+    return _case_list_path(get_script_prefix()) + (f"?{query}" if query else "")
 
 
 def team_overview(*, user: Any) -> list[TeamRow]:
