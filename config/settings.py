@@ -391,6 +391,8 @@ BANK_NAME = os.environ.get("BANK_NAME", "示例银行股份有限公司")
 # Security baseline: logins through django-allauth, TOTP required for bank staff.
 INSTALLED_APPS += ["allauth", "allauth.account", "allauth.mfa"]
 AUTHENTICATION_BACKENDS = [
+    # Authenticates nobody: reads the permissions in one query for the backends below (issue 26).
+    "accounts.permissions.PermissionsBackend",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]

@@ -59,8 +59,17 @@ logger = logging.getLogger("config.usercache")
 
 ALIAS = "users"
 # A copy is valid while none of these changed: the row, and what `USER_CACHE_PREPARE` reads onto
-# it before it is stored (branches.roles.user_prepare: the user's groups and home branch).
-TABLES = ("accounts_user", "accounts_user_groups", "auth_group", "branches_branch")
+# it before it is stored (branches.roles.user_prepare: the user's groups, home branch and
+# permissions, their own and their groups').
+TABLES = (
+    "accounts_user",
+    "accounts_user_groups",
+    "auth_group",
+    "branches_branch",
+    "accounts_user_user_permissions",
+    "auth_group_permissions",
+    "auth_permission",
+)
 _WATCHED = frozenset(TABLES)
 _WRITE_START = ("INSERT", "UPDATE", "DELETE", "TRUNCATE", "WITH", "REPLACE", "MERGE")
 _WRITTEN = re.compile(r'\b(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM|REPLACE\s+INTO)\s+"?(\w+)"?', re.I)

@@ -69,14 +69,20 @@ def _home(request: HttpRequest) -> HttpResponse:
             *declaration.live_states(),
         )
     ]
+    if has_role(user, Role.BRANCH_SUPERVISOR):
+        # The team table reads the subtree's open cases: the overdue figure comes with it.
+        team_rows, overdue = team.team_and_overdue(user=user)
+        overdue = min(overdue, selectors.OVERDUE_COUNT_LIMIT + 1)
+    else:
+        team_rows, overdue = None, selectors.overdue_count(user=user)
     return render(
         request,
         "onboarding/home.html",
         {
             "items": items,
-            "team": team.team_overview(user=user) if has_role(user, Role.BRANCH_SUPERVISOR) else None,
+            "team": team_rows,
             "stages": stages,
-            "overdue_total": selectors.overdue_count(user=user),
+            "overdue_total": overdue,
             "overdue_limit": selectors.OVERDUE_COUNT_LIMIT,
         },
     )

@@ -10,6 +10,7 @@ branch. Elsewhere (SQLite) the page counts the cases themselves: the page tests 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 from io import StringIO
 
@@ -141,3 +142,128 @@ def test_the_kept_counts_follow_every_write_path(client, world, tmp_path) -> Non
     OnboardingCase.objects.filter(branch=world.branch_a).update(branch=world.branch_b)
     assert kept() == direct() and not any(b == world.branch_a.pk for b, _ in kept())
     assert_figures_match(client, world)
+
+
+def test_the_held_lists_and_documents_to_review_equal_the_joined_reads(client, world) -> None:
+    """The held list walks the holder role's open visits (one role at a branch) and the documents
+    to review are found by the candidate cases' ids (below head office): for every reader, the
+    same items in the same order as the plain joined reads (`my_work`; the needs through the
+    join to the cases)."""
+    from django.db.models import Q
+
+    from documents import queue as documents_queue
+    from documents import services as documents
+    from documents.samples import sample_pdf
+    from onboarding import queue
+
+    # Cases waiting on every role, in both subtrees, some overdue, one suspended.
+    for state in (State.BRANCH_INTAKE, State.HEAD_OFFICE_APPROVAL, State.JOINT_TESTING, State.UKEY_ISSUANCE):
+        make_overdue(world.case(state))
+        world.case(state)
+        world.case(state, company=world.company_y)
+    paused = world.case(State.HEAD_OFFICE_APPROVAL)
+    services.case_transition(case=paused, name="suspend", user=world.am_a, reason="客户暂缓")
+    world.case(State.DRAFT)
+    # Uploads waiting on the account manager (their own cases' intake papers), on tech (the test
+    # report) and on nobody yet (decided, or a newer version waiting instead).
+    intake = world.case(State.BRANCH_INTAKE, documents=False)
+    other_intake = world.case(State.BRANCH_INTAKE, company=world.company_y, documents=False)
+    testing = world.case(State.JOINT_TESTING, documents=False)
+    for case, who, kind in (
+        (intake, world.customer_x, "business_licence"),
+        (intake, world.customer_x, "legal_rep_id"),
+        (other_intake, world.customer_y, "business_licence"),
+        (testing, world.customer_x, "test_report"),
+    ):
+        documents.document_upload(case=case, user=who, kind=kind, upload=io.BytesIO(sample_pdf(kind)), name="f.pdf")
+
+    readers = (
+        world.supervisor,
+        world.supervisor_other,
+        world.approver,
+        world.tech,
+        world.maker,
+        world.checker,
+        world.am_a,
+        world.am_a2,
+        world.am_b,
+        world.auditor,
+    )
+    for who in readers:
+        qs = selectors.my_work(user=who)
+        for state, role in queue._handled():
+            qs = qs.exclude(state=state, current_visit__holder_role=role)
+        joined = list(qs.values_list("pk", flat=True)[:50])
+        assert [item.case.pk for item in queue.held_items(who)] == joined, who
+
+        needs = [need for role in sorted(selectors.user_roles(who)) for need in documents_queue._needs(role)]
+        visible = OnboardingCase.objects.filter(selectors.case_visible_q(who)).values("pk")
+        mine = documents_queue._waiting_q(needs, who) & Q(document__case__in=visible) if needs else Q(pk__in=[])
+        versions = (
+            documents_queue.DocumentVersion.objects.filter(mine, decision="", document__generated=False)
+            .exclude(uploaded_by=who)
+            .values_list("document__case_id", "document__kind")
+        )
+        want = sorted(
+            (case_id, kind)
+            for case_id, kind in versions
+            if not documents_queue.DocumentVersion.objects.filter(
+                document__case_id=case_id, document__kind=kind, number__gt=1
+            ).exists()
+        )
+        got = sorted(
+            (item.case.pk, kind)
+            for item in documents_queue.documents_to_review(who)
+            for kind in ("business_licence", "legal_rep_id", "test_report")
+            if str(documents_queue.DocumentKind(kind).label) in item.action
+        )
+        assert got == want, who
+    # The readers above did have work: the test compares lists that are not empty.
+    assert queue.held_items(world.supervisor) and queue.held_items(world.supervisor_other)
+    assert sum(bool(queue.held_items(who)) for who in readers) >= 4
+    assert [i.case for i in documents_queue.documents_to_review(world.am_a)] == [intake]
+    assert [i.case for i in documents_queue.documents_to_review(world.am_b)] == [other_intake]
+    assert [i.case for i in documents_queue.documents_to_review(world.tech)] == [testing]
+
+
+def test_permissions_are_read_in_one_query_and_kept_with_the_users_copy(world) -> None:
+    """`accounts.permissions.PermissionsBackend`: a person's own and their groups' permissions in
+    one query, the same answer as Django's; none with the copy `user_prepare` made."""
+    from django.contrib.auth.models import Group, Permission
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.models import User
+    from branches.roles import user_prepare
+
+    change = Permission.objects.get(codename="change_calendarday")
+    view = Permission.objects.get(codename="view_calendarday")
+    world.am_a.user_permissions.add(change)
+    Group.objects.get(name="branch_supervisor").permissions.add(view)
+
+    def fresh(who):
+        return User.objects.get(pk=who.pk)
+
+    for who, perm, allowed in (
+        (world.am_a, "workcalendar.change_calendarday", True),  # their own
+        (world.am_a, "workcalendar.view_calendarday", False),
+        (world.supervisor, "workcalendar.view_calendarday", True),  # their group's
+        (world.supervisor, "workcalendar.change_calendarday", False),
+        (world.auditor, "workcalendar.change_calendarday", False),
+    ):
+        person = fresh(who)
+        with CaptureQueriesContext(connection) as ctx:
+            assert person.has_perm(perm) is allowed, (who, perm)
+            assert person.has_perm(perm) is allowed
+        assert len(ctx.captured_queries) == 1, ctx.captured_queries
+    # Superusers have every permission; inactive people none.
+    User.objects.filter(pk=world.auditor.pk).update(is_superuser=True)
+    assert fresh(world.auditor).has_perm("workcalendar.change_calendarday")
+    User.objects.filter(pk=world.am_a.pk).update(is_active=False)
+    assert not fresh(world.am_a).has_perm("workcalendar.change_calendarday")
+    # The user cache's copy carries them: the dashboard's question costs nothing.
+    person = fresh(world.supervisor)
+    user_prepare(person)
+    with CaptureQueriesContext(connection) as ctx:
+        assert person.has_perm("workcalendar.view_calendarday")
+    assert not ctx.captured_queries
