@@ -25,6 +25,7 @@ from branches.roles import Role, has_role
 from branches.scope import subtree_q
 from config.once import once
 from counter.models import UKey
+from onboarding.selectors import page_key
 from onboarding.web import AuthenticatedHttpRequest, run_action, staff_required
 
 from . import selectors, services
@@ -60,7 +61,56 @@ def _loss_keys(link: LiveLink, operators: list[Any] | None = None) -> list[tuple
     ]
 
 
-def _link_context(request: AuthenticatedHttpRequest, link: LiveLink) -> dict[str, Any]:
+def _pages(link: LiveLink, *, portal: bool) -> tuple[str, str]:
+    """The addresses of the link's history and requests pages on the reader's side."""
+    prefix = "links:portal_link" if portal else "links:link"
+    return (
+        reverse(f"{prefix}_history", args=[link.public_id]),
+        reverse(f"{prefix}_requests", args=[link.public_id]),
+    )
+
+
+def _recent(link: LiveLink, *, portal: bool) -> dict[str, Any]:
+    """The link page's newest events and requests and where the older ones are."""
+    history_url, requests_url = _pages(link, portal=portal)
+    history = selectors.link_history_page(link, newest=True)
+    requests = selectors.link_requests_page(link, newest=True)
+    return {
+        "history": history.rows,
+        "history_older_url": f"{history_url}?before={history.older}" if history.older else "",
+        "requests": requests.rows[::-1],  # newest first
+        "requests_older_url": f"{requests_url}?before={requests.older}" if requests.older else "",
+    }
+
+
+def _log_page(request: AuthenticatedHttpRequest, link: LiveLink, *, portal: bool, what: str) -> HttpResponse:
+    """A page of the link's history (`what="history"`) or of its requests: what the link page
+    leaves out. `?before=<id>` older, `?after=<id>` newer."""
+    before, after = page_key(request.GET.get("before", "")), page_key(request.GET.get("after", ""))
+    if what == "history":
+        page = selectors.link_history_page(link, before=before, after=after)
+        rows = page.rows
+    else:
+        page = selectors.link_requests_page(link, before=before, after=after)
+        rows = page.rows[::-1]  # newest first: the newer page's link comes first
+    back = reverse("links:portal_link" if portal else "links:link_detail", args=[link.public_id])
+    return render(
+        request,
+        "links/log_page.html",
+        {
+            "base_template": "portal/base.html" if portal else "base.html",
+            "link": link,
+            "portal": portal,
+            "what": what,
+            what: rows,
+            "older_url": f"?before={page.older}" if page.older else "",
+            "newer_url": f"?after={page.newer}" if page.newer else "",
+            "back_url": f"{back}#{what}",
+        },
+    )
+
+
+def _link_context(request: AuthenticatedHttpRequest, link: LiveLink, *, portal: bool = False) -> dict[str, Any]:
     operators = list(link.operators.select_related("ukey", "operator").order_by("ended_at", "started_at", "pk"))
     keys = _loss_keys(link, operators)
     from .requests import account_change, operator_change, ukey_loss
@@ -69,8 +119,7 @@ def _link_context(request: AuthenticatedHttpRequest, link: LiveLink) -> dict[str
         "link": link,
         "accounts": link.accounts.select_related("started_event", "ended_event").order_by("started_at", "pk"),
         "operators": operators,
-        "history": selectors.link_history(link),
-        "requests": selectors.link_requests(link),
+        **_recent(link, portal=portal),
         "loss_form": LossReportForm(keys=keys),
         "loss_refusal": services.launch_refusal(link=link, kind=ukey_loss.CODE),
         "loss_keys": keys,
@@ -158,6 +207,18 @@ def link_detail(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse
     context = _link_context(request, link)
     context["can_report"] = has_role(request.user, Role.COUNTER_MAKER)
     return render(request, "links/link_detail.html", context)
+
+
+@staff_required
+def link_history(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
+    link = selectors.link_get_for_user(user=request.user, public_id=link_id)
+    return _log_page(request, link, portal=False, what="history")
+
+
+@staff_required
+def link_requests(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
+    link = selectors.link_get_for_user(user=request.user, public_id=link_id)
+    return _log_page(request, link, portal=False, what="requests")
 
 
 def _report(request: AuthenticatedHttpRequest, link: LiveLink, back: str) -> HttpResponse:
@@ -251,7 +312,19 @@ def portal_link_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 @customer_required
 def portal_link_detail(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
     link = selectors.link_get_for_user(user=request.user, public_id=link_id)
-    return render(request, "links/portal/link_detail.html", _link_context(request, link))
+    return render(request, "links/portal/link_detail.html", _link_context(request, link, portal=True))
+
+
+@customer_required
+def portal_link_history(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
+    link = selectors.link_get_for_user(user=request.user, public_id=link_id)
+    return _log_page(request, link, portal=True, what="history")
+
+
+@customer_required
+def portal_link_requests(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
+    link = selectors.link_get_for_user(user=request.user, public_id=link_id)
+    return _log_page(request, link, portal=True, what="requests")
 
 
 @customer_required

@@ -413,32 +413,45 @@ class KeysetPage:
 
 
 def keyset_page(
-    qs: QuerySet[Any], *, before: int | None = None, after: int | None = None, newest: bool = False, size: int
+    qs: QuerySet[Any],
+    *,
+    before: int | None = None,
+    after: int | None = None,
+    newest: bool = False,
+    size: int,
+    field: str = "created_at",
 ) -> KeysetPage:
-    """A page of `qs` (one owner's rows) by keyset on (created_at, pk): `before=pk` the `size`
+    """A page of `qs` (one owner's rows) by keyset on (`field`, pk): `before=pk` the `size`
     rows just older than that row, `after=pk` those just newer, `newest` the newest `size`,
     none of these the oldest. A key that is not a row of `qs` is refused (Http404)."""
     key = before if before is not None else after
     found = None
     if key is not None:
-        found = qs.filter(pk=key).values_list("created_at", "pk").first()
+        found = qs.filter(pk=key).values_list(field, "pk").first()
         if found is None:
             raise Http404("no such row")
+
+    def older(k: tuple[Any, int]) -> Q:
+        return Q(**{f"{field}__lt": k[0]}) | Q(**{field: k[0], "pk__lt": k[1]})
+
+    def newer(k: tuple[Any, int]) -> Q:
+        return Q(**{f"{field}__gt": k[0]}) | Q(**{field: k[0], "pk__gt": k[1]})
+
     if newest or (found is not None and before is not None):
-        older_qs = qs.filter(_before(found)) if found is not None else qs
-        rows = list(older_qs.order_by("-created_at", "-pk")[: size + 1])
+        older_qs = qs.filter(older(found)) if found is not None else qs
+        rows = list(older_qs.order_by(f"-{field}", "-pk")[: size + 1])
         more = len(rows) > size
         rows = rows[:size][::-1]
         newer = rows[-1].pk if rows and found is not None else None
         return KeysetPage(rows=rows, older=rows[0].pk if more and rows else None, newer=newer)
     if found is not None:  # after=
-        rows = list(qs.filter(_after(found)).order_by("created_at", "pk")[: size + 1])
+        rows = list(qs.filter(newer(found)).order_by(field, "pk")[: size + 1])
     else:
-        rows = list(qs.order_by("created_at", "pk")[: size + 1])
+        rows = list(qs.order_by(field, "pk")[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
-    older = rows[0].pk if rows and after is not None else None
-    return KeysetPage(rows=rows, older=older, newer=rows[-1].pk if more and rows else None)
+    first = rows[0].pk if rows and after is not None else None
+    return KeysetPage(rows=rows, older=first, newer=rows[-1].pk if more and rows else None)
 
 
 def page_key(raw: str) -> int | None:
