@@ -431,21 +431,21 @@ def keyset_page(
         if found is None:
             raise Http404("no such row")
 
-    def older(k: tuple[Any, int]) -> Q:
+    def older_q(k: tuple[Any, int]) -> Q:
         return Q(**{f"{field}__lt": k[0]}) | Q(**{field: k[0], "pk__lt": k[1]})
 
-    def newer(k: tuple[Any, int]) -> Q:
+    def newer_q(k: tuple[Any, int]) -> Q:
         return Q(**{f"{field}__gt": k[0]}) | Q(**{field: k[0], "pk__gt": k[1]})
 
     if newest or (found is not None and before is not None):
-        older_qs = qs.filter(older(found)) if found is not None else qs
+        older_qs = qs.filter(older_q(found)) if found is not None else qs
         rows = list(older_qs.order_by(f"-{field}", "-pk")[: size + 1])
         more = len(rows) > size
         rows = rows[:size][::-1]
         newer = rows[-1].pk if rows and found is not None else None
         return KeysetPage(rows=rows, older=rows[0].pk if more and rows else None, newer=newer)
     if found is not None:  # after=
-        rows = list(qs.filter(newer(found)).order_by(field, "pk")[: size + 1])
+        rows = list(qs.filter(newer_q(found)).order_by(field, "pk")[: size + 1])
     else:
         rows = list(qs.order_by(field, "pk")[: size + 1])
     more = len(rows) > size
