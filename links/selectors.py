@@ -13,6 +13,7 @@ from django.utils import timezone
 from branches.roles import user_roles
 from branches.scope import subtree_q
 from casetypes import declaration
+from onboarding.selectors import KeysetPage, keyset_page
 
 from .models import LinkEvent, LinkRequest, LiveLink
 
@@ -79,6 +80,29 @@ def link_history(link: LiveLink) -> QuerySet[LinkEvent]:
 
 def link_requests(link: LiveLink) -> QuerySet[LinkRequest]:
     return link.requests.select_related("case", "opened_by", "ukey").order_by("-opened_at", "-pk")
+
+
+# The link page shows the newest events and requests; the rest are pages of their own.
+LINK_PAGE_ROWS = 20
+LINK_HISTORY_PAGE = 50
+
+
+def link_history_page(
+    link: LiveLink, *, before: int | None = None, after: int | None = None, newest: bool = False
+) -> KeysetPage:
+    """A page of the link's history, oldest first (keyset on (created_at, pk)): the link page's
+    newest `LINK_PAGE_ROWS`, or a page of `LINK_HISTORY_PAGE` of the history page."""
+    size = LINK_PAGE_ROWS if newest else LINK_HISTORY_PAGE
+    return keyset_page(link_history(link), before=before, after=after, newest=newest, size=size)
+
+
+def link_requests_page(
+    link: LiveLink, *, before: int | None = None, after: int | None = None, newest: bool = False
+) -> KeysetPage:
+    """A page of the link's requests (keyset on (opened_at, pk)), oldest first as read: the
+    pages show them newest first (`rows[::-1]`)."""
+    size = LINK_PAGE_ROWS if newest else LINK_HISTORY_PAGE
+    return keyset_page(link_requests(link), before=before, after=after, newest=newest, size=size, field="opened_at")
 
 
 def request_for_case_for_user(*, user: Any, public_id: Any) -> LinkRequest:

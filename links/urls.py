@@ -9,6 +9,8 @@ app_name = "links"
 urlpatterns = [
     path("links/", views.link_list, name="link_list"),
     path("links/<uuid:link_id>/", views.link_detail, name="link_detail"),
+    path("links/<uuid:link_id>/history/", views.link_history, name="link_history"),
+    path("links/<uuid:link_id>/requests/", views.link_requests, name="link_requests"),
     path("links/<uuid:link_id>/ukey-loss/", views.link_report_loss, name="link_report_loss"),
     path("links/requests/<uuid:case_id>/replace/", views.request_replace, name="request_replace"),
     path("links/requests/<uuid:case_id>/confirm/", views.request_confirm, name="request_confirm"),
@@ -16,6 +18,8 @@ urlpatterns = [
     path("links/requests/<uuid:case_id>/release/", views.request_release, name="request_release"),
     path("portal/links/", views.portal_link_list, name="portal_link_list"),
     path("portal/links/<uuid:link_id>/", views.portal_link_detail, name="portal_link"),
+    path("portal/links/<uuid:link_id>/history/", views.portal_link_history, name="portal_link_history"),
+    path("portal/links/<uuid:link_id>/requests/", views.portal_link_requests, name="portal_link_requests"),
     path("portal/links/<uuid:link_id>/ukey-loss/", views.portal_report_loss, name="portal_report_loss"),
 ]
 

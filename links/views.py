@@ -25,6 +25,7 @@ from branches.roles import Role, has_role
 from branches.scope import subtree_q
 from config.once import once
 from counter.models import UKey
+from onboarding.selectors import page_key
 from onboarding.web import AuthenticatedHttpRequest, run_action, share_enterprise, staff_required
 
 from . import selectors, services
@@ -68,11 +69,9 @@ def _minute(when: Any) -> str:
     return timezone.localtime(when).strftime("%Y-%m-%d %H:%M") if when else ""
 
 
-def _link_rows(link: LiveLink, operators: list[Any], requests: list[Any], *, portal: bool) -> dict[str, Any]:
-    """The link page's tables as they show, worked out before the template (issue 26): dates,
-    labels and each request's address (one reverse for the page) rather than filters per row."""
-    slot = str(_UUID_SLOT)
-    case_url = reverse("portal:case_detail" if portal else "case_detail", args=[_UUID_SLOT]).replace(slot, "{}")
+def _link_rows(link: LiveLink, operators: list[Any]) -> dict[str, Any]:
+    """The link page's accounts and operators as they show, worked out before the template
+    (issue 26): dates and labels rather than filters per row."""
     accounts = [
         {"row": a, "started": _day(a.started_at), "ended": _day(a.ended_at)}
         for a in link.accounts.order_by("started_at", "pk")
@@ -90,49 +89,73 @@ def _link_rows(link: LiveLink, operators: list[Any], requests: list[Any], *, por
         }
         for o in operators
     ]
-    request_rows = [
+    return {"accounts": accounts, "operator_rows": operator_rows}
+
+
+def _pages(link: LiveLink, *, portal: bool) -> tuple[str, str]:
+    """The addresses of the link's history and requests pages on the reader's side."""
+    prefix = "links:portal_link" if portal else "links:link"
+    return (
+        reverse(f"{prefix}_history", args=[link.public_id]),
+        reverse(f"{prefix}_requests", args=[link.public_id]),
+    )
+
+
+def _recent(link: LiveLink, *, portal: bool) -> dict[str, Any]:
+    """The link page's newest events and requests and where the older ones are."""
+    history_url, requests_url = _pages(link, portal=portal)
+    history = selectors.link_history_page(link, newest=True)
+    requests = selectors.link_requests_page(link, newest=True)
+    return {
+        "history": history.rows,
+        "history_older_url": f"{history_url}?before={history.older}" if history.older else "",
+        "requests": requests.rows[::-1],  # newest first
+        "requests_older_url": f"{requests_url}?before={requests.older}" if requests.older else "",
+    }
+
+
+def _log_page(request: AuthenticatedHttpRequest, link: LiveLink, *, portal: bool, what: str) -> HttpResponse:
+    """A page of the link's history (`what="history"`) or of its requests: what the link page
+    leaves out. `?before=<id>` older, `?after=<id>` newer."""
+    before, after = page_key(request.GET.get("before", "")), page_key(request.GET.get("after", ""))
+    if what == "history":
+        page = selectors.link_history_page(link, before=before, after=after)
+        rows = page.rows
+    else:
+        page = selectors.link_requests_page(link, before=before, after=after)
+        rows = page.rows[::-1]  # newest first: the newer page's link comes first
+    back = reverse("links:portal_link" if portal else "links:link_detail", args=[link.public_id])
+    return render(
+        request,
+        "links/log_page.html",
         {
-            "url": case_url.format(r.case.public_id),
-            "reference": r.case.reference,
-            "kind": r.kind_label,
-            "ukey": r.ukey.serial if r.ukey else "",
-            "state": r.case.get_state_display(),
-            "opened": f"{r.opened_by} · {r.get_channel_display()} · {_minute(r.opened_at)}",
-            "closed": _minute(r.closed_at) or "—",
-        }
-        for r in requests
-    ]
-    system = _("系统")
-    history = [
-        {
-            "row": e,
-            "when": _minute(e.created_at),
-            "label": e.label,
-            "summary": e.request_summary,
-            "actor": str(e.actor) if e.actor else system,
-            "channel": e.get_channel_display(),
-        }
-        for e in selectors.link_history(link)
-    ]
-    return {"accounts": accounts, "operator_rows": operator_rows, "request_rows": request_rows, "history": history}
+            "base_template": "portal/base.html" if portal else "base.html",
+            "link": link,
+            "portal": portal,
+            "what": what,
+            what: rows,
+            "older_url": f"?before={page.older}" if page.older else "",
+            "newer_url": f"?after={page.newer}" if page.newer else "",
+            "back_url": f"{back}#{what}",
+        },
+    )
 
 
 def _link_context(request: AuthenticatedHttpRequest, link: LiveLink, *, portal: bool = False) -> dict[str, Any]:
     from .requests import account_change, operator_change, ukey_loss
 
-    # Each table read once: the loss form's keys come from the operators listed, the refusal
-    # from the requests listed, the frame's company name from the link's own row.
+    # Each table read once: the loss form's keys come from the operators listed, the frame's
+    # company name from the link's own row. The requests are paged (`_recent`): the refusal reads
+    # the open ones' kinds itself.
     operators = list(link.operators.select_related("ukey").order_by("ended_at", "started_at", "pk"))
-    requests = list(selectors.link_requests(link))
     keys = _loss_keys(operators)
     share_enterprise(request.user, [link.enterprise])
     return {
         "link": link,
-        **_link_rows(link, operators, requests, portal=portal),
+        **_link_rows(link, operators),
+        **_recent(link, portal=portal),
         "loss_form": LossReportForm(keys=keys),
-        "loss_refusal": services.launch_refusal(
-            link=link, kind=ukey_loss.CODE, open_kinds={r.kind for r in requests if r.is_open}
-        ),
+        "loss_refusal": services.launch_refusal(link=link, kind=ukey_loss.CODE),
         "loss_keys": keys,
         # A suspended link offers only what it takes (links.requests.TAKEN_WHEN_SUSPENDED).
         "changes_taken": not any(
@@ -218,6 +241,18 @@ def link_detail(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse
     context = _link_context(request, link)
     context["can_report"] = has_role(request.user, Role.COUNTER_MAKER)
     return render(request, "links/link_detail.html", context)
+
+
+@staff_required
+def link_history(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
+    link = selectors.link_get_for_user(user=request.user, public_id=link_id)
+    return _log_page(request, link, portal=False, what="history")
+
+
+@staff_required
+def link_requests(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
+    link = selectors.link_get_for_user(user=request.user, public_id=link_id)
+    return _log_page(request, link, portal=False, what="requests")
 
 
 def _report(request: AuthenticatedHttpRequest, link: LiveLink, back: str) -> HttpResponse:
@@ -347,6 +382,18 @@ def portal_link_rows(links: list[LiveLink]) -> list[PortalLinkRow]:
 def portal_link_detail(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
     link = selectors.link_get_for_user(user=request.user, public_id=link_id)
     return render(request, "links/portal/link_detail.html", _link_context(request, link, portal=True))
+
+
+@customer_required
+def portal_link_history(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
+    link = selectors.link_get_for_user(user=request.user, public_id=link_id)
+    return _log_page(request, link, portal=True, what="history")
+
+
+@customer_required
+def portal_link_requests(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
+    link = selectors.link_get_for_user(user=request.user, public_id=link_id)
+    return _log_page(request, link, portal=True, what="requests")
 
 
 @customer_required

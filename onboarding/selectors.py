@@ -402,6 +402,67 @@ def case_history_page(
     return HistoryPage(events=rows, older=older, newer=rows[-1].pk if more and rows else None)
 
 
+@dataclass
+class KeysetPage:
+    """Rows of one owner's append-only log (messages, a link's events) in time order, oldest
+    first, with the keys of the neighbouring pages: a page costs the same however long the log."""
+
+    rows: list[Any]
+    older: int | None  # pk to pass as `before=` for the page of older rows, if any
+    newer: int | None  # pk to pass as `after=` for the page of newer rows, if any
+
+
+def keyset_page(
+    qs: QuerySet[Any],
+    *,
+    before: int | None = None,
+    after: int | None = None,
+    newest: bool = False,
+    size: int,
+    field: str = "created_at",
+) -> KeysetPage:
+    """A page of `qs` (one owner's rows) by keyset on (`field`, pk): `before=pk` the `size`
+    rows just older than that row, `after=pk` those just newer, `newest` the newest `size`,
+    none of these the oldest. A key that is not a row of `qs` is refused (Http404)."""
+    key = before if before is not None else after
+    found = None
+    if key is not None:
+        found = qs.filter(pk=key).values_list(field, "pk").first()
+        if found is None:
+            raise Http404("no such row")
+
+    def older_q(k: tuple[Any, int]) -> Q:
+        return Q(**{f"{field}__lt": k[0]}) | Q(**{field: k[0], "pk__lt": k[1]})
+
+    def newer_q(k: tuple[Any, int]) -> Q:
+        return Q(**{f"{field}__gt": k[0]}) | Q(**{field: k[0], "pk__gt": k[1]})
+
+    if newest or (found is not None and before is not None):
+        older_qs = qs.filter(older_q(found)) if found is not None else qs
+        rows = list(older_qs.order_by(f"-{field}", "-pk")[: size + 1])
+        more = len(rows) > size
+        rows = rows[:size][::-1]
+        newer = rows[-1].pk if rows and found is not None else None
+        return KeysetPage(rows=rows, older=rows[0].pk if more and rows else None, newer=newer)
+    if found is not None:  # after=
+        rows = list(qs.filter(newer_q(found)).order_by(field, "pk")[: size + 1])
+    else:
+        rows = list(qs.order_by(field, "pk")[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    first = rows[0].pk if rows and after is not None else None
+    return KeysetPage(rows=rows, older=first, newer=rows[-1].pk if more and rows else None)
+
+
+def page_key(raw: str) -> int | None:
+    """A `?before=`/`?after=` key from the address: empty is none, anything but digits a 404."""
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise Http404("bad key")
+    return int(raw)
+
+
 def _sla_q() -> Q:
     return Q(kind=CaseEvent.Kind.TRANSITION, name__in=["suspend", "resume"]) | Q(kind=CaseEvent.Kind.REMINDER)
 

@@ -11,7 +11,7 @@ from django.http import Http404
 from branches.scope import subtree_q
 from companies.models import Enterprise
 from onboarding.models import OnboardingCase
-from onboarding.selectors import case_list
+from onboarding.selectors import KeysetPage, case_list, keyset_page
 
 from .models import CaseMessage, EnterpriseMember, Invitation
 
@@ -22,6 +22,20 @@ def portal_case_list(*, user: Any) -> QuerySet[OnboardingCase]:
 
 def case_messages(*, case: OnboardingCase) -> QuerySet[CaseMessage]:
     return CaseMessage.objects.filter(case=case).select_related("author").order_by("created_at", "pk")
+
+
+# The case pages show the newest messages; the older ones are pages of the thread's own page.
+CASE_PAGE_MESSAGES = 20
+THREAD_PAGE = 50
+
+
+def case_messages_page(
+    *, case: OnboardingCase, before: int | None = None, after: int | None = None, newest: bool = False
+) -> KeysetPage:
+    """A page of the case's thread (keyset on (created_at, pk), `onboarding.selectors.keyset_page`):
+    the case pages' newest `CASE_PAGE_MESSAGES`, or a page of `THREAD_PAGE` of the thread page."""
+    size = CASE_PAGE_MESSAGES if newest else THREAD_PAGE
+    return keyset_page(case_messages(case=case), before=before, after=after, newest=newest, size=size)
 
 
 def _enterprise_q(user: Any) -> Q:

@@ -18,6 +18,7 @@ urlpatterns = [
     path("cases/<uuid:public_id>/test-observations/confirm/", views.case_test_confirm, name="case_test_confirm"),
     path("cases/<uuid:public_id>/confirm-production/", views.case_confirm_production, name="case_confirm_production"),
     path("cases/<uuid:public_id>/messages/", views.case_message, name="case_message"),
+    path("cases/<uuid:public_id>/thread/", views.case_thread, name="case_thread"),
     path("cases/<uuid:public_id>/change-request/", views.case_change_request, name="case_change_request"),
     path("team/", views.team, name="team"),
     path("team/invite/", views.team_invite, name="team_invite"),
@@ -28,4 +29,5 @@ urlpatterns = [
     path("staff/enterprises/<uuid:enterprise_id>/invite/", views.staff_invite, name="staff_invite"),
     path("staff/members/<uuid:member_id>/remove/", views.staff_member_remove, name="staff_member_remove"),
     path("staff/cases/<uuid:public_id>/messages/", views.staff_case_message, name="staff_case_message"),
+    path("staff/cases/<uuid:public_id>/thread/", views.staff_case_thread, name="staff_case_thread"),
 ]

@@ -297,7 +297,7 @@ def _case_page(
             "withdraw_form": WithdrawForm(initial={"version": case.version}),
             # The withdrawal the case's own type offers the customer from its state, if any.
             "withdrawal": services.withdrawal_for(case=case, user=request.user),
-            "thread": portal_selectors.case_messages(case=case),
+            **_thread(case, reverse("portal:case_thread", args=[case.public_id])),
             "message_form": MessageForm(),
             "bank_holder": STAGE_HOLDER.get(case.state, ("", ""))[0] == "bank",
             # What the case's stage shows the customer (its declaration's portal panels).
@@ -452,6 +452,52 @@ def case_message(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespo
     case = case_for(request, public_id)
     _post_message(request, case)
     return redirect(f"{case_url(case)}#thread")
+
+
+def _thread(case: OnboardingCase, thread_url: str) -> dict[str, Any]:
+    """The case page's newest messages and where the older ones are (the thread's page)."""
+    page = portal_selectors.case_messages_page(case=case, newest=True)
+    return {"thread": page.rows, "thread_older_url": f"{thread_url}?before={page.older}" if page.older else ""}
+
+
+def _thread_page(request: AuthenticatedHttpRequest, case: OnboardingCase, *, base: str, back_url: str) -> HttpResponse:
+    """The whole thread of a case, a page at a time (keyset on (created_at, pk)): what the case
+    page leaves out. `?before=<message id>` older, `?after=<message id>` newer."""
+    request.case_read = case  # type: ignore[attr-defined]  # the read's access event names it (audit.middleware)
+    page = portal_selectors.case_messages_page(
+        case=case,
+        before=selectors.page_key(request.GET.get("before", "")),
+        after=selectors.page_key(request.GET.get("after", "")),
+    )
+    return render(
+        request,
+        "portal/thread_page.html",
+        {
+            "base_template": base,
+            "case": case,
+            "thread": page.rows,
+            "thread_older_url": f"?before={page.older}" if page.older else "",
+            "thread_newer_url": f"?after={page.newer}" if page.newer else "",
+            "back_url": back_url,
+            "staff_side": base == "base.html",
+        },
+    )
+
+
+@customer_required
+def case_thread(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
+    """The customer's page of the case's thread (older messages than the case page shows)."""
+    case = case_for(request, public_id)
+    return _thread_page(request, case, base="portal/base.html", back_url=f"{case_url(case)}#thread")
+
+
+@staff_required
+def staff_case_thread(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
+    """Bank staff's page of the case's thread (the auditor reads it too)."""
+    case = case_for(request, public_id)
+    return _thread_page(
+        request, case, base="base.html", back_url=reverse("case_detail", args=[case.public_id]) + "#thread"
+    )
 
 
 def _post_message(request: AuthenticatedHttpRequest, case: OnboardingCase) -> None:
