@@ -31,7 +31,15 @@ from onboarding.models import OnboardingCase
 from onboarding.states import State
 from tests.factories import resident_id
 from tests.html_forms import browser_post_data, form_with
-from tests.links_request_helpers import as_user, fill_and_post, live_link, messages_of, text, transition
+from tests.links_request_helpers import (
+    as_user,
+    change_form_on_file,
+    fill_and_post,
+    live_link,
+    messages_of,
+    text,
+    transition,
+)
 from tests.test_notices_loops import CJK, bell_count, notice_items, notices_page, unread
 
 
@@ -166,8 +174,11 @@ def test_a_customers_operator_change_is_handed_to_the_account_manager(world):
     # The customer opened it: nobody tells them what they just did; the counter is not told yet.
     assert not Notification.objects.filter(recipient=world.customer_x, case_id=case.pk).exists()
     assert not Notification.objects.filter(recipient__in=[world.maker, world.checker], case_id=case.pk).exists()
-    # Once the account manager has approved it, the notice has done its work: it clears.
+    # Once the account manager has approved it (the signed 变更申请书 accepted first), the notice
+    # has done its work: it clears.
+    change_form_on_file(request, uploader=world.customer_x, reviewer=world.am_a)
     transition(am, f"/cases/{case.public_id}/", "operator_change_approved")
+    assert OnboardingCase.objects.get(pk=case.pk).state != operator_change.REVIEW
     assert not Notification.objects.filter(
         recipient=world.am_a, case_id=case.pk, kind="case_opened", cleared_at__isnull=True
     ).exists()

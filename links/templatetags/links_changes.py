@@ -16,7 +16,7 @@ register = template.Library()
 
 @register.simple_tag
 def change_panel(case: Any) -> dict[str, Any]:
-    request = LinkRequest.objects.select_related("link", "opened_by").filter(case_id=case.pk).first()
+    request = LinkRequest.objects.select_related("link", "opened_by", "ukey").filter(case_id=case.pk).first()
     if request is None or request.kind not in (oc.CODE, ac.CODE):
         return {}
     if request.kind == ac.CODE:

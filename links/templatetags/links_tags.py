@@ -29,11 +29,13 @@ def _related(case: Any, name: str) -> Any:
 def link_panel(case: Any) -> dict[str, Any]:
     link: LiveLink | None = _related(case, "live_link")
     request: LinkRequest | None = _related(case, "link_request")
-    # A renewal, suspension/resumption or termination has its own fuller card (`_staff_panel.html`):
+    # A renewal, suspension/resumption or termination has its own fuller card (`_staff_panel.html`),
+    # an operator or accounts change its change panel (`_change_panel.html`, with these facts):
     # the request is not shown twice.
+    from ..requests import account_change, operator_change
     from .link_requests import KINDS as OWN_PANEL_KINDS
 
-    if request is not None and request.kind in OWN_PANEL_KINDS:
+    if request is not None and request.kind in (*OWN_PANEL_KINDS, operator_change.CODE, account_change.CODE):
         request = None
     panel: dict[str, Any] = {"link": link, "request": request}
     if request is not None and request.kind == ukey_loss.CODE and request.ukey_id is not None:
