@@ -26,7 +26,11 @@ def _notification_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "reminders/notifications.html",
-        {"notices": notice_rows(selectors.notification_list(user=request.user), user=request.user)},
+        {
+            "notices": notice_rows(selectors.notification_list(user=request.user), user=request.user),
+            # A company's user reads their notices in the portal's frame (its menu), not the staff workspace's.
+            "is_customer": getattr(request.user, "enterprise_id", None) is not None,
+        },
     )
 
 

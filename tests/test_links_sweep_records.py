@@ -213,3 +213,11 @@ def test_an_accounts_change_shows_one_card(world):
     card = page.split('id="change-request"', 1)[1].split("</section>", 1)[0]
     for shown in (link.reference, str(world.am_a), "行内", "账户/功能变更", "增加电子回单", account.account_number):
         assert shown in card, shown
+
+
+def test_a_customers_notices_page_keeps_the_portals_menu(world):
+    customer = _page(as_user(world.customer_x), reverse("notification_list"))
+    menu = customer.split("<nav", 1)[1].split("</nav>", 1)[0]
+    assert "我的申请" in menu and "案件列表" not in menu
+    staff = _page(as_user(world.am_a), reverse("notification_list"))
+    assert "案件列表" in staff.split("<nav", 1)[1].split("</nav>", 1)[0]
