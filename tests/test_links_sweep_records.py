@@ -148,11 +148,11 @@ def test_a_periodic_review_says_why_it_is_due_on_the_case_page_and_the_notices(w
     transition(am, f"/cases/{case.public_id}/", "periodic_review_passed")
     request.refresh_from_db()
     assert not request.is_open
-    closed = timezone.now() - dt.timedelta(days=370)
-    LinkRequest.objects.filter(pk=request.pk).update(closed_at=closed)
-    second = changes.periodic_reviews_open()
+    closed = timezone.localdate(request.closed_at)
+    assert not changes.periodic_reviews_open(today=changes._add_months(closed, 11))
+    second = changes.periodic_reviews_open(today=changes._add_months(closed, 12))
     assert len(second) == 1
-    again = f"高风险,上次复核 {timezone.localdate(closed).isoformat()},每 12 个月复核"
+    again = f"高风险,上次复核 {closed.isoformat()},每 12 个月复核"
     assert again in _page(am, f"/cases/{second[0].case.public_id}/")
 
 
