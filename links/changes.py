@@ -7,6 +7,7 @@ transitions (`case_services.case_transition`); the effects on the link go throug
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
@@ -14,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from branches.roles import Role, has_role
 from companies.validators import validate_resident_id
@@ -44,11 +46,27 @@ def _may_ask(link: LiveLink, user: User) -> None:
 
 
 def _open(
-    *, link: LiveLink, kind: str, user: User, details: dict[str, Any], reason: str, channel: str = ""
+    *,
+    link: LiveLink,
+    kind: str,
+    user: User,
+    details: dict[str, Any],
+    reason: str,
+    channel: str = "",
+    sweep: str = "",
+    reason_args: dict[str, Any] | None = None,
 ) -> LinkRequest:
-    """Open the request; its case is the account manager's of the link's onboarding case."""
+    """Open the request; its case is the account manager's of the link's onboarding case (`sweep`,
+    `reason_args`: see `services.request_open`)."""
     request = services.request_open(
-        link=link, kind=kind, user=user, channel=channel or _channel(user), details=details, reason=reason
+        link=link,
+        kind=kind,
+        user=user,
+        channel=channel or _channel(user),
+        details=details,
+        reason=reason,
+        sweep=sweep,
+        reason_args=reason_args,
     )
     manager = link.onboarding_case.account_manager_id
     if manager is not None:
@@ -410,20 +428,58 @@ def _add_months(day: Any, months: int) -> Any:
 def review_due_on(link: LiveLink) -> Any:
     """The day the link's next periodic review falls due: its last review's close (or go-live)
     plus the months of its risk level (`LINK_REVIEW_MONTHS`; an unassessed link counts as medium)."""
+    basis = review_basis(link)
+    return _add_months(basis.since, basis.months)
+
+
+# How a link's risk level reads in a review's reason (msgids; read in the reader's language).
+RISK_WORDS = {
+    "high": gettext_noop("高风险"),
+    "medium": gettext_noop("中风险"),
+    "low": gettext_noop("低风险"),
+    "": gettext_noop("风险等级未评定(按中风险)"),
+}
+REVIEW_SWEEP = gettext_noop("定期复核检查")
+
+
+@dataclass(frozen=True)
+class ReviewBasis:
+    """What a link's next periodic review counts from: its risk level (as assessed at
+    onboarding; "" unassessed, counted as medium), the months of that level, and the day
+    counted from: its last review's close, or (never reviewed) its go-live."""
+
+    level: str
+    months: int
+    since: Any
+    reviewed_before: bool
+
+    def reason(self) -> tuple[str, dict[str, Any]]:
+        """Why the review is due, as a msgid and its arguments (read in each reader's language)."""
+        args = {"level": RISK_WORDS.get(self.level, RISK_WORDS[""]), "d": self.since.isoformat(), "n": self.months}
+        if self.reviewed_before:
+            return gettext_noop("%(level)s,上次复核 %(d)s,每 %(n)s 个月复核"), args
+        return gettext_noop("%(level)s,上线 %(d)s 后未复核,每 %(n)s 个月复核"), args
+
+
+def review_basis(link: LiveLink) -> ReviewBasis:
     from django.conf import settings
 
     from .requests import periodic_review as pr
 
     months = settings.LINK_REVIEW_MONTHS
-    level = link.onboarding_case.risk_level or "medium"
+    level = link.onboarding_case.risk_level or ""
     last = (
         LinkRequest.objects.filter(link=link, kind=pr.CODE, is_open=False)
         .order_by("-closed_at")
         .values_list("closed_at", flat=True)
         .first()
     )
-    start = timezone.localdate(last or link.went_live_at)
-    return _add_months(start, int(months.get(level, months["medium"])))
+    return ReviewBasis(
+        level=level,
+        months=int(months.get(level or "medium", months["medium"])),
+        since=timezone.localdate(last or link.went_live_at),
+        reviewed_before=last is not None,
+    )
 
 
 def periodic_reviews_open(*, today: Any = None) -> list[LinkRequest]:
@@ -436,11 +492,13 @@ def periodic_reviews_open(*, today: Any = None) -> list[LinkRequest]:
     under_review = LinkRequest.objects.filter(kind=pr.CODE, is_open=True).values("link_id")
     links = LiveLink.objects.filter(status=LinkStatus.ACTIVE).exclude(pk__in=under_review)
     for link in links.select_related("onboarding_case", "onboarding_case__account_manager"):
-        if review_due_on(link) > today:
+        basis = review_basis(link)
+        if _add_months(basis.since, basis.months) > today:  # review_due_on, with its basis kept for the reason
             continue
         manager = link.onboarding_case.account_manager
         if manager is None:
             continue  # nobody to hold it: the link list shows it unreviewed (nothing opened half-way)
+        reason, reason_args = basis.reason()
         try:
             opened.append(
                 _open(
@@ -448,8 +506,10 @@ def periodic_reviews_open(*, today: Any = None) -> list[LinkRequest]:
                     kind=pr.CODE,
                     user=manager,
                     details={"due_on": today.isoformat()},
-                    reason="",
+                    reason=reason,
+                    reason_args=reason_args,
                     channel=Channel.SYSTEM,
+                    sweep=REVIEW_SWEEP,
                 )
             )
         except (services.LaunchRefused, CaseError):

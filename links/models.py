@@ -40,6 +40,7 @@ import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
 from config.evidence import NoTruncate
@@ -215,6 +216,11 @@ class LinkOperator(models.Model):
         return str(OperatorRole(self.role).label) if self.role in OperatorRole.values else self.role
 
 
+def system_opener(sweep: str) -> str:
+    """Who opened what a system check (sweep) opened, in words: "系统(证书到期检查)"."""
+    return pgettext("opened by", "系统(%(sweep)s)") % {"sweep": gettext(sweep)}
+
+
 class LinkEvent(models.Model):
     """The history of a live link: append-only (never changed, deleted or emptied)."""
 
@@ -269,6 +275,22 @@ class LinkEvent(models.Model):
     @property
     def label(self) -> str:
         return str(self.Name(self.name).label) if self.name in self.Name.values else self.name
+
+    @property
+    def actor_label(self) -> str:
+        """Who did it: the person, the system check that did (a sweep), or 系统."""
+        if self.data.get("sweep"):
+            return system_opener(self.data["sweep"])
+        return str(self.actor) if self.actor_id is not None else gettext("系统")
+
+    @property
+    def reason_text(self) -> str:
+        """The reason in the reader's language when the system wrote it (a sweep's), else as written."""
+        if self.data.get("reason_msg") and self.data.get("reason_args"):
+            from notices.kinds import message
+
+            return message(self.data["reason_msg"], self.data["reason_args"])
+        return self.reason
 
     @property
     def request_summary(self) -> str:
@@ -369,6 +391,23 @@ class LinkRequest(models.Model):
 
         declared = declaration.CASE_TYPES.get(self.kind)
         return str(declared.label) if declared is not None else self.kind
+
+    @property
+    def opener_label(self) -> str:
+        """Who opened it: the person, or the system check (sweep) that opened it in the account
+        manager's name (`opened_by` is then the account manager, whose request it is)."""
+        sweep = self.details.get("sweep")
+        return system_opener(sweep) if sweep else str(self.opened_by)
+
+    @property
+    def reason_text(self) -> str:
+        """Why the system opened it, in the reader's language (a periodic review's risk level and
+        interval); empty when a person opened it (their words are in `details["reason"]`)."""
+        if self.details.get("reason_msg") and self.details.get("reason_args"):
+            from notices.kinds import message
+
+            return message(self.details["reason_msg"], self.details["reason_args"])
+        return ""
 
 
 # The request types' proxy models (links/requests/<type>.py) are models of this app.

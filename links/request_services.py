@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from branches.roles import Role, has_role
 from notices import outbox
@@ -56,6 +57,12 @@ def dormant_days() -> int:
 
 def retention_years() -> int:
     return int(getattr(settings, "LINK_RETENTION_YEARS", 5))
+
+
+# The system checks that open requests in the account manager's name (msgids: the history says
+# "系统(证书到期检查)" in the reader's language).
+RENEWAL_SWEEP = gettext_noop("证书到期检查")
+DORMANCY_SWEEP = gettext_noop("久悬检查")
 
 
 def _owner(link: LiveLink) -> User | None:
@@ -110,6 +117,7 @@ def renewal_open_for(*, link: LiveLink, today: dt.date | None = None) -> LinkReq
             details={"serial": locked.certificate_serial, "expires_on": expires.isoformat()},
             reason=_("证书将于%(d)s到期,系统自动发起证书更新") % {"d": expires.isoformat()},
             tell_customers=False,  # the reminder below tells them
+            sweep=RENEWAL_SWEEP,
         )
         renewal_remind(request=request, today=today)
     return request
@@ -240,7 +248,7 @@ def certificate_submit(*, request: LinkRequest, user: User, serial: str, expires
 
 
 def suspension_open(
-    *, link: LiveLink, user: User, reason_code: str, reason: str, channel: str | None = None
+    *, link: LiveLink, user: User, reason_code: str, reason: str, channel: str | None = None, sweep: str = ""
 ) -> LinkRequest:
     """Ask for the link to be suspended: the customer (their own request), the bank (risk or the
     customer's request), the dormancy sweep (dormant). A supervisor decides."""
@@ -265,6 +273,7 @@ def suspension_open(
         channel=channel or (Channel.PORTAL if is_customer else Channel.BANK),
         details={"reason_code": reason_code, "reason": reason},
         reason=reason,
+        sweep=sweep,
     )
 
 
@@ -316,6 +325,7 @@ def dormant_sweep(*, now: dt.datetime | None = None) -> SweepResult:
                         "d": timezone.localdate(locked.last_activity_at).isoformat(),
                     },
                     channel=Channel.SYSTEM,
+                    sweep=DORMANCY_SWEEP,
                 )
             except CaseError as exc:  # another writer opened a request meanwhile, or the manager left
                 log.warning("links: dormancy suspension of %s not opened: %s", locked.reference, exc.message)

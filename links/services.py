@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import DatabaseError, transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from branches.roles import Role, has_role
@@ -31,6 +31,7 @@ from branches.scope import case_in_scope
 from casetypes import declaration
 from counter import services as counter
 from counter.models import CounterEntry, UKey
+from notices import kinds
 from onboarding import notifications
 from onboarding import services as case_services
 from onboarding.models import OnboardingCase, ProductionConfig
@@ -144,6 +145,7 @@ def link_create_from_case(*, case: OnboardingCase, actor: User | None) -> LiveLi
             link=link,
             name=LinkEvent.Name.CREATED,
             actor=actor,
+            channel=channel_for(actor),  # 行内 when staff made it go live
             data={
                 "case": case.reference,
                 "company_version": case.company.number,
@@ -312,8 +314,15 @@ def request_open(
     details: dict[str, Any] | None = None,
     reason: str = "",
     tell_customers: bool = True,
+    sweep: str = "",
+    reason_args: dict[str, Any] | None = None,
 ) -> LinkRequest:
     """Open a request of `kind` (a declared case type's code) on `link`, if the launch controls allow it.
+
+    `sweep`: the name of the system check opening it (a msgid, e.g. "证书到期检查"; channel 系统)
+    in `user`'s name (the account manager's): the request is theirs, but its history says the
+    system opened it. `reason_args`: `reason` is the system's sentence as a msgid with these
+    arguments, kept so that the request, its notices and its history read in each reader's language.
 
     Call inside the caller's transaction when the request comes with a first effect (a UKey
     blocked): a refusal then leaves nothing behind."""
@@ -326,7 +335,7 @@ def request_open(
         if refusal:
             raise LaunchRefused(refusal)
         case = case_services.case_create(
-            user=user, enterprise=locked.enterprise, modules=list(locked.modules), case_type=kind
+            user=user, enterprise=locked.enterprise, modules=list(locked.modules), case_type=kind, sweep=sweep
         )
         try:
             with transaction.atomic():
@@ -336,7 +345,11 @@ def request_open(
                     kind=kind,
                     channel=channel,
                     ukey=ukey,
-                    details=details or {},
+                    details={
+                        **(details or {}),
+                        **({"sweep": sweep} if sweep else {}),
+                        **({"reason_msg": reason, "reason_args": reason_args} if reason_args else {}),
+                    },
                     opened_by=user,
                     opened_at=case.created_at,
                 )
@@ -352,18 +365,35 @@ def request_open(
         link_event(
             link=locked,
             name=LinkEvent.Name.REQUEST_OPENED,
-            actor=user,
+            actor=None if sweep else user,
             channel=channel,
-            data={"kind": kind, "case": case.reference, **({"ukey": ukey.serial} if ukey else {})},
-            reason=reason,
+            data={
+                "kind": kind,
+                "case": case.reference,
+                **({"ukey": ukey.serial} if ukey else {}),
+                **({"sweep": sweep, "owner_name": str(user)} if sweep else {}),
+                **({"reason_msg": reason, "reason_args": reason_args} if reason_args else {}),
+            },
+            reason=_in_chinese(reason, reason_args) if reason_args else reason,
             request=request,
         )
         # Whoever holds the first stage is told now, as a hand-off tells them; the company too
         # when the bank opened it (unless it hears another way: a renewal's own reminder).
         notifications.case_opened_notice(
-            case, actor=user, reason=reason, customers=tell_customers, by_sweep=channel == Channel.SYSTEM
+            case,
+            actor=user,
+            reason=reason,
+            customers=tell_customers,
+            by_sweep=channel == Channel.SYSTEM,
+            reason_args=reason_args,
         )
     return request
+
+
+def _in_chinese(msgid: str, args: dict[str, Any]) -> str:
+    """The system's sentence as the record keeps it in words (the reason column): in Chinese."""
+    with translation.override("zh-hans"):
+        return kinds.message(msgid, args)
 
 
 def request_close_if_ended(case: OnboardingCase, *, actor: User | None, reason: str = "") -> None:

@@ -22,6 +22,17 @@ renderers: ExtensionPoint[Render] = ExtensionPoint(
 )
 
 
+def message(msgid: str, args: dict[str, Any]) -> str:
+    """A sentence written by the system and kept as its msgid and arguments (a sweep's reason),
+    in the active language. A string argument is passed through gettext too: a label written as
+    its msgid ("高风险") reads in the reader's language, a date or a number is left as it is."""
+    words = {k: translation.gettext(v) if isinstance(v, str) and v else v for k, v in args.items()}
+    try:
+        return translation.gettext(msgid) % words
+    except (KeyError, TypeError, ValueError):  # a msgid and arguments that no longer match
+        return msgid
+
+
 def render(kind: str, params: dict[str, Any] | None, fallback: str = "") -> str:
     """The notice in the active language; its stored text when it has no parameters or renderer."""
     fn = renderers.one(kind) if kind and params else None

@@ -100,8 +100,13 @@ def _write(
 # --- the case ---------------------------------------------------------------------------------
 
 
-def case_created(*, case: OnboardingCase, actor: User, company_version: int) -> CaseEvent:
-    data = {"company_version": company_version}
+def case_created(*, case: OnboardingCase, actor: User, company_version: int, sweep: str = "") -> CaseEvent:
+    """`sweep`: a system check opened the case in `actor`'s name; the event is the system's (no
+    actor), naming the check and whose case it is (the timeline: "系统(证书到期检查) 创建案件")."""
+    data: dict[str, Any] = {"company_version": company_version}
+    if sweep:
+        data.update(sweep=sweep, owner_name=str(actor))
+        return _write(case=case, actor=None, kind=Kind.CREATED, name=EventName.CASE_CREATED, data=data)
     return _write(case=case, actor=actor, kind=Kind.CREATED, name=EventName.CASE_CREATED, data=data)
 
 

@@ -112,7 +112,11 @@ def _where(case: OnboardingCase) -> dict[str, Any]:
 
 
 def _with_reason(text: str, p: dict[str, Any]) -> str:
-    return text + (_("(原因:%(reason)s)") % {"reason": p["reason"]} if p.get("reason") else "")
+    """The notice, then its reason: as written, or (`reason_args`) a system's sentence in the reader's language."""
+    if not p.get("reason"):
+        return text
+    reason = kinds.message(p["reason"], p["reason_args"]) if p.get("reason_args") else p["reason"]
+    return text + _("(原因:%(reason)s)") % {"reason": reason}
 
 
 @kinds.renderers.add(key=NoticeKind.HANDOFF)
@@ -290,7 +294,13 @@ def queue_event_notice(event: CaseEvent, people: list[User] | None = None) -> No
 
 
 def case_opened_notice(
-    case: OnboardingCase, *, actor: User, reason: str = "", customers: bool = True, by_sweep: bool = False
+    case: OnboardingCase,
+    *,
+    actor: User,
+    reason: str = "",
+    customers: bool = True,
+    by_sweep: bool = False,
+    reason_args: dict[str, Any] | None = None,
 ) -> None:
     """A case opened straight into a stage someone holds (a service request on a live link): its
     first holders are told as a hand-off tells them (the bell, mail through the outbox, the group
@@ -298,9 +308,11 @@ def case_opened_notice(
     company's people are told too. `customers=False`: the company hears of it another way (a
     renewal's own reminder), so none of its people is told here. `by_sweep`: a sweep opened it in
     `actor`'s name (a periodic review in the account manager's), so `actor` did not do it and is
-    told like any holder."""
+    told like any holder. `reason_args`: `reason` is a msgid with these arguments, read in each
+    reader's language (`notices.kinds.message`)."""
+    said = {"reason": reason, **({"reason_args": reason_args} if reason_args else {})}
     people = [p for p in told_of(case) if (by_sweep or p.pk != actor.pk) and (customers or p.enterprise_id is None)]
-    params = {**case_params(case), **_where(case), "type": case.case_type, "reason": reason}
+    params = {**case_params(case), **_where(case), "type": case.case_type, **said}
     visit = case.current_visit
     held_by_customer = visit is not None and visit.holder_role == CUSTOMER
     key = f"opened:{case.pk}"
@@ -326,7 +338,7 @@ def case_opened_notice(
     if customers and actor.enterprise_id is None:
         told = {p.pk for p in people}
         company = [p for p in customers_of(case) if p.pk not in told]
-        opened = {**case_params(case), "type": case.case_type, "reason": reason}
+        opened = {**case_params(case), "type": case.case_type, **said}
         tell(
             case=case,
             people=company,

@@ -430,10 +430,12 @@ def case_create(
     account_manager: User | None = None,
     fields: dict[str, Any] | None = None,
     case_type: str = "onboarding",
+    sweep: str = "",
 ) -> OnboardingCase:
     """Open a case of `case_type` (a draft, for onboarding) for `enterprise` on its current data
     version; `fields` are the case's own (ERP system, connection notes, target date, the bank's
-    assessment)."""
+    assessment). `sweep`: the name of the system check opening it (a msgid, e.g. "证书到期检查")
+    in `user`'s name: the case is still `user`'s, but its creating event is the system's."""
     starters = declaration.case_type(case_type).starters
     if not (has_role(user, Role.ACCOUNT_MANAGER, *starters) or user.enterprise_id == enterprise.pk):
         raise CaseError(_("您没有新建案件的权限"))
@@ -460,7 +462,7 @@ def case_create(
         case.current_visit = _open_visit(case, declared.initial.code, now)
         OnboardingCase.objects.filter(pk=case.pk).update(reference=case.reference, current_visit=case.current_visit)
         assert case.company_version is not None
-        events.case_created(case=case, actor=user, company_version=case.company_version.number)
+        events.case_created(case=case, actor=user, company_version=case.company_version.number, sweep=sweep)
     return case
 
 

@@ -124,3 +124,19 @@ def test_the_holder_sees_the_request_in_their_queue_with_a_notice(demo, username
     case = held[0]
     declared = declaration.case_type_of(case)
     assert case.state in declared.open_states
+
+
+def test_what_the_sweeps_opened_says_so_and_the_review_says_why(demo):
+    """Read as the account manager: the requests the sweeps opened are theirs, but each case's
+    history says the system check opened it; the periodic review says why it is due."""
+    from django.contrib.auth import get_user_model
+
+    am = Client()
+    am.force_login(get_user_model().objects.get(username="am_shxh"))
+    ((review, case),) = _open("periodic_review")
+    page = am.get(f"/cases/{case.public_id}/").content.decode()
+    assert "系统(定期复核检查)" in page and f"{case.account_manager} 创建案件" not in page
+    went_live = timezone.localdate(review.link.went_live_at).isoformat()
+    assert f"高风险,上线 {went_live} 后未复核,每 12 个月复核" in page
+    for renewal, renewal_case in _open("link_cert_renewal"):
+        assert renewal.opener_label == "系统(证书到期检查)" and renewal.opened_by == renewal_case.account_manager

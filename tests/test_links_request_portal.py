@@ -178,6 +178,7 @@ def test_a_customers_operator_change_is_handed_to_the_account_manager(world):
     # has done its work: it clears.
     change_form_on_file(request, uploader=world.customer_x, reviewer=world.am_a)
     transition(am, f"/cases/{case.public_id}/", "operator_change_approved")
+    assert OnboardingCase.objects.get(pk=case.pk).state != operator_change.REVIEW
     assert not Notification.objects.filter(
         recipient=world.am_a, case_id=case.pk, kind="case_opened", cleared_at__isnull=True
     ).exists()

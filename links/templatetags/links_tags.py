@@ -12,7 +12,7 @@ from counter.models import CounterEntry
 
 from ..forms import ReasonForm, ReplacementForm
 from ..models import LinkRequest, LiveLink
-from ..requests import ukey_loss
+from ..requests import account_change, operator_change, ukey_loss
 from . import link_requests
 
 register = template.Library()
@@ -30,8 +30,11 @@ def _related(case: Any, name: str) -> Any:
 def link_panel(case: Any) -> dict[str, Any]:
     link: LiveLink | None = _related(case, "live_link")
     request: LinkRequest | None = _related(case, "link_request")
-    if request is not None and request.kind in link_requests.KINDS:
-        request = None  # renewal, suspension, termination: their own panel shows the request
+    # A renewal, suspension/resumption or termination has its own fuller card (`_staff_panel.html`),
+    # an operator or accounts change its change panel (`_change_panel.html`, with these facts):
+    # the request is not shown twice.
+    if request is not None and request.kind in (*link_requests.KINDS, operator_change.CODE, account_change.CODE):
+        request = None
     panel: dict[str, Any] = {"link": link, "request": request}
     if request is not None and request.kind == ukey_loss.CODE and request.ukey_id is not None:
         entries = CounterEntry.objects.filter(kind=CounterEntry.Kind.ISSUE_UKEY, replaces_id=request.ukey_id)
