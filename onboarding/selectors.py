@@ -14,7 +14,7 @@ from django.utils.functional import cached_property
 
 from branches.models import Branch
 from branches.roles import Role, user_roles
-from branches.scope import case_in_scope, subtree_q
+from branches.scope import case_in_scope, subtree_joined_q, subtree_q
 from casetypes import declaration
 from casetypes.declaration import Feature
 from companies.models import Enterprise
@@ -122,7 +122,7 @@ def _case_scope_q(user: Any) -> Q:
     """`case_visible_q` for a query that joins the case's branch anyway: by the branch's path."""
     staff = getattr(user, "is_authenticated", False) and user.is_active and user.enterprise_id is None
     if staff and user.branch_id is not None and user_roles(user):
-        return Q(branch__path__startswith=user.branch.path)
+        return subtree_joined_q("branch", user.branch)
     return case_visible_q(user)
 
 
