@@ -142,7 +142,7 @@ def _log_page(request: AuthenticatedHttpRequest, link: LiveLink, *, portal: bool
 
 
 def _link_context(request: AuthenticatedHttpRequest, link: LiveLink, *, portal: bool = False) -> dict[str, Any]:
-    from .requests import account_change, operator_change, ukey_loss
+    from .requests import account_change, operator_change, suspension, ukey_loss
 
     # Each table read once: the loss form's keys come from the operators listed, the frame's
     # company name from the link's own row. The requests are paged (`_recent`): the refusal reads
@@ -150,16 +150,34 @@ def _link_context(request: AuthenticatedHttpRequest, link: LiveLink, *, portal: 
     operators = list(link.operators.select_related("ukey").order_by("ended_at", "started_at", "pk"))
     keys = _loss_keys(operators)
     share_enterprise(request.user, [link.enterprise])
+    offered = {
+        "operator_change": operator_change.CODE,
+        "account_change": account_change.CODE,
+        "suspension": suspension.SUSPENSION,
+        "resumption": suspension.RESUMPTION,
+        "termination": LinkRequest.TERMINATION,
+    }
+    open_kinds = set(LinkRequest.objects.filter(link=link, is_open=True).values_list("kind", flat=True))
+    refused = {
+        kind: services.launch_refusal(link=link, kind=kind, open_kinds=open_kinds)
+        for kind in (*offered.values(), ukey_loss.CODE)
+    }
     return {
         "link": link,
         **_link_rows(link, operators),
         **_recent(link, portal=portal),
         "loss_form": LossReportForm(keys=keys),
-        "loss_refusal": services.launch_refusal(link=link, kind=ukey_loss.CODE),
+        "loss_refusal": refused[ukey_loss.CODE],
         "loss_keys": keys,
-        # A suspended link offers only what it takes (links.requests.TAKEN_WHEN_SUSPENDED).
-        "changes_taken": not any(
-            services.suspended_refusal(link=link, kind=k) for k in (operator_change.CODE, account_change.CODE)
+        # What the link takes now: a request the launch controls would refuse is not offered, and
+        # the page says why (one already open, a termination under way, a suspended link).
+        "refused": {name: refused[kind] for name, kind in offered.items()},
+        "launch_notes": sorted(
+            {
+                reason
+                for kind in offered.values()
+                if (reason := refused[kind]) and reason != services.suspended_refusal(link=link, kind=kind)
+            }
         ),
     }
 

@@ -366,3 +366,30 @@ def test_status_changes_name_the_channel_they_came_through(world, settings):
     request_services.dormant_sweep()
     opened = link.events.filter(name=LinkEvent.Name.REQUEST_OPENED).order_by("-pk").first()
     assert opened.channel == "system"
+
+
+def test_the_link_pages_do_not_offer_a_request_already_open_and_say_why(world):
+    """An open operator change: neither the customer's nor the account manager's link page offers
+    a second one (each says why); what is not open is still offered. A termination under way
+    offers nothing new."""
+    from links import services
+    from links.requests import operator_change
+
+    link = live_link(world)
+    services.request_open(link=link, kind=operator_change.CODE, user=world.am_a, channel="bank")
+    customer = as_user(world.customer_x)
+    portal_page = text(customer.get(f"/portal/links/{link.public_id}/"))
+    assert f"/portal/links/{link.public_id}/operator-change/" not in portal_page
+    assert f"/portal/links/{link.public_id}/account-change/" in portal_page
+    assert "已有一笔办理中的“操作员变更”申请" in portal_page
+    staff_page = text(as_user(world.am_a).get(f"/links/{link.public_id}/"))
+    assert f"/links/{link.public_id}/operator-change/" not in staff_page
+    assert f"/links/{link.public_id}/account-change/" in staff_page
+    assert "已有一笔办理中的“操作员变更”申请" in staff_page
+
+    services.request_open(link=link, kind="link_termination", user=world.am_a, channel="bank")
+    link.refresh_from_db()
+    portal_page = text(customer.get(f"/portal/links/{link.public_id}/"))
+    for path in ("/operator-change/", "/account-change/", "/requests/suspension/", "/requests/termination/"):
+        assert f"/portal/links/{link.public_id}{path}" not in portal_page, path
+    assert "注销办结前不能提交新的申请" in portal_page
