@@ -120,6 +120,10 @@ def next_step(case: OnboardingCase, options: list[Any], user: Any = None) -> dic
     can_edit = user is not None and case.state in EDITABLE_STATES and has_role(user, Role.ACCOUNT_MANAGER)
     seen: set[str] = set()
     missing = []
+    # A step taken by a panel's form (the change panel's 复核通过) is no button here: the panel
+    # is linked instead, and what its form settles is not listed as missing.
+    in_panel = [o for o in options if o.panel]
+    options = [o for o in options if not o.panel]
     problems = [p for o in options for p in o.problems] + (stage_work_left(case) if case.is_open else [])
     for problem in problems:
         if problem not in seen:
@@ -133,7 +137,11 @@ def next_step(case: OnboardingCase, options: list[Any], user: Any = None) -> dic
     if declared is not None:
         roles = user_roles(user)
         stage_actions = [a for a in declared.actions if a.role in roles and a.anchor not in ("actions", "next-step")]
-    refused = refused_to(case, options, user)
+    # The reader's panel steps the stage declares no action of theirs for: a link each to the panel.
+    for o in in_panel:
+        if not any(a.anchor == o.panel for a in stage_actions):
+            stage_actions.append(declaration.Action("", o.label, o.panel))
+    refused = refused_to(case, [*options, *in_panel], user)
     if refused:  # the stage's work is not this reader's to do: no button leading to it
         stage_actions = []
     return {

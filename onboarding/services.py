@@ -135,6 +135,8 @@ class TransitionOption:
     rare: bool = False  # withdraw, reject, suspend: kept apart on the page, confirmed before posting
     # A return: the documents of the stage it returns to that the returner may mark to redo.
     redo: tuple[str, ...] = ()
+    # Taken through the form of the case page's panel at this anchor, not a button of its own.
+    panel: str = ""
 
     @property
     def allowed(self) -> bool:
@@ -182,6 +184,7 @@ def case_transition_options(*, case: OnboardingCase, user: User) -> list[Transit
                 problems=problems,
                 rare=bool(t.custom.get("rare")),
                 redo=redo_choices(case, t.source, t.target),
+                panel=str(t.custom.get("panel", "")),
             )
         )
     return options
@@ -233,7 +236,10 @@ def stage_work_left(case: OnboardingCase) -> list[str]:
     per_transition = [
         [p for cond in t.conditions for p in cond.problems(case)]
         for t in _transitions(case)
-        if t.source == case.state and not t.custom.get("rare") and t.custom.get("style") != "warning"
+        if t.source == case.state
+        and not t.custom.get("rare")
+        and t.custom.get("style") != "warning"
+        and not t.custom.get("panel")  # its panel says what it waits for
     ]
     if not per_transition or any(not problems for problems in per_transition):
         return []

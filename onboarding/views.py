@@ -60,15 +60,11 @@ def _home(request: HttpRequest) -> HttpResponse:
     user = request.user
     items = queue.queue_for(user, page=request)
     counts = selectors.stage_counts(user=user)
-    stages = [
-        (code, declaration.state_label(code), counts.get(code, 0))
-        for code in (
-            *declaration.initial_states(),
-            *WORKING_STAGES,
-            *declaration.paused_states(),
-            *declaration.live_states(),
-        )
-    ]
+    # A request type's first stage is also a working one (timed, the bank's): one tile a state.
+    codes = dict.fromkeys(
+        (*declaration.initial_states(), *WORKING_STAGES, *declaration.paused_states(), *declaration.live_states())
+    )
+    stages = [(code, declaration.state_label(code), counts.get(code, 0)) for code in codes]
     if has_role(user, Role.BRANCH_SUPERVISOR):
         # The team table reads the subtree's open cases: the overdue figure comes with it.
         team_rows, overdue = team.team_and_overdue(user=user)

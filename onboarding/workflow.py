@@ -26,12 +26,16 @@ def step(
     reason_required: bool = False,
     rare: bool = False,
     withdraws: bool = False,
+    panel: str = "",
 ) -> dict[str, Any]:
     """What the page shows of a transition: its button, and what to say once it is done.
 
     `rare`: a rare or destructive step (withdraw, reject, suspend) the case page keeps apart from
     the work of the stage, behind a confirmation. `withdraws`: the case type's withdrawal (the
-    portal's 撤回 box offers it to the customer where its permission lets them take it)."""
+    portal's 撤回 box offers it to the customer where its permission lets them take it).
+    `panel`: the anchor of the case page's panel whose form takes this step (it does the work
+    and makes the transition at once): the next-step panel links there instead of offering a
+    button of its own, and lists none of its conditions as missing."""
     return {
         "label": label,
         "done": done,
@@ -39,6 +43,7 @@ def step(
         "reason_required": reason_required,
         "rare": rare,
         "withdraws": withdraws,
+        "panel": panel,
     }
 
 

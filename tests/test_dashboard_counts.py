@@ -267,3 +267,37 @@ def test_permissions_are_read_in_one_query_and_kept_with_the_users_copy(world) -
     with CaptureQueriesContext(connection) as ctx:
         assert person.has_perm("workcalendar.view_calendarday")
     assert not ctx.captured_queries
+
+
+TILE = re.compile(r'<a class="count" href="[^"?]*\?state=(\w+)"><span class="n">([^<]+)</span><span>([^<]+)</span></a>')
+
+
+def test_each_request_stage_has_one_tile_with_its_count(client, world) -> None:
+    """A request type's first stage is timed and the bank's (an initial state and a working
+    one): its tile shows once on the dashboard, with the number of such requests the reader
+    sees (the operator change's review for the account manager, the UKey loss for the counter)."""
+    from links import changes
+    from links import services as link_services
+    from links.requests import operator_change, ukey_loss
+    from tests.links_request_helpers import live_link
+
+    link = live_link(world)
+    row = link.current_operators().exclude(ukey=None).first()
+    changes.operator_change_open(
+        link=link, user=world.customer_x, action="role", operator_id=row.operator_id, role="authorise"
+    )
+    link_services.ukey_loss_report(link=link, ukey=row.ukey, user=world.customer_x, reason="遗失")
+    for who, state, label in (
+        (world.am_a, operator_change.REVIEW, "操作员变更待客户经理审核"),
+        (world.maker, ukey_loss.REPORTED, "已挂失,待补办录入"),
+    ):
+        client.force_login(who)
+        tiles = TILE.findall(client.get(reverse("home")).content.decode())
+        codes = [code for code, _n, _label in tiles]
+        labels = [shown for _code, _n, shown in tiles]
+        assert len(codes) == len(set(codes)) and len(labels) == len(set(labels)), (who, labels)
+        assert labels.count(label) == 1, (who, labels)
+        visible = OnboardingCase.objects.filter(selectors.case_visible_q(who))
+        for code, n, _shown in tiles:
+            assert int(n) == visible.filter(state=code).count(), (who, code)
+        assert next(int(n) for code, n, _s in tiles if code == state) == 1

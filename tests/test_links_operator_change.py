@@ -285,3 +285,47 @@ def test_the_change_form_pdf_is_rendered_for_the_request_in_scope(world, live, c
     assert client.get(url).status_code == 404
     client.force_login(world.supervisor_other)
     assert client.get(f"/links/requests/{request.case.public_id}/change-form.pdf").status_code == 404
+
+
+def _next_step_panel(page: str) -> str:
+    start = page.index('id="next-step"')
+    return page[start : page.index("</section>", start)]
+
+
+def test_at_the_check_the_next_step_panel_points_to_the_change_panels_form(world, live, client):
+    """The checker's case page offers one way to confirm (the change panel's form, which the
+    next-step panel links to), no greyed buttons nor a shortfall the form itself settles; the
+    confirmation posted as a browser would works. The maker is offered the return only, and
+    cannot confirm."""
+    _, link = live
+    row = link.current_operators().get(name="操作员甲")
+    request = changes.operator_change_open(
+        link=link, user=world.customer_x, action="role", operator_id=row.operator_id, role="authorise"
+    )
+    change_form_on_file(request, uploader=world.customer_x, reviewer=world.am_a)
+    services.request_transition(request=request, user=world.am_a, name="operator_change_approved")
+    changes.operator_change_make(request=request, user=world.maker)
+    url = f"/cases/{request.case.public_id}/"
+    # The maker: the change panel's return, linked from the next-step panel; no confirmation.
+    client.force_login(world.maker)
+    page = client.get(url).content.decode()
+    panel = _next_step_panel(page)
+    assert "/transition/" not in panel and "disabled" not in panel and "须由录入人先取消" not in panel
+    assert 'href="#change-request">退回柜面经办</a>' in panel
+    assert not [f for f in page_forms(page) if f.action.endswith("/operator-change/confirm/")]
+    response = client.post(f"/links/requests/{request.case.public_id}/operator-change/confirm/", follow=True)
+    assert "此操作仅限" in _messages(response) and _state(request) == oc.CHECKING
+    # The checker: one link to the panel, one confirmation form, no dead buttons nor shortfall.
+    client.force_login(world.checker)
+    page = client.get(url).content.decode()
+    panel = _next_step_panel(page)
+    assert "/transition/" not in panel and "disabled" not in panel
+    assert "尚缺" not in panel and "须由录入人先取消" not in panel and "尚未复核生效" not in panel
+    assert panel.count('href="#change-request"') == 1 and "复核操作员变更" in panel
+    assert "当前没有您可以办理的操作" not in panel
+    assert page.count("复核通过,变更生效") == 1
+    confirms = [f for f in page_forms(page) if f.action.endswith("/operator-change/confirm/")]
+    assert len(confirms) == 1 and "/transition/" not in page.split('id="change-request"')[1].split("</section>")[0]
+    response = client.post(confirms[0].action, browser_post_data(confirms[0]), follow=True)
+    assert "操作员变更已生效" in _messages(response) and _state(request) == oc.DONE
+    assert link.current_operators().get(operator_id=row.operator_id).role == "authorise"

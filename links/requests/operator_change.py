@@ -171,7 +171,13 @@ class OperatorChangeJourney(CaseEngine):
         target=COUNTER,
         conditions=[entry_withdrawn],
         permission=rules.Allowed(Role.COUNTER_MAKER, Role.COUNTER_CHECKER),
-        custom=step(_("退回柜面经办"), done=_("已退回柜面经办重新录入"), style="warning", reason_required=True),
+        custom=step(
+            _("退回柜面经办"),
+            done=_("已退回柜面经办重新录入"),
+            style="warning",
+            reason_required=True,
+            panel="change-request",  # the panel's form cancels the maker's pending entry first
+        ),
     )
     def operator_change_returned(self, *, by: User, now: dt.datetime) -> None:
         self._enter(COUNTER, now)
@@ -182,7 +188,7 @@ class OperatorChangeJourney(CaseEngine):
         target=DONE,
         conditions=[change_applied],
         permission=rules.Allowed(Role.COUNTER_CHECKER),
-        custom=step(_("复核通过,变更生效"), done=_("操作员变更已生效,申请办结")),
+        custom=step(_("复核通过,变更生效"), done=_("操作员变更已生效,申请办结"), panel="change-request"),
     )
     def operator_change_confirmed(self, *, by: User, now: dt.datetime) -> None:
         self._enter(DONE, now)

@@ -110,6 +110,13 @@ def test_operator_change_from_the_portal_through_the_counter_to_done(live_server
     checker = _staff(browser, base, world.checker.username)
     checker.goto(staff_url)
     assert "KB-ADD-0078" in checker.inner_text("#change-request")
+    # The next-step panel points to the change panel's form: no greyed buttons, no shortfall.
+    assert checker.locator("#next-step button").count() == 0
+    assert checker.locator("#next-step .missing").count() == 0
+    checker.screenshot(path=str(tmp_path / "operator-change-check.png"), full_page=True)
+    checker.click("#next-step a.button[href='#change-request']")
+    assert checker.evaluate("location.hash") == "#change-request"
+    assert checker.locator("text=复核通过,变更生效").count() == 1
     checker.click("#operator-change-confirm button")
     checker.wait_for_selector("text=操作员变更已生效")
     key = UKey.objects.get(serial="KB-ADD-0078")
