@@ -43,6 +43,7 @@ from onboarding.models import (
     ModuleTestResult,
     OnboardingCase,
     ProductionConfig,
+    StageCount,
     StageVisit,
 )
 from onboarding.states import State
@@ -109,6 +110,7 @@ NOT_HISTORY: dict[type[models.Model], str] = {
     Invitation: "a one-time token, consumed and expired",
     VisitFact: "a read model computed again from StageVisit and CaseEvent",
     CaseForecast: "a read model, recomputed",
+    StageCount: "a count of cases per branch and state, kept by triggers on the cases' table",
     ForecastModel: "a fitted model, replaced by the next fit",
     CockpitSnapshot: "precomputed cockpit tables, replaced when stale",
     ApiClient: "an API client's current settings and secret (rotated)",
