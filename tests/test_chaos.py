@@ -27,6 +27,7 @@ import dataclasses
 import datetime as dt
 import email
 import email.policy
+import html
 import json
 import os
 import random
@@ -209,12 +210,27 @@ class Person:
                 return
             time.sleep(1.0)
 
+    def shown(self, marker: str, page: str) -> bool:
+        """The marker on the page, or on the thread's older pages (the case page shows the newest
+        messages; 20 people post to a few cases, so one's own may have moved to 更早的留言)."""
+        path = ""
+        for _ in range(20):
+            if marker in page:
+                return True
+            older = re.search(r'<a rel="prev" href="([^"]+)">', page)
+            if older is None:
+                return False
+            href = html.unescape(older.group(1))  # the thread page's own links are "?before=…"
+            path = path.split("?")[0] + href if href.startswith("?") else href
+            page = self.request("read", "thread page", "GET", path).page
+        return False
+
     def post_message(self, page_path: str) -> None:
         page = self.request("read", "case page", "GET", page_path)
         if not page.page:
             return
         mine = self.posted.pop(page_path, None)
-        if mine is not None and mine not in page.page:
+        if mine is not None and not self.shown(mine, page.page):
             self.journal.unseen.append(f"{mine} not on {page_path} ({page.phase})")  # read-your-writes
         found = re.search(r'<form method="post" action="[^"]*/messages/">.*?</form>', page.page, re.S)
         assert found, f"{self.name}: no message form on {page_path}"
