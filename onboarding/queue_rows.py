@@ -1,0 +1,66 @@
+"""The rows of "轮到我办理" as the dashboard shows them, written in Python (issue 26).
+
+A dashboard lists up to a hundred items; written by the template, each row's tags and filters
+(working days late or left, the date, the case's address, the forecast) cost about half a
+millisecond, most of the page. Here the page's calendar is read once, the case's address is
+formatted around its id, and each cell is escaped as the template escaped it: the same markup.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+
+from analytics.templatetags.analytics import case_forecasts, forecast_cell
+from workcalendar import workcal
+
+from .queue import QueueItem, case_url
+
+
+def _due_cell(due: dt.datetime | None, now: dt.datetime, cal: workcal.WorkCalendar | None) -> tuple[str, bool]:
+    """The due cell and whether the item is overdue: the date, then whole working days late
+    (rounded up, at least one) or left (rounded down), as `late_workdays` and `left_workdays` say."""
+    if due is None or cal is None:
+        return "—", False
+    date = timezone.localtime(due).strftime("%Y-%m-%d")
+    if due < now:
+        late = max(1, math.ceil(cal.working_seconds(due, now) / workcal.DAY))
+        text = _("已超时 %(late_days)s 个工作日") % {"late_days": late}
+        return f'{date} <span class="badge danger">{escape(text)}</span>', True
+    left = math.floor(cal.working_seconds(now, due) / workcal.DAY)
+    return f'{date} <span class="sub">{escape(_("尚余 %(left)s 个工作日") % {"left": left})}</span>', False
+
+
+def queue_rows(items: Sequence[QueueItem], *, request: Any) -> SafeString:
+    """The table body's rows of `items`, in their order; the forecasts in one query."""
+    now = timezone.now()
+    dues = [item.due_at for item in items if item.due_at is not None]
+    cal = None
+    if dues:
+        # The page's calendar (kept on the request, shared with the change requests' due times).
+        lo, hi = timezone.localtime(min(dues)).date(), timezone.localtime(max(dues)).date()
+        today = timezone.localdate(now)
+        cal = workcal.page_calendar(request, min(lo, today), max(hi, today))
+    forecasts = case_forecasts(items)
+    out = []
+    for item in items:
+        case = item.case
+        due, overdue = _due_cell(item.due_at, now, cal)
+        out.append(
+            f'<tr class="queue-item{" overdue" if overdue else ""}" data-kind="{escape(item.kind)}">\n'
+            f'      <td class="due">{due}</td>\n'
+            f'      <td><a class="queue-action" href="{escape(item.url)}">{escape(item.action)}</a></td>\n'
+            f'      <td><a href="{escape(case_url(case))}">{escape(case.reference)}</a></td>\n'
+            f"      <td>{escape(case.company.name)}</td>\n"
+            f'      <td><span class="state state-{escape(case.state)}">{escape(case.get_state_display())}</span></td>\n'
+            f"      {forecast_cell(forecasts, case.pk)}\n"
+            "    </tr>"
+        )
+    return mark_safe("".join(out))  # noqa: S308 - every value above is escaped
