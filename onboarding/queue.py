@@ -71,6 +71,10 @@ def _handled() -> list[tuple[str, str]]:
 
 _UUID_SLOT = uuid.UUID(int=0)
 
+# What an item's row shows of its case besides the case itself (`onboarding/queue_rows.py`): the
+# company (its data version, or the company as it is) and the current stage's holder and due time.
+QUEUE_RELATED = ("enterprise", "company_version", "current_visit")
+
 
 @functools.lru_cache(maxsize=8)
 def _case_url_pattern(prefix: str) -> str:
@@ -105,26 +109,17 @@ def rows_by_ids(qs: QuerySet[OnboardingCase], limit: int) -> list[OnboardingCase
     filter and the order need (the case, its current visit, the scope's branches), then the rows
     by id with `qs`'s related rows. In one statement PostgreSQL spent 20–40 ms *planning* the
     seven-table join with its sort (the rows themselves took under 1 ms); apart, about 3 ms."""
-    return _rows_of(qs, list(qs.values_list("pk", flat=True)[:limit]))
+    return _rows_of(list(qs.values_list("pk", flat=True)[:limit]))
 
 
-def _rows_of(qs: QuerySet[OnboardingCase], ids: list[int]) -> list[OnboardingCase]:
-    """The cases of `ids` in that order, with `qs`'s related rows."""
+def _rows_of(ids: list[int]) -> list[OnboardingCase]:
+    """The cases of `ids` in that order, with what an item shows: the company data and the
+    current stage (`my_work`'s branch and account manager, unshown, are not read)."""
     if not ids:
         return []
-    related = qs.query.select_related
-    rows = OnboardingCase.objects.filter(pk__in=ids)
-    rows = rows.select_related(*_related_paths(related)) if isinstance(related, dict) else rows
+    rows = OnboardingCase.objects.filter(pk__in=ids).select_related(*QUEUE_RELATED)
     by_id = {case.pk: case for case in rows}
     return [by_id[pk] for pk in ids if pk in by_id]
-
-
-def _related_paths(tree: dict[str, Any], prefix: str = "") -> list[str]:
-    paths = []
-    for name, below in tree.items():
-        paths.append(prefix + name)
-        paths += _related_paths(below, f"{prefix}{name}__")
-    return paths
 
 
 def _held_ids_walk(user: Any, role: str, limit: int) -> list[int]:
@@ -154,7 +149,7 @@ def held_items(user: Any) -> list[QueueItem]:
     qs = my_work(user=user)
     roles = user_roles(user)
     if user.enterprise_id is None and len(roles) == 1 and Role.ACCOUNT_MANAGER not in roles:
-        cases = _rows_of(qs, _held_ids_walk(user, next(iter(roles)), 50))
+        cases = _rows_of(_held_ids_walk(user, next(iter(roles)), 50))
     else:
         for state, role in _handled():
             qs = qs.exclude(state=state, current_visit__holder_role=role)
