@@ -92,11 +92,15 @@ def _waiting_by_case(needs: list[_Need], user: Any) -> Q | None:
         .order_by()
         .values_list("pk", "state", "account_manager_id")
     )
+    kinds_in: dict[str, list[tuple[str, bool]]] = {}  # state -> the kinds waiting in it
+    for need in needs:
+        for state in need.states:
+            kinds_in.setdefault(state, []).append((need.kind, need.own_cases_only))
     by_kind: dict[str, set[int]] = {}
     for pk, state, manager in rows:
-        for need in needs:
-            if state in need.states and (not need.own_cases_only or manager == user.pk):
-                by_kind.setdefault(need.kind, set()).add(pk)
+        for kind, own_only in kinds_in[state]:
+            if not own_only or manager == user.pk:
+                by_kind.setdefault(kind, set()).add(pk)
     if not by_kind:
         return None
     waiting = Q(pk__in=[])
