@@ -12,14 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Exists, F, Lookup, OuterRef, Q
+from django.db.models import Exists, F, Lookup, OuterRef, Q, Subquery
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from branches.roles import user_roles
 from casetypes import declaration
 from onboarding.models import OnboardingCase
-from onboarding.queue import QUEUE_RELATED, QueueItem, case_url
+from onboarding.queue import QueueItem, case_url, queue_cases
 from onboarding.selectors import case_visible_q
 
 from .models import DocumentKind, DocumentVersion
@@ -59,53 +59,41 @@ def _waiting_q(needs: list[_Need], user: Any) -> Q:
     return mine
 
 
-class _AnyOf(Lookup):  # type: ignore[type-arg]
-    """`column = ANY(%s)` with the ids as one array on PostgreSQL: written as `IN (…)`, hundreds
-    of ids cost Django and the driver about 5 ms a statement to write out (and PostgreSQL the
-    same array to plan). Elsewhere `IN (…)`."""
+class _InCases(Lookup):  # type: ignore[type-arg]
+    """`column = ANY(ARRAY(cases))` on PostgreSQL, `column IN (cases)` elsewhere. PostgreSQL
+    reads the cases once (an init plan) and then finds each document by its (case, kind) key;
+    as `IN (cases)` ORed with other needs it would test every document of the kind against them."""
 
-    lookup_name = "any_of"
+    lookup_name = "in_cases"
     prepare_rhs = False
 
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
-        lhs, params = self.process_lhs(compiler, connection)
-        ids = [int(i) for i in self.rhs]
-        if connection.vendor == "postgresql":
-            return f"{lhs} = ANY(%s::bigint[])", [*params, ids]
-        return f"{lhs} IN ({', '.join(['%s'] * len(ids))})", [*params, *ids]
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = compiler.compile(self.rhs)  # a Subquery: "(SELECT …)"
+        sql = f"{lhs} = ANY(ARRAY{rhs})" if connection.vendor == "postgresql" else f"{lhs} IN {rhs}"
+        return sql, (*lhs_params, *rhs_params)
 
 
-def _waiting_by_case(needs: list[_Need], user: Any) -> Q | None:
-    """For a staff member below head office: the candidate cases read first (their id, state and
-    account manager, along the cases' indexes: a branch's cases in those states, hundreds), then
-    which kinds wait on each, as `kind = … AND case = ANY(ids)`: the documents are then found
-    by their (case, kind) key. With the needs said through the join to the cases, PostgreSQL
-    walked every case of the bank testing each against the ORed needs (60–80 ms at 100,000
-    cases, 15 ms more to plan) to find none; as a union of one join per need, 5–10 ms (each
-    case's documents read by the case alone). None when no case can have any."""
-    own = set().union(*(n.states for n in needs if n.own_cases_only))
-    anyone = set().union(*(n.states for n in needs if not n.own_cases_only))
-    candidates = Q(state__in=sorted(anyone)) | Q(state__in=sorted(own - anyone), account_manager=user)
-    rows = (
-        OnboardingCase.objects.filter(case_visible_q(user))
-        .filter(candidates)
-        .order_by()
-        .values_list("pk", "state", "account_manager_id")
-    )
-    kinds_in: dict[str, list[tuple[str, bool]]] = {}  # state -> the kinds waiting in it
+def _waiting_by_need(needs: list[_Need], user: Any) -> Q:
+    """For a staff member below head office: each set of stages' kinds, on the cases of the
+    reader's scope in those stages (their own only where the need says so), found along the
+    cases' indexes (a branch's cases in those stages: hundreds) and then the documents by their
+    (case, kind) key. With the needs said through the join to the cases, PostgreSQL walked
+    every case of the bank testing each against the ORed needs (60–80 ms at 100,000 cases, 15
+    ms more to plan); with the candidates read first and their ids written into the statement
+    (hundreds), Django and the driver spent 5–10 ms writing them and PostgreSQL 8–40 ms
+    planning them."""
+    groups: dict[tuple[frozenset[str], bool], list[str]] = {}
     for need in needs:
-        for state in need.states:
-            kinds_in.setdefault(state, []).append((need.kind, need.own_cases_only))
-    by_kind: dict[str, set[int]] = {}
-    for pk, state, manager in rows:
-        for kind, own_only in kinds_in[state]:
-            if not own_only or manager == user.pk:
-                by_kind.setdefault(kind, set()).add(pk)
-    if not by_kind:
-        return None
+        groups.setdefault((need.states, need.own_cases_only), []).append(need.kind)
+    visible = OnboardingCase.objects.filter(case_visible_q(user)).order_by()
     waiting = Q(pk__in=[])
-    for kind, ids in sorted(by_kind.items()):
-        waiting |= Q(document__kind=kind) & Q(_AnyOf(F("document__case_id"), sorted(ids)))
+    for (states, own_only), kinds in groups.items():
+        cases = visible.filter(state__in=sorted(states))
+        if own_only:
+            cases = cases.filter(account_manager=user)
+        in_cases = _InCases(F("document__case_id"), Subquery(cases.values("pk")))
+        waiting |= Q(document__kind__in=sorted(set(kinds))) & Q(in_cases)
     return waiting
 
 
@@ -125,10 +113,7 @@ def documents_to_review(user: Any) -> list[QueueItem]:
         .order_by()  # the model's order would sort each arm of the union
     )
     if user.branch_id is not None and user.branch.parent_id is not None:
-        mine = _waiting_by_case(needs, user)
-        if mine is None:
-            return []
-        waiting = waiting.filter(mine)
+        waiting = waiting.filter(_waiting_by_need(needs, user))
     else:  # head office: every case of a stage is a candidate, thousands: said through the join
         visible = OnboardingCase.objects.filter(case_visible_q(user)).values("pk")
         waiting = waiting.filter(_waiting_q(needs, user) & Q(document__case__in=visible))
@@ -138,8 +123,7 @@ def documents_to_review(user: Any) -> list[QueueItem]:
     ids = list(kinds_by_case)[:50]
     if not ids:
         return []
-    cases = OnboardingCase.objects.filter(pk__in=ids).select_related(*QUEUE_RELATED)
-    by_id = {case.pk: case for case in cases}
+    by_id = {case.pk: case for case in queue_cases(ids)}
     sep = pgettext("list separator", "、")
     return [
         QueueItem(
