@@ -110,7 +110,7 @@ def documents_to_review(user: Any) -> list[QueueItem]:
         .exclude(uploaded_by=user)
         .exclude(Exists(newer))
         .values_list("document__case_id", "document__kind")
-        .order_by()  # the model's order would sort each arm of the union
+        .order_by()
     )
     if user.branch_id is not None and user.branch.parent_id is not None:
         waiting = waiting.filter(_waiting_by_need(needs, user))
