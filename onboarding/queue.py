@@ -35,7 +35,7 @@ from casetypes.extensions import ExtensionPoint
 from workcalendar import workcal
 
 from .models import ChangeRequest, OnboardingCase, StageVisit
-from .selectors import case_list, case_visible_q, my_work, prefetch_company_accounts
+from .selectors import case_list, case_visible_q, my_work
 from .states import CUSTOMER, OPEN_STATES
 
 # Working days a branch supervisor has to decide a change request (it holds up no stage, but
@@ -71,6 +71,34 @@ def _handled() -> list[tuple[str, str]]:
 
 _UUID_SLOT = uuid.UUID(int=0)
 
+# What an item's row shows of its case (`onboarding/queue_rows.py`) and what the queue's sources
+# read of it: the company's name (its data version's, or the company's as it is), the current
+# stage's holder, due time and start (a stand-in's items: `people/queue.py`). Only these columns
+# are read: a case, its company and its version are wide rows.
+QUEUE_RELATED = ("enterprise", "company_version", "current_visit")
+QUEUE_FIELDS = (
+    "case_type",
+    "public_id",
+    "reference",
+    "state",
+    "created_at",
+    "enterprise__name",
+    "company_version__name",
+    "current_visit__holder_role",
+    "current_visit__due_at",
+    "current_visit__entered_at",
+    "current_visit__left_at",
+)
+
+
+def queue_cases(ids: list[int]) -> list[OnboardingCase]:
+    """The cases of `ids` in that order, with what an item shows (`QUEUE_FIELDS`)."""
+    if not ids:
+        return []
+    rows = OnboardingCase.objects.filter(pk__in=ids).select_related(*QUEUE_RELATED).only(*QUEUE_FIELDS).order_by()
+    by_id = {case.pk: case for case in rows}
+    return [by_id[pk] for pk in ids if pk in by_id]
+
 
 @functools.lru_cache(maxsize=8)
 def _case_url_pattern(prefix: str) -> str:
@@ -105,26 +133,7 @@ def rows_by_ids(qs: QuerySet[OnboardingCase], limit: int) -> list[OnboardingCase
     filter and the order need (the case, its current visit, the scope's branches), then the rows
     by id with `qs`'s related rows. In one statement PostgreSQL spent 20–40 ms *planning* the
     seven-table join with its sort (the rows themselves took under 1 ms); apart, about 3 ms."""
-    return _rows_of(qs, list(qs.values_list("pk", flat=True)[:limit]))
-
-
-def _rows_of(qs: QuerySet[OnboardingCase], ids: list[int]) -> list[OnboardingCase]:
-    """The cases of `ids` in that order, with `qs`'s related rows."""
-    if not ids:
-        return []
-    related = qs.query.select_related
-    rows = OnboardingCase.objects.filter(pk__in=ids)
-    rows = rows.select_related(*_related_paths(related)) if isinstance(related, dict) else rows
-    by_id = {case.pk: case for case in rows}
-    return [by_id[pk] for pk in ids if pk in by_id]
-
-
-def _related_paths(tree: dict[str, Any], prefix: str = "") -> list[str]:
-    paths = []
-    for name, below in tree.items():
-        paths.append(prefix + name)
-        paths += _related_paths(below, f"{prefix}{name}__")
-    return paths
+    return queue_cases(list(qs.values_list("pk", flat=True)[:limit]))
 
 
 def _held_ids_walk(user: Any, role: str, limit: int) -> list[int]:
@@ -151,18 +160,23 @@ def _held_ids_walk(user: Any, role: str, limit: int) -> list[int]:
 
 def held_items(user: Any) -> list[QueueItem]:
     """The cases whose stage the person holds (the selector `my_work`), with the action each needs."""
-    qs = my_work(user=user)
     roles = user_roles(user)
     if user.enterprise_id is None and len(roles) == 1 and Role.ACCOUNT_MANAGER not in roles:
-        cases = _rows_of(qs, _held_ids_walk(user, next(iter(roles)), 50))
+        cases = queue_cases(_held_ids_walk(user, next(iter(roles)), 50))
     else:
+        qs = my_work(user=user)
         for state, role in _handled():
             qs = qs.exclude(state=state, current_visit__holder_role=role)
         cases = rows_by_ids(qs, 50)
     items = []
+    actions: dict[tuple[str, str | None], tuple[str, str]] = {}  # one per stage and holder, translated once
     for case in cases:
-        action, anchor = held_action(case)
-        due = case.current_visit.due_at if case.current_visit is not None else None
+        visit = case.current_visit
+        key = (case.state, visit.holder_role if visit is not None else None)
+        if (found := actions.get(key)) is None:
+            found = actions[key] = held_action(case)
+        action, anchor = found
+        due = visit.due_at if visit is not None else None
         items.append(QueueItem(case=case, action=action, url=case_url(case, anchor), due_at=due, kind="stage"))
     return items
 
@@ -177,9 +191,6 @@ def queue_for(user: Any, *, page: Any = None) -> list[QueueItem]:
     items = held_items(user) + change_requests_to_decide(user, page=page)
     items += [item for source in (production_configs_to_issue, *sources) for item in source(user)]
     far = dt.datetime.max.replace(tzinfo=dt.UTC)
-    # The home page shows each case's company: cases without a data version read theirs as it
-    # is, accounts included, in one query for all of them.
-    prefetch_company_accounts([item.case for item in items])
     return sorted(items, key=lambda i: (i.due_at or far, i.case.pk, i.kind))
 
 

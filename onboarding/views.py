@@ -35,6 +35,7 @@ from .forms import (
 from .models import OnboardingCase
 from .next_step import next_step
 from .page_reads import page_reads
+from .queue_rows import queue_rows
 from .states import WORKING_STAGES
 from .web import (
     AuthenticatedHttpRequest,
@@ -76,6 +77,7 @@ def _home(request: HttpRequest) -> HttpResponse:
         "onboarding/home.html",
         {
             "items": items,
+            "rows": queue_rows(items, request=request) if items else "",
             "team": team_rows,
             "stages": stages,
             "overdue_total": overdue,

@@ -325,3 +325,17 @@ def test_every_source_costs_the_same_queries_however_many_items(client, world) -
     many = counts()
     assert many == few
     assert max(many) <= 15, many
+
+
+def test_a_form_of_any_case_of_the_outlet_waits_for_that_outlets_checker_only(client, world) -> None:
+    """The e-banking registration form waits on the outlet's counter checker (any case of the
+    outlet, not only someone's own); not on a checker of another branch, nor on the account
+    managers or the maker."""
+    checker_b = user("checker_b", Role.COUNTER_CHECKER, branch=world.branch_b)
+    waiting = world.case(State.UKEY_ISSUANCE, documents=False)
+    documents.document_upload(
+        case=waiting, user=world.am_a, kind="ebanking_registration", upload=io.BytesIO(sample_pdf("e")), name="e.pdf"
+    )
+    assert actions_on(client, world.checker, waiting) == ["审核文件:电子银行业务注册表"]
+    for other in (checker_b, world.am_a, world.am_a2, world.maker):
+        assert not [a for a in actions_on(client, other, waiting) if a.startswith("审核文件")], other

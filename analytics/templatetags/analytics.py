@@ -97,14 +97,21 @@ def case_forecasts(rows: Any) -> dict[int, dict[str, Any]]:
         return {}
     now = timezone.now()
     out: dict[int, dict[str, Any]] = {}
+    # A list shows a handful of stages and holders: each label translated once for the list.
+    stages: dict[str, str] = {}
+    holders: dict[tuple[str, str], str] = {}
     for f in CaseForecast.objects.filter(case_id__in=ids):
         at_risk = f.at_risk(now)
+        if (stage := stages.get(f.stage)) is None:
+            stage = stages[f.stage] = selectors.stage_label(f.stage)
+        if (holder := holders.get((f.holder_party, f.holder_role))) is None:
+            holder = holders[f.holder_party, f.holder_role] = selectors.holder_label(f.holder_party, f.holder_role)
         out[f.case_id] = {
             "forecast": f,
             "at_risk": at_risk,
             "risk": selectors.risk_text(f, now) if at_risk else "",
-            "stage": selectors.stage_label(f.stage),
-            "holder": selectors.holder_label(f.holder_party, f.holder_role),
+            "stage": stage,
+            "holder": holder,
         }
     return out
 

@@ -1,0 +1,81 @@
+"""The rows of "轮到我办理" as the dashboard shows them, written in Python (issue 26).
+
+A dashboard lists up to a hundred items; written by the template, each row's tags and filters
+(working days late or left, the date, the case's address, the forecast) cost about half a
+millisecond, most of the page. Here the page's calendar is read once, the case's address is
+formatted around its id, and each cell is escaped as the template escaped it: the same markup.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from html import escape  # Django's escape is this one behind a lazy-string wrapper
+from typing import Any
+
+from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+
+from analytics.templatetags.analytics import case_forecasts, forecast_cell
+from casetypes import declaration
+from workcalendar import workcal
+
+from .queue import QueueItem, case_url
+
+
+class _Due:
+    """The due cell and whether the item is overdue: the date, then whole working days late
+    (rounded up, at least one) or left (rounded down), as `late_workdays` and `left_workdays`
+    say; the texts translated once for the page."""
+
+    def __init__(self, now: dt.datetime, cal: workcal.WorkCalendar | None) -> None:
+        self.now, self.cal = now, cal
+        # As `{% blocktranslate %}` writes them: the translation as it is, the number in it.
+        self.late = _("已超时 %(late_days)s 个工作日")
+        self.left = _("尚余 %(left)s 个工作日")
+
+    def cell(self, due: dt.datetime | None) -> tuple[str, bool]:
+        if due is None or self.cal is None:
+            return "—", False
+        date = timezone.localtime(due).strftime("%Y-%m-%d")
+        if due < self.now:
+            late = max(1, math.ceil(self.cal.working_seconds(due, self.now) / workcal.DAY))
+            return f'{date} <span class="badge danger">{self.late % {"late_days": late}}</span>', True
+        left = math.floor(self.cal.working_seconds(self.now, due) / workcal.DAY)
+        return f'{date} <span class="sub">{self.left % {"left": left}}</span>', False
+
+
+def queue_rows(items: Sequence[QueueItem], *, request: Any) -> SafeString:
+    """The table body's rows of `items`, in their order; the forecasts in one query."""
+    now = timezone.now()
+    dues = [item.due_at for item in items if item.due_at is not None]
+    cal = None
+    if dues:
+        # The page's calendar (kept on the request, shared with the change requests' due times).
+        lo, hi = timezone.localtime(min(dues)).date(), timezone.localtime(max(dues)).date()
+        today = timezone.localdate(now)
+        cal = workcal.page_calendar(request, min(lo, today), max(hi, today))
+    due_cell = _Due(now, cal)
+    forecasts = case_forecasts(items)
+    states: dict[str, str] = {}
+    out = []
+    for item in items:
+        case = item.case
+        # The case's company data version, or the company as it is (`OnboardingCase.company`).
+        company: Any = case.company_version if case.company_version_id is not None else case.enterprise
+        due, overdue = due_cell.cell(item.due_at)
+        if (state := states.get(case.state)) is None:
+            state = states[case.state] = escape(declaration.state_label(case.state))
+        out.append(
+            f'<tr class="queue-item{" overdue" if overdue else ""}" data-kind="{escape(item.kind)}">\n'
+            f'      <td class="due">{due}</td>\n'
+            f'      <td><a class="queue-action" href="{escape(item.url)}">{escape(str(item.action))}</a></td>\n'
+            f'      <td><a href="{escape(case_url(case))}">{escape(case.reference)}</a></td>\n'
+            f"      <td>{escape(company.name)}</td>\n"
+            f'      <td><span class="state state-{escape(case.state)}">{state}</span></td>\n'
+            f"      {forecast_cell(forecasts, case.pk)}\n"
+            "    </tr>"
+        )
+    return mark_safe("".join(out))  # noqa: S308 - every value above is escaped
