@@ -49,11 +49,13 @@ def unread_count(*, user: Any) -> int:
 def _unread_sql() -> str:
     q = connection.ops.quote_name
     meta = Notification._meta
-    recipient, read_at = (q(meta.get_field(f).column) for f in ("recipient", "read_at"))
-    return (
-        f"SELECT COUNT(*) FROM (SELECT 1 FROM {q(meta.db_table)}"
-        f" WHERE {read_at} IS NULL AND {recipient} = %s LIMIT %s) AS {q('unread')}"
+    table, recipient, read_at = (
+        q(meta.db_table),
+        q(str(meta.get_field("recipient").column)),
+        q(str(meta.get_field("read_at").column)),
     )
+    inner = f"SELECT 1 FROM {table} WHERE {read_at} IS NULL AND {recipient} = %s LIMIT %s"  # noqa: S608 (names from the model)
+    return f"SELECT COUNT(*) FROM ({inner}) AS {q('unread')}"  # noqa: S608 (names from the model)
 
 
 @dataclass
