@@ -40,12 +40,15 @@ def user_roles(user: User | Any) -> frozenset[str]:
 
 
 def user_prepare(user: User | Any) -> None:
-    """What every staff page reads of its user, loaded onto the object before config/usercache.py
-    keeps a copy of it: the roles, the home branch (the scope of everything they see) and the
-    permissions (every dashboard asks whether its reader may enter the holidays: 2 queries)."""
+    """What every page reads of its user, loaded onto the object before config/usercache.py
+    keeps a copy of it: the roles, the home branch (the scope of everything they see), a
+    customer's company (the portal's top bar names it) and the permissions (every dashboard
+    asks whether its reader may enter the holidays: 2 queries)."""
     user_roles(user)
     if getattr(user, "branch_id", None) is not None:
         user.branch  # noqa: B018 - the related object is cached on the instance
+    if getattr(user, "enterprise_id", None) is not None:
+        user.enterprise  # noqa: B018
     if getattr(user, "is_active", False):
         user.get_all_permissions()  # ModelBackend keeps them on the instance (`_perm_cache`)
 

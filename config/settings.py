@@ -148,6 +148,16 @@ DATABASE_RETRY_AFTER_SECONDS = envint("DATABASE_RETRY_AFTER_SECONDS", "30")
 DB_HEALTH_CHECK_IDLE_SECONDS = float(os.environ.get("DB_HEALTH_CHECK_IDLE_SECONDS", "1"))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["ENGINE"] = "config.postgresql"
+    # Off by default: parameters bound on the client (psycopg's ClientCursor), nothing prepared,
+    # as Django does. On: parameters sent apart from the statement and, with
+    # DB_PREPARE_THRESHOLD > 0, a statement prepared on its connection once sent that many
+    # times. Measured, and why it is off (a generic plan for a branch subtree's `LIKE $1`):
+    # README, "Statements: bound on the client, not prepared".
+    if envbool("DB_SERVER_SIDE_BINDING", "false"):
+        _prepare = envint("DB_PREPARE_THRESHOLD", "0")
+        DATABASES["default"].setdefault("OPTIONS", {}).update(
+            {"server_side_binding": True, "prepare_threshold": _prepare if _prepare > 0 else None}
+        )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     (BASE_DIR / "var").mkdir(exist_ok=True)  # the default database's folder, on a fresh checkout
     # The demo's web server and its Celery worker write the same file at once. A transaction

@@ -59,13 +59,14 @@ logger = logging.getLogger("config.usercache")
 
 ALIAS = "users"
 # A copy is valid while none of these changed: the row, and what `USER_CACHE_PREPARE` reads onto
-# it before it is stored (branches.roles.user_prepare: the user's groups, home branch and
-# permissions, their own and their groups').
+# it before it is stored (branches.roles.user_prepare: the user's groups, home branch or company
+# and permissions, their own and their groups').
 TABLES = (
     "accounts_user",
     "accounts_user_groups",
     "auth_group",
     "branches_branch",
+    "onboarding_enterprise",
     "accounts_user_user_permissions",
     "auth_group_permissions",
     "auth_permission",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -36,7 +38,24 @@ def unread_count(*, user: Any) -> int:
     someone with 40,000 unread notices costs the bell what someone with a hundred does."""
     if not getattr(user, "is_authenticated", False):
         return 0
-    return Notification.objects.filter(recipient=user, read_at__isnull=True).order_by()[: BELL_LIMIT + 1].count()
+    # The statement the ORM builds for `filter(recipient=user, read_at__isnull=True)[:100].count()`,
+    # written once: the bell is on every page, and building it cost ~0.45 ms of CPU each time.
+    with connection.cursor() as cursor:
+        cursor.execute(_unread_sql(), [user.pk, BELL_LIMIT + 1])
+        return int(cursor.fetchone()[0])
+
+
+@functools.cache
+def _unread_sql() -> str:
+    q = connection.ops.quote_name
+    meta = Notification._meta
+    table, recipient, read_at = (
+        q(meta.db_table),
+        q(str(meta.get_field("recipient").column)),
+        q(str(meta.get_field("read_at").column)),
+    )
+    inner = f"SELECT 1 FROM {table} WHERE {read_at} IS NULL AND {recipient} = %s LIMIT %s"  # noqa: S608 (names from the model)
+    return f"SELECT COUNT(*) FROM ({inner}) AS {q('unread')}"  # noqa: S608 (names from the model)
 
 
 @dataclass

@@ -107,6 +107,20 @@ def test_writes_to_other_tables_keep_the_copy(client, world) -> None:
     assert _user_reads(client, reverse("home")) == (200, 0)
 
 
+def test_a_customer_sees_their_company_in_the_top_bar_and_a_new_name_at_the_next_request(client, world) -> None:
+    from companies.models import Enterprise
+
+    client.force_login(world.customer_x)
+    client.get(reverse("portal:home"))
+    with CaptureQueriesContext(connection) as ctx:
+        page = client.get(reverse("portal:home")).content.decode()
+    assert '<span class="who">customer_x · 甲公司</span>' in page
+    assert not [q for q in ctx.captured_queries if 'FROM "onboarding_enterprise"' in q["sql"]]  # from the copy
+    Enterprise.objects.filter(pk=world.company_x.pk).update(name="甲公司(新名)")
+    page = client.get(reverse("portal:home")).content.decode()
+    assert '<span class="who">customer_x · 甲公司(新名)</span>' in page
+
+
 def test_a_rolled_back_deactivation_changes_nothing_and_an_open_one_reads_the_row(client, world) -> None:
     from django.db import transaction
 

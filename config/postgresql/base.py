@@ -13,7 +13,9 @@ it), and the next request gets a new one.
 from __future__ import annotations
 
 import time
+from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.db.backends.postgresql import base
 
@@ -38,3 +40,22 @@ class DatabaseWrapper(base.DatabaseWrapper):
             self._good_until = 0.0
         elif used:
             self._good_until = time.monotonic() + settings.DB_HEALTH_CHECK_IDLE_SECONDS
+
+    def get_connection_params(self) -> dict[str, Any]:
+        params = super().get_connection_params()
+        if params.get("cursor_factory") is base.ServerBindingCursor:
+            params["cursor_factory"] = ServerBindingCursor
+        return params
+
+
+class ServerBindingCursor(base.ServerBindingCursor):
+    """With DB_SERVER_SIDE_BINDING: parameters sent apart from the statement, except for several
+    statements in one string with parameters (`pgtrigger.ignore` puts `SELECT set_config(…, %s,
+    true);` before each statement), which the extended protocol refuses ("cannot insert multiple
+    commands into a prepared statement"): those are bound here, as psycopg's ClientCursor does."""
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        if params and isinstance(query, str) and ";" in query.rstrip().rstrip(";"):
+            client = psycopg.ClientCursor(self.connection)  # type: ignore[attr-defined]
+            query, params = client.mogrify(query, params), None
+        return super().execute(query, params, **kwargs)  # type: ignore[misc]
