@@ -15,11 +15,19 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
-from django.template.loader import get_template
+from django.template.engine import Engine
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
 register = template.Library()
+
+
+def _engine(context: template.Context) -> Engine:
+    """The engine rendering this page, as `{% include %}` finds its template."""
+    if context.template is not None:
+        return context.template.engine
+    return Engine.get_default()
+
 
 _drawn: dict[tuple[Any, ...], SafeString] = {}
 
@@ -31,7 +39,7 @@ def form_fields(context: template.Context, form: Any) -> SafeString:
         key = (type(form), form.auto_id, form.prefix, form.label_suffix, form.use_required_attribute, get_language())
         if key in _drawn:
             return _drawn[key]
-    field_template = get_template("onboarding/_field.html").template
+    field_template = _engine(context).get_template("onboarding/_field.html")
     parts = []
     for field in form:
         with context.push(field=field):

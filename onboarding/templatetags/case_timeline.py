@@ -14,7 +14,7 @@ from typing import Any
 
 from django import template
 from django.template.base import render_value_in_context
-from django.template.loader import get_template
+from django.template.engine import Engine
 from django.utils import timezone
 from django.utils.html import conditional_escape, escape
 from django.utils.safestring import SafeString, mark_safe
@@ -25,6 +25,13 @@ from casetypes import declaration
 from ..event_names import label as event_label
 
 register = template.Library()
+
+
+def _engine(context: template.Context) -> Engine:
+    """The engine rendering this page, as `{% include %}` finds its template."""
+    if context.template is not None:
+        return context.template.engine
+    return Engine.get_default()
 
 
 def _minute(value: Any) -> str:
@@ -94,7 +101,7 @@ def timeline_rows(context: template.Context, events: Any) -> SafeString:
         diff = ""
         if e.data and data.get("diff"):
             with context.push(diff=data["diff"]):
-                diff = get_template("companies/_diff.html").template.render(context)
+                diff = _engine(context).get_template("companies/_diff.html").render(context)
         out.append(
             f'\n    <li data-event="{e.pk}"><time>{_minute(e.created_at)}</time>\n      {who}\n      '
             f"{label('e', e.name)}{states}\n      {owner}\n      {handover}\n      {reason}\n      {diff}\n    </li>\n  "
