@@ -14,6 +14,7 @@ from .rules import operator_conflicts
 
 
 class OperatorForm(forms.Form):
+    renders_alike = True  # its empty fields are drawn once ({% form_fields %})
     name = forms.CharField(label=_("姓名"), max_length=60)
     id_number = forms.CharField(label=_("身份证号"), max_length=18, min_length=18)
     role = forms.ChoiceField(label=_("操作员角色"), choices=OperatorRole.choices)
@@ -36,6 +37,7 @@ class ReasonForm(forms.Form):
 
 
 class IdentityCheckForm(forms.Form):
+    renders_alike = True  # its empty fields are drawn once ({% form_fields %})
     person = forms.ChoiceField(label=_("到柜人员"), choices=CounterEntry.Person.choices)
     person_name = forms.CharField(label=_("姓名(按身份证)"), max_length=60)
     id_number = forms.CharField(label=_("身份证号(按原件)"), max_length=18, min_length=18)

@@ -10,7 +10,7 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from onboarding.models import OnboardingCase
-from onboarding.page_reads import read_once
+from onboarding.page_reads import marked, read_once
 from onboarding.selectors import case_visible_q
 
 from .models import CounterEntry, Operator, UKey
@@ -25,8 +25,33 @@ def case_entries(*, case: OnboardingCase) -> QuerySet[CounterEntry]:
 
 
 def case_entry_list(*, case: OnboardingCase) -> list[CounterEntry]:
-    """The case's counter entries, newest first; read once per case page (`onboarding.page_reads`)."""
-    return read_once(case, "counter.entries", lambda: list(case_entries(case=case)))
+    """The case's counter entries, newest first; read once per case page (`onboarding.page_reads`).
+
+    On a case page, which reads the case's operators with their keys anyway (`case_operators`:
+    the guards, the counter panel and its forms), each entry's operator, key and replaced key
+    are taken from those rather than joined again: four joins fewer, about a millisecond of
+    building the query."""
+
+    def read() -> list[CounterEntry]:
+        if not marked(case):
+            return list(case_entries(case=case))
+        operators = case_operators(case=case)
+        entries = list(case.counter_entries.select_related("maker", "checker").order_by("-made_at", "-pk"))
+        by_pk = {o.pk: o for o in operators}
+        keys = {k.pk: k for o in operators for k in o.ukeys.all()}
+        wanted_keys = ({e.ukey_id for e in entries} | {e.replaces_id for e in entries}) - {None}
+        if not ({e.operator_id for e in entries} - {None} <= by_pk.keys() and wanted_keys <= keys.keys()):
+            return list(case_entries(case=case))  # a key or operator not of this case's: joined
+        for e in entries:
+            e.operator = by_pk[e.operator_id] if e.operator_id is not None else None
+            e.ukey = keys[e.ukey_id] if e.ukey_id is not None else None
+            e.replaces = keys[e.replaces_id] if e.replaces_id is not None else None
+        return entries
+
+    return read_once(case, "counter.entries", read)
+
+
+OPERATORS_KEY = "counter.operators"
 
 
 def case_operators(*, case: OnboardingCase) -> list[Operator]:
@@ -42,7 +67,7 @@ def case_operators(*, case: OnboardingCase) -> list[Operator]:
         )
         return list(case.operators.prefetch_related(Prefetch("ukeys", queryset=keys)).order_by("removed_at", "pk"))
 
-    return read_once(case, "counter.operators", read)
+    return read_once(case, OPERATORS_KEY, read)
 
 
 def active_operators(*, case: OnboardingCase) -> list[Operator]:

@@ -179,7 +179,8 @@ _LEAN_DOCUMENT = ("case_id", "kind", "generated")
 
 
 def _case_checklist(case: OnboardingCase) -> list[ChecklistItem]:
-    read = getattr(case, "timeline", None)  # the case page has read every event already
+    # The staff case page's events include every return that marked documents to redo.
+    read = getattr(case, "page_events", None)
     if read is None and case.current_visit_id is not None:
         read = list(_redo_events([case.pk]))
     return _checklist_of(case, _versions([case.pk]), _returned(case, read or []))

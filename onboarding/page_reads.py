@@ -48,6 +48,11 @@ def read_once(case: Any, key: str, compute: Callable[[], T]) -> T:
     return memo[key]  # type: ignore[no-any-return]
 
 
+def marked(case: Any) -> bool:
+    """Whether `case` is the one a page is rendering (its reads are shared)."""
+    return getattr(case, _ATTR, None) is not None
+
+
 def prime(case: Any, key: str, value: Any) -> None:
     """Hand `case` a read made for several cases at once (a list page's batch)."""
     memo: dict[str, Any] | None = getattr(case, _ATTR, None)

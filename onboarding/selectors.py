@@ -473,18 +473,27 @@ def _is_sla(e: CaseEvent) -> bool:
     )
 
 
-def case_page_events(*, case: OnboardingCase, size: int = CASE_PAGE_EVENTS) -> tuple[HistoryPage, list[CaseEvent]]:
+def _redo_q() -> Q:
+    """Returns that marked documents to redo: the documents checklist looks for the latest one
+    into the current visit (documents/checklist.py)."""
+    return Q(kind=CaseEvent.Kind.TRANSITION, data__has_key="redo")
+
+
+def case_page_events(
+    *, case: OnboardingCase, size: int = CASE_PAGE_EVENTS
+) -> tuple[HistoryPage, list[CaseEvent], list[CaseEvent]]:
     """One query for the case page's events: the newest `size` (+1: are there older ones?) and
     whatever the SLA panel reads however old (suspensions and resumptions for the time split,
-    the sweep's reminder events), not the whole history. Returns the timeline's page and the
-    SLA events in timeline order."""
+    the sweep's reminder events) and the documents checklist (returns that marked documents to
+    redo), not the whole history. Returns the timeline's page, the SLA events in timeline order
+    and every event read (for the checklist: `case.page_events`)."""
     newest = CaseEvent.objects.filter(case=case).order_by("-created_at", "-pk").values("pk")[: size + 1]
-    rows = list(case_timeline(case=case).filter(_sla_q() | Q(pk__in=newest)))  # oldest first
+    rows = list(case_timeline(case=case).filter(_sla_q() | _redo_q() | Q(pk__in=newest)))  # oldest first
     recent = rows[-(size + 1) :]  # the newest size + 1 of the history are all in `rows`
     more = len(recent) > size
     recent = recent[-size:]
     page = HistoryPage(events=recent, older=recent[0].pk if more else None, newer=None)
-    return page, [e for e in rows if _is_sla(e)]
+    return page, [e for e in rows if _is_sla(e)], rows
 
 
 def case_test_results(*, case: OnboardingCase) -> list[ModuleTestResult]:

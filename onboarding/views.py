@@ -232,10 +232,11 @@ def _case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespo
     request.case_read = case  # type: ignore[attr-defined]  # the auditor's access event names it
     # The stage tracker and the time split both read every visit (one query). The timeline
     # shows the newest events and links to the history page for the rest; the time split
-    # (suspensions) and the reminders panel read only their events: one query of bounded
-    # size, so a case with 1,000 events costs what one with 40 does.
+    # (suspensions), the reminders panel and the documents checklist (returns marking papers to
+    # redo) read only their events: one query of bounded size, so a case with 1,000 events
+    # costs what one with 40 does.
     prefetch_related_objects([case], "visits")
-    recent, case.sla_events = selectors.case_page_events(case=case)  # type: ignore[attr-defined]
+    recent, case.sla_events, case.page_events = selectors.case_page_events(case=case)  # type: ignore[attr-defined]
     options = services.case_transition_options(case=case, user=request.user)
     roles = user_roles(request.user)
     return render(

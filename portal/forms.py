@@ -40,6 +40,7 @@ class SubmitForm(forms.Form):
 
 
 class MessageForm(forms.Form):
+    renders_alike = True  # its empty fields are drawn once ({% form_fields %})
     body = forms.CharField(label=_("留言"), max_length=MESSAGE_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 3}))
 
 

@@ -21,3 +21,11 @@ def minute(value: Any) -> str:
     if not isinstance(value, dt.datetime):
         return ""
     return f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}"
+
+
+@register.filter(expects_localtime=True)
+def day(value: Any) -> str:
+    """`2026-12-06`, as `date:"Y-m-d"` writes a date or a moment (in local time)."""
+    if not isinstance(value, dt.date):  # a datetime is a date too
+        return ""
+    return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"

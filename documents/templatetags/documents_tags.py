@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import template
+from django.template.defaultfilters import filesizeformat
+from django.template.defaulttags import CsrfTokenNode
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import conditional_escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 
 from casetypes import declaration
+from config.templatetags.once import form_token
 from documents import checklist, services
 
 register = template.Library()
@@ -117,3 +125,134 @@ def document_label(kind: str) -> str:
 def needs_document(case: Any, kind: str) -> bool:
     """Whether the case's type asks this case for a document of `kind` (at any stage)."""
     return any(r.kind == kind for r in checklist.requirements(case))
+
+
+def _minute(value: Any) -> str:
+    """`|minute` (config/templatetags/moments.py) after the engine's conversion to local time."""
+    if not isinstance(value, dt.datetime):
+        return ""
+    if timezone.is_aware(value):
+        value = timezone.localtime(value)
+    return f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}"
+
+
+def _version(v: Any, view: str) -> str:
+    """A version's link, size, uploader and time, as the row's template wrote it."""
+    e = conditional_escape
+    return (
+        f'<a href="{e(v.download_url)}">{e(v.original_name)}</a>\n'
+        f"<small>v{v.number} · {e(filesizeformat(v.size))} · {e(v.uploaded_by)} {_minute(v.uploaded_at)}</small>\n"
+        f'<a class="sub" href="{e(v.view_url)}" target="_blank" rel="noopener">{view}</a>\n'
+    )
+
+
+@register.simple_tag(takes_context=True)
+def document_rows(context: template.Context, rows: list[dict[str, Any]]) -> SafeString:
+    """The checklist's rows (`documents_panel`'s), the markup `documents/_row.html` wrote for
+    each, built in one pass: a row of a dozen conditions, links and forms cost the template
+    engine about 0.15 ms on the staff page and 0.6 ms on the customer's (an upload form each)."""
+    e = conditional_escape
+    csrf = CsrfTokenNode().render(context)
+    version = e(context["case"].version)
+    next_url = context.get("next_url")
+    hidden_next = f'<input type="hidden" name="next" value="{e(next_url)}">' if next_url else ""
+    statuses = {
+        checklist.Status.MISSING: gettext("未上传"),
+        checklist.Status.UPLOADED: gettext("已上传,待审核"),
+        checklist.Status.ACCEPTED: gettext("审核通过"),
+        checklist.Status.REDO: gettext("需补正"),
+    }
+    view = gettext("查看")
+    words = {
+        "generate": gettext("生成表单"),
+        "accept": gettext("审核通过"),
+        "why": gettext("退回原因"),
+        "reject": gettext("退回"),
+        "upload_new": gettext("上传新版本"),
+        "upload": gettext("上传"),
+    }
+    out = []
+    for row in rows:
+        item, status = row["item"], row["status"]
+        v = item.latest
+        kind, label = e(item.kind), e(item.label)
+        first = ""
+        if row["can_review"]:
+            first = (
+                f'<label class="pick"><input type="checkbox" name="versions" value="{e(v.public_id)}" '
+                f'form="accept-many" aria-label="{label}"></label>'
+            )
+        first += f"<strong>{label}</strong>"
+        if not item.requirement.required:
+            first += '<div class="sub">{}</div>'.format(gettext("留存,非必需"))
+        document = ""
+        if item.document:
+            document = '<div class="sub"><a href="{}">{} ({})</a> · {}</div>'.format(
+                e(row["detail_url"]), gettext("版本记录"), len(item.versions), e(item.document.get_retention_display())
+            )
+        reviewed = ""
+        if v is not None and v.reviewed_by:
+            reviewed = f'<div class="sub">{e(v.reviewed_by)} {_minute(v.reviewed_at)}</div>'
+        reason = ""
+        if status == "rejected":
+            reason = '<div class="reason">{}:{}</div>'.format(gettext("原因"), e(v.decision_reason if v else ""))
+        elif status == "redo":
+            reason = '<div class="reason">{}:{}</div>'.format(gettext("退回原因"), e(item.redo_reason))
+        latest = _version(v, view) if v else '<span class="empty">—</span>'
+        older = ""
+        if row["older"]:
+            olds = "".join(
+                "<li>{} {}</li>".format(
+                    _version(old, view), f"· {e(old.get_decision_display())}" if old.decision else ""
+                )
+                for old in row["older"]
+            )
+            older = (
+                '<details><summary>{}</summary><ul class="plain">\n            {}\n          </ul></details>'.format(
+                    gettext("历史版本"), olds
+                )
+            )
+        generated = ""
+        if item.generated_versions:
+            g = item.generated_versions[0]
+            generated = '<div class="sub">{}:<a href="{}">v{} {}</a></div>'.format(
+                gettext("系统生成"), e(g.download_url), g.number, _minute(g.uploaded_at)
+            )
+        actions = "\n          "
+        if row["can_generate"]:
+            actions += (
+                f'\n          <form method="post" action="{e(row["generate_url"])}" class="inline">{csrf}'
+                f'<input type="hidden" name="version" value="{version}">{hidden_next}\n'
+                f'            <button class="link">{words["generate"]}</button></form>\n          '
+            )
+        actions += "\n          "
+        if row["can_review"]:
+            actions += (
+                f'\n          <form method="post" action="{e(row["review_url"])}" class="review">{csrf}'
+                f'<input type="hidden" name="version" value="{version}">{hidden_next}\n'
+                f'            <button class="primary" name="decision" value="accept">{words["accept"]}</button>\n'
+                f'            <input type="text" name="reason" placeholder="{words["why"]}" maxlength="500" '
+                f'aria-label="{words["why"]}">\n'
+                f'            <button class="warning" name="decision" value="reject">{words["reject"]}</button>\n'
+                "          </form>\n          "
+            )
+        actions += "\n          "
+        if row["can_upload"]:
+            actions += (
+                f'\n          <form method="post" action="{e(row["upload_url"])}" enctype="multipart/form-data" '
+                f'class="upload">{csrf}{form_token()}<input type="hidden" name="version" value="{version}">{hidden_next}\n'
+                '            <input type="file" name="file" accept=".pdf,.jpg,.jpeg,.png,application/pdf,image/jpeg,'
+                f'image/png" required aria-label="{label}">\n'
+                f"            <button>{words['upload_new'] if v else words['upload']}</button>\n          </form>\n          "
+            )
+        actions += "\n        "
+        out.append(
+            f'\n      <tr class="doc-{e(status)}" data-kind="{kind}" id="doc-{kind}">\n'
+            f"        <td>{first}\n          {document}</td>\n"
+            f'        <td class="sub">{e(item.requirement.stage_label)}</td>\n'
+            f'        <td><span class="doc-status status-{e(status)}">{statuses.get(status, gettext("已退回"))}</span>\n'
+            f"          {reviewed}\n          {reason}\n        </td>\n"
+            f"        <td>{latest}\n          {older}\n          {generated}\n        </td>\n"
+            f'        <td class="doc-actions">{actions}</td>\n      </tr>\n\n'
+        )
+    return mark_safe("".join(out))  # noqa: S308 - every value is escaped above
