@@ -50,3 +50,22 @@ class FastSelect(forms.Select):
         parts.append("\n</select>")
         # Every value and label above went through escape() / conditional_escape().
         return mark_safe("".join(parts))  # noqa: S308
+
+
+class FastChoiceField(forms.ChoiceField):
+    """`forms.ChoiceField` with `FastSelect`, for flat choices already made of (value, label)
+    strings: they are taken as given. Django normalises the choices on every assignment, twice
+    (the field's, then the widget's), walking every option: 500 walks a case list page for its
+    branches and account managers."""
+
+    widget = FastSelect
+
+    @property  # type: ignore[override]
+    def choices(self) -> Any:
+        return self._choices
+
+    @choices.setter
+    def choices(self, value: Any) -> None:
+        value = value if isinstance(value, list) else list(value)
+        # Past both setters (`ChoiceField.choices`, `ChoiceWidget.choices`): what they store.
+        self._choices = self.widget._choices = value  # type: ignore[attr-defined]
