@@ -309,22 +309,27 @@ CASE_LIST_ROW_FIELDS = (
 )
 
 
-def case_list_count(*, user: Any, state: str = "", branch: Branch | None = None) -> int | None:
-    """How many cases a staff member's list holds, of one state and one branch's subtree if
-    given, when it can be known without counting them: on PostgreSQL the sum of the branches'
-    `StageCount` rows (kept by the cases' triggers; dozens of rows), where the list's bounded
-    count read up to 10,001 index entries. None elsewhere: the list counts its rows. `branch`
-    must lie in the user's subtree (the filter offers no other)."""
+def case_list_count(*, user: Any, branch_ids: list[int], state: str = "") -> int | None:
+    """How many cases a staff member's list holds, of one state if given, when it can be known
+    without counting them: on PostgreSQL the sum of the branches' `StageCount` rows (kept by the
+    cases' triggers; dozens of rows), where the list's bounded count read up to 10,001 index
+    entries. `branch_ids` are the list's branches: the user's subtree, or a branch's within it
+    (`onboarding.web.case_list_selection` has them with the filter's options). None elsewhere:
+    the list counts its rows."""
     if connection.vendor != "postgresql" or user.enterprise_id is not None:
         return None
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return None
     if user.branch_id is None or not user_roles(user):
         return None
-    rows = StageCount.objects.filter(subtree_q("branch", branch if branch is not None else user.branch))
+    # One short statement, written out: the ORM's aggregate cost ten times its running.
+    sql = "SELECT COALESCE(SUM(n), 0) FROM onboarding_stagecount WHERE branch_id = ANY(%s)"
+    params: list[Any] = [branch_ids]
     if state:
-        rows = rows.filter(state=state)
-    return int(rows.aggregate(n=Sum("n"))["n"] or 0)
+        sql, params = sql + " AND state = %s", [*params, state]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return int(cursor.fetchone()[0])
 
 
 class _BoundedPaginator(Paginator):

@@ -4,6 +4,7 @@ import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from html import escape
 from typing import Any
 
 from django.contrib import messages
@@ -13,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -125,6 +127,30 @@ class CaseRow:
     late_days: int | None  # whole working days past due (overdue rows)
     is_open: bool  # the case is open (its go-live forecast is shown: `case_forecasts`)
 
+    @property
+    def cells(self) -> SafeString:
+        """The row's opening tag and its first six cells, as the list's template wrote them
+        (25 rows of a dozen variables and tags each cost more than the page's queries)."""
+        due = "—"
+        if self.due:
+            due = self.due
+            if self.overdue:
+                due += f' <span class="badge danger">{_("超时")}</span>'
+                if self.late_days:
+                    late = _("已超时 %(late_days)s 个工作日") % {"late_days": self.late_days}
+                    due += f'<div class="sub late-days">{late}</div>'
+        opening = '<tr class="overdue">' if self.overdue else "<tr>"
+        # Every value from the database goes through escape(); the rest is this page's markup.
+        return mark_safe(  # noqa: S308
+            f"{opening}\n"
+            f'  <td><a href="{escape(self.url)}">{escape(self.reference)}</a></td>\n'
+            f'  <td>{escape(self.company_name)}<div class="sub mono">{escape(self.uscc)}</div></td>\n'
+            f'  <td><span class="state state-{escape(self.state)}">{escape(self.state_label)}</span></td>\n'
+            f"  <td>{escape(self.branch_name)}</td>\n"
+            f"  <td>{escape(self.account_manager)}</td>\n"
+            f"  <td>{due}</td>\n  "
+        )
+
 
 _UUID_SLOT = uuid.UUID(int=0)
 
@@ -135,6 +161,7 @@ def case_list_rows(rows: Any, *, request: HttpRequest) -> list[CaseRow]:
     url = reverse("case_detail", args=[_UUID_SLOT]).replace(str(_UUID_SLOT), "{}")
     now = timezone.now()
     open_states = declaration.open_states()
+    labels = declaration.state_labels_shown()
     out = []
     for row in rows:
         # The company as the case has it: its data version, else (an old case) the company.
@@ -168,7 +195,7 @@ def case_list_rows(rows: Any, *, request: HttpRequest) -> list[CaseRow]:
                 company_name=row["company_version__name"] if versioned else row["enterprise__name"],
                 uscc=row["company_version__uscc"] if versioned else row["enterprise__uscc"],
                 state=state,
-                state_label=declaration.state_label(state),
+                state_label=labels.get(state, state),
                 branch_name=row["branch__name"],
                 account_manager=manager,
                 overdue=overdue,

@@ -250,6 +250,7 @@ def case_list_options(user: Any) -> tuple[list[tuple[int, str, str]], list[tuple
 def case_list_selection(request: HttpRequest) -> CaseListSelection:
     """`case_list_filtered`, with the list's count when the filters let it be known cheaply."""
     from branches.models import Branch
+    from branches.scope import ids_within
 
     from .forms import CaseFilterForm
 
@@ -257,8 +258,8 @@ def case_list_selection(request: HttpRequest) -> CaseListSelection:
     subtree, managers = case_list_options(user)
     form = CaseFilterForm(request.GET or None)
     all_ = _("全部")
-    labels = declaration.state_labels()
-    form.fields["state"].choices = [("", all_), *((code, str(label)) for code, label in labels.items())]  # type: ignore[attr-defined]
+    labels = declaration.state_labels_shown()
+    form.fields["state"].choices = [("", all_), *labels.items()]  # type: ignore[attr-defined]
     form.fields["branch"].choices = [("", all_), *((str(pk), name) for pk, name, _path in subtree)]  # type: ignore[attr-defined]
     form.fields["account_manager"].choices = [("", all_), *managers]  # type: ignore[attr-defined]
     qs = selectors.case_list(user=user)
@@ -283,7 +284,10 @@ def case_list_selection(request: HttpRequest) -> CaseListSelection:
         )
     count = None
     if not (data.get("q") or data.get("account_manager") or data.get("overdue")):
-        count = selectors.case_list_count(user=user, state=data.get("state", ""), branch=branch)
+        branch_ids = [pk for pk, _n, _p in subtree]
+        if branch is not None:
+            branch_ids = ids_within(((pk, path) for pk, _n, path in subtree), branch)
+        count = selectors.case_list_count(user=user, branch_ids=branch_ids, state=data.get("state", ""))
     return CaseListSelection(form, qs, count)
 
 

@@ -90,7 +90,7 @@ def case_forecast(case: Any) -> dict[str, Any]:
 @register.simple_tag
 def case_forecasts(rows: Any) -> dict[int, dict[str, Any]]:
     """The forecasts of the open cases of a list (one query for the whole list), keyed by case:
-    P50/P85, whether at risk and why, the stage and who holds it."""
+    P50/P85, whether at risk and, if so, why, the stage and who holds it."""
     cases = [getattr(r, "case", r) for r in rows]  # cases, or queue items holding one
     ids = sorted({c.pk for c in cases if getattr(c, "is_open", False)})
     if not ids:
@@ -99,12 +99,13 @@ def case_forecasts(rows: Any) -> dict[int, dict[str, Any]]:
     out: dict[int, dict[str, Any]] = {}
     for f in CaseForecast.objects.filter(case_id__in=ids):
         at_risk = f.at_risk(now)
+        # The stage and who holds it are shown beside a risk only (the lists' forecast cells).
         out[f.case_id] = {
             "forecast": f,
             "at_risk": at_risk,
             "risk": selectors.risk_text(f, now) if at_risk else "",
-            "stage": selectors.stage_label(f.stage),
-            "holder": selectors.holder_label(f.holder_party, f.holder_role),
+            "stage": selectors.stage_label(f.stage) if at_risk else "",
+            "holder": selectors.holder_label(f.holder_party, f.holder_role) if at_risk else "",
         }
     return out
 
