@@ -32,6 +32,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils.translation import get_language
+
 # The party and role code of a stage held by the company's own people (portal users).
 CUSTOMER = "customer"
 BANK = "bank"
@@ -377,10 +379,11 @@ def state_labels_shown() -> dict[str, str]:
     """Every declared state's label in the reader's language, by code: made once per language
     (the case list offers every state in its filter and names one on each row: 75 lookups of
     the catalogue a page otherwise)."""
-    from django.utils.translation import get_language
-
-    labels = _labels()
-    return _cached(("labels_shown", get_language()), lambda: {code: str(label) for code, label in labels.items()})  # type: ignore[no-any-return]
+    key = ("labels_shown", get_language())
+    found = _cache.get(key)
+    if found is None:
+        found = _cache[key] = {code: str(label) for code, label in _labels().items()}
+    return found  # type: ignore[no-any-return]
 
 
 def active_stage(case: Any) -> str:

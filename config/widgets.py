@@ -17,12 +17,6 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 
-def _escape(text: str) -> str:
-    # django.utils.html.escape's output (it is html.escape) without its lazy-string wrapper:
-    # a list page escapes two hundred options.
-    return html.escape(text)
-
-
 def _conditional_escape(text: Any) -> str:
     # django.utils.html.conditional_escape, likewise: safe strings as they are.
     if isinstance(text, Promise):
@@ -47,23 +41,29 @@ class FastSelect(forms.Select):
     """`forms.Select` without templates, for flat choices (option groups fall back to Django's)."""
 
     def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
-        choices = list(self.choices)
-        if self.allow_multiple_selected or any(isinstance(label, (list, tuple)) for _v, label in choices):
+        if self.allow_multiple_selected:
             return super().render(name, value, attrs, renderer)
         chosen = set(self.format_value(value))
         parts: list[str] = [format_html('<select name="{}"{}>', name, _attrs(self.build_attrs(self.attrs, attrs)))]
-        for option_value, label in choices:
-            option_value = "" if option_value is None else str(option_value)
+        escape = html.escape
+        for option_value, label in self.choices:
+            if type(label) is str:  # the usual label: escaped
+                shown = escape(label)
+            elif isinstance(label, (list, tuple)):  # an option group: Django's templates
+                return super().render(name, value, attrs, renderer)
+            else:  # anything else as Django would
+                shown = _conditional_escape(label)
+            if type(option_value) is not str:
+                option_value = "" if option_value is None else str(option_value)
             # As Django's: the first option matching the value is the selected one.
             selected = option_value in chosen
             if selected:
                 chosen = set()
             parts.append(
-                f'\n  <option value="{_escape(option_value)}"{" selected" if selected else ""}>'
-                f"{_conditional_escape(label)}</option>"
+                f'\n  <option value="{escape(option_value)}"{" selected" if selected else ""}>{shown}</option>'
             )
         parts.append("\n</select>")
-        # Every value and label above went through _escape() / _conditional_escape().
+        # Every value and label above was escaped (html.escape is Django's escape's output).
         return mark_safe("".join(parts))  # noqa: S308
 
 
