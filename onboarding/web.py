@@ -201,7 +201,7 @@ def case_list_filtered(request: HttpRequest) -> tuple[Any, Any]:
     The list page and its exports (`transfers`) read the same query string through this, so an
     export holds exactly the cases the page lists.
     """
-    selection = case_list_selection(request)
+    selection = case_list_selection(request, count=False)
     return selection.form, selection.cases
 
 
@@ -247,8 +247,9 @@ def case_list_options(user: Any) -> tuple[list[tuple[int, str, str]], list[tuple
     return kept(f"case-list-options:{user.branch_id}", _OPTION_TABLES, read)
 
 
-def case_list_selection(request: HttpRequest) -> CaseListSelection:
-    """`case_list_filtered`, with the list's count when the filters let it be known cheaply."""
+def case_list_selection(request: HttpRequest, *, count: bool = True) -> CaseListSelection:
+    """`case_list_filtered`, with the list's count when the filters let it be known cheaply
+    (and `count` asks for it)."""
     from branches.models import Branch
     from branches.scope import ids_within
 
@@ -282,13 +283,13 @@ def case_list_selection(request: HttpRequest) -> CaseListSelection:
             overdue=data["overdue"],
             search=data["q"],
         )
-    count = None
-    if not (data.get("q") or data.get("account_manager") or data.get("overdue")):
+    known = None
+    if count and not (data.get("q") or data.get("account_manager") or data.get("overdue")):
         branch_ids = [pk for pk, _n, _p in subtree]
         if branch is not None:
             branch_ids = ids_within(((pk, path) for pk, _n, path in subtree), branch)
-        count = selectors.case_list_count(user=user, branch_ids=branch_ids, state=data.get("state", ""))
-    return CaseListSelection(form, qs, count)
+        known = selectors.case_list_count(user=user, branch_ids=branch_ids, state=data.get("state", ""))
+    return CaseListSelection(form, qs, known)
 
 
 def share_enterprise(user: Any, read: list[Any]) -> None:
