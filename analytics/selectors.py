@@ -18,6 +18,7 @@ from django.db import connections, transaction
 from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from branches.models import Branch
@@ -102,7 +103,7 @@ def _seconds_days(s: int | None) -> float:
 
 
 def stage_label(code: str) -> str:
-    return declaration.state_label(code)
+    return declaration.state_labels_shown().get(code, code)
 
 
 def drill_url(period: Period, **params: Any) -> str:
@@ -694,13 +695,29 @@ def at_risk_forecasts(
 
 
 def holder_label(party: str, role: str) -> str:
-    from .sources import Party
-
-    label = _ROLE_LABELS.get(role) or dict(zip(Party.values, Party.labels, strict=True)).get(party)
-    return role if label is None else str(label)
+    roles, parties = _holder_labels()
+    label = roles.get(role) or parties.get(party)
+    return role if label is None else label
 
 
 _ROLE_LABELS = {value: label for value, label in zip(Role.values, Role.labels, strict=True)}
+_HOLDER_LABELS: dict[Any, tuple[dict[str, str], dict[str, str]]] = {}
+
+
+def _holder_labels() -> tuple[dict[str, str], dict[str, str]]:
+    """The roles' and parties' labels in the reader's language, made once per language (the
+    lists' forecast cells name the holder of each case at risk)."""
+    language = get_language()
+    labels = _HOLDER_LABELS.get(language)
+    if labels is None:
+        from .sources import Party
+
+        labels = (
+            {value: str(label) for value, label in _ROLE_LABELS.items()},
+            {value: str(label) for value, label in zip(Party.values, Party.labels, strict=True)},
+        )
+        _HOLDER_LABELS[language] = labels
+    return labels
 
 
 def risk_table(*, path: str, period: Period, now: dt.datetime) -> Table:

@@ -7,6 +7,7 @@ filters with `subtree_q`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Q
@@ -22,6 +23,11 @@ def branch_within(branch: Branch, root: Branch) -> bool:
 def branch_in_subtree(branch: Branch, user: Any) -> bool:
     """`branch` lies in the subtree of the user's home branch (never for users without one)."""
     return user.branch_id is not None and branch_within(branch, user.branch)
+
+
+def ids_within(branches: Iterable[tuple[int, str]], root: Branch) -> list[int]:
+    """The ids of those (id, path) pairs whose branch is `root` or lies below it."""
+    return [pk for pk, path in branches if path.startswith(root.path)]
 
 
 def case_in_scope(case: Any, user: Any) -> bool:

@@ -40,7 +40,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.contrib import auth
@@ -232,6 +232,44 @@ def generations(tables: Iterable[str]) -> dict[str, str]:
             cache().add(key, token, None)
         found.update(cache().get_many(missing))
     return found
+
+
+T = TypeVar("T")
+
+
+def kept(name: str, tables: Iterable[str], read: Callable[[], T]) -> T:
+    """`read()`, kept in Redis while each of `tables` (some of `TABLES`) keeps its generation.
+
+    For what pages derive from the branches and the people alone (the case list's filter
+    options: the subtree's branches and account managers, two queries on every request) and
+    that changes when they do. The rules are the user's copy's: the generations are read before
+    `read()` runs, so a value read while a write committed is stale the moment it is stored; a
+    copy lives at most USER_CACHE_SECONDS; without the copy (switched off, Redis not answering,
+    uncommitted writes to `TABLES` on this connection) `read()` runs every time. `name` says
+    what is kept and for whom (the same name, the same value for every reader)."""
+    names = list(tables)
+    if not set(names) <= _WATCHED:
+        raise ValueError(f"kept values are checked against {TABLES} only, not {names}")
+    if not enabled() or uncommitted_writes():
+        return read()
+    key, gen_keys = f"kept:{settings.DATABASES['default']['NAME']}:{name}", [gen_key(t) for t in names]
+    try:
+        found = cache().get_many([key, *gen_keys])
+        entry = found.get(key)
+        gens = [found.get(k) for k in gen_keys]
+        if entry is not None and None not in gens and entry[0] == gens:
+            return entry[1]  # type: ignore[no-any-return]
+        before = gens if None not in gens else [generations(names)[k] for k in gen_keys]
+    except Exception as exc:  # an outage means reading the database, not failing
+        failed(exc)
+        return read()
+    value = read()
+    if not uncommitted_writes():
+        try:
+            cache().set(key, (before, value), settings.USER_CACHE_SECONDS)
+        except Exception as exc:
+            failed(exc)
+    return value
 
 
 # --- the user ------------------------------------------------------------------------------

@@ -8,11 +8,20 @@ markup with `format_html`.
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from django import forms
-from django.utils.html import conditional_escape, escape, format_html, format_html_join
+from django.utils.functional import Promise
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
+
+
+def _conditional_escape(text: Any) -> str:
+    # django.utils.html.conditional_escape, likewise: safe strings as they are.
+    if isinstance(text, Promise):
+        text = str(text)
+    return text.__html__() if hasattr(text, "__html__") else html.escape(str(text))  # type: ignore[no-any-return]
 
 
 def _attrs(attrs: dict[str, Any]) -> SafeString:
@@ -32,21 +41,46 @@ class FastSelect(forms.Select):
     """`forms.Select` without templates, for flat choices (option groups fall back to Django's)."""
 
     def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
-        choices = list(self.choices)
-        if self.allow_multiple_selected or any(isinstance(label, (list, tuple)) for _v, label in choices):
+        if self.allow_multiple_selected:
             return super().render(name, value, attrs, renderer)
         chosen = set(self.format_value(value))
         parts: list[str] = [format_html('<select name="{}"{}>', name, _attrs(self.build_attrs(self.attrs, attrs)))]
-        for option_value, label in choices:
-            option_value = "" if option_value is None else str(option_value)
+        escape = html.escape
+        for option_value, label in self.choices:
+            if type(label) is str:  # the usual label: escaped
+                shown = escape(label)
+            elif isinstance(label, (list, tuple)):  # an option group: Django's templates
+                return super().render(name, value, attrs, renderer)
+            else:  # anything else as Django would
+                shown = _conditional_escape(label)
+            if type(option_value) is not str:
+                option_value = "" if option_value is None else str(option_value)
             # As Django's: the first option matching the value is the selected one.
             selected = option_value in chosen
             if selected:
                 chosen = set()
             parts.append(
-                f'\n  <option value="{escape(option_value)}"{" selected" if selected else ""}>'
-                f"{conditional_escape(label)}</option>"  # type: ignore[arg-type]
+                f'\n  <option value="{escape(option_value)}"{" selected" if selected else ""}>{shown}</option>'
             )
         parts.append("\n</select>")
-        # Every value and label above went through escape() / conditional_escape().
+        # Every value and label above was escaped (html.escape is Django's escape's output).
         return mark_safe("".join(parts))  # noqa: S308
+
+
+class FastChoiceField(forms.ChoiceField):
+    """`forms.ChoiceField` with `FastSelect`, for flat choices already made of (value, label)
+    strings: they are taken as given. Django normalises the choices on every assignment, twice
+    (the field's, then the widget's), walking every option: 500 walks a case list page for its
+    branches and account managers."""
+
+    widget = FastSelect
+
+    @property  # type: ignore[override]
+    def choices(self) -> Any:
+        return self._choices
+
+    @choices.setter
+    def choices(self, value: Any) -> None:
+        value = value if isinstance(value, list) else list(value)
+        # Past both setters (`ChoiceField.choices`, `ChoiceWidget.choices`): what they store.
+        self._choices = self.widget._choices = value  # type: ignore[attr-defined]

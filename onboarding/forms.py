@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from companies import validators
 from companies.models import Enterprise
-from config.widgets import FastSelect
+from config.widgets import FastChoiceField
 
 from .form_fields import DateField
 from .models import OnboardingCase, ProductionConfig, TestPackage
@@ -237,10 +237,11 @@ class ProductionConfigForm(forms.ModelForm):
 
 class CaseFilterForm(forms.Form):
     q = forms.CharField(label=_("企业名称/信用代码/编号"), required=False)
-    # Every branch and account manager in scope is an option: rendered without templates.
-    state = forms.ChoiceField(label=_("状态"), required=False, widget=FastSelect)
-    branch = forms.ChoiceField(label=_("机构"), required=False, widget=FastSelect)
-    account_manager = forms.ChoiceField(label=_("客户经理"), required=False, widget=FastSelect)
+    # Every branch and account manager in scope is an option: given as (value, label) strings
+    # and rendered without templates (`onboarding.web.case_list_selection`).
+    state = FastChoiceField(label=_("状态"), required=False)
+    branch = FastChoiceField(label=_("机构"), required=False)
+    account_manager = FastChoiceField(label=_("客户经理"), required=False)
     overdue = forms.BooleanField(label=_("仅超时"), required=False)
 
 

@@ -4,6 +4,7 @@ it, and how a refusal or an invalid form is told. Views import this module, neve
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import TYPE_CHECKING, Any
 
@@ -200,47 +201,95 @@ def case_list_filtered(request: HttpRequest) -> tuple[Any, Any]:
     The list page and its exports (`transfers`) read the same query string through this, so an
     export holds exactly the cases the page lists.
     """
+    selection = case_list_selection(request, count=False)
+    return selection.form, selection.cases
+
+
+@dataclass
+class CaseListSelection:
+    form: Any  # CaseFilterForm
+    cases: Any  # QuerySet[OnboardingCase]: scoped, filtered, in the list's order
+    count: int | None  # how many `cases` holds, when known without counting them (StageCount)
+
+
+# What the filter options are read from: they are kept while none of these changes.
+_OPTION_TABLES = ("branches_branch", "accounts_user", "accounts_user_groups", "auth_group")
+
+
+def case_list_options(user: Any) -> tuple[list[tuple[int, str, str]], list[tuple[str, str]]]:
+    """The filter's options for a staff member: the branches of their subtree (id, name, path) in
+    path order, and the subtree's account managers (id, shown name) by username.
+
+    Kept in Redis while the branches and people are unchanged (`config.usercache.kept`): two
+    queries and a thousand ORM calls on every list page otherwise, for lists that change when a
+    branch or a person does."""
     from django.contrib.auth import get_user_model
 
     from branches.models import Branch
     from branches.roles import Role
     from branches.scope import subtree_q
+    from config.usercache import kept
+
+    def read() -> tuple[list[tuple[int, str, str]], list[tuple[str, str]]]:
+        subtree = list(Branch.objects.filter(subtree_q("", user.branch)).values_list("pk", "name", "path"))
+        managers = (
+            get_user_model()
+            # The branches' ids as values, not a subquery: PostgreSQL then knows that only staff
+            # have a branch and reads them by their branch index (0.3 ms at 100,000 cases), where
+            # the subquery walked every user, customers included (350 ms).
+            .objects.filter(groups__name=Role.ACCOUNT_MANAGER, branch_id__in=[pk for pk, _n, _p in subtree])
+            .order_by("username")
+            .values_list("pk", "username", "display_name")
+        )
+        # As `str(user)` shows a person (the display name, else the username), without the rows.
+        return subtree, [(str(pk), shown or username) for pk, username, shown in managers]
+
+    return kept(f"case-list-options:{user.branch_id}", _OPTION_TABLES, read)
+
+
+def case_list_selection(request: HttpRequest, *, count: bool = True) -> CaseListSelection:
+    """`case_list_filtered`, with the list's count when the filters let it be known cheaply
+    (and `count` asks for it)."""
+    from branches.models import Branch
+    from branches.scope import ids_within
 
     from .forms import CaseFilterForm
 
     user = request.user
-    subtree = list(Branch.objects.filter(subtree_q("", user.branch)))  # type: ignore[union-attr,arg-type]
-    managers = (
-        get_user_model()
-        # The branches' ids as values, not a subquery: PostgreSQL then knows that only staff
-        # have a branch and reads them by their branch index (0.3 ms at 100,000 cases), where
-        # the subquery walked every user, customers included (350 ms).
-        .objects.filter(groups__name=Role.ACCOUNT_MANAGER, branch_id__in=[b.pk for b in subtree])
-        .order_by("username")
-        .values_list("pk", "username", "display_name")
-    )
+    subtree, managers = case_list_options(user)
     form = CaseFilterForm(request.GET or None)
-    form.fields["state"].choices = [("", _("全部"))] + list(declaration.state_labels().items())  # type: ignore[attr-defined]
-    form.fields["branch"].choices = [("", _("全部"))] + [(str(b.pk), b.name) for b in subtree]  # type: ignore[attr-defined]
-    # As `str(user)` shows a person (the display name, else the username), without the rows.
-    manager_choices = [(str(pk), shown or username) for pk, username, shown in managers]
-    form.fields["account_manager"].choices = [("", _("全部")), *manager_choices]  # type: ignore[attr-defined]
+    all_ = _("全部")
+    labels = declaration.state_labels_shown()
+    form.fields["state"].choices = [("", all_), *labels.items()]  # type: ignore[attr-defined]
+    form.fields["branch"].choices = [("", all_), *((str(pk), name) for pk, name, _path in subtree)]  # type: ignore[attr-defined]
+    form.fields["account_manager"].choices = [("", all_), *managers]  # type: ignore[attr-defined]
     qs = selectors.case_list(user=user)
     if form.is_bound and not form.is_valid():
         # A filter that cannot be read (a state or branch not offered here, typed into the
         # address) selects nothing, and the page says which, rather than the whole list.
-        return form, qs.none()
-    if form.is_valid():
-        data = form.cleaned_data
+        return CaseListSelection(form, qs.none(), None)
+    data = form.cleaned_data if form.is_bound else {}
+    branch = None
+    if data.get("branch"):
+        # The chosen branch as read with the options: its path is what the filter needs.
+        pk, name, path = next(b for b in subtree if str(b[0]) == data["branch"])
+        branch = Branch(pk=pk, name=name, path=path)
+    if data:
         qs = selectors.case_filter(
             qs,
             state=data["state"],
-            branch=next((b for b in subtree if str(b.pk) == data["branch"]), None) if data["branch"] else None,
+            branch=branch,
             account_manager_id=int(data["account_manager"]) if data["account_manager"] else None,
             overdue=data["overdue"],
             search=data["q"],
         )
-    return form, qs
+    known = None
+    if count and not (data.get("q") or data.get("account_manager") or data.get("overdue")):
+        branch_ids = [pk for pk, _n, _p in subtree]
+        if branch is not None:
+            branch_ids = ids_within(((pk, path) for pk, _n, path in subtree), branch)
+        known = selectors.case_list_count(user=user, branch_ids=branch_ids, state=data.get("state", ""))
+    return CaseListSelection(form, qs, known)
 
 
 def share_enterprise(user: Any, read: list[Any]) -> None:
