@@ -43,6 +43,7 @@ from onboarding.models import (
     ModuleTestResult,
     OnboardingCase,
     ProductionConfig,
+    OpenStage,
     StageCount,
     StageVisit,
 )
@@ -111,6 +112,7 @@ NOT_HISTORY: dict[type[models.Model], str] = {
     VisitFact: "a read model computed again from StageVisit and CaseEvent",
     CaseForecast: "a read model, recomputed",
     StageCount: "a count of cases per branch and state, kept by triggers on the cases' table",
+    OpenStage: "each open case's current stage (where, who holds it, due when), kept by triggers on the cases' and visits' tables",
     ForecastModel: "a fitted model, replaced by the next fit",
     CockpitSnapshot: "precomputed cockpit tables, replaced when stale",
     ApiClient: "an API client's current settings and secret (rotated)",
