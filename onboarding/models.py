@@ -336,6 +336,13 @@ class OpenStage(models.Model):
             ),
             # Each group's longest-waiting case, found by its group's earliest entry.
             models.Index(fields=["entered_at"], name="open_stage_entered_idx"),
+            # Head office's overdue count: the running stages in due order, counted from the index.
+            models.Index(
+                fields=["due_at"],
+                include=["branch", "state"],
+                name="open_stage_late_idx",
+                condition=models.Q(left_at__isnull=True, paused_at__isnull=True),
+            ),
         ]
 
 

@@ -42,8 +42,8 @@ from onboarding.models import (
     GatewayObservation,
     ModuleTestResult,
     OnboardingCase,
-    ProductionConfig,
     OpenStage,
+    ProductionConfig,
     StageCount,
     StageVisit,
 )
