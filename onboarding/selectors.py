@@ -293,20 +293,55 @@ CASE_LIST_ROW_FIELDS = (
 
 
 class _BoundedPaginator(Paginator):
+    counted: QuerySet[Any] | None = None  # the same rows' keys, cheaper to count
+
     @cached_property
     def count(self) -> int:
         # Without the list's order: a bounded count takes any CASE_LIST_COUNT_LIMIT + 1 rows.
-        return self.object_list.order_by()[: CASE_LIST_COUNT_LIMIT + 1].count()  # type: ignore[attr-defined]
+        rows = self.counted if self.counted is not None else self.object_list
+        return rows.order_by()[: CASE_LIST_COUNT_LIMIT + 1].count()  # type: ignore[union-attr]
 
 
-def case_page(qs: QuerySet[OnboardingCase], number: Any, size: int) -> Page:
+def overdue_cases_kept(
+    *, user: Any, state: str = "", branch: Branch | None = None, account_manager_id: int | None = None
+) -> QuerySet[OpenStage, Any] | None:
+    """The overdue case list's cases (`case_filter(…, overdue=True)` in the reader's scope, no
+    search) as `OpenStage` rows, to count them (PostgreSQL; None elsewhere): the case's branch,
+    state and account manager are kept beside its open visit's times, so head office's count
+    of 10,001 is an index-only walk of `open_stage_late_idx` instead of 10,001 cases joined to
+    their visits (~50 ms at 100,000 cases)."""
+    if connection.vendor != "postgresql" or user.enterprise_id is not None:
+        return None
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    if user.branch_id is None or not user_roles(user):
+        return None  # the list itself is empty (`case_visible_q`)
+    kept = OpenStage.objects.filter(
+        subtree_q("branch", user.branch),
+        left_at__isnull=True,
+        paused_at__isnull=True,
+        due_at__lt=timezone.now(),
+        state__in=WORKING_STAGES,
+    )
+    if state:
+        kept = kept.filter(state=state)
+    if branch is not None:
+        kept = kept.filter(subtree_q("branch", branch))
+    if account_manager_id:
+        kept = kept.filter(account_manager_id=account_manager_id)
+    return kept.values_list("case_id", flat=True)
+
+
+def case_page(qs: QuerySet[OnboardingCase], number: Any, size: int, *, counted: QuerySet[Any] | None = None) -> Page:
     """One page of a case list, the rows read by their ids.
 
     The page's ids come first from the list's own order index alone (OFFSET over
     `case_list_order_idx`, no join), then the 25 rows with everything the list shows: a deep
     page skips thousands of index entries instead of thousands of joined rows. The count is
-    bounded (CASE_LIST_COUNT_LIMIT): `count_label` / `pages_label` say "10000+" beyond it."""
+    bounded (CASE_LIST_COUNT_LIMIT): `count_label` / `pages_label` say "10000+" beyond it;
+    `counted`, when given, holds the same cases' keys and is counted instead."""
     paginator = _BoundedPaginator(qs.values_list("pk", flat=True), size)
+    paginator.counted = counted
     ids_page = paginator.get_page(number)
     # The ids are the scoped, filtered list's: the rows are read by id alone, with only the
     # columns a row shows (no scope, filter or order to plan again: PostgreSQL plans the

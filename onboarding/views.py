@@ -39,7 +39,7 @@ from .states import WORKING_STAGES
 from .web import (
     AuthenticatedHttpRequest,
     case_for,
-    case_list_filtered,
+    case_list_filtered_counted,
     change_request_page,
     run_action,
     seen_version,
@@ -90,8 +90,8 @@ def case_list_view(request: HttpRequest) -> HttpResponse:
 
 
 def _case_list(request: HttpRequest) -> HttpResponse:
-    form, qs = case_list_filtered(request)
-    page = selectors.case_page(qs, request.GET.get("page"), 25)
+    form, qs, counted = case_list_filtered_counted(request)
+    page = selectors.case_page(qs, request.GET.get("page"), 25, counted=counted)
     query = request.GET.copy()
     query.pop("page", None)
     return render(

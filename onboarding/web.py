@@ -200,6 +200,13 @@ def case_list_filtered(request: HttpRequest) -> tuple[Any, Any]:
     The list page and its exports (`transfers`) read the same query string through this, so an
     export holds exactly the cases the page lists.
     """
+    form, qs, _counted = case_list_filtered_counted(request)
+    return form, qs
+
+
+def case_list_filtered_counted(request: HttpRequest) -> tuple[Any, Any, Any]:
+    """`case_list_filtered`, and where the list's count may be taken instead of the list itself
+    (`selectors.overdue_cases_kept`: the overdue list counted from `OpenStage` alone), or None."""
     from django.contrib.auth import get_user_model
 
     from branches.models import Branch
@@ -229,18 +236,19 @@ def case_list_filtered(request: HttpRequest) -> tuple[Any, Any]:
     if form.is_bound and not form.is_valid():
         # A filter that cannot be read (a state or branch not offered here, typed into the
         # address) selects nothing, and the page says which, rather than the whole list.
-        return form, qs.none()
+        return form, qs.none(), None
+    counted = None
     if form.is_valid():
         data = form.cleaned_data
-        qs = selectors.case_filter(
-            qs,
-            state=data["state"],
-            branch=next((b for b in subtree if str(b.pk) == data["branch"]), None) if data["branch"] else None,
-            account_manager_id=int(data["account_manager"]) if data["account_manager"] else None,
-            overdue=data["overdue"],
-            search=data["q"],
-        )
-    return form, qs
+        filters = {
+            "state": data["state"],
+            "branch": next((b for b in subtree if str(b.pk) == data["branch"]), None) if data["branch"] else None,
+            "account_manager_id": int(data["account_manager"]) if data["account_manager"] else None,
+        }
+        qs = selectors.case_filter(qs, **filters, overdue=data["overdue"], search=data["q"])
+        if data["overdue"] and not data["q"]:
+            counted = selectors.overdue_cases_kept(user=user, **filters)
+    return form, qs, counted
 
 
 def share_enterprise(user: Any, read: list[Any]) -> None:
