@@ -298,8 +298,8 @@ class _BoundedPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         # Without the list's order: a bounded count takes any CASE_LIST_COUNT_LIMIT + 1 rows.
-        rows = self.counted if self.counted is not None else self.object_list
-        return rows.order_by()[: CASE_LIST_COUNT_LIMIT + 1].count()  # type: ignore[union-attr]
+        rows: Any = self.counted if self.counted is not None else self.object_list
+        return rows.order_by()[: CASE_LIST_COUNT_LIMIT + 1].count()
 
 
 def overdue_cases_kept(

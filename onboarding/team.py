@@ -171,7 +171,7 @@ def _groups_counted(branch: Any, open_states: tuple[str, ...], now: dt.datetime)
         state__in=WORKING_STAGES,
     )
     group = [F("account_manager_id"), F("current_visit__holder_role"), F("branch_id"), F("state")]
-    return list(
+    rows: list[Any] = list(
         OnboardingCase.objects.filter(subtree_q("branch", branch), current_visit__isnull=False)
         .filter(state__in=open_states)
         .annotate(
@@ -201,6 +201,7 @@ def _groups_counted(branch: Any, open_states: tuple[str, ...], now: dt.datetime)
             "late",
         )
     )
+    return rows
 
 
 # A group of the kept rows: the case's account manager, holder, branch and state.
@@ -255,8 +256,8 @@ def _groups_kept(branch: Any, open_states: tuple[str, ...], now: dt.datetime) ->
         )
     missed = [group for group in groups.values() if "reference" not in group]
     if missed:  # a case moved on between the two reads: the group's counts stay, without its oldest
-        branches = {
-            b["pk"]: b
+        branches: dict[int, dict[str, Any]] = {
+            b["pk"]: dict(b)
             for b in Branch.objects.filter(pk__in={g["branch_id"] for g in missed}).values(
                 "pk", "name", "level", "parent_id", "parent__name"
             )
