@@ -11,24 +11,29 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Case, Count, F, IntegerField, Min, Q, Sum, Value, When, Window
 from django.db.models.functions import RowNumber
 from django.urls import get_script_prefix, reverse
-from django.utils import timezone
-from django.utils.translation import pgettext
+from django.utils import formats, timezone
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext, pgettext
 
 from accounts.people import people_q
 from branches.models import Branch, BranchLevel
 from branches.roles import Role
 from branches.scope import subtree_q
 from casetypes import declaration
+from workcalendar.templatetags.workdays import late_workdays
 
 from .models import OnboardingCase, OpenStage
 from .states import CUSTOMER, WORKING_STAGES
@@ -278,6 +283,64 @@ def _groups_kept(branch: Any, open_states: tuple[str, ...], now: dt.datetime) ->
                 }
             )
     return list(groups.values())
+
+
+_SAMPLE_ID = uuid.UUID(int=0)
+
+
+def team_body(rows: list[TeamRow], *, request: Any) -> SafeString:
+    """The team table's body rows, the markup `_team.html`'s loop wrote, built in one pass (as
+    the cockpit's `table_rows`): two dozen rows of links, dates and working days were ~5 ms of
+    the template engine's CPU."""
+    plain_ints = not settings.USE_THOUSAND_SEPARATOR
+
+    def number(n: int) -> str:
+        return str(n) if plain_ints else str(formats.localize(n))
+
+    since = escape(gettext("进入本阶段"))
+    hand_on = escape(gettext("转交"))
+    calendar = {"request": request}
+    case_url = reverse("case_detail", args=[_SAMPLE_ID])  # once: a case's link differs by its id alone
+    out = []
+    for row in rows:
+        if row.overdue:
+            late = f'<a class="badge danger" href="{escape(row.overdue_url)}">{number(row.overdue)}</a>'
+        else:
+            late = "0"
+        if row.oldest:
+            oldest = row.oldest
+            days = late_workdays(calendar, oldest.due_at)
+            late_days = (
+                ' · <span class="late-days">'
+                + escape(gettext("已超时 %(late_days)s 个工作日") % {"late_days": number(days)})
+                + "</span>"
+                if days
+                else ""
+            )
+            waiting = (
+                f'<a href="{escape(case_url.replace(str(_SAMPLE_ID), str(oldest.public_id)))}">'
+                f"{escape(oldest.reference)}</a>\n"
+                f'        <div class="sub">{since} {timezone.localtime(oldest.entered_at):%Y-%m-%d}{late_days}</div>'
+            )
+        else:
+            waiting = "—"
+        person = (
+            f'<a class="reassign" href="{escape(reverse("people:work", args=[row.person]))}">{hand_on}</a>'
+            if row.person
+            else ""
+        )
+        out.append(
+            f'<tr class="team-row{" overdue" if row.overdue else ""}">\n'
+            f"      <td><strong>{escape(row.who)}</strong></td>\n"
+            f'      <td class="sub">{escape(row.role)}</td>\n'
+            f'      <td><a href="{escape(row.url)}">{number(row.held)}</a></td>\n'
+            f"      <td>{late}</td>\n"
+            f"      <td>{number(row.with_customer) if row.with_customer else '—'}</td>\n"
+            f"      <td>{waiting}</td>\n"
+            f"      <td>{person}</td>\n"
+            "    </tr>"
+        )
+    return mark_safe("".join(out))  # noqa: S308 - every value and link is escaped above
 
 
 def _holder_branch(role: str, row: Mapping[str, Any]) -> tuple[int, str] | None:

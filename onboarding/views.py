@@ -77,6 +77,7 @@ def _home(request: HttpRequest) -> HttpResponse:
         {
             "items": items,
             "team": team_rows,
+            "team_body": team.team_body(team_rows, request=request) if team_rows else "",
             "stages": stages,
             "overdue_total": overdue,
             "overdue_limit": selectors.OVERDUE_COUNT_LIMIT,
