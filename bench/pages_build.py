@@ -17,7 +17,8 @@
 Rows are only ever inserted: the evidence triggers (audit/evidence.py) refuse UPDATE, DELETE and
 TRUNCATE, which is why a rebuild drops the database instead of emptying it. The copy runs with
 `session_replication_role = replica` (no per-row foreign-key trigger: the copy of consistent rows
-is consistent), then the sequences are moved past the copied ids and everything is analysed.
+is consistent), then the sequences are moved past the copied ids, the tables kept by triggers
+(`StageCount`, `OpenStage`) are filled again from the cases, and everything is analysed.
 """
 
 from __future__ import annotations
@@ -386,15 +387,21 @@ def grow(conn: Any, *, cases: int, log: Any = print) -> int:
             [max(1000, cases // 2)],
         )
         bank_history(cur, log=log)
-        cur.execute("SET session_replication_role = origin")
-        # The copies went in without triggers: the cases per branch and state (`StageCount`,
-        # kept by the cases' triggers; the dashboards' and the case lists' figures) are counted
-        # again, as onboarding's migration 0018 first filled them.
+        # The copies went in without triggers: what the cases' triggers keep is counted again.
         cur.execute("DELETE FROM onboarding_stagecount")
         cur.execute(
             "INSERT INTO onboarding_stagecount (branch_id, state, n)"
             " SELECT branch_id, state, COUNT(*) FROM onboarding_onboardingcase GROUP BY branch_id, state"
         )
+        cur.execute("DELETE FROM onboarding_openstage")
+        cur.execute(
+            "INSERT INTO onboarding_openstage (case_id, visit_id, branch_id, account_manager_id, state, holder_role,"
+            " entered_at, due_at, paused_at, left_at)"
+            " SELECT c.id, v.id, c.branch_id, c.account_manager_id, c.state, v.holder_role, v.entered_at, v.due_at,"
+            " v.paused_at, v.left_at FROM onboarding_onboardingcase c"
+            " JOIN onboarding_stagevisit v ON v.id = c.current_visit_id"
+        )
+        cur.execute("SET session_replication_role = origin")
         conn.commit()
     conn.autocommit = True
     with conn.cursor() as cur:

@@ -30,6 +30,24 @@ STAGE_COUNT_SQL = (
     " RETURN NULL;"
 )
 
+# The triggers that keep `OpenStage`: `cases` is a query of cases (id, branch_id,
+# account_manager_id, state, current_visit_id) whose row is written again from the case and its
+# current visit, in case order, after `before` (a statement run first); a case without a current
+# visit (closed) has no row.
+OPEN_STAGE_SQL = (
+    "{before}"
+    "INSERT INTO onboarding_openstage (case_id, visit_id, branch_id, account_manager_id, state, holder_role,"
+    " entered_at, due_at, paused_at, left_at)"
+    " SELECT c.id, v.id, c.branch_id, c.account_manager_id, c.state, v.holder_role, v.entered_at, v.due_at,"
+    " v.paused_at, v.left_at FROM ({cases}) AS c JOIN onboarding_stagevisit v ON v.id = c.current_visit_id"
+    " ORDER BY c.id"
+    " ON CONFLICT (case_id) DO UPDATE SET visit_id = EXCLUDED.visit_id, branch_id = EXCLUDED.branch_id,"
+    " account_manager_id = EXCLUDED.account_manager_id, state = EXCLUDED.state,"
+    " holder_role = EXCLUDED.holder_role, entered_at = EXCLUDED.entered_at, due_at = EXCLUDED.due_at,"
+    " paused_at = EXCLUDED.paused_at, left_at = EXCLUDED.left_at;"
+    " RETURN NULL;"
+)
+
 
 class OnboardingCase(OnboardingJourney, FSMModelMixin, models.Model):
     """One application of one enterprise for a direct link.
@@ -153,6 +171,37 @@ class OnboardingCase(OnboardingJourney, FSMModelMixin, models.Model):
                 referencing=pgtrigger.Referencing(old="old_rows"),
                 func=STAGE_COUNT_SQL.format(changes="SELECT branch_id, state, -1 AS d FROM old_rows"),
             ),
+            # And `OpenStage` (each open case's current stage, for the team table).
+            pgtrigger.Trigger(
+                name="open_stage_insert",
+                when=pgtrigger.After,
+                operation=pgtrigger.Insert,
+                level=pgtrigger.Statement,
+                referencing=pgtrigger.Referencing(new="new_rows"),
+                func=OPEN_STAGE_SQL.format(before="", cases="SELECT * FROM new_rows"),
+            ),
+            pgtrigger.Trigger(
+                name="open_stage_update",
+                when=pgtrigger.After,
+                operation=pgtrigger.Update,
+                level=pgtrigger.Statement,
+                referencing=pgtrigger.Referencing(old="old_rows", new="new_rows"),
+                func=OPEN_STAGE_SQL.format(
+                    before="DELETE FROM onboarding_openstage s USING new_rows n"
+                    " WHERE s.case_id = n.id AND n.current_visit_id IS NULL; ",
+                    cases="SELECT n.* FROM old_rows o JOIN new_rows n ON n.id = o.id"
+                    " WHERE (o.branch_id, o.account_manager_id, o.state, o.current_visit_id)"
+                    " IS DISTINCT FROM (n.branch_id, n.account_manager_id, n.state, n.current_visit_id)",
+                ),
+            ),
+            pgtrigger.Trigger(
+                name="open_stage_delete",
+                when=pgtrigger.After,
+                operation=pgtrigger.Delete,
+                level=pgtrigger.Statement,
+                referencing=pgtrigger.Referencing(old="old_rows"),
+                func="DELETE FROM onboarding_openstage s USING old_rows o WHERE s.case_id = o.id; RETURN NULL;",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -251,6 +300,56 @@ class StageCount(models.Model):
         constraints = [models.UniqueConstraint(fields=["branch", "state"], name="stage_count_key")]
 
 
+class OpenStage(models.Model):
+    """An open case's current stage: where the case is (branch, account manager, state) and its
+    open visit (holder, since when, due when, paused). What the supervisor's team table groups
+    (a narrow index read instead of every open case of the subtree joined to its visit). Written
+    only by the triggers on the cases' and the visits' tables (PostgreSQL), like `StageCount`;
+    the migration fills it; elsewhere (SQLite) the team table reads the cases themselves."""
+
+    case = models.OneToOneField(
+        OnboardingCase, primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    visit_id = models.BigIntegerField()
+    # Indexed by open_stage_team_idx (the branch first), not by indexes of their own.
+    branch = models.ForeignKey(
+        "branches.Branch", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    account_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    state = models.CharField(max_length=50)
+    holder_role = models.CharField(max_length=30)
+    entered_at = models.DateTimeField()
+    due_at = models.DateTimeField(null=True)
+    paused_at = models.DateTimeField(null=True)
+    left_at = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [
+            # The team table: a subtree's open cases grouped, read from the index alone.
+            models.Index(
+                fields=["branch", "state", "account_manager", "holder_role", "entered_at"],
+                include=["due_at", "paused_at", "left_at"],
+                name="open_stage_team_idx",
+            ),
+            # Each group's longest-waiting case, found by its group's earliest entry.
+            models.Index(fields=["entered_at"], name="open_stage_entered_idx"),
+            # Head office's overdue count: the running stages in due order, counted from the index.
+            models.Index(
+                fields=["due_at"],
+                include=["branch", "state"],
+                name="open_stage_late_idx",
+                condition=models.Q(left_at__isnull=True, paused_at__isnull=True),
+            ),
+        ]
+
+
 class StageVisit(models.Model):
     """One stay of a case in one stage: when it came, when it is due, when it left."""
 
@@ -297,6 +396,28 @@ class StageVisit(models.Model):
                 ),
             ),
             pgtrigger.Protect(name="no_delete", operation=pgtrigger.Delete),
+            # `OpenStage` follows the visit: a new current visit, a pause, a hand-over, its close.
+            pgtrigger.Trigger(
+                name="open_stage_visit_insert",
+                when=pgtrigger.After,
+                operation=pgtrigger.Insert,
+                level=pgtrigger.Statement,
+                referencing=pgtrigger.Referencing(new="new_rows"),
+                func=OPEN_STAGE_SQL.format(
+                    before="",
+                    cases="SELECT c.* FROM new_rows v JOIN onboarding_onboardingcase c ON c.current_visit_id = v.id",
+                ),
+            ),
+            pgtrigger.Trigger(
+                name="open_stage_visit_update",
+                when=pgtrigger.After,
+                operation=pgtrigger.Update,
+                level=pgtrigger.Statement,
+                referencing=pgtrigger.Referencing(new="new_rows"),
+                func="UPDATE onboarding_openstage s SET holder_role = n.holder_role, entered_at = n.entered_at,"
+                " due_at = n.due_at, paused_at = n.paused_at, left_at = n.left_at FROM new_rows n"
+                " WHERE s.case_id = n.case_id AND s.visit_id = n.id; RETURN NULL;",
+            ),
             NoTruncate(),
         ]
 

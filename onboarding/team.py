@@ -2,34 +2,41 @@
 
 One row per account manager of the subtree (the cases they manage: held by them, waiting on
 the customer, overdue, the one waiting longest) and one per other holder of the subtree's cases
-(a role at a branch: the counter of an outlet, the supervisors, head office). Two queries
-whatever the number of cases: one grouped read of the cases (window functions give each
-group's counts and its longest-waiting case), one of the subtree's staff.
+(a role at a branch: the counter of an outlet, the supervisors, head office). A fixed number of
+queries whatever the number of cases: on PostgreSQL the groups' counts from `OpenStage` (kept by
+triggers; an index-only read) and each group's longest-waiting case by its earliest entry;
+elsewhere one grouped read of the cases (window functions); then the subtree's staff.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When, Window
+from django.db import connection
+from django.db.models import Case, Count, F, IntegerField, Min, Q, Sum, Value, When, Window
 from django.db.models.functions import RowNumber
 from django.urls import get_script_prefix, reverse
-from django.utils import timezone
-from django.utils.translation import pgettext
+from django.utils import formats, timezone
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext, pgettext
 
 from accounts.people import people_q
-from branches.models import BranchLevel
+from branches.models import Branch, BranchLevel
 from branches.roles import Role
 from branches.scope import subtree_q
 from casetypes import declaration
+from workcalendar.templatetags.workdays import late_workdays
 
-from .models import OnboardingCase
+from .models import OnboardingCase, OpenStage
 from .states import CUSTOMER, WORKING_STAGES
 
 UPPER_ROLES = (Role.HEAD_OFFICE_APPROVER, Role.TECH_REVIEWER)
@@ -70,6 +77,8 @@ class TeamRow:
         self.held += row["n"]
         self.overdue += row["late"]
         self.states.add(row["state"])
+        if row["reference"] is None:
+            return  # its longest-waiting case moved on between two reads (`_groups_kept`)
         if self.oldest is None or row["current_visit__entered_at"] < self.oldest.entered_at:
             self.oldest = Oldest(
                 row["reference"], row["public_id"], row["current_visit__entered_at"], row["current_visit__due_at"]
@@ -98,47 +107,15 @@ def team_and_overdue(*, user: Any) -> tuple[list[TeamRow], int]:
     (a staff member with a role at the branch): the cases read here are the subtree's open ones,
     each group's `late` counts its overdue ones (the case list's overdue filter), and every case
     belongs to one group, so the groups' sum is exact. The dashboard then reads the subtree's open
-    cases once instead of twice (40–60 ms at 100,000 cases)."""
+    cases once instead of twice."""
     if user.branch_id is None:
         return [], 0
     now = timezone.now()
-    late = Q(
-        current_visit__left_at__isnull=True,
-        current_visit__paused_at__isnull=True,
-        current_visit__due_at__lt=now,
-        state__in=WORKING_STAGES,
-    )
-    group = [F("account_manager_id"), F("current_visit__holder_role"), F("branch_id"), F("state")]
-    rows = list(
-        OnboardingCase.objects.filter(subtree_q("branch", user.branch), current_visit__isnull=False)
-        .filter(state__in=(*declaration.initial_states(), *WORKING_STAGES))
-        .annotate(
-            rank=Window(
-                RowNumber(), partition_by=group, order_by=[F("current_visit__entered_at").asc(), F("pk").asc()]
-            ),
-            n=Window(Count("pk"), partition_by=group),
-            late=Window(
-                Sum(Case(When(late, then=Value(1)), default=Value(0), output_field=IntegerField())), partition_by=group
-            ),
-        )
-        .filter(rank=1)
-        .values(
-            "account_manager_id",
-            "current_visit__holder_role",
-            "branch_id",
-            "branch__name",
-            "branch__level",
-            "branch__parent_id",
-            "branch__parent__name",
-            "state",
-            "reference",
-            "public_id",
-            "current_visit__entered_at",
-            "current_visit__due_at",
-            "n",
-            "late",
-        )
-    )
+    open_states = (*declaration.initial_states(), *WORKING_STAGES)
+    if connection.vendor == "postgresql":
+        rows = _groups_kept(user.branch, open_states, now)
+    else:
+        rows = _groups_counted(user.branch, open_states, now)
     overdue_total = sum(row["late"] for row in rows)
     staff: dict[tuple[str, int], list[str]] = {}
     managers: dict[int, TeamRow] = {}
@@ -188,6 +165,183 @@ def team_and_overdue(*, user: Any) -> tuple[list[TeamRow], int]:
     result = list(managers.values()) + list(holders.values())
     far = dt.datetime.max.replace(tzinfo=dt.UTC)
     return sorted(result, key=lambda r: (-r.overdue, r.oldest.entered_at if r.oldest else far, r.who)), overdue_total
+
+
+def _groups_counted(branch: Any, open_states: tuple[str, ...], now: dt.datetime) -> list[dict[str, Any]]:
+    """The subtree's open cases grouped by (account manager, holder, branch, state): each group's
+    count, overdue count and longest-waiting case (window functions over every open case)."""
+    late = Q(
+        current_visit__left_at__isnull=True,
+        current_visit__paused_at__isnull=True,
+        current_visit__due_at__lt=now,
+        state__in=WORKING_STAGES,
+    )
+    group = [F("account_manager_id"), F("current_visit__holder_role"), F("branch_id"), F("state")]
+    rows: list[Any] = list(
+        OnboardingCase.objects.filter(subtree_q("branch", branch), current_visit__isnull=False)
+        .filter(state__in=open_states)
+        .annotate(
+            rank=Window(
+                RowNumber(), partition_by=group, order_by=[F("current_visit__entered_at").asc(), F("pk").asc()]
+            ),
+            n=Window(Count("pk"), partition_by=group),
+            late=Window(
+                Sum(Case(When(late, then=Value(1)), default=Value(0), output_field=IntegerField())), partition_by=group
+            ),
+        )
+        .filter(rank=1)
+        .values(
+            "account_manager_id",
+            "current_visit__holder_role",
+            "branch_id",
+            "branch__name",
+            "branch__level",
+            "branch__parent_id",
+            "branch__parent__name",
+            "state",
+            "reference",
+            "public_id",
+            "current_visit__entered_at",
+            "current_visit__due_at",
+            "n",
+            "late",
+        )
+    )
+    return rows
+
+
+# A group of the kept rows: the case's account manager, holder, branch and state.
+GROUP = ("account_manager_id", "holder_role", "branch_id", "state")
+
+
+def _groups_kept(branch: Any, open_states: tuple[str, ...], now: dt.datetime) -> list[dict[str, Any]]:
+    """`_groups_counted`'s rows from `OpenStage` (PostgreSQL): the groups' counts from the team
+    index alone (no visit read per case), then each group's longest-waiting case found by its
+    group's earliest entry (`open_stage_entered_idx`: a few dozen index reads)."""
+    late = Q(left_at__isnull=True, paused_at__isnull=True, due_at__lt=now, state__in=WORKING_STAGES)
+    kept = OpenStage.objects.filter(subtree_q("branch", branch), state__in=open_states)
+    groups = {
+        tuple(row[k] for k in GROUP): row
+        for row in kept.values(*GROUP)
+        .annotate(n=Count("*"), late=Count("entered_at", filter=late), first=Min("entered_at"))
+        .order_by()
+    }
+    if not groups:
+        return []
+    firsts = (
+        kept.filter(entered_at__in={row["first"] for row in groups.values()})
+        .values(
+            *GROUP,
+            "entered_at",
+            "due_at",
+            "case__reference",
+            "case__public_id",
+            "branch__name",
+            "branch__level",
+            "branch__parent_id",
+            "branch__parent__name",
+        )
+        .order_by("entered_at", "case_id")
+    )
+    for first in firsts:
+        group = groups.get(tuple(first[k] for k in GROUP))
+        if group is None or group["first"] != first["entered_at"] or "reference" in group:
+            continue  # another group's earliest entry, or a tie already taken (the lower id)
+        group.update(
+            {
+                "current_visit__holder_role": group["holder_role"],
+                "reference": first["case__reference"],
+                "public_id": first["case__public_id"],
+                "current_visit__entered_at": first["entered_at"],
+                "current_visit__due_at": first["due_at"],
+                "branch__name": first["branch__name"],
+                "branch__level": first["branch__level"],
+                "branch__parent_id": first["branch__parent_id"],
+                "branch__parent__name": first["branch__parent__name"],
+            }
+        )
+    missed = [group for group in groups.values() if "reference" not in group]
+    if missed:  # a case moved on between the two reads: the group's counts stay, without its oldest
+        branches: dict[int, dict[str, Any]] = {
+            b["pk"]: dict(b)
+            for b in Branch.objects.filter(pk__in={g["branch_id"] for g in missed}).values(
+                "pk", "name", "level", "parent_id", "parent__name"
+            )
+        }
+        for group in missed:
+            where = branches.get(group["branch_id"], {})
+            group.update(
+                {
+                    "current_visit__holder_role": group["holder_role"],
+                    "reference": None,
+                    "public_id": None,
+                    "current_visit__entered_at": None,
+                    "current_visit__due_at": None,
+                    "branch__name": where.get("name"),
+                    "branch__level": where.get("level"),
+                    "branch__parent_id": where.get("parent_id"),
+                    "branch__parent__name": where.get("parent__name"),
+                }
+            )
+    return list(groups.values())
+
+
+_SAMPLE_ID = uuid.UUID(int=0)
+
+
+def team_body(rows: list[TeamRow], *, request: Any) -> SafeString:
+    """The team table's body rows, the markup `_team.html`'s loop wrote, built in one pass (as
+    the cockpit's `table_rows`): two dozen rows of links, dates and working days were ~5 ms of
+    the template engine's CPU."""
+    plain_ints = not settings.USE_THOUSAND_SEPARATOR
+
+    def number(n: int) -> str:
+        return str(n) if plain_ints else str(formats.localize(n))
+
+    since = escape(gettext("进入本阶段"))
+    hand_on = escape(gettext("转交"))
+    calendar = {"request": request}
+    case_url = reverse("case_detail", args=[_SAMPLE_ID])  # once: a case's link differs by its id alone
+    out = []
+    for row in rows:
+        if row.overdue:
+            late = f'<a class="badge danger" href="{escape(row.overdue_url)}">{number(row.overdue)}</a>'
+        else:
+            late = "0"
+        if row.oldest:
+            oldest = row.oldest
+            days = late_workdays(calendar, oldest.due_at)
+            late_days = (
+                ' · <span class="late-days">'
+                + escape(gettext("已超时 %(late_days)s 个工作日") % {"late_days": number(days)})
+                + "</span>"
+                if days
+                else ""
+            )
+            waiting = (
+                f'<a href="{escape(case_url.replace(str(_SAMPLE_ID), str(oldest.public_id)))}">'
+                f"{escape(oldest.reference)}</a>\n"
+                f'        <div class="sub">{since} {timezone.localtime(oldest.entered_at):%Y-%m-%d}{late_days}</div>'
+            )
+        else:
+            waiting = "—"
+        person = (
+            f'<a class="reassign" href="{escape(reverse("people:work", args=[row.person]))}">{hand_on}</a>'
+            if row.person
+            else ""
+        )
+        out.append(
+            f'<tr class="team-row{" overdue" if row.overdue else ""}">\n'
+            f"      <td><strong>{escape(row.who)}</strong></td>\n"
+            f'      <td class="sub">{escape(row.role)}</td>\n'
+            f'      <td><a href="{escape(row.url)}">{number(row.held)}</a></td>\n'
+            f"      <td>{late}</td>\n"
+            f"      <td>{number(row.with_customer) if row.with_customer else '—'}</td>\n"
+            f"      <td>{waiting}</td>\n"
+            f"      <td>{person}</td>\n"
+            "    </tr>"
+        )
+    return mark_safe("".join(out))  # noqa: S308 - every value and link is escaped above
 
 
 def _holder_branch(role: str, row: Mapping[str, Any]) -> tuple[int, str] | None:

@@ -81,6 +81,7 @@ def _home(request: HttpRequest) -> HttpResponse:
             "items": items,
             "rows": queue_rows(items, request=request) if items else "",
             "team": team_rows,
+            "team_body": team.team_body(team_rows, request=request) if team_rows else "",
             "stages": stages,
             "overdue_total": overdue,
             "overdue_limit": selectors.OVERDUE_COUNT_LIMIT,
@@ -95,7 +96,9 @@ def case_list_view(request: HttpRequest) -> HttpResponse:
 
 def _case_list(request: HttpRequest) -> HttpResponse:
     selection = case_list_selection(request)
-    page = selectors.case_page(selection.cases, request.GET.get("page"), 25, count=selection.count)
+    page = selectors.case_page(
+        selection.cases, request.GET.get("page"), 25, count=selection.count, counted=selection.counted
+    )
     query = request.GET.copy()
     query.pop("page", None)
     return render(

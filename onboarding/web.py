@@ -210,6 +210,8 @@ class CaseListSelection:
     form: Any  # CaseFilterForm
     cases: Any  # QuerySet[OnboardingCase]: scoped, filtered, in the list's order
     count: int | None  # how many `cases` holds, when known without counting them (StageCount)
+    # The same cases' keys, cheaper to count than `cases` (the overdue list: `OpenStage`), or None.
+    counted: Any = None
 
 
 # What the filter options are read from: they are kept while none of these changes.
@@ -289,7 +291,15 @@ def case_list_selection(request: HttpRequest, *, count: bool = True) -> CaseList
         if branch is not None:
             branch_ids = ids_within(((pk, path) for pk, _n, path in subtree), branch)
         known = selectors.case_list_count(user=user, branch_ids=branch_ids, state=data.get("state", ""))
-    return CaseListSelection(form, qs, known)
+    counted = None
+    if count and data.get("overdue") and not data.get("q"):
+        counted = selectors.overdue_cases_kept(
+            user=user,
+            state=data["state"],
+            branch=branch,
+            account_manager_id=int(data["account_manager"]) if data["account_manager"] else None,
+        )
+    return CaseListSelection(form, qs, known, counted)
 
 
 def share_enterprise(user: Any, read: list[Any]) -> None:

@@ -20,8 +20,9 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 
+from branches.roles import Role
 from onboarding import selectors, services
-from onboarding.models import OnboardingCase, StageCount, StageVisit
+from onboarding.models import OnboardingCase, OpenStage, StageCount, StageVisit
 from onboarding.states import State
 from people import services as people_services
 from tests.factories import enterprise
@@ -41,6 +42,30 @@ def direct() -> dict[tuple[int, str], int]:
 
 def kept() -> dict[tuple[int, str], int]:
     return {(r.branch_id, r.state): r.n for r in StageCount.objects.all() if r.n}
+
+
+OPEN_STAGE = ("branch_id", "account_manager_id", "state", "holder_role", "entered_at", "due_at", "paused_at", "left_at")
+
+
+def open_stages_direct() -> dict[int, tuple]:
+    """Each case with a current stage: where it is and its current visit, read by the join."""
+    rows = OnboardingCase.objects.filter(current_visit__isnull=False).values_list(
+        "pk",
+        "current_visit_id",
+        "branch_id",
+        "account_manager_id",
+        "state",
+        "current_visit__holder_role",
+        "current_visit__entered_at",
+        "current_visit__due_at",
+        "current_visit__paused_at",
+        "current_visit__left_at",
+    )
+    return {pk: rest for pk, *rest in rows}
+
+
+def open_stages_kept() -> dict[int, tuple]:
+    return {pk: rest for pk, *rest in OpenStage.objects.values_list("case_id", "visit_id", *OPEN_STAGE)}
 
 
 def figures(client, who) -> dict[str, str]:
@@ -104,23 +129,36 @@ def test_an_overdue_case_of_another_root_branch_is_not_head_offices(client, worl
 
 @pytest.mark.postgres
 def test_the_kept_counts_follow_every_write_path(client, world, tmp_path) -> None:
-    assert kept() == direct()
+    assert kept() == direct() and open_stages_kept() == open_stages_direct()
     case = world.case(State.JOINT_TESTING)
     world.case(State.BRANCH_INTAKE, company=world.company_y)
     world.case(State.LIVE)
-    assert kept() == direct() and sum(kept().values()) == 3
+    assert kept() == direct() and open_stages_kept() == open_stages_direct() and sum(kept().values()) == 3
+
+    # A visit made overdue, handed to another holder (statements on the visits' table).
+    make_overdue(case)
+    StageVisit.objects.filter(pk=case.current_visit_id).update(holder_role=Role.TECH_REVIEWER)
+    assert open_stages_kept() == open_stages_direct() and open_stages_kept()[case.pk][4] == Role.TECH_REVIEWER
 
     # Suspension and resumption (the transition door).
     services.case_transition(case=case, name="suspend", user=world.am_a, reason="客户暂缓")
-    assert kept() == direct() and kept()[(world.branch_a.pk, State.SUSPENDED)] == 1
+    assert (
+        kept() == direct()
+        and open_stages_kept() == open_stages_direct()
+        and kept()[(world.branch_a.pk, State.SUSPENDED)] == 1
+    )
     case.refresh_from_db()
     services.case_transition(case=case, name="resume", user=world.am_a)
-    assert kept() == direct() and (world.branch_a.pk, State.SUSPENDED) not in kept()
+    assert (
+        kept() == direct()
+        and open_stages_kept() == open_stages_direct()
+        and (world.branch_a.pk, State.SUSPENDED) not in kept()
+    )
 
     # Reassignment to another account manager of the branch.
     moves = people_services.moves_of(person=world.am_a)
     outcome = people_services.work_reassign(actor=world.supervisor, moves=moves, target=world.am_a2, reason="调岗")
-    assert outcome.moved and kept() == direct()
+    assert outcome.moved and kept() == direct() and open_stages_kept() == open_stages_direct()
 
     # The bulk import (the command; the page and the worker run the same service).
     data, name = encode(
@@ -136,11 +174,15 @@ def test_the_kept_counts_follow_every_write_path(client, world, tmp_path) -> Non
     path.write_bytes(data)
     call_command("import_cases", str(path), "--as", "supervisor", stdout=StringIO())
     assert OnboardingCase.objects.filter(enterprise__name__startswith="导入测试").count() == 2
-    assert kept() == direct() and sum(kept().values()) == 5
+    assert kept() == direct() and open_stages_kept() == open_stages_direct() and sum(kept().values()) == 5
 
     # A statement that moves cases to another branch, whoever sends it.
     OnboardingCase.objects.filter(branch=world.branch_a).update(branch=world.branch_b)
-    assert kept() == direct() and not any(b == world.branch_a.pk for b, _ in kept())
+    assert (
+        kept() == direct()
+        and open_stages_kept() == open_stages_direct()
+        and not any(b == world.branch_a.pk for b, _ in kept())
+    )
     assert_figures_match(client, world)
 
 
@@ -301,3 +343,46 @@ def test_each_request_stage_has_one_tile_with_its_count(client, world) -> None:
         for code, n, _shown in tiles:
             assert int(n) == visible.filter(state=code).count(), (who, code)
         assert next(int(n) for code, n, _s in tiles if code == state) == 1
+
+
+def test_the_overdue_list_counts_what_it_lists_for_every_reader_and_filter(client, world) -> None:
+    """On PostgreSQL the overdue list is counted from `OpenStage` (its branch, state and account
+    manager kept beside the visit's times): the page's "共 N 件" equals a direct count of the
+    cases the filtered list selects, for every reader and filter."""
+    for state in (State.BRANCH_INTAKE, State.JOINT_TESTING, State.UKEY_ISSUANCE):
+        make_overdue(world.case(state))
+        make_overdue(world.case(state, company=world.company_y))
+        world.case(state)
+    paused = world.case(State.TEST_PACKAGE_ISSUANCE)
+    make_overdue(paused)
+    services.case_transition(case=paused, name="suspend", user=world.am_a, reason="客户暂缓")
+    world.case(State.DRAFT)
+    filters = [
+        {},
+        {"state": State.JOINT_TESTING},
+        {"branch": world.branch_a.pk},
+        {"account_manager": world.am_a.pk},
+        {"state": State.BRANCH_INTAKE, "account_manager": world.am_b.pk},
+    ]
+    for who in (world.approver, world.supervisor, world.supervisor_other, world.am_a, world.am_b):
+        client.force_login(who)
+        for params in filters:
+            page = client.get(reverse("case_list"), {**params, "overdue": "on"}).content.decode()
+            shown = re.search(r"共 (\d+) 件", page)
+            visible = OnboardingCase.objects.filter(selectors.case_visible_q(who))
+            branch = next((b for b in [world.branch_a] if b.pk == params.get("branch")), None)
+            want = selectors.case_filter(
+                visible,
+                state=params.get("state", ""),
+                branch=branch,
+                account_manager_id=params.get("account_manager"),
+                overdue=True,
+            ).count()
+            if "branch" in params and not visible.filter(branch=world.branch_a).exists():
+                continue  # a branch not offered to this reader: the form refuses it
+            if "account_manager" in params and shown is None:
+                continue  # an account manager not offered to this reader
+            assert shown is not None, (who, params)
+            assert int(shown.group(1)) == want, (who, params)
+        client.logout()
+    assert figures(client, world.approver)["overdue"] == "6"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -93,3 +94,40 @@ def test_the_team_table_costs_the_same_queries_with_more_cases(client, world) ->
         world.case(State.HEAD_OFFICE_APPROVAL, company=enterprise(world.branch_a, name=name))
         world.case(State.JOINT_TESTING, company=enterprise(world.branch_a, name=name + "二"))
     assert queries() == few <= 15
+
+
+@pytest.mark.postgres
+def test_the_kept_stages_give_the_counted_groups(world) -> None:
+    """On PostgreSQL the table is grouped from `OpenStage` (kept by triggers): every group's count,
+    overdue count and longest-waiting case equal the read of the cases joined to their visits."""
+    from casetypes import declaration
+    from onboarding import services
+    from onboarding import team as team_view
+    from onboarding.states import WORKING_STAGES
+
+    for state in (State.BRANCH_INTAKE, State.HEAD_OFFICE_APPROVAL, State.JOINT_TESTING, State.UKEY_ISSUANCE):
+        with freeze_time(timezone.now() - dt.timedelta(days=12)):
+            old = world.case(state, company=enterprise(world.branch_a, name=f"{state}旧"))
+        StageVisit.objects.filter(pk=old.current_visit_id).update(due_at=timezone.now() - dt.timedelta(days=2))
+        world.case(state)
+        world.case(state, company=world.company_y)
+    paused = world.case(State.TEST_PACKAGE_ISSUANCE)
+    StageVisit.objects.filter(pk=paused.current_visit_id).update(due_at=timezone.now() - dt.timedelta(days=2))
+    services.case_transition(case=paused, name="suspend", user=world.am_a, reason="客户暂缓")
+    world.case(State.DRAFT)
+    world.case(State.LIVE)
+
+    open_states = (*declaration.initial_states(), *WORKING_STAGES)
+    now = timezone.now()
+    for who in (world.supervisor, world.supervisor_other, world.approver):
+        counted = team_view._groups_counted(who.branch, open_states, now)
+        kept = team_view._groups_kept(who.branch, open_states, now)
+        assert counted, who
+        keys = sorted(counted[0])
+        assert _rows(kept, keys) == _rows(counted, keys), who
+        if who == world.supervisor:
+            assert sum(r["late"] for r in kept) == 4  # the old ones (the suspended one is not overdue)
+
+
+def _rows(rows, keys) -> list[tuple[str, ...]]:
+    return sorted(tuple(str(r[k]) for k in keys) for r in rows)
