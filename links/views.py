@@ -255,7 +255,7 @@ def link_list_rows(links: Any) -> list[LinkRow]:
 
 @staff_required
 def link_detail(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
-    link = selectors.link_get_for_user(user=request.user, public_id=link_id)
+    link = selectors.link_get_for_page(user=request.user, public_id=link_id)
     context = _link_context(request, link)
     context["can_report"] = has_role(request.user, Role.COUNTER_MAKER)
     return render(request, "links/link_detail.html", context)
@@ -263,13 +263,13 @@ def link_detail(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse
 
 @staff_required
 def link_history(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
-    link = selectors.link_get_for_user(user=request.user, public_id=link_id)
+    link = selectors.link_get_for_page(user=request.user, public_id=link_id)
     return _log_page(request, link, portal=False, what="history")
 
 
 @staff_required
 def link_requests(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
-    link = selectors.link_get_for_user(user=request.user, public_id=link_id)
+    link = selectors.link_get_for_page(user=request.user, public_id=link_id)
     return _log_page(request, link, portal=False, what="requests")
 
 
@@ -398,19 +398,19 @@ def portal_link_rows(links: list[LiveLink]) -> list[PortalLinkRow]:
 
 @customer_required
 def portal_link_detail(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
-    link = selectors.link_get_for_user(user=request.user, public_id=link_id)
+    link = selectors.link_get_for_page(user=request.user, public_id=link_id)
     return render(request, "links/portal/link_detail.html", _link_context(request, link, portal=True))
 
 
 @customer_required
 def portal_link_history(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
-    link = selectors.link_get_for_user(user=request.user, public_id=link_id)
+    link = selectors.link_get_for_page(user=request.user, public_id=link_id)
     return _log_page(request, link, portal=True, what="history")
 
 
 @customer_required
 def portal_link_requests(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
-    link = selectors.link_get_for_user(user=request.user, public_id=link_id)
+    link = selectors.link_get_for_page(user=request.user, public_id=link_id)
     return _log_page(request, link, portal=True, what="requests")
 
 
