@@ -204,6 +204,9 @@ def link_list(request: AuthenticatedHttpRequest) -> HttpResponse:
             dormant=data["dormant"],
             search=data["q"].strip(),
         )
+    # What a row shows (`LinkRow`): the company's and branch's names, not the data version's
+    # and the onboarding case's whole rows joined to every link of the page (issue 26).
+    qs = qs.select_related(None).select_related("enterprise", "branch").only(*LIST_SHOWN)
     page = Paginator(qs, 25).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -218,6 +221,11 @@ def link_list(request: AuthenticatedHttpRequest) -> HttpResponse:
             "dormant_days": selectors.dormant_days(),
         },
     )
+
+
+LIST_SHOWN = (
+    "public_id", "reference", "status", "certificate_expires_on", "last_activity_at", "enterprise__name", "branch__name",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
