@@ -155,6 +155,7 @@ def _page_rows(events_page: Any) -> list[dict[str, Any]]:
 def _rows_html(rows: list[dict[str, Any]]) -> SafeString:
     """The table's body rows, the markup `audit/log.html`'s loop wrote, in one pass: 51 rows
     of a dozen `{{ }}` each were most of the page's template time (issue 26)."""
+
     def e(value: Any) -> str:  # conditional_escape without its lazy wrapper: ~750 calls a page
         return value.__html__() if hasattr(value, "__html__") else html.escape(str(value))
 
