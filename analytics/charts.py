@@ -32,7 +32,8 @@ def chart_specs(t: dict[str, Table]) -> list[dict[str, Any]]:
             ],
         }
     )
-    ball = [(r, u) for r, u in zip(t["ball"].rows, t["ball"].links, strict=True) if r[1] == _("全部")]
+    everyone = _("全部")  # once, not per row: the tables hold thousands of rows
+    ball = [(r, u) for r, u in zip(t["ball"].rows, t["ball"].links, strict=True) if r[1] == everyone]
     specs.append(
         {
             "id": "ball",
@@ -46,7 +47,7 @@ def chart_specs(t: dict[str, Table]) -> list[dict[str, Any]]:
             ],
         }
     )
-    sla = [(r, u) for r, u in zip(t["sla"].rows, t["sla"].links, strict=True) if r[1] == _("全部")]
+    sla = [(r, u) for r, u in zip(t["sla"].rows, t["sla"].links, strict=True) if r[1] == everyone]
     specs.append(
         {
             "id": "sla",

@@ -1,7 +1,7 @@
 """Reads of the audit app.
 
 `audit_events` merges the case history (onboarding.CaseEvent) and the access events of
-this app into one queryset of dicts, newest first, so the audit page and the CSV export
+this app into one list of dicts, newest first, so the audit page and the CSV export
 page and stream the same rows.
 """
 
@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from branches.models import Branch
 from branches.roles import Role, has_role
 from branches.scope import subtree_q
+from companies.models import CompanyVersion, Enterprise
 from config import keyset
 from onboarding.models import CaseEvent, OnboardingCase
 from onboarding.selectors import case_ids_matching
@@ -65,7 +66,9 @@ def case_get_with_grant(*, user: Any, public_id: Any) -> tuple[OnboardingCase, B
 
 
 # Every column is an annotation with the same name, in the same order, on both sides of the
-# UNION: SQL matches the two sides by position.
+# UNION: SQL matches the two sides by position. Each side carries only its own table's columns
+# and the ids of the person and the case: the names behind those ids are joined once, to the
+# page's rows, around the union (`_LOOKUPS`), not on each side to every row it reads.
 def _columns(qs: QuerySet, source: str, **cols: Any) -> QuerySet:
     blank = Value("", output_field=CharField())
     spec = {
@@ -74,21 +77,95 @@ def _columns(qs: QuerySet, source: str, **cols: Any) -> QuerySet:
         "at": F("created_at"),
         "ev_kind": F("kind"),
         "ev_name": cols.get("ev_name", blank),
-        "who": F("actor__username"),
-        "who_name": F("actor__display_name"),
         "typed_username": cols.get("typed_username", blank),
-        "case_ref": F("case__reference"),
-        "case_uuid": F("case__public_id"),
-        # The case's version of the company data (the approved one past intake), as the case page shows it.
-        "company": Coalesce(F("case__company_version__name"), F("case__enterprise__name")),
-        "branch_name": F("case__branch__name"),
         "from_st": cols.get("from_st", blank),
         "to_st": cols.get("to_st", blank),
         "why": F("reason"),
         "address": cols.get("address", blank),
         "page": cols.get("page", blank),
+        "who_id": F("actor_id"),
+        "case_key": F("case_id"),
     }
     return qs.order_by().annotate(**spec).values(*spec)
+
+
+_SIDE_COLUMNS = (
+    "src",
+    "ev_id",
+    "at",
+    "ev_kind",
+    "ev_name",
+    "typed_username",
+    "from_st",
+    "to_st",
+    "why",
+    "address",
+    "page",
+)
+
+# What each row shows of its person and case, looked up by id around the union. The case's
+# version of the company data (the approved one past intake), as the case page shows it.
+_LOOKUPS = (
+    ("who", "au.{username}"),
+    ("who_name", "au.{display_name}"),
+    ("case_ref", "c.{reference}"),
+    ("case_uuid", "c.{public_id}"),
+    ("company", "COALESCE(cv.{name}, e.{name})"),
+    ("branch_name", "b.{name}"),
+)
+
+
+def _with_lookups(events: QuerySet, *, order: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The rows of the (ordered, cut) union `events`, each with its person's and case's names.
+
+    One statement: `SELECT … FROM (<union>) u LEFT JOIN <user, case, company version,
+    enterprise, branch>`. Joined on each side of the union instead, PostgreSQL planned two
+    six-table joins for every page (3–14 ms of planning, and as long again starting them) to
+    look up 51 rows' names.
+    """
+    user_table = get_user_model()._meta.db_table
+    qn = connection.ops.quote_name
+    inner_sql, params = events.query.get_compiler(using=events.db).as_sql()
+    names = {n: qn(n) for n in ("username", "display_name", "reference", "public_id", "name")}
+    columns = [f"u.{qn(c)}" for c in _SIDE_COLUMNS] + [
+        expr.format(**names) + f" AS {qn(alias)}" for alias, expr in _LOOKUPS
+    ]
+    order_sql = ", ".join(f"u.{qn(o.lstrip('-'))} {'DESC' if o.startswith('-') else 'ASC'}" for o in order)
+    # Names and the ORM's compiled union, never input: the filters' values are parameters.
+    sql = (
+        f"SELECT {', '.join(columns)} FROM ({inner_sql}) u"  # noqa: S608
+        f" LEFT JOIN {qn(user_table)} au ON au.{qn('id')} = u.{qn('who_id')}"
+        f" LEFT JOIN {qn(OnboardingCase._meta.db_table)} c ON c.{qn('id')} = u.{qn('case_key')}"
+        f" LEFT JOIN {qn(CompanyVersion._meta.db_table)} cv ON cv.{qn('id')} = c.{qn('company_version_id')}"
+        f" LEFT JOIN {qn(Enterprise._meta.db_table)} e ON e.{qn('id')} = c.{qn('enterprise_id')}"
+        f" LEFT JOIN {qn(Branch._meta.db_table)} b ON b.{qn('id')} = c.{qn('branch_id')}"
+        f" ORDER BY {order_sql}"
+    )
+    keys = [*_SIDE_COLUMNS, *(alias for alias, _expr in _LOOKUPS)]
+    # What the ORM would convert (SQLite hands back text for times and UUIDs).
+    converters = [
+        (keys.index(key), _converters_of(field))
+        for key, field in (
+            ("at", CaseEvent._meta.get_field("created_at")),
+            ("case_uuid", OnboardingCase._meta.get_field("public_id")),
+        )
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        raw = cursor.fetchall()
+    rows = []
+    for values in raw:
+        values = list(values)
+        for i, (field, funcs) in converters:
+            for func in funcs:
+                values[i] = func(values[i], field, connection)
+        rows.append(dict(zip(keys, values, strict=True)))
+    return rows
+
+
+def _converters_of(field: Any) -> tuple[Any, list[Any]]:
+    col = field.get_col(field.model._meta.db_table)
+    return col, connection.ops.get_db_converters(col) + col.get_db_converters(connection)
 
 
 @dataclass(frozen=True)
@@ -145,8 +222,8 @@ def audit_events(
     after: AuditKey | None = None,
     before: AuditKey | None = None,
     limit: int | None = None,
-) -> QuerySet:
-    """Case events and access events, newest first (`LOG_ORDER`).
+) -> list[dict[str, Any]]:
+    """Case events and access events, newest first (`LOG_ORDER`), at most `limit` of them.
 
     Keyset pages: `after` a key, the older rows; `before` a key, the newer ones, oldest first
     (`LOG_ORDER_UP`: the caller reverses them). `limit`: only that many rows are wanted. On
@@ -212,7 +289,10 @@ def audit_events(
         side_order = ("-at", "-ev_id") if descending else ("at", "ev_id")
         case_events = case_events.order_by(*side_order)[:limit]
         access_events = access_events.order_by(*side_order)[:limit]
-    return case_events.union(access_events, all=True).order_by(*order)
+    union = case_events.union(access_events, all=True).order_by(*order)
+    if limit is not None:
+        union = union[:limit]
+    return _with_lookups(union, order=order)
 
 
 # What each read is, by the URL name the access event names (`data["view"]`); lazy labels.

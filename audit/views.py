@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from branches.models import Branch
@@ -150,6 +152,37 @@ def _page_rows(events_page: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def _rows_html(rows: list[dict[str, Any]]) -> SafeString:
+    """The table's body rows, the markup `audit/log.html`'s loop wrote, in one pass: 51 rows
+    of a dozen `{{ }}` each were most of the page's template time (issue 26)."""
+
+    def e(value: Any) -> str:  # conditional_escape without its lazy wrapper: ~750 calls a page
+        return value.__html__() if hasattr(value, "__html__") else html.escape(str(value))
+
+    out = []
+    for r in rows:
+        s = r["shown"]
+        case = (
+            f'<a href="{e(s["case_url"])}">{e(r["case_ref"])}</a><div class="sub">{e(r["company"])}</div>'
+            if s["case_url"]
+            else "—"
+        )
+        username = f' <span class="sub">{e(s["username"])}</span>' if s["username"] else ""
+        why = f'<div class="reason">{e(r["why"])}</div>' if r["why"] else ""
+        out.append(
+            f'\n    <tr class="src-{e(r["src"])} kind-{e(r["ev_kind"])}">'
+            f'\n      <td class="mono">{e(s["when"])}</td>'
+            f"\n      <td>{e(r['kind_label'])}</td>"
+            f"\n      <td>{case}</td>"
+            f"\n      <td>{e(s['branch'])}</td>"
+            f"\n      <td>{e(s['person'])}{username}</td>"
+            f"\n      <td>{e(s['what'])}{why}</td>"
+            f'\n      <td class="mono">{e(s["address"])}</td>'
+            "\n    </tr>\n  "
+        )
+    return mark_safe("".join(out))  # noqa: S308 - every value is escaped above
+
+
 @login_required
 def audit_log(request: HttpRequest) -> HttpResponse:
     _auditor(request)
@@ -170,10 +203,11 @@ def _audit_log(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     for param in ("after", "before", "page"):
         query.pop(param, None)
+    rows = _page_rows(page)
     return render(
         request,
         "audit/log.html",
-        {"form": form, "page": page, "rows": _page_rows(page), "query": query.urlencode()},
+        {"form": form, "page": page, "rows": rows, "rows_html": _rows_html(rows), "query": query.urlencode()},
     )
 
 

@@ -183,7 +183,7 @@ def main() -> None:
             for _ in range(5):
                 client.get(page.url)
             profiler.disable()
-            pstats.Stats(profiler).sort_stats(args.sort).print_stats(30)
+            pstats.Stats(profiler).sort_stats(args.sort).print_stats(int(os.environ.get("PROFILE_LINES", "30")))
 
 
 if __name__ == "__main__":

@@ -74,6 +74,19 @@ def link_get_for_user(*, user: Any, public_id: Any) -> LiveLink:
         raise Http404("no such link") from None
 
 
+def link_get_for_page(*, user: Any, public_id: Any) -> LiveLink:
+    """The link as its pages show it (`link_get_for_user`): the link's own columns and, of the
+    company, its data version, branch and onboarding case, only what the pages name (issue 26:
+    those four whole rows were most of the statement and of the ORM's work on it)."""
+    own = [f.name for f in LiveLink._meta.concrete_fields]
+    shown = ["enterprise__name", "branch__name", "company_version__number"]
+    shown += ["onboarding_case__public_id", "onboarding_case__reference"]
+    try:
+        return link_list(user=user).only(*own, *shown).get(public_id=public_id)
+    except (LiveLink.DoesNotExist, ValueError):
+        raise Http404("no such link") from None
+
+
 def link_history(link: LiveLink) -> QuerySet[LinkEvent]:
     return link.events.select_related("actor", "request").order_by("created_at", "pk")
 
@@ -81,6 +94,16 @@ def link_history(link: LiveLink) -> QuerySet[LinkEvent]:
 def link_requests(link: LiveLink) -> QuerySet[LinkRequest]:
     return link.requests.select_related("case", "opened_by", "ukey").order_by("-opened_at", "-pk")
 
+
+_HISTORY_SHOWN = (
+    "link_id", "name", "actor_id", "channel", "data", "reason", "created_at",
+    "actor__username", "actor__display_name",
+)  # fmt: skip
+_REQUEST_SHOWN = (
+    "link_id", "case_id", "kind", "channel", "ukey_id", "details", "opened_by_id", "opened_at", "closed_at",
+    "case__public_id", "case__reference", "case__state",
+    "opened_by__username", "opened_by__display_name", "ukey__serial",
+)  # fmt: skip
 
 # The link page shows the newest events and requests; the rest are pages of their own.
 LINK_PAGE_ROWS = 20
@@ -93,7 +116,9 @@ def link_history_page(
     """A page of the link's history, oldest first (keyset on (created_at, pk)): the link page's
     newest `LINK_PAGE_ROWS`, or a page of `LINK_HISTORY_PAGE` of the history page."""
     size = LINK_PAGE_ROWS if newest else LINK_HISTORY_PAGE
-    return keyset_page(link_history(link), before=before, after=after, newest=newest, size=size)
+    # What `links/_history.html` shows of an event, its person's name only.
+    shown = link.events.select_related("actor").only(*_HISTORY_SHOWN)
+    return keyset_page(shown.order_by("created_at", "pk"), before=before, after=after, newest=newest, size=size)
 
 
 def link_requests_page(
@@ -102,7 +127,9 @@ def link_requests_page(
     """A page of the link's requests (keyset on (opened_at, pk)), oldest first as read: the
     pages show them newest first (`rows[::-1]`)."""
     size = LINK_PAGE_ROWS if newest else LINK_HISTORY_PAGE
-    return keyset_page(link_requests(link), before=before, after=after, newest=newest, size=size, field="opened_at")
+    # What `links/_requests_table.html` shows of a request: its case's number and state, not the whole case.
+    shown = link_requests(link).only(*_REQUEST_SHOWN)
+    return keyset_page(shown, before=before, after=after, newest=newest, size=size, field="opened_at")
 
 
 def request_for_case_for_user(*, user: Any, public_id: Any) -> LinkRequest:

@@ -204,6 +204,9 @@ def link_list(request: AuthenticatedHttpRequest) -> HttpResponse:
             dormant=data["dormant"],
             search=data["q"].strip(),
         )
+    # What a row shows (`LinkRow`): the company's and branch's names, not the data version's
+    # and the onboarding case's whole rows joined to every link of the page (issue 26).
+    qs = qs.select_related(None).select_related("enterprise", "branch").only(*LIST_SHOWN)
     page = Paginator(qs, 25).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -218,6 +221,11 @@ def link_list(request: AuthenticatedHttpRequest) -> HttpResponse:
             "dormant_days": selectors.dormant_days(),
         },
     )
+
+
+LIST_SHOWN = (
+    "public_id", "reference", "status", "certificate_expires_on", "last_activity_at", "enterprise__name", "branch__name",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,7 +263,7 @@ def link_list_rows(links: Any) -> list[LinkRow]:
 
 @staff_required
 def link_detail(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
-    link = selectors.link_get_for_user(user=request.user, public_id=link_id)
+    link = selectors.link_get_for_page(user=request.user, public_id=link_id)
     context = _link_context(request, link)
     context["can_report"] = has_role(request.user, Role.COUNTER_MAKER)
     return render(request, "links/link_detail.html", context)
@@ -263,13 +271,13 @@ def link_detail(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse
 
 @staff_required
 def link_history(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
-    link = selectors.link_get_for_user(user=request.user, public_id=link_id)
+    link = selectors.link_get_for_page(user=request.user, public_id=link_id)
     return _log_page(request, link, portal=False, what="history")
 
 
 @staff_required
 def link_requests(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
-    link = selectors.link_get_for_user(user=request.user, public_id=link_id)
+    link = selectors.link_get_for_page(user=request.user, public_id=link_id)
     return _log_page(request, link, portal=False, what="requests")
 
 
@@ -398,19 +406,19 @@ def portal_link_rows(links: list[LiveLink]) -> list[PortalLinkRow]:
 
 @customer_required
 def portal_link_detail(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
-    link = selectors.link_get_for_user(user=request.user, public_id=link_id)
+    link = selectors.link_get_for_page(user=request.user, public_id=link_id)
     return render(request, "links/portal/link_detail.html", _link_context(request, link, portal=True))
 
 
 @customer_required
 def portal_link_history(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
-    link = selectors.link_get_for_user(user=request.user, public_id=link_id)
+    link = selectors.link_get_for_page(user=request.user, public_id=link_id)
     return _log_page(request, link, portal=True, what="history")
 
 
 @customer_required
 def portal_link_requests(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
-    link = selectors.link_get_for_user(user=request.user, public_id=link_id)
+    link = selectors.link_get_for_page(user=request.user, public_id=link_id)
     return _log_page(request, link, portal=True, what="requests")
 
 

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from django import template
+from django.utils.safestring import mark_safe
 
 from onboarding.models import CaseEvent
 from workcalendar import workcal
@@ -22,6 +24,38 @@ def unread_notifications(context: Any) -> int:
     if known is not None:
         return int(known)
     return selectors.unread_count(user=getattr(request, "user", None))
+
+
+@register.simple_tag(takes_context=True)
+def notice_items(
+    context: Any, notices: Any, mark_read: str, unread_label: str, cleared_label: str, mark_label: str
+) -> str:
+    """The lines of the notifications page (`reminders/notifications.html`), the markup its loop
+    wrote, in one pass: 100 lines of a dozen tags and lookups each were most of the page's
+    template time (issue 26). The forms carry the page's one CSRF token, as `{% csrf_token %}` does."""
+    token = context.get("csrf_token")
+    csrf = (
+        f'<input type="hidden" name="csrfmiddlewaretoken" value="{html.escape(str(token))}">'
+        if token and token != "NOTPROVIDED"
+        else ""
+    )
+    unread_badge = f'<span class="badge danger">{html.escape(unread_label)}</span>'
+    cleared_badge = f'<span class="badge">{html.escape(cleared_label)}</span>'
+    form_start = f'<form method="post" action="{html.escape(mark_read)}" class="inline">{csrf}<input type="hidden" name="id" value="'
+    form_end = f'"><button class="link">{html.escape(mark_label)}</button></form>'
+    out = []
+    for n in notices:
+        message = html.escape(n.message)
+        text = f'<a href="{html.escape(n.url)}">{message}</a>' if n.url else message
+        out.append(
+            f'\n    <li class="{"read" if n.read else "unread"}">'
+            f"\n      <time>{html.escape(n.when)}</time>"
+            f"\n      {'' if n.read else unread_badge}{cleared_badge if n.read and n.cleared else ''}"
+            f"\n      {text}"
+            f"\n      {'' if n.read else f'{form_start}{n.pk}{form_end}'}"
+            "\n    </li>\n  "
+        )
+    return mark_safe("".join(out))  # noqa: S308 - every value is escaped above
 
 
 @register.filter
