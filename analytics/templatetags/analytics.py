@@ -107,10 +107,11 @@ def case_forecasts(rows: Any) -> dict[int, dict[str, Any]]:
         # The stage and who holds it are shown beside a risk only (the lists' forecast cells).
         stage = holder = ""
         if at_risk:
-            if (stage := stages.get(f.stage)) is None:
-                stage = stages[f.stage] = selectors.stage_label(f.stage)
-            if (holder := holders.get((f.holder_party, f.holder_role))) is None:
-                holder = holders[f.holder_party, f.holder_role] = selectors.holder_label(f.holder_party, f.holder_role)
+            if f.stage not in stages:
+                stages[f.stage] = selectors.stage_label(f.stage)
+            if (f.holder_party, f.holder_role) not in holders:
+                holders[f.holder_party, f.holder_role] = selectors.holder_label(f.holder_party, f.holder_role)
+            stage, holder = stages[f.stage], holders[f.holder_party, f.holder_role]
         out[f.case_id] = {
             "forecast": f,
             "at_risk": at_risk,
