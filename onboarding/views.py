@@ -37,7 +37,6 @@ from .forms import (
 from .models import OnboardingCase
 from .next_step import next_step
 from .page_reads import page_reads
-from .queue_rows import queue_rows
 from .states import WORKING_STAGES
 from .web import (
     AuthenticatedHttpRequest,
@@ -79,7 +78,6 @@ def _home(request: HttpRequest) -> HttpResponse:
         "onboarding/home.html",
         {
             "items": items,
-            "rows": queue_rows(items, request=request) if items else "",
             "team": team_rows,
             "team_body": team.team_body(team_rows, request=request) if team_rows else "",
             "stages": stages,

@@ -148,6 +148,15 @@ def forecast_cell(forecasts: dict[int, Any], case_id: int) -> SafeString:
     )
 
 
+@register.simple_tag
+def forecast_cells(rows: Any) -> dict[int, SafeString]:
+    """Every row's forecast column by case id (`forecast_cell`), the forecasts in one query: for
+    lists written in Python by another app (the dashboard's queue, `onboarding/queue_rows.py`),
+    which takes the cells from its template rather than import this app."""
+    forecasts = case_forecasts(rows)
+    return {pk: forecast_cell(forecasts, pk) for pk in (getattr(r, "case", r).pk for r in rows)}
+
+
 def _esc(value: Any) -> str:
     # django.utils.html.conditional_escape: safe strings as they are, anything else escaped.
     if isinstance(value, Promise):
