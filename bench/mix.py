@@ -487,7 +487,9 @@ def cast(n_staff: int, n_customers: int, n_erp: int, port: int) -> tuple[list[Se
         ]
         toggles = [
             str(p)
-            for p in OnboardingCase.objects.filter(account_manager=u, state__in=toggle_states)
+            # Onboarding cases only: a request type's joint test (the accounts change's) has no
+            # suspension, and picking one read as a page without the form ("no form").
+            for p in OnboardingCase.objects.filter(account_manager=u, state__in=toggle_states, case_type="onboarding")
             .order_by("pk")
             .values_list("public_id", flat=True)[:5]
         ]
