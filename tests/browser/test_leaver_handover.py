@@ -30,6 +30,9 @@ def test_a_supervisor_hands_a_leavers_30_cases_on_after_a_preview(page, live_ser
     staff_login(page, live_server.url, world.supervisor.username)
     page.goto(f"{live_server.url}/")
     page.click("#team a:has-text('离职交接队列')")
+    # The "全选" box works through static/people/select_all.js: tick it once the page's scripts
+    # have run, as a person would after the page has loaded (ticked earlier, nothing followed it).
+    page.wait_for_load_state("load")
     assert page.locator(".work-item").count() == 30
     page.check("input[data-check-all=item]")
     assert page.locator("input[name=item]:checked").count() == 30
