@@ -243,19 +243,9 @@ def overdue_count(*, user: Any) -> int:
     its open visit's times): a branch's open stages from the team index, head office's overdue
     ones from `open_stage_late_idx` in due order, with no case or visit read; head office's
     figure costs what a branch's does, however far behind the bank is."""
-    if connection.vendor == "postgresql" and user.enterprise_id is None:
-        if not getattr(user, "is_authenticated", False) or not user.is_active:
-            return 0
-        if user.branch_id is None or not user_roles(user):
-            return 0  # `case_visible_q` shows them nothing
-        late = OpenStage.objects.filter(
-            subtree_q("branch", user.branch),
-            left_at__isnull=True,
-            paused_at__isnull=True,
-            due_at__lt=timezone.now(),
-            state__in=WORKING_STAGES,
-        ).order_by()
-        return late[: OVERDUE_COUNT_LIMIT + 1].count()
+    late = overdue_cases_kept(user=user)
+    if late is not None:
+        return late.order_by()[: OVERDUE_COUNT_LIMIT + 1].count()
     qs = case_filter(OnboardingCase.objects.filter(case_visible_q(user)), overdue=True).order_by()
     return qs[: OVERDUE_COUNT_LIMIT + 1].count()
 

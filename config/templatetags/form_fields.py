@@ -22,7 +22,7 @@ from django.utils.translation import get_language
 register = template.Library()
 
 
-def _engine(context: template.Context) -> Engine:
+def page_engine(context: template.Context) -> Engine:
     """The engine rendering this page, as `{% include %}` finds its template."""
     if context.template is not None:
         return context.template.engine
@@ -39,7 +39,7 @@ def form_fields(context: template.Context, form: Any) -> SafeString:
         key = (type(form), form.auto_id, form.prefix, form.label_suffix, form.use_required_attribute, get_language())
         if key in _drawn:
             return _drawn[key]
-    field_template = _engine(context).get_template("onboarding/_field.html")
+    field_template = page_engine(context).get_template("onboarding/_field.html")
     parts = []
     for field in form:
         with context.push(field=field):

@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 from django import template
+from django.utils import timezone
 
 register = template.Library()
 
@@ -21,6 +22,14 @@ def minute(value: Any) -> str:
     if not isinstance(value, dt.datetime):
         return ""
     return f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}"
+
+
+def local_minute(value: Any) -> str:
+    """`|minute` for rows written in Python: an aware moment turned to local time first, as the
+    template engine does before the filter."""
+    if isinstance(value, dt.datetime) and timezone.is_aware(value):
+        value = timezone.localtime(value)
+    return minute(value)
 
 
 @register.filter(expects_localtime=True)

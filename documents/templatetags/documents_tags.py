@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django import template
 from django.template.defaultfilters import filesizeformat
 from django.template.defaulttags import CsrfTokenNode
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
 from casetypes import declaration
+from config.templatetags.moments import local_minute
 from config.templatetags.once import form_token
 from documents import checklist, services
 
@@ -127,21 +126,12 @@ def needs_document(case: Any, kind: str) -> bool:
     return any(r.kind == kind for r in checklist.requirements(case))
 
 
-def _minute(value: Any) -> str:
-    """`|minute` (config/templatetags/moments.py) after the engine's conversion to local time."""
-    if not isinstance(value, dt.datetime):
-        return ""
-    if timezone.is_aware(value):
-        value = timezone.localtime(value)
-    return f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}"
-
-
 def _version(v: Any, view: str) -> str:
     """A version's link, size, uploader and time, as the row's template wrote it."""
     e = conditional_escape
     return (
         f'<a href="{e(v.download_url)}">{e(v.original_name)}</a>\n'
-        f"<small>v{v.number} · {e(filesizeformat(v.size))} · {e(v.uploaded_by)} {_minute(v.uploaded_at)}</small>\n"
+        f"<small>v{v.number} · {e(filesizeformat(v.size))} · {e(v.uploaded_by)} {local_minute(v.uploaded_at)}</small>\n"
         f'<a class="sub" href="{e(v.view_url)}" target="_blank" rel="noopener">{view}</a>\n'
     )
 
@@ -192,7 +182,7 @@ def document_rows(context: template.Context, rows: list[dict[str, Any]]) -> Safe
             )
         reviewed = ""
         if v is not None and v.reviewed_by:
-            reviewed = f'<div class="sub">{e(v.reviewed_by)} {_minute(v.reviewed_at)}</div>'
+            reviewed = f'<div class="sub">{e(v.reviewed_by)} {local_minute(v.reviewed_at)}</div>'
         reason = ""
         if status == "rejected":
             reason = '<div class="reason">{}:{}</div>'.format(gettext("原因"), e(v.decision_reason if v else ""))
@@ -216,7 +206,7 @@ def document_rows(context: template.Context, rows: list[dict[str, Any]]) -> Safe
         if item.generated_versions:
             g = item.generated_versions[0]
             generated = '<div class="sub">{}:<a href="{}">v{} {}</a></div>'.format(
-                gettext("系统生成"), e(g.download_url), g.number, _minute(g.uploaded_at)
+                gettext("系统生成"), e(g.download_url), g.number, local_minute(g.uploaded_at)
             )
         actions = "\n          "
         if row["can_generate"]:

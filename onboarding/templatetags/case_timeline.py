@@ -9,38 +9,21 @@ difference (rare) is still drawn by `companies/_diff.html`.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django import template
 from django.template.base import render_value_in_context
-from django.template.engine import Engine
-from django.utils import timezone
 from django.utils.html import conditional_escape, escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, pgettext
 
 from casetypes import declaration
+from config.templatetags.form_fields import page_engine
+from config.templatetags.moments import local_minute
 
 from ..event_names import label as event_label
 
 register = template.Library()
-
-
-def _engine(context: template.Context) -> Engine:
-    """The engine rendering this page, as `{% include %}` finds its template."""
-    if context.template is not None:
-        return context.template.engine
-    return Engine.get_default()
-
-
-def _minute(value: Any) -> str:
-    """`|minute` (config/templatetags/moments.py) after the engine's conversion to local time."""
-    if not isinstance(value, dt.datetime):
-        return ""
-    if timezone.is_aware(value):
-        value = timezone.localtime(value)
-    return f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}"
 
 
 @register.simple_tag(takes_context=True)
@@ -101,9 +84,9 @@ def timeline_rows(context: template.Context, events: Any) -> SafeString:
         diff = ""
         if e.data and data.get("diff"):
             with context.push(diff=data["diff"]):
-                diff = _engine(context).get_template("companies/_diff.html").render(context)
+                diff = page_engine(context).get_template("companies/_diff.html").render(context)
         out.append(
-            f'\n    <li data-event="{e.pk}"><time>{_minute(e.created_at)}</time>\n      {who}\n      '
+            f'\n    <li data-event="{e.pk}"><time>{local_minute(e.created_at)}</time>\n      {who}\n      '
             f"{label('e', e.name)}{states}\n      {owner}\n      {handover}\n      {reason}\n      {diff}\n    </li>\n  "
         )
     return mark_safe("".join(out))  # noqa: S308 - every value is escaped above
