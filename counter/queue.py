@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from branches.roles import Role, user_roles
 from casetypes import declaration
 from casetypes.declaration import Feature
-from onboarding.queue import QueueItem, case_url
+from onboarding.queue import QueueItem, case_url, company_name
 from onboarding.selectors import case_list, case_visible_q
 
 from .models import CounterEntry, Operator, UKey
@@ -55,6 +55,7 @@ def entries_to_make(user: Any) -> list[QueueItem]:
             action=_("柜面录入:操作员、UKey发放与证书激活") if c.identity_done else _("柜面录入:临柜身份核验"),
             url=case_url(c, "counter"),
             due_at=c.current_visit.due_at if c.current_visit else None,
+            company=company_name(c),
             kind="counter_make",
         )
         for c in cases
@@ -78,6 +79,7 @@ def entries_to_check(user: Any) -> list[QueueItem]:
             action=_("复核:%(kind)s(%(maker)s录入)") % {"kind": e.get_kind_display(), "maker": e.maker},
             url=case_url(e.case, "counter"),
             due_at=e.case.current_visit.due_at if e.case.current_visit else None,
+            company=company_name(e.case),
             kind="counter_check",
         )
         for e in entries
@@ -95,6 +97,7 @@ def entries_to_check(user: Any) -> list[QueueItem]:
             action=_("UKey发放完成,转客户生产验证"),
             url=case_url(c, "actions"),
             due_at=c.current_visit.due_at if c.current_visit else None,
+            company=company_name(c),
             kind="counter_complete",
         )
         for c in ready

@@ -19,7 +19,7 @@ from django.utils.translation import pgettext
 from branches.roles import user_roles
 from casetypes import declaration
 from onboarding.models import OnboardingCase
-from onboarding.queue import QueueItem, case_url, queue_cases
+from onboarding.queue import QueueItem, case_url, company_name, queue_cases
 from onboarding.selectors import case_visible_q
 
 from .models import DocumentKind, DocumentVersion
@@ -131,6 +131,7 @@ def documents_to_review(user: Any) -> list[QueueItem]:
             action=_("审核文件:%(names)s") % {"names": sep.join(kinds_by_case[pk])},
             url=case_url(case, "documents"),
             due_at=case.current_visit.due_at if case.current_visit else None,
+            company=company_name(case),
             kind="documents",
         )
         for pk in ids

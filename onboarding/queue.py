@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db import connection
 from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -34,8 +34,8 @@ from casetypes.declaration import Feature
 from casetypes.extensions import ExtensionPoint
 from workcalendar import workcal
 
-from .models import ChangeRequest, OnboardingCase, StageVisit
-from .selectors import case_list, case_visible_q, my_work
+from .models import ChangeRequest, OnboardingCase
+from .selectors import case_list
 from .states import CUSTOMER, OPEN_STATES
 
 # Working days a branch supervisor has to decide a change request (it holds up no stage, but
@@ -45,11 +45,20 @@ CHANGE_DECISION_DAYS = 2
 
 @dataclass(frozen=True)
 class QueueItem:
-    case: OnboardingCase
+    case: OnboardingCase  # at least its id, public id, reference and state
     action: str  # what the person has to do, in their words
     url: str  # where it is done (the case page, at the form's anchor)
     due_at: dt.datetime | None
+    company: str  # the company's name as the case shows it (`company_name`)
     kind: str = ""  # which source: "stage", "counter_check", "documents", ...
+    since: dt.datetime | None = None  # when the case's current stage began (the held items)
+
+
+def company_name(case: OnboardingCase) -> str:
+    """The name a queue row shows: the case's company data version's, or the company's as it is
+    (`OnboardingCase.company`), for a case read with `QUEUE_RELATED`."""
+    version = case.company_version if case.company_version_id is not None else None
+    return version.name if version is not None else case.enterprise.name
 
 
 Source = Callable[[Any], list[QueueItem]]
@@ -113,85 +122,217 @@ def case_url(case: OnboardingCase, anchor: str = "") -> str:
 
 
 def held_action(case: OnboardingCase) -> tuple[str, str]:
-    """The action and the page anchor for the person who holds `case`'s stage now, as its
-    case type declares them (`Stage.actions`). A stage the customer holds is the account
-    manager's to chase, unless the stage declares what the account manager does in it."""
+    """The action and the page anchor for the person who holds `case`'s stage now (`_held_action`)."""
     visit = case.current_visit
-    role = visit.holder_role if visit is not None else CUSTOMER
-    stage = declaration.stage(case.state)
+    return _held_action(case.state, visit.holder_role if visit is not None else None)
+
+
+def _held_action(state: str, holder_role: str | None) -> tuple[str, str]:
+    """The action and the page anchor for the person who holds a stage of `state` as
+    `holder_role` (None: no visit yet), as its case type declares them (`Stage.actions`). A
+    stage the customer holds is the account manager's to chase, unless the stage declares what
+    the account manager does in it."""
+    role = holder_role if holder_role is not None else CUSTOMER
+    stage = declaration.stage(state)
     if role == CUSTOMER and stage is not None and stage.action_for(Role.ACCOUNT_MANAGER) and not stage.timed:
         role = Role.ACCOUNT_MANAGER  # an untimed start (a draft): the account manager completes it
-    label = declaration.state_label(case.state)
+    label = declaration.state_label(state)
     if role == CUSTOMER:
         return _("跟进客户:%(stage)s") % {"stage": label}, "next-step"
     action = stage.action_for(role) if stage is not None else None
     return (str(action.text), action.anchor) if action is not None else (label, "next-step")
 
 
-def rows_by_ids(qs: QuerySet[OnboardingCase], limit: int) -> list[OnboardingCase]:
-    """The first `limit` cases of `qs`, read in two queries: their ids along the narrow join the
-    filter and the order need (the case, its current visit, the scope's branches), then the rows
-    by id with `qs`'s related rows. In one statement PostgreSQL spent 20–40 ms *planning* the
-    seven-table join with its sort (the rows themselves took under 1 ms); apart, about 3 ms."""
-    return queue_cases(list(qs.values_list("pk", flat=True)[:limit]))
+# The held list's statements, written out (issue 26: Django spent 5–7 ms of CPU building the
+# two queries it took, about 0.3 ms per joined table and condition, for 2–4 ms of running them).
+# Every value is a parameter; only placeholders ("%s, %s") and constant names are joined in.
+# `held` is the person's held cases in queue order (due time, then creation), at most
+# HELD_COUNT_LIMIT + 1 of them: the page's rows are read from it and it is counted, in one
+# statement. It is written twice below, once per way of finding them (`_HELD_MINE`, `_HELD_WALK`).
+_HELD_PAGE = """
+WITH held AS ({held})
+SELECT c.id, c.public_id, c.reference, c.state,
+       CASE WHEN c.company_version_id IS NULL THEN e.name ELSE cv.name END,
+       v.holder_role, v.due_at, v.entered_at, (SELECT COUNT(*) FROM held)
+FROM (SELECT id, due_at, created_at FROM held ORDER BY due_at, created_at, id LIMIT %s OFFSET %s) p
+JOIN onboarding_onboardingcase c ON c.id = p.id
+JOIN onboarding_enterprise e ON e.id = c.enterprise_id
+LEFT JOIN companies_companyversion cv ON cv.id = c.company_version_id
+LEFT JOIN onboarding_stagevisit v ON v.id = c.current_visit_id
+ORDER BY p.due_at, p.created_at, p.id"""
+
+# `my_work` (an account manager, or several roles): the scope's cases in an open state with
+# an open current visit (or none yet: a draft), held by one of the person's roles or, for an
+# account manager, their own cases at their stage, in a first stage or with the customer.
+_HELD_MINE = """SELECT c.id, v.due_at, c.created_at FROM onboarding_onboardingcase c
+LEFT JOIN onboarding_stagevisit v ON v.id = c.current_visit_id
+WHERE c.branch_id IN (SELECT b.id FROM branches_branch b WHERE b.path LIKE %s)
+  AND c.state IN ({open}) AND c.state <> 'suspended' AND v.left_at IS NULL AND ({mine}){handled}
+ORDER BY v.due_at, c.created_at, c.id LIMIT %s"""
+
+# One role at a branch (a supervisor, the counter, head office): that role's open visits in due
+# order (`open_visit_holder_due_idx`), each visit's case looked up by key and asked whether it
+# is in scope, open, and not left to another source; the walk stops at the limit. Joined the
+# other way, PostgreSQL read every open case of a tier-1 branch's subtree (about 5,000 at
+# 100,000 cases) to keep 50.
+_HELD_WALK = """SELECT id, due_at, created_at FROM (
+  SELECT v.case_id AS id, v.due_at AS due_at,
+    (SELECT c.created_at FROM onboarding_onboardingcase c
+     WHERE c.id = v.case_id AND c.current_visit_id = v.id AND c.branch_id {scope}
+       AND c.state IN ({open}) AND c.state NOT IN ({skipped})) AS created_at
+  FROM onboarding_stagevisit v WHERE v.holder_role = %s AND v.left_at IS NULL
+) w WHERE w.created_at IS NOT NULL
+ORDER BY due_at, created_at, id LIMIT %s"""
+# The scope's branches, read once for the statement (PostgreSQL: an init plan; `IN (SELECT …)`
+# in the walk's subquery was a hash join of the branches for every visit walked).
+_SCOPE = {
+    "postgresql": "= ANY(ARRAY(SELECT b.id FROM branches_branch b WHERE b.path LIKE %s))",
+    "other": "IN (SELECT b.id FROM branches_branch b WHERE b.path LIKE %s)",
+}
+
+# How far the held list is counted: a head-office role holds thousands of cases; beyond this
+# the heading says "more than".
+HELD_COUNT_LIMIT = 200
+HELD_SHOWN = 50
 
 
-def _held_ids_walk(user: Any, role: str, limit: int) -> list[int]:
-    """`my_work`'s first `limit` ids for a person who holds stages as one role at a branch (a
-    supervisor, the counter, head office): a walk of that role's open visits in due order
-    (`open_visit_holder_due_idx`), each visit's case looked up by key and asked in a scalar
-    subquery whether it is in scope, open and not left to another source. The walk stops at
-    `limit` cases. Joined the other way, PostgreSQL read every open case of a tier-1 branch's
-    subtree (about 5,000 at 100,000 cases, 60–90 ms) to keep 50; this reads a few hundred visits.
-    The order is `my_work`'s: due time, then the case's creation (PostgreSQL sorts the ties of
-    the index's order only)."""
-    handled = [state for state, by in _handled() if by == role]
-    case = OnboardingCase.objects.filter(
-        case_visible_q(user), pk=OuterRef("case_id"), current_visit=OuterRef("pk"), state__in=OPEN_STATES
-    ).exclude(state__in=["suspended", *handled])
-    visits = (
-        StageVisit.objects.filter(left_at__isnull=True, holder_role=role)
-        .annotate(case_created=Subquery(case.values("created_at")[:1]))
-        .filter(case_created__isnull=False)
-        .order_by("due_at", "case_created")
-    )
-    return list(visits.values_list("case_id", flat=True)[:limit])
+def _marks(values: Any) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+def _held_statement(user: Any, roles: frozenset[str], cap: int) -> tuple[str, list[Any]] | None:
+    """The statement of `held` (the first `cap` held cases) and its parameters, or None when the
+    person holds nothing."""
+    if not user.is_active or user.branch_id is None or not roles:
+        return None  # what `case_visible_q` gives nothing to
+    scope = user.branch.path + "%"  # a path is digits and slashes: nothing LIKE would read
+    open_states = list(OPEN_STATES)
+    pairs = _handled()
+    if len(roles) == 1 and Role.ACCOUNT_MANAGER not in roles:
+        role = next(iter(roles))
+        skipped = ["suspended", *(state for state, by in pairs if by == role)]
+        in_scope = _SCOPE.get(connection.vendor, _SCOPE["other"])
+        sql = _HELD_WALK.format(scope=in_scope, open=_marks(open_states), skipped=_marks(skipped))
+        return sql, [scope, *open_states, *skipped, role, cap]
+    staff_roles = sorted(roles - {Role.ACCOUNT_MANAGER})
+    mine, params = [], []
+    if staff_roles:
+        mine.append(f"v.holder_role IN ({_marks(staff_roles)})")
+        params += staff_roles
+    if Role.ACCOUNT_MANAGER in roles:
+        initial = list(declaration.initial_states())
+        mine.append(f"(c.account_manager_id = %s AND (v.holder_role IN (%s, %s) OR c.state IN ({_marks(initial)})))")
+        params += [user.pk, Role.ACCOUNT_MANAGER, CUSTOMER, *initial]
+    handled = "".join("\n  AND NOT (c.state = %s AND COALESCE(v.holder_role = %s, FALSE))" for _pair in pairs)
+    sql = _HELD_MINE.format(open=_marks(open_states), mine=" OR ".join(mine), handled=handled)
+    return sql, [scope, *open_states, *params, *(value for pair in pairs for value in pair), cap]
+
+
+def _when(value: Any) -> dt.datetime | None:
+    """A timestamp as the ORM gives it (aware) from a hand-written statement: PostgreSQL's
+    driver gives it so; SQLite gives text, or a naive time in UTC."""
+    if value is None or (isinstance(value, dt.datetime) and value.tzinfo is not None):
+        return value
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+_CASE_FIELDS = ["id", "public_id", "reference", "state"]
+
+
+@dataclass(frozen=True)
+class Held:
+    """A page of the person's held items and how many they hold, counted up to `counted`: more
+    than that when `total` exceeds it (`over_limit`)."""
+
+    items: list[QueueItem]
+    total: int
+    counted: int = HELD_COUNT_LIMIT
+
+    @property
+    def over_limit(self) -> bool:
+        return self.total > self.counted
+
+
+def held_page(user: Any, *, offset: int = 0, limit: int = HELD_SHOWN) -> Held:
+    """The cases whose stage the person holds (the selector `my_work`, less the stages another
+    source gives a finer action for), `limit` from `offset` in queue order, each with the
+    action it needs; and their number, counted up to `HELD_COUNT_LIMIT` or to the page's end
+    (whichever is further) and one more. One statement."""
+    counted = max(HELD_COUNT_LIMIT, offset + limit)
+    if getattr(user, "enterprise_id", None) is not None:
+        return Held([], 0, counted)  # a company's users have no 轮到我办理
+    statement = _held_statement(user, user_roles(user), counted + 1)
+    if statement is None:
+        return Held([], 0, counted)
+    held, params = statement
+    with connection.cursor() as cursor:
+        cursor.execute(_HELD_PAGE.format(held=held), [*params, limit, offset])
+        rows = cursor.fetchall()
+    total = rows[0][8] if rows else 0
+    if not rows and offset:
+        total = held_page(user, limit=1).total  # a page past the end: still the number (rare)
+    items = []
+    actions: dict[tuple[str, str | None], tuple[str, str]] = {}  # one per stage and holder, translated once
+    pattern = _case_url_pattern(get_script_prefix())
+    for pk, public_id, reference, state, company, holder, due, entered, _total in rows:
+        if not isinstance(public_id, uuid.UUID):
+            public_id = uuid.UUID(public_id)
+        case = OnboardingCase.from_db(connection.alias, _CASE_FIELDS, [pk, public_id, reference, state])
+        if (found := actions.get((state, holder))) is None:
+            found = actions[state, holder] = _held_action(state, holder)
+        action, anchor = found
+        url = pattern.format(public_id)
+        items.append(
+            QueueItem(
+                case=case,
+                action=action,
+                url=f"{url}#{anchor}",
+                due_at=_when(due),
+                company=company,
+                since=_when(entered),
+                kind="stage",
+            )
+        )
+    return Held(items, total, counted)
 
 
 def held_items(user: Any) -> list[QueueItem]:
-    """The cases whose stage the person holds (the selector `my_work`), with the action each needs."""
-    roles = user_roles(user)
-    if user.enterprise_id is None and len(roles) == 1 and Role.ACCOUNT_MANAGER not in roles:
-        cases = queue_cases(_held_ids_walk(user, next(iter(roles)), 50))
-    else:
-        qs = my_work(user=user)
-        for state, role in _handled():
-            qs = qs.exclude(state=state, current_visit__holder_role=role)
-        cases = rows_by_ids(qs, 50)
-    items = []
-    actions: dict[tuple[str, str | None], tuple[str, str]] = {}  # one per stage and holder, translated once
-    for case in cases:
-        visit = case.current_visit
-        key = (case.state, visit.holder_role if visit is not None else None)
-        if (found := actions.get(key)) is None:
-            found = actions[key] = held_action(case)
-        action, anchor = found
-        due = visit.due_at if visit is not None else None
-        items.append(QueueItem(case=case, action=action, url=case_url(case, anchor), due_at=due, kind="stage"))
-    return items
+    """The first cases whose stage the person holds, with the action each needs (`held_page`)."""
+    return held_page(user).items
 
 
-def queue_for(user: Any, *, page: Any = None) -> list[QueueItem]:
+class Queue(list[QueueItem]):
+    """The items shown, earliest due first, and how many wait in all: `total` counts the held
+    cases up to `HELD_COUNT_LIMIT` (`over_limit` past it) and every other source's items as
+    shown. `held_hidden`: held cases beyond those shown (the queue page lists them all)."""
+
+    total: int = 0
+    over_limit: bool = False
+    held_hidden: int = 0
+
+    @property
+    def hidden(self) -> int:
+        return self.total - len(self)
+
+
+def queue_for(user: Any, *, page: Any = None) -> Queue:
     """Everything waiting on `user`: the held cases and every source's items, earliest due first.
 
     `page` (the request) carries the page's working-day calendar, so due times computed here
     and those the template shows read the holidays once."""
     if getattr(user, "enterprise_id", None) is not None:
-        return []
-    items = held_items(user) + change_requests_to_decide(user, page=page)
+        return Queue()
+    held = held_page(user)
+    items = held.items + change_requests_to_decide(user, page=page)
     items += [item for source in (production_configs_to_issue, *sources) for item in source(user)]
     far = dt.datetime.max.replace(tzinfo=dt.UTC)
-    return sorted(items, key=lambda i: (i.due_at or far, i.case.pk, i.kind))
+    queue = Queue(sorted(items, key=lambda i: (i.due_at or far, i.case.pk, i.kind)))
+    queue.over_limit = held.over_limit
+    queue.held_hidden = min(held.total, held.counted) - len(held.items)
+    queue.total = len(queue) + queue.held_hidden
+    return queue
 
 
 def production_configs_to_issue(user: Any) -> list[QueueItem]:
@@ -209,6 +350,7 @@ def production_configs_to_issue(user: Any) -> list[QueueItem]:
             action=_("登记生产配置"),
             url=case_url(c, "production"),
             due_at=c.current_visit.due_at,
+            company=company_name(c),
             kind="production",
         )
         for c in cases
@@ -242,6 +384,7 @@ def change_requests_to_decide(user: Any, *, page: Any = None) -> list[QueueItem]
             action=_("审批企业资料变更申请"),
             url=case_url(r.case, "company-changes"),
             due_at=cal.add_working_days(r.filed_at, CHANGE_DECISION_DAYS),
+            company=company_name(r.case),
             kind="change_request",
         )
         for r in pending

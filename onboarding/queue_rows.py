@@ -63,8 +63,6 @@ def queue_rows(items: Sequence[QueueItem], *, request: Any, forecast_cells: Mapp
     out = []
     for item in items:
         case = item.case
-        # The case's company data version, or the company as it is (`OnboardingCase.company`).
-        company: Any = case.company_version if case.company_version_id is not None else case.enterprise
         due, overdue = due_cell.cell(item.due_at)
         if (state := states.get(case.state)) is None:
             state = states[case.state] = escape(declaration.state_label(case.state))
@@ -73,7 +71,7 @@ def queue_rows(items: Sequence[QueueItem], *, request: Any, forecast_cells: Mapp
             f'      <td class="due">{due}</td>\n'
             f'      <td><a class="queue-action" href="{escape(item.url)}">{escape(str(item.action))}</a></td>\n'
             f'      <td><a href="{escape(case_url(case))}">{escape(case.reference)}</a></td>\n'
-            f"      <td>{escape(company.name)}</td>\n"
+            f"      <td>{escape(item.company)}</td>\n"
             f'      <td><span class="state state-{escape(case.state)}">{state}</span></td>\n'
             f"      {forecast_cells[case.pk]}\n"
             "    </tr>"

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from . import queue_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("queue/", queue_views.queue_all, name="queue_all"),
     path("cases/", views.case_list_view, name="case_list"),
     path("cases/new/", views.case_new, name="case_new"),
     path("cases/<uuid:public_id>/", views.case_detail, name="case_detail"),

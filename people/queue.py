@@ -26,8 +26,7 @@ def delegated_items(user: Any) -> list[QueueItem]:
             continue  # other roles' work is held by the role at the branch: nothing personal to cover
         since = timezone.make_aware(dt.datetime.combine(absence.starts_on, dt.time.min))
         for item in held_items(absence.person):
-            visit = item.case.current_visit
-            if visit is None or visit.entered_at < since:
+            if item.since is None or item.since < since:
                 continue
             action = _("代 %(name)s 办理:%(action)s") % {"name": absence.person, "action": item.action}
             items.append(dataclasses.replace(item, action=action, kind="delegated"))
