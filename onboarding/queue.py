@@ -255,11 +255,12 @@ class Held:
         return self.total > self.counted
 
 
-def held_page(user: Any, *, offset: int = 0, limit: int = HELD_SHOWN) -> Held:
+def held_page(user: Any, *, offset: int = 0, limit: int | None = None) -> Held:
     """The cases whose stage the person holds (the selector `my_work`, less the stages another
-    source gives a finer action for), `limit` from `offset` in queue order, each with the
+    source gives a finer action for), `limit` (`HELD_SHOWN`) from `offset` in queue order, each with the
     action it needs; and their number, counted up to `HELD_COUNT_LIMIT` or to the page's end
     (whichever is further) and one more. One statement."""
+    limit = HELD_SHOWN if limit is None else limit
     counted = max(HELD_COUNT_LIMIT, offset + limit)
     if getattr(user, "enterprise_id", None) is not None:
         return Held([], 0, counted)  # a company's users have no 轮到我办理

@@ -339,3 +339,101 @@ def test_a_form_of_any_case_of_the_outlet_waits_for_that_outlets_checker_only(cl
     assert actions_on(client, world.checker, waiting) == ["审核文件:电子银行业务注册表"]
     for other in (checker_b, world.am_a, world.am_a2, world.maker):
         assert not [a for a in actions_on(client, other, waiting) if a.startswith("审核文件")], other
+
+
+# --- more than the dashboard shows (issue 26) -------------------------------------------------
+
+HEADING = re.compile(r"<h2>轮到我办理 <small>\((.*?)\)</small></h2>")
+MORE = re.compile(r'<p class="queue-more"><a href="([^"]+)">(.*?)</a></p>')
+PAGER = re.compile(r'<nav class="pager">(.*?)</nav>', re.S)
+
+
+def _references(page: str) -> list[str]:
+    return re.findall(r'<td><a href="/cases/[^"#]+/">([^<]+)</a></td>', page)
+
+
+def _get(client, who, url: str) -> str:
+    client.force_login(who)
+    page = client.get(url)
+    assert page.status_code == 200, url
+    client.logout()
+    return page.content.decode()
+
+
+def test_an_account_manager_holding_more_than_the_dashboard_shows_sees_the_total_and_reaches_the_rest(
+    client, world
+) -> None:
+    """53 drafts of the account manager's own: the dashboard shows 50 with the true total in its
+    heading and a link saying how many are hidden; the link's pages list all 53, each once, the
+    first page as the dashboard shows it. Another account manager holds none of them."""
+    cases = [world.case(State.DRAFT) for _ in range(53)]
+    refs = {c.reference for c in cases}
+    page = _get(client, world.am_a, reverse("home"))
+    assert HEADING.search(page).group(1) == "显示 50 项,共 53 项"
+    shown = _references(page)
+    assert len(shown) == 50 and set(shown) <= refs
+    more = MORE.search(page)
+    assert more is not None and more.group(2) == "另有 3 件轮到我办理的案件未显示:查看全部 ›"
+    first = _get(client, world.am_a, more.group(1))
+    assert _references(first) == shown  # the same cases in the same order
+    pager = PAGER.search(first).group(1)
+    assert "第 1–50 件,共 53 件" in pager and "上一页" not in pager
+    nxt = re.search(r'<a href="(\?page=2)">下一页', pager)
+    assert nxt is not None
+    second = _get(client, world.am_a, more.group(1) + nxt.group(1))
+    rest = _references(second)
+    assert len(rest) == 3 and set(shown) | set(rest) == refs
+    pager = PAGER.search(second).group(1)
+    assert "第 51–53 件,共 53 件" in pager and "下一页" not in pager and "?page=1" in pager
+    # Another account manager of the branch: none of them, no link.
+    other = _get(client, world.am_a2, reverse("home"))
+    assert not refs & set(_references(other)) and MORE.search(other) is None
+    assert not refs & set(_references(_get(client, world.am_a2, more.group(1))))
+    # Nobody from a company reaches the page.
+    client.force_login(world.customer_x)
+    assert client.get(more.group(1)).status_code in (302, 403)
+
+
+def test_a_queue_that_fits_shows_its_length_and_no_link(client, world) -> None:
+    cases = [world.case(State.DRAFT) for _ in range(3)]
+    page = _get(client, world.am_a, reverse("home"))
+    assert HEADING.search(page).group(1) == "3"
+    assert MORE.search(page) is None
+    assert {c.reference for c in cases} == set(_references(page))
+
+
+def test_beyond_the_counted_limit_the_heading_says_more_than(client, world, monkeypatch) -> None:
+    """The held cases are counted up to `HELD_COUNT_LIMIT` (a head-office role holds thousands):
+    past it the heading and the link say "more than", and the pages still reach every case."""
+    from onboarding import queue as queue_module
+
+    monkeypatch.setattr(queue_module, "HELD_SHOWN", 4)
+    monkeypatch.setattr(queue_module, "HELD_COUNT_LIMIT", 8)
+    cases = [world.case(State.DRAFT) for _ in range(11)]
+    page = _get(client, world.am_a, reverse("home"))
+    assert HEADING.search(page).group(1) == "显示 4 项,共超过 8 项"
+    assert MORE.search(page).group(2) == "另有超过 4 件轮到我办理的案件未显示:查看全部 ›"
+    seen = []
+    url, pagers = reverse("queue_all"), []
+    while url:
+        listing = _get(client, world.am_a, url)
+        seen += _references(listing)
+        pager = PAGER.search(listing).group(1)
+        pagers.append(re.sub(r"<[^>]+>|\s+", " ", pager).split("›")[0].strip())
+        nxt = re.search(r'<a href="(\?page=\d+)">下一页', pager)
+        url = reverse("queue_all") + nxt.group(1) if nxt else ""
+    assert sorted(seen) == sorted(c.reference for c in cases)
+    assert "第 1–4 件,共超过 8 件" in pagers[0] and "第 9–11 件,共 11 件" in pagers[-1]
+    assert len(pagers) == 3
+
+
+def test_the_total_and_the_link_in_english(client, world) -> None:
+    for _ in range(52):
+        world.case(State.DRAFT)
+    client.force_login(world.am_a)
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    page = client.get(reverse("home")).content.decode()
+    assert "<small>(showing 50 of 52)</small>" in page
+    assert "2 more cases waiting for me not shown: see them all" in page
+    listing = client.get(reverse("queue_all")).content.decode()
+    assert "Cases waiting for me" in listing and "Cases 1–50 of 52" in listing
