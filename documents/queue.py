@@ -9,20 +9,21 @@ stage is still open. One item per case, naming the documents.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Exists, F, Lookup, OuterRef, Q, Subquery
+from django.db import connection
+from django.db.models import Q
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from branches.roles import user_roles
 from casetypes import declaration
 from onboarding.models import OnboardingCase
-from onboarding.queue import QueueItem, case_url, company_name, queue_cases
-from onboarding.selectors import case_visible_q
+from onboarding.queue import QueueItem, aware, case_url
 
-from .models import DocumentKind, DocumentVersion
+from .models import DocumentKind, DocumentVersion  # noqa: F401  (the versions' model: tests read it here)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ def _needs(role: str) -> list[_Need]:
 
 
 def _waiting_q(needs: list[_Need], user: Any) -> Q:
+    """The needs as a filter of document versions through the join to their cases: the plain
+    read that `tests/test_dashboard_counts.py` compares the written-out statement with."""
     mine = Q(pk__in=[])
     for need in needs:
         q = Q(document__kind=need.kind, document__case__state__in=sorted(need.states))
@@ -59,81 +62,107 @@ def _waiting_q(needs: list[_Need], user: Any) -> Q:
     return mine
 
 
-class _InCases(Lookup):  # type: ignore[type-arg]
-    """`column = ANY(ARRAY(cases))` on PostgreSQL, `column IN (cases)` elsewhere. PostgreSQL
-    reads the cases once (an init plan) and then finds each document by its (case, kind) key;
-    as `IN (cases)` ORed with other needs it would test every document of the kind against them."""
+# The waiting documents and what their rows show of their cases, written out (issue 26: Django
+# spent about 5 ms of CPU building the statement, a condition per need, for about 1 ms of
+# running it). Every value is a parameter; only placeholders and constant names are joined in.
+# `{needs}` is one condition per set of stages (see `_needs_sql`). Each document's latest
+# version only, undecided, uploaded by someone else; at most 200 (case, kind) pairs.
+_WAITING = """
+WITH waiting AS (
+  SELECT d.case_id, d.kind FROM documents_documentversion dv
+  JOIN documents_document d ON d.id = dv.document_id{join}
+  WHERE dv.decision = '' AND NOT d.generated AND dv.uploaded_by_id <> %s
+    AND NOT EXISTS (SELECT 1 FROM documents_documentversion n WHERE n.document_id = dv.document_id AND n.number > dv.number)
+    AND ({needs})
+  ORDER BY d.case_id, d.kind LIMIT 200)
+SELECT w.case_id, w.kind, c.public_id, c.reference, c.state,
+       CASE WHEN c.company_version_id IS NULL THEN e.name ELSE cv.name END, v.due_at
+FROM waiting w
+JOIN onboarding_onboardingcase c ON c.id = w.case_id
+JOIN onboarding_enterprise e ON e.id = c.enterprise_id
+LEFT JOIN companies_companyversion cv ON cv.id = c.company_version_id
+LEFT JOIN onboarding_stagevisit v ON v.id = c.current_visit_id
+ORDER BY w.case_id, w.kind"""
 
-    lookup_name = "in_cases"
-    prepare_rhs = False
-
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        rhs, rhs_params = compiler.compile(self.rhs)  # a Subquery: "(SELECT …)"
-        sql = f"{lhs} = ANY(ARRAY{rhs})" if connection.vendor == "postgresql" else f"{lhs} IN {rhs}"
-        return sql, (*lhs_params, *rhs_params)
+_SCOPE = "SELECT b.id FROM branches_branch b WHERE b.path LIKE %s"
 
 
-def _waiting_by_need(needs: list[_Need], user: Any) -> Q:
-    """For a staff member below head office: each set of stages' kinds, on the cases of the
-    reader's scope in those stages (their own only where the need says so), found along the
-    cases' indexes (a branch's cases in those stages: hundreds) and then the documents by their
-    (case, kind) key. With the needs said through the join to the cases, PostgreSQL walked
-    every case of the bank testing each against the ORed needs (60–80 ms at 100,000 cases, 15
-    ms more to plan); with the candidates read first and their ids written into the statement
-    (hundreds), Django and the driver spent 5–10 ms writing them and PostgreSQL 8–40 ms
-    planning them."""
+def _marks(values: Any) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+def _needs_sql(needs: list[_Need], user: Any, *, head_office: bool) -> tuple[str, list[Any], str, list[Any]]:
+    """The join to the cases (if any) and its parameters, the condition on the documents and its
+    parameters.
+
+    Below head office: each set of stages' kinds, on the cases of the reader's scope in those
+    stages (their own only where the need says so), found along the cases' indexes (a branch's
+    cases in those stages: hundreds) and then the documents by their (case, kind) key. On
+    PostgreSQL the cases are read once (`= ANY(ARRAY(…))`, an init plan) and each document
+    found by its key; as `IN (cases)` ORed with other needs it would test every document of the
+    kind against them. With the needs said through the join to the cases, PostgreSQL walked
+    every case of the bank testing each against the ORed needs (60–80 ms at 100,000 cases).
+
+    Head office: every case of a stage is a candidate, thousands: said through the join."""
+    scope = user.branch.path + "%"  # a path is digits and slashes: nothing LIKE would read
     groups: dict[tuple[frozenset[str], bool], list[str]] = {}
     for need in needs:
         groups.setdefault((need.states, need.own_cases_only), []).append(need.kind)
-    visible = OnboardingCase.objects.filter(case_visible_q(user)).order_by()
-    waiting = Q(pk__in=[])
+    parts, params = [], []
     for (states, own_only), kinds in groups.items():
-        cases = visible.filter(state__in=sorted(states))
-        if own_only:
-            cases = cases.filter(account_manager=user)
-        in_cases = _InCases(F("document__case_id"), Subquery(cases.values("pk")))
-        waiting |= Q(document__kind__in=sorted(set(kinds))) & Q(in_cases)
-    return waiting
+        kinds, states_ = sorted(set(kinds)), sorted(states)
+        own = " AND c.account_manager_id = %s" if own_only else ""
+        if head_office:
+            parts.append(f"(d.kind IN ({_marks(kinds)}) AND c.state IN ({_marks(states_)}){own})")
+        else:
+            cases = (  # placeholders and constant names only
+                f"SELECT c.id FROM onboarding_onboardingcase c WHERE c.branch_id IN ({_SCOPE})"  # noqa: S608
+                f" AND c.state IN ({_marks(states_)}){own}"
+            )
+            in_cases = f"= ANY(ARRAY({cases}))" if connection.vendor == "postgresql" else f"IN ({cases})"
+            parts.append(f"(d.kind IN ({_marks(kinds)}) AND d.case_id {in_cases})")
+            params += [*kinds, scope, *states_, *([user.pk] if own_only else [])]
+            continue
+        params += [*kinds, *states_, *([user.pk] if own_only else [])]
+    if not head_office:
+        return "", [], " OR ".join(parts), params
+    join = f"\n  JOIN onboarding_onboardingcase c ON c.id = d.case_id AND c.branch_id IN ({_SCOPE})"
+    return join, [scope], " OR ".join(parts), params
 
 
 def documents_to_review(user: Any) -> list[QueueItem]:
     needs = [need for role in sorted(user_roles(user)) for need in _needs(role)]
-    if not needs:
-        return []
-    newer = DocumentVersion.objects.filter(document=OuterRef("document"), number__gt=OuterRef("number"))
-    # The waiting documents' case and kind only: with the cases' related rows joined as well,
-    # PostgreSQL spent 10–40 ms planning the eight-table join (for under 1 ms of running it).
-    # The cases shown come next, by id.
-    waiting = (
-        DocumentVersion.objects.filter(decision="", document__generated=False)
-        .exclude(uploaded_by=user)
-        .exclude(Exists(newer))
-        .values_list("document__case_id", "document__kind")
-        .order_by()
-    )
-    if user.branch_id is not None and user.branch.parent_id is not None:
-        waiting = waiting.filter(_waiting_by_need(needs, user))
-    else:  # head office: every case of a stage is a candidate, thousands: said through the join
-        visible = OnboardingCase.objects.filter(case_visible_q(user)).values("pk")
-        waiting = waiting.filter(_waiting_q(needs, user) & Q(document__case__in=visible))
+    if not needs or not user.is_active or user.branch_id is None:
+        return []  # nothing to review, or nothing in scope (`case_visible_q`)
+    join, join_params, condition, params = _needs_sql(needs, user, head_office=user.branch.parent_id is None)
+    with connection.cursor() as cursor:
+        cursor.execute(_WAITING.format(join=join, needs=condition), [*join_params, user.pk, *params])
+        rows = cursor.fetchall()
     kinds_by_case: dict[int, list[str]] = {}
-    for case_id, kind in waiting.order_by("document__case_id", "document__kind")[:200]:
-        kinds_by_case.setdefault(case_id, []).append(str(DocumentKind(kind).label))
-    ids = list(kinds_by_case)[:50]
-    if not ids:
-        return []
-    by_id = {case.pk: case for case in queue_cases(ids)}
+    shown: dict[int, tuple[Any, ...]] = {}
+    labels: dict[str, str] = {}
+    for case_id, kind, *case in rows:
+        if (label := labels.get(kind)) is None:
+            label = labels[kind] = str(DocumentKind(kind).label)
+        kinds_by_case.setdefault(case_id, []).append(label)
+        shown.setdefault(case_id, tuple(case))
     sep = pgettext("list separator", "、")
-    return [
-        QueueItem(
-            case=case,
-            action=_("审核文件:%(names)s") % {"names": sep.join(kinds_by_case[pk])},
-            url=case_url(case, "documents"),
-            due_at=case.current_visit.due_at if case.current_visit else None,
-            company=company_name(case),
-            kind="documents",
+    items = []
+    for pk in list(kinds_by_case)[:50]:
+        public_id, reference, state, company, due = shown[pk]
+        if not isinstance(public_id, uuid.UUID):
+            public_id = uuid.UUID(public_id)  # SQLite: the hex text
+        case = OnboardingCase.from_db(
+            connection.alias, ["id", "public_id", "reference", "state"], [pk, public_id, reference, state]
         )
-        for pk in ids
-        if (case := by_id.get(pk)) is not None
-    ]
+        items.append(
+            QueueItem(
+                case=case,
+                action=_("审核文件:%(names)s") % {"names": sep.join(kinds_by_case[pk])},
+                url=case_url(case, "documents"),
+                due_at=aware(due),
+                company=company,
+                kind="documents",
+            )
+        )
+    return items

@@ -228,7 +228,7 @@ def _held_statement(user: Any, roles: frozenset[str], cap: int) -> tuple[str, li
     return sql, [scope, *open_states, *params, *(value for pair in pairs for value in pair), cap]
 
 
-def _when(value: Any) -> dt.datetime | None:
+def aware(value: Any) -> dt.datetime | None:
     """A timestamp as the ORM gives it (aware) from a hand-written statement: PostgreSQL's
     driver gives it so; SQLite gives text, or a naive time in UTC."""
     if value is None or (isinstance(value, dt.datetime) and value.tzinfo is not None):
@@ -290,9 +290,9 @@ def held_page(user: Any, *, offset: int = 0, limit: int | None = None) -> Held:
                 case=case,
                 action=action,
                 url=f"{url}#{anchor}",
-                due_at=_when(due),
+                due_at=aware(due),
                 company=company,
-                since=_when(entered),
+                since=aware(entered),
                 kind="stage",
             )
         )
