@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.urls import reverse
@@ -154,3 +155,33 @@ def test_case_lists_show_p85_and_at_risk_with_stage_and_holder(
     with CaptureQueriesContext(connection) as ctx:
         client.get(reverse("case_list"))
     assert sum("analytics_caseforecast" in q["sql"] for q in ctx.captured_queries) == 1
+
+
+def test_the_queue_shows_the_same_forecast_cell_as_the_case_list(client, world, forecasts) -> None:
+    """The dashboard's 轮到我办理 writes its forecast column in one pass (`{% forecast_cells %}`):
+    for a case at risk and then not, the same cell as the case list's row."""
+    from django.utils import timezone
+
+    def cell(html: str) -> str:
+        row = html[html.index(">H-3<") :]
+        row = row[: row.index("</tr>")]
+        return re.search(r'<td class="forecast-cell">.*?</td>', row, re.S).group(0)
+
+    def cells() -> tuple[str, str]:
+        # The case list as head office reads it; the queue of the supervisor H-3 waits on.
+        client.force_login(world.approver)
+        listed = cell(client.get(reverse("case_list")).content.decode())
+        homes = []
+        for who in (world.supervisor, world.supervisor_other):
+            client.force_login(who)
+            homes.append(client.get("/").content.decode())
+        (home,) = [h for h in homes if ">H-3<" in h]
+        return listed, cell(home)
+
+    listed, queued = cells()
+    assert "延期风险" in queued and queued == listed
+    CaseForecast.objects.filter(case=forecasts["c3"]).update(
+        target_late=False, stage_late_at=timezone.now() + dt.timedelta(days=9)
+    )
+    listed, queued = cells()
+    assert "P85 2025-04-08" in queued and "延期风险" not in queued and queued == listed
