@@ -31,6 +31,7 @@ class _Due:
 
     def __init__(self, now: dt.datetime, cal: workcal.WorkCalendar | None) -> None:
         self.now, self.cal = now, cal
+        self.tz = timezone.get_current_timezone()  # `localtime`'s zone, looked up once for the page
         # As `{% blocktranslate %}` writes them: the translation as it is, the number in it.
         self.late = _("已超时 %(late_days)s 个工作日")
         self.left = _("尚余 %(left)s 个工作日")
@@ -38,7 +39,7 @@ class _Due:
     def cell(self, due: dt.datetime | None) -> tuple[str, bool]:
         if due is None or self.cal is None:
             return "—", False
-        date = timezone.localtime(due).strftime("%Y-%m-%d")
+        date = due.astimezone(self.tz).strftime("%Y-%m-%d")
         if due < self.now:
             late = max(1, math.ceil(self.cal.working_seconds(due, self.now) / workcal.DAY))
             return f'{date} <span class="badge danger">{self.late % {"late_days": late}}</span>', True
