@@ -11,6 +11,10 @@ the feature and role in its key, so the held list leaves those stages to the sou
 Every source takes the user and returns `QueueItem`s with one query whatever their number, so
 the dashboard's query count does not grow with the queue. Items sort by due time (overdue
 first), items without a due time last.
+
+The dashboard shows the first `HELD_SHOWN` held cases; `held_page` also counts them (up to
+`HELD_COUNT_LIMIT`), so the heading gives the total and links to `/queue/`
+(`onboarding/queue_views.py`), which pages through them all.
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ class QueueItem:
 
 def company_name(case: OnboardingCase) -> str:
     """The name a queue row shows: the case's company data version's, or the company's as it is
-    (`OnboardingCase.company`), for a case read with `QUEUE_RELATED`."""
+    (`OnboardingCase.company`), for a case read with both (the sources read by the ORM)."""
     version = case.company_version if case.company_version_id is not None else None
     return version.name if version is not None else case.enterprise.name
 
@@ -79,34 +83,6 @@ def _handled() -> list[tuple[str, str]]:
 
 
 _UUID_SLOT = uuid.UUID(int=0)
-
-# What an item's row shows of its case (`onboarding/queue_rows.py`) and what the queue's sources
-# read of it: the company's name (its data version's, or the company's as it is), the current
-# stage's holder, due time and start (a stand-in's items: `people/queue.py`). Only these columns
-# are read: a case, its company and its version are wide rows.
-QUEUE_RELATED = ("enterprise", "company_version", "current_visit")
-QUEUE_FIELDS = (
-    "case_type",
-    "public_id",
-    "reference",
-    "state",
-    "created_at",
-    "enterprise__name",
-    "company_version__name",
-    "current_visit__holder_role",
-    "current_visit__due_at",
-    "current_visit__entered_at",
-    "current_visit__left_at",
-)
-
-
-def queue_cases(ids: list[int]) -> list[OnboardingCase]:
-    """The cases of `ids` in that order, with what an item shows (`QUEUE_FIELDS`)."""
-    if not ids:
-        return []
-    rows = OnboardingCase.objects.filter(pk__in=ids).select_related(*QUEUE_RELATED).only(*QUEUE_FIELDS).order_by()
-    by_id = {case.pk: case for case in rows}
-    return [by_id[pk] for pk in ids if pk in by_id]
 
 
 @functools.lru_cache(maxsize=8)
