@@ -13,10 +13,11 @@ older ones are recomputed on request. Exports write the very computation the pag
 links carry its time; the row keeps the figures of the refresh before too); drill-down lists
 are live (the pages say so).
 
-The page itself reads the row's `page`, not its `figures`: what the page shows of them (the
-first COCKPIT_ROWS rows of each table, the charts' script), shaped with them, so a page view
-parses a few kilobytes instead of a head office's whole tables (several hundred). The scope is
-the row's key: a supervisor's page form is shaped from its subtree's figures only.
+The page itself reads the row's page form, not its `figures`: what the page shows of them (the
+first COCKPIT_ROWS rows of each table in `page`, the charts' script in `page_charts`), shaped
+with them, so a page view parses a few kilobytes instead of a head office's whole tables
+(several hundred). The scope is the row's key: a supervisor's page form is shaped from its
+subtree's figures only.
 """
 
 from __future__ import annotations
@@ -94,34 +95,34 @@ def decode(data: dict[str, Any]) -> dict[str, Table]:
 # --- the page's part of the figures --------------------------------------------------------------
 
 
-def page_form(tables: dict[str, Table]) -> dict[str, Any]:
-    """What the cockpit page shows of these tables, in the current language: each table's first
-    COCKPIT_ROWS rows (with the whole table's length) and the charts, drawn from the whole
-    tables, as the page's JSON script already escaped (json_script over 40 KB of specs is
-    2 ms a view, most of it its escaping)."""
+def page_form(tables: dict[str, Table]) -> tuple[dict[str, Any], str]:
+    """What the cockpit page shows of these tables, in the current language (`CockpitSnapshot.page`
+    and `.page_charts`): each table's first COCKPIT_ROWS rows with the whole table's length, and
+    the charts drawn from the whole tables as the page's script element, already escaped
+    (json_script over 40 KB of specs is 2 ms a view, most of it its escaping)."""
     specs = charts.chart_specs(tables)
     heads = {key: t.head(COCKPIT_ROWS) for key, t in tables.items()}
-    return {
+    page = {
         "form": PAGE_FORM,
         "rows": COCKPIT_ROWS,
         "tables": {key: {**encoded, "total": heads[key].total} for key, encoded in encode(heads).items()},
         "charted": [spec["id"] for spec in specs],
-        "charts_script": str(json_script(specs, "analytics-charts")),
     }
+    return page, str(json_script(specs, "analytics-charts"))
 
 
 def _page_current(page: Any) -> TypeGuard[dict[str, Any]]:
     return isinstance(page, dict) and page.get("form") == PAGE_FORM and page.get("rows") == COCKPIT_ROWS
 
 
-def page_decode(page: dict[str, Any]) -> tuple[dict[str, Table], list[str], SafeString]:
+def page_decode(page: dict[str, Any], page_charts: str) -> tuple[dict[str, Table], list[str], SafeString]:
     """The tables (their first rows, `cut` when longer), the ids of the charted ones, and the
-    charts' script."""
+    charts' script element."""
     tables = decode(page["tables"])
     for key, table in tables.items():
         table.total = page["tables"][key]["total"]
     # json_script's own output, stored by page_form (only this app writes the row).
-    return tables, page["charted"], mark_safe(page["charts_script"])  # noqa: S308
+    return tables, page["charted"], mark_safe(page_charts)  # noqa: S308
 
 
 # --- computing and storing ----------------------------------------------------------------------
@@ -129,24 +130,25 @@ def page_decode(page: dict[str, Any]) -> tuple[dict[str, Table], list[str], Safe
 
 def store(*, scope: Branch, period: Period, now: dt.datetime | None = None) -> tuple[dict[str, Table], dt.datetime]:
     """Compute the figures of one scope and period in the current language and upsert them."""
-    tables, _page, now = _store(scope=scope, period=period, now=now)
+    tables, _page, _charts, now = _store(scope=scope, period=period, now=now)
     return tables, now
 
 
 def _store(
     *, scope: Branch, period: Period, now: dt.datetime | None = None
-) -> tuple[dict[str, Table], dict[str, Any], dt.datetime]:
+) -> tuple[dict[str, Table], dict[str, Any], str, dt.datetime]:
     now = now or timezone.now()
     tables = selectors.scope_cockpit(path=scope.path, period=period, now=now)
     figures = encode(tables)
-    page = page_form(tables)
+    page, page_charts = page_form(tables)
     key = {"scope": scope, "period_start": period.start, "period_end": period.end, "filters_key": filters_key()}
     # Two statements, each safe when another host runs the same key at the same moment: the
     # row is created if missing (the unique key refuses a second), then replaced when older,
     # its figures kept as the previous ones. Neither touches `dirty_since`: a refresh clears it
     # before computing, so a change during the computation marks the row again.
     CockpitSnapshot.objects.bulk_create(
-        [CockpitSnapshot(**key, computed_at=now, figures=figures, page=page)], ignore_conflicts=True
+        [CockpitSnapshot(**key, computed_at=now, figures=figures, page=page, page_charts=page_charts)],
+        ignore_conflicts=True,
     )
     CockpitSnapshot.objects.filter(**key, computed_at__lt=now).update(
         previous_computed_at=F("computed_at"),
@@ -154,8 +156,9 @@ def _store(
         computed_at=now,
         figures=figures,
         page=page,
+        page_charts=page_charts,
     )
-    return tables, page, now
+    return tables, page, page_charts, now
 
 
 def max_age(period: Period) -> float:
@@ -193,25 +196,25 @@ def cockpit_page_for(*, user: Any, period: Period) -> tuple[dict[str, Table], li
     figures computed now and stored with it (as `cockpit_for` does)."""
     now = timezone.now()
     if not selectors.analytics_allowed(user):  # the views refuse them first; nothing stored
-        return (*page_decode(page_form(selectors.cockpit(user=user, period=period, now=now))), now)
+        return (*page_decode(*page_form(selectors.cockpit(user=user, period=period, now=now))), now)
     rows = CockpitSnapshot.objects.filter(
         scope_id=user.branch_id, period_start=period.start, period_end=period.end, filters_key=filters_key()
     )
-    snap = rows.values_list("computed_at", "page").first()
+    snap = rows.values_list("computed_at", "page", "page_charts").first()
     if snap is not None and (now - snap[0]).total_seconds() <= max_age(period):
-        computed_at, page = snap
+        computed_at, page, page_charts = snap
         if not _page_current(page):
             # A row written before the page form (or with another shape of it): shaped from
             # that very computation's figures, and kept for the next view unless a newer
             # computation replaced the row meanwhile.
             figures = rows.filter(computed_at=computed_at).values_list("figures", flat=True).first()
             if figures is not None:
-                page = page_form(decode(figures))
-                rows.filter(computed_at=computed_at).update(page=page)
+                page, page_charts = page_form(decode(figures))
+                rows.filter(computed_at=computed_at).update(page=page, page_charts=page_charts)
         if _page_current(page):
-            return (*page_decode(page), computed_at)
-    _tables, page, computed_at = _store(scope=user.branch, period=period, now=now)
-    return (*page_decode(page), computed_at)
+            return (*page_decode(page, page_charts), computed_at)
+    _tables, page, page_charts, computed_at = _store(scope=user.branch, period=period, now=now)
+    return (*page_decode(page, page_charts), computed_at)
 
 
 # --- which scopes, and refreshing them ----------------------------------------------------------

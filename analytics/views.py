@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -16,6 +17,16 @@ from . import exports, selectors, snapshots
 from .selectors import Period, Table
 
 DRILL_ROWS = 500
+
+
+def _table_urls() -> dict[str, str]:
+    """The links under each figures table (`analytics/_table.html`): reversed once a page, not
+    three times for each of the cockpit's twelve tables (15 µs each)."""
+    return {
+        "table": reverse("analytics:table"),
+        "csv": reverse("analytics:export_csv"),
+        "xlsx": reverse("analytics:export_xlsx"),
+    }
 
 
 def _allowed(request: HttpRequest) -> None:
@@ -60,6 +71,7 @@ def _cockpit(request: HttpRequest) -> HttpResponse:
             "table_only": ["risk", "type_cycle", "type_stage", "cycle_branch", "cycle_reviewer", "cycle_modules"],
             # Exports write this very computation (`at`), even after the next refresh.
             "query": urlencode({**period.params(), "at": computed_at.isoformat()}),
+            "table_urls": _table_urls(),
         },
     )
 
@@ -86,6 +98,7 @@ def _table(request: HttpRequest) -> HttpResponse:
             "table": table,
             "computed_at": computed_at,
             "query": urlencode({**period.params(), "at": computed_at.isoformat()}),
+            "table_urls": _table_urls(),
         },
     )
 
@@ -106,7 +119,14 @@ def cases_view(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "analytics/cases.html",
-        {"period": period, "problem": problem, "table": table, "total": total, "query": request.GET.urlencode()},
+        {
+            "period": period,
+            "problem": problem,
+            "table": table,
+            "total": total,
+            "query": request.GET.urlencode(),
+            "table_urls": _table_urls(),
+        },
     )
 
 

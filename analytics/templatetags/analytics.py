@@ -46,8 +46,14 @@ def table_rows(context: Context, table: Any) -> SafeString:
             return f"<td>{v}</td>"
         if type(v) is float and point and "e" not in (text := str(v)) and "n" not in text:
             return f"<td>{text}</td>"  # what number_format gives without grouping: str(float)
-        return f"<td>{render_value_in_context(v, context)}</td>"  # floats and dates, localised
+        # Floats and dates, localised; a table repeats its dates (16 µs each). Keyed with the
+        # type: 1 == 1.0 == True, and each shows differently.
+        key = (type(v), v)
+        if key not in shown:
+            shown[key] = render_value_in_context(v, context)
+        return f"<td>{shown[key]}</td>"
 
+    shown: dict[tuple[type, Any], str] = {}
     out = []
     for row, link in table.pairs:
         cells = "".join(cell(v) for v in row)
