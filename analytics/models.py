@@ -124,7 +124,9 @@ class CockpitSnapshot(models.Model):
     # the bytes to parse). A page view reads these, not the whole figures
     # (`analytics.snapshots.page_form`). Empty on rows written before they existed.
     page = models.JSONField(null=True, blank=True)
-    page_charts = models.TextField(blank=True, default="")
+    # A default in the database too: code from before these columns (a rolling deploy) inserts
+    # rows without them.
+    page_charts = models.TextField(blank=True, db_default="")
 
     class Meta:
         verbose_name = _("驾驶舱数据快照")

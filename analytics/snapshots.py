@@ -95,7 +95,7 @@ def decode(data: dict[str, Any]) -> dict[str, Table]:
 # --- the page's part of the figures --------------------------------------------------------------
 
 
-def page_form(tables: dict[str, Table]) -> tuple[dict[str, Any], str]:
+def page_form(tables: dict[str, Table], computed_at: dt.datetime) -> tuple[dict[str, Any], str]:
     """What the cockpit page shows of these tables, in the current language (`CockpitSnapshot.page`
     and `.page_charts`): each table's first COCKPIT_ROWS rows with the whole table's length, and
     the charts drawn from the whole tables as the page's script element, already escaped
@@ -105,14 +105,23 @@ def page_form(tables: dict[str, Table]) -> tuple[dict[str, Any], str]:
     page = {
         "form": PAGE_FORM,
         "rows": COCKPIT_ROWS,
+        "computed_at": computed_at.isoformat(),
         "tables": {key: {**encoded, "total": heads[key].total} for key, encoded in encode(heads).items()},
         "charted": [spec["id"] for spec in specs],
     }
     return page, str(json_script(specs, "analytics-charts"))
 
 
-def _page_current(page: Any) -> TypeGuard[dict[str, Any]]:
-    return isinstance(page, dict) and page.get("form") == PAGE_FORM and page.get("rows") == COCKPIT_ROWS
+def _page_current(page: Any, computed_at: dt.datetime) -> TypeGuard[dict[str, Any]]:
+    # Shaped from this row's very computation: an older version of this code (a rolling
+    # deploy) replaces the figures without the page form.
+    return (
+        isinstance(page, dict)
+        and page.get("form") == PAGE_FORM
+        and page.get("rows") == COCKPIT_ROWS
+        and isinstance(at := page.get("computed_at"), str)
+        and dt.datetime.fromisoformat(at) == computed_at
+    )
 
 
 def page_decode(page: dict[str, Any], page_charts: str) -> tuple[dict[str, Table], list[str], SafeString]:
@@ -140,7 +149,7 @@ def _store(
     now = now or timezone.now()
     tables = selectors.scope_cockpit(path=scope.path, period=period, now=now)
     figures = encode(tables)
-    page, page_charts = page_form(tables)
+    page, page_charts = page_form(tables, now)
     key = {"scope": scope, "period_start": period.start, "period_end": period.end, "filters_key": filters_key()}
     # Two statements, each safe when another host runs the same key at the same moment: the
     # row is created if missing (the unique key refuses a second), then replaced when older,
@@ -196,22 +205,22 @@ def cockpit_page_for(*, user: Any, period: Period) -> tuple[dict[str, Table], li
     figures computed now and stored with it (as `cockpit_for` does)."""
     now = timezone.now()
     if not selectors.analytics_allowed(user):  # the views refuse them first; nothing stored
-        return (*page_decode(*page_form(selectors.cockpit(user=user, period=period, now=now))), now)
+        return (*page_decode(*page_form(selectors.cockpit(user=user, period=period, now=now), now)), now)
     rows = CockpitSnapshot.objects.filter(
         scope_id=user.branch_id, period_start=period.start, period_end=period.end, filters_key=filters_key()
     )
     snap = rows.values_list("computed_at", "page", "page_charts").first()
     if snap is not None and (now - snap[0]).total_seconds() <= max_age(period):
         computed_at, page, page_charts = snap
-        if not _page_current(page):
-            # A row written before the page form (or with another shape of it): shaped from
-            # that very computation's figures, and kept for the next view unless a newer
-            # computation replaced the row meanwhile.
+        if not _page_current(page, computed_at):
+            # A row written without its page form (before it existed, or by older code) or with
+            # another shape of it: shaped from that very computation's figures, and kept for
+            # the next view unless a newer computation replaced the row meanwhile.
             figures = rows.filter(computed_at=computed_at).values_list("figures", flat=True).first()
             if figures is not None:
-                page, page_charts = page_form(decode(figures))
+                page, page_charts = page_form(decode(figures), computed_at)
                 rows.filter(computed_at=computed_at).update(page=page, page_charts=page_charts)
-        if _page_current(page):
+        if _page_current(page, computed_at):
             return (*page_decode(page, page_charts), computed_at)
     _tables, page, page_charts, computed_at = _store(scope=user.branch, period=period, now=now)
     return (*page_decode(page, page_charts), computed_at)

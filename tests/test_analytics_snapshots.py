@@ -321,3 +321,18 @@ def test_a_snapshot_without_a_page_form_is_shaped_from_its_figures_once(client, 
 def _csrf(html: str) -> str:
     match = re.search(r'name="csrfmiddlewaretoken" value="([^"]*)"', html)
     return match.group(1) if match else ""
+
+
+def test_figures_replaced_without_their_page_form_are_shown_not_the_older_page_form(
+    client, world, history, frozen
+) -> None:
+    snapshots.refresh()
+    # Older code (during a rolling deploy) writes a newer computation's figures and leaves the
+    # page form of the one before.
+    snap = _snap(world, world.head_office)
+    snap.figures["cycle_stage"]["rows"][0][1] = 4444
+    CockpitSnapshot.objects.filter(pk=snap.pk).update(figures=snap.figures, computed_at=h.NOW + dt.timedelta(minutes=1))
+    client.force_login(world.approver)
+    html = client.get(COCKPIT).content.decode()
+    assert "<td>4444</td>" in html and "数据更新于 09:01" in html
+    assert _snap(world, world.head_office).page["tables"]["cycle_stage"]["rows"][0][1] == 4444
