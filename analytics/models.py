@@ -119,6 +119,14 @@ class CockpitSnapshot(models.Model):
     # just before a refresh still writes what that page charted.
     previous_computed_at = models.DateTimeField(null=True, blank=True)
     previous_figures = models.JSONField(null=True, blank=True)
+    # What the cockpit page shows of `figures`, shaped when they were computed: the first rows of
+    # each table, and the charts' script element (text: inside the JSON its escaping doubled
+    # the bytes to parse). A page view reads these, not the whole figures
+    # (`analytics.snapshots.page_form`). Empty on rows written before they existed.
+    page = models.JSONField(null=True, blank=True)
+    # A default in the database too: code from before these columns (a rolling deploy) inserts
+    # rows without them.
+    page_charts = models.TextField(blank=True, db_default="")
 
     class Meta:
         verbose_name = _("驾驶舱数据快照")

@@ -12,25 +12,40 @@ ANALYTICS_CACHE_SECONDS (any other period, computed on request and stored the sa
 older ones are recomputed on request. Exports write the very computation the page showed (its
 links carry its time; the row keeps the figures of the refresh before too); drill-down lists
 are live (the pages say so).
+
+The page itself reads the row's page form, not its `figures`: what the page shows of them (the
+first COCKPIT_ROWS rows of each table in `page`, the charts' script in `page_charts`), shaped
+with them, so a page view parses a few kilobytes instead of a head office's whole tables
+(several hundred). The scope is the row's key: a supervisor's page form is shaped from its
+subtree's figures only.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, TypeGuard
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import F, Q, Subquery
 from django.utils import timezone, translation
+from django.utils.html import json_script
+from django.utils.safestring import SafeString, mark_safe
 
 from branches.models import Branch
 
-from . import selectors
+from . import charts, selectors
 from .models import CockpitSnapshot
 from .selectors import ANALYTICS_ROLES, Period, Table
 
 KEEP_DAYS = 2  # snapshots of other periods not computed again for this long are dropped
+# The cockpit shows this many rows of each table (a bank's tables by branch and by person run
+# to hundreds of rows: 0.4 MB of page at head office); each cut table links to itself in full,
+# from the same computation, and its exports have every row.
+COCKPIT_ROWS = 20
+# The shape of `CockpitSnapshot.page`: a row whose page form has another shape (or another
+# COCKPIT_ROWS) gets a new one from its figures on the next view (`cockpit_page_for`).
+PAGE_FORM = 1
 
 
 def filters_key(language: str | None = None) -> str:
@@ -77,26 +92,82 @@ def decode(data: dict[str, Any]) -> dict[str, Table]:
     }
 
 
+# --- the page's part of the figures --------------------------------------------------------------
+
+
+def page_form(tables: dict[str, Table], computed_at: dt.datetime) -> tuple[dict[str, Any], str]:
+    """What the cockpit page shows of these tables, in the current language (`CockpitSnapshot.page`
+    and `.page_charts`): each table's first COCKPIT_ROWS rows with the whole table's length, and
+    the charts drawn from the whole tables as the page's script element, already escaped
+    (json_script over 40 KB of specs is 2 ms a view, most of it its escaping)."""
+    specs = charts.chart_specs(tables)
+    heads = {key: t.head(COCKPIT_ROWS) for key, t in tables.items()}
+    page = {
+        "form": PAGE_FORM,
+        "rows": COCKPIT_ROWS,
+        "computed_at": computed_at.isoformat(),
+        "tables": {key: {**encoded, "total": heads[key].total} for key, encoded in encode(heads).items()},
+        "charted": [spec["id"] for spec in specs],
+    }
+    return page, str(json_script(specs, "analytics-charts"))
+
+
+def _page_current(page: Any, computed_at: dt.datetime) -> TypeGuard[dict[str, Any]]:
+    # Shaped from this row's very computation: an older version of this code (a rolling
+    # deploy) replaces the figures without the page form.
+    return (
+        isinstance(page, dict)
+        and page.get("form") == PAGE_FORM
+        and page.get("rows") == COCKPIT_ROWS
+        and isinstance(at := page.get("computed_at"), str)
+        and dt.datetime.fromisoformat(at) == computed_at
+    )
+
+
+def page_decode(page: dict[str, Any], page_charts: str) -> tuple[dict[str, Table], list[str], SafeString]:
+    """The tables (their first rows, `cut` when longer), the ids of the charted ones, and the
+    charts' script element."""
+    tables = decode(page["tables"])
+    for key, table in tables.items():
+        table.total = page["tables"][key]["total"]
+    # json_script's own output, stored by page_form (only this app writes the row).
+    return tables, page["charted"], mark_safe(page_charts)  # noqa: S308
+
+
 # --- computing and storing ----------------------------------------------------------------------
 
 
 def store(*, scope: Branch, period: Period, now: dt.datetime | None = None) -> tuple[dict[str, Table], dt.datetime]:
     """Compute the figures of one scope and period in the current language and upsert them."""
+    tables, _page, _charts, now = _store(scope=scope, period=period, now=now)
+    return tables, now
+
+
+def _store(
+    *, scope: Branch, period: Period, now: dt.datetime | None = None
+) -> tuple[dict[str, Table], dict[str, Any], str, dt.datetime]:
     now = now or timezone.now()
     tables = selectors.scope_cockpit(path=scope.path, period=period, now=now)
     figures = encode(tables)
+    page, page_charts = page_form(tables, now)
     key = {"scope": scope, "period_start": period.start, "period_end": period.end, "filters_key": filters_key()}
     # Two statements, each safe when another host runs the same key at the same moment: the
     # row is created if missing (the unique key refuses a second), then replaced when older,
     # its figures kept as the previous ones. Neither touches `dirty_since`: a refresh clears it
     # before computing, so a change during the computation marks the row again.
     CockpitSnapshot.objects.bulk_create(
-        [CockpitSnapshot(**key, computed_at=now, figures=figures)], ignore_conflicts=True
+        [CockpitSnapshot(**key, computed_at=now, figures=figures, page=page, page_charts=page_charts)],
+        ignore_conflicts=True,
     )
     CockpitSnapshot.objects.filter(**key, computed_at__lt=now).update(
-        previous_computed_at=F("computed_at"), previous_figures=F("figures"), computed_at=now, figures=figures
+        previous_computed_at=F("computed_at"),
+        previous_figures=F("figures"),
+        computed_at=now,
+        figures=figures,
+        page=page,
+        page_charts=page_charts,
     )
-    return tables, now
+    return tables, page, page_charts, now
 
 
 def max_age(period: Period) -> float:
@@ -126,6 +197,33 @@ def cockpit_for(*, user: Any, period: Period, at: dt.datetime | None = None) -> 
     if snap is not None and (now - snap.computed_at).total_seconds() <= max_age(period):
         return decode(snap.figures), snap.computed_at
     return store(scope=user.branch, period=period, now=now)
+
+
+def cockpit_page_for(*, user: Any, period: Period) -> tuple[dict[str, Table], list[str], SafeString, dt.datetime]:
+    """What the user's cockpit page shows (`page_decode`) and when it was computed: the page
+    form of the user's own scope's snapshot when recent enough (one small row read), else the
+    figures computed now and stored with it (as `cockpit_for` does)."""
+    now = timezone.now()
+    if not selectors.analytics_allowed(user):  # the views refuse them first; nothing stored
+        return (*page_decode(*page_form(selectors.cockpit(user=user, period=period, now=now), now)), now)
+    rows = CockpitSnapshot.objects.filter(
+        scope_id=user.branch_id, period_start=period.start, period_end=period.end, filters_key=filters_key()
+    )
+    snap = rows.values_list("computed_at", "page", "page_charts").first()
+    if snap is not None and (now - snap[0]).total_seconds() <= max_age(period):
+        computed_at, page, page_charts = snap
+        if not _page_current(page, computed_at):
+            # A row written without its page form (before it existed, or by older code) or with
+            # another shape of it: shaped from that very computation's figures, and kept for
+            # the next view unless a newer computation replaced the row meanwhile.
+            figures = rows.filter(computed_at=computed_at).values_list("figures", flat=True).first()
+            if figures is not None:
+                page, page_charts = page_form(decode(figures), computed_at)
+                rows.filter(computed_at=computed_at).update(page=page, page_charts=page_charts)
+        if _page_current(page, computed_at):
+            return (*page_decode(page, page_charts), computed_at)
+    _tables, page, page_charts, computed_at = _store(scope=user.branch, period=period, now=now)
+    return (*page_decode(page, page_charts), computed_at)
 
 
 # --- which scopes, and refreshing them ----------------------------------------------------------

@@ -211,9 +211,9 @@ def test_a_long_cockpit_table_shows_its_first_rows_and_links_to_all_of_them(
     import html as html_lib
     import re
 
-    from analytics import views
+    from analytics import snapshots
 
-    monkeypatch.setattr(views, "COCKPIT_ROWS", 2)
+    monkeypatch.setattr(snapshots, "COCKPIT_ROWS", 2)
     client.force_login(world.approver)
     page = client.get(f"{reverse('analytics:cockpit')}?{MARCH}").content.decode()
     export = client.get(f"{reverse('analytics:export_csv')}?table=cycle_stage&{MARCH}").content.decode("utf-8-sig")
@@ -233,7 +233,7 @@ def test_a_long_cockpit_table_shows_its_first_rows_and_links_to_all_of_them(
     assert _rows(full_html, "cycle_stage") == whole
     assert "显示前" not in full_html and f"共 {len(whole)} 行" in full_html
     # A table no longer than the cut is shown whole, without the link.
-    monkeypatch.setattr(views, "COCKPIT_ROWS", len(whole))
+    monkeypatch.setattr(snapshots, "COCKPIT_ROWS", len(whole))
     page = client.get(f"{reverse('analytics:cockpit')}?{MARCH}").content.decode()
     assert _rows(page, "cycle_stage") == whole
     assert "/analytics/table/?table=cycle_stage" not in page

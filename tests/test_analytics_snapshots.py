@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
+import re
 
 import pytest
 from django.conf import settings
@@ -121,10 +123,10 @@ def test_a_stale_snapshot_is_recomputed_on_request(client, world, history, froze
 
 def test_a_snapshot_is_served_to_its_own_scope_only(client, world, history, frozen) -> None:
     snapshots.refresh()
-    # Mark each scope's stored figures, so that whose snapshot a page shows is visible.
+    # Mark each scope's stored page form, so that whose snapshot a page shows is visible.
     for branch in (world.head_office, world.tier1, world.tier1_other):
         snap = _snap(world, branch)
-        snap.figures["cycle_stage"]["title"] = f"快照-{branch.name}"
+        snap.page["tables"]["cycle_stage"]["title"] = f"快照-{branch.name}"
         snap.save()
     seen = {}
     for user in (world.approver, world.supervisor, world.supervisor_other):
@@ -150,6 +152,7 @@ def test_exports_write_the_snapshot_the_page_charted(client, world, history, fro
     snapshots.refresh()
     snap = _snap(world, world.head_office)
     snap.figures["cycle_stage"]["rows"][0][1] = 4444  # what the page charts now
+    snap.page = None  # shaped again from those figures by the next view
     snap.save()
     client.force_login(world.approver)
     assert "4444" in client.get(COCKPIT).content.decode()
@@ -234,9 +237,11 @@ def test_an_export_clicked_after_a_refresh_still_writes_what_the_page_charted(cl
     snapshots.refresh()
     snap = _snap(world, world.head_office)
     snap.figures["cycle_stage"]["rows"][0][1] = 4444  # what the page charts at 09:00
+    snap.page = None
     snap.save()
     client.force_login(world.approver)
     html = client.get(COCKPIT).content.decode()
+    assert "<td>4444</td>" in html
     link = unescape(re.search(r'href="(/analytics/export\.csv\?table=cycle_stage[^"]*)"', html).group(1))
     with freeze_time(h.NOW + dt.timedelta(minutes=5)):
         snapshots.refresh()  # the next beat: the real figures again
@@ -255,3 +260,79 @@ def test_an_older_computation_never_replaces_a_newer_one(world, history, frozen)
         snapshots.store(scope=world.head_office, period=period, now=h.NOW - dt.timedelta(minutes=1))
     snap = _snap(world, world.head_office)
     assert snap.computed_at == h.NOW and snap.previous_computed_at is None
+
+
+def _page_queries(ctx: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in ctx.captured_queries if "analytics_cockpitsnapshot" in q["sql"]]
+
+
+def test_the_page_reads_its_page_form_not_the_whole_figures(client, world, history, frozen, monkeypatch) -> None:
+    monkeypatch.setattr(snapshots, "COCKPIT_ROWS", 2)
+    snapshots.refresh()
+    snap = _snap(world, world.head_office)
+    whole = snapshots.decode(snap.figures)
+    form = snap.page["tables"]["cycle_stage"]
+    assert len(whole["cycle_stage"].rows) > 2  # the fixture has more stages than the cut
+    assert form["rows"] == snapshots.encode(whole)["cycle_stage"]["rows"][:2]
+    assert form["total"] == len(whole["cycle_stage"].rows)
+    client.force_login(world.approver)
+    with CaptureQueriesContext(connection) as ctx:
+        html = client.get(COCKPIT).content.decode()
+    [read] = _page_queries(ctx)
+    assert '"page"' in read and '"figures"' not in read
+    assert f"显示前 2 行,共 {len(whole['cycle_stage'].rows)} 行。" in html
+    # The charts are drawn from the whole tables, not from the rows the page lists.
+    charts = json.loads(re.search(r'id="analytics-charts" type="application/json">(.*?)</script>', html).group(1))
+    [stages] = [c for c in charts if c["id"] == "cycle_stage"]
+    assert stages["categories"] == [r[0] for r in whole["cycle_stage"].rows]
+
+
+def test_each_scope_s_page_form_holds_its_subtree_only(world, history, frozen) -> None:
+    snapshots.refresh()
+    for lang, _name in settings.LANGUAGES:
+        shown = {
+            branch: json.dumps(_snap(world, branch, lang).page, ensure_ascii=False)
+            for branch in (world.head_office, world.tier1, world.tier1_other)
+        }
+        # Branch A is under T1, branch B under T2: each supervisor's page form names its own
+        # subtree's branch and never the other's; head office's both.
+        assert "A机构" in shown[world.head_office] and "B机构" in shown[world.head_office]
+        assert "A机构" in shown[world.tier1] and "B机构" not in shown[world.tier1]
+        assert "B机构" in shown[world.tier1_other] and "A机构" not in shown[world.tier1_other]
+
+
+def test_a_snapshot_without_a_page_form_is_shaped_from_its_figures_once(client, world, history, frozen) -> None:
+    snapshots.refresh()
+    client.force_login(world.supervisor)
+    fresh = client.get(COCKPIT).content.decode()
+    # A row written before the page form existed, or with another shape of it.
+    CockpitSnapshot.objects.filter(scope=world.tier1).update(page=None)
+    with CaptureQueriesContext(connection) as ctx:
+        again = client.get(COCKPIT).content.decode()
+    assert _figure_queries(ctx) == []  # shaped from the stored figures, not computed again
+    assert again == fresh.replace(_csrf(fresh), _csrf(again))
+    snap = _snap(world, world.tier1)
+    assert snap.page["form"] == snapshots.PAGE_FORM and snap.computed_at == h.NOW  # kept for the next view
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(COCKPIT)
+    assert len(_page_queries(ctx)) == 1
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]*)"', html)
+    return match.group(1) if match else ""
+
+
+def test_figures_replaced_without_their_page_form_are_shown_not_the_older_page_form(
+    client, world, history, frozen
+) -> None:
+    snapshots.refresh()
+    # Older code (during a rolling deploy) writes a newer computation's figures and leaves the
+    # page form of the one before.
+    snap = _snap(world, world.head_office)
+    snap.figures["cycle_stage"]["rows"][0][1] = 4444
+    CockpitSnapshot.objects.filter(pk=snap.pk).update(figures=snap.figures, computed_at=h.NOW + dt.timedelta(minutes=1))
+    client.force_login(world.approver)
+    html = client.get(COCKPIT).content.decode()
+    assert "<td>4444</td>" in html and "数据更新于 09:01" in html
+    assert _snap(world, world.head_office).page["tables"]["cycle_stage"]["rows"][0][1] == 4444
