@@ -18,7 +18,7 @@ Rows are only ever inserted: the evidence triggers (audit/evidence.py) refuse UP
 TRUNCATE, which is why a rebuild drops the database instead of emptying it. The copy runs with
 `session_replication_role = replica` (no per-row foreign-key trigger: the copy of consistent rows
 is consistent), then the sequences are moved past the copied ids, the tables kept by triggers
-(`StageCount`, `OpenStage`) are filled again from the cases, and everything is analysed.
+(`StageCount`, `OpenStage`, `TeamCount`) are filled again from the cases, and everything is analysed.
 """
 
 from __future__ import annotations
@@ -400,6 +400,12 @@ def grow(conn: Any, *, cases: int, log: Any = print) -> int:
             " SELECT c.id, v.id, c.branch_id, c.account_manager_id, c.state, v.holder_role, v.entered_at, v.due_at,"
             " v.paused_at, v.left_at FROM onboarding_onboardingcase c"
             " JOIN onboarding_stagevisit v ON v.id = c.current_visit_id"
+        )
+        cur.execute("DELETE FROM onboarding_teamcount")  # kept by `OpenStage`'s triggers, off here too
+        cur.execute(
+            "INSERT INTO onboarding_teamcount (branch_id, state, account_manager_id, holder_role, n)"
+            " SELECT branch_id, state, account_manager_id, holder_role, COUNT(*) FROM onboarding_openstage"
+            " GROUP BY branch_id, state, account_manager_id, holder_role"
         )
         cur.execute("SET session_replication_role = origin")
         conn.commit()

@@ -6,6 +6,8 @@ from typing import Any
 import pgtrigger
 from django.conf import settings
 from django.db import models
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin
@@ -46,6 +48,27 @@ OPEN_STAGE_SQL = (
     " holder_role = EXCLUDED.holder_role, entered_at = EXCLUDED.entered_at, due_at = EXCLUDED.due_at,"
     " paused_at = EXCLUDED.paused_at, left_at = EXCLUDED.left_at;"
     " RETURN NULL;"
+)
+
+
+# The triggers on `OpenStage` that keep `TeamCount`: `changes` is a query of (branch_id, state,
+# account_manager_id, holder_role, d) rows, d = +1 or -1, summed per key and applied in key order
+# (as `STAGE_COUNT_SQL`). A case without an account manager is counted under the key's NULL (the
+# unique key reads it as 0).
+TEAM_COUNT_SQL = (
+    "INSERT INTO onboarding_teamcount (branch_id, state, account_manager_id, holder_role, n)"
+    " SELECT branch_id, state, account_manager_id, holder_role, SUM(d) FROM ({changes}) AS changes"
+    " GROUP BY branch_id, state, account_manager_id, holder_role HAVING SUM(d) <> 0"
+    " ORDER BY branch_id, state, account_manager_id, holder_role"
+    " ON CONFLICT (branch_id, state, (COALESCE(account_manager_id, 0)), holder_role)"
+    " DO UPDATE SET n = onboarding_teamcount.n + EXCLUDED.n;"
+    " RETURN NULL;"
+)
+# An `OpenStage` row that changed group: its old group loses it, its new group gains it.
+TEAM_MOVED = (
+    " FROM old_rows o JOIN new_rows n ON n.case_id = o.case_id"
+    " WHERE (o.branch_id, o.state, o.account_manager_id, o.holder_role)"
+    " IS DISTINCT FROM (n.branch_id, n.state, n.account_manager_id, n.holder_role)"
 )
 
 
@@ -311,7 +334,7 @@ class OpenStage(models.Model):
         OnboardingCase, primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
     )
     visit_id = models.BigIntegerField()
-    # Indexed by open_stage_team_idx (the branch first), not by indexes of their own.
+    # Indexed by open_stage_group_idx (the branch first), not by indexes of their own.
     branch = models.ForeignKey(
         "branches.Branch", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
     )
@@ -333,13 +356,13 @@ class OpenStage(models.Model):
     class Meta:
         indexes = [
             # The team table: a subtree's open cases grouped, read from the index alone.
+            # Each group's longest-waiting case is its first entry there (the case's id breaks
+            # a tie): one index row a group.
             models.Index(
-                fields=["branch", "state", "account_manager", "holder_role", "entered_at"],
+                fields=["branch", "state", "account_manager", "holder_role", "entered_at", "case"],
                 include=["due_at", "paused_at", "left_at"],
-                name="open_stage_team_idx",
+                name="open_stage_group_idx",
             ),
-            # Each group's longest-waiting case, found by its group's earliest entry.
-            models.Index(fields=["entered_at"], name="open_stage_entered_idx"),
             # Head office's overdue count: the running stages in due order, counted from the index.
             models.Index(
                 fields=["due_at"],
@@ -347,6 +370,80 @@ class OpenStage(models.Model):
                 name="open_stage_late_idx",
                 condition=models.Q(left_at__isnull=True, paused_at__isnull=True),
             ),
+        ]
+        # PostgreSQL keeps `TeamCount` (the rows per group) with every statement that writes
+        # these rows (the cases' and the visits' triggers above).
+        triggers = [
+            pgtrigger.Trigger(
+                name="team_count_insert",
+                when=pgtrigger.After,
+                operation=pgtrigger.Insert,
+                level=pgtrigger.Statement,
+                referencing=pgtrigger.Referencing(new="new_rows"),
+                func=TEAM_COUNT_SQL.format(
+                    changes="SELECT branch_id, state, account_manager_id, holder_role, 1 AS d FROM new_rows"
+                ),
+            ),
+            pgtrigger.Trigger(
+                name="team_count_update",
+                when=pgtrigger.After,
+                operation=pgtrigger.Update,
+                level=pgtrigger.Statement,
+                referencing=pgtrigger.Referencing(old="old_rows", new="new_rows"),
+                func=TEAM_COUNT_SQL.format(
+                    changes="SELECT o.branch_id, o.state, o.account_manager_id, o.holder_role, -1 AS d"
+                    + TEAM_MOVED
+                    + " UNION ALL SELECT n.branch_id, n.state, n.account_manager_id, n.holder_role, 1"
+                    + TEAM_MOVED
+                ),
+            ),
+            pgtrigger.Trigger(
+                name="team_count_delete",
+                when=pgtrigger.After,
+                operation=pgtrigger.Delete,
+                level=pgtrigger.Statement,
+                referencing=pgtrigger.Referencing(old="old_rows"),
+                func=TEAM_COUNT_SQL.format(
+                    changes="SELECT branch_id, state, account_manager_id, holder_role, -1 AS d FROM old_rows"
+                ),
+            ),
+        ]
+
+
+class TeamCount(models.Model):
+    """How many open stages a group of the supervisor's team table holds: the `OpenStage` rows
+    per (branch, state, account manager, holder role). The team table reads a subtree's groups
+    here (dozens of rows) instead of grouping every open case of the subtree (5,000 at a tier-1
+    branch of the 100,000-case bench). Written only by the triggers on `OpenStage` (PostgreSQL),
+    which the cases' and the visits' triggers keep from every statement; the migration fills
+    it; elsewhere (SQLite) the team table groups the cases themselves."""
+
+    branch = models.ForeignKey(
+        "branches.Branch", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    state = models.CharField(max_length=50)
+    account_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    holder_role = models.CharField(max_length=30)
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            # One row a group, the cases without an account manager included (NULL read as 0);
+            # the branch first: a subtree's rows are found by their branches.
+            models.UniqueConstraint(
+                "branch",
+                "state",
+                Coalesce("account_manager", Value(0)),
+                "holder_role",
+                name="team_count_key",
+            )
         ]
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum, prefetch_related_objects
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, prefetch_related_objects
 from django.http import Http404
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -20,7 +20,7 @@ from casetypes.declaration import Feature
 from companies.models import Enterprise
 
 from . import rules
-from .models import CaseEvent, GatewayObservation, ModuleTestResult, OnboardingCase, OpenStage, StageCount
+from .models import CaseEvent, GatewayObservation, ModuleTestResult, OnboardingCase, OpenStage
 from .states import CUSTOMER, OPEN_STATES, TEST_CASES, WORKING_STAGES, Module, joint_test_label
 
 
@@ -212,6 +212,12 @@ def my_work(*, user: Any) -> QuerySet[OnboardingCase]:
     )
 
 
+STAGE_COUNTS_SQL = (
+    "SELECT s.state, SUM(s.n) FROM onboarding_stagecount s"
+    " WHERE s.branch_id IN (SELECT b.id FROM branches_branch b WHERE b.path LIKE %s) GROUP BY s.state"
+)
+
+
 def stage_counts(*, user: Any) -> dict[str, int]:
     """Cases in scope per state. On PostgreSQL the sum of the scope's branches' `StageCount`
     rows (kept by the cases' triggers): a tier-1 branch or head office reads dozens of rows
@@ -221,13 +227,11 @@ def stage_counts(*, user: Any) -> dict[str, int]:
             return {}
         if user.branch_id is None or not user_roles(user):
             return {}
-        counts = (
-            StageCount.objects.filter(subtree_q("branch", user.branch))
-            .values("state")
-            .annotate(total=Sum("n"))
-            .order_by()
-        )
-        return {row["state"]: row["total"] for row in counts if row["total"]}
+        # The statement the ORM built for the subtree's `StageCount` rows summed per state,
+        # written once (building it cost about a millisecond of CPU a dashboard).
+        with connection.cursor() as cursor:
+            cursor.execute(STAGE_COUNTS_SQL, [connection.ops.prep_for_like_query(user.branch.path) + "%"])
+            return {state: int(total) for state, total in cursor.fetchall() if total}
     # COUNT(*), not COUNT(id): the (branch, state) index alone answers it (an index-only scan).
     rows = OnboardingCase.objects.filter(case_visible_q(user)).values("state").annotate(n=Count("*")).order_by()
     return {row["state"]: row["n"] for row in rows}

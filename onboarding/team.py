@@ -3,9 +3,10 @@
 One row per account manager of the subtree (the cases they manage: held by them, waiting on
 the customer, overdue, the one waiting longest) and one per other holder of the subtree's cases
 (a role at a branch: the counter of an outlet, the supervisors, head office). A fixed number of
-queries whatever the number of cases: on PostgreSQL the groups' counts from `OpenStage` (kept by
-triggers; an index-only read) and each group's longest-waiting case by its earliest entry;
-elsewhere one grouped read of the cases (window functions); then the subtree's staff.
+queries whatever the number of cases: on PostgreSQL one statement over the kept tables (the
+groups' counts from `TeamCount`, each group's longest-waiting case and overdue count from
+`OpenStage`'s index; both kept by triggers); elsewhere one grouped read of the cases (window
+functions); then the subtree's staff.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Case, Count, F, IntegerField, Min, Q, Sum, Value, When, Window
+from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When, Window
 from django.db.models.functions import RowNumber
 from django.urls import get_script_prefix, reverse
 from django.utils import formats, timezone
@@ -36,7 +37,7 @@ from branches.scope import subtree_q
 from casetypes import declaration
 from workcalendar.templatetags.workdays import late_workdays
 
-from .models import OnboardingCase, OpenStage
+from .models import OnboardingCase
 from .states import CUSTOMER, WORKING_STAGES
 
 UPPER_ROLES = (Role.HEAD_OFFICE_APPROVER, Role.TECH_REVIEWER)
@@ -78,7 +79,7 @@ class TeamRow:
         self.overdue += row["late"]
         self.states.add(row["state"])
         if row["reference"] is None:
-            return  # its longest-waiting case moved on between two reads (`_groups_kept`)
+            return  # no longest-waiting case found for its count (the kept tables would disagree)
         if self.oldest is None or row["current_visit__entered_at"] < self.oldest.entered_at:
             self.oldest = Oldest(
                 row["reference"], row["public_id"], row["current_visit__entered_at"], row["current_visit__due_at"]
@@ -88,6 +89,11 @@ class TeamRow:
 @functools.lru_cache(maxsize=8)
 def _case_list_path(prefix: str) -> str:
     return reverse("case_list")  # once per script prefix: two links a row
+
+
+@functools.lru_cache(maxsize=1024)
+def _work_path(prefix: str, username: str) -> str:
+    return reverse("people:work", args=[username])  # once per person and script prefix
 
 
 def _list_url(**params: Any) -> str:
@@ -119,14 +125,7 @@ def team_and_overdue(*, user: Any) -> tuple[list[TeamRow], int]:
     overdue_total = sum(row["late"] for row in rows)
     staff: dict[tuple[str, int], list[str]] = {}
     managers: dict[int, TeamRow] = {}
-    people = (
-        get_user_model()
-        .objects.filter(subtree_q("branch", user.branch), is_active=True, groups__name__in=Role.values)
-        .filter(people_q())  # an API client's service account is not on the team
-        .values_list("pk", "username", "display_name", "branch_id", "branch__name", "groups__name")
-        .order_by("username")
-    )
-    for pk, username, display_name, branch_id, branch_name, role in people:
+    for pk, username, display_name, branch_id, branch_name, role in _people(user.branch):
         staff.setdefault((role, branch_id), []).append(display_name or username)
         if role == Role.ACCOUNT_MANAGER:
             managers[pk] = TeamRow(
@@ -165,6 +164,40 @@ def team_and_overdue(*, user: Any) -> tuple[list[TeamRow], int]:
     result = list(managers.values()) + list(holders.values())
     far = dt.datetime.max.replace(tzinfo=dt.UTC)
     return sorted(result, key=lambda r: (-r.overdue, r.oldest.entered_at if r.oldest else far, r.who)), overdue_total
+
+
+# A branch path that no branch has: where the subtree's pattern sits in the staff statement.
+_PATH_SLOT = "/\x00team\x00/"
+
+
+@functools.cache
+def _people_statement(vendor: str) -> tuple[str, tuple[Any, ...], int]:
+    """The subtree's staff statement as the ORM builds it, built once per process (building it
+    cost about a millisecond of CPU a page): its SQL, its parameters and which one is the
+    subtree's pattern (`subtree_q` of a branch at `_PATH_SLOT`)."""
+    people = (
+        get_user_model()
+        .objects.filter(subtree_q("branch", Branch(path=_PATH_SLOT)), is_active=True, groups__name__in=Role.values)
+        .filter(people_q())  # an API client's service account is not on the team
+        .values_list("pk", "username", "display_name", "branch_id", "branch__name", "groups__name")
+        .order_by("username")
+    )
+    sql, params = people.query.sql_with_params()
+    slot = [i for i, p in enumerate(params) if isinstance(p, str) and _PATH_SLOT in p]
+    if len(slot) != 1:
+        raise RuntimeError("the staff statement names the subtree's pattern once")
+    return sql, tuple(params), slot[0]
+
+
+def _people(branch: Any) -> list[tuple[Any, ...]]:
+    """The subtree's active staff with a role, by username: (pk, username, display name, branch
+    id, branch name, role), one row a role."""
+    sql, template, slot = _people_statement(connection.vendor)
+    params = list(template)
+    params[slot] = template[slot].replace(_PATH_SLOT, connection.ops.prep_for_like_query(branch.path))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def _groups_counted(branch: Any, open_states: tuple[str, ...], now: dt.datetime) -> list[dict[str, Any]]:
@@ -210,80 +243,60 @@ def _groups_counted(branch: Any, open_states: tuple[str, ...], now: dt.datetime)
     return rows
 
 
-# A group of the kept rows: the case's account manager, holder, branch and state.
-GROUP = ("account_manager_id", "holder_role", "branch_id", "state")
+# One group of `OpenStage` rows: in `TeamCount` (the case's branch, state, account manager and
+# holder), `open_stage_group_idx` giving its first entry and its overdue rows (the index alone).
+# A group of cases without an account manager is read by the second half of each sum or union.
+_GROUP_ROWS = """o.branch_id = t.branch_id AND o.state = t.state AND o.holder_role = t.holder_role
+                 AND o.account_manager_id {manager}"""
+_SAME_MANAGER = _GROUP_ROWS.format(manager="= t.account_manager_id")
+_NO_MANAGER = _GROUP_ROWS.format(manager="IS NULL AND t.account_manager_id IS NULL")
+_LATE = "o.left_at IS NULL AND o.paused_at IS NULL AND o.due_at < %(now)s"
+_FIRST = """SELECT o.case_id, o.entered_at, o.due_at FROM onboarding_openstage o
+                WHERE {rows} ORDER BY o.entered_at, o.case_id LIMIT 1"""
+TEAM_GROUPS_SQL = f"""
+    SELECT t.account_manager_id, t.holder_role, t.branch_id, t.state, t.n,
+           CASE WHEN t.state = ANY(%(working)s) THEN
+               (SELECT COUNT(*) FROM onboarding_openstage o WHERE {_SAME_MANAGER} AND {_LATE})
+               + (SELECT COUNT(*) FROM onboarding_openstage o WHERE {_NO_MANAGER} AND {_LATE})
+           ELSE 0 END,
+           c.reference, c.public_id, f.entered_at, f.due_at, b.name, b.level, b.parent_id, p.name
+      FROM onboarding_teamcount t
+      JOIN branches_branch b ON b.id = t.branch_id
+      LEFT JOIN branches_branch p ON p.id = b.parent_id
+      LEFT JOIN LATERAL (({_FIRST.format(rows=_SAME_MANAGER)})
+                         UNION ALL ({_FIRST.format(rows=_NO_MANAGER)})) f ON TRUE
+      LEFT JOIN onboarding_onboardingcase c ON c.id = f.case_id
+     WHERE b.path LIKE %(subtree)s AND t.state = ANY(%(open)s) AND t.n > 0
+     ORDER BY f.entered_at, f.case_id"""  # noqa: S608 (fragments made here, never input)
+_GROUP_FIELDS = (
+    "account_manager_id",
+    "current_visit__holder_role",
+    "branch_id",
+    "state",
+    "n",
+    "late",
+    "reference",
+    "public_id",
+    "current_visit__entered_at",
+    "current_visit__due_at",
+    "branch__name",
+    "branch__level",
+    "branch__parent_id",
+    "branch__parent__name",
+)
 
 
 def _groups_kept(branch: Any, open_states: tuple[str, ...], now: dt.datetime) -> list[dict[str, Any]]:
-    """`_groups_counted`'s rows from `OpenStage` (PostgreSQL): the groups' counts from the team
-    index alone (no visit read per case), then each group's longest-waiting case found by its
-    group's earliest entry (`open_stage_entered_idx`: a few dozen index reads)."""
-    late = Q(left_at__isnull=True, paused_at__isnull=True, due_at__lt=now, state__in=WORKING_STAGES)
-    kept = OpenStage.objects.filter(subtree_q("branch", branch), state__in=open_states)
-    groups = {
-        tuple(row[k] for k in GROUP): row
-        for row in kept.values(*GROUP)
-        .annotate(n=Count("*"), late=Count("entered_at", filter=late), first=Min("entered_at"))
-        .order_by()
-    }
-    if not groups:
-        return []
-    firsts = (
-        kept.filter(entered_at__in={row["first"] for row in groups.values()})
-        .values(
-            *GROUP,
-            "entered_at",
-            "due_at",
-            "case__reference",
-            "case__public_id",
-            "branch__name",
-            "branch__level",
-            "branch__parent_id",
-            "branch__parent__name",
-        )
-        .order_by("entered_at", "case_id")
-    )
-    for first in firsts:
-        group = groups.get(tuple(first[k] for k in GROUP))
-        if group is None or group["first"] != first["entered_at"] or "reference" in group:
-            continue  # another group's earliest entry, or a tie already taken (the lower id)
-        group.update(
-            {
-                "current_visit__holder_role": group["holder_role"],
-                "reference": first["case__reference"],
-                "public_id": first["case__public_id"],
-                "current_visit__entered_at": first["entered_at"],
-                "current_visit__due_at": first["due_at"],
-                "branch__name": first["branch__name"],
-                "branch__level": first["branch__level"],
-                "branch__parent_id": first["branch__parent_id"],
-                "branch__parent__name": first["branch__parent__name"],
-            }
-        )
-    missed = [group for group in groups.values() if "reference" not in group]
-    if missed:  # a case moved on between the two reads: the group's counts stay, without its oldest
-        branches: dict[int, dict[str, Any]] = {
-            b["pk"]: dict(b)
-            for b in Branch.objects.filter(pk__in={g["branch_id"] for g in missed}).values(
-                "pk", "name", "level", "parent_id", "parent__name"
-            )
-        }
-        for group in missed:
-            where = branches.get(group["branch_id"], {})
-            group.update(
-                {
-                    "current_visit__holder_role": group["holder_role"],
-                    "reference": None,
-                    "public_id": None,
-                    "current_visit__entered_at": None,
-                    "current_visit__due_at": None,
-                    "branch__name": where.get("name"),
-                    "branch__level": where.get("level"),
-                    "branch__parent_id": where.get("parent_id"),
-                    "branch__parent__name": where.get("parent__name"),
-                }
-            )
-    return list(groups.values())
+    """`_groups_counted`'s rows from the kept tables (PostgreSQL), in one statement written once:
+    the subtree's groups from `TeamCount` (dozens of rows, not the subtree's thousands of open
+    cases), each group's longest-waiting case its first row in `open_stage_group_idx` and its
+    overdue count its rows there past due (an index-only read of those rows). The groups and
+    their rows are read in one snapshot: a group always finds its first case."""
+    subtree = branch.path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    params = {"working": list(WORKING_STAGES), "now": now, "subtree": subtree, "open": list(open_states)}
+    with connection.cursor() as cursor:
+        cursor.execute(TEAM_GROUPS_SQL, params)
+        return [dict(zip(_GROUP_FIELDS, row, strict=True)) for row in cursor.fetchall()]
 
 
 _SAMPLE_ID = uuid.UUID(int=0)
@@ -326,7 +339,7 @@ def team_body(rows: list[TeamRow], *, request: Any) -> SafeString:
         else:
             waiting = "—"
         person = (
-            f'<a class="reassign" href="{escape(reverse("people:work", args=[row.person]))}">{hand_on}</a>'
+            f'<a class="reassign" href="{escape(_work_path(get_script_prefix(), row.person))}">{hand_on}</a>'
             if row.person
             else ""
         )

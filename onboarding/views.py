@@ -7,13 +7,15 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -80,10 +82,25 @@ def _home(request: HttpRequest) -> HttpResponse:
             "items": items,
             "team": team_rows,
             "team_body": team.team_body(team_rows, request=request) if team_rows else "",
-            "stages": stages,
+            "stage_tiles": stage_tiles(stages),
             "overdue_total": overdue,
             "overdue_limit": selectors.OVERDUE_COUNT_LIMIT,
         },
+    )
+
+
+def stage_tiles(stages: list[tuple[str, Any, int]]) -> SafeString:
+    """The dashboard's per-state tiles, the markup home.html's loop wrote (30 tiles of a link, a
+    figure and a label were ~0.4 ms of the template engine's CPU), as `team.team_body`."""
+    url = conditional_escape(reverse("case_list"))
+    plain_ints = not settings.USE_THOUSAND_SEPARATOR
+    return mark_safe(  # noqa: S308 - every value is escaped here
+        "".join(
+            f'\n    <a class="count" href="{url}?state={conditional_escape(code)}"><span class="n">'
+            f"{n if plain_ints else conditional_escape(formats.localize(n))}</span>"
+            f"<span>{conditional_escape(label)}</span></a>\n  "
+            for code, label, n in stages
+        )
     )
 
 

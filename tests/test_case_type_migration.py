@@ -19,9 +19,13 @@ from config.dbroles import after_migrate, connected_as_owner
 LANDED = ("onboarding", "0012_lean_sweep_indexes")
 
 
-# Kept by triggers, not written by anyone: the table is dropped with the migrations taken back and
-# refilled from the cases going forward (new ids, no rows left at 0): compared by what it counts.
-COUNTED = "onboarding.StageCount"
+# Kept by triggers, not written by anyone: the tables are dropped with the migrations taken back
+# and refilled from the cases going forward (new ids, no rows left at 0): compared by what they
+# count, per key.
+COUNTED = {
+    "onboarding.StageCount": ("branch_id", "state"),
+    "onboarding.TeamCount": ("branch_id", "state", "account_manager_id", "holder_role"),
+}
 
 
 def _dump() -> dict[str, list[dict[str, Any]]]:
@@ -30,10 +34,11 @@ def _dump() -> dict[str, list[dict[str, Any]]]:
         for model in apps.get_models()
         if model._meta.managed and not model._meta.proxy
     }
-    dump[COUNTED] = sorted(
-        ({"branch_id": r["branch_id"], "state": r["state"], "n": r["n"]} for r in dump[COUNTED] if r["n"]),
-        key=lambda r: (r["branch_id"], r["state"]),
-    )
+    for label, key in COUNTED.items():
+        dump[label] = sorted(
+            ({**{k: r[k] for k in key}, "n": r["n"]} for r in dump[label] if r["n"]),
+            key=lambda r, key=key: tuple(str(r[k]) for k in key),
+        )
     return dump
 
 

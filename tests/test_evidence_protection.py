@@ -46,6 +46,7 @@ from onboarding.models import (
     ProductionConfig,
     StageCount,
     StageVisit,
+    TeamCount,
 )
 from onboarding.states import State
 from portal import services as portal_services
@@ -113,6 +114,7 @@ NOT_HISTORY: dict[type[models.Model], str] = {
     CaseForecast: "a read model, recomputed",
     StageCount: "a count of cases per branch and state, kept by triggers on the cases' table",
     OpenStage: "each open case's current stage (where, who holds it, due when), kept by triggers on the cases' and visits' tables",
+    TeamCount: "a count of open stages per branch, state, account manager and holder, kept by triggers on OpenStage",
     ForecastModel: "a fitted model, replaced by the next fit",
     CockpitSnapshot: "precomputed cockpit tables, replaced when stale",
     ApiClient: "an API client's current settings and secret (rotated)",

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from freezegun import freeze_time
 
-from onboarding.models import StageVisit
+from onboarding.models import OnboardingCase, StageVisit
 from onboarding.states import State
 from tests.factories import enterprise
 
@@ -116,6 +116,12 @@ def test_the_kept_stages_give_the_counted_groups(world) -> None:
     services.case_transition(case=paused, name="suspend", user=world.am_a, reason="客户暂缓")
     world.case(State.DRAFT)
     world.case(State.LIVE)
+    # Cases without an account manager (a group with a NULL manager), one of them overdue.
+    for state in (State.BRANCH_INTAKE, State.HEAD_OFFICE_APPROVAL):
+        with freeze_time(timezone.now() - dt.timedelta(days=5)):
+            orphan = world.case(state, company=enterprise(world.branch_a, name=f"{state}无经理"))
+        OnboardingCase.objects.filter(pk=orphan.pk).update(account_manager=None)
+    StageVisit.objects.filter(pk=orphan.current_visit_id).update(due_at=timezone.now() - dt.timedelta(days=1))
 
     open_states = (*declaration.initial_states(), *WORKING_STAGES)
     now = timezone.now()
@@ -126,7 +132,10 @@ def test_the_kept_stages_give_the_counted_groups(world) -> None:
         keys = sorted(counted[0])
         assert _rows(kept, keys) == _rows(counted, keys), who
         if who == world.supervisor:
-            assert sum(r["late"] for r in kept) == 4  # the old ones (the suspended one is not overdue)
+            # the old ones and the orphan approval (the suspended one is not overdue)
+            assert sum(r["late"] for r in kept) == 5
+            orphans = [r for r in kept if r["account_manager_id"] is None]
+            assert len(orphans) == 2 and all(r["reference"] for r in orphans)
 
 
 def _rows(rows, keys) -> list[tuple[str, ...]]:
