@@ -12,6 +12,7 @@ import html
 from typing import Any
 
 from django import forms
+from django.forms.widgets import Input
 from django.utils.functional import Promise
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
@@ -96,6 +97,34 @@ class FastSelect(forms.Select):
         parts.append("\n</select>")
         # Every value and label above was escaped (html.escape is Django's escape's output).
         return mark_safe("".join(parts))  # noqa: S308
+
+
+def _input(widget: Input, name: str, value: Any, attrs: dict[str, Any] | None) -> SafeString:
+    # django/forms/widgets/input.html: the type, the name, the value unless None, the attributes.
+    shown = widget.format_value(value)
+    return format_html(
+        '<input type="{}" name="{}"{}{}>',
+        widget.input_type,
+        name,
+        "" if shown is None else format_html(' value="{}"', str(shown)),
+        _attrs(widget.build_attrs(widget.attrs, attrs)),
+    )
+
+
+class FastTextInput(forms.TextInput):
+    """`forms.TextInput` without its template (a list page's search box)."""
+
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
+        return _input(self, name, value, attrs)
+
+
+class FastCheckboxInput(forms.CheckboxInput):
+    """`forms.CheckboxInput` without its template (a list page's filter)."""
+
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
+        if self.check_test(value):
+            attrs = {**(attrs or {}), "checked": True}
+        return _input(self, name, value, attrs)
 
 
 class FastChoiceField(forms.ChoiceField):

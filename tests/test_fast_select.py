@@ -1,6 +1,7 @@
 """`config.widgets.FastSelect` writes what Django's `Select` writes (without the blank lines its
 templates leave), the first time and every time after (the options of string choices are kept
-between renders), in the language of the moment."""
+between renders), in the language of the moment; the search box and the checkbox write what
+Django's inputs write."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from django import forms
 from django.utils.translation import gettext_lazy, override
 
-from config.widgets import FastSelect
+from config.widgets import FastCheckboxInput, FastSelect, FastTextInput
 
 
 def django(choices, value) -> str:
@@ -42,3 +43,16 @@ def test_lazy_labels_are_translated_at_each_render() -> None:
             assert html == django(choices, "")
             shown.setdefault(language, html)
     assert shown["en"] != shown["zh-hans"]
+
+
+@pytest.mark.parametrize("value", [None, "", "甲&乙<公司>", '"引号"', 12])
+def test_the_search_box_writes_what_djangos_text_input_writes(value) -> None:
+    attrs = {"id": "id_q", "aria-invalid": "true", "required": True, "disabled": False}
+    assert FastTextInput().render("q", value, attrs) == forms.TextInput().render("q", value, attrs)
+
+
+@pytest.mark.parametrize("value", [None, "", True, False, "on", "x<y"])
+def test_the_checkbox_writes_what_djangos_checkbox_writes(value) -> None:
+    assert FastCheckboxInput().render("overdue", value, {"id": "id_overdue"}) == forms.CheckboxInput().render(
+        "overdue", value, {"id": "id_overdue"}
+    )
