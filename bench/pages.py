@@ -164,13 +164,17 @@ def sessions(usernames: list[str]) -> dict[str, str]:
 
 
 def pages_for() -> list[Page]:
-    """The pages and the users who see them, chosen the same way on every database."""
+    """The pages and the users who see them, chosen the same way on every database: each finds
+    something at every size (a page that found nothing would read less at one size than at the
+    other, which is what the "same queries at both sizes" target is there to catch)."""
     from django.contrib.auth import get_user_model
     from django.db.models import Count
 
     from branches.models import Branch
+    from branches.roles import Role
     from casetypes import declaration
     from casetypes.declaration import Feature
+    from notices.models import Notification
     from onboarding.models import OnboardingCase
     from onboarding.states import WORKING_STAGES
 
@@ -187,7 +191,28 @@ def pages_for() -> list[Page]:
     )
     assert case is not None
     tier1 = Branch.objects.get(pk=User.objects.get(username=sup).branch_id)
-    ref, name = case.reference, case.enterprise.name
+    ref = case.reference
+    # Search by name: the company of the account manager's newest case in a working stage, so
+    # that the list finds an open case (its forecast read) at every size.
+    working = (
+        OnboardingCase.objects.filter(account_manager=am, state__in=WORKING_STAGES)
+        .order_by("-created_at", "-pk")
+        .select_related("enterprise")
+        .first()
+    )
+    assert working is not None
+    name = working.enterprise.name
+    # The notifications of the account manager who has the most: more than the page lists, at
+    # every size (a reader with fewer has the bell counted from the list, one query fewer).
+    notified = (
+        Notification.objects.filter(recipient__groups__name=Role.ACCOUNT_MANAGER)
+        .values("recipient__username")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "recipient__username")
+        .values_list("recipient__username", flat=True)
+        .first()
+    )
+    assert notified is not None
     # A deep page of the head-office list: page 200 of 4,000 at 100,000 cases; at 1,000 cases,
     # which have no page 200, the deepest page that still shows an open case (a page of closed
     # cases only reads no forecasts: one query fewer, whatever the size).
@@ -222,9 +247,49 @@ def pages_for() -> list[Page]:
         Page("audit log, by branch", "auditor", f"/audit/?branch={tier1.pk}"),
         Page("audit log, dates", "auditor", "/audit/?date_from=2026-01-01&date_to=2026-06-30"),
         Page("notifications (head office)", "ho_approver", "/reminders/"),
-        Page("notifications (account manager)", am.username, "/reminders/"),
+        Page("notifications (account manager)", notified, "/reminders/"),
         Page("analytics (head office)", "ho_approver", "/analytics/"),
         Page("analytics (supervisor)", sup, "/analytics/"),
+        *portal_and_link_pages(),
+    ]
+
+
+def portal_and_link_pages() -> list[Page]:
+    """The portal's case page and live links, the live links as head office sees them, and a
+    customer's notifications, chosen the same way on every database."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Count
+
+    from links.models import LiveLink
+    from onboarding.models import OnboardingCase
+
+    User = get_user_model()
+    customer = User.objects.get(username="ent01")
+    case = (
+        OnboardingCase.objects.filter(enterprise_id=customer.enterprise_id)
+        .order_by("-created_at")
+        .only("public_id")
+        .first()
+    )
+    link = LiveLink.objects.order_by("pk").only("public_id").first()
+    # The company with the most links, as one of its users sees them.
+    busiest = (
+        LiveLink.objects.values("enterprise_id")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "enterprise_id")
+        .values_list("enterprise_id", flat=True)
+        .first()
+    )
+    holder = User.objects.filter(enterprise_id=busiest, is_active=True).order_by("pk").first()
+    own = LiveLink.objects.filter(enterprise_id=busiest).order_by("pk").only("public_id").first()
+    assert case is not None and link is not None and holder is not None and own is not None
+    return [
+        Page("portal case page", customer.username, f"/portal/cases/{case.public_id}/"),
+        Page("live links (head office)", "ho_approver", "/links/"),
+        Page("live link page (head office)", "ho_approver", f"/links/{link.public_id}/"),
+        Page("portal live links", holder.username, "/portal/links/"),
+        Page("portal live link page", holder.username, f"/portal/links/{own.public_id}/"),
+        Page("notifications (customer)", customer.username, "/reminders/"),
     ]
 
 

@@ -5,9 +5,9 @@
         [--profile "case page (account manager)"] [--explain "case page (account manager)"]
 
 DEBUG off, templates cached as in production, the user cache on when REDIS_URL is set (as
-deployed): each request computes its page (there is no page cache). The
-pages are bench/pages.py's (the same users and URLs, chosen the same way on every database) plus
-the portal's case page, the live links and the API list. Times are medians over `--repeat`
+deployed): each request computes its page (there is no page cache). The pages are the frames
+and bench/pages.py's (`pages_for`: the same users and URLs, chosen the same way on every
+database, the portal's and the live links' included). Times are medians over `--repeat`
 requests after two warm-ups. CPU time is this process's (Python, templates, the driver); on a
 loaded machine it moves less than wall time, which is why it is printed beside it. SQL time is
 measured around each statement on the client side (planning included).
@@ -68,51 +68,6 @@ class SqlTimer:
             self.statements.append((time.perf_counter() - t0, sql, params))
 
 
-def extra_pages() -> list[Any]:
-    """Pages beyond bench/pages.py's: the portal's case page and live links, the customer's notifications, the
-    live links, the API list."""
-    from django.contrib.auth import get_user_model
-    from django.db.models import Count
-
-    from bench.pages import Page
-    from onboarding.models import OnboardingCase
-
-    out = []
-    customer = get_user_model().objects.get(username="ent01")
-    case = (
-        OnboardingCase.objects.filter(enterprise_id=customer.enterprise_id)
-        .order_by("-created_at")
-        .only("public_id")
-        .first()
-    )
-    if case is not None:
-        out.append(Page("portal case page", "ent01", f"/portal/cases/{case.public_id}/"))
-    out.append(Page("live links (head office)", "ho_approver", "/links/"))
-    try:
-        from links.models import LiveLink
-
-        link = LiveLink.objects.order_by("pk").only("public_id").first()
-        if link is not None:
-            out.append(Page("live link page (head office)", "ho_approver", f"/links/{link.public_id}/"))
-        # The company with the most links, as one of its users sees them.
-        busiest = (
-            LiveLink.objects.values("enterprise_id")
-            .annotate(n=Count("pk"))
-            .order_by("-n", "enterprise_id")
-            .values_list("enterprise_id", flat=True)
-            .first()
-        )
-        holder = get_user_model().objects.filter(enterprise_id=busiest, is_active=True).order_by("pk").first()
-        if holder is not None:
-            own = LiveLink.objects.filter(enterprise_id=busiest).order_by("pk").only("public_id").first()
-            out.append(Page("portal live links", holder.username, "/portal/links/"))
-            out.append(Page("portal live link page", holder.username, f"/portal/links/{own.public_id}/"))
-    except Exception:
-        pass
-    out.append(Page("notifications (customer)", customer.username, "/reminders/"))
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", default="", help="comma-separated parts of page names")
@@ -133,10 +88,6 @@ def main() -> None:
         Page("frame, staff (empty base.html)", "am_bjhd_s1", "/bench/frame"),
         Page("frame, portal (empty portal base)", "ent01", "/bench/frame"),
     ] + pages_for()
-    try:
-        pages += extra_pages()
-    except Exception as exc:
-        print(f"(extra pages skipped: {exc})")
     if args.only:
         wanted = [w.strip() for w in args.only.split(",")]
         pages = [p for p in pages if any(w in p.name for w in wanted)]

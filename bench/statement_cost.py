@@ -57,7 +57,7 @@ def main() -> None:
     parser.add_argument("--sends", type=int, default=11)
     parser.add_argument("--modes", default="client,server,prepared,prepared-custom")
     args = parser.parse_args()
-    from bench.profile_pages import _setup, extra_pages
+    from bench.profile_pages import _setup
 
     _setup()
     from django.db import connection
@@ -69,7 +69,6 @@ def main() -> None:
         Page("frame, staff (empty base.html)", "am_bjhd_s1", "/bench/frame"),
         Page("frame, portal (empty portal base)", "ent01", "/bench/frame"),
     ] + pages_for()
-    pages += extra_pages()
     if args.only:
         wanted = [w.strip() for w in args.only.split(",")]
         pages = [p for p in pages if any(w in p.name for w in wanted)]

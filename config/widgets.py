@@ -12,6 +12,7 @@ import html
 from typing import Any
 
 from django import forms
+from django.forms.widgets import Input
 from django.utils.functional import Promise
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
@@ -37,16 +38,47 @@ def _attrs(attrs: dict[str, Any]) -> SafeString:
     )
 
 
+# The options' markup of the string choices rendered lately, by choices: a list page offers the
+# same hundreds of branches and managers on every request, and escaping each again cost more
+# than the rest of the select. Bounded: emptied when full.
+_OPTIONS: dict[tuple[tuple[str, str], ...], tuple[list[str], dict[str, int]]] = {}
+_OPTIONS_KEPT = 64
+
+
 class FastSelect(forms.Select):
     """`forms.Select` without templates, for flat choices (option groups fall back to Django's)."""
 
     def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
         if self.allow_multiple_selected:
             return super().render(name, value, attrs, renderer)
-        chosen = set(self.format_value(value))
-        parts: list[str] = [format_html('<select name="{}"{}>', name, _attrs(self.build_attrs(self.attrs, attrs)))]
+        chosen = self.format_value(value)
+        head = format_html('<select name="{}"{}>', name, _attrs(self.build_attrs(self.attrs, attrs)))
+        choices: list[Any] = self.choices if isinstance(self.choices, list) else list(self.choices)
+        # Strings only (a lazy label is translated as it is rendered): their markup may be reused.
+        if all(type(v) is str and type(label) is str for v, label in choices):
+            key = tuple(choices)
+            found = _OPTIONS.get(key)
+            if found is None:
+                if len(_OPTIONS) >= _OPTIONS_KEPT:
+                    _OPTIONS.clear()
+                escape = html.escape
+                markup = [f'\n  <option value="{escape(v)}">{escape(label)}</option>' for v, label in choices]
+                first: dict[str, int] = {}
+                for i, (v, _label) in enumerate(choices):
+                    first.setdefault(v, i)
+                found = _OPTIONS[key] = (markup, first)
+            options, first = found
+            # As Django's: the first option matching the value is the selected one.
+            selected = next((first[v] for v in chosen if v in first), None)
+            if selected is not None:
+                options = options.copy()
+                options[selected] = options[selected].replace('">', '" selected>', 1)
+            # Every value and label was escaped (html.escape is Django's escape's output).
+            return mark_safe(f"{head}{''.join(options)}\n</select>")  # noqa: S308
+        parts: list[str] = [head]
+        chosen_set = set(chosen)
         escape = html.escape
-        for option_value, label in self.choices:
+        for option_value, label in choices:
             if type(label) is str:  # the usual label: escaped
                 shown = escape(label)
             elif isinstance(label, (list, tuple)):  # an option group: Django's templates
@@ -56,15 +88,43 @@ class FastSelect(forms.Select):
             if type(option_value) is not str:
                 option_value = "" if option_value is None else str(option_value)
             # As Django's: the first option matching the value is the selected one.
-            selected = option_value in chosen
-            if selected:
-                chosen = set()
+            selected_here = option_value in chosen_set
+            if selected_here:
+                chosen_set = set()
             parts.append(
-                f'\n  <option value="{escape(option_value)}"{" selected" if selected else ""}>{shown}</option>'
+                f'\n  <option value="{escape(option_value)}"{" selected" if selected_here else ""}>{shown}</option>'
             )
         parts.append("\n</select>")
         # Every value and label above was escaped (html.escape is Django's escape's output).
         return mark_safe("".join(parts))  # noqa: S308
+
+
+def _input(widget: Input, name: str, value: Any, attrs: dict[str, Any] | None) -> SafeString:
+    # django/forms/widgets/input.html: the type, the name, the value unless None, the attributes.
+    shown = widget.format_value(value)
+    return format_html(
+        '<input type="{}" name="{}"{}{}>',
+        widget.input_type,
+        name,
+        "" if shown is None else format_html(' value="{}"', str(shown)),
+        _attrs(widget.build_attrs(widget.attrs, attrs)),
+    )
+
+
+class FastTextInput(forms.TextInput):
+    """`forms.TextInput` without its template (a list page's search box)."""
+
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
+        return _input(self, name, value, attrs)
+
+
+class FastCheckboxInput(forms.CheckboxInput):
+    """`forms.CheckboxInput` without its template (a list page's filter)."""
+
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
+        if self.check_test(value):
+            attrs = {**(attrs or {}), "checked": True}
+        return _input(self, name, value, attrs)
 
 
 class FastChoiceField(forms.ChoiceField):

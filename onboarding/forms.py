@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from companies import validators
 from companies.models import Enterprise
-from config.widgets import FastChoiceField
+from config.widgets import FastCheckboxInput, FastChoiceField, FastTextInput
 
 from .form_fields import DateField
 from .models import OnboardingCase, ProductionConfig, TestPackage
@@ -236,13 +236,13 @@ class ProductionConfigForm(forms.ModelForm):
 
 
 class CaseFilterForm(forms.Form):
-    q = forms.CharField(label=_("企业名称/信用代码/编号"), required=False)
+    q = forms.CharField(label=_("企业名称/信用代码/编号"), required=False, widget=FastTextInput)
     # Every branch and account manager in scope is an option: given as (value, label) strings
     # and rendered without templates (`onboarding.web.case_list_selection`).
     state = FastChoiceField(label=_("状态"), required=False)
     branch = FastChoiceField(label=_("机构"), required=False)
     account_manager = FastChoiceField(label=_("客户经理"), required=False)
-    overdue = forms.BooleanField(label=_("仅超时"), required=False)
+    overdue = forms.BooleanField(label=_("仅超时"), required=False, widget=FastCheckboxInput)
 
 
 def case_forms(

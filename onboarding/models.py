@@ -112,6 +112,7 @@ class OnboardingCase(OnboardingJourney, FSMModelMixin, models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="managed_cases",
+        db_index=False,  # case_manager_order_idx leads with it
     )
     modules = models.JSONField(_("功能模块"), default=list)
     erp_system = models.CharField(_("企业ERP/财资系统"), max_length=100, blank=True)
@@ -161,6 +162,12 @@ class OnboardingCase(OnboardingJourney, FSMModelMixin, models.Model):
             # index rows, 120 ms at 100,000 cases). It replaces the plain index on `state` and
             # its LIKE twin, which no query used.
             models.Index(fields=["state", "-created_at", "-id"], include=["branch"], name="case_state_order_idx"),
+            # One account manager's cases in the list's order (the supervisor's filter, and any read
+            # by manager): page 1 reads its 25 index rows and the count up to 10,001, where both
+            # read all of the manager's cases through two bitmaps (1,166 rows, ~1 ms each).
+            models.Index(
+                fields=["account_manager", "-created_at", "-id"], include=["branch"], name="case_manager_order_idx"
+            ),
         ]
         # PostgreSQL keeps `StageCount` (the cases per branch and state) with every statement that
         # writes cases, whoever sends it; each statement's changes summed, applied in key order.

@@ -111,8 +111,15 @@ def case_list_view(request: HttpRequest) -> HttpResponse:
 
 def _case_list(request: HttpRequest) -> HttpResponse:
     selection = case_list_selection(request)
+    options = selection.options
     page = selectors.case_page(
-        selection.cases, request.GET.get("page"), 25, count=selection.count, counted=selection.counted
+        selection.keys if selection.keys is not None else selection.cases.values_list("pk", flat=True),
+        request.GET.get("page"),
+        25,
+        count=selection.count,
+        # The rows' branches and account managers are named as the filter offers them.
+        branch_names={pk: name for pk, name, _path in options.branches},
+        manager_names={int(pk): shown for pk, shown in options.managers},
     )
     query = request.GET.copy()
     query.pop("page", None)
@@ -130,100 +137,76 @@ def _case_list(request: HttpRequest) -> HttpResponse:
 
 @dataclass(frozen=True, slots=True)
 class CaseRow:
-    """What a row of the case list shows, worked out before the template (issue 26: a row of
-    tags and filters cost a millisecond; these are plain values)."""
+    """A row of the case list, written before the template (issue 26: a row of tags and filters
+    cost a millisecond): its case and markup."""
 
     pk: int
-    url: str
-    reference: str
-    company_name: str
-    uscc: str
-    state: str
-    state_label: str
-    branch_name: str
-    account_manager: str
-    overdue: bool  # the current stage is past its due time
-    due: str  # the current stage's due date while the case is open, else ""
-    late_days: int | None  # whole working days past due (overdue rows)
     is_open: bool  # the case is open (its go-live forecast is shown: `case_forecasts`)
-
-    @property
-    def cells(self) -> SafeString:
-        """The row's opening tag and its first six cells, as the list's template wrote them
-        (25 rows of a dozen variables and tags each cost more than the page's queries)."""
-        due = "—"
-        if self.due:
-            due = self.due
-            if self.overdue:
-                due += f' <span class="badge danger">{_("超时")}</span>'
-                if self.late_days:
-                    late = _("已超时 %(late_days)s 个工作日") % {"late_days": self.late_days}
-                    due += f'<div class="sub late-days">{late}</div>'
-        opening = '<tr class="overdue">' if self.overdue else "<tr>"
-        # Every value from the database goes through escape(); the rest is this page's markup.
-        return mark_safe(  # noqa: S308
-            f"{opening}\n"
-            f'  <td><a href="{escape(self.url)}">{escape(self.reference)}</a></td>\n'
-            f'  <td>{escape(self.company_name)}<div class="sub mono">{escape(self.uscc)}</div></td>\n'
-            f'  <td><span class="state state-{escape(self.state)}">{escape(self.state_label)}</span></td>\n'
-            f"  <td>{escape(self.branch_name)}</td>\n"
-            f"  <td>{escape(self.account_manager)}</td>\n"
-            f"  <td>{due}</td>\n  "
-        )
+    # The row's opening tag and its first six cells, as the list's template wrote them; the
+    # forecast cell and the closing tag follow (`{% case_list_body %}`).
+    cells: SafeString
 
 
 _UUID_SLOT = uuid.UUID(int=0)
 
 
 def case_list_rows(rows: Any, *, request: HttpRequest) -> list[CaseRow]:
-    """The rows of a page of `selectors.case_page` (dicts of `CASE_LIST_ROW_FIELDS`)."""
+    """The rows of a page of `selectors.case_page` (dicts of `CASE_LIST_ROW_FIELDS` with their
+    branch's and account manager's names). Every value from the database goes through escape();
+    the rest is this page's markup, its texts translated once for the page."""
     # One reverse for the page: every row's address is the same path around its id.
-    url = reverse("case_detail", args=[_UUID_SLOT]).replace(str(_UUID_SLOT), "{}")
+    url = escape(reverse("case_detail", args=[_UUID_SLOT])).replace(str(_UUID_SLOT), "{}")
     now = timezone.now()
     open_states = declaration.open_states()
     labels = declaration.state_labels_shown()
+    states: dict[str, str] = {}  # each state's cell content, escaped once
+    late_badge = f' <span class="badge danger">{_("超时")}</span>'
+    late_text = _("已超时 %(late_days)s 个工作日")
+    cal = None
     out = []
     for row in rows:
         # The company as the case has it: its data version, else (an old case) the company.
         versioned = row["company_version_id"] is not None
         state = row["state"]
         is_open = state in open_states
-        due_at, left_at, paused_at = (
-            row["current_visit__due_at"],
-            row["current_visit__left_at"],
-            row["current_visit__paused_at"],
-        )
+        due_at = row["current_visit__due_at"]
         # `StageVisit.is_overdue` on the values (no visit: not overdue).
-        overdue = left_at is None and paused_at is None and due_at is not None and due_at < now
-        due, late = "", None
+        overdue = (
+            due_at is not None
+            and row["current_visit__left_at"] is None
+            and row["current_visit__paused_at"] is None
+            and due_at < now
+        )
+        due = "—"
         if due_at is not None and is_open:
             local_due = timezone.localtime(due_at)
             due = local_due.strftime("%Y-%m-%d")
             if overdue:
-                # The page's calendar (one read for the page, kept on the request).
-                cal = workcal.page_calendar(request, local_due.date(), timezone.localdate(now))
+                if cal is None:  # the page's calendar (one read for the page, kept on the request)
+                    cal = workcal.page_calendar(request, local_due.date(), timezone.localdate(now))
                 late = max(1, math.ceil(cal.working_seconds(due_at, now) / workcal.DAY))
-        if row["account_manager_id"] is None:
-            manager = "—"
-        else:  # as `str(user)`: the display name, else the username
-            manager = row["account_manager__display_name"] or row["account_manager__username"]
-        out.append(
-            CaseRow(
-                pk=row["pk"],
-                url=url.format(row["public_id"]),
-                reference=row["reference"],
-                company_name=row["company_version__name"] if versioned else row["enterprise__name"],
-                uscc=row["company_version__uscc"] if versioned else row["enterprise__uscc"],
-                state=state,
-                state_label=labels.get(state, state),
-                branch_name=row["branch__name"],
-                account_manager=manager,
-                overdue=overdue,
-                due=due,
-                late_days=late,
-                is_open=is_open,
+                due += f'{late_badge}<div class="sub late-days">{late_text % {"late_days": late}}</div>'
+        if (state_cell := states.get(state)) is None:
+            state_cell = states[state] = (
+                f'<span class="state state-{escape(state)}">{escape(labels.get(state, state))}</span>'
             )
+        manager = row["manager_name"]
+        company, uscc = (
+            (row["company_version__name"], row["company_version__uscc"])
+            if versioned
+            else (row["enterprise__name"], row["enterprise__uscc"])
         )
+        opening = '<tr class="overdue">' if overdue else "<tr>"
+        cells = (
+            f"{opening}\n"
+            f'  <td><a href="{url.format(row["public_id"])}">{escape(row["reference"])}</a></td>\n'
+            f'  <td>{escape(company)}<div class="sub mono">{escape(uscc)}</div></td>\n'
+            f"  <td>{state_cell}</td>\n"
+            f"  <td>{escape(row['branch_name'])}</td>\n"
+            f"  <td>{'—' if manager is None else escape(manager)}</td>\n"
+            f"  <td>{due}</td>\n  "
+        )
+        out.append(CaseRow(pk=row["pk"], is_open=is_open, cells=mark_safe(cells)))  # noqa: S308
     return out
 
 

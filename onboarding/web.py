@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
-from typing import TYPE_CHECKING, Any
+from functools import cached_property, wraps
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -205,22 +205,39 @@ def case_list_filtered(request: HttpRequest) -> tuple[Any, Any]:
     return selection.form, selection.cases
 
 
+class CaseListOptions(NamedTuple):
+    """What a staff member's case list is filtered by, kept between requests."""
+
+    branches: list[tuple[int, str, str]]  # the subtree's branches (id, name, path) in path order
+    managers: list[tuple[str, str]]  # the subtree's account managers (id, shown name) by username
+    # The subtree holds every branch of the bank (head office): the list needs no scope filter.
+    whole_bank: bool
+
+
 @dataclass
 class CaseListSelection:
     form: Any  # CaseFilterForm
-    cases: Any  # QuerySet[OnboardingCase]: scoped, filtered, in the list's order
     count: int | None  # how many `cases` holds, when known without counting them (StageCount)
-    # The same cases' keys, cheaper to count than `cases` (the overdue list: `OpenStage`), or None.
-    counted: Any = None
+    options: CaseListOptions  # what the filter offers (the rows' branches and managers are named from it)
+    # The same cases' ids in the same order, cheaper to count and to page through than `cases`
+    # (the overdue list: `OpenStage`), or None.
+    keys: Any
+    select: Callable[[], Any]  # `cases`, built when asked for (the page asks only without `keys`)
+
+    @cached_property
+    def cases(self) -> Any:
+        """QuerySet[OnboardingCase]: scoped, filtered, in the list's order."""
+        return self.select()
 
 
 # What the filter options are read from: they are kept while none of these changes.
 _OPTION_TABLES = ("branches_branch", "accounts_user", "accounts_user_groups", "auth_group")
 
 
-def case_list_options(user: Any) -> tuple[list[tuple[int, str, str]], list[tuple[str, str]]]:
+def case_list_options(user: Any) -> CaseListOptions:
     """The filter's options for a staff member: the branches of their subtree (id, name, path) in
-    path order, and the subtree's account managers (id, shown name) by username.
+    path order, the subtree's account managers (id, shown name) by username, and whether the
+    subtree is the whole bank.
 
     Kept in Redis while the branches and people are unchanged (`config.usercache.kept`): two
     queries and a thousand ORM calls on every list page otherwise, for lists that change when a
@@ -232,7 +249,7 @@ def case_list_options(user: Any) -> tuple[list[tuple[int, str, str]], list[tuple
     from branches.scope import subtree_q
     from config.usercache import kept
 
-    def read() -> tuple[list[tuple[int, str, str]], list[tuple[str, str]]]:
+    def read() -> CaseListOptions:
         subtree = list(Branch.objects.filter(subtree_q("", user.branch)).values_list("pk", "name", "path"))
         managers = (
             get_user_model()
@@ -243,10 +260,14 @@ def case_list_options(user: Any) -> tuple[list[tuple[int, str, str]], list[tuple
             .order_by("username")
             .values_list("pk", "username", "display_name")
         )
-        # As `str(user)` shows a person (the display name, else the username), without the rows.
-        return subtree, [(str(pk), shown or username) for pk, username, shown in managers]
+        return CaseListOptions(
+            subtree,
+            # As `str(user)` shows a person (the display name, else the username), without the rows.
+            [(str(pk), shown or username) for pk, username, shown in managers],
+            whole_bank=not Branch.objects.exclude(subtree_q("", user.branch)).exists(),
+        )
 
-    return kept(f"case-list-options:{user.branch_id}", _OPTION_TABLES, read)
+    return kept(f"case-list-options:v2:{user.branch_id}", _OPTION_TABLES, read)
 
 
 def case_list_selection(request: HttpRequest, *, count: bool = True) -> CaseListSelection:
@@ -258,48 +279,53 @@ def case_list_selection(request: HttpRequest, *, count: bool = True) -> CaseList
     from .forms import CaseFilterForm
 
     user = request.user
-    subtree, managers = case_list_options(user)
+    options = case_list_options(user)
+    subtree, whole_bank = options.branches, options.whole_bank
     form = CaseFilterForm(request.GET or None)
     all_ = _("全部")
     labels = declaration.state_labels_shown()
     form.fields["state"].choices = [("", all_), *labels.items()]  # type: ignore[attr-defined]
     form.fields["branch"].choices = [("", all_), *((str(pk), name) for pk, name, _path in subtree)]  # type: ignore[attr-defined]
-    form.fields["account_manager"].choices = [("", all_), *managers]  # type: ignore[attr-defined]
-    qs = selectors.case_list(user=user)
+    form.fields["account_manager"].choices = [("", all_), *options.managers]  # type: ignore[attr-defined]
     if form.is_bound and not form.is_valid():
         # A filter that cannot be read (a state or branch not offered here, typed into the
         # address) selects nothing, and the page says which, rather than the whole list.
-        return CaseListSelection(form, qs.none(), None)
+        return CaseListSelection(form, None, options, None, lambda: selectors.case_list(user=user).none())
     data = form.cleaned_data if form.is_bound else {}
     branch = None
     if data.get("branch"):
         # The chosen branch as read with the options: its path is what the filter needs.
         pk, name, path = next(b for b in subtree if str(b[0]) == data["branch"])
         branch = Branch(pk=pk, name=name, path=path)
-    if data:
-        qs = selectors.case_filter(
+    manager_id = int(data["account_manager"]) if data.get("account_manager") else None
+
+    def select() -> Any:
+        qs = selectors.case_list(user=user, whole_bank=whole_bank)
+        if not data:
+            return qs
+        return selectors.case_filter(
             qs,
             state=data["state"],
             branch=branch,
-            account_manager_id=int(data["account_manager"]) if data["account_manager"] else None,
+            account_manager_id=manager_id,
             overdue=data["overdue"],
             search=data["q"],
         )
+
     known = None
-    if count and not (data.get("q") or data.get("account_manager") or data.get("overdue")):
-        branch_ids = [pk for pk, _n, _p in subtree]
+    if count and not (data.get("q") or manager_id or data.get("overdue")):
+        branch_ids = None if whole_bank else [pk for pk, _n, _p in subtree]
         if branch is not None:
             branch_ids = ids_within(((pk, path) for pk, _n, path in subtree), branch)
         known = selectors.case_list_count(user=user, branch_ids=branch_ids, state=data.get("state", ""))
-    counted = None
+    keys = None
     if count and data.get("overdue") and not data.get("q"):
-        counted = selectors.overdue_cases_kept(
-            user=user,
-            state=data["state"],
-            branch=branch,
-            account_manager_id=int(data["account_manager"]) if data["account_manager"] else None,
+        kept = selectors.overdue_cases_kept(
+            user=user, state=data["state"], branch=branch, account_manager_id=manager_id, whole_bank=whole_bank
         )
-    return CaseListSelection(form, qs, known, counted)
+        if kept is not None:
+            keys = kept.order_by("due_at", "case_id")  # the overdue list's order (`case_filter`)
+    return CaseListSelection(form, known, options, keys, select)
 
 
 def share_enterprise(user: Any, read: list[Any]) -> None:

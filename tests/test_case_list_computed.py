@@ -8,6 +8,7 @@ the filters select.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -15,10 +16,12 @@ from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import escape
 
 from branches.roles import Role
 from onboarding import selectors
+from onboarding.models import OnboardingCase
 from onboarding.states import State
 from tests.factories import enterprise, user
 
@@ -103,3 +106,93 @@ def test_the_count_is_what_the_filters_select(client, world) -> None:
             branch=type(world.tier1).objects.get(pk=params["branch"]) if "branch" in params else None,
         ).count()
         assert f"共 {expected} 件" in _page(client, **params), params
+
+
+def _references(page: str) -> list[str]:
+    """The case references the list shows, in its order."""
+    return re.findall(r'<td><a href="/cases/[^"]+/">([^<]+)</a></td>', page)
+
+
+def test_each_row_names_its_manager_also_when_the_filter_does_not_offer_them(client, world) -> None:
+    """The rows take the account managers' and branches' names from the filter's options, and
+    read only those the options lack: a manager of another subtree, or no longer a manager."""
+    offered = world.case(State.BRANCH_INTAKE)
+    other_subtree = world.case(State.BRANCH_INTAKE)
+    no_longer = world.case(State.DRAFT)
+    world.am_b.display_name = "乙支行的<经理>"
+    world.am_b.save()
+    OnboardingCase.objects.filter(pk=other_subtree.pk).update(account_manager=world.am_b)
+    OnboardingCase.objects.filter(pk=no_longer.pk).update(account_manager=world.am_a2)
+    world.am_a2.groups.remove(Group.objects.get(name=Role.ACCOUNT_MANAGER))
+    client.force_login(world.supervisor)
+    page = _page(client)
+    assert str(world.am_b.pk) not in dict(_options(page, "account_manager"))
+    assert str(world.am_a2.pk) not in dict(_options(page, "account_manager"))
+
+    def row(case: OnboardingCase) -> str:
+        cells = page[page.index(f">{case.reference}</a>") :]
+        return cells[: cells.index("</tr>")]
+
+    assert f"<td>{world.branch_a.name}</td>\n  <td>am_a</td>" in row(offered)
+    assert f"<td>{escape('乙支行的<经理>')}</td>" in row(other_subtree)
+    assert "<td>am_a2</td>" in row(no_longer)
+    # With every manager and branch offered, the page reads no person and no branch name.
+    OnboardingCase.objects.filter(pk__in=[other_subtree.pk, no_longer.pk]).update(account_manager=world.am_a)
+    with CaptureQueriesContext(connection) as reads:
+        page = _page(client)
+    assert sorted(_references(page)) == sorted(c.reference for c in (offered, other_subtree, no_longer))
+    sql = [q["sql"] for q in reads.captured_queries]
+    rows = [q for q in sql if '"onboarding_onboardingcase"."public_id"' in q]
+    assert len(rows) == 1 and '"accounts_user"' not in rows[0] and '"branches_branch"' not in rows[0]
+    assert not any('"accounts_user"."id" IN' in q or '"branches_branch"."id" IN' in q for q in sql)
+
+
+def test_head_offices_list_is_every_case_while_it_is_the_only_root(client, world) -> None:
+    """Head office's subtree holds every branch, so its list reads every case unfiltered; a second
+    root's branch (not head office's) takes that away at the next request."""
+    from branches.models import BranchLevel
+    from onboarding.models import StageVisit
+    from tests.factories import branch
+
+    def overdue(case: OnboardingCase) -> OnboardingCase:
+        StageVisit.objects.filter(pk=case.current_visit_id).update(due_at=timezone.now() - dt.timedelta(days=3))
+        return case
+
+    cases = [overdue(world.case(State.BRANCH_INTAKE)), world.case(State.DRAFT)]
+    cases.append(overdue(world.case(State.JOINT_TESTING, company=world.company_y)))
+    client.force_login(world.approver)
+    assert sorted(_references(_page(client))) == sorted(c.reference for c in cases)
+    assert "共 3 件" in _page(client)
+
+    elsewhere = branch(
+        "E", BranchLevel.SUB_BRANCH, branch("E1", BranchLevel.BRANCH, branch("HO2", BranchLevel.HEAD_OFFICE))
+    )
+    moved = overdue(world.case(State.BRANCH_INTAKE, company=enterprise(world.branch_a, name="别行公司")))
+    OnboardingCase.objects.filter(pk=moved.pk).update(branch=elsewhere)
+    for params, want in (({}, cases), ({"overdue": "on"}, [cases[0], cases[2]])):
+        page = _page(client, **params)
+        assert sorted(_references(page)) == sorted(c.reference for c in want), params
+        assert f"共 {len(want)} 件" in page, params
+
+
+def test_the_overdue_list_is_longest_overdue_first_for_every_reader(client, world) -> None:
+    """On PostgreSQL the overdue list's page is found in `OpenStage` (its due time and case id
+    kept beside the visit's): the order is the cases' own, longest overdue first, then by id."""
+    from onboarding.models import StageVisit
+
+    now = timezone.now()
+    for days, state, company in (
+        (2, State.BRANCH_INTAKE, world.company_x),
+        (9, State.JOINT_TESTING, world.company_x),
+        (5, State.UKEY_ISSUANCE, world.company_y),
+        (9, State.BRANCH_INTAKE, world.company_y),
+        (1, State.HEAD_OFFICE_APPROVAL, world.company_x),
+    ):
+        case = world.case(state, company=company)
+        StageVisit.objects.filter(pk=case.current_visit_id).update(due_at=now - dt.timedelta(days=days))
+    world.case(State.BRANCH_INTAKE)  # not overdue
+    for who in (world.approver, world.supervisor, world.am_a, world.am_b):
+        client.force_login(who)
+        visible = OnboardingCase.objects.filter(selectors.case_visible_q(who))
+        want = list(selectors.case_filter(visible, overdue=True).values_list("reference", flat=True))
+        assert want and _references(_page(client, overdue="on")) == want, who
