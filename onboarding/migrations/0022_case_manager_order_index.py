@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("branches", "0001_initial"),
         ("companies", "0005_enterprise_name_trigram_index"),
-        ("onboarding", "0020_open_stage"),
+        ("onboarding", "0021_team_count"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
