@@ -218,3 +218,70 @@ def statements() -> tuple[Statement, Statement]:
 def like_prefix(value: str) -> tuple[str, str]:
     """`column LIKE %s` for "starts with `value`" on this database, and its parameter."""
     return connection.operators["startswith"], connection.ops.prep_for_like_query(value) + "%"
+
+
+# An id no row has: the place of the owner's id among a compiled statement's parameters.
+_OWNER = -7_654_321
+
+
+class Prepared:
+    """One owner's rows (a case's events, visits, results) by a queryset compiled once per
+    process: the ORM writes the statement for a stand-in owner id, and each read puts the
+    real one in its place among the parameters and turns the rows into objects as the
+    queryset would (`Statement.objects`: the model's columns, then each `select_related`
+    table's). The statement is the ORM's own, so it is the same text as before; only the
+    building is saved (about 1 ms of CPU a read)."""
+
+    def __init__(self, build: Callable[[int], Any], model: type[Model], paths: Sequence[str] = ()) -> None:
+        query = build(_OWNER).query
+        compiler = query.get_compiler(connection.alias)
+        sql, params = compiler.as_sql()
+        self.shape = Statement(model, paths)
+        width = sum(j.width for j in self.shape.joins)
+        if len(compiler.select) != width or query.annotations or query.extra:
+            raise ValueError(f"not a plain select of {model.__name__} with {paths}")  # a programming error
+        self.sql, self.params = sql, list(params)
+        self.slots = [i for i, p in enumerate(self.params) if type(p) is int and p == _OWNER]
+        if not self.slots:
+            raise ValueError("the owner's id is not a parameter")
+
+    def rows(self, owner_id: int) -> list[list[Any]]:
+        """Each row's objects (`Statement.objects`) for this owner."""
+        params = list(self.params)
+        for i in self.slots:
+            params[i] = owner_id
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            return [self.shape.objects(row) for row in cursor.fetchall()]
+
+
+_prepared: dict[tuple[str, str], Prepared] = {}
+
+
+def prepared(name: str, build: Callable[[int], Any], model: type[Model], paths: Sequence[str] = ()) -> Prepared:
+    """The `Prepared` read called `name` on this database, compiled at its first use."""
+    key = (connection.vendor, name)
+    found = _prepared.get(key)
+    if found is None:
+        found = _prepared[key] = Prepared(build, model, paths)
+    return found
+
+
+def prime_visits(case: Any) -> None:
+    """`prefetch_related_objects([case], "visits")` from a statement compiled once: the stage
+    tracker and the time split read `case.visits.all()`."""
+    from .models import StageVisit
+
+    if "visits" in getattr(case, "_prefetched_objects_cache", {}):
+        return
+    read = prepared("visits", lambda owner: StageVisit.objects.filter(case_id=owner), StageVisit)
+    visits = [objects[0] for objects in read.rows(case.pk)]
+    remote = StageVisit._meta.get_field("case").cache_name
+    for visit in visits:
+        visit._state.fields_cache[remote] = case
+    qs = case.visits.all()
+    qs._result_cache = visits
+    qs._prefetch_done = True
+    if not hasattr(case, "_prefetched_objects_cache"):
+        case._prefetched_objects_cache = {}
+    case._prefetched_objects_cache["visits"] = qs

@@ -89,11 +89,13 @@ def case_page_get(*, user: Any, public_id: Any) -> OnboardingCase:
       the newest company version's id (is the case's version still the newest?) and whether any
       change request exists; scoped by the branch's path on the branch already joined (no
       subquery: a case is one row).
-    - Its one-to-ones (`case_page_relations`): the test package and production configuration
-      with who recorded them, the branch's parent, and whatever other apps registered in
-      `page_reads.page_relations` (the go-live forecast).
-    Then `page_reads.page_loaders` (the live link or the link request, read only for the case
-    types and states that have one).
+    - Its one-to-ones: the test package and production configuration with who recorded them,
+      the branch's parent, and whatever other apps registered in `page_reads.page_relations`
+      (the go-live forecast).
+    Both statements are written once per process from the models (`case_row`): building them
+    with the ORM cost more CPU than running them. Then the case's visits (the stage tracker and
+    the time split read them all) and `page_reads.page_loaders` (the live link or the link
+    request, read only for the case types and states that have one).
     """
     from .page_reads import page_loaders
 
@@ -111,6 +113,7 @@ def case_page_get(*, user: Any, public_id: Any) -> OnboardingCase:
     case: OnboardingCase = objects[0]
     case.has_change_requests = bool(case.has_change_requests)  # type: ignore[attr-defined]  # 0/1 on SQLite
     case_row.fetch_one(others, f"{others.column('id')} = %s", [case.pk], known=[case, case.branch])
+    case_row.prime_visits(case)  # the stage tracker's and the time split's
     for load in page_loaders:
         load(case)
     return case
@@ -528,8 +531,14 @@ def case_page_events(
     the sweep's reminder events) and the documents checklist (returns that marked documents to
     redo), not the whole history. Returns the timeline's page, the SLA events in timeline order
     and every event read (for the checklist: `case.page_events`)."""
-    newest = CaseEvent.objects.filter(case=case).order_by("-created_at", "-pk").values("pk")[: size + 1]
-    rows = list(case_timeline(case=case).filter(_sla_q() | _redo_q() | Q(pk__in=newest)))  # oldest first
+
+    def build(owner: int) -> QuerySet[CaseEvent]:
+        newest = CaseEvent.objects.filter(case_id=owner).order_by("-created_at", "-pk").values("pk")[: size + 1]
+        return case_timeline_queryset().filter(case_id=owner).filter(_sla_q() | _redo_q() | Q(pk__in=newest))
+
+    # The statement is compiled once per process (`case_row.prepared`): only the case's id changes.
+    read = case_row.prepared(f"case_page_events:{size}", build, CaseEvent, ["actor"])
+    rows = [objects[0] for objects in read.rows(case.pk)]  # oldest first
     recent = rows[-(size + 1) :]  # the newest size + 1 of the history are all in `rows`
     more = len(recent) > size
     recent = recent[-size:]
@@ -542,11 +551,23 @@ def case_test_results(*, case: OnboardingCase) -> list[ModuleTestResult]:
     (`page_reads`) for the matrix and the portal's list of results."""
     from .page_reads import read_once
 
-    return read_once(
-        case,
-        "onboarding.test_results_recorded_by",
-        lambda: list(case.test_results.select_related("recorded_by").order_by("recorded_at", "pk")),
-    )
+    def read() -> list[ModuleTestResult]:
+        statement = case_row.prepared(
+            "case_test_results",
+            lambda owner: (
+                ModuleTestResult.objects.filter(case_id=owner)
+                .select_related("recorded_by")
+                .order_by("recorded_at", "pk")
+            ),
+            ModuleTestResult,
+            ["recorded_by"],
+        )
+        results = [objects[0] for objects in statement.rows(case.pk)]
+        for result in results:  # as `case.test_results` would: each result's case is this one
+            result._state.fields_cache["case"] = case
+        return results
+
+    return read_once(case, "onboarding.test_results_recorded_by", read)
 
 
 def case_test_matrix(*, case: OnboardingCase) -> list[dict[str, Any]]:
