@@ -19,6 +19,7 @@ from branches.scope import case_in_scope, subtree_q
 from casetypes import declaration
 from casetypes.declaration import Feature
 from companies.models import Enterprise
+from config.statements import fetch_one, like_prefix, prepared
 
 from . import case_row, rules
 from .models import CaseEvent, GatewayObservation, ModuleTestResult, OnboardingCase, OpenStage
@@ -100,39 +101,36 @@ def case_page_get(*, user: Any, public_id: Any) -> OnboardingCase:
     from .page_reads import page_loaders
 
     row, others = case_row.statements()
-    where, params = _case_row_scope(user, branch=row.alias("branch"))
+    where, params = _case_row_scope(user, row)
     if where is None:
         raise Http404("no such case")
     try:
         key = OnboardingCase._meta.get_field("public_id").get_db_prep_value(public_id, connection)
     except (ValueError, ValidationError):
         raise Http404("no such case") from None
-    objects = case_row.fetch_one(row, f"{row.column('public_id')} = %s AND {where}", [key, *params])
+    objects = fetch_one(row, f"{row.column('public_id')} = %s AND {where}", [key, *params])
     if objects is None:
         raise Http404("no such case")
     case: OnboardingCase = objects[0]
     case.has_change_requests = bool(case.has_change_requests)  # type: ignore[attr-defined]  # 0/1 on SQLite
-    case_row.fetch_one(others, f"{others.column('id')} = %s", [case.pk], known=[case, case.branch])
+    fetch_one(others, f"{others.column('id')} = %s", [case.pk], known=[case, case.branch])
     case_row.prime_visits(case)  # the stage tracker's and the time split's
     for load in page_loaders:
         load(case)
     return case
 
 
-def _case_row_scope(user: Any, *, branch: str) -> tuple[str | None, list[Any]]:
-    """`case_visible_q` for the case row's statement (`case_row`; `branch`: the alias of the
-    case's branch there): staff by their branch's path on the branch already joined (no
-    subquery: a case is one row), a company's user by the company; None where nothing is
-    visible."""
+def _case_row_scope(user: Any, row: Any) -> tuple[str | None, list[Any]]:
+    """`case_visible_q` for the case row's statement (`row`, `case_row.statements`): staff by
+    their branch's path on the branch already joined (no subquery: a case is one row), a
+    company's user by the company; None where nothing is visible."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return None, []
-    q = connection.ops.quote_name
     if user.enterprise_id is not None:
-        column = OnboardingCase._meta.get_field("enterprise").column
-        return f"t0.{q(column)} = %s", [user.enterprise_id]
+        return f"{row.column('enterprise')} = %s", [user.enterprise_id]
     if user.branch_id is not None and user_roles(user):
-        like, prefix = case_row.like_prefix(user.branch.path)
-        return f"{branch}.{q(Branch._meta.get_field('path').column)} {like}", [prefix]
+        like, prefix = like_prefix(user.branch.path)
+        return f"{row.column('path', 'branch')} {like}", [prefix]
     return None, []
 
 
@@ -536,8 +534,8 @@ def case_page_events(
         newest = CaseEvent.objects.filter(case_id=owner).order_by("-created_at", "-pk").values("pk")[: size + 1]
         return case_timeline_queryset().filter(case_id=owner).filter(_sla_q() | _redo_q() | Q(pk__in=newest))
 
-    # The statement is compiled once per process (`case_row.prepared`): only the case's id changes.
-    read = case_row.prepared(f"case_page_events:{size}", build, CaseEvent, ["actor"])
+    # The statement is compiled once per process (`config.statements.prepared`): only the case's id changes.
+    read = prepared(f"case_page_events:{size}", build, CaseEvent, ["actor"])
     rows = [objects[0] for objects in read.rows(case.pk)]  # oldest first
     recent = rows[-(size + 1) :]  # the newest size + 1 of the history are all in `rows`
     more = len(recent) > size
@@ -552,7 +550,7 @@ def case_test_results(*, case: OnboardingCase) -> list[ModuleTestResult]:
     from .page_reads import read_once
 
     def read() -> list[ModuleTestResult]:
-        statement = case_row.prepared(
+        statement = prepared(
             "case_test_results",
             lambda owner: (
                 ModuleTestResult.objects.filter(case_id=owner)
