@@ -190,20 +190,23 @@ def like_prefix(value: str) -> tuple[str, str]:
     return operators["startswith"], connection.ops.prep_for_like_query(value) + "%"
 
 
-# An id no row has: the place of the owner's id among a compiled statement's parameters.
+# Ids no row has: the places of the owners' ids among a compiled statement's parameters.
 _OWNER = -7_654_321
 
 
 class Prepared:
-    """One owner's rows (a case's events, visits, results) by a queryset compiled once per
-    process: the ORM writes the statement for a stand-in owner id, and each read puts the
-    real one in its place among the parameters and turns the rows into objects as the
-    queryset would (`Statement.objects`: the model's columns, then each `select_related`
-    table's). The statement is the ORM's own, so it is the same text as before; only the
-    building is saved (about 1 ms of CPU a read)."""
+    """One owner's rows (a case's events, visits, results; or of two owners: a person's notices
+    of a case) by a queryset compiled once per process: the ORM writes the statement for
+    stand-in owner ids, and each read puts the real ones in their places among the parameters
+    and turns the rows into objects as the queryset would (`Statement.objects`: the model's
+    columns, then each `select_related` table's). The statement is the ORM's own, so it is the
+    same text as before; only the building is saved (about 1 ms of CPU a read)."""
 
-    def __init__(self, build: Callable[[int], Any], model: type[Model], paths: Sequence[str] = ()) -> None:
-        query = build(_OWNER).query
+    def __init__(
+        self, build: Callable[..., Any], model: type[Model], paths: Sequence[str] = (), owners: int = 1
+    ) -> None:
+        stand_ins = [_OWNER - k for k in range(owners)]
+        query = build(*stand_ins).query
         compiler = query.get_compiler(connection.alias)
         sql, params = compiler.as_sql()
         self.shape = Statement(model, paths)
@@ -211,15 +214,15 @@ class Prepared:
         if len(compiler.select) != width or query.annotations or query.extra:
             raise ValueError(f"not a plain select of {model.__name__} with {paths}")  # a programming error
         self.sql, self.params = sql, list(params)
-        self.slots = [i for i, p in enumerate(self.params) if type(p) is int and p == _OWNER]
-        if not self.slots:
-            raise ValueError("the owner's id is not a parameter")
+        self.slots = [(i, stand_ins.index(p)) for i, p in enumerate(self.params) if type(p) is int and p in stand_ins]
+        if {k for _, k in self.slots} != set(range(owners)):
+            raise ValueError("an owner's id is not a parameter")
 
-    def rows(self, owner_id: int) -> list[list[Any]]:
-        """Each row's objects (`Statement.objects`) for this owner."""
+    def rows(self, *owner_ids: int) -> list[list[Any]]:
+        """Each row's objects (`Statement.objects`) for these owners."""
         params = list(self.params)
-        for i in self.slots:
-            params[i] = owner_id
+        for i, k in self.slots:
+            params[i] = owner_ids[k]
         with connection.cursor() as cursor:
             cursor.execute(self.sql, params)
             return [self.shape.objects(row) for row in cursor.fetchall()]
@@ -228,10 +231,12 @@ class Prepared:
 _prepared: dict[tuple[str, str], Prepared] = {}
 
 
-def prepared(name: str, build: Callable[[int], Any], model: type[Model], paths: Sequence[str] = ()) -> Prepared:
+def prepared(
+    name: str, build: Callable[..., Any], model: type[Model], paths: Sequence[str] = (), owners: int = 1
+) -> Prepared:
     """The `Prepared` read called `name` on this database, compiled at its first use."""
     key = (connection.vendor, name)
     found = _prepared.get(key)
     if found is None:
-        found = _prepared[key] = Prepared(build, model, paths)
+        found = _prepared[key] = Prepared(build, model, paths, owners)
     return found

@@ -110,4 +110,12 @@ def case_open_notices(*, case: OnboardingCase, user: Any, limit: int = 5) -> lis
     """The person's unread notices of the case, newest first (the bell's, shown on the case page)."""
     from notices.models import Notification
 
-    return list(Notification.objects.filter(recipient=user, case=case, read_at__isnull=True)[:limit])
+    statement = prepared(
+        f"portal.case_open_notices:{limit}",
+        lambda person, owner: Notification.objects.filter(recipient_id=person, case_id=owner, read_at__isnull=True)[
+            :limit
+        ],
+        Notification,
+        owners=2,
+    )
+    return [objects[0] for objects in statement.rows(user.pk, case.pk)]
