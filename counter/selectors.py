@@ -6,9 +6,10 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 from django.utils import timezone
 
+from config.statements import Prepared, prepared
 from onboarding.models import OnboardingCase
 from onboarding.page_reads import marked, read_once
 from onboarding.selectors import case_visible_q
@@ -36,7 +37,9 @@ def case_entry_list(*, case: OnboardingCase) -> list[CounterEntry]:
         if not marked(case):
             return list(case_entries(case=case))
         operators = case_operators(case=case)
-        entries = list(case.counter_entries.select_related("maker", "checker").order_by("-made_at", "-pk"))
+        entries = [objects[0] for objects in _entries_read().rows(case.pk)]
+        for e in entries:  # as `case.counter_entries` would: each entry's case is this one
+            e._state.fields_cache["case"] = case
         by_pk = {o.pk: o for o in operators}
         keys = {k.pk: k for o in operators for k in o.ukeys.all()}
         wanted_keys = ({e.ukey_id for e in entries} | {e.replaces_id for e in entries}) - {None}
@@ -49,6 +52,18 @@ def case_entry_list(*, case: OnboardingCase) -> list[CounterEntry]:
         return entries
 
     return read_once(case, "counter.entries", read)
+
+
+def _entries_read() -> Prepared:
+    """The case page's read of the counter entries with maker and checker, compiled once per process."""
+    return prepared(
+        "counter.case_entries",
+        lambda owner: (
+            CounterEntry.objects.filter(case_id=owner).select_related("maker", "checker").order_by("-made_at", "-pk")
+        ),
+        CounterEntry,
+        ["maker", "checker"],
+    )
 
 
 OPERATORS_KEY = "counter.operators"
@@ -65,7 +80,17 @@ def case_operators(*, case: OnboardingCase) -> list[Operator]:
         keys = UKey.objects.select_related("issued_entry__maker", "issued_entry__checker", "replaces").order_by(
             "issued_at", "pk"
         )
-        return list(case.operators.prefetch_related(Prefetch("ukeys", queryset=keys)).order_by("removed_at", "pk"))
+        statement = prepared(
+            "counter.case_operators",
+            lambda owner: Operator.objects.filter(case_id=owner).order_by("removed_at", "pk"),
+            Operator,
+        )
+        operators = [objects[0] for objects in statement.rows(case.pk)]
+        for o in operators:  # as `case.operators` would: each operator's case is this one
+            o._state.fields_cache["case"] = case
+        # Their keys as `prefetch_related` reads them (no query when there is no operator).
+        prefetch_related_objects(operators, Prefetch("ukeys", queryset=keys))
+        return operators
 
     return read_once(case, OPERATORS_KEY, read)
 

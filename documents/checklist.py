@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from django.utils.translation import gettext as _
 
 from casetypes import declaration
+from config.statements import prepared
 from onboarding.page_reads import read_once
 
 from .models import Decision, Document, DocumentKind, DocumentVersion
@@ -180,10 +181,22 @@ _LEAN_DOCUMENT = ("case_id", "kind", "generated")
 
 def _case_checklist(case: OnboardingCase) -> list[ChecklistItem]:
     # The staff case page's events include every return that marked documents to redo.
+    # Both reads by statements compiled once per process (`config.statements.prepared`): the
+    # case pages read them on every request.
+    from onboarding.models import CaseEvent
+
     read = getattr(case, "page_events", None)
     if read is None and case.current_visit_id is not None:
-        read = list(_redo_events([case.pk]))
-    return _checklist_of(case, _versions([case.pk]), _returned(case, read or []))
+        events = prepared("documents.redo_events", lambda owner: _redo_events([owner]), CaseEvent)
+        read = [objects[0] for objects in events.rows(case.pk)]
+    statement = prepared(
+        "documents.case_versions",
+        lambda owner: _versions([owner]),
+        DocumentVersion,
+        ["document", "uploaded_by", "reviewed_by"],
+    )
+    versions = [objects[0] for objects in statement.rows(case.pk)]
+    return _checklist_of(case, versions, _returned(case, read or []))
 
 
 def _checklist_of(

@@ -13,6 +13,7 @@ from django.utils import timezone
 from branches.roles import user_roles
 from branches.scope import subtree_q
 from casetypes import declaration
+from config.statements import prepared
 from onboarding.selectors import KeysetPage, keyset_page
 
 from .models import LinkEvent, LinkRequest, LiveLink
@@ -144,6 +145,18 @@ def request_for_case_for_user(*, user: Any, public_id: Any) -> LinkRequest:
         raise Http404("no such request") from None
 
 
+def _request_of(owner: int) -> QuerySet[LinkRequest]:
+    """`.first()` of a case's link request with its link, key and opener (compiled once: `case_page_links`)."""
+    qs = LinkRequest.objects.select_related("link", "ukey", "opened_by").filter(case_id=owner)
+    return (qs if qs.ordered else qs.order_by("pk"))[:1]
+
+
+def _link_of(owner: int) -> QuerySet[LiveLink]:
+    """`.first()` of a case's live link (compiled once: `case_page_links`)."""
+    qs = LiveLink.objects.filter(onboarding_case_id=owner)
+    return (qs if qs.ordered else qs.order_by("pk"))[:1]
+
+
 def case_page_links(case: Any) -> None:
     """The case page's live link or link request, set on the case (`page_reads.page_loaders`).
 
@@ -160,11 +173,15 @@ def case_page_links(case: Any) -> None:
     request = None
     link = None
     if case.case_type in {t.code for t in REQUEST_TYPES}:
-        request = LinkRequest.objects.select_related("link", "ukey", "opened_by").filter(case_id=case.pk).first()
+        found = prepared("links.case_page_request", _request_of, LinkRequest, ["link", "ukey", "opened_by"]).rows(
+            case.pk
+        )
+        request = found[0][0] if found else None
         if request is not None:
             LinkRequest.case.field.set_cached_value(request, case)
     elif case.state in declaration.live_states():
-        link = LiveLink.objects.filter(onboarding_case_id=case.pk).first()
+        found = prepared("links.case_page_link", _link_of, LiveLink).rows(case.pk)
+        link = found[0][0] if found else None
         if link is not None:
             LiveLink.onboarding_case.field.set_cached_value(link, case)
     live_link.set_cached_value(case, link)

@@ -5,21 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, prefetch_related_objects
+from django.db.models import Count, Q, QuerySet, prefetch_related_objects
 from django.http import Http404
 from django.utils import timezone
 from django.utils.functional import cached_property
 
 from branches.models import Branch
 from branches.roles import Role, user_roles
-from branches.scope import case_in_scope, subtree_joined_q, subtree_q
+from branches.scope import case_in_scope, subtree_q
 from casetypes import declaration
 from casetypes.declaration import Feature
 from companies.models import Enterprise
+from config.statements import fetch_one, like_prefix, prepared
 
-from . import rules
+from . import case_row, rules
 from .models import CaseEvent, GatewayObservation, ModuleTestResult, OnboardingCase, OpenStage
 from .states import CUSTOMER, OPEN_STATES, TEST_CASES, WORKING_STAGES, Module, joint_test_label
 
@@ -94,59 +96,48 @@ def case_page_get(*, user: Any, public_id: Any) -> OnboardingCase:
       the newest company version's id (is the case's version still the newest?) and whether any
       change request exists; scoped by the branch's path on the branch already joined (no
       subquery: a case is one row).
-    - Its one-to-ones (`case_page_relations`): the test package and production configuration
-      with who recorded them, the branch's parent, and whatever other apps registered in
-      `page_reads.page_relations` (the go-live forecast).
-    Then `page_reads.page_loaders` (the live link or the link request, read only for the case
-    types and states that have one).
+    - Its one-to-ones: the test package and production configuration with who recorded them,
+      the branch's parent, and whatever other apps registered in `page_reads.page_relations`
+      (the go-live forecast).
+    Both statements are written once per process from the models (`case_row`): building them
+    with the ORM cost more CPU than running them. Then the case's visits (the stage tracker and
+    the time split read them all) and `page_reads.page_loaders` (the live link or the link
+    request, read only for the case types and states that have one).
     """
-    from companies.models import CompanyVersion
-
-    from .models import ChangeRequest
     from .page_reads import page_loaders
 
-    latest = CompanyVersion.objects.filter(enterprise=OuterRef("enterprise_id")).order_by("-number").values("pk")[:1]
+    row, others = case_row.statements()
+    where, params = _case_row_scope(user, row)
+    if where is None:
+        raise Http404("no such case")
     try:
-        case = (
-            OnboardingCase.objects.filter(_case_scope_q(user))
-            .select_related("enterprise", "company_version", "branch", "account_manager", "current_visit")
-            .annotate(
-                latest_company_version_id=Subquery(latest),
-                has_change_requests=Exists(ChangeRequest.objects.filter(case=OuterRef("pk"))),
-            )
-            .get(public_id=public_id)
-        )
-    except (OnboardingCase.DoesNotExist, ValueError):
+        key = OnboardingCase._meta.get_field("public_id").get_db_prep_value(public_id, connection)
+    except (ValueError, ValidationError):
         raise Http404("no such case") from None
-    case_page_relations(case)
+    objects = fetch_one(row, f"{row.column('public_id')} = %s AND {where}", [key, *params])
+    if objects is None:
+        raise Http404("no such case")
+    case: OnboardingCase = objects[0]
+    case.has_change_requests = bool(case.has_change_requests)  # type: ignore[attr-defined]  # 0/1 on SQLite
+    fetch_one(others, f"{others.column('id')} = %s", [case.pk], known=[case, case.branch])
+    case_row.prime_visits(case)  # the stage tracker's and the time split's
     for load in page_loaders:
         load(case)
     return case
 
 
-def _case_scope_q(user: Any) -> Q:
-    """`case_visible_q` for a query that joins the case's branch anyway: by the branch's path."""
-    staff = getattr(user, "is_authenticated", False) and user.is_active and user.enterprise_id is None
-    if staff and user.branch_id is not None and user_roles(user):
-        return subtree_joined_q("branch", user.branch)
-    return case_visible_q(user)
-
-
-def case_page_relations(case: OnboardingCase) -> None:
-    """Set the case page's one-to-ones on `case` from one read of them (see `case_page_get`)."""
-    from .page_reads import page_relations
-
-    names = ["test_package__recorded_by", "production_config__recorded_by", "branch__parent", *page_relations]
-    other = OnboardingCase.objects.select_related(*names).get(pk=case.pk)
-    for name in {n.split("__")[0] for n in names} - {"branch"}:
-        related = other._state.fields_cache.get(name)
-        case._state.fields_cache[name] = related
-        if related is not None:
-            # The related row points back at the case the page shows, not at this read's copy.
-            for key, value in list(related._state.fields_cache.items()):
-                if value is other:
-                    related._state.fields_cache[key] = case
-    case.branch._state.fields_cache["parent"] = other.branch.parent
+def _case_row_scope(user: Any, row: Any) -> tuple[str | None, list[Any]]:
+    """`case_visible_q` for the case row's statement (`row`, `case_row.statements`): staff by
+    their branch's path on the branch already joined (no subquery: a case is one row), a
+    company's user by the company; None where nothing is visible."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None, []
+    if user.enterprise_id is not None:
+        return f"{row.column('enterprise')} = %s", [user.enterprise_id]
+    if user.branch_id is not None and user_roles(user):
+        like, prefix = like_prefix(user.branch.path)
+        return f"{row.column('path', 'branch')} {like}", [prefix]
+    return None, []
 
 
 def case_filter(
@@ -580,8 +571,14 @@ def case_page_events(
     the sweep's reminder events) and the documents checklist (returns that marked documents to
     redo), not the whole history. Returns the timeline's page, the SLA events in timeline order
     and every event read (for the checklist: `case.page_events`)."""
-    newest = CaseEvent.objects.filter(case=case).order_by("-created_at", "-pk").values("pk")[: size + 1]
-    rows = list(case_timeline(case=case).filter(_sla_q() | _redo_q() | Q(pk__in=newest)))  # oldest first
+
+    def build(owner: int) -> QuerySet[CaseEvent]:
+        newest = CaseEvent.objects.filter(case_id=owner).order_by("-created_at", "-pk").values("pk")[: size + 1]
+        return case_timeline_queryset().filter(case_id=owner).filter(_sla_q() | _redo_q() | Q(pk__in=newest))
+
+    # The statement is compiled once per process (`config.statements.prepared`): only the case's id changes.
+    read = prepared(f"case_page_events:{size}", build, CaseEvent, ["actor"])
+    rows = [objects[0] for objects in read.rows(case.pk)]  # oldest first
     recent = rows[-(size + 1) :]  # the newest size + 1 of the history are all in `rows`
     more = len(recent) > size
     recent = recent[-size:]
@@ -594,11 +591,23 @@ def case_test_results(*, case: OnboardingCase) -> list[ModuleTestResult]:
     (`page_reads`) for the matrix and the portal's list of results."""
     from .page_reads import read_once
 
-    return read_once(
-        case,
-        "onboarding.test_results_recorded_by",
-        lambda: list(case.test_results.select_related("recorded_by").order_by("recorded_at", "pk")),
-    )
+    def read() -> list[ModuleTestResult]:
+        statement = prepared(
+            "case_test_results",
+            lambda owner: (
+                ModuleTestResult.objects.filter(case_id=owner)
+                .select_related("recorded_by")
+                .order_by("recorded_at", "pk")
+            ),
+            ModuleTestResult,
+            ["recorded_by"],
+        )
+        results = [objects[0] for objects in statement.rows(case.pk)]
+        for result in results:  # as `case.test_results` would: each result's case is this one
+            result._state.fields_cache["case"] = case
+        return results
+
+    return read_once(case, "onboarding.test_results_recorded_by", read)
 
 
 def case_test_matrix(*, case: OnboardingCase) -> list[dict[str, Any]]:

@@ -10,7 +10,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -280,12 +279,11 @@ def case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespon
 def _case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     case = page_reads(selectors.case_page_get(user=request.user, public_id=public_id))
     request.case_read = case  # type: ignore[attr-defined]  # the auditor's access event names it
-    # The stage tracker and the time split both read every visit (one query). The timeline
+    # The stage tracker and the time split both read every visit (read with the case). The timeline
     # shows the newest events and links to the history page for the rest; the time split
     # (suspensions), the reminders panel and the documents checklist (returns marking papers to
     # redo) read only their events: one query of bounded size, so a case with 1,000 events
     # costs what one with 40 does.
-    prefetch_related_objects([case], "visits")
     recent, case.sla_events, case.page_events = selectors.case_page_events(case=case)  # type: ignore[attr-defined]
     options = services.case_transition_options(case=case, user=request.user)
     roles = user_roles(request.user)

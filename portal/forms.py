@@ -31,6 +31,7 @@ class ProductionConfirmForm(forms.Form):
 
 
 class WithdrawForm(forms.Form):
+    renders_alike = True  # its visible field is drawn once ({% form_fields withdraw_form visible=True %})
     reason = forms.CharField(label=_("撤回原因"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
     version = forms.IntegerField(widget=forms.HiddenInput)
 

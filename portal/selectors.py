@@ -10,6 +10,7 @@ from django.http import Http404
 
 from branches.scope import subtree_q
 from companies.models import Enterprise
+from config.statements import prepared
 from onboarding.models import OnboardingCase
 from onboarding.selectors import KeysetPage, case_list, keyset_page
 
@@ -35,7 +36,28 @@ def case_messages_page(
     """A page of the case's thread (keyset on (created_at, pk), `onboarding.selectors.keyset_page`):
     the case pages' newest `CASE_PAGE_MESSAGES`, or a page of `THREAD_PAGE` of the thread page."""
     size = CASE_PAGE_MESSAGES if newest else THREAD_PAGE
+    if newest and before is None and after is None:
+        return _newest_messages(case, size)
     return keyset_page(case_messages(case=case), before=before, after=after, newest=newest, size=size)
+
+
+def _newest_messages(case: OnboardingCase, size: int) -> KeysetPage:
+    """`keyset_page(…, newest=True)` of the case's messages by a statement compiled once per
+    process (`config.statements.prepared`): the case pages show it on every request."""
+    statement = prepared(
+        f"portal.newest_messages:{size}",
+        lambda owner: (
+            CaseMessage.objects.filter(case_id=owner)
+            .select_related("author")
+            .order_by("-created_at", "-pk")[: size + 1]
+        ),
+        CaseMessage,
+        ["author"],
+    )
+    rows = [objects[0] for objects in statement.rows(case.pk)]
+    more = len(rows) > size
+    rows = rows[:size][::-1]
+    return KeysetPage(rows=rows, older=rows[0].pk if more and rows else None, newer=None)
 
 
 def _enterprise_q(user: Any) -> Q:
@@ -88,4 +110,12 @@ def case_open_notices(*, case: OnboardingCase, user: Any, limit: int = 5) -> lis
     """The person's unread notices of the case, newest first (the bell's, shown on the case page)."""
     from notices.models import Notification
 
-    return list(Notification.objects.filter(recipient=user, case=case, read_at__isnull=True)[:limit])
+    statement = prepared(
+        f"portal.case_open_notices:{limit}",
+        lambda person, owner: Notification.objects.filter(recipient_id=person, case_id=owner, read_at__isnull=True)[
+            :limit
+        ],
+        Notification,
+        owners=2,
+    )
+    return [objects[0] for objects in statement.rows(user.pk, case.pk)]

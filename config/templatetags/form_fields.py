@@ -33,15 +33,27 @@ _drawn: dict[tuple[Any, ...], SafeString] = {}
 
 
 @register.simple_tag(takes_context=True)
-def form_fields(context: template.Context, form: Any) -> SafeString:
+def form_fields(context: template.Context, form: Any, visible: bool = False) -> SafeString:
+    """`visible=True`: the visible fields only (`{% for field in form.visible_fields %}`), for
+    a template that writes the hidden ones itself; initial values of hidden fields then change
+    nothing drawn."""
     key = None
-    if getattr(form, "renders_alike", False) and not form.is_bound and not form.initial:
-        key = (type(form), form.auto_id, form.prefix, form.label_suffix, form.use_required_attribute, get_language())
+    hidden_initial = visible and all(form.fields[name].widget.is_hidden for name in form.initial)
+    if getattr(form, "renders_alike", False) and not form.is_bound and (not form.initial or hidden_initial):
+        key = (
+            type(form),
+            form.auto_id,
+            form.prefix,
+            form.label_suffix,
+            form.use_required_attribute,
+            get_language(),
+            visible,
+        )
         if key in _drawn:
             return _drawn[key]
     field_template = page_engine(context).get_template("onboarding/_field.html")
     parts = []
-    for field in form:
+    for field in form.visible_fields() if visible else form:
         with context.push(field=field):
             parts.append(field_template.render(context))
     html = mark_safe("".join(parts))  # noqa: S308 - the template's own output, escaped by it
