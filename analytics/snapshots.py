@@ -6,10 +6,15 @@ same key leave one row). The default period (the last year) of every scope a use
 precomputed by Celery beat (`analytics.tasks.cockpit_refresh`, every ANALYTICS_REFRESH_SECONDS)
 and, after a change to a case, by one debounced refresh of the scopes above that case
 (`scopes_mark_dirty` marks them; the first mark enqueues `cockpit_refresh_dirty` a minute
-later, see signals.py; later events of that minute find them already dirty and enqueue nothing). The page
-serves a snapshot younger than ANALYTICS_SNAPSHOT_MAX_SECONDS (default period) or
-ANALYTICS_CACHE_SECONDS (any other period, computed on request and stored the same way);
-older ones are recomputed on request. Exports write the very computation the page showed (its
+later, see signals.py; later events of that minute find them already dirty and enqueue nothing).
+A page view never computes the default period (issue 26: heavy jobs never on the web workers):
+a snapshot older than ANALYTICS_SNAPSHOT_MAX_SECONDS is shown as it is, the page saying when
+it was computed and that it is being updated, and the view asks the worker for a refresh of
+that scope (`analytics.refreshes`: one per scope and language however many views ask); after
+midnight, until the new day's snapshot exists, the page shows the newest one of an earlier
+default period with that period named; with none at all (a fresh install) it says the figures
+are being computed. Another period (dates the user chose) is computed on request and stored
+the same way, reused for ANALYTICS_CACHE_SECONDS (`cockpit_page_for` says why). Exports write the very computation the page showed (its
 links carry its time; the row keeps the figures of the refresh before too); drill-down lists
 are live (the pages say so).
 
@@ -23,6 +28,7 @@ subtree's figures only.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 from django.conf import settings
@@ -176,54 +182,137 @@ def max_age(period: Period) -> float:
     return float(settings.ANALYTICS_CACHE_SECONDS)
 
 
-def cockpit_for(*, user: Any, period: Period, at: dt.datetime | None = None) -> tuple[dict[str, Table], dt.datetime]:
-    """The figures the user's page shows, and when they were computed: the snapshot of the
-    user's own scope when it is recent enough, else computed now and stored. With `at` (the
-    time a page said its figures were computed: its export links carry it), that very
-    computation when the row still holds it, current or previous, however old."""
+class Pending(Exception):
+    """No figures of the user's scope to show yet (a fresh install): a refresh was asked for."""
+
+
+def _stale(computed_at: dt.datetime, period: Period, now: dt.datetime) -> bool:
+    return (now - computed_at).total_seconds() > max_age(period)
+
+
+def refresh_scope(*, scope_id: int, language: str, asked_at: dt.datetime, now: dt.datetime | None = None) -> int:
+    """The worker's side of `ask_refresh`: the default figures of that scope in that language,
+    unless a refresh since the ask (beat's, a dirty one, a duplicate ask) already wrote them."""
+    period = Period.default()
+    scope = Branch.objects.filter(pk=scope_id).first()
+    if scope is None:
+        return 0
+    with translation.override(language):
+        done = CockpitSnapshot.objects.filter(
+            scope_id=scope_id,
+            period_start=period.start,
+            period_end=period.end,
+            filters_key=filters_key(),
+            computed_at__gte=asked_at,
+        ).exists()
+        if done:
+            return 0
+        store(scope=scope, period=period, now=now)
+    return 1
+
+
+def _previous_default(rows: Any, period: Period) -> Any:
+    """The scope's newest snapshot of an earlier default period (the last year up to an earlier
+    day): what the page shows after midnight until the new day's figures are computed."""
+    for start, end in (
+        rows.filter(period_end__lt=period.end).order_by("-period_end").values_list("period_start", "period_end")[:7]
+    ):
+        if Period.default(end) == Period(start, end):
+            return Period(start, end)
+    return None
+
+
+def cockpit_for(
+    *, user: Any, period: Period, at: dt.datetime | None = None
+) -> tuple[dict[str, Table], dt.datetime, bool]:
+    """The figures the user's page shows, and when they were computed. With `at` (the time a
+    page said its figures were computed: its export links carry it), that very computation when
+    the row still holds it, current or previous, however old. Otherwise the snapshot of the
+    user's own scope: the default period's as stored whatever its age (never computed here;
+    the third value says it is stale, and the caller asks the worker for a refresh; none at all
+    raises `Pending`), another period's when recent enough, else computed now and stored."""
     now = timezone.now()
     if not selectors.analytics_allowed(user):  # the views refuse them first; nothing stored
-        return selectors.cockpit(user=user, period=period, now=now), now
+        return selectors.cockpit(user=user, period=period, now=now), now, False
     rows = CockpitSnapshot.objects.filter(
         scope_id=user.branch_id, period_start=period.start, period_end=period.end, filters_key=filters_key()
     )
     if at is not None:
         snap = rows.only("computed_at", "figures", "previous_computed_at", "previous_figures").first()
         if snap is not None and snap.computed_at == at:
-            return decode(snap.figures), snap.computed_at
+            return decode(snap.figures), snap.computed_at, False
         if snap is not None and snap.previous_computed_at == at and snap.previous_figures is not None:
-            return decode(snap.previous_figures), at
+            return decode(snap.previous_figures), at, False
     snap = rows.only("computed_at", "figures").first()
-    if snap is not None and (now - snap.computed_at).total_seconds() <= max_age(period):
-        return decode(snap.figures), snap.computed_at
-    return store(scope=user.branch, period=period, now=now)
+    if period == Period.default():
+        if snap is None:
+            raise Pending
+        return decode(snap.figures), snap.computed_at, _stale(snap.computed_at, period, now)
+    if snap is not None and not _stale(snap.computed_at, period, now):
+        return decode(snap.figures), snap.computed_at, False
+    return (*store(scope=user.branch, period=period, now=now), False)
 
 
-def cockpit_page_for(*, user: Any, period: Period) -> tuple[dict[str, Table], list[str], SafeString, dt.datetime]:
-    """What the user's cockpit page shows (`page_decode`) and when it was computed: the page
-    form of the user's own scope's snapshot when recent enough (one small row read), else the
-    figures computed now and stored with it (as `cockpit_for` does)."""
+@dataclass
+class CockpitPage:
+    """What the cockpit page shows (`page_decode`), when and for which period it was computed,
+    and whether it is stale (older than the default period's bound, or of an earlier default
+    period): the view then asks the worker for a refresh and says so."""
+
+    tables: dict[str, Table]
+    charted: list[str]
+    charts_script: SafeString
+    computed_at: dt.datetime
+    period: Period
+    stale: bool = False
+
+
+def _page_of(rows: Any, period: Period) -> CockpitPage | None:
+    snap = rows.values_list("computed_at", "page", "page_charts").first()
+    if snap is None:
+        return None
+    computed_at, page, page_charts = snap
+    if not _page_current(page, computed_at):
+        # A row written without its page form (before it existed, or by older code) or with
+        # another shape of it: shaped from that very computation's figures, and kept for
+        # the next view unless a newer computation replaced the row meanwhile.
+        figures = rows.filter(computed_at=computed_at).values_list("figures", flat=True).first()
+        if figures is None:  # replaced meanwhile: the newer row
+            return _page_of(rows, period)
+        page, page_charts = page_form(decode(figures), computed_at)
+        rows.filter(computed_at=computed_at).update(page=page, page_charts=page_charts)
+    return CockpitPage(*page_decode(page, page_charts), computed_at=computed_at, period=period)
+
+
+def cockpit_page_for(*, user: Any, period: Period) -> CockpitPage | None:
+    """What the user's cockpit page shows: the page form of the user's own scope's snapshot (one
+    small row read). The default period is never computed here: a snapshot older than its bound
+    is returned `stale` (the view asks the worker for a refresh, `analytics.refreshes`); before
+    the new day's snapshot exists (after midnight) the newest one of an earlier default period
+    is returned, stale, with its own period; with none at all (a fresh install) None. Another
+    period (dates the user chose) is computed now and stored when its snapshot is missing or
+    older than ANALYTICS_CACHE_SECONDS, as before: the user asked for those dates and waits for
+    them once (a waiting page would have them reload until a worker got to it), nothing
+    computes them unasked, and the period is at most three years (`views._period`)."""
     now = timezone.now()
     if not selectors.analytics_allowed(user):  # the views refuse them first; nothing stored
-        return (*page_decode(*page_form(selectors.cockpit(user=user, period=period, now=now), now)), now)
-    rows = CockpitSnapshot.objects.filter(
-        scope_id=user.branch_id, period_start=period.start, period_end=period.end, filters_key=filters_key()
-    )
-    snap = rows.values_list("computed_at", "page", "page_charts").first()
-    if snap is not None and (now - snap[0]).total_seconds() <= max_age(period):
-        computed_at, page, page_charts = snap
-        if not _page_current(page, computed_at):
-            # A row written without its page form (before it existed, or by older code) or with
-            # another shape of it: shaped from that very computation's figures, and kept for
-            # the next view unless a newer computation replaced the row meanwhile.
-            figures = rows.filter(computed_at=computed_at).values_list("figures", flat=True).first()
-            if figures is not None:
-                page, page_charts = page_form(decode(figures), computed_at)
-                rows.filter(computed_at=computed_at).update(page=page, page_charts=page_charts)
-        if _page_current(page, computed_at):
-            return (*page_decode(page, page_charts), computed_at)
-    _tables, page, page_charts, computed_at = _store(scope=user.branch, period=period, now=now)
-    return (*page_decode(page, page_charts), computed_at)
+        tables = selectors.cockpit(user=user, period=period, now=now)
+        return CockpitPage(*page_decode(*page_form(tables, now)), computed_at=now, period=period)
+    scope_rows = CockpitSnapshot.objects.filter(scope_id=user.branch_id, filters_key=filters_key())
+    rows = scope_rows.filter(period_start=period.start, period_end=period.end)
+    shown = _page_of(rows, period)
+    if shown is not None:
+        shown.stale = _stale(shown.computed_at, period, now)
+    if period != Period.default():
+        if shown is not None and not shown.stale:
+            return shown
+        _tables, page, page_charts, computed_at = _store(scope=user.branch, period=period, now=now)
+        return CockpitPage(*page_decode(page, page_charts), computed_at=computed_at, period=period)
+    if shown is None and (previous := _previous_default(scope_rows, period)) is not None:
+        shown = _page_of(scope_rows.filter(period_start=previous.start, period_end=previous.end), previous)
+        if shown is not None:
+            shown.stale = True
+    return shown
 
 
 # --- which scopes, and refreshing them ----------------------------------------------------------

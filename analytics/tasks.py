@@ -25,3 +25,14 @@ def cockpit_refresh_dirty() -> int:
     from .snapshots import refresh_dirty
 
     return refresh_dirty()
+
+
+@shared_task
+def cockpit_refresh_scope(scope_id: int, language: str, asked_at: str) -> int:
+    """The default figures of one scope in one language, asked for by a page view that found
+    them stale or missing (`analytics.refreshes.ask`); skipped when written since the ask."""
+    import datetime as dt
+
+    from .snapshots import refresh_scope
+
+    return refresh_scope(scope_id=scope_id, language=language, asked_at=dt.datetime.fromisoformat(asked_at))

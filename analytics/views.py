@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import exports, selectors, snapshots
+from . import exports, refreshes, selectors, snapshots
 from .selectors import Period, Table
 
 DRILL_ROWS = 500
@@ -53,27 +53,54 @@ def cockpit_view(request: HttpRequest) -> HttpResponse:
 
 
 def _cockpit(request: HttpRequest) -> HttpResponse:
-    period, problem = _period(request)
+    asked, problem = _period(request)
     # The first rows of each table and the charts, as shaped when the figures were computed
-    # (snapshots.COCKPIT_ROWS; the charts drawn from the whole tables).
-    tables, charted, charts_script, computed_at = snapshots.cockpit_page_for(user=request.user, period=period)
+    # (snapshots.COCKPIT_ROWS; the charts drawn from the whole tables). The default period's
+    # are never computed here: stale or missing, the worker is asked (`refreshes`) and the page
+    # shows what there is, saying when (and for which period) it was computed.
+    page = snapshots.cockpit_page_for(user=request.user, period=asked)
+    pending = page is None or page.stale
+    # Without a worker (tasks eager) the refresh ran in `publish`: its figures.
+    if pending and refreshes.ask(scope_id=request.user.branch_id) and refreshes.ran_in_request():
+        page = snapshots.cockpit_page_for(user=request.user, period=asked)
+        pending = page is None or page.stale
+    if page is None:
+        return render(request, "analytics/cockpit_pending.html", {"period": asked, "problem": problem})
     return render(
         request,
         "analytics/cockpit.html",
         {
-            "period": period,
+            "period": page.period,
+            "asked": asked,
+            "earlier_period": page.period != asked,
+            "pending": pending,
             "problem": problem,
-            "tables": tables,
-            "computed_at": computed_at,
+            "tables": page.tables,
+            "computed_at": page.computed_at,
             "refresh_minutes": max(1, settings.ANALYTICS_REFRESH_SECONDS // 60),
-            "charted": charted,
-            "charts_script": charts_script,
+            "charted": page.charted,
+            "charts_script": page.charts_script,
             "table_only": ["risk", "type_cycle", "type_stage", "cycle_branch", "cycle_reviewer", "cycle_modules"],
-            # Exports write this very computation (`at`), even after the next refresh.
-            "query": urlencode({**period.params(), "at": computed_at.isoformat()}),
+            # Exports write this very computation (`at`), even after the next refresh; of the
+            # period it was computed for (an earlier day's, after midnight).
+            "query": urlencode({**page.period.params(), "at": page.computed_at.isoformat()}),
             "table_urls": _table_urls(),
         },
     )
+
+
+def _figures(request: HttpRequest, period: Period) -> tuple[dict[str, Table], dt.datetime] | None:
+    """The cockpit's figures for a table page or an export: the computation named by `at`, or
+    the scope's snapshot (a stale default one asks the worker for a refresh); None when the
+    default period has none yet."""
+    try:
+        tables, computed_at, stale = snapshots.cockpit_for(user=request.user, period=period, at=_at(request))
+    except snapshots.Pending:
+        refreshes.ask(scope_id=request.user.branch_id)
+        return None
+    if stale:
+        refreshes.ask(scope_id=request.user.branch_id)
+    return tables, computed_at
 
 
 @login_required
@@ -85,7 +112,10 @@ def table_view(request: HttpRequest) -> HttpResponse:
 
 def _table(request: HttpRequest) -> HttpResponse:
     period, problem = _period(request)
-    tables, computed_at = snapshots.cockpit_for(user=request.user, period=period, at=_at(request))
+    figures = _figures(request, period)
+    if figures is None:
+        return render(request, "analytics/cockpit_pending.html", {"period": period, "problem": problem})
+    tables, computed_at = figures
     table = tables.get(request.GET.get("table", ""))
     if table is None:
         raise Http404
@@ -148,7 +178,10 @@ def export_view(request: HttpRequest, fmt: str) -> HttpResponse:
         tab, _total = _drill(request, period)
     else:
         # The very row the page charted (its snapshot), not a new computation.
-        tables, computed_at = snapshots.cockpit_for(user=request.user, period=period, at=_at(request))
+        figures = _figures(request, period)
+        if figures is None:
+            return render(request, "analytics/cockpit_pending.html", {"period": period, "problem": ""})
+        tables, computed_at = figures
         tab_or_none: Any = tables.get(table)
         if tab_or_none is None:
             raise Http404

@@ -543,7 +543,9 @@ CELERY_BEAT_SCHEDULE = {
 # The cockpit's figures for one subtree and period are reused for this long (page and exports).
 ANALYTICS_CACHE_SECONDS = envint("ANALYTICS_CACHE_SECONDS", "300")
 # The default period's figures of every scope are precomputed this often (analytics.snapshots);
-# a snapshot older than ANALYTICS_SNAPSHOT_MAX_SECONDS is recomputed on request instead.
+# a page finding one older than ANALYTICS_SNAPSHOT_MAX_SECONDS shows it, says so, and asks the worker
+# for a refresh (analytics.refreshes: once per scope and language per ANALYTICS_REFRESH_SECONDS).
+# After Shanghai midnight the new day's period is computed by the next run (at most this long).
 ANALYTICS_REFRESH_SECONDS = envint("ANALYTICS_REFRESH_SECONDS", "300")
 ANALYTICS_SNAPSHOT_MAX_SECONDS = envint("ANALYTICS_SNAPSHOT_MAX_SECONDS", str(2 * ANALYTICS_REFRESH_SECONDS))
 # After a case changes, its scopes are refreshed once, this many seconds later (debounce).

@@ -104,21 +104,156 @@ def test_the_page_serves_the_snapshot_without_computing_and_says_when(client, wo
     assert 'id="table-cycle_stage"' in html and "分支行受理" in html
 
 
-def test_a_stale_snapshot_is_recomputed_on_request(client, world, history, frozen) -> None:
+@pytest.fixture
+def asked(monkeypatch):
+    """The refreshes page views enqueue (through the bounded publish), not run: a real worker
+    runs them later (`_worker_runs`)."""
+    from analytics import refreshes
+
+    enqueued: list[tuple] = []
+
+    def publish(task, *args, **kw):
+        assert task is tasks.cockpit_refresh_scope
+        enqueued.append(args)
+        return True
+
+    monkeypatch.setattr(refreshes, "publish", publish)
+    return enqueued
+
+
+def _asks(enqueued: list[tuple]) -> list[tuple]:
+    return [(scope, lang, dt.datetime.fromisoformat(at)) for scope, lang, at in enqueued]
+
+
+def _worker_runs(enqueued: list[tuple]) -> None:
+    while enqueued:
+        tasks.cockpit_refresh_scope(*enqueued.pop(0))
+
+
+def test_a_stale_snapshot_is_shown_and_its_refresh_asked_of_the_worker_once(
+    client, world, history, frozen, asked, monkeypatch
+) -> None:
     snapshots.refresh()
     old = h.NOW - dt.timedelta(seconds=settings.ANALYTICS_SNAPSHOT_MAX_SECONDS + 1)
     CockpitSnapshot.objects.update(computed_at=old)
+    snap = _snap(world, world.head_office)
+    snap.figures["cycle_stage"]["rows"][0][1] = 4444  # the old figures, told apart
+    snap.page = None  # shaped from them by the next view
+    snap.save()
+    computed = []
+    compute = selectors.scope_cockpit
+    monkeypatch.setattr(selectors, "scope_cockpit", lambda **kw: computed.append(kw))
+    client.force_login(world.approver)
+    for _ in range(20):  # many views, one refresh
+        with CaptureQueriesContext(connection) as ctx:
+            html = client.get(COCKPIT).content.decode()
+        assert _figure_queries(ctx) == [] and computed == []  # nothing computed in the request
+    assert "<td>4444</td>" in html
+    assert "数据计算于 2025-03-26 08:49,正在更新,请稍后刷新" in html
+    assert "数据更新于" not in html
+    assert _asks(asked) == [(world.head_office.pk, "zh-hans", h.NOW)]
+    # Another scope's stale snapshot is asked for on its own.
+    client.force_login(world.supervisor)
+    client.get(COCKPIT)
+    assert [a[0] for a in asked] == [world.head_office.pk, world.tier1.pk]
+    # The worker runs them: the next view shows the new figures, nothing pending.
+    monkeypatch.setattr(selectors, "scope_cockpit", compute)
+    _worker_runs(asked)
     client.force_login(world.approver)
     with CaptureQueriesContext(connection) as ctx:
         html = client.get(COCKPIT).content.decode()
-    assert _figure_queries(ctx)  # computed again
-    assert _snap(world, world.head_office).computed_at == h.NOW  # and stored
-    assert "数据更新于 09:00" in html
-    # Just inside the bound it is still served.
+    assert _figure_queries(ctx) == []
+    assert "<td>4444</td>" not in html and "数据更新于 09:00" in html and "正在更新" not in html
+    assert _snap(world, world.head_office).computed_at == h.NOW
+    # Just inside the bound a snapshot is served as it is, nothing asked.
     CockpitSnapshot.objects.update(computed_at=old + dt.timedelta(seconds=2))
-    with CaptureQueriesContext(connection) as ctx:
+    html = client.get(COCKPIT).content.decode()
+    assert "数据更新于 08:50" in html and "正在更新" not in html
+
+
+def test_a_refresh_done_since_the_ask_is_not_done_again(world, history, frozen) -> None:
+    snapshots.refresh()
+    asked_at = (h.NOW - dt.timedelta(seconds=1)).isoformat()
+    assert tasks.cockpit_refresh_scope(world.head_office.pk, "zh-hans", asked_at) == 0
+    assert tasks.cockpit_refresh_scope(world.head_office.pk, "zh-hans", h.NOW.isoformat()) == 0
+    later = (h.NOW + dt.timedelta(seconds=30)).isoformat()  # asked after the snapshot's computation
+    with freeze_time(h.NOW + dt.timedelta(minutes=1)):
+        assert tasks.cockpit_refresh_scope(world.head_office.pk, "zh-hans", later) == 1
+    assert _snap(world, world.head_office).computed_at == h.NOW + dt.timedelta(minutes=1)
+    assert _snap(world, world.head_office, "en").computed_at == h.NOW  # only the language asked
+
+
+def test_after_midnight_the_previous_period_is_shown_with_its_period(client, world, history, frozen, asked) -> None:
+    snapshots.refresh()  # 2025-03-26 09:00 Shanghai
+    yesterday = Period.default()
+    with freeze_time("2025-03-26T16:00:30Z"):  # 00:00:30 on the 27th in Shanghai
+        client.force_login(world.supervisor)
+        today = Period.default()
+        assert today.end == dt.date(2025, 3, 27)
+        with CaptureQueriesContext(connection) as ctx:
+            html = client.get(COCKPIT).content.decode()
+        assert _figure_queries(ctx) == []
+        assert (
+            f"今日数据正在计算,请稍后刷新;以下为期间 {yesterday.start} 至 {yesterday.end} 的数据,计算于 2025-03-26 09:00"
+            in html
+        )
+        hint = re.search(r'<p class="hint">期间 ([^;]*);', html).group(1)
+        assert hint == f"{yesterday.start:%Y年%-m月%-d日} 至 {yesterday.end:%Y年%-m月%-d日}", hint  # not today's
+        assert "B机构" not in html  # still the supervisor's own subtree
+        # Its exports write that very computation, of that period.
+        link = re.search(r'href="(/analytics/export\.csv\?table=cycle_stage[^"]*)"', html).group(1)
+        assert f"from={yesterday.start}" in link and f"to={yesterday.end}" in link
+        from html import unescape
+
+        export = client.get(unescape(link))
+        assert "20250326-0900" in export["Content-Disposition"]
+        client.get(COCKPIT)
+        assert _asks(asked) == [(world.tier1.pk, "zh-hans", dt.datetime(2025, 3, 26, 16, 0, 30, tzinfo=dt.UTC))]
+        _worker_runs(asked)
         html = client.get(COCKPIT).content.decode()
-    assert _figure_queries(ctx) == [] and "数据更新于 08:50" in html
+        hint = re.search(r'<p class="hint">期间 ([^;]*);', html).group(1)
+        assert hint == f"{today.start:%Y年%-m月%-d日} 至 {today.end:%Y年%-m月%-d日}", hint
+        assert "数据更新于 00:00" in html
+        assert "正在计算" not in html
+
+
+def test_the_beat_refresh_after_midnight_computes_the_new_day(world, history, frozen) -> None:
+    snapshots.refresh()
+    with freeze_time("2025-03-26T16:05:00Z"):  # the first beat run after Shanghai midnight
+        tasks.cockpit_refresh()
+        today = Period.default()
+        assert CockpitSnapshot.objects.filter(period_start=today.start, period_end=today.end).count() == 3 * len(
+            settings.LANGUAGES
+        )
+
+
+def test_a_fresh_install_shows_a_waiting_page_and_asks_once(client, world, history, frozen, asked, monkeypatch) -> None:
+    computed = []
+    compute = selectors.scope_cockpit
+    monkeypatch.setattr(selectors, "scope_cockpit", lambda **kw: computed.append(kw))
+    client.force_login(world.approver)
+    for _ in range(5):
+        page = client.get(COCKPIT)
+        assert page.status_code == 200
+        html = page.content.decode()
+        assert "驾驶舱数据正在计算,请稍后刷新。" in html
+        assert 'id="table-cycle_stage"' not in html and "分支行受理" not in html  # no figures invented
+    assert computed == []
+    assert _asks(asked) == [(world.head_office.pk, "zh-hans", h.NOW)]
+    # A table or an export link without a snapshot: the same waiting page, nothing computed.
+    assert "驾驶舱数据正在计算" in client.get(reverse("analytics:table") + "?table=cycle_stage").content.decode()
+    assert computed == [] and len(asked) == 1
+    monkeypatch.setattr(selectors, "scope_cockpit", compute)
+    _worker_runs(asked)
+    html = client.get(COCKPIT).content.decode()
+    assert "分支行受理" in html and "数据更新于 09:00" in html
+
+
+def test_without_a_worker_the_refresh_runs_where_tasks_run(client, world, history, frozen) -> None:
+    # Tasks eager (development, this suite): the asked refresh ran inside publish; its figures.
+    client.force_login(world.approver)
+    html = client.get(COCKPIT).content.decode()
+    assert "分支行受理" in html and "数据更新于 09:00" in html
 
 
 def test_a_snapshot_is_served_to_its_own_scope_only(client, world, history, frozen) -> None:
@@ -138,8 +273,9 @@ def test_a_snapshot_is_served_to_its_own_scope_only(client, world, history, froz
             b.name for b in (world.head_office, world.tier1, world.tier1_other) if f"快照-{b.name}" in html
         }
     assert seen == {"approver": {"HO机构"}, "supervisor": {"T1机构"}, "supervisor_other": {"T2机构"}}
-    # Without a snapshot of its own, a scope computes its own figures: T2's supervisor never
-    # gets T1's, nor head office's, even when those are the only snapshots there are.
+    # Without a snapshot of its own, a scope gets its own figures (the refresh asked, here run
+    # eagerly): T2's supervisor never gets T1's, nor head office's, even when those are the
+    # only snapshots there are.
     CockpitSnapshot.objects.filter(scope=world.tier1_other).delete()
     client.force_login(world.supervisor_other)
     with CaptureQueriesContext(connection) as ctx:
