@@ -34,6 +34,12 @@ def _allowed(request: HttpRequest) -> None:
         raise PermissionDenied
 
 
+def _scope_id(request: HttpRequest) -> int:
+    """The reader's scope, their home branch (`_allowed` let only readers with one through)."""
+    user: Any = request.user
+    return int(user.branch_id)
+
+
 def _period(request: HttpRequest) -> tuple[Period, str]:
     default = Period.default()
     try:
@@ -61,7 +67,7 @@ def _cockpit(request: HttpRequest) -> HttpResponse:
     page = snapshots.cockpit_page_for(user=request.user, period=asked)
     pending = page is None or page.stale
     # Without a worker (tasks eager) the refresh ran in `publish`: its figures.
-    if pending and refreshes.ask(scope_id=request.user.branch_id) and refreshes.ran_in_request():
+    if pending and refreshes.ask(scope_id=_scope_id(request)) and refreshes.ran_in_request():
         page = snapshots.cockpit_page_for(user=request.user, period=asked)
         pending = page is None or page.stale
     if page is None:
@@ -96,10 +102,10 @@ def _figures(request: HttpRequest, period: Period) -> tuple[dict[str, Table], dt
     try:
         tables, computed_at, stale = snapshots.cockpit_for(user=request.user, period=period, at=_at(request))
     except snapshots.Pending:
-        refreshes.ask(scope_id=request.user.branch_id)
+        refreshes.ask(scope_id=_scope_id(request))
         return None
     if stale:
-        refreshes.ask(scope_id=request.user.branch_id)
+        refreshes.ask(scope_id=_scope_id(request))
     return tables, computed_at
 
 
