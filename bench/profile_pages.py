@@ -110,6 +110,8 @@ def extra_pages() -> list[Any]:
     except Exception:
         pass
     out.append(Page("notifications (customer)", customer.username, "/reminders/"))
+    if get_user_model().objects.filter(username="ho_tech", is_active=True).exists():
+        out.append(Page("dashboard (head-office tech)", "ho_tech", "/"))
     return out
 
 
