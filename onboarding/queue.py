@@ -38,7 +38,6 @@ from casetypes.extensions import ExtensionPoint
 from workcalendar import workcal
 
 from .models import ChangeRequest, OnboardingCase
-from .selectors import case_list
 from .states import CUSTOMER, OPEN_STATES
 
 # Working days a branch supervisor has to decide a change request (it holds up no stage, but
@@ -331,23 +330,62 @@ def production_configs_to_issue(user: Any) -> list[QueueItem]:
     """Head-office tech: cases in a stage that issues the production configuration, still without one."""
     if Role.TECH_REVIEWER not in user_roles(user):
         return []
-    cases = (
-        case_list(user=user)
-        .filter(state__in=declaration.states_with(Feature.PRODUCTION_CONFIG), production_config__isnull=True)
-        .order_by("current_visit__due_at", "pk")[:50]
-    )
-    return [
-        QueueItem(
-            case=c,
-            action=_("登记生产配置"),
-            url=case_url(c, "production"),
-            due_at=c.current_visit.due_at,
-            company=company_name(c),
-            kind="production",
+    if user.branch_id is None or not user.is_active:
+        return []  # what `case_visible_q` gives nothing to
+    states = list(declaration.states_with(Feature.PRODUCTION_CONFIG))
+    if not states:
+        return []
+    with connection.cursor() as cursor:
+        keys = _PRODUCTION_KEYS.get(connection.vendor, _PRODUCTION_KEYS["other"]).format(states=_marks(states))
+        cursor.execute(_PRODUCTION_TO_ISSUE.format(keys=keys), [*states, user.branch.path + "%"])
+        rows = cursor.fetchall()
+    action = _("登记生产配置")
+    pattern = _case_url_pattern(get_script_prefix())
+    items = []
+    for pk, public_id, reference, state, company, due, visit in rows:
+        if visit is None:
+            continue  # no current stage (as the ORM's read left out)
+        if not isinstance(public_id, uuid.UUID):
+            public_id = uuid.UUID(public_id)
+        case = OnboardingCase.from_db(connection.alias, _CASE_FIELDS, [pk, public_id, reference, state])
+        items.append(
+            QueueItem(
+                case=case,
+                action=action,
+                url=pattern.format(public_id) + "#production",
+                due_at=aware(due),
+                company=company,
+                kind="production",
+            )
         )
-        for c in cases
-        if c.current_visit is not None
-    ]
+    return items
+
+
+# Head-office tech's production configurations to issue: the scope's cases in such a stage
+# without one, earliest due first, the first 50 found by their keys and only then joined to what
+# a row shows (`_PRODUCTION_KEYS`). The ORM's read (`case_list`, five tables joined) joined all
+# 2,558 such cases of the 100,000-case bench before sorting them: 37 ms to plan, 100 ms to run.
+_PRODUCTION_TO_ISSUE = """SELECT c.id, c.public_id, c.reference, c.state,
+       CASE WHEN c.company_version_id IS NULL THEN e.name ELSE cv.name END, p.due_at, p.visit
+FROM ({keys}) p
+JOIN onboarding_onboardingcase c ON c.id = p.id
+JOIN onboarding_enterprise e ON e.id = c.enterprise_id
+LEFT JOIN companies_companyversion cv ON cv.id = c.company_version_id
+ORDER BY p.due_at, p.id"""
+_PRODUCTION_KEYS = {
+    "other": """SELECT c.id, v.id AS visit, v.due_at FROM onboarding_onboardingcase c
+  LEFT JOIN onboarding_stagevisit v ON v.id = c.current_visit_id
+  WHERE c.state IN ({states}) AND c.branch_id IN (SELECT b.id FROM branches_branch b WHERE b.path LIKE %s)
+    AND NOT EXISTS (SELECT 1 FROM onboarding_productionconfig pc WHERE pc.case_id = c.id)
+  ORDER BY v.due_at, c.id LIMIT 50""",
+    # PostgreSQL: the same cases from `OpenStage` (an open case's state, branch and current
+    # visit's due time, kept by triggers), read from `open_stage_group_idx` alone. Joined from
+    # the cases, PostgreSQL scanned the whole table along an index of the current visits.
+    "postgresql": """SELECT o.case_id AS id, o.visit_id AS visit, o.due_at FROM onboarding_openstage o
+  WHERE o.state IN ({states}) AND o.branch_id = ANY(ARRAY(SELECT b.id FROM branches_branch b WHERE b.path LIKE %s))
+    AND NOT EXISTS (SELECT 1 FROM onboarding_productionconfig pc WHERE pc.case_id = o.case_id)
+  ORDER BY o.due_at, o.case_id LIMIT 50""",
+}
 
 
 def change_requests_to_decide(user: Any, *, page: Any = None) -> list[QueueItem]:

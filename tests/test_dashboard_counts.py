@@ -475,5 +475,43 @@ def test_the_held_list_from_open_stage_equals_the_joined_read(world, monkeypatch
                 assert [item.case.pk for item in held.items] == want[offset : offset + 2], (who, offset)
                 if held.items:  # (a page past the end counts with a page of one: `held_page`)
                     assert held.total == min(len(want), held.counted + 1), (who, offset)
-    assert len(joined(world.supervisor)) >= 4 and all(len(joined(who)) >= 3 for who in readers[2:] if who != world.maker)
+    assert len(joined(world.supervisor)) >= 4 and all(
+        len(joined(who)) >= 3 for who in readers[2:] if who != world.maker
+    )
     assert handed.pk in joined(world.supervisor) and paused.pk not in joined(world.approver)
+
+
+def test_production_configs_to_issue_equal_the_joined_read(world) -> None:
+    """Head-office tech's production configurations to issue, read by their keys (PostgreSQL:
+    from `OpenStage`), are the joined read's (`case_list`): the scope's cases in such a stage
+    without a configuration, earliest due first, the id breaking a tie."""
+    from casetypes import declaration
+    from casetypes.declaration import Feature
+    from onboarding import queue
+    from onboarding.models import ProductionConfig
+
+    states = declaration.states_with(Feature.PRODUCTION_CONFIG)
+    same_due = timezone.now() + dt.timedelta(days=1)
+    made = []
+    for state in states:
+        for company in (world.company_x, world.company_y, world.company_x):
+            made.append(world.case(state, company=company))
+    StageVisit.objects.filter(pk__in=[c.current_visit_id for c in made[::2]]).update(due_at=same_due)
+    make_overdue(made[1])
+    world.case(State.JOINT_TESTING)  # another stage: not listed
+    issued = {c.pk for c in made if ProductionConfig.objects.filter(case=c).exists()}
+
+    def joined(who) -> list[tuple]:
+        cases = (
+            selectors.case_list(user=who)
+            .filter(state__in=states, production_config__isnull=True)
+            .order_by("current_visit__due_at", "pk")[:50]
+        )
+        return [(c.pk, c.reference, c.state, queue.company_name(c), c.current_visit.due_at) for c in cases]
+
+    got = [
+        (i.case.pk, i.case.reference, i.case.state, i.company, i.due_at)
+        for i in queue.production_configs_to_issue(world.tech)
+    ]
+    assert got == joined(world.tech) and len(got) == len(made) - len(issued) >= 3
+    assert queue.production_configs_to_issue(world.approver) == []
