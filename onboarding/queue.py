@@ -24,7 +24,7 @@ import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection
 from django.urls import get_script_prefix, reverse
@@ -404,8 +404,8 @@ def change_requests_to_decide(user: Any, *, page: Any = None) -> list[QueueItem]
         pending = cursor.fetchall()
     if not pending:
         return []
-    filed = [aware(row[0]) for row in pending]
-    days = [timezone.localtime(at).date() for at in filed if at is not None]
+    filed = [cast(dt.datetime, aware(row[0])) for row in pending]  # filed_at is NOT NULL
+    days = [timezone.localtime(at).date() for at in filed]
     cal = workcal.page_calendar(page, min(days), max(days) + dt.timedelta(days=30))
     action = _("审批企业资料变更申请")
     pattern = _case_url_pattern(get_script_prefix())
