@@ -226,6 +226,7 @@ def pages_for() -> list[Page]:
         Page("dashboard (account manager)", am.username, "/"),
         Page("dashboard (supervisor)", sup, "/"),
         Page("dashboard (head office)", "ho_approver", "/"),
+        Page("dashboard (head-office tech)", "ho_tech", "/"),
         Page("dashboard (auditor)", "auditor", "/"),
         Page("case list (account manager)", am.username, "/cases/"),
         Page("case list (supervisor)", sup, "/cases/"),

@@ -377,6 +377,15 @@ class OpenStage(models.Model):
                 name="open_stage_late_idx",
                 condition=models.Q(left_at__isnull=True, paused_at__isnull=True),
             ),
+            # The held list of one role (a supervisor, the counter, head office): that role's
+            # open stages in due order, each one's branch and state beside it, read from the
+            # index alone until the page and its count are found (`onboarding.queue`).
+            models.Index(
+                fields=["holder_role", "due_at"],
+                include=["case", "branch", "state"],
+                name="open_stage_held_idx",
+                condition=models.Q(left_at__isnull=True),
+            ),
         ]
         # PostgreSQL keeps `TeamCount` (the rows per group) with every statement that writes
         # these rows (the cases' and the visits' triggers above).

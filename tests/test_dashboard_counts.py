@@ -418,3 +418,100 @@ def test_the_overdue_list_counts_what_it_lists_for_every_reader_and_filter(clien
             assert int(shown.group(1)) == want, (who, params)
         client.logout()
     assert figures(client, world.approver)["overdue"] == "6"
+
+
+@pytest.mark.postgres
+def test_the_held_list_from_open_stage_equals_the_joined_read(world, monkeypatch) -> None:
+    """On PostgreSQL one role's held list (a supervisor, the counter, head office) is read from
+    `OpenStage` (`queue._HELD_KEPT`): after transitions, a suspension, a hand-over, a move to
+    another branch and with due times and creation times that tie, every page and the count
+    equal the joined read of the cases (`my_work`, less the stages another source covers), in
+    the same order (due time, creation time, id), also where the count's limit falls in a tie."""
+    from onboarding import queue
+
+    same_due = timezone.now() + dt.timedelta(days=1)
+    same_created = timezone.now() - dt.timedelta(days=5)
+    tied = []
+    for state in (State.BRANCH_INTAKE, State.HEAD_OFFICE_APPROVAL, State.JOINT_TESTING, State.UKEY_ISSUANCE):
+        for company in (world.company_x, world.company_x, world.company_y):
+            tied.append(world.case(state, company=company))
+        make_overdue(world.case(state))
+    visits = [c.current_visit_id for c in tied]
+    StageVisit.objects.filter(pk__in=visits).update(due_at=same_due)
+    OnboardingCase.objects.filter(pk__in=[c.pk for c in tied[::2]]).update(created_at=same_created)
+    # A suspension, a transition back, a hand-over to the supervisor, a move to the other subtree.
+    paused = world.case(State.HEAD_OFFICE_APPROVAL)
+    services.case_transition(case=paused, name="suspend", user=world.am_a, reason="客户暂缓")
+    back = world.case(State.HEAD_OFFICE_APPROVAL)
+    services.case_transition(case=back, name="return_to_intake", user=world.supervisor, reason="补件")
+    handed = world.case(State.JOINT_TESTING)
+    StageVisit.objects.filter(pk=handed.current_visit_id).update(holder_role=Role.BRANCH_SUPERVISOR, due_at=same_due)
+    moved = world.case(State.BRANCH_INTAKE)
+    OnboardingCase.objects.filter(pk=moved.pk).update(branch=world.branch_b)
+    for role in (Role.HEAD_OFFICE_APPROVER, Role.TECH_REVIEWER, Role.COUNTER_CHECKER):  # hand-overs
+        for i, due in enumerate((same_due, same_due, same_due, same_due, None)):
+            other = world.case(State.BRANCH_INTAKE)
+            StageVisit.objects.filter(pk=other.current_visit_id).update(holder_role=role, due_at=due)
+            # Created the later, the lower its id: the tie's order is not the index's.
+            OnboardingCase.objects.filter(pk=other.pk).update(created_at=same_created - dt.timedelta(hours=i))
+    assert all_kept_exact()
+
+    readers = (world.supervisor, world.supervisor_other, world.approver, world.tech, world.maker, world.checker)
+
+    def joined(who) -> list[int]:
+        qs = selectors.my_work(user=who)
+        for state, role in queue._handled():
+            qs = qs.exclude(state=state, current_visit__holder_role=role)
+        return list(qs.order_by("current_visit__due_at", "created_at", "pk").values_list("pk", flat=True))
+
+    for limit in (2, 3, 5):
+        monkeypatch.setattr(queue, "HELD_COUNT_LIMIT", limit)  # the count's cut inside the ties
+        for who in readers:
+            want = joined(who)
+            statement = queue._held_statement(who, selectors.user_roles(who), 10)
+            assert statement is not None and "onboarding_openstage" in statement[0], who
+            for offset in range(0, len(want) + 1):
+                held = queue.held_page(who, offset=offset, limit=2)
+                assert [item.case.pk for item in held.items] == want[offset : offset + 2], (who, offset)
+                if held.items:  # (a page past the end counts with a page of one: `held_page`)
+                    assert held.total == min(len(want), held.counted + 1), (who, offset)
+    assert len(joined(world.supervisor)) >= 4 and all(
+        len(joined(who)) >= 3 for who in readers[2:] if who != world.maker
+    )
+    assert handed.pk in joined(world.supervisor) and paused.pk not in joined(world.approver)
+
+
+def test_production_configs_to_issue_equal_the_joined_read(world) -> None:
+    """Head-office tech's production configurations to issue, read by their keys (PostgreSQL:
+    from `OpenStage`), are the joined read's (`case_list`): the scope's cases in such a stage
+    without a configuration, earliest due first, the id breaking a tie."""
+    from casetypes import declaration
+    from casetypes.declaration import Feature
+    from onboarding import queue
+    from onboarding.models import ProductionConfig
+
+    states = declaration.states_with(Feature.PRODUCTION_CONFIG)
+    same_due = timezone.now() + dt.timedelta(days=1)
+    made = []
+    for state in states:
+        for company in (world.company_x, world.company_y, world.company_x):
+            made.append(world.case(state, company=company))
+    StageVisit.objects.filter(pk__in=[c.current_visit_id for c in made[::2]]).update(due_at=same_due)
+    make_overdue(made[1])
+    world.case(State.JOINT_TESTING)  # another stage: not listed
+    issued = {c.pk for c in made if ProductionConfig.objects.filter(case=c).exists()}
+
+    def joined(who) -> list[tuple]:
+        cases = (
+            selectors.case_list(user=who)
+            .filter(state__in=states, production_config__isnull=True)
+            .order_by("current_visit__due_at", "pk")[:50]
+        )
+        return [(c.pk, c.reference, c.state, queue.company_name(c), c.current_visit.due_at) for c in cases]
+
+    got = [
+        (i.case.pk, i.case.reference, i.case.state, i.company, i.due_at)
+        for i in queue.production_configs_to_issue(world.tech)
+    ]
+    assert got == joined(world.tech) and len(got) == len(made) - len(issued) >= 3
+    assert queue.production_configs_to_issue(world.approver) == []
