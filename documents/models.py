@@ -71,6 +71,14 @@ class Document(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["case", "kind", "generated"], name="one_document_per_case_kind_origin")
         ]
+        indexes = [
+            # 轮到我办理's documents to review at head office (`documents/queue.py`): a kind's
+            # uploaded documents in case order, instead of a scan of every document (the
+            # head-office tech's test reports: 54 → 27 ms at 100,000 cases).
+            models.Index(
+                fields=["kind", "case"], condition=models.Q(generated=False), name="document_uploaded_kind_idx"
+            )
+        ]
         triggers = [  # evidence (config/evidence.py): never changed, deleted or emptied
             pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),
             NoTruncate(),
