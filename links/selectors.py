@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -10,13 +11,15 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from branches.models import Branch
 from branches.roles import user_roles
 from branches.scope import subtree_q
 from casetypes import declaration
+from config import frozen as fz
 from config.statements import prepared
 from onboarding.selectors import KeysetPage, keyset_page
 
-from .models import LinkEvent, LinkRequest, LiveLink
+from .models import LinkAccount, LinkEvent, LinkOperator, LinkRequest, LiveLink
 
 
 def dormant_days() -> int:
@@ -24,14 +27,24 @@ def dormant_days() -> int:
     return int(getattr(settings, "LINK_DORMANT_DAYS", 365))
 
 
-def link_visible_q(user: Any) -> Q:
+def _scope(user: Any) -> tuple[str, Any] | None:
+    """Which links the user sees: ("company", its id), ("subtree", its branch), or None."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return Q(pk__in=[])
+        return None
     if user.enterprise_id is not None:
-        return Q(enterprise_id=user.enterprise_id)
+        return ("company", user.enterprise_id)
     if user.branch_id is not None and user_roles(user):
-        return subtree_q("branch", user.branch)
-    return Q(pk__in=[])
+        return ("subtree", user.branch)
+    return None
+
+
+def _scope_q(kind: str, value: Any) -> Q:
+    return Q(enterprise_id=value) if kind == "company" else subtree_q("branch", value)
+
+
+def link_visible_q(user: Any) -> Q:
+    scope = _scope(user)
+    return Q(pk__in=[]) if scope is None else _scope_q(*scope)
 
 
 def link_list(*, user: Any) -> QuerySet[LiveLink]:
@@ -75,17 +88,85 @@ def link_get_for_user(*, user: Any, public_id: Any) -> LiveLink:
         raise Http404("no such link") from None
 
 
+_PAGE_SHOWN = (
+    "enterprise__name", "branch__name", "company_version__number", "onboarding_case__public_id",
+    "onboarding_case__reference",
+)  # fmt: skip
+
+
+def _page_link(q: Q, public_id: Any) -> QuerySet[LiveLink]:
+    own = [f.name for f in LiveLink._meta.concrete_fields]
+    qs = LiveLink.objects.filter(q).select_related("enterprise", "branch", "company_version", "onboarding_case")
+    return qs.only(*own, *_PAGE_SHOWN).filter(public_id=public_id).order_by()
+
+
 def link_get_for_page(*, user: Any, public_id: Any) -> LiveLink:
     """The link as its pages show it (`link_get_for_user`): the link's own columns and, of the
     company, its data version, branch and onboarding case, only what the pages name (issue 26:
-    those four whole rows were most of the statement and of the ORM's work on it)."""
-    own = [f.name for f in LiveLink._meta.concrete_fields]
-    shown = ["enterprise__name", "branch__name", "company_version__number"]
-    shown += ["onboarding_case__public_id", "onboarding_case__reference"]
+    those four whole rows were most of the statement and of the ORM's work on it). The
+    statement is compiled once per reader's kind (`links.frozen`): the company's own links for
+    a customer, the branch subtree's for staff."""
+    scope = _scope(user)
     try:
-        return link_list(user=user).only(*own, *shown).get(public_id=public_id)
-    except (LiveLink.DoesNotExist, ValueError):
+        public_id = public_id if isinstance(public_id, uuid.UUID) else uuid.UUID(str(public_id))
+    except ValueError:
         raise Http404("no such link") from None
+    if scope is None:
+        raise Http404("no such link")
+    kind, value = scope
+    if kind == "company":
+        read = fz.frozen(
+            "links.page_link:company",
+            lambda owner, pid: _page_link(Q(enterprise_id=owner), pid),
+            [fz.OWNER, fz.PUBLIC_ID],
+        )
+        found = read.objects(value, public_id)
+    else:
+        read = fz.frozen(
+            "links.page_link:subtree",
+            lambda path, pid: _page_link(subtree_q("branch", Branch(path=path)), pid),
+            [fz.PATH, fz.PUBLIC_ID],
+        )
+        found = read.objects(value.path, public_id)
+    if not found:
+        raise Http404("no such link")
+    return found[0]
+
+
+def _of_link(objects: list[Any], model: Any, link: LiveLink) -> list[Any]:
+    """The rows read of one link, their link cached on each (as the link's related manager does)."""
+    field = model.link.field
+    for obj in objects:
+        field.set_cached_value(obj, link)
+    return objects
+
+
+def link_operators(link: LiveLink) -> list[LinkOperator]:
+    """The link page's operators, ended last, with their UKeys (compiled once)."""
+
+    def build(owner: int) -> QuerySet[LinkOperator]:
+        qs = LinkOperator.objects.filter(link_id=owner).select_related("ukey")
+        return qs.order_by("ended_at", "started_at", "pk")
+
+    return _of_link(fz.frozen("links.page_operators", build, [fz.OWNER]).objects(link.pk), LinkOperator, link)
+
+
+def link_accounts(link: LiveLink) -> list[LinkAccount]:
+    """The link page's accounts in the order they started (compiled once)."""
+
+    def build(owner: int) -> QuerySet[LinkAccount]:
+        return LinkAccount.objects.filter(link_id=owner).order_by("started_at", "pk")
+
+    return _of_link(fz.frozen("links.page_accounts", build, [fz.OWNER]).objects(link.pk), LinkAccount, link)
+
+
+def link_open_kinds(link: LiveLink) -> set[str]:
+    """The kinds of the link's open requests (compiled once)."""
+
+    def build(owner: int) -> Any:
+        return LinkRequest.objects.filter(link_id=owner, is_open=True).values_list("kind")
+
+    return {row[0] for row in fz.frozen("links.open_kinds", build, [fz.OWNER]).values(link.pk)}
 
 
 def link_history(link: LiveLink) -> QuerySet[LinkEvent]:
@@ -101,7 +182,7 @@ _HISTORY_SHOWN = (
     "actor__username", "actor__display_name",
 )  # fmt: skip
 _REQUEST_SHOWN = (
-    "link_id", "case_id", "kind", "channel", "ukey_id", "details", "opened_by_id", "opened_at", "closed_at",
+    "link_id", "case_id", "kind", "channel", "ukey_id", "details", "opened_by_id", "opened_at", "closed_at", "is_open",
     "case__public_id", "case__reference", "case__state",
     "opened_by__username", "opened_by__display_name", "ukey__serial",
 )  # fmt: skip
@@ -117,6 +198,8 @@ def link_history_page(
     """A page of the link's history, oldest first (keyset on (created_at, pk)): the link page's
     newest `LINK_PAGE_ROWS`, or a page of `LINK_HISTORY_PAGE` of the history page."""
     size = LINK_PAGE_ROWS if newest else LINK_HISTORY_PAGE
+    if newest and before is None and after is None:
+        return _newest("links.page_history", _newest_events, LinkEvent, link, size)
     # What `links/_history.html` shows of an event, its person's name only.
     shown = link.events.select_related("actor").only(*_HISTORY_SHOWN)
     return keyset_page(shown.order_by("created_at", "pk"), before=before, after=after, newest=newest, size=size)
@@ -128,9 +211,31 @@ def link_requests_page(
     """A page of the link's requests (keyset on (opened_at, pk)), oldest first as read: the
     pages show them newest first (`rows[::-1]`)."""
     size = LINK_PAGE_ROWS if newest else LINK_HISTORY_PAGE
+    if newest and before is None and after is None:
+        return _newest("links.page_requests", _newest_requests, LinkRequest, link, size)
     # What `links/_requests_table.html` shows of a request: its case's number and state, not the whole case.
     shown = link_requests(link).only(*_REQUEST_SHOWN)
     return keyset_page(shown, before=before, after=after, newest=newest, size=size, field="opened_at")
+
+
+def _newest_events(owner: int, size: int) -> QuerySet[LinkEvent]:
+    qs = LinkEvent.objects.filter(link_id=owner).select_related("actor").only(*_HISTORY_SHOWN)
+    return qs.order_by("-created_at", "-pk")[: size + 1]
+
+
+def _newest_requests(owner: int, size: int) -> QuerySet[LinkRequest]:
+    qs = LinkRequest.objects.filter(link_id=owner).select_related("case", "opened_by", "ukey")
+    return qs.only(*_REQUEST_SHOWN).order_by("-opened_at", "-pk")[: size + 1]
+
+
+def _newest(name: str, build: Any, model: Any, link: LiveLink, size: int) -> KeysetPage:
+    """The link page's newest `size` rows of a log, oldest first, as `keyset_page(newest=True)`
+    gives them, by a statement compiled once per size."""
+    read = fz.frozen(f"{name}:{size}", lambda owner: build(owner, size), [fz.OWNER])
+    rows = _of_link(read.objects(link.pk), model, link)
+    more = len(rows) > size
+    rows = rows[:size][::-1]
+    return KeysetPage(rows=rows, older=rows[0].pk if more and rows else None, newer=None)
 
 
 def request_for_case_for_user(*, user: Any, public_id: Any) -> LinkRequest:

@@ -73,8 +73,7 @@ def _link_rows(link: LiveLink, operators: list[Any]) -> dict[str, Any]:
     """The link page's accounts and operators as they show, worked out before the template
     (issue 26): dates and labels rather than filters per row."""
     accounts = [
-        {"row": a, "started": _day(a.started_at), "ended": _day(a.ended_at)}
-        for a in link.accounts.order_by("started_at", "pk")
+        {"row": a, "started": _day(a.started_at), "ended": _day(a.ended_at)} for a in selectors.link_accounts(link)
     ]
     operator_rows = [
         {
@@ -101,17 +100,19 @@ def _pages(link: LiveLink, *, portal: bool) -> tuple[str, str]:
     )
 
 
-def _recent(link: LiveLink, *, portal: bool) -> dict[str, Any]:
-    """The link page's newest events and requests and where the older ones are."""
+def _recent(link: LiveLink, *, portal: bool) -> tuple[dict[str, Any], set[str] | None]:
+    """The link page's newest events and requests and where the older ones are; and the kinds
+    of the link's open requests when the page holds all its requests (else None: ask)."""
     history_url, requests_url = _pages(link, portal=portal)
     history = selectors.link_history_page(link, newest=True)
     requests = selectors.link_requests_page(link, newest=True)
+    open_kinds = None if requests.older else {r.kind for r in requests.rows if r.is_open}
     return {
         "history": history.rows,
         "history_older_url": f"{history_url}?before={history.older}" if history.older else "",
         "requests": requests.rows[::-1],  # newest first
         "requests_older_url": f"{requests_url}?before={requests.older}" if requests.older else "",
-    }
+    }, open_kinds
 
 
 def _log_page(request: AuthenticatedHttpRequest, link: LiveLink, *, portal: bool, what: str) -> HttpResponse:
@@ -145,9 +146,9 @@ def _link_context(request: AuthenticatedHttpRequest, link: LiveLink, *, portal: 
     from .requests import account_change, operator_change, suspension, ukey_loss
 
     # Each table read once: the loss form's keys come from the operators listed, the frame's
-    # company name from the link's own row. The requests are paged (`_recent`): the refusal reads
-    # the open ones' kinds itself.
-    operators = list(link.operators.select_related("ukey").order_by("ended_at", "started_at", "pk"))
+    # company name from the link's own row. The requests are paged (`_recent`): the refusal takes
+    # the open ones' kinds from the page when it lists them all, else reads them.
+    operators = selectors.link_operators(link)
     keys = _loss_keys(operators)
     share_enterprise(request.user, [link.enterprise])
     offered = {
@@ -157,7 +158,9 @@ def _link_context(request: AuthenticatedHttpRequest, link: LiveLink, *, portal: 
         "resumption": suspension.RESUMPTION,
         "termination": LinkRequest.TERMINATION,
     }
-    open_kinds = set(LinkRequest.objects.filter(link=link, is_open=True).values_list("kind", flat=True))
+    recent, open_kinds = _recent(link, portal=portal)
+    if open_kinds is None:  # more requests than the page lists: their open ones' kinds
+        open_kinds = selectors.link_open_kinds(link)
     refused = {
         kind: services.launch_refusal(link=link, kind=kind, open_kinds=open_kinds)
         for kind in (*offered.values(), ukey_loss.CODE)
@@ -165,7 +168,7 @@ def _link_context(request: AuthenticatedHttpRequest, link: LiveLink, *, portal: 
     return {
         "link": link,
         **_link_rows(link, operators),
-        **_recent(link, portal=portal),
+        **recent,
         "loss_form": LossReportForm(keys=keys),
         "loss_refusal": refused[ukey_loss.CODE],
         "loss_keys": keys,

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from notices.kinds import render as render_notice
 from notices.services import notifications_mark_read
 from onboarding.web import AuthenticatedHttpRequest
 
@@ -25,11 +26,11 @@ def notification_list_view(request: HttpRequest) -> HttpResponse:
 
 
 def _notification_list(request: HttpRequest) -> HttpResponse:
-    notices = list(selectors.notification_list(user=request.user, limit=LIST_LIMIT))
+    notices = selectors.notification_lines(user=request.user, limit=LIST_LIMIT)
     if len(notices) < LIST_LIMIT:
         # The page lists every notice the person has: the bell counts the unread among them
         # rather than asking the database again (templatetags.reminders.unread_notifications).
-        request.unread_notifications = sum(1 for n in notices if n.read_at is None)  # type: ignore[attr-defined]
+        request.unread_notifications = sum(1 for n in notices if n[5] is None)  # type: ignore[attr-defined]
     return render(
         request,
         "reminders/notifications.html",
@@ -62,7 +63,8 @@ class NoticeRow:
 _UUID_SLOT = uuid.UUID(int=0)
 
 
-def notice_rows(notices: Any, *, user: Any) -> list[NoticeRow]:
+def notice_rows(notices: list[tuple[Any, ...]], *, user: Any) -> list[NoticeRow]:
+    """The lines of `selectors.notification_lines` (`NOTICE_LINE`'s columns) as the page shows them."""
     if getattr(user, "branch_id", None) is not None:
         case_url = reverse("case_detail", args=[_UUID_SLOT])
     elif getattr(user, "enterprise_id", None) is not None:
@@ -73,14 +75,14 @@ def notice_rows(notices: Any, *, user: Any) -> list[NoticeRow]:
     case_url = case_url.replace(str(_UUID_SLOT), "{}")
     return [
         NoticeRow(
-            pk=n.pk,
-            when=timezone.localtime(n.created_at).strftime("%Y-%m-%d %H:%M"),
-            read=n.read_at is not None,
-            cleared=n.cleared_at is not None,
-            message=n.message,
-            url=case_url.format(n.case.public_id) if case_url and n.case_id is not None else "",
+            pk=pk,
+            when=timezone.localtime(created_at).strftime("%Y-%m-%d %H:%M"),
+            read=read_at is not None,
+            cleared=cleared_at is not None,
+            message=render_notice(kind, params, text),
+            url=case_url.format(case_public_id) if case_url and case_public_id is not None else "",
         )
-        for n in notices
+        for pk, kind, text, params, created_at, read_at, cleared_at, case_public_id in notices
     ]
 
 

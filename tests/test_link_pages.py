@@ -183,3 +183,32 @@ def test_the_link_pages_are_in_scope_only_and_refuse_foreign_keys(client, world,
     assert [client.get(u).status_code for u in staff] == [200, 200]
     assert client.get(f"{staff[0]}?after={foreign}").status_code == 404
     assert all(client.get(u).status_code == 403 for u in portal)
+
+
+@pytest.mark.parametrize("listed", [True, False])
+def test_an_open_request_is_not_offered_again_whether_the_page_lists_it_or_not(
+    client, world, link, listed, monkeypatch
+) -> None:
+    """The page takes the open requests' kinds from its own rows when they are all there, else
+    reads them: an open suspension older than the newest rows still withholds "suspend"."""
+    from links.requests import suspension
+    from onboarding import services as case_services
+
+    monkeypatch.setattr(selectors, "LINK_PAGE_ROWS", 3)
+    client.force_login(world.customer_x)
+    page = reverse("links:portal_link", args=[link.public_id])
+    suspend = reverse("links_requests:portal_link_request_new", args=[link.public_id, "suspension"])
+    assert suspend in client.get(page).content.decode()
+    case = case_services.case_create(user=world.maker, enterprise=link.enterprise, modules=[], case_type=ukey_loss.CODE)
+    _requests(world, link, 0 if listed else 5)
+    LinkRequest.objects.create(
+        link=link,
+        case=case,
+        kind=suspension.SUSPENSION,
+        channel="counter",
+        opened_by=world.maker,
+        opened_at=timezone.now() - dt.timedelta(days=30),
+    )
+    html = client.get(page).content.decode()
+    assert (f">{case.reference}</a>" in html) is listed
+    assert suspend not in html
