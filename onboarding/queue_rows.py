@@ -32,6 +32,8 @@ class _Due:
     def __init__(self, now: dt.datetime, cal: workcal.WorkCalendar | None) -> None:
         self.now, self.cal = now, cal
         self.tz = timezone.get_current_timezone()  # `localtime`'s zone, looked up once for the page
+        # `cal.working_seconds(due, now)` is the difference of the two positions: now's taken once.
+        self.at = cal.position(now.astimezone(self.tz)) if cal is not None else 0
         # As `{% blocktranslate %}` writes them: the translation as it is, the number in it.
         self.late = _("已超时 %(late_days)s 个工作日")
         self.left = _("尚余 %(left)s 个工作日")
@@ -39,11 +41,12 @@ class _Due:
     def cell(self, due: dt.datetime | None) -> tuple[str, bool]:
         if due is None or self.cal is None:
             return "—", False
-        date = due.astimezone(self.tz).strftime("%Y-%m-%d")
+        local = due.astimezone(self.tz)
+        date = local.strftime("%Y-%m-%d")
         if due < self.now:
-            late = max(1, math.ceil(self.cal.working_seconds(due, self.now) / workcal.DAY))
+            late = max(1, math.ceil((self.at - self.cal.position(local)) / workcal.DAY))
             return f'{date} <span class="badge danger">{self.late % {"late_days": late}}</span>', True
-        left = math.floor(self.cal.working_seconds(self.now, due) / workcal.DAY)
+        left = math.floor((self.cal.position(local) - self.at) / workcal.DAY)
         return f'{date} <span class="sub">{self.left % {"left": left}}</span>', False
 
 
