@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from casetypes import declaration
 from workcalendar import workcal
 
-from .queue import QueueItem, case_url
+from .queue import QueueItem, case_url_pattern
 
 
 class _Due:
@@ -32,6 +32,8 @@ class _Due:
     def __init__(self, now: dt.datetime, cal: workcal.WorkCalendar | None) -> None:
         self.now, self.cal = now, cal
         self.tz = timezone.get_current_timezone()  # `localtime`'s zone, looked up once for the page
+        # `cal.working_seconds(due, now)` is the difference of the two positions: now's taken once.
+        self.at = cal.position(now.astimezone(self.tz)) if cal is not None else 0
         # As `{% blocktranslate %}` writes them: the translation as it is, the number in it.
         self.late = _("已超时 %(late_days)s 个工作日")
         self.left = _("尚余 %(left)s 个工作日")
@@ -39,11 +41,12 @@ class _Due:
     def cell(self, due: dt.datetime | None) -> tuple[str, bool]:
         if due is None or self.cal is None:
             return "—", False
-        date = due.astimezone(self.tz).strftime("%Y-%m-%d")
+        local = due.astimezone(self.tz)
+        date = local.strftime("%Y-%m-%d")
         if due < self.now:
-            late = max(1, math.ceil(self.cal.working_seconds(due, self.now) / workcal.DAY))
+            late = max(1, math.ceil((self.at - self.cal.position(local)) / workcal.DAY))
             return f'{date} <span class="badge danger">{self.late % {"late_days": late}}</span>', True
-        left = math.floor(self.cal.working_seconds(self.now, due) / workcal.DAY)
+        left = math.floor((self.cal.position(local) - self.at) / workcal.DAY)
         return f'{date} <span class="sub">{self.left % {"left": left}}</span>', False
 
 
@@ -60,20 +63,29 @@ def queue_rows(items: Sequence[QueueItem], *, request: Any, forecast_cells: Mapp
         today = timezone.localdate(now)
         cal = workcal.page_calendar(request, min(lo, today), max(hi, today))
     due_cell = _Due(now, cal)
+    # What rows repeat (a state's cell, a source's kind, an action), escaped once for the page.
     states: dict[str, str] = {}
+    kinds: dict[str, str] = {}
+    actions: dict[str, str] = {}
+    pattern = case_url_pattern()
     out = []
     for item in items:
         case = item.case
         due, overdue = due_cell.cell(item.due_at)
         if (state := states.get(case.state)) is None:
-            state = states[case.state] = escape(declaration.state_label(case.state))
+            label = escape(declaration.state_label(case.state))
+            state = states[case.state] = f'<span class="state state-{escape(case.state)}">{label}</span>'
+        if (kind := kinds.get(item.kind)) is None:
+            kind = kinds[item.kind] = escape(item.kind)
+        if (action := actions.get(item.action)) is None:
+            action = actions[item.action] = escape(str(item.action))
         out.append(
-            f'<tr class="queue-item{" overdue" if overdue else ""}" data-kind="{escape(item.kind)}">\n'
+            f'<tr class="queue-item{" overdue" if overdue else ""}" data-kind="{kind}">\n'
             f'      <td class="due">{due}</td>\n'
-            f'      <td><a class="queue-action" href="{escape(item.url)}">{escape(str(item.action))}</a></td>\n'
-            f'      <td><a href="{escape(case_url(case))}">{escape(case.reference)}</a></td>\n'
+            f'      <td><a class="queue-action" href="{escape(item.url)}">{action}</a></td>\n'
+            f'      <td><a href="{escape(pattern.format(case.public_id))}">{escape(case.reference)}</a></td>\n'
             f"      <td>{escape(item.company)}</td>\n"
-            f'      <td><span class="state state-{escape(case.state)}">{state}</span></td>\n'
+            f"      <td>{state}</td>\n"
             f"      {forecast_cells[case.pk]}\n"
             "    </tr>"
         )

@@ -422,8 +422,9 @@ def test_the_overdue_list_counts_what_it_lists_for_every_reader_and_filter(clien
 
 @pytest.mark.postgres
 def test_the_held_list_from_open_stage_equals_the_joined_read(world, monkeypatch) -> None:
-    """On PostgreSQL one role's held list (a supervisor, the counter, head office) is read from
-    `OpenStage` (`queue._HELD_KEPT`): after transitions, a suspension, a hand-over, a move to
+    """On PostgreSQL the held list is read from `OpenStage`: one role's (a supervisor, the
+    counter, head office; `queue._HELD_KEPT`) and an account manager's (`queue._HELD_MINE_KEPT`,
+    with the drafts that have no current stage yet): after transitions, a suspension, a hand-over, a move to
     another branch and with due times and creation times that tie, every page and the count
     equal the joined read of the cases (`my_work`, less the stages another source covers), in
     the same order (due time, creation time, id), also where the count's limit falls in a tie."""
@@ -454,9 +455,34 @@ def test_the_held_list_from_open_stage_equals_the_joined_read(world, monkeypatch
             StageVisit.objects.filter(pk=other.current_visit_id).update(holder_role=role, due_at=due)
             # Created the later, the lower its id: the tie's order is not the index's.
             OnboardingCase.objects.filter(pk=other.pk).update(created_at=same_created - dt.timedelta(hours=i))
+    # The account managers' own (`queue._HELD_MINE_KEPT`): drafts whose creation times tie, one
+    # without a current visit (no `OpenStage` row) tying with them, a case waiting on the
+    # customer, one handed to the other account manager and one handed back to the first.
+    drafts = [world.case(State.DRAFT) for _i in range(3)] + [world.case(State.DRAFT, company=world.company_y)]
+    OnboardingCase.objects.filter(pk__in=[c.pk for c in drafts]).update(created_at=same_created)
+    no_visit = world.case(State.DRAFT)
+    OnboardingCase.objects.filter(pk=no_visit.pk).update(current_visit=None, created_at=same_created)
+    with_customer = world.case(State.JOINT_TESTING)
+    StageVisit.objects.filter(pk=with_customer.current_visit_id).update(holder_role="customer", due_at=same_due)
+    to_other = world.case(State.BRANCH_INTAKE)
+    OnboardingCase.objects.filter(pk=to_other.pk).update(account_manager=world.am_a2)
+    returned = world.case(State.BRANCH_INTAKE)
+    OnboardingCase.objects.filter(pk=returned.pk).update(account_manager=world.am_a2)
+    OnboardingCase.objects.filter(pk=returned.pk).update(account_manager=world.am_a)
     assert all_kept_exact()
+    assert not OpenStage.objects.filter(case_id=no_visit.pk).exists()
 
-    readers = (world.supervisor, world.supervisor_other, world.approver, world.tech, world.maker, world.checker)
+    readers = (
+        world.supervisor,
+        world.supervisor_other,
+        world.approver,
+        world.tech,
+        world.maker,
+        world.checker,
+        world.am_a,
+        world.am_a2,
+        world.am_b,
+    )
 
     def joined(who) -> list[int]:
         qs = selectors.my_work(user=who)
@@ -476,9 +502,13 @@ def test_the_held_list_from_open_stage_equals_the_joined_read(world, monkeypatch
                 if held.items:  # (a page past the end counts with a page of one: `held_page`)
                     assert held.total == min(len(want), held.counted + 1), (who, offset)
     assert len(joined(world.supervisor)) >= 4 and all(
-        len(joined(who)) >= 3 for who in readers[2:] if who != world.maker
+        len(joined(who)) >= 3 for who in readers[2:6] if who != world.maker
     )
     assert handed.pk in joined(world.supervisor) and paused.pk not in joined(world.approver)
+    mine = joined(world.am_a)
+    assert {no_visit.pk, with_customer.pk, returned.pk, *(c.pk for c in drafts[:3])} <= set(mine)
+    assert paused.pk not in mine and to_other.pk not in mine and to_other.pk in joined(world.am_a2)
+    assert drafts[3].pk in joined(world.am_b)
 
 
 def test_production_configs_to_issue_equal_the_joined_read(world) -> None:

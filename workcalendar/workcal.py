@@ -70,6 +70,14 @@ class WorkCalendar:
         self._cover(min(a.date(), b.date()), max(a.date(), b.date()))
         return self._position(b) - self._position(a)
 
+    def position(self, local: dt.datetime) -> int:
+        """Where a local time stands in working time (from a fixed origin): `working_seconds(a, b)`
+        is `position(b) - position(a)` of their local times. For a page of due times measured
+        against one moment: that moment's position is taken once, each due time's once."""
+        day = local.date()
+        self._cover(day, day)
+        return self._position(local)
+
     def _position(self, t: dt.datetime) -> int:
         d = t.date()
         into = t.hour * 3600 + t.minute * 60 + t.second

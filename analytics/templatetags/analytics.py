@@ -189,23 +189,34 @@ def forecast_cells(rows: Any) -> dict[int, SafeString]:
     stages: dict[str, str] = {}
     holders: dict[tuple[str, str], str] = {}
     risks: dict[tuple[Any, ...], str] = {}
-    for f in CaseForecast.objects.filter(case_id__in=ids).only(*_CELL_FIELDS).order_by():
-        if f.p85_date is None:
+    # The columns as values (a forecast model built per row cost more than its cell); a model
+    # is built only for a risk text not yet written (`risk_text` reads it).
+    dates: dict[Any, str] = {}
+    rows = CaseForecast.objects.filter(case_id__in=ids).values_list(*_CELL_FIELDS).order_by()
+    for case_id, p85_date, target_late, stage_late_at, stage_code, party, role, elapsed, stage_p85 in rows:
+        if p85_date is None:
             continue
-        p85 = f.p85_date.strftime("%Y-%m-%d")
-        if not f.at_risk(now):
-            cells[f.case_id] = mark_safe(f'<td class="forecast-cell">P85 {p85}</td>')  # noqa: S308 - digits
+        if (p85 := dates.get(p85_date)) is None:
+            p85 = dates[p85_date] = p85_date.strftime("%Y-%m-%d")
+        stage_late = stage_late_at is not None and stage_late_at <= now  # `CaseForecast.stage_late`
+        if not (target_late or stage_late):  # `CaseForecast.at_risk`
+            cells[case_id] = mark_safe(f'<td class="forecast-cell">P85 {p85}</td>')  # noqa: S308 - digits
             continue
-        if (stage := stages.get(f.stage)) is None:
-            stage = stages[f.stage] = _esc(selectors.stage_label(f.stage))
-        if (holder := holders.get((f.holder_party, f.holder_role))) is None:
-            holder = holders[f.holder_party, f.holder_role] = _esc(
-                selectors.holder_label(f.holder_party, f.holder_role)
-            )
-        key = (f.target_late, f.stage_late(now), f.stage, f.stage_elapsed_days, f.stage_p85_days)
+        if (stage := stages.get(stage_code)) is None:
+            stage = stages[stage_code] = _esc(selectors.stage_label(stage_code))
+        if (holder := holders.get((party, role))) is None:
+            holder = holders[party, role] = _esc(selectors.holder_label(party, role))
+        key = (target_late, stage_late, stage_code, elapsed, stage_p85)
         if (risk := risks.get(key)) is None:
-            risk = risks[key] = _esc(selectors.risk_text(f, now))
-        cells[f.case_id] = mark_safe(  # noqa: S308 - every value escaped above
+            shown = CaseForecast(
+                target_late=target_late,
+                stage_late_at=stage_late_at,
+                stage=stage_code,
+                stage_elapsed_days=elapsed,
+                stage_p85_days=stage_p85,
+            )
+            risk = risks[key] = _esc(selectors.risk_text(shown, now))
+        cells[case_id] = mark_safe(  # noqa: S308 - every value escaped above
             f'<td class="forecast-cell">P85 {p85} <span class="badge danger" title="{risk}">'
             f'{badge}</span><div class="sub">{stage} · {holder}</div></td>'
         )
