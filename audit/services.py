@@ -83,7 +83,7 @@ def access_record(
         if returning:
             pk = cursor.fetchone()[0]
         else:
-            pk = connection.ops.last_insert_id(cursor, AccessEvent._meta.db_table, AccessEvent._meta.pk.column)
+            pk = connection.ops.last_insert_id(cursor, AccessEvent._meta.db_table, str(AccessEvent._meta.pk.column))
     event.pk = pk
     event._state.adding = False
     event._state.db = connection.alias
@@ -98,12 +98,12 @@ def _insert(vendor: str) -> tuple[str, list[Any], bool]:
     q = connection.ops.quote_name
     fields = [f for f in meta.concrete_fields if f is not meta.pk]
     sql = (
-        f"INSERT INTO {q(meta.db_table)} ({', '.join(q(f.column) for f in fields)}) "  # noqa: S608 (names from the model)
+        f"INSERT INTO {q(meta.db_table)} ({', '.join(q(str(f.column)) for f in fields)}) "  # noqa: S608 (names from the model)
         f"VALUES ({', '.join(['%s'] * len(fields))})"
     )
     returning = bool(connection.features.can_return_columns_from_insert)
     if returning:
-        sql += f" RETURNING {q(meta.pk.column)}"
+        sql += f" RETURNING {q(str(meta.pk.column))}"
     return sql, fields, returning
 
 
