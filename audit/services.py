@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 from allauth.core.internal.httpkit import get_client_ip
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -66,11 +68,43 @@ def access_record(
     request: HttpRequest | None = None,
     data: dict[str, Any] | None = None,
 ) -> AccessEvent:
+    """Save one access event (every case page's read writes one: the evidence of issue 25).
+
+    The INSERT is written once per process from the model's fields (`_insert`), not built by
+    the ORM on every request (about 0.3 ms of CPU a page): the same columns and values as
+    `event.save()` writes (each field's `pre_save` and `get_db_prep_save`), the id read back."""
     event = access_event(
         kind=kind, actor=actor, username=username, case=case, reason=reason, request=request, data=data
     )
-    event.save()
+    sql, fields, returning = _insert(connection.vendor)
+    params = [f.get_db_prep_save(f.pre_save(event, True), connection) for f in fields]
+    with transaction.mark_for_rollback_on_error(connection.alias), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if returning:
+            pk = cursor.fetchone()[0]
+        else:
+            pk = connection.ops.last_insert_id(cursor, AccessEvent._meta.db_table, str(AccessEvent._meta.pk.column))
+    event.pk = pk
+    event._state.adding = False
+    event._state.db = connection.alias
     return event
+
+
+@functools.cache
+def _insert(vendor: str) -> tuple[str, list[Any], bool]:
+    """The access event's INSERT on this database (every column but the id), its fields in
+    order, and whether it returns the new id (else the driver's last row id gives it)."""
+    meta = AccessEvent._meta
+    q = connection.ops.quote_name
+    fields = [f for f in meta.concrete_fields if f is not meta.pk]
+    sql = (
+        f"INSERT INTO {q(meta.db_table)} ({', '.join(q(str(f.column)) for f in fields)}) "  # noqa: S608 (names from the model)
+        f"VALUES ({', '.join(['%s'] * len(fields))})"
+    )
+    returning = bool(connection.features.can_return_columns_from_insert)
+    if returning:
+        sql += f" RETURNING {q(str(meta.pk.column))}"
+    return sql, fields, returning
 
 
 def access_events_save(events: list[AccessEvent]) -> list[AccessEvent]:

@@ -87,8 +87,9 @@ def counter_panel(context: Any) -> dict[str, Any]:
         case=case,
         user=user,
         csrf_token=context.get("csrf_token"),
-        operator_form=forms.OperatorForm(auto_id="op_%s"),
-        identity_form=forms.IdentityCheckForm(auto_id="ic_%s"),
+        # Each form only where the panel draws it (`can_edit_operators`, `can_make`).
+        operator_form=forms.OperatorForm(auto_id="op_%s") if data["can_edit_operators"] else None,
+        identity_form=forms.IdentityCheckForm(auto_id="ic_%s") if can_make else None,
         ukey_form=forms.UKeyIssueForm(case=case, operators=data["active_operators_by_pk"], auto_id="uk_%s")
         if can_make
         else None,
