@@ -91,6 +91,24 @@ class Document(models.Model):
         raise PermissionError("documents are never deleted")
 
 
+# The statement triggers on the versions' table that keep `WaitingDocument`: each document a
+# statement wrote versions of is looked at again (its row removed, then put back if its latest
+# version is undecided and it is an uploaded one), in document order.
+WAITING_DOCUMENT_SQL = (
+    "DELETE FROM documents_waitingdocument w USING (SELECT DISTINCT document_id FROM {rows}) t"
+    " WHERE w.document_id = t.document_id;"
+    " INSERT INTO documents_waitingdocument (document_id, case_id, kind, uploaded_by_id)"
+    " SELECT d.id, d.case_id, d.kind, v.uploaded_by_id FROM (SELECT DISTINCT document_id FROM {rows}) t"
+    " JOIN documents_document d ON d.id = t.document_id AND NOT d.generated"
+    " JOIN LATERAL (SELECT dv.decision, dv.uploaded_by_id FROM documents_documentversion dv"
+    " WHERE dv.document_id = d.id ORDER BY dv.number DESC LIMIT 1) v ON v.decision = ''"
+    " ORDER BY d.id"
+    " ON CONFLICT (document_id) DO UPDATE SET case_id = EXCLUDED.case_id, kind = EXCLUDED.kind,"
+    " uploaded_by_id = EXCLUDED.uploaded_by_id;"
+    " RETURN NULL;"
+)
+
+
 class Decision(models.TextChoices):
     ACCEPTED = "accepted", _("审核通过")
     REJECTED = "rejected", _("退回")
@@ -149,6 +167,32 @@ class DocumentVersion(models.Model):
             ),
             pgtrigger.Protect(name="no_delete", operation=pgtrigger.Delete),
             NoTruncate(),
+            # And `WaitingDocument` (the uploaded documents whose latest version is undecided),
+            # after every statement that writes versions, whoever sends it.
+            pgtrigger.Trigger(
+                name="waiting_document_insert",
+                when=pgtrigger.After,
+                operation=pgtrigger.Insert,
+                level=pgtrigger.Statement,
+                referencing=pgtrigger.Referencing(new="new_rows"),
+                func=WAITING_DOCUMENT_SQL.format(rows="new_rows"),
+            ),
+            pgtrigger.Trigger(
+                name="waiting_document_update",
+                when=pgtrigger.After,
+                operation=pgtrigger.Update,
+                level=pgtrigger.Statement,
+                referencing=pgtrigger.Referencing(new="new_rows"),
+                func=WAITING_DOCUMENT_SQL.format(rows="new_rows"),
+            ),
+            pgtrigger.Trigger(  # refused above; kept exact should a delete ever pass
+                name="waiting_document_delete",
+                when=pgtrigger.After,
+                operation=pgtrigger.Delete,
+                level=pgtrigger.Statement,
+                referencing=pgtrigger.Referencing(old="old_rows"),
+                func=WAITING_DOCUMENT_SQL.format(rows="old_rows"),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -160,3 +204,33 @@ class DocumentVersion(models.Model):
     @property
     def is_image(self) -> bool:
         return self.content_type.startswith("image/")
+
+
+class WaitingDocument(models.Model):
+    """An uploaded document whose latest version nobody has decided yet: what 轮到我办理's
+    documents to review are read from (`documents/queue.py`), a few rows per case in progress,
+    instead of every document of a kind joined to every candidate case and to its versions.
+    Written only by the triggers on the versions' table (PostgreSQL), like `OpenStage`; the
+    migration fills it; elsewhere (SQLite) the queue reads the versions themselves. Whether the
+    case is still in a stage collecting the document, and in the reader's scope, is read from
+    the case: a case goes back and forth between stages without a version being written."""
+
+    document = models.OneToOneField(
+        Document, primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    # Indexed by waiting_document_case_idx (the case first), not by an index of its own.
+    case = models.ForeignKey(
+        "onboarding.OnboardingCase", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    kind = models.CharField(max_length=40)
+    # The latest version's uploader: nobody reviews their own upload.
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+
+    class Meta:
+        indexes = [
+            # The queue's order (case, then kind): head office walks it and stops at 200 pairs;
+            # below head office each candidate case's rows are found by it.
+            models.Index(fields=["case", "kind"], include=["uploaded_by"], name="waiting_document_case_idx"),
+        ]

@@ -65,24 +65,44 @@ def _waiting_q(needs: list[_Need], user: Any) -> Q:
 # The waiting documents and what their rows show of their cases, written out (issue 26: Django
 # spent about 5 ms of CPU building the statement, a condition per need, for about 1 ms of
 # running it). Every value is a parameter; only placeholders and constant names are joined in.
-# `{needs}` is one condition per set of stages (see `_needs_sql`). Each document's latest
-# version only, undecided, uploaded by someone else; at most 200 (case, kind) pairs.
+# `{waiting}` is the uploaded documents whose latest version is undecided, with that version's
+# uploader (see `_waiting_source`); `{needs}` one condition per set of stages (see
+# `_needs_sql`). Only those uploaded by someone else; at most 200 (case, kind) pairs, of which
+# the first 50 cases are shown: only theirs are joined to what the rows show.
 _WAITING = """
 WITH waiting AS (
-  SELECT d.case_id, d.kind FROM documents_documentversion dv
-  JOIN documents_document d ON d.id = dv.document_id{join}
-  WHERE dv.decision = '' AND NOT d.generated AND dv.uploaded_by_id <> %s
-    AND NOT EXISTS (SELECT 1 FROM documents_documentversion n WHERE n.document_id = dv.document_id AND n.number > dv.number)
-    AND ({needs})
-  ORDER BY d.case_id, d.kind LIMIT 200)
+  SELECT w.case_id, w.kind FROM {waiting} w{join}
+  WHERE w.uploaded_by_id <> %s AND ({needs})
+  ORDER BY w.case_id, w.kind LIMIT 200),
+shown AS (SELECT DISTINCT case_id FROM waiting ORDER BY case_id LIMIT 50)
 SELECT w.case_id, w.kind, c.public_id, c.reference, c.state,
        CASE WHEN c.company_version_id IS NULL THEN e.name ELSE cv.name END, v.due_at
-FROM waiting w
+FROM shown s
+JOIN waiting w ON w.case_id = s.case_id
 JOIN onboarding_onboardingcase c ON c.id = w.case_id
 JOIN onboarding_enterprise e ON e.id = c.enterprise_id
 LEFT JOIN companies_companyversion cv ON cv.id = c.company_version_id
 LEFT JOIN onboarding_stagevisit v ON v.id = c.current_visit_id
 ORDER BY w.case_id, w.kind"""
+
+# PostgreSQL: the rows its triggers keep (`WaitingDocument`, a few per case in progress). At
+# head office every case of a stage is a candidate (tens of thousands at 100,000 cases): reading
+# the documents themselves joined every document of the kind to them and checked each latest
+# version (27 ms); the kept rows are walked in the queue's order and the walk stops at 200.
+_WAITING_KEPT = "documents_waitingdocument"
+# Elsewhere (SQLite): the same rows read from the versions (each document's latest, undecided,
+# of an uploaded document).
+_WAITING_READ = (
+    "(SELECT d.case_id, d.kind, dv.uploaded_by_id FROM documents_documentversion dv"
+    " JOIN documents_document d ON d.id = dv.document_id"
+    " WHERE dv.decision = '' AND NOT d.generated AND NOT EXISTS (SELECT 1 FROM documents_documentversion n"
+    " WHERE n.document_id = dv.document_id AND n.number > dv.number))"
+)
+
+
+def _waiting_source() -> str:
+    return _WAITING_KEPT if connection.vendor == "postgresql" else _WAITING_READ
+
 
 _SCOPE = "SELECT b.id FROM branches_branch b WHERE b.path LIKE %s"
 
@@ -97,13 +117,16 @@ def _needs_sql(needs: list[_Need], user: Any, *, head_office: bool) -> tuple[str
 
     Below head office: each set of stages' kinds, on the cases of the reader's scope in those
     stages (their own only where the need says so), found along the cases' indexes (a branch's
-    cases in those stages: hundreds) and then the documents by their (case, kind) key. On
-    PostgreSQL the cases are read once (`= ANY(ARRAY(…))`, an init plan) and each document
-    found by its key; as `IN (cases)` ORed with other needs it would test every document of the
-    kind against them. With the needs said through the join to the cases, PostgreSQL walked
-    every case of the bank testing each against the ORed needs (60–80 ms at 100,000 cases).
+    cases in those stages: hundreds) and then the waiting documents by their (case, kind) key.
+    On PostgreSQL the cases are read once (`= ANY(ARRAY(…))`, an init plan) and each waiting
+    row found by its key; as `IN (cases)` ORed with other needs it would test every waiting row
+    of the kind against them. With the needs said through the join to the cases, PostgreSQL
+    walked every case of the bank testing each against the ORed needs (60–80 ms at 100,000
+    cases).
 
-    Head office: every case of a stage is a candidate, thousands: said through the join."""
+    Head office: every case of a stage is a candidate, thousands: said through the join, from
+    the waiting rows' side (on PostgreSQL the kept rows in the queue's order, up to 200 that
+    pass)."""
     scope = user.branch.path + "%"  # a path is digits and slashes: nothing LIKE would read
     groups: dict[tuple[frozenset[str], bool], list[str]] = {}
     for need in needs:
@@ -113,20 +136,20 @@ def _needs_sql(needs: list[_Need], user: Any, *, head_office: bool) -> tuple[str
         kinds, states_ = sorted(set(kinds)), sorted(states)
         own = " AND c.account_manager_id = %s" if own_only else ""
         if head_office:
-            parts.append(f"(d.kind IN ({_marks(kinds)}) AND c.state IN ({_marks(states_)}){own})")
+            parts.append(f"(w.kind IN ({_marks(kinds)}) AND c.state IN ({_marks(states_)}){own})")
         else:
             cases = (  # placeholders and constant names only
                 f"SELECT c.id FROM onboarding_onboardingcase c WHERE c.branch_id IN ({_SCOPE})"  # noqa: S608
                 f" AND c.state IN ({_marks(states_)}){own}"
             )
             in_cases = f"= ANY(ARRAY({cases}))" if connection.vendor == "postgresql" else f"IN ({cases})"
-            parts.append(f"(d.kind IN ({_marks(kinds)}) AND d.case_id {in_cases})")
+            parts.append(f"(w.kind IN ({_marks(kinds)}) AND w.case_id {in_cases})")
             params += [*kinds, scope, *states_, *([user.pk] if own_only else [])]
             continue
         params += [*kinds, *states_, *([user.pk] if own_only else [])]
     if not head_office:
         return "", [], " OR ".join(parts), params
-    join = f"\n  JOIN onboarding_onboardingcase c ON c.id = d.case_id AND c.branch_id IN ({_SCOPE})"
+    join = f"\n  JOIN onboarding_onboardingcase c ON c.id = w.case_id AND c.branch_id IN ({_SCOPE})"
     return join, [scope], " OR ".join(parts), params
 
 
@@ -136,7 +159,8 @@ def documents_to_review(user: Any) -> list[QueueItem]:
         return []  # nothing to review, or nothing in scope (`case_visible_q`)
     join, join_params, condition, params = _needs_sql(needs, user, head_office=user.branch.parent_id is None)
     with connection.cursor() as cursor:
-        cursor.execute(_WAITING.format(join=join, needs=condition), [*join_params, user.pk, *params])
+        statement = _WAITING.format(waiting=_waiting_source(), join=join, needs=condition)
+        cursor.execute(statement, [*join_params, user.pk, *params])
         rows = cursor.fetchall()
     kinds_by_case: dict[int, list[str]] = {}
     shown: dict[int, tuple[Any, ...]] = {}

@@ -300,6 +300,177 @@ def test_the_held_lists_and_documents_to_review_equal_the_joined_reads(client, w
     assert [i.case for i in documents_queue.documents_to_review(world.tech)] == [testing]
 
 
+def waiting_direct() -> dict[int, tuple]:
+    """The uploaded documents whose latest version is undecided (case, kind, that version's
+    uploader), read from the versions."""
+    from django.db.models import OuterRef, Subquery
+
+    from documents.models import DocumentVersion
+
+    latest = DocumentVersion.objects.filter(document=OuterRef("document")).order_by("-number").values("pk")[:1]
+    rows = DocumentVersion.objects.filter(pk=Subquery(latest), decision="", document__generated=False).values_list(
+        "document_id", "document__case_id", "document__kind", "uploaded_by_id"
+    )
+    return {pk: tuple(rest) for pk, *rest in rows}
+
+
+def waiting_kept() -> dict[int, tuple]:
+    from documents.models import WaitingDocument
+
+    rows = WaitingDocument.objects.values_list("document_id", "case_id", "kind", "uploaded_by_id")
+    return {pk: tuple(rest) for pk, *rest in rows}
+
+
+def documents_joined(who) -> list[tuple[int, str]]:
+    """轮到我办理's documents to review as the plain ORM read says (`_waiting_q` through the join
+    to the cases, the reader's visible cases, each document's latest version, undecided, of an
+    uploaded document, uploaded by someone else): (case, action) in the queue's order, at most
+    200 (case, kind) pairs and 50 cases."""
+    from django.db.models import F, OuterRef, Q, Subquery
+    from django.utils.translation import gettext as _
+    from django.utils.translation import pgettext
+
+    from documents import queue as documents_queue
+    from documents.models import DocumentKind, DocumentVersion
+
+    needs = [need for role in sorted(selectors.user_roles(who)) for need in documents_queue._needs(role)]
+    if not needs:
+        return []
+    visible = OnboardingCase.objects.filter(selectors.case_visible_q(who)).values("pk")
+    latest = DocumentVersion.objects.filter(document=OuterRef("document")).order_by("-number").values("number")[:1]
+    pairs = (
+        DocumentVersion.objects.filter(
+            documents_queue._waiting_q(needs, who) & Q(document__case__in=visible),
+            decision="",
+            document__generated=False,
+        )
+        .annotate(latest=Subquery(latest))
+        .filter(number=F("latest"))
+        .exclude(uploaded_by=who)
+        .order_by("document__case_id", "document__kind")
+        .values_list("document__case_id", "document__kind")
+        .distinct()[:200]
+    )
+    names: dict[int, list[str]] = {}
+    for case_id, kind in pairs:
+        names.setdefault(case_id, []).append(str(DocumentKind(kind).label))
+    sep = pgettext("list separator", "、")
+    return [(pk, _("审核文件:%(names)s") % {"names": sep.join(n)}) for pk, n in list(names.items())[:50]]
+
+
+def test_documents_to_review_equal_the_joined_read_after_every_write(world) -> None:
+    """轮到我办理's documents to review (PostgreSQL: from `WaitingDocument`, which the versions'
+    triggers keep) are, for every reader, the plain joined read's items in its order, after
+    every write that changes what waits: an upload, a new version over an undecided one or a
+    returned one, a rejection, an acceptance (one and several at once), a generated form, an
+    upload by the reviewer themself, a statement writing several versions at once, a case moved
+    on and back without a version written; and the kept rows equal the versions' own answer."""
+    from django.db import connection
+
+    from documents import queue as documents_queue
+    from documents import services as documents
+    from documents.models import Decision, Document, DocumentVersion
+    from documents.samples import sample_pdf
+
+    readers = (
+        world.supervisor,
+        world.supervisor_other,
+        world.approver,
+        world.tech,
+        world.maker,
+        world.checker,
+        world.am_a,
+        world.am_a2,
+        world.am_b,
+        world.auditor,
+    )
+    seen: dict[object, int] = {}
+
+    def check(step: str) -> None:
+        if connection.vendor == "postgresql":
+            assert waiting_kept() == waiting_direct(), step
+        for who in readers:
+            got = [(item.case.pk, item.action) for item in documents_queue.documents_to_review(who)]
+            assert got == documents_joined(who), (step, who)
+            seen[who] = seen.get(who, 0) + bool(got)
+
+    def upload(case, who, kind):
+        return documents.document_upload(
+            case=case, user=who, kind=kind, upload=io.BytesIO(sample_pdf(kind)), name=f"{kind}.pdf"
+        )
+
+    intake = world.case(State.BRANCH_INTAKE, documents=False)
+    other_intake = world.case(State.BRANCH_INTAKE, company=world.company_y, documents=False)
+    testing = world.case(State.JOINT_TESTING, documents=False)
+    testing_y = world.case(State.JOINT_TESTING, company=world.company_y, documents=False)
+    counter = world.case(State.UKEY_ISSUANCE, documents=False)
+    world.case(State.UKEY_ISSUANCE)  # walked with every paper accepted: nothing waits
+    check("nothing uploaded")
+
+    licence = upload(intake, world.customer_x, "business_licence")
+    upload(intake, world.customer_x, "legal_rep_id")
+    upload(other_intake, world.customer_y, "business_licence")
+    report = upload(testing, world.customer_x, "test_report")
+    upload(testing_y, world.customer_y, "test_report")
+    upload(counter, world.maker, "ebanking_registration")
+    check("uploaded")
+    assert [pk for pk, _ in documents_joined(world.tech)] == sorted([testing.pk, testing_y.pk])
+    assert [pk for pk, _ in documents_joined(world.checker)] == [counter.pk]
+    assert [pk for pk, _ in documents_joined(world.am_a)] == [intake.pk]
+
+    report = upload(testing, world.customer_x, "test_report")  # a newer version, the older undecided
+    check("a new version over an undecided one")
+    documents.document_review(version=report, user=world.tech, accept=False, reason="缺少签章")
+    check("rejected")
+    assert [pk for pk, _ in documents_joined(world.tech)] == [testing_y.pk]
+    upload(testing, world.customer_x, "test_report")
+    check("uploaded again after the return")
+    upload(testing_y, world.tech, "test_report")  # the reviewer's own upload: not theirs to review
+    check("uploaded by the reviewer themself")
+    assert [pk for pk, _ in documents_joined(world.tech)] == [testing.pk]
+    documents.document_review(version=licence, user=world.am_a, accept=True)
+    check("accepted")
+    legal = DocumentVersion.objects.get(document__case=intake, document__kind="legal_rep_id")
+    documents.documents_accept(case=intake, user=world.am_a, versions=[legal])
+    check("accepted together")
+    assert documents_joined(world.am_a) == []
+    documents.form_generate(case=counter, user=world.maker, kind="ebanking_registration")
+    check("a generated form")
+
+    # One statement writing versions of several documents: one undecided, one decided.
+    docs = [
+        Document.objects.get_or_create(case=intake, kind=kind, generated=False, defaults={"retention": "15y"})[0]
+        for kind in ("handler_id", "authorisation_letter")
+    ]
+    DocumentVersion.objects.bulk_create(
+        DocumentVersion(
+            document=doc,
+            number=doc.versions.count() + 1,
+            original_name="f.pdf",
+            storage_name=f"bulk/{doc.pk}.pdf",
+            size=1,
+            content_type="application/pdf",
+            sha256="0" * 64,
+            uploaded_by=world.customer_x,
+            **({"decision": Decision.ACCEPTED, "reviewed_by": world.am_a, "reviewed_at": timezone.now()} if i else {}),
+        )
+        for i, doc in enumerate(docs)
+    )
+    check("several versions in one statement")
+    assert [pk for pk, _ in documents_joined(world.am_a)] == [intake.pk]
+
+    # Cases moved on and back without a version written (a statement, whoever sends it).
+    OnboardingCase.objects.filter(pk__in=[intake.pk, testing.pk]).update(state=State.UKEY_ISSUANCE)
+    check("moved on")
+    assert documents_joined(world.am_a) == [] and documents_joined(world.tech) == []
+    OnboardingCase.objects.filter(pk=intake.pk).update(state=State.BRANCH_INTAKE)
+    OnboardingCase.objects.filter(pk=testing.pk).update(state=State.HEAD_OFFICE_APPROVAL)
+    check("moved back")
+    assert [pk for pk, _ in documents_joined(world.tech)] == [testing.pk]
+    # The comparisons were not of empty lists: each reviewing role had work at some step.
+    assert all(seen[who] for who in (world.tech, world.checker, world.am_a, world.am_b)), seen
+
+
 def test_permissions_are_read_in_one_query_and_kept_with_the_users_copy(world) -> None:
     """`accounts.permissions.PermissionsBackend`: a person's own and their groups' permissions in
     one query, the same answer as Django's; none with the copy `user_prepare` made."""

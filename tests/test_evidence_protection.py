@@ -29,7 +29,7 @@ from companies.models import CompanyVersion, Enterprise, SettlementAccount
 from config.evidence import NO_TRUNCATE
 from counter import services as counter_services
 from counter.models import CounterEntry, Operator, UKey
-from documents.models import Document, DocumentVersion
+from documents.models import Document, DocumentVersion, WaitingDocument
 from links.models import LinkAccount, LinkEvent, LinkOperator, LinkRequest, LiveLink
 from notices import outbox
 from notices.models import EmailPreference, Notification, OutboxEmail
@@ -115,6 +115,7 @@ NOT_HISTORY: dict[type[models.Model], str] = {
     StageCount: "a count of cases per branch and state, kept by triggers on the cases' table",
     OpenStage: "each open case's current stage (where, who holds it, due when), kept by triggers on the cases' and visits' tables",
     TeamCount: "a count of open stages per branch, state, account manager and holder, kept by triggers on OpenStage",
+    WaitingDocument: "the uploaded documents whose latest version is undecided, kept by triggers on the versions' table",
     ForecastModel: "a fitted model, replaced by the next fit",
     CockpitSnapshot: "precomputed cockpit tables, replaced when stale",
     ApiClient: "an API client's current settings and secret (rotated)",
