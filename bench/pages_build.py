@@ -18,7 +18,7 @@ Rows are only ever inserted: the evidence triggers (audit/evidence.py) refuse UP
 TRUNCATE, which is why a rebuild drops the database instead of emptying it. The copy runs with
 `session_replication_role = replica` (no per-row foreign-key trigger: the copy of consistent rows
 is consistent), then the sequences are moved past the copied ids, the tables kept by triggers
-(`StageCount`, `OpenStage`, `TeamCount`) are filled again from the cases, and everything is analysed.
+(`StageCount`, `OpenStage`, `TeamCount`, the documents' `WaitingDocument`) are filled again from the cases, and everything is analysed.
 """
 
 from __future__ import annotations
@@ -406,6 +406,16 @@ def grow(conn: Any, *, cases: int, log: Any = print) -> int:
             "INSERT INTO onboarding_teamcount (branch_id, state, account_manager_id, holder_role, n)"
             " SELECT branch_id, state, account_manager_id, holder_role, COUNT(*) FROM onboarding_openstage"
             " GROUP BY branch_id, state, account_manager_id, holder_role"
+        )
+        # The documents waiting for review (kept by the versions' triggers): each uploaded
+        # document whose latest version is undecided.
+        cur.execute("DELETE FROM documents_waitingdocument")
+        cur.execute(
+            "INSERT INTO documents_waitingdocument (document_id, case_id, kind, uploaded_by_id)"
+            " SELECT id, case_id, kind, uploaded_by_id FROM (SELECT DISTINCT ON (d.id) d.id, d.case_id, d.kind,"
+            " v.uploaded_by_id, v.decision FROM documents_document d JOIN documents_documentversion v"
+            " ON v.document_id = d.id WHERE NOT d.generated ORDER BY d.id, v.number DESC) latest"
+            " WHERE decision = ''"
         )
         cur.execute("SET session_replication_role = origin")
         conn.commit()
