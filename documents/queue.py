@@ -9,7 +9,6 @@ stage is still open. One item per case, naming the documents.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +19,7 @@ from django.utils.translation import pgettext
 
 from branches.roles import user_roles
 from casetypes import declaration
-from onboarding.models import OnboardingCase
-from onboarding.queue import QueueItem, aware, case_url
+from onboarding.queue import QueueItem, aware, case_url, row_case
 
 from .models import DocumentKind, DocumentVersion  # noqa: F401  (the versions' model: tests read it here)
 
@@ -174,11 +172,7 @@ def documents_to_review(user: Any) -> list[QueueItem]:
     items = []
     for pk in list(kinds_by_case)[:50]:
         public_id, reference, state, company, due = shown[pk]
-        if not isinstance(public_id, uuid.UUID):
-            public_id = uuid.UUID(public_id)  # SQLite: the hex text
-        case = OnboardingCase.from_db(
-            connection.alias, ["id", "public_id", "reference", "state"], [pk, public_id, reference, state]
-        )
+        case = row_case(pk, public_id, reference, state)
         items.append(
             QueueItem(
                 case=case,

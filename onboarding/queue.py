@@ -294,6 +294,14 @@ def aware(value: Any) -> dt.datetime | None:
 _CASE_FIELDS = ["id", "public_id", "reference", "state"]
 
 
+def row_case(pk: int, public_id: Any, reference: str, state: str) -> OnboardingCase:
+    """The case a queue row names, from a written-out statement's columns (SQLite gives the
+    public id as hex text): what an item's row and its link read of it."""
+    if not isinstance(public_id, uuid.UUID):
+        public_id = uuid.UUID(public_id)
+    return OnboardingCase.from_db(connection.alias, _CASE_FIELDS, [pk, public_id, reference, state])
+
+
 @dataclass(frozen=True)
 class Held:
     """A page of the person's held items and how many they hold, counted up to `counted`: more
@@ -331,13 +339,11 @@ def held_page(user: Any, *, offset: int = 0, limit: int | None = None) -> Held:
     actions: dict[tuple[str, str | None], tuple[str, str]] = {}  # one per stage and holder, translated once
     pattern = _case_url_pattern(get_script_prefix())
     for pk, public_id, reference, state, company, holder, due, entered, _total in rows:
-        if not isinstance(public_id, uuid.UUID):
-            public_id = uuid.UUID(public_id)
-        case = OnboardingCase.from_db(connection.alias, _CASE_FIELDS, [pk, public_id, reference, state])
+        case = row_case(pk, public_id, reference, state)
         if (found := actions.get((state, holder))) is None:
             found = actions[state, holder] = _held_action(state, holder)
         action, anchor = found
-        url = pattern.format(public_id)
+        url = pattern.format(case.public_id)
         items.append(
             QueueItem(
                 case=case,
@@ -408,14 +414,12 @@ def production_configs_to_issue(user: Any) -> list[QueueItem]:
     for pk, public_id, reference, state, company, due, visit in rows:
         if visit is None:
             continue  # no current stage (as the ORM's read left out)
-        if not isinstance(public_id, uuid.UUID):
-            public_id = uuid.UUID(public_id)
-        case = OnboardingCase.from_db(connection.alias, _CASE_FIELDS, [pk, public_id, reference, state])
+        case = row_case(pk, public_id, reference, state)
         items.append(
             QueueItem(
                 case=case,
                 action=action,
-                url=pattern.format(public_id) + "#production",
+                url=pattern.format(case.public_id) + "#production",
                 due_at=aware(due),
                 company=company,
                 kind="production",
@@ -474,14 +478,12 @@ def change_requests_to_decide(user: Any, *, page: Any = None) -> list[QueueItem]
     pattern = _case_url_pattern(get_script_prefix())
     items = []
     for at, (_filed, pk, public_id, reference, state, company) in zip(filed, pending, strict=True):
-        if not isinstance(public_id, uuid.UUID):
-            public_id = uuid.UUID(public_id)
-        case = OnboardingCase.from_db(connection.alias, _CASE_FIELDS, [pk, public_id, reference, state])
+        case = row_case(pk, public_id, reference, state)
         items.append(
             QueueItem(
                 case=case,
                 action=action,
-                url=pattern.format(public_id) + "#company-changes",
+                url=pattern.format(case.public_id) + "#company-changes",
                 due_at=cal.add_working_days(at, CHANGE_DECISION_DAYS),
                 company=company,
                 kind="change_request",
