@@ -9,11 +9,15 @@ from django.shortcuts import render
 from . import queue
 from .web import staff_required
 
+MAX_PAGE = 10_000
+
 
 @staff_required
 def queue_all(request: HttpRequest) -> HttpResponse:
     try:
-        number = max(1, int(request.GET.get("page", "1")))
+        # A page number as typed in the address: not a number, below 1 or past any queue (an
+        # OFFSET the database cannot hold) is the first or the last page there can be.
+        number = min(max(1, int(request.GET.get("page", "1"))), MAX_PAGE)
     except ValueError:
         number = 1
     size = queue.HELD_SHOWN

@@ -437,3 +437,14 @@ def test_the_total_and_the_link_in_english(client, world) -> None:
     assert "2 more cases waiting for me not shown: see them all" in page
     listing = client.get(reverse("queue_all")).content.decode()
     assert "Cases waiting for me" in listing and "Cases 1–50 of 52" in listing
+
+
+def test_a_page_number_typed_in_the_address_never_fails(client, world) -> None:
+    """Not a number, below 1, or past any queue (an OFFSET the database could not hold): a page."""
+    case = world.case(State.DRAFT)
+    for page in ("abc", "0", "-3", "1" + "0" * 25):
+        listing = _get(client, world.am_a, reverse("queue_all") + f"?page={page}")
+        if page in ("abc", "0", "-3"):
+            assert case.reference in _references(listing)
+        else:
+            assert _references(listing) == []
