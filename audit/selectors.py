@@ -104,7 +104,8 @@ class _Sql:
     case_side: str  # SELECT … FROM <case events> ce
     access_side: str  # SELECT … FROM <access events> ae
     case_join: str  # a case event's case (alias sc), for the branch filter
-    access_joins: str  # an access event's case (sc) and person (su), likewise
+    access_case_join: str  # an access event's case (sc), likewise
+    access_actor_join: str  # an access event's person (su), likewise
     head: str  # SELECT <columns and names> FROM (
     tail: str  # ) u LEFT JOIN <user, case, company version, enterprise, branch>
     iexact: str  # an access event's typed username matching %s, case-insensitively
@@ -179,10 +180,8 @@ def _write_statement() -> _Sql:
         case_side=case_side,
         access_side=access_side,
         case_join=f" JOIN {case_table} sc ON sc.{qn('id')} = ce.{col(CaseEvent, 'case')}",
-        access_joins=(
-            f" LEFT JOIN {case_table} sc ON sc.{qn('id')} = ae.{col(AccessEvent, 'case')}"
-            f" LEFT JOIN {user_table} su ON su.{qn('id')} = ae.{col(AccessEvent, 'actor')}"
-        ),
+        access_case_join=f" JOIN {case_table} sc ON sc.{qn('id')} = ae.{col(AccessEvent, 'case')}",
+        access_actor_join=f" JOIN {user_table} su ON su.{qn('id')} = ae.{col(AccessEvent, 'actor')}",
         head=f"SELECT {', '.join(columns)} FROM (",  # noqa: S608
         tail=tail,
         iexact=f"{lhs} {connection.operators['iexact'] % '%s'}",
@@ -233,6 +232,38 @@ def _side_after(t: str, src: str, key: AuditKey, *, descending: bool) -> tuple[s
     return f"{t}.created_at {le if src > key.src else lt} %s", [at]
 
 
+class _Arm:
+    """One `SELECT` of the log's union: a side (case events `ce` or access events `ae`), its
+    joins and its conditions with their parameters, in order."""
+
+    def __init__(self, side: str, t: str) -> None:
+        self.side, self.t = side, t
+        self.joins: list[str] = []
+        self.conditions: list[str] = []
+        self.params: list[Any] = []
+        self.with_case = False  # its rows have a case (a search by case)
+        self.without_actor = False  # its rows have no person (a name typed at the login form)
+
+    def copy(self) -> _Arm:
+        other = _Arm(self.side, self.t)
+        other.joins, other.conditions, other.params = list(self.joins), list(self.conditions), list(self.params)
+        other.with_case, other.without_actor = self.with_case, self.without_actor
+        return other
+
+    def join(self, clause: str) -> _Arm:
+        self.joins.append(clause)
+        return self
+
+    def where(self, condition: str, params: list[Any]) -> _Arm:
+        self.conditions.append(condition)
+        self.params += params
+        return self
+
+    def sql(self) -> str:
+        where = " WHERE " + " AND ".join(self.conditions) if self.conditions else ""
+        return self.side + "".join(self.joins) + where
+
+
 def _in(column: str, values: list[Any]) -> str:
     return f"{column} IN ({', '.join(['%s'] * len(values))})"
 
@@ -273,11 +304,8 @@ def audit_events(
     again starting them) to look up 51 rows' names.
     """
     sql = _statement()
-    case_where: list[str] = []
-    case_params: list[Any] = []
-    access_where: list[str] = []
-    access_params: list[Any] = []
-    case_joins = access_joins = ""
+    case_arm = _Arm(sql.case_side, "ce")
+    access_arms = [_Arm(sql.access_side, "ae")]
     if case:
         # The matching cases first (reference, credit code or company name, on their indexes: a
         # handful of ids), then their events newest first along the events' (case, created_at,
@@ -286,85 +314,85 @@ def audit_events(
         ids = [row["pk"] for row in case_ids_matching(case)[:CASES_MATCHED]]
         if not ids:
             return []
-        case_where.append(_in("ce.case_id", ids))
-        case_params += ids
-        access_where.append(_in("ae.case_id", ids))
-        access_params += ids
+        case_arm.where(_in("ce.case_id", ids), ids)
+        access_arms[0].where(_in("ae.case_id", ids), ids)
+        access_arms[0].with_case = True
     if person:
         person = person.strip()
         # The people first (a handful of ids): their events are then read newest first along
-        # the (actor, created_at, id) indexes, whatever else the log holds.
+        # the (actor, created_at, id) indexes, whatever else the log holds. Beside them, the
+        # name as typed at the login form, on the rows that name nobody (access_typed_name_idx):
+        # every other row's username is its person's.
         people = list(
             get_user_model()
             .objects.filter(Q(username__iexact=person) | Q(display_name=person))
             .values_list("pk", flat=True)
         )
-        typed = connection.ops.prep_for_iexact_query(person)
         if people:
-            case_where.append(_in("ce.actor_id", people))
-            case_params += people
-            access_where.append(f"({_in('ae.actor_id', people)} OR {sql.iexact})")
-            access_params += [*people, typed]
+            case_arm.where(_in("ce.actor_id", people), people)
         else:
-            case_where.append("1 = 0")  # nobody by that name acted on a case
-            access_where.append(sql.iexact)
-            access_params.append(typed)
+            case_arm.where("1 = 0", [])  # nobody by that name acted on a case
+        typed = connection.ops.prep_for_iexact_query(person)
+        arms = []
+        for arm in access_arms:
+            if people:
+                arms.append(arm.copy().where(_in("ae.actor_id", people), people))
+            nobody = arm.copy().where(f"ae.actor_id IS NULL AND {sql.iexact}", [typed])
+            nobody.without_actor = True
+            arms.append(nobody)
+        access_arms = arms
     if branch is not None:
         if subtree is None:
             subtree = list(Branch.objects.filter(path__startswith=branch.path).values_list("pk", flat=True))
         # The subtree's ids, not `branch.path LIKE` in a subquery: nothing more for PostgreSQL
         # to plan around. An access event without a case is its person's branch's (a login).
-        case_joins = sql.case_join
-        case_where.append(_in("sc.branch_id", subtree))
-        case_params += subtree
-        access_joins = sql.access_joins
-        in_subtree = _in("sc.branch_id", subtree)
-        by_person = _in("su.branch_id", subtree)
-        access_where.append(f"({in_subtree} OR (ae.case_id IS NULL AND {by_person}))")
-        access_params += [*subtree, *subtree]
+        case_arm.join(sql.case_join).where(_in("sc.branch_id", subtree), subtree)
+        in_subtree, by_person = _in("sc.branch_id", subtree), _in("su.branch_id", subtree)
+        arms = []
+        for arm in access_arms:
+            if arm.with_case or arm.without_actor:  # the case, or no one, must be in the subtree
+                arms.append(arm.join(sql.access_case_join).where(in_subtree, subtree))
+            else:
+                # One walk of the reads newest first, each tested against the subtree (at a tier-1
+                # branch a page reads ~400 of them); apart, the logins of the subtree's people
+                # were planned around every login of the bank.
+                arm.join(sql.access_case_join.replace(" JOIN", " LEFT JOIN", 1))
+                arm.join(sql.access_actor_join.replace(" JOIN", " LEFT JOIN", 1))
+                arms.append(arm.where(f"({in_subtree} OR (ae.case_id IS NULL AND {by_person}))", [*subtree, *subtree]))
+        access_arms = arms
     tz = timezone.get_current_timezone()
+    common: list[tuple[str, list[Any]]] = []
     if date_from:
         start = connection.ops.adapt_datetimefield_value(dt.datetime.combine(date_from, dt.time.min, tzinfo=tz))
-        case_where.append("ce.created_at >= %s")
-        case_params.append(start)
-        access_where.append("ae.created_at >= %s")
-        access_params.append(start)
+        common.append(("{t}.created_at >= %s", [start]))
     if date_to:
         end = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
-        end = connection.ops.adapt_datetimefield_value(end)
-        case_where.append("ce.created_at < %s")
-        case_params.append(end)
-        access_where.append("ae.created_at < %s")
-        access_params.append(end)
+        common.append(("{t}.created_at < %s", [connection.ops.adapt_datetimefield_value(end)]))
     descending = before is None
     key = after or before
-    if key is not None:
-        where, params = _side_after("ce", "case", key, descending=descending)
-        case_where.append(where)
-        case_params += params
-        where, params = _side_after("ae", "access", key, descending=descending)
-        access_where.append(where)
-        access_params += params
     way = "DESC" if descending else "ASC"
     cut = f" LIMIT {int(limit)}" if limit is not None else ""
     sides = []
-    for side, joins, where, t in (
-        (sql.case_side, case_joins, case_where, "ce"),
-        (sql.access_side, access_joins, access_where, "ae"),
-    ):
-        text = side + joins + (" WHERE " + " AND ".join(where) if where else "")
+    params: list[Any] = []
+    for arm, src in [(case_arm, "case"), *((arm, "access") for arm in access_arms)]:
+        for where, values in common:
+            arm.where(where.format(t=arm.t), values)
+        if key is not None:
+            arm.where(*_side_after(arm.t, src, key, descending=descending))
+        text = arm.sql()
         if cut:
-            # Each side newest first along its (created_at, id) index, cut to the page.
-            text += f" ORDER BY {t}.created_at {way}, {t}.id {way}{cut}"
-            # PostgreSQL takes a side's ORDER BY and LIMIT in parentheses; SQLite in a subquery.
+            # Each arm newest first along its (created_at, id) index, cut to the page.
+            text += f" ORDER BY {arm.t}.created_at {way}, {arm.t}.id {way}{cut}"
+            # PostgreSQL takes an arm's ORDER BY and LIMIT in parentheses; SQLite in a subquery.
             text = f"({text})" if connection.vendor == "postgresql" else f"SELECT * FROM ({text})"  # noqa: S608
         sides.append(text)
+        params += arm.params
     statement = (
-        f"{sql.head}{sides[0]} UNION ALL {sides[1]} ORDER BY 3 {way}, 1 {way}, 2 {way}{cut}{sql.tail}"
+        f"{sql.head}{' UNION ALL '.join(sides)} ORDER BY 3 {way}, 1 {way}, 2 {way}{cut}{sql.tail}"
         f" ORDER BY u.at {way}, u.src {way}, u.ev_id {way}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(statement, case_params + access_params)
+        cursor.execute(statement, params)
         raw = cursor.fetchall()
     rows = []
     keys = _KEYS
