@@ -97,6 +97,11 @@ class AccessEvent(AppendOnlyModel):
                 name="access_typed_name_idx",
                 condition=Q(actor__isnull=True),
             ),
+            # The audit log of a small branch: the logins (rows without a case) of its people,
+            # each person's newest first. Partial likewise: a read always has its case.
+            models.Index(
+                fields=["actor", "-created_at", "-id"], name="access_login_idx", condition=Q(case__isnull=True)
+            ),
         ]
         triggers = [  # evidence (config/evidence.py): never changed, deleted or emptied
             pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),

@@ -106,6 +106,8 @@ class _Sql:
     case_join: str  # a case event's case (alias sc), for the branch filter
     access_case_join: str  # an access event's case (sc), likewise
     access_actor_join: str  # an access event's person (su), likewise
+    case_table: str
+    user_table: str
     head: str  # SELECT <columns and names> FROM (
     tail: str  # ) u LEFT JOIN <user, case, company version, enterprise, branch>
     iexact: str  # an access event's typed username matching %s, case-insensitively
@@ -182,9 +184,11 @@ def _write_statement() -> _Sql:
         case_join=f" JOIN {case_table} sc ON sc.{qn('id')} = ce.{col(CaseEvent, 'case')}",
         access_case_join=f" JOIN {case_table} sc ON sc.{qn('id')} = ae.{col(AccessEvent, 'case')}",
         access_actor_join=f" JOIN {user_table} su ON su.{qn('id')} = ae.{col(AccessEvent, 'actor')}",
+        case_table=case_table,
+        user_table=user_table,
         head=f"SELECT {', '.join(columns)} FROM (",  # noqa: S608
         tail=tail,
-        iexact=f"{lhs} {connection.operators['iexact'] % '%s'}",
+        iexact=f"{lhs} {connection.operators['iexact'] % '%s'}",  # type: ignore[attr-defined]
         converters=tuple(converters),
     )
 
@@ -243,6 +247,10 @@ class _Arm:
         self.params: list[Any] = []
         self.with_case = False  # its rows have a case (a search by case)
         self.without_actor = False  # its rows have no person (a name typed at the login form)
+        # Read per row of another table (FROM <table> CROSS JOIN LATERAL (<this arm>) x WHERE
+        # <outer>): the table with its alias, the arm's tie to it, the outer condition and its
+        # parameters.
+        self.lateral: tuple[str, str, str, list[Any]] | None = None
 
     def copy(self) -> _Arm:
         other = _Arm(self.side, self.t)
@@ -259,9 +267,37 @@ class _Arm:
         self.params += params
         return self
 
-    def sql(self) -> str:
-        where = " WHERE " + " AND ".join(self.conditions) if self.conditions else ""
-        return self.side + "".join(self.joins) + where
+    def sql(self, order: str) -> tuple[str, list[Any]]:
+        """The arm's statement, ordered and cut by `order` (" ORDER BY … LIMIT n" of its own
+        alias's columns, or ""), and its parameters."""
+        conditions = self.conditions if self.lateral is None else [self.lateral[1], *self.conditions]
+        where = " WHERE " + " AND ".join(conditions) if conditions else ""
+        text = self.side + "".join(self.joins) + where + order
+        if self.lateral is None:
+            return text, self.params
+        table, _tie, outer, outer_params = self.lateral
+        # The same order of the rows gathered, by the union's column names.
+        outer_order = order.replace(f"{self.t}.created_at", "x.at").replace(f"{self.t}.id", "x.ev_id")
+        return (
+            f"SELECT x.* FROM {table} CROSS JOIN LATERAL ({text}) x WHERE {outer}{outer_order}",  # noqa: S608
+            [*self.params, *outer_params],
+        )
+
+
+def few_cases(cases: tuple[int, int] | None) -> bool:
+    """Whether a subtree of `cases` = (its cases, the bank's) is read case by case rather than
+    along the whole log newest first. The log walked newest first reads about limit × bank /
+    subtree rows for a page, case by case about the subtree's events (~20 a case a table):
+    equal near √(2.5 × bank) cases (~500 of 100,000), and past that walk's estimate its cost has
+    no bound (a branch whose cases are all old walks everything newer). PostgreSQL only: SQLite
+    has no LATERAL."""
+    if cases is None or connection.vendor != "postgresql":
+        return False
+    subtree, bank = cases
+    return subtree * subtree <= FEW_CASES_FACTOR * bank
+
+
+FEW_CASES_FACTOR = 2.5
 
 
 def _in(column: str, values: list[Any]) -> str:
@@ -288,6 +324,7 @@ def audit_events(
     before: AuditKey | None = None,
     limit: int | None = None,
     subtree: list[int] | None = None,
+    cases: tuple[int, int] | None = None,
 ) -> list[dict[str, Any]]:
     """Case events and access events, newest first (`LOG_ORDER`), at most `limit` of them.
 
@@ -296,7 +333,8 @@ def audit_events(
     side is then cut to its own `limit` rows past the key, read along its (created_at, id)
     index, before the union is sorted: a page reads about `limit` rows of each table however
     deep it is, instead of sorting every event ever recorded. `subtree`: the ids of `branch`
-    and the branches below it, when the caller has them (else they are read).
+    and the branches below it, when the caller has them (else they are read); `cases`: how
+    many cases the subtree has and the bank has, when known (`few_cases`).
 
     One statement: `SELECT … FROM (<case events> UNION ALL <access events>) u LEFT JOIN <user,
     case, company version, enterprise, branch>`. Joined on each side of the union instead,
@@ -346,10 +384,21 @@ def audit_events(
             subtree = list(Branch.objects.filter(path__startswith=branch.path).values_list("pk", flat=True))
         # The subtree's ids, not `branch.path LIKE` in a subquery: nothing more for PostgreSQL
         # to plan around. An access event without a case is its person's branch's (a login).
-        case_arm.join(sql.case_join).where(_in("sc.branch_id", subtree), subtree)
         in_subtree, by_person = _in("sc.branch_id", subtree), _in("su.branch_id", subtree)
         arms = []
-        for arm in access_arms:
+        if limit is not None and not case and not person and few_cases(cases):
+            # A small subtree: its cases' events, each case's newest first along the events' case
+            # indexes, and its people's logins likewise (access_login_idx), instead of walking
+            # the whole bank's log newest first for the few rows that are the subtree's.
+            case_arm.lateral = (f"{sql.case_table} sc", "ce.case_id = sc.id", in_subtree, subtree)
+            reads = access_arms[0]
+            logins = reads.copy().where("ae.case_id IS NULL", [])
+            reads.lateral = (f"{sql.case_table} sc", "ae.case_id = sc.id", in_subtree, subtree)
+            logins.lateral = (f"{sql.user_table} su", "ae.actor_id = su.id", by_person, subtree)
+            arms = [reads, logins]
+        else:
+            case_arm.join(sql.case_join).where(in_subtree, subtree)
+        for arm in access_arms if not arms else ():
             if arm.with_case or arm.without_actor:  # the case, or no one, must be in the subtree
                 arms.append(arm.join(sql.access_case_join).where(in_subtree, subtree))
             else:
@@ -379,14 +428,13 @@ def audit_events(
             arm.where(where.format(t=arm.t), values)
         if key is not None:
             arm.where(*_side_after(arm.t, src, key, descending=descending))
-        text = arm.sql()
+        # Each arm newest first along its (created_at, id) index, cut to the page.
+        text, values = arm.sql(f" ORDER BY {arm.t}.created_at {way}, {arm.t}.id {way}{cut}" if cut else "")
         if cut:
-            # Each arm newest first along its (created_at, id) index, cut to the page.
-            text += f" ORDER BY {arm.t}.created_at {way}, {arm.t}.id {way}{cut}"
             # PostgreSQL takes an arm's ORDER BY and LIMIT in parentheses; SQLite in a subquery.
             text = f"({text})" if connection.vendor == "postgresql" else f"SELECT * FROM ({text})"  # noqa: S608
         sides.append(text)
-        params += arm.params
+        params += values
     statement = (
         f"{sql.head}{' UNION ALL '.join(sides)} ORDER BY 3 {way}, 1 {way}, 2 {way}{cut}{sql.tail}"
         f" ORDER BY u.at {way}, u.src {way}, u.ev_id {way}"

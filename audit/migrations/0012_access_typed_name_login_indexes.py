@@ -10,11 +10,15 @@ class Migration(migrations.Migration):
         ('audit', '0011_access_case_log_index'),
     ]
 
-    # Partial: only the rows without a person (names typed at the login form): the reads, one
-    # a page read, have their person and never touch it.
+    # Partial: only the rows without a person (names typed at the login form) or without a case
+    # (logins): the reads, one a page read, have both and never touch them.
     operations = [
         migrations.AddIndex(
             model_name='accessevent',
             index=models.Index(django.db.models.functions.text.Upper('username'), models.OrderBy(models.F('created_at'), descending=True), models.OrderBy(models.F('id'), descending=True), condition=models.Q(('actor__isnull', True)), name='access_typed_name_idx'),
+        ),
+        migrations.AddIndex(
+            model_name='accessevent',
+            index=models.Index(condition=models.Q(('case__isnull', True)), fields=['actor', '-created_at', '-id'], name='access_login_idx'),
         ),
     ]
