@@ -15,7 +15,6 @@ from django.utils.translation import gettext, pgettext
 from config.templatetags.form_fields import form_fields
 from config.templatetags.moments import day, local_minute
 from config.templatetags.once import form_token
-
 from onboarding.models import OnboardingCase
 
 from ..forms import MessageForm
@@ -94,10 +93,7 @@ def portal_thread(context: Any) -> SafeString:
     """The case's messages (`thread`: the newest page, oldest first) with the links to older
     and newer pages and, given `post_url`, the form to write one."""
     e = conditional_escape
-    if context.get("staff_side"):
-        title = gettext("与客户的留言(客户门户)")
-    else:
-        title = gettext("与银行的留言")
+    title = gettext("与客户的留言(客户门户)") if context.get("staff_side") else gettext("与银行的留言")
     out = [f'<section class="card thread" id="thread">\n  <h2>{title}</h2>\n  ']
     older = context.get("thread_older_url")
     if older:
@@ -231,3 +227,68 @@ def portal_summary(context: Any) -> SafeString:
         out.append("</ul>")
     out.append("\n</section>")
     return mark_safe("".join(out))  # noqa: S308 - every value is escaped above
+
+
+def _test_package_facts(package: Any) -> str:
+    """The test package's parameters (endpoint, accounts, certificate, document version, when)."""
+    e = conditional_escape
+    lines = [line.strip() for line in package.test_accounts.splitlines()] if package.test_accounts else []
+    accounts = (
+        '<ul class="plain">{}</ul>'.format("".join(f"<li><code>{e(line)}</code></li>" for line in lines if line))
+        if package.test_accounts
+        else "—"
+    )
+    return (
+        '<dl class="facts">\n'
+        f"    <dt>{gettext('测试地址')}</dt><dd><code>{e(package.test_endpoint or '—')}</code></dd>\n"
+        f"    <dt>{gettext('测试账号')}</dt><dd>{accounts}</dd>\n"
+        f"    <dt>{gettext('测试证书编号')}</dt><dd>{e(package.test_certificate_ref or '—')}</dd>\n"
+        f"    <dt>{gettext('接口文档版本')}</dt><dd>{e(package.doc_version or '—')}</dd>\n"
+        f"    <dt>{gettext('下发时间')}</dt><dd>{local_minute(package.recorded_at)}</dd>\n  </dl>\n"
+    )
+
+
+@register.simple_tag(takes_context=True)
+def portal_environment(context: Any) -> SafeString:
+    """What the customer configures: the production parameters once the bank has issued them,
+    the test package before. After production configuration the test package is history
+    (collapsed), not a second set of parameters beside the production ones."""
+    e = conditional_escape
+    config, package = context.get("production_config"), context.get("test_package")
+    if config:
+        accounts = config.account_list
+        listed = (
+            '<ul class="plain">{}</ul>'.format("".join(f"<li><code>{e(a)}</code></li>" for a in accounts))
+            if accounts
+            else "—"
+        )
+        front = ""
+        if config.front_end_processor:
+            front = f"<dt>{gettext('前置机')}</dt><dd>{e(config.front_end_processor)}</dd>"
+        out = (
+            f'\n<section class="card" id="production-config">\n  <h2>{gettext("生产环境参数")}</h2>\n'
+            f'  <p class="help">{gettext("请贵司按以下生产环境参数配置系统。")}</p>\n  <dl class="facts">\n'
+            f"    <dt>{gettext('生产地址')}</dt><dd><code>{e(config.production_endpoint)}</code></dd>\n"
+            f"    <dt>{gettext('生产证书序列号')}</dt><dd>{e(config.certificate_serial)}</dd>\n"
+            f"    <dt>{gettext('生产账号')}</dt><dd>{listed}</dd>\n"
+            f"    <dt>{gettext('接入方式')}</dt><dd>{e(config.get_connection_type_display())}</dd>\n"
+            f"    {front}\n"
+            f"    <dt>{gettext('下发时间')}</dt><dd>{local_minute(config.recorded_at)}</dd>\n  </dl>\n"
+            f'  <p class="help">{gettext("UKey 及其密码由柜面当面发放,不在门户显示。")}</p>\n</section>\n'
+        )
+        if package:
+            out += (
+                f'\n<details class="card history" id="test-package">\n'
+                f"  <summary>{gettext('测试环境参数(历史)')}</summary>\n"
+                f'  <p class="help">{gettext("联调测试时使用的参数,仅供查阅,请勿用于生产。")}</p>\n'
+                f"  {_test_package_facts(package)}\n</details>\n"
+            )
+        out += "\n"
+    elif package:
+        out = (
+            f'\n<section class="card" id="test-package">\n  <h2>{gettext("测试环境参数")}</h2>\n'
+            f"  {_test_package_facts(package)}\n</section>\n"
+        )
+    else:
+        out = ""
+    return mark_safe(out + "\n")  # noqa: S308 - every value is escaped above
