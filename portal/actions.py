@@ -299,15 +299,21 @@ def production_actions(case: OnboardingCase, user: Any) -> list[ActionItem]:
     ]
 
 
+def withdrawal_of(case: OnboardingCase, user: Any) -> Any:
+    """`onboarding.services.withdrawal_for`, asked once per case page (its action and its form)."""
+    from onboarding.page_reads import read_once
+    from onboarding.services import withdrawal_for
+
+    return read_once(case, f"portal.withdrawal:{user.pk}", lambda: withdrawal_for(case=case, user=user))
+
+
 @register_action_provider
 def withdraw_action(case: OnboardingCase, user: Any) -> list[ActionItem]:
     """An open case the customer may withdraw from its state (its type declares the withdrawal,
     `onboarding.services.withdrawal_for`): offered, never owed. Request types without one offer nothing."""
-    from onboarding.services import withdrawal_for
-
     if case.state not in OPEN_STATES or not _is_customer(case, user):
         return []
-    withdrawal = withdrawal_for(case=case, user=user)
+    withdrawal = withdrawal_of(case, user)
     if withdrawal is None:
         return []
     return [

@@ -45,7 +45,7 @@ from onboarding.web import (
 
 from . import selectors as portal_selectors
 from . import services as portal_services
-from .actions import actions_for, prepare_actions
+from .actions import actions_for, prepare_actions, withdrawal_of
 from .forms import (
     AcceptInvitationForm,
     InvitationForm,
@@ -287,16 +287,17 @@ def _case_page(
             "change_request_url": reverse("portal:case_change_request", args=[case.public_id]),
             "submit_problems": submit_problems,
             "test_matrix": matrix,
-            "matrix_form": matrix_form or TestMatrixForm(None, rows=matrix),
+            # The forms only some stages show: made when the template first reads them (it calls them).
+            "matrix_form": matrix_form or (lambda: TestMatrixForm(None, rows=matrix)),
             "observed_count": sum(1 for row in matrix if row["observed"] is not None),
             "test_results": case_test_results(case=case)[::-1],  # newest first; the matrix's read
             # What the bank issued for the customer to configure (no secrets: none are stored).
             "test_package": getattr(case, "test_package", None),
             "production_config": getattr(case, "production_config", None),
-            "confirm_form": ProductionConfirmForm(),
-            "withdraw_form": WithdrawForm(initial={"version": case.version}),
+            "confirm_form": ProductionConfirmForm,
+            "withdraw_form": lambda: WithdrawForm(initial={"version": case.version}),
             # The withdrawal the case's own type offers the customer from its state, if any.
-            "withdrawal": services.withdrawal_for(case=case, user=request.user),
+            "withdrawal": withdrawal_of(case, request.user),
             **_thread(case, reverse("portal:case_thread", args=[case.public_id])),
             "message_form": MessageForm(),
             "bank_holder": STAGE_HOLDER.get(case.state, ("", ""))[0] == "bank",

@@ -12,6 +12,7 @@ from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, pgettext
 
+from branches.templatetags.frame import frame_url
 from config.templatetags.form_fields import form_fields
 from config.templatetags.moments import day, local_minute
 from config.templatetags.once import form_token
@@ -141,7 +142,7 @@ def portal_case_head(context: Any) -> SafeString:
     if case.is_paused:
         paused = '<p class="msg warning">{}</p>'.format(gettext("案件已暂停,暂停期间不计入办理时限。"))
     return mark_safe(  # noqa: S308 - every value is escaped here or by the tracker
-        f'<p><a href="{e(reverse("portal:home"))}">← {gettext("我的申请")}</a></p>\n<div class="case-head">\n'
+        f'<p><a href="{e(frame_url("portal:home"))}">← {gettext("我的申请")}</a></p>\n<div class="case-head">\n'
         f"  <h1>{e(case.reference)} · {e(context['enterprise'].name)}</h1>\n"
         f'  <span class="state state-{e(case.state)}">{e(case.get_state_display())}</span>\n'
         f"  {ball}\n</div>\n{portal_tracker(context)}\n{paused}"
