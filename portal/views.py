@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from functools import wraps
 from typing import Any
@@ -270,7 +271,9 @@ def _case_page(
     """The case page; a refused matrix comes back with what was typed in it."""
     submit_problems: list[str] = []
     stage = declaration.stage(case.state)
-    matrix = case_test_matrix(case=case)
+    # The joint-test matrix: worked out once, and only if the stage's panel shows it (the
+    # template calls these where it reads them).
+    matrix = functools.cache(lambda: case_test_matrix(case=case))
     if case.state in declaration.initial_states():
         options = {o.name: o for o in services.case_transition_options(case=case, user=request.user)}
         if "submit" in options:
@@ -288,8 +291,8 @@ def _case_page(
             "submit_problems": submit_problems,
             "test_matrix": matrix,
             # The forms only some stages show: made when the template first reads them (it calls them).
-            "matrix_form": matrix_form or (lambda: TestMatrixForm(None, rows=matrix)),
-            "observed_count": sum(1 for row in matrix if row["observed"] is not None),
+            "matrix_form": matrix_form or (lambda: TestMatrixForm(None, rows=matrix())),
+            "observed_count": lambda: sum(1 for row in matrix() if row["observed"] is not None),
             "test_results": case_test_results(case=case)[::-1],  # newest first; the matrix's read
             # What the bank issued for the customer to configure (no secrets: none are stored).
             "test_package": getattr(case, "test_package", None),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django import template
@@ -128,12 +129,19 @@ def needs_document(case: Any, kind: str) -> bool:
     return any(r.kind == kind for r in checklist.requirements(case))
 
 
-def _version(v: Any, view: str) -> str:
+@functools.lru_cache(maxsize=4096)
+def _file_size(size: int, language: str | None) -> str:
+    """`filesizeformat` of `size` in `language` (the active one), escaped: once per size and
+    language per process rather than a catalogue lookup and number formatting per version."""
+    return conditional_escape(filesizeformat(size))
+
+
+def _version(v: Any, view: str, language: str | None) -> str:
     """A version's link, size, uploader and time, as the row's template wrote it."""
     e = conditional_escape
     return (
         f'<a href="{e(v.download_url)}">{e(v.original_name)}</a>\n'
-        f"<small>v{v.number} · {e(filesizeformat(v.size))} · {e(v.uploaded_by)} {local_minute(v.uploaded_at)}</small>\n"
+        f"<small>v{v.number} · {_file_size(v.size, language)} · {e(v.uploaded_by)} {local_minute(v.uploaded_at)}</small>\n"
         f'<a class="sub" href="{e(v.view_url)}" target="_blank" rel="noopener">{view}</a>\n'
     )
 
@@ -188,6 +196,7 @@ def document_rows(context: template.Context, rows: list[dict[str, Any]]) -> Safe
     next_url = context.get("next_url")
     hidden_next = f'<input type="hidden" name="next" value="{e(next_url)}">' if next_url else ""
     words = _row_words()
+    language = get_language()
     statuses, view, kinds = words["statuses"], words["view"], words["kinds"]
     retention, decision = words["retention"], words["decision"]
     stages = declaration.state_labels_shown()
@@ -222,12 +231,13 @@ def document_rows(context: template.Context, rows: list[dict[str, Any]]) -> Safe
             reason = '<div class="reason">{}:{}</div>'.format(words["reason"], e(v.decision_reason if v else ""))
         elif status == "redo":
             reason = '<div class="reason">{}:{}</div>'.format(words["why"], e(item.redo_reason))
-        latest = _version(v, view) if v else '<span class="empty">—</span>'
+        latest = _version(v, view, language) if v else '<span class="empty">—</span>'
         older = ""
         if row["older"]:
             olds = "".join(
                 "<li>{} {}</li>".format(
-                    _version(old, view), f"· {e(decision.get(old.decision, old.decision))}" if old.decision else ""
+                    _version(old, view, language),
+                    f"· {e(decision.get(old.decision, old.decision))}" if old.decision else "",
                 )
                 for old in row["older"]
             )
