@@ -302,6 +302,7 @@ def _case_page(
             # The withdrawal the case's own type offers the customer from its state, if any.
             "withdrawal": withdrawal_of(case, request.user),
             **_thread(case, reverse("portal:case_thread", args=[case.public_id])),
+            "post_url": reverse("portal:case_message", args=[case.public_id]),
             "message_form": MessageForm(),
             "bank_holder": STAGE_HOLDER.get(case.state, ("", ""))[0] == "bank",
             # What the case's stage shows the customer (its declaration's portal panels).

@@ -13,7 +13,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, pgettext
 
 from branches.templatetags.frame import frame_url
-from config.templatetags.form_fields import form_fields
+from config.templatetags.form_fields import form_fields, page_engine
 from config.templatetags.moments import day, local_minute
 from config.templatetags.once import form_token
 from onboarding.models import OnboardingCase
@@ -293,3 +293,61 @@ def portal_environment(context: Any) -> SafeString:
     else:
         out = ""
     return mark_safe(out + "\n")  # noqa: S308 - every value is escaped above
+
+
+@register.simple_tag(takes_context=True)
+def portal_change_requests(context: Any) -> SafeString:
+    """The company's change requests on the case (each with its differences, `companies/_diff.html`)
+    and the link to file one, when there is either."""
+    e = conditional_escape
+    requests, may_file = context.get("change_requests"), context.get("may_file_change")
+    if not (requests or may_file):
+        return mark_safe("\n")
+    out = [
+        f'\n<section class="card" id="company-changes">\n  <h2>{gettext("企业资料变更")}</h2>\n'
+        '  <p class="help">{}</p>\n  '.format(
+            gettext(
+                "本申请的企业资料以银行批准时为准。企业名称、法定代表人、经办人、授权或结算账户如有变化,请提交变更申请。"
+            )
+        )
+    ]
+    if may_file:
+        out.append(f'<p><a href="{e(context.get("change_request_url"))}">{gettext("提交变更申请")}</a></p>')
+    out.append("\n  ")
+    if requests:
+        diff = page_engine(context).get_template("companies/_diff.html")
+        for row in requests:
+            r = row["request"]
+            decided = f" · {gettext('处理时间')}:{local_minute(r.decided_at)}" if r.decided_at else ""
+            decision = ""
+            if r.decision_reason:
+                decision = f'<div class="reason">{gettext("审批意见")}:{e(r.decision_reason)}</div>'
+            with context.push(diff=row["diff"]):
+                table = diff.render(context)
+            out.append(
+                f'\n  <article class="change-request status-{e(r.status)}">\n'
+                f"    <h3>{gettext('变更申请')} · {e(r.get_status_display())}</h3>\n"
+                f'    <p class="sub">{gettext("提交人")}:{e(r.filed_by)} · {local_minute(r.filed_at)}{decided}</p>\n'
+                f'    <div class="reason">{gettext("变更原因")}:{e(r.reason)}</div>\n'
+                f"    {decision}\n    {table}\n  </article>\n  "
+            )
+    out.append("\n</section>\n\n")
+    return mark_safe("".join(out))  # noqa: S308 - every value is escaped above or by the diff's template
+
+
+@register.simple_tag(takes_context=True)
+def portal_withdraw(context: Any) -> SafeString:
+    """The withdrawal the case's type offers the customer from its state (folded), if any."""
+    case, withdrawal = context["case"], context.get("withdrawal")
+    if not (case.is_open and withdrawal):
+        return mark_safe("")
+    e = conditional_escape
+    form = context["withdraw_form"]
+    action = reverse("portal:case_withdraw", args=[case.public_id])
+    return mark_safe(  # noqa: S308 - every value is escaped here or by the form's template
+        f'\n<details class="card" id="withdraw">\n  <summary>{e(withdrawal.label)}</summary>\n'
+        f'  <form method="post" action="{e(action)}">{CsrfTokenNode().render(context)}'
+        f'<input type="hidden" name="version" value="{e(case.version)}">\n'
+        f"    {form_fields(context, form() if callable(form) else form, visible=True)}\n"
+        f'    <button class="danger">{gettext("确认撤回")}</button>\n  </form>\n</details>\n'
+    )
