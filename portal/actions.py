@@ -58,6 +58,8 @@ from casetypes.extensions import ExtensionPoint
 from onboarding.models import OnboardingCase
 from onboarding.states import OPEN_STATES, Module
 
+from .routes import case_route
+
 
 class Urgency:
     """Sort order of items: smaller is more urgent."""
@@ -160,7 +162,7 @@ def stage_urgency(case: OnboardingCase, now: dt.datetime | None = None) -> str:
 
 
 def _case_url(case: OnboardingCase, anchor: str = "") -> str:
-    return reverse("portal:case_detail", args=[case.public_id]) + (f"#{anchor}" if anchor else "")
+    return case_route("portal:case_detail", case.public_id) + (f"#{anchor}" if anchor else "")
 
 
 def _is_customer(case: OnboardingCase, user: Any) -> bool:

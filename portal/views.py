@@ -58,6 +58,7 @@ from .forms import (
     TestMatrixForm,
     WithdrawForm,
 )
+from .routes import case_route
 
 
 def customer_required(view: View) -> View:
@@ -287,7 +288,7 @@ def _case_page(
             "enterprise": case.company,
             "company": case.company,
             **change_requests.case_change_panel(case=case, user=request.user),
-            "change_request_url": reverse("portal:case_change_request", args=[case.public_id]),
+            "change_request_url": case_route("portal:case_change_request", case.public_id),
             "submit_problems": submit_problems,
             "test_matrix": matrix,
             # The forms only some stages show: made when the template first reads them (it calls them).
@@ -301,8 +302,8 @@ def _case_page(
             "withdraw_form": lambda: WithdrawForm(initial={"version": case.version}),
             # The withdrawal the case's own type offers the customer from its state, if any.
             "withdrawal": withdrawal_of(case, request.user),
-            **_thread(case, reverse("portal:case_thread", args=[case.public_id])),
-            "post_url": reverse("portal:case_message", args=[case.public_id]),
+            **_thread(case, case_route("portal:case_thread", case.public_id)),
+            "post_url": case_route("portal:case_message", case.public_id),
             "message_form": MessageForm(),
             "bank_holder": STAGE_HOLDER.get(case.state, ("", ""))[0] == "bank",
             # What the case's stage shows the customer (its declaration's portal panels).
@@ -447,7 +448,7 @@ def case_confirm_production(request: AuthenticatedHttpRequest, public_id: Any) -
 
 
 def case_url(case: OnboardingCase) -> str:
-    return reverse("portal:case_detail", args=[case.public_id])
+    return case_route("portal:case_detail", case.public_id)
 
 
 @customer_required

@@ -19,6 +19,7 @@ from config.templatetags.once import form_token
 from onboarding.models import OnboardingCase
 
 from ..forms import MessageForm
+from ..routes import case_route
 from ..selectors import case_messages_page
 from ..services import message_may_post
 
@@ -343,7 +344,7 @@ def portal_withdraw(context: Any) -> SafeString:
         return mark_safe("")
     e = conditional_escape
     form = context["withdraw_form"]
-    action = reverse("portal:case_withdraw", args=[case.public_id])
+    action = case_route("portal:case_withdraw", case.public_id)
     return mark_safe(  # noqa: S308 - every value is escaped here or by the form's template
         f'\n<details class="card" id="withdraw">\n  <summary>{e(withdrawal.label)}</summary>\n'
         f'  <form method="post" action="{e(action)}">{CsrfTokenNode().render(context)}'
