@@ -4,18 +4,21 @@ import datetime as dt
 from typing import Any
 
 from django import template
+from django.template.base import template_localtime
+from django.template.defaultfilters import date as date_filter
 from django.template.defaultfilters import linebreaksbr
 from django.template.defaulttags import CsrfTokenNode
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext, ngettext, pgettext
 
 from branches.templatetags.frame import frame_url
 from config.templatetags.form_fields import form_fields, page_engine
 from config.templatetags.moments import day, local_minute
 from config.templatetags.once import form_token
+from documents.templatetags.documents_tags import needs_document
 from onboarding.models import OnboardingCase
 
 from ..forms import MessageForm
@@ -352,3 +355,106 @@ def portal_withdraw(context: Any) -> SafeString:
         f"    {form_fields(context, form() if callable(form) else form, visible=True)}\n"
         f'    <button class="danger">{gettext("确认撤回")}</button>\n  </form>\n</details>\n'
     )
+
+
+@register.simple_tag(takes_context=True)
+def portal_joint_tests(context: Any) -> SafeString:
+    """The joint-test matrix the customer fills in (`matrix_form.rows`): each test case's latest
+    result, what the bank's test gateway observed (to confirm), and this time's result."""
+    e = conditional_escape
+    case = context["case"]
+    csrf = CsrfTokenNode().render(context)
+    version = e(case.version)
+    observed_count = context.get("observed_count")
+    if callable(observed_count):
+        observed_count = observed_count()
+    form = context["matrix_form"]
+    if callable(form):
+        form = form()
+    passed, failed = gettext("通过"), gettext("未通过")
+    evidence_word, notes_word, this_time = gettext("测试凭据"), gettext("说明"), gettext("本次结果")
+    confirm = gettext("确认")
+    out = [
+        f'<section class="card" id="testing">\n  <h2>{gettext("联调测试")}</h2>\n  <p class="help">{{}}</p>\n  '.format(
+            gettext(
+                "每个测试用例填写结果;通过的用例须填写测试凭据(交易流水号或日志编号)。"
+                "只保存填写了结果的行,可分多次保存。"
+            )
+        )
+    ]
+    if observed_count:
+        seen = ngettext(
+            "银行测试网关已观测到 %(n)s 个测试用例的交易,请核对后确认,无需手工填写。",
+            "银行测试网关已观测到 %(n)s 个测试用例的交易,请核对后确认,无需手工填写。",
+            observed_count,
+        ) % {"n": observed_count}
+        out.append(
+            f'<div class="msg info gateway-observed">\n    <p>{seen}</p>\n'
+            f'    <button form="gateway-confirm" name="confirm" value="all" class="primary">{gettext("全部确认")}'
+            "</button>\n  </div>"
+        )
+    out.append(
+        f'\n  <form method="post" action="{e(case_route("portal:case_test_result", case.public_id))}" '
+        f'class="test-matrix-form">{csrf}<input type="hidden" name="version" value="{version}">\n'
+        '  <div class="table-scroll">\n'
+        f'  <table class="modules test-matrix"><thead><tr><th>{gettext("功能模块")}</th><th>{gettext("测试用例")}</th>'
+        f"<th>{gettext('最新结果')}</th><th>{this_time}</th><th>{evidence_word}</th><th>{notes_word}</th></tr>"
+        "</thead><tbody>\n  "
+    )
+    for row in form.rows:
+        key, label = e(row["key"]), e(row["label"])
+        result, observed, posted = row.get("result"), row.get("observed"), row["posted"]
+        if result and result.retest:
+            latest = f"↻ {gettext('要求重测')}"
+        elif result and result.passed:
+            latest = f"✔ {passed}"
+        elif result:
+            latest = f"✘ {failed}"
+        else:
+            latest = gettext("未登记")
+        if result and result.observation_id:
+            latest += f' <small class="tag">{gettext("测试网关记录")}</small>'
+        if result and result.evidence:
+            latest += f"<br><small>{e(result.evidence)}</small>"
+        if result and result.notes:
+            latest += f"<br><small>{e(result.notes)}</small>"
+        seen_row = ""
+        if observed:
+            outcome = f"✔ {gettext('交易成功')}" if observed.succeeded else f"✘ {gettext('交易失败')}"
+            interface = f" · {e(observed.interface)}" if observed.interface else ""
+            at = date_filter(template_localtime(observed.observed_at), "Y-m-d H:i:s")
+            seen_row = (
+                f'<div class="observed" data-observed="{key}"><strong>{gettext("测试网关观测")}:</strong>{outcome} · '
+                f"{gettext('返回码')} <code>{e(observed.result_code)}</code><br><small>{e(observed.trace_id)} · "
+                f"{e(at)}{interface}</small><br>\n"
+                f'      <button form="gateway-confirm" name="confirm" value="{key}" class="secondary" '
+                f'aria-label="{confirm}:{label}">{confirm}</button></div>'
+            )
+        chosen = posted.get("result")
+        out.append(
+            f'<tr data-test="{key}">\n    <td>{e(row["module_label"])}</td><td>{label}</td>\n'
+            f"    <td>{latest}\n    {seen_row}</td>\n"
+            f'    <td><select name="result-{key}" aria-label="{this_time}:{label}"><option value="">—</option>'
+            f'<option value="pass"{" selected" if chosen == "pass" else ""}>{passed}</option>'
+            f'<option value="fail"{" selected" if chosen == "fail" else ""}>{failed}</option></select></td>\n'
+            f'    <td><input type="text" name="evidence-{key}" value="{e(posted.get("evidence", ""))}" maxlength="300" '
+            f'placeholder="{evidence_word}" aria-label="{evidence_word}:{label}"></td>\n'
+            f'    <td><input type="text" name="notes-{key}" value="{e(posted.get("notes", ""))}" maxlength="300" '
+            f'placeholder="{notes_word}" aria-label="{notes_word}:{label}"></td>\n  </tr>'
+        )
+    out.append(
+        f'\n  </tbody></table>\n  </div>\n    <button class="primary">{gettext("保存测试结果")}</button>\n  </form>\n  '
+    )
+    if observed_count:
+        # The confirm buttons above belong to this form (form="gateway-confirm"): Enter in the
+        # matrix still saves the matrix.
+        action = e(case_route("portal:case_test_confirm", case.public_id))
+        out.append(
+            f'\n  <form method="post" id="gateway-confirm" action="{action}">{csrf}'
+            f'<input type="hidden" name="version" value="{version}"></form>'
+        )
+    out.append("\n  ")
+    if needs_document(case, "test_report"):
+        out.append(f'<p class="help">{gettext("全部测试用例通过后,请在下方“申请资料”中上传测试报告。")}</p>')
+    out.append("\n</section>")
+    return mark_safe("".join(out))  # noqa: S308 - every value is escaped above
