@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from html import escape  # Django's escape is this one behind a lazy-string wrapper
 import math
 import uuid
 from collections.abc import Mapping
@@ -27,7 +28,6 @@ from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When, 
 from django.db.models.functions import RowNumber
 from django.urls import get_script_prefix, reverse
 from django.utils import formats, timezone
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, pgettext
 
@@ -42,6 +42,8 @@ from .models import OnboardingCase
 from .states import CUSTOMER, WORKING_STAGES
 
 UPPER_ROLES = (Role.HEAD_OFFICE_APPROVER, Role.TECH_REVIEWER)
+# `Role.values` builds its list at every use (a dozen times a team table).
+_ROLES = frozenset(Role.values)
 
 
 @dataclass
@@ -152,7 +154,7 @@ def team_and_overdue(*, user: Any) -> tuple[list[TeamRow], int]:
         where = _holder_branch(role, row)
         key = (role, where[0] if where is not None else None)
         if key not in holders:
-            label = str(Role(role).label) if role in Role.values else role
+            label = str(Role(role).label) if role in _ROLES else role
             names = staff.get((role, where[0]), []) if where is not None else []
             holders[key] = TeamRow(
                 who=pgettext("list separator", "、").join(names)

@@ -5,6 +5,7 @@ from typing import Any
 
 from django import template
 from django.conf import settings
+from django.db import connection
 from django.template.base import render_value_in_context
 from django.template.context import Context
 from django.utils import timezone
@@ -170,6 +171,8 @@ _CELL_FIELDS = (
     "stage_p85_days",
 )
 
+_CELLS_SQL = f"SELECT {', '.join(_CELL_FIELDS)} FROM {CaseForecast._meta.db_table} WHERE case_id = ANY(%s)"  # noqa: S608
+
 
 @register.simple_tag
 def forecast_cells(rows: Any) -> dict[int, SafeString]:
@@ -192,7 +195,14 @@ def forecast_cells(rows: Any) -> dict[int, SafeString]:
     # The columns as values (a forecast model built per row cost more than its cell); a model
     # is built only for a risk text not yet written (`risk_text` reads it).
     dates: dict[Any, str] = {}
-    rows = CaseForecast.objects.filter(case_id__in=ids).values_list(*_CELL_FIELDS).order_by()
+    if connection.vendor == "postgresql":
+        # The same columns, written out: the ORM built its `IN` of up to a hundred ids in ~1 ms
+        # of CPU (PostgreSQL gives these types as the ORM's values do, no converter applied).
+        with connection.cursor() as cursor:
+            cursor.execute(_CELLS_SQL, [ids])
+            rows = cursor.fetchall()
+    else:
+        rows = CaseForecast.objects.filter(case_id__in=ids).values_list(*_CELL_FIELDS).order_by()
     for case_id, p85_date, target_late, stage_late_at, stage_code, party, role, elapsed, stage_p85 in rows:
         if p85_date is None:
             continue
