@@ -467,7 +467,8 @@ def change_requests_to_decide(user: Any, *, page: Any = None) -> list[QueueItem]
     # out with only the columns a row shows (the ORM's statement read every column of five
     # tables: 2–3 ms to plan, ~3 ms of CPU to build and load).
     with connection.cursor() as cursor:
-        cursor.execute(_PENDING_CHANGES, [ChangeRequest.Status.PENDING.value, user.branch.path + "%", user.pk])
+        sql = _PENDING_CHANGES.format(scope=_SCOPE.get(connection.vendor, _SCOPE["other"]))
+        cursor.execute(sql, [ChangeRequest.Status.PENDING.value, user.branch.path + "%", user.pk])
         pending = cursor.fetchall()
     if not pending:
         return []
@@ -494,12 +495,13 @@ def change_requests_to_decide(user: Any, *, page: Any = None) -> list[QueueItem]
 
 # The supervisor's change requests to decide: the pending requests of the subtree's cases that
 # someone else filed, oldest first, each with what its row shows of the case (as `_HELD_PAGE`).
+# The subtree's branches are read once (`_SCOPE`; on PostgreSQL an init plan): joined to each
+# case's branch row, the statement took ~1.5 ms to plan (five tables) for ~1 ms of running it.
 _PENDING_CHANGES = """SELECT r.filed_at, c.id, c.public_id, c.reference, c.state,
        CASE WHEN c.company_version_id IS NULL THEN e.name ELSE cv.name END
 FROM onboarding_changerequest r
 JOIN onboarding_onboardingcase c ON c.id = r.case_id
-JOIN branches_branch b ON b.id = c.branch_id
 JOIN onboarding_enterprise e ON e.id = c.enterprise_id
 LEFT JOIN companies_companyversion cv ON cv.id = c.company_version_id
-WHERE r.status = %s AND b.path LIKE %s AND r.filed_by_id <> %s
+WHERE r.status = %s AND c.branch_id {scope} AND r.filed_by_id <> %s
 ORDER BY r.filed_at, r.id LIMIT 50"""

@@ -15,6 +15,7 @@ import datetime as dt
 import functools
 from html import escape  # Django's escape is this one behind a lazy-string wrapper
 import math
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -173,6 +174,9 @@ def team_and_overdue(*, user: Any) -> tuple[list[TeamRow], int]:
 _PATH_SLOT = "/\x00team\x00/"
 
 
+_SUBTREE_IN = re.compile(r'("accounts_user"\."branch_id") IN \((SELECT U0\."id" AS "pk" FROM "branches_branch" U0 WHERE [^()]*)\)')
+
+
 @functools.cache
 def _people_statement(vendor: str) -> tuple[str, tuple[Any, ...], int]:
     """The subtree's staff statement as the ORM builds it, built once per process (building it
@@ -186,6 +190,10 @@ def _people_statement(vendor: str) -> tuple[str, tuple[Any, ...], int]:
         .order_by("username")
     )
     sql, params = people.query.sql_with_params()
+    if vendor == "postgresql":
+        # The subtree's branches as an array read once (an init plan), not a semi-join: half the
+        # planning (~0.5 ms of 1 ms) for the same rows. Left as the ORM wrote it if it reads otherwise.
+        sql = _SUBTREE_IN.sub(r"\1 = ANY(ARRAY(\2))", sql, count=1)
     slot = [i for i, p in enumerate(params) if isinstance(p, str) and _PATH_SLOT in p]
     if len(slot) != 1:
         raise RuntimeError("the staff statement names the subtree's pattern once")
