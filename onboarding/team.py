@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from html import escape  # Django's escape is this one behind a lazy-string wrapper
 import math
 import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from html import escape  # Django's escape is this one behind a lazy-string wrapper
 from typing import Any
 from urllib.parse import urlencode
 
@@ -174,7 +174,9 @@ def team_and_overdue(*, user: Any) -> tuple[list[TeamRow], int]:
 _PATH_SLOT = "/\x00team\x00/"
 
 
-_SUBTREE_IN = re.compile(r'("accounts_user"\."branch_id") IN \((SELECT U0\."id" AS "pk" FROM "branches_branch" U0 WHERE [^()]*)\)')
+_SUBTREE_IN = re.compile(
+    r'("accounts_user"\."branch_id") IN \((SELECT U0\."id" AS "pk" FROM "branches_branch" U0 WHERE [^()]*)\)'
+)
 
 
 @functools.cache
