@@ -40,6 +40,7 @@ from casetypes import declaration
 from workcalendar import workcal
 
 from .models import OnboardingCase
+from .queue import from_micros, micros
 from .states import CUSTOMER, WORKING_STAGES
 
 UPPER_ROLES = (Role.HEAD_OFFICE_APPROVER, Role.TECH_REVIEWER)
@@ -272,7 +273,7 @@ TEAM_GROUPS_SQL = f"""
                (SELECT COUNT(*) FROM onboarding_openstage o WHERE {_SAME_MANAGER} AND {_LATE})
                + (SELECT COUNT(*) FROM onboarding_openstage o WHERE {_NO_MANAGER} AND {_LATE})
            ELSE 0 END,
-           c.reference, c.public_id, f.entered_at, f.due_at, b.name, b.level, b.parent_id, p.name
+           c.reference, c.public_id, {micros("f.entered_at")}, {micros("f.due_at")}, b.name, b.level, b.parent_id, p.name
       FROM onboarding_teamcount t
       JOIN branches_branch b ON b.id = t.branch_id
       LEFT JOIN branches_branch p ON p.id = b.parent_id
@@ -309,7 +310,11 @@ def _groups_kept(branch: Any, open_states: tuple[str, ...], now: dt.datetime) ->
     params = {"working": list(WORKING_STAGES), "now": now, "subtree": subtree, "open": list(open_states)}
     with connection.cursor() as cursor:
         cursor.execute(TEAM_GROUPS_SQL, params)
-        return [dict(zip(_GROUP_FIELDS, row, strict=True)) for row in cursor.fetchall()]
+        rows = [dict(zip(_GROUP_FIELDS, row, strict=True)) for row in cursor.fetchall()]
+    for row in rows:
+        row["current_visit__entered_at"] = from_micros(row["current_visit__entered_at"])
+        row["current_visit__due_at"] = from_micros(row["current_visit__due_at"])
+    return rows
 
 
 _SAMPLE_ID = uuid.UUID(int=0)
