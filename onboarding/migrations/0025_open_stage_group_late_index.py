@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('branches', '0001_initial'),
-        ('onboarding', '0023_open_stage_held_index'),
+        ('onboarding', '0024_open_stage_production_config'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
