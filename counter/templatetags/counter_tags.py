@@ -3,11 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.utils import timezone
 
 from branches.roles import Role, user_roles
 from branches.scope import case_in_scope
 from casetypes import declaration
 from casetypes.declaration import Feature
+from config.frozen import OWNER, Frozen, frozen
 from counter import forms
 from counter.forms import CounterVisitForm
 from counter.models import CounterEntry, UKey
@@ -30,6 +32,23 @@ def _downloaded(operators: list[Any]) -> list[Any]:
     return sorted(keys, key=lambda k: (k.issued_at, k.pk))
 
 
+def _answered_for_read() -> Frozen:
+    """The case's pending entries a user answers for (`answered_for_q`), compiled once a day per
+    process: the stand-ins' filters (absences) hold the day's date, and building the query each
+    time cost more CPU than running it."""
+    from types import SimpleNamespace
+
+    return frozen(
+        f"counter.answered_for:{timezone.localdate().isoformat()}",
+        lambda case_id, user_id: (
+            CounterEntry.objects.filter(case_id=case_id, status=CounterEntry.Status.PENDING)
+            .filter(answered_for_q(SimpleNamespace(pk=user_id)))
+            .values_list("pk")
+        ),
+        [OWNER, OWNER - 1],
+    )
+
+
 def panel_data(*, case: OnboardingCase, user: Any) -> dict[str, Any]:
     """What the panel shows this user: the reads (`selectors`), what UKey issuance still needs
     (`rules`) and what the user may do at this stage."""
@@ -41,11 +60,7 @@ def panel_data(*, case: OnboardingCase, user: Any) -> dict[str, Any]:
     # The maker and whoever stands in for the maker: may cancel it, may not check it. Asked
     # whether or not the case has pending entries, so that the page's number of queries does not
     # depend on its data (issue 26).
-    mine = set(
-        CounterEntry.objects.filter(case_id=case.pk, status=CounterEntry.Status.PENDING)
-        .filter(answered_for_q(user))
-        .values_list("pk", flat=True)
-    )
+    mine = {pk for (pk,) in _answered_for_read().values(case.pk, user.pk)}
     for entry in entries:
         entry.answers_for = entry.pk in mine  # type: ignore[attr-defined]
     return {
