@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable
 from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from config.statements import Prepared, prepared
+from config.statements import Prepared, Statement, prepared
 from onboarding.models import OnboardingCase
 from onboarding.page_reads import marked, read_once
 from onboarding.selectors import case_visible_q
@@ -77,28 +79,28 @@ def case_operators(*, case: OnboardingCase) -> list[Operator]:
     """
 
     def read() -> list[Operator]:
-        statement = prepared(
-            "counter.case_operators",
-            lambda owner: Operator.objects.filter(case_id=owner).order_by("removed_at", "pk"),
-            Operator,
-        )
-        operators = [objects[0] for objects in statement.rows(case.pk)]
-        for o in operators:  # as `case.operators` would: each operator's case is this one
-            o._state.fields_cache["case"] = case
-        # Their keys as `prefetch_related("ukeys")` reads them, but read whether or not the case
-        # has operators: the page's number of queries does not depend on the case's data
-        # (issue 26: the same queries at 1,000 and 100,000 cases).
-        by_operator: dict[int, list[UKey]] = {o.pk: [] for o in operators}
-        for objects in _ukeys_read().rows(case.pk):
-            key = objects[0]
-            if key.operator_id in by_operator:
-                by_operator[key.operator_id].append(key)
-        for o in operators:
-            keys = by_operator[o.pk]
-            for key in keys:
-                key._state.fields_cache["operator"] = o
+        # One statement for the operators and their keys (the operators' table joined to the
+        # keys', a row per key or one for an operator without): the page reads both whatever the
+        # case holds, so its number of queries does not depend on the case's data (issue 26).
+        statement, order = _operators_statement()
+        with connection.cursor() as cursor:
+            cursor.execute(f"{statement.head} WHERE {statement.column('case')} = %s ORDER BY {order}", [case.pk])
+            rows = cursor.fetchall()
+        operators: list[Operator] = []
+        keys: dict[int, list[UKey]] = {}
+        for row in rows:
+            operator, key = statement.objects(row)[:2]
+            operator._state.fields_cache.pop("ukeys", None)  # the join's, not a relation's cache
+            if operator.pk not in keys:
+                operator._state.fields_cache["case"] = case  # as `case.operators` would
+                operators.append(operator)
+                keys[operator.pk] = []
+            if key is not None:
+                key._state.fields_cache["operator"] = operators[-1]
+                keys[operator.pk].append(key)
+        for o in operators:  # their keys as `prefetch_related("ukeys")` would hold them
             qs = o.ukeys.all()
-            qs._result_cache = keys
+            qs._result_cache = keys[o.pk]
             qs._prefetch_done = True
             o._prefetched_objects_cache = {"ukeys": qs}
         return operators
@@ -106,19 +108,24 @@ def case_operators(*, case: OnboardingCase) -> list[Operator]:
     return read_once(case, OPERATORS_KEY, read)
 
 
-def _ukeys_read() -> Prepared:
-    """The keys of a case's operators with who issued them and the key each replaced, in the
-    order they were issued; compiled once per process."""
-    return prepared(
-        "counter.case_ukeys",
-        lambda owner: (
-            UKey.objects.filter(operator__case_id=owner)
-            .select_related("issued_entry__maker", "issued_entry__checker", "replaces")
-            .order_by("issued_at", "pk")
-        ),
-        UKey,
-        ["issued_entry__maker", "issued_entry__checker", "replaces"],
+@functools.cache
+def _operators_statement_of(vendor: str) -> tuple[Statement, str]:
+    statement = Statement(
+        Operator, ["ukeys", "ukeys__issued_entry__maker", "ukeys__issued_entry__checker", "ukeys__replaces"]
     )
+    # The operators as `order_by("removed_at", "pk")` lists them, each one's keys as
+    # `order_by("issued_at", "pk")` does.
+    order = ", ".join(
+        f"{statement.column(name, path)} ASC"
+        for path, name in (("", "removed_at"), ("", "id"), ("ukeys", "issued_at"), ("ukeys", "id"))
+    )
+    return statement, order
+
+
+def _operators_statement() -> tuple[Statement, str]:
+    """The case's operators left-joined to their keys, each key with who issued it and the key it
+    replaced, written once per process (`config.statements.Statement`)."""
+    return _operators_statement_of(connection.vendor)
 
 
 def active_operators(*, case: OnboardingCase) -> list[Operator]:
