@@ -14,9 +14,17 @@ from counter import forms
 from counter.forms import CounterVisitForm
 from counter.models import CounterEntry, UKey
 from counter.rules import answered_for_q, counter_problems
-from counter.selectors import active_operators, case_entry_list, case_operators, counter_work, keys_to_activate
+from counter.selectors import (
+    ANSWERED_KEY,
+    active_operators,
+    case_entry_list,
+    case_operators,
+    counter_work,
+    keys_to_activate,
+)
 from counter.services import COUNTER_STATES, OPERATOR_STATES, pending_by_maker
 from onboarding.models import OnboardingCase
+from onboarding.page_reads import read_once
 
 register = template.Library()
 
@@ -56,13 +64,14 @@ def panel_data(*, case: OnboardingCase, user: Any) -> dict[str, Any]:
     in_scope = case_in_scope(case, user)
     counter_open = case.state in COUNTER_STATES
     operators = case_operators(case=case)
-    entries = case_entry_list(case=case)
-    # The maker and whoever stands in for the maker: may cancel it, may not check it. Asked
-    # whether or not the case has pending entries, so that the page's number of queries does not
-    # depend on its data (issue 26).
-    mine = {pk for (pk,) in _answered_for_read().values(case.pk, user.pk)}
-    for entry in entries:
-        entry.answers_for = entry.pk in mine  # type: ignore[attr-defined]
+    entries = case_entry_list(case=case, reader=user)
+    if read_once(case, ANSWERED_KEY, lambda: None) != user.pk:
+        # Read before for nobody in particular (the guards): whom this reader answers for, asked
+        # whatever the case holds (the page's number of queries does not depend on its data).
+        # The maker and whoever stands in for the maker: may cancel it, may not check it.
+        mine = {pk for (pk,) in _answered_for_read().values(case.pk, user.pk)}
+        for entry in entries:
+            entry.answers_for = entry.pk in mine  # type: ignore[attr-defined]
     return {
         "entries": entries,
         "operators": operators,
