@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from casetypes import declaration
@@ -26,6 +27,20 @@ def generated_forms() -> tuple[str, ...]:
 GENERATED_FORMS = declaration.StateSet(generated_forms)
 
 
+_kind_labels: dict[str | None, dict[str, str]] = {}
+
+
+def kind_label(kind: str) -> str:
+    """A document kind's name in the reader's language (`str(DocumentKind(kind).label)`), the
+    names made once per language: a checklist names a dozen kinds, several times each."""
+    language = get_language()
+    labels = _kind_labels.get(language)
+    if labels is None:
+        labels = _kind_labels[language] = {k.value: str(k.label) for k in DocumentKind}
+    found = labels.get(kind)
+    return found if found is not None else str(DocumentKind(kind).label)
+
+
 class Status:
     MISSING = "missing"
     UPLOADED = "uploaded"
@@ -44,11 +59,11 @@ class Requirement:
 
     @property
     def label(self) -> str:
-        return str(DocumentKind(self.kind).label)
+        return kind_label(self.kind)
 
     @property
     def stage_label(self) -> str:
-        return declaration.state_label(self.stage)
+        return declaration.state_labels_shown().get(self.stage, self.stage)
 
 
 @dataclass

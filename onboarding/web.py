@@ -120,12 +120,13 @@ def stage_tracker(case: OnboardingCase) -> list[dict[str, Any]]:
     order = [s.code for s in ct.working]
     reached = order.index(current) if current in order else (len(order) if case.state in ct.live_states else -1)
     rows = []
+    labels = declaration.state_labels_shown()
     for i, code in enumerate(order):
         visit = visits.get(code)
         rows.append(
             {
                 "code": code,
-                "label": declaration.state_label(code),
+                "label": labels.get(code, code),
                 "visit": visit,
                 "status": "done" if i < reached else ("current" if i == reached else "todo"),
                 "holder": STAGE_HOLDER[code][0],

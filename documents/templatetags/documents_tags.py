@@ -10,7 +10,7 @@ from django.template.defaulttags import CsrfTokenNode
 from django.urls import reverse
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 
 from casetypes import declaration
 from config.templatetags.moments import local_minute
@@ -137,6 +137,39 @@ def _version(v: Any, view: str) -> str:
     )
 
 
+_WORDS: dict[str | None, dict[str, Any]] = {}
+
+
+def _words() -> dict[str, Any]:
+    """The rows' fixed words in the reader's language, looked up once per language per process
+    (a checklist of eight rows asked the catalogue about forty times)."""
+    language = get_language()
+    found = _WORDS.get(language)
+    if found is None:
+        found = _WORDS[language] = {
+            "statuses": {
+                checklist.Status.MISSING: gettext("未上传"),
+                checklist.Status.UPLOADED: gettext("已上传,待审核"),
+                checklist.Status.ACCEPTED: gettext("审核通过"),
+                checklist.Status.REDO: gettext("需补正"),
+            },
+            "view": gettext("查看"),
+            "generate": gettext("生成表单"),
+            "accept": gettext("审核通过"),
+            "why": gettext("退回原因"),
+            "reject": gettext("退回"),
+            "upload_new": gettext("上传新版本"),
+            "upload": gettext("上传"),
+            "optional": gettext("留存,非必需"),
+            "versions": gettext("版本记录"),
+            "reason": gettext("原因"),
+            "older": gettext("历史版本"),
+            "generated": gettext("系统生成"),
+            "returned": gettext("已退回"),
+        }
+    return found
+
+
 @register.simple_tag(takes_context=True)
 def document_rows(context: template.Context, rows: list[dict[str, Any]]) -> SafeString:
     """The checklist's rows (`documents_panel`'s), the markup `documents/_row.html` wrote for
@@ -147,21 +180,8 @@ def document_rows(context: template.Context, rows: list[dict[str, Any]]) -> Safe
     version = e(context["case"].version)
     next_url = context.get("next_url")
     hidden_next = f'<input type="hidden" name="next" value="{e(next_url)}">' if next_url else ""
-    statuses = {
-        checklist.Status.MISSING: gettext("未上传"),
-        checklist.Status.UPLOADED: gettext("已上传,待审核"),
-        checklist.Status.ACCEPTED: gettext("审核通过"),
-        checklist.Status.REDO: gettext("需补正"),
-    }
-    view = gettext("查看")
-    words = {
-        "generate": gettext("生成表单"),
-        "accept": gettext("审核通过"),
-        "why": gettext("退回原因"),
-        "reject": gettext("退回"),
-        "upload_new": gettext("上传新版本"),
-        "upload": gettext("上传"),
-    }
+    words = _words()
+    statuses, view = words["statuses"], words["view"]
     out = []
     for row in rows:
         item, status = row["item"], row["status"]
@@ -175,20 +195,20 @@ def document_rows(context: template.Context, rows: list[dict[str, Any]]) -> Safe
             )
         first += f"<strong>{label}</strong>"
         if not item.requirement.required:
-            first += '<div class="sub">{}</div>'.format(gettext("留存,非必需"))
+            first += '<div class="sub">{}</div>'.format(words["optional"])
         document = ""
         if item.document:
             document = '<div class="sub"><a href="{}">{} ({})</a> · {}</div>'.format(
-                e(row["detail_url"]), gettext("版本记录"), len(item.versions), e(item.document.get_retention_display())
+                e(row["detail_url"]), words["versions"], len(item.versions), e(item.document.get_retention_display())
             )
         reviewed = ""
         if v is not None and v.reviewed_by:
             reviewed = f'<div class="sub">{e(v.reviewed_by)} {local_minute(v.reviewed_at)}</div>'
         reason = ""
         if status == "rejected":
-            reason = '<div class="reason">{}:{}</div>'.format(gettext("原因"), e(v.decision_reason if v else ""))
+            reason = '<div class="reason">{}:{}</div>'.format(words["reason"], e(v.decision_reason if v else ""))
         elif status == "redo":
-            reason = '<div class="reason">{}:{}</div>'.format(gettext("退回原因"), e(item.redo_reason))
+            reason = '<div class="reason">{}:{}</div>'.format(words["why"], e(item.redo_reason))
         latest = _version(v, view) if v else '<span class="empty">—</span>'
         older = ""
         if row["older"]:
@@ -200,14 +220,14 @@ def document_rows(context: template.Context, rows: list[dict[str, Any]]) -> Safe
             )
             older = (
                 '<details><summary>{}</summary><ul class="plain">\n            {}\n          </ul></details>'.format(
-                    gettext("历史版本"), olds
+                    words["older"], olds
                 )
             )
         generated = ""
         if item.generated_versions:
             g = item.generated_versions[0]
             generated = '<div class="sub">{}:<a href="{}">v{} {}</a></div>'.format(
-                gettext("系统生成"), e(g.download_url), g.number, local_minute(g.uploaded_at)
+                words["generated"], e(g.download_url), g.number, local_minute(g.uploaded_at)
             )
         actions = "\n          "
         if row["can_generate"]:
@@ -241,7 +261,7 @@ def document_rows(context: template.Context, rows: list[dict[str, Any]]) -> Safe
             f'\n      <tr class="doc-{e(status)}" data-kind="{kind}" id="doc-{kind}">\n'
             f"        <td>{first}\n          {document}</td>\n"
             f'        <td class="sub">{e(item.requirement.stage_label)}</td>\n'
-            f'        <td><span class="doc-status status-{e(status)}">{statuses.get(status, gettext("已退回"))}</span>\n'
+            f'        <td><span class="doc-status status-{e(status)}">{statuses.get(status, words["returned"])}</span>\n'
             f"          {reviewed}\n          {reason}\n        </td>\n"
             f"        <td>{latest}\n          {older}\n          {generated}\n        </td>\n"
             f'        <td class="doc-actions">{actions}</td>\n      </tr>\n\n'
