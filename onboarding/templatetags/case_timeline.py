@@ -36,12 +36,12 @@ def timeline_rows(context: template.Context, events: Any) -> SafeString:
     # Messages written in the template (`{% translate "…" %}`, `_("…")`) are not escaped; values are.
     system = gettext("系统")
     labels: dict[str, str] = {}  # event and state labels, each escaped once a page
-    states = declaration.state_labels_shown()
+    state_names = declaration.state_labels_shown()
 
     def label(kind: str, code: str) -> str:
         key = f"{kind}:{code}"
         if key not in labels:
-            labels[key] = escape(event_label(code) if kind == "e" else states.get(code, code))
+            labels[key] = escape(event_label(code) if kind == "e" else state_names.get(code, code))
         return labels[key]
 
     actors: dict[int, str] = {}  # each actor's name, escaped once a page
