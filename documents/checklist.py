@@ -20,8 +20,13 @@ if TYPE_CHECKING:
 
 
 def generated_forms() -> tuple[str, ...]:
-    """The kinds the bank renders from case data (documents.forms_pdf), as the stages declare them."""
-    return tuple(dict.fromkeys(d.kind for _, d in declaration.document_needs() if d.generated))
+    """The kinds the bank renders from case data (documents.forms_pdf), as the stages declare them
+    (worked out once per registry: a case page asks about twenty times)."""
+    # Kept with the registry (`declaration._cached`), cleared when it changes.
+    return declaration._cached(
+        ("documents.generated_forms",),
+        lambda: tuple(dict.fromkeys(d.kind for _, d in declaration.document_needs() if d.generated)),
+    )
 
 
 GENERATED_FORMS = declaration.StateSet(generated_forms)
