@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import connection
@@ -31,23 +31,25 @@ def case_entries(*, case: OnboardingCase) -> QuerySet[CounterEntry]:
 ANSWERED_KEY = "counter.entries.answered_for"
 
 
-def case_entry_list(*, case: OnboardingCase, reader: Any = None) -> list[CounterEntry]:
+def case_entry_list(
+    *, case: OnboardingCase, reader: Any = None, answered_for: Callable[[Any], Q] | None = None
+) -> list[CounterEntry]:
     """The case's counter entries, newest first; read once per case page (`onboarding.page_reads`).
 
     On a case page, which reads the case's operators with their keys anyway (`case_operators`:
     the guards, the counter panel and its forms), each entry's operator, key and replaced key
     are taken from those rather than joined again: four joins fewer, about a millisecond of
-    building the query. Read for a `reader` (the counter panel), each entry also says whether
-    that reader answers for it (`answers_for`: a pending entry they made or stand in for,
-    `rules.answered_for_q`), and the page's memo names the reader (`ANSWERED_KEY`): no second
-    query for it."""
+    building the query. Read for a `reader` (the counter panel, giving `rules.answered_for_q` as
+    `answered_for`), each entry also says whether that reader answers for it (`answers_for`: a
+    pending entry they made or stand in for), and the page's memo names the reader
+    (`ANSWERED_KEY`): no second query for it."""
 
     def read() -> list[CounterEntry]:
         if not marked(case):
             return list(case_entries(case=case))
         operators = case_operators(case=case)
-        if reader is not None:
-            entries = _entries_answered(case.pk, reader.pk)
+        if reader is not None and answered_for is not None:
+            entries = _entries_answered(case.pk, reader.pk, answered_for)
             prime(case, ANSWERED_KEY, reader.pk)
         else:
             entries = [objects[0] for objects in _entries_read().rows(case.pk)]
@@ -67,13 +69,11 @@ def case_entry_list(*, case: OnboardingCase, reader: Any = None) -> list[Counter
     return read_once(case, "counter.entries", read)
 
 
-def _entries_answered(case_id: int, user_id: int) -> list[CounterEntry]:
+def _entries_answered(case_id: int, user_id: int, answered_for_q: Callable[[Any], Q]) -> list[CounterEntry]:
     """`_entries_read`'s entries, each with `answers_for` (whether the user answers for it, a
     pending one), by a statement compiled once a day per process (`config.frozen`): the
     stand-ins' filters (absences) hold the day's date."""
     from types import SimpleNamespace
-
-    from .rules import answered_for_q
 
     def build(case_id: int, user_id: int) -> QuerySet[CounterEntry]:
         answers = Q(status=CounterEntry.Status.PENDING) & answered_for_q(SimpleNamespace(pk=user_id))

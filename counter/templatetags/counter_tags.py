@@ -64,7 +64,7 @@ def panel_data(*, case: OnboardingCase, user: Any) -> dict[str, Any]:
     in_scope = case_in_scope(case, user)
     counter_open = case.state in COUNTER_STATES
     operators = case_operators(case=case)
-    entries = case_entry_list(case=case, reader=user)
+    entries = case_entry_list(case=case, reader=user, answered_for=answered_for_q)
     if read_once(case, ANSWERED_KEY, lambda: None) != user.pk:
         # Read before for nobody in particular (the guards): whom this reader answers for, asked
         # whatever the case holds (the page's number of queries does not depend on its data).
