@@ -1,7 +1,7 @@
-"""`{% test_matrix_rows test_matrix %}`: the joint-test matrix's rows (`onboarding/_testing_panel.html`),
-written in Python: the template's loop (a chain of conditions, lookups and translations per test
-case) cost the case page about half a millisecond. The markup is what the loop wrote, byte for
-byte."""
+"""The staff case page's repetitive fragments written in Python, the markup the template wrote,
+byte for byte: `{% test_matrix_rows test_matrix %}` (the joint-test matrix's rows in
+`onboarding/_testing_panel.html`: a chain of conditions, lookups and translations per test case,
+about half a millisecond of the page) and `{% case_facts case %}` (the case's own facts)."""
 
 from __future__ import annotations
 
@@ -71,3 +71,33 @@ def test_matrix_rows(context: template.Context, rows: list[dict[str, Any]]) -> S
             f'        <td class="sub">{recorded}</td>\n      </tr>\n    '
         )
     return mark_safe("".join(out))  # noqa: S308 - every value is escaped above
+
+
+@register.simple_tag(takes_context=True)
+def case_facts(context: template.Context, case: Any) -> SafeString:
+    """The case's own facts on its staff page (`onboarding/case_detail.html`'s first `<dl>`),
+    written in Python: the markup the template wrote, byte for byte."""
+    from django.utils.html import conditional_escape
+    from django.utils.translation import pgettext
+
+    from config.templatetags.moments import day
+
+    def shown(value: Any) -> str:  # `{{ value }}`: localised, escaped
+        return str(render_value_in_context(value, context))
+
+    separator = conditional_escape(pgettext("list separator", "、"))  # `|join:sep` escapes both
+    modules = separator.join(conditional_escape(label) for label in case.module_labels)
+    fee = f"¥{shown(case.fee_amount)} {shown(case.fee_note)}" if case.fee_amount is not None else "—"
+    target = case.target_date
+    if isinstance(target, dt.datetime) and timezone.is_aware(target):
+        target = timezone.localtime(target)
+    return mark_safe(  # noqa: S308 - every value is escaped above
+        '<dl class="facts">\n'
+        f"    <dt>{gettext('受理机构')}</dt><dd>{shown(case.branch)}</dd>\n"
+        f"    <dt>{gettext('客户经理')}</dt><dd>{shown(case.account_manager or '—')}</dd>\n"
+        f"    <dt>{gettext('功能模块')}</dt><dd>{modules}</dd>\n"
+        f"    <dt>{gettext('费用评估')}</dt><dd>{fee}</dd>\n"
+        f"    <dt>{gettext('风险评估')}</dt><dd>{shown(case.get_risk_level_display() or '—')} {shown(case.risk_note)}</dd>\n"
+        f"    <dt>{gettext('目标上线日期')}</dt><dd>{shown(day(target) or '—')}</dd>\n"
+        "  </dl>"
+    )
