@@ -396,10 +396,11 @@ def grow(conn: Any, *, cases: int, log: Any = print) -> int:
         cur.execute("DELETE FROM onboarding_openstage")
         cur.execute(
             "INSERT INTO onboarding_openstage (case_id, visit_id, branch_id, account_manager_id, state, holder_role,"
-            " entered_at, due_at, paused_at, left_at)"
+            " entered_at, due_at, paused_at, left_at, has_production_config)"
             " SELECT c.id, v.id, c.branch_id, c.account_manager_id, c.state, v.holder_role, v.entered_at, v.due_at,"
-            " v.paused_at, v.left_at FROM onboarding_onboardingcase c"
-            " JOIN onboarding_stagevisit v ON v.id = c.current_visit_id"
+            " v.paused_at, v.left_at,"
+            " EXISTS (SELECT 1 FROM onboarding_productionconfig pc WHERE pc.case_id = c.id)"
+            " FROM onboarding_onboardingcase c JOIN onboarding_stagevisit v ON v.id = c.current_visit_id"
         )
         cur.execute("DELETE FROM onboarding_teamcount")  # kept by `OpenStage`'s triggers, off here too
         cur.execute(

@@ -113,7 +113,12 @@ class ChecklistItem:
 
 def requirements(case: OnboardingCase) -> list[Requirement]:
     """The documents of each stage, in order, as the case's type declares them
-    (`Stage.documents`). Only `required` items hold a stage's guard."""
+    (`Stage.documents`). Only `required` items hold a stage's guard. Worked out once per case
+    page (`onboarding.page_reads`): the documents panel asks it for every row's guards."""
+    return list(read_once(case, "documents.requirements", lambda: _requirements(case)))
+
+
+def _requirements(case: OnboardingCase) -> list[Requirement]:
     return [
         Requirement(need.kind, stage.code, required=need.required)
         for stage in declaration.case_type_of(case).stages

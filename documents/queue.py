@@ -66,12 +66,14 @@ def _waiting_q(needs: list[_Need], user: Any) -> Q:
 # `{waiting}` is the uploaded documents whose latest version is undecided, with that version's
 # uploader (see `_waiting_source`); `{needs}` one condition per set of stages (see
 # `_needs_sql`). Only those uploaded by someone else; at most 200 (case, kind) pairs, of which
-# the first 50 cases are shown: only theirs are joined to what the rows show.
+# the first 50 cases are shown: only theirs are joined to what the rows show. A case has at most
+# one pair per kind, so with fewer than four kinds the first 50 cases' pairs are among the first
+# 50 per kind (`_pairs_read`): head-office tech (one kind) walks 50 rows, not 200.
 _WAITING = """
 WITH waiting AS (
   SELECT w.case_id, w.kind FROM {waiting} w{join}
   WHERE w.uploaded_by_id <> %s AND ({needs})
-  ORDER BY w.case_id, w.kind LIMIT 200),
+  ORDER BY w.case_id, w.kind LIMIT %s),
 shown AS (SELECT DISTINCT case_id FROM waiting ORDER BY case_id LIMIT 50)
 SELECT w.case_id, w.kind, c.public_id, c.reference, c.state,
        CASE WHEN c.company_version_id IS NULL THEN e.name ELSE cv.name END, v.due_at
@@ -151,6 +153,12 @@ def _needs_sql(needs: list[_Need], user: Any, *, head_office: bool) -> tuple[str
     return join, [scope], " OR ".join(parts), params
 
 
+def _pairs_read(needs: list[_Need]) -> int:
+    """How many (case, kind) pairs `_WAITING` reads: 200, or fewer when the first 50 cases'
+    pairs are sure to be among fewer (50 cases of at most one pair per kind)."""
+    return min(200, 50 * len({need.kind for need in needs}))
+
+
 def documents_to_review(user: Any) -> list[QueueItem]:
     needs = [need for role in sorted(user_roles(user)) for need in _needs(role)]
     if not needs or not user.is_active or user.branch_id is None:
@@ -158,7 +166,7 @@ def documents_to_review(user: Any) -> list[QueueItem]:
     join, join_params, condition, params = _needs_sql(needs, user, head_office=user.branch.parent_id is None)
     with connection.cursor() as cursor:
         statement = _WAITING.format(waiting=_waiting_source(), join=join, needs=condition)
-        cursor.execute(statement, [*join_params, user.pk, *params])
+        cursor.execute(statement, [*join_params, user.pk, *params, _pairs_read(needs)])
         rows = cursor.fetchall()
     kinds_by_case: dict[int, list[str]] = {}
     shown: dict[int, tuple[Any, ...]] = {}
@@ -169,6 +177,7 @@ def documents_to_review(user: Any) -> list[QueueItem]:
         kinds_by_case.setdefault(case_id, []).append(label)
         shown.setdefault(case_id, tuple(case))
     sep = pgettext("list separator", "、")
+    action = _("审核文件:%(names)s")  # translated once for the page
     items = []
     for pk in list(kinds_by_case)[:50]:
         public_id, reference, state, company, due = shown[pk]
@@ -176,7 +185,7 @@ def documents_to_review(user: Any) -> list[QueueItem]:
         items.append(
             QueueItem(
                 case=case,
-                action=_("审核文件:%(names)s") % {"names": sep.join(kinds_by_case[pk])},
+                action=action % {"names": sep.join(kinds_by_case[pk])},
                 url=case_url(case, "documents"),
                 due_at=aware(due),
                 company=company,

@@ -64,6 +64,15 @@ TEAM_COUNT_SQL = (
     " DO UPDATE SET n = onboarding_teamcount.n + EXCLUDED.n;"
     " RETURN NULL;"
 )
+# The body of the triggers on `ProductionConfig` that keep `OpenStage.has_production_config`:
+# `cases` is a query of the cases whose configuration came, went or moved; only rows whose value
+# changes are written (an edited configuration writes nothing here).
+CONFIGURED_SQL = (
+    "UPDATE onboarding_openstage s SET has_production_config = NOT s.has_production_config"
+    " WHERE s.case_id IN ({cases}) AND s.has_production_config IS DISTINCT FROM"
+    " EXISTS (SELECT 1 FROM onboarding_productionconfig pc WHERE pc.case_id = s.case_id); RETURN NULL;"
+)
+
 # An `OpenStage` row that changed group: its old group loses it, its new group gains it.
 TEAM_MOVED = (
     " FROM old_rows o JOIN new_rows n ON n.case_id = o.case_id"
@@ -359,6 +368,9 @@ class OpenStage(models.Model):
     due_at = models.DateTimeField(null=True)
     paused_at = models.DateTimeField(null=True)
     left_at = models.DateTimeField(null=True)
+    # The case has a production configuration (`ProductionConfig`): set when the row is written
+    # (`open_stage_configured`) and by the configurations' own triggers.
+    has_production_config = models.BooleanField(db_default=False)
 
     class Meta:
         indexes = [
@@ -386,10 +398,30 @@ class OpenStage(models.Model):
                 name="open_stage_held_idx",
                 condition=models.Q(left_at__isnull=True),
             ),
+            # Head-office tech's production configurations to issue: a stage's cases without
+            # one in due order, each one's branch beside it (`onboarding.queue`): the first 50
+            # read from the index, not every case of the stage checked for a configuration.
+            models.Index(
+                fields=["state", "due_at", "case"],
+                include=["branch", "visit_id"],
+                name="open_stage_unconfigured_idx",
+                condition=models.Q(has_production_config=False),
+            ),
         ]
         # PostgreSQL keeps `TeamCount` (the rows per group) with every statement that writes
         # these rows (the cases' and the visits' triggers above).
         triggers = [
+            # A row written for a case that already has its production configuration says so
+            # (the configurations' triggers keep it after that). An upsert that finds the case's
+            # row keeps the row's value: the same case.
+            pgtrigger.Trigger(
+                name="open_stage_configured",
+                when=pgtrigger.Before,
+                operation=pgtrigger.Insert,
+                level=pgtrigger.Row,
+                func="NEW.has_production_config := EXISTS (SELECT 1 FROM onboarding_productionconfig pc"
+                " WHERE pc.case_id = NEW.case_id); RETURN NEW;",
+            ),
             pgtrigger.Trigger(
                 name="team_count_insert",
                 when=pgtrigger.After,
@@ -671,6 +703,38 @@ class ProductionConfig(models.Model):
     class Meta:
         verbose_name = _("生产配置")
         verbose_name_plural = _("生产配置")
+        # PostgreSQL keeps `OpenStage.has_production_config` with every statement that writes
+        # configurations (the service, an import, a statement typed into psql).
+        triggers = [
+            pgtrigger.Trigger(
+                name="open_stage_config_insert",
+                when=pgtrigger.After,
+                operation=pgtrigger.Insert,
+                level=pgtrigger.Statement,
+                referencing=pgtrigger.Referencing(new="new_rows"),
+                func=CONFIGURED_SQL.format(cases="SELECT case_id FROM new_rows"),
+            ),
+            pgtrigger.Trigger(
+                name="open_stage_config_update",
+                when=pgtrigger.After,
+                operation=pgtrigger.Update,
+                level=pgtrigger.Statement,
+                referencing=pgtrigger.Referencing(old="old_rows", new="new_rows"),
+                func=CONFIGURED_SQL.format(
+                    cases="SELECT o.case_id FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE o.case_id <> n.case_id"
+                    " UNION ALL SELECT n.case_id FROM old_rows o JOIN new_rows n ON n.id = o.id"
+                    " WHERE o.case_id <> n.case_id"
+                ),
+            ),
+            pgtrigger.Trigger(
+                name="open_stage_config_delete",
+                when=pgtrigger.After,
+                operation=pgtrigger.Delete,
+                level=pgtrigger.Statement,
+                referencing=pgtrigger.Referencing(old="old_rows"),
+                func=CONFIGURED_SQL.format(cases="SELECT case_id FROM old_rows"),
+            ),
+        ]
 
     @property
     def account_list(self) -> list[str]:

@@ -44,22 +44,43 @@ def kept() -> dict[tuple[int, str], int]:
     return {(r.branch_id, r.state): r.n for r in StageCount.objects.all() if r.n}
 
 
-OPEN_STAGE = ("branch_id", "account_manager_id", "state", "holder_role", "entered_at", "due_at", "paused_at", "left_at")
+OPEN_STAGE = (
+    "branch_id",
+    "account_manager_id",
+    "state",
+    "holder_role",
+    "entered_at",
+    "due_at",
+    "paused_at",
+    "left_at",
+    "has_production_config",
+)
 
 
 def open_stages_direct() -> dict[int, tuple]:
-    """Each case with a current stage: where it is and its current visit, read by the join."""
-    rows = OnboardingCase.objects.filter(current_visit__isnull=False).values_list(
-        "pk",
-        "current_visit_id",
-        "branch_id",
-        "account_manager_id",
-        "state",
-        "current_visit__holder_role",
-        "current_visit__entered_at",
-        "current_visit__due_at",
-        "current_visit__paused_at",
-        "current_visit__left_at",
+    """Each case with a current stage: where it is, its current visit and whether it has a
+    production configuration, read by the join."""
+    from django.db.models import Exists, OuterRef
+
+    from onboarding.models import ProductionConfig
+
+    configured = Exists(ProductionConfig.objects.filter(case=OuterRef("pk")))
+    rows = (
+        OnboardingCase.objects.filter(current_visit__isnull=False)
+        .annotate(configured=configured)
+        .values_list(
+            "pk",
+            "current_visit_id",
+            "branch_id",
+            "account_manager_id",
+            "state",
+            "current_visit__holder_role",
+            "current_visit__entered_at",
+            "current_visit__due_at",
+            "current_visit__paused_at",
+            "current_visit__left_at",
+            "configured",
+        )
     )
     return {pk: rest for pk, *rest in rows}
 
@@ -716,3 +737,77 @@ def test_production_configs_to_issue_equal_the_joined_read(world) -> None:
     ]
     assert got == joined(world.tech) and len(got) == len(made) - len(issued) >= 3
     assert queue.production_configs_to_issue(world.approver) == []
+
+
+@pytest.mark.postgres
+def test_the_production_configuration_mark_follows_every_write_path(world) -> None:
+    """`OpenStage.has_production_config` (what head-office tech's list of configurations to
+    issue reads) equals a direct look at `ProductionConfig` after every way a configuration or
+    an open stage is written: the service (issued, issued again), a statement moving one to
+    another case, a deletion, a configured case's next stage, its row written anew."""
+    from onboarding import queue
+    from onboarding.models import ProductionConfig
+
+    def issue(case: OnboardingCase, serial: str) -> None:
+        services.production_config_record(
+            case=case,
+            user=world.tech,
+            production_endpoint="https://h2h.bank.example",
+            certificate_serial=serial,
+            production_accounts=case.enterprise.accounts.order_by("pk").first().account_number,
+        )
+
+    def listed() -> set[int]:
+        return {item.case.pk for item in queue.production_configs_to_issue(world.tech)}
+
+    first = world.case(State.UKEY_ISSUANCE)
+    second = world.case(State.UKEY_ISSUANCE, company=world.company_y)
+    assert all_kept_exact() and listed() == {first.pk, second.pk}
+
+    issue(first, "PROD-1")  # the service: a new configuration
+    assert all_kept_exact() and open_stages_kept()[first.pk][-1] is True and listed() == {second.pk}
+    issue(first, "PROD-2")  # issued again: the same row updated
+    assert all_kept_exact() and listed() == {second.pk}
+
+    # A statement that moves the configuration to the other case, then deletes it.
+    ProductionConfig.objects.filter(case=first).update(case=second)
+    assert all_kept_exact() and listed() == {first.pk}
+    ProductionConfig.objects.filter(case=second).delete()
+    assert all_kept_exact() and listed() == {first.pk, second.pk}
+
+    # A configured case's next stage (its row updated by the visits' and the cases' triggers),
+    # and its row written anew (no current stage, then one again: the row's insert).
+    issue(second, "PROD-3")
+    later = world.case(State.PRODUCTION_VERIFICATION)
+    assert all_kept_exact() and open_stages_kept()[later.pk][-1] is True
+    visit = later.current_visit_id
+    OnboardingCase.objects.filter(pk=later.pk).update(current_visit=None)
+    assert all_kept_exact() and later.pk not in open_stages_kept()
+    OnboardingCase.objects.filter(pk=later.pk).update(current_visit=visit)
+    assert all_kept_exact() and open_stages_kept()[later.pk][-1] is True
+    assert listed() == {first.pk}
+
+
+def test_a_queue_rows_case_is_the_partly_read_case_from_db_makes(world) -> None:
+    """`queue.row_case` makes the case without `Model.__init__`: only valid while the model has no
+    `__init__` of its own and nothing listens to its init signals; the case it makes reads like
+    `from_db`'s (the four columns loaded, the rest deferred and read on access)."""
+    from django.db import connection
+    from django.db.models import Model, signals
+
+    from onboarding import queue
+
+    assert not any("__init__" in vars(k) for k in OnboardingCase.__mro__ if k not in (Model, object))
+    assert not signals.pre_init.has_listeners(OnboardingCase) and not signals.post_init.has_listeners(OnboardingCase)
+    case = world.case(State.BRANCH_INTAKE)
+    made = queue.row_case(case.pk, case.public_id, case.reference, case.state)
+    read = OnboardingCase.from_db(
+        connection.alias,
+        ["id", "public_id", "reference", "state"],
+        [case.pk, case.public_id, case.reference, case.state],
+    )
+    assert type(made) is type(read) and made == read and made.state == case.state
+    assert vars(made).keys() - {"_state"} == vars(read).keys() - {"_state"}
+    assert made.get_deferred_fields() == read.get_deferred_fields()
+    assert (made._state.db, made._state.adding) == (read._state.db, read._state.adding)
+    assert made.enterprise == case.enterprise  # a deferred relation, read on access

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import datetime as dt
 import html
 from typing import Any
 
 from django import template
 from django.conf import settings
+from django.db import connection
 from django.template.base import render_value_in_context
 from django.template.context import Context
 from django.utils import timezone
@@ -192,10 +194,9 @@ def forecast_cells(rows: Any) -> dict[int, SafeString]:
     # The columns as values (a forecast model built per row cost more than its cell); a model
     # is built only for a risk text not yet written (`risk_text` reads it).
     dates: dict[Any, str] = {}
-    rows = CaseForecast.objects.filter(case_id__in=ids).values_list(*_CELL_FIELDS).order_by()
-    for case_id, p85_date, target_late, stage_late_at, stage_code, party, role, elapsed, stage_p85 in rows:
-        if p85_date is None:
-            continue
+    for case_id, p85_date, target_late, stage_late_at, stage_code, party, role, elapsed, stage_p85 in _cell_rows(ids):
+        if stage_late_at is not None and stage_late_at.tzinfo is None:  # SQLite: naive, in UTC
+            stage_late_at = stage_late_at.replace(tzinfo=dt.UTC)
         if (p85 := dates.get(p85_date)) is None:
             p85 = dates[p85_date] = p85_date.strftime("%Y-%m-%d")
         stage_late = stage_late_at is not None and stage_late_at <= now  # `CaseForecast.stage_late`
@@ -221,6 +222,24 @@ def forecast_cells(rows: Any) -> dict[int, SafeString]:
             f'{badge}</span><div class="sub">{stage} · {holder}</div></td>'
         )
     return cells
+
+
+# The forecasts' columns a cell shows, written out: the ORM built the `IN` of up to 150 ids
+# (about 1 ms of CPU a page); PostgreSQL takes them as one array parameter. Only the
+# forecasts with a P85 date (a cell without one says "—").
+_CELLS = (  # column names only
+    "SELECT " + ", ".join(_CELL_FIELDS) + " FROM analytics_caseforecast"  # noqa: S608
+    " WHERE case_id {ids} AND p85_date IS NOT NULL"
+)
+
+
+def _cell_rows(ids: list[int]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(_CELLS.format(ids="= ANY(%s)"), [ids])
+        else:
+            cursor.execute(_CELLS.format(ids=f"IN ({', '.join(['%s'] * len(ids))})"), ids)
+        return cursor.fetchall()
 
 
 def _esc(value: Any) -> str:
