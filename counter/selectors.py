@@ -142,8 +142,8 @@ def case_operators(*, case: OnboardingCase) -> list[Operator]:
         for o in operators:  # their keys as `prefetch_related("ukeys")` would hold them
             qs = o.ukeys.all()
             qs._result_cache = keys[o.pk]
-            qs._prefetch_done = True
-            o._prefetched_objects_cache = {"ukeys": qs}
+            qs._prefetch_done = True  # type: ignore[attr-defined]
+            o._prefetched_objects_cache = {"ukeys": qs}  # type: ignore[attr-defined]
         return operators
 
     return read_once(case, OPERATORS_KEY, read)
