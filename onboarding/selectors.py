@@ -594,7 +594,7 @@ def case_page_events(
 
     # The statement is compiled once per process (`config.statements.prepared`): only the case's id changes.
     read = prepared(f"case_page_events:{size}", build, CaseEvent, ["actor"])
-    rows = [objects[0] for objects in read.rows(case.pk)]  # oldest first
+    rows = [objects[0] for objects in read.rows(case.pk, share=True)]  # oldest first; each actor built once
     recent = rows[-(size + 1) :]  # the newest size + 1 of the history are all in `rows`
     more = len(recent) > size
     recent = recent[-size:]

@@ -57,6 +57,7 @@ def documents_panel(context: template.Context, next_url: str = "") -> dict[str, 
     now = order.index(active) if active in order else len(order)
     urls = _Urls(case)
     staff = user.enterprise_id is None
+    uploadable = services.uploadable_kinds(case, user)
     for item in checklist.case_checklist(case):
         latest = item.latest
         if latest is not None and item.document is not None:
@@ -65,7 +66,7 @@ def documents_panel(context: template.Context, next_url: str = "") -> dict[str, 
         for version in (*item.versions, *item.generated_versions[:1]):
             version.download_url = urls.version("document_download", version)  # type: ignore[attr-defined]
             version.view_url = urls.version("document_view", version)  # type: ignore[attr-defined]
-        can_upload = services.upload_refusal(case, user, item.kind) is None
+        can_upload = item.kind in uploadable
         # A company's user reviews nothing (`review_refusal` refuses them first): its words untranslated.
         can_review = latest is not None and staff and services.review_refusal(latest, user) is None
         can_generate = item.can_generate and services.generate_refusal(case, user, item.kind) is None
@@ -90,7 +91,7 @@ def documents_panel(context: template.Context, next_url: str = "") -> dict[str, 
                 and item.status == checklist.Status.ACCEPTED,
             }
         )
-    uploadable = {r["item"].kind for r in rows if r["can_upload"]}
+    listed_uploadable = {r["item"].kind for r in rows if r["can_upload"]}
     return {
         "case": case,
         "rows": [r for r in rows if not (r["later"] or r["done"])],
@@ -109,7 +110,7 @@ def documents_panel(context: template.Context, next_url: str = "") -> dict[str, 
             and r["item"].status in (checklist.Status.MISSING, checklist.Status.REDO, checklist.Status.REJECTED)
         ],
         "review_all": [r["item"].latest.public_id for r in rows if r["can_review"] and not (r["later"] or r["done"])],
-        "signed_forms": [f for f in services.signed_form_choices(case) if f[0] in uploadable],
+        "signed_forms": [f for f in services.signed_form_choices(case) if f[0] in listed_uploadable],
         "next_url": next_url,
         "csrf_token": context.get("csrf_token"),
     }
