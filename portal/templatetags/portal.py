@@ -9,7 +9,6 @@ from django.template.defaultfilters import linebreaksbr
 from django.template.defaulttags import CsrfTokenNode
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.timezone import template_localtime
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, ngettext, pgettext
@@ -422,7 +421,7 @@ def portal_joint_tests(context: Any) -> SafeString:
         if observed:
             outcome = f"✔ {gettext('交易成功')}" if observed.succeeded else f"✘ {gettext('交易失败')}"
             interface = f" · {e(observed.interface)}" if observed.interface else ""
-            at = date_filter(template_localtime(observed.observed_at), "Y-m-d H:i:s")
+            at = date_filter(timezone.localtime(observed.observed_at), "Y-m-d H:i:s")
             seen_row = (
                 f'<div class="observed" data-observed="{key}"><strong>{gettext("测试网关观测")}:</strong>{outcome} · '
                 f"{gettext('返回码')} <code>{e(observed.result_code)}</code><br><small>{e(observed.trace_id)} · "
