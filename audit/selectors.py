@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from branches.models import Branch
 from branches.roles import Role, has_role
+from branches.scope import subtree_q
 from companies.models import CompanyVersion, Enterprise
 from config import keyset
 from onboarding.models import CaseEvent, OnboardingCase
@@ -381,7 +382,7 @@ def audit_events(
         access_arms = arms
     if branch is not None:
         if subtree is None:
-            subtree = list(Branch.objects.filter(path__startswith=branch.path).values_list("pk", flat=True))
+            subtree = list(Branch.objects.filter(subtree_q("", branch)).values_list("pk", flat=True))
         # The subtree's ids, not `branch.path LIKE` in a subquery: nothing more for PostgreSQL
         # to plan around. An access event without a case is its person's branch's (a login).
         in_subtree, by_person = _in("sc.branch_id", subtree), _in("su.branch_id", subtree)
