@@ -383,7 +383,7 @@ class Queue(list[QueueItem]):
     over_limit: bool = False
     held_hidden: int = 0
     held_over_limit: bool = False
-    kinds: list[KindCount] = []  # noqa: RUF012 - set per instance by `queue_for`
+    kinds: list[KindCount] = []  # set per instance by `queue_for` (never changed in place)
 
     @property
     def hidden(self) -> int:
@@ -468,9 +468,7 @@ def _listed_counts(listed: list[QueueItem]) -> list[KindCount]:
     found: dict[str, int] = {}
     for item in listed:
         found[item.kind] = found.get(item.kind, 0) + 1
-    return [
-        KindCount(key, kind_labels.one(key) or key, count, count >= LISTED_LIMIT) for key, count in found.items()
-    ]
+    return [KindCount(key, kind_labels.one(key) or key, count, count >= LISTED_LIMIT) for key, count in found.items()]
 
 
 def kind_page(key: str) -> Callable[..., Held] | None:
@@ -520,7 +518,9 @@ def production_page(user: Any, *, offset: int = 0, limit: int = HELD_SHOWN, requ
         return Held([], 0, counted)
     with connection.cursor() as cursor:
         keys = _PRODUCTION_KEYS.get(connection.vendor, _PRODUCTION_KEYS["other"]).format(states=_marks(states))
-        cursor.execute(_PRODUCTION_TO_ISSUE.format(keys=keys), [*states, user.branch.path + "%", counted + 1, limit, offset])
+        cursor.execute(
+            _PRODUCTION_TO_ISSUE.format(keys=keys), [*states, user.branch.path + "%", counted + 1, limit, offset]
+        )
         rows = cursor.fetchall()
     total = rows[0][6] if rows else _page_or_count(production_page, user, rows, offset) or 0
     action = _("登记生产配置")

@@ -58,9 +58,7 @@ def file_change(case, who) -> None:
     )
 
 
-def test_tech_with_more_than_50_of_two_kinds_sees_50_rows_the_totals_and_every_item_on_its_pages(
-    client, world
-) -> None:
+def test_tech_with_more_than_50_of_two_kinds_sees_50_rows_the_totals_and_every_item_on_its_pages(client, world) -> None:
     configs = [world.case(State.UKEY_ISSUANCE, company=enterprise(world.branch_a)) for _ in range(52)]
     reports = []
     for _ in range(51):
