@@ -12,9 +12,13 @@ Every source takes the user and returns `QueueItem`s with one query whatever the
 the dashboard's query count does not grow with the queue. Items sort by due time (overdue
 first), items without a due time last.
 
-The dashboard shows the first `HELD_SHOWN` held cases; `held_page` also counts them (up to
-`HELD_COUNT_LIMIT`), so the heading gives the total and links to `/queue/`
-(`onboarding/queue_views.py`), which pages through them all.
+The dashboard shows the first `HELD_SHOWN` items of all kinds merged. Each kind (`kinds`: the
+held cases, change requests, production configurations, documents) gives a page of its items
+and their number, counted up to `HELD_COUNT_LIMIT`, in one statement (`held_page` and the
+like); the heading gives the total over all kinds and a line links each kind to its pages on
+`/queue/?kind=…` (`onboarding/queue_views.py`; without a kind, the held cases). The sources that
+give only a list (`sources`: the counter's, the stand-in's, at most 50 of a kind) are counted as
+listed and paged from the list.
 """
 
 from __future__ import annotations
