@@ -161,3 +161,22 @@ def test_a_page_number_of_a_kind_typed_in_the_address_never_fails(client, world,
     case = world.case(State.UKEY_ISSUANCE)
     listing = _get(client, world.tech, reverse("queue_all") + f"?kind=production&page={page}")
     assert (case.reference in _references(listing)) == (page in ("abc", "0", "-3"))
+
+
+def test_a_listed_sources_kind_is_counted_and_paged_from_its_list(client, world, monkeypatch) -> None:
+    """The counter's entries to check come from a source that gives a list (at most 50): counted
+    as listed, and paged on `/queue/?kind=counter_check`."""
+    from onboarding import queue
+    from tests.test_queue import enter_identity
+
+    monkeypatch.setattr(queue, "HELD_SHOWN", 1)
+    cases = [world.case(State.UKEY_ISSUANCE, company=enterprise(world.branch_a)) for _ in range(2)]
+    for case in cases:
+        enter_identity(client, world, case)
+    page = _get(client, world.checker, reverse("home"))
+    url = kinds_line(page)["柜面待复核:2 项"]
+    assert url == reverse("queue_all") + "?kind=counter_check"
+    seen, pagers = every_page(client, world.checker, url)
+    assert sorted(seen) == sorted(c.reference for c in cases) and len(pagers) == 2
+    # The outlet's maker checks nothing: none of them.
+    assert _references(_get(client, world.maker, url)) == []
