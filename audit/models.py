@@ -12,6 +12,8 @@ from typing import Any
 import pgtrigger
 from django.conf import settings
 from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -84,6 +86,22 @@ class AccessEvent(AppendOnlyModel):
             # The audit log of one case: its reads newest first, a page of them however often
             # the case was read (the bench's busiest case: 1,868 reads sorted for 51 before).
             models.Index(fields=["case", "-created_at", "-id"], name="access_case_log_idx"),
+            # The audit log by person: the names typed at the login form, on the rows that name
+            # no person (`selectors.audit_events`; UPPER, as `username__iexact` compares). Partial:
+            # a read always has its person, so the reads (nearly every row, one written per page
+            # read) never touch it.
+            models.Index(
+                Upper("username"),
+                F("created_at").desc(),
+                F("id").desc(),
+                name="access_typed_name_idx",
+                condition=Q(actor__isnull=True),
+            ),
+            # The audit log of a small branch: the logins (rows without a case) of its people,
+            # each person's newest first. Partial likewise: a read always has its case.
+            models.Index(
+                fields=["actor", "-created_at", "-id"], name="access_login_idx", condition=Q(case__isnull=True)
+            ),
         ]
         triggers = [  # evidence (config/evidence.py): never changed, deleted or emptied
             pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),

@@ -114,10 +114,16 @@ class Statement:
         found: Any = join.model._meta.get_field(name)
         return f"{join.alias}.{quote(found.column)}"
 
-    def objects(self, row: Sequence[Any], known: Sequence[Any] = ()) -> list[Any]:
+    def objects(
+        self, row: Sequence[Any], known: Sequence[Any] = (), shared: dict[tuple[int, Any], Any] | None = None
+    ) -> list[Any]:
         """The objects of one row, one per table (None for a table its outer join found no row
         in), related objects cached on each other as `select_related` does; the `known` paths'
-        objects are the caller's (in the order given), read before and not changed."""
+        objects are the caller's (in the order given), read before and not changed. With
+        `shared` (a dict kept across the rows of one read, for statements whose joins are all
+        forward foreign keys), a joined table's object is built once per primary key and the
+        same instance hung on every row that names it (an event's actor, the same person on
+        most rows of a history)."""
         db = connection.alias
         given = dict(zip(self.known, known, strict=True))
         out: list[Any] = []
@@ -129,8 +135,11 @@ class Statement:
             if index and parent is None:
                 out.append(None)
                 continue
-            if row[join.pk_at] is None:
+            pk = row[join.pk_at]
+            if pk is None:
                 obj = None
+            elif index and shared is not None and (index, pk) in shared:
+                obj = shared[index, pk]
             else:
                 values = list(row[join.start : join.start + join.width])
                 for offset, convs, col in join.converters:
@@ -139,6 +148,8 @@ class Statement:
                         value = convert(value, col, connection)
                     values[offset] = value
                 obj = join.model.from_db(db, join.attnames, values)
+                if index and shared is not None:
+                    shared[index, pk] = obj
             if join.attach is not None:
                 join.attach(parent, obj)
             out.append(obj)
@@ -218,14 +229,16 @@ class Prepared:
         if {k for _, k in self.slots} != set(range(owners)):
             raise ValueError("an owner's id is not a parameter")
 
-    def rows(self, *owner_ids: int) -> list[list[Any]]:
-        """Each row's objects (`Statement.objects`) for these owners."""
+    def rows(self, *owner_ids: int, share: bool = False) -> list[list[Any]]:
+        """Each row's objects (`Statement.objects`) for these owners; `share`: each joined
+        table's object built once per primary key (forward foreign keys only)."""
         params = list(self.params)
         for i, k in self.slots:
             params[i] = owner_ids[k]
+        shared: dict[tuple[int, Any], Any] | None = {} if share else None
         with connection.cursor() as cursor:
             cursor.execute(self.sql, params)
-            return [self.shape.objects(row) for row in cursor.fetchall()]
+            return [self.shape.objects(row, shared=shared) for row in cursor.fetchall()]
 
 
 _prepared: dict[tuple[str, str], Prepared] = {}

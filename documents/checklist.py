@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from casetypes import declaration
@@ -19,11 +20,30 @@ if TYPE_CHECKING:
 
 
 def generated_forms() -> tuple[str, ...]:
-    """The kinds the bank renders from case data (documents.forms_pdf), as the stages declare them."""
-    return tuple(dict.fromkeys(d.kind for _, d in declaration.document_needs() if d.generated))
+    """The kinds the bank renders from case data (documents.forms_pdf), as the stages declare them
+    (worked out once per registry: a case page asks about twenty times)."""
+    # Kept with the registry (`declaration._cached`), cleared when it changes.
+    return declaration._cached(
+        ("documents.generated_forms",),
+        lambda: tuple(dict.fromkeys(d.kind for _, d in declaration.document_needs() if d.generated)),
+    )
 
 
 GENERATED_FORMS = declaration.StateSet(generated_forms)
+
+
+_kind_labels: dict[str | None, dict[str, str]] = {}
+
+
+def kind_label(kind: str) -> str:
+    """A document kind's name in the reader's language (`str(DocumentKind(kind).label)`), the
+    names made once per language: a checklist names a dozen kinds, several times each."""
+    language = get_language()
+    labels = _kind_labels.get(language)
+    if labels is None:
+        labels = _kind_labels[language] = {k.value: str(k.label) for k in DocumentKind}
+    found = labels.get(kind)
+    return found if found is not None else str(DocumentKind(kind).label)
 
 
 class Status:
@@ -44,11 +64,11 @@ class Requirement:
 
     @property
     def label(self) -> str:
-        return str(DocumentKind(self.kind).label)
+        return kind_label(self.kind)
 
     @property
     def stage_label(self) -> str:
-        return declaration.state_label(self.stage)
+        return declaration.state_labels_shown().get(self.stage, self.stage)
 
 
 @dataclass
@@ -93,7 +113,12 @@ class ChecklistItem:
 
 def requirements(case: OnboardingCase) -> list[Requirement]:
     """The documents of each stage, in order, as the case's type declares them
-    (`Stage.documents`). Only `required` items hold a stage's guard."""
+    (`Stage.documents`). Only `required` items hold a stage's guard. Worked out once per case
+    page (`onboarding.page_reads`): the documents panel asks it for every row's guards."""
+    return list(read_once(case, "documents.requirements", lambda: _requirements(case)))
+
+
+def _requirements(case: OnboardingCase) -> list[Requirement]:
     return [
         Requirement(need.kind, stage.code, required=need.required)
         for stage in declaration.case_type_of(case).stages

@@ -83,6 +83,27 @@ def upload_refusal(case: OnboardingCase, user: User, kind: str) -> str | None:
     return None
 
 
+def uploadable_kinds(case: OnboardingCase, user: User) -> set[str]:
+    """The kinds `upload_refusal` lets `user` upload to `case`, asked once for the whole
+    checklist (the panel asked for each row: the same checks, the case's requirements listed
+    once per row)."""
+    if not case_in_scope(case, user):
+        return set()
+    if not (_is_case_customer(case, user) or has_role(user, *UPLOAD_ROLES)):
+        return set()
+    if case.state in CLOSED_STATES:
+        return set()
+    first: dict[str, checklist.Requirement] = {}
+    for r in checklist.requirements(case):
+        first.setdefault(r.kind, r)  # `upload_refusal` looks at each kind's first requirement
+    if not first:
+        return set()
+    order = declaration.case_type_of(case).order
+    active = declaration.active_stage(case)
+    now = order.index(active) if active in order else -1
+    return {kind for kind, r in first.items() if now <= (order.index(r.stage) if r.stage in order else -1)}
+
+
 def _version_data(version: DocumentVersion, **extra: Any) -> dict[str, Any]:
     """What a document event records: which item, which version, its hash."""
     return {

@@ -382,6 +382,14 @@ class OpenStage(models.Model):
                 include=["due_at", "paused_at", "left_at"],
                 name="open_stage_group_idx",
             ),
+            # The team table's overdue count per group: the group's running stages (not left, not
+            # paused) in due order, so a group's overdue ones are a range of the index alone
+            # (open_stage_group_idx held every open stage of the group: twice the entries read).
+            models.Index(
+                fields=["branch", "state", "account_manager", "holder_role", "due_at"],
+                name="open_stage_group_late_idx",
+                condition=models.Q(left_at__isnull=True, paused_at__isnull=True),
+            ),
             # Head office's overdue count: the running stages in due order, counted from the index.
             models.Index(
                 fields=["due_at"],

@@ -14,9 +14,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from html import escape  # Django's escape is this one behind a lazy-string wrapper
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,7 +29,6 @@ from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When, 
 from django.db.models.functions import RowNumber
 from django.urls import get_script_prefix, reverse
 from django.utils import formats, timezone
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, pgettext
 
@@ -39,9 +40,12 @@ from casetypes import declaration
 from workcalendar import workcal
 
 from .models import OnboardingCase
+from .queue import from_micros, micros
 from .states import CUSTOMER, WORKING_STAGES
 
 UPPER_ROLES = (Role.HEAD_OFFICE_APPROVER, Role.TECH_REVIEWER)
+# `Role.values` builds its list at every use (a dozen times a team table).
+_ROLES = frozenset(Role.values)
 
 
 @dataclass
@@ -152,7 +156,7 @@ def team_and_overdue(*, user: Any) -> tuple[list[TeamRow], int]:
         where = _holder_branch(role, row)
         key = (role, where[0] if where is not None else None)
         if key not in holders:
-            label = str(Role(role).label) if role in Role.values else role
+            label = str(Role(role).label) if role in _ROLES else role
             names = staff.get((role, where[0]), []) if where is not None else []
             holders[key] = TeamRow(
                 who=pgettext("list separator", "、").join(names)
@@ -171,6 +175,11 @@ def team_and_overdue(*, user: Any) -> tuple[list[TeamRow], int]:
 _PATH_SLOT = "/\x00team\x00/"
 
 
+_SUBTREE_IN = re.compile(
+    r'("accounts_user"\."branch_id") IN \((SELECT U0\."id" AS "pk" FROM "branches_branch" U0 WHERE [^()]*)\)'
+)
+
+
 @functools.cache
 def _people_statement(vendor: str) -> tuple[str, tuple[Any, ...], int]:
     """The subtree's staff statement as the ORM builds it, built once per process (building it
@@ -184,6 +193,10 @@ def _people_statement(vendor: str) -> tuple[str, tuple[Any, ...], int]:
         .order_by("username")
     )
     sql, params = people.query.sql_with_params()
+    if vendor == "postgresql":
+        # The subtree's branches as an array read once (an init plan), not a semi-join: half the
+        # planning (~0.5 ms of 1 ms) for the same rows. Left as the ORM wrote it if it reads otherwise.
+        sql = _SUBTREE_IN.sub(r"\1 = ANY(ARRAY(\2))", sql, count=1)
     slot = [i for i, p in enumerate(params) if isinstance(p, str) and _PATH_SLOT in p]
     if len(slot) != 1:
         raise RuntimeError("the staff statement names the subtree's pattern once")
@@ -260,7 +273,7 @@ TEAM_GROUPS_SQL = f"""
                (SELECT COUNT(*) FROM onboarding_openstage o WHERE {_SAME_MANAGER} AND {_LATE})
                + (SELECT COUNT(*) FROM onboarding_openstage o WHERE {_NO_MANAGER} AND {_LATE})
            ELSE 0 END,
-           c.reference, c.public_id, f.entered_at, f.due_at, b.name, b.level, b.parent_id, p.name
+           c.reference, c.public_id, {micros("f.entered_at")}, {micros("f.due_at")}, b.name, b.level, b.parent_id, p.name
       FROM onboarding_teamcount t
       JOIN branches_branch b ON b.id = t.branch_id
       LEFT JOIN branches_branch p ON p.id = b.parent_id
@@ -297,7 +310,11 @@ def _groups_kept(branch: Any, open_states: tuple[str, ...], now: dt.datetime) ->
     params = {"working": list(WORKING_STAGES), "now": now, "subtree": subtree, "open": list(open_states)}
     with connection.cursor() as cursor:
         cursor.execute(TEAM_GROUPS_SQL, params)
-        return [dict(zip(_GROUP_FIELDS, row, strict=True)) for row in cursor.fetchall()]
+        rows = [dict(zip(_GROUP_FIELDS, row, strict=True)) for row in cursor.fetchall()]
+    for row in rows:
+        row["current_visit__entered_at"] = from_micros(row["current_visit__entered_at"])
+        row["current_visit__due_at"] = from_micros(row["current_visit__due_at"])
+    return rows
 
 
 _SAMPLE_ID = uuid.UUID(int=0)

@@ -51,6 +51,7 @@ from .web import (
     show_form_errors,
     staff_required,
     stage_tracker,
+    tracker_html,
 )
 
 
@@ -295,7 +296,7 @@ def _case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespo
             # The case's version of the company data (what was approved once past intake).
             "enterprise": case.company,
             "company": case.company,
-            "tracker": stage_tracker(case),
+            "tracker_html": tracker_html(stage_tracker(case)),
             **change_requests.case_change_panel(case=case, user=request.user),
             "change_request_url": reverse("case_change_request", args=[case.public_id]),
             "timeline": recent.events,

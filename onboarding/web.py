@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property, wraps
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -13,10 +14,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.html import conditional_escape, escape
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from branches.roles import STAFF_ROLES, user_roles
 from casetypes import declaration
+from config.templatetags.moments import day, local_minute
 
 from . import selectors
 from .models import OnboardingCase
@@ -116,18 +120,57 @@ def stage_tracker(case: OnboardingCase) -> list[dict[str, Any]]:
     order = [s.code for s in ct.working]
     reached = order.index(current) if current in order else (len(order) if case.state in ct.live_states else -1)
     rows = []
+    labels = declaration.state_labels_shown()
     for i, code in enumerate(order):
         visit = visits.get(code)
         rows.append(
             {
                 "code": code,
-                "label": declaration.state_label(code),
+                "label": labels.get(code, code),
                 "visit": visit,
                 "status": "done" if i < reached else ("current" if i == reached else "todo"),
                 "holder": STAGE_HOLDER[code][0],
             }
         )
     return rows
+
+
+def _local_day(value: Any) -> str:
+    """`{{ value|day }}` in Python: an aware moment in local time first, as the template does."""
+    if isinstance(value, datetime) and timezone.is_aware(value):
+        value = timezone.localtime(value)
+    return day(value)
+
+
+def tracker_html(tracker: list[dict[str, Any]]) -> SafeString:
+    """The stage tracker's `<ol>` (`stage_tracker`'s rows), written in Python: the template's loop
+    (six stages of lookups, filters and translations) cost the case page about a millisecond of
+    CPU. The markup is what `onboarding/case_detail.html`'s loop wrote, byte for byte."""
+    entered, done, due = _("进入"), _("完成"), _("时限")
+    out = ['<ol class="tracker">\n  ']
+    now = timezone.now()
+    for number, s in enumerate(tracker, 1):
+        visit = s["visit"]
+        status = s["status"]
+        overdue = " overdue" if visit is not None and visit.is_overdue(now) else ""
+        out.append(
+            f'\n  <li class="{escape(status)}{overdue}">\n    <span class="step">{number}</span>\n'
+            f"    <strong>{conditional_escape(s['label'])}</strong>\n    "
+        )
+        if visit is not None:
+            out.append(f"<small>{entered} {_local_day(visit.entered_at)}</small>\n      ")
+            if visit.left_at:
+                out.append(f"<small>{done} {_local_day(visit.left_at)}</small>\n      ")
+            elif visit.due_at:
+                out.append(f"<small>{due} {local_minute(visit.due_at)}</small>")
+            out.append("\n      ")
+            if status == "current":
+                holder = _("待客户办理") if visit.holder_party == "customer" else _("待银行办理")
+                out.append(f'<small class="holder">{holder}</small>')
+            out.append("\n    ")
+        out.append("\n  </li>\n  ")
+    out.append("\n</ol>")
+    return mark_safe("".join(out))  # noqa: S308 - every value is escaped above
 
 
 def show_current_values(request: HttpRequest, case: Any, *forms: Any) -> None:

@@ -58,6 +58,8 @@ from casetypes.extensions import ExtensionPoint
 from onboarding.models import OnboardingCase
 from onboarding.states import OPEN_STATES, Module
 
+from .routes import case_route
+
 
 class Urgency:
     """Sort order of items: smaller is more urgent."""
@@ -160,7 +162,7 @@ def stage_urgency(case: OnboardingCase, now: dt.datetime | None = None) -> str:
 
 
 def _case_url(case: OnboardingCase, anchor: str = "") -> str:
-    return reverse("portal:case_detail", args=[case.public_id]) + (f"#{anchor}" if anchor else "")
+    return case_route("portal:case_detail", case.public_id) + (f"#{anchor}" if anchor else "")
 
 
 def _is_customer(case: OnboardingCase, user: Any) -> bool:
@@ -299,15 +301,21 @@ def production_actions(case: OnboardingCase, user: Any) -> list[ActionItem]:
     ]
 
 
+def withdrawal_of(case: OnboardingCase, user: Any) -> Any:
+    """`onboarding.services.withdrawal_for`, asked once per case page (its action and its form)."""
+    from onboarding.page_reads import read_once
+    from onboarding.services import withdrawal_for
+
+    return read_once(case, f"portal.withdrawal:{user.pk}", lambda: withdrawal_for(case=case, user=user))
+
+
 @register_action_provider
 def withdraw_action(case: OnboardingCase, user: Any) -> list[ActionItem]:
     """An open case the customer may withdraw from its state (its type declares the withdrawal,
     `onboarding.services.withdrawal_for`): offered, never owed. Request types without one offer nothing."""
-    from onboarding.services import withdrawal_for
-
     if case.state not in OPEN_STATES or not _is_customer(case, user):
         return []
-    withdrawal = withdrawal_for(case=case, user=user)
+    withdrawal = withdrawal_of(case, user)
     if withdrawal is None:
         return []
     return [

@@ -20,6 +20,7 @@ class PortalCaseForm(CaseForm):
 
 
 class ProductionConfirmForm(forms.Form):
+    renders_alike = True  # its empty fields are drawn once ({% form_fields confirm_form %})
     transactions_done = forms.BooleanField(
         label=_("已在生产环境完成小额实单交易(查询、支付等申请的功能)"),
         error_messages={"required": _("请确认已完成小额实单交易")},

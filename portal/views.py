@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from functools import wraps
 from typing import Any
@@ -45,7 +46,7 @@ from onboarding.web import (
 
 from . import selectors as portal_selectors
 from . import services as portal_services
-from .actions import actions_for, prepare_actions
+from .actions import actions_for, prepare_actions, withdrawal_of
 from .forms import (
     AcceptInvitationForm,
     InvitationForm,
@@ -57,6 +58,7 @@ from .forms import (
     TestMatrixForm,
     WithdrawForm,
 )
+from .routes import case_route
 
 
 def customer_required(view: View) -> View:
@@ -270,7 +272,9 @@ def _case_page(
     """The case page; a refused matrix comes back with what was typed in it."""
     submit_problems: list[str] = []
     stage = declaration.stage(case.state)
-    matrix = case_test_matrix(case=case)
+    # The joint-test matrix: worked out once, and only if the stage's panel shows it (the
+    # template calls these where it reads them).
+    matrix = functools.cache(lambda: case_test_matrix(case=case))
     if case.state in declaration.initial_states():
         options = {o.name: o for o in services.case_transition_options(case=case, user=request.user)}
         if "submit" in options:
@@ -284,20 +288,22 @@ def _case_page(
             "enterprise": case.company,
             "company": case.company,
             **change_requests.case_change_panel(case=case, user=request.user),
-            "change_request_url": reverse("portal:case_change_request", args=[case.public_id]),
+            "change_request_url": case_route("portal:case_change_request", case.public_id),
             "submit_problems": submit_problems,
             "test_matrix": matrix,
-            "matrix_form": matrix_form or TestMatrixForm(None, rows=matrix),
-            "observed_count": sum(1 for row in matrix if row["observed"] is not None),
+            # The forms only some stages show: made when the template first reads them (it calls them).
+            "matrix_form": matrix_form or (lambda: TestMatrixForm(None, rows=matrix())),
+            "observed_count": lambda: sum(1 for row in matrix() if row["observed"] is not None),
             "test_results": case_test_results(case=case)[::-1],  # newest first; the matrix's read
             # What the bank issued for the customer to configure (no secrets: none are stored).
             "test_package": getattr(case, "test_package", None),
             "production_config": getattr(case, "production_config", None),
-            "confirm_form": ProductionConfirmForm(),
-            "withdraw_form": WithdrawForm(initial={"version": case.version}),
+            "confirm_form": ProductionConfirmForm,
+            "withdraw_form": lambda: WithdrawForm(initial={"version": case.version}),
             # The withdrawal the case's own type offers the customer from its state, if any.
-            "withdrawal": services.withdrawal_for(case=case, user=request.user),
-            **_thread(case, reverse("portal:case_thread", args=[case.public_id])),
+            "withdrawal": withdrawal_of(case, request.user),
+            **_thread(case, case_route("portal:case_thread", case.public_id)),
+            "post_url": case_route("portal:case_message", case.public_id),
             "message_form": MessageForm(),
             "bank_holder": STAGE_HOLDER.get(case.state, ("", ""))[0] == "bank",
             # What the case's stage shows the customer (its declaration's portal panels).
@@ -442,7 +448,7 @@ def case_confirm_production(request: AuthenticatedHttpRequest, public_id: Any) -
 
 
 def case_url(case: OnboardingCase) -> str:
-    return reverse("portal:case_detail", args=[case.public_id])
+    return case_route("portal:case_detail", case.public_id)
 
 
 @customer_required

@@ -172,3 +172,50 @@ def test_the_key_reads_back_what_it_wrote():
     key = selectors.AuditKey(at=at, src="access", id=42)
     assert selectors.AuditKey.parse(str(key)) == key
     assert selectors.AuditKey.parse(None) is None
+
+
+@pytest.mark.parametrize("few", [0, 10**9], ids=["newest first", "case by case"])
+def test_a_branch_is_walked_whole_read_either_way(log, login, settings, monkeypatch, few):
+    """A branch's log is its cases' events and reads and its people's logins, every row once, in
+    order, whether the subtree is read along the whole log newest first or, small, case by case
+    (PostgreSQL; `FEW_CASES_FACTOR` decides which here)."""
+    settings.AUDIT_PAGE_SIZE = 3
+    monkeypatch.setattr(selectors, "FEW_CASES_FACTOR", few)
+    case_a = CaseEvent.objects.filter(case__branch=log.branch_a).values_list("case", flat=True).first()
+    AccessEvent.objects.bulk_create(
+        AccessEvent(kind=AccessEvent.Kind.CASE_READ, actor=reader, case_id=case, created_at=at)
+        for i, (reader, case) in enumerate([(log.am_b, case_a), (log.am_a, case_a), (log.auditor, case_a)] * 3)
+        for at in [timezone.now() - dt.timedelta(hours=i)]
+    )
+    client = login(Client(), log.auditor)
+    expected = (
+        {
+            ("case", pk)
+            for pk in CaseEvent.objects.filter(case__branch__path__startswith=log.tier1.path).values_list(
+                "pk", flat=True
+            )
+        }
+        | {
+            ("access", pk)
+            for pk in AccessEvent.objects.filter(case__branch__path__startswith=log.tier1.path).values_list(
+                "pk", flat=True
+            )
+        }
+        | {
+            ("access", pk)
+            for pk in AccessEvent.objects.filter(
+                case__isnull=True, actor__branch__path__startswith=log.tier1.path
+            ).values_list("pk", flat=True)
+        }
+    )
+    seen = _walk(client, f"branch={log.tier1.pk}")
+    assert len(seen) == len(set(seen)) and set(seen) == expected and len(seen) > 3 * 3
+    # In the log's order: newest first, "case" above "access" at one instant, then by id.
+    at = {("case", pk): t for pk, t in CaseEvent.objects.values_list("pk", "created_at")} | {
+        ("access", pk): t for pk, t in AccessEvent.objects.values_list("pk", "created_at")
+    }
+    assert seen == sorted(seen, key=lambda k: (at[k], k[0], k[1]), reverse=True)
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(reverse("audit_log"), {"branch": log.tier1.pk})
+    case_by_case = any("LATERAL" in q["sql"] for q in ctx.captured_queries)
+    assert case_by_case == (few > 0 and connection.vendor == "postgresql")

@@ -29,9 +29,10 @@ MAX_QUERIES = 15
 # the case's one-to-ones apart from the case row (issue 26: a dozen joins took PostgreSQL
 # longer to plan than two short reads take to run) and the live link of a live case or the
 # request of a request case (issue 22); the test package form, only where it is shown (tech,
-# at the stage), starts from the last package the bank issued (issue 25). A checker before an
-# entry waiting for the check reads who answers for it. Each one query, whatever the number
-# of cases: 17 or 18 (issue 26: was 17 to 19).
+# at the stage), starts from the last package the bank issued (issue 25). Each one query,
+# whatever the number of cases: 17 or 18 (issue 26: was 17 to 19). Whom the reader answers for
+# among the counter entries is read with the entries, and the operators with their keys, whatever
+# the case holds (issue 26: the same queries for a case with or without them).
 CASE_PAGE_QUERIES = MAX_QUERIES + 3
 # The portal's case page: read and shared as the staff page's (issue 26: 17 → 13, 14 with a live link).
 PORTAL_CASE_PAGE_QUERIES = MAX_QUERIES - 1

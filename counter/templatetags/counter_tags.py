@@ -3,18 +3,28 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.utils import timezone
 
 from branches.roles import Role, user_roles
 from branches.scope import case_in_scope
 from casetypes import declaration
 from casetypes.declaration import Feature
+from config.frozen import OWNER, Frozen, frozen
 from counter import forms
 from counter.forms import CounterVisitForm
 from counter.models import CounterEntry, UKey
 from counter.rules import answered_for_q, counter_problems
-from counter.selectors import active_operators, case_entry_list, case_operators, counter_work, keys_to_activate
+from counter.selectors import (
+    ANSWERED_KEY,
+    active_operators,
+    case_entry_list,
+    case_operators,
+    counter_work,
+    keys_to_activate,
+)
 from counter.services import COUNTER_STATES, OPERATOR_STATES, pending_by_maker
 from onboarding.models import OnboardingCase
+from onboarding.page_reads import read_once
 
 register = template.Library()
 
@@ -30,6 +40,23 @@ def _downloaded(operators: list[Any]) -> list[Any]:
     return sorted(keys, key=lambda k: (k.issued_at, k.pk))
 
 
+def _answered_for_read() -> Frozen:
+    """The case's pending entries a user answers for (`answered_for_q`), compiled once a day per
+    process: the stand-ins' filters (absences) hold the day's date, and building the query each
+    time cost more CPU than running it."""
+    from types import SimpleNamespace
+
+    return frozen(
+        f"counter.answered_for:{timezone.localdate().isoformat()}",
+        lambda case_id, user_id: (
+            CounterEntry.objects.filter(case_id=case_id, status=CounterEntry.Status.PENDING)
+            .filter(answered_for_q(SimpleNamespace(pk=user_id)))
+            .values_list("pk")
+        ),
+        [OWNER, OWNER - 1],
+    )
+
+
 def panel_data(*, case: OnboardingCase, user: Any) -> dict[str, Any]:
     """What the panel shows this user: the reads (`selectors`), what UKey issuance still needs
     (`rules`) and what the user may do at this stage."""
@@ -37,16 +64,14 @@ def panel_data(*, case: OnboardingCase, user: Any) -> dict[str, Any]:
     in_scope = case_in_scope(case, user)
     counter_open = case.state in COUNTER_STATES
     operators = case_operators(case=case)
-    entries = case_entry_list(case=case)
-    pending = [e.pk for e in entries if e.is_pending]
-    # The maker and whoever stands in for the maker: may cancel it, may not check it.
-    mine = (
-        set(CounterEntry.objects.filter(pk__in=pending).filter(answered_for_q(user)).values_list("pk", flat=True))
-        if pending
-        else set()
-    )
-    for entry in entries:
-        entry.answers_for = entry.pk in mine  # type: ignore[attr-defined]
+    entries = case_entry_list(case=case, reader=user, answered_for=answered_for_q)
+    if read_once(case, ANSWERED_KEY, lambda: None) != user.pk:
+        # Read before for nobody in particular (the guards): whom this reader answers for, asked
+        # whatever the case holds (the page's number of queries does not depend on its data).
+        # The maker and whoever stands in for the maker: may cancel it, may not check it.
+        mine = {pk for (pk,) in _answered_for_read().values(case.pk, user.pk)}
+        for entry in entries:
+            entry.answers_for = entry.pk in mine  # type: ignore[attr-defined]
     return {
         "entries": entries,
         "operators": operators,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django import template
@@ -10,7 +11,7 @@ from django.template.defaulttags import CsrfTokenNode
 from django.urls import reverse
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 
 from casetypes import declaration
 from config.templatetags.moments import local_minute
@@ -55,6 +56,8 @@ def documents_panel(context: template.Context, next_url: str = "") -> dict[str, 
     active = declaration.active_stage(case)
     now = order.index(active) if active in order else len(order)
     urls = _Urls(case)
+    staff = user.enterprise_id is None
+    uploadable = services.uploadable_kinds(case, user)
     for item in checklist.case_checklist(case):
         latest = item.latest
         if latest is not None and item.document is not None:
@@ -63,8 +66,9 @@ def documents_panel(context: template.Context, next_url: str = "") -> dict[str, 
         for version in (*item.versions, *item.generated_versions[:1]):
             version.download_url = urls.version("document_download", version)  # type: ignore[attr-defined]
             version.view_url = urls.version("document_view", version)  # type: ignore[attr-defined]
-        can_upload = services.upload_refusal(case, user, item.kind) is None
-        can_review = latest is not None and services.review_refusal(latest, user) is None
+        can_upload = item.kind in uploadable
+        # A company's user reviews nothing (`review_refusal` refuses them first): its words untranslated.
+        can_review = latest is not None and staff and services.review_refusal(latest, user) is None
         can_generate = item.can_generate and services.generate_refusal(case, user, item.kind) is None
         rows.append(
             {
@@ -87,7 +91,7 @@ def documents_panel(context: template.Context, next_url: str = "") -> dict[str, 
                 and item.status == checklist.Status.ACCEPTED,
             }
         )
-    uploadable = {r["item"].kind for r in rows if r["can_upload"]}
+    listed_uploadable = {r["item"].kind for r in rows if r["can_upload"]}
     return {
         "case": case,
         "rows": [r for r in rows if not (r["later"] or r["done"])],
@@ -106,7 +110,7 @@ def documents_panel(context: template.Context, next_url: str = "") -> dict[str, 
             and r["item"].status in (checklist.Status.MISSING, checklist.Status.REDO, checklist.Status.REJECTED)
         ],
         "review_all": [r["item"].latest.public_id for r in rows if r["can_review"] and not (r["later"] or r["done"])],
-        "signed_forms": [f for f in services.signed_form_choices(case) if f[0] in uploadable],
+        "signed_forms": [f for f in services.signed_form_choices(case) if f[0] in listed_uploadable],
         "next_url": next_url,
         "csrf_token": context.get("csrf_token"),
     }
@@ -126,14 +130,60 @@ def needs_document(case: Any, kind: str) -> bool:
     return any(r.kind == kind for r in checklist.requirements(case))
 
 
-def _version(v: Any, view: str) -> str:
+@functools.lru_cache(maxsize=4096)
+def _file_size(size: int, language: str | None) -> str:
+    """`filesizeformat` of `size` in `language` (the active one), escaped: once per size and
+    language per process rather than a catalogue lookup and number formatting per version."""
+    return conditional_escape(filesizeformat(size))
+
+
+def _version(v: Any, view: str, language: str | None) -> str:
     """A version's link, size, uploader and time, as the row's template wrote it."""
     e = conditional_escape
     return (
         f'<a href="{e(v.download_url)}">{e(v.original_name)}</a>\n'
-        f"<small>v{v.number} · {e(filesizeformat(v.size))} · {e(v.uploaded_by)} {local_minute(v.uploaded_at)}</small>\n"
+        f"<small>v{v.number} · {_file_size(v.size, language)} · {e(v.uploaded_by)} {local_minute(v.uploaded_at)}</small>\n"
         f'<a class="sub" href="{e(v.view_url)}" target="_blank" rel="noopener">{view}</a>\n'
     )
+
+
+_words: dict[str, dict[str, Any]] = {}
+
+
+def _row_words() -> dict[str, Any]:
+    """The rows' fixed words and the labels of their kinds, retentions and decisions in the
+    reader's language, looked up once per language and process rather than per row (a lazy
+    label's `get_…_display` hashes every choice through the catalogue: ~35 µs a call)."""
+    from documents.models import Decision, DocumentKind, RetentionClass
+
+    language = get_language()
+    words = _words.get(language)
+    if words is None:
+        words = _words[language] = {
+            "statuses": {
+                checklist.Status.MISSING: gettext("未上传"),
+                checklist.Status.UPLOADED: gettext("已上传,待审核"),
+                checklist.Status.ACCEPTED: gettext("审核通过"),
+                checklist.Status.REDO: gettext("需补正"),
+            },
+            "returned": gettext("已退回"),
+            "view": gettext("查看"),
+            "generate": gettext("生成表单"),
+            "accept": gettext("审核通过"),
+            "why": gettext("退回原因"),
+            "reject": gettext("退回"),
+            "upload_new": gettext("上传新版本"),
+            "upload": gettext("上传"),
+            "optional": gettext("留存,非必需"),
+            "versions": gettext("版本记录"),
+            "reason": gettext("原因"),
+            "older": gettext("历史版本"),
+            "generated": gettext("系统生成"),
+            "kinds": {value: conditional_escape(label) for value, label in DocumentKind.choices},
+            "retention": {value: str(label) for value, label in RetentionClass.choices},
+            "decision": {value: str(label) for value, label in Decision.choices},
+        }
+    return words
 
 
 @register.simple_tag(takes_context=True)
@@ -146,26 +196,17 @@ def document_rows(context: template.Context, rows: list[dict[str, Any]]) -> Safe
     version = e(context["case"].version)
     next_url = context.get("next_url")
     hidden_next = f'<input type="hidden" name="next" value="{e(next_url)}">' if next_url else ""
-    statuses = {
-        checklist.Status.MISSING: gettext("未上传"),
-        checklist.Status.UPLOADED: gettext("已上传,待审核"),
-        checklist.Status.ACCEPTED: gettext("审核通过"),
-        checklist.Status.REDO: gettext("需补正"),
-    }
-    view = gettext("查看")
-    words = {
-        "generate": gettext("生成表单"),
-        "accept": gettext("审核通过"),
-        "why": gettext("退回原因"),
-        "reject": gettext("退回"),
-        "upload_new": gettext("上传新版本"),
-        "upload": gettext("上传"),
-    }
+    words = _row_words()
+    language = get_language()
+    statuses, view, kinds = words["statuses"], words["view"], words["kinds"]
+    retention, decision = words["retention"], words["decision"]
+    stages = declaration.state_labels_shown()
     out = []
     for row in rows:
         item, status = row["item"], row["status"]
         v = item.latest
-        kind, label = e(item.kind), e(item.label)
+        kind = e(item.kind)
+        label = kinds.get(item.kind) or e(item.label)
         first = ""
         if row["can_review"]:
             first = (
@@ -174,39 +215,43 @@ def document_rows(context: template.Context, rows: list[dict[str, Any]]) -> Safe
             )
         first += f"<strong>{label}</strong>"
         if not item.requirement.required:
-            first += '<div class="sub">{}</div>'.format(gettext("留存,非必需"))
+            first += f'<div class="sub">{words["optional"]}</div>'
         document = ""
         if item.document:
             document = '<div class="sub"><a href="{}">{} ({})</a> · {}</div>'.format(
-                e(row["detail_url"]), gettext("版本记录"), len(item.versions), e(item.document.get_retention_display())
+                e(row["detail_url"]),
+                words["versions"],
+                len(item.versions),
+                e(retention.get(item.document.retention, item.document.retention)),
             )
         reviewed = ""
         if v is not None and v.reviewed_by:
             reviewed = f'<div class="sub">{e(v.reviewed_by)} {local_minute(v.reviewed_at)}</div>'
         reason = ""
         if status == "rejected":
-            reason = '<div class="reason">{}:{}</div>'.format(gettext("原因"), e(v.decision_reason if v else ""))
+            reason = '<div class="reason">{}:{}</div>'.format(words["reason"], e(v.decision_reason if v else ""))
         elif status == "redo":
-            reason = '<div class="reason">{}:{}</div>'.format(gettext("退回原因"), e(item.redo_reason))
-        latest = _version(v, view) if v else '<span class="empty">—</span>'
+            reason = '<div class="reason">{}:{}</div>'.format(words["why"], e(item.redo_reason))
+        latest = _version(v, view, language) if v else '<span class="empty">—</span>'
         older = ""
         if row["older"]:
             olds = "".join(
                 "<li>{} {}</li>".format(
-                    _version(old, view), f"· {e(old.get_decision_display())}" if old.decision else ""
+                    _version(old, view, language),
+                    f"· {e(decision.get(old.decision, old.decision))}" if old.decision else "",
                 )
                 for old in row["older"]
             )
             older = (
                 '<details><summary>{}</summary><ul class="plain">\n            {}\n          </ul></details>'.format(
-                    gettext("历史版本"), olds
+                    words["older"], olds
                 )
             )
         generated = ""
         if item.generated_versions:
             g = item.generated_versions[0]
             generated = '<div class="sub">{}:<a href="{}">v{} {}</a></div>'.format(
-                gettext("系统生成"), e(g.download_url), g.number, local_minute(g.uploaded_at)
+                words["generated"], e(g.download_url), g.number, local_minute(g.uploaded_at)
             )
         actions = "\n          "
         if row["can_generate"]:
@@ -239,8 +284,8 @@ def document_rows(context: template.Context, rows: list[dict[str, Any]]) -> Safe
         out.append(
             f'\n      <tr class="doc-{e(status)}" data-kind="{kind}" id="doc-{kind}">\n'
             f"        <td>{first}\n          {document}</td>\n"
-            f'        <td class="sub">{e(item.requirement.stage_label)}</td>\n'
-            f'        <td><span class="doc-status status-{e(status)}">{statuses.get(status, gettext("已退回"))}</span>\n'
+            f'        <td class="sub">{e(stages.get(item.requirement.stage, item.requirement.stage))}</td>\n'
+            f'        <td><span class="doc-status status-{e(status)}">{statuses.get(status, words["returned"])}</span>\n'
             f"          {reviewed}\n          {reason}\n        </td>\n"
             f"        <td>{latest}\n          {older}\n          {generated}\n        </td>\n"
             f'        <td class="doc-actions">{actions}</td>\n      </tr>\n\n'

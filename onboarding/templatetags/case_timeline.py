@@ -9,17 +9,19 @@ difference (rare) is still drawn by `companies/_diff.html`.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import template
 from django.template.base import render_value_in_context
+from django.utils import timezone
 from django.utils.html import conditional_escape, escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, pgettext
 
 from casetypes import declaration
 from config.templatetags.form_fields import page_engine
-from config.templatetags.moments import local_minute
+from config.templatetags.moments import minute
 
 from ..event_names import label as event_label
 
@@ -34,14 +36,23 @@ def timeline_rows(context: template.Context, events: Any) -> SafeString:
     # Messages written in the template (`{% translate "…" %}`, `_("…")`) are not escaped; values are.
     system = gettext("系统")
     labels: dict[str, str] = {}  # event and state labels, each escaped once a page
+    state_names = declaration.state_labels_shown()
 
     def label(kind: str, code: str) -> str:
         key = f"{kind}:{code}"
         if key not in labels:
-            labels[key] = escape(event_label(code) if kind == "e" else declaration.state_label(code))
+            labels[key] = escape(event_label(code) if kind == "e" else state_names.get(code, code))
         return labels[key]
 
+    actors: dict[int, str] = {}  # each actor's name, escaped once a page
+    zone = timezone.get_current_timezone()
     out = []
+
+    def moment(value: Any) -> str:  # `local_minute`, the reader's time zone looked up once
+        if isinstance(value, dt.datetime) and timezone.is_aware(value):
+            value = value.astimezone(zone)
+        return minute(value)
+
     for e in events:
         data = e.data if isinstance(e.data, dict) else {}
         sweep = data.get("sweep") if e.data else None
@@ -52,7 +63,13 @@ def timeline_rows(context: template.Context, events: Any) -> SafeString:
                 pgettext("opened by", "系统(%(sweep)s)") % {"sweep": translated}
             )
         else:
-            who = f"<strong>{conditional_escape(e.actor) if e.actor else system}</strong>"
+            if e.actor_id is None:
+                who = f"<strong>{system}</strong>"
+            else:
+                name = actors.get(e.actor_id)
+                if name is None:
+                    name = actors[e.actor_id] = conditional_escape(e.actor) if e.actor else system
+                who = f"<strong>{name}</strong>"
         behalf = data.get("on_behalf_of_name") if e.data else None
         if behalf:
             who += ' <small class="sub on-behalf">{}</small>'.format(
@@ -86,7 +103,7 @@ def timeline_rows(context: template.Context, events: Any) -> SafeString:
             with context.push(diff=data["diff"]):
                 diff = page_engine(context).get_template("companies/_diff.html").render(context)
         out.append(
-            f'\n    <li data-event="{e.pk}"><time>{local_minute(e.created_at)}</time>\n      {who}\n      '
+            f'\n    <li data-event="{e.pk}"><time>{moment(e.created_at)}</time>\n      {who}\n      '
             f"{label('e', e.name)}{states}\n      {owner}\n      {handover}\n      {reason}\n      {diff}\n    </li>\n  "
         )
     return mark_safe("".join(out))  # noqa: S308 - every value is escaped above
