@@ -18,6 +18,8 @@ from typing import Any
 from django.db import connection
 from django.db.models.query import get_related_populators
 
+from config.statements import read_cursor
+
 # Stand-ins no row has: their places among a compiled statement's parameters are the values'.
 OWNER = -7_654_321
 PATH = "/-7654321/"
@@ -50,6 +52,7 @@ class Frozen:
         if {k for _, k, _ in self.slots} != set(range(len(stand_ins))):
             raise ValueError("a stand-in is not a parameter")  # a programming error
         self.stand_ins = list(stand_ins)
+        self.like = any(inside for _, _, inside in self.slots)
         self.compiler = compiler
         self.converters: dict[int, Any] | None = None
         self.klass_info = compiler.klass_info
@@ -69,7 +72,8 @@ class Frozen:
                 params[i] = params[i].replace(self.stand_ins[k], real)
             else:
                 params[i] = _prep(values[k])
-        with connection.cursor() as cursor:
+        # Prepared on its connection (`read_cursor`) unless a value is a branch path's prefix.
+        with connection.cursor() if self.like else read_cursor() as cursor:
             cursor.execute(self.sql, params)
             rows = cursor.fetchall()
         if self.converters is None:

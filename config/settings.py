@@ -158,6 +158,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"].setdefault("OPTIONS", {}).update(
             {"server_side_binding": True, "prepare_threshold": _prepare if _prepare > 0 else None}
         )
+# The reads written once per process (config/statements.py, config/frozen.py: a case's row, its
+# events, visits, documents, counter entries; keyed by ids) are prepared on their connection and
+# planned once per connection, not on every read. Off behind PgBouncer in transaction mode older
+# than 1.21 or without `max_prepared_statements` (README, "Statements: bound on the client").
+DB_PREPARED_READS = envbool("DB_PREPARED_READS", "true")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     (BASE_DIR / "var").mkdir(exist_ok=True)  # the default database's folder, on a fresh checkout
     # The demo's web server and its Celery worker write the same file at once. A transaction

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Model
 
@@ -187,9 +188,24 @@ def quote(name: Any) -> str:
     return connection.ops.quote_name(str(name))
 
 
+def read_cursor() -> Any:
+    """A cursor for a statement written once per process. On PostgreSQL with
+    `DB_PREPARED_READS` the statement is prepared on its connection at its first execution and
+    run by name afterwards: planned once per connection instead of on every read (the case page's
+    reads took 0.6–1.5 ms each to plan and 0.05–0.25 ms to run). Only for statements whose values
+    are ids, states and the like, for which PostgreSQL's generic plan is the plan it would make for
+    each value; never for a read that finds its rows by a branch subtree's `LIKE` (README,
+    "Statements: bound on the client"), though a row found by its key may be checked against the
+    reader's subtree (the case page's case row)."""
+    make = getattr(connection, "prepared_cursor", None)
+    if make is not None and settings.DB_PREPARED_READS:
+        return make()
+    return connection.cursor()
+
+
 def fetch_one(statement: Statement, where: str, params: Sequence[Any], known: Sequence[Any] = ()) -> list[Any] | None:
     """The objects of the statement's one row matching `where` (placeholders for every value), or None."""
-    with connection.cursor() as cursor:
+    with read_cursor() as cursor:
         cursor.execute(f"{statement.head} WHERE {where}", params)
         row = cursor.fetchone()
     return None if row is None else statement.objects(row, known)
@@ -236,7 +252,7 @@ class Prepared:
         for i, k in self.slots:
             params[i] = owner_ids[k]
         shared: dict[tuple[int, Any], Any] | None = {} if share else None
-        with connection.cursor() as cursor:
+        with read_cursor() as cursor:
             cursor.execute(self.sql, params)
             return [self.shape.objects(row, shared=shared) for row in cursor.fetchall()]
 

@@ -12,7 +12,7 @@ from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.utils import timezone
 
 from config.frozen import OWNER, frozen
-from config.statements import Prepared, Statement, prepared
+from config.statements import Prepared, Statement, prepared, read_cursor
 from onboarding.models import OnboardingCase
 from onboarding.page_reads import marked, prime, read_once
 from onboarding.selectors import case_visible_q
@@ -124,7 +124,7 @@ def case_operators(*, case: OnboardingCase) -> list[Operator]:
         # keys', a row per key or one for an operator without): the page reads both whatever the
         # case holds, so its number of queries does not depend on the case's data (issue 26).
         statement, order = _operators_statement()
-        with connection.cursor() as cursor:
+        with read_cursor() as cursor:
             cursor.execute(f"{statement.head} WHERE {statement.column('case')} = %s ORDER BY {order}", [case.pk])
             rows = cursor.fetchall()
         operators: list[Operator] = []

@@ -17,10 +17,24 @@ from typing import Any
 
 import psycopg
 from django.conf import settings
-from django.db.backends.postgresql import base
+from django.db.backends.postgresql import base, operations
+from django.db.backends.postgresql.psycopg_any import register_tzloader
+
+
+class DatabaseOperations(operations.DatabaseOperations):
+    def last_executed_query(self, cursor: Any, sql: Any, params: Any) -> Any:
+        # A statement run by name carries no text of its own: the text with its values, as
+        # Django gives it for parameters sent apart (logged queries, query counts in tests).
+        if isinstance(cursor, PreparingCursor):
+            try:
+                return self.compose_sql(sql, params)
+            except psycopg.errors.DataError:
+                return None
+        return super().last_executed_query(cursor, sql, params)
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    ops_class = DatabaseOperations
     _good_until = 0.0
 
     def close_if_health_check_failed(self) -> None:
@@ -45,7 +59,39 @@ class DatabaseWrapper(base.DatabaseWrapper):
         params = super().get_connection_params()
         if params.get("cursor_factory") is base.ServerBindingCursor:
             params["cursor_factory"] = ServerBindingCursor
+        if settings.DB_PREPARED_READS and params.get("prepare_threshold") is None:
+            # psycopg prepares nothing while the threshold is None, not even what asks to be
+            # prepared; with a threshold no statement reaches, only `prepared_cursor`'s are (the
+            # default cursor, psycopg's ClientCursor, never prepares).
+            params["prepare_threshold"] = NEVER
         return params
+
+    def prepared_cursor(self) -> Any:
+        """A cursor whose statements are prepared on this connection at their first execution and
+        run by name afterwards (PostgreSQL plans each once per connection), wrapped as
+        `cursor()`'s are (execute wrappers, logged queries): for the reads written once per
+        process (`config.statements.read_cursor`)."""
+        self.close_if_health_check_failed()
+        self.ensure_connection()
+        with self.wrap_database_errors:
+            cursor = PreparingCursor(self.connection)  # type: ignore[call-arg]
+            tzloader = self.connection.adapters.get_loader(base.TIMESTAMPTZ_OID, psycopg.pq.Format.TEXT)
+            if self.timezone != tzloader.timezone:  # type: ignore[union-attr]
+                register_tzloader(self.timezone, cursor)
+            return self._prepare_cursor(cursor)  # type: ignore[attr-defined]
+
+
+# A prepare threshold no statement reaches (psycopg counts each statement's sends).
+NEVER = 2**31 - 1
+
+
+class PreparingCursor(base.ServerBindingCursor):
+    """Parameters sent apart and the statement prepared at its first execution (psycopg names it
+    and runs it by name afterwards, on this connection). Only for single statements."""
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        kwargs["prepare"] = True
+        return super().execute(query, params, **kwargs)  # type: ignore[misc]
 
 
 class ServerBindingCursor(base.ServerBindingCursor):

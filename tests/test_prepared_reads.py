@@ -1,0 +1,95 @@
+"""The reads written once per process are prepared on their connection (`DB_PREPARED_READS`, issue 26).
+
+On PostgreSQL `config.statements.read_cursor` prepares a statement at its first execution and
+runs it by name afterwards. Checked from PostgreSQL's side (`pg_prepared_statements`, the
+server's own list for this connection): the case page's reads are prepared and the page reads
+the same rows; a branch subtree's `LIKE` never is; the setting off prepares nothing; a
+rolled-back transaction (psycopg forgets its statements then) leaves the next reads working;
+the prepared reads are still seen by Django's execute wrappers (query counts, the user's copy).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+from django.http import Http404
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+
+from onboarding import selectors
+from onboarding.models import State
+
+pytestmark = pytest.mark.postgres
+
+
+def _prepared() -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE from_sql IS FALSE")
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _page(client: Any, reader: Any, case: Any) -> str:
+    client.force_login(reader)
+    response = client.get(f"/cases/{case.public_id}/")
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def _stable(html: str) -> str:
+    """The page without its per-request tokens and the working days left (they move with the clock
+    between two requests as a due time's working day begins)."""
+    html = re.sub(r'name="(csrfmiddlewaretoken|form_token)" value="[^"]+"', "", html)
+    return re.sub(r"\d+ 个工作日", "N 个工作日", html)
+
+
+def test_the_case_pages_reads_are_prepared_and_read_the_same(world: Any, client: Any) -> None:
+    case = world.case(State.PRODUCTION_VERIFICATION)
+    before = _prepared()  # the world's own writes read some already
+    with override_settings(DB_PREPARED_READS=False):
+        plain = _page(client, world.am_a, case)
+        assert _prepared() == before  # off: nothing prepared
+    first = _page(client, world.am_a, case)
+    statements = _prepared()
+    assert any("onboarding_onboardingcase" in s and "$1" in s for s in statements - before), statements
+    # A subtree's LIKE only checks a row found by its own key (the reader's scope), never finds rows.
+    scoped = [s for s in statements if " LIKE " in s.upper()]
+    assert all(re.search(r'WHERE t0\."(public_id|id)" = \$1 AND', s) for s in scoped), scoped
+    second = _page(client, world.am_a, case)
+    assert _prepared() == statements  # run by name the second time, nothing prepared again
+    assert _stable(first) == _stable(second) == _stable(plain)
+
+
+def test_a_case_read_by_another_reader_on_the_same_connection_is_theirs(world: Any) -> None:
+    case = world.case(State.JOINT_TESTING)
+    read = selectors.case_page_get(user=world.am_a, public_id=case.public_id)
+    again = selectors.case_page_get(user=world.supervisor, public_id=case.public_id)
+    assert read.pk == again.pk == case.pk
+    other = world.case(State.JOINT_TESTING, company=world.company_y)
+    assert selectors.case_page_get(user=world.supervisor_other, public_id=other.public_id).pk == other.pk
+    with pytest.raises(Http404):  # the refused side, with the statement already prepared
+        selectors.case_page_get(user=world.am_a, public_id=other.public_id)
+
+
+def test_reads_go_on_after_a_rolled_back_transaction(world: Any) -> None:
+    case = world.case(State.JOINT_TESTING)
+    selectors.case_page_get(user=world.am_a, public_id=case.public_id)
+    assert _prepared()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        selectors.case_page_get(user=world.am_a, public_id=case.public_id)
+        raise RuntimeError("the transaction fails after a prepared read")
+    read = selectors.case_page_get(user=world.am_a, public_id=case.public_id)
+    assert read.pk == case.pk
+
+
+def test_prepared_reads_are_counted_like_any_other(world: Any) -> None:
+    case = world.case(State.JOINT_TESTING)
+    selectors.case_page_get(user=world.am_a, public_id=case.public_id)
+    with CaptureQueriesContext(connection) as prepared:
+        selectors.case_page_get(user=world.am_a, public_id=case.public_id)
+    with override_settings(DB_PREPARED_READS=False), CaptureQueriesContext(connection) as plain:
+        selectors.case_page_get(user=world.am_a, public_id=case.public_id)
+    assert len(prepared) == len(plain) > 0  # each prepared read passed Django's wrappers
+    assert all(q["sql"] and "%s" not in q["sql"] for q in prepared.captured_queries)  # logged with its values
