@@ -204,3 +204,26 @@ def test_the_shared_calendar_cache_follows_edits_at_once() -> None:
     assert not workcal.calendar().is_workday(day)
     row.delete()
     assert workcal.calendar().is_workday(day)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_flushed_database_gets_the_seeded_calendar_back_and_an_edit_is_kept() -> None:
+    # Django empties the database after every transactional test (`flush`); the tests after it
+    # on the same process found no holidays until `post_migrate` put the seed back.
+    from django.core.management import call_command
+
+    seeded_days = set(CalendarDay.objects.values_list("date", "is_workday"))
+    seeded_levels = dict(StageSLA.objects.values_list("stage", "days"))
+    assert dt.date(2026, 10, 1) in {d for d, _ in seeded_days} and seeded_levels[State.JOINT_TESTING] == 15
+
+    call_command("flush", interactive=False, verbosity=0)
+    assert set(CalendarDay.objects.values_list("date", "is_workday")) == seeded_days
+    assert dict(StageSLA.objects.values_list("stage", "days")) == seeded_levels
+    assert not workcal.calendar().is_workday(dt.date(2026, 10, 1))
+
+    # An administrator's edit is theirs: a later migrate seeds nothing over it.
+    StageSLA.objects.filter(stage=State.JOINT_TESTING).update(days=20)
+    CalendarDay.objects.filter(date=dt.date(2026, 10, 8)).delete()
+    call_command("migrate", verbosity=0)
+    assert StageSLA.objects.get(stage=State.JOINT_TESTING).days == 20
+    assert not CalendarDay.objects.filter(date=dt.date(2026, 10, 8)).exists()
