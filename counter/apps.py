@@ -28,3 +28,6 @@ class CounterConfig(AppConfig):
         # holds the entries still to make, in place of the plain "stage held" line (issue 10).
         queue.sources.add(entries_to_check)
         queue.sources.add(entries_to_make, key=f"{Feature.COUNTER_HOLDS}:{Role.COUNTER_MAKER}")
+        queue.kind_labels.add(_("柜面待复核"), key="counter_check")
+        queue.kind_labels.add(_("完成UKey发放"), key="counter_complete")
+        queue.kind_labels.add(_("柜面录入"), key="counter_make")

@@ -13,10 +13,10 @@ class DocumentsConfig(AppConfig):
         from onboarding import queue, rules
 
         from . import checklist
-        from .queue import documents_to_review
+        from .queue import documents_page
 
         # A stage cannot be left while one of its required documents is not accepted.
         rules.guard_checks.add(checklist.intake_documents_accepted, key="intake_complete")
         rules.guard_checks.add(checklist.test_report_accepted, key="tests_passed")
         # Uploads wait in their reviewer's "轮到我办理" (issue 10).
-        queue.sources.add(documents_to_review)
+        queue.kinds.add(queue.Kind(_("审核文件"), documents_page), key="documents")

@@ -19,7 +19,8 @@ from django.utils.translation import pgettext
 
 from branches.roles import user_roles
 from casetypes import declaration
-from onboarding.queue import QueueItem, aware, case_url, row_case
+from onboarding import queue
+from onboarding.queue import HELD_SHOWN, Held, QueueItem, aware, case_url, row_case
 
 from .models import DocumentKind, DocumentVersion  # noqa: F401  (the versions' model: tests read it here)
 
@@ -65,18 +66,18 @@ def _waiting_q(needs: list[_Need], user: Any) -> Q:
 # running it). Every value is a parameter; only placeholders and constant names are joined in.
 # `{waiting}` is the uploaded documents whose latest version is undecided, with that version's
 # uploader (see `_waiting_source`); `{needs}` one condition per set of stages (see
-# `_needs_sql`). Only those uploaded by someone else; at most 200 (case, kind) pairs, of which
-# the first 50 cases are shown: only theirs are joined to what the rows show. A case has at most
-# one pair per kind, so with fewer than four kinds the first 50 cases' pairs are among the first
-# 50 per kind (`_pairs_read`): head-office tech (one kind) walks 50 rows, not 200.
+# `_needs_sql`). Only those uploaded by someone else; the (case, kind) pairs of the cases counted
+# (`_pairs_read`), of which a page of cases is shown: only theirs are joined to what the rows
+# show. The cases are counted in the same statement.
 _WAITING = """
 WITH waiting AS (
   SELECT w.case_id, w.kind FROM {waiting} w{join}
   WHERE w.uploaded_by_id <> %s AND ({needs})
   ORDER BY w.case_id, w.kind LIMIT %s),
-shown AS (SELECT DISTINCT case_id FROM waiting ORDER BY case_id LIMIT 50)
+shown AS (SELECT DISTINCT case_id FROM waiting ORDER BY case_id LIMIT %s OFFSET %s)
 SELECT w.case_id, w.kind, c.public_id, c.reference, c.state,
-       CASE WHEN c.company_version_id IS NULL THEN e.name ELSE cv.name END, v.due_at
+       CASE WHEN c.company_version_id IS NULL THEN e.name ELSE cv.name END, v.due_at,
+       (SELECT COUNT(DISTINCT case_id) FROM waiting)
 FROM shown s
 JOIN waiting w ON w.case_id = s.case_id
 JOIN onboarding_onboardingcase c ON c.id = w.case_id
@@ -153,25 +154,40 @@ def _needs_sql(needs: list[_Need], user: Any, *, head_office: bool) -> tuple[str
     return join, [scope], " OR ".join(parts), params
 
 
-def _pairs_read(needs: list[_Need]) -> int:
-    """How many (case, kind) pairs `_WAITING` reads: 200, or fewer when the first 50 cases'
-    pairs are sure to be among fewer (50 cases of at most one pair per kind)."""
-    return min(200, 50 * len({need.kind for need in needs}))
+def _pairs_read(needs: list[_Need], cases: int) -> int:
+    """How many (case, kind) pairs `_WAITING` reads to hold the first `cases` cases' pairs: a
+    case has at most one pair per kind. Cut there, the pairs name at least `cases` cases when
+    more wait: the count then says "more than"."""
+    return cases * len({need.kind for need in needs})
 
 
 def documents_to_review(user: Any) -> list[QueueItem]:
+    """The first cases with uploads waiting on the person's review (`documents_page`)."""
+    return documents_page(user).items
+
+
+def documents_page(user: Any, *, offset: int = 0, limit: int = HELD_SHOWN, request: Any = None) -> Held:
+    """The cases with uploads waiting on the person's review, `limit` from `offset` in case
+    order, one item per case naming its documents; and their number, counted up to
+    `HELD_COUNT_LIMIT` (or the page's end). One statement."""
+    counted = max(queue.HELD_COUNT_LIMIT, offset + limit)
     needs = [need for role in sorted(user_roles(user)) for need in _needs(role)]
     if not needs or not user.is_active or user.branch_id is None:
-        return []  # nothing to review, or nothing in scope (`case_visible_q`)
+        return Held([], 0, counted)  # nothing to review, or nothing in scope (`case_visible_q`)
     join, join_params, condition, params = _needs_sql(needs, user, head_office=user.branch.parent_id is None)
     with connection.cursor() as cursor:
         statement = _WAITING.format(waiting=_waiting_source(), join=join, needs=condition)
-        cursor.execute(statement, [*join_params, user.pk, *params, _pairs_read(needs)])
+        pairs = _pairs_read(needs, counted + 1)
+        cursor.execute(statement, [*join_params, user.pk, *params, pairs, limit, offset])
         rows = cursor.fetchall()
+    if not rows:
+        total = documents_page(user, limit=1).total if offset else 0  # a page past the end (rare)
+        return Held([], total, counted)
+    total = rows[0][-1]
     kinds_by_case: dict[int, list[str]] = {}
     shown: dict[int, tuple[Any, ...]] = {}
     labels: dict[str, str] = {}
-    for case_id, kind, *case in rows:
+    for case_id, kind, *case, _total in rows:
         if (label := labels.get(kind)) is None:
             label = labels[kind] = str(DocumentKind(kind).label)
         kinds_by_case.setdefault(case_id, []).append(label)
@@ -179,7 +195,7 @@ def documents_to_review(user: Any) -> list[QueueItem]:
     sep = pgettext("list separator", "、")
     action = _("审核文件:%(names)s")  # translated once for the page
     items = []
-    for pk in list(kinds_by_case)[:50]:
+    for pk in kinds_by_case:
         public_id, reference, state, company, due = shown[pk]
         case = row_case(pk, public_id, reference, state)
         items.append(
@@ -192,4 +208,4 @@ def documents_to_review(user: Any) -> list[QueueItem]:
                 kind="documents",
             )
         )
-    return items
+    return Held(items, total, counted)

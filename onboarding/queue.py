@@ -12,9 +12,13 @@ Every source takes the user and returns `QueueItem`s with one query whatever the
 the dashboard's query count does not grow with the queue. Items sort by due time (overdue
 first), items without a due time last.
 
-The dashboard shows the first `HELD_SHOWN` held cases; `held_page` also counts them (up to
-`HELD_COUNT_LIMIT`), so the heading gives the total and links to `/queue/`
-(`onboarding/queue_views.py`), which pages through them all.
+The dashboard shows the first `HELD_SHOWN` items of all kinds merged. Each kind (`kinds`: the
+held cases, change requests, production configurations, documents) gives a page of its items
+and their number, counted up to `HELD_COUNT_LIMIT`, in one statement (`held_page` and the
+like); the heading gives the total over all kinds and a line links each kind to its pages on
+`/queue/?kind=…` (`onboarding/queue_views.py`; without a kind, the held cases). The sources that
+give only a list (`sources`: the counter's, the stand-in's, at most 50 of a kind) are counted as
+listed and paged from the list.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from django.db.models.base import ModelState
 from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from branches.roles import Role, user_roles
 from casetypes import declaration
@@ -409,13 +414,15 @@ def held_items(user: Any) -> list[QueueItem]:
 
 
 class Queue(list[QueueItem]):
-    """The items shown, earliest due first, and how many wait in all: `total` counts the held
-    cases up to `HELD_COUNT_LIMIT` (`over_limit` past it) and every other source's items as
-    shown. `held_hidden`: held cases beyond those shown (the queue page lists them all)."""
+    """The items shown, earliest due first, and how many wait in all: `total` sums each kind's
+    number (`kinds`), each counted up to a limit (`over_limit`: past one). `held_hidden`: held
+    cases beyond those shown (`held_over_limit`: past their limit); `/queue/` lists them all."""
 
     total: int = 0
     over_limit: bool = False
     held_hidden: int = 0
+    held_over_limit: bool = False
+    kinds: list[KindCount] = []  # set per instance by `queue_for` (never changed in place)
 
     @property
     def hidden(self) -> int:
@@ -423,42 +430,142 @@ class Queue(list[QueueItem]):
 
 
 def queue_for(user: Any, *, page: Any = None) -> Queue:
-    """Everything waiting on `user`: the held cases and every source's items, earliest due first.
+    """Everything waiting on `user`, earliest due first: the first `HELD_SHOWN` of all the kinds
+    merged (each kind's first `HELD_SHOWN`, the merged list cut), with each kind's number
+    (`Queue.kinds`) and their sum (`Queue.total`, "more than" when a kind was counted only up to
+    its limit).
 
     `page` (the request) carries the page's working-day calendar, so due times computed here
     and those the template shows read the holidays once."""
     if getattr(user, "enterprise_id", None) is not None:
         return Queue()
-    held = held_page(user)
-    items = held.items + change_requests_to_decide(user, page=page)
-    items += [item for source in (production_configs_to_issue, *sources) for item in source(user)]
-    far = dt.datetime.max.replace(tzinfo=dt.UTC)
-    queue = Queue(sorted(items, key=lambda i: (i.due_at or far, i.case.pk, i.kind)))
-    queue.over_limit = held.over_limit
-    queue.held_hidden = min(held.total, held.counted) - len(held.items)
-    queue.total = len(queue) + queue.held_hidden
+    items: list[QueueItem] = []
+    counts: list[KindCount] = []
+    held = Held([], 0)
+    for key, kind in kinds.items():
+        got = kind.page(user, offset=0, limit=HELD_SHOWN, request=page)
+        if key == "stage":
+            held = got
+        items += got.items
+        if got.total:
+            counts.append(KindCount(str(key), kind.label, min(got.total, got.counted), got.over_limit))
+    listed = [item for source in sources for item in source(user)]
+    items += listed
+    counts += _listed_counts(listed)
+    queue = Queue(sorted(items, key=_queue_order)[:HELD_SHOWN])
+    queue.kinds = counts
+    queue.over_limit = any(count.over_limit for count in counts)
+    queue.total = sum(count.count for count in counts)
+    queue.held_hidden = min(held.total, held.counted) - sum(1 for item in queue if item.kind == "stage")
+    queue.held_over_limit = held.over_limit
     return queue
 
 
+_FAR = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
+def _queue_order(item: QueueItem) -> tuple[dt.datetime, int, str]:
+    return (item.due_at or _FAR, item.case.pk, item.kind)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of item with its own page on `/queue/?kind=…`: its name in the queue's line of
+    kinds, and `page(user, *, offset, limit, request)`, which gives `limit` items from `offset` in
+    the kind's order and their number counted up to a limit (a `Held`), in one statement."""
+
+    label: Any
+    page: Callable[..., Held]
+
+
+# Every kind that gives pages, by the key its address names; onboarding's own below, other apps'
+# from their `ready()` (``queue.kinds.add(Kind(…), key="documents")``). The sources that give
+# only a list (`sources`) are counted as listed (`_listed_counts`).
+kinds: ExtensionPoint[Kind] = ExtensionPoint("onboarding.queue_kinds", "kinds of 轮到我办理 items", unique_keys=True)
+# The names of the listed sources' kinds (``queue.kind_labels.add(_("柜面复核"), key="counter_check")``).
+kind_labels: ExtensionPoint[Any] = ExtensionPoint("onboarding.queue_kind_labels", "names of 轮到我办理's listed kinds")
+# How many items a listed source gives at most of a kind: reaching it, its number reads "more than".
+LISTED_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class KindCount:
+    """A kind the person has items of, their number (counted up to a limit: `over_limit` past
+    it) and where they are listed."""
+
+    key: str
+    label: Any
+    count: int
+    over_limit: bool
+
+    @property
+    def url(self) -> str:
+        return reverse("queue_all") + ("" if self.key == "stage" else f"?kind={self.key}")
+
+
+def _listed_counts(listed: list[QueueItem]) -> list[KindCount]:
+    found: dict[str, int] = {}
+    for item in listed:
+        found[item.kind] = found.get(item.kind, 0) + 1
+    return [KindCount(key, kind_labels.one(key) or key, count, count >= LISTED_LIMIT) for key, count in found.items()]
+
+
+def kind_page(key: str) -> Callable[..., Held] | None:
+    """The page function of the kind named `key` (a paged kind's, or a listed source's kind),
+    or None when no kind has that name."""
+    kind = kinds.one(key)
+    if kind is not None:
+        return kind.page
+    if kind_labels.one(key) is None:
+        return None
+
+    def listed_page(user: Any, *, offset: int, limit: int, request: Any = None) -> Held:
+        found = sorted((i for source in sources for i in source(user) if i.kind == key), key=_queue_order)
+        over = len(found) >= LISTED_LIMIT  # the source gives no more: "more than"
+        return Held(found[offset : offset + limit], len(found) + over, len(found))
+
+    return listed_page
+
+
+def kind_label(key: str) -> Any:
+    kind = kinds.one(key)
+    return kind.label if kind is not None else kind_labels.one(key)
+
+
+def _page_or_count(page: Callable[..., Held], user: Any, rows: list[Any], offset: int, **kwargs: Any) -> int | None:
+    """A page past the end has no row to carry the count: the number, read from the first page (rare)."""
+    if rows or not offset:
+        return None
+    return page(user, offset=0, limit=1, **kwargs).total
+
+
 def production_configs_to_issue(user: Any) -> list[QueueItem]:
-    """Head-office tech: cases in a stage that issues the production configuration, still without one."""
+    """Head-office tech: the first cases in a stage that issues the production configuration, still without one."""
+    return production_page(user).items
+
+
+def production_page(user: Any, *, offset: int = 0, limit: int = HELD_SHOWN, request: Any = None) -> Held:
+    """Head-office tech's production configurations to issue, `limit` from `offset` earliest due
+    first, and their number counted up to `HELD_COUNT_LIMIT` (or the page's end). One statement."""
+    counted = max(HELD_COUNT_LIMIT, offset + limit)
     if Role.TECH_REVIEWER not in user_roles(user):
-        return []
+        return Held([], 0, counted)
     if user.branch_id is None or not user.is_active:
-        return []  # what `case_visible_q` gives nothing to
+        return Held([], 0, counted)  # what `case_visible_q` gives nothing to
     states = list(declaration.states_with(Feature.PRODUCTION_CONFIG))
     if not states:
-        return []
+        return Held([], 0, counted)
     with connection.cursor() as cursor:
         keys = _PRODUCTION_KEYS.get(connection.vendor, _PRODUCTION_KEYS["other"]).format(states=_marks(states))
-        cursor.execute(_PRODUCTION_TO_ISSUE.format(keys=keys), [*states, user.branch.path + "%"])
+        cursor.execute(
+            _PRODUCTION_TO_ISSUE.format(keys=keys), [*states, user.branch.path + "%", counted + 1, limit, offset]
+        )
         rows = cursor.fetchall()
+    total = rows[0][6] if rows else _page_or_count(production_page, user, rows, offset) or 0
     action = _("登记生产配置")
     pattern = _case_url_pattern(get_script_prefix())
     items = []
-    for pk, public_id, reference, state, company, due, visit in rows:
-        if visit is None:
-            continue  # no current stage (as the ORM's read left out)
+    for pk, public_id, reference, state, company, due, _total in rows:
         case = row_case(pk, public_id, reference, state)
         items.append(
             QueueItem(
@@ -470,44 +577,54 @@ def production_configs_to_issue(user: Any) -> list[QueueItem]:
                 kind="production",
             )
         )
-    return items
+    return Held(items, total, counted)
 
 
 # Head-office tech's production configurations to issue: the scope's cases in such a stage
-# without one, earliest due first, the first 50 found by their keys and only then joined to what
-# a row shows (`_PRODUCTION_KEYS`). The ORM's read (`case_list`, five tables joined) joined all
-# 2,558 such cases of the 100,000-case bench before sorting them: 37 ms to plan, 100 ms to run.
-_PRODUCTION_TO_ISSUE = """SELECT c.id, c.public_id, c.reference, c.state,
-       CASE WHEN c.company_version_id IS NULL THEN e.name ELSE cv.name END, p.due_at, p.visit
-FROM ({keys}) p
+# without one, earliest due first, found by their keys (`_PRODUCTION_KEYS`, at most the counted
+# limit and one more: they are counted) and only the page's then joined to what a row shows. The
+# ORM's read (`case_list`, five tables joined) joined all 2,558 such cases of the 100,000-case
+# bench before sorting them: 37 ms to plan, 100 ms to run.
+_PRODUCTION_TO_ISSUE = """WITH keys AS ({keys})
+SELECT c.id, c.public_id, c.reference, c.state,
+       CASE WHEN c.company_version_id IS NULL THEN e.name ELSE cv.name END, p.due_at, (SELECT COUNT(*) FROM keys)
+FROM (SELECT id, due_at FROM keys ORDER BY due_at, id LIMIT %s OFFSET %s) p
 JOIN onboarding_onboardingcase c ON c.id = p.id
 JOIN onboarding_enterprise e ON e.id = c.enterprise_id
 LEFT JOIN companies_companyversion cv ON cv.id = c.company_version_id
 ORDER BY p.due_at, p.id"""
 _PRODUCTION_KEYS = {
-    "other": """SELECT c.id, v.id AS visit, v.due_at FROM onboarding_onboardingcase c
-  LEFT JOIN onboarding_stagevisit v ON v.id = c.current_visit_id
+    # Only the cases with a current stage (as the ORM's read left out the others).
+    "other": """SELECT c.id, v.due_at FROM onboarding_onboardingcase c
+  JOIN onboarding_stagevisit v ON v.id = c.current_visit_id
   WHERE c.state IN ({states}) AND c.branch_id IN (SELECT b.id FROM branches_branch b WHERE b.path LIKE %s)
     AND NOT EXISTS (SELECT 1 FROM onboarding_productionconfig pc WHERE pc.case_id = c.id)
-  ORDER BY v.due_at, c.id LIMIT 50""",
+  ORDER BY v.due_at, c.id LIMIT %s""",
     # PostgreSQL: the same cases from `OpenStage` (an open case's state, branch, current visit's
     # due time and whether it has a configuration, kept by triggers), in due order from
-    # `open_stage_unconfigured_idx` alone until 50 in scope are found. Checking each case of the
+    # `open_stage_unconfigured_idx` alone until enough in scope are found. Checking each case of the
     # stage for a configuration read all 5,016 of the 100,000-case bench (11,000 buffers, 15 ms);
     # joined from the cases, PostgreSQL scanned the whole table along an index of the current visits.
-    "postgresql": """SELECT o.case_id AS id, o.visit_id AS visit, o.due_at FROM onboarding_openstage o
+    "postgresql": """SELECT o.case_id AS id, o.due_at FROM onboarding_openstage o
   WHERE o.state IN ({states}) AND NOT o.has_production_config
     AND o.branch_id = ANY(ARRAY(SELECT b.id FROM branches_branch b WHERE b.path LIKE %s))
-  ORDER BY o.due_at, o.case_id LIMIT 50""",
+  ORDER BY o.due_at, o.case_id LIMIT %s""",
 }
 
 
 def change_requests_to_decide(user: Any, *, page: Any = None) -> list[QueueItem]:
-    """Branch supervisors: pending change requests of their subtree that someone else filed."""
+    """Branch supervisors: the first pending change requests of their subtree that someone else filed."""
+    return change_requests_page(user, request=page).items
+
+
+def change_requests_page(user: Any, *, offset: int = 0, limit: int = HELD_SHOWN, request: Any = None) -> Held:
+    """Branch supervisors: pending change requests of their subtree that someone else filed,
+    `limit` from `offset` oldest first, and their number (all counted: a bank has a few hundred).
+    `request` carries the page's working-day calendar."""
     if Role.BRANCH_SUPERVISOR not in user_roles(user):
-        return []
+        return Held([], 0)
     if user.branch_id is None or not user.is_active:
-        return []  # what `case_visible_q` gives nothing to
+        return Held([], 0)  # what `case_visible_q` gives nothing to
     # The pending requests (a few hundred in a bank), each checked against its own case's
     # branch, with only what the queue shows of the case: the scope as a subquery of every case
     # in it, and two more joins, took PostgreSQL 13–20 ms to plan and up to 30 ms to run. Written
@@ -515,17 +632,19 @@ def change_requests_to_decide(user: Any, *, page: Any = None) -> list[QueueItem]
     # tables: 2–3 ms to plan, ~3 ms of CPU to build and load).
     with connection.cursor() as cursor:
         sql = _PENDING_CHANGES.format(scope=_SCOPE.get(connection.vendor, _SCOPE["other"]))
-        cursor.execute(sql, [ChangeRequest.Status.PENDING.value, user.branch.path + "%", user.pk])
+        cursor.execute(sql, [ChangeRequest.Status.PENDING.value, user.branch.path + "%", user.pk, limit, offset])
         pending = cursor.fetchall()
     if not pending:
-        return []
+        total = _page_or_count(change_requests_page, user, pending, offset) or 0
+        return Held([], total, max(total, offset + limit))
+    total = pending[0][6]
     filed = [cast(dt.datetime, aware(row[0])) for row in pending]  # filed_at is NOT NULL
     days = [timezone.localtime(at).date() for at in filed]
-    cal = workcal.page_calendar(page, min(days), max(days) + dt.timedelta(days=30))
+    cal = workcal.page_calendar(request, min(days), max(days) + dt.timedelta(days=30))
     action = _("审批企业资料变更申请")
     pattern = _case_url_pattern(get_script_prefix())
     items = []
-    for at, (_filed, pk, public_id, reference, state, company) in zip(filed, pending, strict=True):
+    for at, (_filed, pk, public_id, reference, state, company, _total) in zip(filed, pending, strict=True):
         case = row_case(pk, public_id, reference, state)
         items.append(
             QueueItem(
@@ -537,18 +656,28 @@ def change_requests_to_decide(user: Any, *, page: Any = None) -> list[QueueItem]
                 kind="change_request",
             )
         )
-    return items
+    return Held(items, total, max(total, offset + limit))
 
 
 # The supervisor's change requests to decide: the pending requests of the subtree's cases that
-# someone else filed, oldest first, each with what its row shows of the case (as `_HELD_PAGE`).
-# The subtree's branches are read once (`_SCOPE`; on PostgreSQL an init plan): joined to each
-# case's branch row, the statement took ~1.5 ms to plan (five tables) for ~1 ms of running it.
+# someone else filed, oldest first, each with what its row shows of the case (as `_HELD_PAGE`),
+# and how many there are (a window over them all: they are few). The subtree's branches are read
+# once (`_SCOPE`; on PostgreSQL an init plan): joined to each case's branch row, the statement
+# took ~1.5 ms to plan (five tables) for ~1 ms of running it.
 _PENDING_CHANGES = """SELECT r.filed_at, c.id, c.public_id, c.reference, c.state,
-       CASE WHEN c.company_version_id IS NULL THEN e.name ELSE cv.name END
+       CASE WHEN c.company_version_id IS NULL THEN e.name ELSE cv.name END, COUNT(*) OVER ()
 FROM onboarding_changerequest r
 JOIN onboarding_onboardingcase c ON c.id = r.case_id
 JOIN onboarding_enterprise e ON e.id = c.enterprise_id
 LEFT JOIN companies_companyversion cv ON cv.id = c.company_version_id
 WHERE r.status = %s AND c.branch_id {scope} AND r.filed_by_id <> %s
-ORDER BY r.filed_at, r.id LIMIT 50"""
+ORDER BY r.filed_at, r.id LIMIT %s OFFSET %s"""
+
+
+def _held_kind_page(user: Any, *, offset: int = 0, limit: int = HELD_SHOWN, request: Any = None) -> Held:
+    return held_page(user, offset=offset, limit=limit)
+
+
+kinds.add(Kind(gettext_lazy("轮到我办理的案件"), _held_kind_page), key="stage")
+kinds.add(Kind(gettext_lazy("审批企业资料变更申请"), change_requests_page), key="change_request")
+kinds.add(Kind(gettext_lazy("登记生产配置"), production_page), key="production")

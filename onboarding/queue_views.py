@@ -1,9 +1,9 @@
-"""The whole of the held part of "轮到我办理", page by page (`/queue/`): the dashboard shows the
-first `queue.HELD_SHOWN` and links here when a person holds more."""
+"""The whole of "轮到我办理", kind by kind, page by page (`/queue/?kind=…`; without a kind, the
+held cases): the dashboard shows the first `queue.HELD_SHOWN` of all kinds and links here."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from . import queue
@@ -14,6 +14,10 @@ MAX_PAGE = 10_000
 
 @staff_required
 def queue_all(request: HttpRequest) -> HttpResponse:
+    key = request.GET.get("kind") or "stage"
+    page = queue.kind_page(key)
+    if page is None:
+        raise Http404("no such kind of item")  # an address typed or kept from another version
     try:
         # A page number as typed in the address: not a number, below 1 or past any queue (an
         # OFFSET the database cannot hold) is the first or the last page there can be.
@@ -21,13 +25,15 @@ def queue_all(request: HttpRequest) -> HttpResponse:
     except ValueError:
         number = 1
     size = queue.HELD_SHOWN
-    held = queue.held_page(request.user, offset=(number - 1) * size, limit=size)
+    held = page(request.user, offset=(number - 1) * size, limit=size, request=request)
     shown_to = (number - 1) * size + len(held.items)
     return render(
         request,
         "onboarding/queue_all.html",
         {
             "items": held.items,
+            "label": None if key == "stage" else queue.kind_label(key),
+            "kind_param": "" if key == "stage" else f"kind={key}&",
             "number": number,
             "first": (number - 1) * size + 1 if held.items else 0,
             "last": shown_to,

@@ -23,6 +23,7 @@ class PeopleConfig(AppConfig):
 
         # Work arriving for someone away shows in the substitute's queue as "代 X 办理".
         queue.sources.add(delegated_items)
+        queue.kind_labels.add(_("代同事办理"), key="delegated")
         # The record keeps both names: an event written by a substitute names whom they act for.
         events.data_contributors.add(on_behalf_of)
         # The substitute is told when work arrives for the person they stand in for.
