@@ -3,6 +3,7 @@ and the log of every case read by an auditor."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +18,8 @@ from django.utils.translation import gettext as _
 
 from .mfa import has_security_key, has_totp, mfa_marked, mfa_required, security_key_required
 from .receivers import LOGIN_AT_SESSION_KEY
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[HttpRequest], HttpResponse]
 
@@ -133,7 +136,8 @@ class ReadLogMiddleware:
     """Every read of a case or a document becomes an access event (issue 25: "every read is in
     the audit log"), whoever reads it and whichever app serves the page: case pages (a
     `public_id` or `case_id` in the URL: the staff page, the portal page, their forms), document
-    pages and downloads (`document_id`, `version_id`). Company pages with their members
+    pages and downloads (`document_id`, `version_id`), a live link's pages (`link_id`: a read of
+    the onboarding case the link came from, its page named in the event). Company pages with their members
     (`enterprise_id`) are recorded for auditors ("auditors read everything, every read logged").
 
     One INSERT per read, after the view: the page names the case it read (`request.case_read`)
@@ -165,7 +169,7 @@ class ReadLogMiddleware:
         return response
 
 
-READ_KWARGS = {"public_id", "case_id", "document_id", "version_id", "enterprise_id"}
+READ_KWARGS = {"public_id", "case_id", "document_id", "version_id", "enterprise_id", "link_id"}
 
 
 def _record_read(request: HttpRequest, kwargs: dict[str, Any], *, view: str) -> None:
@@ -203,6 +207,16 @@ def _record_read(request: HttpRequest, kwargs: dict[str, Any], *, view: str) -> 
                 reason=enterprise.name,
                 data={"view": view, "enterprise": str(enterprise.public_id), "name": enterprise.name},
             )
+        return
+    if "link_id" in kwargs:
+        link = getattr(request, "link_read", None)  # the link's page names what it read
+        if link is not None and str(link.public_id) == str(kwargs["link_id"]):
+            data = {"view": view, "link": link.reference}
+            access_record(
+                kind=AccessEvent.Kind.CASE_READ, actor=actor, case=link.onboarding_case, request=request, data=data
+            )
+        else:  # a page on a link that names none records nothing: say so where it is seen
+            log.warning("audit: %s read a link without naming it; no access event", view)
         return
     case_key = kwargs.get("public_id") or kwargs.get("case_id")
     if not case_key:

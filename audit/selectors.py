@@ -468,6 +468,12 @@ READ_VIEWS: dict[str, Any] = {
     "api:case_detail": _("API 案件详情"),
     "api:case_documents": _("API 文件列表"),
     "api:version_download": _("API 文件下载"),
+    "links:link_detail": _("员工直联服务页"),
+    "links:link_history": _("员工直联服务历史页"),
+    "links:link_requests": _("员工直联服务申请页"),
+    "links:portal_link": _("门户直联服务页"),
+    "links:portal_link_history": _("门户直联服务历史页"),
+    "links:portal_link_requests": _("门户直联服务申请页"),
 }
 
 # Lazy labels: str() here would freeze the language of whoever imported the module first.

@@ -264,9 +264,17 @@ def link_list_rows(links: Any) -> list[LinkRow]:
     ]
 
 
+def _page_link(request: AuthenticatedHttpRequest, link_id: Any) -> LiveLink:
+    """The link as its pages show it, named on the request: its read becomes an access event of
+    the onboarding case it came from (`audit.middleware`), as a case page's does."""
+    link = selectors.link_get_for_page(user=request.user, public_id=link_id)
+    request.link_read = link  # type: ignore[attr-defined]
+    return link
+
+
 @staff_required
 def link_detail(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
-    link = selectors.link_get_for_page(user=request.user, public_id=link_id)
+    link = _page_link(request, link_id)
     context = _link_context(request, link)
     context["can_report"] = has_role(request.user, Role.COUNTER_MAKER)
     return render(request, "links/link_detail.html", context)
@@ -274,13 +282,13 @@ def link_detail(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse
 
 @staff_required
 def link_history(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
-    link = selectors.link_get_for_page(user=request.user, public_id=link_id)
+    link = _page_link(request, link_id)
     return _log_page(request, link, portal=False, what="history")
 
 
 @staff_required
 def link_requests(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
-    link = selectors.link_get_for_page(user=request.user, public_id=link_id)
+    link = _page_link(request, link_id)
     return _log_page(request, link, portal=False, what="requests")
 
 
@@ -409,19 +417,19 @@ def portal_link_rows(links: list[LiveLink]) -> list[PortalLinkRow]:
 
 @customer_required
 def portal_link_detail(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
-    link = selectors.link_get_for_page(user=request.user, public_id=link_id)
+    link = _page_link(request, link_id)
     return render(request, "links/portal/link_detail.html", _link_context(request, link, portal=True))
 
 
 @customer_required
 def portal_link_history(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
-    link = selectors.link_get_for_page(user=request.user, public_id=link_id)
+    link = _page_link(request, link_id)
     return _log_page(request, link, portal=True, what="history")
 
 
 @customer_required
 def portal_link_requests(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
-    link = selectors.link_get_for_page(user=request.user, public_id=link_id)
+    link = _page_link(request, link_id)
     return _log_page(request, link, portal=True, what="requests")
 
 

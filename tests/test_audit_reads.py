@@ -109,3 +109,47 @@ def test_the_export_names_the_company_as_approved_on_the_case(world, login):
     login(Client(), world.am_a).get(reverse("case_detail", args=[case.public_id]))
     rows = _export(world, login, case=case.reference)
     assert rows and {row[5] for row in rows} == {approved}
+
+
+def test_each_read_of_a_live_links_pages_is_in_the_audit_log_under_its_case(world, login):
+    # A live link shows the company's operators, keys and accounts: its pages are reads too,
+    # recorded under the onboarding case the link came from, each page named.
+    from links.models import LiveLink
+
+    link = LiveLink.objects.get(onboarding_case=world.case(State.LIVE))
+    staff = login(Client(), world.am_a)
+    customer = login(Client(), world.customer_x)
+    pages = [
+        (staff, "links:link_detail", "员工直联服务页"),
+        (staff, "links:link_history", "员工直联服务历史页"),
+        (staff, "links:link_requests", "员工直联服务申请页"),
+        (customer, "links:portal_link", "门户直联服务页"),
+        (customer, "links:portal_link_history", "门户直联服务历史页"),
+        (customer, "links:portal_link_requests", "门户直联服务申请页"),
+    ]
+    before = AccessEvent.objects.count()
+    for client, name, _label in pages:
+        assert client.get(reverse(name, args=[link.public_id])).status_code == 200, name
+    reads = AccessEvent.objects.filter(pk__gt=0).order_by("-pk")[: len(pages)]
+    assert AccessEvent.objects.count() == before + len(pages)
+    assert {(e.kind, e.case_id, e.data["view"], e.data["link"], e.actor_id) for e in reads} == {
+        (AccessEvent.Kind.CASE_READ, link.onboarding_case_id, name, link.reference, client_user.pk)
+        for (client, name, _label), client_user in zip(pages, [world.am_a] * 3 + [world.customer_x] * 3, strict=True)
+    }
+
+    # The refused side: a link out of the reader's scope is a 404 and records no read.
+    outsider = login(Client(), world.am_b)
+    logged_in = AccessEvent.objects.count()
+    assert outsider.get(reverse("links:link_detail", args=[link.public_id])).status_code == 404
+    assert AccessEvent.objects.count() == logged_in
+
+    # The auditor finds them under the case, each page named in the reader's words.
+    today = timezone.localdate().isoformat()
+    rows = _export(world, login, case=link.onboarding_case.reference, date_from=today, date_to=today)
+    named = {(row[2], row[3]) for row in rows if row[1] == "access"}
+    assert {("查阅案件", name) for _c, name, _l in pages} <= named
+    page = login(Client(), world.auditor).get(
+        reverse("audit_log"), {"case": link.onboarding_case.reference, "date_from": today, "date_to": today}
+    )
+    text = page.content.decode()
+    assert all(label in text for _c, _n, label in pages)
