@@ -115,7 +115,8 @@ def renewal_open_for(*, link: LiveLink, today: dt.date | None = None) -> LinkReq
             user=owner,
             channel=Channel.SYSTEM,
             details={"serial": locked.certificate_serial, "expires_on": expires.isoformat()},
-            reason=_("证书将于%(d)s到期,系统自动发起证书更新") % {"d": expires.isoformat()},
+            reason=gettext_noop("证书将于%(d)s到期,系统自动发起证书更新"),
+            reason_args={"d": expires.isoformat()},  # read in each reader's language
             tell_customers=False,  # the reminder below tells them
             sweep=RENEWAL_SWEEP,
         )
@@ -248,10 +249,18 @@ def certificate_submit(*, request: LinkRequest, user: User, serial: str, expires
 
 
 def suspension_open(
-    *, link: LiveLink, user: User, reason_code: str, reason: str, channel: str | None = None, sweep: str = ""
+    *,
+    link: LiveLink,
+    user: User,
+    reason_code: str,
+    reason: str,
+    channel: str | None = None,
+    sweep: str = "",
+    reason_args: dict[str, Any] | None = None,
 ) -> LinkRequest:
     """Ask for the link to be suspended: the customer (their own request), the bank (risk or the
-    customer's request), the dormancy sweep (dormant). A supervisor decides."""
+    customer's request), the dormancy sweep (dormant). A supervisor decides. `reason_args`: the
+    system's sentence (`reason`, a msgid) with its arguments, read in each reader's language."""
     reason = reason.strip()
     if reason_code not in SuspensionReason.values:
         raise CaseError(_("请选择暂停原因"))
@@ -271,9 +280,11 @@ def suspension_open(
         kind=suspension.SUSPENSION,
         user=user,
         channel=channel or (Channel.PORTAL if is_customer else Channel.BANK),
-        details={"reason_code": reason_code, "reason": reason},
+        # A person's words are theirs (说明); the system's sentence is read in the reader's language.
+        details={"reason_code": reason_code, **({} if reason_args else {"reason": reason})},
         reason=reason,
         sweep=sweep,
+        reason_args=reason_args,
     )
 
 
@@ -319,11 +330,8 @@ def dormant_sweep(*, now: dt.datetime | None = None) -> SweepResult:
                     link=locked,
                     user=owner,
                     reason_code=SuspensionReason.DORMANT,
-                    reason=_("%(n)s天无业务(最近一次:%(d)s)")
-                    % {
-                        "n": days,
-                        "d": timezone.localdate(locked.last_activity_at).isoformat(),
-                    },
+                    reason=gettext_noop("%(n)s天无业务(最近一次:%(d)s)"),
+                    reason_args={"n": days, "d": timezone.localdate(locked.last_activity_at).isoformat()},
                     channel=Channel.SYSTEM,
                     sweep=DORMANCY_SWEEP,
                 )

@@ -105,6 +105,29 @@ def test_a_dormancy_suspension_says_the_dormancy_check_opened_it(world, settings
     page = _page(as_user(world.supervisor), f"/cases/{request.case.public_id}/")
     created = _created(_timeline_items(page))
     assert "系统(久悬检查)" in created and f"{world.am_a} 创建案件" not in created
+    # Why, in each reader's language: the days without business and the last one.
+    last = (timezone.localdate() - dt.timedelta(days=400)).isoformat()
+    assert f"400天无业务(最近一次:{last})" in page
+    english = _page(as_user(world.supervisor), f"/cases/{request.case.public_id}/", english=True)
+    assert f"No activity for 400 days (last: {last})" in english and "天无业务" not in english
+    link_history = _link_history(_page(as_user(world.am_a), f"/links/{link.public_id}/", english=True))
+    assert any(f"No activity for 400 days (last: {last})" in i for i in link_history), link_history
+
+
+def test_a_renewal_says_why_in_each_readers_language(world, settings):
+    settings.LINK_RENEWAL_LEAD_DAYS = 90
+    link = live_link(world)
+    expires = timezone.localdate() + dt.timedelta(days=40)
+    LiveLink.objects.filter(pk=link.pk).update(certificate_serial="FEP-OLD-2", certificate_expires_on=expires)
+    request_services.renewal_sweep()
+    request = LinkRequest.objects.get(link=link, kind=cert_renewal.CODE)
+    am = as_user(world.am_a)
+    assert f"证书将于{expires.isoformat()}到期,系统自动发起证书更新" in _page(am, f"/cases/{request.case.public_id}/")
+    english = _page(am, f"/cases/{request.case.public_id}/", english=True)
+    said = f"The certificate expires on {expires.isoformat()}; renewal opened automatically"
+    assert said in english and "系统自动发起证书更新" not in english
+    link_history = _link_history(_page(am, f"/links/{link.public_id}/", english=True))
+    assert any(said in i for i in link_history), link_history
 
 
 def test_a_request_a_person_opens_still_names_that_person(world):
