@@ -196,7 +196,9 @@ def read_cursor() -> Any:
     are ids, states and the like, for which PostgreSQL's generic plan is the plan it would make for
     each value; never for a read that finds its rows by a branch subtree's `LIKE` (README,
     "Statements: bound on the client"), though a row found by its key may be checked against the
-    reader's subtree (the case page's case row)."""
+    reader's subtree (the case page's case row), and the subtree may be an init plan
+    (`branch_id = ANY(ARRAY(SELECT … LIKE %s))`: its branch ids are read before any row is found,
+    so PostgreSQL's estimate of the rows is the same for every value: head-office tech's queue)."""
     make = getattr(connection, "prepared_cursor", None)
     if make is not None and settings.DB_PREPARED_READS:
         return make()

@@ -19,8 +19,18 @@ from django.utils.translation import pgettext
 
 from branches.roles import user_roles
 from casetypes import declaration
+from config.statements import read_cursor
 from onboarding import queue
-from onboarding.queue import HELD_SHOWN, Held, QueueItem, aware, case_url, row_case
+from onboarding.queue import (
+    HELD_SHOWN,
+    Held,
+    QueueItem,
+    aware,
+    case_url_pattern,
+    from_micros,
+    micros,
+    row_case,
+)
 
 from .models import DocumentKind, DocumentVersion  # noqa: F401  (the versions' model: tests read it here)
 
@@ -101,6 +111,37 @@ _WAITING_READ = (
 )
 
 
+# PostgreSQL at head office: the kept rows in the queue's order, each one's case looked up by its
+# key (a `LATERAL` read that cannot be turned into a join: `OFFSET 0`) and asked whether it is in
+# scope and in a stage collecting the document; what a row shows of the case is read there too,
+# so only the page's companies and visits are joined afterwards. Joined to the cases instead,
+# PostgreSQL merge-joined them along the cases' key, reading every case from the first waiting one
+# to the 201st (3,456 cases, 852 buffers at 100,000 cases) and the page's cases again. The
+# statement is prepared on its connection (`read_cursor`): its plan is the same for any value (the
+# subtree's branches are an init plan, the walk is forced), so PostgreSQL plans it once instead of
+# on every dashboard (about 1 ms). Due times as `micros`.
+_WAITING_HEAD_OFFICE = """
+WITH waiting AS (
+  SELECT w.case_id, w.kind, c.public_id, c.reference, c.state, c.enterprise_id, c.company_version_id,
+         c.current_visit_id
+  FROM documents_waitingdocument w
+  CROSS JOIN LATERAL (SELECT c.public_id, c.reference, c.state, c.enterprise_id, c.company_version_id,
+         c.current_visit_id, c.account_manager_id FROM onboarding_onboardingcase c
+       WHERE c.id = w.case_id AND c.branch_id = ANY(ARRAY({scope})) OFFSET 0) c
+  WHERE w.uploaded_by_id <> %s AND ({needs})
+  ORDER BY w.case_id, w.kind LIMIT {pairs:d}),
+shown AS (SELECT DISTINCT case_id FROM waiting ORDER BY case_id LIMIT {limit:d} OFFSET {offset:d})
+SELECT w.case_id, w.kind, w.public_id, w.reference, w.state,
+       CASE WHEN w.company_version_id IS NULL THEN e.name ELSE cv.name END, {due},
+       (SELECT COUNT(DISTINCT case_id) FROM waiting)
+FROM shown s
+JOIN waiting w ON w.case_id = s.case_id
+JOIN onboarding_enterprise e ON e.id = w.enterprise_id
+LEFT JOIN companies_companyversion cv ON cv.id = w.company_version_id
+LEFT JOIN onboarding_stagevisit v ON v.id = w.current_visit_id
+ORDER BY w.case_id, w.kind"""
+
+
 def _waiting_source() -> str:
     return _WAITING_KEPT if connection.vendor == "postgresql" else _WAITING_READ
 
@@ -174,11 +215,19 @@ def documents_page(user: Any, *, offset: int = 0, limit: int = HELD_SHOWN, reque
     needs = [need for role in sorted(user_roles(user)) for need in _needs(role)]
     if not needs or not user.is_active or user.branch_id is None:
         return Held([], 0, counted)  # nothing to review, or nothing in scope (`case_visible_q`)
-    join, join_params, condition, params = _needs_sql(needs, user, head_office=user.branch.parent_id is None)
-    with connection.cursor() as cursor:
-        statement = _WAITING.format(waiting=_waiting_source(), join=join, needs=condition)
-        pairs = _pairs_read(needs, counted + 1)
-        cursor.execute(statement, [*join_params, user.pk, *params, pairs, limit, offset])
+    head_office = user.branch.parent_id is None
+    join, join_params, condition, params = _needs_sql(needs, user, head_office=head_office)
+    pairs = _pairs_read(needs, counted + 1)
+    kept = head_office and connection.vendor == "postgresql"
+    with read_cursor() if kept else connection.cursor() as cursor:
+        if kept:
+            statement = _WAITING_HEAD_OFFICE.format(
+                scope=_SCOPE, needs=condition, due=micros("v.due_at"), pairs=pairs, limit=limit, offset=offset
+            )
+            cursor.execute(statement, [*join_params, user.pk, *params])
+        else:
+            statement = _WAITING.format(waiting=_waiting_source(), join=join, needs=condition)
+            cursor.execute(statement, [*join_params, user.pk, *params, pairs, limit, offset])
         rows = cursor.fetchall()
     if not rows:
         total = documents_page(user, limit=1).total if offset else 0  # a page past the end (rare)
@@ -194,6 +243,8 @@ def documents_page(user: Any, *, offset: int = 0, limit: int = HELD_SHOWN, reque
         shown.setdefault(case_id, tuple(case))
     sep = pgettext("list separator", "、")
     action = _("审核文件:%(names)s")  # translated once for the page
+    moment = from_micros if kept else aware
+    pattern = case_url_pattern()
     items = []
     for pk in kinds_by_case:
         public_id, reference, state, company, due = shown[pk]
@@ -202,8 +253,8 @@ def documents_page(user: Any, *, offset: int = 0, limit: int = HELD_SHOWN, reque
             QueueItem(
                 case=case,
                 action=action % {"names": sep.join(kinds_by_case[pk])},
-                url=case_url(case, "documents"),
-                due_at=aware(due),
+                url=pattern.format(case.public_id) + "#documents",
+                due_at=moment(due),
                 company=company,
                 kind="documents",
             )

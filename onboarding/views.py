@@ -68,7 +68,8 @@ def _home(request: HttpRequest) -> HttpResponse:
     codes = dict.fromkeys(
         (*declaration.initial_states(), *WORKING_STAGES, *declaration.paused_states(), *declaration.live_states())
     )
-    stages = [(code, declaration.state_label(code), counts.get(code, 0)) for code in codes]
+    labels = declaration.state_labels_shown()  # translated once per language, not 30 look-ups a page
+    stages = [(code, labels.get(code, code), counts.get(code, 0)) for code in codes]
     if has_role(user, Role.BRANCH_SUPERVISOR):
         # The team table reads the subtree's open cases: the overdue figure comes with it.
         team_rows, overdue = team.team_and_overdue(user=user)
