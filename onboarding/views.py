@@ -277,7 +277,9 @@ def case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespon
     return _case_detail(request, public_id)
 
 
-def _case_detail(request: AuthenticatedHttpRequest, public_id: Any, refused: dict[str, Any] | None = None) -> HttpResponse:
+def _case_detail(
+    request: AuthenticatedHttpRequest, public_id: Any, refused: dict[str, Any] | None = None
+) -> HttpResponse:
     """The staff case page; `refused` holds a form that was refused (bound, with what was typed),
     by the name the page gives it, to draw in place of the empty one."""
     case = page_reads(selectors.case_page_get(user=request.user, public_id=public_id))

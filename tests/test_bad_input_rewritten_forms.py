@@ -86,7 +86,9 @@ def test_a_pass_without_evidence_comes_back_with_what_was_typed(client, world, l
     c = _client(client, world.customer_x, language)
     url = reverse("portal:case_detail", args=[case.public_id])
     page = c.get(url).content.decode()
-    form = form_with(page, next(ctl.name for f in page_forms(page) for ctl in f.controls if ctl.name.startswith("result-")))
+    form = form_with(
+        page, next(ctl.name for f in page_forms(page) for ctl in f.controls if ctl.name.startswith("result-"))
+    )
     keys = [ctl.name.removeprefix("result-") for ctl in form.controls if ctl.name.startswith("result-")]
     first, second = keys[0], keys[1]
     before = written(case)
@@ -292,7 +294,11 @@ def test_a_test_package_on_a_page_gone_stale_keeps_what_was_typed(client, world,
     c = _client(client, world.tech, language)
     form = form_with(_staff_page(c, case), "test_endpoint")
     before = written(case)
-    typed = {"test_endpoint": "https://test.bank.example/h2h/v2", "test_accounts": "6222000011112222", "doc_version": "v3.2"}
+    typed = {
+        "test_endpoint": "https://test.bank.example/h2h/v2",
+        "test_accounts": "6222000011112222",
+        "doc_version": "v3.2",
+    }
     data = _fill(form, typed)
     data["version"] = [str(int(data["version"][0]) - 1)]
     response = c.post(form.action, data, follow=True)
