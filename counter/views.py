@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from config.once import once
 from onboarding.models import OnboardingCase
+from onboarding.views import case_page_refused
 from onboarding.web import (
     AuthenticatedHttpRequest,
     case_for,
@@ -39,8 +40,13 @@ def _back(case: OnboardingCase) -> HttpResponse:
     return redirect(reverse("case_detail", kwargs={"public_id": case.public_id}) + "#counter")
 
 
-def _run(request: HttpRequest, case: OnboardingCase, form: Any, action: Callable[[], Any], done: str) -> HttpResponse:
-    run_action(request, form, action, done)
+def _run(
+    request: HttpRequest, case: OnboardingCase, form: Any, action: Callable[[], Any], done: str, *, panel_form: str = ""
+) -> HttpResponse:
+    """Run the action; refused, a form the panel draws (`panel_form`: its name there) comes back
+    on the case page with what was typed, the others back to the panel."""
+    if not run_action(request, form, action, done) and panel_form:
+        return case_page_refused(request, case, **{panel_form: form})
     return _back(case)
 
 
@@ -58,6 +64,7 @@ def operator_add(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespo
             case=case, user=request.user, expected_version=seen_version(request), **form.cleaned_data
         ),
         _("操作员已登记"),
+        panel_form="operator_form",
     )
 
 
@@ -94,6 +101,7 @@ def identity_check(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRes
             case=case, user=request.user, expected_version=seen_version(request), **form.cleaned_data
         ),
         _("身份核验已录入,待复核"),
+        panel_form="identity_form",
     )
 
 
@@ -110,7 +118,7 @@ def ukey_issue(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespons
             case=case, user=request.user, expected_version=seen_version(request), operator=operator, **data
         )
 
-    return _run(request, case, form, action, _("UKey发放已录入,待复核"))
+    return _run(request, case, form, action, _("UKey发放已录入,待复核"), panel_form="ukey_form")
 
 
 @staff_required
@@ -129,7 +137,7 @@ def cert_activation(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRe
             notes=form.cleaned_data["notes"],
         )
 
-    return _run(request, case, form, action, _("证书激活已录入,待复核"))
+    return _run(request, case, form, action, _("证书激活已录入,待复核"), panel_form="activation_form")
 
 
 @staff_required
@@ -184,6 +192,7 @@ def counter_visit(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResp
             expected_version=seen_version(request),
         ),
         _("已录入,待复核"),
+        panel_form="visit_form",
     )
 
 

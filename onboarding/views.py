@@ -278,7 +278,11 @@ def case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespon
     return _case_detail(request, public_id)
 
 
-def _case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
+def _case_detail(
+    request: AuthenticatedHttpRequest, public_id: Any, refused: dict[str, Any] | None = None
+) -> HttpResponse:
+    """The staff case page; `refused` holds a form that was refused (bound, with what was typed),
+    by the name the page gives it, to draw in place of the empty one."""
     case = page_reads(selectors.case_page_get(user=request.user, public_id=public_id))
     request.case_read = case  # type: ignore[attr-defined]  # the auditor's access event names it
     # The stage tracker and the time split both read every visit (read with the case). The timeline
@@ -313,8 +317,17 @@ def _case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespo
             if Feature.TEST_PACKAGE in case.features and Role.TECH_REVIEWER in roles
             else None,
             **_testing_context(case, request.user),
+            # A refused form of the counter panel comes back by its name (`counter_tags`).
+            "refused_forms": refused or {},
+            **{k: v for k, v in (refused or {}).items() if k == "test_package_form"},
         },
     )
+
+
+def case_page_refused(request: HttpRequest, case: OnboardingCase, **forms: Any) -> HttpResponse:
+    """After a refused post from the staff case page: the page again, with what was typed in the
+    refused form (and the reason among the page's messages), not a redirect to empty forms."""
+    return _case_detail(request, case.public_id, refused=forms)  # type: ignore[arg-type]
 
 
 @staff_required
@@ -390,12 +403,13 @@ def _record_view(
 ) -> HttpResponse:
     case = case_for(request, public_id)
     form = form_cls(request.POST)
-    run_action(
+    if not run_action(
         request,
         form,
         lambda: save(case=case, user=request.user, expected_version=seen_version(request), **form.cleaned_data),
         _("已登记"),
-    )
+    ):
+        return case_page_refused(request, case, test_package_form=form)
     return redirect("case_detail", public_id=case.public_id)
 
 

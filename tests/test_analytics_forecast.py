@@ -6,6 +6,7 @@ import datetime as dt
 import re
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from analytics import stats
@@ -98,8 +99,16 @@ def test_at_risk_when_p85_passes_the_target_or_the_stage_is_older_than_its_p85(f
 def test_the_case_page_shows_the_forecast_and_who_holds_the_late_stage(client, world, forecasts) -> None:
     client.force_login(world.approver)
     html = client.get(reverse("case_detail", args=[forecasts["c3"].public_id])).content.decode()
-    assert 'id="case-forecast"' in html and "2025年4月8日" in html
+    # Dates as everywhere else on the page and in the lists' forecast cells (it read 2025年4月8日,
+    # and "Apr. 8, 2025" in English, beside 2025-04-08 in the facts).
+    assert 'id="case-forecast"' in html and "2025-04-08" in html and "2025年4月8日" not in html
     assert "延期风险" in html and "总行立项审批" in html
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    html = client.get(reverse("case_detail", args=[forecasts["c3"].public_id])).content.decode()
+    card = html[html.index('id="case-forecast"') : html.index("</section>", html.index('id="case-forecast"'))]
+    assert "2025-04-08" in card and "Apr." not in card
+    # The risk line in English punctuation, not the Chinese sentence's.
+    assert "<strong>At risk</strong>: " in card and "(current stage: Head-office approval; holder: " in card
 
 
 def test_a_transition_refreshes_facts_and_forecast_after_commit(world, django_capture_on_commit_callbacks) -> None:

@@ -89,6 +89,15 @@ def panel_data(*, case: OnboardingCase, user: Any) -> dict[str, Any]:
     }
 
 
+def _refused(context: Any, name: str, auto_id: str) -> Any:
+    """The panel's form `name` as it was refused (bound, with what was typed), if it was: drawn
+    with the panel's ids, in place of the empty one (`onboarding.views.case_page_refused`)."""
+    form = (context.get("refused_forms") or {}).get(name)
+    if form is not None:
+        form.auto_id = auto_id
+    return form
+
+
 @register.inclusion_tag("counter/_panel_body.html", takes_context=True)
 def counter_panel(context: Any) -> dict[str, Any]:
     case = context["case"]
@@ -99,8 +108,11 @@ def counter_panel(context: Any) -> dict[str, Any]:
     can_make = data["can_make"]
     work = counter_work(case=case) if can_make else None
     data.update(
-        visit_form=CounterVisitForm(
-            operators=work["operators_without_key"], identity_needed=work["identity_needed"], auto_id="cv_%s"
+        visit_form=(
+            _refused(context, "visit_form", "cv_%s")
+            or CounterVisitForm(
+                operators=work["operators_without_key"], identity_needed=work["identity_needed"], auto_id="cv_%s"
+            )
         )
         if work is not None
         else None,
@@ -108,18 +120,32 @@ def counter_panel(context: Any) -> dict[str, Any]:
         pending_groups=pending_by_maker(case, user) if data["can_check"] else [],
         counter_open=case.state in COUNTER_STATES,
     )
+    refused = context.get("refused_forms") or {}
     data.update(
         case=case,
         user=user,
         csrf_token=context.get("csrf_token"),
         # Each form only where the panel draws it (`can_edit_operators`, `can_make`).
-        operator_form=forms.OperatorForm(auto_id="op_%s") if data["can_edit_operators"] else None,
-        identity_form=forms.IdentityCheckForm(auto_id="ic_%s") if can_make else None,
-        ukey_form=forms.UKeyIssueForm(case=case, operators=data["active_operators_by_pk"], auto_id="uk_%s")
+        operator_form=(_refused(context, "operator_form", "op_%s") or forms.OperatorForm(auto_id="op_%s"))
+        if data["can_edit_operators"]
+        else None,
+        identity_form=(_refused(context, "identity_form", "ic_%s") or forms.IdentityCheckForm(auto_id="ic_%s"))
         if can_make
         else None,
-        activation_form=forms.ActivationForm(case=case, ukeys=_downloaded(data["operators"]), auto_id="ac_%s")
+        ukey_form=(
+            _refused(context, "ukey_form", "uk_%s")
+            or forms.UKeyIssueForm(case=case, operators=data["active_operators_by_pk"], auto_id="uk_%s")
+        )
         if can_make
         else None,
+        activation_form=(
+            _refused(context, "activation_form", "ac_%s")
+            or forms.ActivationForm(case=case, ukeys=_downloaded(data["operators"]), auto_id="ac_%s")
+        )
+        if can_make
+        else None,
+        # The one-by-one forms are folded; one refused is shown open, with what was typed.
+        record_forms_open=any(n in refused for n in ("identity_form", "ukey_form", "activation_form")),
+        operators_open="operator_form" in refused,
     )
     return data

@@ -454,6 +454,6 @@ def portal_joint_tests(context: Any) -> SafeString:
         )
     out.append("\n  ")
     if needs_document(case, "test_report"):
-        out.append(f'<p class="help">{gettext("全部测试用例通过后,请在下方“申请资料”中上传测试报告。")}</p>')
+        out.append(f'<p class="help">{gettext("全部测试用例通过后,请在下方“文件清单”中上传测试报告。")}</p>')
     out.append("\n</section>")
     return mark_safe("".join(out))  # noqa: S308 - every value is escaped above
