@@ -20,7 +20,7 @@ from django.utils.translation import pgettext
 from branches.roles import user_roles
 from casetypes import declaration
 from onboarding import queue
-from onboarding.queue import HELD_SHOWN, Held, QueueItem, aware, case_url, row_case
+from onboarding.queue import HELD_SHOWN, Held, QueueItem, aware, case_url, from_micros, micros, row_case
 
 from .models import DocumentKind, DocumentVersion  # noqa: F401  (the versions' model: tests read it here)
 
@@ -80,7 +80,7 @@ SELECT w.case_id, w.kind, c.public_id, c.reference, c.state,
        CASE WHEN c.company_version_id IS NULL
             THEN (SELECT e.name FROM onboarding_enterprise e WHERE e.id = c.enterprise_id)
             ELSE (SELECT cv.name FROM companies_companyversion cv WHERE cv.id = c.company_version_id) END,
-       v.due_at, (SELECT COUNT(DISTINCT case_id) FROM waiting)
+       {due}, (SELECT COUNT(DISTINCT case_id) FROM waiting)
 FROM shown s
 JOIN waiting w ON w.case_id = s.case_id
 JOIN onboarding_onboardingcase c ON c.id = w.case_id
@@ -205,13 +205,15 @@ def documents_page(user: Any, *, offset: int = 0, limit: int = HELD_SHOWN, reque
         return Held([], 0, counted)  # nothing to review, or nothing in scope (`case_visible_q`)
     head_office = user.branch.parent_id is None
     pairs = _pairs_read(needs, counted + 1)
-    if connection.vendor == "postgresql" and not head_office:
+    postgresql = connection.vendor == "postgresql"
+    due = micros("v.due_at") if postgresql else "v.due_at"  # PostgreSQL: `micros` (faster to load)
+    if postgresql and not head_office:
         source, source_params = _waiting_union(needs, user)
-        statement = _WAITING.format(waiting=source, join="", needs="TRUE")
+        statement = _WAITING.format(waiting=source, join="", needs="TRUE", due=due)
         values = [*source_params, user.pk, pairs, limit, offset]
     else:
         join, join_params, condition, params = _needs_sql(needs, user, head_office=head_office)
-        statement = _WAITING.format(waiting=_waiting_source(), join=join, needs=condition)
+        statement = _WAITING.format(waiting=_waiting_source(), join=join, needs=condition, due=due)
         values = [*join_params, user.pk, *params, pairs, limit, offset]
     with connection.cursor() as cursor:
         cursor.execute(statement, values)
@@ -239,7 +241,7 @@ def documents_page(user: Any, *, offset: int = 0, limit: int = HELD_SHOWN, reque
                 case=case,
                 action=action % {"names": sep.join(kinds_by_case[pk])},
                 url=case_url(case, "documents"),
-                due_at=aware(due),
+                due_at=from_micros(due) if postgresql else aware(due),
                 company=company,
                 kind="documents",
             )

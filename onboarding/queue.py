@@ -635,14 +635,18 @@ def change_requests_page(user: Any, *, offset: int = 0, limit: int = HELD_SHOWN,
     # out with only the columns a row shows (the ORM's statement read every column of five
     # tables: 2–3 ms to plan, ~3 ms of CPU to build and load).
     with connection.cursor() as cursor:
-        sql = _PENDING_CHANGES.format(scope=_SCOPE.get(connection.vendor, _SCOPE["other"]))
+        as_micros = connection.vendor == "postgresql"  # the filing time as `micros` (faster to load)
+        sql = _PENDING_CHANGES.format(
+            filed=micros("r.filed_at") if as_micros else "r.filed_at", scope=_SCOPE.get(connection.vendor, _SCOPE["other"])
+        )
         cursor.execute(sql, [ChangeRequest.Status.PENDING.value, user.branch.path + "%", user.pk, limit, offset])
         pending = cursor.fetchall()
     if not pending:
         total = _page_or_count(change_requests_page, user, pending, offset) or 0
         return Held([], total, max(total, offset + limit))
     total = pending[0][6]
-    filed = [cast(dt.datetime, aware(row[0])) for row in pending]  # filed_at is NOT NULL
+    moment = from_micros if as_micros else aware
+    filed = [cast(dt.datetime, moment(row[0])) for row in pending]  # filed_at is NOT NULL
     days = [timezone.localtime(at).date() for at in filed]
     cal = workcal.page_calendar(request, min(days), max(days) + dt.timedelta(days=30))
     action = _("审批企业资料变更申请")
@@ -669,7 +673,7 @@ def change_requests_page(user: Any, *, offset: int = 0, limit: int = HELD_SHOWN,
 # once (`_SCOPE`; on PostgreSQL an init plan): joined to each case's branch row, the statement
 # took ~1.5 ms to plan (five tables) for ~1 ms of running it. The company's name as in
 # `_HELD_PAGE_KEYS`: from the one table that gives it.
-_PENDING_CHANGES = """SELECT r.filed_at, c.id, c.public_id, c.reference, c.state,
+_PENDING_CHANGES = """SELECT {filed}, c.id, c.public_id, c.reference, c.state,
        CASE WHEN c.company_version_id IS NULL
             THEN (SELECT e.name FROM onboarding_enterprise e WHERE e.id = c.enterprise_id)
             ELSE (SELECT cv.name FROM companies_companyversion cv WHERE cv.id = c.company_version_id) END,
