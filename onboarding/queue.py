@@ -637,7 +637,8 @@ def change_requests_page(user: Any, *, offset: int = 0, limit: int = HELD_SHOWN,
     with connection.cursor() as cursor:
         as_micros = connection.vendor == "postgresql"  # the filing time as `micros` (faster to load)
         sql = _PENDING_CHANGES.format(
-            filed=micros("r.filed_at") if as_micros else "r.filed_at", scope=_SCOPE.get(connection.vendor, _SCOPE["other"])
+            filed=micros("r.filed_at") if as_micros else "r.filed_at",
+            scope=_SCOPE.get(connection.vendor, _SCOPE["other"]),
         )
         cursor.execute(sql, [ChangeRequest.Status.PENDING.value, user.branch.path + "%", user.pk, limit, offset])
         pending = cursor.fetchall()
