@@ -233,4 +233,9 @@ class WaitingDocument(models.Model):
             # The queue's order (case, then kind): head office walks it and stops at 200 pairs;
             # below head office each candidate case's rows are found by it.
             models.Index(fields=["case", "kind"], include=["uploaded_by"], name="waiting_document_case_idx"),
+            # A kind's rows (below head office, on PostgreSQL): where few of a kind wait, they are
+            # read first and their cases checked, instead of each candidate case looked up in the
+            # index above (an account manager's 566 cases in the stages up to the production
+            # verification form, for none waiting: 1,243 index pages).
+            models.Index(fields=["kind", "case"], include=["uploaded_by"], name="waiting_document_kind_idx"),
         ]

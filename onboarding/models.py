@@ -177,6 +177,15 @@ class OnboardingCase(OnboardingJourney, FSMModelMixin, models.Model):
             models.Index(
                 fields=["account_manager", "-created_at", "-id"], include=["branch"], name="case_manager_order_idx"
             ),
+            # An account manager's cases without a current stage in given states: 轮到我办理's
+            # drafts before their first stage (`queue._HELD_MINE_KEPT`, beside the kept open
+            # stages). Read through the three indexes above, the bench's account manager's
+            # none cost 187 index and table pages (6,260 entries of the states bank-wide).
+            models.Index(
+                fields=["account_manager", "state"],
+                condition=models.Q(current_visit__isnull=True),
+                name="case_unvisited_idx",
+            ),
         ]
         # PostgreSQL keeps `StageCount` (the cases per branch and state) with every statement that
         # writes cases, whoever sends it; each statement's changes summed, applied in key order.

@@ -153,20 +153,24 @@ ORDER BY p.due_at, p.created_at, p.id"""
 # that orders a tie (issue 26: every one of the 201 counted was, ~600 index pages a dashboard).
 # The page's rows are among them: the first offset + limit rows in (due time, creation) order
 # all come in the first offset + limit in due order with the ties of the last.
+# The case row that orders the ties is the one the page shows (read once, not again after the
+# cut: 50 lookups fewer), and the company's name is read from the one table that gives it (a
+# `CASE` of two scalar subqueries runs only its branch: before, both tables were joined).
 _HELD_PAGE_KEYS = """
 WITH held AS ({held})
-SELECT c.id, c.public_id, c.reference, c.state,
-       CASE WHEN c.company_version_id IS NULL THEN e.name ELSE cv.name END, v.holder_role,
+SELECT p.id, p.public_id, p.reference, p.state,
+       CASE WHEN p.company_version_id IS NULL
+            THEN (SELECT e.name FROM onboarding_enterprise e WHERE e.id = p.enterprise_id)
+            ELSE (SELECT cv.name FROM companies_companyversion cv WHERE cv.id = p.company_version_id) END,
+       v.holder_role,
        (EXTRACT(EPOCH FROM v.due_at) * 1000000)::bigint, (EXTRACT(EPOCH FROM v.entered_at) * 1000000)::bigint,
        (SELECT LEAST(COUNT(*), %s) FROM held)
-FROM (SELECT k.id, k.due_at, o.created_at
+FROM (SELECT k.id, k.due_at, c.created_at, c.public_id, c.reference, c.state, c.enterprise_id,
+             c.company_version_id, c.current_visit_id
       FROM (SELECT id, due_at FROM held ORDER BY due_at FETCH FIRST %s ROWS WITH TIES) k
-      JOIN onboarding_onboardingcase o ON o.id = k.id
-      ORDER BY k.due_at, o.created_at, k.id LIMIT %s OFFSET %s) p
-JOIN onboarding_onboardingcase c ON c.id = p.id
-JOIN onboarding_enterprise e ON e.id = c.enterprise_id
-LEFT JOIN companies_companyversion cv ON cv.id = c.company_version_id
-LEFT JOIN onboarding_stagevisit v ON v.id = c.current_visit_id
+      JOIN onboarding_onboardingcase c ON c.id = k.id
+      ORDER BY k.due_at, c.created_at, k.id LIMIT %s OFFSET %s) p
+LEFT JOIN onboarding_stagevisit v ON v.id = p.current_visit_id
 ORDER BY p.due_at, p.created_at, p.id"""
 
 # `my_work` (an account manager, or several roles): the scope's cases in an open state with
@@ -649,14 +653,19 @@ def change_requests_page(user: Any, *, offset: int = 0, limit: int = HELD_SHOWN,
     # out with only the columns a row shows (the ORM's statement read every column of five
     # tables: 2–3 ms to plan, ~3 ms of CPU to build and load).
     with connection.cursor() as cursor:
-        sql = _PENDING_CHANGES.format(scope=_SCOPE.get(connection.vendor, _SCOPE["other"]))
+        as_micros = connection.vendor == "postgresql"  # the filing time as `micros` (faster to load)
+        sql = _PENDING_CHANGES.format(
+            filed=micros("r.filed_at") if as_micros else "r.filed_at",
+            scope=_SCOPE.get(connection.vendor, _SCOPE["other"]),
+        )
         cursor.execute(sql, [ChangeRequest.Status.PENDING.value, user.branch.path + "%", user.pk, limit, offset])
         pending = cursor.fetchall()
     if not pending:
         total = _page_or_count(change_requests_page, user, pending, offset) or 0
         return Held([], total, max(total, offset + limit))
     total = pending[0][6]
-    filed = [cast(dt.datetime, aware(row[0])) for row in pending]  # filed_at is NOT NULL
+    moment = from_micros if as_micros else aware
+    filed = [cast(dt.datetime, moment(row[0])) for row in pending]  # filed_at is NOT NULL
     days = [timezone.localtime(at).date() for at in filed]
     cal = workcal.page_calendar(request, min(days), max(days) + dt.timedelta(days=30))
     action = _("审批企业资料变更申请")
@@ -681,13 +690,15 @@ def change_requests_page(user: Any, *, offset: int = 0, limit: int = HELD_SHOWN,
 # someone else filed, oldest first, each with what its row shows of the case (as `_HELD_PAGE`),
 # and how many there are (a window over them all: they are few). The subtree's branches are read
 # once (`_SCOPE`; on PostgreSQL an init plan): joined to each case's branch row, the statement
-# took ~1.5 ms to plan (five tables) for ~1 ms of running it.
-_PENDING_CHANGES = """SELECT r.filed_at, c.id, c.public_id, c.reference, c.state,
-       CASE WHEN c.company_version_id IS NULL THEN e.name ELSE cv.name END, COUNT(*) OVER ()
+# took ~1.5 ms to plan (five tables) for ~1 ms of running it. The company's name as in
+# `_HELD_PAGE_KEYS`: from the one table that gives it.
+_PENDING_CHANGES = """SELECT {filed}, c.id, c.public_id, c.reference, c.state,
+       CASE WHEN c.company_version_id IS NULL
+            THEN (SELECT e.name FROM onboarding_enterprise e WHERE e.id = c.enterprise_id)
+            ELSE (SELECT cv.name FROM companies_companyversion cv WHERE cv.id = c.company_version_id) END,
+       COUNT(*) OVER ()
 FROM onboarding_changerequest r
 JOIN onboarding_onboardingcase c ON c.id = r.case_id
-JOIN onboarding_enterprise e ON e.id = c.enterprise_id
-LEFT JOIN companies_companyversion cv ON cv.id = c.company_version_id
 WHERE r.status = %s AND c.branch_id {scope} AND r.filed_by_id <> %s
 ORDER BY r.filed_at, r.id LIMIT %s OFFSET %s"""
 

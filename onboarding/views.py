@@ -63,19 +63,20 @@ def home(request: HttpRequest) -> HttpResponse:
 def _home(request: HttpRequest) -> HttpResponse:
     user = request.user
     items = queue.queue_for(user, page=request)
-    counts = selectors.stage_counts(user=user)
+    team_rows = None
+    if has_role(user, Role.BRANCH_SUPERVISOR):
+        counts = selectors.stage_counts(user=user)
+        # The team table reads the subtree's open cases: the overdue figure comes with it.
+        team_rows, overdue = team.team_and_overdue(user=user)
+        overdue = min(overdue, selectors.OVERDUE_COUNT_LIMIT + 1)
+    else:  # the per-state figures and the overdue count in one statement
+        counts, overdue = selectors.stage_counts_and_overdue(user=user)
     # A request type's first stage is also a working one (timed, the bank's): one tile a state.
     codes = dict.fromkeys(
         (*declaration.initial_states(), *WORKING_STAGES, *declaration.paused_states(), *declaration.live_states())
     )
     labels = declaration.state_labels_shown()  # translated once per language, not 30 look-ups a page
     stages = [(code, labels.get(code, code), counts.get(code, 0)) for code in codes]
-    if has_role(user, Role.BRANCH_SUPERVISOR):
-        # The team table reads the subtree's open cases: the overdue figure comes with it.
-        team_rows, overdue = team.team_and_overdue(user=user)
-        overdue = min(overdue, selectors.OVERDUE_COUNT_LIMIT + 1)
-    else:
-        team_rows, overdue = None, selectors.overdue_count(user=user)
     return render(
         request,
         "onboarding/home.html",

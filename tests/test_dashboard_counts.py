@@ -161,6 +161,25 @@ def test_every_figure_equals_a_direct_count_for_every_reader(client, world) -> N
     assert figures(client, world.approver)["overdue"] == "3"
 
 
+def test_the_figures_and_overdue_count_read_together_equal_each_read_alone(world) -> None:
+    """A dashboard without a team table reads the per-state figures and the overdue count in one
+    statement (PostgreSQL): the same figures as `stage_counts` and `overdue_count` each give."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    make_overdue(world.case(State.BRANCH_INTAKE))
+    make_overdue(world.case(State.JOINT_TESTING, company=world.company_y))
+    world.case(State.HEAD_OFFICE_APPROVAL)
+    world.case(State.LIVE)
+    for who in (world.approver, world.auditor, world.tech, world.am_a, world.am_b, world.checker, world.supervisor):
+        alone = (selectors.stage_counts(user=who), selectors.overdue_count(user=who))
+        with CaptureQueriesContext(connection) as read:
+            together = selectors.stage_counts_and_overdue(user=who)
+        assert together == alone, who
+        assert len(read) == (1 if connection.vendor == "postgresql" else 2), who
+    assert selectors.stage_counts_and_overdue(user=world.am_a)[1] == 1  # the case of branch A only
+
+
 def test_an_overdue_case_of_another_root_branch_is_not_head_offices(client, world) -> None:
     """The walk over every open visit applies only while head office is the only root."""
     from branches.models import BranchLevel

@@ -16,6 +16,8 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
+from onboarding.queue import from_micros, micros
+
 from .. import selectors
 from ..models import CaseForecast
 
@@ -195,10 +197,12 @@ def forecast_cells(rows: Any) -> dict[int, SafeString]:
     # is built only for a risk text not yet written (`risk_text` reads it).
     dates: dict[Any, str] = {}
     for case_id, p85_date, target_late, stage_late_at, stage_code, party, role, elapsed, stage_p85 in _cell_rows(ids):
-        if stage_late_at is not None and stage_late_at.tzinfo is None:  # SQLite: naive, in UTC
+        if isinstance(stage_late_at, int):  # PostgreSQL: `micros`
+            stage_late_at = from_micros(stage_late_at)
+        elif stage_late_at is not None and stage_late_at.tzinfo is None:  # SQLite: naive, in UTC
             stage_late_at = stage_late_at.replace(tzinfo=dt.UTC)
-        if (p85 := dates.get(p85_date)) is None:
-            p85 = dates[p85_date] = p85_date.strftime("%Y-%m-%d")
+        if (p85 := dates.get(p85_date)) is None:  # PostgreSQL gives the date as its ISO text
+            p85 = dates[p85_date] = p85_date if isinstance(p85_date, str) else p85_date.strftime("%Y-%m-%d")
         stage_late = stage_late_at is not None and stage_late_at <= now  # `CaseForecast.stage_late`
         if not (target_late or stage_late):  # `CaseForecast.at_risk`
             cells[case_id] = mark_safe(f'<td class="forecast-cell">P85 {p85}</td>')  # noqa: S308 - digits
@@ -233,10 +237,23 @@ _CELLS = (  # column names only
 )
 
 
+# On PostgreSQL the date as the text a cell shows (whatever the server's DateStyle) and the stage's late time as whole microseconds
+# (`onboarding.queue.micros`): the driver's date and time-zone loaders were half this read's CPU
+# (0.2 of 0.4 ms for a dashboard's 50 rows).
+_CELLS_PG = (  # column names only
+    "SELECT "  # noqa: S608
+    + ", ".join(
+        {"p85_date": "to_char(p85_date, 'YYYY-MM-DD')", "stage_late_at": micros("stage_late_at")}.get(name, name)
+        for name in _CELL_FIELDS
+    )
+    + " FROM analytics_caseforecast WHERE case_id = ANY(%s) AND p85_date IS NOT NULL"
+)
+
+
 def _cell_rows(ids: list[int]) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(_CELLS.format(ids="= ANY(%s)"), [ids])
+            cursor.execute(_CELLS_PG, [ids])
         else:
             cursor.execute(_CELLS.format(ids=f"IN ({', '.join(['%s'] * len(ids))})"), ids)
         return cursor.fetchall()
