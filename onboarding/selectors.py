@@ -19,10 +19,11 @@ from branches.scope import case_in_scope, subtree_q
 from casetypes import declaration
 from casetypes.declaration import Feature
 from companies.models import Enterprise
+from config.frozen import OWNER, frozen
 from config.statements import fetch_one, like_prefix, prepared
 
 from . import case_row, rules
-from .models import CaseEvent, GatewayObservation, ModuleTestResult, OnboardingCase, OpenStage
+from .models import CaseEvent, GatewayObservation, ModuleTestResult, OnboardingCase
 from .states import CUSTOMER, OPEN_STATES, TEST_CASES, WORKING_STAGES, Module, joint_test_label
 
 
@@ -329,6 +330,8 @@ class _BoundedPaginator(Paginator):
             return min(self.known, CASE_LIST_COUNT_LIMIT + 1)
         # Without the list's order: a bounded count takes any CASE_LIST_COUNT_LIMIT + 1 rows.
         rows: Any = self.object_list
+        if isinstance(rows, OverdueKeys):
+            return rows.count_to(CASE_LIST_COUNT_LIMIT + 1)
         return rows.order_by()[: CASE_LIST_COUNT_LIMIT + 1].count()  # type: ignore[no-any-return]
 
 
@@ -353,30 +356,65 @@ def overdue_cases_kept(
     branch: Branch | None = None,
     account_manager_id: int | None = None,
     whole_bank: bool = False,
-) -> QuerySet[OpenStage, Any] | None:
+) -> OverdueKeys | None:
     """The overdue case list's cases (`case_filter(…, overdue=True)` in the reader's scope, no
-    search) as `OpenStage` rows, to count them (PostgreSQL; None elsewhere): the case's branch,
-    state and account manager are kept beside its open visit's times, so head office's count
-    of 10,001 is an index-only walk of `open_stage_late_idx` instead of 10,001 cases joined to
-    their visits (~50 ms at 100,000 cases). `whole_bank`: the caller knows that the reader's
-    subtree holds every branch (`case_list`), so no branch is tested."""
+    search) as `OpenStage` rows, in the list's order (longest overdue first, then by case), to
+    count and page them (PostgreSQL; None elsewhere): the case's branch, state and account
+    manager are kept beside its open visit's times, so head office's count of 10,001 is an
+    index-only walk of `open_stage_late_idx` instead of 10,001 cases joined to their visits
+    (~50 ms at 100,000 cases). `whole_bank`: the caller knows that the reader's subtree holds
+    every branch (`case_list`), so no branch is tested."""
     if connection.vendor != "postgresql" or not _overdue_kept_applies(user):
         return None  # elsewhere; or the list itself is empty (`case_visible_q`)
-    kept = OpenStage.objects.filter(
-        left_at__isnull=True,
-        paused_at__isnull=True,
-        due_at__lt=timezone.now(),
-        state__in=WORKING_STAGES,
-    )
-    if not whole_bank:
-        kept = kept.filter(subtree_q("branch", user.branch))
-    if state:
-        kept = kept.filter(state=state)
+    where = [_OVERDUE_WHERE]
+    params: list[Any] = [timezone.now(), list(WORKING_STAGES)]
+    within = [] if whole_bank else [user.branch.path]
     if branch is not None:
-        kept = kept.filter(subtree_q("branch", branch))
+        within.append(branch.path)
+    for path in within:
+        where.append(_OVERDUE_WITHIN)
+        params.append(connection.ops.prep_for_like_query(path) + "%")
+    if state:
+        where.append("o.state = %s")
+        params.append(state)
     if account_manager_id:
-        kept = kept.filter(account_manager_id=account_manager_id)
-    return kept.values_list("case_id", flat=True)
+        where.append("o.account_manager_id = %s")
+        params.append(account_manager_id)
+    return OverdueKeys(" AND ".join(where), params)
+
+
+# `overdue_cases_kept`'s statement, written out: the ORM built its count and its page (the
+# `IN` of every working state twice) in ~1.3 ms of CPU for ~0.5 ms of running the page.
+_OVERDUE_WHERE = "o.left_at IS NULL AND o.paused_at IS NULL AND o.due_at < %s AND o.state = ANY(%s)"
+# A subtree (the reader's, the branch filter's) by its branches' ids, as `subtree_q` writes it.
+_OVERDUE_WITHIN = "o.branch_id IN (SELECT b.id FROM branches_branch b WHERE b.path LIKE %s)"
+
+
+class OverdueKeys:
+    """The overdue list's case ids in its order, as `case_page`'s paginator reads a list: a
+    bounded count (`count_to`) and a slice for a page."""
+
+    def __init__(self, where: str, params: list[Any]) -> None:
+        self.where, self.params = where, params
+
+    def count_to(self, limit: int) -> int:
+        """How many ids there are, counted up to `limit`."""
+        sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM onboarding_openstage o WHERE {self.where} LIMIT %s) late"  # noqa: S608 - no value in the text
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*self.params, limit])
+            return int(cursor.fetchone()[0])
+
+    def __getitem__(self, part: slice) -> list[int]:
+        start = part.start or 0
+        if part.stop <= start:
+            return []  # an empty page (no id at all): nothing to read, as the ORM's empty slice
+        sql = (
+            f"SELECT o.case_id FROM onboarding_openstage o WHERE {self.where}"  # noqa: S608 - no value in the text
+            " ORDER BY o.due_at, o.case_id LIMIT %s OFFSET %s"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*self.params, part.stop - start, start])
+            return [pk for (pk,) in cursor.fetchall()]
 
 
 def case_page(
@@ -408,7 +446,7 @@ def case_page(
     # narrower join in a fraction of the time), as values rather than five model instances each.
     rows: list[dict[str, Any]] = []
     if page_ids:
-        rows = list(OnboardingCase.objects.filter(pk__in=page_ids).order_by().values(*CASE_LIST_ROW_FIELDS))
+        rows = case_list_rows_by_id(page_ids)
     _name_rows(rows, branch_names or {}, manager_names or {})
     by_id = {row["pk"]: row for row in rows}
     ids_page.object_list = [by_id[pk] for pk in page_ids if pk in by_id]
@@ -416,6 +454,19 @@ def case_page(
     ids_page.count_label = f"{CASE_LIST_COUNT_LIMIT}+" if over else str(paginator.count)  # type: ignore[attr-defined]
     ids_page.pages_label = f"{paginator.num_pages}+" if over else str(paginator.num_pages)  # type: ignore[attr-defined]
     return ids_page
+
+
+def case_list_rows_by_id(ids: list[int]) -> list[dict[str, Any]]:
+    """The list's rows of these cases (dicts of `CASE_LIST_ROW_FIELDS`, in no order): the ORM's
+    statement compiled once per process and, on PostgreSQL, prepared on its connection (the ids
+    as one array: PostgreSQL's generic plan for it is the plan by primary key it makes for any
+    ids), where building it took ~0.7 ms of CPU and planning its four joins ~1.5 ms a page."""
+
+    def build(ids: list[int]) -> Any:
+        return OnboardingCase.objects.filter(pk__in=ids).order_by().values_list(*CASE_LIST_ROW_FIELDS)
+
+    read = frozen("onboarding.case_list_rows", build, [[OWNER]])
+    return [dict(zip(CASE_LIST_ROW_FIELDS, row, strict=True)) for row in read.values(ids)]
 
 
 def _name_rows(rows: list[dict[str, Any]], branches: dict[int, str], managers: dict[int, str]) -> None:

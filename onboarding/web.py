@@ -367,7 +367,7 @@ def case_list_selection(request: HttpRequest, *, count: bool = True) -> CaseList
             user=user, state=data["state"], branch=branch, account_manager_id=manager_id, whole_bank=whole_bank
         )
         if kept is not None:
-            keys = kept.order_by("due_at", "case_id")  # the overdue list's order (`case_filter`)
+            keys = kept  # in the overdue list's order (`case_filter`)
     return CaseListSelection(form, known, options, keys, select)
 
 
