@@ -362,12 +362,13 @@ def case_list_selection(request: HttpRequest, *, count: bool = True) -> CaseList
             branch_ids = ids_within(((pk, path) for pk, _n, path in subtree), branch)
         known = selectors.case_list_count(user=user, branch_ids=branch_ids, state=data.get("state", ""))
     keys = None
-    if count and data.get("overdue") and not data.get("q"):
-        kept = selectors.overdue_cases_kept(
-            user=user, state=data["state"], branch=branch, account_manager_id=manager_id, whole_bank=whole_bank
+    if count and not data.get("q"):
+        # The list's ids written out (the overdue list's from `OpenStage`), in the list's order
+        # (`case_filter`); None where the ORM's list answers.
+        written = selectors.overdue_cases_kept if data.get("overdue") else selectors.case_list_keys_written
+        keys = written(
+            user=user, state=data.get("state", ""), branch=branch, account_manager_id=manager_id, whole_bank=whole_bank
         )
-        if kept is not None:
-            keys = kept  # in the overdue list's order (`case_filter`)
     return CaseListSelection(form, known, options, keys, select)
 
 
