@@ -377,18 +377,45 @@ def case_list_keys_written(
     state: str = "",
     branch: Branch | None = None,
     account_manager_id: int | None = None,
+    search: str = "",
     whole_bank: bool = False,
 ) -> CaseKeys | None:
-    """The case list's ids (`case_list` filtered by `case_filter`, no search, not overdue) in its
-    order, newest first, written out: the ORM built the page's ids and its bounded count (the
-    scope's and the filters' subqueries) in ~0.5 ms of CPU a page for a statement PostgreSQL
-    runs along `case_list_order_idx` in a fraction of that. The same statement as the ORM's
-    (the subtrees as subqueries of their branches' ids). None where the reader's scope is not a
-    branch's subtree (`case_visible_q` then holds nothing): the ORM's list answers."""
+    """The case list's ids (`case_list` filtered by `case_filter`, not overdue) in its order,
+    newest first, written out: the ORM built the page's ids and its bounded count (the scope's
+    and the filters' subqueries) in ~0.5 ms of CPU a page for a statement PostgreSQL runs along
+    `case_list_order_idx` in a fraction of that. The same statement as the ORM's (the subtrees
+    as subqueries of their branches' ids, a search as `case_ids_matching`'s). None where the
+    reader's scope is not a branch's subtree (`case_visible_q` then holds nothing): the ORM's
+    list answers."""
     if not _overdue_kept_applies(user):
         return None
     keys = CaseKeys("onboarding_onboardingcase c", "c.id", "c.created_at DESC, c.id DESC")
-    return keys.filtered(user=user, whole_bank=whole_bank, state=state, branch=branch, manager=account_manager_id)
+    keys.filtered(user=user, whole_bank=whole_bank, state=state, branch=branch, manager=account_manager_id)
+    if search:
+        sql, params = _matching(search)
+        keys.where(f"c.id IN ({sql})", *params)
+    return keys
+
+
+# A search's stand-in: `case_ids_matching` compiled once per process for it (`_matching`).
+_TERM = "zq7654321zq"
+_MATCHING: dict[str, tuple[str, list[Any]]] = {}
+
+
+def _matching(search: str) -> tuple[str, list[Any]]:
+    """`case_ids_matching(search)`'s statement and parameters: the ORM's statement compiled once
+    (for `_TERM`), the term put in its places (the reference and credit code in capitals, the
+    name's pattern escaped for LIKE as the ORM's `icontains` escapes it)."""
+    found = _MATCHING.get(connection.vendor)
+    if found is None:
+        sql, compiled = case_ids_matching(_TERM).query.sql_with_params()
+        if not all(p == _TERM.upper() or (type(p) is str and _TERM in p) for p in compiled):
+            raise ValueError("a parameter of the search is not the term's")  # a programming error
+        found = _MATCHING[connection.vendor] = (sql, list(compiled))
+    sql, compiled = found
+    term = search.strip()
+    like = connection.ops.prep_for_like_query(term)
+    return sql, [term.upper() if p == _TERM.upper() else p.replace(_TERM, like) for p in compiled]
 
 
 # `overdue_cases_kept`'s statement, written out: the ORM built its count and its page (the

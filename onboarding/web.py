@@ -362,12 +362,21 @@ def case_list_selection(request: HttpRequest, *, count: bool = True) -> CaseList
             branch_ids = ids_within(((pk, path) for pk, _n, path in subtree), branch)
         known = selectors.case_list_count(user=user, branch_ids=branch_ids, state=data.get("state", ""))
     keys = None
-    if count and not data.get("q"):
-        # The list's ids written out (the overdue list's from `OpenStage`), in the list's order
-        # (`case_filter`); None where the ORM's list answers.
-        written = selectors.overdue_cases_kept if data.get("overdue") else selectors.case_list_keys_written
-        keys = written(
-            user=user, state=data.get("state", ""), branch=branch, account_manager_id=manager_id, whole_bank=whole_bank
+    # The list's ids written out (the overdue list's from `OpenStage`, but for a search), in the
+    # list's order (`case_filter`); None where the ORM's list answers.
+    state = data.get("state", "")
+    if count and data.get("overdue") and not data.get("q"):
+        keys = selectors.overdue_cases_kept(
+            user=user, state=state, branch=branch, account_manager_id=manager_id, whole_bank=whole_bank
+        )
+    elif count and not data.get("overdue"):
+        keys = selectors.case_list_keys_written(
+            user=user,
+            state=state,
+            branch=branch,
+            account_manager_id=manager_id,
+            search=data.get("q", ""),
+            whole_bank=whole_bank,
         )
     return CaseListSelection(form, known, options, keys, select)
 

@@ -200,7 +200,7 @@ def test_the_overdue_list_is_longest_overdue_first_for_every_reader(client, worl
 
 def test_every_list_pages_as_the_orms_list_for_every_reader(client, world) -> None:
     """The page's ids are written out (`selectors.CaseKeys`, the overdue list's from `OpenStage`
-    on PostgreSQL): for every reader and filter, each page shows the cases of the ORM's list
+    on PostgreSQL, a search as the ORM compiled it once): for every reader and filter, each page shows the cases of the ORM's list
     (`case_list` filtered by `case_filter`) in its order, ties of creation and due times
     included, and the count says how many."""
     import math
@@ -232,6 +232,11 @@ def test_every_list_pages_as_the_orms_list_for_every_reader(client, world) -> No
         {"overdue": "on", "state": State.HEAD_OFFICE_APPROVAL},
         {"overdue": "on", "branch": str(world.branch_a.pk)},
         {"overdue": "on", "account_manager": str(world.am_a2.pk)},
+        {"q": "乙公司"},
+        {"q": " 公司 ", "state": State.DRAFT},
+        {"q": cases[3].reference.lower()},
+        {"q": "%"},
+        {"q": "公司", "overdue": "on"},
     ]
     for who in (world.approver, world.supervisor, world.am_a, world.am_b):
         client.force_login(who)
@@ -242,6 +247,7 @@ def test_every_list_pages_as_the_orms_list_for_every_reader(client, world) -> No
                 branch=Branch.objects.get(pk=params["branch"]) if "branch" in params else None,
                 account_manager_id=int(params["account_manager"]) if "account_manager" in params else None,
                 overdue="overdue" in params,
+                search=params.get("q", "").strip(),
             )
             want = list(listed.values_list("reference", flat=True))
             pages = max(1, math.ceil(len(want) / 25))
