@@ -408,10 +408,10 @@ def _matching(search: str) -> tuple[str, list[Any]]:
     name's pattern escaped for LIKE as the ORM's `icontains` escapes it)."""
     found = _MATCHING.get(connection.vendor)
     if found is None:
-        sql, compiled = case_ids_matching(_TERM).query.sql_with_params()
-        if not all(p == _TERM.upper() or (type(p) is str and _TERM in p) for p in compiled):
+        sql, stand_in = case_ids_matching(_TERM).query.sql_with_params()
+        if not all(p == _TERM.upper() or (type(p) is str and _TERM in p) for p in stand_in):
             raise ValueError("a parameter of the search is not the term's")  # a programming error
-        found = _MATCHING[connection.vendor] = (sql, list(compiled))
+        found = _MATCHING[connection.vendor] = (sql, list(stand_in))
     sql, compiled = found
     term = search.strip()
     like = connection.ops.prep_for_like_query(term)
