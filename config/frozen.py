@@ -7,6 +7,10 @@ parameters and turns the rows into objects as the queryset's own iterable would 
 loaded columns, each `select_related` object cached on its parent, the database's converters
 applied). The statement is the ORM's own text, so the page reads what it read before; only the
 building (about 1 ms of CPU a statement) is saved. Values are never part of a statement's text.
+
+A stand-in given as a one-element list (`[OWNER]`, for a `pk__in=` filter) takes a list of any
+length: on PostgreSQL its `IN (%s)` is written `= ANY(%s)` with the list as one parameter (one
+statement, prepared once, for every length), elsewhere the `IN` gets a placeholder per value.
 """
 
 from __future__ import annotations
@@ -43,15 +47,32 @@ class Frozen:
         sql, params = compiler.as_sql()
         self.sql, self.params = sql, list(params)
         self.slots: list[tuple[int, int, bool]] = []  # (parameter, stand-in, inside a string)
+        # A list stand-in's parameter: the statement's text around it (`pieces`) and its place.
+        self.listed: int | None = None
         for i, p in enumerate(self.params):
             for k, s in enumerate(stand_ins):
-                if isinstance(s, str) and isinstance(p, str) and s in p:
+                if isinstance(s, list):
+                    if type(p) is type(s[0]) and p == s[0]:
+                        self.slots.append((i, k, False))
+                        self.listed = i
+                elif isinstance(s, str) and isinstance(p, str) and s in p:
                     self.slots.append((i, k, True))
                 elif not isinstance(s, str) and type(p) is type(_prep(s)) and p == _prep(s):
                     self.slots.append((i, k, False))
         if {k for _, k, _ in self.slots} != set(range(len(stand_ins))):
             raise ValueError("a stand-in is not a parameter")  # a programming error
         self.stand_ins = list(stand_ins)
+        self.pieces: list[str] = []
+        if self.listed is not None:
+            pieces = self.sql.split("%s")
+            before, after = pieces[self.listed], pieces[self.listed + 1]
+            if len(pieces) != len(self.params) + 1 or not before.endswith(" IN (") or not after.startswith(")"):
+                raise ValueError("a list stand-in is not one `IN (%s)`")  # a programming error
+            if connection.vendor == "postgresql":
+                pieces[self.listed] = before[: -len("IN (")] + "= ANY("
+                self.sql = "%s".join(pieces)
+            else:
+                self.pieces = pieces
         self.like = any(inside for _, _, inside in self.slots)
         self.compiler = compiler
         self.converters: dict[int, Any] | None = None
@@ -70,11 +91,21 @@ class Frozen:
             if inside:
                 real = connection.ops.prep_for_like_query(values[k])
                 params[i] = params[i].replace(self.stand_ins[k], real)
+            elif i == self.listed:
+                params[i] = [_prep(v) for v in values[k]]
             else:
                 params[i] = _prep(values[k])
+        sql = self.sql
+        if self.pieces:  # a list's values, a placeholder each (`IN (NULL)` for none: no row)
+            at = self.listed
+            assert at is not None
+            listed = params[at]
+            marks = ", ".join(["%s"] * len(listed)) or "NULL"
+            sql = "%s".join(self.pieces[: at + 1]) + marks + "%s".join(self.pieces[at + 1 :])
+            params = [*params[:at], *listed, *params[at + 1 :]]
         # Prepared on its connection (`read_cursor`) unless a value is a branch path's prefix.
         with connection.cursor() if self.like else read_cursor() as cursor:
-            cursor.execute(self.sql, params)
+            cursor.execute(sql, params)
             rows = cursor.fetchall()
         if self.converters is None:
             # What `compiler.results_iter` works out on every call (the select's converters:

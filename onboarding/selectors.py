@@ -19,10 +19,11 @@ from branches.scope import case_in_scope, subtree_q
 from casetypes import declaration
 from casetypes.declaration import Feature
 from companies.models import Enterprise
+from config.frozen import OWNER, frozen
 from config.statements import fetch_one, like_prefix, prepared
 
 from . import case_row, rules
-from .models import CaseEvent, GatewayObservation, ModuleTestResult, OnboardingCase, OpenStage
+from .models import CaseEvent, GatewayObservation, ModuleTestResult, OnboardingCase
 from .states import CUSTOMER, OPEN_STATES, TEST_CASES, WORKING_STAGES, Module, joint_test_label
 
 
@@ -361,6 +362,8 @@ class _BoundedPaginator(Paginator):
             return min(self.known, CASE_LIST_COUNT_LIMIT + 1)
         # Without the list's order: a bounded count takes any CASE_LIST_COUNT_LIMIT + 1 rows.
         rows: Any = self.object_list
+        if isinstance(rows, CaseKeys):
+            return rows.count_to(CASE_LIST_COUNT_LIMIT + 1)
         return rows.order_by()[: CASE_LIST_COUNT_LIMIT + 1].count()  # type: ignore[no-any-return]
 
 
@@ -382,30 +385,123 @@ def overdue_cases_kept(
     branch: Branch | None = None,
     account_manager_id: int | None = None,
     whole_bank: bool = False,
-) -> QuerySet[OpenStage, Any] | None:
+) -> CaseKeys | None:
     """The overdue case list's cases (`case_filter(…, overdue=True)` in the reader's scope, no
-    search) as `OpenStage` rows, to count them (PostgreSQL; None elsewhere): the case's branch,
-    state and account manager are kept beside its open visit's times, so head office's count
-    of 10,001 is an index-only walk of `open_stage_late_idx` instead of 10,001 cases joined to
-    their visits (~50 ms at 100,000 cases). `whole_bank`: the caller knows that the reader's
-    subtree holds every branch (`case_list`), so no branch is tested."""
+    search) as `OpenStage` rows, in the list's order (longest overdue first, then by case), to
+    count and page them (PostgreSQL; None elsewhere): the case's branch, state and account
+    manager are kept beside its open visit's times, so head office's count of 10,001 is an
+    index-only walk of `open_stage_late_idx` instead of 10,001 cases joined to their visits
+    (~50 ms at 100,000 cases). `whole_bank`: the caller knows that the reader's subtree holds
+    every branch (`case_list`), so no branch is tested."""
     if connection.vendor != "postgresql" or not _overdue_kept_applies(user):
         return None  # elsewhere; or the list itself is empty (`case_visible_q`)
-    kept = OpenStage.objects.filter(
-        left_at__isnull=True,
-        paused_at__isnull=True,
-        due_at__lt=timezone.now(),
-        state__in=WORKING_STAGES,
-    )
-    if not whole_bank:
-        kept = kept.filter(subtree_q("branch", user.branch))
-    if state:
-        kept = kept.filter(state=state)
-    if branch is not None:
-        kept = kept.filter(subtree_q("branch", branch))
-    if account_manager_id:
-        kept = kept.filter(account_manager_id=account_manager_id)
-    return kept.values_list("case_id", flat=True)
+    keys = CaseKeys("onboarding_openstage o", "o.case_id", "o.due_at, o.case_id")
+    keys.where(_OVERDUE_WHERE, timezone.now(), list(WORKING_STAGES))
+    return keys.filtered(user=user, whole_bank=whole_bank, state=state, branch=branch, manager=account_manager_id)
+
+
+def case_list_keys_written(
+    *,
+    user: Any,
+    state: str = "",
+    branch: Branch | None = None,
+    account_manager_id: int | None = None,
+    search: str = "",
+    whole_bank: bool = False,
+) -> CaseKeys | None:
+    """The case list's ids (`case_list` filtered by `case_filter`, not overdue) in its order,
+    newest first, written out: the ORM built the page's ids and its bounded count (the scope's
+    and the filters' subqueries) in ~0.5 ms of CPU a page for a statement PostgreSQL runs along
+    `case_list_order_idx` in a fraction of that. The same statement as the ORM's (the subtrees
+    as subqueries of their branches' ids, a search as `case_ids_matching`'s). None where the
+    reader's scope is not a branch's subtree (`case_visible_q` then holds nothing): the ORM's
+    list answers."""
+    if not _overdue_kept_applies(user):
+        return None
+    keys = CaseKeys("onboarding_onboardingcase c", "c.id", "c.created_at DESC, c.id DESC")
+    keys.filtered(user=user, whole_bank=whole_bank, state=state, branch=branch, manager=account_manager_id)
+    if search:
+        sql, params = _matching(search)
+        keys.where(f"c.id IN ({sql})", *params)
+    return keys
+
+
+# A search's stand-in: `case_ids_matching` compiled once per process for it (`_matching`).
+_TERM = "zq7654321zq"
+_MATCHING: dict[str, tuple[str, list[Any]]] = {}
+
+
+def _matching(search: str) -> tuple[str, list[Any]]:
+    """`case_ids_matching(search)`'s statement and parameters: the ORM's statement compiled once
+    (for `_TERM`), the term put in its places (the reference and credit code in capitals, the
+    name's pattern escaped for LIKE as the ORM's `icontains` escapes it)."""
+    found = _MATCHING.get(connection.vendor)
+    if found is None:
+        sql, stand_in = case_ids_matching(_TERM).query.sql_with_params()
+        if not all(p == _TERM.upper() or (type(p) is str and _TERM in p) for p in stand_in):
+            raise ValueError("a parameter of the search is not the term's")  # a programming error
+        found = _MATCHING[connection.vendor] = (sql, list(stand_in))
+    sql, compiled = found
+    term = search.strip()
+    like = connection.ops.prep_for_like_query(term)
+    return sql, [term.upper() if p == _TERM.upper() else p.replace(_TERM, like) for p in compiled]
+
+
+# `overdue_cases_kept`'s statement, written out: the ORM built its count and its page (the
+# `IN` of every working state twice) in ~1.3 ms of CPU for ~0.5 ms of running the page.
+_OVERDUE_WHERE = "o.left_at IS NULL AND o.paused_at IS NULL AND o.due_at < %s AND o.state = ANY(%s)"
+
+
+class CaseKeys:
+    """A case list's case ids in its order, as `case_page`'s paginator reads a list: a bounded
+    count (`count_to`) and a slice for a page. `table` is the table read with its alias, `key`
+    its case id column, `order` the list's order (ending in the case id: a total order)."""
+
+    def __init__(self, table: str, key: str, order: str) -> None:
+        self.table, self.key, self.order = table, key, order
+        self.alias = table.split()[-1]
+        self.conditions: list[str] = []
+        self.params: list[Any] = []
+
+    def where(self, condition: str, *params: Any) -> CaseKeys:
+        self.conditions.append(condition)
+        self.params.extend(params)
+        return self
+
+    def filtered(
+        self, *, user: Any, whole_bank: bool, state: str, branch: Branch | None, manager: int | None
+    ) -> CaseKeys:
+        """The reader's scope (none for a subtree that is the whole bank) and the list's filters,
+        as `case_list` and `case_filter` write them: a subtree by its branches' ids (`subtree_q`)."""
+        a = self.alias
+        for root in ([] if whole_bank else [user.branch]) + ([] if branch is None else [branch]):
+            like, prefix = like_prefix(root.path)
+            self.where(f"{a}.branch_id IN (SELECT b.id FROM branches_branch b WHERE b.path {like})", prefix)  # noqa: S608 - names only
+        if state:
+            self.where(f"{a}.state = %s", state)
+        if manager:
+            self.where(f"{a}.account_manager_id = %s", manager)
+        return self
+
+    def _from(self) -> str:
+        where = " AND ".join(self.conditions)
+        return f"FROM {self.table}" + (f" WHERE {where}" if where else "")
+
+    def count_to(self, limit: int) -> int:
+        """How many ids there are, counted up to `limit`."""
+        sql = f"SELECT COUNT(*) FROM (SELECT 1 {self._from()} LIMIT %s) n"  # noqa: S608 - no value in the text
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*self.params, limit])
+            return int(cursor.fetchone()[0])
+
+    def __getitem__(self, part: slice) -> list[int]:
+        start = part.start or 0
+        if part.stop <= start:
+            return []  # an empty page (no id at all): nothing to read, as the ORM's empty slice
+        sql = f"SELECT {self.key} {self._from()} ORDER BY {self.order} LIMIT %s OFFSET %s"
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*self.params, part.stop - start, start])
+            return [pk for (pk,) in cursor.fetchall()]
 
 
 def case_page(
@@ -437,7 +533,7 @@ def case_page(
     # narrower join in a fraction of the time), as values rather than five model instances each.
     rows: list[dict[str, Any]] = []
     if page_ids:
-        rows = list(OnboardingCase.objects.filter(pk__in=page_ids).order_by().values(*CASE_LIST_ROW_FIELDS))
+        rows = case_list_rows_by_id(page_ids)
     _name_rows(rows, branch_names or {}, manager_names or {})
     by_id = {row["pk"]: row for row in rows}
     ids_page.object_list = [by_id[pk] for pk in page_ids if pk in by_id]
@@ -445,6 +541,19 @@ def case_page(
     ids_page.count_label = f"{CASE_LIST_COUNT_LIMIT}+" if over else str(paginator.count)  # type: ignore[attr-defined]
     ids_page.pages_label = f"{paginator.num_pages}+" if over else str(paginator.num_pages)  # type: ignore[attr-defined]
     return ids_page
+
+
+def case_list_rows_by_id(ids: list[int]) -> list[dict[str, Any]]:
+    """The list's rows of these cases (dicts of `CASE_LIST_ROW_FIELDS`, in no order): the ORM's
+    statement compiled once per process and, on PostgreSQL, prepared on its connection (the ids
+    as one array: PostgreSQL's generic plan for it is the plan by primary key it makes for any
+    ids), where building it took ~0.7 ms of CPU and planning its four joins ~1.5 ms a page."""
+
+    def build(ids: list[int]) -> Any:
+        return OnboardingCase.objects.filter(pk__in=ids).order_by().values_list(*CASE_LIST_ROW_FIELDS)
+
+    read = frozen("onboarding.case_list_rows", build, [[OWNER]])
+    return [dict(zip(CASE_LIST_ROW_FIELDS, row, strict=True)) for row in read.values(ids)]
 
 
 def _name_rows(rows: list[dict[str, Any]], branches: dict[int, str], managers: dict[int, str]) -> None:

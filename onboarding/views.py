@@ -164,7 +164,9 @@ def case_list_rows(rows: Any, *, request: HttpRequest) -> list[CaseRow]:
     states: dict[str, str] = {}  # each state's cell content, escaped once
     late_badge = f' <span class="badge danger">{_("超时")}</span>'
     late_text = _("已超时 %(late_days)s 个工作日")
+    tz = timezone.get_current_timezone()  # `localtime`'s zone, looked up once for the page
     cal = None
+    at = 0  # now's position in working time (`WorkCalendar.position`), taken once with the calendar
     out = []
     for row in rows:
         # The company as the case has it: its data version, else (an old case) the company.
@@ -181,12 +183,15 @@ def case_list_rows(rows: Any, *, request: HttpRequest) -> list[CaseRow]:
         )
         due = "—"
         if due_at is not None and is_open:
-            local_due = timezone.localtime(due_at)
+            local_due = due_at.astimezone(tz)
             due = local_due.strftime("%Y-%m-%d")
             if overdue:
                 if cal is None:  # the page's calendar (one read for the page, kept on the request)
-                    cal = workcal.page_calendar(request, local_due.date(), timezone.localdate(now))
-                late = max(1, math.ceil(cal.working_seconds(due_at, now) / workcal.DAY))
+                    local_now = now.astimezone(tz)
+                    cal = workcal.page_calendar(request, local_due.date(), local_now.date())
+                    at = cal.position(local_now)
+                # `cal.working_seconds(due_at, now)`: the difference of the two positions.
+                late = max(1, math.ceil((at - cal.position(local_due)) / workcal.DAY))
                 due += f'{late_badge}<div class="sub late-days">{late_text % {"late_days": late}}</div>'
         if (state_cell := states.get(state)) is None:
             state_cell = states[state] = (

@@ -362,12 +362,22 @@ def case_list_selection(request: HttpRequest, *, count: bool = True) -> CaseList
             branch_ids = ids_within(((pk, path) for pk, _n, path in subtree), branch)
         known = selectors.case_list_count(user=user, branch_ids=branch_ids, state=data.get("state", ""))
     keys = None
+    # The list's ids written out (the overdue list's from `OpenStage`, but for a search), in the
+    # list's order (`case_filter`); None where the ORM's list answers.
+    state = data.get("state", "")
     if count and data.get("overdue") and not data.get("q"):
-        kept = selectors.overdue_cases_kept(
-            user=user, state=data["state"], branch=branch, account_manager_id=manager_id, whole_bank=whole_bank
+        keys = selectors.overdue_cases_kept(
+            user=user, state=state, branch=branch, account_manager_id=manager_id, whole_bank=whole_bank
         )
-        if kept is not None:
-            keys = kept.order_by("due_at", "case_id")  # the overdue list's order (`case_filter`)
+    elif count and not data.get("overdue"):
+        keys = selectors.case_list_keys_written(
+            user=user,
+            state=state,
+            branch=branch,
+            account_manager_id=manager_id,
+            search=data.get("q", ""),
+            whole_bank=whole_bank,
+        )
     return CaseListSelection(form, known, options, keys, select)
 
 
