@@ -39,7 +39,7 @@ def alike(form_class: type[F], **kwargs: Any) -> F:
     per process for these arguments (`auto_id` and the like: never data, initial values or
     anything of a case or reader): `{% form_fields %}` draws it from what it kept, so building
     the form anew on each page (its fields deep-copied: 20–70 µs) bought nothing."""
-    assert getattr(form_class, "renders_alike", False), form_class  # noqa: S101 - a programming error
+    assert getattr(form_class, "renders_alike", False), form_class
     key = (form_class, *sorted(kwargs.items()))
     form = _alike.get(key)
     if form is None:
