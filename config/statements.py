@@ -96,9 +96,9 @@ class Statement:
         self.many: _Join | None = None
         self.many_cache = ""
         if many:
-            rel: Any = model._meta.get_field(many)
-            remote = rel.field
-            join = _Join(rel.related_model, f"t{len(self.joins)}", 0, "")
+            reverse: Any = model._meta.get_field(many)
+            remote = reverse.field
+            join = _Join(reverse.related_model, f"t{len(self.joins)}", 0, "")
             join.clause = (
                 f"LEFT OUTER JOIN {q(join.model._meta.db_table)} {join.alias} "
                 f"ON ({join.alias}.{q(remote.column)} = t0.{q(remote.target_field.column)})"
@@ -150,6 +150,12 @@ class Statement:
             obj._state.fields_cache[cache_name] = parent
             out.append(obj)
         return out
+
+    def many_column(self, name: str) -> str:
+        """A column of the `many` table, by its field's name, for an ORDER BY."""
+        assert self.many is not None
+        found: Any = self.many.model._meta.get_field(name)
+        return f"{self.many.alias}.{quote(found.column)}"
 
     def alias(self, path: str) -> str:
         """The alias of the table reached by `path` ("" for the statement's own, `t0`)."""

@@ -68,9 +68,9 @@ def read_others(others: Statement, case: Any) -> None:
     (`prime_visits`), in one statement: a row per visit, in the visits' order."""
     from .models import StageVisit
 
-    order = ", ".join(
-        f"{others.many.alias}.{quote(StageVisit._meta.get_field(name).column)}" for name in ("entered_at", "id")
-    )  # type: ignore[union-attr]
+    # The visits' own order (`StageVisit.Meta.ordering`), as `case.visits.all()` gives them.
+    fields = [StageVisit._meta.pk.name if name == "pk" else str(name) for name in StageVisit._meta.ordering]  # type: ignore[union-attr]
+    order = ", ".join(others.many_column(name) for name in fields)
     with read_cursor() as cursor:
         cursor.execute(f"{others.head} WHERE {others.column('id')} = %s ORDER BY {order}", [case.pk])
         rows = cursor.fetchall()
