@@ -20,6 +20,7 @@ from documents import checklist, services
 
 register = template.Library()
 
+
 class _Urls:
     """The panel's links, each route reversed once per process and the row's id or kind put
     into it (`config.routes`: what a `{% url %}` per row and version cost the page)."""
