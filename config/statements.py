@@ -53,6 +53,7 @@ class Statement:
         extra: Sequence[tuple[str, str]] = (),
         inner: Sequence[str] = (),
         known: Sequence[str] = (),
+        many: str = "",
     ) -> None:
         q = quote
         self.joins: list[_Join] = [_Join(model, "t0", -1, "")]
@@ -85,25 +86,76 @@ class Statement:
         self.extra = [name for name, _ in extra]
         self.known = [self.by_path[path] for path in known]
         for index, join in enumerate(self.joins):
-            join.start = len(columns)
-            fields = [] if index in self.known else join.model._meta.concrete_fields
-            join.width = len(fields)
-            join.attnames = [f.attname for f in fields]
-            for offset, f in enumerate(fields):
-                col = f.get_col(join.alias)
-                convs = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
-                if convs:
-                    join.converters.append((offset, convs, col))
-                if f.primary_key:
-                    join.pk_at = join.start + offset
-                columns.append(f"{join.alias}.{q(f.column)}")
+            self._columns(join, [] if index in self.known else join.model._meta.concrete_fields, columns)
             if index == 0:
                 self.extra_at = len(columns)
                 columns.extend(f"({sql}) AS {q(name)}" for name, sql in extra)
+        # `many`: a reverse foreign key of the statement's own table (a case's visits), joined
+        # last; the statement then gives one row per related row (one row of NULLs without
+        # any), the other tables' columns repeated on each: `many_objects` reads them.
+        self.many: _Join | None = None
+        self.many_cache = ""
+        if many:
+            reverse: Any = model._meta.get_field(many)
+            remote = reverse.field
+            join = _Join(reverse.related_model, f"t{len(self.joins)}", 0, "")
+            join.clause = (
+                f"LEFT OUTER JOIN {q(join.model._meta.db_table)} {join.alias} "
+                f"ON ({join.alias}.{q(remote.column)} = t0.{q(remote.target_field.column)})"
+            )
+            self._columns(join, join.model._meta.concrete_fields, columns)
+            self.many, self.many_cache = join, remote.cache_name
         self.head = (
             f"SELECT {', '.join(columns)} FROM {q(model._meta.db_table)} t0 "  # noqa: S608 (names from the models)
-            + " ".join(j.clause for j in self.joins[1:])
+            + " ".join(j.clause for j in [*self.joins[1:], *([self.many] if self.many else [])])
         )
+
+    @staticmethod
+    def _columns(join: _Join, fields: Sequence[Any], columns: list[str]) -> None:
+        """The join's columns appended to `columns`, with where they start and how to convert them."""
+        join.start = len(columns)
+        join.width = len(fields)
+        join.attnames = [f.attname for f in fields]
+        for offset, f in enumerate(fields):
+            col = f.get_col(join.alias)
+            convs = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+            if convs:
+                join.converters.append((offset, convs, col))
+            if f.primary_key:
+                join.pk_at = join.start + offset
+            columns.append(f"{join.alias}.{quote(f.column)}")
+
+    @staticmethod
+    def _build(join: _Join, row: Sequence[Any], db: str) -> Any:
+        """The join's object from its columns of `row`, the database's converters applied."""
+        values = list(row[join.start : join.start + join.width])
+        for offset, convs, col in join.converters:
+            value = values[offset]
+            for convert in convs:
+                value = convert(value, col, connection)
+            values[offset] = value
+        return join.model.from_db(db, join.attnames, values)
+
+    def many_objects(self, rows: Sequence[Sequence[Any]], parent: Any) -> list[Any]:
+        """The `many` table's objects of the statement's rows (none for a row of NULLs), in the
+        rows' order, each with its foreign key's cache set to `parent` (the row's own object)."""
+        join = self.many
+        assert join is not None
+        cache_name = self.many_cache
+        out = []
+        for row in rows:
+            if row[join.pk_at] is None:
+                continue
+            obj = self._build(join, row, connection.alias)
+            obj._state.fields_cache[cache_name] = parent
+            out.append(obj)
+        return out
+
+    def many_column(self, name: str) -> str:
+        """A column of the `many` table, by its field's name, for an ORDER BY."""
+        assert self.many is not None
+        found: Any = self.many.model._meta.get_field(name)
+        return f"{self.many.alias}.{quote(found.column)}"
 
     def alias(self, path: str) -> str:
         """The alias of the table reached by `path` ("" for the statement's own, `t0`)."""
@@ -142,13 +194,7 @@ class Statement:
             elif index and shared is not None and (index, pk) in shared:
                 obj = shared[index, pk]
             else:
-                values = list(row[join.start : join.start + join.width])
-                for offset, convs, col in join.converters:
-                    value = values[offset]
-                    for convert in convs:
-                        value = convert(value, col, connection)
-                    values[offset] = value
-                obj = join.model.from_db(db, join.attnames, values)
+                obj = self._build(join, row, db)
                 if index and shared is not None:
                     shared[index, pk] = obj
             if join.attach is not None:

@@ -12,7 +12,7 @@ class LinksConfig(AppConfig):
     def ready(self) -> None:
         from casetypes import declaration
         from onboarding import events
-        from onboarding.page_reads import page_loaders
+        from onboarding.page_reads import page_loaders, page_relations
 
         from . import listeners, selectors
         from .requests import REQUEST_TYPES
@@ -22,8 +22,10 @@ class LinksConfig(AppConfig):
             declaration.register(case_type)
         # Go-live creates the live link; a request case that ends closes its LinkRequest.
         events.listeners.add(listeners.case_event_heard)
-        # The case page's link panels read the link or the request right after the case row,
-        # only for the case types and states that have one.
+        # The case page's link panels: an onboarding case's live link comes with the case's
+        # one-to-ones (one table more in that statement, one query fewer for a live case); a
+        # request case's request, its link, key and opener are read right after the case row.
+        page_relations.add("live_link")
         page_loaders.add(selectors.case_page_links)
         # Renewal, suspension and termination (issue 22): the renewal reminder's mail and the sweeps' tasks.
         from notices import outbox

@@ -267,8 +267,9 @@ def case_page_links(case: Any) -> None:
 
     A request case has its `LinkRequest` (with its link, key and who opened it) and no live
     link; an onboarding case has a live link only once it reached a live end (go-live and
-    the import create it there). So one small query at most, none for a case still in work:
-    joined to the case row, these four tables cost PostgreSQL more to plan than the rest.
+    the import create it there): it comes with the case's one-to-ones (`page_relations`, one
+    table) and is shown only at a live end, as before. A request case's request is one small
+    query: joined to the case row, its four tables cost PostgreSQL more to plan than the rest.
     """
     from onboarding.models import OnboardingCase
 
@@ -285,8 +286,11 @@ def case_page_links(case: Any) -> None:
         if request is not None:
             LinkRequest.case.field.set_cached_value(request, case)
     elif case.state in declaration.live_states():
-        found = prepared("links.case_page_link", _link_of, LiveLink).rows(case.pk)
-        link = found[0][0] if found else None
+        if live_link.is_cached(case):  # read with the case's one-to-ones (`page_relations`)
+            link = live_link.get_cached_value(case)
+        else:
+            found = prepared("links.case_page_link", _link_of, LiveLink).rows(case.pk)
+            link = found[0][0] if found else None
         if link is not None:
             LiveLink.onboarding_case.field.set_cached_value(link, case)
     live_link.set_cached_value(case, link)

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.db import connection
 
-from config.statements import Statement, prepared, quote
+from config.statements import Statement, prepared, quote, read_cursor
 
 
 @functools.cache
@@ -48,6 +48,7 @@ def _statements(vendor: str, relations: tuple[str, ...]) -> tuple[Statement, Sta
         ["branch__parent", "test_package__recorded_by", "production_config__recorded_by", *relations],
         inner=["branch"],
         known=["", "branch"],
+        many="visits",
     )
     return row, others
 
@@ -55,24 +56,42 @@ def _statements(vendor: str, relations: tuple[str, ...]) -> tuple[Statement, Sta
 def statements() -> tuple[Statement, Statement]:
     """The case row's two statements: the case with its company, company version, branch,
     account manager and current visit (and two facts about its company data); then its
-    one-to-ones, the branch's parent and `page_reads.page_relations`."""
+    one-to-ones, the branch's parent and `page_reads.page_relations`, with its visits (one row
+    a visit: `read_others`)."""
     from .page_reads import page_relations
 
     return _statements(connection.vendor, tuple(page_relations))
 
 
-def prime_visits(case: Any) -> None:
-    """`prefetch_related_objects([case], "visits")` from a statement compiled once: the stage
-    tracker and the time split read `case.visits.all()`."""
+def read_others(others: Statement, case: Any) -> None:
+    """The case's one-to-ones (cached on `case` and its branch, read before) and its visits
+    (`prime_visits`), in one statement: a row per visit, in the visits' order."""
+    from .models import StageVisit
+
+    # The visits' own order (`StageVisit.Meta.ordering`), as `case.visits.all()` gives them.
+    fields = [StageVisit._meta.pk.name if name == "pk" else str(name) for name in StageVisit._meta.ordering]  # type: ignore[union-attr]
+    order = ", ".join(others.many_column(name) for name in fields)
+    with read_cursor() as cursor:
+        cursor.execute(f"{others.head} WHERE {others.column('id')} = %s ORDER BY {order}", [case.pk])
+        rows = cursor.fetchall()
+    others.objects(rows[0], known=[case, case.branch])
+    prime_visits(case, others.many_objects(rows, case))
+
+
+def prime_visits(case: Any, visits: list[Any] | None = None) -> None:
+    """`prefetch_related_objects([case], "visits")` from a statement compiled once (or the
+    visits given, read with the case's one-to-ones): the stage tracker and the time split read
+    `case.visits.all()`."""
     from .models import StageVisit
 
     if "visits" in getattr(case, "_prefetched_objects_cache", {}):
         return
-    read = prepared("visits", lambda owner: StageVisit.objects.filter(case_id=owner), StageVisit)
-    visits = [objects[0] for objects in read.rows(case.pk)]
-    remote = StageVisit._meta.get_field("case").cache_name
-    for visit in visits:
-        visit._state.fields_cache[remote] = case
+    if visits is None:
+        read = prepared("visits", lambda owner: StageVisit.objects.filter(case_id=owner), StageVisit)
+        visits = [objects[0] for objects in read.rows(case.pk)]
+        remote = StageVisit._meta.get_field("case").cache_name
+        for visit in visits:
+            visit._state.fields_cache[remote] = case
     qs = case.visits.all()
     qs._result_cache = visits
     qs._prefetch_done = True

@@ -120,8 +120,7 @@ def case_page_get(*, user: Any, public_id: Any) -> OnboardingCase:
         raise Http404("no such case")
     case: OnboardingCase = objects[0]
     case.has_change_requests = bool(case.has_change_requests)  # type: ignore[attr-defined]  # 0/1 on SQLite
-    fetch_one(others, f"{others.column('id')} = %s", [case.pk], known=[case, case.branch])
-    case_row.prime_visits(case)  # the stage tracker's and the time split's
+    case_row.read_others(others, case)  # with the visits: the stage tracker's and the time split's
     for load in page_loaders:
         load(case)
     return case

@@ -103,3 +103,42 @@ def test_fixed_stretches_are_drawn_once_per_language_and_refuse_variables():
     for body in ("{{ x }}", "{% translate x %}", '{% translate "退出" as y %}', "{% if x %}{% endif %}"):
         with pytest.raises(TemplateSyntaxError):
             engine.from_string("{% load i18n fixed %}{% fixed %}" + body + "{% endfixed %}")
+
+
+@pytest.mark.django_db
+def test_a_live_case_reads_its_live_link_with_its_one_to_ones(client, world):
+    """The live link comes with the case's one-to-ones (no read of its own), is the one the ORM
+    finds, and the page shows it; a case in work shows none."""
+    from django.urls import reverse
+
+    from links.models import LiveLink
+    from onboarding.selectors import case_page_get
+
+    live = world.case(State.LIVE)
+    link = LiveLink.objects.get(onboarding_case=live)
+    with CaptureQueriesContext(connection) as ctx:
+        read = case_page_get(user=world.am_a, public_id=live.public_id)
+    assert read.live_link.pk == link.pk and read.live_link.onboarding_case is read
+    assert not any('"links_livelink"' in q["sql"].split(" FROM ")[1][:20] for q in ctx.captured_queries)
+    client.force_login(world.am_a)
+    page = client.get(reverse("case_detail", args=[live.public_id])).content.decode()
+    assert reverse("links:link_detail", args=[link.public_id]) in page
+    in_work = world.case(State.JOINT_TESTING)
+    assert not hasattr(case_page_get(user=world.am_a, public_id=in_work.public_id), "live_link")
+
+
+@pytest.mark.django_db
+def test_the_staff_thread_panel_links_the_portal_users_and_posts_messages(client, world):
+    from django.urls import reverse
+
+    case = world.case(State.JOINT_TESTING)
+    for reader, may_post in ((world.am_a, True), (world.auditor, False)):
+        client.force_login(reader)
+        page = client.get(reverse("case_detail", args=[case.public_id])).content.decode()
+        assert reverse("portal:staff_enterprise", args=[case.enterprise.public_id]) in page
+        post = reverse("portal:staff_case_message", args=[case.public_id])
+        assert (f'action="{post}"' in page) is may_post, reader
+    client.force_login(world.am_a)
+    client.post(reverse("portal:staff_case_message", args=[case.public_id]), {"body": "请补充材料"})
+    page = client.get(reverse("case_detail", args=[case.public_id])).content.decode()
+    assert "请补充材料" in page

@@ -132,3 +132,17 @@ def test_other_company_case_page_is_refused_over_http(world: Any, client: Any) -
     theirs = world.case(State.BRANCH_INTAKE, company=enterprise(world.branch_b, name="丙公司"))
     client.force_login(world.customer_x)
     assert client.get(f"/portal/cases/{theirs.public_id}/").status_code == 404
+
+
+@pytest.mark.parametrize("state", [State.DRAFT, State.JOINT_TESTING, State.LIVE])
+def test_case_row_one_to_ones_visits_and_live_link_are_two_reads(world: Any, state: str) -> None:
+    """The case row, then its one-to-ones with its visits (a row per visit) and, at a live end,
+    its live link: two reads whatever the stage and however many visits, the visits in order."""
+    case = world.case(state)
+    with CaptureQueriesContext(connection) as ctx:
+        read = selectors.case_page_get(user=world.am_a, public_id=case.public_id)
+        visits = list(read.visits.all())
+        _ = [read.branch.parent, getattr(read, "test_package", None), getattr(read, "live_link", None)]
+    assert len(ctx.captured_queries) == 2, [q["sql"][:80] for q in ctx.captured_queries]
+    assert [v.pk for v in visits] == list(case.visits.order_by("entered_at", "pk").values_list("pk", flat=True))
+    assert visits and all(v.case is read for v in visits)

@@ -8,43 +8,34 @@ from typing import Any
 from django import template
 from django.template.defaultfilters import filesizeformat
 from django.template.defaulttags import CsrfTokenNode
-from django.urls import reverse
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext
 
 from casetypes import declaration
+from config.routes import route
 from config.templatetags.moments import local_minute
 from config.templatetags.once import form_token
 from documents import checklist, services
 
 register = template.Library()
 
-_ID = "00000000-0000-0000-0000-000000000000"
-_KIND = "documentkind"
-
 
 class _Urls:
-    """The panel's links: each route reversed once per panel and the row's id or kind put into
-    it (what a `{% url %}` per row and version cost the page)."""
+    """The panel's links, each route reversed once per process and the row's id or kind put
+    into it (`config.routes`: what a `{% url %}` per row and version cost the page)."""
 
     def __init__(self, case: Any) -> None:
         self.case = case
-        self._routes: dict[str, str] = {}
-
-    def _route(self, name: str, *args: Any) -> str:
-        if name not in self._routes:
-            self._routes[name] = reverse(name, args=args)
-        return self._routes[name]
 
     def version(self, name: str, version: Any) -> str:
-        return self._route(name, _ID).replace(_ID, str(version.public_id))
+        return route(name, version.public_id)
 
     def document(self, document: Any) -> str:
-        return self._route("document_detail", _ID).replace(_ID, str(document.public_id))
+        return route("document_detail", document.public_id)
 
     def kind(self, name: str, kind: str) -> str:
-        return self._route(name, self.case.public_id, _KIND).replace(_KIND, kind)
+        return route(name, self.case.public_id, kind)
 
 
 @register.inclusion_tag("documents/_panel.html", takes_context=True)

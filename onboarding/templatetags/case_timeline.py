@@ -35,6 +35,7 @@ def timeline_rows(context: template.Context, events: Any) -> SafeString:
 
     # Messages written in the template (`{% translate "…" %}`, `_("…")`) are not escaped; values are.
     system = gettext("系统")
+    because = gettext("原因")
     labels: dict[str, str] = {}  # event and state labels, each escaped once a page
     state_names = declaration.state_labels_shown()
 
@@ -97,7 +98,7 @@ def timeline_rows(context: template.Context, events: Any) -> SafeString:
             handover = f'<div class="sub handover">{text}</div>'
         reason = ""
         if e.reason:
-            reason = '<div class="reason">{}:{}</div>'.format(gettext("原因"), escape(e.reason))
+            reason = f'<div class="reason">{because}:{escape(e.reason)}</div>'
         diff = ""
         if e.data and data.get("diff"):
             with context.push(diff=data["diff"]):
