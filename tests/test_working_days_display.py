@@ -47,3 +47,20 @@ def test_the_missing_calendar_year_warning_is_for_calendar_administrators_only(c
     client.force_login(world.am_a2)
     page = client.get(reverse("home")).content.decode()
     assert "calendar-missing" in page and str(year) in page
+
+
+def test_one_working_day_late_reads_as_english_in_english(client, world) -> None:
+    # "1 working days late" was the English badge: the count now follows a label, right for any number.
+    from django.conf import settings
+
+    with freeze_time("2026-03-05 02:00:00"):
+        case = world.case(State.BRANCH_INTAKE)
+    due = case.current_visit.due_at
+    with freeze_time(due + dt.timedelta(days=1)):  # Thursday → Friday: one working day
+        client.force_login(world.am_a)
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+        rows = client.get(reverse("case_list"), {"overdue": "on"}).content.decode()
+        page = client.get(reverse("case_detail", args=[case.public_id])).content.decode()
+    row = rows[rows.index(case.reference) :]
+    assert "Working days late: 1" in row[: row.index("</tr>")]
+    assert "Working days late: 1" in page and "working days late" not in page

@@ -233,7 +233,7 @@ def portal_summary(context: Any) -> SafeString:
         passed, failed = gettext("通过"), gettext("未通过")
         out.append(f'<h3>{gettext("联调测试记录")}</h3>\n  <ul class="plain">')
         out.extend(
-            f"<li>{e(r.get_module_display())}:{'✔ ' + passed if r.passed else '✘ ' + failed} {e(r.notes)} "
+            f"<li>{e(r.get_module_display())}: {'✔ ' + passed if r.passed else '✘ ' + failed} {e(r.notes)} "
             f"<small>{e(r.recorded_by)} {local_minute(r.recorded_at)}</small></li>"
             for r in results
         )
