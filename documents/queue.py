@@ -154,6 +154,15 @@ def _marks(values: Any) -> str:
     return ", ".join(["%s"] * len(values))
 
 
+def _need_sets(needs: list[_Need]) -> list[tuple[list[str], list[str], bool]]:
+    """The needs grouped by the stages that collect them and whether only one's own cases count:
+    each set's kinds and states in order (the statement's text is the same for the same needs)."""
+    groups: dict[tuple[frozenset[str], bool], list[str]] = {}
+    for need in needs:
+        groups.setdefault((need.states, need.own_cases_only), []).append(need.kind)
+    return [(sorted(set(kinds)), sorted(states), own) for (states, own), kinds in groups.items()]
+
+
 def _needs_sql(needs: list[_Need], user: Any, *, head_office: bool) -> tuple[str, list[Any], str, list[Any]]:
     """The join to the cases (if any) and its parameters, the condition on the documents and its
     parameters.
@@ -169,12 +178,8 @@ def _needs_sql(needs: list[_Need], user: Any, *, head_office: bool) -> tuple[str
     the waiting rows' side (on PostgreSQL the kept rows in the queue's order, up to 200 that
     pass)."""
     scope = user.branch.path + "%"  # a path is digits and slashes: nothing LIKE would read
-    groups: dict[tuple[frozenset[str], bool], list[str]] = {}
-    for need in needs:
-        groups.setdefault((need.states, need.own_cases_only), []).append(need.kind)
     parts, params = [], []
-    for (states, own_only), kinds in groups.items():
-        kinds, states_ = sorted(set(kinds)), sorted(states)
+    for kinds, states_, own_only in _need_sets(needs):
         own = " AND c.account_manager_id = %s" if own_only else ""
         if head_office:
             parts.append(f"(w.kind IN ({_marks(kinds)}) AND c.state IN ({_marks(states_)}){own})")
@@ -212,12 +217,8 @@ _WAITING_SET = (
 def _waiting_union(needs: list[_Need], user: Any) -> tuple[str, list[Any]]:
     """`{waiting}` below head office on PostgreSQL (`_WAITING_SET`), and its parameters."""
     scope = user.branch.path + "%"  # a path is digits and slashes: nothing LIKE would read
-    groups: dict[tuple[frozenset[str], bool], list[str]] = {}
-    for need in needs:
-        groups.setdefault((need.states, need.own_cases_only), []).append(need.kind)
     parts, params = [], []
-    for (states, own_only), kinds in groups.items():
-        kinds, states_ = sorted(set(kinds)), sorted(states)
+    for kinds, states_, own_only in _need_sets(needs):
         own = " AND c.account_manager_id = %s" if own_only else ""
         parts.append(_WAITING_SET.format(kinds=_marks(kinds), states=_marks(states_), own=own))
         params += [*kinds, scope, *states_, *([user.pk] if own_only else [])]
