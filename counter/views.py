@@ -15,10 +15,10 @@ from django.views.decorators.http import require_POST
 
 from config.once import once
 from onboarding.models import OnboardingCase
-from onboarding.views import case_page_refused
 from onboarding.web import (
     AuthenticatedHttpRequest,
     case_for,
+    case_page_refused,
     run_action,
     seen_version,
     staff_required,

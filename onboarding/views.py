@@ -43,6 +43,7 @@ from .web import (
     AuthenticatedHttpRequest,
     case_for,
     case_list_selection,
+    case_page_refused,
     change_request_page,
     run_action,
     seen_version,
@@ -284,11 +285,11 @@ def case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespon
     return _case_detail(request, public_id)
 
 
-def _case_detail(
-    request: AuthenticatedHttpRequest, public_id: Any, refused: dict[str, Any] | None = None
-) -> HttpResponse:
-    """The staff case page; `refused` holds a form that was refused (bound, with what was typed),
-    by the name the page gives it, to draw in place of the empty one."""
+def _case_detail(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
+    """The staff case page. After a refused post (`web.case_page_refused`), the request holds the
+    refused form (bound, with what was typed) by the name the page gives it, drawn in place of
+    the empty one."""
+    refused = getattr(request, "refused_forms", None)
     case = page_reads(selectors.case_page_get(user=request.user, public_id=public_id))
     request.case_read = case  # type: ignore[attr-defined]  # the auditor's access event names it
     # The stage tracker and the time split both read every visit (read with the case). The timeline
@@ -328,12 +329,6 @@ def _case_detail(
             **{k: v for k, v in (refused or {}).items() if k == "test_package_form"},
         },
     )
-
-
-def case_page_refused(request: HttpRequest, case: OnboardingCase, **forms: Any) -> HttpResponse:
-    """After a refused post from the staff case page: the page again, with what was typed in the
-    refused form (and the reason among the page's messages), not a redirect to empty forms."""
-    return _case_detail(request, case.public_id, refused=forms)  # type: ignore[arg-type]
 
 
 @staff_required

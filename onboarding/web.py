@@ -391,3 +391,15 @@ def share_enterprise(user: Any, read: list[Any]) -> None:
         if enterprise is not None and enterprise.pk == user.enterprise_id:
             user.enterprise = enterprise
             return
+
+
+def case_page_refused(request: HttpRequest, case: OnboardingCase, **forms: Any) -> HttpResponse:
+    """After a refused post from the staff case page: the page again, with what was typed in the
+    refused form (and the reason among the page's messages), not a redirect to empty forms. The
+    page is the `case_detail` view's, found by its address (any app's panel may call this); the
+    forms ride on the request by the names the page gives them."""
+    from django.urls import resolve, reverse
+
+    request.refused_forms = forms  # type: ignore[attr-defined]
+    public_id = case.public_id
+    return resolve(reverse("case_detail", kwargs={"public_id": public_id})).func(request, public_id=public_id)

@@ -91,7 +91,7 @@ def panel_data(*, case: OnboardingCase, user: Any) -> dict[str, Any]:
 
 def _refused(context: Any, name: str, auto_id: str) -> Any:
     """The panel's form `name` as it was refused (bound, with what was typed), if it was: drawn
-    with the panel's ids, in place of the empty one (`onboarding.views.case_page_refused`)."""
+    with the panel's ids, in place of the empty one (`onboarding.web.case_page_refused`)."""
     form = (context.get("refused_forms") or {}).get(name)
     if form is not None:
         form.auto_id = auto_id
