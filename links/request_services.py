@@ -532,11 +532,14 @@ def _certificate_renew(*, case: Any, request: LinkRequest, by: User, now: dt.dat
 
 @effects.add(key="link_status")
 def _link_status(*, case: Any, request: LinkRequest, by: User, now: dt.datetime, status: str) -> None:
-    from .services import link_status_set
+    from .services import _in_chinese, link_status_set
 
-    link_status_set(
-        link=request.link, status=status, actor=by, reason=str(request.details.get("reason", "")), request=request
+    said = request.details
+    # A person's words as written; the system's sentence (a sweep's) in words, as the record keeps it.
+    reason = str(said.get("reason", "")) or (
+        _in_chinese(said["reason_msg"], said["reason_args"]) if said.get("reason_msg") and said.get("reason_args") else ""
     )
+    link_status_set(link=request.link, status=status, actor=by, reason=reason, request=request)
 
 
 @effects.add(key="status_back")

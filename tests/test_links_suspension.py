@@ -124,6 +124,10 @@ def test_the_dormancy_sweep_proposes_a_suspension_for_review_once(world, setting
     transition(sup, f"/cases/{req.case.public_id}/", "suspension_approved")
     link.refresh_from_db()
     assert link.status == LinkStatus.SUSPENDED
+    # The link's record of the suspension says why, as the sweep said it.
+    suspended = LinkEvent.objects.filter(link=link, name=LinkEvent.Name.STATUS_CHANGED).order_by("-pk").first()
+    last = timezone.localdate(timezone.now() - dt.timedelta(days=400)).isoformat()
+    assert suspended is not None and suspended.reason == f"400天无业务(最近一次:{last})", suspended
     # A person cannot pick "dormant" by hand.
     done = as_user(world.am_a).post(
         f"/links/{busy.public_id}/requests/suspension/", {"reason_code": "dormant", "reason": "x"}, follow=True
