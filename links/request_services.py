@@ -537,7 +537,9 @@ def _link_status(*, case: Any, request: LinkRequest, by: User, now: dt.datetime,
     said = request.details
     # A person's words as written; the system's sentence (a sweep's) in words, as the record keeps it.
     reason = str(said.get("reason", "")) or (
-        _in_chinese(said["reason_msg"], said["reason_args"]) if said.get("reason_msg") and said.get("reason_args") else ""
+        _in_chinese(said["reason_msg"], said["reason_args"])
+        if said.get("reason_msg") and said.get("reason_args")
+        else ""
     )
     link_status_set(link=request.link, status=status, actor=by, reason=reason, request=request)
 
