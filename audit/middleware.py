@@ -151,8 +151,11 @@ class ReadLogMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         match = getattr(request, "resolver_match", None)
+        # A page drawn in answer to a refused post (the case page again, with what was typed) is a
+        # read too: the view names the page it drew (`onboarding.web.case_page_refused`).
+        drawn = getattr(request, "page_drawn", None)
         if (
-            request.method == "GET"
+            (request.method == "GET" or drawn)
             and response.status_code == 200
             and match is not None
             and READ_KWARGS & match.kwargs.keys()
@@ -165,7 +168,7 @@ class ReadLogMiddleware:
 
                 if not is_auditor(request.user):
                     return response
-            _record_read(request, match.kwargs, view=match.view_name)
+            _record_read(request, match.kwargs, view=drawn or match.view_name)
         return response
 
 

@@ -401,5 +401,6 @@ def case_page_refused(request: HttpRequest, case: OnboardingCase, **forms: Any) 
     from django.urls import resolve, reverse
 
     request.refused_forms = forms  # type: ignore[attr-defined]
+    request.page_drawn = "case_detail"  # type: ignore[attr-defined]  # a read of the case (audit.middleware)
     public_id = case.public_id
     return resolve(reverse("case_detail", kwargs={"public_id": public_id})).func(request, public_id=public_id)

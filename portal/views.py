@@ -405,6 +405,7 @@ def case_test_result(request: AuthenticatedHttpRequest, public_id: Any) -> HttpR
             return redirect(f"{case_url(case)}#testing")
     # Refused: the page again with what was typed (against the case as it is now).
     case = case_for(request, public_id)
+    request.page_drawn = "portal:case_detail"  # type: ignore[attr-defined]  # a read of the case (audit.middleware)
     return _case_page(request, case, matrix_form=TestMatrixForm(request.POST, rows=case_test_matrix(case=case)))
 
 

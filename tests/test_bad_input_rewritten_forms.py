@@ -16,6 +16,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.models import AccessEvent
 from counter import services as counter_services
 from counter.models import CounterEntry, Operator, UKey
 from documents.models import Document, DocumentVersion
@@ -68,6 +69,13 @@ def _client(client, who, language):
     return client
 
 
+def _last_read(case: OnboardingCase) -> tuple[str, int | None]:
+    """The page and reader of the case's newest read in the audit log."""
+    event = AccessEvent.objects.filter(case=case, kind=AccessEvent.Kind.CASE_READ).order_by("-pk").first()
+    assert event is not None, "no read of the case recorded"
+    return event.data["view"], event.actor_id
+
+
 def _fill(form, values: dict[str, str]) -> dict[str, list[str]]:
     data = browser_post_data(form)
     names = {c.name for c in form.controls}
@@ -92,6 +100,7 @@ def test_a_pass_without_evidence_comes_back_with_what_was_typed(client, world, l
     keys = [ctl.name.removeprefix("result-") for ctl in form.controls if ctl.name.startswith("result-")]
     first, second = keys[0], keys[1]
     before = written(case)
+    reads = AccessEvent.objects.filter(case=case, kind=AccessEvent.Kind.CASE_READ).count()
     data = _fill(
         form,
         {
@@ -113,6 +122,9 @@ def test_a_pass_without_evidence_comes_back_with_what_was_typed(client, world, l
     assert values[f"result-{second}"] == ["fail"] and values[f"evidence-{second}"] == ["TX-0042"]
     assert values[f"notes-{second}"] == ["返回码 E102"]
     assert written(case) == before
+    # The page drawn again is a read of the case, in the audit log as the portal case page.
+    assert AccessEvent.objects.filter(case=case, kind=AccessEvent.Kind.CASE_READ).count() == reads + 1
+    assert _last_read(case) == ("portal:case_detail", world.customer_x.pk)
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -241,8 +253,12 @@ def test_an_operator_with_a_short_id_number_keeps_the_name(client, world, counte
     form = form_with(_staff_page(c, counter_case), "role")
     assert "operator" in form.action
     before = written(counter_case)
+    reads = AccessEvent.objects.filter(case=counter_case, kind=AccessEvent.Kind.CASE_READ).count()
     response = c.post(form.action, _fill(form, {"name": "赵六", "id_number": "1101051980"}), follow=True)
     html = response.content.decode()
+    # The case page drawn in answer is a read, recorded once, as the staff case page.
+    assert AccessEvent.objects.filter(case=counter_case, kind=AccessEvent.Kind.CASE_READ).count() == reads + 1
+    assert _last_read(counter_case) == ("case_detail", world.maker.pk)
     errors = errors_of(html)
     assert errors and all(speaks(e, language) for e in errors), errors
     values = browser_post_data(form_with(html, "role"))
