@@ -141,6 +141,7 @@ class Session:
     csrf: str = field(default_factory=lambda: secrets.token_hex(16))  # 32 characters, as Django's
     cases: list[str] = field(default_factory=list)  # public ids it may open
     toggles: list[str] = field(default_factory=list)  # its cases it may suspend and resume
+    uploads: list[str] = field(default_factory=list)  # its cases that ask it for a document now
     searches: list[str] = field(default_factory=list)
     totp: str | None = None  # a demo account's TOTP secret: it can log in again
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -293,8 +294,11 @@ class Mix:
 
     def upload(self, r: random.Random, start: float) -> None:
         """A customer opens their case and uploads a scan on the page's first upload form."""
-        s = r.choice(self.customers)
-        pid = r.choice(s.cases)
+        uploaders = [s for s in self.customers if s.uploads]
+        if not uploaders:
+            return
+        s = r.choice(uploaders)
+        pid = r.choice(s.uploads)
         with s.lock:
             page = self.get(s, "GET /portal/cases/{id}/", f"/portal/cases/{pid}/", start).decode("utf-8", "replace")
             form = form_on_page(page, UPLOAD_ACTION)
@@ -453,6 +457,7 @@ def cast(n_staff: int, n_customers: int, n_erp: int, port: int) -> tuple[list[Se
     from audit.mfa import demo_totp_secret, totp_secret
     from casetypes import declaration
     from casetypes.declaration import Feature
+    from documents.services import uploadable_kinds
     from onboarding.models import OnboardingCase
     from onboarding.states import TERMINAL_STATES, State
 
@@ -518,20 +523,20 @@ def cast(n_staff: int, n_customers: int, n_erp: int, port: int) -> tuple[list[Se
         .order_by("-open", "-n", "pk")[:n_customers]
     )
     keys = pages_bench.sessions([u.username for u in portal_users])
-    customers = [
-        Session(
-            u.username,
-            "customer",
-            keys[u.username],
-            cases=[
-                str(p)
-                for p in OnboardingCase.objects.filter(enterprise_id=u.enterprise_id)
-                .order_by("pk")
-                .values_list("public_id", flat=True)
-            ],
+    customers = []
+    for u in portal_users:
+        theirs = list(OnboardingCase.objects.filter(enterprise_id=u.enterprise_id).order_by("pk"))
+        customers.append(
+            Session(
+                u.username,
+                "customer",
+                keys[u.username],
+                cases=[str(c.public_id) for c in theirs],
+                # Cases at a stage that asks the customer for a document (the page's upload
+                # forms): a closed case, or one past its documents' stages, rightly shows none.
+                uploads=[str(c.public_id) for c in theirs if uploadable_kinds(c, u)],
+            )
         )
-        for u in portal_users
-    ]
     erp = erp_clients(portal_users[:n_erp], port)
     return staff, customers, erp
 
