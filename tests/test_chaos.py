@@ -149,6 +149,10 @@ class Journal:
         self.writes: list[Write] = []
         self.failures: list[str] = []  # what a user's thread raised
         self.unseen: list[str] = []  # a user's own message missing from the page after its redirect
+        self.unseen_pages: dict[str, str] = {}
+        self.unread: list[
+            str
+        ] = []  # an older page of a thread that could not be read  # its marker → the page read (for the failure's report)
 
     def add(self, answer: Answer) -> None:
         with self.lock:
@@ -222,7 +226,10 @@ class Person:
                 return False
             href = html.unescape(older.group(1))  # the thread page's own links are "?before=…"
             path = path.split("?")[0] + href if href.startswith("?") else href
-            page = self.request("read", "thread page", "GET", path).page
+            answer = self.request("read", "thread page", "GET", path)
+            if answer.status != 200:
+                self.journal.unread.append(f"{marker}: {path} answered {answer.status or answer.error}")
+            page = answer.page
         return False
 
     def post_message(self, page_path: str) -> None:
@@ -231,7 +238,9 @@ class Person:
             return
         mine = self.posted.pop(page_path, None)
         if mine is not None and not self.shown(mine, page.page):
-            self.journal.unseen.append(f"{mine} not on {page_path} ({page.phase})")  # read-your-writes
+            read_at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+            self.journal.unseen.append(f"{mine} not on {page_path} ({page.phase}, read by {read_at})")
+            self.journal.unseen_pages[mine] = page.page
         found = re.search(r'<form method="post" action="[^"]*/messages/">.*?</form>', page.page, re.S)
         assert found, f"{self.name}: no message form on {page_path}"
         form = form_with(found.group(0), "body")
@@ -581,6 +590,15 @@ def test_twenty_users_keep_working_through_redis_worker_and_database_faults(
     record_property("figures", "\n".join(figures))
     assert not committed_after_500, [(w.marker, [a.status for a in w.answers]) for w in committed_after_500]
     assert not lost and not doubled, ([w.marker for w in lost], [w.marker for w in doubled])
+    if journal.unseen:  # where each missing message went, and what the page showed instead
+        for marker, page_text in journal.unseen_pages.items():
+            (tmp_path / f"unseen-{marker}.html").write_text(page_text)
+            found = CaseMessage.objects.filter(body__startswith=marker + " ").values_list(
+                "pk", "case__public_id", "created_at"
+            )
+            shown = sorted(set(re.findall(r"CHAOS-[\w.-]+-\d{4}", page_text)))
+            print(f"unseen {marker}: saved as {list(found)}; the page showed {len(shown)} markers, last {shown[-3:]}")
+        print("older pages not read:", journal.unread)
     assert not journal.unseen, journal.unseen  # every page read after a post shows the post
     assert not slow_frozen, [(a.what, a.status, round(a.took, 2)) for a in slow_frozen]
     assert len(messages) == sum(w.what == "message" and w.marker in messages for w in writes) > 0
