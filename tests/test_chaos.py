@@ -149,10 +149,8 @@ class Journal:
         self.writes: list[Write] = []
         self.failures: list[str] = []  # what a user's thread raised
         self.unseen: list[str] = []  # a user's own message missing from the page after its redirect
-        self.unseen_pages: dict[str, str] = {}
-        self.unread: list[
-            str
-        ] = []  # an older page of a thread that could not be read  # its marker → the page read (for the failure's report)
+        self.unseen_pages: dict[str, str] = {}  # its marker → the page read (for the failure's report)
+        self.unread: list[str] = []  # an older page of a thread that did not answer (read again)
 
     def add(self, answer: Answer) -> None:
         with self.lock:
@@ -214,9 +212,11 @@ class Person:
                 return
             time.sleep(1.0)
 
-    def shown(self, marker: str, page: str) -> bool:
+    def shown(self, marker: str, page: str) -> bool | None:
         """The marker on the page, or on the thread's older pages (the case page shows the newest
-        messages; 20 people post to a few cases, so one's own may have moved to 更早的留言)."""
+        messages; 20 people post to a few cases, so one's own may have moved to 更早的留言).
+        An older page that does not answer (the database cut began between the two reads) is
+        read again as a person would, after a pause; None if it never answered: not known."""
         path = ""
         for _ in range(20):
             if marker in page:
@@ -226,9 +226,18 @@ class Person:
                 return False
             href = html.unescape(older.group(1))  # the thread page's own links are "?before=…"
             path = path.split("?")[0] + href if href.startswith("?") else href
-            answer = self.request("read", "thread page", "GET", path)
-            if answer.status != 200:
-                self.journal.unread.append(f"{marker}: {path} answered {answer.status or answer.error}")
+            for _attempt in range(RETRIES * 2):
+                answer = self.request("read", "thread page", "GET", path)
+                if answer.status == 200:
+                    break
+                self.journal.unread.append(
+                    f"{marker}: {path} answered {answer.status or answer.error} ({answer.phase})"
+                )
+                if self.clock.stopping.is_set():
+                    return None
+                self.pause()
+            else:
+                return None
             page = answer.page
         return False
 
@@ -237,7 +246,7 @@ class Person:
         if not page.page:
             return
         mine = self.posted.pop(page_path, None)
-        if mine is not None and not self.shown(mine, page.page):
+        if mine is not None and self.shown(mine, page.page) is False:
             read_at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
             self.journal.unseen.append(f"{mine} not on {page_path} ({page.phase}, read by {read_at})")
             self.journal.unseen_pages[mine] = page.page
@@ -583,7 +592,8 @@ def test_twenty_users_keep_working_through_redis_worker_and_database_faults(
         f"writes {len(writes)} ({sum(len(w.answers) for w in writes)} posts with the browsers' retries): "
         f"committed {committed}, of which answered 500: {len(committed_after_500)}, answered 503 first: "
         f"{len(committed_after_503)}; not committed (503 at every try): {len(writes) - committed}; "
-        f"lost {len(lost)}, doubled {len(doubled)}",
+        f"lost {len(lost)}, doubled {len(doubled)}; older thread pages read again after no answer: "
+        f"{len(journal.unread)}",
         f"drain after the last phase {drain_took:.1f} s; whole test {time.monotonic() - built:.0f} s",
     ]
     print("\n".join(figures))
