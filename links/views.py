@@ -142,7 +142,9 @@ def _log_page(request: AuthenticatedHttpRequest, link: LiveLink, *, portal: bool
     )
 
 
-def _link_context(request: AuthenticatedHttpRequest, link: LiveLink, *, portal: bool = False) -> dict[str, Any]:
+def _link_context(
+    request: AuthenticatedHttpRequest, link: LiveLink, *, portal: bool = False, can_report: bool = True
+) -> dict[str, Any]:
     from .requests import account_change, operator_change, suspension, ukey_loss
 
     # Each table read once: the loss form's keys come from the operators listed, the frame's
@@ -169,7 +171,7 @@ def _link_context(request: AuthenticatedHttpRequest, link: LiveLink, *, portal: 
         "link": link,
         **_link_rows(link, operators),
         **recent,
-        "loss_form": LossReportForm(keys=keys),
+        "loss_form": LossReportForm(keys=keys) if can_report else None,  # drawn for who may report only
         "loss_refusal": refused[ukey_loss.CODE],
         "loss_keys": keys,
         # What the link takes now: a request the launch controls would refuse is not offered, and
@@ -275,8 +277,9 @@ def _page_link(request: AuthenticatedHttpRequest, link_id: Any) -> LiveLink:
 @staff_required
 def link_detail(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
     link = _page_link(request, link_id)
-    context = _link_context(request, link)
-    context["can_report"] = has_role(request.user, Role.COUNTER_MAKER)
+    can_report = has_role(request.user, Role.COUNTER_MAKER)
+    context = _link_context(request, link, can_report=can_report)
+    context["can_report"] = can_report
     return render(request, "links/link_detail.html", context)
 
 

@@ -20,11 +20,12 @@ from django.utils.timezone import template_localtime
 from django.utils.translation import gettext
 
 from config.routes import route
-from config.templatetags.moments import local_minute
+from config.templatetags.moments import day, local_minute
 
 register = template.Library()
 
 _MISSING = object()
+ENDED = ' class="ended"'
 
 
 def _shown(value: Any) -> str:
@@ -117,4 +118,95 @@ def link_requests_table(context: Context) -> SafeString:
     if not requests:
         out.append(f'<tr><td colspan="5" class="empty">{e(t("暂无服务申请。"))}</td></tr>')
     out.append("</tbody>\n  </table>")
+    return mark_safe("".join(out))  # noqa: S308 - every value is escaped above
+
+
+@register.simple_tag(takes_context=True)
+def link_facts(context: Context) -> SafeString:
+    """The link page's facts, accounts and operators (`link`, `accounts`, `operator_rows` as
+    `links.views._link_rows` works them out); the onboarding case's page for staff only."""
+    e = conditional_escape
+    t = gettext
+    link = context["link"]
+    dash = "—"
+    modules = e("、").join(e(m) for m in link.module_labels) or dash
+    out = [
+        '<div class="two-col">\n<section class="card" id="link-facts">\n'
+        f"  <h2>{e(t('服务信息'))}</h2>\n"
+        '  <dl class="facts">\n'
+        f'    <dt>{e(t("服务编号"))}</dt><dd class="mono">{_shown(link.reference)}</dd>\n'
+        f"    <dt>{e(t('企业'))}</dt><dd>{_shown(link.enterprise.name)}</dd>\n"
+        f'    <dt>{e(t("服务状态"))}</dt><dd><span class="state link-{_shown(link.status)}">'
+        f"{_shown(link.get_status_display())}</span></dd>\n"
+        f"    <dt>{e(t('受理机构'))}</dt><dd>{_shown(link.branch)}</dd>\n"
+        f"    <dt>{e(t('企业资料版本'))}</dt><dd>{t('第 %(n)s 版') % {'n': _shown(link.company_version.number)}}</dd>\n"
+        f"    <dt>{e(t('功能模块'))}</dt><dd>{modules}</dd>\n"
+        f'    <dt>{e(t("生产地址"))}</dt><dd class="mono">{_shown(link.production_endpoint) or dash}</dd>\n'
+        f'    <dt>{e(t("前置机证书序列号"))}</dt><dd class="mono">{_shown(link.certificate_serial) or dash}</dd>\n'
+        f"    <dt>{e(t('证书到期日'))}</dt><dd>{day(link.certificate_expires_on) or dash}</dd>\n"
+        f"    <dt>{e(t('上线时间'))}</dt><dd>{local_minute(link.went_live_at)}</dd>\n    "
+    ]
+    if link.closed_on:
+        out.append(f"<dt>{e(t('注销日期'))}</dt><dd>{day(link.closed_on)}</dd>")
+    out.append("\n    ")
+    if link.retention_until:
+        out.append(f"<dt>{e(t('档案保存至'))}</dt><dd>{day(link.retention_until)}</dd>")
+    out.append("\n    ")
+    if link.legal_hold:
+        out.append(f"<dt>{e(t('司法/监管保全'))}</dt><dd>{_shown(link.legal_hold_reason) or dash}</dd>")
+    out.append("\n    ")
+    if not context.get("portal"):
+        case = link.onboarding_case
+        out.append(
+            f'<dt>{e(t("开通案件"))}</dt><dd><a href="{e(route("case_detail", case.public_id))}">'
+            f"{_shown(case.reference)}</a></dd>"
+        )
+    until_now = e(t("至今"))
+    out.append(
+        '\n  </dl>\n</section>\n<section class="card" id="link-accounts">\n'
+        f"  <h2>{e(t('直联账户'))}</h2>\n"
+        '  <table class="cases">\n'
+        f"    <thead><tr><th>{e(t('账号'))}</th><th>{e(t('户名'))}</th><th>{e(t('查询'))}</th>"
+        f"<th>{e(t('支付'))}</th><th>{e(t('起止'))}</th></tr></thead>\n    <tbody>"
+    )
+    accounts = context.get("accounts") or ()
+    for row in accounts:
+        a = row["row"]
+        ended = row["ended"]
+        out.append(
+            f"<tr{ENDED if ended else ''}>\n"
+            f'      <td class="mono">{_shown(a.account_number)}</td><td>{_shown(a.account_name)}</td>\n'
+            f"      <td>{'✓' if a.can_query else dash}</td><td>{'✓' if a.can_pay else dash}</td>\n"
+            f"      <td>{_shown(row['started'])} – {_shown(ended) if ended else until_now}</td>\n    </tr>"
+        )
+    if not accounts:
+        out.append(f'<tr><td colspan="5" class="empty">{e(t("没有直联账户。"))}</td></tr>')
+    out.append(
+        '</tbody>\n  </table>\n</section>\n</div>\n\n<section class="card" id="link-operators">\n'
+        f"  <h2>{e(t('操作员与UKey'))}</h2>\n"
+        '  <table class="cases">\n'
+        f"    <thead><tr><th>{e(t('操作员'))}</th><th>{e(t('角色'))}</th><th>{e(t('K宝编号'))}</th>"
+        f"<th>{e(t('UKey状态'))}</th><th>{e(t('证书到期日'))}</th><th>{e(t('起止'))}</th></tr></thead>\n    <tbody>"
+    )
+    operators = context.get("operator_rows") or ()
+    for row in operators:
+        ended = row["ended"]
+        status = row["ukey_status"]
+        if not status:
+            shown_status = dash
+        elif row["ukey_lost"]:
+            shown_status = f'<span class="badge danger">{_shown(status)}</span>'
+        else:
+            shown_status = _shown(status)
+        out.append(
+            f"<tr{ENDED if ended else ''}>\n"
+            f"      <td>{_shown(row['row'].name)}</td><td>{_shown(row['role'])}</td>"
+            f'<td class="mono">{_shown(row["serial"])}</td>\n'
+            f"      <td>{shown_status}</td>\n"
+            f"      <td>{_shown(row['expires'])}</td>\n"
+            f"      <td>{_shown(row['started'])} – {_shown(ended) if ended else until_now}</td>\n    </tr>"
+        )
+    if not operators:
+        out.append(f'<tr><td colspan="6" class="empty">{e(t("没有操作员。"))}</td></tr>')
+    out.append("</tbody>\n  </table>\n</section>")
     return mark_safe("".join(out))  # noqa: S308 - every value is escaped above
