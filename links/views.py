@@ -24,6 +24,7 @@ from branches.models import Branch
 from branches.roles import Role, has_role
 from branches.scope import subtree_q
 from config.once import once
+from config.routes import route
 from counter.models import UKey
 from onboarding.selectors import page_key
 from onboarding.web import AuthenticatedHttpRequest, run_action, share_enterprise, staff_required
@@ -94,10 +95,7 @@ def _link_rows(link: LiveLink, operators: list[Any]) -> dict[str, Any]:
 def _pages(link: LiveLink, *, portal: bool) -> tuple[str, str]:
     """The addresses of the link's history and requests pages on the reader's side."""
     prefix = "links:portal_link" if portal else "links:link"
-    return (
-        reverse(f"{prefix}_history", args=[link.public_id]),
-        reverse(f"{prefix}_requests", args=[link.public_id]),
-    )
+    return route(f"{prefix}_history", link.public_id), route(f"{prefix}_requests", link.public_id)
 
 
 def _recent(link: LiveLink, *, portal: bool) -> tuple[dict[str, Any], set[str] | None]:
