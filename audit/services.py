@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from branches.roles import STAFF_ROLES, user_roles
+from config.statements import read_cursor
 from onboarding.models import OnboardingCase
 from onboarding.selectors import case_visible_q
 from onboarding.services import CaseError
@@ -78,7 +79,9 @@ def access_record(
     )
     sql, fields, returning = _insert(connection.vendor)
     params = [f.get_db_prep_save(f.pre_save(event, True), connection) for f in fields]
-    with transaction.mark_for_rollback_on_error(connection.alias), connection.cursor() as cursor:
+    # Prepared on its connection where reads are (`read_cursor`): every value is a parameter, so
+    # PostgreSQL's one plan for it is the plan; parsing and planning it per page bought nothing.
+    with transaction.mark_for_rollback_on_error(connection.alias), read_cursor() as cursor:
         cursor.execute(sql, params)
         if returning:
             pk = cursor.fetchone()[0]

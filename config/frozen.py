@@ -8,6 +8,10 @@ loaded columns, each `select_related` object cached on its parent, the database'
 applied). The statement is the ORM's own text, so the page reads what it read before; only the
 building (about 1 ms of CPU a statement) is saved. Values are never part of a statement's text.
 
+A read that finds its one row by a unique key and checks it against the reader's branch subtree
+(`keyed`: a link's page) is prepared although the subtree's path is a `LIKE` prefix: the row is
+found by the key whatever the prefix, so PostgreSQL's generic plan is the plan for any value.
+
 A stand-in given as a one-element list (`[OWNER]`, for a `pk__in=` filter) takes a list of any
 length: on PostgreSQL its `IN (%s)` is written `= ANY(%s)` with the list as one parameter (one
 statement, prepared once, for every length), elsewhere the `IN` gets a placeholder per value.
@@ -41,7 +45,7 @@ class Frozen:
     """A queryset built by `build(*stand_ins)`, compiled once; `objects(*values)` its model
     instances, `values(*values)` its rows (a `values_list` queryset), for the real values."""
 
-    def __init__(self, build: Callable[..., Any], stand_ins: Sequence[Any]) -> None:
+    def __init__(self, build: Callable[..., Any], stand_ins: Sequence[Any], *, keyed: bool = False) -> None:
         queryset = build(*stand_ins)
         compiler = queryset.query.get_compiler(connection.alias)
         sql, params = compiler.as_sql()
@@ -74,6 +78,7 @@ class Frozen:
             else:
                 self.pieces = pieces
         self.like = any(inside for _, _, inside in self.slots)
+        self.keyed = keyed
         self.compiler = compiler
         self.converters: dict[int, Any] | None = None
         self.klass_info = compiler.klass_info
@@ -103,8 +108,9 @@ class Frozen:
             marks = ", ".join(["%s"] * len(listed)) or "NULL"
             sql = "%s".join(self.pieces[: at + 1]) + marks + "%s".join(self.pieces[at + 1 :])
             params = [*params[:at], *listed, *params[at + 1 :]]
-        # Prepared on its connection (`read_cursor`) unless a value is a branch path's prefix.
-        with connection.cursor() if self.like else read_cursor() as cursor:
+        # Prepared on its connection (`read_cursor`) unless a value is a branch path's prefix
+        # that finds the rows (a row found by its key and checked against a subtree is prepared).
+        with connection.cursor() if self.like and not self.keyed else read_cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
         if self.converters is None:
@@ -137,10 +143,10 @@ class Frozen:
 _frozen: dict[tuple[str, str], Frozen] = {}
 
 
-def frozen(name: str, build: Callable[..., Any], stand_ins: Sequence[Any]) -> Frozen:
+def frozen(name: str, build: Callable[..., Any], stand_ins: Sequence[Any], *, keyed: bool = False) -> Frozen:
     """The `Frozen` read called `name` on this database, compiled at its first use."""
     key = (connection.vendor, name)
     found = _frozen.get(key)
     if found is None:
-        found = _frozen[key] = Frozen(build, stand_ins)
+        found = _frozen[key] = Frozen(build, stand_ins, keyed=keyed)
     return found

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from branches.models import Branch
 from branches.roles import user_roles
-from branches.scope import subtree_q
+from branches.scope import subtree_joined_q, subtree_q
 from casetypes import declaration
 from config import frozen as fz
 from config.statements import prepared
@@ -105,7 +105,8 @@ def link_get_for_page(*, user: Any, public_id: Any) -> LiveLink:
     company, its data version, branch and onboarding case, only what the pages name (issue 26:
     those four whole rows were most of the statement and of the ORM's work on it). The
     statement is compiled once per reader's kind (`links.frozen`): the company's own links for
-    a customer, the branch subtree's for staff."""
+    a customer, the branch subtree's for staff; both prepared on their connection (one row by
+    its key: the same plan for any reader)."""
     scope = _scope(user)
     try:
         public_id = public_id if isinstance(public_id, uuid.UUID) else uuid.UUID(str(public_id))
@@ -122,10 +123,13 @@ def link_get_for_page(*, user: Any, public_id: Any) -> LiveLink:
         )
         found = read.objects(value, public_id)
     else:
+        # Found by its key, then checked against the subtree on the branch already joined (no
+        # subquery of the subtree's branches): prepared, as the case page's case row is.
         read = fz.frozen(
             "links.page_link:subtree",
-            lambda path, pid: _page_link(subtree_q("branch", Branch(path=path)), pid),
+            lambda path, pid: _page_link(subtree_joined_q("branch", Branch(path=path)), pid),
             [fz.PATH, fz.PUBLIC_ID],
+            keyed=True,
         )
         found = read.objects(value.path, public_id)
     if not found:

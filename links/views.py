@@ -24,6 +24,7 @@ from branches.models import Branch
 from branches.roles import Role, has_role
 from branches.scope import subtree_q
 from config.once import once
+from config.routes import route
 from counter.models import UKey
 from onboarding.selectors import page_key
 from onboarding.web import AuthenticatedHttpRequest, run_action, share_enterprise, staff_required
@@ -94,10 +95,7 @@ def _link_rows(link: LiveLink, operators: list[Any]) -> dict[str, Any]:
 def _pages(link: LiveLink, *, portal: bool) -> tuple[str, str]:
     """The addresses of the link's history and requests pages on the reader's side."""
     prefix = "links:portal_link" if portal else "links:link"
-    return (
-        reverse(f"{prefix}_history", args=[link.public_id]),
-        reverse(f"{prefix}_requests", args=[link.public_id]),
-    )
+    return route(f"{prefix}_history", link.public_id), route(f"{prefix}_requests", link.public_id)
 
 
 def _recent(link: LiveLink, *, portal: bool) -> tuple[dict[str, Any], set[str] | None]:
@@ -142,7 +140,9 @@ def _log_page(request: AuthenticatedHttpRequest, link: LiveLink, *, portal: bool
     )
 
 
-def _link_context(request: AuthenticatedHttpRequest, link: LiveLink, *, portal: bool = False) -> dict[str, Any]:
+def _link_context(
+    request: AuthenticatedHttpRequest, link: LiveLink, *, portal: bool = False, can_report: bool = True
+) -> dict[str, Any]:
     from .requests import account_change, operator_change, suspension, ukey_loss
 
     # Each table read once: the loss form's keys come from the operators listed, the frame's
@@ -169,7 +169,7 @@ def _link_context(request: AuthenticatedHttpRequest, link: LiveLink, *, portal: 
         "link": link,
         **_link_rows(link, operators),
         **recent,
-        "loss_form": LossReportForm(keys=keys),
+        "loss_form": LossReportForm(keys=keys) if can_report else None,  # drawn for who may report only
         "loss_refusal": refused[ukey_loss.CODE],
         "loss_keys": keys,
         # What the link takes now: a request the launch controls would refuse is not offered, and
@@ -275,8 +275,9 @@ def _page_link(request: AuthenticatedHttpRequest, link_id: Any) -> LiveLink:
 @staff_required
 def link_detail(request: AuthenticatedHttpRequest, link_id: Any) -> HttpResponse:
     link = _page_link(request, link_id)
-    context = _link_context(request, link)
-    context["can_report"] = has_role(request.user, Role.COUNTER_MAKER)
+    can_report = has_role(request.user, Role.COUNTER_MAKER)
+    context = _link_context(request, link, can_report=can_report)
+    context["can_report"] = can_report
     return render(request, "links/link_detail.html", context)
 
 

@@ -10,6 +10,7 @@ from branches.scope import case_in_scope
 from casetypes import declaration
 from casetypes.declaration import Feature
 from config.frozen import OWNER, Frozen, frozen
+from config.templatetags.form_fields import alike
 from counter import forms
 from counter.forms import CounterVisitForm
 from counter.models import CounterEntry, UKey
@@ -126,10 +127,11 @@ def counter_panel(context: Any) -> dict[str, Any]:
         user=user,
         csrf_token=context.get("csrf_token"),
         # Each form only where the panel draws it (`can_edit_operators`, `can_make`).
-        operator_form=(_refused(context, "operator_form", "op_%s") or forms.OperatorForm(auto_id="op_%s"))
+        # The two empty forms drawn alike for everyone: made once per process (`alike`).
+        operator_form=(_refused(context, "operator_form", "op_%s") or alike(forms.OperatorForm, auto_id="op_%s"))
         if data["can_edit_operators"]
         else None,
-        identity_form=(_refused(context, "identity_form", "ic_%s") or forms.IdentityCheckForm(auto_id="ic_%s"))
+        identity_form=(_refused(context, "identity_form", "ic_%s") or alike(forms.IdentityCheckForm, auto_id="ic_%s"))
         if can_make
         else None,
         ukey_form=(
