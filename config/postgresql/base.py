@@ -12,6 +12,8 @@ it), and the next request gets a new one.
 
 from __future__ import annotations
 
+import datetime
+import functools
 import time
 from typing import Any
 
@@ -19,6 +21,8 @@ import psycopg
 from django.conf import settings
 from django.db.backends.postgresql import base, operations
 from django.db.backends.postgresql.psycopg_any import register_tzloader
+from psycopg import adapt
+from psycopg._tz import get_tzinfo
 
 
 class DatabaseOperations(operations.DatabaseOperations):
@@ -59,6 +63,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
         params = super().get_connection_params()
         if params.get("cursor_factory") is base.ServerBindingCursor:
             params["cursor_factory"] = ServerBindingCursor
+        if params.get("context") is not None and settings.USE_TZ and self.timezone is datetime.UTC:
+            params["context"] = _utc_adapters(params["context"])
         if settings.DB_PREPARED_READS and params.get("prepare_threshold") is None:
             # psycopg prepares nothing while the threshold is None, not even what asks to be
             # prepared; with a threshold no statement reaches, only `prepared_cursor`'s are (the
@@ -79,6 +85,48 @@ class DatabaseWrapper(base.DatabaseWrapper):
             if self.timezone != tzloader.timezone:  # type: ignore[union-attr]
                 register_tzloader(self.timezone, cursor)
             return self._prepare_cursor(cursor)  # type: ignore[attr-defined]
+
+
+# --- timestamps read by psycopg's C loader ----------------------------------------------------
+# Django reads every `timestamptz` with its own loader (`BaseTzLoader`): a subclass of psycopg's
+# pure-Python `TimestamptzLoader` that parses the text in Python and then replaces the tzinfo
+# with the connection's (UTC): ~3.5-5.5 µs a value, where psycopg's C loader takes ~0.3 µs. A
+# case page reads about 250 timestamps, a dashboard or list about as many: ~1 ms of CPU a page.
+# The C loader gives the same datetimes when the connection's time zone is UTC (Django sets it
+# so as a connection opens: `ensure_timezone`): the instant in UTC, `tzinfo` the very
+# `datetime.timezone.utc` Django's gives. It cannot be subclassed, so a loader that says which
+# time zone it reads (Django's cursors check `timezone`) hands each value to it.
+_FAST_TZ_LOADER: Any = psycopg.adapters.get_loader(psycopg.adapters.types["timestamptz"].oid, psycopg.pq.Format.TEXT)
+
+
+class UtcTimestamptzLoader(adapt.Loader):
+    """A `timestamptz` as an aware datetime in UTC: psycopg's C loader's answer when the
+    connection's time zone is UTC (as Django sets it), converted to UTC otherwise (where
+    Django's loader would keep the local clock reading and call it UTC)."""
+
+    timezone = datetime.UTC
+
+    def __init__(self, oid: int, context: Any = None) -> None:
+        super().__init__(oid, context)
+        pgconn = self.connection.pgconn if self.connection is not None else None
+        if get_tzinfo(pgconn) is datetime.UTC:
+            self.load = _FAST_TZ_LOADER(oid, context).load  # type: ignore[method-assign]
+        else:  # a session that set another time zone: the same instant, in UTC
+            load = _FAST_TZ_LOADER(oid, context).load
+            self.load = lambda data: load(data).astimezone(datetime.UTC)  # type: ignore[method-assign]
+
+    def load(self, data: Any) -> Any:  # replaced on each instance (above)
+        raise NotImplementedError
+
+
+@functools.cache
+def _utc_adapters(template: adapt.AdaptersMap) -> adapt.AdaptersMap:
+    """Django's adapters (its template, one per time zone) with the fast UTC loader, made once."""
+    if _FAST_TZ_LOADER.__module__.startswith("psycopg.types"):
+        return template  # psycopg without its C extension: nothing faster to hand the values to
+    adapters = adapt.AdaptersMap(template)
+    adapters.register_loader("timestamptz", UtcTimestamptzLoader)
+    return adapters
 
 
 # A prepare threshold no statement reaches (psycopg counts each statement's sends).
