@@ -37,6 +37,7 @@ from branches.models import Branch, BranchLevel
 from branches.roles import Role
 from branches.scope import subtree_q
 from casetypes import declaration
+from config.statements import read_cursor
 from workcalendar import workcal
 
 from .models import OnboardingCase
@@ -209,7 +210,9 @@ def _people(branch: Any) -> list[tuple[Any, ...]]:
     sql, template, slot = _people_statement(connection.vendor)
     params = list(template)
     params[slot] = template[slot].replace(_PATH_SLOT, connection.ops.prep_for_like_query(branch.path))
-    with connection.cursor() as cursor:
+    # Prepared on its connection (`read_cursor`) when the subtree is an init plan, read before any
+    # row is found: the plan is then the same for every branch (README, "Prepared reads").
+    with read_cursor() if "= ANY(ARRAY(" in sql else connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
@@ -265,8 +268,11 @@ _GROUP_ROWS = """o.branch_id = t.branch_id AND o.state = t.state AND o.holder_ro
 _SAME_MANAGER = _GROUP_ROWS.format(manager="= t.account_manager_id")
 _NO_MANAGER = _GROUP_ROWS.format(manager="IS NULL AND t.account_manager_id IS NULL")
 _LATE = "o.left_at IS NULL AND o.paused_at IS NULL AND o.due_at < %(now)s"
+# Only the groups a row shows a longest-waiting case for: not those the customer holds (an
+# account manager's row counts them as with the customer), but a first stage's (the manager's).
+_SHOWN = "(t.holder_role <> %(customer)s OR t.state = ANY(%(initial)s))"
 _FIRST = """SELECT o.case_id, o.entered_at, o.due_at FROM onboarding_openstage o
-                WHERE {rows} ORDER BY o.entered_at, o.case_id LIMIT 1"""
+                WHERE {rows} AND {shown} ORDER BY o.entered_at, o.case_id LIMIT 1"""
 TEAM_GROUPS_SQL = f"""
     SELECT t.account_manager_id, t.holder_role, t.branch_id, t.state, t.n,
            CASE WHEN t.state = ANY(%(working)s) THEN
@@ -277,10 +283,11 @@ TEAM_GROUPS_SQL = f"""
       FROM onboarding_teamcount t
       JOIN branches_branch b ON b.id = t.branch_id
       LEFT JOIN branches_branch p ON p.id = b.parent_id
-      LEFT JOIN LATERAL (({_FIRST.format(rows=_SAME_MANAGER)})
-                         UNION ALL ({_FIRST.format(rows=_NO_MANAGER)})) f ON TRUE
+      LEFT JOIN LATERAL (({_FIRST.format(rows=_SAME_MANAGER, shown=_SHOWN)})
+                         UNION ALL ({_FIRST.format(rows=_NO_MANAGER, shown=_SHOWN)})) f ON TRUE
       LEFT JOIN onboarding_onboardingcase c ON c.id = f.case_id
-     WHERE b.path LIKE %(subtree)s AND t.state = ANY(%(open)s) AND t.n > 0
+     WHERE t.branch_id = ANY(ARRAY(SELECT s.id FROM branches_branch s WHERE s.path LIKE %(subtree)s))
+       AND t.state = ANY(%(open)s) AND t.n > 0
      ORDER BY f.entered_at, f.case_id"""  # noqa: S608 (fragments made here, never input)
 _GROUP_FIELDS = (
     "account_manager_id",
@@ -307,8 +314,15 @@ def _groups_kept(branch: Any, open_states: tuple[str, ...], now: dt.datetime) ->
     overdue count its rows there past due (an index-only read of those rows). The groups and
     their rows are read in one snapshot: a group always finds its first case."""
     subtree = branch.path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    params = {"working": list(WORKING_STAGES), "now": now, "subtree": subtree, "open": list(open_states)}
-    with connection.cursor() as cursor:
+    params = {
+        "working": list(WORKING_STAGES),
+        "now": now,
+        "subtree": subtree,
+        "open": list(open_states),
+        "customer": CUSTOMER,
+        "initial": list(declaration.initial_states()),
+    }
+    with read_cursor() as cursor:
         cursor.execute(TEAM_GROUPS_SQL, params)
         rows = [dict(zip(_GROUP_FIELDS, row, strict=True)) for row in cursor.fetchall()]
     for row in rows:
