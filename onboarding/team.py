@@ -42,6 +42,7 @@ from workcalendar import workcal
 
 from .models import OnboardingCase
 from .queue import from_micros, micros
+from .selectors import stage_counts
 from .states import CUSTOMER, WORKING_STAGES
 
 UPPER_ROLES = (Role.HEAD_OFFICE_APPROVER, Role.TECH_REVIEWER)
@@ -113,7 +114,14 @@ def team_overview(*, user: Any) -> list[TeamRow]:
 
 
 def team_and_overdue(*, user: Any) -> tuple[list[TeamRow], int]:
-    """The team's rows and how many of the subtree's cases are overdue, from the same read.
+    """The team's rows and how many of the subtree's cases are overdue, from the same read."""
+    rows, overdue, _stages = team_figures(user=user)
+    return rows, overdue
+
+
+def team_figures(*, user: Any) -> tuple[list[TeamRow], int, dict[str, int]]:
+    """The team's rows, how many of the subtree's cases are overdue and how many it has in each
+    state (`selectors.stage_counts`), for the supervisor's dashboard: on PostgreSQL one statement.
 
     The overdue figure is `selectors.overdue_count`'s for a reader whose scope is this subtree
     (a staff member with a role at the branch): the cases read here are the subtree's open ones,
@@ -121,13 +129,13 @@ def team_and_overdue(*, user: Any) -> tuple[list[TeamRow], int]:
     belongs to one group, so the groups' sum is exact. The dashboard then reads the subtree's open
     cases once instead of twice."""
     if user.branch_id is None:
-        return [], 0
+        return [], 0, {}
     now = timezone.now()
     open_states = (*declaration.initial_states(), *WORKING_STAGES)
     if connection.vendor == "postgresql":
-        rows = _groups_kept(user.branch, open_states, now)
+        rows, stages = _groups_and_stages_kept(user.branch, open_states, now)
     else:
-        rows = _groups_counted(user.branch, open_states, now)
+        rows, stages = _groups_counted(user.branch, open_states, now), stage_counts(user=user)
     overdue_total = sum(row["late"] for row in rows)
     staff: dict[tuple[str, int], list[str]] = {}
     managers: dict[int, TeamRow] = {}
@@ -169,7 +177,8 @@ def team_and_overdue(*, user: Any) -> tuple[list[TeamRow], int]:
         holders[key].take(row)
     result = list(managers.values()) + list(holders.values())
     far = dt.datetime.max.replace(tzinfo=dt.UTC)
-    return sorted(result, key=lambda r: (-r.overdue, r.oldest.entered_at if r.oldest else far, r.who)), overdue_total
+    ordered = sorted(result, key=lambda r: (-r.overdue, r.oldest.entered_at if r.oldest else far, r.who))
+    return ordered, overdue_total, stages
 
 
 # A branch path that no branch has: where the subtree's pattern sits in the staff statement.
@@ -273,22 +282,29 @@ _LATE = "o.left_at IS NULL AND o.paused_at IS NULL AND o.due_at < %(now)s"
 _SHOWN = "(t.holder_role <> %(customer)s OR t.state = ANY(%(initial)s))"
 _FIRST = """SELECT o.case_id, o.entered_at, o.due_at FROM onboarding_openstage o
                 WHERE {rows} AND {shown} ORDER BY o.entered_at, o.case_id LIMIT 1"""
+_SUBTREE = "= ANY(ARRAY(SELECT s.id FROM branches_branch s WHERE s.path LIKE %(subtree)s))"
+# The groups first (part 0, by their first entry), then the subtree's cases per state (part 1:
+# `selectors.STAGE_COUNTS_SQL`'s `StageCount` rows summed, which the dashboard shows beside the
+# table), read in the same statement.
 TEAM_GROUPS_SQL = f"""
-    SELECT t.account_manager_id, t.holder_role, t.branch_id, t.state, t.n,
+   (SELECT 0, t.account_manager_id, t.holder_role, t.branch_id, t.state, t.n,
            CASE WHEN t.state = ANY(%(working)s) THEN
                (SELECT COUNT(*) FROM onboarding_openstage o WHERE {_SAME_MANAGER} AND {_LATE})
                + (SELECT COUNT(*) FROM onboarding_openstage o WHERE {_NO_MANAGER} AND {_LATE})
            ELSE 0 END,
-           c.reference, c.public_id, {micros("f.entered_at")}, {micros("f.due_at")}, b.name, b.level, b.parent_id, p.name
+           c.reference, c.public_id, {micros("f.entered_at")}, {micros("f.due_at")}, b.name, b.level, b.parent_id, p.name,
+           f.case_id
       FROM onboarding_teamcount t
       JOIN branches_branch b ON b.id = t.branch_id
       LEFT JOIN branches_branch p ON p.id = b.parent_id
       LEFT JOIN LATERAL (({_FIRST.format(rows=_SAME_MANAGER, shown=_SHOWN)})
                          UNION ALL ({_FIRST.format(rows=_NO_MANAGER, shown=_SHOWN)})) f ON TRUE
       LEFT JOIN onboarding_onboardingcase c ON c.id = f.case_id
-     WHERE t.branch_id = ANY(ARRAY(SELECT s.id FROM branches_branch s WHERE s.path LIKE %(subtree)s))
-       AND t.state = ANY(%(open)s) AND t.n > 0
-     ORDER BY f.entered_at, f.case_id"""  # noqa: S608 (fragments made here, never input)
+     WHERE t.branch_id {_SUBTREE} AND t.state = ANY(%(open)s) AND t.n > 0)
+   UNION ALL
+   (SELECT 1, NULL, NULL, NULL, s.state, SUM(s.n), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+      FROM onboarding_stagecount s WHERE s.branch_id {_SUBTREE} GROUP BY s.state)
+   ORDER BY 1, 10, 16"""  # noqa: S608 (fragments made here, never input)
 _GROUP_FIELDS = (
     "account_manager_id",
     "current_visit__holder_role",
@@ -308,11 +324,19 @@ _GROUP_FIELDS = (
 
 
 def _groups_kept(branch: Any, open_states: tuple[str, ...], now: dt.datetime) -> list[dict[str, Any]]:
+    return _groups_and_stages_kept(branch, open_states, now)[0]
+
+
+def _groups_and_stages_kept(
+    branch: Any, open_states: tuple[str, ...], now: dt.datetime
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """`_groups_counted`'s rows from the kept tables (PostgreSQL), in one statement written once:
     the subtree's groups from `TeamCount` (dozens of rows, not the subtree's thousands of open
     cases), each group's longest-waiting case its first row in `open_stage_group_idx` and its
     overdue count its rows there past due (an index-only read of those rows). The groups and
-    their rows are read in one snapshot: a group always finds its first case."""
+    their rows are read in one snapshot: a group always finds its first case. With them, the
+    subtree's cases per state (`selectors.stage_counts`). Prepared on its connection: the
+    subtree's branches are an init plan, so the plan is the same for every reader."""
     subtree = branch.path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     params = {
         "working": list(WORKING_STAGES),
@@ -324,11 +348,18 @@ def _groups_kept(branch: Any, open_states: tuple[str, ...], now: dt.datetime) ->
     }
     with read_cursor() as cursor:
         cursor.execute(TEAM_GROUPS_SQL, params)
-        rows = [dict(zip(_GROUP_FIELDS, row, strict=True)) for row in cursor.fetchall()]
-    for row in rows:
+        found = cursor.fetchall()
+    rows, stages = [], {}
+    for part, *values, _first in found:
+        if part:
+            if values[4]:
+                stages[values[3]] = int(values[4])
+            continue
+        row = dict(zip(_GROUP_FIELDS, values, strict=True))
         row["current_visit__entered_at"] = from_micros(row["current_visit__entered_at"])
         row["current_visit__due_at"] = from_micros(row["current_visit__due_at"])
-    return rows
+        rows.append(row)
+    return rows, stages
 
 
 _SAMPLE_ID = uuid.UUID(int=0)
