@@ -104,8 +104,15 @@ def _work_path(prefix: str, username: str) -> str:
 
 
 def _list_url(**params: Any) -> str:
-    query = urlencode({k: v for k, v in params.items() if v})
-    return _case_list_path(get_script_prefix()) + (f"?{query}" if query else "")
+    return _list_url_of(get_script_prefix(), tuple(params.items()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _list_url_of(prefix: str, params: tuple[tuple[str, Any], ...]) -> str:
+    """Once per filter and script prefix: a team table writes two or three a row (33 `urlencode`
+    calls a supervisor's dashboard); the filters are ids and states, a few hundred in a bank."""
+    query = urlencode({k: v for k, v in params if v})
+    return _case_list_path(prefix) + (f"?{query}" if query else "")
 
 
 def team_overview(*, user: Any) -> list[TeamRow]:
