@@ -18,7 +18,7 @@ Rows are only ever inserted: the evidence triggers (audit/evidence.py) refuse UP
 TRUNCATE, which is why a rebuild drops the database instead of emptying it. The copy runs with
 `session_replication_role = replica` (no per-row foreign-key trigger: the copy of consistent rows
 is consistent), then the sequences are moved past the copied ids, the tables kept by triggers
-(`StageCount`, `OpenStage`, `TeamCount`, the documents' `WaitingDocument`) are filled again from the cases, and everything is analysed.
+(`StageCount`, `OpenStage`, `TeamCount`, `PendingChange`, the documents' `WaitingDocument`) are filled again from the cases, and everything is analysed.
 """
 
 from __future__ import annotations
@@ -407,6 +407,13 @@ def grow(conn: Any, *, cases: int, log: Any = print) -> int:
             "INSERT INTO onboarding_teamcount (branch_id, state, account_manager_id, holder_role, n)"
             " SELECT branch_id, state, account_manager_id, holder_role, COUNT(*) FROM onboarding_openstage"
             " GROUP BY branch_id, state, account_manager_id, holder_role"
+        )
+        # The pending change requests where their cases are (kept by the requests' and the cases' triggers).
+        cur.execute("DELETE FROM onboarding_pendingchange")
+        cur.execute(
+            "INSERT INTO onboarding_pendingchange (request_id, case_id, branch_id, filed_by_id, filed_at)"
+            " SELECT r.id, r.case_id, c.branch_id, r.filed_by_id, r.filed_at FROM onboarding_changerequest r"
+            " JOIN onboarding_onboardingcase c ON c.id = r.case_id WHERE r.status = 'pending'"
         )
         # The documents waiting for review (kept by the versions' triggers): each uploaded
         # document whose latest version is undecided.

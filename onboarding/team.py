@@ -37,10 +37,12 @@ from branches.models import Branch, BranchLevel
 from branches.roles import Role
 from branches.scope import subtree_q
 from casetypes import declaration
+from config.statements import read_cursor
 from workcalendar import workcal
 
 from .models import OnboardingCase
 from .queue import from_micros, micros
+from .selectors import stage_counts
 from .states import CUSTOMER, WORKING_STAGES
 
 UPPER_ROLES = (Role.HEAD_OFFICE_APPROVER, Role.TECH_REVIEWER)
@@ -102,8 +104,15 @@ def _work_path(prefix: str, username: str) -> str:
 
 
 def _list_url(**params: Any) -> str:
-    query = urlencode({k: v for k, v in params.items() if v})
-    return _case_list_path(get_script_prefix()) + (f"?{query}" if query else "")
+    return _list_url_of(get_script_prefix(), tuple(params.items()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _list_url_of(prefix: str, params: tuple[tuple[str, Any], ...]) -> str:
+    """Once per filter and script prefix: a team table writes two or three a row (33 `urlencode`
+    calls a supervisor's dashboard); the filters are ids and states, a few hundred in a bank."""
+    query = urlencode({k: v for k, v in params if v})
+    return _case_list_path(prefix) + (f"?{query}" if query else "")
 
 
 def team_overview(*, user: Any) -> list[TeamRow]:
@@ -112,7 +121,14 @@ def team_overview(*, user: Any) -> list[TeamRow]:
 
 
 def team_and_overdue(*, user: Any) -> tuple[list[TeamRow], int]:
-    """The team's rows and how many of the subtree's cases are overdue, from the same read.
+    """The team's rows and how many of the subtree's cases are overdue, from the same read."""
+    rows, overdue, _stages = team_figures(user=user)
+    return rows, overdue
+
+
+def team_figures(*, user: Any) -> tuple[list[TeamRow], int, dict[str, int]]:
+    """The team's rows, how many of the subtree's cases are overdue and how many it has in each
+    state (`selectors.stage_counts`), for the supervisor's dashboard: on PostgreSQL one statement.
 
     The overdue figure is `selectors.overdue_count`'s for a reader whose scope is this subtree
     (a staff member with a role at the branch): the cases read here are the subtree's open ones,
@@ -120,13 +136,13 @@ def team_and_overdue(*, user: Any) -> tuple[list[TeamRow], int]:
     belongs to one group, so the groups' sum is exact. The dashboard then reads the subtree's open
     cases once instead of twice."""
     if user.branch_id is None:
-        return [], 0
+        return [], 0, {}
     now = timezone.now()
     open_states = (*declaration.initial_states(), *WORKING_STAGES)
     if connection.vendor == "postgresql":
-        rows = _groups_kept(user.branch, open_states, now)
+        rows, stages = _groups_and_stages_kept(user.branch, open_states, now)
     else:
-        rows = _groups_counted(user.branch, open_states, now)
+        rows, stages = _groups_counted(user.branch, open_states, now), stage_counts(user=user)
     overdue_total = sum(row["late"] for row in rows)
     staff: dict[tuple[str, int], list[str]] = {}
     managers: dict[int, TeamRow] = {}
@@ -168,7 +184,8 @@ def team_and_overdue(*, user: Any) -> tuple[list[TeamRow], int]:
         holders[key].take(row)
     result = list(managers.values()) + list(holders.values())
     far = dt.datetime.max.replace(tzinfo=dt.UTC)
-    return sorted(result, key=lambda r: (-r.overdue, r.oldest.entered_at if r.oldest else far, r.who)), overdue_total
+    ordered = sorted(result, key=lambda r: (-r.overdue, r.oldest.entered_at if r.oldest else far, r.who))
+    return ordered, overdue_total, stages
 
 
 # A branch path that no branch has: where the subtree's pattern sits in the staff statement.
@@ -209,7 +226,9 @@ def _people(branch: Any) -> list[tuple[Any, ...]]:
     sql, template, slot = _people_statement(connection.vendor)
     params = list(template)
     params[slot] = template[slot].replace(_PATH_SLOT, connection.ops.prep_for_like_query(branch.path))
-    with connection.cursor() as cursor:
+    # Prepared on its connection (`read_cursor`) when the subtree is an init plan, read before any
+    # row is found: the plan is then the same for every branch (README, "Prepared reads").
+    with read_cursor() if "= ANY(ARRAY(" in sql else connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
@@ -265,23 +284,34 @@ _GROUP_ROWS = """o.branch_id = t.branch_id AND o.state = t.state AND o.holder_ro
 _SAME_MANAGER = _GROUP_ROWS.format(manager="= t.account_manager_id")
 _NO_MANAGER = _GROUP_ROWS.format(manager="IS NULL AND t.account_manager_id IS NULL")
 _LATE = "o.left_at IS NULL AND o.paused_at IS NULL AND o.due_at < %(now)s"
+# Only the groups a row shows a longest-waiting case for: not those the customer holds (an
+# account manager's row counts them as with the customer), but a first stage's (the manager's).
+_SHOWN = "(t.holder_role <> %(customer)s OR t.state = ANY(%(initial)s))"
 _FIRST = """SELECT o.case_id, o.entered_at, o.due_at FROM onboarding_openstage o
-                WHERE {rows} ORDER BY o.entered_at, o.case_id LIMIT 1"""
+                WHERE {rows} AND {shown} ORDER BY o.entered_at, o.case_id LIMIT 1"""
+_SUBTREE = "= ANY(ARRAY(SELECT s.id FROM branches_branch s WHERE s.path LIKE %(subtree)s))"
+# The groups first (part 0, by their first entry), then the subtree's cases per state (part 1:
+# `selectors.STAGE_COUNTS_SQL`'s `StageCount` rows summed, which the dashboard shows beside the
+# table), read in the same statement.
 TEAM_GROUPS_SQL = f"""
-    SELECT t.account_manager_id, t.holder_role, t.branch_id, t.state, t.n,
+   (SELECT 0, t.account_manager_id, t.holder_role, t.branch_id, t.state, t.n,
            CASE WHEN t.state = ANY(%(working)s) THEN
                (SELECT COUNT(*) FROM onboarding_openstage o WHERE {_SAME_MANAGER} AND {_LATE})
                + (SELECT COUNT(*) FROM onboarding_openstage o WHERE {_NO_MANAGER} AND {_LATE})
            ELSE 0 END,
-           c.reference, c.public_id, {micros("f.entered_at")}, {micros("f.due_at")}, b.name, b.level, b.parent_id, p.name
+           c.reference, c.public_id, {micros("f.entered_at")}, {micros("f.due_at")}, b.name, b.level, b.parent_id, p.name,
+           f.case_id
       FROM onboarding_teamcount t
       JOIN branches_branch b ON b.id = t.branch_id
       LEFT JOIN branches_branch p ON p.id = b.parent_id
-      LEFT JOIN LATERAL (({_FIRST.format(rows=_SAME_MANAGER)})
-                         UNION ALL ({_FIRST.format(rows=_NO_MANAGER)})) f ON TRUE
+      LEFT JOIN LATERAL (({_FIRST.format(rows=_SAME_MANAGER, shown=_SHOWN)})
+                         UNION ALL ({_FIRST.format(rows=_NO_MANAGER, shown=_SHOWN)})) f ON TRUE
       LEFT JOIN onboarding_onboardingcase c ON c.id = f.case_id
-     WHERE b.path LIKE %(subtree)s AND t.state = ANY(%(open)s) AND t.n > 0
-     ORDER BY f.entered_at, f.case_id"""  # noqa: S608 (fragments made here, never input)
+     WHERE t.branch_id {_SUBTREE} AND t.state = ANY(%(open)s) AND t.n > 0)
+   UNION ALL
+   (SELECT 1, NULL, NULL, NULL, s.state, SUM(s.n), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+      FROM onboarding_stagecount s WHERE s.branch_id {_SUBTREE} GROUP BY s.state)
+   ORDER BY 1, 10, 16"""  # noqa: S608 (fragments made here, never input)
 _GROUP_FIELDS = (
     "account_manager_id",
     "current_visit__holder_role",
@@ -301,20 +331,42 @@ _GROUP_FIELDS = (
 
 
 def _groups_kept(branch: Any, open_states: tuple[str, ...], now: dt.datetime) -> list[dict[str, Any]]:
+    return _groups_and_stages_kept(branch, open_states, now)[0]
+
+
+def _groups_and_stages_kept(
+    branch: Any, open_states: tuple[str, ...], now: dt.datetime
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """`_groups_counted`'s rows from the kept tables (PostgreSQL), in one statement written once:
     the subtree's groups from `TeamCount` (dozens of rows, not the subtree's thousands of open
     cases), each group's longest-waiting case its first row in `open_stage_group_idx` and its
     overdue count its rows there past due (an index-only read of those rows). The groups and
-    their rows are read in one snapshot: a group always finds its first case."""
+    their rows are read in one snapshot: a group always finds its first case. With them, the
+    subtree's cases per state (`selectors.stage_counts`). Prepared on its connection: the
+    subtree's branches are an init plan, so the plan is the same for every reader."""
     subtree = branch.path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    params = {"working": list(WORKING_STAGES), "now": now, "subtree": subtree, "open": list(open_states)}
-    with connection.cursor() as cursor:
+    params = {
+        "working": list(WORKING_STAGES),
+        "now": now,
+        "subtree": subtree,
+        "open": list(open_states),
+        "customer": CUSTOMER,
+        "initial": list(declaration.initial_states()),
+    }
+    with read_cursor() as cursor:
         cursor.execute(TEAM_GROUPS_SQL, params)
-        rows = [dict(zip(_GROUP_FIELDS, row, strict=True)) for row in cursor.fetchall()]
-    for row in rows:
+        found = cursor.fetchall()
+    rows, stages = [], {}
+    for part, *values, _first in found:
+        if part:
+            if values[4]:
+                stages[values[3]] = int(values[4])
+            continue
+        row = dict(zip(_GROUP_FIELDS, values, strict=True))
         row["current_visit__entered_at"] = from_micros(row["current_visit__entered_at"])
         row["current_visit__due_at"] = from_micros(row["current_visit__due_at"])
-    return rows
+        rows.append(row)
+    return rows, stages
 
 
 _SAMPLE_ID = uuid.UUID(int=0)

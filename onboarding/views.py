@@ -66,9 +66,9 @@ def _home(request: HttpRequest) -> HttpResponse:
     items = queue.queue_for(user, page=request)
     team_rows = None
     if has_role(user, Role.BRANCH_SUPERVISOR):
-        counts = selectors.stage_counts(user=user)
-        # The team table reads the subtree's open cases: the overdue figure comes with it.
-        team_rows, overdue = team.team_and_overdue(user=user)
+        # The team table reads the subtree's open cases: the overdue figure comes with it, and
+        # the per-state figures in the same statement (PostgreSQL).
+        team_rows, overdue, counts = team.team_figures(user=user)
         overdue = min(overdue, selectors.OVERDUE_COUNT_LIMIT + 1)
     else:  # the per-state figures and the overdue count in one statement
         counts, overdue = selectors.stage_counts_and_overdue(user=user)

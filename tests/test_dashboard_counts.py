@@ -830,3 +830,88 @@ def test_a_queue_rows_case_is_the_partly_read_case_from_db_makes(world) -> None:
     assert made.get_deferred_fields() == read.get_deferred_fields()
     assert (made._state.db, made._state.adding) == (read._state.db, read._state.adding)
     assert made.enterprise == case.enterprise  # a deferred relation, read on access
+
+
+def pending_direct() -> dict[int, tuple]:
+    """The pending change requests with their cases' branches, read by the join."""
+    from onboarding.models import ChangeRequest
+
+    rows = ChangeRequest.objects.filter(status=ChangeRequest.Status.PENDING).values_list(
+        "pk", "case_id", "case__branch_id", "filed_by_id", "filed_at"
+    )
+    return {pk: tuple(rest) for pk, *rest in rows}
+
+
+def pending_kept() -> dict[int, tuple]:
+    from onboarding.models import PendingChange
+
+    rows = PendingChange.objects.values_list("request_id", "case_id", "branch_id", "filed_by_id", "filed_at")
+    return {pk: tuple(rest) for pk, *rest in rows}
+
+
+def changes_to_decide(client, who) -> set[str]:
+    """The cases whose change request the reader's dashboard asks them to decide (their pages' paths)."""
+    client.force_login(who)
+    page = client.get(reverse("home")).content.decode()
+    client.logout()
+    return set(re.findall(r'href="([^"#]+)#company-changes"', page))
+
+
+def test_the_supervisors_change_requests_follow_every_write_path(client, world) -> None:
+    """A pending change request is on the dashboard of the supervisors of its case's subtree and
+    no other's: after filing (the account manager, the customer), a move of the case to another
+    tier-1 branch (a statement), a refusal and an approval. On PostgreSQL the dashboard reads the
+    kept `PendingChange` rows, which must equal the requests joined to their cases each time."""
+    from django.db import connection
+
+    from onboarding.change_requests import change_request_approve, change_request_file, change_request_refuse
+
+    postgresql = connection.vendor == "postgresql"
+
+    def file(case, by):
+        company = case.company
+        data = {f: getattr(company, f) for f in ("legal_rep_name", "legal_rep_id_number", "handler_name")}
+        data.update(
+            name=f"{company.name}(更名)",
+            handler_id_number=company.handler_id_number,
+            contact_email=company.contact_email,
+        )
+        return change_request_file(case=case, user=by, data=data, accounts=list(company.accounts), reason="企业更名")
+
+    def shown(mine: set, theirs: set) -> None:
+        assert changes_to_decide(client, world.supervisor) == {reverse("case_detail", args=[c.public_id]) for c in mine}
+        assert changes_to_decide(client, world.supervisor_other) == {
+            reverse("case_detail", args=[c.public_id]) for c in theirs
+        }
+        for who in (world.am_a, world.am_b, world.approver):
+            assert not changes_to_decide(client, who), who
+        if postgresql:
+            assert pending_kept() == pending_direct()
+
+    a = world.case(State.TEST_PACKAGE_ISSUANCE)
+    b = world.case(State.JOINT_TESTING, company=world.company_y)
+    shown(set(), set())
+    request_a = file(a, world.am_a)  # the account manager files: branch A, under the supervisor's tier-1 branch
+    request_b = file(b, world.customer_y)  # the customer files: branch B, under the other tier-1 branch
+    shown({a}, {b})
+    assert len(pending_direct()) == 2
+
+    # The case moved to the other subtree by a statement: its request goes with it, and back.
+    OnboardingCase.objects.filter(pk=a.pk).update(branch=world.branch_b)
+    shown(set(), {a, b})
+    OnboardingCase.objects.filter(pk=a.pk).update(branch=world.branch_a)
+    shown({a}, {b})
+
+    # Decided: off every dashboard; filed again after a refusal: back on the supervisor's.
+    a.refresh_from_db()
+    change_request_refuse(request=request_a, user=world.supervisor, reason="资料不全")
+    shown(set(), {b})
+    a.refresh_from_db()
+    request_a = file(a, world.am_a)
+    shown({a}, {b})
+    change_request_approve(request=request_b, user=world.supervisor_other)
+    shown({a}, set())
+    a.refresh_from_db()
+    change_request_approve(request=request_a, user=world.supervisor)
+    shown(set(), set())
+    assert not pending_direct()

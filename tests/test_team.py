@@ -14,7 +14,7 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from onboarding.models import OnboardingCase, StageVisit
-from onboarding.states import State
+from onboarding.states import CUSTOMER, State
 from tests.factories import enterprise
 
 ROW = re.compile(r'<tr class="team-row[^"]*">(.*?)</tr>', re.S)
@@ -124,18 +124,28 @@ def test_the_kept_stages_give_the_counted_groups(world) -> None:
     StageVisit.objects.filter(pk=orphan.current_visit_id).update(due_at=timezone.now() - dt.timedelta(days=1))
 
     open_states = (*declaration.initial_states(), *WORKING_STAGES)
+    first = declaration.initial_states()
     now = timezone.now()
     for who in (world.supervisor, world.supervisor_other, world.approver):
         counted = team_view._groups_counted(who.branch, open_states, now)
         kept = team_view._groups_kept(who.branch, open_states, now)
         assert counted, who
         keys = sorted(counted[0])
+        # A group the customer holds past a first state shows no longest-waiting case (its
+        # account manager's row counts it as with the customer): the kept read looks none up.
+        unshown = [r for r in counted if r["current_visit__holder_role"] == CUSTOMER and r["state"] not in first]
+        assert unshown or who != world.supervisor, who
+        for row in unshown:
+            row.update(dict.fromkeys(_FIRST_CASE))
         assert _rows(kept, keys) == _rows(counted, keys), who
         if who == world.supervisor:
             # the old ones and the orphan approval (the suspended one is not overdue)
             assert sum(r["late"] for r in kept) == 5
             orphans = [r for r in kept if r["account_manager_id"] is None]
             assert len(orphans) == 2 and all(r["reference"] for r in orphans)
+
+
+_FIRST_CASE = ("reference", "public_id", "current_visit__entered_at", "current_visit__due_at")
 
 
 def _rows(rows, keys) -> list[tuple[str, ...]]:
