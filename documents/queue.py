@@ -9,7 +9,6 @@ stage is still open. One item per case, naming the documents.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +30,7 @@ from onboarding.queue import (
     from_micros,
     micros,
     row_case,
+    sql_codes,
 )
 
 from .models import DocumentKind, DocumentVersion  # noqa: F401  (the versions' model: tests read it here)
@@ -209,7 +209,7 @@ def _needs_sql(needs: list[_Need], user: Any, *, head_office: bool) -> tuple[str
 # had waiting, 1,303 buffers, 4 ms; now 37 buffers, 0.3 ms).
 # The statement is prepared on its connection (`documents_page`): PostgreSQL took 1.1–1.2 ms to
 # plan its six sets for 0.2–1.8 ms of running them. The kinds and states are the declaration's
-# codes, written in as constants (`_codes`), so the one plan made for every reader knows how
+# codes, written in as constants (`queue.sql_codes`), so the one plan made for every reader knows how
 # many rows wait of each kind: with a parameter in their place it expected 5,618 rows of a
 # kind none of which waited, and hashed every waiting row (2,381 buffers, 7 ms, instead of 1,678,
 # 1.8 ms for the bench's busiest account manager). The values (the subtree, the reader) are
@@ -222,25 +222,13 @@ _WAITING_SET = (
 )
 
 
-def _codes(values: Any) -> str:
-    """Codes of the declaration (document kinds, states) as SQL constants: lower-case letters,
-    digits and underscores only, checked."""
-    for value in values:
-        if not _CODE.fullmatch(value):
-            raise ValueError(f"not a code: {value!r}")  # a programming error in a declaration
-    return ", ".join(f"'{value}'" for value in values)
-
-
-_CODE = re.compile(r"[a-z][a-z0-9_]*")
-
-
 def _waiting_union(needs: list[_Need], user: Any) -> tuple[str, list[Any]]:
     """`{waiting}` below head office on PostgreSQL (`_WAITING_SET`), and its parameters."""
     scope = user.branch.path + "%"  # a path is digits and slashes: nothing LIKE would read
     parts, params = [], []
     for kinds, states_, own_only in _need_sets(needs):
         own = " AND c.account_manager_id = %s" if own_only else ""
-        parts.append(_WAITING_SET.format(kinds=_codes(kinds), states=_codes(states_), own=own))
+        parts.append(_WAITING_SET.format(kinds=sql_codes(kinds), states=sql_codes(states_), own=own))
         params += [scope, *([user.pk] if own_only else [])]
     return "(" + "\n  UNION ".join(parts) + ")", params
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -240,6 +241,19 @@ def _marks(values: Any) -> str:
     return ", ".join(["%s"] * len(values))
 
 
+def sql_codes(values: Any) -> str:
+    """Codes of the declaration (states, roles, document kinds) as SQL constants, for a statement
+    prepared once whose plan should know them (`held_page`, `documents.queue`): lower-case
+    letters, digits and underscores only, checked; a reader's values stay parameters."""
+    for value in values:
+        if not _CODE.fullmatch(value):
+            raise ValueError(f"not a code: {value!r}")  # a programming error in a declaration
+    return ", ".join(f"'{value}'" for value in values)
+
+
+_CODE = re.compile(r"[a-z][a-z0-9_]*")
+
+
 def _one_role(roles: frozenset[str]) -> bool:
     """Whether the held list is one role's (`_HELD_KEPT`, `_HELD_WALK`), not `my_work`'s."""
     return len(roles) == 1 and Role.ACCOUNT_MANAGER not in roles
@@ -288,22 +302,34 @@ def _held_mine_kept(
     states match: the holder of no visit is no role), in the same order."""
     in_scope = _SCOPE["postgresql"]
     running = [state for state in open_states if state != "suspended"]
+    # The states and roles are the declaration's codes, written in (`sql_codes`): the statement is
+    # prepared, and its one plan then knows which states are few; the reader's values (the
+    # subtree, their id) are parameters.
     mine, params = [], []
     if staff_roles:
-        mine.append(f"o.holder_role IN ({_marks(staff_roles)})")
-        params += staff_roles
+        mine.append(f"o.holder_role IN ({sql_codes(staff_roles)})")
     initial = list(declaration.initial_states())
     if Role.ACCOUNT_MANAGER in roles:
-        mine.append(f"(o.account_manager_id = %s AND (o.holder_role IN (%s, %s) OR o.state IN ({_marks(initial)})))")
-        params += [user.pk, Role.ACCOUNT_MANAGER, CUSTOMER, *initial]
-    handled = "".join("\n     AND NOT (o.state = %s AND o.holder_role = %s)" for _pair in pairs)
+        holders = sql_codes([Role.ACCOUNT_MANAGER, CUSTOMER])
+        mine.append(
+            f"(o.account_manager_id = %s AND (o.holder_role IN ({holders}) OR o.state IN ({sql_codes(initial)})))"
+        )
+        params.append(user.pk)
+    handled = "".join(
+        f"\n     AND NOT (o.state = {sql_codes([state])} AND o.holder_role = {sql_codes([role])})"
+        for state, role in pairs
+    )
     # The cases without a visit: the joined read keeps them in a first state, of the manager's.
     drafts = [state for state in initial if state in running] if Role.ACCOUNT_MANAGER in roles else []
-    drafts = drafts or [""]  # (no case has an empty state: no row)
     sql = _HELD_MINE_KEPT.format(
-        scope=in_scope, open=_marks(running), mine=" OR ".join(mine), handled=handled, drafts=_marks(drafts), cap=cap
+        scope=in_scope,
+        open=sql_codes(running),
+        mine=" OR ".join(mine),
+        handled=handled,
+        drafts=sql_codes(drafts) if drafts else "NULL",  # (`IN (NULL)`: no row)
+        cap=cap,
     )
-    return sql, [scope, *running, *params, *(value for pair in pairs for value in pair), scope, *drafts, user.pk]
+    return sql, [scope, *params, scope, user.pk]
 
 
 def micros(column: str) -> str:
