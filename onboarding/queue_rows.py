@@ -67,14 +67,22 @@ def queue_rows(items: Sequence[QueueItem], *, request: Any, forecast_cells: Mapp
     states: dict[str, str] = {}
     kinds: dict[str, str] = {}
     actions: dict[str, str] = {}
-    pattern = case_url_pattern()
+    # The case's address escaped once: a public id is hex digits and dashes.
+    pattern = escape(case_url_pattern())
     out = []
     for item in items:
         case = item.case
+        # The row's columns as `row_case` (or the ORM) put them: the state's field descriptor and
+        # the primary key's property cost more than the rest of the lookups together.
+        fields = case.__dict__
+        try:
+            code, public_id, reference, pk = fields["state"], fields["public_id"], fields["reference"], fields["id"]
+        except KeyError:  # a case read with some of them deferred
+            code, public_id, reference, pk = case.state, case.public_id, case.reference, case.pk
         due, overdue = due_cell.cell(item.due_at)
-        if (state := states.get(case.state)) is None:
-            label = escape(declaration.state_label(case.state))
-            state = states[case.state] = f'<span class="state state-{escape(case.state)}">{label}</span>'
+        if (state := states.get(code)) is None:
+            label = escape(declaration.state_label(code))
+            state = states[code] = f'<span class="state state-{escape(code)}">{label}</span>'
         if (kind := kinds.get(item.kind)) is None:
             kind = kinds[item.kind] = escape(item.kind)
         if (action := actions.get(item.action)) is None:
@@ -83,10 +91,10 @@ def queue_rows(items: Sequence[QueueItem], *, request: Any, forecast_cells: Mapp
             f'<tr class="queue-item{" overdue" if overdue else ""}" data-kind="{kind}">\n'
             f'      <td class="due">{due}</td>\n'
             f'      <td><a class="queue-action" href="{escape(item.url)}">{action}</a></td>\n'
-            f'      <td><a href="{escape(pattern.format(case.public_id))}">{escape(case.reference)}</a></td>\n'
+            f'      <td><a href="{pattern.format(public_id)}">{escape(reference)}</a></td>\n'
             f"      <td>{escape(item.company)}</td>\n"
             f"      <td>{state}</td>\n"
-            f"      {forecast_cells[case.pk]}\n"
+            f"      {forecast_cells[pk]}\n"
             "    </tr>"
         )
     return mark_safe("".join(out))  # noqa: S308 - every value above is escaped

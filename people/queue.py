@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from branches.roles import user_roles
+from config.statements import read_cursor
 from onboarding.queue import QueueItem, held_items
 
 from .selectors import CASE_ROLE, absences_covered_by, today
@@ -27,7 +28,9 @@ LIMIT 1"""
 
 def _covers_any(user: Any) -> bool:
     day = connection.ops.adapt_datefield_value(today())
-    with connection.cursor() as cursor:
+    # Prepared on its connection (`read_cursor`): its values are ids, a day and a role, and
+    # PostgreSQL planned it on every dashboard (0.13 ms, ten times its running).
+    with read_cursor() as cursor:
         cursor.execute(_COVERS_ANY, [day, day, CASE_ROLE, user.pk, user.pk, user.branch_id])
         return cursor.fetchone() is not None
 

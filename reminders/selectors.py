@@ -14,6 +14,7 @@ from django.utils import timezone
 from casetypes import declaration
 from casetypes.declaration import Feature
 from config.frozen import OWNER, frozen
+from config.statements import read_cursor
 from notices.models import Notification
 from onboarding.models import OnboardingCase
 from onboarding.states import Party
@@ -57,7 +58,9 @@ def unread_count(*, user: Any) -> int:
         return 0
     # The statement the ORM builds for `filter(recipient=user, read_at__isnull=True)[:100].count()`,
     # written once: the bell is on every page, and building it cost ~0.45 ms of CPU each time.
-    with connection.cursor() as cursor:
+    # Prepared on its connection (`read_cursor`): found by the reader's id along the unread index,
+    # the one plan for anyone (checked for the bench's reader with 29,543 unread notices).
+    with read_cursor() as cursor:
         cursor.execute(_unread_sql(), [user.pk, BELL_LIMIT + 1])
         return int(cursor.fetchone()[0])
 

@@ -4,7 +4,8 @@ On PostgreSQL `config.statements.read_cursor` prepares a statement at its first 
 runs it by name afterwards. Checked from PostgreSQL's side (`pg_prepared_statements`, the
 server's own list for this connection): the case page's reads are prepared and the page reads
 the same rows; a branch subtree's `LIKE` never is, except as an init plan (the subtree's branch ids
-read once before the rows are found: head-office tech's queue reads); the setting off prepares nothing; a
+read once before the rows are found: head-office tech's and an account manager's queue reads); the
+setting off prepares nothing; a
 rolled-back transaction (psycopg forgets its statements then) leaves the next reads working;
 the prepared reads are still seen by Django's execute wrappers (query counts, the user's copy).
 """
@@ -23,7 +24,7 @@ from django.test.utils import CaptureQueriesContext
 
 from documents import services as documents
 from documents.samples import sample_pdf
-from onboarding import selectors
+from onboarding import queue, selectors
 from onboarding.models import State
 from tests.factories import enterprise
 
@@ -88,8 +89,7 @@ def _home(client: Any, reader: Any) -> str:
 def test_head_office_techs_queue_reads_are_prepared_and_read_the_same(world: Any, client: Any) -> None:
     """Head-office tech's 轮到我办理 reads (the held cases, the production configurations to
     issue, the documents to review) are prepared: their subtree is an init plan. The dashboard
-    reads the same with and without, run by name the second time; an account manager's held
-    list and documents to review (found through the subtree's cases) are not prepared."""
+    reads the same with and without, run by name the second time."""
     world.case(State.UKEY_ISSUANCE, company=enterprise(world.branch_a))
     tested = world.case(State.JOINT_TESTING, company=enterprise(world.branch_a), documents=False)
     documents.document_upload(
@@ -111,6 +111,46 @@ def test_head_office_techs_queue_reads_are_prepared_and_read_the_same(world: Any
     assert tested.reference in first and "审核文件:测试报告" in first
     _home(client, world.am_a)
     assert all(_like_is_safe(s) for s in _prepared()), _prepared()
+
+
+def test_an_account_managers_dashboard_reads_are_prepared_and_read_the_same(world: Any, client: Any) -> None:
+    """The account manager's 轮到我办理 reads (the held cases, the documents to review, whether
+    they stand in for anyone), the forecast cells and the bell are prepared: the subtree is an
+    init plan, the states, roles and document kinds are written in as the declaration's codes,
+    the reader's values are parameters. The dashboard reads the same with and without, and the
+    second time runs them by name."""
+    world.case(State.JOINT_TESTING)
+    waiting = world.case(State.BRANCH_INTAKE, documents=False)
+    documents.document_upload(
+        case=waiting,
+        user=world.customer_x,
+        kind="business_licence",
+        upload=io.BytesIO(sample_pdf("l")),
+        name="l.pdf",
+    )
+    before = _prepared()
+    with override_settings(DB_PREPARED_READS=False):
+        plain = _home(client, world.am_a)
+        assert _prepared() == before  # off: nothing prepared
+    first = _home(client, world.am_a)
+    added = _prepared() - before
+    for read in ("onboarding_openstage", "documents_waitingdocument", "people_absence", "analytics_caseforecast"):
+        assert any(read in s for s in added), (read, added)
+    assert any("notices_notification" in s for s in _prepared()), added  # the bell (maybe read before)
+    assert all(_like_is_safe(s) for s in added), added
+    # The reader's id and subtree are parameters, never the statement's text.
+    assert not any(f"= {world.am_a.pk} " in s or world.am_a.branch.path in s for s in added), added
+    second = _home(client, world.am_a)
+    assert _prepared() == before | added  # run by name the second time
+    assert _stable(first) == _stable(second) == _stable(plain)
+    assert waiting.reference in first and "审核文件:营业执照" in first
+
+
+def test_a_statement_takes_only_codes_as_constants() -> None:
+    assert queue.sql_codes(["draft", "joint_testing"]) == "'draft', 'joint_testing'"
+    for bad in ("x' OR '1'='1", "Draft", "", "a b"):
+        with pytest.raises(ValueError, match="not a code"):
+            queue.sql_codes([bad])
 
 
 def test_a_case_read_by_another_reader_on_the_same_connection_is_theirs(world: Any) -> None:

@@ -16,6 +16,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
+from config.statements import read_cursor
 from onboarding.queue import from_micros, micros
 
 from .. import selectors
@@ -251,7 +252,9 @@ _CELLS_PG = (  # column names only
 
 
 def _cell_rows(ids: list[int]) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
+    # Prepared on its connection (`read_cursor`): found by the cases' ids (one array parameter on
+    # PostgreSQL), the same plan for any of them.
+    with read_cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(_CELLS_PG, [ids])
         else:
