@@ -7,15 +7,17 @@ import datetime as dt
 import re
 
 import pytest
+from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from freezegun import freeze_time
 
+from branches.roles import Role
 from onboarding.models import OnboardingCase, StageVisit
 from onboarding.states import CUSTOMER, State
-from tests.factories import enterprise
+from tests.factories import enterprise, user
 
 ROW = re.compile(r'<tr class="team-row[^"]*">(.*?)</tr>', re.S)
 
@@ -76,6 +78,35 @@ def test_the_other_supervisor_and_the_staff_see_no_such_table(client, world) -> 
     assert other is not None and "am_a · 客户经理 · A机构" not in other
     for who in (world.am_a, world.approver, world.maker, world.checker):
         assert team(client, who) is None, who
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_team_follows_new_people_renamed_branches_roles_taken_away_and_leavers(client, world) -> None:
+    """The subtree's staff are kept between requests (`config.usercache.kept`): every change to
+    the people or the branches shows on the next dashboard."""
+    world.case(State.BRANCH_INTAKE)
+    assert "am_a2 · 客户经理 · A机构" in team(client, world.supervisor)
+    # The next request does not read the staff again.
+    client.force_login(world.supervisor)
+    client.get(reverse("home"))
+    with CaptureQueriesContext(connection) as reads:
+        client.get(reverse("home"))
+    assert '"accounts_user"."username"' not in "\n".join(q["sql"] for q in reads.captured_queries)
+
+    newcomer = user("am_new", Role.ACCOUNT_MANAGER, branch=world.branch_a)
+    assert "am_new · 客户经理 · A机构" in team(client, world.supervisor)
+    newcomer.display_name = "新来的客户经理"
+    newcomer.save()
+    assert "新来的客户经理 · 客户经理 · A机构" in team(client, world.supervisor)
+    world.branch_a.name = "改名后的支行"
+    world.branch_a.save()
+    rows = team(client, world.supervisor)
+    assert "新来的客户经理 · 客户经理 · 改名后的支行" in rows and "am_a · 客户经理 · 改名后的支行" in rows
+    newcomer.groups.remove(Group.objects.get(name=Role.ACCOUNT_MANAGER))
+    assert not [k for k in team(client, world.supervisor) if k.startswith("新来的客户经理")]
+    world.am_a2.is_active = False
+    world.am_a2.save()
+    assert not [k for k in team(client, world.supervisor) if k.startswith("am_a2")]
 
 
 def test_the_team_table_costs_the_same_queries_with_more_cases(client, world) -> None:

@@ -22,6 +22,7 @@ from django.utils import timezone
 from casetypes import declaration
 
 DAY = 86400
+_AFTER_MOST = 4096  # `add_working_days`'s days kept per calendar (days filed on × counts asked)
 _EPOCH = dt.date(1970, 1, 5)  # a Monday
 Loader = Callable[[dt.date, dt.date], Mapping[dt.date, bool]]
 
@@ -42,6 +43,7 @@ class WorkCalendar:
     def _set(self, exceptions: Mapping[dt.date, bool], lo: dt.date, hi: dt.date) -> None:
         self.lo, self.hi = lo, hi
         self._days = dict(exceptions)
+        self._after: dict[tuple[dt.date, int], dt.date] = {}  # `add_working_days`'s days, as found
         self._dates = sorted(self._days)
         # How each stored day changes the Monday–Friday count, accumulated for bisect.
         self._prefix = [0]
@@ -108,14 +110,28 @@ class WorkCalendar:
     def add_working_days(self, start: dt.datetime, days: int) -> dt.datetime:
         """The same (local) time of day, `days` working days after `start`."""
         local = timezone.localtime(start)
-        day = local.date()
-        self._cover(day, day + dt.timedelta(days=2 * days + 30))
+        day = self._working_days_after(local.date(), days)
+        # `make_aware` in the zone `localtime` used (the current one): the same moment, one look-up.
+        return dt.datetime.combine(day, local.time(), tzinfo=local.tzinfo)
+
+    def _working_days_after(self, start: dt.date, days: int) -> dt.date:
+        """The day `days` working days after `start`, walked once per day and count while the
+        calendar holds the same days (a supervisor's dashboard asks it for two dozen change
+        requests filed on a few days; the kept calendar serves every request of the process)."""
+        key = (start, days)
+        found = self._after.get(key)
+        if found is not None:
+            return found
+        day = start
+        self._cover(day, day + dt.timedelta(days=2 * days + 30))  # may reload: `_after` emptied
         counted = 0
         while counted < days:
             day += dt.timedelta(days=1)
             if self.is_workday(day):
                 counted += 1
-        return timezone.make_aware(dt.datetime.combine(day, local.time().replace(tzinfo=None)))
+        if len(self._after) < _AFTER_MOST:
+            self._after[key] = day
+        return day
 
     def shift(self, start: dt.datetime, seconds: int) -> dt.datetime:
         """The moment `seconds` of working time after `start` (the start of a working day on a boundary)."""
