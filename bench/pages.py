@@ -163,6 +163,92 @@ def sessions(usernames: list[str]) -> dict[str, str]:
     return out
 
 
+API_CLIENTS = {  # a bank system reading the whole bank, and one company's ERP
+    "api:bank": "基准测试 银行系统(总行)",
+    "api:company": "基准测试 企业 ERP",
+}
+
+
+def api_tokens(names: list[str]) -> dict[str, str]:
+    """A bearer token per API client of the bench (made once per database, as `manage.py
+    api_client create` makes one; the token as the client-credentials grant issues it)."""
+    import datetime as dt
+
+    from django.db.models import Count
+    from django.utils import timezone
+    from oauth2_provider.models import AccessToken
+
+    from api import services
+    from api.models import ApiClient
+    from branches.models import Branch
+    from branches.roles import Role
+    from companies.models import Enterprise
+
+    out = {}
+    for name in names:
+        label = API_CLIENTS[name]
+        client = (
+            ApiClient.objects.filter(name=label, revoked_at__isnull=True).select_related("application", "user").first()
+        )
+        if client is None:
+            if name == "api:bank":
+                root = Branch.objects.order_by("path").first()
+                creds = services.api_client_create(
+                    name=label, scopes=["read"], branch=root, roles=[Role.HEAD_OFFICE_APPROVER]
+                )
+            else:  # the company with the most cases
+                busiest = Enterprise.objects.annotate(n=Count("cases")).order_by("-n", "pk").first()
+                creds = services.api_client_create(name=label, scopes=["read"], enterprise=busiest)
+            client = creds.client
+        token = AccessToken.objects.create(
+            user=client.user,
+            application=client.application,
+            token=secrets.token_urlsafe(32),
+            expires=timezone.now() + dt.timedelta(hours=6),
+            scope=client.scopes,
+        )
+        out[name] = f"Bearer {token.token}"
+    return out
+
+
+def auth_headers(key: str) -> dict[str, str]:
+    """What a reader's request carries: an API client's bearer token, or a browser's cookies."""
+    if key.startswith("Bearer "):
+        return {"Authorization": key}
+    return {"Cookie": f"sessionid={key}; csrftoken={CSRF_COOKIE}"}
+
+
+def api_pages() -> list[Page]:
+    """The API's lists as an ERP or a bank system polls them: the bank's case list (first page
+    and 100 pages on by cursor, or the deepest the database has), the events of the case with the
+    longest history, and a company's own case list."""
+    from django.db.models import Count
+    from django.test import Client
+
+    from onboarding.models import OnboardingCase
+
+    keys = api_tokens(list(API_CLIENTS))
+    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=keys["api:bank"])
+    url = "/api/v1/cases/"
+    for _ in range(100):
+        response = client.get(url)
+        if response.status_code != 200:
+            raise SystemExit(f"API case list: {url} answered {response.status_code}")
+        following = response.json().get("next")
+        if not following:
+            break
+        url = "/api/" + following.split("/api/", 1)[1]
+    longest = (
+        OnboardingCase.objects.annotate(n=Count("events")).order_by("-n", "pk").values_list("public_id", flat=True)
+    )
+    return [
+        Page("API case list (bank system)", "api:bank", "/api/v1/cases/"),
+        Page("API case list, 100 pages on (bank system)", "api:bank", url),
+        Page("API case events, longest history", "api:bank", f"/api/v1/cases/{longest.first()}/events/"),
+        Page("API case list (company ERP)", "api:company", "/api/v1/cases/"),
+    ]
+
+
 def pages_for() -> list[Page]:
     """The pages and the users who see them, chosen the same way on every database: each finds
     something at every size (a page that found nothing would read less at one size than at the
@@ -252,6 +338,7 @@ def pages_for() -> list[Page]:
         Page("analytics (head office)", "ho_approver", "/analytics/"),
         Page("analytics (supervisor)", sup, "/analytics/"),
         *portal_and_link_pages(),
+        *api_pages(),
     ]
 
 
@@ -315,9 +402,13 @@ def count_queries(pages: list[Page], keys: dict[str, str], label: str) -> None:
     from django.test.utils import CaptureQueriesContext
 
     for page in pages:
-        client = Client(HTTP_HOST="127.0.0.1")
-        client.cookies["sessionid"] = keys[page.user]
-        client.cookies["csrftoken"] = CSRF_COOKIE
+        key = keys[page.user]
+        if key.startswith("Bearer "):
+            client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=key)
+        else:
+            client = Client(HTTP_HOST="127.0.0.1")
+            client.cookies["sessionid"] = key
+            client.cookies["csrftoken"] = CSRF_COOKIE
         n = -1
         for _ in range(2):  # the second: caches warm, the session's renewal written
             with CaptureQueriesContext(connection) as ctx:
@@ -332,7 +423,8 @@ def wrk(url: str, cookie: str, *, connections: int, duration: int, lua: str) -> 
     cmd = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s"]
     cmd += ["-s", lua]
     if cookie:
-        cmd += ["-H", f"Cookie: sessionid={cookie}; csrftoken={CSRF_COOKIE}"]
+        for name, value in auth_headers(cookie).items():
+            cmd += ["-H", f"{name}: {value}"]
     out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
     line = next(x for x in out.splitlines() if x.startswith("JSON "))
     data = json.loads(line[5:])
@@ -371,9 +463,7 @@ def start_gunicorn(env: dict[str, str], port: int, log: Path) -> subprocess.Pope
 
 def check_page(port: int, page: Page, cookie: str) -> None:
     """The page answers to its reader (not a redirect to the login page) with a whole page."""
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{page.url}", headers={"Cookie": f"sessionid={cookie}; csrftoken={CSRF_COOKIE}"}
-    )
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{page.url}", headers=auth_headers(cookie))
     with urllib.request.urlopen(request, timeout=30) as response:
         body = response.read()
         if response.status != 200 or response.url.split("?")[0].endswith("/login/"):
@@ -491,7 +581,8 @@ def main() -> None:
         if args.only:
             wanted = [w.strip() for w in args.only.split(",")]
             pages = [p for p in pages if any(w in p.name for w in wanted)]
-        keys = sessions(sorted({p.user for p in pages} | {"ho_approver"}))
+        keys = sessions(sorted({p.user for p in pages if p.user not in API_CLIENTS} | {"ho_approver"}))
+        keys.update(api_tokens(sorted({p.user for p in pages if p.user in API_CLIENTS})))
         fresh_cockpits(pages)
         count_queries(pages, keys, label)
     # `keys` and the urls are now those of the large database, which gunicorn serves.

@@ -81,7 +81,7 @@ def main() -> None:
     from django.db import connection
     from django.test import Client
 
-    from bench.pages import CSRF_COOKIE, Page, pages_for, sessions
+    from bench.pages import API_CLIENTS, CSRF_COOKIE, Page, api_tokens, pages_for, sessions
 
     pages = [
         Page("trivial view (all middleware)", "ho_approver", "/bench/trivial"),
@@ -91,14 +91,18 @@ def main() -> None:
     if args.only:
         wanted = [w.strip() for w in args.only.split(",")]
         pages = [p for p in pages if any(w in p.name for w in wanted)]
-    keys = sessions(sorted({p.user for p in pages}))
+    keys = sessions(sorted({p.user for p in pages if p.user not in API_CLIENTS}))
+    keys.update(api_tokens(sorted({p.user for p in pages if p.user in API_CLIENTS})))
     load = os.getloadavg()[0]
     print(f"load {load:.1f}; {args.repeat} requests per page after 2 warm-ups")
     print(f"{'page':<42} {'wall p50':>9} {'cpu p50':>8} {'sql p50':>8} {'queries':>7} {'KB':>6}")
     for page in pages:
-        client = Client(HTTP_HOST="127.0.0.1")
-        client.cookies["sessionid"] = keys[page.user]
-        client.cookies["csrftoken"] = CSRF_COOKIE
+        if page.user in API_CLIENTS:
+            client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=keys[page.user])
+        else:
+            client = Client(HTTP_HOST="127.0.0.1")
+            client.cookies["sessionid"] = keys[page.user]
+            client.cookies["csrftoken"] = CSRF_COOKIE
         walls, cpus, sqls, n, size = [], [], [], 0, 0
         timer = SqlTimer()
         for i in range(args.repeat + 2):
