@@ -59,15 +59,22 @@ def case_list_keys(*, user: Any) -> QuerySet[OnboardingCase]:
     return OnboardingCase.objects.filter(case_visible_q(user)).order_by("-created_at", "-pk").only("created_at")
 
 
-def cases_by_id(ids: list[int]) -> list[OnboardingCase]:
-    """The cases of these ids in this order, with what a case's summary shows (its company
-    data, branch and current stage): keys found by `case_list_keys`, so no scope again."""
-    rows = (
+def _cases_by_id(ids: list[int]) -> QuerySet[OnboardingCase]:
+    return (
         OnboardingCase.objects.filter(pk__in=ids)
         .select_related("enterprise", "company_version", "branch", "current_visit")
         .order_by()
     )
-    by_id = {case.pk: case for case in rows}
+
+
+def cases_by_id(ids: list[int]) -> list[OnboardingCase]:
+    """The cases of these ids in this order, with what a case's summary shows (its company
+    data, branch and current stage): keys found by `case_list_keys`, so no scope again."""
+    # Compiled once per process and prepared (`config.frozen`, the ids one `= ANY(%s)` array on
+    # PostgreSQL): the ORM built this join of five tables in ~1 ms of CPU and PostgreSQL planned
+    # it in ~0.9 ms on every API list call, for a fraction of a millisecond of running it.
+    read = frozen("cases_by_id", _cases_by_id, [[OWNER]])
+    by_id = {case.pk: case for case in read.objects(ids)}
     cases = [by_id[pk] for pk in ids if pk in by_id]
     prefetch_company_accounts(cases)
     return cases
