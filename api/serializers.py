@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from rest_framework import serializers
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import ISO_8601, serializers
 from rest_framework.fields import Field, SkipField, is_simple_callable
 from rest_framework.relations import PKOnlyObject
+from rest_framework.settings import api_settings
 
 from documents.models import Document, DocumentKind, DocumentVersion
 from onboarding.models import CaseEvent, OnboardingCase, StageVisit
@@ -17,6 +21,30 @@ from portal.models import CaseMessage
 # Whether a method read as a field's source is called (`is_simple_callable`: an inspection of
 # its signature, ~20 µs), by the method's function: worked out once per process.
 _SIMPLE: dict[Any, bool] = {}
+
+
+def _represent(field: Any) -> Any:
+    """The field's `to_representation`; for a plain ISO 8601 `DateTimeField` (the reader's
+    time zone) the same for an aware datetime with the time zone looked up once rather than
+    per value (DRF's `enforce_timezone` asks asgiref's local for it each time)."""
+    if type(field) is not serializers.DateTimeField or not settings.USE_TZ or hasattr(field, "timezone"):
+        return field.to_representation
+    output = getattr(field, "format", api_settings.DATETIME_FORMAT)
+    if output is None or output.lower() != ISO_8601:
+        return field.to_representation
+    zone = timezone.get_current_timezone()
+    slow = field.to_representation
+
+    def represent(value: Any) -> Any:
+        if type(value) is not dt.datetime or value.utcoffset() is None:
+            return slow(value)  # a string, a naive datetime, a subclass: DRF's own way
+        try:
+            text = value.astimezone(zone).isoformat()
+        except OverflowError:
+            return slow(value)  # DRF's error
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+    return represent
 
 
 class Listed:
@@ -36,11 +64,12 @@ class Listed:
                     field.field_name,
                     field.source_attrs if type(field).get_attribute is Field.get_attribute else None,
                     field,
+                    _represent(field),
                 )
                 for field in self._readable_fields  # type: ignore[attr-defined]
             ]
         ret: dict[str, Any] = {}
-        for name, attrs, field in plan:
+        for name, attrs, field, represent in plan:
             value = instance
             try:
                 if attrs is None:
@@ -60,7 +89,7 @@ class Listed:
                 except SkipField:
                     continue
             check = value.pk if isinstance(value, PKOnlyObject) else value
-            ret[name] = None if check is None else field.to_representation(value)
+            ret[name] = None if check is None else represent(value)
         return ret
 
 

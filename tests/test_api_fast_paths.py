@@ -26,13 +26,17 @@ def _drf(serializer: type, rows: list) -> list:
     return [serializers.Serializer.to_representation(child, row) for row in rows]
 
 
-def test_the_case_rows_are_drfs_own(world):
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "UTC"])
+def test_the_case_rows_are_drfs_own(world, zone):
     world.case(State.BRANCH_INTAKE)
     world.case(State.DRAFT, company=world.company_y)
     cases = selectors.cases_by_id(list(OnboardingCase.objects.order_by("-pk").values_list("pk", flat=True)))
     assert cases
-    fast = s.CaseSerializer(cases, many=True).data
-    assert json.dumps(fast, default=str) == json.dumps(_drf(s.CaseSerializer, cases), default=str)
+    with timezone.override(zone):
+        fast = s.CaseSerializer(cases, many=True).data
+        drf = _drf(s.CaseSerializer, cases)
+    assert json.dumps(fast, default=str) == json.dumps(drf, default=str)
+    assert fast[0]["created_at"].endswith("Z") == (zone == "UTC")
 
 
 def test_the_event_rows_are_drfs_own(world):
