@@ -141,12 +141,17 @@ class ApiView(APIView):
             # A list read is a read of every case it showed: one row each, in the same INSERT,
             # so the auditor's export for a case finds it.
             listed = self.listed_cases if response.status_code == 200 else []
+            # Each read as `access_event` makes it, its actor, name, address and path the call's
+            # (worked out once rather than once per case).
             reads = [
-                access_event(
+                AccessEvent(
                     kind=AccessEvent.Kind.CASE_READ,
                     actor=client.user,
+                    username=call.username,
                     case=case,
-                    request=request._request,
+                    reason="",
+                    ip=call.ip,
+                    path=call.path,
                     data={"view": data["view"], "client": data["client"]},
                 )
                 for case in listed

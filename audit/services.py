@@ -77,6 +77,11 @@ def access_record(
     event = access_event(
         kind=kind, actor=actor, username=username, case=case, reason=reason, request=request, data=data
     )
+    return _save_one(event)
+
+
+def _save_one(event: AccessEvent) -> AccessEvent:
+    """`event` saved by the INSERT written once per process (`_insert`)."""
     sql, fields, returning = _insert(connection.vendor)
     params = [f.get_db_prep_save(f.pre_save(event, True), connection) for f in fields]
     # Prepared on its connection where reads are (`read_cursor`): every value is a parameter, so
@@ -111,8 +116,45 @@ def _insert(vendor: str) -> tuple[str, list[Any], bool]:
 
 
 def access_events_save(events: list[AccessEvent]) -> list[AccessEvent]:
-    """Several access events of one request (a list read: one per case shown) in one INSERT."""
-    return AccessEvent.objects.bulk_create(events)
+    """Several access events of one request (a list read: one per case shown) in one INSERT.
+
+    On PostgreSQL the INSERT is `bulk_create`'s own (`… SELECT * FROM UNNEST(%s::type[], …)`,
+    one array per column whatever the number of rows) written once per process (`_insert_many`)
+    and prepared on its connection: the ORM built it in ~2 ms of CPU for an API list of 50
+    cases and PostgreSQL planned it on every call. The same values as `bulk_create` writes (each
+    field's `pre_save` and `get_db_prep_save`), the ids read back in the rows' order."""
+    if len(events) == 1:  # an API call that listed nothing: `access_record`'s INSERT
+        _save_one(events[0])
+        return events
+    if not events or connection.vendor != "postgresql":
+        return AccessEvent.objects.bulk_create(events)
+    sql, fields = _insert_many()
+    columns: list[list[Any]] = [[] for _ in fields]
+    for event in events:
+        for column, f in zip(columns, fields, strict=True):
+            column.append(f.get_db_prep_save(f.pre_save(event, True), connection))
+    with transaction.mark_for_rollback_on_error(connection.alias), read_cursor() as cursor:
+        cursor.execute(sql, columns)
+        pks = [row[0] for row in cursor.fetchall()]
+    for event, pk in zip(events, pks, strict=True):
+        event.pk = pk
+        event._state.adding = False
+        event._state.db = connection.alias
+    return events
+
+
+@functools.cache
+def _insert_many() -> tuple[str, list[Any]]:
+    """The access events' INSERT of any number of rows on PostgreSQL, as `bulk_create` writes it."""
+    meta = AccessEvent._meta
+    q = connection.ops.quote_name
+    fields = [f for f in meta.concrete_fields if f is not meta.pk]
+    arrays = ", ".join(f"(%s)::{str(f.db_type(connection)).split('(')[0]}[]" for f in fields)
+    sql = (
+        f"INSERT INTO {q(meta.db_table)} ({', '.join(q(str(f.column)) for f in fields)}) "  # noqa: S608 (names from the model)
+        f"SELECT * FROM UNNEST({arrays}) RETURNING {q(str(meta.pk.column))}"
+    )
+    return sql, fields
 
 
 def may_break_glass(user: Any) -> bool:
