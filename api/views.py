@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.models import AccessEvent
-from audit.services import access_event, access_events_save
+from audit.services import access_event, access_reads_save
 from documents import selectors as document_selectors
 from documents import services as document_services
 from documents.models import Document
@@ -142,21 +142,17 @@ class ApiView(APIView):
             # so the auditor's export for a case finds it.
             listed = self.listed_cases if response.status_code == 200 else []
             # Each read as `access_event` makes it, its actor, name, address and path the call's
-            # (worked out once rather than once per case).
-            reads = [
-                AccessEvent(
-                    kind=AccessEvent.Kind.CASE_READ,
-                    actor=client.user,
-                    username=call.username,
-                    case=case,
-                    reason="",
-                    ip=call.ip,
-                    path=call.path,
-                    data={"view": data["view"], "client": data["client"]},
-                )
-                for case in listed
-            ]
-            access_events_save([call, *reads])
+            # (worked out once rather than once per case), saved after the call.
+            read = AccessEvent(
+                kind=AccessEvent.Kind.CASE_READ,
+                actor=client.user,
+                username=call.username,
+                reason="",
+                ip=call.ip,
+                path=call.path,
+                data={"view": data["view"], "client": data["client"]},
+            )
+            access_reads_save(call, read, listed)
         return response
 
     def get_case(self) -> OnboardingCase:

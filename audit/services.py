@@ -143,6 +143,49 @@ def access_events_save(events: list[AccessEvent]) -> list[AccessEvent]:
     return events
 
 
+def access_reads_save(call: AccessEvent, read: AccessEvent, cases: list[Any]) -> None:
+    """An API call's event and a read of each case it listed: `read` for every case, but for
+    its case, saved after `call` (its id first, as before).
+
+    On PostgreSQL the reads are one INSERT of `read`'s values with the cases' ids unnested
+    (`_insert_reads`, written once per process and prepared): the values are worked out once
+    rather than for each of 50 rows, and no model instance is made per case (a list of 50 cost
+    ~2.5 ms of CPU in per-row field preparation and the driver's dumping of nine arrays)."""
+    if not cases or connection.vendor != "postgresql":
+        rows = [call] + [
+            AccessEvent(**{f.attname: getattr(read, f.attname) for f in _fields()}, case_id=c.pk) for c in cases
+        ]
+        access_events_save(rows)
+        return
+    _save_one(call)
+    sql, fields = _insert_reads()
+    params = [f.get_db_prep_save(f.pre_save(read, True), connection) for f in fields]
+    params.append([c.pk for c in cases])
+    with transaction.mark_for_rollback_on_error(connection.alias), read_cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _fields() -> list[Any]:
+    """The access event's columns but the id and the case (set per row)."""
+    meta = AccessEvent._meta
+    return [f for f in meta.concrete_fields if f is not meta.pk and f.name != "case"]
+
+
+@functools.cache
+def _insert_reads() -> tuple[str, list[Any]]:
+    """One access event's values for each case id of an array, in the array's order (PostgreSQL)."""
+    meta = AccessEvent._meta
+    q = connection.ops.quote_name
+    fields = _fields()
+    case_column = q(str(meta.get_field("case").column))
+    values = ", ".join(f"%s::{str(f.db_type(connection)).split('(')[0]}" for f in fields)
+    sql = (
+        f"INSERT INTO {q(meta.db_table)} ({', '.join(q(str(f.column)) for f in fields)}, {case_column}) "  # noqa: S608 (names from the model)
+        f"SELECT {values}, u.id FROM UNNEST(%s::bigint[]) WITH ORDINALITY AS u(id, n) ORDER BY u.n"
+    )
+    return sql, fields
+
+
 @functools.cache
 def _insert_many() -> tuple[str, list[Any]]:
     """The access events' INSERT of any number of rows on PostgreSQL, as `bulk_create` writes it."""
