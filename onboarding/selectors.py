@@ -60,10 +60,37 @@ def case_list_keys(*, user: Any) -> QuerySet[OnboardingCase]:
     return OnboardingCase.objects.filter(case_visible_q(user)).order_by("-created_at", "-pk").only("created_at")
 
 
+# What the API's case rows show (api.serializers.CaseSerializer) of a case and of the rows it
+# joins: a version's name, credit code and number (not its accounts, addresses and people: a
+# JSON list decoded and twenty fields set on every row for nothing), the branch's code, the
+# stage's due time. The company is read whole: a case without a version shows it as it is.
+_CASE_ROW_ONLY = (
+    "id",
+    "case_type",
+    "public_id",
+    "reference",
+    "state",
+    "version",
+    "modules",
+    "erp_system",
+    "connection_notes",
+    "target_date",
+    "created_at",
+    "updated_at",
+    "enterprise",
+    "company_version__name",
+    "company_version__uscc",
+    "company_version__number",
+    "branch__code",
+    "current_visit__due_at",
+)
+
+
 def _cases_by_id(ids: list[int]) -> QuerySet[OnboardingCase]:
     return (
         OnboardingCase.objects.filter(pk__in=ids)
         .select_related("enterprise", "company_version", "branch", "current_visit")
+        .only(*_CASE_ROW_ONLY, *(f"enterprise__{f.name}" for f in Enterprise._meta.concrete_fields))
         .order_by()
     )
 
