@@ -253,6 +253,22 @@ def test_the_customer_withdraws_a_resumption_and_the_link_stays_suspended(world)
     assert _post_withdraw(as_user(world.customer_y), req.case).status_code == 404
 
 
+def test_a_suspended_link_with_a_resumption_under_way_says_so_once(world):
+    """The customer asked to resume: each page says once that a resumption is under way (the
+    suspended link's notes and the launch controls' notes are one list, not two)."""
+    link = live_link(world)
+    LiveLink.objects.filter(pk=link.pk).update(status=LinkStatus.SUSPENDED)
+    link.refresh_from_db()
+    request_services.resumption_open(link=link, user=world.customer_x, reason="恢复")
+    note = "该直联服务已有一笔办理中的“恢复直联服务”申请"
+    portal_page = text(as_user(world.customer_x).get(f"/portal/links/{link.public_id}/"))
+    staff_page = text(as_user(world.am_a).get(f"/links/{link.public_id}/"))
+    for page in (portal_page, staff_page):
+        assert page.count(note) == 1
+        assert page.count("服务已暂停:仍可挂失UKey") == 1
+        assert f"/links/{link.public_id}/requests/resumption/" not in page
+
+
 def test_a_risk_or_dormancy_suspension_is_not_the_customers_to_withdraw(world, settings):
     link = live_link(world)
     risk = request_services.suspension_open(link=link, user=world.am_a, reason_code="risk", reason="可疑交易")
