@@ -13,8 +13,10 @@ from rest_framework.fields import Field, SkipField, is_simple_callable
 from rest_framework.relations import PKOnlyObject
 from rest_framework.settings import api_settings
 
+from casetypes.declaration import state_labels_shown
 from documents.models import Document, DocumentKind, DocumentVersion
 from onboarding.models import CaseEvent, OnboardingCase, StageVisit
+from onboarding.selectors import CASE_ROW_COLUMNS
 from onboarding.states import Module
 from portal.models import CaseMessage
 
@@ -126,6 +128,56 @@ class CaseSerializer(Listed, serializers.ModelSerializer[OnboardingCase]):
             "updated_at",
         ]
         read_only_fields = fields
+
+
+# `CaseSerializer`'s fields and where each reads its value among `case_rows`' columns: the state's
+# label is the state's, shown in the reader's language.
+_CASE_ROW_SOURCES = {
+    "id": "public_id",
+    "reference": "reference",
+    "state": "state",
+    "state_label": "state",
+    "version": "version",
+    "enterprise_name": "company_name",
+    "enterprise_uscc": "company_uscc",
+    "company_version": "company_number",
+    "branch_code": "branch_code",
+    "modules": "modules",
+    "erp_system": "erp_system",
+    "connection_notes": "connection_notes",
+    "target_date": "target_date",
+    "stage_due_at": "stage_due_at",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+}
+_case_row_plans: dict[Any, list[tuple[str, int, Any]]] = {}
+
+
+def case_list_rows(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """The API's case list: `CaseSerializer`'s rows written from `onboarding.selectors.case_rows`'
+    values (issue 26: DRF built the serializer's eighteen fields and walked ~300 model instances
+    for a list of 50, ~40 % of the call's CPU). Each value goes through its field's own
+    `to_representation`, as `Listed` does, nulls as null; the plan (fields, their columns and the
+    reader's time zone) is made once per time zone. Tested equal to DRF's output."""
+    zone = timezone.get_current_timezone()
+    plan = _case_row_plans.get(zone)
+    if plan is None:
+        fields = CaseSerializer().fields
+        plan = _case_row_plans[zone] = [
+            (name, CASE_ROW_COLUMNS.index(_CASE_ROW_SOURCES[name]), _represent(fields[name]))
+            for name in CaseSerializer.Meta.fields
+        ]
+    labels = state_labels_shown()
+    out = []
+    for row in rows:
+        ret: dict[str, Any] = {}
+        for name, at, represent in plan:
+            value = row[at]
+            if name == "state_label":
+                value = labels.get(value, value)
+            ret[name] = None if value is None else represent(value)
+        out.append(ret)
+    return out
 
 
 class CaseCreateSerializer(serializers.Serializer[Any]):

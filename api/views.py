@@ -65,7 +65,7 @@ class ApiView(APIView):
 
     pagination_class = KeysetPagination
     case: OnboardingCase | None = None
-    listed_cases: list[OnboardingCase] = []  # the cases a list call showed (CaseListView)
+    listed_cases: list[int] = []  # the ids of the cases a list call showed (CaseListView)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
@@ -171,10 +171,12 @@ class CaseListView(ApiView, generics.ListAPIView[OnboardingCase]):
         # joined list took PostgreSQL 28–80 ms to plan under load for 1 ms of running it).
         return selectors.case_list_keys(user=self.request.user)
 
-    def paginate_queryset(self, queryset: Any) -> Any:
-        keys = super().paginate_queryset(queryset)
-        self.listed_cases = selectors.cases_by_id([key.pk for key in keys]) if keys is not None else []
-        return self.listed_cases
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # The page's keys, then what it shows of each case as values (`case_rows`), written as
+        # `CaseSerializer` writes a case (`case_list_rows`): no model instance per case.
+        keys = self.paginate_queryset(self.get_queryset())
+        self.listed_cases = [key.pk for key in keys]
+        return self.get_paginated_response(s.case_list_rows(selectors.case_rows(self.listed_cases)))
 
     @extend_schema(request=s.CaseCreateSerializer, responses={201: s.CaseSerializer, 400: s.ErrorSerializer})
     def post(self, request: Request) -> Response:

@@ -143,24 +143,24 @@ def access_events_save(events: list[AccessEvent]) -> list[AccessEvent]:
     return events
 
 
-def access_reads_save(call: AccessEvent, read: AccessEvent, cases: list[Any]) -> None:
-    """An API call's event and a read of each case it listed: `read` for every case, but for
-    its case, saved after `call` (its id first, as before).
+def access_reads_save(call: AccessEvent, read: AccessEvent, case_ids: list[int]) -> None:
+    """An API call's event and a read of each case it listed (by id): `read` for every case,
+    but for its case, saved after `call` (its id first, as before).
 
     On PostgreSQL the reads are one INSERT of `read`'s values with the cases' ids unnested
     (`_insert_reads`, written once per process and prepared): the values are worked out once
     rather than for each of 50 rows, and no model instance is made per case (a list of 50 cost
     ~2.5 ms of CPU in per-row field preparation and the driver's dumping of nine arrays)."""
-    if not cases or connection.vendor != "postgresql":
+    if not case_ids or connection.vendor != "postgresql":
         rows = [call] + [
-            AccessEvent(**{f.attname: getattr(read, f.attname) for f in _fields()}, case_id=c.pk) for c in cases
+            AccessEvent(**{f.attname: getattr(read, f.attname) for f in _fields()}, case_id=pk) for pk in case_ids
         ]
         access_events_save(rows)
         return
     _save_one(call)
     sql, fields = _insert_reads()
     params = [f.get_db_prep_save(f.pre_save(read, True), connection) for f in fields]
-    params.append([c.pk for c in cases])
+    params.append(list(case_ids))
     with transaction.mark_for_rollback_on_error(connection.alias), read_cursor() as cursor:
         cursor.execute(sql, params)
 

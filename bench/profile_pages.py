@@ -13,7 +13,8 @@ loaded machine it moves less than wall time, which is why it is printed beside i
 measured around each statement on the client side (planning included).
 
 `--profile NAME` prints the 30 heaviest functions of that page (cProfile, cumulative; `--sort
-tottime` for the time spent in each function itself).
+tottime` for the time spent in each function itself; PROFILE_CALLEES=name: what that function
+called, and for how long).
 `--explain NAME` prints `EXPLAIN (ANALYZE, BUFFERS, SUMMARY)` of that page's five slowest
 statements, planning time included (PostgreSQL only).
 
@@ -138,7 +139,10 @@ def main() -> None:
             for _ in range(5):
                 client.get(page.url)
             profiler.disable()
-            pstats.Stats(profiler).sort_stats(args.sort).print_stats(int(os.environ.get("PROFILE_LINES", "30")))
+            stats = pstats.Stats(profiler).sort_stats(args.sort)
+            stats.print_stats(int(os.environ.get("PROFILE_LINES", "30")))
+            if os.environ.get("PROFILE_CALLEES"):  # a function's name: what it called, and for how long
+                stats.print_callees(os.environ["PROFILE_CALLEES"])
 
 
 if __name__ == "__main__":

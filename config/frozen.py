@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import connection
-from django.db.models.query import get_related_populators
+from django.db.models.query import ModelIterable, get_related_populators
 
 from config.statements import read_cursor
 
@@ -81,7 +81,8 @@ class Frozen:
         self.keyed = keyed
         self.compiler = compiler
         self.converters: dict[int, Any] | None = None
-        self.klass_info = compiler.klass_info
+        # A model's instances (not a `values_list`'s rows): where their columns are among the select.
+        self.klass_info = compiler.klass_info if queryset._iterable_class is ModelIterable else None
         if self.klass_info is not None:
             select = compiler.select
             fields = self.klass_info["select_fields"]

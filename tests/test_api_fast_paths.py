@@ -6,13 +6,14 @@ import datetime as dt
 import json
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 from oauth2_provider.models import AccessToken
 from rest_framework import serializers
 
 from api import serializers as s
 from api.models import ApiClient
 from api.services import api_client_create
+from companies.models import Enterprise
 from audit.models import AccessEvent
 from onboarding import selectors
 from onboarding.models import OnboardingCase
@@ -26,17 +27,37 @@ def _drf(serializer: type, rows: list) -> list:
     return [serializers.Serializer.to_representation(child, row) for row in rows]
 
 
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
 @pytest.mark.parametrize("zone", ["Asia/Shanghai", "UTC"])
-def test_the_case_rows_are_drfs_own(world, zone):
+def test_the_case_rows_are_drfs_own(world, zone, language):
+    """The API's case list (values written by `case_list_rows`) equals DRF's `CaseSerializer`
+    over the cases' model instances: a case with a data version and one without (the company as
+    it is, number 0), one with a stage due and a target date and drafts without, every state
+    label in the reader's language, times in the reader's zone."""
     world.case(State.BRANCH_INTAKE)
     world.case(State.DRAFT, company=world.company_y)
-    cases = selectors.cases_by_id(list(OnboardingCase.objects.order_by("-pk").values_list("pk", flat=True)))
-    assert cases
-    with timezone.override(zone):
-        fast = s.CaseSerializer(cases, many=True).data
+    world.case(State.JOINT_TESTING)
+    draft, intake, live = world.case(State.DRAFT), world.case(State.BRANCH_INTAKE), world.case(State.LIVE)
+    OnboardingCase.objects.filter(pk=draft.pk).update(company_version=None)
+    OnboardingCase.objects.filter(pk=intake.pk).update(target_date=dt.date(2027, 1, 29))
+    OnboardingCase.objects.filter(pk=live.pk).update(current_visit=None)
+    # The company renamed since: a case with a version shows the version's name, one without the new name.
+    Enterprise.objects.filter(pk=world.company_x.pk).update(name="改名后的企业")
+    ids = list(OnboardingCase.objects.order_by("-pk").values_list("pk", flat=True))
+    cases = list(OnboardingCase.objects.filter(pk__in=ids).order_by("-pk"))
+    assert {c.company_version_id is None for c in cases} == {True, False}
+    assert {c.current_visit_id is None for c in cases} == {True, False}
+    assert {c.target_date is None for c in cases} == {True, False}
+    with timezone.override(zone), translation.override(language):
+        fast = s.case_list_rows(selectors.case_rows(ids))
         drf = _drf(s.CaseSerializer, cases)
-    assert json.dumps(fast, default=str) == json.dumps(drf, default=str)
+    assert json.dumps(fast, default=str, ensure_ascii=False) == json.dumps(drf, default=str, ensure_ascii=False)
     assert fast[0]["created_at"].endswith("Z") == (zone == "UTC")
+    assert {row["company_version"] for row in fast} >= {0, 1}
+    names = {row["id"]: row["enterprise_name"] for row in fast}
+    assert names[str(draft.public_id)] == "改名后的企业" and names[str(intake.public_id)] != "改名后的企业"
+    # The ids' order is the list's, whatever order the database reads them in.
+    assert [row["id"] for row in s.case_list_rows(selectors.case_rows(ids[::-1]))] == [r["id"] for r in fast[::-1]]
 
 
 def test_the_event_rows_are_drfs_own(world):
