@@ -147,22 +147,28 @@ def access_reads_save(call: AccessEvent, read: AccessEvent, case_ids: list[int])
     """An API call's event and a read of each case it listed (by id): `read` for every case,
     but for its case, saved after `call` (its id first, as before).
 
-    On PostgreSQL the reads are one INSERT of `read`'s values with the cases' ids unnested
-    (`_insert_reads`, written once per process and prepared): the values are worked out once
-    rather than for each of 50 rows, and no model instance is made per case (a list of 50 cost
-    ~2.5 ms of CPU in per-row field preparation and the driver's dumping of nine arrays)."""
+    On PostgreSQL both are one statement (`_insert_call_and_reads`, written once per process and
+    prepared): the call's INSERT as a CTE, then `read`'s values with the cases' ids unnested,
+    which reads the call's row first, so the call has the lowest id. The values are worked out
+    once rather than for each of 50 rows, no model instance is made per case (a list of 50 cost
+    ~2.5 ms of CPU in per-row field preparation and the driver's dumping of nine arrays), and one
+    commit is flushed where two were (the two INSERTs took 4.3 ms on the client, 0.8 of it
+    PostgreSQL's work)."""
     if not case_ids or connection.vendor != "postgresql":
         rows = [call] + [
             AccessEvent(**{f.attname: getattr(read, f.attname) for f in _fields()}, case_id=pk) for pk in case_ids
         ]
         access_events_save(rows)
         return
-    _save_one(call)
-    sql, fields = _insert_reads()
-    params = [f.get_db_prep_save(f.pre_save(read, True), connection) for f in fields]
+    sql, call_fields, read_fields = _insert_call_and_reads()
+    params = [f.get_db_prep_save(f.pre_save(call, True), connection) for f in call_fields]
+    params += [f.get_db_prep_save(f.pre_save(read, True), connection) for f in read_fields]
     params.append(list(case_ids))
     with transaction.mark_for_rollback_on_error(connection.alias), read_cursor() as cursor:
         cursor.execute(sql, params)
+        call.pk = cursor.fetchone()[0]
+    call._state.adding = False
+    call._state.db = connection.alias
 
 
 def _fields() -> list[Any]:
@@ -172,18 +178,23 @@ def _fields() -> list[Any]:
 
 
 @functools.cache
-def _insert_reads() -> tuple[str, list[Any]]:
-    """One access event's values for each case id of an array, in the array's order (PostgreSQL)."""
+def _insert_call_and_reads() -> tuple[str, list[Any], list[Any]]:
+    """An API call's access event and one read for each case id of an array, in the array's
+    order, in one statement (PostgreSQL); it returns the call's id."""
     meta = AccessEvent._meta
     q = connection.ops.quote_name
+    call_sql, call_fields, _ = _insert("postgresql")
     fields = _fields()
     case_column = q(str(meta.get_field("case").column))
+    pk = q(str(meta.pk.column))
     values = ", ".join(f"%s::{str(f.db_type(connection)).split('(')[0]}" for f in fields)
     sql = (
+        f"WITH call AS ({call_sql}) "
         f"INSERT INTO {q(meta.db_table)} ({', '.join(q(str(f.column)) for f in fields)}, {case_column}) "  # noqa: S608 (names from the model)
-        f"SELECT {values}, u.id FROM UNNEST(%s::bigint[]) WITH ORDINALITY AS u(id, n) ORDER BY u.n"
+        f"SELECT {values}, u.id FROM call, UNNEST(%s::bigint[]) WITH ORDINALITY AS u(id, n) ORDER BY u.n "
+        f"RETURNING (SELECT {pk} FROM call)"
     )
-    return sql, fields
+    return sql, call_fields, fields
 
 
 @functools.cache

@@ -77,6 +77,28 @@ def test_a_role_taken_away_is_refused_on_the_next_request(client, world) -> None
     assert client.get(reverse("case_new")).status_code == 403
 
 
+def test_a_bank_systems_roles_are_kept_and_a_role_taken_away_empties_its_list_at_the_next_call(world) -> None:
+    """A bank system's API client reads its service account's roles from the kept copy (no
+    statement of `auth_group` after the first call), and a role taken from the account shows
+    at the next call: its case list, scoped by the roles, is empty."""
+    from django.contrib.auth.models import Group
+
+    from api.services import api_client_create
+    from branches.roles import Role
+    from onboarding.states import State
+    from tests.api_helpers import Api, api_token
+
+    world.case(State.BRANCH_INTAKE)
+    creds = api_client_create(name="bank", scopes=["read"], branch=world.head_office, roles=[Role.HEAD_OFFICE_APPROVER])
+    api = Api(api_token(creds.client_id, creds.client_secret))
+    assert api.get("/api/v1/cases/").json()["results"]
+    with CaptureQueriesContext(connection) as ctx:
+        assert api.get("/api/v1/cases/").json()["results"]
+    assert not [q for q in ctx.captured_queries if '"auth_group"' in q["sql"]]
+    creds.client.user.groups.remove(Group.objects.get(name=Role.HEAD_OFFICE_APPROVER))
+    assert api.get("/api/v1/cases/").json()["results"] == []
+
+
 def test_a_login_elsewhere_keeps_the_copy_but_another_write_to_the_user_table_does_not(client, world) -> None:
     """A login writes `last_login` (Django's `update_last_login`): nothing checks it, so it must
     not make every user's copy stale (issue 26). Any other write to the user table does."""
