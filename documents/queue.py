@@ -27,6 +27,7 @@ from onboarding.queue import (
     QueueItem,
     aware,
     case_url_pattern,
+    company_name_sql,
     from_micros,
     micros,
     row_case,
@@ -81,22 +82,20 @@ def _waiting_q(needs: list[_Need], user: Any) -> Q:
 # from the one table that gives it (`onboarding.queue._HELD_PAGE_KEYS`). Only those uploaded by someone else; the (case, kind) pairs of the cases counted
 # (`_pairs_read`), of which a page of cases is shown: only theirs are joined to what the rows
 # show. The cases are counted in the same statement.
-_WAITING = """
+_WAITING = f"""
 WITH waiting AS (
-  SELECT w.case_id, w.kind FROM {waiting} w{join}
-  WHERE w.uploaded_by_id <> %s AND ({needs})
-  ORDER BY w.case_id, w.kind LIMIT {pairs:d}),
+  SELECT w.case_id, w.kind FROM {{waiting}} w{{join}}
+  WHERE w.uploaded_by_id <> %s AND ({{needs}})
+  ORDER BY w.case_id, w.kind LIMIT {{pairs:d}}),
 shown AS (SELECT DISTINCT case_id FROM waiting ORDER BY case_id LIMIT %s OFFSET %s)
 SELECT w.case_id, w.kind, c.public_id, c.reference, c.state,
-       CASE WHEN c.company_version_id IS NULL
-            THEN (SELECT e.name FROM onboarding_enterprise e WHERE e.id = c.enterprise_id)
-            ELSE (SELECT cv.name FROM companies_companyversion cv WHERE cv.id = c.company_version_id) END,
-       {due}, (SELECT COUNT(DISTINCT case_id) FROM waiting)
+       {company_name_sql("c")},
+       {{due}}, (SELECT COUNT(DISTINCT case_id) FROM waiting)
 FROM shown s
 JOIN waiting w ON w.case_id = s.case_id
 JOIN onboarding_onboardingcase c ON c.id = w.case_id
 LEFT JOIN onboarding_stagevisit v ON v.id = c.current_visit_id
-ORDER BY w.case_id, w.kind"""
+ORDER BY w.case_id, w.kind"""  # noqa: S608 (fragments made here, never input)
 
 # PostgreSQL: the rows its triggers keep (`WaitingDocument`, a few per case in progress). At
 # head office every case of a stage is a candidate (tens of thousands at 100,000 cases): reading

@@ -148,6 +148,16 @@ LEFT JOIN companies_companyversion cv ON cv.id = c.company_version_id
 LEFT JOIN onboarding_stagevisit v ON v.id = c.current_visit_id
 ORDER BY p.due_at, p.created_at, p.id"""
 
+
+def company_name_sql(case: str) -> str:
+    """The company name the case row `case` shows, in SQL: its data version's, or the company's
+    own for a case without one (`OnboardingCase.company`). A `CASE` of two scalar subqueries runs
+    only its branch (joining both tables read both)."""
+    return f"""CASE WHEN {case}.company_version_id IS NULL
+            THEN (SELECT e.name FROM onboarding_enterprise e WHERE e.id = {case}.enterprise_id)
+            ELSE (SELECT cv.name FROM companies_companyversion cv WHERE cv.id = {case}.company_version_id) END"""  # noqa: S608 (an alias of this module's statements, never input)
+
+
 # On PostgreSQL `held` is the kept statements' keys only (`_HELD_KEPT`, `_HELD_MINE_KEPT`: at
 # least the first `cap` cases in due order, with the ties of the last), counted up to `cap`;
 # only the page's first rows in due order, with their ties, are looked up for the creation time
@@ -157,12 +167,10 @@ ORDER BY p.due_at, p.created_at, p.id"""
 # The case row that orders the ties is the one the page shows (read once, not again after the
 # cut: 50 lookups fewer), and the company's name is read from the one table that gives it (a
 # `CASE` of two scalar subqueries runs only its branch: before, both tables were joined).
-_HELD_PAGE_KEYS = """
-WITH held AS ({held})
+_HELD_PAGE_KEYS = f"""
+WITH held AS ({{held}})
 SELECT p.id, p.public_id, p.reference, p.state,
-       CASE WHEN p.company_version_id IS NULL
-            THEN (SELECT e.name FROM onboarding_enterprise e WHERE e.id = p.enterprise_id)
-            ELSE (SELECT cv.name FROM companies_companyversion cv WHERE cv.id = p.company_version_id) END,
+       {company_name_sql("p")},
        v.holder_role,
        (EXTRACT(EPOCH FROM v.due_at) * 1000000)::bigint, (EXTRACT(EPOCH FROM v.entered_at) * 1000000)::bigint,
        (SELECT LEAST(COUNT(*), %s) FROM held)
@@ -172,7 +180,7 @@ FROM (SELECT k.id, k.due_at, c.created_at, c.public_id, c.reference, c.state, c.
       JOIN onboarding_onboardingcase c ON c.id = k.id
       ORDER BY k.due_at, c.created_at, k.id LIMIT %s OFFSET %s) p
 LEFT JOIN onboarding_stagevisit v ON v.id = p.current_visit_id
-ORDER BY p.due_at, p.created_at, p.id"""
+ORDER BY p.due_at, p.created_at, p.id"""  # noqa: S608 (fragments made here, never input)
 
 # `my_work` (an account manager, or several roles): the scope's cases in an open state with
 # an open current visit (or none yet: a draft), held by one of the person's roles or, for an
@@ -715,23 +723,19 @@ def change_requests_page(user: Any, *, offset: int = 0, limit: int = HELD_SHOWN,
 # once (`_SCOPE`; on PostgreSQL an init plan): joined to each case's branch row, the statement
 # took ~1.5 ms to plan (five tables) for ~1 ms of running it. The company's name as in
 # `_HELD_PAGE_KEYS`: from the one table that gives it.
-_PENDING_CHANGES = """SELECT {filed}, c.id, c.public_id, c.reference, c.state,
-       CASE WHEN c.company_version_id IS NULL
-            THEN (SELECT e.name FROM onboarding_enterprise e WHERE e.id = c.enterprise_id)
-            ELSE (SELECT cv.name FROM companies_companyversion cv WHERE cv.id = c.company_version_id) END,
+_PENDING_CHANGES = f"""SELECT {{filed}}, c.id, c.public_id, c.reference, c.state,
+       {company_name_sql("c")},
        COUNT(*) OVER ()
 FROM onboarding_changerequest r
 JOIN onboarding_onboardingcase c ON c.id = r.case_id
-WHERE r.status = %s AND c.branch_id {scope} AND r.filed_by_id <> %s
-ORDER BY r.filed_at, r.id LIMIT %s OFFSET %s"""
+WHERE r.status = %s AND c.branch_id {{scope}} AND r.filed_by_id <> %s
+ORDER BY r.filed_at, r.id LIMIT %s OFFSET %s"""  # noqa: S608 (fragments made here, never input)
 # The same on PostgreSQL from `PendingChange` (the pending requests with their cases' branches,
 # kept by triggers): the subtree's by `pending_change_branch_idx`, then only their cases. Above,
 # every pending request of the bank was read and its case looked up (302 requests, 1,126
 # buffers at the 100,000-case bench, for a tier-1 branch's 26).
 _PENDING_CHANGES_KEPT = f"""SELECT {micros("p.filed_at")}, c.id, c.public_id, c.reference, c.state,
-       CASE WHEN c.company_version_id IS NULL
-            THEN (SELECT e.name FROM onboarding_enterprise e WHERE e.id = c.enterprise_id)
-            ELSE (SELECT cv.name FROM companies_companyversion cv WHERE cv.id = c.company_version_id) END,
+       {company_name_sql("c")},
        COUNT(*) OVER ()
 FROM onboarding_pendingchange p
 JOIN onboarding_onboardingcase c ON c.id = p.case_id
