@@ -189,8 +189,8 @@ def _insert_call_and_reads() -> tuple[str, list[Any], list[Any]]:
     pk = q(str(meta.pk.column))
     values = ", ".join(f"%s::{str(f.db_type(connection)).split('(')[0]}" for f in fields)
     sql = (
-        f"WITH call AS ({call_sql}) "
-        f"INSERT INTO {q(meta.db_table)} ({', '.join(q(str(f.column)) for f in fields)}, {case_column}) "  # noqa: S608 (names from the model)
+        f"WITH call AS ({call_sql}) "  # noqa: S608 (names from the model)
+        f"INSERT INTO {q(meta.db_table)} ({', '.join(q(str(f.column)) for f in fields)}, {case_column}) "
         f"SELECT {values}, u.id FROM call, UNNEST(%s::bigint[]) WITH ORDINALITY AS u(id, n) ORDER BY u.n "
         f"RETURNING (SELECT {pk} FROM call)"
     )

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import Case, Count, F, Q, QuerySet, Value, When, prefetch_related_objects
+from django.db.models import Case, Count, F, Field, Q, QuerySet, Value, When, prefetch_related_objects
 from django.http import Http404
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -91,6 +91,7 @@ CASE_ROW_COLUMNS = (
 def _of_version(field: str) -> Case:
     """The case's data version's `field`, or the company's own for a case without a version."""
     own = CompanyVersion._meta.get_field(field)
+    assert isinstance(own, Field)  # a column of the version, not a relation
     fallback: Any = Value(0) if field == "number" else F(f"enterprise__{field}")
     return Case(
         When(company_version__isnull=True, then=fallback),

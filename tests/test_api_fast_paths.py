@@ -13,8 +13,8 @@ from rest_framework import serializers
 from api import serializers as s
 from api.models import ApiClient
 from api.services import api_client_create
-from companies.models import Enterprise
 from audit.models import AccessEvent
+from companies.models import Enterprise
 from onboarding import selectors
 from onboarding.models import OnboardingCase
 from onboarding.states import State
