@@ -130,25 +130,14 @@ class CaseSerializer(Listed, serializers.ModelSerializer[OnboardingCase]):
         read_only_fields = fields
 
 
-# `CaseSerializer`'s fields and where each reads its value among `case_rows`' columns: the state's
-# label is the state's, shown in the reader's language.
-_CASE_ROW_SOURCES = {
+# `CaseSerializer`'s fields that read a column of `case_rows` by another name (the others read
+# their own): the state's label is the state's, shown in the reader's language.
+_CASE_ROW_RENAMED = {
     "id": "public_id",
-    "reference": "reference",
-    "state": "state",
     "state_label": "state",
-    "version": "version",
     "enterprise_name": "company_name",
     "enterprise_uscc": "company_uscc",
     "company_version": "company_number",
-    "branch_code": "branch_code",
-    "modules": "modules",
-    "erp_system": "erp_system",
-    "connection_notes": "connection_notes",
-    "target_date": "target_date",
-    "stage_due_at": "stage_due_at",
-    "created_at": "created_at",
-    "updated_at": "updated_at",
 }
 _case_row_plans: dict[Any, list[tuple[str, int, Any]]] = {}
 
@@ -164,7 +153,7 @@ def case_list_rows(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
     if plan is None:
         fields = CaseSerializer().fields
         plan = _case_row_plans[zone] = [
-            (name, CASE_ROW_COLUMNS.index(_CASE_ROW_SOURCES[name]), _represent(fields[name]))
+            (name, CASE_ROW_COLUMNS.index(_CASE_ROW_RENAMED.get(name, name)), _represent(fields[name]))
             for name in CaseSerializer.Meta.fields
         ]
     labels = state_labels_shown()

@@ -65,29 +65,6 @@ def case_list_keys(*, user: Any) -> QuerySet[OnboardingCase, Any]:
     )
 
 
-# What the API's case list shows of a case (api.serializers.CaseSerializer's fields, in its
-# order), read as values: the company's name, credit code and version number the case's data
-# version's, or the company's as it is (number 0) for a case without one (`OnboardingCase.company`).
-CASE_ROW_COLUMNS = (
-    "id",
-    "public_id",
-    "reference",
-    "state",
-    "version",
-    "company_name",
-    "company_uscc",
-    "company_number",
-    "branch_code",
-    "modules",
-    "erp_system",
-    "connection_notes",
-    "target_date",
-    "stage_due_at",
-    "created_at",
-    "updated_at",
-)
-
-
 def _of_version(field: str) -> Case:
     """The case's data version's `field`, or the company's own for a case without a version."""
     own = CompanyVersion._meta.get_field(field)
@@ -100,29 +77,33 @@ def _of_version(field: str) -> Case:
     )
 
 
+# What the API's case list shows of a case (api.serializers.CaseSerializer's fields, in its
+# order), read as values, each column's name and what it reads: the company's name, credit code
+# and version number the case's data version's, or the company's as it is (number 0) for a case
+# without one (`OnboardingCase.company`).
+_CASE_ROW: dict[str, Any] = {
+    "id": "id",
+    "public_id": "public_id",
+    "reference": "reference",
+    "state": "state",
+    "version": "version",
+    "company_name": _of_version("name"),
+    "company_uscc": _of_version("uscc"),
+    "company_number": _of_version("number"),
+    "branch_code": "branch__code",
+    "modules": "modules",
+    "erp_system": "erp_system",
+    "connection_notes": "connection_notes",
+    "target_date": "target_date",
+    "stage_due_at": "current_visit__due_at",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+}
+CASE_ROW_COLUMNS = tuple(_CASE_ROW)
+
+
 def _case_rows(ids: list[int]) -> QuerySet[OnboardingCase]:
-    return (
-        OnboardingCase.objects.filter(pk__in=ids)
-        .order_by()
-        .values_list(
-            "id",
-            "public_id",
-            "reference",
-            "state",
-            "version",
-            _of_version("name"),
-            _of_version("uscc"),
-            _of_version("number"),
-            "branch__code",
-            "modules",
-            "erp_system",
-            "connection_notes",
-            "target_date",
-            "current_visit__due_at",
-            "created_at",
-            "updated_at",
-        )
-    )
+    return OnboardingCase.objects.filter(pk__in=ids).order_by().values_list(*_CASE_ROW.values())
 
 
 def case_rows(ids: list[int]) -> list[tuple[Any, ...]]:
