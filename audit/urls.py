@@ -6,7 +6,6 @@ from . import views
 
 urlpatterns = [
     path("", views.audit_log, name="audit_log"),
-    path("export.csv", views.audit_export, name="audit_export"),
     path("break-glass/", views.break_glass_lookup, name="audit_break_glass"),
     path("cases/<uuid:public_id>/open/", views.break_glass_open_view, name="audit_break_glass_open"),
     path("cases/<uuid:public_id>/", views.break_glass_case, name="audit_break_glass_case"),

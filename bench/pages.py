@@ -435,13 +435,16 @@ def wrk(url: str, cookie: str, *, connections: int, duration: int, lua: str) -> 
     return data
 
 
-def start_gunicorn(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_gunicorn(
+    env: dict[str, str], port: int, log: Path, workers: int = 2, threads: int = 1
+) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
         [str(ROOT / ".venv/bin/gunicorn"), "-c", str(ROOT / "config/gunicorn.py"), "config.wsgi:application"],
         env={
             **env,
             "GUNICORN_BIND": f"127.0.0.1:{port}",
-            "GUNICORN_WORKERS": "2",
+            "GUNICORN_WORKERS": str(workers),
+            "GUNICORN_THREADS": str(threads),
             "GUNICORN_ACCESS_LOG": "/dev/null",
             # Production recycles a worker after ~5,000 requests: hours at a bank's rate, every
             # ~10 s at this bench's; each new worker's first pages are slow (templates compiled).
@@ -530,6 +533,10 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=6, help="seconds per wrk run")
     parser.add_argument("--only", default="", help="comma-separated parts of page names")
     parser.add_argument("--port", type=int, default=8713)
+    # The pages' server as config/gunicorn.py would run it with GUNICORN_WORKERS/GUNICORN_THREADS
+    # (threads > 1 is gthread); the bare view's server stays at 2 sync workers.
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument(
         "--writes", type=float, default=0.25, help="case transitions committed per second during the runs"
     )
@@ -603,7 +610,7 @@ def main() -> None:
     base = f"http://127.0.0.1:{args.port}"
     trivial_cookie = keys["ho_approver"]
     try:
-        servers.append(start_gunicorn(env, args.port, logdir / "gunicorn.log"))
+        servers.append(start_gunicorn(env, args.port, logdir / "gunicorn.log", args.workers, args.threads))
         bare_env = {**env, "DJANGO_SETTINGS_MODULE": "bench.bare_settings"}
         servers.append(start_gunicorn(bare_env, args.port + 1, logdir / "bare.log"))
         for page in pages:
@@ -668,9 +675,14 @@ def main() -> None:
     t_p50 = statistics.median(trivial_p50) / 1000
     b_p50 = statistics.median(bare_p50) / 1000
     trivial_rps = statistics.median(trivial_runs)
+    server = (
+        f"{args.workers} sync workers"
+        if args.threads == 1
+        else f"{args.workers} gthread workers × {args.threads} threads"
+    )
     print()
     print(
-        f"PostgreSQL, {sizes['large']:,} cases (queries also at {sizes['small']:,}); gunicorn 2 sync workers, "
+        f"PostgreSQL, {sizes['large']:,} cases (queries also at {sizes['small']:,}); gunicorn {server}, "
         f"DEBUG off, cache {'Redis' if redis_url else 'local memory'}; wrk {d} s per run on 127.0.0.1; "
         f"{writes_done[0]} case transitions committed during the runs ({args.writes:g} a second); "
         f"{load.text()}"

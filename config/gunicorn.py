@@ -15,8 +15,9 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # with wrk (README, "Gunicorn: workers and threads"): 3 and 4 sync workers were no faster than 2. Threads (GUNICORN_THREADS=4,
 # gthread) were faster there, mostly by keep-alive, but are not the default: `timeout` below
 # replaces a worker whose main loop stops, not a thread stuck in a request, and nothing else
-# bounds a request yet. Heavy jobs (imports beyond IMPORT_INLINE_ROWS rows, the analytics
-# refresh, the sweep, every delivery) run in Celery workers; the README lists what is left here.
+# bounds a request yet. Heavy jobs (imports beyond IMPORT_INLINE_ROWS rows, exports beyond
+# EXPORT_INLINE_ROWS, the analytics refresh, the sweep, every delivery) run in Celery workers;
+# the README lists what is left here.
 workers = int(os.environ.get("GUNICORN_WORKERS", str(max(2, multiprocessing.cpu_count()))))
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 # A request slower than this is a bug or a stuck database: the worker is replaced.

@@ -47,6 +47,8 @@ urlpatterns = [
     path("people/", include("people.urls")),
     path("notices/", include("notices.urls")),
     path("wecom/", include("wecom.urls")),
+    # The log's export is the exports' (transfers): streamed when short, else written by a worker.
+    path("audit/", include("transfers.audit_urls")),
     path("audit/", include("audit.urls")),
     path("", include("links.urls")),  # /links/… and /portal/links/… (issue 22)
     path("portal/integrations/", include("api.portal_urls")),

@@ -82,6 +82,9 @@ class Channel:
     error_field: ClassVar[str] = "last_error"
     # Further columns `send` may change on the row, saved with the attempt.
     also_save: ClassVar[tuple[str, ...]] = ()
+    # Seconds a send task of this channel may run, when not CELERY_TASK_TIME_LIMIT (a long
+    # export): the soft limit, five seconds earlier, is what the channel's send sees.
+    time_limit_setting: ClassVar[str] = ""
 
     # --- what a channel says ---------------------------------------------------------------------
 
@@ -228,9 +231,14 @@ def deliver(channel: type[Channel] | Channel, ids: Iterable[Any]) -> None:
 
 def dispatch(key: str, ids: Sequence[Any]) -> int:
     """Publish send tasks for `ids` now; returns how many were handed over (0 when the broker is away)."""
-    size = channel_for(key).batch_size
+    channel = channel_for(key)
+    size = channel.batch_size
+    limits: dict[str, Any] = {}
+    if channel.time_limit_setting:
+        limit = int(getattr(settings, channel.time_limit_setting))
+        limits = {"time_limit": limit, "soft_time_limit": max(1, limit - 5)}
     for start in range(0, len(ids), size):
-        if not publish(send_rows, key, list(ids[start : start + size])):
+        if not publish(send_rows, key, list(ids[start : start + size]), **limits):
             log.warning("%s broker unavailable; %d row(s) wait for the next flush", key, len(ids) - start)
             return start
     return len(ids)

@@ -244,7 +244,13 @@ def case_list_filtered(request: HttpRequest) -> tuple[Any, Any]:
     The list page and its exports (`transfers`) read the same query string through this, so an
     export holds exactly the cases the page lists.
     """
-    selection = case_list_selection(request, count=False)
+    return case_list_filtered_for(request.user, request.GET)
+
+
+def case_list_filtered_for(user: Any, params: Any) -> tuple[Any, Any]:
+    """`case_list_filtered` for a user and a query string (a `QueryDict`) without a request: an
+    export made later by a worker selects the cases as the page would for its reader then."""
+    selection = case_list_select(user, params, count=False)
     return selection.form, selection.cases
 
 
@@ -316,15 +322,18 @@ def case_list_options(user: Any) -> CaseListOptions:
 def case_list_selection(request: HttpRequest, *, count: bool = True) -> CaseListSelection:
     """`case_list_filtered`, with the list's count when the filters let it be known cheaply
     (and `count` asks for it)."""
+    return case_list_select(request.user, request.GET, count=count)
+
+
+def case_list_select(user: Any, params: Any, *, count: bool = True) -> CaseListSelection:
     from branches.models import Branch
     from branches.scope import ids_within
 
     from .forms import CaseFilterForm
 
-    user = request.user
     options = case_list_options(user)
     subtree, whole_bank = options.branches, options.whole_bank
-    form = CaseFilterForm(request.GET or None)
+    form = CaseFilterForm(params or None)
     all_ = _("全部")
     labels = declaration.state_labels_shown()
     form.fields["state"].choices = [("", all_), *labels.items()]  # type: ignore[attr-defined]

@@ -57,10 +57,16 @@ class NoticeRow:
     read: bool
     cleared: bool
     message: str
-    url: str  # the case's page for this reader (staff or the company's), else ""
+    url: str  # the case's page for this reader (staff or the company's), else the notice's own page, else ""
 
 
 _UUID_SLOT = uuid.UUID(int=0)
+
+
+def _page_of(params: Any) -> str:
+    """A notice about no case may name a page of this site (`params["path"]`: a ready export)."""
+    path = params.get("path") if isinstance(params, dict) else None
+    return path if isinstance(path, str) and path.startswith("/") and not path.startswith("//") else ""
 
 
 def notice_rows(notices: list[tuple[Any, ...]], *, user: Any) -> list[NoticeRow]:
@@ -80,7 +86,7 @@ def notice_rows(notices: list[tuple[Any, ...]], *, user: Any) -> list[NoticeRow]
             read=read_at is not None,
             cleared=cleared_at is not None,
             message=render_notice(kind, params, text),
-            url=case_url.format(case_public_id) if case_url and case_public_id is not None else "",
+            url=case_url.format(case_public_id) if case_url and case_public_id is not None else _page_of(params),
         )
         for pk, kind, text, params, created_at, read_at, cleared_at, case_public_id in notices
     ]

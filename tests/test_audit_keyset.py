@@ -151,9 +151,9 @@ def test_a_deep_page_costs_the_queries_of_the_first_and_no_offset(log, login, se
 
 
 def test_the_export_streams_every_row_by_key(log, login, monkeypatch):
-    from audit import views
+    from audit import exports
 
-    monkeypatch.setattr(views, "EXPORT_CHUNK", 4)
+    monkeypatch.setattr(exports, "EXPORT_CHUNK", 4)
     client = login(Client(), log.auditor)
     expected = len(_all_rows())
     with CaptureQueriesContext(connection) as ctx:

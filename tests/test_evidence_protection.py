@@ -55,7 +55,7 @@ from portal.models import CaseMessage, EnterpriseMember, Invitation
 from reminders import services as reminder_services
 from reminders.models import Reminder
 from transfers import services as transfer_services
-from transfers.models import ImportJob
+from transfers.models import ExportJob, ImportJob
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from webhooks.services import WebhookChannel, delivery_send_again
 from wecom.models import DigestPreference, DigestRun, WeComMessage, WeComPost, WeComRobot
@@ -88,6 +88,8 @@ CHANGED_BY_RULE = [
     # issue 24: a change of company data decided once; the SLA record; what was sent to a
     # customer's system; an import's file, who and when.
     ChangeRequest, StageVisit, WebhookDelivery, ImportJob,
+    # issue 26: who asked for which export, and the file the worker wrote for it.
+    ExportJob,
     # issue 22: a live link's accounts and operators (versions, each ended once); its requests
     # (opened, closed once).
     LinkAccount, LinkOperator, LinkRequest,
@@ -589,6 +591,47 @@ def test_an_import_job_keeps_its_file_who_and_when_and_is_final_once_finished(wo
             "imported_rows = 0",
             "report = '{}'",
             f"started_by_id = {world.am_a.pk}",
+        )
+        == []
+    )
+    assert refused(f"DELETE FROM {table} WHERE id = %s", [job.pk])
+
+
+def test_an_export_job_keeps_who_asked_for_what_and_is_final_once_written(world):
+    from django.http import QueryDict
+
+    from delivery.channels import flush
+    from onboarding.states import State
+    from transfers import export_jobs
+
+    world.case(State.BRANCH_INTAKE)
+    job = export_jobs.export_job_create(
+        user=world.supervisor, fmt="csv", params=QueryDict("state=branch_intake"), expected_rows=1
+    )
+    table = "transfers_exportjob"
+    assert (
+        _rows_refused(
+            table,
+            job.pk,
+            "filters = ''",
+            "file_format = 'xlsx'",
+            "kind = 'audit'",
+            "language = 'en'",
+            "expected_rows = 0",
+            f"created_by_id = {world.am_a.pk}",
+            "created_at = created_at - interval '1 day'",
+        )
+        == []
+    )
+    assert refused(f"DELETE FROM {table} WHERE id = %s", [job.pk])
+    # The worker's writes pass: the lease, then the file.
+    assert flush(export_jobs.ExportChannel) == 1
+    job.refresh_from_db()
+    assert (job.status, job.rows, job.attempts) == ("ready", 1, 1)
+    # Written: final.
+    assert (
+        _rows_refused(
+            table, job.pk, "status = 'queued'", "sha256 = 'forged'", "stored_name = 'exports/x.csv'", "rows = 0"
         )
         == []
     )

@@ -65,3 +65,32 @@ def test_a_bulky_workbook_is_read_by_the_worker_in_a_child_process(world, real_c
     assert bad.status == ImportJob.Status.CHECKING
     wait_for(bad, ImportJob.Status.REFUSED)
     assert bad.status == ImportJob.Status.REFUSED and "DOCTYPE" in bad.report["file"][0]
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_a_long_export_is_written_by_the_worker_and_downloaded(world, real_celery, settings, client) -> None:  # noqa: F811
+    import csv
+    import io
+    import re
+
+    from django.urls import reverse
+
+    from onboarding.states import State
+    from transfers.models import ExportJob
+
+    settings.EXPORT_INLINE_ROWS = 2
+    cases = [world.case(State.BRANCH_INTAKE) for _ in range(3)]
+    client.force_login(world.supervisor)
+    asked = client.get(reverse("transfers:export_csv")).content.decode()
+    action = re.search(r'<form method="post" action="([^"]+)">', asked).group(1)
+    assert client.post(action).status_code == 302  # queued after commit, to the real broker
+    job = ExportJob.objects.get()
+    deadline = time.monotonic() + 60
+    while job.status == ExportJob.Status.QUEUED and time.monotonic() < deadline:
+        time.sleep(0.2)
+        job.refresh_from_db()
+    assert (job.status, job.rows) == ("ready", 3), "the worker did not write the file in 60 s"
+    body = b"".join(client.get(reverse("transfers:export_download", args=[job.public_id])).streaming_content)
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    assert {r[0] for r in rows[1:]} == {c.reference for c in cases}

@@ -10,4 +10,4 @@ class TransfersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import services  # noqa: F401  (declares the import delivery channel)
+        from . import export_jobs, services  # noqa: F401  (declare the import and export delivery channels, the export's notice)

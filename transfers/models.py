@@ -142,3 +142,86 @@ class ImportJob(models.Model):
     @property
     def is_running(self) -> bool:
         return self.status in (self.Status.CHECKING, self.Status.QUEUED, self.Status.RUNNING)
+
+
+class ExportJob(models.Model):
+    """A list too long to stream in a request (more than EXPORT_INLINE_ROWS rows), written by a worker.
+
+    What was asked (whose, which list, which filters, how many rows it had) never changes; the
+    worker fills in the file it wrote (stored under a generated name, its hash and size) once.
+    Only the person who asked downloads it, and every download is an access event.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("生成中")
+        READY = "ready", _("已生成")
+        FAILED = "failed", _("生成失败")
+
+    class Kind(models.TextChoices):
+        CASES = "cases", _("案件列表")
+        AUDIT = "audit", _("审计日志")
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        XLSX = "xlsx", "Excel"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(_("导出内容"), max_length=10, choices=Kind.choices, default=Kind.CASES)
+    file_format = models.CharField(_("格式"), max_length=10, choices=Format.choices)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    # The list's query string as the page had it (the filters), read again by the worker in the
+    # reader's scope as it is then; and how many rows the list held when asked.
+    filters = models.CharField(_("筛选条件"), max_length=2000, blank=True)  # export_jobs.FILTERS_MAX
+    expected_rows = models.PositiveIntegerField(_("行数(申请时)"), default=0)
+    # The page's language when asked: the file's headers and labels are written in it.
+    language = models.CharField(max_length=10, default="zh-hans")
+    status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    rows = models.PositiveIntegerField(_("行数"), null=True, blank=True)
+    stored_name = models.CharField(max_length=255, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    size = models.PositiveBigIntegerField(null=True, blank=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+    # The delivery kernel's columns (transfers.export_jobs.ExportChannel).
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    given_up_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("导出文件")
+        verbose_name_plural = _("导出文件")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["created_by", "-created_at"], name="export_by_user")]
+        # Evidence (config/evidence.py): who asked for which list and when never changes; the
+        # file's columns are written once, and a finished job (ready or failed) never changes.
+        triggers = [
+            pgtrigger.Protect(
+                name="finished_exports_are_final",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Q(old__status__in=["ready", "failed"]),
+            ),
+            pgtrigger.Protect(
+                name="export_request_is_fixed",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.AnyChange(
+                    exclude=[
+                        "status",
+                        "rows",
+                        "stored_name",
+                        "sha256",
+                        "size",
+                        "finished_at",
+                        "next_attempt_at",
+                        "attempts",
+                        "last_error",
+                        "given_up_at",
+                    ]
+                ),
+            ),
+            pgtrigger.Protect(name="no_export_delete", operation=pgtrigger.Delete),
+            NoTruncate(),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.get_file_format_display()} ({self.created_at:%Y-%m-%d %H:%M})"

@@ -23,4 +23,6 @@ urlpatterns = [
     path("import/template.xlsx", views.template_download, {"fmt": "xlsx"}, name="template_xlsx"),
     path("export.csv", views.export, {"fmt": "csv"}, name="export_csv"),
     path("export.xlsx", views.export, {"fmt": "xlsx"}, name="export_xlsx"),
+    path("exports/<uuid:public_id>/", views.export_page, name="export"),
+    path("exports/<uuid:public_id>/download/", views.export_download, name="export_download"),
 ]

@@ -1,25 +1,32 @@
-"""Import page (upload, check, confirm, progress), the template files, and case-list exports."""
+"""Import page (upload, check, confirm, progress), the template files, and case-list exports (streamed, or written by a worker)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from audit import selectors as audit_selectors
+from audit.exports import audit_filters, audit_rows, csv_lines
 from audit.models import AccessEvent
+from audit.selectors import is_auditor
 from audit.services import access_record
 from onboarding.web import AuthenticatedHttpRequest, case_list_filtered, staff_required
 
-from . import columns, exports, services
+from . import columns, export_jobs, exports, services
 from . import links as link_rows
 from .forms import ImportStartForm, ImportUploadForm
-from .models import ImportJob, RowFate
+from .models import ExportJob, ImportJob, RowFate
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -137,18 +144,32 @@ def template_download(request: AuthenticatedHttpRequest, fmt: str, kind: str = I
 
 @staff_required
 def export(request: AuthenticatedHttpRequest, fmt: str) -> HttpResponse:
-    """The case list as its filters select it, in the user's scope; recorded as an access event."""
+    """The case list as its filters select it, in the user's scope; recorded as an access event.
+
+    Up to EXPORT_INLINE_ROWS rows the file streams at once. A longer list is written by a worker
+    (`export_jobs`): the GET says so and offers the button, whose POST queues it.
+    """
     form, qs = case_list_filtered(request)
     if form.errors:  # refused, rather than an export of everything or of nothing
-        reasons = ";".join(f"{form[name].label}:{' '.join(errors)}" for name, errors in form.errors.items())
         return HttpResponseBadRequest(
-            _("筛选条件有误,未导出:%(reasons)s") % {"reasons": reasons}, content_type="text/plain; charset=utf-8"
+            _("筛选条件有误,未导出:%(reasons)s") % {"reasons": export_jobs.filter_problems(form)},
+            content_type="text/plain; charset=utf-8",
         )
+    rows = qs.count()
+    if request.method == "POST":
+        try:
+            job = export_jobs.export_job_create(user=request.user, fmt=fmt, params=request.GET, expected_rows=rows)
+        except export_jobs.ExportRefused as exc:
+            return HttpResponseBadRequest(exc.message, content_type="text/plain; charset=utf-8")
+        messages.info(request, _("正在后台生成导出文件,完成后会通知您"))
+        return redirect("transfers:export", public_id=job.public_id)
+    if rows > settings.EXPORT_INLINE_ROWS:
+        return _ask(request, fmt, rows=rows, back=reverse("case_list"))
     access_record(
         kind=AccessEvent.Kind.CASE_EXPORT,
         actor=request.user,
         request=request,
-        data={"format": fmt, "filters": request.GET.urlencode()[:500], "rows": qs.count()},
+        data={"format": fmt, "filters": request.GET.urlencode()[:500], "rows": rows},
     )
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     table = exports.rows(qs)
@@ -158,3 +179,96 @@ def export(request: AuthenticatedHttpRequest, fmt: str) -> HttpResponse:
         response = StreamingHttpResponse(exports.csv_stream(table), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="cases-{stamp}.{fmt}"'
     return response  # type: ignore[return-value]
+
+
+def _ask(request: AuthenticatedHttpRequest, fmt: str, *, rows: int | None, back: str) -> HttpResponse:
+    """The page that says a list is long and offers to have it written in the background: the
+    button's POST goes to the same address, the filters in it."""
+    return render(
+        request,
+        "transfers/export_ask.html",
+        {
+            "rows": rows,
+            "limit": settings.EXPORT_INLINE_ROWS,
+            "format": dict(ExportJob.Format.choices)[fmt],
+            "action": f"{request.path}?{request.GET.urlencode()}",
+            "back": f"{back}?{request.GET.urlencode()}" if request.GET else back,
+            "jobs": export_jobs.jobs_for(request.user)[:10],
+        },
+    )
+
+
+@login_required
+def audit_export(request: AuthenticatedHttpRequest) -> HttpResponseBase:
+    """The audit log as filtered, in CSV, for an auditor: streamed when short, else written by a worker."""
+    if not is_auditor(request.user):
+        raise PermissionDenied
+    _form, filters = audit_filters(request.GET)
+    if filters is None:
+        messages.error(request, _("筛选条件有误,未导出。"))
+        return redirect("audit_log")
+    limit = settings.EXPORT_INLINE_ROWS
+    # How long the log is, up to one row past the limit (it has no cheap count: a union of
+    # every case event and access event).
+    rows = len(list(audit_selectors.audit_events(**filters, limit=limit + 1)[: limit + 1]))
+    if request.method == "POST":
+        try:
+            job = export_jobs.export_job_create(
+                user=request.user, fmt="csv", params=request.GET, expected_rows=rows, kind=ExportJob.Kind.AUDIT
+            )
+        except export_jobs.ExportRefused as exc:
+            return HttpResponseBadRequest(exc.message, content_type="text/plain; charset=utf-8")
+        messages.info(request, _("正在后台生成导出文件,完成后会通知您"))
+        return redirect("transfers:export", public_id=job.public_id)
+    if rows > limit:
+        return _ask(request, "csv", rows=None, back=reverse("audit_log"))
+    access_record(
+        kind=AccessEvent.Kind.EXPORT, actor=request.user, request=request, data={"filters": request.GET.dict()}
+    )
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response = StreamingHttpResponse(
+        (line.encode("utf-8") for line in csv_lines(audit_rows(filters))), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'
+    return response
+
+
+def _export(request: AuthenticatedHttpRequest, public_id: Any) -> ExportJob:
+    """One of the reader's own exports; anyone else's is not found."""
+    try:
+        return export_jobs.jobs_for(request.user).get(public_id=public_id)
+    except ExportJob.DoesNotExist:
+        raise Http404("no such export") from None
+
+
+@staff_required
+def export_page(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
+    job = _export(request, public_id)
+    return render(
+        request,
+        "transfers/export.html",
+        {"job": job, "jobs": export_jobs.jobs_for(request.user).exclude(pk=job.pk)[:10]},
+    )
+
+
+@staff_required
+def export_download(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
+    """The ready file, to the reader who asked for it; each download an access event."""
+    job = _export(request, public_id)
+    if job.status != ExportJob.Status.READY:
+        raise Http404("not ready")
+    audit = job.kind == ExportJob.Kind.AUDIT
+    access_record(
+        kind=AccessEvent.Kind.EXPORT if audit else AccessEvent.Kind.CASE_EXPORT,
+        actor=request.user,
+        request=request,
+        data={"format": job.file_format, "filters": job.filters[:500], "rows": job.rows, "export": str(job.public_id)},
+    )
+    stamp = timezone.localtime(job.finished_at).strftime("%Y%m%d-%H%M")
+    # A streamed file (staff_required's views are typed as returning an HttpResponse).
+    return FileResponse(  # type: ignore[return-value]
+        export_jobs.export_file(job),
+        as_attachment=True,
+        filename=f"{'audit' if audit else 'cases'}-{stamp}.{job.file_format}",
+        content_type=XLSX if job.file_format == "xlsx" else "text/csv; charset=utf-8",
+    )
