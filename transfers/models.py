@@ -171,7 +171,8 @@ class ExportJob(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     # The list's query string as the page had it (the filters), read again by the worker in the
-    # reader's scope as it is then; and how many rows the list held when asked.
+    # reader's scope as it is then; and how many rows the list held when asked (0: not counted,
+    # the audit log's, whose length has no cheap count).
     filters = models.CharField(_("筛选条件"), max_length=2000, blank=True)  # export_jobs.FILTERS_MAX
     expected_rows = models.PositiveIntegerField(_("行数(申请时)"), default=0)
     # The page's language when asked: the file's headers and labels are written in it.
