@@ -230,3 +230,26 @@ def test_a_long_audit_log_is_written_by_the_worker_for_the_auditor(
     client.force_login(world.am_a)
     assert client.get(link).status_code == 403
     assert client.get(reverse("transfers:export", args=[job.public_id])).status_code == 404
+
+
+def test_an_attempt_stopped_at_the_time_limit_says_so_and_is_retried(
+    world, client, listed, monkeypatch, settings, django_capture_on_commit_callbacks
+):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    client.force_login(world.supervisor)
+    job = _ask_and_queue(client, reverse("transfers:export_csv"), django_capture_on_commit_callbacks)
+
+    def slow(job):
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(export_jobs, "export_write", slow)
+    flush(ExportChannel)
+    job.refresh_from_db()
+    assert (job.status, job.attempts) == ("queued", 1)
+    assert job.last_error == f"未能在 {settings.EXPORT_TIME_LIMIT} 秒内完成"
+    monkeypatch.undo()
+    with freeze_time(timezone.now() + dt.timedelta(seconds=61)):
+        flush(ExportChannel)
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.rows, job.last_error) == ("ready", 2, 5, "")

@@ -31,6 +31,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import storages
@@ -218,7 +219,10 @@ def export_run(channel: ExportChannel, pk: int, now: dt.datetime | None = None) 
             job = ExportJob.objects.select_for_update().get(pk=pk)
             if job.finished_at is not None:
                 return False
-            error = f"{type(exc).__name__}: {exc}"[:300]
+            if isinstance(exc, SoftTimeLimitExceeded):
+                error = _("未能在 %(n)s 秒内完成") % {"n": settings.EXPORT_TIME_LIMIT}
+            else:
+                error = f"{type(exc).__name__}: {exc}"[:300]
             if job.attempts >= channel.max_attempts():
                 _fail(job, error, timezone.now())
             else:
