@@ -695,6 +695,12 @@ EXPORT_INLINE_ROWS = envint("EXPORT_INLINE_ROWS", "2000")
 # cases took 16-19 s on the shared machine. A limit reached counts as a failed attempt.
 EXPORT_TIME_LIMIT = envint("EXPORT_TIME_LIMIT", "600")
 EXPORT_FLUSH_SECONDS = envint("EXPORT_FLUSH_SECONDS", "60")
+# A written export is downloadable for this many days, then its file is deleted (the job stays).
+EXPORT_KEEP_DAYS = envint("EXPORT_KEEP_DAYS", "7")
+CELERY_BEAT_SCHEDULE["transfers-exports-expire"] = {
+    "task": "transfers.tasks.exports_expire",
+    "schedule": crontab(minute=50),
+}
 # An .xlsx is a zip of XML: checked before any parser sees it (transfers/sheet.py). A branch's
 # real file of IMPORT_MAX_ROWS rows written by openpyxl (inline strings, the bulkiest form) is
 # ≈ 36 MB of sheet XML at a ratio of ≈ 15; Excel's shared strings make it smaller. The limits

@@ -628,11 +628,22 @@ def test_an_export_job_keeps_who_asked_for_what_and_is_final_once_written(world)
     assert flush(export_jobs.ExportChannel) == 1
     job.refresh_from_db()
     assert (job.status, job.rows, job.attempts) == ("ready", 1, 1)
-    # Written: final.
+    # Written: it only expires (its status and when), the file's columns kept.
     assert (
         _rows_refused(
-            table, job.pk, "status = 'queued'", "sha256 = 'forged'", "stored_name = 'exports/x.csv'", "rows = 0"
+            table,
+            job.pk,
+            "status = 'queued'",
+            "status = 'failed'",
+            "sha256 = 'forged'",
+            "stored_name = 'exports/x.csv'",
+            "rows = 0",
+            "status = 'expired', rows = 0",
         )
         == []
     )
     assert refused(f"DELETE FROM {table} WHERE id = %s", [job.pk])
+    assert export_jobs.exports_expire(timezone.now() + dt.timedelta(days=30)) == 1
+    job.refresh_from_db()
+    assert job.status == "expired"
+    assert _rows_refused(table, job.pk, "status = 'ready'", "expired_at = NULL") == []

@@ -253,3 +253,33 @@ def test_an_attempt_stopped_at_the_time_limit_says_so_and_is_retried(
         flush(ExportChannel)
     job.refresh_from_db()
     assert (job.status, job.attempts, job.rows, job.last_error) == ("ready", 2, 5, "")
+
+
+def test_a_written_file_is_deleted_after_the_keeping_days_and_the_job_says_so(
+    world, client, listed, settings, django_capture_on_commit_callbacks
+):
+    from django.core.files.storage import storages
+
+    from transfers.tasks import exports_expire
+
+    client.force_login(world.supervisor)
+    job = _ask_and_queue(client, reverse("transfers:export_csv"), django_capture_on_commit_callbacks)
+    flush(ExportChannel)
+    job.refresh_from_db()
+    stored = job.stored_name
+    assert storages["documents"].exists(stored)
+    page_url = reverse("transfers:export", args=[job.public_id])
+    assert f"保留 {settings.EXPORT_KEEP_DAYS} 天后删除" in client.get(page_url).content.decode()
+    kept = job.finished_at + dt.timedelta(days=settings.EXPORT_KEEP_DAYS)
+    with freeze_time(kept - dt.timedelta(minutes=1)):
+        assert exports_expire() == 0  # the beat's hourly task: still within the days
+    assert client.get(reverse("transfers:export_download", args=[job.public_id])).status_code == 200
+    with freeze_time(kept + dt.timedelta(minutes=1)):
+        assert exports_expire() == 1
+        assert exports_expire() == 0
+    job.refresh_from_db()
+    assert (job.status, job.stored_name, job.rows) == ("expired", stored, 5) and job.expired_at is not None
+    assert not storages["documents"].exists(stored)
+    page = client.get(page_url).content.decode()
+    assert "已过期" in page and "按保留期限删除" in page and "export_download" not in page
+    assert client.get(reverse("transfers:export_download", args=[job.public_id])).status_code == 404

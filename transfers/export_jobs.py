@@ -14,7 +14,8 @@ file takes (100,000 cases: 16-19 s, one of a host's two workers; issue 26). Inst
    storage under a generated name (its SHA-256 and size kept) and marks the job ready, telling
    the reader in the bell with a link to the download. A failure is retried after 1 and 5
    minutes, then the job is failed and the reader told.
-3. Only the reader downloads the file; each download is an access event (导出案件列表, or
+3. Only the reader downloads the file, for EXPORT_KEEP_DAYS days (then `exports_expire`, hourly,
+   deletes it and marks the job expired); each download is an access event (导出案件列表, or
    the auditor's 导出 of the log), as a streamed export is.
 
 The auditor's export of the audit log goes the same way: a log longer than EXPORT_INLINE_ROWS
@@ -239,6 +240,32 @@ def export_run(channel: ExportChannel, pk: int, now: dt.datetime | None = None) 
         job.save(update_fields=["status", "finished_at", "last_error", "stored_name", "sha256", "size", "rows"])
         _tell(job)
     return True
+
+
+def exports_expire(now: dt.datetime | None = None) -> int:
+    """Delete the files of exports ready for more than EXPORT_KEEP_DAYS days (beat, hourly); returns how many.
+
+    The job stays, marked expired, with its file's name, hash and size: which list left the bank,
+    when and to whom is still on record (and every download in the audit log).
+    """
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=int(settings.EXPORT_KEEP_DAYS))
+    done = 0
+    for pk in ExportJob.objects.filter(status=Status.READY, finished_at__lt=cutoff).values_list("pk", flat=True):
+        with transaction.atomic():
+            job = (
+                ExportJob.objects.select_for_update(skip_locked=True)
+                .filter(pk=pk, status=Status.READY, finished_at__lt=cutoff)
+                .first()
+            )
+            if job is None:
+                continue
+            job.status, job.expired_at = Status.EXPIRED, now
+            job.save(update_fields=["status", "expired_at"])
+            # After the row's change: a file whose deletion failed is still on record as ready.
+            storages["documents"].delete(job.stored_name)
+        done += 1
+    return done
 
 
 @register

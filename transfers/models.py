@@ -156,6 +156,9 @@ class ExportJob(models.Model):
         QUEUED = "queued", _("生成中")
         READY = "ready", _("已生成")
         FAILED = "failed", _("生成失败")
+        # The file deleted after EXPORT_KEEP_DAYS (a copy of many companies' data does not lie
+        # on the server for ever); the job, the file's name, hash and size stay.
+        EXPIRED = "expired", _("已过期")
 
     class Kind(models.TextChoices):
         CASES = "cases", _("案件列表")
@@ -183,6 +186,7 @@ class ExportJob(models.Model):
     sha256 = models.CharField(max_length=64, blank=True)
     size = models.PositiveBigIntegerField(null=True, blank=True)
     finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+    expired_at = models.DateTimeField(_("文件删除时间"), null=True, blank=True)
     # The delivery kernel's columns (transfers.export_jobs.ExportChannel).
     next_attempt_at = models.DateTimeField(default=timezone.now)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -195,12 +199,26 @@ class ExportJob(models.Model):
         ordering = ["-created_at", "-pk"]
         indexes = [models.Index(fields=["created_by", "-created_at"], name="export_by_user")]
         # Evidence (config/evidence.py): who asked for which list and when never changes; the
-        # file's columns are written once, and a finished job (ready or failed) never changes.
+        # file's columns are written once; a ready job changes only into an expired one (its
+        # status and when), and a failed or expired job never changes.
         triggers = [
             pgtrigger.Protect(
                 name="finished_exports_are_final",
                 operation=pgtrigger.Update,
-                condition=pgtrigger.Q(old__status__in=["ready", "failed"]),
+                condition=pgtrigger.Q(old__status__in=["failed", "expired"]),
+            ),
+            pgtrigger.Protect(
+                name="ready_exports_only_expire",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Q(old__status="ready")
+                & (
+                    ~pgtrigger.Q(new__status="expired")
+                    | pgtrigger.Q(old__rows__df=pgtrigger.F("new__rows"))
+                    | pgtrigger.Q(old__stored_name__df=pgtrigger.F("new__stored_name"))
+                    | pgtrigger.Q(old__sha256__df=pgtrigger.F("new__sha256"))
+                    | pgtrigger.Q(old__size__df=pgtrigger.F("new__size"))
+                    | pgtrigger.Q(old__finished_at__df=pgtrigger.F("new__finished_at"))
+                ),
             ),
             pgtrigger.Protect(
                 name="export_request_is_fixed",
@@ -213,6 +231,7 @@ class ExportJob(models.Model):
                         "sha256",
                         "size",
                         "finished_at",
+                        "expired_at",
                         "next_attempt_at",
                         "attempts",
                         "last_error",

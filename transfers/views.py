@@ -249,7 +249,11 @@ def export_page(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespon
     return render(
         request,
         "transfers/export.html",
-        {"job": job, "jobs": export_jobs.jobs_for(request.user).exclude(pk=job.pk)[:10]},
+        {
+            "job": job,
+            "jobs": export_jobs.jobs_for(request.user).exclude(pk=job.pk)[:10],
+            "keep_days": settings.EXPORT_KEEP_DAYS,
+        },
     )
 
 
