@@ -53,7 +53,7 @@ def _ask_and_queue(
     assert f'<button class="primary">{button}</button>' in page
     with django_capture_on_commit_callbacks(execute=False):  # no worker here: the flush runs it below
         queued = client.post(_form_action(page))
-    job = ExportJob.objects.get()
+    job = ExportJob.objects.order_by("-pk").first()
     assert queued.status_code == 302 and queued["Location"] == reverse("transfers:export", args=[job.public_id])
     return job
 
@@ -180,19 +180,59 @@ def test_attempts_a_killed_worker_never_finished_use_up_the_job(
     assert (job.status, job.attempts) == ("failed", 3) and "时限" in job.last_error
 
 
-def test_a_list_the_reader_may_no_longer_read_is_refused_not_exported(
+def test_a_reader_moved_before_the_worker_came_gets_nothing_written(
     world, client, listed, django_capture_on_commit_callbacks
 ):
     client.force_login(world.supervisor)
-    url = reverse("transfers:export_csv") + f"?branch={world.branch_a.pk}"
-    job = _ask_and_queue(client, url, django_capture_on_commit_callbacks)
+    job = _ask_and_queue(client, reverse("transfers:export_csv"), django_capture_on_commit_callbacks)
+    assert job.branch == world.tier1
     world.supervisor.branch = world.tier1_other  # moved before the worker came to it
     world.supervisor.save()
     flush(ExportChannel)
     job.refresh_from_db()
     assert (job.status, job.attempts, job.stored_name) == ("failed", 1, "")
-    assert "筛选条件已不适用" in job.last_error and "机构" in job.last_error
+    assert job.last_error == "申请人的岗位或机构已变更,未导出"
     assert "导出文件未能生成" in Notification.objects.get(recipient=world.supervisor, kind="export").message
+
+
+def test_a_filter_that_no_longer_reads_is_refused_with_why(world, client, listed, django_capture_on_commit_callbacks):
+    client.force_login(world.supervisor)
+    url = reverse("transfers:export_csv") + f"?account_manager={world.am_a.pk}"
+    job = _ask_and_queue(client, url, django_capture_on_commit_callbacks)
+    world.am_a.branch = world.branch_b  # moved out of the supervisor's subtree: not a manager the list offers
+    world.am_a.save()
+    flush(ExportChannel)
+    job.refresh_from_db()
+    assert (job.status, job.stored_name) == ("failed", "")
+    assert "筛选条件已不适用" in job.last_error and "客户经理" in job.last_error
+
+
+def test_a_file_is_not_downloaded_once_its_reader_moved_or_lost_the_role(
+    world, client, login, listed, settings, django_capture_on_commit_callbacks
+):
+    client.force_login(world.supervisor)
+    job = _ask_and_queue(client, reverse("transfers:export_csv"), django_capture_on_commit_callbacks)
+    flush(ExportChannel)
+    download = reverse("transfers:export_download", args=[job.public_id])
+    assert client.get(download).status_code == 200
+    world.supervisor.branch = world.tier1_other
+    world.supervisor.save()
+    client.force_login(world.supervisor)
+    page = client.get(reverse("transfers:export", args=[job.public_id])).content.decode()
+    assert "不能再下载此文件" in page and download not in page
+    assert client.get(download).status_code == 404
+
+    # The auditor's export of the log, once the auditor is no longer one.
+    from django.contrib.auth.models import Group
+
+    settings.EXPORT_INLINE_ROWS = 0
+    auditor = login(client, world.auditor)
+    log_job = _ask_and_queue(auditor, reverse("audit_export"), django_capture_on_commit_callbacks)
+    flush(ExportChannel)
+    log_download = reverse("transfers:export_download", args=[log_job.public_id])
+    assert auditor.get(log_download).status_code == 200
+    world.auditor.groups.remove(*Group.objects.filter(name="auditor"))
+    assert auditor.get(log_download).status_code == 403  # no role left: no staff page at all
 
 
 def test_filters_too_long_to_keep_are_refused_with_the_reason(world, client, listed):

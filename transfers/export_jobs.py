@@ -86,10 +86,13 @@ def export_job_create(
     if len(query) > FILTERS_MAX:
         # Cutting the filters would export another list than the one on the page.
         raise ExportRefused(_("筛选条件过长,未导出"))
+    if user.branch_id is None:  # staff only (the views are staff_required)
+        raise ExportRefused(_("申请人的岗位或机构已变更,未导出"))
     job = ExportJob.objects.create(
         kind=kind,
         file_format=fmt,
         created_by=user,
+        branch_id=user.branch_id,
         filters=query,
         expected_rows=expected_rows,
         language=translation.get_language() or settings.LANGUAGE_CODE,
@@ -100,6 +103,16 @@ def export_job_create(
 
 def jobs_for(user: User) -> Any:
     return ExportJob.objects.filter(created_by=user)
+
+
+def may_have(user: User, job: ExportJob) -> bool:
+    """Whether the job's reader may still have its file (written, or downloaded): the log's to an
+    auditor, a case list's to staff still in the branch it was asked from."""
+    if not user.is_active or user.pk != job.created_by_id:
+        return False
+    if job.kind == ExportJob.Kind.AUDIT:
+        return is_auditor(user)
+    return user.branch_id == job.branch_id and bool(user_roles(user) & STAFF_ROLES)
 
 
 # --- the worker's side -----------------------------------------------------------------------------
@@ -122,15 +135,15 @@ def _stream(job: ExportJob) -> tuple[Iterator[bytes], _Counted]:
     user = job.created_by
     params = QueryDict(job.filters)
     if job.kind == ExportJob.Kind.AUDIT:
-        if not user.is_active or not is_auditor(user):
-            raise ExportRefused(_("申请人已不能查看审计日志"))
+        if not may_have(user, job):
+            raise ExportRefused(_("申请人的岗位或机构已变更,未导出"))
         form, filters = audit_filters(params)
         if filters is None:
             raise ExportRefused(_("筛选条件已不适用,未导出:%(reasons)s") % {"reasons": filter_problems(form)})
         events = _Counted(audit_rows(filters))
         return (line.encode("utf-8") for line in csv_lines(events)), events
-    if not user.is_active or getattr(user, "branch_id", None) is None or not (user_roles(user) & STAFF_ROLES):
-        raise ExportRefused(_("申请人已不能查看案件列表"))
+    if not may_have(user, job):
+        raise ExportRefused(_("申请人的岗位或机构已变更,未导出"))
     form, qs = case_list_filtered_for(user, params)
     if form.errors:  # the reader's scope or the bank changed since: this list no longer exists for them
         raise ExportRefused(_("筛选条件已不适用,未导出:%(reasons)s") % {"reasons": filter_problems(form)})

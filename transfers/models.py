@@ -172,6 +172,9 @@ class ExportJob(models.Model):
     kind = models.CharField(_("导出内容"), max_length=10, choices=Kind.choices, default=Kind.CASES)
     file_format = models.CharField(_("格式"), max_length=10, choices=Format.choices)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # The reader's branch when asked: the file holds what that branch's subtree saw, so a reader
+    # moved since neither gets it written nor downloads it.
+    branch = models.ForeignKey("branches.Branch", verbose_name=_("申请人机构"), on_delete=models.PROTECT)
     created_at = models.DateTimeField(default=timezone.now)
     # The list's query string as the page had it (the filters), read again by the worker in the
     # reader's scope as it is then; and how many rows the list held when asked (0: not counted,

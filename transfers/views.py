@@ -253,6 +253,7 @@ def export_page(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespon
             "job": job,
             "jobs": export_jobs.jobs_for(request.user).exclude(pk=job.pk)[:10],
             "keep_days": settings.EXPORT_KEEP_DAYS,
+            "may_have": export_jobs.may_have(request.user, job),
         },
     )
 
@@ -261,8 +262,8 @@ def export_page(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRespon
 def export_download(request: AuthenticatedHttpRequest, public_id: Any) -> HttpResponse:
     """The ready file, to the reader who asked for it; each download an access event."""
     job = _export(request, public_id)
-    if job.status != ExportJob.Status.READY:
-        raise Http404("not ready")
+    if job.status != ExportJob.Status.READY or not export_jobs.may_have(request.user, job):
+        raise Http404("not ready, or no longer theirs")
     audit = job.kind == ExportJob.Kind.AUDIT
     access_record(
         kind=AccessEvent.Kind.EXPORT if audit else AccessEvent.Kind.CASE_EXPORT,
