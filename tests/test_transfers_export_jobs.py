@@ -323,3 +323,18 @@ def test_a_written_file_is_deleted_after_the_keeping_days_and_the_job_says_so(
     page = client.get(page_url).content.decode()
     assert "已过期" in page and "按保留期限删除" in page and "export_download" not in page
     assert client.get(reverse("transfers:export_download", args=[job.public_id])).status_code == 404
+
+
+def test_a_file_gone_from_the_storage_is_said_not_a_server_error(
+    world, client, listed, django_capture_on_commit_callbacks
+):
+    from django.core.files.storage import storages
+
+    client.force_login(world.supervisor)
+    job = _ask_and_queue(client, reverse("transfers:export_csv"), django_capture_on_commit_callbacks)
+    flush(ExportChannel)
+    job.refresh_from_db()
+    storages["documents"].delete(job.stored_name)  # by other hands than the expiry's
+    response = client.get(reverse("transfers:export_download", args=[job.public_id]), follow=True)
+    assert response.status_code == 200 and "导出文件已不在存储中,无法下载" in response.content.decode()
+    assert not AccessEvent.objects.filter(data__export=str(job.public_id)).exists()  # nothing left the bank

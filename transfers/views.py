@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -29,6 +30,7 @@ from .forms import ImportStartForm, ImportUploadForm
 from .models import ExportJob, ImportJob, RowFate
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+log = logging.getLogger(__name__)
 
 
 def _importer(request: AuthenticatedHttpRequest) -> None:
@@ -264,6 +266,12 @@ def export_download(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRe
     job = _export(request, public_id)
     if job.status != ExportJob.Status.READY or not export_jobs.may_have(request.user, job):
         raise Http404("not ready, or no longer theirs")
+    try:
+        handle = export_jobs.export_file(job)
+    except OSError:  # removed from the storage by other hands: said, and nothing recorded as downloaded
+        log.exception("export %s: its file %s cannot be opened", job.public_id, job.stored_name)
+        messages.error(request, _("导出文件已不在存储中,无法下载;请从列表重新导出。"))
+        return redirect("transfers:export", public_id=job.public_id)
     audit = job.kind == ExportJob.Kind.AUDIT
     access_record(
         kind=AccessEvent.Kind.EXPORT if audit else AccessEvent.Kind.CASE_EXPORT,
@@ -274,7 +282,7 @@ def export_download(request: AuthenticatedHttpRequest, public_id: Any) -> HttpRe
     stamp = timezone.localtime(job.finished_at).strftime("%Y%m%d-%H%M")
     # A streamed file (staff_required's views are typed as returning an HttpResponse).
     return FileResponse(  # type: ignore[return-value]
-        export_jobs.export_file(job),
+        handle,
         as_attachment=True,
         filename=f"{'audit' if audit else 'cases'}-{stamp}.{job.file_format}",
         content_type=XLSX if job.file_format == "xlsx" else "text/csv; charset=utf-8",
