@@ -338,3 +338,15 @@ def test_a_file_gone_from_the_storage_is_said_not_a_server_error(
     response = client.get(reverse("transfers:export_download", args=[job.public_id]), follow=True)
     assert response.status_code == 200 and "导出文件已不在存储中,无法下载" in response.content.decode()
     assert not AccessEvent.objects.filter(data__export=str(job.public_id)).exists()  # nothing left the bank
+
+
+def test_an_export_is_handed_to_the_worker_with_its_own_time_limit(world, settings, monkeypatch):
+    from delivery import channels
+
+    sent: list[tuple] = []
+    monkeypatch.setattr(channels, "publish", lambda task, *args, **options: sent.append((args, options)) or True)
+    settings.EXPORT_TIME_LIMIT = 321
+    channels.dispatch("export", [7])
+    channels.dispatch("import", [8])
+    assert sent[0] == (("export", [7]), {"time_limit": 321, "soft_time_limit": 316})
+    assert sent[1] == (("import", [8]), {})  # every other channel keeps CELERY_TASK_TIME_LIMIT

@@ -60,8 +60,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 Status = ExportJob.Status
 NOTICE_KIND = "export"
-# What a notice names (the kinds' labels as their msgids: rendered in the reader's language).
-_WHAT: dict[str, str] = {ExportJob.Kind.CASES: "案件列表", ExportJob.Kind.AUDIT: "审计日志"}
 FILTERS_MAX = 2000  # ExportJob.filters' max_length
 
 
@@ -201,7 +199,7 @@ def _tell(job: ExportJob) -> None:
         kind=NOTICE_KIND,
         params={
             "status": job.status,
-            "what": _WHAT[job.kind],
+            "kind": job.kind,  # named by the kind's label, in the reader's language
             "format": job.get_file_format_display(),
             "rows": job.rows if job.rows is not None else job.expected_rows,
             "error": job.last_error,
@@ -305,7 +303,7 @@ class ExportChannel(Channel):
 
 @kinds.renderers.add(key=NOTICE_KIND)
 def export_notice(params: dict[str, Any]) -> str:
-    words = {**params, "what": translation.gettext(params.get("what") or "案件列表")}
+    words = {**params, "what": ExportJob.Kind(params.get("kind", ExportJob.Kind.CASES)).label}
     if params["status"] == Status.READY:
         return _("导出文件已生成:%(what)s %(rows)s 行(%(format)s),请下载") % words
     return _("导出文件未能生成(%(what)s %(format)s):%(error)s") % words
